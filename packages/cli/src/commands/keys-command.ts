@@ -1,0 +1,55 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { loadConfig } from '@airlock/server';
+import { requestJson, serverUrl } from '../http-client.js';
+import { CommandError } from '../run-command.js';
+
+interface AdminOptions {
+  dataDir?: string;
+  organization: string;
+}
+
+function adminToken(options: AdminOptions): string {
+  const config = loadConfig({ dataDirectory: options.dataDir });
+  if (config.adminToken) return config.adminToken;
+  const path = join(config.dataDirectory, 'admin-token');
+  try {
+    return readFileSync(path, 'utf8').trim();
+  } catch {
+    throw new CommandError(`no admin token: set AIRLOCK_ADMIN_TOKEN or pass --data-dir of the server (${path} not readable)`);
+  }
+}
+
+export async function keysCreateCommand(options: AdminOptions & { name: string; sandbox: string }): Promise<void> {
+  const created = await requestJson<{ id: string; key: string; sandbox: string }>({
+    url: `${serverUrl()}/admin/v1/api-keys`,
+    method: 'POST',
+    token: adminToken(options),
+    body: { name: options.name, organization: options.organization, sandbox: options.sandbox },
+  });
+  process.stdout.write(`${created.key}\n`);
+  process.stderr.write(`created ${created.id} for sandbox "${created.sandbox}"; the key is shown only once\n`);
+}
+
+export async function keysListCommand(options: AdminOptions): Promise<void> {
+  const { api_keys: keys } = await requestJson<{
+    api_keys: Array<{ id: string; name: string; display_prefix: string; created_at: string; revoked_at: string | null; last_used_at: string | null }>;
+  }>({
+    url: `${serverUrl()}/admin/v1/api-keys?organization=${encodeURIComponent(options.organization)}`,
+    method: 'GET',
+    token: adminToken(options),
+  });
+  for (const key of keys) {
+    const state = key.revoked_at ? `revoked ${key.revoked_at}` : `last used ${key.last_used_at ?? 'never'}`;
+    process.stdout.write(`${key.id}\t${key.display_prefix}\t${key.name}\tcreated ${key.created_at}\t${state}\n`);
+  }
+}
+
+export async function keysRevokeCommand(id: string, options: AdminOptions): Promise<void> {
+  await requestJson({
+    url: `${serverUrl()}/admin/v1/api-keys/${encodeURIComponent(id)}?organization=${encodeURIComponent(options.organization)}`,
+    method: 'DELETE',
+    token: adminToken(options),
+  });
+  process.stderr.write(`revoked ${id}\n`);
+}

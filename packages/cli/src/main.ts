@@ -1,0 +1,61 @@
+#!/usr/bin/env node
+import { Command, InvalidArgumentError } from 'commander';
+import { execCommand } from './commands/exec-command.js';
+import { imagesBuildCommand, imagesListCommand } from './commands/images-command.js';
+import { keysCreateCommand, keysListCommand, keysRevokeCommand } from './commands/keys-command.js';
+import { serveCommand } from './commands/serve-command.js';
+import { runCommand } from './run-command.js';
+
+const program = new Command('airlock').description('Sandboxed code execution for AI agents').showHelpAfterError();
+
+function portNumber(value: string): number {
+  const port = Number(value);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new InvalidArgumentError('must be 0-65535');
+  return port;
+}
+
+program
+  .command('serve')
+  .description('start the Airlock server (builds the default image on first start)')
+  .option('--host <host>', 'address to listen on (env AIRLOCK_HOST, default 127.0.0.1)')
+  .option('--port <port>', 'port to listen on (env AIRLOCK_PORT, default 8080)', portNumber)
+  .option('--data-dir <dir>', 'data directory (env AIRLOCK_DATA_DIR; default /var/lib/airlock as root)')
+  .action((options) => runCommand(() => serveCommand(options)));
+
+program
+  .command('exec')
+  .description('run code on a server (env AIRLOCK_URL, AIRLOCK_API_KEY)')
+  .argument('<file>', 'file with the code, or - for standard input')
+  .option('-l, --language <language>', 'python, node or bash', 'python')
+  .option('-t, --thread <id>', 'thread id for a persistent home directory')
+  .option('--timeout <seconds>', 'timeout in seconds', (value) => Number(value))
+  .action((file, options) => runCommand(() => execCommand(file, options)));
+
+const keys = program.command('keys').description('manage API keys (env AIRLOCK_URL, AIRLOCK_ADMIN_TOKEN)');
+const adminOptions = (command: Command): Command =>
+  command
+    .option('--data-dir <dir>', 'read the admin token from this data directory when AIRLOCK_ADMIN_TOKEN is unset')
+    .option('--organization <slug>', 'organization', 'default');
+adminOptions(keys.command('create').description('create an API key (printed once)'))
+  .requiredOption('--name <name>', 'a name for the key')
+  .option('--sandbox <name>', 'sandbox config the key uses', 'default')
+  .action((options) => runCommand(() => keysCreateCommand(options)));
+adminOptions(keys.command('list').description('list API keys'))
+  .action((options) => runCommand(() => keysListCommand(options)));
+adminOptions(keys.command('revoke').description('revoke an API key').argument('<id>', 'key id (key_...)'))
+  .action((id, options) => runCommand(() => keysRevokeCommand(id, options)));
+
+const images = program.command('images').description('runtime images (env AIRLOCK_IMAGES_DIR or AIRLOCK_DATA_DIR)');
+images
+  .command('build')
+  .description('build (or rebuild with --force) the default image from Debian packages')
+  .option('--data-dir <dir>', 'data directory')
+  .option('--force', 'rebuild even if the current version exists')
+  .action((options) => runCommand(() => imagesBuildCommand(options)));
+images
+  .command('list')
+  .description('list built images')
+  .option('--data-dir <dir>', 'data directory')
+  .action((options) => runCommand(() => imagesListCommand(options)));
+
+await program.parseAsync();

@@ -1,0 +1,35 @@
+export { openDatabase, type Database, type OpenDatabaseOptions, type Queryable } from './database.js';
+export {
+  DatabaseUsageError,
+  MigrationError,
+  TransactionAbortedError,
+  UniqueViolationError,
+} from './errors.js';
+export { ID_PREFIXES, generateId, type IdKind } from './ids.js';
+export { MIGRATIONS_DIRECTORY, loadMigrations, type Migration } from './migrations.js';
+export { OrganizationRepository, type NewOrganization, type Organization } from './organization-repository.js';
+export {
+  SandboxConfigRepository,
+  type ExecutionRetention,
+  type NetworkPolicy,
+  type NewSandboxConfig,
+  type SandboxConfig,
+  type SandboxConfigSettings,
+  type ThreadRetention,
+} from './sandbox-config-repository.js';
+export {
+  ApiKeyRepository,
+  LAST_USED_RESOLUTION_SECONDS,
+  type ApiKey,
+  type ApiKeyAuthorization,
+  type NewApiKey,
+} from './api-key-repository.js';
+export {
+  ExecutionRepository,
+  type DeliveryMode,
+  type Execution,
+  type ExecutionResult,
+  type ExecutionStatus,
+  type FinishedExecutionStatus,
+  type NewExecution,
+} from './execution-repository.js';

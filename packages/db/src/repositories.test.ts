@@ -1,0 +1,386 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BACKEND_KINDS, TestBackend } from '../test/test-backend.js';
+import {
+  ApiKeyRepository,
+  ExecutionRepository,
+  OrganizationRepository,
+  SandboxConfigRepository,
+  UniqueViolationError,
+  generateId,
+  openDatabase,
+  type Database,
+  type ExecutionResult,
+  type NewExecution,
+} from './index.js';
+
+const sha256 = (text: string): Buffer => createHash('sha256').update(text).digest();
+const uniqueSlug = (): string => `org-${randomBytes(5).toString('hex')}`;
+
+describe.each(BACKEND_KINDS)('repositories on %s', (kind) => {
+  const backend = new TestBackend(kind);
+  let database: Database;
+  let organizations: OrganizationRepository;
+  let sandboxConfigs: SandboxConfigRepository;
+  let apiKeys: ApiKeyRepository;
+  let executions: ExecutionRepository;
+
+  beforeAll(async () => {
+    await backend.start();
+    database = await openDatabase(await backend.freshDatabaseOptions());
+    organizations = new OrganizationRepository(database);
+    sandboxConfigs = new SandboxConfigRepository(database);
+    apiKeys = new ApiKeyRepository(database);
+    executions = new ExecutionRepository(database);
+  });
+
+  afterAll(async () => {
+    await database?.close();
+    await backend.stop();
+  });
+
+  /** An organization with a sandbox config and an API key whose secret is returned. */
+  async function createTenant() {
+    const organization = await organizations.create({ name: 'Tenant', slug: uniqueSlug() });
+    const sandboxConfig = await sandboxConfigs.create({ orgId: organization.id, name: 'default' });
+    const secret = `sk-local-${randomBytes(16).toString('hex')}`;
+    const apiKey = await apiKeys.create({
+      orgId: organization.id,
+      sandboxConfigId: sandboxConfig.id,
+      name: 'ci',
+      secretSha256: sha256(secret),
+      displayPrefix: secret.slice(0, 12),
+    });
+    return { organization, sandboxConfig, apiKey, secret };
+  }
+
+  describe('organizations', () => {
+    it('creates, finds by id and slug, and counts', async () => {
+      const before = await organizations.count();
+      const slug = uniqueSlug();
+      const organization = await organizations.create({ name: 'Acme', slug });
+      expect(organization).toEqual({
+        id: expect.stringMatching(/^org_[0-9a-z]{20}$/),
+        name: 'Acme',
+        slug,
+        maxTimeoutSeconds: 3600,
+        createdAt: expect.any(Date),
+      });
+      expect(await organizations.get(organization.id)).toEqual(organization);
+      expect(await organizations.getBySlug(slug)).toEqual(organization);
+      expect(await organizations.get('org_missing')).toBeNull();
+      expect(await organizations.getBySlug('missing')).toBeNull();
+      expect(await organizations.count()).toBe(before + 1);
+    });
+
+    it('raises UniqueViolationError for a taken slug', async () => {
+      const slug = uniqueSlug();
+      await organizations.create({ name: 'First', slug });
+      const failure = await organizations.create({ name: 'Second', slug }).catch((error: unknown) => error);
+      expect(failure).toBeInstanceOf(UniqueViolationError);
+      expect(failure).toMatchObject({ constraint: 'organizations_slug_key' });
+    });
+  });
+
+  describe('sandbox configs', () => {
+    it('fills defaults and derives memory from cpu', async () => {
+      const organization = await organizations.create({ name: 'Configs', slug: uniqueSlug() });
+      const config = await sandboxConfigs.create({ orgId: organization.id, name: 'standard' });
+      expect(config).toEqual({
+        id: expect.stringMatching(/^sbx_/),
+        orgId: organization.id,
+        name: 'standard',
+        image: 'default',
+        cpu: 1,
+        memoryMb: 1024,
+        network: 'blocked',
+        envVars: {},
+        timeoutMaxSeconds: 3600,
+        executionRetention: '30d',
+        threadRetention: 'forever',
+        createdAt: expect.any(Date),
+        updatedAt: expect.any(Date),
+      });
+      const large = await sandboxConfigs.create({
+        orgId: organization.id,
+        name: 'large',
+        cpu: 2.5,
+        network: 'unrestricted',
+        envVars: { MODE: 'large' },
+      });
+      expect(large).toMatchObject({ cpu: 2.5, memoryMb: 2560, network: 'unrestricted', envVars: { MODE: 'large' } });
+      expect(await sandboxConfigs.list(organization.id)).toEqual([large, config]);
+      expect(await sandboxConfigs.getByName(organization.id, 'large')).toEqual(large);
+    });
+
+    it('updates only the given settings and scopes every lookup by organization', async () => {
+      const { organization, sandboxConfig } = await createTenant();
+      const other = await organizations.create({ name: 'Other', slug: uniqueSlug() });
+
+      const updated = await sandboxConfigs.update(organization.id, sandboxConfig.id, {
+        cpu: 0.5,
+        envVars: { A: 'b' },
+        executionRetention: '1h',
+      });
+      expect(updated).toEqual({
+        ...sandboxConfig,
+        cpu: 0.5,
+        envVars: { A: 'b' },
+        executionRetention: '1h',
+        updatedAt: expect.any(Date),
+      });
+      expect(updated!.updatedAt.getTime()).toBeGreaterThanOrEqual(sandboxConfig.updatedAt.getTime());
+
+      expect(await sandboxConfigs.get(other.id, sandboxConfig.id)).toBeNull();
+      expect(await sandboxConfigs.getByName(other.id, sandboxConfig.name)).toBeNull();
+      expect(await sandboxConfigs.list(other.id)).toEqual([]);
+      expect(await sandboxConfigs.update(other.id, sandboxConfig.id, { cpu: 4 })).toBeNull();
+      expect((await sandboxConfigs.get(organization.id, sandboxConfig.id))?.cpu).toBe(0.5);
+    });
+
+    it('rejects settings outside the schema limits and duplicate names in one organization', async () => {
+      const { organization, sandboxConfig } = await createTenant();
+      await expect(sandboxConfigs.create({ orgId: organization.id, name: 'huge', cpu: 8 })).rejects.toThrow(
+        /check constraint/,
+      );
+      await expect(
+        sandboxConfigs.create({ orgId: organization.id, name: sandboxConfig.name }),
+      ).rejects.toBeInstanceOf(UniqueViolationError);
+      const elsewhere = await organizations.create({ name: 'Elsewhere', slug: uniqueSlug() });
+      await expect(sandboxConfigs.create({ orgId: elsewhere.id, name: sandboxConfig.name })).resolves.toBeTruthy();
+    });
+  });
+
+  describe('api keys', () => {
+    it('finds an active key by the hash of its secret, with its organization and sandbox config', async () => {
+      const { organization, sandboxConfig, apiKey, secret } = await createTenant();
+      expect(apiKey).toEqual({
+        id: expect.stringMatching(/^key_/),
+        orgId: organization.id,
+        sandboxConfigId: sandboxConfig.id,
+        name: 'ci',
+        displayPrefix: secret.slice(0, 12),
+        networkOverride: null,
+        envVars: {},
+        createdAt: expect.any(Date),
+        lastUsedAt: null,
+        revokedAt: null,
+      });
+      expect(await apiKeys.findActiveBySecretHash(sha256(secret))).toEqual({ apiKey, organization, sandboxConfig });
+      expect(await apiKeys.findActiveBySecretHash(sha256(`${secret}x`))).toBeNull();
+    });
+
+    it('revokes idempotently and only within the organization', async () => {
+      const { organization, apiKey, secret } = await createTenant();
+      const other = await organizations.create({ name: 'Other', slug: uniqueSlug() });
+
+      expect(await apiKeys.revoke(other.id, apiKey.id)).toBe(false);
+      expect(await apiKeys.findActiveBySecretHash(sha256(secret))).not.toBeNull();
+
+      expect(await apiKeys.revoke(organization.id, apiKey.id)).toBe(true);
+      expect(await apiKeys.findActiveBySecretHash(sha256(secret))).toBeNull();
+      const [revoked] = await apiKeys.list(organization.id);
+      expect(revoked?.revokedAt).toBeInstanceOf(Date);
+
+      expect(await apiKeys.revoke(organization.id, apiKey.id)).toBe(true);
+      expect((await apiKeys.list(organization.id))[0]?.revokedAt).toEqual(revoked?.revokedAt);
+      expect(await apiKeys.revoke(organization.id, 'key_missing')).toBe(false);
+      expect(await apiKeys.list(other.id)).toEqual([]);
+    });
+
+    it('stores narrowing settings, refuses a reused secret and a sandbox config of another organization', async () => {
+      const { organization, sandboxConfig, secret } = await createTenant();
+      const narrowed = await apiKeys.create({
+        orgId: organization.id,
+        sandboxConfigId: sandboxConfig.id,
+        name: 'narrowed',
+        secretSha256: sha256(`${secret}-narrowed`),
+        displayPrefix: 'sk-local-nar',
+        networkOverride: 'blocked',
+        envVars: { TOKEN: 'x' },
+      });
+      expect(narrowed).toMatchObject({ networkOverride: 'blocked', envVars: { TOKEN: 'x' } });
+      expect((await apiKeys.list(organization.id)).map((key) => key.name)).toEqual(['ci', 'narrowed']);
+
+      const reused = apiKeys.create({
+        orgId: organization.id,
+        sandboxConfigId: sandboxConfig.id,
+        name: 'again',
+        secretSha256: sha256(secret),
+        displayPrefix: 'sk-local-aga',
+      });
+      await expect(reused).rejects.toMatchObject({
+        name: 'UniqueViolationError',
+        constraint: 'api_keys_secret_sha256_key',
+      });
+
+      const other = await createTenant();
+      await expect(
+        apiKeys.create({
+          orgId: organization.id,
+          sandboxConfigId: other.sandboxConfig.id,
+          name: 'cross-tenant',
+          secretSha256: sha256(`${secret}-cross`),
+          displayPrefix: 'sk-local-cro',
+        }),
+      ).rejects.toThrow(/foreign key/);
+    });
+
+    it('records the last use at most once per resolution interval', async () => {
+      const { organization, apiKey } = await createTenant();
+      await apiKeys.touchLastUsed(organization.id, apiKey.id);
+      const [first] = await apiKeys.list(organization.id);
+      expect(first?.lastUsedAt).toBeInstanceOf(Date);
+      await apiKeys.touchLastUsed(organization.id, apiKey.id);
+      const [second] = await apiKeys.list(organization.id);
+      expect(second?.lastUsedAt).toEqual(first?.lastUsedAt);
+    });
+  });
+
+  describe('executions', () => {
+    const result = (overrides: Partial<ExecutionResult> = {}): ExecutionResult => ({
+      status: 'success',
+      exitCode: 0,
+      error: null,
+      stdout: 'hello\n',
+      stderr: '',
+      stdoutTruncated: false,
+      stderrTruncated: true,
+      warm: true,
+      durationMs: 41.6,
+      overheadMs: 0.75,
+      peakMemoryBytes: 6_000_000_000,
+      cpuTimeMs: 12.5,
+      startedAt: new Date('2025-01-01T00:00:00.010Z'),
+      completedAt: new Date('2025-01-01T00:00:00.052Z'),
+      ...overrides,
+    });
+
+    async function startExecution(overrides: Partial<NewExecution> = {}) {
+      const tenant = await createTenant();
+      const execution = await executions.insertRunning({
+        traceId: generateId('execution'),
+        orgId: tenant.organization.id,
+        apiKeyId: tenant.apiKey.id,
+        sandboxConfigId: tenant.sandboxConfig.id,
+        language: 'python',
+        code: 'print("hello")',
+        metadata: { job: '42' },
+        deliveryMode: 'streaming',
+        createdAt: new Date('2025-01-01T00:00:00.000Z'),
+        ...overrides,
+      });
+      return { ...tenant, execution };
+    }
+
+    it('inserts a running execution, completes it once, and reads it back within the organization', async () => {
+      const { organization, apiKey, sandboxConfig, execution } = await startExecution();
+      expect(execution).toEqual({
+        traceId: expect.stringMatching(/^trc_/),
+        orgId: organization.id,
+        apiKeyId: apiKey.id,
+        sandboxConfigId: sandboxConfig.id,
+        nodeId: null,
+        language: 'python',
+        code: 'print("hello")',
+        status: 'running',
+        exitCode: null,
+        error: null,
+        stdout: null,
+        stderr: null,
+        stdoutTruncated: false,
+        stderrTruncated: false,
+        metadata: { job: '42' },
+        deliveryMode: 'streaming',
+        warm: false,
+        durationMs: null,
+        overheadMs: null,
+        peakMemoryBytes: null,
+        cpuTimeMs: null,
+        createdAt: new Date('2025-01-01T00:00:00.000Z'),
+        startedAt: null,
+        completedAt: null,
+      });
+
+      const completed = await executions.complete(execution.traceId, result());
+      expect(completed).toEqual({
+        ...execution,
+        status: 'success',
+        exitCode: 0,
+        stdout: 'hello\n',
+        stderr: '',
+        stderrTruncated: true,
+        warm: true,
+        durationMs: 42,
+        overheadMs: 0.75,
+        peakMemoryBytes: 6_000_000_000,
+        cpuTimeMs: 12.5,
+        startedAt: new Date('2025-01-01T00:00:00.010Z'),
+        completedAt: new Date('2025-01-01T00:00:00.052Z'),
+      });
+      expect(await executions.get(organization.id, execution.traceId)).toEqual(completed);
+      expect(await executions.complete(execution.traceId, result({ status: 'failed' }))).toBeNull();
+
+      const other = await organizations.create({ name: 'Other', slug: uniqueSlug() });
+      expect(await executions.get(other.id, execution.traceId)).toBeNull();
+      expect(await executions.get(organization.id, 'trc_missing')).toBeNull();
+    });
+
+    it('stores output containing NUL characters', async () => {
+      const { organization, execution } = await startExecution({ code: 'print("\u0000")' });
+      await executions.complete(execution.traceId, result({ stdout: 'a\u0000b', status: 'failed', exitCode: 1 }));
+      const stored = await executions.get(organization.id, execution.traceId);
+      expect(stored).toMatchObject({ code: 'print("\uFFFD")', stdout: 'a\uFFFDb', status: 'failed', exitCode: 1 });
+    });
+
+    it('refuses a reused trace id and an API key of another organization', async () => {
+      const { execution } = await startExecution();
+      await expect(startExecution({ traceId: execution.traceId })).rejects.toBeInstanceOf(UniqueViolationError);
+      const other = await createTenant();
+      await expect(startExecution({ apiKeyId: other.apiKey.id })).rejects.toThrow(/foreign key/);
+    });
+
+    it('fails executions left running, all of them or one node’s', async () => {
+      const onNodeA = await startExecution({ nodeId: 'node-a' });
+      const onNodeB = await startExecution({ nodeId: 'node-b' });
+      const finished = await startExecution({ nodeId: 'node-a' });
+      await executions.complete(finished.execution.traceId, result());
+
+      expect(await executions.failRunning('server restarted', { nodeId: 'node-a' })).toBe(1);
+      expect(await executions.get(onNodeA.organization.id, onNodeA.execution.traceId)).toMatchObject({
+        status: 'failed',
+        error: 'server restarted',
+        stdout: '',
+        stderr: '',
+        completedAt: expect.any(Date),
+      });
+      expect((await executions.get(onNodeB.organization.id, onNodeB.execution.traceId))?.status).toBe('running');
+      expect((await executions.get(finished.organization.id, finished.execution.traceId))?.status).toBe('success');
+
+      expect(await executions.failRunning('server restarted')).toBeGreaterThanOrEqual(1);
+      expect((await executions.get(onNodeB.organization.id, onNodeB.execution.traceId))?.status).toBe('failed');
+      expect(await database.query(`SELECT 1 FROM executions WHERE status = 'running'`)).toEqual([]);
+    });
+
+    it('works inside a transaction', async () => {
+      const tenant = await createTenant();
+      const traceId = generateId('execution');
+      await expect(
+        database.transaction(async (tx) => {
+          await new ExecutionRepository(tx).insertRunning({
+            traceId,
+            orgId: tenant.organization.id,
+            apiKeyId: null,
+            sandboxConfigId: null,
+            language: 'bash',
+            code: 'true',
+            deliveryMode: 'inline',
+            createdAt: new Date(),
+          });
+          throw new Error('abandon');
+        }),
+      ).rejects.toThrow('abandon');
+      expect(await executions.get(tenant.organization.id, traceId)).toBeNull();
+    });
+  });
+});

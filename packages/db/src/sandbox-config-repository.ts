@@ -1,0 +1,199 @@
+import type { Queryable } from './database.js';
+import { generateId } from './ids.js';
+import { stringMapParameter } from './sql-text.js';
+
+export type NetworkPolicy = 'blocked' | 'unrestricted';
+export type ExecutionRetention = '1h' | '24h' | '7d' | '30d' | 'forever';
+export type ThreadRetention = '24h' | '7d' | '30d' | 'forever';
+
+export interface SandboxConfig {
+  id: string;
+  orgId: string;
+  name: string;
+  image: string;
+  /** CPUs, 0.5 to 4 in steps of 0.01. */
+  cpu: number;
+  memoryMb: number;
+  network: NetworkPolicy;
+  envVars: Record<string, string>;
+  timeoutMaxSeconds: number;
+  executionRetention: ExecutionRetention;
+  threadRetention: ThreadRetention;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+/** The fields of a sandbox config that can be set on creation and changed later. */
+export interface SandboxConfigSettings {
+  name: string;
+  /** @default 'default' */
+  image: string;
+  /** @default 1 */
+  cpu: number;
+  /** @default cpu * 1024 */
+  memoryMb: number;
+  /** @default 'blocked' */
+  network: NetworkPolicy;
+  /** @default {} */
+  envVars: Record<string, string>;
+  /** @default 3600 */
+  timeoutMaxSeconds: number;
+  /** @default '30d' */
+  executionRetention: ExecutionRetention;
+  /** @default 'forever' */
+  threadRetention: ThreadRetention;
+}
+
+export type NewSandboxConfig = { orgId: string; name: string } & Partial<Omit<SandboxConfigSettings, 'name'>>;
+
+export interface SandboxConfigRow {
+  id: string;
+  org_id: string;
+  name: string;
+  image: string;
+  cpu: number;
+  memory_mb: number;
+  network: NetworkPolicy;
+  env_vars: Record<string, string>;
+  timeout_max_seconds: number;
+  execution_retention: ExecutionRetention;
+  thread_retention: ThreadRetention;
+  created_at: Date;
+  updated_at: Date;
+}
+
+export const SANDBOX_CONFIG_COLUMNS = [
+  'id',
+  'org_id',
+  'name',
+  'image',
+  'cpu',
+  'memory_mb',
+  'network',
+  'env_vars',
+  'timeout_max_seconds',
+  'execution_retention',
+  'thread_retention',
+  'created_at',
+  'updated_at',
+] as const;
+const SELECT_LIST = SANDBOX_CONFIG_COLUMNS.join(', ');
+
+/** Column and parameter cast of each updatable setting. */
+const SETTING_COLUMNS: Record<keyof SandboxConfigSettings, { column: string; cast: string }> = {
+  name: { column: 'name', cast: 'text' },
+  image: { column: 'image', cast: 'text' },
+  cpu: { column: 'cpu', cast: 'numeric' },
+  memoryMb: { column: 'memory_mb', cast: 'integer' },
+  network: { column: 'network', cast: 'text' },
+  envVars: { column: 'env_vars', cast: 'jsonb' },
+  timeoutMaxSeconds: { column: 'timeout_max_seconds', cast: 'integer' },
+  executionRetention: { column: 'execution_retention', cast: 'text' },
+  threadRetention: { column: 'thread_retention', cast: 'text' },
+};
+
+export function toSandboxConfig(row: SandboxConfigRow): SandboxConfig {
+  return {
+    id: row.id,
+    orgId: row.org_id,
+    name: row.name,
+    image: row.image,
+    cpu: row.cpu,
+    memoryMb: row.memory_mb,
+    network: row.network,
+    envVars: row.env_vars,
+    timeoutMaxSeconds: row.timeout_max_seconds,
+    executionRetention: row.execution_retention,
+    threadRetention: row.thread_retention,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
+}
+
+function settingParameter(setting: keyof SandboxConfigSettings, value: unknown): unknown {
+  return setting === 'envVars' ? stringMapParameter(value as Record<string, string>) : value;
+}
+
+export class SandboxConfigRepository {
+  readonly #database: Queryable;
+
+  constructor(database: Queryable) {
+    this.#database = database;
+  }
+
+  /** Throws UniqueViolationError (constraint `sandbox_configs_org_id_name_key`) when the org has that name already. */
+  async create(config: NewSandboxConfig): Promise<SandboxConfig> {
+    const cpu = config.cpu ?? 1;
+    const [row] = await this.#database.query<SandboxConfigRow>(
+      `INSERT INTO sandbox_configs (id, org_id, name, image, cpu, memory_mb, network, env_vars, timeout_max_seconds,
+         execution_retention, thread_retention)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10, $11)
+       RETURNING ${SELECT_LIST}`,
+      [
+        generateId('sandboxConfig'),
+        config.orgId,
+        config.name,
+        config.image ?? 'default',
+        cpu,
+        config.memoryMb ?? Math.round(cpu * 1024),
+        config.network ?? 'blocked',
+        stringMapParameter(config.envVars ?? {}),
+        config.timeoutMaxSeconds ?? 3600,
+        config.executionRetention ?? '30d',
+        config.threadRetention ?? 'forever',
+      ],
+    );
+    return toSandboxConfig(row as SandboxConfigRow);
+  }
+
+  async get(orgId: string, id: string): Promise<SandboxConfig | null> {
+    const [row] = await this.#database.query<SandboxConfigRow>(
+      `SELECT ${SELECT_LIST} FROM sandbox_configs WHERE org_id = $1 AND id = $2`,
+      [orgId, id],
+    );
+    return row === undefined ? null : toSandboxConfig(row);
+  }
+
+  async getByName(orgId: string, name: string): Promise<SandboxConfig | null> {
+    const [row] = await this.#database.query<SandboxConfigRow>(
+      `SELECT ${SELECT_LIST} FROM sandbox_configs WHERE org_id = $1 AND name = $2`,
+      [orgId, name],
+    );
+    return row === undefined ? null : toSandboxConfig(row);
+  }
+
+  /** The organization's sandbox configs ordered by name. */
+  async list(orgId: string): Promise<SandboxConfig[]> {
+    const rows = await this.#database.query<SandboxConfigRow>(
+      `SELECT ${SELECT_LIST} FROM sandbox_configs WHERE org_id = $1 ORDER BY name, id`,
+      [orgId],
+    );
+    return rows.map(toSandboxConfig);
+  }
+
+  /**
+   * Changes the given settings and bumps updatedAt. Returns the updated config, or null when the org has no config
+   * with that id. Memory is not derived from cpu here: pass memoryMb when both should change.
+   */
+  async update(
+    orgId: string,
+    id: string,
+    changes: Partial<SandboxConfigSettings>,
+  ): Promise<SandboxConfig | null> {
+    const assignments: string[] = [];
+    const params: unknown[] = [orgId, id];
+    for (const setting of Object.keys(SETTING_COLUMNS) as (keyof SandboxConfigSettings)[]) {
+      const value = changes[setting];
+      if (value === undefined) continue;
+      const { column, cast } = SETTING_COLUMNS[setting];
+      params.push(settingParameter(setting, value));
+      assignments.push(`${column} = $${params.length}::${cast}`);
+    }
+    assignments.push('updated_at = now()');
+    const [row] = await this.#database.query<SandboxConfigRow>(
+      `UPDATE sandbox_configs SET ${assignments.join(', ')} WHERE org_id = $1 AND id = $2 RETURNING ${SELECT_LIST}`,
+      params,
+    );
+    return row === undefined ? null : toSandboxConfig(row);
+  }
+}

@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Builds the seccomp policy generator (build/airlock-seccomp), writes the
+# sandbox's BPF program (build/seccomp.bpf) and builds the sandbox launcher
+# (build/airlock-launch). Each step runs only when its
+# output is missing or older than its input.
+set -euo pipefail
+
+native_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+build_dir="$native_dir/build"
+source_file="$native_dir/seccomp-profile.c"
+generator="$build_dir/airlock-seccomp"
+program="$build_dir/seccomp.bpf"
+install_hint="install libseccomp-dev: apt-get install -y libseccomp-dev gcc"
+
+fail() {
+  echo "build:native: $*" >&2
+  exit 1
+}
+
+cc_bin="${CC:-cc}"
+command -v "$cc_bin" >/dev/null 2>&1 || fail "C compiler '$cc_bin' not found; $install_hint"
+
+# Locates seccomp.h and libseccomp through pkg-config when it is available,
+# otherwise through the compiler's default search paths.
+seccomp_cflags=""
+seccomp_libs="-lseccomp"
+if command -v pkg-config >/dev/null 2>&1 && pkg-config --exists libseccomp 2>/dev/null; then
+  seccomp_cflags="$(pkg-config --cflags libseccomp)"
+  seccomp_libs="$(pkg-config --libs libseccomp)"
+fi
+
+if [[ ! -x "$generator" || "$source_file" -nt "$generator" || "${BASH_SOURCE[0]}" -nt "$generator" ]]; then
+  # shellcheck disable=SC2086 # the pkg-config flags are word lists
+  echo '#include <seccomp.h>' | "$cc_bin" $seccomp_cflags -E -x c - >/dev/null 2>&1 \
+    || fail "seccomp.h not found; $install_hint"
+  mkdir -p "$build_dir"
+  # shellcheck disable=SC2086
+  "$cc_bin" -O2 -Wall -Wextra -Werror -std=c11 $seccomp_cflags \
+    -o "$generator.tmp" "$source_file" $seccomp_libs \
+    || fail "compiling $source_file failed (if libseccomp is missing: $install_hint)"
+  mv -f "$generator.tmp" "$generator"
+  echo "build:native: built $generator"
+fi
+
+if [[ ! -s "$program" || "$generator" -nt "$program" ]]; then
+  "$generator" "$program.tmp" || fail "$generator failed to write the seccomp program"
+  mv -f "$program.tmp" "$program"
+  echo "build:native: wrote $program ($(($(wc -c <"$program") / 8)) BPF instructions)"
+fi
+
+launcher_source="$native_dir/sandbox-launcher.c"
+launcher="$build_dir/airlock-launch"
+if [[ ! -x "$launcher" || "$launcher_source" -nt "$launcher" || "${BASH_SOURCE[0]}" -nt "$launcher" ]]; then
+  mkdir -p "$build_dir"
+  "$cc_bin" -O2 -Wall -Wextra -Werror -std=c11 -o "$launcher.tmp" "$launcher_source" \
+    || fail "compiling $launcher_source failed"
+  mv -f "$launcher.tmp" "$launcher"
+  echo "build:native: built $launcher"
+fi

@@ -1,0 +1,21 @@
+export { SandboxRuntime, RuntimeUnavailableError, type SandboxRuntimeOptions } from './sandbox-runtime.js';
+export {
+  ImageStore,
+  ImageBuildError,
+  type Image,
+  type ImageManifest,
+  type ImageStoreOptions,
+  type ProgressListener,
+} from './image/image-store.js';
+export { DEFAULT_IMAGE_RECIPE, imageVersion, type ImageRecipe } from './image/image-recipe.js';
+export {
+  SandboxStartError,
+  SANDBOX_HOME,
+  type PreparedSandbox,
+  type RunRequest,
+  type SandboxLanguage,
+  type SandboxLimits,
+  type SandboxOutcome,
+  type SandboxStatus,
+} from './sandbox/sandbox-types.js';
+export { OutputCapture } from './sandbox/output-capture.js';

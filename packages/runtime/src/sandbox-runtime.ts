@@ -1,0 +1,142 @@
+import { accessSync, constants, promises as fs } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { dirname, join } from 'node:path';
+import { CgroupPool } from './cgroups/cgroup-pool.js';
+import { detectCgroupHierarchy } from './cgroups/detect-cgroups.js';
+import { ImageStore, type Image, type ProgressListener } from './image/image-store.js';
+import { BubblewrapDriver } from './sandbox/bubblewrap-driver.js';
+import { PipeFactory } from './sandbox/pipe-factory.js';
+import type { PreparedSandbox, SandboxLanguage, SandboxLimits } from './sandbox/sandbox-types.js';
+import { launcherPath, loadSeccompProgram, seccompProgramPath } from './seccomp.js';
+
+export interface SandboxRuntimeOptions {
+  /** Per-instance working state (pipes); also names the instance's cgroups so a restart finds what it left. */
+  stateDirectory: string;
+  imagesDirectory: string;
+  /** Host uid and gid sandboxes run as; must not be 0. */
+  sandboxUid: number;
+  sandboxGid: number;
+  bwrapPath?: string;
+  outputLimitBytes: number;
+  imageMirror?: string;
+}
+
+export class RuntimeUnavailableError extends Error {
+  override readonly name = 'RuntimeUnavailableError';
+}
+
+/** The sandbox runtime of one server process: images, cgroups and the bubblewrap driver. */
+export class SandboxRuntime {
+  readonly images: ImageStore;
+  readonly cgroupVersion: 1 | 2;
+  readonly #driver: BubblewrapDriver;
+  readonly #cgroups: CgroupPool;
+  readonly #pipes: PipeFactory;
+  readonly #loadedImages = new Map<string, Image>();
+
+  private constructor(parts: {
+    images: ImageStore;
+    driver: BubblewrapDriver;
+    cgroups: CgroupPool;
+    pipes: PipeFactory;
+  }) {
+    this.images = parts.images;
+    this.#driver = parts.driver;
+    this.#cgroups = parts.cgroups;
+    this.#pipes = parts.pipes;
+    this.cgroupVersion = parts.cgroups.version;
+  }
+
+  /** Checks the host, removes what a crashed earlier run of the same state directory left, and starts the runtime. */
+  static async start(options: SandboxRuntimeOptions): Promise<SandboxRuntime> {
+    if (options.sandboxUid === 0 || options.sandboxGid === 0) {
+      throw new RuntimeUnavailableError('sandboxes must run as an unprivileged host uid and gid, not 0');
+    }
+    const bwrapPath = options.bwrapPath ?? '/usr/bin/bwrap';
+    try {
+      accessSync(bwrapPath, constants.X_OK);
+    } catch {
+      throw new RuntimeUnavailableError(
+        `bubblewrap not found at ${bwrapPath}; install it with: apt-get install -y bubblewrap`,
+      );
+    }
+    loadSeccompProgram();
+    try {
+      accessSync(launcherPath(), constants.X_OK);
+    } catch {
+      throw new RuntimeUnavailableError(`sandbox launcher not found at ${launcherPath()}; run: npm run build:native`);
+    }
+    const instance = createHash('sha256').update(options.stateDirectory).digest('hex').slice(0, 12);
+    const hierarchy = await detectCgroupHierarchy({ name: `airlock-${instance}` });
+    await hierarchy.initialize();
+    const cgroups = new CgroupPool(hierarchy);
+    const pipes = new PipeFactory({
+      directory: join(options.stateDirectory, 'pipes'),
+      ownerUid: options.sandboxUid,
+      ownerGid: options.sandboxGid,
+    });
+    await pipes.prefill();
+    const driver = new BubblewrapDriver({
+      bwrapPath,
+      launcherPath: launcherPath(),
+      seccompProgramPath: seccompProgramPath(),
+      hostUid: options.sandboxUid,
+      hostGid: options.sandboxGid,
+      pipes,
+      cgroups,
+      outputLimitBytes: options.outputLimitBytes,
+    });
+    const images = new ImageStore({ directory: options.imagesDirectory, mirror: options.imageMirror });
+    return new SandboxRuntime({ images, driver, cgroups, pipes });
+  }
+
+  /** Makes an image available to sandboxes, building it first if it is not on disk. */
+  async loadImage(name: string, onProgress?: ProgressListener): Promise<Image> {
+    const image = await this.images.ensure(name, onProgress);
+    await assertReachableByOthers(image.rootfs);
+    this.#loadedImages.set(name, image);
+    return image;
+  }
+
+  isImageLoaded(name: string): boolean {
+    return this.#loadedImages.has(name);
+  }
+
+  languages(imageName: string): SandboxLanguage[] {
+    const image = this.#loadedImages.get(imageName);
+    return image ? (Object.keys(image.manifest.interpreters) as SandboxLanguage[]) : [];
+  }
+
+  /** Starts a sandbox for one execution; its interpreter waits for code once `ready` resolves. */
+  async prepare(options: { image: string; language: SandboxLanguage; limits: SandboxLimits }): Promise<PreparedSandbox> {
+    const image = this.#loadedImages.get(options.image);
+    if (!image) throw new RuntimeUnavailableError(`image "${options.image}" is not loaded`);
+    const interpreter = image.manifest.interpreters[options.language];
+    if (!interpreter) throw new RuntimeUnavailableError(`image "${options.image}" has no ${options.language}`);
+    return this.#driver.prepare({ rootfs: image.rootfs, language: options.language, interpreter, limits: options.limits });
+  }
+
+  get activeSandboxes(): number {
+    return this.#cgroups.leasedCount;
+  }
+
+  /** Kills every sandbox and removes the instance's cgroups and pipes. */
+  async close(): Promise<void> {
+    await this.#cgroups.close();
+    await this.#pipes.close();
+  }
+}
+
+/** bubblewrap runs as the sandbox user, which must be able to reach the image root through every parent directory. */
+async function assertReachableByOthers(path: string): Promise<void> {
+  for (let directory = path; ; directory = dirname(directory)) {
+    const { mode } = await fs.stat(directory);
+    if ((mode & 0o001) === 0) {
+      throw new RuntimeUnavailableError(
+        `image ${path} is not reachable by the sandbox user: ${directory} has mode ${(mode & 0o777).toString(8)}; ` +
+          'use a data or images directory outside private directories such as /root, or run chmod o+x on it',
+      );
+    }
+    if (directory === dirname(directory)) return;
+  }
+}

@@ -1,0 +1,68 @@
+export type SandboxLanguage = 'python' | 'node' | 'bash';
+
+export interface SandboxLimits {
+  /** CPU quota in cores. */
+  cpus: number;
+  /** Memory limit of the whole sandbox, tmpfs contents included. */
+  memoryBytes: number;
+  pids: number;
+  tmpBytes: number;
+  homeBytes: number;
+}
+
+/** What a sandbox is made of; everything that is fixed before code arrives. */
+export interface SandboxSpec {
+  /** Read-only root file system (a runtime image's rootfs directory). */
+  rootfs: string;
+  language: SandboxLanguage;
+  /** Absolute interpreter path inside the image. */
+  interpreter: string;
+  limits: SandboxLimits;
+}
+
+/** What varies per call, bound after the sandbox is prepared. */
+export interface RunRequest {
+  code: string;
+  env: Record<string, string>;
+  cwd?: string;
+  timeoutMs: number;
+  signal?: AbortSignal;
+  onStdout?: (chunk: Buffer) => void;
+  onStderr?: (chunk: Buffer) => void;
+}
+
+export type SandboxStatus = 'success' | 'failed' | 'timeout' | 'oom' | 'cancelled';
+
+export interface SandboxOutcome {
+  status: SandboxStatus;
+  /** Exit code of the code's process; 128+N when killed by signal N; null after a timeout or cancellation. */
+  exitCode: number | null;
+  stdout: string;
+  stderr: string;
+  stdoutTruncated: boolean;
+  stderrTruncated: boolean;
+  /** performance.now() when the code was handed to the ready interpreter. */
+  codeStartedAt: number;
+  /** From code start to the end of the process tree. */
+  runMs: number;
+  peakMemoryBytes: number | null;
+  cpuTimeMs: number | null;
+}
+
+/** A sandbox whose interpreter is started and waiting for code; single use. */
+export interface PreparedSandbox {
+  readonly language: SandboxLanguage;
+  /** Resolves once the interpreter waits for code; rejects if the sandbox failed to start. */
+  readonly ready: Promise<void>;
+  run(request: RunRequest): Promise<SandboxOutcome>;
+  /** Kills the sandbox if it is still alive and releases its resources; idempotent. */
+  destroy(): Promise<void>;
+}
+
+export class SandboxStartError extends Error {
+  override readonly name = 'SandboxStartError';
+}
+
+export const SANDBOX_HOME = '/home/sandbox';
+export const SANDBOX_UID_INSIDE = 1000;
+export const SANDBOX_PATH = '/usr/local/bin:/usr/bin:/bin';

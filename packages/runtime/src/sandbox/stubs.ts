@@ -1,0 +1,38 @@
+import { readFileSync } from 'node:fs';
+import type { SandboxLanguage } from './sandbox-types.js';
+
+const STUB_FILES: Record<SandboxLanguage, string> = {
+  python: 'python-stub.py',
+  node: 'node-stub.js',
+  bash: 'bash-stub.sh',
+};
+
+const INLINE_FLAG: Record<SandboxLanguage, string> = { python: '-c', node: '-e', bash: '-c' };
+
+const cache = new Map<SandboxLanguage, string>();
+
+function stubSource(language: SandboxLanguage): string {
+  let source = cache.get(language);
+  if (source === undefined) {
+    source = readFileSync(new URL(`../../stubs/${STUB_FILES[language]}`, import.meta.url), 'utf8');
+    cache.set(language, source);
+  }
+  return source;
+}
+
+/** The interpreter command line that starts a language's stub; the stub then waits for code on fd 3. */
+export function stubCommand(language: SandboxLanguage, interpreter: string): string[] {
+  return [interpreter, INLINE_FLAG[language], stubSource(language)];
+}
+
+/**
+ * Encodes one request for a stub: working directory, variable count and NAME=value entries, each NUL-terminated,
+ * then the code up to end of file.
+ */
+export function encodeStubRequest(request: { cwd: string; env: Record<string, string>; code: string }): Buffer {
+  const entries = Object.entries(request.env).map(([name, value]) => `${name}=${value}\0`);
+  return Buffer.concat([
+    Buffer.from(`${request.cwd}\0${entries.length}\0${entries.join('')}`),
+    Buffer.from(request.code),
+  ]);
+}

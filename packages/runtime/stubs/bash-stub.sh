@@ -1,0 +1,17 @@
+# Airlock's bash entry point: started with `bash -c`, it waits for one request on fd 3, applies the working
+# directory and environment, then runs the rest of fd 3 (the code) as a script file.
+printf R >&4
+IFS= read -r -d '' -u 3 airlock_cwd
+IFS= read -r -d '' -u 3 airlock_count
+for ((airlock_index = 0; airlock_index < airlock_count; airlock_index++)); do
+  IFS= read -r -d '' -u 3 airlock_entry
+  export "$airlock_entry"
+done
+# The script is copied to a file: reopening the pipe through /dev/fd would wait for a writer that may be gone.
+/bin/cat <&3 > /run/airlock/main.sh || exit 1
+exec 3<&-
+cd -- "$airlock_cwd" || exit 1
+unset airlock_cwd airlock_count airlock_index airlock_entry
+printf S >&4
+exec 4>&-
+exec /bin/bash /run/airlock/main.sh

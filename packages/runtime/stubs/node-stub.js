@@ -1,0 +1,46 @@
+// Airlock's node entry point: started with `node -e`, it waits for one request on fd 3, applies the working
+// directory and environment, then runs the code as `node -e CODE` would, as a fresh `[eval]` CommonJS module.
+(() => {
+  const fs = require('fs');
+  const path = require('path');
+  const vm = require('vm');
+  const Module = require('module');
+
+  fs.writeSync(4, 'R');
+  const request = fs.readFileSync(3);
+  fs.closeSync(3);
+  let offset = 0;
+  const field = () => {
+    const end = request.indexOf(0, offset);
+    const value = request.subarray(offset, end).toString();
+    offset = end + 1;
+    return value;
+  };
+  const cwd = field();
+  const count = Number(field());
+  for (let index = 0; index < count; index++) {
+    const entry = field();
+    const separator = entry.indexOf('=');
+    process.env[entry.slice(0, separator)] = entry.slice(separator + 1);
+  }
+  const source = request.subarray(offset).toString();
+  process.chdir(cwd);
+
+  const name = '[eval]';
+  const main = new Module(name);
+  main.filename = path.join(cwd, name);
+  main.paths = Module._nodeModulePaths(cwd);
+  globalThis.__filename = name;
+  fs.writeSync(4, 'S');
+  fs.closeSync(4);
+  const wrapper =
+    'globalThis.module = module; globalThis.exports = exports; globalThis.__dirname = __dirname;' +
+    ' globalThis.require = require; return (main) => main();';
+  main._compile(wrapper, `${name}-wrapper`)(() =>
+    vm.runInThisContext(source, {
+      filename: name,
+      displayErrors: true,
+      importModuleDynamically: (specifier) => import(specifier),
+    }),
+  );
+})();

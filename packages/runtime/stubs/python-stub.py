@@ -1,0 +1,47 @@
+# Airlock's python entry point: started with `python3 -c`, it waits for one request on fd 3, applies the working
+# directory and environment, then runs the code as `python3 -c CODE` would, in a fresh __main__ module.
+def _airlock_run():
+    import os
+    import sys
+
+    os.write(4, b"R")
+    chunks = []
+    while True:
+        chunk = os.read(3, 1 << 20)
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(3)
+    cwd, count, rest = b"".join(chunks).split(b"\0", 2)
+    fields = rest.split(b"\0", int(count))
+    for entry in fields[:-1]:
+        name, _, value = entry.partition(b"=")
+        os.environb[name] = value
+    source = fields[-1]
+    os.chdir(cwd)
+
+    main = type(sys)("__main__")
+    main.__loader__ = sys.modules["__main__"].__loader__
+    main.__spec__ = None
+    main.__package__ = None
+    sys.modules["__main__"] = main
+    os.write(4, b"S")
+    os.close(4)
+    try:
+        exec(compile(source, "<string>", "exec"), main.__dict__)
+    except SystemExit:
+        raise
+    except BaseException as error:
+        # Report as the interpreter would, without this function's frame.
+        error.__traceback__ = error.__traceback__.tb_next
+        sys.excepthook(type(error), error, error.__traceback__)
+        if isinstance(error, KeyboardInterrupt):
+            import signal
+
+            sys.stdout.flush()
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
+            os.kill(os.getpid(), signal.SIGINT)
+        raise SystemExit(1)
+
+
+_airlock_run()

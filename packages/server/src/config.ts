@@ -1,0 +1,90 @@
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { z } from 'zod';
+
+/** Server configuration. This module is the only reader of process.env. */
+export interface Config {
+  host: string;
+  port: number;
+  dataDirectory: string;
+  imagesDirectory: string;
+  /** PostgreSQL URL; the embedded PGlite database in the data directory when absent. */
+  databaseUrl: string | undefined;
+  /** An API key registered on first start instead of a generated one. */
+  bootstrapApiKey: string | undefined;
+  /** Admin token; generated and stored in the data directory when absent. */
+  adminToken: string | undefined;
+  /** Region segment of generated API keys (`sk-<region>-...`). */
+  keyRegion: string;
+  sandboxUid: number;
+  sandboxGid: number;
+  bwrapPath: string;
+  imageMirror: string | undefined;
+}
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+interface Option<T> {
+  /** Command-line value, if given. */
+  flag?: T | undefined;
+  variable: string;
+  schema: z.ZodType<T>;
+  fallback: T;
+}
+
+function resolveOption<T>(option: Option<T>, environment: NodeJS.ProcessEnv): T {
+  if (option.flag !== undefined) return option.flag;
+  const raw = environment[option.variable];
+  if (raw === undefined || raw === '') return option.fallback;
+  const parsed = option.schema.safeParse(raw);
+  if (!parsed.success) {
+    throw new ConfigError(`${option.variable}=${JSON.stringify(raw)} is invalid: ${parsed.error.issues[0]?.message}`);
+  }
+  return parsed.data;
+}
+
+const port = z.coerce.number().int().min(0).max(65535);
+const id = z.coerce.number().int().min(1).max(2 ** 31 - 1);
+const text = z.string().min(1);
+const optionalText = z.string().min(1).optional();
+
+/** Resolves configuration: command-line flag, then environment variable, then default. */
+export function loadConfig(
+  flags: { host?: string; port?: number; dataDirectory?: string } = {},
+  environment: NodeJS.ProcessEnv = process.env,
+): Config {
+  const dataDirectory = resolve(
+    resolveOption({ flag: flags.dataDirectory, variable: 'AIRLOCK_DATA_DIR', schema: text, fallback: defaultDataDirectory(environment) }, environment),
+  );
+  const config: Config = {
+    host: resolveOption({ flag: flags.host, variable: 'AIRLOCK_HOST', schema: text, fallback: '127.0.0.1' }, environment),
+    port: resolveOption({ flag: flags.port, variable: 'AIRLOCK_PORT', schema: port, fallback: 8080 }, environment),
+    dataDirectory,
+    imagesDirectory: resolve(
+      resolveOption({ variable: 'AIRLOCK_IMAGES_DIR', schema: text, fallback: join(dataDirectory, 'images') }, environment),
+    ),
+    databaseUrl: resolveOption({ variable: 'DATABASE_URL', schema: optionalText, fallback: undefined }, environment),
+    bootstrapApiKey: resolveOption({ variable: 'AIRLOCK_BOOTSTRAP_API_KEY', schema: optionalText, fallback: undefined }, environment),
+    adminToken: resolveOption({ variable: 'AIRLOCK_ADMIN_TOKEN', schema: optionalText, fallback: undefined }, environment),
+    keyRegion: resolveOption(
+      { variable: 'AIRLOCK_KEY_REGION', schema: z.string().regex(/^[a-z0-9]{1,16}$/, 'lowercase letters and digits, at most 16'), fallback: 'local' },
+      environment,
+    ),
+    sandboxUid: resolveOption({ variable: 'AIRLOCK_SANDBOX_UID', schema: id, fallback: 61000 }, environment),
+    sandboxGid: resolveOption({ variable: 'AIRLOCK_SANDBOX_GID', schema: id, fallback: 61000 }, environment),
+    bwrapPath: resolveOption({ variable: 'AIRLOCK_BWRAP_PATH', schema: text, fallback: '/usr/bin/bwrap' }, environment),
+    imageMirror: resolveOption({ variable: 'AIRLOCK_IMAGE_MIRROR', schema: optionalText, fallback: undefined }, environment),
+  };
+  if (config.bootstrapApiKey !== undefined && !/^sk-[a-z0-9]+-[A-Za-z0-9_-]{16,}$/.test(config.bootstrapApiKey)) {
+    throw new ConfigError('AIRLOCK_BOOTSTRAP_API_KEY must look like sk-<region>-<secret of at least 16 characters>');
+  }
+  return config;
+}
+
+/** /var/lib/airlock for root (the sandbox user must reach the images, and /root is private), else the XDG data home. */
+function defaultDataDirectory(environment: NodeJS.ProcessEnv): string {
+  if (process.getuid?.() === 0) return '/var/lib/airlock';
+  return environment.XDG_DATA_HOME ? join(environment.XDG_DATA_HOME, 'airlock') : join(homedir(), '.local', 'share', 'airlock');
+}

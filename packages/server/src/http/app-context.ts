@@ -1,0 +1,11 @@
+import type { Principal } from '../services/api-key-service.js';
+
+/** Values the middleware sets on each request. */
+export interface AppEnv {
+  Variables: {
+    requestId: string;
+    /** performance.now() when the request arrived. */
+    acceptedAt: number;
+    principal: Principal;
+  };
+}

@@ -1,0 +1,34 @@
+import { ERROR_STATUS, ErrorCode, type ApiErrorBody } from '@airlock/contracts';
+import type { Context } from 'hono';
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import type { z } from 'zod';
+import { ApiError } from '../services/api-error.js';
+import type { Logger } from '../services/logger.js';
+import type { AppEnv } from './app-context.js';
+
+/** The one place where errors become HTTP responses. */
+export function errorResponse(context: Context<AppEnv>, error: unknown, logger: Logger): Response {
+  const requestId = context.get('requestId') ?? '';
+  const apiError =
+    error instanceof ApiError
+      ? error
+      : new ApiError(ErrorCode.internalError, `internal error; quote request id ${requestId} when reporting it`);
+  if (!(error instanceof ApiError)) {
+    logger.error('unhandled error', { requestId, error: error instanceof Error ? (error.stack ?? error.message) : String(error) });
+  }
+  const body: ApiErrorBody = { error: apiError.code, message: apiError.message, request_id: requestId };
+  for (const [name, value] of Object.entries(apiError.headers)) context.header(name, value);
+  return context.json(body, ERROR_STATUS[apiError.code] as ContentfulStatusCode);
+}
+
+/** A zod failure as a validation error naming the field and the rule. */
+export function validationError(error: z.ZodError): ApiError {
+  const issue = error.issues[0];
+  if (!issue) return ApiError.validation('request body is invalid');
+  if (issue.code === 'unrecognized_keys') {
+    const prefix = issue.path.length > 0 ? `${issue.path.join('.')}: ` : '';
+    return ApiError.validation(`${prefix}unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((key) => `"${key}"`).join(', ')}`);
+  }
+  const field = issue.path.length > 0 ? issue.path.join('.') : 'body';
+  return ApiError.validation(`${field}: ${issue.message}`);
+}

@@ -1,0 +1,44 @@
+import { randomBytes } from 'node:crypto';
+import { LIMITS } from '@airlock/contracts';
+import type { MiddlewareHandler } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { ApiError } from '../services/api-error.js';
+import type { ApiKeyService } from '../services/api-key-service.js';
+import type { AppEnv } from './app-context.js';
+
+const REQUEST_ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/** Echoes a well-formed incoming X-Request-Id or makes one; every response carries it. */
+export const requestId: MiddlewareHandler<AppEnv> = async (context, next) => {
+  context.set('acceptedAt', performance.now());
+  const incoming = context.req.header('x-request-id');
+  const id = incoming && REQUEST_ID_PATTERN.test(incoming) ? incoming : `req_${randomBytes(12).toString('hex')}`;
+  context.set('requestId', id);
+  context.header('X-Request-Id', id);
+  await next();
+  context.header('X-Request-Id', id);
+};
+
+export const limitBody: MiddlewareHandler<AppEnv> = bodyLimit({
+  maxSize: LIMITS.bodyMaxBytes,
+  onError: () => {
+    throw new ApiError('payload_too_large', `request body is larger than ${LIMITS.bodyMaxBytes} bytes`);
+  },
+});
+
+export function authenticate(apiKeys: ApiKeyService): MiddlewareHandler<AppEnv> {
+  return async (context, next) => {
+    context.set('principal', await apiKeys.authenticate(context.req.header('authorization')));
+    await next();
+  };
+}
+
+/** Parses a JSON body; malformed JSON is a validation error, not a server error. */
+export async function readJson(request: Request): Promise<unknown> {
+  const text = await request.text();
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw ApiError.validation('body: must be a JSON object');
+  }
+}

@@ -1,0 +1,120 @@
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { serve, type ServerType } from '@hono/node-server';
+import { LIMITS } from '@airlock/contracts';
+import {
+  ApiKeyRepository,
+  ExecutionRepository,
+  OrganizationRepository,
+  SandboxConfigRepository,
+  openDatabase,
+  type Database,
+} from '@airlock/db';
+import { SandboxRuntime, type ProgressListener } from '@airlock/runtime';
+import type { Config } from './config.js';
+import { createApp } from './http/app.js';
+import { AdminService } from './services/admin-service.js';
+import { ApiKeyService, type CreatedApiKey } from './services/api-key-service.js';
+import { acquireDataDirectoryLock } from './services/data-directory-lock.js';
+import { ExecutionService } from './services/execution-service.js';
+import type { Logger } from './services/logger.js';
+import { randomToken } from './services/secrets.js';
+
+export interface RunningServer {
+  url: string;
+  /** The API key created on first start, if this start created one. */
+  createdApiKey: CreatedApiKey | null;
+  adminToken: string;
+  close(): Promise<void>;
+}
+
+const DEFAULT_IMAGE = 'default';
+
+/** Starts Airlock: database, runtime (building the image if needed), services and the HTTP server. */
+export async function startServer(options: {
+  config: Config;
+  logger: Logger;
+  onImageProgress?: ProgressListener;
+}): Promise<RunningServer> {
+  const { config, logger } = options;
+  mkdirSync(config.dataDirectory, { recursive: true, mode: 0o700 });
+  const releaseLock = acquireDataDirectoryLock(config.dataDirectory);
+  const cleanups: Array<() => Promise<void>> = [async () => releaseLock()];
+  const cleanup = async (): Promise<void> => {
+    for (const step of cleanups.reverse()) await step().catch((error) => logger.error('shutdown step failed', { error: String(error) }));
+  };
+  try {
+    const database: Database = await openDatabase(
+      config.databaseUrl ? { url: config.databaseUrl } : { dataDir: join(config.dataDirectory, 'pglite') },
+    );
+    cleanups.push(() => database.close());
+    const nodeId = `node_${randomToken(9)}`;
+    const executions = new ExecutionRepository(database);
+    const failed = await executions.failRunning('the server stopped while this execution was running', {});
+    if (failed > 0) logger.warn('marked executions of a previous run as failed', { count: failed });
+
+    const runtime = await SandboxRuntime.start({
+      stateDirectory: join(config.dataDirectory, 'run'),
+      imagesDirectory: config.imagesDirectory,
+      sandboxUid: config.sandboxUid,
+      sandboxGid: config.sandboxGid,
+      bwrapPath: config.bwrapPath,
+      outputLimitBytes: LIMITS.outputMaxBytes,
+      imageMirror: config.imageMirror,
+    });
+    cleanups.push(() => runtime.close());
+    await runtime.loadImage(DEFAULT_IMAGE, options.onImageProgress);
+
+    const apiKeyRepository = new ApiKeyRepository(database);
+    const keyService = new ApiKeyService({ keys: apiKeyRepository, region: config.keyRegion });
+    const adminToken = config.adminToken ?? readOrCreateAdminToken(config.dataDirectory);
+    const admin = new AdminService({
+      imageNames: runtime.images.recipeNames(),
+      organizations: new OrganizationRepository(database),
+      sandboxConfigs: new SandboxConfigRepository(database),
+      apiKeys: apiKeyRepository,
+      keyService,
+      adminToken,
+    });
+    const createdApiKey = await admin.bootstrap(config.bootstrapApiKey);
+    const app = createApp({
+      apiKeys: keyService,
+      executions: new ExecutionService({ runtime, executions, logger, nodeId }),
+      admin,
+      logger,
+      readiness: [
+        { name: 'database', check: async () => (await database.query('SELECT 1 AS ok')).length === 1 },
+        { name: 'image', check: async () => runtime.isImageLoaded(DEFAULT_IMAGE) },
+      ],
+    });
+    const server = await listen(app.fetch, config.host, config.port);
+    cleanups.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
+    const address = server.address() as AddressInfo;
+    const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+    logger.info('airlock listening', { url: `http://${host}:${address.port}`, cgroups: `v${runtime.cgroupVersion}` });
+    return { url: `http://${host}:${address.port}`, createdApiKey, adminToken, close: cleanup };
+  } catch (error) {
+    await cleanup();
+    throw error;
+  }
+}
+
+function listen(fetch: (request: Request) => Response | Promise<Response>, hostname: string, port: number): Promise<ServerType> {
+  return new Promise((resolve, reject) => {
+    const server = serve({ fetch, hostname, port }, () => resolve(server));
+    server.once('error', reject);
+  });
+}
+
+function readOrCreateAdminToken(dataDirectory: string): string {
+  const path = join(dataDirectory, 'admin-token');
+  try {
+    return readFileSync(path, 'utf8').trim();
+  } catch {
+    const token = `adm-${randomToken(32)}`;
+    writeFileSync(path, `${token}\n`, { mode: 0o600, flag: 'wx' });
+    chmodSync(path, 0o600);
+    return token;
+  }
+}

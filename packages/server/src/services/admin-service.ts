@@ -1,0 +1,217 @@
+import {
+  UniqueViolationError,
+  type ApiKey,
+  type ApiKeyRepository,
+  type Organization,
+  type OrganizationRepository,
+  type SandboxConfig,
+  type SandboxConfigRepository,
+  type SandboxConfigSettings,
+} from '@airlock/db';
+import { ApiError } from './api-error.js';
+import type { ApiKeyService, CreatedApiKey } from './api-key-service.js';
+import { secretsEqual, sha256 } from './secrets.js';
+
+export const DEFAULT_ORGANIZATION_SLUG = 'default';
+export const DEFAULT_SANDBOX_NAME = 'default';
+
+export interface AdminServiceOptions {
+  /** Images sandbox configs may name. */
+  imageNames: string[];
+  organizations: OrganizationRepository;
+  sandboxConfigs: SandboxConfigRepository;
+  apiKeys: ApiKeyRepository;
+  keyService: ApiKeyService;
+  adminToken: string;
+}
+
+export interface ApiKeySummary {
+  id: string;
+  name: string;
+  display_prefix: string;
+  sandbox_config_id: string;
+  created_at: string;
+  last_used_at: string | null;
+  revoked_at: string | null;
+}
+
+/** First-start set-up and instance administration. */
+export class AdminService {
+  readonly #options: AdminServiceOptions;
+
+  constructor(options: AdminServiceOptions) {
+    this.#options = options;
+  }
+
+  isAdminToken(token: string): boolean {
+    return secretsEqual(token, this.#options.adminToken);
+  }
+
+  /**
+   * On an empty database, creates the default organization, sandbox config and one API key, and returns the key
+   * (the only time it is visible). With `bootstrapKey`, registers exactly that key, also on later starts if absent.
+   */
+  async bootstrap(bootstrapKey: string | undefined): Promise<CreatedApiKey | null> {
+    const { organizations, sandboxConfigs, apiKeys, keyService } = this.#options;
+    let organization = await organizations.getBySlug(DEFAULT_ORGANIZATION_SLUG);
+    const firstStart = (await organizations.count()) === 0;
+    if (!organization && firstStart) {
+      organization = await organizations.create({ name: 'Default organization', slug: DEFAULT_ORGANIZATION_SLUG });
+    }
+    if (!organization) return null;
+    let sandbox = await sandboxConfigs.getByName(organization.id, DEFAULT_SANDBOX_NAME);
+    if (!sandbox && firstStart) sandbox = await sandboxConfigs.create({ orgId: organization.id, name: DEFAULT_SANDBOX_NAME });
+    if (!sandbox) return null;
+    if (bootstrapKey !== undefined) {
+      if (await apiKeys.findActiveBySecretHash(sha256(bootstrapKey))) return null;
+      try {
+        return await keyService.create({ orgId: organization.id, sandboxConfigId: sandbox.id, name: 'bootstrap', key: bootstrapKey });
+      } catch (error) {
+        if (error instanceof UniqueViolationError) return null; // registered and revoked earlier: stays revoked
+        throw error;
+      }
+    }
+    if (!firstStart) return null;
+    return keyService.create({ orgId: organization.id, sandboxConfigId: sandbox.id, name: 'default' });
+  }
+
+  async createKey(request: {
+    name: string;
+    organization?: string;
+    sandbox?: string;
+    env_vars?: Record<string, string>;
+    network?: 'blocked';
+  }): Promise<CreatedApiKey & { sandbox: string }> {
+    const organization = await this.#organization(request.organization);
+    const sandbox = await this.#sandbox(organization, request.sandbox ?? DEFAULT_SANDBOX_NAME);
+    const created = await this.#options.keyService.create({
+      orgId: organization.id,
+      sandboxConfigId: sandbox.id,
+      name: request.name,
+      envVars: request.env_vars ?? {},
+      networkOverride: request.network ?? null,
+    });
+    return { ...created, sandbox: sandbox.name };
+  }
+
+  async listSandboxes(organizationSlug?: string): Promise<SandboxSummary[]> {
+    const organization = await this.#organization(organizationSlug);
+    return (await this.#options.sandboxConfigs.list(organization.id)).map(summarizeSandbox);
+  }
+
+  async createSandbox(name: string, settings: SandboxSettingsInput, organizationSlug?: string): Promise<SandboxSummary> {
+    const organization = await this.#organization(organizationSlug);
+    try {
+      const created = await this.#options.sandboxConfigs.create({ orgId: organization.id, name, ...this.#settings(settings) });
+      return summarizeSandbox(created);
+    } catch (error) {
+      if (error instanceof UniqueViolationError) {
+        throw new ApiError('conflict', `sandbox config "${name}" exists in organization "${organization.slug}"`);
+      }
+      throw error;
+    }
+  }
+
+  async updateSandbox(name: string, settings: SandboxSettingsInput, organizationSlug?: string): Promise<SandboxSummary> {
+    const organization = await this.#organization(organizationSlug);
+    const sandbox = await this.#sandbox(organization, name);
+    const updated = await this.#options.sandboxConfigs.update(organization.id, sandbox.id, this.#settings(settings));
+    if (!updated) throw ApiError.notFound(`no sandbox config "${name}" in organization "${organization.slug}"`);
+    return summarizeSandbox(updated);
+  }
+
+  #settings(input: SandboxSettingsInput): Partial<SandboxConfigSettings> {
+    if (input.network === 'unrestricted') {
+      throw ApiError.validation("network: 'unrestricted' is not supported by this server yet; sandboxes have no network");
+    }
+    if (input.image !== undefined && !this.#options.imageNames.includes(input.image)) {
+      throw ApiError.validation(`image: unknown image "${input.image}" (known: ${this.#options.imageNames.join(', ')})`);
+    }
+    const settings: Partial<SandboxConfigSettings> = {
+      image: input.image,
+      cpu: input.cpu,
+      memoryMb: input.memory_mb ?? (input.cpu === undefined ? undefined : Math.round(input.cpu * 1024)),
+      network: input.network,
+      envVars: input.env_vars,
+      timeoutMaxSeconds: input.timeout_max_seconds,
+      executionRetention: input.execution_retention,
+      threadRetention: input.thread_retention,
+    };
+    return Object.fromEntries(Object.entries(settings).filter(([, value]) => value !== undefined));
+  }
+
+  async #sandbox(organization: Organization, name: string): Promise<SandboxConfig> {
+    const sandbox = await this.#options.sandboxConfigs.getByName(organization.id, name);
+    if (!sandbox) throw ApiError.notFound(`no sandbox config "${name}" in organization "${organization.slug}"`);
+    return sandbox;
+  }
+
+  async listKeys(organizationSlug?: string): Promise<ApiKeySummary[]> {
+    const organization = await this.#organization(organizationSlug);
+    return (await this.#options.apiKeys.list(organization.id)).map(summarize);
+  }
+
+  async revokeKey(id: string, organizationSlug?: string): Promise<void> {
+    const organization = await this.#organization(organizationSlug);
+    if (!(await this.#options.apiKeys.revoke(organization.id, id))) {
+      throw ApiError.notFound(`no API key ${id} in organization "${organization.slug}"`);
+    }
+  }
+
+  async #organization(slug = DEFAULT_ORGANIZATION_SLUG): Promise<Organization> {
+    const organization = await this.#options.organizations.getBySlug(slug);
+    if (!organization) throw ApiError.notFound(`no organization "${slug}"`);
+    return organization;
+  }
+}
+
+export interface SandboxSettingsInput {
+  image?: string;
+  cpu?: number;
+  memory_mb?: number;
+  network?: 'blocked' | 'unrestricted';
+  env_vars?: Record<string, string>;
+  timeout_max_seconds?: number;
+  execution_retention?: SandboxConfig['executionRetention'];
+  thread_retention?: SandboxConfig['threadRetention'];
+}
+
+export interface SandboxSummary {
+  id: string;
+  name: string;
+  image: string;
+  cpu: number;
+  memory_mb: number;
+  network: string;
+  env_vars: Record<string, string>;
+  timeout_max_seconds: number;
+  execution_retention: string;
+  thread_retention: string;
+}
+
+function summarizeSandbox(config: SandboxConfig): SandboxSummary {
+  return {
+    id: config.id,
+    name: config.name,
+    image: config.image,
+    cpu: config.cpu,
+    memory_mb: config.memoryMb,
+    network: config.network,
+    env_vars: config.envVars,
+    timeout_max_seconds: config.timeoutMaxSeconds,
+    execution_retention: config.executionRetention,
+    thread_retention: config.threadRetention,
+  };
+}
+
+function summarize(key: ApiKey): ApiKeySummary {
+  return {
+    id: key.id,
+    name: key.name,
+    display_prefix: key.displayPrefix,
+    sandbox_config_id: key.sandboxConfigId,
+    created_at: key.createdAt.toISOString(),
+    last_used_at: key.lastUsedAt?.toISOString() ?? null,
+    revoked_at: key.revokedAt?.toISOString() ?? null,
+  };
+}

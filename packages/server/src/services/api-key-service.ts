@@ -1,0 +1,62 @@
+import type { ApiKey, ApiKeyRepository, Organization, SandboxConfig } from '@airlock/db';
+import { ApiError } from './api-error.js';
+import { randomToken, sha256 } from './secrets.js';
+
+export const API_KEY_PATTERN = /^sk-[a-z0-9]{1,16}-[A-Za-z0-9_-]{16,128}$/;
+
+/** Who is calling, as established from an API key. */
+export interface Principal {
+  apiKey: ApiKey;
+  organization: Organization;
+  sandboxConfig: SandboxConfig;
+}
+
+export interface CreatedApiKey extends ApiKey {
+  /** The whole key; shown once, never stored. */
+  key: string;
+}
+
+export class ApiKeyService {
+  readonly #keys: ApiKeyRepository;
+  readonly #region: string;
+
+  constructor(options: { keys: ApiKeyRepository; region: string }) {
+    this.#keys = options.keys;
+    this.#region = options.region;
+  }
+
+  /** Creates a key; pass `key` to register a given one (bootstrap), otherwise a random one is generated. */
+  async create(options: {
+    orgId: string;
+    sandboxConfigId: string;
+    name: string;
+    key?: string;
+    envVars?: Record<string, string>;
+    networkOverride?: 'blocked' | null;
+  }): Promise<CreatedApiKey> {
+    const key = options.key ?? `sk-${this.#region}-${randomToken(32)}`;
+    if (!API_KEY_PATTERN.test(key)) throw ApiError.validation('key must look like sk-<region>-<secret>');
+    const displayPrefix = `${key.slice(0, key.indexOf('-', 3) + 5)}...`;
+    const record = await this.#keys.create({
+      orgId: options.orgId,
+      sandboxConfigId: options.sandboxConfigId,
+      name: options.name,
+      secretSha256: sha256(key),
+      displayPrefix,
+      networkOverride: options.networkOverride ?? null,
+      envVars: options.envVars ?? {},
+    });
+    return { ...record, key };
+  }
+
+  /** Resolves a bearer token to its principal, or throws 401. */
+  async authenticate(header: string | undefined): Promise<Principal> {
+    const match = /^Bearer\s+(\S+)\s*$/i.exec(header ?? '');
+    const key = match?.[1];
+    if (!key || !API_KEY_PATTERN.test(key)) throw ApiError.unauthorized();
+    const authorization = await this.#keys.findActiveBySecretHash(sha256(key));
+    if (!authorization) throw ApiError.unauthorized();
+    void this.#keys.touchLastUsed(authorization.organization.id, authorization.apiKey.id).catch(() => undefined);
+    return authorization;
+  }
+}

@@ -1,0 +1,208 @@
+import { randomBytes } from 'node:crypto';
+import {
+  ExecuteRequest,
+  type ExecuteResponse,
+  type ExecutionRecordResponse,
+} from '@airlock/contracts';
+import type { Execution, ExecutionRepository, SandboxConfig } from '@airlock/db';
+import { SandboxStartError, type SandboxLimits, type SandboxOutcome, type SandboxRuntime } from '@airlock/runtime';
+import { ApiError } from './api-error.js';
+import type { Principal } from './api-key-service.js';
+import type { Logger } from './logger.js';
+
+const MEBIBYTE = 1024 * 1024;
+const PIDS_PER_SANDBOX = 512;
+
+export interface ExecutionServiceOptions {
+  runtime: SandboxRuntime;
+  executions: ExecutionRepository;
+  logger: Logger;
+  /** Identifies this server process in execution records. */
+  nodeId: string;
+}
+
+export function newTraceId(): string {
+  return `trc_${randomBytes(16).toString('hex')}`;
+}
+
+/** Runs code for an authenticated caller: resolves the configuration chain, runs one sandbox, records the result. */
+export class ExecutionService {
+  readonly #options: ExecutionServiceOptions;
+
+  constructor(options: ExecutionServiceOptions) {
+    this.#options = options;
+  }
+
+  async execute(principal: Principal, request: ExecuteRequest, acceptedAt: number): Promise<ExecuteResponse> {
+    const { sandboxConfig, organization, apiKey } = principal;
+    rejectUnsupported(request);
+    const timeoutLimit = Math.min(sandboxConfig.timeoutMaxSeconds, organization.maxTimeoutSeconds);
+    if (request.timeout > timeoutLimit) {
+      throw ApiError.validation(
+        `timeout: at most ${timeoutLimit} seconds for this API key's sandbox; pass a smaller value or raise the limit`,
+      );
+    }
+    const languages = this.#options.runtime.languages(sandboxConfig.image);
+    if (!languages.includes(request.language)) {
+      throw ApiError.validation(
+        `language: "${request.language}" is not available in image "${sandboxConfig.image}" (available: ${languages.join(', ') || 'none'})`,
+      );
+    }
+    const env = { ...sandboxConfig.envVars, ...apiKey.envVars, ...request.env_vars };
+    const traceId = newTraceId();
+    const createdAt = new Date();
+
+    let sandbox;
+    try {
+      sandbox = await this.#options.runtime.prepare({
+        image: sandboxConfig.image,
+        language: request.language,
+        limits: sandboxLimits(sandboxConfig),
+      });
+    } catch (error) {
+      this.#options.logger.error('sandbox could not be prepared', { traceId, error: String(error) });
+      throw ApiError.unavailable('no sandbox could be started; try again shortly');
+    }
+    try {
+      await this.#options.executions.insertRunning({
+        traceId,
+        orgId: organization.id,
+        apiKeyId: apiKey.id,
+        sandboxConfigId: sandboxConfig.id,
+        nodeId: this.#options.nodeId,
+        language: request.language,
+        code: request.code,
+        metadata: request.metadata ?? {},
+        deliveryMode: 'inline',
+        createdAt,
+      });
+    } catch (error) {
+      await sandbox.destroy();
+      throw error;
+    }
+
+    let outcome: SandboxOutcome;
+    try {
+      outcome = await sandbox.run({ code: request.code, env, timeoutMs: request.timeout * 1000 });
+    } catch (error) {
+      const message = error instanceof SandboxStartError ? 'the sandbox failed to start' : 'the sandbox failed';
+      this.#options.logger.error(message, { traceId, error: String(error) });
+      await this.#options.executions.complete(traceId, failedResult(message, createdAt));
+      throw ApiError.unavailable(`${message}; try again shortly`);
+    }
+    const overheadMs = round(outcome.codeStartedAt - acceptedAt, 3);
+    const durationMs = Math.round(outcome.runMs);
+    const error = describeOutcome(outcome, request.timeout);
+    await this.#options.executions.complete(traceId, {
+      status: outcome.status,
+      exitCode: outcome.exitCode,
+      error,
+      stdout: outcome.stdout,
+      stderr: outcome.stderr,
+      stdoutTruncated: outcome.stdoutTruncated,
+      stderrTruncated: outcome.stderrTruncated,
+      warm: false,
+      durationMs,
+      overheadMs,
+      peakMemoryBytes: outcome.peakMemoryBytes,
+      cpuTimeMs: outcome.cpuTimeMs,
+      startedAt: new Date(createdAt.getTime() + Math.max(0, outcome.codeStartedAt - acceptedAt)),
+      completedAt: new Date(),
+    });
+    return {
+      success: outcome.exitCode === 0,
+      stdout: outcome.stdout,
+      stderr: outcome.stderr,
+      exit_code: outcome.exitCode,
+      error,
+      trace_id: traceId,
+      status: outcome.status,
+      stdout_truncated: outcome.stdoutTruncated,
+      stderr_truncated: outcome.stderrTruncated,
+      duration_ms: durationMs,
+      overhead_ms: overheadMs,
+    };
+  }
+
+  async get(principal: Principal, traceId: string): Promise<ExecutionRecordResponse> {
+    const execution = await this.#options.executions.get(principal.organization.id, traceId);
+    if (!execution) throw ApiError.notFound(`no execution ${traceId} in this organization`);
+    return toRecordResponse(execution);
+  }
+}
+
+export function sandboxLimits(config: SandboxConfig): SandboxLimits {
+  const memoryBytes = config.memoryMb * MEBIBYTE;
+  return {
+    cpus: config.cpu,
+    memoryBytes,
+    pids: PIDS_PER_SANDBOX,
+    // Both zones are tmpfs charged to the sandbox's memory limit; each may use up to half of it.
+    tmpBytes: Math.floor(memoryBytes / 2),
+    homeBytes: Math.floor(memoryBytes / 2),
+  };
+}
+
+function rejectUnsupported(request: ExecuteRequest): void {
+  if (request.thread_id !== undefined) {
+    throw ApiError.validation('thread_id: persistent threads are not supported by this server yet; omit thread_id');
+  }
+  if (request.sub_paths !== undefined) {
+    throw ApiError.validation('sub_paths: storage mounts are not supported by this server yet; omit sub_paths');
+  }
+  if (request.webhook_url !== undefined) {
+    throw ApiError.validation('webhook_url: webhook delivery is not supported by this server yet; omit webhook_url');
+  }
+}
+
+function describeOutcome(outcome: SandboxOutcome, timeoutSeconds: number): string | null {
+  switch (outcome.status) {
+    case 'timeout':
+      return `execution timed out after ${timeoutSeconds} s and was killed`;
+    case 'oom':
+      return 'execution ran out of memory and was killed';
+    case 'cancelled':
+      return 'execution was cancelled';
+    default:
+      return null;
+  }
+}
+
+function failedResult(message: string, startedAt: Date) {
+  return {
+    status: 'failed' as const,
+    exitCode: null,
+    error: message,
+    stdout: '',
+    stderr: '',
+    stdoutTruncated: false,
+    stderrTruncated: false,
+    warm: false,
+    durationMs: null,
+    overheadMs: null,
+    peakMemoryBytes: null,
+    cpuTimeMs: null,
+    startedAt,
+    completedAt: new Date(),
+  };
+}
+
+function toRecordResponse(execution: Execution): ExecutionRecordResponse {
+  return {
+    trace_id: execution.traceId,
+    status: execution.status,
+    exit_code: execution.exitCode,
+    stdout: execution.stdout,
+    stderr: execution.stderr,
+    error: execution.error,
+    duration_ms: execution.durationMs,
+    delivery_mode: execution.deliveryMode,
+    created_at: execution.createdAt.toISOString(),
+    completed_at: execution.completedAt?.toISOString() ?? null,
+  };
+}
+
+function round(value: number, digits: number): number {
+  const factor = 10 ** digits;
+  return Math.round(value * factor) / factor;
+}

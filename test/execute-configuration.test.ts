@@ -1,0 +1,115 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startAirlock, type AirlockFixture } from './support/airlock-fixture.js';
+
+let airlock: AirlockFixture;
+beforeAll(async () => {
+  airlock = await startAirlock();
+});
+afterAll(async () => {
+  await airlock?.close();
+});
+
+function admin(path: string, init: RequestInit & { json?: unknown } = {}) {
+  return airlock.request(path, { ...init, apiKey: airlock.adminToken });
+}
+
+describe('configuration chain', () => {
+  it('environment variables: sandbox config < API key < request', async () => {
+    const sandbox = await admin('/admin/v1/sandboxes', {
+      method: 'POST',
+      json: { name: 'env-chain', env_vars: { FROM_SANDBOX: 'sandbox', SHARED_BY_KEY: 'sandbox', SHARED_BY_ALL: 'sandbox' } },
+    });
+    expect(sandbox.status).toBe(201);
+    const key = await admin('/admin/v1/api-keys', {
+      method: 'POST',
+      json: { name: 'env-chain', sandbox: 'env-chain', env_vars: { SHARED_BY_KEY: 'key', SHARED_BY_ALL: 'key' } },
+    });
+    expect(key.status).toBe(201);
+    const response = await airlock.request<{ stdout: string }>('/v1/sandbox/execute', {
+      method: 'POST',
+      apiKey: key.body.key as string,
+      json: {
+        language: 'bash',
+        code: 'echo "$FROM_SANDBOX $SHARED_BY_KEY $SHARED_BY_ALL $ONLY_REQUEST"; sh -c \'echo child sees $SHARED_BY_ALL\'',
+        env_vars: { SHARED_BY_ALL: 'request', ONLY_REQUEST: 'x y' },
+      },
+    });
+    expect(response.status).toBe(200);
+    expect(response.body.stdout).toBe('sandbox key request x y\nchild sees request\n');
+  });
+
+  it.each(['python', 'node'])('%s sees request variables in its environment and its children', async (language) => {
+    const code =
+      language === 'python'
+        ? 'import os, subprocess; print(os.environ["GREETING"]); subprocess.run(["sh", "-c", "echo $GREETING"])'
+        : 'console.log(process.env.GREETING); require("child_process").execSync("echo $GREETING", { stdio: "inherit" })';
+    const result = await airlock.execute({ language, code, env_vars: { GREETING: 'hé=llo' } });
+    expect(result.stdout).toBe('hé=llo\nhé=llo\n');
+  });
+
+  it('metadata is stored but never reaches the sandbox', async () => {
+    const half = `${Date.now()}`;
+    // The code assembles the marker, so its text never contains it.
+    const code = `
+import os
+marker = "meta" + "${half}"
+places = [k + "=" + v for k, v in os.environ.items() if marker in k or marker in v]
+for root in ["/tmp", "/run", "/home", "/proc/self/environ", "/proc/self/cmdline"]:
+    paths = [root] if os.path.isfile(root) else [os.path.join(d, f) for d, _, fs in os.walk(root) for f in fs]
+    for path in paths:
+        try:
+            if marker.encode() in open(path, "rb").read():
+                places.append(path)
+        except OSError:
+            pass
+print(places)`;
+    const result = await airlock.execute({ code, metadata: { [`meta${half}`]: `meta${half}` } });
+    expect(result.stdout).toBe('[]\n');
+  });
+
+  it('a timeout above the sandbox maximum is rejected', async () => {
+    await admin('/admin/v1/sandboxes', { method: 'POST', json: { name: 'short', timeout_max_seconds: 5 } });
+    const key = await admin('/admin/v1/api-keys', { method: 'POST', json: { name: 'short', sandbox: 'short' } });
+    const response = await airlock.request('/v1/sandbox/execute', {
+      method: 'POST',
+      apiKey: key.body.key as string,
+      json: { code: 'print(1)', timeout: 6 },
+    });
+    expect(response.status).toBe(400);
+    expect(response.body).toMatchObject({ error: 'validation_error' });
+    expect(response.body.message).toMatch(/^timeout: at most 5 seconds/);
+  });
+
+  it("a key cannot broaden the network, and sandboxes can't be given network yet", async () => {
+    const broaden = await admin('/admin/v1/api-keys', { method: 'POST', json: { name: 'x', network: 'unrestricted' } });
+    expect(broaden.status).toBe(400);
+    const unrestricted = await admin('/admin/v1/sandboxes', { method: 'POST', json: { name: 'net', network: 'unrestricted' } });
+    expect(unrestricted.status).toBe(400);
+  });
+});
+
+describe('API keys', () => {
+  it('a created key works, is listed by prefix only, and stops working when revoked', async () => {
+    const created = await admin('/admin/v1/api-keys', { method: 'POST', json: { name: 'temporary' } });
+    expect(created.status).toBe(201);
+    const key = created.body.key as string;
+    expect(key).toMatch(/^sk-local-[A-Za-z0-9_-]{43}$/);
+    const ok = await airlock.request('/v1/sandbox/execute', { method: 'POST', apiKey: key, json: { code: 'print(1)' } });
+    expect(ok.status).toBe(200);
+
+    const listed = await admin('/admin/v1/api-keys');
+    const entry = (listed.body.api_keys as Array<Record<string, unknown>>).find((candidate) => candidate.id === created.body.id);
+    expect(entry?.display_prefix).toBe(`${key.slice(0, 13)}...`);
+    expect(JSON.stringify(listed.body)).not.toContain(key);
+
+    expect((await admin(`/admin/v1/api-keys/${created.body.id as string}`, { method: 'DELETE' })).status).toBe(204);
+    const revoked = await airlock.request('/v1/sandbox/execute', { method: 'POST', apiKey: key, json: { code: 'print(1)' } });
+    expect(revoked.status).toBe(401);
+    expect(revoked.body).toMatchObject({ error: 'unauthorized' });
+  });
+
+  it('sandbox API keys cannot use the admin API', async () => {
+    const response = await airlock.request('/admin/v1/api-keys');
+    expect(response.status).toBe(401);
+  });
+});

@@ -1,0 +1,125 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startAirlock, type AirlockFixture } from './support/airlock-fixture.js';
+
+let airlock: AirlockFixture;
+beforeAll(async () => {
+  airlock = await startAirlock();
+});
+afterAll(async () => {
+  await airlock?.close();
+});
+
+describe('languages and exit codes', () => {
+  it.each([
+    ['python', 'print("hello")', 'hello\n'],
+    ['node', 'console.log("hello")', 'hello\n'],
+    ['bash', 'echo hello', 'hello\n'],
+  ])('%s prints to stdout and succeeds', async (language, code, stdout) => {
+    const result = await airlock.execute({ language, code });
+    expect(result).toMatchObject({ success: true, status: 'success', exit_code: 0, stdout, stderr: '', error: null });
+    expect(result.trace_id).toMatch(/^trc_[0-9a-f]{32}$/);
+    expect(result.stdout_truncated).toBe(false);
+    expect(result.overhead_ms).toBeGreaterThan(0);
+  });
+
+  it('defaults to python', async () => {
+    const result = await airlock.execute({ code: 'import sys; print(sys.version_info[0])' });
+    expect(result.stdout).toBe('3\n');
+  });
+
+  it.each([
+    ['python', 'import sys; print("out"); print("err", file=sys.stderr); sys.exit(3)', 3],
+    ['node', 'console.log("out"); console.error("err"); process.exit(4)', 4],
+    ['bash', 'echo out; echo err >&2; exit 5', 5],
+  ])('%s non-zero exit is a result, not an error', async (language, code, exitCode) => {
+    const result = await airlock.execute({ language, code });
+    expect(result).toMatchObject({ success: false, status: 'failed', exit_code: exitCode, stdout: 'out\n', stderr: 'err\n' });
+  });
+
+  it('python uncaught exception prints a traceback like python3 -c', async () => {
+    const result = await airlock.execute({ code: 'def f():\n    raise ValueError("boom")\nf()' });
+    expect(result.exit_code).toBe(1);
+    expect(result.stderr).toBe(
+      'Traceback (most recent call last):\n' +
+        '  File "<string>", line 3, in <module>\n' +
+        '  File "<string>", line 2, in f\n' +
+        'ValueError: boom\n',
+    );
+  });
+
+  it('python syntax error is reported without a traceback', async () => {
+    const result = await airlock.execute({ code: 'print(' });
+    expect(result.exit_code).toBe(1);
+    expect(result.stderr).toContain('SyntaxError');
+    expect(result.stderr).not.toContain('Traceback');
+  });
+
+  it('python runs as __main__ with the argv of python3 -c', async () => {
+    const result = await airlock.execute({
+      code: 'import sys\nprint(__name__, sys.argv, "__file__" in globals())\nclass A: pass\nimport pickle; print(len(pickle.dumps(A())) > 0)',
+    });
+    expect(result.stdout).toBe("__main__ ['-c'] False\nTrue\n");
+  });
+
+  it('node unhandled rejection fails the run', async () => {
+    const result = await airlock.execute({ language: 'node', code: 'Promise.reject(new Error("nope"))' });
+    expect(result.exit_code).toBe(1);
+    expect(result.stderr).toContain('nope');
+  });
+
+  it('node has require, module and __filename like node -e', async () => {
+    const result = await airlock.execute({
+      language: 'node',
+      code: 'console.log(typeof require, typeof module, __filename, require("path").sep)',
+    });
+    expect(result.stdout).toBe('function object [eval] /\n');
+  });
+
+  it('a process killed by a signal reports 128 + the signal', async () => {
+    const result = await airlock.execute({ language: 'bash', code: 'kill -TERM $$' });
+    expect(result).toMatchObject({ status: 'failed', exit_code: 143 });
+  });
+
+  it('stdin is empty', async () => {
+    const python = await airlock.execute({ code: 'import sys; print(repr(sys.stdin.read()))' });
+    expect(python.stdout).toBe("''\n");
+    const bash = await airlock.execute({ language: 'bash', code: 'cat; echo "rc=$?"' });
+    expect(bash.stdout).toBe('rc=0\n');
+  });
+
+  it('/dev/stdout and /dev/stderr can be opened', async () => {
+    const result = await airlock.execute({ language: 'bash', code: 'echo to-out > /dev/stdout; echo to-err > /dev/stderr' });
+    expect(result).toMatchObject({ stdout: 'to-out\n', stderr: 'to-err\n', exit_code: 0 });
+  });
+
+  it('runs in the home directory as uid 1000 with a clean environment', async () => {
+    const result = await airlock.execute({
+      code: 'import os, json; print(os.getcwd(), os.getuid(), os.getgid()); print(json.dumps(sorted(os.environ)))',
+    });
+    const [identity, environment] = result.stdout.trim().split('\n');
+    expect(identity).toBe('/home/sandbox 1000 1000');
+    expect(JSON.parse(environment!)).toEqual(['HOME', 'LANG', 'PATH', 'PWD', 'TMPDIR']);
+  });
+
+  it('handles large code and unicode', async () => {
+    const code = `s = "${'é'.repeat(200_000)}"\nprint(len(s), "✓")`;
+    const result = await airlock.execute({ code });
+    expect(result.stdout).toBe('200000 ✓\n');
+  });
+
+  it('records the execution and serves it by trace id', async () => {
+    const result = await airlock.execute({ code: 'print("kept")', metadata: { purpose: 'test' } });
+    const record = await airlock.request(`/v1/executions/${result.trace_id}`);
+    expect(record.status).toBe(200);
+    expect(record.body).toMatchObject({
+      trace_id: result.trace_id,
+      status: 'success',
+      exit_code: 0,
+      stdout: 'kept\n',
+      stderr: '',
+      error: null,
+      delivery_mode: 'inline',
+    });
+    expect(Date.parse(record.body.completed_at as string)).toBeGreaterThanOrEqual(Date.parse(record.body.created_at as string));
+  });
+});

@@ -1,0 +1,142 @@
+import { request as httpRequest } from 'node:http';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openDatabase } from '../packages/db/src/index.js';
+import { startAirlock, type AirlockFixture } from './support/airlock-fixture.js';
+
+let airlock: AirlockFixture;
+beforeAll(async () => {
+  airlock = await startAirlock({ keepDataDirectory: true });
+});
+afterAll(async () => {
+  await airlock?.close();
+  await airlock?.removeDataDirectory();
+});
+
+async function execute(json: unknown, init: { headers?: Record<string, string>; apiKey?: string | null } = {}) {
+  return airlock.request('/v1/sandbox/execute', { method: 'POST', json, ...init });
+}
+
+describe('bad input is rejected with a stable code and a message naming the field', () => {
+  it.each([
+    [{}, /^code: /],
+    [{ code: '' }, /^code: must not be empty/],
+    [{ code: 42 }, /^code: /],
+    [{ code: 'x'.repeat(1024 * 1024 + 1) }, /^code: at most 1048576 bytes/],
+    [{ code: 'é'.repeat(600_000) }, /^code: at most 1048576 bytes/],
+    [{ code: 'x', language: 'ruby' }, /^language: /],
+    [{ code: 'x', timeout: 0 }, /^timeout: at least 1 second/],
+    [{ code: 'x', timeout: 3601 }, /^timeout: at most 3600 seconds/],
+    [{ code: 'x', timeout: 1.5 }, /^timeout: a whole number/],
+    [{ code: 'x', timeout: '10' }, /^timeout: /],
+    [{ code: 'x', thread_id: 'has space' }, /^thread_id: must match/],
+    [{ code: 'x', thread_id: 'a'.repeat(129) }, /^thread_id: must match/],
+    [{ code: 'x', metadata: { k: 1 } }, /^metadata\.k: /],
+    [{ code: 'x', metadata: Object.fromEntries(Array.from({ length: 11 }, (_, i) => [`k${i}`, 'v'])) }, /^metadata: at most 10 keys/],
+    [{ code: 'x', metadata: { ['k'.repeat(65)]: 'v' } }, /^metadata\.k+: keys are 1 to 64 characters/],
+    [{ code: 'x', metadata: { k: 'v'.repeat(513) } }, /^metadata\.k: values are at most 512/],
+    [{ code: 'x', env_vars: { '1BAD': 'v' } }, /^env_vars\.1BAD: names must match/],
+    [{ code: 'x', env_vars: { PATH: '/evil' } }, /^env_vars\.PATH: name is reserved/],
+    [{ code: 'x', env_vars: { LD_PRELOAD: '/evil.so' } }, /^env_vars\.LD_PRELOAD: name is reserved/],
+    [{ code: 'x', env_vars: { home: '/x' } }, /^env_vars\.home: name is reserved/],
+    [{ code: 'x', env_vars: { A: 'nul\u0000byte' } }, /^env_vars\.A: values may not contain NUL/],
+    [{ code: 'x', env_vars: { A: 'v'.repeat(32 * 1024 + 1) } }, /^env_vars\.A: values are at most 32768 bytes/],
+    [{ code: 'x', unexpected: true }, /^unknown field "unexpected"/],
+    [{ code: 'x', thread_id: 'ok' }, /^thread_id: persistent threads are not supported/],
+    [{ code: 'x', sub_paths: { data: 'a' } }, /^sub_paths: storage mounts are not supported/],
+    [{ code: 'x', webhook_url: 'https://example.invalid/hook' }, /^webhook_url: webhook delivery is not supported/],
+    [[1, 2], /^body: /],
+    ['text', /^body: /],
+  ])('case %#', async (body, message) => {
+    const response = await execute(body);
+    expect(response.status).toBe(400);
+    expect(response.body.error).toBe('validation_error');
+    expect(response.body.message).toMatch(message);
+    expect(response.body.request_id).toBe(response.headers.get('x-request-id'));
+  });
+
+  it('malformed JSON', async () => {
+    const response = await airlock.request('/v1/sandbox/execute', { method: 'POST', body: '{"code": ', headers: { 'content-type': 'application/json' } });
+    expect(response.status).toBe(400);
+    expect(response.body).toMatchObject({ error: 'validation_error', message: 'body: must be a JSON object' });
+  });
+
+  it('an oversized body is 413', async () => {
+    // A connection of its own: the server closes it rather than read the rest of the body.
+    const body = JSON.stringify({ code: 'x'.repeat(3 * 1024 * 1024) });
+    const response = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const request = httpRequest(`${airlock.url}/v1/sandbox/execute`, {
+        method: 'POST',
+        agent: false,
+        headers: { authorization: `Bearer ${airlock.apiKey}`, 'content-type': 'application/json' },
+      });
+      request.on('response', (incoming) => {
+        let text = '';
+        incoming.on('data', (chunk: Buffer) => (text += chunk.toString()));
+        incoming.on('end', () => resolve({ status: incoming.statusCode ?? 0, body: text }));
+      });
+      request.on('error', reject);
+      request.end(body);
+    });
+    expect(response.status).toBe(413);
+    expect(JSON.parse(response.body).error).toBe('payload_too_large');
+  });
+
+  it('streaming is refused clearly until it is supported', async () => {
+    const response = await execute({ code: 'print(1)' }, { headers: { accept: 'application/x-ndjson' } });
+    expect(response.status).toBe(400);
+    expect(response.body.message).toMatch(/^Accept: streaming/);
+  });
+
+  it.each([
+    ['no header', null],
+    ['malformed', 'not-a-key'],
+    ['unknown', 'sk-local-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA'],
+  ])('%s key is 401', async (_, key) => {
+    const response = await execute({ code: 'print(1)' }, { apiKey: key });
+    expect(response.status).toBe(401);
+    expect(response.body.error).toBe('unauthorized');
+  });
+
+  it('authentication comes before validation', async () => {
+    const response = await execute({ code: '' }, { apiKey: null });
+    expect(response.status).toBe(401);
+  });
+});
+
+describe('HTTP conventions', () => {
+  it('echoes a well-formed X-Request-Id and replaces a malformed one', async () => {
+    const echoed = await airlock.request('/healthz', { headers: { 'x-request-id': 'client-123' } });
+    expect(echoed.headers.get('x-request-id')).toBe('client-123');
+    const replaced = await airlock.request('/healthz', { headers: { 'x-request-id': 'bad id\twith spaces' } });
+    expect(replaced.headers.get('x-request-id')).toMatch(/^req_[0-9a-f]{24}$/);
+  });
+
+  it('unknown routes and executions are 404 with the error body', async () => {
+    const route = await airlock.request('/v1/nothing');
+    expect(route.status).toBe(404);
+    expect(route.body.error).toBe('not_found');
+    const execution = await airlock.request('/v1/executions/trc_00000000000000000000000000000000');
+    expect(execution.status).toBe(404);
+    expect(execution.body.error).toBe('not_found');
+  });
+
+  it('health and readiness', async () => {
+    expect((await airlock.request('/healthz', { apiKey: null })).body).toEqual({ status: 'ok' });
+    const ready = await airlock.request('/readyz', { apiKey: null });
+    expect(ready.status).toBe(200);
+    expect(ready.body).toEqual({ status: 'ready', checks: { database: true, image: true } });
+  });
+
+  it('rejected requests record nothing; accepted ones are recorded once', async () => {
+    const accepted = await airlock.execute({ code: 'print("recorded")' });
+    await airlock.close();
+    const database = await openDatabase({ dataDir: join(airlock.dataDirectory, 'pglite') });
+    try {
+      const rows = await database.query<{ trace_id: string; stdout: string }>('SELECT trace_id, stdout FROM executions');
+      expect(rows).toEqual([{ trace_id: accepted.trace_id, stdout: 'recorded\n' }]);
+    } finally {
+      await database.close();
+    }
+  });
+});

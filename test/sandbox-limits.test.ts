@@ -1,0 +1,96 @@
+import { readFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startAirlock, type AirlockFixture } from './support/airlock-fixture.js';
+import { processesOfUid } from './support/host-inspection.js';
+
+const SANDBOX_HOST_UID = 61000;
+
+function memoryAvailableBytes(): number {
+  return Number(/^MemAvailable:\s+(\d+) kB/m.exec(readFileSync('/proc/meminfo', 'utf8'))?.[1]) * 1024;
+}
+
+let airlock: AirlockFixture;
+beforeAll(async () => {
+  airlock = await startAirlock();
+});
+afterAll(async () => {
+  await airlock?.close();
+});
+
+describe('limits', () => {
+  it('a timeout kills a tree of processes that double-fork and ignore SIGTERM; nothing survives', async () => {
+    const code = `
+import os, signal, time
+signal.signal(signal.SIGTERM, signal.SIG_IGN)
+for _ in range(3):
+    if os.fork() == 0:
+        os.setsid()
+        if os.fork() == 0:
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+            while True:
+                time.sleep(0.1)
+        os._exit(0)
+print("daemons started", flush=True)
+while True:
+    time.sleep(0.1)
+`;
+    const started = performance.now();
+    const result = await airlock.execute({ code, timeout: 2 });
+    expect(result).toMatchObject({ status: 'timeout', success: false, exit_code: null, stdout: 'daemons started\n' });
+    expect(result.error).toMatch(/timed out after 2 s/);
+    expect(performance.now() - started).toBeLessThan(10_000);
+    expect(processesOfUid(SANDBOX_HOST_UID)).toEqual([]);
+  });
+
+  it('daemons left behind by code that exits normally are killed too', async () => {
+    const result = await airlock.execute({ language: 'bash', code: '(setsid sleep 300 &) ; nohup sleep 300 >/dev/null 2>&1 & echo left' });
+    expect(result).toMatchObject({ status: 'success', stdout: 'left\n' });
+    expect(processesOfUid(SANDBOX_HOST_UID)).toEqual([]);
+  });
+
+  it('a fork bomb is contained by the pids limit', async () => {
+    const result = await airlock.execute({
+      language: 'bash',
+      code: 'bomb() { bomb | bomb & }; bomb; sleep 2; echo survived',
+      timeout: 10,
+    });
+    expect(['success', 'failed', 'timeout']).toContain(result.status);
+    const health = await airlock.execute({ code: 'print("still serving")' });
+    expect(health.stdout).toBe('still serving\n');
+    expect(processesOfUid(SANDBOX_HOST_UID)).toEqual([]);
+  });
+
+  it('a memory bomb ends as oom', async () => {
+    const result = await airlock.execute({ code: 'blocks = []\nwhile True:\n    blocks.append(bytearray(50 * 1024 * 1024))', timeout: 30 });
+    expect(result).toMatchObject({ status: 'oom', success: false });
+    expect(result.error).toMatch(/out of memory/);
+  });
+
+  it('filling /tmp hits ENOSPC inside the sandbox, and the space is gone with the sandbox', async () => {
+    const hostAvailableBefore = memoryAvailableBytes();
+    const result = await airlock.execute({
+      language: 'bash',
+      code: 'dd if=/dev/zero of=/tmp/fill bs=1M count=4096 2>&1 | grep -o "No space left on device"; df -m --output=size /tmp | tail -1',
+      timeout: 60,
+    });
+    expect(result.status).toBe('success');
+    const [error, sizeMegabytes] = result.stdout.trim().split('\n');
+    expect(error).toBe('No space left on device');
+    expect(Number(sizeMegabytes)).toBe(512); // half of the default 1 GiB sandbox
+    const after = await airlock.execute({ language: 'bash', code: 'ls -A /tmp | wc -l' });
+    expect(after.stdout).toBe('0\n');
+    // The 512 MB tmpfs was released with its sandbox.
+    expect(memoryAvailableBytes()).toBeGreaterThan(hostAvailableBefore - 256 * 1024 * 1024);
+  });
+
+  it('10 MB of output is truncated to 64 KB while the pipes keep draining', async () => {
+    const rssBefore = process.memoryUsage().rss;
+    const result = await airlock.execute({
+      code: 'import sys\nfor _ in range(10):\n    sys.stdout.write("x" * (1024 * 1024))\n    sys.stderr.write("y" * (1024 * 1024))\nprint("done", file=sys.stderr)',
+    });
+    expect(result).toMatchObject({ status: 'success', stdout_truncated: true, stderr_truncated: true });
+    expect(Buffer.byteLength(result.stdout)).toBe(64 * 1024);
+    expect(Buffer.byteLength(result.stderr)).toBe(64 * 1024);
+    expect(process.memoryUsage().rss - rssBefore).toBeLessThan(64 * 1024 * 1024);
+  });
+});

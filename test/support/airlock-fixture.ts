@@ -1,0 +1,113 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { inject } from 'vitest';
+import { loadConfig, silentLogger, startServer, type RunningServer } from '../../packages/server/src/index.js';
+
+export interface HttpResult<T = Record<string, unknown>> {
+  status: number;
+  headers: Headers;
+  body: T;
+}
+
+export interface ExecuteResult {
+  success: boolean;
+  stdout: string;
+  stderr: string;
+  exit_code: number | null;
+  error: string | null;
+  trace_id: string;
+  status: string;
+  stdout_truncated: boolean;
+  stderr_truncated: boolean;
+  duration_ms: number;
+  overhead_ms: number;
+}
+
+/** A real Airlock server on loopback with its own data directory; `close()` removes everything it made. */
+export interface AirlockFixture {
+  url: string;
+  apiKey: string;
+  adminToken: string;
+  dataDirectory: string;
+  server: RunningServer;
+  request<T = Record<string, unknown>>(path: string, init?: RequestInit & { json?: unknown; apiKey?: string | null }): Promise<HttpResult<T>>;
+  /** POST /v1/sandbox/execute, expecting 200. */
+  execute(body: Record<string, unknown>): Promise<ExecuteResult>;
+  /** Stops the server; also removes the data directory unless started with keepDataDirectory. Idempotent. */
+  close(): Promise<void>;
+  removeDataDirectory(): Promise<void>;
+}
+
+export function testApiKey(): string {
+  return `sk-test-${randomBytes(24).toString('base64url')}`;
+}
+
+export async function startAirlock(
+  options: { environment?: Record<string, string>; keepDataDirectory?: boolean } = {},
+): Promise<AirlockFixture> {
+  const dataDirectory = await mkdtemp(join(tmpdir(), 'airlock-test-'));
+  const apiKey = options.environment?.AIRLOCK_BOOTSTRAP_API_KEY ?? testApiKey();
+  const config = loadConfig(
+    { host: '127.0.0.1', port: 0, dataDirectory },
+    {
+      AIRLOCK_IMAGES_DIR: inject('imagesDirectory'),
+      AIRLOCK_BOOTSTRAP_API_KEY: apiKey,
+      ...options.environment,
+    },
+  );
+  let server: RunningServer;
+  try {
+    server = await startServer({ config, logger: silentLogger });
+  } catch (error) {
+    await rm(dataDirectory, { recursive: true, force: true });
+    throw error;
+  }
+  let closed = false;
+  const request: AirlockFixture['request'] = async (path, init = {}) => {
+    const { json, apiKey: keyOverride, ...rest } = init;
+    const headers = new Headers(rest.headers);
+    const key = keyOverride === undefined ? apiKey : keyOverride;
+    if (key !== null && !headers.has('authorization')) headers.set('authorization', `Bearer ${key}`);
+    if (json !== undefined) headers.set('content-type', 'application/json');
+    const response = await fetch(`${server.url}${path}`, {
+      ...rest,
+      headers,
+      body: json !== undefined ? JSON.stringify(json) : rest.body,
+    });
+    const text = await response.text();
+    let body: unknown = text;
+    try {
+      body = text ? JSON.parse(text) : null;
+    } catch {
+      // not JSON; keep the text
+    }
+    return { status: response.status, headers: response.headers, body: body as never };
+  };
+  return {
+    url: server.url,
+    apiKey,
+    adminToken: server.adminToken,
+    dataDirectory,
+    server,
+    request,
+    async execute(body) {
+      const response = await request<ExecuteResult>('/v1/sandbox/execute', { method: 'POST', json: body });
+      if (response.status !== 200) {
+        throw new Error(`execute answered ${response.status}: ${JSON.stringify(response.body)}`);
+      }
+      return response.body;
+    },
+    async close() {
+      if (!closed) {
+        closed = true;
+        await server.close();
+      }
+      if (!options.keepDataDirectory) await rm(dataDirectory, { recursive: true, force: true });
+    },
+    async removeDataDirectory() {
+      await rm(dataDirectory, { recursive: true, force: true });
+    },
+  };
+}
