@@ -12,10 +12,10 @@ declare module 'vitest' {
 
 const repository = fileURLToPath(new URL('..', import.meta.url));
 
-/** Builds what every sandbox test needs once: the seccomp program and the default runtime image. */
+/** Builds what the tests need once: the packages and native helpers, and the default runtime image. */
 export default async function setup(project: TestProject): Promise<void> {
-  const native = spawnSync('bash', ['packages/runtime/native/build.sh'], { cwd: repository, stdio: 'inherit' });
-  if (native.status !== 0) throw new Error('building the seccomp program failed (packages/runtime/native/build.sh)');
+  const build = spawnSync('npm', ['run', '--silent', 'build'], { cwd: repository, stdio: 'inherit' });
+  if (build.status !== 0) throw new Error('npm run build failed; the CLI tests run the built command');
   const imagesDirectory = process.env.AIRLOCK_TEST_IMAGES_DIR ?? `${repository}.cache/images`;
   const store = new ImageStore({ directory: imagesDirectory });
   await store.ensure('default', (line) => process.stderr.write(`[image] ${line}\n`));

@@ -3,8 +3,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAirlock, type AirlockFixture } from './support/airlock-fixture.js';
 import { processesOfUid } from './support/host-inspection.js';
 
-const SANDBOX_HOST_UID = 61000;
-
 function memoryAvailableBytes(): number {
   return Number(/^MemAvailable:\s+(\d+) kB/m.exec(readFileSync('/proc/meminfo', 'utf8'))?.[1]) * 1024;
 }
@@ -39,13 +37,13 @@ while True:
     expect(result).toMatchObject({ status: 'timeout', success: false, exit_code: null, stdout: 'daemons started\n' });
     expect(result.error).toMatch(/timed out after 2 s/);
     expect(performance.now() - started).toBeLessThan(10_000);
-    expect(processesOfUid(SANDBOX_HOST_UID)).toEqual([]);
+    expect(processesOfUid(airlock.sandboxUid)).toEqual([]);
   });
 
   it('daemons left behind by code that exits normally are killed too', async () => {
     const result = await airlock.execute({ language: 'bash', code: '(setsid sleep 300 &) ; nohup sleep 300 >/dev/null 2>&1 & echo left' });
     expect(result).toMatchObject({ status: 'success', stdout: 'left\n' });
-    expect(processesOfUid(SANDBOX_HOST_UID)).toEqual([]);
+    expect(processesOfUid(airlock.sandboxUid)).toEqual([]);
   });
 
   it('a fork bomb is contained by the pids limit', async () => {
@@ -57,7 +55,7 @@ while True:
     expect(['success', 'failed', 'timeout']).toContain(result.status);
     const health = await airlock.execute({ code: 'print("still serving")' });
     expect(health.stdout).toBe('still serving\n');
-    expect(processesOfUid(SANDBOX_HOST_UID)).toEqual([]);
+    expect(processesOfUid(airlock.sandboxUid)).toEqual([]);
   });
 
   it('a memory bomb ends as oom', async () => {

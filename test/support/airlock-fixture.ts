@@ -31,6 +31,8 @@ export interface AirlockFixture {
   apiKey: string;
   adminToken: string;
   dataDirectory: string;
+  /** Host uid of this server's sandboxes; unique per fixture so parallel test files can count their own processes. */
+  sandboxUid: number;
   server: RunningServer;
   request<T = Record<string, unknown>>(path: string, init?: RequestInit & { json?: unknown; apiKey?: string | null }): Promise<HttpResult<T>>;
   /** POST /v1/sandbox/execute, expecting 200. */
@@ -38,6 +40,11 @@ export interface AirlockFixture {
   /** Stops the server; also removes the data directory unless started with keepDataDirectory. Idempotent. */
   close(): Promise<void>;
   removeDataDirectory(): Promise<void>;
+}
+
+/** A host uid for one test server's sandboxes, distinct from other servers running at the same time. */
+export function testSandboxUid(): number {
+  return 62_000 + randomBytes(2).readUInt16BE() % 3000;
 }
 
 export function testApiKey(): string {
@@ -49,11 +56,14 @@ export async function startAirlock(
 ): Promise<AirlockFixture> {
   const dataDirectory = await mkdtemp(join(tmpdir(), 'airlock-test-'));
   const apiKey = options.environment?.AIRLOCK_BOOTSTRAP_API_KEY ?? testApiKey();
+  const sandboxUid = testSandboxUid();
   const config = loadConfig(
     { host: '127.0.0.1', port: 0, dataDirectory },
     {
       AIRLOCK_IMAGES_DIR: inject('imagesDirectory'),
       AIRLOCK_BOOTSTRAP_API_KEY: apiKey,
+      AIRLOCK_SANDBOX_UID: String(sandboxUid),
+      AIRLOCK_SANDBOX_GID: String(sandboxUid),
       ...options.environment,
     },
   );
@@ -90,6 +100,7 @@ export async function startAirlock(
     apiKey,
     adminToken: server.adminToken,
     dataDirectory,
+    sandboxUid,
     server,
     request,
     async execute(body) {

@@ -29,6 +29,8 @@ export class RuntimeUnavailableError extends Error {
 export class SandboxRuntime {
   readonly images: ImageStore;
   readonly cgroupVersion: 1 | 2;
+  /** Name of this instance's parent cgroup (derived from the state directory, so a restart finds it). */
+  readonly cgroupName: string;
   readonly #driver: BubblewrapDriver;
   readonly #cgroups: CgroupPool;
   readonly #pipes: PipeFactory;
@@ -39,12 +41,14 @@ export class SandboxRuntime {
     driver: BubblewrapDriver;
     cgroups: CgroupPool;
     pipes: PipeFactory;
+    cgroupName: string;
   }) {
     this.images = parts.images;
     this.#driver = parts.driver;
     this.#cgroups = parts.cgroups;
     this.#pipes = parts.pipes;
     this.cgroupVersion = parts.cgroups.version;
+    this.cgroupName = parts.cgroupName;
   }
 
   /** Checks the host, removes what a crashed earlier run of the same state directory left, and starts the runtime. */
@@ -67,7 +71,8 @@ export class SandboxRuntime {
       throw new RuntimeUnavailableError(`sandbox launcher not found at ${launcherPath()}; run: npm run build:native`);
     }
     const instance = createHash('sha256').update(options.stateDirectory).digest('hex').slice(0, 12);
-    const hierarchy = await detectCgroupHierarchy({ name: `airlock-${instance}` });
+    const cgroupName = `airlock-${instance}`;
+    const hierarchy = await detectCgroupHierarchy({ name: cgroupName });
     await hierarchy.initialize();
     const cgroups = new CgroupPool(hierarchy);
     const pipes = new PipeFactory({
@@ -87,7 +92,7 @@ export class SandboxRuntime {
       outputLimitBytes: options.outputLimitBytes,
     });
     const images = new ImageStore({ directory: options.imagesDirectory, mirror: options.imageMirror });
-    return new SandboxRuntime({ images, driver, cgroups, pipes });
+    return new SandboxRuntime({ images, driver, cgroups, pipes, cgroupName });
   }
 
   /** Makes an image available to sandboxes, building it first if it is not on disk. */

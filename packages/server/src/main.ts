@@ -49,9 +49,10 @@ export async function startServer(options: {
       config.databaseUrl ? { url: config.databaseUrl } : { dataDir: join(config.dataDirectory, 'pglite') },
     );
     cleanups.push(() => database.close());
-    const nodeId = `node_${randomToken(9)}`;
+    // Stable per data directory, so a restarted node fails exactly the executions it was running.
+    const nodeId = readOrCreateFile(join(config.dataDirectory, 'node-id'), () => `node_${randomToken(9)}`);
     const executions = new ExecutionRepository(database);
-    const failed = await executions.failRunning('the server stopped while this execution was running', {});
+    const failed = await executions.failRunning('the server stopped while this execution was running', { nodeId });
     if (failed > 0) logger.warn('marked executions of a previous run as failed', { count: failed });
 
     const runtime = await SandboxRuntime.start({
@@ -68,7 +69,8 @@ export async function startServer(options: {
 
     const apiKeyRepository = new ApiKeyRepository(database);
     const keyService = new ApiKeyService({ keys: apiKeyRepository, region: config.keyRegion });
-    const adminToken = config.adminToken ?? readOrCreateAdminToken(config.dataDirectory);
+    const adminToken =
+      config.adminToken ?? readOrCreateFile(join(config.dataDirectory, 'admin-token'), () => `adm-${randomToken(32)}`);
     const admin = new AdminService({
       imageNames: runtime.images.recipeNames(),
       organizations: new OrganizationRepository(database),
@@ -92,7 +94,11 @@ export async function startServer(options: {
     cleanups.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
     const address = server.address() as AddressInfo;
     const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-    logger.info('airlock listening', { url: `http://${host}:${address.port}`, cgroups: `v${runtime.cgroupVersion}` });
+    logger.info('airlock listening', {
+      url: `http://${host}:${address.port}`,
+      cgroupVersion: runtime.cgroupVersion,
+      cgroupName: runtime.cgroupName,
+    });
     return { url: `http://${host}:${address.port}`, createdApiKey, adminToken, close: cleanup };
   } catch (error) {
     await cleanup();
@@ -107,14 +113,14 @@ function listen(fetch: (request: Request) => Response | Promise<Response>, hostn
   });
 }
 
-function readOrCreateAdminToken(dataDirectory: string): string {
-  const path = join(dataDirectory, 'admin-token');
+/** A value kept in a file of the data directory (mode 0600), created on first use. */
+function readOrCreateFile(path: string, create: () => string): string {
   try {
     return readFileSync(path, 'utf8').trim();
   } catch {
-    const token = `adm-${randomToken(32)}`;
-    writeFileSync(path, `${token}\n`, { mode: 0o600, flag: 'wx' });
+    const value = create();
+    writeFileSync(path, `${value}\n`, { mode: 0o600, flag: 'wx' });
     chmodSync(path, 0o600);
-    return token;
+    return value;
   }
 }

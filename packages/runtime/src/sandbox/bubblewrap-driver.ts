@@ -34,8 +34,8 @@ export interface BubblewrapDriverOptions {
   startTimeoutMs?: number;
 }
 
-// File descriptors as the sandbox sees them; the launcher closes every descriptor above the last one.
-const REQUEST_FD = 3;
+// File descriptors as the sandbox sees them: 0-2 stdio, 3 the request (read by the stub), then the ones below.
+// The launcher closes every descriptor above the last one.
 const EVENTS_FD = 4;
 const SECCOMP_FD = 5;
 const LAST_FD = SECCOMP_FD;

@@ -1,0 +1,88 @@
+import type { ExecuteRequestInput, ExecuteResponse } from '@airlock/contracts';
+import type { BenchServer } from './airlock-server.js';
+
+/** One POST /v1/sandbox/execute as the client saw it. */
+export interface ExecuteSample {
+  /** Client wall time from sending the request to reading the whole response. */
+  wallMs: number;
+  /** HTTP status; 0 when the request failed without a response. */
+  httpStatus: number;
+  /** The response body when the status is 200. */
+  response: ExecuteResponse | undefined;
+  /** The error body or message otherwise. */
+  error: string | undefined;
+}
+
+/** The outcome of a load run with several requests in flight. */
+export interface LoadRun {
+  samples: ExecuteSample[];
+  elapsedSeconds: number;
+}
+
+export async function execute(server: BenchServer, request: ExecuteRequestInput): Promise<ExecuteSample> {
+  const startedAt = performance.now();
+  try {
+    const response = await fetch(`${server.url}/v1/sandbox/execute`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${server.apiKey}`, 'content-type': 'application/json' },
+      body: JSON.stringify(request),
+    });
+    const text = await response.text();
+    const wallMs = performance.now() - startedAt;
+    if (response.status === 200) {
+      return { wallMs, httpStatus: 200, response: JSON.parse(text) as ExecuteResponse, error: undefined };
+    }
+    return { wallMs, httpStatus: response.status, response: undefined, error: text };
+  } catch (error) {
+    return { wallMs: performance.now() - startedAt, httpStatus: 0, response: undefined, error: String(error) };
+  }
+}
+
+/** A sample whose request answered 200 with a successful execution. */
+export function isSuccess(sample: ExecuteSample): boolean {
+  return sample.response?.status === 'success';
+}
+
+/** Sends `warmup` unmeasured requests, then `iterations` requests one after another; every one must succeed. */
+export async function runSequential(
+  server: BenchServer,
+  request: ExecuteRequestInput,
+  counts: { warmup: number; iterations: number },
+): Promise<ExecuteSample[]> {
+  const samples: ExecuteSample[] = [];
+  for (let run = 0; run < counts.warmup + counts.iterations; run++) {
+    const sample = await execute(server, request);
+    if (!isSuccess(sample)) {
+      throw new Error(
+        `${request.language} execution failed during the sequential run (HTTP ${sample.httpStatus}): ` +
+          (sample.error ?? JSON.stringify(sample.response)),
+      );
+    }
+    if (run >= counts.warmup) samples.push(sample);
+  }
+  return samples;
+}
+
+/**
+ * Keeps `concurrency` requests in flight until `requests` have been sent or `seconds` have passed, whichever the
+ * caller gave; failures are recorded, not thrown.
+ */
+export async function runConcurrent(
+  server: BenchServer,
+  request: ExecuteRequestInput,
+  limit: { concurrency: number } & ({ requests: number } | { seconds: number }),
+): Promise<LoadRun> {
+  const startedAt = performance.now();
+  const deadline = 'seconds' in limit ? startedAt + limit.seconds * 1000 : Infinity;
+  const requests = 'requests' in limit ? limit.requests : Infinity;
+  const samples: ExecuteSample[] = [];
+  let sent = 0;
+  const client = async (): Promise<void> => {
+    while (sent < requests && performance.now() < deadline) {
+      sent++;
+      samples.push(await execute(server, request));
+    }
+  };
+  await Promise.all(Array.from({ length: limit.concurrency }, client));
+  return { samples, elapsedSeconds: (performance.now() - startedAt) / 1000 };
+}

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs what Airlock needs on Debian 12 and builds it. Idempotent; run as root (or with sudo available).
+#   scripts/setup.sh            packages to run Airlock, npm dependencies, build
+#   scripts/setup.sh --test     the same, plus what the test suite needs (PostgreSQL server)
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+packages=(bubblewrap mmdebstrap libseccomp-dev gcc libc6-dev pkg-config ca-certificates)
+if [[ "${1:-}" == "--test" ]]; then
+  packages+=(postgresql)
+fi
+
+as_root() {
+  if [[ $(id -u) -eq 0 ]]; then "$@"; else sudo "$@"; fi
+}
+
+missing=()
+for package in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'install ok installed' || missing+=("$package")
+done
+if ((${#missing[@]} > 0)); then
+  echo "setup: installing ${missing[*]}"
+  as_root apt-get update -q
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+if ! command -v node >/dev/null || ! node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 20 ? 0 : 1)'; then
+  echo "setup: Node.js 20 or newer is required (found: $(node --version 2>/dev/null || echo none))" >&2
+  exit 1
+fi
+
+if [[ ! -d node_modules || package-lock.json -nt node_modules/.package-lock.json ]]; then
+  npm ci --no-audit --no-fund
+fi
+npm run --silent build
+echo "setup: done"

@@ -1,0 +1,107 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { testApiKey, testSandboxUid } from './support/airlock-fixture.js';
+import { runCli, startServeProcess, waitForExit } from './support/cli-process.js';
+
+describe('airlock serve, exec and keys', () => {
+  let dataDirectory: string;
+  let serve: Awaited<ReturnType<typeof startServeProcess>>;
+  let apiKey: string;
+  const uid = String(testSandboxUid());
+
+  beforeAll(async () => {
+    dataDirectory = await mkdtemp(join(tmpdir(), 'airlock-cli-'));
+    serve = await startServeProcess({ dataDirectory, environment: { AIRLOCK_SANDBOX_UID: uid, AIRLOCK_SANDBOX_GID: uid } });
+    apiKey = /API key \(shown once, keep it\): (sk-local-\S+)/.exec(serve.stdout())?.[1] ?? '';
+  });
+  afterAll(async () => {
+    serve?.child.kill('SIGTERM');
+    if (serve) expect(await waitForExit(serve.child)).toBe(0);
+    await rm(dataDirectory, { recursive: true, force: true });
+  });
+
+  it('first start creates a key, prints it once with a curl example', async () => {
+    expect(apiKey).toMatch(/^sk-local-[A-Za-z0-9_-]{43}$/);
+    expect(serve.stdout()).toContain(`curl -s ${serve.url}/v1/sandbox/execute`);
+    const response = await fetch(`${serve.url}/v1/sandbox/execute`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ code: 'print(6 * 7)' }),
+    });
+    expect(await response.json()).toMatchObject({ stdout: '42\n', exit_code: 0 });
+  });
+
+  it('exec runs a file or stdin and exits with the code\'s exit code', () => {
+    const environment = { AIRLOCK_URL: serve.url, AIRLOCK_API_KEY: apiKey };
+    const ok = runCli(['exec', '--language', 'bash', '-'], { environment, input: 'echo out; echo err >&2' });
+    expect(ok).toMatchObject({ status: 0, stdout: 'out\n', stderr: 'err\n' });
+    const failing = runCli(['exec', '-'], { environment, input: 'import sys; sys.exit(7)' });
+    expect(failing.status).toBe(7);
+    const unauthorized = runCli(['exec', '-'], { environment: { ...environment, AIRLOCK_API_KEY: 'sk-local-wrongwrongwrongwrong' }, input: 'print(1)' });
+    expect(unauthorized.status).toBe(1);
+    expect(unauthorized.stderr).toMatch(/^airlock: server answered 401: /);
+    expect(unauthorized.stderr).not.toContain('    at ');
+  });
+
+  it('keys create, list and revoke through the admin API', () => {
+    const environment = { AIRLOCK_URL: serve.url };
+    const created = runCli(['keys', 'create', '--name', 'ci', '--data-dir', dataDirectory], { environment });
+    expect(created.status).toBe(0);
+    const key = created.stdout.trim();
+    expect(key).toMatch(/^sk-local-/);
+    const id = /created (key_\S+)/.exec(created.stderr)?.[1] ?? '';
+    const listed = runCli(['keys', 'list', '--data-dir', dataDirectory], { environment });
+    expect(listed.stdout).toContain(id);
+    expect(listed.stdout).toContain(`${key.slice(0, 13)}...`);
+    expect(listed.stdout).not.toContain(key);
+    expect(runCli(['keys', 'revoke', id, '--data-dir', dataDirectory], { environment }).status).toBe(0);
+    const revokedExec = runCli(['exec', '-'], { environment: { ...environment, AIRLOCK_API_KEY: key }, input: 'print(1)' });
+    expect(revokedExec.stderr).toMatch(/401/);
+    const withoutToken = runCli(['keys', 'list', '--data-dir', join(dataDirectory, 'nowhere')], { environment });
+    expect(withoutToken.status).toBe(1);
+    expect(withoutToken.stderr).toMatch(/^airlock: no admin token/);
+  });
+
+  it('a second server on the same data directory refuses to start', async () => {
+    await expect(startServeProcess({ dataDirectory })).rejects.toThrow(/is in use by process/);
+  });
+
+  it('images list shows the built image', () => {
+    const listed = runCli(['images', 'list']);
+    expect(listed.status).toBe(0);
+    expect(listed.stdout).toMatch(/^default\t[0-9a-f]{12} \(current\)\t\d+ MB\tbuilt .*python: Python 3\.\d+/m);
+  });
+});
+
+describe('bootstrap key', () => {
+  it('AIRLOCK_BOOTSTRAP_API_KEY registers exactly that key', async () => {
+    const dataDirectory = await mkdtemp(join(tmpdir(), 'airlock-cli-'));
+    const key = testApiKey();
+    const uid = String(testSandboxUid());
+    const serve = await startServeProcess({
+      dataDirectory,
+      environment: { AIRLOCK_BOOTSTRAP_API_KEY: key, AIRLOCK_SANDBOX_UID: uid, AIRLOCK_SANDBOX_GID: uid },
+    });
+    try {
+      expect(serve.stdout()).toContain(key);
+      const response = await fetch(`${serve.url}/v1/sandbox/execute`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${key}` },
+        body: JSON.stringify({ code: 'echo ok', language: 'bash' }),
+      });
+      expect(await response.json()).toMatchObject({ stdout: 'ok\n' });
+    } finally {
+      serve.child.kill('SIGTERM');
+      await waitForExit(serve.child);
+      await rm(dataDirectory, { recursive: true, force: true });
+    }
+  });
+
+  it('a bad configuration value is one clear line, not a stack trace', () => {
+    const result = runCli(['serve', '--data-dir', '/tmp/unused'], { environment: { AIRLOCK_SANDBOX_UID: 'root' } });
+    expect(result.status).toBe(1);
+    expect(result.stderr.trim()).toMatch(/^airlock: AIRLOCK_SANDBOX_UID="root" is invalid/);
+  });
+});

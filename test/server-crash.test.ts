@@ -1,0 +1,86 @@
+import { readdirSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { expect, it } from 'vitest';
+import { openDatabase } from '../packages/db/src/index.js';
+import { testApiKey, testSandboxUid } from './support/airlock-fixture.js';
+import { startServeProcess, waitForExit } from './support/cli-process.js';
+import { processesOfUid } from './support/host-inspection.js';
+
+async function until(condition: () => boolean, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (condition()) return true;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return condition();
+}
+
+function cgroupSlots(): string[] {
+  const slots: string[] = [];
+  const walk = (directory: string, depth: number): void => {
+    if (depth > 4) return;
+    for (const entry of readdirSync(directory, { withFileTypes: true })) {
+      if (!entry.isDirectory()) continue;
+      const path = join(directory, entry.name);
+      if (entry.name.startsWith('slot-')) slots.push(path);
+      else walk(path, depth + 1);
+    }
+  };
+  for (const controller of ['memory', 'pids', 'freezer', 'unified']) {
+    try {
+      walk(`/sys/fs/cgroup/${controller}`, 0);
+    } catch {
+      // not mounted on this host
+    }
+  }
+  return slots;
+}
+
+it('SIGKILL of the server mid-execution leaves nothing behind after the next start', async () => {
+  const dataDirectory = await mkdtemp(join(tmpdir(), 'airlock-crash-'));
+  const key = testApiKey();
+  const uid = testSandboxUid();
+  const environment = { AIRLOCK_BOOTSTRAP_API_KEY: key, AIRLOCK_SANDBOX_UID: String(uid), AIRLOCK_SANDBOX_GID: String(uid) };
+  try {
+    const first = await startServeProcess({ dataDirectory, environment });
+    const running = fetch(`${first.url}/v1/sandbox/execute`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${key}` },
+      body: JSON.stringify({ language: 'bash', code: '(setsid sleep 600 &); sleep 600' }),
+    }).catch((error: Error) => error);
+    expect(await until(() => processesOfUid(uid).some((line) => line.includes('sleep')), 10_000)).toBe(true);
+    first.child.kill('SIGKILL');
+    await waitForExit(first.child);
+    expect(await running).toBeInstanceOf(Error);
+
+    // The sandbox dies with the server (parent-death signals); the restart removes its stale cgroups.
+    expect(await until(() => processesOfUid(uid).length === 0, 5_000)).toBe(true);
+    const cgroupName = instanceCgroupName(first.stderr());
+    expect(cgroupSlots().filter((path) => path.includes(`/${cgroupName}/`)).length).toBeGreaterThan(0);
+    const second = await startServeProcess({ dataDirectory, environment });
+    expect(instanceCgroupName(second.stderr())).toBe(cgroupName);
+    expect(cgroupSlots().filter((path) => path.includes(`/${cgroupName}/`))).toEqual([]);
+    second.child.kill('SIGTERM');
+    expect(await waitForExit(second.child)).toBe(0);
+
+    const database = await openDatabase({ dataDir: join(dataDirectory, 'pglite') });
+    try {
+      const rows = await database.query<{ status: string; error: string }>('SELECT status, error FROM executions');
+      expect(rows).toEqual([{ status: 'failed', error: 'the server stopped while this execution was running' }]);
+    } finally {
+      await database.close();
+    }
+    expect(processesOfUid(uid)).toEqual([]);
+  } finally {
+    await rm(dataDirectory, { recursive: true, force: true });
+  }
+});
+
+/** The server names its parent cgroup after its state directory and logs the name when it starts listening. */
+function instanceCgroupName(log: string): string {
+  const name = /"cgroupName":"([^"]+)"/.exec(log)?.[1];
+  if (!name) throw new Error(`no cgroup name in the server log:\n${log}`);
+  return name;
+}
