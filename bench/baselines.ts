@@ -75,6 +75,7 @@ export async function measureRate(baseline: Baseline, options: { workers: number
 
 /** The baselines this benchmark measures, keyed by how the report refers to them. */
 export interface ColdBaselines {
+  spawnTrue: Baseline;
   chrootPython: Baseline;
   chrootNode: Baseline;
   bubblewrapTrue: Baseline;
@@ -104,6 +105,12 @@ export function coldBaselines(options: {
     user: sandboxUser,
   });
   return {
+    spawnTrue: {
+      name: 'spawn /bin/true',
+      description: "node's own cost of starting a process from this process: fork, exec and exit of a program that does nothing",
+      command: '/bin/true',
+      args: [],
+    },
     chrootPython: chroot(
       'chroot python3 -c pass',
       "the image's python started in a chroot as root: interpreter start-up with no namespaces",

@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { statfsSync } from 'node:fs';
-import { availableParallelism, cpus, release, totalmem } from 'node:os';
+import { availableParallelism, cpus, loadavg, release, totalmem } from 'node:os';
 
 /** statfs magic number of a cgroup v2 (unified) mount. */
 const CGROUP2_SUPER_MAGIC = 0x63677270;
@@ -16,9 +16,11 @@ export interface MachineFacts {
   cgroupVersion: 'v1' | 'v2';
   nodeVersion: string;
   bubblewrapVersion: string;
+  /** One-minute load average when the run started: anything else running skews every figure. */
+  loadAverage: number;
 }
 
-export function readMachineFacts(): MachineFacts {
+export function readMachineFacts(options: { bubblewrapPath: string }): MachineFacts {
   return {
     date: new Date().toISOString(),
     processors: availableParallelism(),
@@ -27,6 +29,7 @@ export function readMachineFacts(): MachineFacts {
     kernel: release(),
     cgroupVersion: statfsSync('/sys/fs/cgroup').type === CGROUP2_SUPER_MAGIC ? 'v2' : 'v1',
     nodeVersion: process.version,
-    bubblewrapVersion: execFileSync('bwrap', ['--version'], { encoding: 'utf8' }).trim(),
+    bubblewrapVersion: execFileSync(options.bubblewrapPath, ['--version'], { encoding: 'utf8' }).trim(),
+    loadAverage: loadavg()[0]!,
   };
 }

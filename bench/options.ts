@@ -7,7 +7,11 @@ export interface BenchOptions {
   seconds: number;
   burst: number;
   output: string;
+  images: string;
 }
+
+/** The one command that runs every benchmark and rewrites the report. */
+export const BENCH_COMMAND = 'npx vite-node bench/run.ts';
 
 export interface OptionDescriptor {
   variable: string;
@@ -22,6 +26,11 @@ export const BENCH_OPTIONS: Record<keyof BenchOptions, OptionDescriptor> = {
   seconds: { variable: 'AIRLOCK_BENCH_SECONDS', fallback: '20', description: 'duration of the throughput run and of the CPU floor' },
   burst: { variable: 'AIRLOCK_BENCH_BURST', fallback: '200', description: 'requests in the burst' },
   output: { variable: 'AIRLOCK_BENCH_OUTPUT', fallback: 'docs/benchmarks.md', description: 'report file, relative to the repository' },
+  images: {
+    variable: 'AIRLOCK_BENCH_IMAGES_DIR',
+    fallback: '.cache/images',
+    description: 'runtime images directory, relative to the repository, shared with the tests; the default image is built there if missing',
+  },
 };
 
 export class BenchOptionError extends Error {
@@ -53,5 +62,6 @@ export function parseOptions(argv: string[], environment: NodeJS.ProcessEnv): Be
     seconds: count('seconds', 1),
     burst: count('burst', 1),
     output: resolve('output'),
+    images: resolve('images'),
   };
 }

@@ -1,4 +1,4 @@
-import { BENCH_OPTIONS } from './options.js';
+import { BENCH_COMMAND, BENCH_OPTIONS } from './options.js';
 import type { Report, ReportRow } from './report.js';
 
 const HEADER = ['metric', 'value', 'target (DESIGN.md §8)', 'met?'];
@@ -14,6 +14,7 @@ function factRows(report: Report): Array<[string, string]> {
     ['processors', `${facts.processors} (${facts.cpuModel})`],
     ['memory', `${facts.memoryGiB} GiB`],
     ['kernel', facts.kernel],
+    ['load average at start', `${facts.loadAverage.toFixed(2)} (1 min)`],
     ['cgroups', facts.cgroupVersion],
     ['node (server)', facts.nodeVersion],
     ['bubblewrap', facts.bubblewrapVersion],
@@ -23,7 +24,7 @@ function factRows(report: Report): Array<[string, string]> {
 
 /** A plain-text rendering for the terminal: one padded table per section. */
 export function renderText(report: Report): string {
-  const lines = factRows(report).map(([name, value]) => `${name.padEnd(14)} ${value}`);
+  const lines = factRows(report).map(([name, value]) => `${name.padEnd(22)} ${value}`);
   for (const section of report.sections) {
     const table = [HEADER, ...section.rows.map(cells)];
     const widths = HEADER.map((_, column) => Math.max(...table.map((row) => row[column]!.length)));
@@ -47,7 +48,7 @@ export function renderMarkdown(report: Report): string {
     'packages in `packages/*/dist`), as root:',
     '',
     '```sh',
-    report.results.command,
+    BENCH_COMMAND,
     '```',
     '',
     'Options, each a flag or an environment variable:',
@@ -56,7 +57,8 @@ export function renderMarkdown(report: Report): string {
       ([name, option]) => `- \`--${name}\` or \`${option.variable}\`: ${option.description} (default ${option.fallback}).`,
     ),
     '',
-    `This run took ${Math.round(report.results.runSeconds)} s. Benchmarks are not tests: nothing here fails a build.`,
+    `This run, \`${report.results.command}\`, took ${Math.round(report.results.runSeconds)} s. Benchmarks are not tests:`,
+    'nothing here fails a build.',
     'Targets are those of DESIGN.md section 8; "(reference)" marks a figure it quotes for comparison.',
     '',
     '## Machine',

@@ -63,7 +63,7 @@ it('SIGKILL of the server mid-execution leaves nothing behind after the next sta
     expect(instanceCgroupName(second.stderr())).toBe(cgroupName);
     expect(cgroupSlots().filter((path) => path.includes(`/${cgroupName}/`))).toEqual([]);
     second.child.kill('SIGTERM');
-    expect(await waitForExit(second.child)).toBe(0);
+    expect([await waitForExit(second.child), second.child.signalCode, second.stderr()]).toEqual([0, null, expect.any(String)]);
 
     const database = await openDatabase({ dataDir: join(dataDirectory, 'pglite') });
     try {

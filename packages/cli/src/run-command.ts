@@ -1,4 +1,5 @@
-import { ConfigError, DataDirectoryInUseError } from '@airlock/server';
+import { DatabaseUsageError, MigrationError } from '@airlock/db';
+import { ConfigError } from '@airlock/server';
 import { ImageBuildError, RuntimeUnavailableError } from '@airlock/runtime';
 
 export class CommandError extends Error {
@@ -11,7 +12,7 @@ export class CommandError extends Error {
   }
 }
 
-const EXPECTED_ERRORS = [CommandError, ConfigError, DataDirectoryInUseError, ImageBuildError, RuntimeUnavailableError];
+const EXPECTED_ERRORS = [CommandError, ConfigError, DatabaseUsageError, MigrationError, ImageBuildError, RuntimeUnavailableError];
 
 /** Runs a command; expected failures print one clear line instead of a stack trace. */
 export async function runCommand(command: () => Promise<number | void>): Promise<void> {

@@ -7,6 +7,7 @@ import { ImageStore, type Image, type ProgressListener } from './image/image-sto
 import { BubblewrapDriver } from './sandbox/bubblewrap-driver.js';
 import { PipeFactory } from './sandbox/pipe-factory.js';
 import type { PreparedSandbox, SandboxLanguage, SandboxLimits } from './sandbox/sandbox-types.js';
+import { LockHeldError, tryLock, type ReleaseLock } from './process-lock.js';
 import { launcherPath, loadSeccompProgram, seccompProgramPath } from './seccomp.js';
 
 export interface SandboxRuntimeOptions {
@@ -35,6 +36,7 @@ export class SandboxRuntime {
   readonly #cgroups: CgroupPool;
   readonly #pipes: PipeFactory;
   readonly #loadedImages = new Map<string, Image>();
+  readonly #releaseLock: ReleaseLock;
 
   private constructor(parts: {
     images: ImageStore;
@@ -42,7 +44,9 @@ export class SandboxRuntime {
     cgroups: CgroupPool;
     pipes: PipeFactory;
     cgroupName: string;
+    releaseLock: ReleaseLock;
   }) {
+    this.#releaseLock = parts.releaseLock;
     this.images = parts.images;
     this.#driver = parts.driver;
     this.#cgroups = parts.cgroups;
@@ -70,6 +74,25 @@ export class SandboxRuntime {
     } catch {
       throw new RuntimeUnavailableError(`sandbox launcher not found at ${launcherPath()}; run: npm run build:native`);
     }
+    await fs.mkdir(options.stateDirectory, { recursive: true, mode: 0o700 });
+    let releaseLock: ReleaseLock;
+    try {
+      releaseLock = await tryLock(`${options.stateDirectory}.lock`);
+    } catch (error) {
+      if (!(error instanceof LockHeldError)) throw error;
+      throw new RuntimeUnavailableError(
+        `runtime state directory ${options.stateDirectory} is in use by process ${error.ownerPid}; stop it or use another data directory`,
+      );
+    }
+    try {
+      return await SandboxRuntime.#start(options, bwrapPath, releaseLock);
+    } catch (error) {
+      await releaseLock();
+      throw error;
+    }
+  }
+
+  static async #start(options: SandboxRuntimeOptions, bwrapPath: string, releaseLock: ReleaseLock): Promise<SandboxRuntime> {
     const instance = createHash('sha256').update(options.stateDirectory).digest('hex').slice(0, 12);
     const cgroupName = `airlock-${instance}`;
     const hierarchy = await detectCgroupHierarchy({ name: cgroupName });
@@ -92,7 +115,7 @@ export class SandboxRuntime {
       outputLimitBytes: options.outputLimitBytes,
     });
     const images = new ImageStore({ directory: options.imagesDirectory, mirror: options.imageMirror });
-    return new SandboxRuntime({ images, driver, cgroups, pipes, cgroupName });
+    return new SandboxRuntime({ images, driver, cgroups, pipes, cgroupName, releaseLock });
   }
 
   /** Makes an image available to sandboxes, building it first if it is not on disk. */
@@ -129,6 +152,7 @@ export class SandboxRuntime {
   async close(): Promise<void> {
     await this.#cgroups.close();
     await this.#pipes.close();
+    await this.#releaseLock();
   }
 }
 

@@ -16,7 +16,6 @@ import type { Config } from './config.js';
 import { createApp } from './http/app.js';
 import { AdminService } from './services/admin-service.js';
 import { ApiKeyService, type CreatedApiKey } from './services/api-key-service.js';
-import { acquireDataDirectoryLock } from './services/data-directory-lock.js';
 import { ExecutionService } from './services/execution-service.js';
 import type { Logger } from './services/logger.js';
 import { randomToken } from './services/secrets.js';
@@ -39,8 +38,7 @@ export async function startServer(options: {
 }): Promise<RunningServer> {
   const { config, logger } = options;
   mkdirSync(config.dataDirectory, { recursive: true, mode: 0o700 });
-  const releaseLock = acquireDataDirectoryLock(config.dataDirectory);
-  const cleanups: Array<() => Promise<void>> = [async () => releaseLock()];
+  const cleanups: Array<() => Promise<void>> = [];
   const cleanup = async (): Promise<void> => {
     for (const step of cleanups.reverse()) await step().catch((error) => logger.error('shutdown step failed', { error: String(error) }));
   };

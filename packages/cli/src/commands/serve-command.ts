@@ -3,6 +3,11 @@ import { createJsonLogger, loadConfig, startServer } from '@airlock/server';
 export async function serveCommand(options: { host?: string; port?: number; dataDir?: string }): Promise<void> {
   const config = loadConfig({ host: options.host, port: options.port, dataDirectory: options.dataDir });
   const logger = createJsonLogger();
+  // Listening for the signals before starting means a signal during start-up stops the server once it is up.
+  const stopRequested = new Promise<NodeJS.Signals>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
   const server = await startServer({
     config,
     logger,
@@ -24,11 +29,6 @@ export async function serveCommand(options: { host?: string; port?: number; data
       '',
     ].join('\n'),
   );
-  await new Promise<void>((resolve) => {
-    const stop = (): void => resolve();
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
-  });
-  logger.info('shutting down');
+  logger.info('shutting down', { signal: await stopRequested });
   await server.close();
 }

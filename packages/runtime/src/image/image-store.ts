@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { SandboxLanguage } from '../sandbox/sandbox-types.js';
 import { DEFAULT_IMAGE_RECIPE, imageVersion, type ImageRecipe } from './image-recipe.js';
-import { acquireDirectoryLock } from './directory-lock.js';
+import { waitForLock } from '../process-lock.js';
 
 export interface ImageManifest {
   name: string;
@@ -85,7 +85,7 @@ export class ImageStore {
     const recipe = this.#recipe(name);
     const onProgress = options.onProgress ?? (() => undefined);
     await fs.mkdir(this.#options.directory, { recursive: true, mode: 0o755 });
-    const release = await acquireDirectoryLock(join(this.#options.directory, `.${name}.lock`), () =>
+    const release = await waitForLock(join(this.#options.directory, `.${name}.lock`), () =>
       onProgress(`waiting for another process building image ${name}`),
     );
     try {

@@ -1,0 +1,65 @@
+import { open, readFile, unlink } from 'node:fs/promises';
+
+/** Releases a lock; safe to call more than once. */
+export type ReleaseLock = () => Promise<void>;
+
+export class LockHeldError extends Error {
+  override readonly name = 'LockHeldError';
+  constructor(
+    readonly path: string,
+    readonly ownerPid: number,
+  ) {
+    super(`${path} is held by process ${ownerPid}`);
+  }
+}
+
+/**
+ * Takes an inter-process lock: a file created exclusively, holding the owner's pid. A lock whose owner no longer
+ * runs is taken over; a live owner's lock throws LockHeldError.
+ */
+export async function tryLock(path: string): Promise<ReleaseLock> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const handle = await open(path, 'wx', 0o600);
+      await handle.writeFile(`${process.pid}\n`);
+      await handle.close();
+      let released = false;
+      return async () => {
+        if (released) return;
+        released = true;
+        await unlink(path).catch(() => undefined);
+      };
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST' || attempt > 0) throw error;
+    }
+    const owner = Number.parseInt(await readFile(path, 'utf8').catch(() => ''), 10);
+    if (owner > 0 && owner !== process.pid && isRunning(owner)) throw new LockHeldError(path, owner);
+    await unlink(path).catch(() => undefined);
+  }
+}
+
+/** Waits for a lock held by another process, calling `onWait` once if it has to wait. */
+export async function waitForLock(path: string, onWait: () => void): Promise<ReleaseLock> {
+  let warned = false;
+  for (;;) {
+    try {
+      return await tryLock(path);
+    } catch (error) {
+      if (!(error instanceof LockHeldError)) throw error;
+      if (!warned) {
+        warned = true;
+        onWait();
+      }
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+  }
+}
+
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
