@@ -21,9 +21,10 @@ describe('OutputCapture', () => {
   });
 
   it('never ends inside a multi-byte character', () => {
-    const capture = new OutputCapture(5);
+    const capture = new OutputCapture(4);
     capture.append(Buffer.from('ab€x')); // € is 3 bytes: a b E2 82 | AC x
     expect(capture.text()).toBe('ab');
+    expect(capture.truncated).toBe(true);
   });
 });
 
