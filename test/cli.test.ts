@@ -75,7 +75,7 @@ describe('airlock serve, exec and keys', () => {
   });
 });
 
-describe('bootstrap key', () => {
+describe('start-up', () => {
   it('AIRLOCK_BOOTSTRAP_API_KEY registers exactly that key', async () => {
     const dataDirectory = await mkdtemp(join(tmpdir(), 'airlock-cli-'));
     const key = testApiKey();
@@ -95,6 +95,35 @@ describe('bootstrap key', () => {
     } finally {
       serve.child.kill('SIGTERM');
       await waitForExit(serve.child);
+      await rm(dataDirectory, { recursive: true, force: true });
+    }
+  });
+
+  it('missing bubblewrap is one clear line, not a stack trace', async () => {
+    const dataDirectory = await mkdtemp(join(tmpdir(), 'airlock-cli-'));
+    try {
+      const result = runCli(['serve', '--data-dir', dataDirectory], { environment: { AIRLOCK_BWRAP_PATH: '/nonexistent/bwrap' } });
+      expect(result.status).toBe(1);
+      expect(result.stderr.trim()).toBe(
+        'airlock: bubblewrap not found at /nonexistent/bwrap; install it with: apt-get install -y bubblewrap',
+      );
+    } finally {
+      await rm(dataDirectory, { recursive: true, force: true });
+    }
+  });
+
+  it('a failed image build is a clear message with the builder\'s last lines', async () => {
+    const dataDirectory = await mkdtemp(join(tmpdir(), 'airlock-cli-'));
+    try {
+      // A mirror on a closed loopback port: apt fails at once, nothing leaves the machine.
+      const result = runCli(['images', 'build', '--data-dir', dataDirectory], {
+        environment: { AIRLOCK_IMAGES_DIR: join(dataDirectory, 'images'), AIRLOCK_IMAGE_MIRROR: 'http://127.0.0.1:9/debian' },
+      });
+      expect(result.status).toBe(1);
+      expect(result.stderr).toMatch(/^airlock: mmdebstrap failed with exit code \d+:/m);
+      expect(result.stderr).not.toContain('    at ');
+      expect(runCli(['images', 'list', '--data-dir', dataDirectory], { environment: { AIRLOCK_IMAGES_DIR: join(dataDirectory, 'images') } }).stdout).toBe('');
+    } finally {
       await rm(dataDirectory, { recursive: true, force: true });
     }
   });

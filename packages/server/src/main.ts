@@ -43,16 +43,7 @@ export async function startServer(options: {
     for (const step of cleanups.reverse()) await step().catch((error) => logger.error('shutdown step failed', { error: String(error) }));
   };
   try {
-    const database: Database = await openDatabase(
-      config.databaseUrl ? { url: config.databaseUrl } : { dataDir: join(config.dataDirectory, 'pglite') },
-    );
-    cleanups.push(() => database.close());
-    // Stable per data directory, so a restarted node fails exactly the executions it was running.
-    const nodeId = readOrCreateFile(join(config.dataDirectory, 'node-id'), () => `node_${randomToken(9)}`);
-    const executions = new ExecutionRepository(database);
-    const failed = await executions.failRunning('the server stopped while this execution was running', { nodeId });
-    if (failed > 0) logger.warn('marked executions of a previous run as failed', { count: failed });
-
+    // The runtime first: its host checks are quick and fail with the clearest messages.
     const runtime = await SandboxRuntime.start({
       stateDirectory: join(config.dataDirectory, 'run'),
       imagesDirectory: config.imagesDirectory,
@@ -63,6 +54,16 @@ export async function startServer(options: {
       imageMirror: config.imageMirror,
     });
     cleanups.push(() => runtime.close());
+
+    const database: Database = await openDatabase(
+      config.databaseUrl ? { url: config.databaseUrl } : { dataDir: join(config.dataDirectory, 'pglite') },
+    );
+    cleanups.push(() => database.close());
+    // Stable per data directory, so a restarted node fails exactly the executions it was running.
+    const nodeId = readOrCreateFile(join(config.dataDirectory, 'node-id'), () => `node_${randomToken(9)}`);
+    const executions = new ExecutionRepository(database);
+    const failed = await executions.failRunning('the server stopped while this execution was running', { nodeId });
+    if (failed > 0) logger.warn('marked executions of a previous run as failed', { count: failed });
     await runtime.loadImage(DEFAULT_IMAGE, options.onImageProgress);
 
     const apiKeyRepository = new ApiKeyRepository(database);
