@@ -12,7 +12,7 @@ export interface Baseline {
 }
 
 /** The flags of the raw cold sandbox: every namespace, the image as a read-only root, fresh /proc and /dev. */
-export function bubblewrapCommand(rootfs: string, command: string[]): string[] {
+function rawSandboxArguments(rootfs: string, command: string[]): string[] {
   return [
     '--unshare-all',
     '--unshare-user',
@@ -47,12 +47,17 @@ export function timeRun(baseline: Baseline): Promise<number> {
   });
 }
 
+/** Runs a baseline `runs` times without measuring it: page cache, dentries and the dynamic loader get warm. */
+export async function warmUp(baseline: Baseline, runs: number): Promise<void> {
+  for (let run = 0; run < runs; run++) await timeRun(baseline);
+}
+
 /** Runs a baseline `warmup` times unmeasured, then `iterations` times one after another; returns each wall time. */
 export async function measureSequential(
   baseline: Baseline,
   counts: { warmup: number; iterations: number },
 ): Promise<number[]> {
-  for (let run = 0; run < counts.warmup; run++) await timeRun(baseline);
+  await warmUp(baseline, counts.warmup);
   const samples: number[] = [];
   for (let run = 0; run < counts.iterations; run++) samples.push(await timeRun(baseline));
   return samples;
@@ -101,7 +106,7 @@ export function coldBaselines(options: {
     name,
     description,
     command: bubblewrapPath,
-    args: bubblewrapCommand(rootfs, command),
+    args: rawSandboxArguments(rootfs, command),
     user: sandboxUser,
   });
   return {

@@ -18,7 +18,7 @@ function factRows(report: Report): Array<[string, string]> {
     ['cgroups', facts.cgroupVersion],
     ['node (server)', facts.nodeVersion],
     ['bubblewrap', facts.bubblewrapVersion],
-    ['image', `default-${image.version}: ${Object.values(image.languageVersions).join(', ')}`],
+    ['image', `default-${image.version}: ${Object.entries(image.languageVersions).map(([language, version]) => `${language} ${version}`).join('; ')}`],
   ];
 }
 

@@ -213,8 +213,8 @@ function summarize(results: BenchResults, sections: ReportSection[]): string {
       'the server started, and it blocks the event loop.',
     `Sustained throughput is ${formatRate(throughput.perSecond)} against a floor of ` +
       `${formatRate(throughput.floorPerSecond)}: the server process alone spends ` +
-      `${formatMs(sequential.python.processCpuMs)} of CPU per python call, on one thread, on top of the sandbox's ` +
-      `own CPU, on the same ${results.facts.processors} cores.`,
+      `${formatMs(sequential.python.processCpuMs)} of CPU per python call, most of it on its one event-loop thread, ` +
+      `on top of the sandbox's own CPU and on the same ${results.facts.processors} cores.`,
     met.length > 0 ? `Met: ${met.join('; ')}.` : '',
     missed.length > 0
       ? `Missed: ${missed.join('; ')}. The latency targets assume the warm pool of DESIGN.md section 2 ` +
