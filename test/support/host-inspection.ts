@@ -18,3 +18,17 @@ export function processesOfUid(uid: number): string[] {
   }
   return found;
 }
+
+/**
+ * Waits briefly for a sandbox uid's processes to be gone and returns what is left: killed processes take a moment
+ * to be reaped after a response is sent.
+ */
+export async function noProcessesLeft(uid: number, timeoutMs = 2000): Promise<string[]> {
+  const deadline = Date.now() + timeoutMs;
+  let left = processesOfUid(uid);
+  while (left.length > 0 && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    left = processesOfUid(uid);
+  }
+  return left;
+}

@@ -233,9 +233,9 @@ class BubblewrapSandbox implements PreparedSandbox {
     this.#request.end(encodeStubRequest({ cwd: request.cwd ?? SANDBOX_HOME, env: request.env, code: request.code }));
     try {
       const codeStartedAt = await Promise.race([started, this.#exited.then(() => performance.now())]);
+      // The launcher exits once bubblewrap's pid 1 has; the kernel then kills the rest of the PID namespace, and
+      // the pipes reach end of file when the last process holding them is gone.
       const exitCode = await this.#exited;
-      // The code's process is gone; anything it left running dies with the cgroup, which closes the pipes.
-      await slot.killAll();
       await Promise.all([stdoutDone, stderrDone]);
       const runMs = performance.now() - codeStartedAt;
       const usage = await slot.usage();
@@ -255,7 +255,8 @@ class BubblewrapSandbox implements PreparedSandbox {
     } finally {
       clearTimeout(timer);
       request.signal?.removeEventListener('abort', onAbort);
-      await this.destroy();
+      // Emptying and recycling the cgroup happens after the response.
+      void this.destroy();
     }
   }
 
