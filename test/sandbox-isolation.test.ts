@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAirlock, type AirlockFixture } from './support/airlock-fixture.js';
+import { processesOfUid } from './support/host-inspection.js';
 
 let airlock: AirlockFixture;
 beforeAll(async () => {
@@ -135,9 +136,13 @@ print("ioctl TIOCSTI high bits", call(16, 0, 0x100000000 | TIOCSTI, 0))
     const marker = `concurrent-${Date.now()}`;
     const holder = airlock.execute({
       language: 'bash',
-      code: `echo secret > /tmp/${marker}; sleep 3 & sleep 0.1; echo holding; wait`,
+      code: `echo secret > /tmp/${marker}; sleep 3 & echo holding; wait`,
     });
-    await new Promise((resolve) => setTimeout(resolve, 800));
+    // Observe only once the holder's sleep runs, i.e. its file exists.
+    const deadline = Date.now() + 10_000;
+    while (!processesOfUid(airlock.sandboxUid).some((line) => line.includes(' sleep ')) && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
     const observer = await airlock.execute({
       language: 'bash',
       code: `ls /tmp; ls /proc | grep -E '^[0-9]+$' | while read p; do cat /proc/$p/cmdline 2>/dev/null | tr '\\0' ' '; echo; done`,
