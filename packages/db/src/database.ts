@@ -9,8 +9,8 @@ export interface Queryable {
  * A PGlite or PostgreSQL database with the schema migrated. Both kinds return the same JavaScript values for the
  * same SQL (see type-parsers.ts) and raise UniqueViolationError for unique-constraint conflicts.
  *
- * Parameters: pass JSON values for json/jsonb columns as `JSON.stringify(value)` strings (the drivers disagree on
- * how they encode arrays), Buffers for bytea, Dates for timestamps; `undefined` is sent as NULL.
+ * Parameters: pass JSON values for json/jsonb columns as `JSON.stringify(value)` strings (node-postgres would send
+ * an array as a PostgreSQL array), Buffers for bytea, Dates for timestamps; `undefined` is sent as NULL.
  */
 export interface Database extends Queryable {
   readonly kind: 'pglite' | 'postgres';

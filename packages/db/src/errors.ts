@@ -51,7 +51,7 @@ const optionalString = (value: unknown): string | undefined => (typeof value ===
 
 /**
  * Translates a driver error into one of the typed errors above where one applies; returns any other error unchanged.
- * node-postgres and PGlite both raise errors carrying the server's SQLSTATE `code`, `constraint`, `table` and `detail`.
+ * node-postgres raises errors carrying the server's SQLSTATE `code`, `constraint`, `table` and `detail`.
  */
 export function translateDatabaseError(error: unknown): unknown {
   if (typeof error !== 'object' || error === null) return error;

@@ -1,94 +1,66 @@
 import { mkdir } from 'node:fs/promises';
-import { PGlite, TransactionAbortedError as PgliteTransactionAbortedError, type Transaction } from '@electric-sql/pglite';
 import { lockDataDirectory, type ReleaseLock } from './data-directory-lock.js';
 import type { MigratableDatabase, ScriptQueryable } from './database.js';
-import { TransactionAbortedError, translateDatabaseError } from './errors.js';
-import { Mutex } from './mutex.js';
-import { TransactionHandle, normalizeParameters } from './transaction-handle.js';
-import { assertOutsideTransaction, runInTransactionScope } from './transaction-scope.js';
-import { TYPE_PARSERS } from './type-parsers.js';
-
-type PgliteConnection = Pick<PGlite, 'query' | 'exec'> | Transaction;
-
-function pgliteConnection(connection: PgliteConnection): ScriptQueryable {
-  return {
-    query: async <Row>(sql: string, params?: readonly unknown[]): Promise<Row[]> => {
-      try {
-        const result = await connection.query<Row>(sql, normalizeParameters(params));
-        return result.rows;
-      } catch (error) {
-        throw translateDatabaseError(error);
-      }
-    },
-    executeScript: async (sql) => {
-      try {
-        await connection.exec(sql);
-      } catch (error) {
-        throw translateDatabaseError(error);
-      }
-    },
-  };
-}
+import { startPgliteHost, type PgliteHost } from './pglite-host.js';
+import { openPostgresDatabase } from './postgres-database.js';
 
 /**
- * PGlite has a single connection. Every top-level statement and every transaction runs under one mutex, in call
- * order, so statements of concurrent transactions never interleave.
+ * The embedded database: PGlite runs in a child process (pglite-host.mjs) and is reached over one PostgreSQL
+ * connection, so its memory stays out of this process and its queries off this event loop. With one connection,
+ * statements and transactions run one at a time, in call order.
  */
 class PgliteDatabase implements MigratableDatabase {
   readonly kind = 'pglite';
-  readonly #pglite: PGlite;
-  readonly #connection: ScriptQueryable;
-  readonly #mutex = new Mutex();
+  readonly #connection: MigratableDatabase;
+  readonly #host: PgliteHost;
   readonly #releaseLock: ReleaseLock;
+  #closing: Promise<void> | undefined;
 
-  constructor(pglite: PGlite, releaseLock: ReleaseLock) {
-    this.#pglite = pglite;
-    this.#connection = pgliteConnection(pglite);
-    this.#releaseLock = releaseLock;
+  constructor(options: { connection: MigratableDatabase; host: PgliteHost; releaseLock: ReleaseLock }) {
+    this.#connection = options.connection;
+    this.#host = options.host;
+    this.#releaseLock = options.releaseLock;
   }
 
   async query<Row = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<Row[]> {
-    assertOutsideTransaction(this, 'query');
-    return this.#mutex.run(() => this.#connection.query<Row>(sql, params));
+    this.#assertHostRunning();
+    return this.#connection.query<Row>(sql, params);
   }
 
   async transaction<T>(work: (tx: ScriptQueryable) => Promise<T>): Promise<T> {
-    assertOutsideTransaction(this, 'transaction');
-    return this.#mutex.run(async () => {
-      try {
-        return await this.#pglite.transaction(async (transaction) => {
-          const handle = new TransactionHandle(pgliteConnection(transaction));
-          try {
-            return await runInTransactionScope(this, () => work(handle));
-          } finally {
-            handle.end();
-          }
-        });
-      } catch (error) {
-        if (error instanceof PgliteTransactionAbortedError) throw new TransactionAbortedError();
-        throw translateDatabaseError(error);
-      }
-    });
+    this.#assertHostRunning();
+    return this.#connection.transaction(work);
   }
 
   close(): Promise<void> {
-    return this.#mutex.run(async () => {
-      try {
-        if (!this.#pglite.closed) await this.#pglite.close();
-      } finally {
-        await this.#releaseLock();
-      }
-    });
+    this.#closing ??= this.#connection
+      .close()
+      .finally(() => this.#host.stop())
+      .finally(() => this.#releaseLock());
+    return this.#closing;
+  }
+
+  #assertHostRunning(): void {
+    const failure = this.#host.failure;
+    if (failure !== undefined) throw new Error(`${failure}; restart Airlock to reopen the database`);
   }
 }
 
 export async function openPgliteDatabase(options: { dataDir: string }): Promise<MigratableDatabase> {
   await mkdir(options.dataDir, { recursive: true });
   const releaseLock = await lockDataDirectory(options.dataDir);
+  let host: PgliteHost | undefined;
   try {
-    const pglite = await PGlite.create(options.dataDir, { parsers: TYPE_PARSERS });
-    return new PgliteDatabase(pglite, releaseLock);
+    host = await startPgliteHost(options.dataDir);
+    const connection = await openPostgresDatabase({
+      url: host.url,
+      poolSize: 1,
+      onIdleConnectionError: undefined,
+      keepIdleConnections: true,
+    });
+    return new PgliteDatabase({ connection, host, releaseLock });
   } catch (error) {
+    await host?.stop();
     await releaseLock();
     throw error;
   }

@@ -18,7 +18,7 @@ async function runStatement<Row>(
   sql: string,
   params: readonly unknown[] | undefined,
 ): Promise<Row[]> {
-  // The extended protocol, as PGlite uses: one statement per call, even without parameters.
+  // The extended protocol: one statement per call, even without parameters.
   const statement: pg.QueryConfig & { queryMode: 'extended' } = {
     text: sql,
     values: normalizeParameters(params),
@@ -112,8 +112,15 @@ export async function openPostgresDatabase(options: {
   url: string;
   poolSize: number;
   onIdleConnectionError: ((error: Error) => void) | undefined;
+  /** Keep idle connections open (rather than closing them after 10 s) without keeping the process alive. */
+  keepIdleConnections?: boolean;
 }): Promise<MigratableDatabase> {
-  const pool = new pg.Pool({ connectionString: options.url, max: options.poolSize, types: typeParsing });
+  const pool = new pg.Pool({
+    connectionString: options.url,
+    max: options.poolSize,
+    types: typeParsing,
+    ...(options.keepIdleConnections === true ? { idleTimeoutMillis: 0, allowExitOnIdle: true } : {}),
+  });
   pool.on('error', (error) => options.onIdleConnectionError?.(error));
   try {
     // Fails fast on a wrong URL or an unreachable server instead of at the first request.

@@ -31,7 +31,7 @@ export class TransactionHandle implements ScriptQueryable {
   }
 }
 
-/** Parameters as both drivers should see them: `undefined` becomes NULL. */
+/** Parameters as node-postgres should see them: `undefined` becomes NULL. */
 export function normalizeParameters(params: readonly unknown[] | undefined): unknown[] {
   return params === undefined ? [] : params.map((value) => (value === undefined ? null : value));
 }

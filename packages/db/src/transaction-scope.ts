@@ -10,8 +10,8 @@ const currentScope = new AsyncLocalStorage<TransactionScope>();
 
 /**
  * Runs a transaction's work while recording which database it belongs to, so a call on that database's own
- * `query`/`transaction` from inside the work can be refused instead of deadlocking on PGlite's single connection
- * (or silently running outside the transaction on PostgreSQL).
+ * `query`/`transaction` from inside the work can be refused instead of running outside the transaction, or waiting
+ * forever for a pooled connection (the embedded database has only one).
  */
 export async function runInTransactionScope<T>(database: object, work: () => Promise<T>): Promise<T> {
   const scope: TransactionScope = { database, open: true };

@@ -1,6 +1,6 @@
 import pg from 'pg';
 
-/** PostgreSQL type OIDs that both drivers parse through TYPE_PARSERS. */
+/** PostgreSQL type OIDs parsed through TYPE_PARSERS. */
 export const TYPE_OIDS = {
   bytea: 17,
   int8: 20,
@@ -25,9 +25,8 @@ function parseInt8(text: string): number | bigint {
 }
 
 /**
- * Text-format parsers shared by the PGlite and node-postgres adapters, so a query returns the same JavaScript
- * values on both. Types not listed keep the drivers' defaults, which already agree (int2/int4/float4/float8 as
- * number, bool as boolean, text as string).
+ * Text-format parsers node-postgres uses for both kinds of database. Types not listed keep node-postgres's defaults
+ * (int2/int4/float4/float8 as number, bool as boolean, text as string).
  *
  * - timestamptz, timestamp: Date (millisecond precision)
  * - int8: number when safe, bigint otherwise (count(*) is a number)
