@@ -10,7 +10,8 @@ function sharedMemoryBytes(): number {
 
 let airlock: AirlockFixture;
 beforeAll(async () => {
-  airlock = await startAirlock();
+  // Cold sandboxes only, so every process of the sandbox uid belongs to the execution under test.
+  airlock = await startAirlock({ environment: { AIRLOCK_POOL_MAX_SLOTS: '0' } });
 });
 afterAll(async () => {
   await airlock?.close();

@@ -1,4 +1,10 @@
-export { SandboxRuntime, RuntimeUnavailableError, type SandboxRuntimeOptions } from './sandbox-runtime.js';
+export {
+  SandboxRuntime,
+  RuntimeUnavailableError,
+  type AcquiredSandbox,
+  type SandboxRuntimeOptions,
+} from './sandbox-runtime.js';
+export { WarmPool, serializeKey, type PoolKey, type PoolStatistics, type WarmPoolOptions } from './pool/warm-pool.js';
 export {
   ImageStore,
   ImageBuildError,

@@ -6,6 +6,7 @@ import { detectCgroupHierarchy } from './cgroups/detect-cgroups.js';
 import { ImageStore, type Image, type ProgressListener } from './image/image-store.js';
 import { BubblewrapDriver } from './sandbox/bubblewrap-driver.js';
 import { PipeFactory } from './sandbox/pipe-factory.js';
+import { WarmPool, type PoolStatistics } from './pool/warm-pool.js';
 import type { PreparedSandbox, SandboxLanguage, SandboxLimits } from './sandbox/sandbox-types.js';
 import { LockHeldError, tryLock, type ReleaseLock } from './process-lock.js';
 import { launcherPath, loadSeccompProgram, seccompProgramPath } from './seccomp.js';
@@ -20,6 +21,20 @@ export interface SandboxRuntimeOptions {
   bwrapPath?: string;
   outputLimitBytes: number;
   imageMirror?: string;
+  /** Pre-started sandboxes; maxSlots 0 turns the warm pool off (every execution starts a cold sandbox). */
+  pool: {
+    maxSlots: number;
+    maxSlotsPerKey: number;
+    maxConcurrentRefills: number;
+    idleMs: number;
+  };
+  onPoolError?: (error: unknown) => void;
+}
+
+/** A sandbox for one execution and whether it came pre-started from the warm pool. */
+export interface AcquiredSandbox {
+  sandbox: PreparedSandbox;
+  warm: boolean;
 }
 
 export class RuntimeUnavailableError extends Error {
@@ -37,6 +52,7 @@ export class SandboxRuntime {
   readonly #pipes: PipeFactory;
   readonly #loadedImages = new Map<string, Image>();
   readonly #releaseLock: ReleaseLock;
+  readonly #pool: WarmPool | undefined;
 
   private constructor(parts: {
     images: ImageStore;
@@ -45,8 +61,14 @@ export class SandboxRuntime {
     pipes: PipeFactory;
     cgroupName: string;
     releaseLock: ReleaseLock;
+    pool: SandboxRuntimeOptions['pool'];
+    onPoolError: ((error: unknown) => void) | undefined;
   }) {
     this.#releaseLock = parts.releaseLock;
+    this.#pool =
+      parts.pool.maxSlots > 0
+        ? new WarmPool({ ...parts.pool, prepare: (key) => this.prepare(key), onRefillError: parts.onPoolError })
+        : undefined;
     this.images = parts.images;
     this.#driver = parts.driver;
     this.#cgroups = parts.cgroups;
@@ -115,7 +137,16 @@ export class SandboxRuntime {
       outputLimitBytes: options.outputLimitBytes,
     });
     const images = new ImageStore({ directory: options.imagesDirectory, mirror: options.imageMirror });
-    return new SandboxRuntime({ images, driver, cgroups, pipes, cgroupName, releaseLock });
+    return new SandboxRuntime({
+      images,
+      driver,
+      cgroups,
+      pipes,
+      cgroupName,
+      releaseLock,
+      pool: options.pool,
+      onPoolError: options.onPoolError,
+    });
   }
 
   /** Makes an image available to sandboxes, building it first if it is not on disk. */
@@ -135,7 +166,18 @@ export class SandboxRuntime {
     return image ? (Object.keys(image.manifest.interpreters) as SandboxLanguage[]) : [];
   }
 
-  /** Starts a sandbox for one execution; its interpreter waits for code once `ready` resolves. */
+  /** A sandbox for one execution: a pre-started one from the warm pool if there is one, else a new (cold) one. */
+  async acquire(options: { image: string; language: SandboxLanguage; limits: SandboxLimits }): Promise<AcquiredSandbox> {
+    const warm = this.#pool?.take(options);
+    if (warm) return { sandbox: warm, warm: true };
+    return { sandbox: await this.prepare(options), warm: false };
+  }
+
+  poolStatistics(): PoolStatistics | null {
+    return this.#pool?.statistics() ?? null;
+  }
+
+  /** Starts a new sandbox; its interpreter waits for code once `ready` resolves. */
   async prepare(options: { image: string; language: SandboxLanguage; limits: SandboxLimits }): Promise<PreparedSandbox> {
     const image = this.#loadedImages.get(options.image);
     if (!image) throw new RuntimeUnavailableError(`image "${options.image}" is not loaded`);
@@ -148,8 +190,9 @@ export class SandboxRuntime {
     return this.#cgroups.leasedCount;
   }
 
-  /** Kills every sandbox and removes the instance's cgroups and pipes. */
+  /** Drains the warm pool, kills every sandbox and removes the instance's cgroups and pipes. */
   async close(): Promise<void> {
+    await this.#pool?.close();
     await this.#cgroups.close();
     await this.#pipes.close();
     await this.#releaseLock();

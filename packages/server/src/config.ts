@@ -20,6 +20,10 @@ export interface Config {
   sandboxGid: number;
   bwrapPath: string;
   imageMirror: string | undefined;
+  /** Pre-started sandboxes kept in all (0 turns the warm pool off), per pool key, and how long an unused key keeps them. */
+  poolMaxSlots: number;
+  poolMaxSlotsPerKey: number;
+  poolIdleSeconds: number;
 }
 
 export class ConfigError extends Error {
@@ -47,6 +51,7 @@ function resolveOption<T>(option: Option<T>, environment: NodeJS.ProcessEnv): T 
 
 const port = z.coerce.number().int().min(0).max(65535);
 const id = z.coerce.number().int().min(1).max(2 ** 31 - 1);
+const count = z.coerce.number().int().min(0).max(10_000);
 const text = z.string().min(1);
 const optionalText = z.string().min(1).optional();
 
@@ -76,6 +81,9 @@ export function loadConfig(
     sandboxGid: resolveOption({ variable: 'AIRLOCK_SANDBOX_GID', schema: id, fallback: 61000 }, environment),
     bwrapPath: resolveOption({ variable: 'AIRLOCK_BWRAP_PATH', schema: text, fallback: '/usr/bin/bwrap' }, environment),
     imageMirror: resolveOption({ variable: 'AIRLOCK_IMAGE_MIRROR', schema: optionalText, fallback: undefined }, environment),
+    poolMaxSlots: resolveOption({ variable: 'AIRLOCK_POOL_MAX_SLOTS', schema: count, fallback: 16 }, environment),
+    poolMaxSlotsPerKey: resolveOption({ variable: 'AIRLOCK_POOL_MAX_SLOTS_PER_KEY', schema: count, fallback: 8 }, environment),
+    poolIdleSeconds: resolveOption({ variable: 'AIRLOCK_POOL_IDLE_SECONDS', schema: count, fallback: 300 }, environment),
   };
   if (config.bootstrapApiKey !== undefined && !/^sk-[a-z0-9]+-[A-Za-z0-9_-]{16,}$/.test(config.bootstrapApiKey)) {
     throw new ConfigError('AIRLOCK_BOOTSTRAP_API_KEY must look like sk-<region>-<secret of at least 16 characters>');

@@ -1,5 +1,6 @@
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { serve, type ServerType } from '@hono/node-server';
 import { LIMITS } from '@airlock/contracts';
@@ -52,6 +53,13 @@ export async function startServer(options: {
       bwrapPath: config.bwrapPath,
       outputLimitBytes: LIMITS.outputMaxBytes,
       imageMirror: config.imageMirror,
+      pool: {
+        maxSlots: config.poolMaxSlots,
+        maxSlotsPerKey: config.poolMaxSlotsPerKey,
+        maxConcurrentRefills: availableParallelism(),
+        idleMs: config.poolIdleSeconds * 1000,
+      },
+      onPoolError: (error) => logger.error('warm pool refill failed', { error: String(error) }),
     });
     cleanups.push(() => runtime.close());
 

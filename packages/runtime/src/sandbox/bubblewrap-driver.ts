@@ -163,6 +163,7 @@ class BubblewrapSandbox implements PreparedSandbox {
   #started: ((at: number) => void) | undefined;
   #destroyed = false;
   #used = false;
+  #hasExited = false;
 
   constructor(options: BubblewrapSandboxOptions) {
     this.#options = options;
@@ -176,6 +177,7 @@ class BubblewrapSandbox implements PreparedSandbox {
       child.on('error', () => resolve(null));
       child.on('exit', (code) => resolve(code));
     });
+    void this.#exited.then(() => (this.#hasExited = true));
     // Until the interpreter is up, stderr carries only the launcher's and bubblewrap's own messages.
     const collectBootLog = (chunk: Buffer): void => {
       if (this.#bootLog.length < 4096) this.#bootLog += chunk.toString();
@@ -208,6 +210,10 @@ class BubblewrapSandbox implements PreparedSandbox {
       });
     });
     this.ready.catch(() => undefined);
+  }
+
+  get isAlive(): boolean {
+    return !this.#hasExited && !this.#destroyed;
   }
 
   async run(request: RunRequest): Promise<SandboxOutcome> {
@@ -263,6 +269,8 @@ class BubblewrapSandbox implements PreparedSandbox {
   async destroy(): Promise<void> {
     if (this.#destroyed) return;
     this.#destroyed = true;
+    // Until the interpreter reports ready, the sandbox may not have joined its cgroup yet.
+    await this.ready.catch(() => undefined);
     // Killing the cgroup ends bubblewrap and the sandbox; the launcher then reaps them and exits.
     await this.#options.slot.killAll().catch(() => undefined);
     await this.#exited;

@@ -54,6 +54,8 @@ export interface PreparedSandbox {
   readonly language: SandboxLanguage;
   /** Resolves once the interpreter waits for code; rejects if the sandbox failed to start. */
   readonly ready: Promise<void>;
+  /** False once the sandbox's process has exited or the sandbox was destroyed. */
+  readonly isAlive: boolean;
   run(request: RunRequest): Promise<SandboxOutcome>;
   /** Kills the sandbox if it is still alive and releases its resources; idempotent. */
   destroy(): Promise<void>;

@@ -53,12 +53,13 @@ export class ExecutionService {
     const createdAt = new Date();
 
     let sandbox;
+    let warm;
     try {
-      sandbox = await this.#options.runtime.prepare({
+      ({ sandbox, warm } = await this.#options.runtime.acquire({
         image: sandboxConfig.image,
         language: request.language,
         limits: sandboxLimits(sandboxConfig),
-      });
+      }));
     } catch (error) {
       this.#options.logger.error('sandbox could not be prepared', { traceId, error: String(error) });
       throw ApiError.unavailable('no sandbox could be started; try again shortly');
@@ -101,7 +102,7 @@ export class ExecutionService {
       stderr: outcome.stderr,
       stdoutTruncated: outcome.stdoutTruncated,
       stderrTruncated: outcome.stderrTruncated,
-      warm: false,
+      warm,
       durationMs,
       overheadMs,
       peakMemoryBytes: outcome.peakMemoryBytes,

@@ -1,0 +1,120 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { SandboxRuntime, type SandboxLanguage, type SandboxLimits, type SandboxOutcome } from '../packages/runtime/src/index.js';
+import { testSandboxUid } from './support/airlock-fixture.js';
+import { noProcessesLeft, processesOfUid } from './support/host-inspection.js';
+
+const limits: SandboxLimits = { cpus: 1, memoryBytes: 512 << 20, pids: 256, tmpBytes: 64 << 20, homeBytes: 64 << 20 };
+const sandboxUid = testSandboxUid();
+let stateDirectory: string;
+let runtime: SandboxRuntime;
+
+beforeAll(async () => {
+  stateDirectory = await mkdtemp(join(tmpdir(), 'airlock-warm-'));
+  runtime = await SandboxRuntime.start({
+    stateDirectory: join(stateDirectory, 'run'),
+    imagesDirectory: inject('imagesDirectory'),
+    sandboxUid,
+    sandboxGid: sandboxUid,
+    outputLimitBytes: 64 * 1024,
+    pool: { maxSlots: 6, maxSlotsPerKey: 2, maxConcurrentRefills: 2, idleMs: 60_000 },
+  });
+  await runtime.loadImage('default');
+});
+afterAll(async () => {
+  await runtime?.close();
+  await rm(stateDirectory, { recursive: true, force: true });
+});
+
+async function runCold(language: SandboxLanguage, code: string, env: Record<string, string> = {}): Promise<SandboxOutcome> {
+  const sandbox = await runtime.prepare({ image: 'default', language, limits });
+  return sandbox.run({ code, env, timeoutMs: 10_000 });
+}
+
+/** Runs on a pre-started sandbox: asks until the pool hands one out. */
+async function runWarm(language: SandboxLanguage, code: string, env: Record<string, string> = {}): Promise<SandboxOutcome> {
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const { sandbox, warm } = await runtime.acquire({ image: 'default', language, limits });
+    if (warm) return sandbox.run({ code, env, timeoutMs: 10_000 });
+    await sandbox.destroy();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error('the pool never handed out a warm sandbox');
+}
+
+const PROGRAMS: Array<[SandboxLanguage, string, string]> = [
+  ['python', 'argv and __name__', 'import sys; print(sys.argv, __name__, "__file__" in dir(), sorted(k for k in globals() if not k.startswith("__")))'],
+  ['python', 'sys.exit with a code', 'import sys; print("x"); sys.exit(3)'],
+  ['python', 'sys.exit with a message', 'import sys; sys.exit("bad thing")'],
+  ['python', 'uncaught exception', 'def f():\n    1 / 0\nf()'],
+  ['python', 'syntax error', 'def f(:\n  pass'],
+  ['python', 'killed by a signal', 'import os, signal; os.kill(os.getpid(), signal.SIGKILL)'],
+  ['python', 'environment and children', 'import os, subprocess; print(os.environ["GREETING"]); subprocess.run(["sh", "-c", "echo child $GREETING"])'],
+  ['python', 'working directory and home', 'import os; print(os.getcwd(), os.path.expanduser("~"), os.listdir("."))'],
+  ['python', 'KeyboardInterrupt', 'raise KeyboardInterrupt'],
+  ['python', 'atexit and buffered output', 'import atexit; atexit.register(lambda: print("bye")); print("hi", end="")'],
+  ['node', 'argv, require and module', 'console.log(process.argv.length, typeof require, typeof module.exports, __filename)'],
+  ['node', 'process.exit', 'console.log("x"); process.exit(4)'],
+  ['node', 'exitCode', 'process.exitCode = 5'],
+  ['node', 'uncaught exception', 'function f() { throw new TypeError("nope") }\nf()'],
+  ['node', 'unhandled rejection', 'Promise.reject(new Error("later"))'],
+  ['node', 'environment and children', 'console.log(process.env.GREETING); require("child_process").execSync("echo child $GREETING", { stdio: "inherit" })'],
+  ['bash', 'exit code and stderr', 'echo out; echo err >&2; exit 6'],
+  ['bash', 'environment and children', 'echo $GREETING; sh -c "echo child \\$GREETING"'],
+  ['bash', 'signal', 'kill -INT $$; echo not reached'],
+];
+
+describe('a warm sandbox behaves exactly like a cold one', () => {
+  it.each(PROGRAMS)('%s: %s', async (language, _name, code) => {
+    const env = { GREETING: 'hello' };
+    const cold = await runCold(language, code, env);
+    const warm = await runWarm(language, code, env);
+    const comparable = (outcome: SandboxOutcome) => ({
+      status: outcome.status,
+      exitCode: outcome.exitCode,
+      stdout: outcome.stdout,
+      stderr: outcome.stderr,
+    });
+    expect(comparable(warm)).toEqual(comparable(cold));
+  });
+});
+
+describe('warm pool', () => {
+  it('hands each sandbox out once and leaves nothing of a run behind', async () => {
+    const first = await runWarm('bash', 'echo $$ > /tmp/mark; (setsid sleep 300 &); echo started');
+    expect(first.stdout).toBe('started\n');
+    const second = await runWarm('bash', 'ls /tmp; echo done');
+    expect(second.stdout).toBe('done\n');
+    expect((await noProcessesLeft(sandboxUid)).filter((line) => line.includes(' sleep '))).toEqual([]);
+  });
+
+  it('hands out sandboxes quickly once warm', async () => {
+    await runWarm('python', 'pass');
+    const outcome = await runWarm('python', 'print(1)');
+    expect(outcome.stdout).toBe('1\n');
+    const statistics = runtime.poolStatistics();
+    expect(statistics?.hits).toBeGreaterThan(0);
+    expect(statistics?.keys.some((key) => key.key.startsWith('default/python/'))).toBe(true);
+  });
+
+  it('drains on close: no process of the sandbox user is left', async () => {
+    const other = await SandboxRuntime.start({
+      stateDirectory: join(stateDirectory, 'other'),
+      imagesDirectory: inject('imagesDirectory'),
+      sandboxUid: sandboxUid + 1,
+      sandboxGid: sandboxUid + 1,
+      outputLimitBytes: 1024,
+      pool: { maxSlots: 4, maxSlotsPerKey: 2, maxConcurrentRefills: 2, idleMs: 60_000 },
+    });
+    await other.loadImage('default');
+    await (await other.acquire({ image: 'default', language: 'python', limits })).sandbox.destroy();
+    for (let attempt = 0; attempt < 100 && (other.poolStatistics()?.readySlots ?? 0) === 0; attempt++) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    expect(processesOfUid(sandboxUid + 1).length).toBeGreaterThan(0);
+    await other.close();
+    expect(await noProcessesLeft(sandboxUid + 1)).toEqual([]);
+  });
+});
