@@ -12,7 +12,7 @@ import {
   openDatabase,
   type Database,
 } from '@airlock/db';
-import { SandboxRuntime, type ProgressListener } from '@airlock/runtime';
+import { SandboxRuntime, type PoolStatistics, type ProgressListener } from '@airlock/runtime';
 import type { Config } from './config.js';
 import { createApp } from './http/app.js';
 import { AdminService } from './services/admin-service.js';
@@ -26,6 +26,8 @@ export interface RunningServer {
   /** The API key created on first start, if this start created one. */
   createdApiKey: CreatedApiKey | null;
   adminToken: string;
+  /** Warm pool counters (null when the pool is off), for metrics and benchmarks. */
+  poolStatistics(): PoolStatistics | null;
   close(): Promise<void>;
 }
 
@@ -106,7 +108,13 @@ export async function startServer(options: {
       cgroupVersion: runtime.cgroupVersion,
       cgroupName: runtime.cgroupName,
     });
-    return { url: `http://${host}:${address.port}`, createdApiKey, adminToken, close: cleanup };
+    return {
+      url: `http://${host}:${address.port}`,
+      createdApiKey,
+      adminToken,
+      poolStatistics: () => runtime.poolStatistics(),
+      close: cleanup,
+    };
   } catch (error) {
     await cleanup();
     throw error;
