@@ -6,6 +6,7 @@ import { detectCgroupHierarchy } from './cgroups/detect-cgroups.js';
 import { ImageStore, type Image, type ProgressListener } from './image/image-store.js';
 import { BubblewrapDriver } from './sandbox/bubblewrap-driver.js';
 import { PipeFactory } from './sandbox/pipe-factory.js';
+import { hostHasMemoryForRefill } from './pool/host-memory.js';
 import { WarmPool, type PoolStatistics } from './pool/warm-pool.js';
 import type { PreparedSandbox, SandboxLanguage, SandboxLimits } from './sandbox/sandbox-types.js';
 import { LockHeldError, tryLock, type ReleaseLock } from './process-lock.js';
@@ -67,7 +68,12 @@ export class SandboxRuntime {
     this.#releaseLock = parts.releaseLock;
     this.#pool =
       parts.pool.maxSlots > 0
-        ? new WarmPool({ ...parts.pool, prepare: (key) => this.prepare(key), onRefillError: parts.onPoolError })
+        ? new WarmPool({
+            ...parts.pool,
+            prepare: (key) => this.prepare(key),
+            hasMemoryForRefill: () => hostHasMemoryForRefill(),
+            onRefillError: parts.onPoolError,
+          })
         : undefined;
     this.images = parts.images;
     this.#driver = parts.driver;

@@ -18,6 +18,8 @@ export interface WarmPoolOptions {
   maxConcurrentRefills: number;
   /** A key without requests for this long has its slots destroyed. */
   idleMs: number;
+  /** Whether the host can hold another pre-started sandbox; refills wait while it cannot. */
+  hasMemoryForRefill?: () => boolean;
   /** Called when a refill fails; the pool backs off and tries again later. */
   onRefillError?: (error: unknown) => void;
   now?: () => number;
@@ -169,6 +171,7 @@ export class WarmPool {
     for (;;) {
       if (this.#refillsRunning >= this.#options.maxConcurrentRefills) return;
       if (this.#totalSlots() >= this.#options.maxSlots) return;
+      if (this.#options.hasMemoryForRefill && !this.#options.hasMemoryForRefill()) return;
       const now = this.#now();
       const candidates = [...this.#keys.values()].filter(
         (state) => state.retryAt <= now && state.ready.length + state.starting < this.#targetOf(state),
