@@ -9,6 +9,7 @@ const node: PoolKey = { image: 'default', language: 'node', limits };
 /** Stands in for a sandbox: the pool only starts, hands out and destroys them. */
 class FakeSandbox implements PreparedSandbox {
   readonly ready = Promise.resolve();
+  readonly codeStarted = Promise.resolve();
   readonly language;
   destroyed = false;
   exited = false;
@@ -59,6 +60,7 @@ describe('WarmPool', () => {
     const second = pool.take(python);
     expect(second).not.toBe(first);
     expect(pool.statistics()).toMatchObject({ hits: 2, misses: 1 });
+    await settle(); // a hit refills once its code has started
     expect(started.length).toBeGreaterThanOrEqual(3);
     await pool.close();
   });

@@ -97,9 +97,14 @@ export class WarmPool {
       void sandbox.destroy();
       sandbox = state.ready.shift();
     }
-    if (sandbox) this.#hits++;
-    else this.#misses++;
-    this.#schedule();
+    if (sandbox) {
+      this.#hits++;
+      // A refill forks the server process; waiting until the code runs keeps that off the request's path.
+      void sandbox.codeStarted.then(() => this.#schedule());
+    } else {
+      this.#misses++;
+      this.#schedule();
+    }
     return sandbox;
   }
 

@@ -154,13 +154,15 @@ interface BubblewrapSandboxOptions {
 class BubblewrapSandbox implements PreparedSandbox {
   readonly language;
   readonly ready: Promise<void>;
+  readonly codeStarted: Promise<void>;
   readonly #options: BubblewrapSandboxOptions;
   readonly #stdout: Socket;
   readonly #stderr: Socket;
   readonly #request: Socket;
   readonly #exited: Promise<number | null>;
   #bootLog = '';
-  #started: ((at: number) => void) | undefined;
+  #startedAt: number | undefined;
+  #onStarted: ((at: number) => void) | undefined;
   #destroyed = false;
   #used = false;
   #hasExited = false;
@@ -178,6 +180,9 @@ class BubblewrapSandbox implements PreparedSandbox {
       child.on('exit', (code) => resolve(code));
     });
     void this.#exited.then(() => (this.#hasExited = true));
+    let markStarted: () => void = () => undefined;
+    this.codeStarted = new Promise<void>((resolve) => (markStarted = resolve));
+    void this.#exited.then(() => markStarted());
     // Until the interpreter is up, stderr carries only the launcher's and bubblewrap's own messages.
     const collectBootLog = (chunk: Buffer): void => {
       if (this.#bootLog.length < 4096) this.#bootLog += chunk.toString();
@@ -203,7 +208,11 @@ class BubblewrapSandbox implements PreparedSandbox {
           this.#stderr.off('data', collectBootLog);
           resolve();
         }
-        if (received.includes('S')) this.#started?.(performance.now());
+        if (received.includes('S') && this.#startedAt === undefined) {
+          this.#startedAt = performance.now();
+          this.#onStarted?.(this.#startedAt);
+          markStarted();
+        }
       });
       void this.#exited.then((code) => {
         if (!isReady) fail(`it exited with ${code}`);
@@ -225,7 +234,7 @@ class BubblewrapSandbox implements PreparedSandbox {
     const stderr = new OutputCapture(this.#options.outputLimitBytes);
     const stdoutDone = drain(this.#stdout, stdout, request.onStdout);
     const stderrDone = drain(this.#stderr, stderr, request.onStderr);
-    const started = new Promise<number>((resolve) => (this.#started = resolve));
+    const started = new Promise<number>((resolve) => (this.#onStarted = resolve));
 
     let stopReason: 'timeout' | 'cancelled' | undefined;
     const stop = (reason: 'timeout' | 'cancelled'): void => {

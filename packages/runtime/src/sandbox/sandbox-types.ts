@@ -56,6 +56,8 @@ export interface PreparedSandbox {
   readonly ready: Promise<void>;
   /** False once the sandbox's process has exited or the sandbox was destroyed. */
   readonly isAlive: boolean;
+  /** Resolves when code has started running in it, or when it ends without running code. */
+  readonly codeStarted: Promise<void>;
   run(request: RunRequest): Promise<SandboxOutcome>;
   /** Kills the sandbox if it is still alive and releases its resources; idempotent. */
   destroy(): Promise<void>;

@@ -64,23 +64,20 @@ export class ExecutionService {
       this.#options.logger.error('sandbox could not be prepared', { traceId, error: String(error) });
       throw ApiError.unavailable('no sandbox could be started; try again shortly');
     }
-    try {
-      await this.#options.executions.insertRunning({
-        traceId,
-        orgId: organization.id,
-        apiKeyId: apiKey.id,
-        sandboxConfigId: sandboxConfig.id,
-        nodeId: this.#options.nodeId,
-        language: request.language,
-        code: request.code,
-        metadata: request.metadata ?? {},
-        deliveryMode: 'inline',
-        createdAt,
-      });
-    } catch (error) {
-      await sandbox.destroy();
-      throw error;
-    }
+    // The record is written while the code starts; it completes only after the insert has.
+    const inserted = this.#options.executions.insertRunning({
+      traceId,
+      orgId: organization.id,
+      apiKeyId: apiKey.id,
+      sandboxConfigId: sandboxConfig.id,
+      nodeId: this.#options.nodeId,
+      language: request.language,
+      code: request.code,
+      metadata: request.metadata ?? {},
+      deliveryMode: 'inline',
+      createdAt,
+    });
+    inserted.catch(() => undefined);
 
     let outcome: SandboxOutcome;
     try {
@@ -88,9 +85,11 @@ export class ExecutionService {
     } catch (error) {
       const message = error instanceof SandboxStartError ? 'the sandbox failed to start' : 'the sandbox failed';
       this.#options.logger.error(message, { traceId, error: String(error) });
+      await inserted;
       await this.#options.executions.complete(traceId, failedResult(message, createdAt));
       throw ApiError.unavailable(`${message}; try again shortly`);
     }
+    await inserted;
     const overheadMs = round(outcome.codeStartedAt - acceptedAt, 3);
     const durationMs = Math.round(outcome.runMs);
     const error = describeOutcome(outcome, request.timeout);
