@@ -1,21 +1,38 @@
 import { randomBytes } from 'node:crypto';
+import type { PoolStatistics } from '@airlock/runtime';
 import { loadConfig, silentLogger, startServer, type Config } from '@airlock/server';
+
+/**
+ * Host uid and gid of the benchmarked servers' sandboxes. Not the default (61000), so the processes of this run's
+ * sandboxes are told apart from those of any other Airlock server on the machine.
+ */
+const BENCH_SANDBOX_ID = 63999;
 
 /** A real Airlock server on loopback. */
 export interface BenchServer {
   url: string;
   apiKey: string;
+  /** Host uid its sandboxes run as. */
+  sandboxUid: number;
+  /** Warm pool counters; null when the pool is off. */
+  poolStatistics(): PoolStatistics | null;
   /** Stops the server. Idempotent. */
   close(): Promise<void>;
 }
 
-/** The configuration of the benchmarked server: defaults, loopback, a random port and a known API key. */
-export function benchServerConfig(options: { dataDirectory: string; imagesDirectory: string }): Config {
+/**
+ * The configuration of a benchmarked server: defaults, loopback, a random port, a known API key and the bench's
+ * sandbox uid. Without `warmPool` the pool is off (AIRLOCK_POOL_MAX_SLOTS=0), so every execution starts a cold sandbox.
+ */
+export function benchServerConfig(options: { dataDirectory: string; imagesDirectory: string; warmPool: boolean }): Config {
   return loadConfig(
     { host: '127.0.0.1', port: 0, dataDirectory: options.dataDirectory },
     {
       AIRLOCK_IMAGES_DIR: options.imagesDirectory,
       AIRLOCK_BOOTSTRAP_API_KEY: `sk-bench-${randomBytes(24).toString('base64url')}`,
+      AIRLOCK_SANDBOX_UID: String(BENCH_SANDBOX_ID),
+      AIRLOCK_SANDBOX_GID: String(BENCH_SANDBOX_ID),
+      ...(options.warmPool ? {} : { AIRLOCK_POOL_MAX_SLOTS: '0' }),
     },
   );
 }
@@ -23,5 +40,11 @@ export function benchServerConfig(options: { dataDirectory: string; imagesDirect
 export async function startBenchServer(config: Config): Promise<BenchServer> {
   const server = await startServer({ config, logger: silentLogger });
   let closing: Promise<void> | undefined;
-  return { url: server.url, apiKey: config.bootstrapApiKey!, close: () => (closing ??= server.close()) };
+  return {
+    url: server.url,
+    apiKey: config.bootstrapApiKey!,
+    sandboxUid: config.sandboxUid,
+    poolStatistics: () => server.poolStatistics(),
+    close: () => (closing ??= server.close()),
+  };
 }

@@ -43,14 +43,17 @@ export function isSuccess(sample: ExecuteSample): boolean {
   return sample.response?.status === 'success';
 }
 
-/** Sends `warmup` unmeasured requests, then `iterations` requests one after another; every one must succeed. */
+/**
+ * Sends `warmup` unmeasured requests, then `iterations` requests one after another, awaiting `between` after each;
+ * every one must succeed.
+ */
 export async function runSequential(
   server: BenchServer,
   request: ExecuteRequestInput,
-  counts: { warmup: number; iterations: number },
+  options: { warmup: number; iterations: number; between?: () => Promise<void> },
 ): Promise<ExecuteSample[]> {
   const samples: ExecuteSample[] = [];
-  for (let run = 0; run < counts.warmup + counts.iterations; run++) {
+  for (let run = 0; run < options.warmup + options.iterations; run++) {
     const sample = await execute(server, request);
     if (!isSuccess(sample)) {
       throw new Error(
@@ -58,7 +61,8 @@ export async function runSequential(
           (sample.error ?? JSON.stringify(sample.response)),
       );
     }
-    if (run >= counts.warmup) samples.push(sample);
+    if (run >= options.warmup) samples.push(sample);
+    await options.between?.();
   }
   return samples;
 }
@@ -85,4 +89,19 @@ export async function runConcurrent(
   };
   await Promise.all(Array.from({ length: limit.concurrency }, client));
   return { samples, elapsedSeconds: (performance.now() - startedAt) / 1000 };
+}
+
+/**
+ * Client wall time of one authenticated GET that starts no sandbox, reading the whole response. The expected status
+ * is checked, so a path that changed meaning fails the run instead of timing an error page.
+ */
+export async function timeGet(server: BenchServer, path: string, expectedStatus: number): Promise<number> {
+  const startedAt = performance.now();
+  const response = await fetch(`${server.url}${path}`, { headers: { authorization: `Bearer ${server.apiKey}` } });
+  await response.text();
+  const wallMs = performance.now() - startedAt;
+  if (response.status !== expectedStatus) {
+    throw new Error(`GET ${path} answered HTTP ${response.status}, expected ${expectedStatus}`);
+  }
+  return wallMs;
 }

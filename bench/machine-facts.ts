@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { statfsSync } from 'node:fs';
+import { readFileSync, statfsSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg, release, totalmem } from 'node:os';
 
 /** statfs magic number of a cgroup v2 (unified) mount. */
@@ -32,4 +32,27 @@ export function readMachineFacts(options: { bubblewrapPath: string }): MachineFa
     bubblewrapVersion: execFileSync(options.bubblewrapPath, ['--version'], { encoding: 'utf8' }).trim(),
     loadAverage: loadavg()[0]!,
   };
+}
+
+/** Busy and total CPU time of the whole machine since boot, in clock ticks, from /proc/stat. */
+export interface CpuTimes {
+  busy: number;
+  total: number;
+}
+
+export function readCpuTimes(): CpuTimes {
+  const line = readFileSync('/proc/stat', 'utf8').split('\n')[0]!;
+  // cpu user nice system idle iowait irq softirq steal guest guest_nice; guest time is already in user and nice.
+  const [user, nice, system, idle, iowait, irq, softirq, steal] = line.trim().split(/\s+/).slice(1, 9).map(Number) as [
+    number, number, number, number, number, number, number, number,
+  ];
+  const busy = user + nice + system + irq + softirq + steal;
+  return { busy, total: busy + idle + iowait };
+}
+
+/** Share of the machine's CPU time that was busy since `before`. */
+export function cpuBusySince(before: CpuTimes): number {
+  const after = readCpuTimes();
+  const total = after.total - before.total;
+  return total === 0 ? 0 : (after.busy - before.busy) / total;
 }

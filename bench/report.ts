@@ -1,7 +1,35 @@
-import type { Language } from '@airlock/contracts';
+import { LANGUAGES, type Language } from '@airlock/contracts';
 import type { Baseline, ColdBaselines } from './baselines.js';
 import type { MachineFacts } from './machine-facts.js';
 import type { LatencySummary } from './percentiles.js';
+import type { PoolCounts } from './pool-probe.js';
+import { summarizeResults } from './report-summary.js';
+import type { SlotMemorySummary } from './slot-memory.js';
+import {
+  COLD_OVERHEAD_LIMIT,
+  HTTP_RATIO_LIMIT,
+  SLOT_MEMORY_LIMIT,
+  THROUGHPUT_RATIO_MINIMUM,
+  WARM_OVERHEAD_LIMIT,
+} from './targets.js';
+import { formatHits, formatMiB, formatMiBAndKiB, formatMs, formatPercent, formatRate, formatRatio } from './units.js';
+
+/** Sequential calls of one language: client wall time, the server's overhead_ms, and CPU time of this process per call. */
+export interface SequentialSeries {
+  wall: LatencySummary;
+  overhead: LatencySummary;
+  /** The server's duration_ms: from the code's start until the sandbox's processes have exited. */
+  run: LatencySummary;
+  /** User plus system CPU time. */
+  processCpuMs: number;
+  /** The system (kernel) part of it: forks, pipes, cgroup files, sockets. */
+  processSystemCpuMs: number;
+}
+
+/** A sequential series on the server with the warm pool, and what the pool did during it. */
+export interface WarmSeries extends SequentialSeries {
+  pool: PoolCounts;
+}
 
 /** Everything one run measured. */
 export interface BenchResults {
@@ -10,12 +38,26 @@ export interface BenchResults {
   runSeconds: number;
   facts: MachineFacts;
   image: { version: string; languageVersions: Record<Language, string> };
-  settings: { warmup: number; iterations: number };
+  settings: {
+    warmup: number;
+    iterations: number;
+    /** Client pause after each sequential call. */
+    pauseMs: number;
+    sandboxUid: number;
+    /** The warm server's pool settings (its defaults). */
+    pool: { maxSlots: number; maxSlotsPerKey: number; idleSeconds: number };
+  };
   baselines: Record<Exclude<keyof ColdBaselines, 'pythonFloor'>, { baseline: Baseline; summary: LatencySummary }>;
-  /** The process that runs the server (and the HTTP client): memory, and what starting any process costs in it. */
+  /** The process that runs the servers (and the HTTP client): memory, and what starting any process costs in it. */
   serverProcess: { residentMiBBefore: number; residentMiBAfter: number; spawnTrue: LatencySummary };
-  /** Sequential calls per language: client wall time, the server's overhead_ms, and CPU time of this process per call. */
-  sequential: Record<Language, { wall: LatencySummary; overhead: LatencySummary; processCpuMs: number }>;
+  /** Requests that start no sandbox, on the warm server: HTTP alone, and HTTP with the API key lookup. */
+  roundTrips: { health: LatencySummary; authenticated: LatencySummary };
+  /** Warm python sandboxes taken from a pool through the runtime API, without a server: take -> code running. */
+  runtimeWarm: { overhead: LatencySummary; pool: PoolCounts };
+  /** The server with AIRLOCK_POOL_MAX_SLOTS=0: every call starts a cold sandbox. */
+  cold: Record<Language, SequentialSeries>;
+  /** The server with the warm pool. */
+  warm: Record<Language, WarmSeries>;
   throughput: {
     floor: Baseline;
     floorWorkers: number;
@@ -26,6 +68,13 @@ export interface BenchResults {
     requests: number;
     failed: number;
     wall: LatencySummary;
+    pool: PoolCounts;
+    /** Share of the run the event loop of the benchmark process (servers and client) was busy. */
+    eventLoopBusy: number;
+    /** Share of the machine's CPU time (all cores) that was busy over the run. */
+    machineBusy: number;
+    /** CPU time of that process per request. */
+    processCpuMs: number;
   };
   burst: {
     requests: number;
@@ -34,7 +83,10 @@ export interface BenchResults {
     failedExecutions: number;
     elapsedSeconds: number;
     wall: LatencySummary;
+    pool: PoolCounts;
   };
+  /** The warm server's idle slots after the burst: how many the pool reported ready, and their mean memory. */
+  slotMemory: Record<Language, { readySlots: number; summary: SlotMemorySummary | undefined }>;
 }
 
 /** One line of a section's table; `met` is undefined when DESIGN.md sets no target for the metric. */
@@ -57,18 +109,6 @@ export interface Report {
   summary: string;
 }
 
-export function formatMs(milliseconds: number): string {
-  return `${milliseconds.toFixed(milliseconds < 10 ? 2 : 1)} ms`;
-}
-
-function formatRatio(ratio: number): string {
-  return `${ratio.toFixed(2)}x`;
-}
-
-function formatRate(perSecond: number): string {
-  return `${perSecond.toFixed(1)}/s`;
-}
-
 function info(metric: string, value: string, target = '—'): ReportRow {
   return { metric, value, target, met: undefined };
 }
@@ -83,18 +123,22 @@ function latencyRows(label: string, summary: LatencySummary, p50Reference = '—
   return [info(`${label} p50`, formatMs(summary.p50), p50Reference), info(`${label} p99`, formatMs(summary.p99))];
 }
 
-const COLD_OVERHEAD_LIMIT = { value: 8, text: '8 ms' };
-const HTTP_RATIO_LIMIT = { value: 0.3, text: '0.3x' };
-const THROUGHPUT_RATIO_MINIMUM = 0.7;
+const PROGRAM_LABELS: Record<Language, string> = {
+  python: 'python `print(1)`',
+  node: 'node `console.log(1)`',
+  bash: 'bash `echo 1`',
+};
 
 export function buildReport(results: BenchResults): Report {
-  const { baselines, serverProcess, sequential, throughput, burst } = results;
-  const pythonRatio = sequential.python.wall.p50 / baselines.bubblewrapPython.summary.p50;
-  const nodeRatio = sequential.node.wall.p50 / baselines.bubblewrapNode.summary.p50;
+  const { baselines, serverProcess, roundTrips, runtimeWarm, cold, warm, throughput, burst, slotMemory, settings } = results;
+  const rawPython = baselines.bubblewrapPython.summary.p50;
+  const rawNode = baselines.bubblewrapNode.summary.p50;
   const throughputRatio = throughput.perSecond / throughput.floorPerSecond;
-  const languages: Language[] = ['python', 'node', 'bash'];
   const baselineRows = (name: keyof BenchResults['baselines'], p50Reference?: string): ReportRow[] =>
     latencyRows(baselines[name].baseline.name, baselines[name].summary, p50Reference);
+  const poolSettings =
+    `at most ${settings.pool.maxSlots} ready sandboxes, ${settings.pool.maxSlotsPerKey} per pool key, ` +
+    `drained after ${settings.pool.idleSeconds} s without requests`;
 
   const sections: ReportSection[] = [
     {
@@ -108,55 +152,97 @@ export function buildReport(results: BenchResults): Report {
         ...baselineRows('bubblewrapNode'),
       ],
       notes: [
-        `Each is spawned from node and timed from spawn until it has exited, ${results.settings.iterations} runs after ` +
-          `${results.settings.warmup} discarded ones, before the server starts. bwrap runs as the sandbox uid with ` +
+        `Each is spawned from node and timed from spawn until it has exited, ${settings.iterations} runs after ` +
+          `${settings.warmup} discarded ones, before any server starts. bwrap runs as the sandbox uid with ` +
           '`--unshare-all --unshare-user --die-with-parent --new-session --ro-bind <image rootfs> / --proc /proc --dev /dev`.',
         ...Object.values(baselines).map(({ baseline }) => `\`${baseline.name}\`: ${baseline.description}.`),
       ],
     },
     {
-      title: '2. Sandbox overhead reported by the server (overhead_ms, sequential)',
+      title: '2. Sandbox overhead reported by the server (overhead_ms, sequential): warm pool and cold',
       rows: [
-        ...languages.flatMap((language) => [
-          atMost(`${language} overhead p50 (cold path)`, sequential[language].overhead.p50, COLD_OVERHEAD_LIMIT, formatMs),
-          info(`${language} overhead p99`, formatMs(sequential[language].overhead.p99)),
+        ...LANGUAGES.flatMap((language) => [
+          {
+            ...atMost(`${language} overhead p50, warm`, warm[language].overhead.p50, WARM_OVERHEAD_LIMIT, formatMs),
+            target: `<= ${WARM_OVERHEAD_LIMIT.text} (Baponi claims 12-18 ms)`,
+          },
+          info(`${language} overhead p99, warm`, formatMs(warm[language].overhead.p99)),
+          info(`${language} calls served warm`, formatHits(warm[language].pool)),
+          atMost(`${language} overhead p50, cold`, cold[language].overhead.p50, COLD_OVERHEAD_LIMIT, formatMs),
+          info(`${language} overhead p99, cold`, formatMs(cold[language].overhead.p99)),
+          info(`${language} sandbox start by the pool (refill), mean`, formatMs(warm[language].pool.meanRefillMs)),
         ]),
-        { metric: 'overhead p50, warm', value: 'no warm pool yet', target: '<= 1 ms', met: false },
+        ...latencyRows('python through the runtime API, no server (take -> code running), warm', runtimeWarm.overhead),
+        info('python through the runtime API, calls served warm', formatHits(runtimeWarm.pool)),
+        ...latencyRows('`GET /healthz`', roundTrips.health),
+        ...latencyRows('authenticated `GET /v1/executions/<unknown id>` (404)', roundTrips.authenticated),
         ...latencyRows('`spawn /bin/true` from the server process', serverProcess.spawnTrue),
       ],
       notes: [
-        "`overhead_ms` is the server's time from accepting the request to handing the code to the running interpreter. " +
-          'Every call is a cold sandbox today, so it includes interpreter start-up.',
-        `\`spawn /bin/true\` is measured again once the server runs in this process: node forks the whole process to ` +
+        "`overhead_ms` is the server's time from accepting the request to handing the code to the running " +
+          'interpreter (the stub reports just before it runs the code). Warm: the call took a pre-started sandbox ' +
+          'whose interpreter already waited for code, so sandbox creation and interpreter start-up are not in it. ' +
+          'Cold: the server ran with `AIRLOCK_POOL_MAX_SLOTS=0`, so every call started bubblewrap and the ' +
+          'interpreter, and the figure includes both (section 1: in a plain chroot, python starts in ' +
+          `${formatMs(baselines.chrootPython.summary.p50)} and node in ${formatMs(baselines.chrootNode.summary.p50)}).`,
+        'Two servers ran one after the other in the benchmark process, the cold one first, each on a fresh data ' +
+          `directory, with sandboxes as host uid ${settings.sandboxUid}; the warm one had the default pool ` +
+          `(${poolSettings}). ${settings.iterations} calls per language after ${settings.warmup} discarded ones, ` +
+          `one at a time; after each call the client pauses ${settings.pauseMs} ms and, on the warm server, waits ` +
+          "until the pool has started the call's replacement, as a client that calls less often than the pool takes " +
+          "to start a sandbox would find it. Calls served warm are the pool's hits over the measured calls, from " +
+          '`poolStatistics()`; a miss starts a cold sandbox.',
+        'The refill mean is how long the pool took, during the series, to start a sandbox in the background until ' +
+          'its interpreter waited for code: the cold start the pool moves off the request path.',
+        'The runtime API series takes warm python sandboxes from a pool of its own (same settings, sandbox uid and ' +
+          'pacing) in the benchmark process between the two servers, and times from taking the sandbox to the stub ' +
+          "reporting that the code starts: the pool's part of a warm overhead_ms, without HTTP, authentication or " +
+          'the database.',
+        'The two GETs start no sandbox. `/healthz` is the HTTP stack alone; the authenticated request also looks ' +
+          'the API key up in the database (embedded PGlite, in a child process), records its last use and looks the ' +
+          'execution up. An execution does as many database statements before its code runs (API key, last use, ' +
+          'the execution record), so the second GET shows what that database work costs here, HTTP included.',
+        '`spawn /bin/true` is measured once the cold server runs in this process: node forks the whole process to ' +
           `start any program, and its resident memory grew from ${Math.round(serverProcess.residentMiBBefore)} MiB ` +
-          `to ${Math.round(serverProcess.residentMiBAfter)} MiB when the server (with its embedded PGlite database) ` +
-          'started. The fork runs synchronously on the event loop, once per sandbox.',
+          `to ${Math.round(serverProcess.residentMiBAfter)} MiB when the server started. The fork runs ` +
+          'synchronously on the event loop once per sandbox, warm or cold: the pool starts the replacement of a warm ' +
+          'call as soon as the call takes its sandbox, while the call is still in flight.',
       ],
     },
     {
       title: '3. End-to-end over HTTP, sequential (client wall time)',
       rows: [
-        ...latencyRows('python `print(1)`', sequential.python.wall),
-        atMost('python `print(1)` p50 / raw `bwrap python3 -c` p50', pythonRatio, HTTP_RATIO_LIMIT, formatRatio),
-        ...latencyRows('node `console.log(1)`', sequential.node.wall),
+        ...LANGUAGES.flatMap((language) => [
+          ...latencyRows(`${PROGRAM_LABELS[language]}, warm`, warm[language].wall),
+          ...latencyRows(`${PROGRAM_LABELS[language]}, cold`, cold[language].wall),
+        ]),
+        atMost('python p50 warm / raw `bwrap python3 -c` p50', warm.python.wall.p50 / rawPython, HTTP_RATIO_LIMIT, formatRatio),
+        info('python p50 cold / raw `bwrap python3 -c` p50', formatRatio(cold.python.wall.p50 / rawPython)),
         {
-          ...atMost('node `console.log(1)` p50 / raw `bwrap node -e` p50', nodeRatio, HTTP_RATIO_LIMIT, formatRatio),
-          target: "<= 0.3x (python's target)",
+          ...atMost('node p50 warm / raw `bwrap node -e` p50', warm.node.wall.p50 / rawNode, HTTP_RATIO_LIMIT, formatRatio),
+          target: `<= ${HTTP_RATIO_LIMIT.text} (python's target)`,
         },
-        ...latencyRows('bash `echo 1`', sequential.bash.wall),
-        ...languages.map((language) =>
-          info(`server process CPU per ${language} call`, formatMs(sequential[language].processCpuMs)),
+        info('node p50 cold / raw `bwrap node -e` p50', formatRatio(cold.node.wall.p50 / rawNode)),
+        ...LANGUAGES.map((language) =>
+          info(`${language} code start to exit (duration_ms) p50, warm`, formatMs(warm[language].run.p50)),
         ),
+        ...LANGUAGES.flatMap((language) => [
+          info(`server process CPU per ${language} call, warm`, formatCpu(warm[language])),
+          info(`server process CPU per ${language} call, cold`, formatCpu(cold[language])),
+        ]),
       ],
       notes: [
-        `${results.settings.iterations} calls per language after ${results.settings.warmup} discarded ones, one at a ` +
-          "time, over keep-alive HTTP on loopback; the client runs in the server's process.",
-        'Server process CPU is user plus system time of that process (server and client, not the sandboxes) divided ' +
-          'by the number of calls.',
+        'The series of section 2, over keep-alive HTTP on loopback; the client runs in the servers\' process. The ' +
+          'raw sandboxes are those of section 1, measured earlier in the same run.',
+        "`duration_ms` is the server's time from the code's start until the sandbox's processes have exited and " +
+          'its output is read: for these one-liners, mostly interpreter shutdown and sandbox exit.',
+        'Server process CPU is user plus system time of that process (server and client, not the sandboxes or the ' +
+          'database process) over the series, divided by the number of calls; the system part is in parentheses. ' +
+          'On the warm server it includes starting the replacement sandbox of each call.',
       ],
     },
     {
-      title: `4. Throughput: python at concurrency ${throughput.concurrency} for ${throughput.seconds} s`,
+      title: `4. Throughput: python at concurrency ${throughput.concurrency} for ${throughput.seconds} s, warm pool`,
       rows: [
         info(
           `CPU floor (\`${throughput.floor.name}\`, ${throughput.floorWorkers} parallel loops)`,
@@ -170,60 +256,76 @@ export function buildReport(results: BenchResults): Report {
           target: `>= ${THROUGHPUT_RATIO_MINIMUM}x`,
           met: throughputRatio >= THROUGHPUT_RATIO_MINIMUM,
         },
+        info('calls served warm', formatHits(throughput.pool)),
+        info('sandbox start by the pool (refill), mean', formatMs(throughput.pool.meanRefillMs)),
+        info('server process CPU per call', formatMs(throughput.processCpuMs)),
+        info('event loop of the server process busy', formatPercent(throughput.eventLoopBusy)),
+        info(`machine CPU busy (${results.facts.processors} cores)`, formatPercent(throughput.machineBusy)),
         ...latencyRows('latency under load', throughput.wall),
         { metric: 'failed requests', value: `${throughput.failed} of ${throughput.requests}`, target: '0', met: throughput.failed === 0 },
       ],
       notes: [
         `The floor runs \`${throughput.floor.name}\` (${throughput.floor.description}) in one loop per core, with no ` +
-          'sandbox, for the same duration, before the server starts.',
+          'sandbox, for the same duration, before the servers start.',
+        'Airlock is the warm server, after its sequential series. A miss is a call that found no ready sandbox ' +
+          'and started a cold one. Event loop busy is `performance.eventLoopUtilization()` of the process that ' +
+          'runs the server and the client, over the run; machine CPU busy is from `/proc/stat`, every process ' +
+          'included.',
       ],
     },
     {
-      title: `5. Burst: ${burst.requests} python requests at concurrency ${burst.concurrency}`,
+      title: `5. Burst: ${burst.requests} python requests at concurrency ${burst.concurrency}, warm pool`,
       rows: [
         { metric: 'non-200 responses', value: String(burst.httpErrors), target: '0', met: burst.httpErrors === 0 },
         info('executions not `success`', String(burst.failedExecutions)),
         ...latencyRows('latency', burst.wall),
+        info('calls served warm', formatHits(burst.pool)),
         info('whole burst', `${burst.elapsedSeconds.toFixed(1)} s`),
       ],
-      notes: [],
+      notes: ['On the warm server, right after the throughput run.'],
+    },
+    {
+      title: '6. Idle memory per warm slot (PSS)',
+      rows: LANGUAGES.flatMap((language) => slotMemoryRows(language, slotMemory[language])),
+      notes: [
+        'Measured after the burst with the warm server idle, once the pool had no sandbox starting. An idle slot is ' +
+          'an `airlock-launch` child of the server process (root: it joined the cgroup and reaps the sandbox) with ' +
+          `bubblewrap's monitor, the sandbox's pid 1 (both \`bwrap\`, host uid ${settings.sandboxUid}) and the ` +
+          'interpreter blocked in its stub below it. Its memory is the sum of the `Pss` lines of ' +
+          '`/proc/<pid>/smaps_rollup` of those four processes; the figures are means over the slots measured.',
+        'PSS (proportional set size) charges a page that n processes map 1/n to each. The interpreter binaries and ' +
+          "libraries of the image (python's libpython is linked into its binary, node's is `libnode`), bubblewrap " +
+          'and the launcher are file pages in the page cache, shared by every slot that ' +
+          'maps them, so PSS per slot falls as slots are added, towards the anonymous part (heap, stacks, data the ' +
+          'processes wrote) that no other slot shares: that part is what one more slot adds. Kernel memory (page ' +
+          "tables, namespaces, the slot's cgroup and its empty tmpfs mounts) is not in PSS.",
+      ],
     },
   ];
-  return { results, sections, summary: summarize(results, sections) };
+  return { results, sections, summary: summarizeResults(results, sections) };
 }
 
-function summarize(results: BenchResults, sections: ReportSection[]): string {
-  const { baselines, serverProcess, sequential, throughput } = results;
-  const rows = sections.flatMap((section) => section.rows);
-  const missed = rows.filter((row) => row.met === false).map((row) => row.metric);
-  const met = rows.filter((row) => row.met === true).map((row) => row.metric);
-  const aboveRawPython = sequential.python.overhead.p50 - baselines.bubblewrapPython.summary.p50;
+function formatCpu(series: SequentialSeries): string {
+  return `${formatMs(series.processCpuMs)} (${formatMs(series.processSystemCpuMs)} system)`;
+}
+
+function slotMemoryRows(language: Language, memory: BenchResults['slotMemory'][Language]): ReportRow[] {
+  const target = language === 'python' ? `<= ${SLOT_MEMORY_LIMIT.text}` : '—';
+  const { summary } = memory;
+  if (!summary) {
+    return [{ metric: `${language} PSS per idle slot`, value: 'no idle slot found', target, met: undefined }];
+  }
+  const total =
+    language === 'python'
+      ? atMost(`${language} PSS per idle slot`, summary.totalKiB, SLOT_MEMORY_LIMIT, formatMiBAndKiB)
+      : info(`${language} PSS per idle slot`, formatMiB(summary.totalKiB));
   return [
-    'Every execution today starts a cold sandbox, so the request path pays for bubblewrap ' +
-      `(${formatMs(baselines.bubblewrapTrue.summary.p50)} p50 on its own, of which ` +
-      `${formatMs(baselines.spawnTrue.summary.p50)} is node spawning any process) and for interpreter start-up ` +
-      `(python ${formatMs(baselines.chrootPython.summary.p50)} and node ${formatMs(baselines.chrootNode.summary.p50)} ` +
-      "in a plain chroot; the image's node is Debian's build of node 18, which has no V8 start-up snapshot).",
-    `The server's python overhead p50 of ${formatMs(sequential.python.overhead.p50)} is ` +
-      `${formatMs(Math.abs(aboveRawPython))} ${aboveRawPython >= 0 ? 'above' : 'below'} a raw cold ` +
-      `\`bwrap python3\` (${formatMs(baselines.bubblewrapPython.summary.p50)}). It also covers authentication and ` +
-      'the execution record in the database, the launcher, the cgroup join, seccomp, the tmpfs mounts, the pipes and ' +
-      `the stub, and the fork of the server process: \`spawn /bin/true\` takes ` +
-      `${formatMs(serverProcess.spawnTrue.p50)} there against ${formatMs(baselines.spawnTrue.summary.p50)} before ` +
-      'the server started, and it blocks the event loop.',
-    `Sustained throughput is ${formatRate(throughput.perSecond)} against a floor of ` +
-      `${formatRate(throughput.floorPerSecond)}: the server process alone spends ` +
-      `${formatMs(sequential.python.processCpuMs)} of CPU per python call, most of it on its one event-loop thread, ` +
-      `on top of the sandbox's own CPU and on the same ${results.facts.processors} cores.`,
-    met.length > 0 ? `Met: ${met.join('; ')}.` : '',
-    missed.length > 0
-      ? `Missed: ${missed.join('; ')}. The latency targets assume the warm pool of DESIGN.md section 2 ` +
-        '(pre-started, single-use sandboxes whose interpreter already waits for code), which takes sandbox creation ' +
-        'and interpreter start-up off the request path; the cold path cannot reach them, and the warm pool is the ' +
-        'next issue. The fork cost stays with the warm pool, which forks as often, unless sandboxes are started ' +
-        'from a small process instead of the server.'
-      : 'Every target with a threshold is met.',
-  ]
-    .filter((sentence) => sentence !== '')
-    .join(' ');
+    total,
+    info(`${language} slots measured`, `${summary.slots} (the pool reported ${memory.readySlots} ready)`),
+    info(
+      `${language} split: interpreter / bubblewrap (2 processes) / launcher`,
+      [summary.interpreterKiB, summary.bubblewrapKiB, summary.launcherKiB].map(formatMiB).join(' / '),
+    ),
+    info(`${language} anonymous part (what one more slot adds)`, formatMiB(summary.anonymousKiB)),
+  ];
 }

@@ -2,25 +2,32 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Language } from '@airlock/contracts';
 import { ImageStore } from '@airlock/runtime';
+import type { Config } from '@airlock/server';
 import { benchServerConfig, startBenchServer, type BenchServer } from './airlock-server.js';
 import { coldBaselines, measureRate, measureSequential, warmUp, type Baseline } from './baselines.js';
-import { isSuccess, runConcurrent, runSequential, type ExecuteSample } from './http-load.js';
 import { readMachineFacts } from './machine-facts.js';
 import { BENCH_COMMAND, parseOptions, type BenchOptions } from './options.js';
 import { summarize, type LatencySummary } from './percentiles.js';
-import { buildReport, formatMs, type BenchResults } from './report.js';
+import { buildReport, type BenchResults } from './report.js';
 import { renderMarkdown, renderText } from './report-format.js';
+import { SEQUENTIAL_PAUSE_MS } from './pool-probe.js';
+import { measureRuntimeWarmStart, startBenchRuntime } from './runtime-runs.js';
+import {
+  measureBurst,
+  measureColdSeries,
+  measureRoundTrips,
+  measureSlotMemory,
+  measureThroughput,
+  measureWarmSeries,
+  progress,
+} from './server-runs.js';
+import { formatMs } from './units.js';
 
 const repository = fileURLToPath(new URL('..', import.meta.url));
 
-/** DESIGN.md section 8: sustained throughput is measured at concurrency 8. */
-const THROUGHPUT_CONCURRENCY = 8;
-const BURST_CONCURRENCY = 16;
-
-const PROGRAMS: Record<Language, string> = { python: 'print(1)', node: 'console.log(1)', bash: 'echo 1' };
-const PYTHON_REQUEST = { language: 'python', code: PROGRAMS.python } as const;
+/** Above this one-minute load average the machine is not quiet enough for comparable figures. */
+const BUSY_LOAD_AVERAGE = 1.0;
 
 /** Steps that undo what the run set up, newest first; each runs once, on success, error or signal. */
 const cleanups: Array<() => Promise<void>> = [];
@@ -29,10 +36,6 @@ async function cleanUp(): Promise<void> {
   for (const step of cleanups.splice(0).reverse()) {
     await step().catch((error: unknown) => console.error(`cleanup failed: ${String(error)}`));
   }
-}
-
-function progress(message: string): void {
-  process.stderr.write(`[bench] ${message}\n`);
 }
 
 async function measureLatency(
@@ -45,44 +48,34 @@ async function measureLatency(
   return { baseline, summary };
 }
 
-/** Sequential calls per language: client wall time, the server's overhead_ms, and this process's CPU per call. */
-async function measureSequentialCalls(
-  server: BenchServer,
+/** The configuration of a server on a fresh data directory, which the cleanups remove. */
+async function serverConfig(options: { imagesDirectory: string; warmPool: boolean }): Promise<Config> {
+  const dataDirectory = await mkdtemp(join(tmpdir(), 'airlock-bench-'));
+  cleanups.push(() => rm(dataDirectory, { recursive: true, force: true }));
+  return benchServerConfig({ dataDirectory, ...options });
+}
+
+async function startMeasuredServer(config: Config): Promise<BenchServer> {
+  progress(`starting the server, warm pool ${config.poolMaxSlots > 0 ? 'on' : 'off'}`);
+  const server = await startBenchServer(config);
+  cleanups.push(() => server.close());
+  return server;
+}
+
+/** The warm pool through the runtime API, on a state directory of its own, while no server runs. */
+async function measureWithoutServer(
+  config: Config,
   counts: { warmup: number; iterations: number },
-): Promise<BenchResults['sequential']> {
-  const sequential = {} as BenchResults['sequential'];
-  for (const language of Object.keys(PROGRAMS) as Language[]) {
-    progress(`${language} over HTTP: ${counts.iterations} sequential calls`);
-    const request = { language, code: PROGRAMS[language] };
-    await runSequential(server, request, { warmup: counts.warmup, iterations: 0 });
-    const cpuBefore = process.cpuUsage();
-    const samples = await runSequential(server, request, { warmup: 0, iterations: counts.iterations });
-    const cpu = process.cpuUsage(cpuBefore);
-    sequential[language] = {
-      wall: summarize(wallTimes(samples)),
-      overhead: summarize(samples.map((sample) => sample.response!.overhead_ms)),
-      processCpuMs: (cpu.user + cpu.system) / 1000 / counts.iterations,
-    };
-    progress(`  wall p50 ${formatMs(sequential[language].wall.p50)}, overhead p50 ${formatMs(sequential[language].overhead.p50)}`);
-  }
-  return sequential;
-}
-
-async function measureBurst(server: BenchServer, requests: number): Promise<BenchResults['burst']> {
-  progress(`burst: ${requests} python requests at concurrency ${BURST_CONCURRENCY}`);
-  const burst = await runConcurrent(server, PYTHON_REQUEST, { concurrency: BURST_CONCURRENCY, requests });
-  return {
-    requests: burst.samples.length,
-    concurrency: BURST_CONCURRENCY,
-    httpErrors: burst.samples.filter((sample) => sample.httpStatus !== 200).length,
-    failedExecutions: burst.samples.filter((sample) => sample.httpStatus === 200 && !isSuccess(sample)).length,
-    elapsedSeconds: burst.elapsedSeconds,
-    wall: summarize(wallTimes(burst.samples)),
-  };
-}
-
-function wallTimes(samples: ExecuteSample[]): number[] {
-  return samples.map((sample) => sample.wallMs);
+): Promise<BenchResults['runtimeWarm']> {
+  const directory = await mkdtemp(join(tmpdir(), 'airlock-bench-runtime-'));
+  cleanups.push(() => rm(directory, { recursive: true, force: true }));
+  const runtime = await startBenchRuntime({ config, stateDirectory: join(directory, 'run') });
+  let closing: Promise<void> | undefined;
+  const close = (): Promise<void> => (closing ??= runtime.close());
+  cleanups.push(close);
+  const result = await measureRuntimeWarmStart(runtime, counts);
+  await close();
+  return result;
 }
 
 async function run(argv: string[], options: BenchOptions): Promise<void> {
@@ -90,18 +83,20 @@ async function run(argv: string[], options: BenchOptions): Promise<void> {
   const counts = { warmup: options.warmup, iterations: options.iterations };
   const imagesDirectory = resolve(repository, options.images);
   const image = await new ImageStore({ directory: imagesDirectory }).ensure('default', (line) => progress(`[image] ${line}`));
-  const dataDirectory = await mkdtemp(join(tmpdir(), 'airlock-bench-'));
-  cleanups.push(() => rm(dataDirectory, { recursive: true, force: true }));
-  const config = benchServerConfig({ dataDirectory, imagesDirectory });
-  const facts = readMachineFacts({ bubblewrapPath: config.bwrapPath });
+  const coldConfig = await serverConfig({ imagesDirectory, warmPool: false });
+  const warmConfig = await serverConfig({ imagesDirectory, warmPool: true });
+  const facts = readMachineFacts({ bubblewrapPath: coldConfig.bwrapPath });
+  if (facts.loadAverage > BUSY_LOAD_AVERAGE) {
+    progress(`warning: the 1-minute load average is ${facts.loadAverage.toFixed(2)}; whatever else runs skews every figure`);
+  }
 
   // Baselines first, on an otherwise idle process.
   const baselines = coldBaselines({
     rootfs: image.rootfs,
-    bubblewrapPath: config.bwrapPath,
-    sandboxUser: { uid: config.sandboxUid, gid: config.sandboxGid },
+    bubblewrapPath: coldConfig.bwrapPath,
+    sandboxUser: { uid: coldConfig.sandboxUid, gid: coldConfig.sandboxGid },
   });
-  const latencyBaselines: BenchResults['baselines'] = {
+  const latencyBaselines = {
     spawnTrue: await measureLatency(baselines.spawnTrue, counts),
     chrootPython: await measureLatency(baselines.chrootPython, counts),
     chrootNode: await measureLatency(baselines.chrootNode, counts),
@@ -114,20 +109,24 @@ async function run(argv: string[], options: BenchOptions): Promise<void> {
   await warmUp(baselines.pythonFloor, options.warmup);
   const floorPerSecond = await measureRate(baselines.pythonFloor, { workers: floorWorkers, seconds: options.seconds });
 
+  // The cold server first, then the warm one: never both at once.
   const residentMiBBefore = process.memoryUsage().rss / 2 ** 20;
-  progress('starting the server');
-  const server = await startBenchServer(config);
-  cleanups.push(() => server.close());
+  const coldServer = await startMeasuredServer(coldConfig);
   const serverProcess = {
     residentMiBBefore,
     residentMiBAfter: process.memoryUsage().rss / 2 ** 20,
     spawnTrue: (await measureLatency(baselines.spawnTrue, counts)).summary,
   };
-  const sequential = await measureSequentialCalls(server, counts);
-  progress(`throughput: python at concurrency ${THROUGHPUT_CONCURRENCY} for ${options.seconds} s`);
-  const sustained = await runConcurrent(server, PYTHON_REQUEST, { concurrency: THROUGHPUT_CONCURRENCY, seconds: options.seconds });
-  const succeeded = sustained.samples.filter(isSuccess);
-  const burst = await measureBurst(server, options.burst);
+  const cold = await measureColdSeries(coldServer, counts);
+  await coldServer.close();
+  const runtimeWarm = await measureWithoutServer(warmConfig, counts);
+
+  const warmServer = await startMeasuredServer(warmConfig);
+  const roundTrips = await measureRoundTrips(warmServer, counts);
+  const warm = await measureWarmSeries(warmServer, counts);
+  const throughput = await measureThroughput(warmServer, options.seconds);
+  const burst = await measureBurst(warmServer, options.burst);
+  const slotMemory = await measureSlotMemory(warmServer, image.manifest.interpreters);
   await cleanUp();
 
   const report = buildReport({
@@ -135,22 +134,25 @@ async function run(argv: string[], options: BenchOptions): Promise<void> {
     runSeconds: (performance.now() - startedAt) / 1000,
     facts,
     image: { version: image.manifest.version, languageVersions: image.manifest.languageVersions },
-    settings: counts,
+    settings: {
+      ...counts,
+      pauseMs: SEQUENTIAL_PAUSE_MS,
+      sandboxUid: warmConfig.sandboxUid,
+      pool: {
+        maxSlots: warmConfig.poolMaxSlots,
+        maxSlotsPerKey: warmConfig.poolMaxSlotsPerKey,
+        idleSeconds: warmConfig.poolIdleSeconds,
+      },
+    },
     baselines: latencyBaselines,
     serverProcess,
-    sequential,
-    throughput: {
-      floor: baselines.pythonFloor,
-      floorWorkers,
-      floorPerSecond,
-      concurrency: THROUGHPUT_CONCURRENCY,
-      seconds: options.seconds,
-      perSecond: succeeded.length / sustained.elapsedSeconds,
-      requests: sustained.samples.length,
-      failed: sustained.samples.length - succeeded.length,
-      wall: summarize(wallTimes(succeeded)),
-    },
+    roundTrips,
+    runtimeWarm,
+    cold,
+    warm,
+    throughput: { floor: baselines.pythonFloor, floorWorkers, floorPerSecond, ...throughput },
     burst,
+    slotMemory,
   });
   process.stdout.write(renderText(report));
   const output = resolve(repository, options.output);
