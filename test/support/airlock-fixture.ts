@@ -3,6 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inject } from 'vitest';
+import type { ExecuteResponse } from '../../packages/contracts/src/index.js';
 import { loadConfig, silentLogger, startServer, type RunningServer } from '../../packages/server/src/index.js';
 
 export interface HttpResult<T = Record<string, unknown>> {
@@ -11,19 +12,7 @@ export interface HttpResult<T = Record<string, unknown>> {
   body: T;
 }
 
-export interface ExecuteResult {
-  success: boolean;
-  stdout: string;
-  stderr: string;
-  exit_code: number | null;
-  error: string | null;
-  trace_id: string;
-  status: string;
-  stdout_truncated: boolean;
-  stderr_truncated: boolean;
-  duration_ms: number;
-  overhead_ms: number;
-}
+export type ExecuteResult = ExecuteResponse;
 
 /** A real Airlock server on loopback with its own data directory; `close()` removes everything it made. */
 export interface AirlockFixture {
