@@ -1,3 +1,4 @@
+import { statSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -119,6 +120,14 @@ describe('HTTP conventions', () => {
     const execution = await airlock.request('/v1/executions/trc_00000000000000000000000000000000');
     expect(execution.status).toBe(404);
     expect(execution.body.error).toBe('not_found');
+  });
+
+  it('the data directory is traversable by the sandbox user but keeps its contents private', () => {
+    const mode = (path: string) => statSync(path).mode & 0o777;
+    expect(mode(airlock.dataDirectory)).toBe(0o711);
+    expect(mode(join(airlock.dataDirectory, 'pglite'))).toBe(0o700);
+    expect(mode(join(airlock.dataDirectory, 'run'))).toBe(0o700);
+    expect(mode(join(airlock.dataDirectory, 'admin-token'))).toBe(0o600);
   });
 
   it('health and readiness', async () => {

@@ -40,7 +40,9 @@ export async function startServer(options: {
   onImageProgress?: ProgressListener;
 }): Promise<RunningServer> {
   const { config, logger } = options;
-  mkdirSync(config.dataDirectory, { recursive: true, mode: 0o700 });
+  // Traversable but not listable: bubblewrap, running as the sandbox user, must reach the images inside it.
+  mkdirSync(config.dataDirectory, { recursive: true, mode: 0o711 });
+  chmodSync(config.dataDirectory, 0o711);
   const cleanups: Array<() => Promise<void>> = [];
   const cleanup = async (): Promise<void> => {
     for (const step of cleanups.reverse()) await step().catch((error) => logger.error('shutdown step failed', { error: String(error) }));
@@ -65,6 +67,7 @@ export async function startServer(options: {
     });
     cleanups.push(() => runtime.close());
 
+    if (!config.databaseUrl) mkdirSync(join(config.dataDirectory, 'pglite'), { recursive: true, mode: 0o700 });
     const database: Database = await openDatabase(
       config.databaseUrl ? { url: config.databaseUrl } : { dataDir: join(config.dataDirectory, 'pglite') },
     );
