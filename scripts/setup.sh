@@ -29,8 +29,11 @@ if ! command -v node >/dev/null || ! node -e 'process.exit(Number(process.versio
   exit 1
 fi
 
+# `npm install` with the committed lock file installs exactly the locked versions. `npm ci` is not used: it
+# rejects a lock file that lacks entries for platform-specific optional packages (rollup's non-Linux binaries),
+# and the package registries this project is built against do not carry those, so no lock file can list them.
 if [[ ! -d node_modules || package-lock.json -nt node_modules/.package-lock.json ]]; then
-  npm ci --no-audit --no-fund
+  npm install --no-audit --no-fund
 fi
 npm run --silent build
 echo "setup: done"
