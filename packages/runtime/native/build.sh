@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the seccomp policy generator (build/airlock-seccomp), writes the
-# sandbox's BPF program (build/seccomp.bpf) and builds the sandbox launcher
-# (build/airlock-launch). Each step runs only when its
+# sandbox's BPF program (build/seccomp.bpf) and builds the sandbox spawner
+# (build/airlock-spawner). Each step runs only when its
 # output is missing or older than its input.
 set -euo pipefail
 
@@ -48,12 +48,12 @@ if [[ ! -s "$program" || "$generator" -nt "$program" ]]; then
   echo "build:native: wrote $program ($(($(wc -c <"$program") / 8)) BPF instructions)"
 fi
 
-launcher_source="$native_dir/sandbox-launcher.c"
-launcher="$build_dir/airlock-launch"
-if [[ ! -x "$launcher" || "$launcher_source" -nt "$launcher" || "${BASH_SOURCE[0]}" -nt "$launcher" ]]; then
+spawner_source="$native_dir/sandbox-spawner.c"
+spawner="$build_dir/airlock-spawner"
+if [[ ! -x "$spawner" || "$spawner_source" -nt "$spawner" || "${BASH_SOURCE[0]}" -nt "$spawner" ]]; then
   mkdir -p "$build_dir"
-  "$cc_bin" -O2 -Wall -Wextra -Werror -std=c11 -o "$launcher.tmp" "$launcher_source" \
-    || fail "compiling $launcher_source failed"
-  mv -f "$launcher.tmp" "$launcher"
-  echo "build:native: built $launcher"
+  "$cc_bin" -O2 -Wall -Wextra -Werror -std=c11 -o "$spawner.tmp" "$spawner_source" \
+    || fail "compiling $spawner_source failed"
+  mv -f "$spawner.tmp" "$spawner"
+  echo "build:native: built $spawner"
 fi

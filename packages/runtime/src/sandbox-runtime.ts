@@ -10,7 +10,8 @@ import { hostHasMemoryForRefill } from './pool/host-memory.js';
 import { WarmPool, type PoolStatistics } from './pool/warm-pool.js';
 import type { PreparedSandbox, SandboxLanguage, SandboxLimits } from './sandbox/sandbox-types.js';
 import { LockHeldError, tryLock, type ReleaseLock } from './process-lock.js';
-import { launcherPath, loadSeccompProgram, seccompProgramPath } from './seccomp.js';
+import { Spawner } from './sandbox/spawner.js';
+import { loadSeccompProgram, seccompProgramPath, spawnerPath } from './seccomp.js';
 
 export interface SandboxRuntimeOptions {
   /** Per-instance working state (pipes); also names the instance's cgroups so a restart finds what it left. */
@@ -51,6 +52,7 @@ export class SandboxRuntime {
   readonly #driver: BubblewrapDriver;
   readonly #cgroups: CgroupPool;
   readonly #pipes: PipeFactory;
+  readonly #spawner: Spawner;
   readonly #loadedImages = new Map<string, Image>();
   readonly #releaseLock: ReleaseLock;
   readonly #pool: WarmPool | undefined;
@@ -60,6 +62,7 @@ export class SandboxRuntime {
     driver: BubblewrapDriver;
     cgroups: CgroupPool;
     pipes: PipeFactory;
+    spawner: Spawner;
     cgroupName: string;
     releaseLock: ReleaseLock;
     pool: SandboxRuntimeOptions['pool'];
@@ -79,6 +82,7 @@ export class SandboxRuntime {
     this.#driver = parts.driver;
     this.#cgroups = parts.cgroups;
     this.#pipes = parts.pipes;
+    this.#spawner = parts.spawner;
     this.cgroupVersion = parts.cgroups.version;
     this.cgroupName = parts.cgroupName;
   }
@@ -98,9 +102,9 @@ export class SandboxRuntime {
     }
     loadSeccompProgram();
     try {
-      accessSync(launcherPath(), constants.X_OK);
+      accessSync(spawnerPath(), constants.X_OK);
     } catch {
-      throw new RuntimeUnavailableError(`sandbox launcher not found at ${launcherPath()}; run: npm run build:native`);
+      throw new RuntimeUnavailableError(`sandbox spawner not found at ${spawnerPath()}; run: npm run build:native`);
     }
     await fs.mkdir(options.stateDirectory, { recursive: true, mode: 0o700 });
     let releaseLock: ReleaseLock;
@@ -132,9 +136,10 @@ export class SandboxRuntime {
       ownerGid: options.sandboxGid,
     });
     await pipes.prefill();
+    const spawner = new Spawner(spawnerPath());
     const driver = new BubblewrapDriver({
       bwrapPath,
-      launcherPath: launcherPath(),
+      spawner,
       seccompProgramPath: seccompProgramPath(),
       hostUid: options.sandboxUid,
       hostGid: options.sandboxGid,
@@ -148,6 +153,7 @@ export class SandboxRuntime {
       driver,
       cgroups,
       pipes,
+      spawner,
       cgroupName,
       releaseLock,
       pool: options.pool,
@@ -196,10 +202,11 @@ export class SandboxRuntime {
     return this.#cgroups.leasedCount;
   }
 
-  /** Drains the warm pool, kills every sandbox and removes the instance's cgroups and pipes. */
+  /** Drains the warm pool, kills every sandbox, stops the spawner and removes the instance's cgroups and pipes. */
   async close(): Promise<void> {
     await this.#pool?.close();
     await this.#cgroups.close();
+    await this.#spawner.close();
     await this.#pipes.close();
     await this.#releaseLock();
   }

@@ -49,7 +49,7 @@ export function loadSeccompProgram(): Buffer {
   return program;
 }
 
-/** Absolute path of the sandbox launcher built by `npm run build:native` (native/sandbox-launcher.c). */
-export function launcherPath(): string {
-  return fileURLToPath(new URL('../native/build/airlock-launch', import.meta.url));
+/** Absolute path of the sandbox spawner built by `npm run build:native` (native/sandbox-spawner.c). */
+export function spawnerPath(): string {
+  return fileURLToPath(new URL('../native/build/airlock-spawner', import.meta.url));
 }

@@ -1,11 +1,10 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, constants, openSync } from 'node:fs';
+import { closeSync } from 'node:fs';
 import { Socket } from 'node:net';
-import type { Readable } from 'node:stream';
 import type { CgroupPool } from '../cgroups/cgroup-pool.js';
 import type { CgroupSlot } from '../cgroups/cgroup-types.js';
 import { OutputCapture } from './output-capture.js';
 import type { PipeFactory, SandboxPipe } from './pipe-factory.js';
+import type { SpawnedProcess, Spawner } from './spawner.js';
 import { encodeStubRequest, stubCommand } from './stubs.js';
 import {
   SANDBOX_HOME,
@@ -21,8 +20,8 @@ import {
 
 export interface BubblewrapDriverOptions {
   bwrapPath: string;
-  /** native/sandbox-launcher.c: joins the cgroup, drops to the sandbox user, reaps, then runs bubblewrap. */
-  launcherPath: string;
+  /** Forks bubblewrap into the slot's cgroup as the sandbox user (native/sandbox-spawner.c). */
+  spawner: Spawner;
   seccompProgramPath: string;
   /** Host uid and gid the sandbox runs as (mapped to uid 1000 inside). */
   hostUid: number;
@@ -34,11 +33,9 @@ export interface BubblewrapDriverOptions {
   startTimeoutMs?: number;
 }
 
-// File descriptors as the sandbox sees them: 0-2 stdio, 3 the request (read by the stub), then the ones below.
-// The launcher closes every descriptor above the last one.
-const EVENTS_FD = 4;
+// File descriptors as the sandbox sees them: 0 /dev/null, 1-2 stdout and stderr, 3 the request (read by the stub),
+// 4 the stub's events, 5 the seccomp program (read by bubblewrap). The spawner closes every other descriptor.
 const SECCOMP_FD = 5;
-const LAST_FD = SECCOMP_FD;
 
 /** /run holds /run/airlock: the bash script being run (code is at most 1 MiB) and, later, credentials. */
 const RUN_DIRECTORY_BYTES = 4 * 1024 * 1024;
@@ -57,52 +54,47 @@ export class BubblewrapDriver {
     const { limits } = spec;
     const slot = await options.cgroups.lease({ cpus: limits.cpus, memoryBytes: limits.memoryBytes, pids: limits.pids });
     const pipes: SandboxPipe[] = [];
-    let seccompFd: number | undefined;
     try {
-      const stdout = await options.pipes.sandboxWritable();
+      const stdout = await options.pipes.sandboxWrites();
       pipes.push(stdout);
-      const stderr = await options.pipes.sandboxWritable();
+      const stderr = await options.pipes.sandboxWrites();
       pipes.push(stderr);
-      const request = await options.pipes.sandboxReadable();
+      const request = await options.pipes.sandboxReads();
       pipes.push(request);
-      seccompFd = openSync(options.seccompProgramPath, constants.O_RDONLY);
-      const command = [
-        String(options.hostUid),
-        String(options.hostGid),
-        String(LAST_FD),
-        ...slot.procsFiles,
-        '--',
-        options.bwrapPath,
-        ...bubblewrapArguments(spec),
-        '--',
-        ...stubCommand(spec.language, spec.interpreter),
-      ];
-      const child = spawn(options.launcherPath, command, {
-        cwd: '/',
-        env: {},
-        stdio: ['ignore', stdout.sandboxFd, stderr.sandboxFd, request.sandboxFd, 'pipe', seccompFd],
-      });
-      for (const pipe of pipes) closeSync(pipe.sandboxFd);
-      closeSync(seccompFd);
+      const events = await options.pipes.sandboxWrites();
+      pipes.push(events);
+      let spawned: SpawnedProcess;
+      try {
+        spawned = await options.spawner.spawn({
+          uid: options.hostUid,
+          gid: options.hostGid,
+          files: [
+            { mode: 'w', path: stdout.path },
+            { mode: 'w', path: stderr.path },
+            { mode: 'r', path: request.path },
+            { mode: 'w', path: events.path },
+            { mode: 'r', path: options.seccompProgramPath },
+          ],
+          cgroupProcsFiles: [...slot.procsFiles],
+          argv: [options.bwrapPath, ...bubblewrapArguments(spec), '--', ...stubCommand(spec.language, spec.interpreter)],
+        });
+      } finally {
+        for (const pipe of pipes) options.pipes.unlink(pipe);
+      }
       return new BubblewrapSandbox({
         spec,
-        child,
+        process: spawned,
         slot,
         cgroups: options.cgroups,
         stdoutFd: stdout.hostFd,
         stderrFd: stderr.hostFd,
         requestFd: request.hostFd,
+        eventsFd: events.hostFd,
         outputLimitBytes: options.outputLimitBytes,
         startTimeoutMs: options.startTimeoutMs ?? 30_000,
       });
     } catch (error) {
-      for (const fd of pipes.flatMap((pipe) => [pipe.hostFd, pipe.sandboxFd]).concat(seccompFd ?? [])) {
-        try {
-          closeSync(fd);
-        } catch {
-          // already closed
-        }
-      }
+      for (const pipe of pipes) closeSync(pipe.hostFd);
       await options.cgroups.release(slot);
       throw error;
     }
@@ -141,12 +133,13 @@ export function bubblewrapArguments(spec: SandboxSpec): string[] {
 
 interface BubblewrapSandboxOptions {
   spec: SandboxSpec;
-  child: ChildProcess;
+  process: SpawnedProcess;
   slot: CgroupSlot;
   cgroups: CgroupPool;
   stdoutFd: number;
   stderrFd: number;
   requestFd: number;
+  eventsFd: number;
   outputLimitBytes: number;
   startTimeoutMs: number;
 }
@@ -159,6 +152,7 @@ class BubblewrapSandbox implements PreparedSandbox {
   readonly #stdout: Socket;
   readonly #stderr: Socket;
   readonly #request: Socket;
+  readonly #events: Socket;
   readonly #exited: Promise<number | null>;
   #bootLog = '';
   #startedAt: number | undefined;
@@ -170,15 +164,12 @@ class BubblewrapSandbox implements PreparedSandbox {
   constructor(options: BubblewrapSandboxOptions) {
     this.#options = options;
     this.language = options.spec.language;
-    const { child } = options;
     this.#stdout = new Socket({ fd: options.stdoutFd, readable: true, writable: false });
     this.#stderr = new Socket({ fd: options.stderrFd, readable: true, writable: false });
     this.#request = new Socket({ fd: options.requestFd, readable: false, writable: true });
     this.#request.on('error', () => undefined); // the sandbox may die before reading its request
-    this.#exited = new Promise((resolve) => {
-      child.on('error', () => resolve(null));
-      child.on('exit', (code) => resolve(code));
-    });
+    this.#exited = options.process.exited;
+    this.#events = new Socket({ fd: options.eventsFd, readable: true, writable: false });
     void this.#exited.then(() => (this.#hasExited = true));
     let markStarted: () => void = () => undefined;
     this.codeStarted = new Promise<void>((resolve) => (markStarted = resolve));
@@ -189,7 +180,7 @@ class BubblewrapSandbox implements PreparedSandbox {
     };
     this.#stderr.on('data', collectBootLog);
 
-    const events = (child.stdio as unknown as Readable[])[EVENTS_FD]!;
+    const events = this.#events;
     this.ready = new Promise<void>((resolve, reject) => {
       let received = '';
       let isReady = false;
@@ -248,7 +239,7 @@ class BubblewrapSandbox implements PreparedSandbox {
     this.#request.end(encodeStubRequest({ cwd: request.cwd ?? SANDBOX_HOME, env: request.env, code: request.code }));
     try {
       const codeStartedAt = await Promise.race([started, this.#exited.then(() => performance.now())]);
-      // The launcher exits once bubblewrap's pid 1 has; the kernel then kills the rest of the PID namespace, and
+      // bubblewrap exits once the sandbox's pid 1 has; the kernel then kills the rest of the PID namespace, and
       // the pipes reach end of file when the last process holding them is gone.
       const exitCode = await this.#exited;
       await Promise.all([stdoutDone, stderrDone]);
@@ -280,10 +271,10 @@ class BubblewrapSandbox implements PreparedSandbox {
     this.#destroyed = true;
     // Until the interpreter reports ready, the sandbox may not have joined its cgroup yet.
     await this.ready.catch(() => undefined);
-    // Killing the cgroup ends bubblewrap and the sandbox; the launcher then reaps them and exits.
+    // Killing the cgroup ends bubblewrap and the sandbox; the spawner reaps them.
     await this.#options.slot.killAll().catch(() => undefined);
     await this.#exited;
-    for (const socket of [this.#stdout, this.#stderr, this.#request]) socket.destroy();
+    for (const socket of [this.#stdout, this.#stderr, this.#request, this.#events]) socket.destroy();
     await this.#options.cgroups.release(this.#options.slot);
   }
 }

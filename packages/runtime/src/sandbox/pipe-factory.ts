@@ -1,17 +1,17 @@
 import { spawn } from 'node:child_process';
-import { constants, promises as fs, closeSync, openSync, unlinkSync, chownSync, mkdirSync, rmSync } from 'node:fs';
+import { constants, promises as fs, openSync, unlinkSync, chownSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 
-/** A pipe between the server and one sandbox: the server keeps `hostFd`, the sandbox inherits `sandboxFd`. */
+/** A named pipe between the server and one sandbox: the server holds `hostFd`; the spawner opens `path`. */
 export interface SandboxPipe {
   hostFd: number;
-  sandboxFd: number;
+  path: string;
 }
 
 /**
  * Makes real pipes (not socket pairs) whose inode belongs to the sandbox user, so code inside the sandbox can reopen
- * them through /dev/stdout, /dev/stderr and /dev/fd/N. Node has no pipe(2), so the pipes are named pipes created in
- * batches off the request path with mkfifo(1), opened, then unlinked at once.
+ * them through /dev/stdout, /dev/stderr and /dev/fd/N. They are named pipes created in batches off the request path
+ * with mkfifo(1); the server opens its end, the spawner opens the sandbox's end by path, then the name is removed.
  */
 export class PipeFactory {
   readonly #directory: string;
@@ -31,31 +31,28 @@ export class PipeFactory {
     mkdirSync(this.#directory, { recursive: true, mode: 0o700 });
   }
 
-  /** A pipe the sandbox writes (stdout, stderr) and the server reads without blocking. */
-  async sandboxWritable(): Promise<SandboxPipe> {
+  /** A pipe the sandbox writes (stdout, stderr, events) and the server reads without blocking. */
+  async sandboxWrites(): Promise<SandboxPipe> {
     const path = await this.#take();
-    try {
-      const hostFd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
-      const sandboxFd = openSync(path, constants.O_WRONLY);
-      return { hostFd, sandboxFd };
-    } finally {
-      unlinkSync(path);
-    }
+    return { hostFd: openSync(path, constants.O_RDONLY | constants.O_NONBLOCK), path };
   }
 
-  /** A pipe the server writes and the sandbox reads with ordinary blocking reads until end of file. */
-  async sandboxReadable(): Promise<SandboxPipe> {
+  /**
+   * A pipe the server writes and the sandbox reads with ordinary blocking reads until end of file. The server's end
+   * is opened read-write so that the sandbox's read-only open does not wait; once the server closes it, the pipe
+   * has no writer left and the sandbox reads end of file.
+   */
+  async sandboxReads(): Promise<SandboxPipe> {
     const path = await this.#take();
+    return { hostFd: openSync(path, constants.O_RDWR | constants.O_NONBLOCK), path };
+  }
+
+  /** Removes the pipe's name once both ends are open (or the spawn failed); the open ends stay usable. */
+  unlink(pipe: SandboxPipe): void {
     try {
-      // A throwaway writer lets the blocking-mode read end open without waiting; closing it leaves the server as
-      // the only writer, so the sandbox sees end of file once the server closes.
-      const placeholder = openSync(path, constants.O_RDWR);
-      const sandboxFd = openSync(path, constants.O_RDONLY);
-      const hostFd = openSync(path, constants.O_WRONLY | constants.O_NONBLOCK);
-      closeSync(placeholder);
-      return { hostFd, sandboxFd };
-    } finally {
-      unlinkSync(path);
+      unlinkSync(pipe.path);
+    } catch {
+      // already removed
     }
   }
 

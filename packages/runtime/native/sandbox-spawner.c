@@ -1,0 +1,281 @@
+/*
+ * airlock-spawner: a small resident process that starts bubblewrap for every sandbox.
+ *
+ *   airlock-spawner
+ *
+ * Started once by the runtime, as root. Forking this process costs far less than forking the server, and the
+ * server's event loop never blocks on a fork. It
+ *   - reads spawn requests from fd 0 and writes one event per sandbox start and exit to fd 1;
+ *   - for a request, opens the named pipes and files it lists (the server already holds the other end of each
+ *     pipe, so no open blocks) and forks a child that puts them on fds 1..N, closes every other descriptor,
+ *     writes itself into each cgroup.procs file (so the sandbox is accounted and limited from its first
+ *     instruction), drops to the sandbox uid and gid with no supplementary groups, and execs the program;
+ *   - is a child subreaper: it reaps every descendant reparented to it (bubblewrap's monitor exits without
+ *     reaping the sandbox's pid 1), and reports each requested child's status: its exit code, or 128 + the
+ *     signal that killed it;
+ *   - dies with the server (PR_SET_PDEATHSIG), and every sandbox dies with it; it exits when fd 0 closes.
+ *
+ * Request (little-endian): u32 length of the rest, u32 id, u32 uid, u32 gid, u32 file count, u32 cgroup count,
+ * u32 argument count, then that many NUL-terminated strings: the files, each "r<path>" or "w<path>" (opened
+ * read-only or write-only, becoming fds 1, 2, ...), the cgroup.procs files, and the program's argv (argv[0] is
+ * the program's absolute path). fd 0 of the program is /dev/null.
+ * Event: u32 id, u32 kind (1 started: value = pid; 2 exited: value = status; 3 failed: value = errno), i32 value,
+ * u32 zero.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define MAX_REQUEST_BYTES (1u << 20)
+#define MAX_FILES 16
+#define MAX_CGROUPS 8
+#define MAX_ARGUMENTS 4096
+/* Opened files are parked above this number before they are moved to 1..N in the child. */
+#define PARK_FD 64
+
+enum { EVENT_STARTED = 1, EVENT_EXITED = 2, EVENT_FAILED = 3 };
+
+struct child {
+  pid_t pid;
+  uint32_t id;
+};
+
+static struct child *children;
+static size_t child_count;
+static size_t child_capacity;
+
+static void fatal(const char *what) {
+  fprintf(stderr, "airlock-spawner: %s: %s\n", what, strerror(errno));
+  _exit(127);
+}
+
+static void write_all(int fd, const void *data, size_t length) {
+  const char *bytes = data;
+  while (length > 0) {
+    ssize_t written = write(fd, bytes, length);
+    if (written < 0) {
+      if (errno == EINTR) continue;
+      fatal("writing an event");
+    }
+    bytes += written;
+    length -= (size_t)written;
+  }
+}
+
+/* Reads exactly `length` bytes; returns 0 at end of file before the first byte. */
+static int read_exact(int fd, void *data, size_t length) {
+  char *bytes = data;
+  size_t done = 0;
+  while (done < length) {
+    ssize_t got = read(fd, bytes + done, length - done);
+    if (got < 0) {
+      if (errno == EINTR) continue;
+      fatal("reading a request");
+    }
+    if (got == 0) {
+      if (done == 0) return 0;
+      fprintf(stderr, "airlock-spawner: truncated request\n");
+      _exit(127);
+    }
+    done += (size_t)got;
+  }
+  return 1;
+}
+
+static void send_event(uint32_t id, uint32_t kind, int32_t value) {
+  uint32_t event[4] = {id, kind, (uint32_t)value, 0};
+  write_all(STDOUT_FILENO, event, sizeof event);
+}
+
+static void remember(pid_t pid, uint32_t id) {
+  if (child_count == child_capacity) {
+    child_capacity = child_capacity ? child_capacity * 2 : 64;
+    children = realloc(children, child_capacity * sizeof *children);
+    if (!children) fatal("realloc");
+  }
+  children[child_count++] = (struct child){pid, id};
+}
+
+static void reap(void) {
+  for (;;) {
+    int status;
+    pid_t pid = waitpid(-1, &status, WNOHANG);
+    if (pid <= 0) return;
+    for (size_t index = 0; index < child_count; index++) {
+      if (children[index].pid != pid) continue;
+      int32_t code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+      send_event(children[index].id, EVENT_EXITED, code);
+      children[index] = children[--child_count];
+      break;
+    }
+  }
+}
+
+static void child_fail(const char *what) {
+  /* fd 2 is the sandbox's stderr by now: the server shows this line as the start failure. */
+  dprintf(STDERR_FILENO, "airlock-spawner: %s: %s\n", what, strerror(errno));
+  _exit(127);
+}
+
+static void run_child(uid_t uid, gid_t gid, const int *parked, uint32_t file_count, char **cgroups,
+                      uint32_t cgroup_count, char **argv, pid_t spawner, const sigset_t *original_mask) {
+  if (sigprocmask(SIG_SETMASK, original_mask, NULL) != 0) _exit(127);
+  for (uint32_t index = 0; index < file_count; index++) {
+    if (dup2(parked[index], (int)index + 1) < 0) _exit(127);
+  }
+  int null_fd = open("/dev/null", O_RDONLY);
+  if (null_fd < 0 || dup2(null_fd, 0) < 0) child_fail("/dev/null");
+  if (syscall(SYS_close_range, file_count + 1, ~0U, 0) != 0) child_fail("close_range");
+  for (uint32_t index = 0; index < cgroup_count; index++) {
+    int fd = open(cgroups[index], O_WRONLY | O_CLOEXEC);
+    /* "0" means the writing process, on cgroup v1 and v2 alike. */
+    if (fd < 0 || write(fd, "0", 1) != 1) child_fail(cgroups[index]);
+    close(fd);
+  }
+  if (setgroups(0, NULL) != 0) child_fail("setgroups");
+  if (setresgid(gid, gid, gid) != 0) child_fail("setresgid");
+  if (setresuid(uid, uid, uid) != 0) child_fail("setresuid");
+  /* Cleared by the credential change above, so set after it. */
+  if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) child_fail("PR_SET_PDEATHSIG");
+  if (getppid() != spawner) _exit(127);
+  execv(argv[0], argv);
+  child_fail(argv[0]);
+}
+
+static int open_file(const char *entry) {
+  int flags = entry[0] == 'w' ? O_WRONLY : O_RDONLY;
+  if (entry[0] != 'r' && entry[0] != 'w') {
+    errno = EINVAL;
+    return -1;
+  }
+  /* Non-blocking, so a pipe whose other end the server does not hold fails instead of waiting. */
+  int fd = open(entry + 1, flags | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+  if (fd < 0) return -1;
+  int parked = fcntl(fd, F_DUPFD_CLOEXEC, PARK_FD);
+  close(fd);
+  if (parked < 0) return -1;
+  int status = fcntl(parked, F_GETFL);
+  if (status < 0 || fcntl(parked, F_SETFL, status & ~O_NONBLOCK) != 0) {
+    close(parked);
+    return -1;
+  }
+  return parked;
+}
+
+static void handle_request(const char *payload, uint32_t length, const sigset_t *original_mask) {
+  uint32_t header[6];
+  if (length < sizeof header) {
+    fprintf(stderr, "airlock-spawner: request too short\n");
+    _exit(127);
+  }
+  memcpy(header, payload, sizeof header);
+  uint32_t id = header[0], file_count = header[3], cgroup_count = header[4], argument_count = header[5];
+  uid_t uid = header[1];
+  gid_t gid = header[2];
+  if (file_count > MAX_FILES || cgroup_count > MAX_CGROUPS || argument_count == 0 ||
+      argument_count > MAX_ARGUMENTS || uid == 0 || gid == 0) {
+    send_event(id, EVENT_FAILED, EINVAL);
+    return;
+  }
+  uint32_t total = file_count + cgroup_count + argument_count;
+  char *strings[MAX_FILES + MAX_CGROUPS + MAX_ARGUMENTS + 1];
+  const char *cursor = payload + sizeof header;
+  const char *end = payload + length;
+  for (uint32_t index = 0; index < total; index++) {
+    const char *terminator = memchr(cursor, '\0', (size_t)(end - cursor));
+    if (!terminator) {
+      send_event(id, EVENT_FAILED, EINVAL);
+      return;
+    }
+    strings[index] = (char *)cursor;
+    cursor = terminator + 1;
+  }
+  strings[total] = NULL;
+  char **arguments = strings + file_count + cgroup_count;
+  if (arguments[0][0] != '/') {
+    send_event(id, EVENT_FAILED, EINVAL);
+    return;
+  }
+
+  int parked[MAX_FILES];
+  uint32_t opened = 0;
+  int error = 0;
+  for (; opened < file_count; opened++) {
+    parked[opened] = open_file(strings[opened]);
+    if (parked[opened] < 0) {
+      error = errno;
+      break;
+    }
+  }
+  pid_t pid = -1;
+  if (error == 0) {
+    pid_t spawner = getpid();
+    pid = fork();
+    if (pid == 0) {
+      run_child(uid, gid, parked, file_count, strings + file_count, cgroup_count, arguments, spawner,
+                original_mask);
+    }
+    if (pid < 0) error = errno;
+  }
+  for (uint32_t index = 0; index < opened; index++) close(parked[index]);
+  if (error != 0) {
+    send_event(id, EVENT_FAILED, error);
+    return;
+  }
+  remember(pid, id);
+  send_event(id, EVENT_STARTED, pid);
+}
+
+int main(void) {
+  pid_t server = getppid();
+  if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) fatal("PR_SET_PDEATHSIG");
+  if (getppid() != server) _exit(127); /* the server died before the line above */
+  if (prctl(PR_SET_CHILD_SUBREAPER, 1) != 0) fatal("PR_SET_CHILD_SUBREAPER");
+  if (syscall(SYS_close_range, 3, ~0U, 0) != 0) fatal("close_range");
+  signal(SIGPIPE, SIG_IGN);
+
+  sigset_t child_signal, original_mask;
+  sigemptyset(&child_signal);
+  sigaddset(&child_signal, SIGCHLD);
+  if (sigprocmask(SIG_BLOCK, &child_signal, &original_mask) != 0) fatal("sigprocmask");
+  int signal_fd = signalfd(-1, &child_signal, SFD_CLOEXEC | SFD_NONBLOCK);
+  if (signal_fd < 0) fatal("signalfd");
+
+  char *payload = malloc(MAX_REQUEST_BYTES);
+  if (!payload) fatal("malloc");
+  struct pollfd watched[2] = {{.fd = STDIN_FILENO, .events = POLLIN}, {.fd = signal_fd, .events = POLLIN}};
+  for (;;) {
+    if (poll(watched, 2, -1) < 0) {
+      if (errno == EINTR) continue;
+      fatal("poll");
+    }
+    if (watched[1].revents & POLLIN) {
+      struct signalfd_siginfo info;
+      while (read(signal_fd, &info, sizeof info) == sizeof info) {
+      }
+      reap();
+    }
+    if (watched[0].revents & (POLLIN | POLLHUP | POLLERR)) {
+      uint32_t length;
+      if (!read_exact(STDIN_FILENO, &length, sizeof length)) return 0;
+      if (length > MAX_REQUEST_BYTES) {
+        fprintf(stderr, "airlock-spawner: request of %u bytes is too large\n", length);
+        return 127;
+      }
+      read_exact(STDIN_FILENO, payload, length);
+      handle_request(payload, length, &original_mask);
+    }
+  }
+}

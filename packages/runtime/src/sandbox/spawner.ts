@@ -1,0 +1,159 @@
+import { spawn, type ChildProcessByStdio } from 'node:child_process';
+import type { Readable, Writable } from 'node:stream';
+
+/** A file the spawned program gets as fd 1, 2, ...: opened read-only (`r`) or write-only (`w`). */
+export interface SpawnFile {
+  mode: 'r' | 'w';
+  path: string;
+}
+
+export interface SpawnRequest {
+  uid: number;
+  gid: number;
+  /** Become fds 1..N of the program, in order; fd 0 is /dev/null. */
+  files: SpawnFile[];
+  /** cgroup.procs files the program joins before it runs. */
+  cgroupProcsFiles: string[];
+  /** argv; the first entry is the program's absolute path. */
+  argv: string[];
+}
+
+export interface SpawnedProcess {
+  pid: number;
+  /** Exit code, or 128 + the signal that ended it; null when the spawner itself went away. */
+  exited: Promise<number | null>;
+}
+
+export class SpawnError extends Error {
+  override readonly name = 'SpawnError';
+}
+
+const EVENT_BYTES = 16;
+const EVENT_STARTED = 1;
+const EVENT_EXITED = 2;
+const EVENT_FAILED = 3;
+
+interface Pending {
+  started?: { resolve: (pid: number) => void; reject: (error: Error) => void };
+  resolveExit: (code: number | null) => void;
+}
+
+/**
+ * The server side of native/sandbox-spawner.c: one resident root process that forks, joins cgroups, drops
+ * privileges and execs each sandbox, so the server never forks itself per sandbox. Started on first use and again
+ * if it ever exits; when it exits, every process it started is killed with it.
+ */
+export class Spawner {
+  readonly #path: string;
+  #process: ChildProcessByStdio<Writable, Readable, null> | undefined;
+  #pending = new Map<number, Pending>();
+  #nextId = 1;
+  #buffered: Buffer = Buffer.alloc(0);
+  #closed = false;
+
+  constructor(spawnerPath: string) {
+    this.#path = spawnerPath;
+  }
+
+  /** The spawner's process id while it runs. */
+  get pid(): number | undefined {
+    return this.#process?.pid;
+  }
+
+  /** Starts `request.argv` once its files are open; rejects if they cannot be opened or the fork fails. */
+  spawn(request: SpawnRequest): Promise<SpawnedProcess> {
+    if (this.#closed) return Promise.reject(new SpawnError('the spawner is closed'));
+    const id = this.#nextId++;
+    let frame: Buffer;
+    try {
+      frame = encodeRequest(id, request);
+    } catch (error) {
+      return Promise.reject(error as Error);
+    }
+    const child = this.#ensureStarted();
+    let resolveExit: (code: number | null) => void = () => undefined;
+    const exited = new Promise<number | null>((resolve) => (resolveExit = resolve));
+    const started = new Promise<number>((resolve, reject) => {
+      this.#pending.set(id, { started: { resolve, reject }, resolveExit });
+    });
+    child.stdin.write(frame);
+    return started.then((pid) => ({ pid, exited }));
+  }
+
+  /** Stops the spawner; processes it started that still run are killed with it. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    const child = this.#process;
+    if (!child) return;
+    const gone = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    child.stdin.end();
+    await gone;
+  }
+
+  #ensureStarted(): ChildProcessByStdio<Writable, Readable, null> {
+    if (this.#process) return this.#process;
+    const child = spawn(this.#path, [], { cwd: '/', env: {}, stdio: ['pipe', 'pipe', 'inherit'] });
+    child.stdin.on('error', () => undefined); // reported through 'exit'
+    child.stdout.on('data', (chunk: Buffer) => this.#receive(chunk));
+    const onGone = (reason: string): void => {
+      if (this.#process !== child) return;
+      this.#process = undefined;
+      this.#buffered = Buffer.alloc(0);
+      const pending = this.#pending;
+      this.#pending = new Map();
+      for (const entry of pending.values()) {
+        entry.started?.reject(new SpawnError(`the sandbox spawner ${reason}`));
+        entry.resolveExit(null);
+      }
+    };
+    child.on('error', (error) => onGone(`could not run: ${error.message}`));
+    child.on('exit', (code, signal) => onGone(`exited (${signal ?? code})`));
+    this.#process = child;
+    return child;
+  }
+
+  #receive(chunk: Buffer): void {
+    this.#buffered = this.#buffered.length === 0 ? chunk : Buffer.concat([this.#buffered, chunk]);
+    let offset = 0;
+    for (; offset + EVENT_BYTES <= this.#buffered.length; offset += EVENT_BYTES) {
+      const id = this.#buffered.readUInt32LE(offset);
+      const kind = this.#buffered.readUInt32LE(offset + 4);
+      const value = this.#buffered.readInt32LE(offset + 8);
+      const entry = this.#pending.get(id);
+      if (!entry) continue;
+      if (kind === EVENT_STARTED) {
+        entry.started?.resolve(value);
+        entry.started = undefined;
+      } else if (kind === EVENT_EXITED) {
+        this.#pending.delete(id);
+        entry.resolveExit(value);
+      } else if (kind === EVENT_FAILED) {
+        this.#pending.delete(id);
+        entry.started?.reject(new SpawnError(`the sandbox could not be spawned (errno ${value})`));
+        entry.resolveExit(null);
+      }
+    }
+    this.#buffered = this.#buffered.subarray(offset);
+  }
+}
+
+function encodeRequest(id: number, request: SpawnRequest): Buffer {
+  const strings = [
+    ...request.files.map((file) => `${file.mode}${file.path}`),
+    ...request.cgroupProcsFiles,
+    ...request.argv,
+  ];
+  for (const value of strings) {
+    if (value.includes('\0')) throw new SpawnError('spawn arguments cannot contain NUL bytes');
+  }
+  const body = Buffer.from(strings.map((value) => `${value}\0`).join(''));
+  const header = Buffer.alloc(28);
+  header.writeUInt32LE(24 + body.length, 0);
+  header.writeUInt32LE(id, 4);
+  header.writeUInt32LE(request.uid, 8);
+  header.writeUInt32LE(request.gid, 12);
+  header.writeUInt32LE(request.files.length, 16);
+  header.writeUInt32LE(request.cgroupProcsFiles.length, 20);
+  header.writeUInt32LE(request.argv.length, 24);
+  return Buffer.concat([header, body]);
+}
