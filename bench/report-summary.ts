@@ -97,8 +97,8 @@ export function summarizeResults(results: BenchResults, sections: ReportSection[
     python
       ? `An idle python slot holds ${formatMiBAndKiB(python.totalKiB)} PSS with ` +
         `${python.slots} python slots ready (interpreter ${formatMiB(python.interpreterKiB)}, bubblewrap ` +
-        `${formatMiB(python.bubblewrapKiB)}, launcher ` +
-        `${formatMiB(python.launcherKiB)}), ` +
+        `${formatMiB(python.bubblewrapKiB)}, share of the spawner ` +
+        `${formatMiB(python.spawnerShareKiB)}), ` +
         (Math.abs(python.totalKiB - SLOT_MEMORY_LIMIT.value) < SLOT_MEMORY_LIMIT.value * NEAR_LIMIT
           ? `right at the ${SLOT_MEMORY_LIMIT.text} target (${SLOT_MEMORY_LIMIT.value} KiB): whether it lands just ` +
             "below or just above depends on how many ready slots share the image's file pages, as fewer push it up " +

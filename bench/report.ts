@@ -289,13 +289,14 @@ export function buildReport(results: BenchResults): Report {
       rows: LANGUAGES.flatMap((language) => slotMemoryRows(language, slotMemory[language])),
       notes: [
         'Measured after the burst with the warm server idle, once the pool had no sandbox starting. An idle slot is ' +
-          'an `airlock-launch` child of the server process (root: it joined the cgroup and reaps the sandbox) with ' +
-          `bubblewrap's monitor, the sandbox's pid 1 (both \`bwrap\`, host uid ${settings.sandboxUid}) and the ` +
+          "bubblewrap's monitor, a child of the server's `airlock-spawner` (root: it joined the cgroup and reaps the " +
+          `sandbox), with the sandbox's pid 1 (both \`bwrap\`, host uid ${settings.sandboxUid}) and the ` +
           'interpreter blocked in its stub below it. Its memory is the sum of the `Pss` lines of ' +
-          '`/proc/<pid>/smaps_rollup` of those four processes; the figures are means over the slots measured.',
+          '`/proc/<pid>/smaps_rollup` of those three processes plus its share of the spawner (the spawner\'s PSS ' +
+          'divided by the sandboxes it runs); the figures are means over the slots measured.',
         'PSS (proportional set size) charges a page that n processes map 1/n to each. The interpreter binaries and ' +
           "libraries of the image (python's libpython is linked into its binary, node's is `libnode`), bubblewrap " +
-          'and the launcher are file pages in the page cache, shared by every slot that ' +
+          'and the spawner are file pages in the page cache, shared by every slot that ' +
           'maps them, so PSS per slot falls as slots are added, towards the anonymous part (heap, stacks, data the ' +
           'processes wrote) that no other slot shares: that part is what one more slot adds. Kernel memory (page ' +
           "tables, namespaces, the slot's cgroup and its empty tmpfs mounts) is not in PSS.",
@@ -323,8 +324,8 @@ function slotMemoryRows(language: Language, memory: BenchResults['slotMemory'][L
     total,
     info(`${language} slots measured`, `${summary.slots} (the pool reported ${memory.readySlots} ready)`),
     info(
-      `${language} split: interpreter / bubblewrap (2 processes) / launcher`,
-      [summary.interpreterKiB, summary.bubblewrapKiB, summary.launcherKiB].map(formatMiB).join(' / '),
+      `${language} split: interpreter / bubblewrap (2 processes) / share of the spawner`,
+      [summary.interpreterKiB, summary.bubblewrapKiB, summary.spawnerShareKiB].map(formatMiB).join(' / '),
     ),
     info(`${language} anonymous part (what one more slot adds)`, formatMiB(summary.anonymousKiB)),
   ];

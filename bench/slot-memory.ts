@@ -9,16 +9,16 @@ export interface SlotMemory {
   interpreterKiB: number;
   /** bubblewrap's monitor and the sandbox's pid 1, both bubblewrap. */
   bubblewrapKiB: number;
-  /** airlock-launch, the root parent that joined the cgroup and reaps the sandbox. */
-  launcherKiB: number;
+  /** This slot's share of airlock-spawner, the server's one root child that starts and reaps every sandbox. */
+  spawnerShareKiB: number;
   /**
    * The anonymous part of the slot's PSS (heap, stacks, written data): what one more slot adds. The rest is file
-   * pages (the image's interpreter and libraries, bubblewrap, the launcher), shared by every slot that maps them.
+   * pages (the image's interpreter and libraries, bubblewrap), shared by every slot that maps them.
    */
   anonymousKiB: number;
 }
 
-const LAUNCHER_COMMAND = 'airlock-launch';
+const SPAWNER_COMMAND = 'airlock-spawner';
 const BUBBLEWRAP_COMMAND = 'bwrap';
 
 interface ProcessEntry {
@@ -68,8 +68,8 @@ function realUid(pid: number): number | undefined {
 }
 
 /**
- * The idle slots of the server running in `serverPid`: each is an `airlock-launch` child of the server with
- * bubblewrap's two processes and an interpreter below it, those three running as `sandboxUid`. Call it while no
+ * The idle slots of the server running in `serverPid`: each is a bubblewrap child of the server's `airlock-spawner`,
+ * with the sandbox's pid 1 (also bubblewrap) and an interpreter below it, those three running as `sandboxUid`. Call it while no
  * execution runs and the pool starts nothing, so every such tree is a ready slot; trees that are incomplete (being
  * torn down) or whose interpreter is not one of `interpreters` are skipped.
  */
@@ -88,29 +88,34 @@ export function readIdleSlots(options: {
   const descendants = (pid: number): ProcessEntry[] =>
     (children.get(pid) ?? []).flatMap((child) => [child, ...descendants(child.pid)]);
 
+  const spawner = (children.get(options.serverPid) ?? []).find((entry) => entry.command === SPAWNER_COMMAND);
+  const spawnerRollup = spawner && readProcFile(spawner.pid, 'smaps_rollup');
+  if (!spawner || spawnerRollup === undefined) return [];
+  const sandboxes = (children.get(spawner.pid) ?? []).filter((entry) => entry.command === BUBBLEWRAP_COMMAND);
+  const spawnerShare = (field: string): number => kilobytes(spawnerRollup, field) / Math.max(1, sandboxes.length);
+
   const slots: SlotMemory[] = [];
-  for (const launcher of children.get(options.serverPid) ?? []) {
-    if (launcher.command !== LAUNCHER_COMMAND) continue;
-    const sandbox = descendants(launcher.pid);
+  for (const monitor of sandboxes) {
+    const sandbox = [monitor, ...descendants(monitor.pid)];
     const bubblewrap = sandbox.filter((entry) => entry.command === BUBBLEWRAP_COMMAND);
     const interpreters = sandbox.filter((entry) => entry.command !== BUBBLEWRAP_COMMAND);
     const language = interpreters.length === 1 ? languageOf.get(interpreters[0]!.command) : undefined;
     if (language === undefined || bubblewrap.length !== 2) continue;
     if (sandbox.some((entry) => realUid(entry.pid) !== options.sandboxUid)) continue;
     const rollups = new Map<number, string>();
-    for (const entry of [launcher, ...sandbox]) {
+    for (const entry of sandbox) {
       const rollup = readProcFile(entry.pid, 'smaps_rollup');
       if (rollup !== undefined) rollups.set(entry.pid, rollup);
     }
-    if (rollups.size !== sandbox.length + 1) continue;
+    if (rollups.size !== sandbox.length) continue;
     const sum = (entries: ProcessEntry[], field: string): number =>
       entries.reduce((total, entry) => total + kilobytes(rollups.get(entry.pid)!, field), 0);
     slots.push({
       language,
       interpreterKiB: sum(interpreters, 'Pss'),
       bubblewrapKiB: sum(bubblewrap, 'Pss'),
-      launcherKiB: sum([launcher], 'Pss'),
-      anonymousKiB: sum([launcher, ...sandbox], 'Pss_Anon'),
+      spawnerShareKiB: spawnerShare('Pss'),
+      anonymousKiB: sum(sandbox, 'Pss_Anon') + spawnerShare('Pss_Anon'),
     });
   }
   return slots;
@@ -123,7 +128,7 @@ export interface SlotMemorySummary {
   totalKiB: number;
   interpreterKiB: number;
   bubblewrapKiB: number;
-  launcherKiB: number;
+  spawnerShareKiB: number;
   anonymousKiB: number;
 }
 
@@ -133,10 +138,10 @@ export function summarizeSlots(slots: SlotMemory[], language: Language): SlotMem
   const mean = (part: (slot: SlotMemory) => number): number => mine.reduce((sum, slot) => sum + part(slot), 0) / mine.length;
   return {
     slots: mine.length,
-    totalKiB: mean((slot) => slot.interpreterKiB + slot.bubblewrapKiB + slot.launcherKiB),
+    totalKiB: mean((slot) => slot.interpreterKiB + slot.bubblewrapKiB + slot.spawnerShareKiB),
     interpreterKiB: mean((slot) => slot.interpreterKiB),
     bubblewrapKiB: mean((slot) => slot.bubblewrapKiB),
-    launcherKiB: mean((slot) => slot.launcherKiB),
+    spawnerShareKiB: mean((slot) => slot.spawnerShareKiB),
     anonymousKiB: mean((slot) => slot.anonymousKiB),
   };
 }

@@ -108,6 +108,22 @@ describe('API keys', () => {
     expect(revoked.body).toMatchObject({ error: 'unauthorized' });
   });
 
+  it('a sandbox config change applies to the next call of a key that was just used', async () => {
+    await admin('/admin/v1/sandboxes', { method: 'POST', json: { name: 'changing', env_vars: { STAGE: 'one' } } });
+    const key = (await admin('/admin/v1/api-keys', { method: 'POST', json: { name: 'changing', sandbox: 'changing' } }))
+      .body.key as string;
+    const run = () =>
+      airlock.request<{ stdout: string }>('/v1/sandbox/execute', {
+        method: 'POST',
+        apiKey: key,
+        json: { language: 'bash', code: 'echo $STAGE' },
+      });
+    expect((await run()).body.stdout).toBe('one\n');
+    const patched = await admin('/admin/v1/sandboxes/changing', { method: 'PATCH', json: { env_vars: { STAGE: 'two' } } });
+    expect(patched.status).toBe(200);
+    expect((await run()).body.stdout).toBe('two\n');
+  });
+
   it('sandbox API keys cannot use the admin API', async () => {
     const response = await airlock.request('/admin/v1/api-keys');
     expect(response.status).toBe(401);

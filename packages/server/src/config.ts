@@ -24,6 +24,8 @@ export interface Config {
   poolMaxSlots: number;
   poolMaxSlotsPerKey: number;
   poolIdleSeconds: number;
+  /** How long an authenticated API key is reused without a database lookup; 0 looks every request up. */
+  authCacheSeconds: number;
 }
 
 export class ConfigError extends Error {
@@ -84,6 +86,7 @@ export function loadConfig(
     poolMaxSlots: resolveOption({ variable: 'AIRLOCK_POOL_MAX_SLOTS', schema: count, fallback: 16 }, environment),
     poolMaxSlotsPerKey: resolveOption({ variable: 'AIRLOCK_POOL_MAX_SLOTS_PER_KEY', schema: count, fallback: 8 }, environment),
     poolIdleSeconds: resolveOption({ variable: 'AIRLOCK_POOL_IDLE_SECONDS', schema: count, fallback: 300 }, environment),
+    authCacheSeconds: resolveOption({ variable: 'AIRLOCK_AUTH_CACHE_SECONDS', schema: count, fallback: 5 }, environment),
   };
   if (config.bootstrapApiKey !== undefined && !/^sk-[a-z0-9]+-[A-Za-z0-9_-]{16,}$/.test(config.bootstrapApiKey)) {
     throw new ConfigError('AIRLOCK_BOOTSTRAP_API_KEY must look like sk-<region>-<secret of at least 16 characters>');

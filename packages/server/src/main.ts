@@ -80,7 +80,7 @@ export async function startServer(options: {
     await runtime.loadImage(DEFAULT_IMAGE, options.onImageProgress);
 
     const apiKeyRepository = new ApiKeyRepository(database);
-    const keyService = new ApiKeyService({ keys: apiKeyRepository, region: config.keyRegion });
+    const keyService = new ApiKeyService({ keys: apiKeyRepository, region: config.keyRegion, cacheSeconds: config.authCacheSeconds });
     const adminToken =
       config.adminToken ?? readOrCreateFile(join(config.dataDirectory, 'admin-token'), () => `adm-${randomToken(32)}`);
     const admin = new AdminService({

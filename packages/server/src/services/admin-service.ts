@@ -116,6 +116,7 @@ export class AdminService {
     const organization = await this.#organization(organizationSlug);
     const sandbox = await this.#sandbox(organization, name);
     const updated = await this.#options.sandboxConfigs.update(organization.id, sandbox.id, this.#settings(settings));
+    this.#options.keyService.forgetCachedPrincipals();
     if (!updated) throw ApiError.notFound(`no sandbox config "${name}" in organization "${organization.slug}"`);
     return summarizeSandbox(updated);
   }
@@ -153,9 +154,9 @@ export class AdminService {
 
   async revokeKey(id: string, organizationSlug?: string): Promise<void> {
     const organization = await this.#organization(organizationSlug);
-    if (!(await this.#options.apiKeys.revoke(organization.id, id))) {
-      throw ApiError.notFound(`no API key ${id} in organization "${organization.slug}"`);
-    }
+    const revoked = await this.#options.apiKeys.revoke(organization.id, id);
+    this.#options.keyService.forgetCachedPrincipals();
+    if (!revoked) throw ApiError.notFound(`no API key ${id} in organization "${organization.slug}"`);
   }
 
   async #organization(slug = DEFAULT_ORGANIZATION_SLUG): Promise<Organization> {

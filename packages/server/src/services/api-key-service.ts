@@ -1,4 +1,5 @@
 import type { ApiKey, ApiKeyRepository, Organization, SandboxConfig } from '@airlock/db';
+import { LRUCache } from 'lru-cache';
 import { ApiError } from './api-error.js';
 import { randomToken, sha256 } from './secrets.js';
 
@@ -16,13 +17,25 @@ export interface CreatedApiKey extends ApiKey {
   key: string;
 }
 
+const CACHED_PRINCIPALS = 10_000;
+
 export class ApiKeyService {
   readonly #keys: ApiKeyRepository;
   readonly #region: string;
+  /** Principals by secret hash, so a busy key costs no database round trip before its code runs. */
+  readonly #principals: LRUCache<string, Principal> | undefined;
 
-  constructor(options: { keys: ApiKeyRepository; region: string }) {
+  /**
+   * `cacheSeconds`: how long a successful authentication is reused. Changes made through this server (revoking a key,
+   * updating a sandbox config) take effect at once; changes made on another server within this time. 0 turns it off.
+   */
+  constructor(options: { keys: ApiKeyRepository; region: string; cacheSeconds: number }) {
     this.#keys = options.keys;
     this.#region = options.region;
+    this.#principals =
+      options.cacheSeconds > 0
+        ? new LRUCache({ max: CACHED_PRINCIPALS, ttl: options.cacheSeconds * 1000, ttlAutopurge: false })
+        : undefined;
   }
 
   /** Creates a key; pass `key` to register a given one (bootstrap), otherwise a random one is generated. */
@@ -54,9 +67,20 @@ export class ApiKeyService {
     const match = /^Bearer\s+(\S+)\s*$/i.exec(header ?? '');
     const key = match?.[1];
     if (!key || !API_KEY_PATTERN.test(key)) throw ApiError.unauthorized();
-    const authorization = await this.#keys.findActiveBySecretHash(sha256(key));
+    const secretHash = sha256(key);
+    const cacheKey = secretHash.toString('base64');
+    const cached = this.#principals?.get(cacheKey);
+    if (cached) return cached;
+    const authorization = await this.#keys.findActiveBySecretHash(secretHash);
     if (!authorization) throw ApiError.unauthorized();
+    this.#principals?.set(cacheKey, authorization);
+    // The last use is recorded at a coarse resolution (LAST_USED_RESOLUTION_SECONDS), so once per cache fill is enough.
     void this.#keys.touchLastUsed(authorization.organization.id, authorization.apiKey.id).catch(() => undefined);
     return authorization;
+  }
+
+  /** Forgets every cached authentication: called when a key, its sandbox config or its organization changes. */
+  forgetCachedPrincipals(): void {
+    this.#principals?.clear();
   }
 }
