@@ -15,11 +15,14 @@ describe('languages and exit codes', () => {
     ['node', 'console.log("hello")', 'hello\n'],
     ['bash', 'echo hello', 'hello\n'],
   ])('%s prints to stdout and succeeds', async (language, code, stdout) => {
+    const sentAt = performance.now();
     const result = await airlock.execute({ language, code });
+    const wallMs = performance.now() - sentAt;
     expect(result).toMatchObject({ success: true, status: 'success', exit_code: 0, stdout, stderr: '', error: null });
     expect(result.trace_id).toMatch(/^trc_[0-9a-f]{32}$/);
     expect(result.stdout_truncated).toBe(false);
     expect(result.overhead_ms).toBeGreaterThan(0);
+    expect(result.overhead_ms).toBeLessThan(wallMs);
   });
 
   it('defaults to python', async () => {

@@ -113,6 +113,10 @@ export interface ExecutionRecordResponse {
   stderr: string | null;
   error: string | null;
   duration_ms: number | null;
+  /** Airlock extension: accepted -> code running, in milliseconds. */
+  overhead_ms: number | null;
+  /** Airlock extension: whether a pre-started sandbox from the warm pool ran the code. */
+  warm: boolean | null;
   delivery_mode: DeliveryMode;
   created_at: string;
   completed_at: string | null;

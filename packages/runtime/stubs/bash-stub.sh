@@ -12,6 +12,6 @@ done
 exec 3<&-
 cd -- "$airlock_cwd" || exit 1
 unset airlock_cwd airlock_count airlock_index airlock_entry
-printf S >&4
+printf 'S%s\n' "${EPOCHREALTIME/[.,]/}" >&4
 exec 4>&-
 exec /bin/bash /run/airlock/main.sh

@@ -3,6 +3,7 @@
 def _airlock_run():
     import os
     import sys
+    import time
 
     # Warm the compile and exec paths, so the first real statement does not pay for them.
     exec(compile("pass", "<string>", "exec"), {})
@@ -27,7 +28,7 @@ def _airlock_run():
     main.__spec__ = None
     main.__package__ = None
     sys.modules["__main__"] = main
-    os.write(4, b"S")
+    os.write(4, b"S%d\n" % (time.time_ns() // 1000))
     os.close(4)
     try:
         exec(compile(source, "<string>", "exec"), main.__dict__)

@@ -17,6 +17,7 @@ import type { Config } from './config.js';
 import { createApp } from './http/app.js';
 import { AdminService } from './services/admin-service.js';
 import { ApiKeyService, type CreatedApiKey } from './services/api-key-service.js';
+import { ServerMetrics } from './services/metrics.js';
 import { ExecutionService } from './services/execution-service.js';
 import type { Logger } from './services/logger.js';
 import { randomToken } from './services/secrets.js';
@@ -92,9 +93,14 @@ export async function startServer(options: {
       adminToken,
     });
     const createdApiKey = await admin.bootstrap(config.bootstrapApiKey);
+    const metrics = new ServerMetrics({
+      poolStatistics: () => runtime.poolStatistics(),
+      activeSandboxes: () => runtime.activeSandboxes,
+    });
     const app = createApp({
       apiKeys: keyService,
-      executions: new ExecutionService({ runtime, executions, logger, nodeId }),
+      executions: new ExecutionService({ runtime, executions, logger, metrics, nodeId }),
+      metrics,
       admin,
       logger,
       readiness: [

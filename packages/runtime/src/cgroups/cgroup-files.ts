@@ -1,11 +1,14 @@
-import { promises as fs } from 'node:fs';
+import { promises as fs, readFileSync, writeFileSync } from 'node:fs';
+
+// Control files are kernel pseudo-files answered from memory: synchronous calls take microseconds, where each
+// asynchronous one would cost four thread-pool round trips (open, stat, read, close) on the event loop.
 
 export async function writeControl(path: string, value: string): Promise<void> {
-  await fs.writeFile(path, value);
+  writeFileSync(path, value);
 }
 
 export async function readControl(path: string): Promise<string> {
-  return (await fs.readFile(path, 'utf8')).trim();
+  return readFileSync(path, 'utf8').trim();
 }
 
 export async function readOptionalControl(path: string): Promise<string | null> {

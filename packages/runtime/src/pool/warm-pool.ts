@@ -32,6 +32,8 @@ export interface PoolStatistics {
   refillFailures: number;
   /** Mean time from starting a sandbox to its interpreter waiting for code. */
   meanRefillMs: number;
+  /** Sum of those times over all refills. */
+  totalRefillMs: number;
   readySlots: number;
   startingSlots: number;
   keys: Array<{ key: string; ready: number; starting: number; target: number; requestsPerSecond: number }>;
@@ -99,7 +101,8 @@ export class WarmPool {
     }
     if (sandbox) {
       this.#hits++;
-      // A refill forks the server process; waiting until the code runs keeps that off the request's path.
+      // A refill takes CPU (bubblewrap and interpreter start-up); starting it once the code runs keeps it off the
+      // request's path.
       void sandbox.codeStarted.then(() => this.#schedule());
     } else {
       this.#misses++;
@@ -128,6 +131,7 @@ export class WarmPool {
       refills: this.#refills,
       refillFailures: this.#refillFailures,
       meanRefillMs: this.#refills === 0 ? 0 : this.#refillMsTotal / this.#refills,
+      totalRefillMs: this.#refillMsTotal,
       readySlots: keys.reduce((sum, key) => sum + key.ready, 0),
       startingSlots: keys.reduce((sum, key) => sum + key.starting, 0),
       keys,

@@ -36,6 +36,8 @@ export interface BubblewrapDriverOptions {
 // File descriptors as the sandbox sees them: 0 /dev/null, 1-2 stdout and stderr, 3 the request (read by the stub),
 // 4 the stub's events, 5 the seccomp program (read by bubblewrap). The spawner closes every other descriptor.
 const SECCOMP_FD = 5;
+/** The stub's events ("R", then "S" and a clock reading) fit in this; anything beyond is ignored. */
+const MAX_EVENT_BYTES = 64;
 
 /** /run holds /run/airlock: the bash script being run (code is at most 1 MiB) and, later, credentials. */
 const RUN_DIRECTORY_BYTES = 4 * 1024 * 1024;
@@ -156,6 +158,7 @@ class BubblewrapSandbox implements PreparedSandbox {
   readonly #exited: Promise<number | null>;
   #bootLog = '';
   #startedAt: number | undefined;
+  #requestSentAt: number | undefined;
   #onStarted: ((at: number) => void) | undefined;
   #destroyed = false;
   #used = false;
@@ -191,19 +194,29 @@ class BubblewrapSandbox implements PreparedSandbox {
         void this.destroy();
       };
       const timer = setTimeout(() => fail(`no interpreter within ${options.startTimeoutMs} ms`), options.startTimeoutMs);
+      // The stub writes "R" once it waits for code, then "S<wall clock in microseconds>\n" just before the code runs.
+      const markCodeStarted = (clockText: string | undefined): void => {
+        if (this.#startedAt !== undefined) return;
+        this.#startedAt = stubClockToNow(clockText, this.#requestSentAt ?? 0);
+        this.#onStarted?.(this.#startedAt);
+        markStarted();
+      };
       events.on('data', (chunk: Buffer) => {
-        received += chunk.toString();
+        if (received.length < MAX_EVENT_BYTES) received += chunk.toString('latin1');
         if (!isReady && received.startsWith('R')) {
           isReady = true;
           clearTimeout(timer);
           this.#stderr.off('data', collectBootLog);
           resolve();
         }
-        if (received.includes('S') && this.#startedAt === undefined) {
-          this.#startedAt = performance.now();
-          this.#onStarted?.(this.#startedAt);
-          markStarted();
+        const start = received.indexOf('S');
+        const end = received.indexOf('\n', start);
+        if (start >= 0 && (end >= 0 || received.length >= MAX_EVENT_BYTES)) {
+          markCodeStarted(end >= 0 ? received.slice(start + 1, end) : undefined);
         }
+      });
+      events.on('end', () => {
+        if (received.includes('S')) markCodeStarted(undefined);
       });
       void this.#exited.then((code) => {
         if (!isReady) fail(`it exited with ${code}`);
@@ -236,6 +249,7 @@ class BubblewrapSandbox implements PreparedSandbox {
     request.signal?.addEventListener('abort', onAbort, { once: true });
     if (request.signal?.aborted) stop('cancelled');
     const timer = setTimeout(() => stop('timeout'), request.timeoutMs);
+    this.#requestSentAt = performance.now();
     this.#request.end(encodeStubRequest({ cwd: request.cwd ?? SANDBOX_HOME, env: request.env, code: request.code }));
     try {
       const codeStartedAt = await Promise.race([started, this.#exited.then(() => performance.now())]);
@@ -277,6 +291,18 @@ class BubblewrapSandbox implements PreparedSandbox {
     for (const socket of [this.#stdout, this.#stderr, this.#request, this.#events]) socket.destroy();
     await this.#options.cgroups.release(this.#options.slot);
   }
+}
+
+/**
+ * When the stub reported that the code started, on this process's performance.now() clock: the stub's wall clock in
+ * microseconds (the same clock as the host's: sandboxes have no time namespace), kept between the moment the code was
+ * sent and now, so a sandbox can only move its own figure within that window. Without a reading, now.
+ */
+function stubClockToNow(clockText: string | undefined, sentAt: number): number {
+  const now = performance.now();
+  const microseconds = clockText === undefined || !/^\d{1,17}$/.test(clockText) ? NaN : Number(clockText);
+  if (!Number.isFinite(microseconds)) return now;
+  return Math.min(now, Math.max(sentAt, microseconds / 1000 - performance.timeOrigin));
 }
 
 function drain(stream: Socket, capture: OutputCapture, onChunk?: (chunk: Buffer) => void): Promise<void> {

@@ -4,6 +4,7 @@ import type { AdminService } from '../services/admin-service.js';
 import type { ApiKeyService } from '../services/api-key-service.js';
 import type { ExecutionService } from '../services/execution-service.js';
 import type { Logger } from '../services/logger.js';
+import type { ServerMetrics } from '../services/metrics.js';
 import type { AppEnv } from './app-context.js';
 import { errorResponse } from './errors.js';
 import { authenticate, limitBody, requestId } from './middleware.js';
@@ -16,6 +17,7 @@ export interface AppServices {
   executions: ExecutionService;
   admin: AdminService;
   readiness: ReadinessCheck[];
+  metrics: ServerMetrics;
   logger: Logger;
 }
 
@@ -24,7 +26,7 @@ export function createApp(services: AppServices): Hono<AppEnv> {
   app.use('*', requestId);
   app.use('*', limitBody);
   app.use('/v1/*', authenticate(services.apiKeys));
-  app.route('/', healthRoutes(services.readiness));
+  app.route('/', healthRoutes(services.readiness, services.metrics));
   app.route('/', executeRoutes(services.executions));
   app.route('/', adminRoutes(services.admin));
   app.notFound(() => {

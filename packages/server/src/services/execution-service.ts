@@ -9,6 +9,7 @@ import { SandboxStartError, type SandboxLimits, type SandboxOutcome, type Sandbo
 import { ApiError } from './api-error.js';
 import type { Principal } from './api-key-service.js';
 import type { Logger } from './logger.js';
+import type { ServerMetrics } from './metrics.js';
 
 const MEBIBYTE = 1024 * 1024;
 const PIDS_PER_SANDBOX = 512;
@@ -17,6 +18,7 @@ export interface ExecutionServiceOptions {
   runtime: SandboxRuntime;
   executions: ExecutionRepository;
   logger: Logger;
+  metrics: ServerMetrics;
   /** Identifies this server process in execution records. */
   nodeId: string;
 }
@@ -87,6 +89,7 @@ export class ExecutionService {
       this.#options.logger.error(message, { traceId, error: String(error) });
       await inserted;
       await this.#options.executions.complete(traceId, failedResult(message, createdAt));
+      this.#options.metrics.recordExecution({ language: request.language, status: 'failed', warm, overheadMs: null });
       throw ApiError.unavailable(`${message}; try again shortly`);
     }
     await inserted;
@@ -109,6 +112,7 @@ export class ExecutionService {
       startedAt: new Date(createdAt.getTime() + Math.max(0, outcome.codeStartedAt - acceptedAt)),
       completedAt: new Date(),
     });
+    this.#options.metrics.recordExecution({ language: request.language, status: outcome.status, warm, overheadMs });
     return {
       success: outcome.exitCode === 0,
       stdout: outcome.stdout,
@@ -196,6 +200,8 @@ function toRecordResponse(execution: Execution): ExecutionRecordResponse {
     stderr: execution.stderr,
     error: execution.error,
     duration_ms: execution.durationMs,
+    overhead_ms: execution.overheadMs,
+    warm: execution.status === 'running' ? null : execution.warm,
     delivery_mode: execution.deliveryMode,
     created_at: execution.createdAt.toISOString(),
     completed_at: execution.completedAt?.toISOString() ?? null,

@@ -1,4 +1,5 @@
 import { Hono } from 'hono';
+import type { ServerMetrics } from '../../services/metrics.js';
 import type { AppEnv } from '../app-context.js';
 
 export interface ReadinessCheck {
@@ -6,7 +7,7 @@ export interface ReadinessCheck {
   check(): Promise<boolean>;
 }
 
-export function healthRoutes(checks: ReadinessCheck[]): Hono<AppEnv> {
+export function healthRoutes(checks: ReadinessCheck[], metrics: ServerMetrics): Hono<AppEnv> {
   const routes = new Hono<AppEnv>();
   routes.get('/healthz', (context) => context.json({ status: 'ok' }));
   routes.get('/readyz', async (context) => {
@@ -19,5 +20,8 @@ export function healthRoutes(checks: ReadinessCheck[]): Hono<AppEnv> {
       ready ? 200 : 503,
     );
   });
+  routes.get('/metrics', async (context) =>
+    context.body(await metrics.registry.metrics(), 200, { 'Content-Type': metrics.registry.contentType }),
+  );
   return routes;
 }
