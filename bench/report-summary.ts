@@ -24,7 +24,7 @@ function sumPools(pools: PoolCounts[]): PoolCounts {
 
 /** The paragraph under "What the numbers mean": what was measured against each target, and why it lands there. */
 export function summarizeResults(results: BenchResults, sections: ReportSection[]): string {
-  const { baselines, serverProcess, roundTrips, runtimeWarm, cold, warm, throughput, burst, slotMemory, facts, settings } = results;
+  const { baselines, roundTrips, runtimeWarm, cold, warm, throughput, burst, slotMemory, facts, settings } = results;
   const rows = sections.flatMap((section) => section.rows);
   const missed = rows.filter((row) => row.met === false).map((row) => row.metric);
   const met = rows.filter((row) => row.met === true).map((row) => row.metric);
@@ -44,20 +44,18 @@ export function summarizeResults(results: BenchResults, sections: ReportSection[
         : "The pool's own part is small: through the runtime API, without a server, a warm python sandbox has its " +
           `code running ${formatMs(runtimeWarm.overhead.p50)} p50 (${formatMs(runtimeWarm.overhead.p99)} p99) after ` +
           `it is taken${runtimeWarm.overhead.p50 > WARM_OVERHEAD_LIMIT.value ? ', itself above the target' : ''}. ` +
-          "The rest is the server's request path: an authenticated request that starts no sandbox takes " +
-          `${formatMs(roundTrips.authenticated.p50)} p50 end to end on this server (\`/healthz\`: ` +
-          `${formatMs(roundTrips.health.p50)}), because the API key lookup, its last-use update and, for an ` +
-          'execution, the execution record are round trips to the embedded PGlite database in its child process, ' +
-          "ahead of the code; and the call's replacement sandbox is started while the call is in flight, by a fork " +
-          `of the server process that blocks its event loop (\`spawn /bin/true\` takes ` +
-          `${formatMs(serverProcess.spawnTrue.p50)} there).`),
+          "The rest is the server's request path before the code is sent: HTTP parsing and routing, the API key " +
+          "(from the server's in-memory cache after the key's first call, so no database round trip), reading and " +
+          'validating the body; the execution record is written while the code already runs. For scale, ' +
+          `\`/healthz\` takes ${formatMs(roundTrips.health.p50)} p50 end to end on this server, and an ` +
+          `authenticated request that starts no sandbox but reads the database ${formatMs(roundTrips.authenticated.p50)}.`),
     `With the pool off, every call is cold: overhead p50 is ${perLanguage((language) => formatMs(cold[language].overhead.p50))}, ` +
       'as a cold call pays for bubblewrap ' +
       `(${formatMs(baselines.bubblewrapTrue.summary.p50)} p50 on its own, of which ` +
       `${formatMs(baselines.spawnTrue.summary.p50)} is node spawning any process) and for interpreter start-up ` +
       `(python ${formatMs(baselines.chrootPython.summary.p50)} and node ${formatMs(baselines.chrootNode.summary.p50)} ` +
       "in a plain chroot; the image's node is Debian's build of node 18, which has no V8 start-up snapshot), on top " +
-      'of the database work' +
+      "of the server's request path" +
       (Math.min(baselines.chrootPython.summary.p50, baselines.chrootNode.summary.p50) > COLD_OVERHEAD_LIMIT.value
         ? `; the ${COLD_OVERHEAD_LIMIT.text} cold target is below what python or node start-up alone costs here.`
         : '.'),
@@ -77,8 +75,8 @@ export function summarizeResults(results: BenchResults, sections: ReportSection[
       'The pool takes sandbox start-up off the request path, not off the CPU: every execution still starts a ' +
       'sandbox and an interpreter, only earlier. During the run the server process spent ' +
       `${formatMs(throughput.processCpuMs)} of CPU per call (sequentially, ${formatMs(warm.python.processCpuMs)}, ` +
-      `${formatMs(warm.python.processSystemCpuMs)} of it in the kernel: HTTP, the database client, cgroup and pipe ` +
-      `set-up, and forking a ${Math.round(serverProcess.residentMiBAfter)} MiB process for every sandbox), and its ` +
+      `${formatMs(warm.python.processSystemCpuMs)} of it in the kernel: HTTP at both ends, as the client runs in ` +
+      'the same process, the database client, cgroup and pipe set-up), and its ' +
       `event loop was busy ${formatPercent(throughput.eventLoopBusy)} of the time` +
       ` while the ${facts.processors} cores were ${formatPercent(throughput.machineBusy)} busy` +
       (throughput.eventLoopBusy < SATURATED

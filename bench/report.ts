@@ -179,8 +179,11 @@ export function buildReport(results: BenchResults): Report {
         ...latencyRows('`spawn /bin/true` from the server process', serverProcess.spawnTrue),
       ],
       notes: [
-        "`overhead_ms` is the server's time from accepting the request to handing the code to the running " +
-          'interpreter (the stub reports just before it runs the code). Warm: the call took a pre-started sandbox ' +
+        "`overhead_ms` is the time from the server accepting the request to the code starting in the sandbox: " +
+          'the python and node stubs read the monotonic clock just before they run the code and report the reading ' +
+          "(the sandbox shares the host's clock), so the figure does not depend on when the server's event loop " +
+          'gets to the report; bash has no clock to read, so its figure ends when the server receives the report. Warm: ' +
+          'the call took a pre-started sandbox ' +
           'whose interpreter already waited for code, so sandbox creation and interpreter start-up are not in it. ' +
           'Cold: the server ran with `AIRLOCK_POOL_MAX_SLOTS=0`, so every call started bubblewrap and the ' +
           'interpreter, and the figure includes both (section 1: in a plain chroot, python starts in ' +
@@ -198,15 +201,15 @@ export function buildReport(results: BenchResults): Report {
           'pacing) in the benchmark process between the two servers, and times from taking the sandbox to the stub ' +
           "reporting that the code starts: the pool's part of a warm overhead_ms, without HTTP, authentication or " +
           'the database.',
-        'The two GETs start no sandbox. `/healthz` is the HTTP stack alone; the authenticated request also looks ' +
-          'the API key up in the database (embedded PGlite, in a child process), records its last use and looks the ' +
-          'execution up. An execution does as many database statements before its code runs (API key, last use, ' +
-          'the execution record), so the second GET shows what that database work costs here, HTTP included.',
+        'The two GETs start no sandbox. `/healthz` is the HTTP stack alone; the authenticated request also checks ' +
+          "the API key (from the server's cache after its first use) and looks the execution up in the database " +
+          '(embedded PGlite, in a child process): one round trip. An execution makes none before its code runs; it ' +
+          'writes its record while the code runs and completes it before answering.',
         '`spawn /bin/true` is measured once the cold server runs in this process: node forks the whole process to ' +
           `start any program, and its resident memory grew from ${Math.round(serverProcess.residentMiBBefore)} MiB ` +
-          `to ${Math.round(serverProcess.residentMiBAfter)} MiB when the server started. The fork runs ` +
-          'synchronously on the event loop once per sandbox, warm or cold: the pool starts the replacement of a warm ' +
-          'call as soon as the call takes its sandbox, while the call is still in flight.',
+          `to ${Math.round(serverProcess.residentMiBAfter)} MiB when the server started. Sandboxes are not started ` +
+          "that way: the server's resident `airlock-spawner` (a small C process) forks them, so this is the cost, " +
+          'synchronous on the event loop, that each sandbox start no longer has.',
       ],
     },
     {

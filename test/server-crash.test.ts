@@ -1,4 +1,3 @@
-import { readdirSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -6,7 +5,7 @@ import { expect, it } from 'vitest';
 import { openDatabase } from '../packages/db/src/index.js';
 import { testApiKey, testSandboxUid } from './support/airlock-fixture.js';
 import { startServeProcess, waitForExit } from './support/cli-process.js';
-import { processesOfUid } from './support/host-inspection.js';
+import { cgroupSlotDirectories, processesOfUid } from './support/host-inspection.js';
 
 async function until(condition: () => boolean, timeoutMs: number): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
@@ -15,27 +14,6 @@ async function until(condition: () => boolean, timeoutMs: number): Promise<boole
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
   return condition();
-}
-
-function cgroupSlots(): string[] {
-  const slots: string[] = [];
-  const walk = (directory: string, depth: number): void => {
-    if (depth > 4) return;
-    for (const entry of readdirSync(directory, { withFileTypes: true })) {
-      if (!entry.isDirectory()) continue;
-      const path = join(directory, entry.name);
-      if (entry.name.startsWith('slot-')) slots.push(path);
-      else walk(path, depth + 1);
-    }
-  };
-  for (const controller of ['memory', 'pids', 'freezer', 'unified']) {
-    try {
-      walk(`/sys/fs/cgroup/${controller}`, 0);
-    } catch {
-      // not mounted on this host
-    }
-  }
-  return slots;
 }
 
 it('SIGKILL of the server mid-execution leaves nothing behind after the next start', async () => {
@@ -58,10 +36,10 @@ it('SIGKILL of the server mid-execution leaves nothing behind after the next sta
     // The sandbox dies with the server (parent-death signals); the restart removes its stale cgroups.
     expect(await until(() => processesOfUid(uid).length === 0, 5_000)).toBe(true);
     const cgroupName = instanceCgroupName(first.stderr());
-    expect(cgroupSlots().filter((path) => path.includes(`/${cgroupName}/`)).length).toBeGreaterThan(0);
+    expect(cgroupSlotDirectories(cgroupName).length).toBeGreaterThan(0);
     const second = await startServeProcess({ dataDirectory, environment });
     expect(instanceCgroupName(second.stderr())).toBe(cgroupName);
-    expect(cgroupSlots().filter((path) => path.includes(`/${cgroupName}/`))).toEqual([]);
+    expect(cgroupSlotDirectories(cgroupName)).toEqual([]);
     second.child.kill('SIGTERM');
     expect([await waitForExit(second.child), second.child.signalCode, second.stderr()]).toEqual([0, null, expect.any(String)]);
 

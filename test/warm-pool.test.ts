@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { SandboxRuntime, type SandboxLanguage, type SandboxLimits, type SandboxOutcome } from '../packages/runtime/src/index.js';
 import { testSandboxUid } from './support/airlock-fixture.js';
-import { noProcessesLeft, processesOfUid } from './support/host-inspection.js';
+import { cgroupSlotDirectories, noProcessesLeft, processesOfUid } from './support/host-inspection.js';
 
 const limits: SandboxLimits = { cpus: 1, memoryBytes: 512 << 20, pids: 256, tmpBytes: 64 << 20, homeBytes: 64 << 20 };
 const sandboxUid = testSandboxUid();
@@ -99,7 +99,7 @@ describe('warm pool', () => {
     expect(statistics?.keys.some((key) => key.key.startsWith('default/python/'))).toBe(true);
   });
 
-  it('drains on close: no process of the sandbox user is left', async () => {
+  it('drains on close: no process of the sandbox user and no slot cgroup is left', async () => {
     const other = await SandboxRuntime.start({
       stateDirectory: join(stateDirectory, 'other'),
       imagesDirectory: inject('imagesDirectory'),
@@ -114,7 +114,9 @@ describe('warm pool', () => {
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
     expect(processesOfUid(sandboxUid + 1).length).toBeGreaterThan(0);
+    expect(cgroupSlotDirectories(other.cgroupName).length).toBeGreaterThan(0);
     await other.close();
     expect(await noProcessesLeft(sandboxUid + 1)).toEqual([]);
+    expect(cgroupSlotDirectories(other.cgroupName)).toEqual([]);
   });
 });

@@ -1,4 +1,5 @@
 import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
 
 /** Processes on the host whose real uid is `uid`, as "pid command" strings. */
 export function processesOfUid(uid: number): string[] {
@@ -31,4 +32,29 @@ export async function noProcessesLeft(uid: number, timeoutMs = 2000): Promise<st
     left = processesOfUid(uid);
   }
   return left;
+}
+
+/** The slot cgroups (`slot-*`) of a runtime's instance cgroup `instanceName`, in every hierarchy mounted here. */
+export function cgroupSlotDirectories(instanceName: string): string[] {
+  const slots: string[] = [];
+  const walk = (directory: string, depth: number): void => {
+    if (depth > 4) return;
+    for (const entry of readdirSync(directory, { withFileTypes: true })) {
+      if (!entry.isDirectory()) continue;
+      const path = join(directory, entry.name);
+      if (entry.name.startsWith('slot-')) {
+        if (path.includes(`/${instanceName}/`)) slots.push(path);
+      } else {
+        walk(path, depth + 1);
+      }
+    }
+  };
+  for (const controller of ['memory', 'pids', 'freezer', 'unified']) {
+    try {
+      walk(`/sys/fs/cgroup/${controller}`, 0);
+    } catch {
+      // not mounted on this host
+    }
+  }
+  return slots;
 }

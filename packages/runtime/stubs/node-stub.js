@@ -33,7 +33,7 @@
   main.filename = path.join(cwd, name);
   main.paths = Module._nodeModulePaths(cwd);
   globalThis.__filename = name;
-  fs.writeSync(4, `S${Math.round((performance.timeOrigin + performance.now()) * 1000)}\n`);
+  fs.writeSync(4, `S${process.hrtime.bigint()}\n`);
   fs.closeSync(4);
   const wrapper =
     'globalThis.module = module; globalThis.exports = exports; globalThis.__dirname = __dirname;' +

@@ -28,7 +28,7 @@ def _airlock_run():
     main.__spec__ = None
     main.__package__ = None
     sys.modules["__main__"] = main
-    os.write(4, b"S%d\n" % (time.time_ns() // 1000))
+    os.write(4, b"S%d\n" % time.monotonic_ns())
     os.close(4)
     try:
         exec(compile(source, "<string>", "exec"), main.__dict__)

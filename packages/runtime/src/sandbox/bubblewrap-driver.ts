@@ -194,7 +194,8 @@ class BubblewrapSandbox implements PreparedSandbox {
         void this.destroy();
       };
       const timer = setTimeout(() => fail(`no interpreter within ${options.startTimeoutMs} ms`), options.startTimeoutMs);
-      // The stub writes "R" once it waits for code, then "S<wall clock in microseconds>\n" just before the code runs.
+      // The stub writes "R" once it waits for code, then "S<monotonic clock in nanoseconds>\n" just before the code
+      // runs (bash, without a clock to read, writes "S\n").
       const markCodeStarted = (clockText: string | undefined): void => {
         if (this.#startedAt !== undefined) return;
         this.#startedAt = stubClockToNow(clockText, this.#requestSentAt ?? 0);
@@ -293,16 +294,19 @@ class BubblewrapSandbox implements PreparedSandbox {
   }
 }
 
+/** performance.now() and process.hrtime() both read CLOCK_MONOTONIC; this is hrtime's reading at performance.now() 0. */
+const MONOTONIC_ORIGIN_NS = process.hrtime.bigint() - BigInt(Math.round(performance.now() * 1e6));
+
 /**
- * When the stub reported that the code started, on this process's performance.now() clock: the stub's wall clock in
- * microseconds (the same clock as the host's: sandboxes have no time namespace), kept between the moment the code was
- * sent and now, so a sandbox can only move its own figure within that window. Without a reading, now.
+ * When the stub reported that the code started, on this process's performance.now() clock: the stub's reading of
+ * CLOCK_MONOTONIC in nanoseconds (the host's clock: sandboxes have no time namespace), kept between the moment the
+ * code was sent and now, so a sandbox can only move its own figure within that window. Without a reading, now.
  */
 function stubClockToNow(clockText: string | undefined, sentAt: number): number {
   const now = performance.now();
-  const microseconds = clockText === undefined || !/^\d{1,17}$/.test(clockText) ? NaN : Number(clockText);
-  if (!Number.isFinite(microseconds)) return now;
-  return Math.min(now, Math.max(sentAt, microseconds / 1000 - performance.timeOrigin));
+  if (clockText === undefined || !/^\d{1,20}$/.test(clockText)) return now;
+  const startedAt = Number(BigInt(clockText) - MONOTONIC_ORIGIN_NS) / 1e6;
+  return Math.min(now, Math.max(sentAt, startedAt));
 }
 
 function drain(stream: Socket, capture: OutputCapture, onChunk?: (chunk: Buffer) => void): Promise<void> {

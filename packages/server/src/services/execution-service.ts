@@ -66,8 +66,10 @@ export class ExecutionService {
       this.#options.logger.error('sandbox could not be prepared', { traceId, error: String(error) });
       throw ApiError.unavailable('no sandbox could be started; try again shortly');
     }
-    // The record is written while the code starts; it completes only after the insert has.
-    const inserted = this.#options.executions.insertRunning({
+    const running = sandbox.run({ code: request.code, env, timeoutMs: request.timeout * 1000 });
+    // The record is written once the code has been sent (the next turn of the event loop), while it runs; it
+    // completes only after the insert has.
+    const inserted = nextTurn().then(() => this.#options.executions.insertRunning({
       traceId,
       orgId: organization.id,
       apiKeyId: apiKey.id,
@@ -78,12 +80,12 @@ export class ExecutionService {
       metadata: request.metadata ?? {},
       deliveryMode: 'inline',
       createdAt,
-    });
+    }));
     inserted.catch(() => undefined);
 
     let outcome: SandboxOutcome;
     try {
-      outcome = await sandbox.run({ code: request.code, env, timeoutMs: request.timeout * 1000 });
+      outcome = await running;
     } catch (error) {
       const message = error instanceof SandboxStartError ? 'the sandbox failed to start' : 'the sandbox failed';
       this.#options.logger.error(message, { traceId, error: String(error) });
@@ -206,6 +208,10 @@ function toRecordResponse(execution: Execution): ExecutionRecordResponse {
     created_at: execution.createdAt.toISOString(),
     completed_at: execution.completedAt?.toISOString() ?? null,
   };
+}
+
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }
 
 function round(value: number, digits: number): number {
