@@ -5,7 +5,7 @@ import { expect, it } from 'vitest';
 import { openDatabase } from '../packages/db/src/index.js';
 import { testApiKey, testSandboxUid } from './support/airlock-fixture.js';
 import { startServeProcess, waitForExit } from './support/cli-process.js';
-import { cgroupSlotDirectories, processesOfUid } from './support/host-inspection.js';
+import { cgroupSlotDirectories, mountsBelow, processesOfUid } from './support/host-inspection.js';
 
 async function until(condition: () => boolean, timeoutMs: number): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
@@ -37,11 +37,17 @@ it('SIGKILL of the server mid-execution leaves nothing behind after the next sta
     expect(await until(() => processesOfUid(uid).length === 0, 5_000)).toBe(true);
     const cgroupName = instanceCgroupName(first.stderr());
     expect(cgroupSlotDirectories(cgroupName).length).toBeGreaterThan(0);
+    // The killed server's home mounts stay on the host until the next start detaches them.
+    const homes = join(dataDirectory, 'run', 'homes');
+    const staleHomes = mountsBelow(homes).filter((path) => path !== homes);
+    expect(staleHomes.length).toBeGreaterThan(0);
     const second = await startServeProcess({ dataDirectory, environment });
     expect(instanceCgroupName(second.stderr())).toBe(cgroupName);
     expect(cgroupSlotDirectories(cgroupName)).toEqual([]);
+    expect(mountsBelow(homes).filter((path) => staleHomes.includes(path))).toEqual([]);
     second.child.kill('SIGTERM');
     expect([await waitForExit(second.child), second.child.signalCode, second.stderr()]).toEqual([0, null, expect.any(String)]);
+    expect(mountsBelow(dataDirectory)).toEqual([]);
 
     const database = await openDatabase({ dataDir: join(dataDirectory, 'pglite') });
     try {

@@ -1,10 +1,10 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { chmod, chown, lstat, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { SandboxRuntime, type SandboxLanguage, type SandboxLimits, type SandboxOutcome } from '../packages/runtime/src/index.js';
 import { testSandboxUid } from './support/airlock-fixture.js';
-import { cgroupSlotDirectories, noProcessesLeft, processesOfUid } from './support/host-inspection.js';
+import { cgroupSlotDirectories, mountsBelow, noProcessesLeft, processesOfUid } from './support/host-inspection.js';
 
 const limits: SandboxLimits = { cpus: 1, memoryBytes: 512 << 20, pids: 256, tmpBytes: 64 << 20, homeBytes: 64 << 20 };
 const sandboxUid = testSandboxUid();
@@ -13,6 +13,7 @@ let runtime: SandboxRuntime;
 
 beforeAll(async () => {
   stateDirectory = await mkdtemp(join(tmpdir(), 'airlock-warm-'));
+  await chmod(stateDirectory, 0o711);
   runtime = await SandboxRuntime.start({
     stateDirectory: join(stateDirectory, 'run'),
     imagesDirectory: inject('imagesDirectory'),
@@ -78,6 +79,89 @@ describe('a warm sandbox behaves exactly like a cold one', () => {
       stderr: outcome.stderr,
     });
     expect(comparable(warm)).toEqual(comparable(cold));
+  });
+});
+
+describe('home layers attached by mount propagation', () => {
+  /** A read-only home layer on the host, as a thread's earlier calls would have left it. */
+  async function makeLayer(): Promise<string> {
+    const layer = await mkdtemp(join(stateDirectory, 'layer-'));
+    const site = join(layer, '.local/lib/python3.11/site-packages');
+    await mkdir(site, { recursive: true });
+    await writeFile(join(layer, 'hello.txt'), 'from an earlier call\n');
+    await writeFile(join(site, 'airlock_probe.py'), 'VALUE = 42\n');
+    for (const path of [layer, join(layer, '.local'), join(layer, '.local/lib'), join(layer, '.local/lib/python3.11'), site, join(layer, 'hello.txt'), join(site, 'airlock_probe.py')]) {
+      await chown(path, sandboxUid, sandboxUid);
+    }
+    return layer;
+  }
+
+  const CODE = [
+    'import os, sys, airlock_probe',
+    'print(open(os.path.expanduser("~/hello.txt")).read().strip(), airlock_probe.VALUE)',
+    'print(any(p.endswith("/.local/lib/python3.11/site-packages") for p in sys.path))',
+    'open("new.txt", "w").write("written")',
+    'os.remove("hello.txt")',
+    'print(sorted(os.listdir(".")))',
+  ].join('\n');
+
+  it('a warm sandbox sees layers mounted after it started, like a cold one, and its changes land in the upper layer', async () => {
+    const results = [];
+    for (const warm of [false, true]) {
+      const layer = await makeLayer();
+      let sandbox;
+      if (warm) {
+        for (let attempt = 0; attempt < 200; attempt++) {
+          const acquired = await runtime.acquire({ image: 'default', language: 'python', limits });
+          if (acquired.warm) {
+            sandbox = acquired.sandbox;
+            break;
+          }
+          await acquired.sandbox.destroy();
+          await new Promise((resolve) => setTimeout(resolve, 50));
+        }
+      } else {
+        sandbox = await runtime.prepare({ image: 'default', language: 'python', limits });
+      }
+      const changes = await sandbox!.attachLayers([layer]);
+      let changed: string[] = [];
+      let whiteout = false;
+      const outcome = await sandbox!.run({
+        code: CODE,
+        env: {},
+        timeoutMs: 10_000,
+        afterExit: async () => {
+          changed = (await readdir(changes)).sort();
+          const entry = await lstat(join(changes, 'hello.txt'));
+          whiteout = entry.isCharacterDevice() && entry.rdev === 0;
+        },
+      });
+      expect(outcome.stderr).toBe('');
+      // .local is there too: python wrote the imported module's bytecode cache next to it.
+      expect(changed).toEqual(['.local', 'hello.txt', 'new.txt']);
+      expect(whiteout).toBe(true);
+      expect(await readFile(join(layer, 'hello.txt'), 'utf8')).toBe('from an earlier call\n');
+      results.push(outcome.stdout);
+    }
+    expect(results[1]).toBe(results[0]);
+    expect(results[0]).toBe("from an earlier call 42\nTrue\n['.local', 'new.txt']\n");
+  });
+
+  it('leaves no mount behind once the sandbox is destroyed', async () => {
+    const homes = join(stateDirectory, 'run', 'homes');
+    const layer = await makeLayer();
+    const before = mountsBelow(homes);
+    const sandbox = await runtime.prepare({ image: 'default', language: 'bash', limits });
+    await sandbox.attachLayers([layer]);
+    // Its home tmpfs, the upper layer's tmpfs and the overlay (the pool may start others meanwhile).
+    const own = mountsBelow(homes).filter((path) => !before.includes(path));
+    expect(own.filter((path) => path.endsWith('/home')).length).toBeGreaterThanOrEqual(2);
+    expect(own.filter((path) => path.endsWith('/upper'))).toHaveLength(1);
+    const outcome = await sandbox.run({ code: 'cat ~/hello.txt', env: {}, timeoutMs: 10_000 });
+    expect(outcome.stdout).toBe('from an earlier call\n');
+    await sandbox.destroy();
+    const ownDirectory = own.find((path) => path.endsWith('/upper'))!.replace(/\/upper$/, '');
+    expect(mountsBelow(ownDirectory)).toEqual([]);
   });
 });
 

@@ -58,3 +58,11 @@ export function cgroupSlotDirectories(instanceName: string): string[] {
   }
   return slots;
 }
+
+/** Mount points of this process's mount namespace at or below `directory`. */
+export function mountsBelow(directory: string): string[] {
+  return readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .map((line) => line.split(' ')[4] ?? '')
+    .filter((path) => path === directory || path.startsWith(`${directory}/`));
+}

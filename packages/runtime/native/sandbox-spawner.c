@@ -1,7 +1,7 @@
 /*
  * airlock-spawner: a small resident process that starts bubblewrap for every sandbox.
  *
- *   airlock-spawner
+ *   airlock-spawner MOUNT_ROOT
  *
  * Started once by the runtime, as root. Forking this process costs far less than forking the server, and the
  * server's event loop never blocks on a fork. It
@@ -13,14 +13,19 @@
  *   - is a child subreaper: it reaps every descendant reparented to it (bubblewrap's monitor exits without
  *     reaping the sandbox's pid 1), and reports each requested child's status: its exit code, or 128 + the
  *     signal that killed it;
+ *   - mounts and unmounts the sandboxes' home directories: tmpfs and overlayfs mounts (nosuid, nodev) on
+ *     directories below MOUNT_ROOT only, which reach running sandboxes by mount propagation;
  *   - dies with the server (PR_SET_PDEATHSIG), and every sandbox dies with it; it exits when fd 0 closes.
  *
- * Request (little-endian): u32 length of the rest, u32 id, u32 uid, u32 gid, u32 file count, u32 cgroup count,
- * u32 argument count, then that many NUL-terminated strings: the files, each "r<path>" or "w<path>" (opened
- * read-only or write-only, becoming fds 1, 2, ...), the cgroup.procs files, and the program's argv (argv[0] is
- * the program's absolute path). fd 0 of the program is /dev/null.
- * Event: u32 id, u32 kind (1 started: value = pid; 2 exited: value = status; 3 failed: value = errno), i32 value,
- * u32 zero.
+ * Request (little-endian): u32 length of the rest, u32 id, u32 operation, then the operation's fields.
+ *   1 spawn: u32 uid, u32 gid, u32 file count, u32 cgroup count, u32 argument count, then that many NUL-terminated
+ *     strings: the files, each "r<path>" or "w<path>" (opened read-only or write-only, becoming fds 1, 2, ...),
+ *     the cgroup.procs files, and the program's argv (argv[0] is the program's absolute path). fd 0 of the
+ *     program is /dev/null.
+ *   2 mount: u32 type (1 tmpfs, 2 overlay), then the target directory and the mount data, NUL-terminated.
+ *   3 unmount: the target directory, NUL-terminated; detached, so open files do not keep it busy.
+ * Event: u32 id, u32 kind (1 started: value = pid; 2 exited: value = status; 3 failed: value = errno; 4 done),
+ * i32 value, u32 zero.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -32,6 +37,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/syscall.h>
@@ -45,7 +51,11 @@
 /* Opened files are parked above this number before they are moved to 1..N in the child. */
 #define PARK_FD 64
 
-enum { EVENT_STARTED = 1, EVENT_EXITED = 2, EVENT_FAILED = 3 };
+enum { EVENT_STARTED = 1, EVENT_EXITED = 2, EVENT_FAILED = 3, EVENT_DONE = 4 };
+enum { OP_SPAWN = 1, OP_MOUNT = 2, OP_UNMOUNT = 3 };
+enum { MOUNT_TMPFS = 1, MOUNT_OVERLAY = 2 };
+
+static const char *mount_root;
 
 struct child {
   pid_t pid;
@@ -174,16 +184,95 @@ static int open_file(const char *entry) {
   return parked;
 }
 
-static void handle_request(const char *payload, uint32_t length, const sigset_t *original_mask) {
-  uint32_t header[6];
-  if (length < sizeof header) {
-    fprintf(stderr, "airlock-spawner: request too short\n");
-    _exit(127);
+/* Splits `count` NUL-terminated strings off [cursor, end); returns 0 if they are not all there. */
+static int split_strings(const char *cursor, const char *end, char **strings, uint32_t count) {
+  for (uint32_t index = 0; index < count; index++) {
+    const char *terminator = memchr(cursor, '\0', (size_t)(end - cursor));
+    if (!terminator) return 0;
+    strings[index] = (char *)cursor;
+    cursor = terminator + 1;
   }
-  memcpy(header, payload, sizeof header);
-  uint32_t id = header[0], file_count = header[3], cgroup_count = header[4], argument_count = header[5];
-  uid_t uid = header[1];
-  gid_t gid = header[2];
+  return 1;
+}
+
+/*
+ * Opens a mount target: an absolute path strictly below MOUNT_ROOT with no "." or ".." components and no symlink
+ * anywhere (what the kernel resolved must be exactly the path given). Returns an O_PATH descriptor or -1.
+ */
+static int open_mount_target(const char *target) {
+  size_t root_length = strlen(mount_root);
+  if (strncmp(target, mount_root, root_length) != 0 || target[root_length] != '/' ||
+      strstr(target, "/./") || strstr(target, "/../") || strstr(target, "//")) {
+    errno = EPERM;
+    return -1;
+  }
+  size_t length = strlen(target);
+  if ((length >= 2 && strcmp(target + length - 2, "/.") == 0) ||
+      (length >= 3 && strcmp(target + length - 3, "/..") == 0)) {
+    errno = EPERM;
+    return -1;
+  }
+  int fd = open(target, O_PATH | O_NOFOLLOW | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  char link[64], resolved[4096];
+  snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+  ssize_t resolved_length = readlink(link, resolved, sizeof resolved - 1);
+  if (resolved_length < 0 || (size_t)resolved_length != length || memcmp(resolved, target, length) != 0) {
+    close(fd);
+    errno = EPERM;
+    return -1;
+  }
+  return fd;
+}
+
+static void handle_mount(uint32_t id, uint32_t operation, const char *cursor, const char *end) {
+  uint32_t type = 0;
+  if (operation == OP_MOUNT) {
+    if (end - cursor < (ptrdiff_t)sizeof type) {
+      send_event(id, EVENT_FAILED, EINVAL);
+      return;
+    }
+    memcpy(&type, cursor, sizeof type);
+    cursor += sizeof type;
+  }
+  char *strings[2];
+  if (!split_strings(cursor, end, strings, operation == OP_MOUNT ? 2 : 1) ||
+      (operation == OP_MOUNT && type != MOUNT_TMPFS && type != MOUNT_OVERLAY)) {
+    send_event(id, EVENT_FAILED, EINVAL);
+    return;
+  }
+  int fd = open_mount_target(strings[0]);
+  if (fd < 0) {
+    send_event(id, EVENT_FAILED, errno);
+    return;
+  }
+  char through_fd[64];
+  snprintf(through_fd, sizeof through_fd, "/proc/self/fd/%d", fd);
+  int result;
+  if (operation == OP_MOUNT) {
+    const char *filesystem = type == MOUNT_TMPFS ? "tmpfs" : "overlay";
+    result = mount(filesystem, through_fd, filesystem, MS_NOSUID | MS_NODEV, strings[1]);
+  } else {
+    /* The descriptor pins the mount point's dentry, not the mount on it: detach by path, checked above. */
+    result = umount2(strings[0], MNT_DETACH | UMOUNT_NOFOLLOW);
+  }
+  int error = result == 0 ? 0 : errno;
+  close(fd);
+  if (error != 0) send_event(id, EVENT_FAILED, error);
+  else send_event(id, EVENT_DONE, 0);
+}
+
+static void handle_spawn(uint32_t id, const char *cursor, const char *end, const sigset_t *original_mask) {
+  uint32_t header[5];
+  if (end - cursor < (ptrdiff_t)sizeof header) {
+    send_event(id, EVENT_FAILED, EINVAL);
+    return;
+  }
+  memcpy(header, cursor, sizeof header);
+  cursor += sizeof header;
+  uint32_t file_count = header[2], cgroup_count = header[3], argument_count = header[4];
+  uid_t uid = header[0];
+  gid_t gid = header[1];
   if (file_count > MAX_FILES || cgroup_count > MAX_CGROUPS || argument_count == 0 ||
       argument_count > MAX_ARGUMENTS || uid == 0 || gid == 0) {
     send_event(id, EVENT_FAILED, EINVAL);
@@ -191,16 +280,9 @@ static void handle_request(const char *payload, uint32_t length, const sigset_t 
   }
   uint32_t total = file_count + cgroup_count + argument_count;
   char *strings[MAX_FILES + MAX_CGROUPS + MAX_ARGUMENTS + 1];
-  const char *cursor = payload + sizeof header;
-  const char *end = payload + length;
-  for (uint32_t index = 0; index < total; index++) {
-    const char *terminator = memchr(cursor, '\0', (size_t)(end - cursor));
-    if (!terminator) {
-      send_event(id, EVENT_FAILED, EINVAL);
-      return;
-    }
-    strings[index] = (char *)cursor;
-    cursor = terminator + 1;
+  if (!split_strings(cursor, end, strings, total)) {
+    send_event(id, EVENT_FAILED, EINVAL);
+    return;
   }
   strings[total] = NULL;
   char **arguments = strings + file_count + cgroup_count;
@@ -238,7 +320,25 @@ static void handle_request(const char *payload, uint32_t length, const sigset_t 
   send_event(id, EVENT_STARTED, pid);
 }
 
-int main(void) {
+static void handle_request(const char *payload, uint32_t length, const sigset_t *original_mask) {
+  uint32_t header[2];
+  if (length < sizeof header) {
+    fprintf(stderr, "airlock-spawner: request too short\n");
+    _exit(127);
+  }
+  memcpy(header, payload, sizeof header);
+  const char *cursor = payload + sizeof header, *end = payload + length;
+  if (header[1] == OP_SPAWN) handle_spawn(header[0], cursor, end, original_mask);
+  else if (header[1] == OP_MOUNT || header[1] == OP_UNMOUNT) handle_mount(header[0], header[1], cursor, end);
+  else send_event(header[0], EVENT_FAILED, EINVAL);
+}
+
+int main(int argc, char **argv) {
+  if (argc != 2 || argv[1][0] != '/' || strlen(argv[1]) < 2) {
+    fprintf(stderr, "usage: airlock-spawner MOUNT_ROOT (an absolute path)\n");
+    return 127;
+  }
+  mount_root = argv[1];
   pid_t server = getppid();
   if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) fatal("PR_SET_PDEATHSIG");
   if (getppid() != server) _exit(127); /* the server died before the line above */

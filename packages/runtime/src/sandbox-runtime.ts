@@ -10,6 +10,7 @@ import { hostHasMemoryForRefill } from './pool/host-memory.js';
 import { WarmPool, type PoolStatistics } from './pool/warm-pool.js';
 import type { PreparedSandbox, SandboxLanguage, SandboxLimits } from './sandbox/sandbox-types.js';
 import { LockHeldError, tryLock, type ReleaseLock } from './process-lock.js';
+import { HomeMounts } from './sandbox/home-mounts.js';
 import { Spawner } from './sandbox/spawner.js';
 import { loadSeccompProgram, seccompProgramPath, spawnerPath } from './seccomp.js';
 
@@ -53,6 +54,7 @@ export class SandboxRuntime {
   readonly #cgroups: CgroupPool;
   readonly #pipes: PipeFactory;
   readonly #spawner: Spawner;
+  readonly #homes: HomeMounts;
   readonly #loadedImages = new Map<string, Image>();
   readonly #releaseLock: ReleaseLock;
   readonly #pool: WarmPool | undefined;
@@ -63,6 +65,7 @@ export class SandboxRuntime {
     cgroups: CgroupPool;
     pipes: PipeFactory;
     spawner: Spawner;
+    homes: HomeMounts;
     cgroupName: string;
     releaseLock: ReleaseLock;
     pool: SandboxRuntimeOptions['pool'];
@@ -83,6 +86,7 @@ export class SandboxRuntime {
     this.#cgroups = parts.cgroups;
     this.#pipes = parts.pipes;
     this.#spawner = parts.spawner;
+    this.#homes = parts.homes;
     this.cgroupVersion = parts.cgroups.version;
     this.cgroupName = parts.cgroupName;
   }
@@ -106,7 +110,9 @@ export class SandboxRuntime {
     } catch {
       throw new RuntimeUnavailableError(`sandbox spawner not found at ${spawnerPath()}; run: npm run build:native`);
     }
-    await fs.mkdir(options.stateDirectory, { recursive: true, mode: 0o700 });
+    // Traversable, not listable: bubblewrap, running as the sandbox user, reaches the homes below it.
+    await fs.mkdir(options.stateDirectory, { recursive: true, mode: 0o711 });
+    await fs.chmod(options.stateDirectory, 0o711);
     let releaseLock: ReleaseLock;
     try {
       releaseLock = await tryLock(`${options.stateDirectory}.lock`);
@@ -136,7 +142,10 @@ export class SandboxRuntime {
       ownerGid: options.sandboxGid,
     });
     await pipes.prefill();
-    const spawner = new Spawner(spawnerPath());
+    const homesRoot = join(options.stateDirectory, 'homes');
+    await assertReachableByOthers(options.stateDirectory, 'runtime state directory');
+    const spawner = new Spawner(spawnerPath(), homesRoot);
+    const homes = await HomeMounts.start(homesRoot, spawner, { uid: options.sandboxUid, gid: options.sandboxGid });
     const driver = new BubblewrapDriver({
       bwrapPath,
       spawner,
@@ -144,6 +153,7 @@ export class SandboxRuntime {
       hostUid: options.sandboxUid,
       hostGid: options.sandboxGid,
       pipes,
+      homes,
       cgroups,
       outputLimitBytes: options.outputLimitBytes,
     });
@@ -154,6 +164,7 @@ export class SandboxRuntime {
       cgroups,
       pipes,
       spawner,
+      homes,
       cgroupName,
       releaseLock,
       pool: options.pool,
@@ -206,20 +217,24 @@ export class SandboxRuntime {
   async close(): Promise<void> {
     await this.#pool?.close();
     await this.#cgroups.close();
+    await this.#homes.close();
     await this.#spawner.close();
     await this.#pipes.close();
     await this.#releaseLock();
   }
 }
 
-/** bubblewrap runs as the sandbox user, which must be able to reach the image root through every parent directory. */
-async function assertReachableByOthers(path: string): Promise<void> {
+/**
+ * bubblewrap runs as the sandbox user, which must be able to reach the image root and the homes through every
+ * parent directory.
+ */
+async function assertReachableByOthers(path: string, what = 'image'): Promise<void> {
   for (let directory = path; ; directory = dirname(directory)) {
     const { mode } = await fs.stat(directory);
     if ((mode & 0o001) === 0) {
       throw new RuntimeUnavailableError(
-        `image ${path} is not reachable by the sandbox user: ${directory} has mode ${(mode & 0o777).toString(8)}; ` +
-          'use a data or images directory outside private directories such as /root, or run chmod o+x on it',
+        `${what} ${path} is not reachable by the sandbox user: ${directory} has mode ${(mode & 0o777).toString(8)}; ` +
+          'use a data directory outside private directories such as /root, or run chmod o+x on it',
       );
     }
     if (directory === dirname(directory)) return;

@@ -22,6 +22,7 @@ def _airlock_run():
         os.environb[name] = value
     source = fields[-1]
     os.chdir(cwd)
+    _airlock_add_user_site(os, sys)
 
     main = type(sys)("__main__")
     main.__loader__ = sys.modules["__main__"].__loader__
@@ -45,6 +46,25 @@ def _airlock_run():
             signal.signal(signal.SIGINT, signal.SIG_DFL)
             os.kill(os.getpid(), signal.SIGINT)
         raise SystemExit(1)
+
+
+def _airlock_add_user_site(os, sys):
+    # The home (with ~/.local) may have been mounted after the interpreter started: add its user site directory
+    # where start-up would have, ahead of the system's site-packages, with its .pth files.
+    import site
+
+    if not site.ENABLE_USER_SITE:
+        return
+    user_site = site.getusersitepackages()
+    if user_site in sys.path or not os.path.isdir(user_site):
+        return
+    before = list(sys.path)
+    site.addsitedir(user_site)
+    added = sys.path[len(before):]
+    index = next(
+        (i for i, entry in enumerate(before) if entry.endswith(("site-packages", "dist-packages"))), len(before)
+    )
+    sys.path[:] = before[:index] + added + before[index:]
 
 
 _airlock_run()

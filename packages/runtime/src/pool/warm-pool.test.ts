@@ -19,6 +19,9 @@ class FakeSandbox implements PreparedSandbox {
   get isAlive(): boolean {
     return !this.destroyed && !this.exited;
   }
+  attachLayers(): never {
+    throw new Error('not used by the pool');
+  }
   run(): never {
     throw new Error('not used by the pool');
   }

@@ -3,6 +3,7 @@ import { Socket } from 'node:net';
 import type { CgroupPool } from '../cgroups/cgroup-pool.js';
 import type { CgroupSlot } from '../cgroups/cgroup-types.js';
 import { OutputCapture } from './output-capture.js';
+import type { HomeMounts, SandboxHome } from './home-mounts.js';
 import type { PipeFactory, SandboxPipe } from './pipe-factory.js';
 import type { SpawnedProcess, Spawner } from './spawner.js';
 import { encodeStubRequest, stubCommand } from './stubs.js';
@@ -27,6 +28,7 @@ export interface BubblewrapDriverOptions {
   hostUid: number;
   hostGid: number;
   pipes: PipeFactory;
+  homes: HomeMounts;
   cgroups: CgroupPool;
   outputLimitBytes: number;
   /** How long a sandbox may take to start its interpreter. */
@@ -56,7 +58,9 @@ export class BubblewrapDriver {
     const { limits } = spec;
     const slot = await options.cgroups.lease({ cpus: limits.cpus, memoryBytes: limits.memoryBytes, pids: limits.pids });
     const pipes: SandboxPipe[] = [];
+    let home: SandboxHome | undefined;
     try {
+      home = await options.homes.create(limits.homeBytes);
       const stdout = await options.pipes.sandboxWrites();
       pipes.push(stdout);
       const stderr = await options.pipes.sandboxWrites();
@@ -78,7 +82,12 @@ export class BubblewrapDriver {
             { mode: 'r', path: options.seccompProgramPath },
           ],
           cgroupProcsFiles: [...slot.procsFiles],
-          argv: [options.bwrapPath, ...bubblewrapArguments(spec), '--', ...stubCommand(spec.language, spec.interpreter)],
+          argv: [
+            options.bwrapPath,
+            ...bubblewrapArguments(spec, home.path),
+            '--',
+            ...stubCommand(spec.language, spec.interpreter),
+          ],
         });
       } finally {
         for (const pipe of pipes) options.pipes.unlink(pipe);
@@ -87,6 +96,7 @@ export class BubblewrapDriver {
         spec,
         process: spawned,
         slot,
+        home,
         cgroups: options.cgroups,
         stdoutFd: stdout.hostFd,
         stderrFd: stderr.hostFd,
@@ -97,13 +107,15 @@ export class BubblewrapDriver {
       });
     } catch (error) {
       for (const pipe of pipes) closeSync(pipe.hostFd);
+      await home?.remove();
       await options.cgroups.release(slot);
       throw error;
     }
   }
 }
 
-export function bubblewrapArguments(spec: SandboxSpec): string[] {
+/** `homePath`: the host directory (a mount point the host may mount over later) bound at /home/sandbox. */
+export function bubblewrapArguments(spec: SandboxSpec, homePath: string): string[] {
   const { limits } = spec;
   return [
     '--unshare-all',
@@ -119,7 +131,7 @@ export function bubblewrapArguments(spec: SandboxSpec): string[] {
     '--dev', '/dev',
     '--perms', '1777', '--size', String(limits.tmpBytes), '--tmpfs', '/dev/shm',
     '--perms', '1777', '--size', String(limits.tmpBytes), '--tmpfs', '/tmp',
-    '--perms', '0700', '--size', String(limits.homeBytes), '--tmpfs', SANDBOX_HOME,
+    '--bind', homePath, SANDBOX_HOME,
     '--perms', '0755', '--size', String(RUN_DIRECTORY_BYTES), '--tmpfs', '/run',
     '--dir', '/run/airlock',
     '--cap-drop', 'ALL',
@@ -137,6 +149,7 @@ interface BubblewrapSandboxOptions {
   spec: SandboxSpec;
   process: SpawnedProcess;
   slot: CgroupSlot;
+  home: SandboxHome;
   cgroups: CgroupPool;
   stdoutFd: number;
   stderrFd: number;
@@ -161,6 +174,7 @@ class BubblewrapSandbox implements PreparedSandbox {
   #requestSentAt: number | undefined;
   #onStarted: ((at: number) => void) | undefined;
   #destroyed = false;
+  #destroying: Promise<void> | undefined;
   #used = false;
   #hasExited = false;
 
@@ -230,6 +244,11 @@ class BubblewrapSandbox implements PreparedSandbox {
     return !this.#hasExited && !this.#destroyed;
   }
 
+  attachLayers(layers: string[]): Promise<string> {
+    if (this.#used) throw new Error('layers are attached before the code runs');
+    return this.#options.home.attachLayers(layers);
+  }
+
   async run(request: RunRequest): Promise<SandboxOutcome> {
     if (this.#used) throw new Error('a prepared sandbox runs code once');
     this.#used = true;
@@ -261,6 +280,11 @@ class BubblewrapSandbox implements PreparedSandbox {
       const runMs = performance.now() - codeStartedAt;
       const usage = await slot.usage();
       const status: SandboxStatus = stopReason ?? (usage.oomKilled ? 'oom' : exitCode === 0 ? 'success' : 'failed');
+      if (request.afterExit) {
+        // Nothing of the sandbox may still run (a process that closed its output could outlive pid 1 briefly).
+        await slot.killAll();
+        await request.afterExit();
+      }
       return {
         status,
         exitCode: stopReason ? null : exitCode,
@@ -281,15 +305,20 @@ class BubblewrapSandbox implements PreparedSandbox {
     }
   }
 
-  async destroy(): Promise<void> {
-    if (this.#destroyed) return;
+  destroy(): Promise<void> {
     this.#destroyed = true;
+    this.#destroying ??= this.#tearDown();
+    return this.#destroying;
+  }
+
+  async #tearDown(): Promise<void> {
     // Until the interpreter reports ready, the sandbox may not have joined its cgroup yet.
     await this.ready.catch(() => undefined);
     // Killing the cgroup ends bubblewrap and the sandbox; the spawner reaps them.
     await this.#options.slot.killAll().catch(() => undefined);
     await this.#exited;
     for (const socket of [this.#stdout, this.#stderr, this.#request, this.#events]) socket.destroy();
+    await this.#options.home.remove();
     await this.#options.cgroups.release(this.#options.slot);
   }
 }

@@ -29,6 +29,11 @@ export interface RunRequest {
   signal?: AbortSignal;
   onStdout?: (chunk: Buffer) => void;
   onStderr?: (chunk: Buffer) => void;
+  /**
+   * Runs once every process of the sandbox has ended and before it is torn down, e.g. to save the changes of a home
+   * with attached layers; run() resolves after it.
+   */
+  afterExit?: () => Promise<void>;
 }
 
 export type SandboxStatus = 'success' | 'failed' | 'timeout' | 'oom' | 'cancelled';
@@ -58,6 +63,11 @@ export interface PreparedSandbox {
   readonly isAlive: boolean;
   /** Resolves when code has started running in it, or when it ends without running code. */
   readonly codeStarted: Promise<void>;
+  /**
+   * Mounts read-only home layers (first = topmost) and a fresh writable layer over the sandbox's home, before run().
+   * Returns the host directory of the writable layer: the code's changes, to be read in `afterExit`.
+   */
+  attachLayers(layers: string[]): Promise<string>;
   run(request: RunRequest): Promise<SandboxOutcome>;
   /** Kills the sandbox if it is still alive and releases its resources; idempotent. */
   destroy(): Promise<void>;

@@ -7,11 +7,11 @@ import { SpawnError, Spawner, type SpawnRequest } from './spawner.js';
 
 const uid = 62000 + Math.floor(Math.random() * 3000);
 const directory = mkdtempSync(join(tmpdir(), 'airlock-spawner-'));
-let spawner = new Spawner(spawnerPath());
+let spawner = new Spawner(spawnerPath(), join(directory, 'mounts'));
 
 afterEach(async () => {
   await spawner.close();
-  spawner = new Spawner(spawnerPath());
+  spawner = new Spawner(spawnerPath(), join(directory, 'mounts'));
 });
 afterAll(async () => {
   await spawner.close();

@@ -32,10 +32,20 @@ const EVENT_BYTES = 16;
 const EVENT_STARTED = 1;
 const EVENT_EXITED = 2;
 const EVENT_FAILED = 3;
+const EVENT_DONE = 4;
+
+const OPERATION_SPAWN = 1;
+const OPERATION_MOUNT = 2;
+const OPERATION_UNMOUNT = 3;
+
+/** The file systems the spawner mounts: a size-capped tmpfs, or an overlay of layers. */
+export type MountType = 'tmpfs' | 'overlay';
+const MOUNT_TYPES: Record<MountType, number> = { tmpfs: 1, overlay: 2 };
 
 interface Pending {
-  started?: { resolve: (pid: number) => void; reject: (error: Error) => void };
-  resolveExit: (code: number | null) => void;
+  /** Until the request is answered (started, done or failed). */
+  answer?: { resolve: (value: number) => void; reject: (error: Error) => void };
+  resolveExit?: (code: number | null) => void;
 }
 
 /**
@@ -45,14 +55,17 @@ interface Pending {
  */
 export class Spawner {
   readonly #path: string;
+  readonly #mountRoot: string;
   #process: ChildProcessByStdio<Writable, Readable, null> | undefined;
   #pending = new Map<number, Pending>();
   #nextId = 1;
   #buffered: Buffer = Buffer.alloc(0);
   #closed = false;
 
-  constructor(spawnerPath: string) {
+  /** `mountRoot`: the only directory below which the spawner mounts and unmounts. */
+  constructor(spawnerPath: string, mountRoot: string) {
     this.#path = spawnerPath;
+    this.#mountRoot = mountRoot;
   }
 
   /** The spawner's process id while it runs. */
@@ -61,23 +74,52 @@ export class Spawner {
   }
 
   /** Starts `request.argv` once its files are open; rejects if they cannot be opened or the fork fails. */
-  spawn(request: SpawnRequest): Promise<SpawnedProcess> {
-    if (this.#closed) return Promise.reject(new SpawnError('the spawner is closed'));
-    const id = this.#nextId++;
-    let frame: Buffer;
-    try {
-      frame = encodeRequest(id, request);
-    } catch (error) {
-      return Promise.reject(error as Error);
-    }
-    const child = this.#ensureStarted();
+  async spawn(request: SpawnRequest): Promise<SpawnedProcess> {
+    const strings = [
+      ...request.files.map((file) => `${file.mode}${file.path}`),
+      ...request.cgroupProcsFiles,
+      ...request.argv,
+    ];
+    const fields = [request.uid, request.gid, request.files.length, request.cgroupProcsFiles.length, request.argv.length];
     let resolveExit: (code: number | null) => void = () => undefined;
     const exited = new Promise<number | null>((resolve) => (resolveExit = resolve));
-    const started = new Promise<number>((resolve, reject) => {
-      this.#pending.set(id, { started: { resolve, reject }, resolveExit });
+    const pid = await this.#request(OPERATION_SPAWN, fields, strings, resolveExit);
+    return { pid, exited };
+  }
+
+  /** Mounts a file system of `type` with mount `data` (nosuid, nodev) on `target`, a directory below the mount root. */
+  async mount(type: MountType, target: string, data: string): Promise<void> {
+    await this.#request(OPERATION_MOUNT, [MOUNT_TYPES[type]], [target, data]);
+  }
+
+  /** Detaches the mount on `target`, a directory below the mount root. */
+  async unmount(target: string): Promise<void> {
+    await this.#request(OPERATION_UNMOUNT, [], [target]);
+  }
+
+  #request(
+    operation: number,
+    fields: number[],
+    strings: string[],
+    resolveExit?: (code: number | null) => void,
+  ): Promise<number> {
+    if (this.#closed) return Promise.reject(new SpawnError('the spawner is closed'));
+    for (const value of strings) {
+      if (value.includes('\0')) return Promise.reject(new SpawnError('spawner requests cannot contain NUL bytes'));
+    }
+    const id = this.#nextId++;
+    const body = Buffer.from(strings.map((value) => `${value}\0`).join(''));
+    const header = Buffer.alloc(12 + 4 * fields.length);
+    header.writeUInt32LE(header.length - 4 + body.length, 0);
+    header.writeUInt32LE(id, 4);
+    header.writeUInt32LE(operation, 8);
+    fields.forEach((value, index) => header.writeUInt32LE(value, 12 + 4 * index));
+    const child = this.#ensureStarted();
+    const answered = new Promise<number>((resolve, reject) => {
+      this.#pending.set(id, { answer: { resolve, reject }, resolveExit });
     });
-    child.stdin.write(frame);
-    return started.then((pid) => ({ pid, exited }));
+    child.stdin.write(Buffer.concat([header, body]));
+    return answered;
   }
 
   /** Stops the spawner; processes it started that still run are killed with it. */
@@ -92,7 +134,7 @@ export class Spawner {
 
   #ensureStarted(): ChildProcessByStdio<Writable, Readable, null> {
     if (this.#process) return this.#process;
-    const child = spawn(this.#path, [], { cwd: '/', env: {}, stdio: ['pipe', 'pipe', 'inherit'] });
+    const child = spawn(this.#path, [this.#mountRoot], { cwd: '/', env: {}, stdio: ['pipe', 'pipe', 'inherit'] });
     child.stdin.on('error', () => undefined); // reported through 'exit'
     child.stdout.on('data', (chunk: Buffer) => this.#receive(chunk));
     const onGone = (reason: string): void => {
@@ -102,8 +144,8 @@ export class Spawner {
       const pending = this.#pending;
       this.#pending = new Map();
       for (const entry of pending.values()) {
-        entry.started?.reject(new SpawnError(`the sandbox spawner ${reason}`));
-        entry.resolveExit(null);
+        entry.answer?.reject(new SpawnError(`the sandbox spawner ${reason}`));
+        entry.resolveExit?.(null);
       }
     };
     child.on('error', (error) => onGone(`could not run: ${error.message}`));
@@ -122,38 +164,20 @@ export class Spawner {
       const entry = this.#pending.get(id);
       if (!entry) continue;
       if (kind === EVENT_STARTED) {
-        entry.started?.resolve(value);
-        entry.started = undefined;
+        entry.answer?.resolve(value);
+        entry.answer = undefined;
+      } else if (kind === EVENT_DONE) {
+        this.#pending.delete(id);
+        entry.answer?.resolve(value);
       } else if (kind === EVENT_EXITED) {
         this.#pending.delete(id);
-        entry.resolveExit(value);
+        entry.resolveExit?.(value);
       } else if (kind === EVENT_FAILED) {
         this.#pending.delete(id);
-        entry.started?.reject(new SpawnError(`the sandbox could not be spawned (errno ${value})`));
-        entry.resolveExit(null);
+        entry.answer?.reject(new SpawnError(`the spawner's request failed (errno ${value})`));
+        entry.resolveExit?.(null);
       }
     }
     this.#buffered = this.#buffered.subarray(offset);
   }
-}
-
-function encodeRequest(id: number, request: SpawnRequest): Buffer {
-  const strings = [
-    ...request.files.map((file) => `${file.mode}${file.path}`),
-    ...request.cgroupProcsFiles,
-    ...request.argv,
-  ];
-  for (const value of strings) {
-    if (value.includes('\0')) throw new SpawnError('spawn arguments cannot contain NUL bytes');
-  }
-  const body = Buffer.from(strings.map((value) => `${value}\0`).join(''));
-  const header = Buffer.alloc(28);
-  header.writeUInt32LE(24 + body.length, 0);
-  header.writeUInt32LE(id, 4);
-  header.writeUInt32LE(request.uid, 8);
-  header.writeUInt32LE(request.gid, 12);
-  header.writeUInt32LE(request.files.length, 16);
-  header.writeUInt32LE(request.cgroupProcsFiles.length, 20);
-  header.writeUInt32LE(request.argv.length, 24);
-  return Buffer.concat([header, body]);
 }

@@ -1,0 +1,156 @@
+import { execFile } from 'node:child_process';
+import { promises as fs, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import type { Spawner } from './spawner.js';
+
+const run = promisify(execFile);
+
+/**
+ * Overlay options that keep the upper directory a plain diff: whole files (no metadata-only copies), no redirects
+ * of renamed directories, no index; whiteouts and opaque directories are the only overlay-specific entries in it.
+ */
+const OVERLAY_OPTIONS = 'redirect_dir=off,index=off,metacopy=off,xino=off';
+
+/**
+ * The sandboxes' home directories, as host mount points below one root that is a shared mount. Each sandbox's home
+ * is bound into it at /home/sandbox when it starts; because the bind is a slave of the host's mount, a mount the
+ * host makes on that directory later (a thread's layers, after a warm sandbox is taken) appears in the running
+ * sandbox at once. Mounts are made by the spawner; the root is set up and torn down with mount(8).
+ */
+export class HomeMounts {
+  readonly root: string;
+  readonly #spawner: Spawner;
+  readonly #owner: { uid: number; gid: number };
+  #counter = 0;
+
+  private constructor(root: string, spawner: Spawner, owner: { uid: number; gid: number }) {
+    this.root = root;
+    this.#spawner = spawner;
+    this.#owner = owner;
+  }
+
+  /**
+   * Detaches whatever a crashed earlier run left mounted below `root`, then makes `root` an empty shared mount that
+   * the sandbox user can traverse (but not list).
+   */
+  static async start(root: string, spawner: Spawner, owner: { uid: number; gid: number }): Promise<HomeMounts> {
+    await detachTree(root);
+    await fs.rm(root, { recursive: true, force: true });
+    await fs.mkdir(root, { recursive: true, mode: 0o711 });
+    await fs.chmod(root, 0o711);
+    await run('mount', ['--bind', root, root]);
+    // A peer group of its own: the homes of this runtime propagate to its sandboxes only, not to the host's other
+    // mounts or to another runtime's.
+    await run('mount', ['--make-private', root]);
+    await run('mount', ['--make-shared', root]);
+    return new HomeMounts(root, spawner, owner);
+  }
+
+  /** A fresh home: a tmpfs of `bytes` owned by the sandbox user, to be bound at /home/sandbox. */
+  async create(bytes: number): Promise<SandboxHome> {
+    const directory = join(this.root, `h${this.#counter++}`);
+    await fs.mkdir(join(directory, 'home'), { recursive: true, mode: 0o711 });
+    await fs.chmod(directory, 0o711);
+    const home = new SandboxHome(directory, this.#spawner, this.#owner, bytes);
+    try {
+      await this.#spawner.mount('tmpfs', home.path, tmpfsOptions(bytes, 0o700, this.#owner));
+    } catch (error) {
+      await fs.rm(directory, { recursive: true, force: true });
+      throw error;
+    }
+    return home;
+  }
+
+  /** Detaches every home mount and the root itself. */
+  async close(): Promise<void> {
+    await detachTree(this.root);
+    await fs.rm(this.root, { recursive: true, force: true });
+  }
+}
+
+/** One sandbox's home: `path` is bound at /home/sandbox; layers can be attached over it until the code runs. */
+export class SandboxHome {
+  /** The host directory bound at /home/sandbox. */
+  readonly path: string;
+  readonly #directory: string;
+  readonly #spawner: Spawner;
+  readonly #owner: { uid: number; gid: number };
+  readonly #bytes: number;
+  readonly #mounts: string[];
+  #removed = false;
+
+  constructor(directory: string, spawner: Spawner, owner: { uid: number; gid: number }, bytes: number) {
+    this.#directory = directory;
+    this.path = join(directory, 'home');
+    this.#spawner = spawner;
+    this.#owner = owner;
+    this.#bytes = bytes;
+    this.#mounts = [this.path];
+  }
+
+  /**
+   * Mounts an overlay of read-only `layers` (first = topmost) and a fresh writable upper directory over the home,
+   * which reaches the running sandbox by mount propagation. Returns the upper directory: after the sandbox has
+   * ended, it holds exactly what the code changed (new and modified files, whiteouts for deletions), and nothing
+   * else can change it any more.
+   */
+  async attachLayers(layers: string[]): Promise<string> {
+    const upperRoot = join(this.#directory, 'upper');
+    await fs.mkdir(upperRoot, { mode: 0o700 });
+    // The writable part is its own size-capped tmpfs, outside the sandbox's view; its pages are charged to the
+    // sandbox's memory cgroup as the sandbox writes them.
+    await this.#spawner.mount('tmpfs', upperRoot, tmpfsOptions(this.#bytes, 0o700, { uid: 0, gid: 0 }));
+    this.#mounts.push(upperRoot);
+    const changes = join(upperRoot, 'diff');
+    const work = join(upperRoot, 'work');
+    await fs.mkdir(changes, { mode: 0o700 });
+    await fs.chown(changes, this.#owner.uid, this.#owner.gid);
+    await fs.mkdir(work, { mode: 0o700 });
+    let lower = layers;
+    if (lower.length === 0) {
+      const empty = join(upperRoot, 'empty');
+      await fs.mkdir(empty, { mode: 0o700 });
+      lower = [empty];
+    }
+    for (const layer of lower) {
+      if (/[,:\\]/.test(layer)) throw new Error(`layer directory ${layer} has a character overlay options cannot carry`);
+    }
+    await this.#spawner.mount(
+      'overlay',
+      this.path,
+      `lowerdir=${lower.join(':')},upperdir=${changes},workdir=${work},${OVERLAY_OPTIONS}`,
+    );
+    this.#mounts.push(this.path);
+    return changes;
+  }
+
+  /** Detaches every mount of this home and removes its directory; idempotent. Call once the sandbox has ended. */
+  async remove(): Promise<void> {
+    if (this.#removed) return;
+    this.#removed = true;
+    for (const target of this.#mounts.reverse()) await this.#spawner.unmount(target).catch(() => undefined);
+    await fs.rm(this.#directory, { recursive: true, force: true });
+  }
+}
+
+function tmpfsOptions(bytes: number, mode: number, owner: { uid: number; gid: number }): string {
+  return `size=${bytes},mode=${mode.toString(8)},uid=${owner.uid},gid=${owner.gid}`;
+}
+
+/** Lazily unmounts every mount at or below `root`, deepest first. */
+async function detachTree(root: string): Promise<void> {
+  const mountPoints = readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .map((line) => unescapeMountPath(line.split(' ')[4] ?? ''))
+    .filter((path) => path === root || path.startsWith(`${root}/`))
+    .sort((a, b) => b.length - a.length);
+  for (const path of mountPoints) {
+    await run('umount', ['--lazy', path]).catch(() => undefined);
+  }
+}
+
+/** mountinfo escapes space, tab, newline and backslash as octal. */
+function unescapeMountPath(path: string): string {
+  return path.replace(/\\([0-7]{3})/g, (_, octal: string) => String.fromCharCode(parseInt(octal, 8)));
+}
