@@ -1,4 +1,4 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -69,6 +69,8 @@ async function measureWithoutServer(
 ): Promise<BenchResults['runtimeWarm']> {
   const directory = await mkdtemp(join(tmpdir(), 'airlock-bench-runtime-'));
   cleanups.push(() => rm(directory, { recursive: true, force: true }));
+  // bubblewrap, as the sandbox user, reaches the homes below the state directory.
+  await chmod(directory, 0o711);
   const runtime = await startBenchRuntime({ config, stateDirectory: join(directory, 'run') });
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => (closing ??= runtime.close());
