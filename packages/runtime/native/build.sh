@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the seccomp policy generator (build/airlock-seccomp), writes the
-# sandbox's BPF program (build/seccomp.bpf) and builds the sandbox spawner
-# (build/airlock-spawner). Each step runs only when its
+# sandbox's BPF program (build/seccomp.bpf), builds the sandbox spawner
+# (build/airlock-spawner) and the file system addon (build/fs-extras.node). Each step runs only when its
 # output is missing or older than its input.
 set -euo pipefail
 
@@ -56,4 +56,18 @@ if [[ ! -x "$spawner" || "$spawner_source" -nt "$spawner" || "${BASH_SOURCE[0]}"
     || fail "compiling $spawner_source failed"
   mv -f "$spawner.tmp" "$spawner"
   echo "build:native: built $spawner"
+fi
+
+addon_source="$native_dir/fs-extras.c"
+addon="$build_dir/fs-extras.node"
+if [[ ! -f "$addon" || "$addon_source" -nt "$addon" || "${BASH_SOURCE[0]}" -nt "$addon" ]]; then
+  napi_include="$(cd "$native_dir" && node -p \
+    "require('path').join(require('path').dirname(require.resolve('node-api-headers/package.json')), 'include')")" \
+    || fail "node-api-headers not found; run npm install"
+  mkdir -p "$build_dir"
+  "$cc_bin" -O2 -Wall -Wextra -Werror -std=c11 -shared -fPIC -DNODE_GYP_MODULE_NAME=fs_extras \
+    -I"$napi_include" -o "$addon.tmp" "$addon_source" \
+    || fail "compiling $addon_source failed"
+  mv -f "$addon.tmp" "$addon"
+  echo "build:native: built $addon"
 fi

@@ -1,0 +1,44 @@
+import type { Readable } from 'node:stream';
+
+/** A stored blob: its SHA-256 digest (64 lowercase hex characters) and size in bytes. */
+export interface StoredBlob {
+  digest: string;
+  size: number;
+}
+
+/**
+ * Content-addressed blob storage: thread layers and the files in them. Every blob is stored under the SHA-256 of its
+ * content, so identical files are stored once across layers and threads, and a blob never changes once written.
+ */
+export interface BlobStore {
+  /** Stores the content (hashed while it streams) and returns its digest; storing existing content is a no-op. */
+  put(content: Readable | Buffer): Promise<StoredBlob>;
+  /** Whether a blob exists. */
+  has(digest: string): Promise<boolean>;
+  /** The blob's content; rejects with BlobNotFoundError when it does not exist. */
+  get(digest: string): Promise<Readable>;
+  /** The whole blob in memory, for small blobs such as layer manifests. */
+  read(digest: string): Promise<Buffer>;
+  /** Removes a blob; removing a missing blob is a no-op. */
+  delete(digest: string): Promise<void>;
+  /** Every stored blob with when it was written, for garbage collection. */
+  list(): AsyncIterable<StoredBlob & { storedAt: Date }>;
+}
+
+export class BlobNotFoundError extends Error {
+  override readonly name = 'BlobNotFoundError';
+  constructor(readonly digest: string) {
+    super(`blob ${digest} does not exist`);
+  }
+}
+
+/** The store cannot be reached or refused the operation (a full disk, an S3 outage). */
+export class BlobStoreUnavailableError extends Error {
+  override readonly name = 'BlobStoreUnavailableError';
+}
+
+const DIGEST_PATTERN = /^[0-9a-f]{64}$/;
+
+export function assertDigest(digest: string): void {
+  if (!DIGEST_PATTERN.test(digest)) throw new TypeError(`not a SHA-256 digest: ${JSON.stringify(digest)}`);
+}

@@ -1,0 +1,69 @@
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { text } from 'node:stream/consumers';
+import { afterAll, describe, expect, it } from 'vitest';
+import { BlobNotFoundError, BlobStoreUnavailableError } from './blob-store.js';
+import { LocalBlobStore } from './local-blob-store.js';
+
+const root = mkdtempSync(join(tmpdir(), 'airlock-blobs-'));
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+const sha256 = (value: string | Buffer) => createHash('sha256').update(value).digest('hex');
+
+describe('local blob store', () => {
+  const store = new LocalBlobStore(join(root, 'store'));
+
+  it('stores content under its digest, once, and reads it back', async () => {
+    const first = await store.put(Buffer.from('hello'));
+    expect(first).toEqual({ digest: sha256('hello'), size: 5 });
+    const again = await store.put(Readable.from([Buffer.from('hel'), Buffer.from('lo')]));
+    expect(again).toEqual(first);
+    expect(await store.has(first.digest)).toBe(true);
+    expect(await text(await store.get(first.digest))).toBe('hello');
+    expect((await store.read(first.digest)).toString()).toBe('hello');
+    const listed = [];
+    for await (const blob of store.list()) listed.push(blob.digest);
+    expect(listed).toEqual([first.digest]);
+    await store.delete(first.digest);
+    expect(await store.has(first.digest)).toBe(false);
+    await expect(store.get(first.digest)).rejects.toBeInstanceOf(BlobNotFoundError);
+  });
+
+  it('rejects anything but a digest as a key, so no path can be built from input', async () => {
+    await expect(store.read('../../etc/passwd')).rejects.toThrow(/not a SHA-256 digest/);
+    await expect(store.get('A'.repeat(64))).rejects.toThrow(/not a SHA-256 digest/);
+  });
+
+  it('a source that fails half way leaves no blob and no partial file', async () => {
+    const failing = new Readable({
+      read() {
+        this.push(Buffer.alloc(1024, 1));
+        this.destroy(new Error('connection reset'));
+      },
+    });
+    await expect(store.put(failing)).rejects.toBeInstanceOf(BlobStoreUnavailableError);
+    expect(readdirSync(join(root, 'store', 'incoming'))).toEqual([]);
+  });
+
+  it('a full disk is a clear error and keeps what was stored before', async () => {
+    const small = join(root, 'small');
+    execFileSync('mkdir', ['-p', small]);
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=256k', 'tmpfs', small]);
+    try {
+      const full = new LocalBlobStore(small);
+      const kept = await full.put(Buffer.from('kept'));
+      await expect(full.put(Buffer.alloc(512 * 1024, 7))).rejects.toThrow(BlobStoreUnavailableError);
+      expect((await full.read(kept.digest)).toString()).toBe('kept');
+      expect(readdirSync(join(small, 'incoming'))).toEqual([]);
+      const listed = [];
+      for await (const blob of full.list()) listed.push(blob.digest);
+      expect(listed).toEqual([kept.digest]);
+    } finally {
+      execFileSync('umount', [small]);
+    }
+  });
+});

@@ -1,0 +1,116 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { createReadStream, createWriteStream, promises as fs } from 'node:fs';
+import { join } from 'node:path';
+import { Readable, Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import {
+  BlobNotFoundError,
+  BlobStoreUnavailableError,
+  assertDigest,
+  type BlobStore,
+  type StoredBlob,
+} from './blob-store.js';
+
+/**
+ * Blobs as files in a local directory: `sha256/<first two hex>/<digest>`. A blob is written to `incoming/`, flushed to
+ * disk, then renamed into place, so a crash never leaves a partial blob under a digest.
+ */
+export class LocalBlobStore implements BlobStore {
+  readonly #root: string;
+
+  constructor(root: string) {
+    this.#root = root;
+  }
+
+  async put(content: Readable | Buffer): Promise<StoredBlob> {
+    const incoming = join(this.#root, 'incoming');
+    await fs.mkdir(incoming, { recursive: true, mode: 0o700 });
+    const temporary = join(incoming, randomBytes(12).toString('hex'));
+    const hash = createHash('sha256');
+    let size = 0;
+    const measure = new Transform({
+      transform(chunk: Buffer, _encoding, done) {
+        hash.update(chunk);
+        size += chunk.length;
+        done(null, chunk);
+      },
+    });
+    try {
+      const source = Buffer.isBuffer(content) ? Readable.from([content]) : content;
+      const file = createWriteStream(temporary, { flags: 'wx', mode: 0o600, flush: true });
+      await pipeline(source, measure, file);
+      const digest = hash.digest('hex');
+      const path = this.#path(digest);
+      await fs.mkdir(join(path, '..'), { recursive: true, mode: 0o700 });
+      await fs.rename(temporary, path);
+      await syncDirectory(join(path, '..'));
+      return { digest, size };
+    } catch (error) {
+      await fs.rm(temporary, { force: true });
+      throw unavailable(error);
+    }
+  }
+
+  async has(digest: string): Promise<boolean> {
+    try {
+      await fs.access(this.#path(digest));
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  async get(digest: string): Promise<Readable> {
+    const path = this.#path(digest);
+    const handle = await fs.open(path, 'r').catch((error: NodeJS.ErrnoException) => {
+      throw error.code === 'ENOENT' ? new BlobNotFoundError(digest) : unavailable(error);
+    });
+    return createReadStream('', { fd: handle.fd, autoClose: true });
+  }
+
+  async read(digest: string): Promise<Buffer> {
+    return fs.readFile(this.#path(digest)).catch((error: NodeJS.ErrnoException) => {
+      throw error.code === 'ENOENT' ? new BlobNotFoundError(digest) : unavailable(error);
+    });
+  }
+
+  async delete(digest: string): Promise<void> {
+    await fs.rm(this.#path(digest), { force: true });
+  }
+
+  async *list(): AsyncIterable<StoredBlob & { storedAt: Date }> {
+    const base = join(this.#root, 'sha256');
+    let prefixes: string[];
+    try {
+      prefixes = await fs.readdir(base);
+    } catch {
+      return;
+    }
+    for (const prefix of prefixes) {
+      for (const digest of await fs.readdir(join(base, prefix)).catch(() => [] as string[])) {
+        const stat = await fs.stat(join(base, prefix, digest)).catch(() => undefined);
+        if (stat) yield { digest, size: stat.size, storedAt: stat.mtime };
+      }
+    }
+  }
+
+  #path(digest: string): string {
+    assertDigest(digest);
+    return join(this.#root, 'sha256', digest.slice(0, 2), digest);
+  }
+}
+
+/** Makes a rename in `directory` durable. */
+async function syncDirectory(directory: string): Promise<void> {
+  const handle = await fs.open(directory, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+function unavailable(error: unknown): Error {
+  if (error instanceof BlobNotFoundError || error instanceof TypeError) return error;
+  return new BlobStoreUnavailableError(`local blob store: ${(error as Error).message}`, { cause: error });
+}
