@@ -25,3 +25,16 @@ export {
   type SandboxStatus,
 } from './sandbox/sandbox-types.js';
 export { OutputCapture } from './sandbox/output-capture.js';
+export {
+  LayerManifestError,
+  assertLayerPath,
+  compareLayerPaths,
+  decodeManifest,
+  encodeManifest,
+  manifestDigest,
+  mergeLayers,
+  type LayerEntry,
+  type LayerManifest,
+} from './home/layer-manifest.js';
+export { openLayerFile, scanLayer, type ScanLimits } from './home/layer-scanner.js';
+export { LayerCache, type LayerSource } from './home/layer-cache.js';

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream, createWriteStream, promises as fs } from 'node:fs';
+import { createWriteStream, promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -65,7 +65,7 @@ export class LocalBlobStore implements BlobStore {
     const handle = await fs.open(path, 'r').catch((error: NodeJS.ErrnoException) => {
       throw error.code === 'ENOENT' ? new BlobNotFoundError(digest) : unavailable(error);
     });
-    return createReadStream('', { fd: handle.fd, autoClose: true });
+    return handle.createReadStream();
   }
 
   async read(digest: string): Promise<Buffer> {

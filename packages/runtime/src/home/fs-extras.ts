@@ -1,0 +1,20 @@
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+
+/** native/fs-extras.c: the overlayfs marks Node.js has no calls for. */
+interface FsExtras {
+  /** Whether overlayfs marked the directory opaque (trusted.overlay.opaque = y). */
+  isOpaque(path: string): boolean;
+  setOpaque(path: string): void;
+  /** Creates an overlayfs whiteout (a 0:0 character device) at `path`. */
+  makeWhiteout(path: string): void;
+}
+
+let loaded: FsExtras | undefined;
+
+export function fsExtras(): FsExtras {
+  loaded ??= createRequire(import.meta.url)(
+    fileURLToPath(new URL('../../native/build/fs-extras.node', import.meta.url)),
+  ) as FsExtras;
+  return loaded;
+}

@@ -1,0 +1,129 @@
+import { randomBytes } from 'node:crypto';
+import { constants, promises as fs } from 'node:fs';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { fsExtras } from './fs-extras.js';
+import { assertLayerPath, LayerManifestError, type LayerManifest } from './layer-manifest.js';
+
+/** Where layers come from: the manifest and the file contents, by digest (the blob store). */
+export interface LayerSource {
+  manifest(layerDigest: string): Promise<LayerManifest>;
+  blob(digest: string): Promise<Readable>;
+}
+
+/**
+ * Home layers materialized as directories on this node, ready to be overlay lower layers. A layer never changes, so
+ * it is materialized once per node and kept: restoring a thread costs only the layers this node has not seen.
+ * Directory names are the first 16 hex digits of the layer digest, short enough for a long overlay lowerdir option.
+ */
+export class LayerCache {
+  readonly #root: string;
+  readonly #owner: { uid: number; gid: number };
+  readonly #pending = new Map<string, Promise<string>>();
+
+  constructor(root: string, owner: { uid: number; gid: number }) {
+    this.#root = root;
+    this.#owner = owner;
+  }
+
+  async start(): Promise<void> {
+    await fs.mkdir(this.#root, { recursive: true, mode: 0o700 });
+    // Unfinished materializations of an earlier run.
+    for (const name of await fs.readdir(this.#root)) {
+      if (name.startsWith('.tmp-')) await fs.rm(join(this.#root, name), { recursive: true, force: true });
+    }
+  }
+
+  /** The directory of a layer, materializing it first if this node does not have it. */
+  ensure(layerDigest: string, source: LayerSource): Promise<string> {
+    const directory = join(this.#root, layerDigest.slice(0, 16));
+    let pending = this.#pending.get(directory);
+    if (!pending) {
+      pending = this.#materialize(layerDigest, directory, source).finally(() => this.#pending.delete(directory));
+      this.#pending.set(directory, pending);
+    }
+    return pending;
+  }
+
+  async #materialize(layerDigest: string, directory: string, source: LayerSource): Promise<string> {
+    try {
+      await fs.access(directory);
+      return directory;
+    } catch {
+      // not on this node yet
+    }
+    const staging = join(this.#root, `.tmp-${randomBytes(8).toString('hex')}`);
+    try {
+      await fs.mkdir(staging, { mode: 0o755 });
+      await writeLayer(staging, await source.manifest(layerDigest), source, this.#owner);
+      await fs.rename(staging, directory);
+    } catch (error) {
+      await fs.rm(staging, { recursive: true, force: true });
+      if ((error as NodeJS.ErrnoException).code === 'ENOTEMPTY' || (error as NodeJS.ErrnoException).code === 'EEXIST') {
+        return directory; // another materialization of the same layer won
+      }
+      throw error;
+    }
+    return directory;
+  }
+
+  /** Removes layers this node keeps but no longer needs (none of `keep`). */
+  async prune(keep: Set<string>): Promise<void> {
+    const wanted = new Set([...keep].map((digest) => digest.slice(0, 16)));
+    for (const name of await fs.readdir(this.#root)) {
+      if (!name.startsWith('.') && !wanted.has(name)) await fs.rm(join(this.#root, name), { recursive: true, force: true });
+    }
+  }
+}
+
+/**
+ * Writes a manifest's entries below `root`. Every entry's parent must be the root or a directory written earlier
+ * from the same manifest, so no entry can be written through a symlink, whatever the manifest says.
+ */
+async function writeLayer(
+  root: string,
+  manifest: LayerManifest,
+  source: LayerSource,
+  owner: { uid: number; gid: number },
+): Promise<void> {
+  const extras = fsExtras();
+  const directories = new Set<string>(['']);
+  const directoryTimes: Array<[string, number]> = [];
+  for (const entry of manifest.entries) {
+    assertLayerPath(entry.path);
+    const parent = entry.path.includes('/') ? entry.path.slice(0, entry.path.lastIndexOf('/')) : '';
+    if (!directories.has(parent)) {
+      throw new LayerManifestError(`layer entry ${JSON.stringify(entry.path)} is not inside a directory of the layer`);
+    }
+    const path = join(root, entry.path);
+    switch (entry.type) {
+      case 'directory':
+        await fs.mkdir(path, { mode: 0o700 });
+        await fs.chmod(path, entry.mode);
+        await fs.chown(path, owner.uid, owner.gid);
+        if (entry.opaque) extras.setOpaque(path);
+        directories.add(entry.path);
+        directoryTimes.push([path, entry.mtimeMs]);
+        break;
+      case 'file': {
+        const handle = await fs.open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+        await pipeline(await source.blob(entry.digest), handle.createWriteStream());
+        await fs.chown(path, owner.uid, owner.gid);
+        await fs.chmod(path, entry.mode);
+        await fs.utimes(path, entry.mtimeMs / 1000, entry.mtimeMs / 1000);
+        break;
+      }
+      case 'symlink':
+        await fs.symlink(entry.target, path);
+        await fs.lchown(path, owner.uid, owner.gid);
+        await fs.lutimes(path, entry.mtimeMs / 1000, entry.mtimeMs / 1000);
+        break;
+      case 'whiteout':
+        extras.makeWhiteout(path);
+        break;
+    }
+  }
+  // Directory times last: writing inside a directory changes its time.
+  for (const [path, mtimeMs] of directoryTimes.reverse()) await fs.utimes(path, mtimeMs / 1000, mtimeMs / 1000);
+}
