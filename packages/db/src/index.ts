@@ -33,3 +33,4 @@ export {
   type FinishedExecutionStatus,
   type NewExecution,
 } from './execution-repository.js';
+export { ThreadRepository, type Thread } from './thread-repository.js';

@@ -6,6 +6,7 @@ import {
   ExecutionRepository,
   OrganizationRepository,
   SandboxConfigRepository,
+  ThreadRepository,
   UniqueViolationError,
   generateId,
   openDatabase,
@@ -24,6 +25,7 @@ describe.each(BACKEND_KINDS)('repositories on %s', (kind) => {
   let sandboxConfigs: SandboxConfigRepository;
   let apiKeys: ApiKeyRepository;
   let executions: ExecutionRepository;
+  let threads: ThreadRepository;
 
   beforeAll(async () => {
     await backend.start();
@@ -32,6 +34,7 @@ describe.each(BACKEND_KINDS)('repositories on %s', (kind) => {
     sandboxConfigs = new SandboxConfigRepository(database);
     apiKeys = new ApiKeyRepository(database);
     executions = new ExecutionRepository(database);
+    threads = new ThreadRepository(database);
   });
 
   afterAll(async () => {
@@ -381,6 +384,60 @@ describe.each(BACKEND_KINDS)('repositories on %s', (kind) => {
         }),
       ).rejects.toThrow('abandon');
       expect(await executions.get(tenant.organization.id, traceId)).toBeNull();
+    });
+  });
+
+  describe('threads', () => {
+    const take = (orgId: string, threadId: string, traceId: string, nodeId = 'node_a') =>
+      threads.acquire({ orgId, threadId, traceId, nodeId, retention: '7d' });
+
+    it('one execution at a time: of concurrent takers exactly one wins, until it releases', async () => {
+      const { organization } = await createTenant();
+      const results = await Promise.all(
+        Array.from({ length: 8 }, (_, index) => take(organization.id, 'busy-thread', `trc_${index}`)),
+      );
+      const winners = results.flatMap((layers, index) => (layers === null ? [] : [index]));
+      expect(winners).toHaveLength(1);
+      expect(results[winners[0]!]).toEqual([]);
+      expect(await take(organization.id, 'busy-thread', 'trc_late')).toBeNull();
+      // Another thread, and the same thread id in another organization, are independent.
+      expect(await take(organization.id, 'other-thread', 'trc_other')).toEqual([]);
+      const { organization: second } = await createTenant();
+      expect(await take(second.id, 'busy-thread', 'trc_second')).toEqual([]);
+
+      expect(await threads.release({ orgId: organization.id, threadId: 'busy-thread', traceId: 'trc_late' })).toBe(false);
+      const winner = `trc_${winners[0]}`;
+      expect(
+        await threads.release({ orgId: organization.id, threadId: 'busy-thread', traceId: winner, layers: ['a'.repeat(64)] }),
+      ).toBe(true);
+      expect(await take(organization.id, 'busy-thread', 'trc_next')).toEqual(['a'.repeat(64)]);
+    });
+
+    it('a release without layers keeps the layers; a restarted node releases only its own threads', async () => {
+      const { organization } = await createTenant();
+      await take(organization.id, 't1', 'trc_1', 'node_a');
+      await threads.release({ orgId: organization.id, threadId: 't1', traceId: 'trc_1', layers: ['b'.repeat(64)] });
+      await take(organization.id, 't1', 'trc_2', 'node_a');
+      await take(organization.id, 't2', 'trc_3', 'node_b');
+      expect(await threads.releaseAbandoned('node_a')).toBeGreaterThanOrEqual(1);
+      expect((await threads.get(organization.id, 't1'))).toMatchObject({ layers: ['b'.repeat(64)], busyTraceId: null });
+      expect((await threads.get(organization.id, 't2'))?.busyTraceId).toBe('trc_3');
+      expect(await threads.replaceLayers(organization.id, 't1', ['x'], ['c'.repeat(64)])).toBe(false);
+      expect(await threads.replaceLayers(organization.id, 't1', ['b'.repeat(64)], ['c'.repeat(64)])).toBe(true);
+      expect(await threads.referencedLayers()).toContain('c'.repeat(64));
+    });
+
+    it('deletes idle threads past their retention, never busy or forever ones', async () => {
+      const { organization } = await createTenant();
+      for (const [threadId, retention] of [['old', '24h'], ['kept', 'forever'], ['busy', '24h']] as const) {
+        await threads.acquire({ orgId: organization.id, threadId, traceId: `trc_${threadId}`, nodeId: 'n', retention });
+        if (threadId !== 'busy') await threads.release({ orgId: organization.id, threadId, traceId: `trc_${threadId}` });
+      }
+      await database.query(`UPDATE threads SET last_used_at = now() - interval '2 days' WHERE org_id = $1`, [organization.id]);
+      expect(await threads.deleteExpired()).toBeGreaterThanOrEqual(1);
+      expect(await threads.get(organization.id, 'old')).toBeNull();
+      expect(await threads.get(organization.id, 'kept')).not.toBeNull();
+      expect(await threads.get(organization.id, 'busy')).not.toBeNull();
     });
   });
 });

@@ -1,0 +1,140 @@
+import type { Queryable } from './database.js';
+import type { ThreadRetention } from './sandbox-config-repository.js';
+
+export interface Thread {
+  orgId: string;
+  threadId: string;
+  /** Layer digests, oldest first. */
+  layers: string[];
+  busyTraceId: string | null;
+  retention: ThreadRetention;
+  createdAt: Date;
+  lastUsedAt: Date;
+}
+
+interface ThreadRow {
+  org_id: string;
+  thread_id: string;
+  layers: string[];
+  busy_trace_id: string | null;
+  retention: ThreadRetention;
+  created_at: Date;
+  last_used_at: Date;
+}
+
+const COLUMNS = 'org_id, thread_id, layers, busy_trace_id, retention, created_at, last_used_at';
+
+const RETENTION_INTERVAL: Record<Exclude<ThreadRetention, 'forever'>, string> = {
+  '24h': '24 hours',
+  '7d': '7 days',
+  '30d': '30 days',
+};
+
+function toThread(row: ThreadRow): Thread {
+  return {
+    orgId: row.org_id,
+    threadId: row.thread_id,
+    layers: row.layers,
+    busyTraceId: row.busy_trace_id,
+    retention: row.retention,
+    createdAt: row.created_at,
+    lastUsedAt: row.last_used_at,
+  };
+}
+
+/** Threads and the one-execution-per-thread lock, which lives in the database so it holds across server nodes. */
+export class ThreadRepository {
+  readonly #database: Queryable;
+
+  constructor(database: Queryable) {
+    this.#database = database;
+  }
+
+  /**
+   * Takes the thread for one execution, creating it on first use. Returns its layers, or null when another
+   * execution holds it. Atomic: of two concurrent calls for the same thread exactly one succeeds.
+   */
+  async acquire(options: {
+    orgId: string;
+    threadId: string;
+    traceId: string;
+    nodeId: string;
+    retention: ThreadRetention;
+  }): Promise<string[] | null> {
+    const rows = await this.#database.query<{ layers: string[] }>(
+      `INSERT INTO threads (org_id, thread_id, busy_trace_id, busy_node_id, busy_since, retention)
+       VALUES ($1, $2, $3, $4, now(), $5)
+       ON CONFLICT (org_id, thread_id) DO UPDATE
+         SET busy_trace_id = EXCLUDED.busy_trace_id, busy_node_id = EXCLUDED.busy_node_id, busy_since = now(),
+             retention = EXCLUDED.retention, last_used_at = now()
+         WHERE threads.busy_trace_id IS NULL
+       RETURNING layers`,
+      [options.orgId, options.threadId, options.traceId, options.nodeId, options.retention],
+    );
+    return rows[0]?.layers ?? null;
+  }
+
+  /**
+   * Releases the thread held by `traceId`, replacing its layers with `layers` when given (the save of the call's
+   * changes: one statement, so the layer list advances only together with the release). Returns false when the
+   * execution did not hold it.
+   */
+  async release(options: { orgId: string; threadId: string; traceId: string; layers?: string[] }): Promise<boolean> {
+    const rows = await this.#database.query(
+      `UPDATE threads
+         SET busy_trace_id = NULL, busy_node_id = NULL, busy_since = NULL, layers = coalesce($4, layers),
+             last_used_at = now()
+       WHERE org_id = $1 AND thread_id = $2 AND busy_trace_id = $3
+       RETURNING thread_id`,
+      [options.orgId, options.threadId, options.traceId, options.layers ?? null],
+    );
+    return rows.length === 1;
+  }
+
+  /** Releases every thread a node held, without changing its layers: for a node starting after a crash. */
+  async releaseAbandoned(nodeId: string): Promise<number> {
+    const rows = await this.#database.query(
+      `UPDATE threads SET busy_trace_id = NULL, busy_node_id = NULL, busy_since = NULL
+       WHERE busy_node_id = $1 AND busy_trace_id IS NOT NULL
+       RETURNING thread_id`,
+      [nodeId],
+    );
+    return rows.length;
+  }
+
+  async get(orgId: string, threadId: string): Promise<Thread | null> {
+    const rows = await this.#database.query<ThreadRow>(
+      `SELECT ${COLUMNS} FROM threads WHERE org_id = $1 AND thread_id = $2`,
+      [orgId, threadId],
+    );
+    return rows[0] ? toThread(rows[0]) : null;
+  }
+
+  /** Replaces an idle thread's layers if they are still `expected` (compaction); returns whether it did. */
+  async replaceLayers(orgId: string, threadId: string, expected: string[], layers: string[]): Promise<boolean> {
+    const rows = await this.#database.query(
+      `UPDATE threads SET layers = $4
+       WHERE org_id = $1 AND thread_id = $2 AND layers = $3 AND busy_trace_id IS NULL
+       RETURNING thread_id`,
+      [orgId, threadId, expected, layers],
+    );
+    return rows.length === 1;
+  }
+
+  /** Deletes idle threads unused for longer than their retention; returns how many. */
+  async deleteExpired(): Promise<number> {
+    const conditions = Object.entries(RETENTION_INTERVAL).map(
+      ([retention, interval]) => `(retention = '${retention}' AND last_used_at < now() - interval '${interval}')`,
+    );
+    const rows = await this.#database.query(
+      `DELETE FROM threads WHERE busy_trace_id IS NULL AND (${conditions.join(' OR ')}) RETURNING thread_id`,
+    );
+    return rows.length;
+  }
+
+  /** Every layer digest some thread uses, for garbage collection of the blob store. */
+  async referencedLayers(): Promise<Set<string>> {
+    const rows = await this.#database.query<{ layer: string }>('SELECT DISTINCT unnest(layers) AS layer FROM threads');
+    return new Set(rows.map((row) => row.layer));
+  }
+}
