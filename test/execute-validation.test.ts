@@ -43,7 +43,6 @@ describe('bad input is rejected with a stable code and a message naming the fiel
     [{ code: 'x', env_vars: { A: 'nul\u0000byte' } }, /^env_vars\.A: values may not contain NUL/],
     [{ code: 'x', env_vars: { A: 'v'.repeat(32 * 1024 + 1) } }, /^env_vars\.A: values are at most 32768 bytes/],
     [{ code: 'x', unexpected: true }, /^unknown field "unexpected"/],
-    [{ code: 'x', thread_id: 'ok' }, /^thread_id: persistent threads are not supported/],
     [{ code: 'x', sub_paths: { data: 'a' } }, /^sub_paths: storage mounts are not supported/],
     [{ code: 'x', webhook_url: 'https://example.invalid/hook' }, /^webhook_url: webhook delivery is not supported/],
     [[1, 2], /^body: /],

@@ -9,10 +9,12 @@ import {
   ExecutionRepository,
   OrganizationRepository,
   SandboxConfigRepository,
+  ThreadRepository,
   openDatabase,
   type Database,
 } from '@airlock/db';
-import { SandboxRuntime, type PoolStatistics, type ProgressListener } from '@airlock/runtime';
+import { LayerCache, SandboxRuntime, type PoolStatistics, type ProgressListener } from '@airlock/runtime';
+import { LocalBlobStore } from '@airlock/storage';
 import type { Config } from './config.js';
 import { createApp } from './http/app.js';
 import { AdminService } from './services/admin-service.js';
@@ -21,6 +23,7 @@ import { ServerMetrics } from './services/metrics.js';
 import { ExecutionService } from './services/execution-service.js';
 import type { Logger } from './services/logger.js';
 import { randomToken } from './services/secrets.js';
+import { ThreadService } from './services/thread-service.js';
 
 export interface RunningServer {
   url: string;
@@ -78,6 +81,22 @@ export async function startServer(options: {
     const executions = new ExecutionRepository(database);
     const failed = await executions.failRunning('the server stopped while this execution was running', { nodeId });
     if (failed > 0) logger.warn('marked executions of a previous run as failed', { count: failed });
+    const threadRepository = new ThreadRepository(database);
+    // A thread held by a killed run keeps its last complete layers; only the lock is released.
+    const abandoned = await threadRepository.releaseAbandoned(nodeId);
+    if (abandoned > 0) logger.warn('released threads held by a previous run', { count: abandoned });
+    const layerCache = new LayerCache(join(config.dataDirectory, 'layers'), {
+      uid: config.sandboxUid,
+      gid: config.sandboxGid,
+    });
+    await layerCache.start();
+    const threads = new ThreadService({
+      threads: threadRepository,
+      blobs: new LocalBlobStore(join(config.dataDirectory, 'blobs')),
+      layerCache,
+      nodeId,
+      logger,
+    });
     await runtime.loadImage(DEFAULT_IMAGE, options.onImageProgress);
 
     const apiKeyRepository = new ApiKeyRepository(database);
@@ -99,7 +118,7 @@ export async function startServer(options: {
     });
     const app = createApp({
       apiKeys: keyService,
-      executions: new ExecutionService({ runtime, executions, logger, metrics, nodeId }),
+      executions: new ExecutionService({ runtime, executions, logger, metrics, threads, nodeId }),
       metrics,
       admin,
       logger,

@@ -10,6 +10,7 @@ import { ApiError } from './api-error.js';
 import type { Principal } from './api-key-service.js';
 import type { Logger } from './logger.js';
 import type { ServerMetrics } from './metrics.js';
+import type { ThreadService } from './thread-service.js';
 
 const MEBIBYTE = 1024 * 1024;
 const PIDS_PER_SANDBOX = 512;
@@ -19,6 +20,7 @@ export interface ExecutionServiceOptions {
   executions: ExecutionRepository;
   logger: Logger;
   metrics: ServerMetrics;
+  threads: ThreadService;
   /** Identifies this server process in execution records. */
   nodeId: string;
 }
@@ -54,19 +56,15 @@ export class ExecutionService {
     const traceId = newTraceId();
     const createdAt = new Date();
 
-    let sandbox;
-    let warm;
-    try {
-      ({ sandbox, warm } = await this.#options.runtime.acquire({
-        image: sandboxConfig.image,
-        language: request.language,
-        limits: sandboxLimits(sandboxConfig),
-      }));
-    } catch (error) {
-      this.#options.logger.error('sandbox could not be prepared', { traceId, error: String(error) });
-      throw ApiError.unavailable('no sandbox could be started; try again shortly');
-    }
-    const running = sandbox.run({ code: request.code, env, timeoutMs: request.timeout * 1000 });
+    const { sandbox, warm, home } = await this.#prepare(principal, request, traceId);
+    let saveError: unknown;
+    const running = sandbox.run({
+      code: request.code,
+      env,
+      timeoutMs: request.timeout * 1000,
+      // A thread's changes are saved whatever the outcome, timeouts and failures included.
+      afterExit: home && (() => home.lease.save(home.changes).catch((error: unknown) => void (saveError = error))),
+    });
     // The record is written once the code has been sent (the next turn of the event loop), while it runs; it
     // completes only after the insert has.
     const inserted = nextTurn().then(() => this.#options.executions.insertRunning({
@@ -87,6 +85,7 @@ export class ExecutionService {
     try {
       outcome = await running;
     } catch (error) {
+      await home?.lease.release();
       const message = error instanceof SandboxStartError ? 'the sandbox failed to start' : 'the sandbox failed';
       this.#options.logger.error(message, { traceId, error: String(error) });
       await inserted;
@@ -97,7 +96,7 @@ export class ExecutionService {
     await inserted;
     const overheadMs = round(outcome.codeStartedAt - acceptedAt, 3);
     const durationMs = Math.round(outcome.runMs);
-    const error = describeOutcome(outcome, request.timeout);
+    const error = saveError === undefined ? describeOutcome(outcome, request.timeout) : HOME_NOT_SAVED;
     await this.#options.executions.complete(traceId, {
       status: outcome.status,
       exitCode: outcome.exitCode,
@@ -115,6 +114,10 @@ export class ExecutionService {
       completedAt: new Date(),
     });
     this.#options.metrics.recordExecution({ language: request.language, status: outcome.status, warm, overheadMs });
+    if (saveError !== undefined) {
+      this.#options.logger.error('thread home could not be saved', { traceId, error: String(saveError) });
+      throw ApiError.unavailable(`${HOME_NOT_SAVED} (trace ${traceId})`);
+    }
     return {
       success: outcome.exitCode === 0,
       stdout: outcome.stdout,
@@ -128,6 +131,34 @@ export class ExecutionService {
       duration_ms: durationMs,
       overhead_ms: overheadMs,
     };
+  }
+
+  /** A sandbox for the call; with a thread_id, the thread is taken and its home attached first. */
+  async #prepare(principal: Principal, request: ExecuteRequest, traceId: string) {
+    const { sandboxConfig } = principal;
+    const lease = request.thread_id === undefined ? undefined : await this.#options.threads.begin(principal, request.thread_id, traceId);
+    let acquired;
+    try {
+      acquired = await this.#options.runtime.acquire({
+        image: sandboxConfig.image,
+        language: request.language,
+        limits: sandboxLimits(sandboxConfig),
+      });
+    } catch (error) {
+      await lease?.release();
+      this.#options.logger.error('sandbox could not be prepared', { traceId, error: String(error) });
+      throw ApiError.unavailable('no sandbox could be started; try again shortly');
+    }
+    if (!lease) return { ...acquired, home: undefined };
+    try {
+      const changes = await acquired.sandbox.attachLayers(lease.lowerDirectories);
+      return { ...acquired, home: { lease, changes } };
+    } catch (error) {
+      await acquired.sandbox.destroy();
+      await lease.release();
+      this.#options.logger.error('thread home could not be attached', { traceId, error: String(error) });
+      throw ApiError.unavailable('the thread home could not be attached to a sandbox; try again shortly');
+    }
   }
 
   async get(principal: Principal, traceId: string): Promise<ExecutionRecordResponse> {
@@ -149,10 +180,10 @@ export function sandboxLimits(config: SandboxConfig): SandboxLimits {
   };
 }
 
+const HOME_NOT_SAVED =
+  "the code ran, but the thread's home changes could not be saved to storage; the thread is unchanged";
+
 function rejectUnsupported(request: ExecuteRequest): void {
-  if (request.thread_id !== undefined) {
-    throw ApiError.validation('thread_id: persistent threads are not supported by this server yet; omit thread_id');
-  }
   if (request.sub_paths !== undefined) {
     throw ApiError.validation('sub_paths: storage mounts are not supported by this server yet; omit sub_paths');
   }

@@ -1,0 +1,100 @@
+import { ErrorCode } from '@airlock/contracts';
+import type { ThreadRepository } from '@airlock/db';
+import {
+  decodeManifest,
+  encodeManifest,
+  openLayerFile,
+  scanLayer,
+  type LayerCache,
+  type LayerSource,
+} from '@airlock/runtime';
+import type { BlobStore } from '@airlock/storage';
+import { ApiError } from './api-error.js';
+import type { Principal } from './api-key-service.js';
+import type { Logger } from './logger.js';
+
+export interface ThreadServiceOptions {
+  threads: ThreadRepository;
+  blobs: BlobStore;
+  layerCache: LayerCache;
+  nodeId: string;
+  logger: Logger;
+}
+
+/** A thread held by one execution: its home's layers on this node, and how to save the call's changes. */
+export interface ThreadLease {
+  /** Materialized layer directories, topmost first, for the sandbox's home overlay. */
+  lowerDirectories: string[];
+  /**
+   * Stores the changes (the overlay's upper directory, once the sandbox has ended) as a new layer and releases the
+   * thread with it appended, in one statement. On failure the thread is released unchanged and the error rethrown.
+   */
+  save(changes: string): Promise<void>;
+  /** Releases the thread unchanged. */
+  release(): Promise<void>;
+}
+
+/** Persistent homes: the per-thread lock, restoring layers on this node, saving each call's changes as a layer. */
+export class ThreadService {
+  readonly #options: ThreadServiceOptions;
+  readonly #source: LayerSource;
+
+  constructor(options: ThreadServiceOptions) {
+    this.#options = options;
+    this.#source = {
+      manifest: async (digest) => decodeManifest(await options.blobs.read(digest)),
+      blob: (digest) => options.blobs.get(digest),
+    };
+  }
+
+  /** Takes the thread for `traceId` (409 thread_busy if another execution holds it) and restores its layers. */
+  async begin(principal: Principal, threadId: string, traceId: string): Promise<ThreadLease> {
+    const { threads, layerCache, nodeId } = this.#options;
+    const orgId = principal.organization.id;
+    const layers = await threads.acquire({
+      orgId,
+      threadId,
+      traceId,
+      nodeId,
+      retention: principal.sandboxConfig.threadRetention,
+    });
+    if (layers === null) {
+      throw new ApiError(
+        ErrorCode.threadBusy,
+        `thread ${threadId} is running another execution; one execution per thread at a time, retry when it ends`,
+      );
+    }
+    let released = false;
+    const release = async (newLayers?: string[]): Promise<void> => {
+      if (released) return;
+      await threads.release({ orgId, threadId, traceId, layers: newLayers });
+      released = true;
+    };
+    let lowerDirectories: string[];
+    try {
+      lowerDirectories = await Promise.all([...layers].reverse().map((digest) => layerCache.ensure(digest, this.#source)));
+    } catch (error) {
+      await release();
+      this.#options.logger.error('thread layers could not be restored', { threadId, error: String(error) });
+      throw ApiError.unavailable(`the home of thread ${threadId} could not be restored from storage; try again shortly`);
+    }
+    return {
+      lowerDirectories,
+      release: () => release(),
+      save: async (changes) => {
+        try {
+          const manifest = await scanLayer(changes, async (path) => (await this.#options.blobs.put(await openLayerFile(path))).digest);
+          if (manifest.entries.length === 0) {
+            await release();
+            return;
+          }
+          const layer = await this.#options.blobs.put(encodeManifest(manifest));
+          await release([...layers, layer.digest]);
+        } catch (error) {
+          await release().catch(() => undefined);
+          throw error;
+        }
+      },
+    };
+  }
+}

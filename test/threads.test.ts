@@ -1,0 +1,103 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startAirlock, type AirlockFixture, type ExecuteResult } from './support/airlock-fixture.js';
+
+let airlock: AirlockFixture;
+beforeAll(async () => {
+  airlock = await startAirlock();
+});
+afterAll(async () => {
+  await airlock?.close();
+});
+
+let counter = 0;
+const newThread = () => `thread-${process.pid}-${counter++}`;
+
+describe('threads: persistent homes', () => {
+  it('files, dotfiles, permissions, symlinks and deletions persist; without thread_id the home is fresh', async () => {
+    const thread = newThread();
+    const first = await airlock.execute({
+      language: 'bash',
+      thread_id: thread,
+      code: [
+        'set -e',
+        'mkdir -p project/src && echo "print(1)" > project/src/main.py',
+        'echo "alias ll=ls" > .bashrc && chmod 640 .bashrc',
+        'ln -s project/src/main.py main-link',
+        'echo bye > doomed.txt',
+        'echo saved',
+      ].join('\n'),
+    });
+    expect(first).toMatchObject({ status: 'success', stdout: 'saved\n' });
+    const second = await airlock.execute({
+      language: 'python',
+      thread_id: thread,
+      code: [
+        'import os, stat',
+        'print(open("project/src/main.py").read().strip(), oct(stat.S_IMODE(os.stat(".bashrc").st_mode)))',
+        'print(os.readlink("main-link"), os.path.exists("doomed.txt"))',
+        'os.remove("doomed.txt")',
+      ].join('\n'),
+    });
+    expect(second).toMatchObject({ status: 'success', stdout: 'print(1) 0o640\nproject/src/main.py True\n' });
+    const third = await airlock.execute({ language: 'bash', thread_id: thread, code: 'ls -A' });
+    expect(third.stdout).toBe('.bashrc\nmain-link\nproject\n');
+    const ephemeral = await airlock.execute({ language: 'bash', code: 'ls -A | wc -l' });
+    expect(ephemeral.stdout).toBe('0\n');
+  });
+
+  it('user-installed python and npm packages stay installed', async () => {
+    const thread = newThread();
+    const install = await airlock.execute({
+      language: 'bash',
+      thread_id: thread,
+      timeout: 120,
+      code: [
+        'set -e',
+        'mkdir -p src/hello_pkg/hello_pkg',
+        'printf "def greet():\\n    return \\"hello from pip\\"\\n" > src/hello_pkg/hello_pkg/__init__.py',
+        'printf "from setuptools import setup\\nsetup(name=\\"hello-pkg\\", version=\\"1.0\\", packages=[\\"hello_pkg\\"])\\n" > src/hello_pkg/setup.py',
+        'pip install --user --no-index --no-build-isolation --quiet ./src/hello_pkg 2>&1 | grep -v WARNING || true',
+        'mkdir -p src/left-pad && cd src/left-pad',
+        'echo "{\\"name\\": \\"tiny-pad\\", \\"version\\": \\"1.0.0\\", \\"main\\": \\"index.js\\"}" > package.json',
+        'echo "module.exports = (s) => \\"[\\" + s + \\"]\\";" > index.js',
+        'npm pack --silent >/dev/null && cd ~ && npm install --offline --no-audit --no-fund --silent ./src/left-pad/tiny-pad-1.0.0.tgz',
+        'rm -rf src',
+      ].join('\n'),
+    });
+    expect(install).toMatchObject({ status: 'success' });
+    const python = await airlock.execute({ thread_id: thread, code: 'import hello_pkg; print(hello_pkg.greet())' });
+    expect(python).toMatchObject({ status: 'success', stdout: 'hello from pip\n' });
+    const node = await airlock.execute({ language: 'node', thread_id: thread, code: 'console.log(require("tiny-pad")("x"))' });
+    expect(node).toMatchObject({ status: 'success', stdout: '[x]\n' });
+  });
+
+  it('runs one execution per thread: a concurrent call gets 409 thread_busy; other threads run in parallel', async () => {
+    const thread = newThread();
+    const call = (threadId: string) =>
+      airlock.request<ExecuteResult & { error: string }>('/v1/sandbox/execute', {
+        method: 'POST',
+        json: { language: 'bash', thread_id: threadId, code: 'sleep 1; echo done' },
+      });
+    const [a, b, other] = await Promise.all([call(thread), call(thread), call(newThread())]);
+    const statuses = [a.status, b.status].sort();
+    expect(statuses).toEqual([200, 409]);
+    const busy = a.status === 409 ? a : b;
+    expect(busy.body.error).toBe('thread_busy');
+    expect(other.status).toBe(200);
+    // Released afterwards.
+    expect((await call(thread)).status).toBe(200);
+  });
+
+  it('a timed-out call still saves what it wrote', async () => {
+    const thread = newThread();
+    const timedOut = await airlock.execute({
+      language: 'bash',
+      thread_id: thread,
+      timeout: 1,
+      code: 'echo partial > progress.txt; sleep 30',
+    });
+    expect(timedOut.status).toBe('timeout');
+    const next = await airlock.execute({ language: 'bash', thread_id: thread, code: 'cat progress.txt' });
+    expect(next.stdout).toBe('partial\n');
+  });
+});
