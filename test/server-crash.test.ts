@@ -6,15 +6,7 @@ import { openDatabase } from '../packages/db/src/index.js';
 import { testApiKey, testSandboxUid } from './support/airlock-fixture.js';
 import { startServeProcess, waitForExit } from './support/cli-process.js';
 import { cgroupSlotDirectories, mountsBelow, processesOfUid } from './support/host-inspection.js';
-
-async function until(condition: () => boolean, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (condition()) return true;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  return condition();
-}
+import { until } from './support/wait.js';
 
 it('SIGKILL of the server mid-execution leaves nothing behind after the next start', async () => {
   const dataDirectory = await mkdtemp(join(tmpdir(), 'airlock-crash-'));

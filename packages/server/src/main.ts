@@ -90,9 +90,11 @@ export async function startServer(options: {
       gid: config.sandboxGid,
     });
     await layerCache.start();
+    const blobs = new LocalBlobStore(join(config.dataDirectory, 'blobs'));
+    await blobs.removeIncomplete();
     const threads = new ThreadService({
       threads: threadRepository,
-      blobs: new LocalBlobStore(join(config.dataDirectory, 'blobs')),
+      blobs,
       layerCache,
       nodeId,
       logger,

@@ -22,6 +22,11 @@ export class LocalBlobStore implements BlobStore {
     this.#root = root;
   }
 
+  /** Removes blobs that a process killed while writing them left half-written; call before the first put. */
+  async removeIncomplete(): Promise<void> {
+    await fs.rm(join(this.#root, 'incoming'), { recursive: true, force: true });
+  }
+
   async put(content: Readable | Buffer): Promise<StoredBlob> {
     const incoming = join(this.#root, 'incoming');
     await fs.mkdir(incoming, { recursive: true, mode: 0o700 });
