@@ -26,6 +26,18 @@ export interface Config {
   poolIdleSeconds: number;
   /** How long an authenticated API key is reused without a database lookup; 0 looks every request up. */
   authCacheSeconds: number;
+  /** Where thread layers are stored: an S3-compatible bucket when configured, else `<data>/blobs`. */
+  s3: S3Config | undefined;
+}
+
+export interface S3Config {
+  bucket: string;
+  prefix: string;
+  endpoint: string | undefined;
+  region: string;
+  forcePathStyle: boolean | undefined;
+  /** Static credentials; the AWS default chain when unset. */
+  credentials: { accessKeyId: string; secretAccessKey: string } | undefined;
 }
 
 export class ConfigError extends Error {
@@ -87,11 +99,35 @@ export function loadConfig(
     poolMaxSlotsPerKey: resolveOption({ variable: 'AIRLOCK_POOL_MAX_SLOTS_PER_KEY', schema: count, fallback: 8 }, environment),
     poolIdleSeconds: resolveOption({ variable: 'AIRLOCK_POOL_IDLE_SECONDS', schema: count, fallback: 300 }, environment),
     authCacheSeconds: resolveOption({ variable: 'AIRLOCK_AUTH_CACHE_SECONDS', schema: count, fallback: 5 }, environment),
+    s3: loadS3Config(environment),
   };
   if (config.bootstrapApiKey !== undefined && !/^sk-[a-z0-9]+-[A-Za-z0-9_-]{16,}$/.test(config.bootstrapApiKey)) {
     throw new ConfigError('AIRLOCK_BOOTSTRAP_API_KEY must look like sk-<region>-<secret of at least 16 characters>');
   }
   return config;
+}
+
+function loadS3Config(environment: NodeJS.ProcessEnv): S3Config | undefined {
+  const option = (variable: string) => resolveOption({ variable, schema: optionalText, fallback: undefined }, environment);
+  const bucket = option('AIRLOCK_S3_BUCKET');
+  if (bucket === undefined) return undefined;
+  const accessKeyId = option('AIRLOCK_S3_ACCESS_KEY_ID');
+  const secretAccessKey = option('AIRLOCK_S3_SECRET_ACCESS_KEY');
+  if ((accessKeyId === undefined) !== (secretAccessKey === undefined)) {
+    throw new ConfigError('set both AIRLOCK_S3_ACCESS_KEY_ID and AIRLOCK_S3_SECRET_ACCESS_KEY, or neither');
+  }
+  const pathStyle = resolveOption(
+    { variable: 'AIRLOCK_S3_FORCE_PATH_STYLE', schema: z.enum(['true', 'false']).optional(), fallback: undefined },
+    environment,
+  );
+  return {
+    bucket,
+    prefix: option('AIRLOCK_S3_PREFIX') ?? '',
+    endpoint: option('AIRLOCK_S3_ENDPOINT'),
+    region: option('AIRLOCK_S3_REGION') ?? 'us-east-1',
+    forcePathStyle: pathStyle === undefined ? undefined : pathStyle === 'true',
+    credentials: accessKeyId && secretAccessKey ? { accessKeyId, secretAccessKey } : undefined,
+  };
 }
 
 /** /var/lib/airlock for root (the sandbox user must reach the images, and /root is private), else the XDG data home. */

@@ -14,7 +14,7 @@ import {
   type Database,
 } from '@airlock/db';
 import { LayerCache, SandboxRuntime, type PoolStatistics, type ProgressListener } from '@airlock/runtime';
-import { LocalBlobStore } from '@airlock/storage';
+import { LocalBlobStore, S3BlobStore } from '@airlock/storage';
 import type { Config } from './config.js';
 import { createApp } from './http/app.js';
 import { AdminService } from './services/admin-service.js';
@@ -90,7 +90,10 @@ export async function startServer(options: {
       gid: config.sandboxGid,
     });
     await layerCache.start();
-    const blobs = new LocalBlobStore(join(config.dataDirectory, 'blobs'));
+    const blobs = config.s3
+      ? new S3BlobStore({ ...config.s3, spoolDirectory: join(config.dataDirectory, 'blob-spool') })
+      : new LocalBlobStore(join(config.dataDirectory, 'blobs'));
+    cleanups.push(async () => blobs.close());
     await blobs.removeIncomplete();
     const threads = new ThreadService({
       threads: threadRepository,

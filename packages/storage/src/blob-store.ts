@@ -23,6 +23,10 @@ export interface BlobStore {
   delete(digest: string): Promise<void>;
   /** Every stored blob with when it was written, for garbage collection. */
   list(): AsyncIterable<StoredBlob & { storedAt: Date }>;
+  /** Removes what a process killed in the middle of a put left behind; call before the first put. */
+  removeIncomplete(): Promise<void>;
+  /** Releases connections; the store is not used afterwards. */
+  close(): void;
 }
 
 export class BlobNotFoundError extends Error {

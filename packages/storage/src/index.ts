@@ -6,3 +6,4 @@ export {
   type StoredBlob,
 } from './blob-store.js';
 export { LocalBlobStore } from './local-blob-store.js';
+export { S3BlobStore, type S3BlobStoreOptions } from './s3-blob-store.js';

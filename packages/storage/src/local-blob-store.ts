@@ -99,6 +99,10 @@ export class LocalBlobStore implements BlobStore {
     }
   }
 
+  close(): void {
+    // nothing to release
+  }
+
   #path(digest: string): string {
     assertDigest(digest);
     return join(this.#root, 'sha256', digest.slice(0, 2), digest);

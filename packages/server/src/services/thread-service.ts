@@ -83,12 +83,22 @@ export class ThreadService {
       release: () => release(),
       save: async (changes) => {
         try {
-          const manifest = await scanLayer(changes, async (path) => (await this.#options.blobs.put(await openLayerFile(path))).digest);
+          const files = new Map<string, string>();
+          const manifest = await scanLayer(changes, async (path) => {
+            const { digest } = await this.#options.blobs.put(await openLayerFile(path));
+            files.set(digest, path);
+            return digest;
+          });
           if (manifest.entries.length === 0) {
             await release();
             return;
           }
           const layer = await this.#options.blobs.put(encodeManifest(manifest));
+          // This node keeps the new layer from the changes themselves, so its next call restores without storage.
+          await layerCache.ensure(layer.digest, {
+            manifest: async () => manifest,
+            blob: (digest) => openLayerFile(files.get(digest)!),
+          });
           await release([...layers, layer.digest]);
         } catch (error) {
           await release().catch(() => undefined);

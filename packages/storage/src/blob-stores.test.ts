@@ -5,17 +5,45 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { text } from 'node:stream/consumers';
-import { afterAll, describe, expect, it } from 'vitest';
-import { BlobNotFoundError, BlobStoreUnavailableError } from './blob-store.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startS3Server, type TestS3Server } from '../test-support/s3-server.js';
+import { BlobNotFoundError, BlobStoreUnavailableError, type BlobStore } from './blob-store.js';
 import { LocalBlobStore } from './local-blob-store.js';
+import { S3BlobStore } from './s3-blob-store.js';
 
 const root = mkdtempSync(join(tmpdir(), 'airlock-blobs-'));
-afterAll(() => rmSync(root, { recursive: true, force: true }));
+let s3: TestS3Server;
+beforeAll(async () => {
+  s3 = await startS3Server();
+});
+afterAll(async () => {
+  await s3?.close();
+  rmSync(root, { recursive: true, force: true });
+});
 
 const sha256 = (value: string | Buffer) => createHash('sha256').update(value).digest('hex');
 
-describe('local blob store', () => {
-  const store = new LocalBlobStore(join(root, 'store'));
+const BACKENDS: Array<[string, () => BlobStore, string]> = [
+  ['local', () => new LocalBlobStore(join(root, 'store')), join(root, 'store', 'incoming')],
+  [
+    's3',
+    () =>
+      new S3BlobStore({
+        bucket: s3.bucket,
+        endpoint: s3.endpoint,
+        credentials: s3.credentials,
+        prefix: 'contract/',
+        spoolDirectory: join(root, 's3-spool'),
+      }),
+    join(root, 's3-spool'),
+  ],
+];
+
+describe.each(BACKENDS)('%s blob store', (_name, makeStore, spool) => {
+  let store: BlobStore;
+  beforeAll(() => {
+    store = makeStore();
+  });
 
   it('stores content under its digest, once, and reads it back', async () => {
     const first = await store.put(Buffer.from('hello'));
@@ -46,10 +74,15 @@ describe('local blob store', () => {
       },
     });
     await expect(store.put(failing)).rejects.toBeInstanceOf(BlobStoreUnavailableError);
-    expect(readdirSync(join(root, 'store', 'incoming'))).toEqual([]);
+    expect(readdirSync(spool)).toEqual([]);
+    const listed = [];
+    for await (const blob of store.list()) listed.push(blob.digest);
+    expect(listed).toEqual([]);
   });
+});
 
-  it('a full disk is a clear error and keeps what was stored before', async () => {
+describe('local blob store on a full disk', () => {
+  it('is a clear error and keeps what was stored before', async () => {
     const small = join(root, 'small');
     execFileSync('mkdir', ['-p', small]);
     execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=256k', 'tmpfs', small]);
@@ -65,5 +98,29 @@ describe('local blob store', () => {
     } finally {
       execFileSync('umount', [small]);
     }
+  });
+});
+
+describe('S3 blob store during an outage', () => {
+  it('fails fast with a clear error, then works again when the server is back', async () => {
+    const store = new S3BlobStore({
+      bucket: s3.bucket,
+      endpoint: s3.endpoint,
+      credentials: s3.credentials,
+      prefix: 'outage/',
+      spoolDirectory: join(root, 'outage-spool'),
+    });
+    const kept = await store.put(Buffer.from('before the outage'));
+    await s3.stop();
+    try {
+      const startedAt = Date.now();
+      await expect(store.put(Buffer.from('during'))).rejects.toBeInstanceOf(BlobStoreUnavailableError);
+      await expect(store.read(kept.digest)).rejects.toBeInstanceOf(BlobStoreUnavailableError);
+      expect(Date.now() - startedAt).toBeLessThan(20_000);
+    } finally {
+      await s3.restart();
+    }
+    expect((await store.read(kept.digest)).toString()).toBe('before the outage');
+    expect(readdirSync(join(root, 'outage-spool'))).toEqual([]);
   });
 });
