@@ -100,4 +100,26 @@ describe('threads: persistent homes', () => {
     const next = await airlock.execute({ language: 'bash', thread_id: thread, code: 'cat progress.txt' });
     expect(next.stdout).toBe('partial\n');
   });
+
+  it('long chains are compacted in the background into one layer showing the same home', async () => {
+    const thread = newThread();
+    for (let index = 0; index < 12; index++) {
+      await airlock.execute({
+        language: 'bash',
+        thread_id: thread,
+        code: `echo ${index} > counter.txt; mkdir -p d${index % 3}; echo ${index} > d${index % 3}/f; rm -rf d${(index + 1) % 3}`,
+      });
+    }
+    // The home's overlay lists its layers in its mount options, visible to the code itself.
+    const countLayers = 'grep -o "lowerdir=[^,]*" /proc/self/mountinfo | tail -1 | tr ":" "\\n" | wc -l; cat counter.txt; ls -d d*; cat d*/f';
+    let result = await airlock.execute({ language: 'bash', thread_id: thread, code: countLayers });
+    for (let attempt = 0; attempt < 50 && Number(result.stdout.split('\n')[0]) >= 12; attempt++) {
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      result = await airlock.execute({ language: 'bash', thread_id: thread, code: countLayers });
+    }
+    const [layers, ...home] = result.stdout.trim().split('\n');
+    // 12 saves, compacted above 8 layers: one merged layer plus whatever was saved while it was being merged.
+    expect(Number(layers)).toBeLessThanOrEqual(8);
+    expect(home).toEqual(['11', 'd2', '11']);
+  });
 });

@@ -408,7 +408,7 @@ describe.each(BACKEND_KINDS)('repositories on %s', (kind) => {
       expect(await threads.release({ orgId: organization.id, threadId: 'busy-thread', traceId: 'trc_late' })).toBe(false);
       const winner = `trc_${winners[0]}`;
       expect(
-        await threads.release({ orgId: organization.id, threadId: 'busy-thread', traceId: winner, layers: ['a'.repeat(64)] }),
+        await threads.release({ orgId: organization.id, threadId: 'busy-thread', traceId: winner, layer: 'a'.repeat(64) }),
       ).toBe(true);
       expect(await take(organization.id, 'busy-thread', 'trc_next')).toEqual(['a'.repeat(64)]);
     });
@@ -416,14 +416,18 @@ describe.each(BACKEND_KINDS)('repositories on %s', (kind) => {
     it('a release without layers keeps the layers; a restarted node releases only its own threads', async () => {
       const { organization } = await createTenant();
       await take(organization.id, 't1', 'trc_1', 'node_a');
-      await threads.release({ orgId: organization.id, threadId: 't1', traceId: 'trc_1', layers: ['b'.repeat(64)] });
+      await threads.release({ orgId: organization.id, threadId: 't1', traceId: 'trc_1', layer: 'b'.repeat(64) });
       await take(organization.id, 't1', 'trc_2', 'node_a');
       await take(organization.id, 't2', 'trc_3', 'node_b');
       expect(await threads.releaseAbandoned('node_a')).toBeGreaterThanOrEqual(1);
       expect((await threads.get(organization.id, 't1'))).toMatchObject({ layers: ['b'.repeat(64)], busyTraceId: null });
       expect((await threads.get(organization.id, 't2'))?.busyTraceId).toBe('trc_3');
-      expect(await threads.replaceLayers(organization.id, 't1', ['x'], ['c'.repeat(64)])).toBe(false);
-      expect(await threads.replaceLayers(organization.id, 't1', ['b'.repeat(64)], ['c'.repeat(64)])).toBe(true);
+      // Compaction replaces a prefix, also under a running execution, whose release then appends on top.
+      await take(organization.id, 't1', 'trc_4', 'node_a');
+      expect(await threads.replacePrefix(organization.id, 't1', ['x'], 'c'.repeat(64))).toBe(false);
+      expect(await threads.replacePrefix(organization.id, 't1', ['b'.repeat(64)], 'c'.repeat(64))).toBe(true);
+      await threads.release({ orgId: organization.id, threadId: 't1', traceId: 'trc_4', layer: 'd'.repeat(64) });
+      expect((await threads.get(organization.id, 't1'))?.layers).toEqual(['c'.repeat(64), 'd'.repeat(64)]);
       expect(await threads.referencedLayers()).toContain('c'.repeat(64));
     });
 

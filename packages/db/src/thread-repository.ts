@@ -75,18 +75,18 @@ export class ThreadRepository {
   }
 
   /**
-   * Releases the thread held by `traceId`, replacing its layers with `layers` when given (the save of the call's
-   * changes: one statement, so the layer list advances only together with the release). Returns false when the
-   * execution did not hold it.
+   * Releases the thread held by `traceId`, appending `layer` when given (the save of the call's changes: one
+   * statement, so the layer list advances only together with the release). Returns false when the execution did not
+   * hold it.
    */
-  async release(options: { orgId: string; threadId: string; traceId: string; layers?: string[] }): Promise<boolean> {
+  async release(options: { orgId: string; threadId: string; traceId: string; layer?: string }): Promise<boolean> {
     const rows = await this.#database.query(
       `UPDATE threads
-         SET busy_trace_id = NULL, busy_node_id = NULL, busy_since = NULL, layers = coalesce($4, layers),
-             last_used_at = now()
+         SET busy_trace_id = NULL, busy_node_id = NULL, busy_since = NULL,
+             layers = CASE WHEN $4::text IS NULL THEN layers ELSE layers || $4::text END, last_used_at = now()
        WHERE org_id = $1 AND thread_id = $2 AND busy_trace_id = $3
        RETURNING thread_id`,
-      [options.orgId, options.threadId, options.traceId, options.layers ?? null],
+      [options.orgId, options.threadId, options.traceId, options.layer ?? null],
     );
     return rows.length === 1;
   }
@@ -110,13 +110,17 @@ export class ThreadRepository {
     return rows[0] ? toThread(rows[0]) : null;
   }
 
-  /** Replaces an idle thread's layers if they are still `expected` (compaction); returns whether it did. */
-  async replaceLayers(orgId: string, threadId: string, expected: string[], layers: string[]): Promise<boolean> {
+  /**
+   * Compaction: replaces the thread's first layers, if they are still `prefix`, by `merged` (their equivalent single
+   * layer), keeping any layers saved on top meanwhile. Safe while an execution holds the thread: its release appends
+   * its own layer to whatever the list is then. Returns whether it replaced them.
+   */
+  async replacePrefix(orgId: string, threadId: string, prefix: string[], merged: string): Promise<boolean> {
     const rows = await this.#database.query(
-      `UPDATE threads SET layers = $4
-       WHERE org_id = $1 AND thread_id = $2 AND layers = $3 AND busy_trace_id IS NULL
+      `UPDATE threads SET layers = ARRAY[$4::text] || layers[cardinality($3::text[]) + 1:]
+       WHERE org_id = $1 AND thread_id = $2 AND layers[1:cardinality($3::text[])] = $3::text[]
        RETURNING thread_id`,
-      [orgId, threadId, expected, layers],
+      [orgId, threadId, prefix, merged],
     );
     return rows.length === 1;
   }

@@ -3,6 +3,7 @@ import type { ThreadRepository } from '@airlock/db';
 import {
   decodeManifest,
   encodeManifest,
+  mergeLayers,
   openLayerFile,
   scanLayer,
   type LayerCache,
@@ -34,10 +35,18 @@ export interface ThreadLease {
   release(): Promise<void>;
 }
 
+/**
+ * A thread with more layers than this is compacted in the background: its layers merged into one. Saves stay
+ * proportional to the changed bytes; compaction keeps restores (one overlay layer per thread layer) short and the
+ * overlay mount options within their page-size limit.
+ */
+const COMPACT_ABOVE_LAYERS = 8;
+
 /** Persistent homes: the per-thread lock, restoring layers on this node, saving each call's changes as a layer. */
 export class ThreadService {
   readonly #options: ThreadServiceOptions;
   readonly #source: LayerSource;
+  readonly #compacting = new Map<string, Promise<void>>();
 
   constructor(options: ThreadServiceOptions) {
     this.#options = options;
@@ -65,9 +74,9 @@ export class ThreadService {
       );
     }
     let released = false;
-    const release = async (newLayers?: string[]): Promise<void> => {
+    const release = async (layer?: string): Promise<void> => {
       if (released) return;
-      await threads.release({ orgId, threadId, traceId, layers: newLayers });
+      await threads.release({ orgId, threadId, traceId, layer });
       released = true;
     };
     let lowerDirectories: string[];
@@ -99,12 +108,39 @@ export class ThreadService {
             manifest: async () => manifest,
             blob: (digest) => openLayerFile(files.get(digest)!),
           });
-          await release([...layers, layer.digest]);
+          await release(layer.digest);
+          if (layers.length + 1 > COMPACT_ABOVE_LAYERS) this.#scheduleCompaction(orgId, threadId);
         } catch (error) {
           await release().catch(() => undefined);
           throw error;
         }
       },
     };
+  }
+
+  /** Resolves when the background compactions started so far have ended. */
+  async idle(): Promise<void> {
+    await Promise.all(this.#compacting.values());
+  }
+
+  #scheduleCompaction(orgId: string, threadId: string): void {
+    const key = `${orgId}/${threadId}`;
+    if (this.#compacting.has(key)) return;
+    const running = this.#compact(orgId, threadId)
+      .catch((error: unknown) => this.#options.logger.warn('thread compaction failed', { threadId, error: String(error) }))
+      .finally(() => this.#compacting.delete(key));
+    this.#compacting.set(key, running);
+  }
+
+  /** Merges a thread's layers into one; layers saved meanwhile stay on top of it. */
+  async #compact(orgId: string, threadId: string): Promise<void> {
+    const { threads, blobs, layerCache } = this.#options;
+    const thread = await threads.get(orgId, threadId);
+    if (!thread || thread.layers.length <= 1) return;
+    const manifests = await Promise.all(thread.layers.map((digest) => this.#source.manifest(digest)));
+    const merged = mergeLayers(manifests);
+    const layer = await blobs.put(encodeManifest(merged));
+    await layerCache.ensure(layer.digest, this.#source);
+    await threads.replacePrefix(orgId, threadId, thread.layers, layer.digest);
   }
 }
