@@ -120,6 +120,6 @@ describe('threads: persistent homes', () => {
     const [layers, ...home] = result.stdout.trim().split('\n');
     // 12 saves, compacted above 8 layers: one merged layer plus whatever was saved while it was being merged.
     expect(Number(layers)).toBeLessThanOrEqual(8);
-    expect(home).toEqual(['11', 'd2', '11']);
+    expect(home).toEqual(['11', 'd1', 'd2', '10', '11']);
   });
 });
