@@ -5,10 +5,12 @@ import type { LatencySummary } from './percentiles.js';
 import type { PoolCounts } from './pool-probe.js';
 import { summarizeResults } from './report-summary.js';
 import type { SlotMemorySummary } from './slot-memory.js';
+import type { ThreadSeries } from './thread-runs.js';
 import {
   COLD_OVERHEAD_LIMIT,
   HTTP_RATIO_LIMIT,
   SLOT_MEMORY_LIMIT,
+  THREAD_ADDED_LIMIT,
   THROUGHPUT_RATIO_MINIMUM,
   WARM_OVERHEAD_LIMIT,
 } from './targets.js';
@@ -87,6 +89,8 @@ export interface BenchResults {
   };
   /** The warm server's idle slots after the burst: how many the pool reported ready, and their mean memory. */
   slotMemory: Record<Language, { readySlots: number; summary: SlotMemorySummary | undefined }>;
+  /** Calls that change one file, without a thread and on thread homes of two sizes, on the warm server. */
+  threads: ThreadSeries;
 }
 
 /** One line of a section's table; `met` is undefined when DESIGN.md sets no target for the metric. */
@@ -130,7 +134,7 @@ const PROGRAM_LABELS: Record<Language, string> = {
 };
 
 export function buildReport(results: BenchResults): Report {
-  const { baselines, serverProcess, roundTrips, runtimeWarm, cold, warm, throughput, burst, slotMemory, settings } = results;
+  const { baselines, serverProcess, roundTrips, runtimeWarm, cold, warm, throughput, burst, slotMemory, threads, settings } = results;
   const rawPython = baselines.bubblewrapPython.summary.p50;
   const rawNode = baselines.bubblewrapNode.summary.p50;
   const throughputRatio = throughput.perSecond / throughput.floorPerSecond;
@@ -303,6 +307,25 @@ export function buildReport(results: BenchResults): Report {
           'maps them, so PSS per slot falls as slots are added, towards the anonymous part (heap, stacks, data the ' +
           'processes wrote) that no other slot shares: that part is what one more slot adds. Kernel memory (page ' +
           "tables, namespaces, the slot's cgroup and its empty tmpfs mounts) is not in PSS.",
+      ],
+    },
+    {
+      title: '7. Thread homes: restore and save',
+      rows: [
+        ...latencyRows('python call changing one file, no thread', threads.ephemeral),
+        ...latencyRows('same call, thread with a one-file home', threads.smallHome),
+        ...latencyRows('same call, thread with a 50 MiB home', threads.largeHome),
+        atMost('added p50, one-file home', threads.smallHome.p50 - threads.ephemeral.p50, THREAD_ADDED_LIMIT, formatMs),
+        atMost('added p50, 50 MiB home', threads.largeHome.p50 - threads.ephemeral.p50, THREAD_ADDED_LIMIT, formatMs),
+      ],
+      notes: [
+        'On the warm server, sequential python calls that each write one 64-byte file, one call of each kind per ' +
+          `round (${settings.iterations} rounds after ${settings.warmup} discarded), client wall time. The 50 MiB home ` +
+          'was written once before the series (50 files of random bytes). A thread call takes the thread in the ' +
+          "database, mounts its layers (kept on this node) over the sandbox's home, and after the code has run stores " +
+          'the changed file and a new layer manifest in the local blob store (each written to disk with fsync) and ' +
+          "appends the layer when it releases the thread. Once a thread has more than 8 layers they are merged in the " +
+          'background, which for the 50 MiB home copies its files into the merged layer on this node.',
       ],
     },
   ];

@@ -23,6 +23,7 @@ import {
   progress,
 } from './server-runs.js';
 import { formatMs } from './units.js';
+import { measureThreads } from './thread-runs.js';
 
 const repository = fileURLToPath(new URL('..', import.meta.url));
 
@@ -129,6 +130,8 @@ async function run(argv: string[], options: BenchOptions): Promise<void> {
   const throughput = await measureThroughput(warmServer, options.seconds);
   const burst = await measureBurst(warmServer, options.burst);
   const slotMemory = await measureSlotMemory(warmServer, image.manifest.interpreters);
+  progress(`thread homes: ${counts.iterations} rounds of an ephemeral call and calls on a small and a 50 MiB home`);
+  const threads = await measureThreads(warmServer, counts);
   await cleanUp();
 
   const report = buildReport({
@@ -155,6 +158,7 @@ async function run(argv: string[], options: BenchOptions): Promise<void> {
     throughput: { floor: baselines.pythonFloor, floorWorkers, floorPerSecond, ...throughput },
     burst,
     slotMemory,
+    threads,
   });
   process.stdout.write(renderText(report));
   const output = resolve(repository, options.output);

@@ -10,3 +10,5 @@ export const HTTP_RATIO_LIMIT = { value: 0.3, text: '0.3x' };
 export const THROUGHPUT_RATIO_MINIMUM = 0.7;
 /** Idle warm slot memory for python, in KiB of PSS. */
 export const SLOT_MEMORY_LIMIT = { value: 4 * 1024, text: '4 MiB' };
+/** Added latency p50 of a thread call (restore + save) over an ephemeral one, 50 MB home with one changed file. */
+export const THREAD_ADDED_LIMIT = { value: 5, text: '5 ms' };

@@ -16,3 +16,13 @@ export {
   type ExecuteResponse,
   type ExecutionRecordResponse,
 } from './execute.js';
+export {
+  FILE_MAX_BYTES,
+  FileDeleteRequest,
+  FileDownloadUrlRequest,
+  FileUploadUrlRequest,
+  FilesListRequest,
+  homePathProblem,
+  type FileEntry,
+  type SignedUrlResponse,
+} from './files.js';

@@ -28,6 +28,10 @@ export interface Config {
   authCacheSeconds: number;
   /** Where thread layers are stored: an S3-compatible bucket when configured, else `<data>/blobs`. */
   s3: S3Config | undefined;
+  /** Base URL of the signed file URLs this server hands out (behind a proxy); the request's origin when unset. */
+  publicUrl: string | undefined;
+  /** Hex key signing file URLs; shared by every node of a deployment. `<data>/url-signing-key` when unset. */
+  urlSigningKey: string | undefined;
 }
 
 export interface S3Config {
@@ -100,6 +104,14 @@ export function loadConfig(
     poolIdleSeconds: resolveOption({ variable: 'AIRLOCK_POOL_IDLE_SECONDS', schema: count, fallback: 300 }, environment),
     authCacheSeconds: resolveOption({ variable: 'AIRLOCK_AUTH_CACHE_SECONDS', schema: count, fallback: 5 }, environment),
     s3: loadS3Config(environment),
+    publicUrl: resolveOption(
+      { variable: 'AIRLOCK_PUBLIC_URL', schema: z.url().transform((url) => url.replace(/\/+$/, '')).optional(), fallback: undefined },
+      environment,
+    ),
+    urlSigningKey: resolveOption(
+      { variable: 'AIRLOCK_URL_SIGNING_KEY', schema: z.string().regex(/^[0-9a-f]{64,}$/, 'at least 64 hex digits').optional(), fallback: undefined },
+      environment,
+    ),
   };
   if (config.bootstrapApiKey !== undefined && !/^sk-[a-z0-9]+-[A-Za-z0-9_-]{16,}$/.test(config.bootstrapApiKey)) {
     throw new ConfigError('AIRLOCK_BOOTSTRAP_API_KEY must look like sk-<region>-<secret of at least 16 characters>');

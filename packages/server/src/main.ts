@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { availableParallelism } from 'node:os';
@@ -24,6 +25,8 @@ import { ExecutionService } from './services/execution-service.js';
 import type { Logger } from './services/logger.js';
 import { randomToken } from './services/secrets.js';
 import { ThreadService } from './services/thread-service.js';
+import { FileService } from './services/file-service.js';
+import { UrlSigner } from './services/url-signer.js';
 
 export interface RunningServer {
   url: string;
@@ -117,6 +120,8 @@ export async function startServer(options: {
       adminToken,
     });
     const createdApiKey = await admin.bootstrap(config.bootstrapApiKey);
+    const urlSigningKey =
+      config.urlSigningKey ?? readOrCreateFile(join(config.dataDirectory, 'url-signing-key'), () => randomBytes(32).toString('hex'));
     const metrics = new ServerMetrics({
       poolStatistics: () => runtime.poolStatistics(),
       activeSandboxes: () => runtime.activeSandboxes,
@@ -124,6 +129,8 @@ export async function startServer(options: {
     const app = createApp({
       apiKeys: keyService,
       executions: new ExecutionService({ runtime, executions, logger, metrics, threads, nodeId }),
+      files: new FileService({ threads, signer: new UrlSigner(Buffer.from(urlSigningKey, 'hex')) }),
+      publicUrl: config.publicUrl,
       metrics,
       admin,
       logger,

@@ -3,6 +3,7 @@ import { ApiError } from '../services/api-error.js';
 import type { AdminService } from '../services/admin-service.js';
 import type { ApiKeyService } from '../services/api-key-service.js';
 import type { ExecutionService } from '../services/execution-service.js';
+import { SIGNED_FILES_PATH, type FileService } from '../services/file-service.js';
 import type { Logger } from '../services/logger.js';
 import type { ServerMetrics } from '../services/metrics.js';
 import type { AppEnv } from './app-context.js';
@@ -10,6 +11,7 @@ import { errorResponse } from './errors.js';
 import { authenticate, limitBody, requestId } from './middleware.js';
 import { adminRoutes } from './routes/admin-routes.js';
 import { executeRoutes } from './routes/execute-routes.js';
+import { fileRoutes, signedFileRoutes } from './routes/files-routes.js';
 import { healthRoutes, type ReadinessCheck } from './routes/health-routes.js';
 
 export interface AppServices {
@@ -18,16 +20,24 @@ export interface AppServices {
   admin: AdminService;
   readiness: ReadinessCheck[];
   metrics: ServerMetrics;
+  files: FileService;
+  /** Base URL of signed file URLs; the request's own origin when unset. */
+  publicUrl: string | undefined;
   logger: Logger;
 }
 
 export function createApp(services: AppServices): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   app.use('*', requestId);
-  app.use('*', limitBody);
+  // Uploads through signed URLs stream up to FILE_MAX_BYTES; every other body is capped.
+  app.use('*', async (context, next) =>
+    context.req.path.startsWith(`${SIGNED_FILES_PATH}/`) ? next() : limitBody(context, next),
+  );
   app.use('/v1/*', authenticate(services.apiKeys));
   app.route('/', healthRoutes(services.readiness, services.metrics));
   app.route('/', executeRoutes(services.executions));
+  app.route('/', fileRoutes(services.files, services.publicUrl));
+  app.route('/', signedFileRoutes(services.files));
   app.route('/', adminRoutes(services.admin));
   app.notFound(() => {
     throw ApiError.notFound('no such endpoint');

@@ -9,6 +9,9 @@ import {
   type LayerCache,
   type LayerSource,
 } from '@airlock/runtime';
+import type { Readable } from 'node:stream';
+import type { ThreadRetention } from '@airlock/db';
+import type { LayerEntry, LayerManifest } from '@airlock/runtime';
 import type { BlobStore } from '@airlock/storage';
 import { ApiError } from './api-error.js';
 import type { Principal } from './api-key-service.js';
@@ -118,6 +121,104 @@ export class ThreadService {
     };
   }
 
+  /** The thread's home as the next call will see it; empty for a thread that does not exist. */
+  async view(orgId: string, threadId: string): Promise<LayerManifest> {
+    const thread = await this.#options.threads.get(orgId, threadId);
+    if (!thread) return { version: 1, entries: [] };
+    try {
+      return mergeLayers(await Promise.all(thread.layers.map((digest) => this.#source.manifest(digest))));
+    } catch (error) {
+      throw storageError(error, `the home of thread ${threadId} could not be read from storage`);
+    }
+  }
+
+  /** A regular file of the thread's home and its content; 404 when there is none at `path`. */
+  async readFile(orgId: string, threadId: string, path: string): Promise<{ entry: LayerEntry & { type: 'file' }; content: Readable }> {
+    const entry = (await this.view(orgId, threadId)).entries.find((candidate) => candidate.path === path);
+    if (entry?.type !== 'file') throw ApiError.notFound(`no file ${path} in thread ${threadId}`);
+    try {
+      return { entry, content: await this.#options.blobs.get(entry.digest) };
+    } catch (error) {
+      throw storageError(error, `file ${path} of thread ${threadId} could not be read from storage`);
+    }
+  }
+
+  /**
+   * Writes a file into the thread's home, creating the thread and the file's directories as needed: the content
+   * goes to the blob store, then a layer with the file is appended while the thread is held (409 if it is busy).
+   */
+  async writeFile(options: {
+    orgId: string;
+    threadId: string;
+    path: string;
+    content: Readable;
+    contentLength: number;
+    retention: ThreadRetention;
+  }): Promise<void> {
+    const { orgId, threadId, path } = options;
+    let stored;
+    try {
+      stored = await this.#options.blobs.put(options.content);
+    } catch (error) {
+      throw storageError(error, `the upload of ${path} could not be stored`);
+    }
+    if (stored.size !== options.contentLength) {
+      throw ApiError.validation(`body: ${stored.size} bytes received, the upload URL was made for ${options.contentLength}`);
+    }
+    const now = Date.now();
+    await this.#appendLayer(orgId, threadId, options.retention, (view) => {
+      const segments = path.split('/');
+      const entries: LayerEntry[] = [];
+      for (let depth = 1; depth < segments.length; depth++) {
+        const directory = segments.slice(0, depth).join('/');
+        const existing = view.get(directory);
+        if (existing && existing.type !== 'directory') {
+          throw ApiError.validation(`path: ${directory} is not a directory in thread ${threadId}`);
+        }
+        entries.push({ path: directory, type: 'directory', mode: existing?.mode ?? 0o755, mtimeMs: existing?.mtimeMs ?? now });
+      }
+      const existing = view.get(path);
+      if (existing?.type === 'directory') throw ApiError.validation(`path: ${path} is a directory in thread ${threadId}`);
+      entries.push({ path, type: 'file', mode: 0o644, mtimeMs: now, size: stored.size, digest: stored.digest });
+      return entries;
+    });
+  }
+
+  /** Deletes a file or directory (with everything in it) from the thread's home; 404 when there is none. */
+  async deleteFile(orgId: string, threadId: string, path: string, retention: ThreadRetention): Promise<void> {
+    await this.#appendLayer(orgId, threadId, retention, (view) => {
+      if (!view.has(path)) throw ApiError.notFound(`no file ${path} in thread ${threadId}`);
+      return [{ path, type: 'whiteout' }];
+    });
+  }
+
+  /** Holds the thread while a layer made from its current view is stored and appended. */
+  async #appendLayer(
+    orgId: string,
+    threadId: string,
+    retention: ThreadRetention,
+    makeEntries: (view: Map<string, LayerEntry>) => LayerEntry[],
+  ): Promise<void> {
+    const { threads, blobs, nodeId } = this.#options;
+    const traceId = `fop_${Date.now().toString(36)}${Math.random().toString(36).slice(2, 10)}`;
+    const layers = await threads.acquire({ orgId, threadId, traceId, nodeId, retention });
+    if (layers === null) {
+      throw new ApiError(ErrorCode.threadBusy, `thread ${threadId} is running an execution; retry when it ends`);
+    }
+    let layer: string | undefined;
+    try {
+      const view = new Map((await this.view(orgId, threadId)).entries.map((entry) => [entry.path, entry]));
+      const manifest: LayerManifest = { version: 1, entries: makeEntries(view) };
+      try {
+        layer = (await blobs.put(encodeManifest(manifest))).digest;
+      } catch (error) {
+        throw storageError(error, `thread ${threadId} could not be updated in storage`);
+      }
+    } finally {
+      await threads.release({ orgId, threadId, traceId, layer });
+    }
+  }
+
   /** Resolves when the background compactions started so far have ended. */
   async idle(): Promise<void> {
     await Promise.all(this.#compacting.values());
@@ -143,4 +244,9 @@ export class ThreadService {
     await layerCache.ensure(layer.digest, this.#source);
     await threads.replacePrefix(orgId, threadId, thread.layers, layer.digest);
   }
+}
+
+function storageError(error: unknown, message: string): unknown {
+  if (error instanceof ApiError) return error;
+  return ApiError.unavailable(`${message}; try again shortly`);
 }

@@ -1,0 +1,72 @@
+import { z } from 'zod';
+import { THREAD_ID_PATTERN } from './execute.js';
+
+/** Largest file the Files API takes in one upload. */
+export const FILE_MAX_BYTES = 10 * 1024 ** 3;
+
+/** Why a path inside a home is refused, or undefined when it is acceptable. */
+export function homePathProblem(path: string): string | undefined {
+  if (new TextEncoder().encode(path).length > 4096) return 'at most 4096 bytes';
+  if (path.includes('\0')) return 'must not contain NUL';
+  if (path.includes('\\')) return 'must not contain backslashes';
+  if (path.startsWith('/')) return 'must be relative to the home directory';
+  for (const segment of path.split('/')) {
+    if (segment === '') return 'must not have empty segments';
+    let decoded = segment;
+    try {
+      decoded = decodeURIComponent(segment);
+    } catch {
+      // not percent-encoded
+    }
+    if (segment === '.' || segment === '..' || decoded === '.' || decoded === '..') {
+      return 'must not contain "." or ".." segments, plain or percent-encoded';
+    }
+  }
+  return undefined;
+}
+
+const HomePath = z.string().superRefine((path, context) => {
+  const problem = path.length === 0 ? 'must not be empty' : homePathProblem(path);
+  if (problem) context.addIssue({ code: 'custom', message: problem });
+});
+
+const FileSource = z.literal('thread', { error: "only 'thread' is supported by this server" });
+const SourceId = z.string().regex(THREAD_ID_PATTERN, 'must match ^[A-Za-z0-9_-]{1,128}$');
+
+export const FilesListRequest = z.strictObject({
+  source: FileSource,
+  id: SourceId,
+  /** A directory of the home; its whole subtree is listed. The home itself when absent. */
+  path: HomePath.optional(),
+});
+export type FilesListRequest = z.infer<typeof FilesListRequest>;
+
+export const FileDownloadUrlRequest = z.strictObject({ source: FileSource, id: SourceId, path: HomePath });
+export type FileDownloadUrlRequest = z.infer<typeof FileDownloadUrlRequest>;
+
+export const FileUploadUrlRequest = z.strictObject({
+  source: FileSource,
+  id: SourceId,
+  path: HomePath,
+  content_length: z.number().int().min(0).max(FILE_MAX_BYTES, `at most ${FILE_MAX_BYTES} bytes`),
+  content_type: z.string().max(255).optional(),
+});
+export type FileUploadUrlRequest = z.infer<typeof FileUploadUrlRequest>;
+
+export const FileDeleteRequest = z.strictObject({ source: FileSource, id: SourceId, path: HomePath });
+export type FileDeleteRequest = z.infer<typeof FileDeleteRequest>;
+
+export interface FileEntry {
+  name: string;
+  path: string;
+  size: number;
+  modified: string;
+  is_directory: boolean;
+}
+
+export interface SignedUrlResponse {
+  url: string;
+  method: 'GET' | 'PUT';
+  headers: Array<{ name: string; value: string }>;
+  expires_at: string;
+}

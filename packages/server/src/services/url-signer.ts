@@ -1,0 +1,51 @@
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { ApiError } from './api-error.js';
+
+/** What a signed file URL allows: one method on one file of one thread, until it expires. */
+export interface FileUrlClaims {
+  method: 'GET' | 'PUT';
+  orgId: string;
+  threadId: string;
+  path: string;
+  /** Unix seconds. */
+  expiresAt: number;
+  /** PUT: the exact body size the upload must have. */
+  contentLength?: number;
+  /** PUT: the retention of a thread the upload creates. */
+  retention?: string;
+}
+
+/**
+ * HMAC-SHA256 signed, expiring tokens for the file URLs Airlock serves itself (the local blob store). The token
+ * carries its claims, so any node with the same key can serve it; the method and the file are part of what is signed.
+ */
+export class UrlSigner {
+  readonly #key: Buffer;
+
+  constructor(key: Buffer) {
+    if (key.length < 32) throw new Error('the URL signing key must have at least 32 bytes');
+    this.#key = key;
+  }
+
+  sign(claims: FileUrlClaims): string {
+    const payload = Buffer.from(JSON.stringify(claims)).toString('base64url');
+    return `${payload}.${this.#mac(payload)}`;
+  }
+
+  /** The claims of a valid, unexpired token used with its own method; 403 otherwise. */
+  verify(token: string, method: string, now = Date.now()): FileUrlClaims {
+    const [payload, mac, ...rest] = token.split('.');
+    const expected = payload ? this.#mac(payload) : '';
+    if (!payload || !mac || rest.length > 0 || mac.length !== expected.length || !timingSafeEqual(Buffer.from(mac), Buffer.from(expected))) {
+      throw ApiError.forbidden('invalid file URL signature');
+    }
+    const claims = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as FileUrlClaims;
+    if (claims.method !== method) throw ApiError.forbidden(`this file URL is for ${claims.method}, not ${method}`);
+    if (claims.expiresAt * 1000 < now) throw ApiError.forbidden('this file URL has expired');
+    return claims;
+  }
+
+  #mac(payload: string): string {
+    return createHmac('sha256', this.#key).update(`airlock-file-url.v1.${payload}`).digest('base64url');
+  }
+}
