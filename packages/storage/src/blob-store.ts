@@ -13,6 +13,8 @@ export interface StoredBlob {
 export interface BlobStore {
   /** Stores the content (hashed while it streams) and returns its digest; storing existing content is a no-op. */
   put(content: Readable | Buffer): Promise<StoredBlob>;
+  /** Stores the content of the file at `path`, refusing a symlink in its place. */
+  putFile(path: string): Promise<StoredBlob>;
   /** Whether a blob exists. */
   has(digest: string): Promise<boolean>;
   /** The blob's content; rejects with BlobNotFoundError when it does not exist. */

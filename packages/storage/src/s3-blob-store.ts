@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream, createWriteStream, promises as fs } from 'node:fs';
+import { constants, createReadStream, createWriteStream, promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -97,6 +97,11 @@ export class S3BlobStore implements BlobStore {
     } finally {
       await fs.rm(temporary, { force: true });
     }
+  }
+
+  async putFile(path: string): Promise<StoredBlob> {
+    const handle = await fs.open(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+    return this.put(handle.createReadStream());
   }
 
   async has(digest: string): Promise<boolean> {

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { promises as fs, readFileSync } from 'node:fs';
+import { chownSync, mkdirSync, promises as fs, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { Spawner } from './spawner.js';
@@ -97,20 +97,21 @@ export class SandboxHome {
    */
   async attachLayers(layers: string[]): Promise<string> {
     const upperRoot = join(this.#directory, 'upper');
-    await fs.mkdir(upperRoot, { mode: 0o700 });
+    // Synchronous: a few directory operations of microseconds each, on the request path of a thread call.
+    mkdirSync(upperRoot, { mode: 0o700 });
     // The writable part is its own size-capped tmpfs, outside the sandbox's view; its pages are charged to the
     // sandbox's memory cgroup as the sandbox writes them.
     await this.#spawner.mount('tmpfs', upperRoot, tmpfsOptions(this.#bytes, 0o700, { uid: 0, gid: 0 }));
     this.#mounts.push(upperRoot);
     const changes = join(upperRoot, 'diff');
     const work = join(upperRoot, 'work');
-    await fs.mkdir(changes, { mode: 0o700 });
-    await fs.chown(changes, this.#owner.uid, this.#owner.gid);
-    await fs.mkdir(work, { mode: 0o700 });
+    mkdirSync(changes, { mode: 0o700 });
+    chownSync(changes, this.#owner.uid, this.#owner.gid);
+    mkdirSync(work, { mode: 0o700 });
     let lower = layers;
     if (lower.length === 0) {
       const empty = join(upperRoot, 'empty');
-      await fs.mkdir(empty, { mode: 0o700 });
+      mkdirSync(empty, { mode: 0o700 });
       lower = [empty];
     }
     for (const layer of lower) {

@@ -4,7 +4,6 @@ import {
   decodeManifest,
   encodeManifest,
   mergeLayers,
-  openLayerFile,
   scanLayer,
   type LayerCache,
   type LayerSource,
@@ -95,23 +94,17 @@ export class ThreadService {
       release: () => release(),
       save: async (changes) => {
         try {
-          const files = new Map<string, string>();
-          const manifest = await scanLayer(changes, async (path) => {
-            const { digest } = await this.#options.blobs.put(await openLayerFile(path));
-            files.set(digest, path);
-            return digest;
-          });
+          const manifest = await scanLayer(changes, async (path) => (await this.#options.blobs.putFile(path)).digest);
           if (manifest.entries.length === 0) {
             await release();
             return;
           }
           const layer = await this.#options.blobs.put(encodeManifest(manifest));
-          // This node keeps the new layer from the changes themselves, so its next call restores without storage.
-          await layerCache.ensure(layer.digest, {
-            manifest: async () => manifest,
-            blob: (digest) => openLayerFile(files.get(digest)!),
-          });
           await release(layer.digest);
+          // This node materializes the new layer in the background; its next call on the thread waits for it.
+          void layerCache
+            .ensure(layer.digest, { manifest: async () => manifest, blob: (digest) => this.#options.blobs.get(digest) })
+            .catch((error: unknown) => this.#options.logger.warn('layer not kept on this node', { error: String(error) }));
           if (layers.length + 1 > COMPACT_ABOVE_LAYERS) this.#scheduleCompaction(orgId, threadId);
         } catch (error) {
           await release().catch(() => undefined);
