@@ -32,6 +32,10 @@ export interface Config {
   publicUrl: string | undefined;
   /** Hex key signing file URLs; shared by every node of a deployment. `<data>/url-signing-key` when unset. */
   urlSigningKey: string | undefined;
+  /** How often expired threads and unused blobs are removed. */
+  sweepIntervalSeconds: number;
+  /** Age below which an unreferenced blob or cached layer is kept (a save or a call may still use it). */
+  garbageGraceSeconds: number;
 }
 
 export interface S3Config {
@@ -104,6 +108,14 @@ export function loadConfig(
     poolIdleSeconds: resolveOption({ variable: 'AIRLOCK_POOL_IDLE_SECONDS', schema: count, fallback: 300 }, environment),
     authCacheSeconds: resolveOption({ variable: 'AIRLOCK_AUTH_CACHE_SECONDS', schema: count, fallback: 5 }, environment),
     s3: loadS3Config(environment),
+    sweepIntervalSeconds: resolveOption(
+      { variable: 'AIRLOCK_SWEEP_INTERVAL_SECONDS', schema: z.coerce.number().int().min(1).max(86_400), fallback: 600 },
+      environment,
+    ),
+    garbageGraceSeconds: resolveOption(
+      { variable: 'AIRLOCK_GARBAGE_GRACE_SECONDS', schema: z.coerce.number().int().min(0).max(30 * 86_400), fallback: 7200 },
+      environment,
+    ),
     publicUrl: resolveOption(
       { variable: 'AIRLOCK_PUBLIC_URL', schema: z.url().transform((url) => url.replace(/\/+$/, '')).optional(), fallback: undefined },
       environment,

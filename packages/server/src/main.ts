@@ -24,7 +24,7 @@ import { ServerMetrics } from './services/metrics.js';
 import { ExecutionService } from './services/execution-service.js';
 import type { Logger } from './services/logger.js';
 import { randomToken } from './services/secrets.js';
-import { ThreadService } from './services/thread-service.js';
+import { ThreadService, type SweepResult } from './services/thread-service.js';
 import { FileService } from './services/file-service.js';
 import { UrlSigner } from './services/url-signer.js';
 
@@ -35,6 +35,8 @@ export interface RunningServer {
   adminToken: string;
   /** Warm pool counters (null when the pool is off), for metrics and benchmarks. */
   poolStatistics(): PoolStatistics | null;
+  /** Runs the retention sweep now (it also runs every AIRLOCK_SWEEP_INTERVAL_SECONDS). */
+  sweep(): Promise<SweepResult>;
   close(): Promise<void>;
 }
 
@@ -104,6 +106,21 @@ export async function startServer(options: {
       layerCache,
       nodeId,
       logger,
+      garbageGraceMs: config.garbageGraceSeconds * 1000,
+    });
+    const sweep = () =>
+      threads.sweep().then((result) => {
+        if (result.expiredThreads + result.deletedBlobs > 0) logger.info('retention sweep', { ...result });
+        return result;
+      });
+    const sweeper = setInterval(
+      () => void sweep().catch((error: unknown) => logger.warn('retention sweep failed', { error: String(error) })),
+      config.sweepIntervalSeconds * 1000,
+    );
+    sweeper.unref();
+    cleanups.push(async () => {
+      clearInterval(sweeper);
+      await threads.idle();
     });
     await runtime.loadImage(DEFAULT_IMAGE, options.onImageProgress);
 
@@ -153,6 +170,7 @@ export async function startServer(options: {
       createdApiKey,
       adminToken,
       poolStatistics: () => runtime.poolStatistics(),
+      sweep,
       close: cleanup,
     };
   } catch (error) {

@@ -68,11 +68,13 @@ export class LayerCache {
     return directory;
   }
 
-  /** Removes layers this node keeps but no longer needs (none of `keep`). */
-  async prune(keep: Set<string>): Promise<void> {
+  /** Removes the layers this node keeps that are none of `keep` and were materialized at or before `cutoff` (ms). */
+  async prune(keep: Set<string>, cutoff: number): Promise<void> {
     const wanted = new Set([...keep].map((digest) => digest.slice(0, 16)));
     for (const name of await fs.readdir(this.#root)) {
-      if (!name.startsWith('.') && !wanted.has(name)) await fs.rm(join(this.#root, name), { recursive: true, force: true });
+      if (name.startsWith('.') || wanted.has(name) || this.#pending.has(join(this.#root, name))) continue;
+      const stats = await fs.stat(join(this.#root, name)).catch(() => undefined);
+      if (stats && stats.ctimeMs <= cutoff) await fs.rm(join(this.#root, name), { recursive: true, force: true });
     }
   }
 }

@@ -22,6 +22,16 @@ export interface ThreadServiceOptions {
   layerCache: LayerCache;
   nodeId: string;
   logger: Logger;
+  /**
+   * A blob or cached layer no thread references is removed only once it is this old: a save in progress has stored
+   * its blobs before its layer is recorded, and a running call may still have an old layer mounted.
+   */
+  garbageGraceMs: number;
+}
+
+export interface SweepResult {
+  expiredThreads: number;
+  deletedBlobs: number;
 }
 
 /** A thread held by one execution: its home's layers on this node, and how to save the call's changes. */
@@ -210,6 +220,32 @@ export class ThreadService {
     } finally {
       await threads.release({ orgId, threadId, traceId, layer });
     }
+  }
+
+  /**
+   * Deletes threads past their retention, then the blobs and the layers cached on this node that no thread uses any
+   * more (past the grace period).
+   */
+  async sweep(): Promise<SweepResult> {
+    const { threads, blobs, layerCache, garbageGraceMs } = this.#options;
+    const expiredThreads = await threads.deleteExpired();
+    const layers = await threads.referencedLayers();
+    const referenced = new Set(layers);
+    for (const layer of layers) {
+      for (const entry of (await this.#source.manifest(layer)).entries) {
+        if (entry.type === 'file') referenced.add(entry.digest);
+      }
+    }
+    const cutoff = Date.now() - garbageGraceMs;
+    let deletedBlobs = 0;
+    for await (const blob of blobs.list()) {
+      if (!referenced.has(blob.digest) && blob.storedAt.getTime() <= cutoff) {
+        await blobs.delete(blob.digest);
+        deletedBlobs++;
+      }
+    }
+    await layerCache.prune(layers, cutoff);
+    return { expiredThreads, deletedBlobs };
   }
 
   /** Resolves when the background compactions started so far have ended. */
