@@ -1,3 +1,7 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtemp, readFile, readlink, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAirlock, type AirlockFixture, type ExecuteResult } from './support/airlock-fixture.js';
 
@@ -121,5 +125,53 @@ describe('threads: persistent homes', () => {
     // 12 saves, compacted above 8 layers: one merged layer plus whatever was saved while it was being merged.
     expect(Number(layers)).toBeLessThanOrEqual(8);
     expect(home).toEqual(['11', 'd1', 'd2', '10', '11']);
+  });
+
+  it('fork starts a new thread from the current home; the two then diverge', async () => {
+    const source = newThread();
+    const copy = newThread();
+    await airlock.execute({ language: 'bash', thread_id: source, code: 'echo original > shared.txt' });
+    const fork = await airlock.request(`/v1/threads/${source}/fork`, { method: 'POST', json: { thread_id: copy } });
+    expect(fork.status).toBe(201);
+    expect(fork.body).toEqual({ thread_id: copy, forked_from: source });
+    await airlock.execute({ language: 'bash', thread_id: copy, code: 'echo changed > shared.txt; echo new > only-in-fork.txt' });
+    expect((await airlock.execute({ language: 'bash', thread_id: source, code: 'cat shared.txt; ls' })).stdout).toBe(
+      'original\nshared.txt\n',
+    );
+    expect((await airlock.execute({ language: 'bash', thread_id: copy, code: 'cat shared.txt' })).stdout).toBe('changed\n');
+    const again = await airlock.request(`/v1/threads/${source}/fork`, { method: 'POST', json: { thread_id: copy } });
+    expect([again.status, again.body.error]).toEqual([409, 'conflict']);
+    const missing = await airlock.request(`/v1/threads/no-such-thread-${counter}/fork`, { method: 'POST', json: { thread_id: newThread() } });
+    expect(missing.status).toBe(404);
+  });
+
+  it('export streams the home as a tar.gz with files, directories, modes and symlinks', async () => {
+    const thread = newThread();
+    await airlock.execute({
+      language: 'bash',
+      thread_id: thread,
+      code: 'mkdir -p a/b; echo deep > a/b/c.txt; printf "#!/bin/sh\\n" > run.sh; chmod 750 run.sh; ln -s a/b/c.txt link; echo gone > gone.txt',
+    });
+    await airlock.execute({ language: 'bash', thread_id: thread, code: 'rm gone.txt' });
+    const response = await fetch(`${airlock.url}/v1/threads/${thread}/export`, {
+      headers: { authorization: `Bearer ${airlock.apiKey}` },
+    });
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toBe('application/gzip');
+    const directory = await mkdtemp(join(tmpdir(), 'airlock-export-'));
+    try {
+      const archive = join(directory, 'home.tar.gz');
+      await writeFile(archive, Buffer.from(await response.arrayBuffer()));
+      const listing = execFileSync('tar', ['-tzf', archive], { encoding: 'utf8' }).trim().split('\n').sort();
+      expect(listing).toEqual(['a/', 'a/b/', 'a/b/c.txt', 'link', 'run.sh']);
+      execFileSync('tar', ['-xzf', archive, '-C', directory]);
+      expect(await readFile(join(directory, 'a/b/c.txt'), 'utf8')).toBe('deep\n');
+      expect((await stat(join(directory, 'run.sh'))).mode & 0o777).toBe(0o750);
+      expect(await readlink(join(directory, 'link'))).toBe('a/b/c.txt');
+    } finally {
+      await rm(directory, { recursive: true, force: true });
+    }
+    const unknown = await airlock.request(`/v1/threads/never-made-${counter}/export`);
+    expect(unknown.status).toBe(404);
   });
 });

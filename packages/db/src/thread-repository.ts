@@ -102,6 +102,27 @@ export class ThreadRepository {
     return rows.length;
   }
 
+  /**
+   * Creates `target` with the layers `source` has now (its last complete state, even while an execution holds it).
+   * Returns 'created', or why not: no such source, or the target exists.
+   */
+  async fork(options: {
+    orgId: string;
+    source: string;
+    target: string;
+    retention: ThreadRetention;
+  }): Promise<'created' | 'no_source' | 'target_exists'> {
+    const rows = await this.#database.query(
+      `INSERT INTO threads (org_id, thread_id, layers, retention)
+       SELECT org_id, $3, layers, $4 FROM threads WHERE org_id = $1 AND thread_id = $2
+       ON CONFLICT (org_id, thread_id) DO NOTHING
+       RETURNING thread_id`,
+      [options.orgId, options.source, options.target, options.retention],
+    );
+    if (rows.length === 1) return 'created';
+    return (await this.get(options.orgId, options.source)) ? 'target_exists' : 'no_source';
+  }
+
   async get(orgId: string, threadId: string): Promise<Thread | null> {
     const rows = await this.#database.query<ThreadRow>(
       `SELECT ${COLUMNS} FROM threads WHERE org_id = $1 AND thread_id = $2`,

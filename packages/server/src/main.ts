@@ -147,6 +147,7 @@ export async function startServer(options: {
       apiKeys: keyService,
       executions: new ExecutionService({ runtime, executions, logger, metrics, threads, nodeId }),
       files: new FileService({ threads, signer: new UrlSigner(Buffer.from(urlSigningKey, 'hex')) }),
+      threads,
       publicUrl: config.publicUrl,
       metrics,
       admin,

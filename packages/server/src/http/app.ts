@@ -4,6 +4,7 @@ import type { AdminService } from '../services/admin-service.js';
 import type { ApiKeyService } from '../services/api-key-service.js';
 import type { ExecutionService } from '../services/execution-service.js';
 import { SIGNED_FILES_PATH, type FileService } from '../services/file-service.js';
+import type { ThreadService } from '../services/thread-service.js';
 import type { Logger } from '../services/logger.js';
 import type { ServerMetrics } from '../services/metrics.js';
 import type { AppEnv } from './app-context.js';
@@ -13,6 +14,7 @@ import { adminRoutes } from './routes/admin-routes.js';
 import { executeRoutes } from './routes/execute-routes.js';
 import { fileRoutes, signedFileRoutes } from './routes/files-routes.js';
 import { healthRoutes, type ReadinessCheck } from './routes/health-routes.js';
+import { threadRoutes } from './routes/thread-routes.js';
 
 export interface AppServices {
   apiKeys: ApiKeyService;
@@ -21,6 +23,7 @@ export interface AppServices {
   readiness: ReadinessCheck[];
   metrics: ServerMetrics;
   files: FileService;
+  threads: ThreadService;
   /** Base URL of signed file URLs; the request's own origin when unset. */
   publicUrl: string | undefined;
   logger: Logger;
@@ -38,6 +41,7 @@ export function createApp(services: AppServices): Hono<AppEnv> {
   app.route('/', executeRoutes(services.executions));
   app.route('/', fileRoutes(services.files, services.publicUrl));
   app.route('/', signedFileRoutes(services.files));
+  app.route('/', threadRoutes(services.threads));
   app.route('/', adminRoutes(services.admin));
   app.notFound(() => {
     throw ApiError.notFound('no such endpoint');

@@ -9,6 +9,9 @@ import {
   type LayerSource,
 } from '@airlock/runtime';
 import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createGzip } from 'node:zlib';
+import { pack } from 'tar-stream';
 import type { ThreadRetention } from '@airlock/db';
 import type { LayerEntry, LayerManifest } from '@airlock/runtime';
 import type { BlobStore } from '@airlock/storage';
@@ -220,6 +223,44 @@ export class ThreadService {
     } finally {
       await threads.release({ orgId, threadId, traceId, layer });
     }
+  }
+
+  /** A new thread starting from `source`'s current home; layers are shared, nothing is copied. */
+  async fork(principal: Principal, source: string, target: string): Promise<void> {
+    const outcome = await this.#options.threads.fork({
+      orgId: principal.organization.id,
+      source,
+      target,
+      retention: principal.sandboxConfig.threadRetention,
+    });
+    if (outcome === 'no_source') throw ApiError.notFound(`no thread ${source}`);
+    if (outcome === 'target_exists') throw new ApiError(ErrorCode.conflict, `thread ${target} already exists`);
+  }
+
+  /** The thread's home as a gzipped tar archive, streamed: directories, files and symlinks with modes and times. */
+  async export(principal: Principal, threadId: string): Promise<Readable> {
+    const orgId = principal.organization.id;
+    if (!(await this.#options.threads.get(orgId, threadId))) throw ApiError.notFound(`no thread ${threadId}`);
+    const view = await this.view(orgId, threadId);
+    const archive = pack();
+    const blobs = this.#options.blobs;
+    void (async () => {
+      for (const entry of view.entries) {
+        const header = { name: entry.path, mtime: new Date('mtimeMs' in entry ? entry.mtimeMs : 0) };
+        if (entry.type === 'directory') {
+          archive.entry({ ...header, name: `${entry.path}/`, type: 'directory', mode: entry.mode });
+        } else if (entry.type === 'symlink') {
+          archive.entry({ ...header, type: 'symlink', linkname: entry.target });
+        } else if (entry.type === 'file') {
+          const content = await blobs.get(entry.digest);
+          await pipeline(content, archive.entry({ ...header, type: 'file', mode: entry.mode, size: entry.size }));
+        }
+      }
+      archive.finalize();
+    })().catch((error: unknown) => archive.destroy(error as Error));
+    const gzip = createGzip();
+    pipeline(archive, gzip).catch(() => undefined); // an error destroys both; the reader sees it
+    return gzip;
   }
 
   /**
