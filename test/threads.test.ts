@@ -1,4 +1,6 @@
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { readFileSync, readdirSync } from 'node:fs';
 import { mkdtemp, readFile, readlink, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -173,5 +175,34 @@ describe('threads: persistent homes', () => {
     }
     const unknown = await airlock.request(`/v1/threads/never-made-${counter}/export`);
     expect(unknown.status).toBe(404);
+  });
+
+  it('a directory swapped for a symlink while the call ends is saved as what it was, never followed', async () => {
+    const thread = newThread();
+    // A background loop keeps replacing d (a directory with a file) by a symlink to /etc and back; the call returns
+    // while it runs. The save happens only once every process of the sandbox is gone.
+    const result = await airlock.execute({
+      language: 'bash',
+      thread_id: thread,
+      code: [
+        'mkdir d; echo mine > d/f; echo kept > kept.txt',
+        '(while true; do rm -rf d; ln -s /etc d; rm -f d; mkdir d; echo mine > d/f; done) &',
+        'sleep 0.3; echo started',
+      ].join('\n'),
+    });
+    expect(result.stdout).toBe('started\n');
+    const next = await airlock.execute({
+      language: 'bash',
+      thread_id: thread,
+      code: 'cat kept.txt; if [ -L d ]; then echo "symlink $(readlink d)"; elif [ -d d ]; then echo "directory $(ls d)"; else echo absent; fi',
+    });
+    expect(next.stdout).toMatch(/^kept\n(symlink \/etc|directory (f)?|absent)\n$/);
+    // No host file content reached the blob store.
+    const root = join(airlock.dataDirectory, 'blobs', 'sha256');
+    const stored = new Set(readdirSync(root).flatMap((prefix) => readdirSync(join(root, prefix))));
+    for (const hostFile of ['/etc/passwd', '/etc/hostname', '/etc/os-release']) {
+      const digest = createHash('sha256').update(readFileSync(hostFile)).digest('hex');
+      expect(stored.has(digest)).toBe(false);
+    }
   });
 });
