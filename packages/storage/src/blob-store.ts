@@ -29,6 +29,11 @@ export interface BlobStore {
   removeIncomplete(): Promise<void>;
   /** Releases connections; the store is not used afterwards. */
   close(): void;
+  /**
+   * A URL the client downloads the blob from directly, when the store can sign one (S3); `fileName` is the name the
+   * download is saved under.
+   */
+  presignedDownload?(digest: string, options: { expiresSeconds: number; fileName: string }): Promise<string>;
 }
 
 export class BlobNotFoundError extends Error {

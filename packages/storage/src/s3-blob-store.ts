@@ -12,6 +12,7 @@ import {
   S3Client,
   S3ServiceException,
 } from '@aws-sdk/client-s3';
+import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import {
   BlobNotFoundError,
   BlobStoreUnavailableError,
@@ -162,6 +163,16 @@ export class S3BlobStore implements BlobStore {
       }
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
     } while (token);
+  }
+
+  async presignedDownload(digest: string, options: { expiresSeconds: number; fileName: string }): Promise<string> {
+    const command = new GetObjectCommand({
+      Bucket: this.#bucket,
+      Key: this.#key(digest),
+      ResponseContentDisposition: `attachment; filename*=UTF-8''${encodeURIComponent(options.fileName)}`,
+      ResponseContentType: 'application/octet-stream',
+    });
+    return getSignedUrl(this.#client, command, { expiresIn: options.expiresSeconds });
   }
 
   close(): void {

@@ -41,7 +41,17 @@ export class FileService {
     };
   }
 
-  downloadUrl(principal: Principal, request: FileDownloadUrlRequest, origin: string): SignedUrlResponse {
+  /** Presigned by the blob store when it can (S3), else a URL Airlock signs and serves. */
+  async downloadUrl(principal: Principal, request: FileDownloadUrlRequest, origin: string): Promise<SignedUrlResponse> {
+    const presigned = await this.#threads.presignedDownload(principal.organization.id, request.id, request.path, URL_LIFETIME_SECONDS);
+    if (presigned) {
+      return {
+        url: presigned,
+        method: 'GET',
+        headers: [],
+        expires_at: new Date(Date.now() + URL_LIFETIME_SECONDS * 1000).toISOString(),
+      };
+    }
     return this.#signed(origin, 'GET', [], {
       orgId: principal.organization.id,
       threadId: request.id,

@@ -150,6 +150,18 @@ export class ThreadService {
   }
 
   /**
+   * A URL to download the file straight from the blob store, when the store signs URLs (S3): the content the file
+   * has now. Undefined for stores that do not; 404 when there is no file at `path`.
+   */
+  async presignedDownload(orgId: string, threadId: string, path: string, expiresSeconds: number): Promise<string | undefined> {
+    const { blobs } = this.#options;
+    if (!blobs.presignedDownload) return undefined;
+    const entry = (await this.view(orgId, threadId)).entries.find((candidate) => candidate.path === path);
+    if (entry?.type !== 'file') throw ApiError.notFound(`no file ${path} in thread ${threadId}`);
+    return blobs.presignedDownload(entry.digest, { expiresSeconds, fileName: path.slice(path.lastIndexOf('/') + 1) });
+  }
+
+  /**
    * Writes a file into the thread's home, creating the thread and the file's directories as needed: the content
    * goes to the blob store, then a layer with the file is appended while the thread is held (409 if it is busy).
    */

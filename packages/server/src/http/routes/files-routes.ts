@@ -29,7 +29,7 @@ export function fileRoutes(files: FileService, publicUrl: string | undefined): H
   );
   routes.post('/v1/files/download_url', async (context) => {
     const request = await parse(FileDownloadUrlRequest, context.req.raw);
-    return context.json(files.downloadUrl(context.get('principal'), request, origin(context.req.url)));
+    return context.json(await files.downloadUrl(context.get('principal'), request, origin(context.req.url)));
   });
   routes.post('/v1/files/upload_url', async (context) => {
     const request = await parse(FileUploadUrlRequest, context.req.raw);
