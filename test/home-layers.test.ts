@@ -1,7 +1,6 @@
-import { chmod, mkdtemp, readdir, rm, stat } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   LayerCache,
   LayerManifestError,
@@ -18,6 +17,7 @@ import {
 } from '../packages/runtime/src/index.js';
 import { LocalBlobStore } from '../packages/storage/src/index.js';
 import { testSandboxUid } from './support/airlock-fixture.js';
+import { startTestRuntime } from './support/runtime-fixture.js';
 
 const limits: SandboxLimits = { cpus: 1, memoryBytes: 512 << 20, pids: 256, tmpBytes: 64 << 20, homeBytes: 64 << 20 };
 const sandboxUid = testSandboxUid();
@@ -32,17 +32,11 @@ const source: LayerSource = {
 };
 
 beforeAll(async () => {
-  directory = await mkdtemp(join(tmpdir(), 'airlock-layers-'));
-  await chmod(directory, 0o711);
-  runtime = await SandboxRuntime.start({
-    stateDirectory: join(directory, 'run'),
-    imagesDirectory: inject('imagesDirectory'),
+  ({ runtime, directory } = await startTestRuntime({
+    prefix: 'airlock-layers-',
     sandboxUid,
-    sandboxGid: sandboxUid,
-    outputLimitBytes: 64 * 1024,
     pool: { maxSlots: 0, maxSlotsPerKey: 0, maxConcurrentRefills: 1, idleMs: 60_000 },
-  });
-  await runtime.loadImage('default');
+  }));
   blobs = new LocalBlobStore(join(directory, 'blobs'));
   cache = new LayerCache(join(directory, 'layers'), { uid: sandboxUid, gid: sandboxUid });
   await cache.start();

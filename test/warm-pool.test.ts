@@ -1,9 +1,9 @@
-import { chmod, chown, lstat, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { chown, lstat, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { SandboxRuntime, type SandboxLanguage, type SandboxLimits, type SandboxOutcome } from '../packages/runtime/src/index.js';
 import { testSandboxUid } from './support/airlock-fixture.js';
+import { startTestRuntime } from './support/runtime-fixture.js';
 import { cgroupSlotDirectories, mountsBelow, noProcessesLeft, processesOfUid } from './support/host-inspection.js';
 
 const limits: SandboxLimits = { cpus: 1, memoryBytes: 512 << 20, pids: 256, tmpBytes: 64 << 20, homeBytes: 64 << 20 };
@@ -12,17 +12,11 @@ let stateDirectory: string;
 let runtime: SandboxRuntime;
 
 beforeAll(async () => {
-  stateDirectory = await mkdtemp(join(tmpdir(), 'airlock-warm-'));
-  await chmod(stateDirectory, 0o711);
-  runtime = await SandboxRuntime.start({
-    stateDirectory: join(stateDirectory, 'run'),
-    imagesDirectory: inject('imagesDirectory'),
+  ({ runtime, directory: stateDirectory } = await startTestRuntime({
+    prefix: 'airlock-warm-',
     sandboxUid,
-    sandboxGid: sandboxUid,
-    outputLimitBytes: 64 * 1024,
     pool: { maxSlots: 6, maxSlotsPerKey: 2, maxConcurrentRefills: 2, idleMs: 60_000 },
-  });
-  await runtime.loadImage('default');
+  }));
 });
 afterAll(async () => {
   await runtime?.close();

@@ -3,7 +3,6 @@ import {
   closeSync,
   constants,
   createReadStream,
-  createWriteStream,
   fstatSync,
   fsyncSync,
   openSync,
@@ -16,8 +15,8 @@ import {
   existsSync,
 } from 'node:fs';
 import { join } from 'node:path';
-import { Readable, Transform } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import type { Readable } from 'node:stream';
+import { spool, type SpooledContent } from './spool.js';
 import {
   BlobNotFoundError,
   BlobStoreUnavailableError,
@@ -58,30 +57,17 @@ export class LocalBlobStore implements BlobStore {
 
   async put(content: Readable | Buffer): Promise<StoredBlob> {
     if (Buffer.isBuffer(content) && content.length <= SMALL_BLOB_BYTES) return this.#putSmall(content);
-    const incoming = join(this.#root, 'incoming');
-    await fs.mkdir(incoming, { recursive: true, mode: 0o700 });
-    const temporary = join(incoming, randomBytes(12).toString('hex'));
-    const hash = createHash('sha256');
-    let size = 0;
-    const measure = new Transform({
-      transform(chunk: Buffer, _encoding, done) {
-        hash.update(chunk);
-        size += chunk.length;
-        done(null, chunk);
-      },
-    });
+    let spooled: SpooledContent | undefined;
     try {
-      const source = Buffer.isBuffer(content) ? Readable.from([content]) : content;
-      const file = createWriteStream(temporary, { flags: 'wx', mode: 0o600, flush: true });
-      await pipeline(source, measure, file);
-      const digest = hash.digest('hex');
+      spooled = await spool(content, join(this.#root, 'incoming'), { flush: true });
+      const { digest, size } = spooled;
       const path = this.#path(digest);
       await fs.mkdir(join(path, '..'), { recursive: true, mode: 0o700 });
-      await fs.rename(temporary, path);
+      await fs.rename(spooled.path, path);
       await syncDirectory(join(path, '..'));
       return { digest, size };
     } catch (error) {
-      await fs.rm(temporary, { force: true });
+      if (spooled) await fs.rm(spooled.path, { force: true });
       throw unavailable(error);
     }
   }

@@ -1,8 +1,5 @@
-import { createHash, randomBytes } from 'node:crypto';
-import { constants, createReadStream, createWriteStream, promises as fs } from 'node:fs';
-import { join } from 'node:path';
-import { Readable, Transform } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import { constants, createReadStream, promises as fs } from 'node:fs';
+import type { Readable } from 'node:stream';
 import {
   DeleteObjectCommand,
   GetObjectCommand,
@@ -13,6 +10,7 @@ import {
   S3ServiceException,
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import { spool, type SpooledContent } from './spool.js';
 import {
   BlobNotFoundError,
   BlobStoreUnavailableError,
@@ -67,27 +65,16 @@ export class S3BlobStore implements BlobStore {
   }
 
   async put(content: Readable | Buffer): Promise<StoredBlob> {
-    await fs.mkdir(this.#spool, { recursive: true, mode: 0o700 });
-    const temporary = join(this.#spool, randomBytes(12).toString('hex'));
-    const hash = createHash('sha256');
-    let size = 0;
-    const measure = new Transform({
-      transform(chunk: Buffer, _encoding, done) {
-        hash.update(chunk);
-        size += chunk.length;
-        done(null, chunk);
-      },
-    });
+    let spooled: SpooledContent | undefined;
     try {
-      const source = Buffer.isBuffer(content) ? Readable.from([content]) : content;
-      await pipeline(source, measure, createWriteStream(temporary, { flags: 'wx', mode: 0o600 }));
-      const digest = hash.digest('hex');
+      spooled = await spool(content, this.#spool, { flush: false });
+      const { digest, size } = spooled;
       if (!(await this.has(digest))) {
         await this.#client.send(
           new PutObjectCommand({
             Bucket: this.#bucket,
             Key: this.#key(digest),
-            Body: createReadStream(temporary),
+            Body: createReadStream(spooled.path),
             ContentLength: size,
           }),
         );
@@ -96,7 +83,7 @@ export class S3BlobStore implements BlobStore {
     } catch (error) {
       throw unavailable(error);
     } finally {
-      await fs.rm(temporary, { force: true });
+      if (spooled) await fs.rm(spooled.path, { force: true });
     }
   }
 
