@@ -82,12 +82,6 @@ describe('bad input is rejected with a stable code and a message naming the fiel
     expect(JSON.parse(response.body).error).toBe('payload_too_large');
   });
 
-  it('streaming is refused clearly until it is supported', async () => {
-    const response = await execute({ code: 'print(1)' }, { headers: { accept: 'application/x-ndjson' } });
-    expect(response.status).toBe(400);
-    expect(response.body.message).toMatch(/^Accept: streaming/);
-  });
-
   it.each([
     ['no header', null],
     ['malformed', 'not-a-key'],

@@ -29,6 +29,8 @@ def _airlock_run():
     main.__spec__ = None
     main.__package__ = None
     sys.modules["__main__"] = main
+    # Output reaches the caller line by line, as on a terminal, so streamed output arrives while the code runs.
+    sys.stdout.reconfigure(line_buffering=True)
     os.write(4, b"S%d\n" % time.monotonic_ns())
     os.close(4)
     try:

@@ -25,6 +25,14 @@ export interface ExecutionServiceOptions {
   nodeId: string;
 }
 
+/** Follows one execution as it runs: for streamed responses. */
+export interface ExecutionObserver {
+  /** The execution was accepted and its sandbox is ready; the code is about to run. */
+  started(traceId: string): void;
+  stdout(chunk: Buffer): void;
+  stderr(chunk: Buffer): void;
+}
+
 export function newTraceId(): string {
   return `trc_${randomBytes(16).toString('hex')}`;
 }
@@ -37,7 +45,12 @@ export class ExecutionService {
     this.#options = options;
   }
 
-  async execute(principal: Principal, request: ExecuteRequest, acceptedAt: number): Promise<ExecuteResponse> {
+  async execute(
+    principal: Principal,
+    request: ExecuteRequest,
+    acceptedAt: number,
+    observer?: ExecutionObserver,
+  ): Promise<ExecuteResponse> {
     const { sandboxConfig, organization, apiKey } = principal;
     rejectUnsupported(request);
     const timeoutLimit = Math.min(sandboxConfig.timeoutMaxSeconds, organization.maxTimeoutSeconds);
@@ -57,11 +70,14 @@ export class ExecutionService {
     const createdAt = new Date();
 
     const { sandbox, warm, home } = await this.#prepare(principal, request, traceId);
+    observer?.started(traceId);
     let saveError: unknown;
     const running = sandbox.run({
       code: request.code,
       env,
       timeoutMs: request.timeout * 1000,
+      onStdout: observer && ((chunk) => observer.stdout(chunk)),
+      onStderr: observer && ((chunk) => observer.stderr(chunk)),
       // A thread's changes are saved whatever the outcome, timeouts and failures included.
       afterExit: home && (() => home.lease.save(home.changes).catch((error: unknown) => void (saveError = error))),
     });
@@ -76,7 +92,7 @@ export class ExecutionService {
       language: request.language,
       code: request.code,
       metadata: request.metadata ?? {},
-      deliveryMode: 'inline',
+      deliveryMode: observer ? 'streaming' : 'inline',
       createdAt,
     }));
     inserted.catch(() => undefined);

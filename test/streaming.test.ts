@@ -1,0 +1,104 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startAirlock, type AirlockFixture } from './support/airlock-fixture.js';
+
+let airlock: AirlockFixture;
+beforeAll(async () => {
+  airlock = await startAirlock();
+});
+afterAll(async () => {
+  await airlock?.close();
+});
+
+interface StreamEvent {
+  type: string;
+  seq: number;
+  trace_id?: string;
+  stream?: string;
+  data?: string;
+  status?: string;
+  result?: Record<string, unknown>;
+  receivedAt: number;
+}
+
+/** Posts an execution with Accept: application/x-ndjson and collects its events as they arrive. */
+async function stream(body: Record<string, unknown>, options: { stopAfter?: (event: StreamEvent) => boolean } = {}) {
+  const controller = new AbortController();
+  const response = await fetch(`${airlock.url}/v1/sandbox/execute`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${airlock.apiKey}`, 'content-type': 'application/json', accept: 'application/x-ndjson' },
+    body: JSON.stringify(body),
+    signal: controller.signal,
+  });
+  const events: StreamEvent[] = [];
+  if (!response.ok || !response.body) return { response, events };
+  const decoder = new TextDecoder();
+  let buffered = '';
+  const reader = response.body.getReader();
+  try {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      buffered += decoder.decode(value, { stream: true });
+      let newline;
+      while ((newline = buffered.indexOf('\n')) >= 0) {
+        const event = { ...JSON.parse(buffered.slice(0, newline)), receivedAt: performance.now() } as StreamEvent;
+        buffered = buffered.slice(newline + 1);
+        events.push(event);
+        if (options.stopAfter?.(event)) {
+          controller.abort();
+          return { response, events };
+        }
+      }
+    }
+  } catch (error) {
+    if (!controller.signal.aborted) throw error;
+  }
+  return { response, events };
+}
+
+describe('NDJSON streaming', () => {
+  it('sends the status first, output while the code runs, then the result, numbered in order', async () => {
+    const { response, events } = await stream({
+      code: 'import sys, time\nprint("first")\nprint("oops", file=sys.stderr)\ntime.sleep(2)\nprint("second")',
+    });
+    expect(response.headers.get('content-type')).toBe('application/x-ndjson');
+    expect(events[0]).toMatchObject({ type: 'status', status: 'running', seq: 0 });
+    expect(events.map((event) => event.seq)).toEqual(events.map((_, index) => index));
+    const outputs = events.filter((event) => event.type === 'output');
+    expect(outputs.filter((event) => event.stream === 'stdout').map((event) => event.data).join('')).toBe('first\nsecond\n');
+    expect(outputs.filter((event) => event.stream === 'stderr').map((event) => event.data).join('')).toBe('oops\n');
+    const result = events.at(-1)!;
+    expect(result).toMatchObject({ type: 'result', status: 'success', trace_id: events[0]!.trace_id });
+    expect(result.result).toMatchObject({ success: true, stdout: 'first\nsecond\n', stderr: 'oops\n', exit_code: 0 });
+    // "first" arrived while the code slept, not with the result.
+    const first = outputs.find((event) => event.data?.includes('first'))!;
+    expect(result.receivedAt - first.receivedAt).toBeGreaterThan(1000);
+  });
+
+  it('a client that disconnects does not stop the execution, which is recorded in full', async () => {
+    const { events } = await stream(
+      { language: 'bash', code: 'echo started; sleep 1; echo finished' },
+      { stopAfter: (event) => event.type === 'output' },
+    );
+    const traceId = events[0]!.trace_id!;
+    let record: Record<string, unknown> = {};
+    for (let attempt = 0; attempt < 100; attempt++) {
+      record = (await airlock.request(`/v1/executions/${traceId}`)).body;
+      if (record.status !== 'running') break;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect(record).toMatchObject({ status: 'success', stdout: 'started\nfinished\n', delivery_mode: 'streaming' });
+  });
+
+  it('multi-byte characters split across chunks arrive whole', async () => {
+    const { events } = await stream({ code: 'import sys\nfor _ in range(3000):\n    sys.stdout.write("é✓")\n' });
+    const text = events.filter((event) => event.type === 'output').map((event) => event.data).join('');
+    expect(text).toBe('é✓'.repeat(3000));
+  });
+
+  it('errors before the code starts are ordinary HTTP errors', async () => {
+    const { response } = await stream({ code: '', language: 'python' });
+    expect(response.status).toBe(400);
+    expect(await response.json()).toMatchObject({ error: 'validation_error' });
+  });
+});
