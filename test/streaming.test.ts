@@ -102,3 +102,53 @@ describe('NDJSON streaming', () => {
     expect(await response.json()).toMatchObject({ error: 'validation_error' });
   });
 });
+
+describe('executions API: replay and cancel', () => {
+  async function replay(traceId: string, afterSeq?: number) {
+    const query = afterSeq === undefined ? '' : `?after_seq=${afterSeq}`;
+    const response = await fetch(`${airlock.url}/v1/executions/${traceId}/output${query}`, {
+      headers: { authorization: `Bearer ${airlock.apiKey}` },
+    });
+    const text = await response.text();
+    return { status: response.status, events: text.trim() ? text.trim().split('\n').map((line) => JSON.parse(line) as StreamEvent) : [] };
+  }
+
+  it('replays a finished execution from the start, or after a sequence number', async () => {
+    const done = await airlock.execute({ language: 'bash', code: 'echo out; echo err >&2' });
+    const all = await replay(done.trace_id);
+    expect(all.status).toBe(200);
+    expect(all.events[0]).toMatchObject({ type: 'status', trace_id: done.trace_id, seq: 0 });
+    expect(all.events.at(-1)).toMatchObject({ type: 'result', status: 'success', result: { stdout: 'out\n', stderr: 'err\n' } });
+    const later = await replay(done.trace_id, all.events.at(-2)!.seq);
+    expect(later.events.map((event) => event.type)).toEqual(['result']);
+    expect((await replay('trc_00000000000000000000000000000000')).status).toBe(404);
+  });
+
+  it('a replay of a running execution follows it live until its result', async () => {
+    const running = stream({ language: 'bash', code: 'echo one; sleep 1; echo two' }, { stopAfter: (event) => event.type === 'status' });
+    const { events: firstEvents } = await running;
+    const traceId = firstEvents[0]!.trace_id!;
+    const followed = await replay(traceId);
+    const stdout = followed.events.filter((event) => event.type === 'output').map((event) => event.data).join('');
+    expect(stdout).toBe('one\ntwo\n');
+    expect(followed.events.at(-1)).toMatchObject({ type: 'result', status: 'success' });
+  });
+
+  it('cancel kills a running execution, whose status becomes cancelled', async () => {
+    const streamed = await stream({ language: 'bash', code: 'echo waiting; sleep 30' }, { stopAfter: (event) => event.type === 'output' });
+    const traceId = streamed.events[0]!.trace_id!;
+    const cancelled = await airlock.request(`/v1/executions/${traceId}/cancel`, { method: 'POST' });
+    expect(cancelled.status).toBe(200);
+    expect(cancelled.body).toEqual({ trace_id: traceId, status: 'cancelled' });
+    let record: Record<string, unknown> = {};
+    for (let attempt = 0; attempt < 100; attempt++) {
+      record = (await airlock.request(`/v1/executions/${traceId}`)).body;
+      if (record.status !== 'running') break;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect(record).toMatchObject({ status: 'cancelled', stdout: 'waiting\n' });
+    expect((await airlock.request(`/v1/executions/${traceId}/cancel`, { method: 'POST' })).status).toBe(409);
+    const unknown = await airlock.request('/v1/executions/trc_00000000000000000000000000000000/cancel', { method: 'POST' });
+    expect(unknown.status).toBe(404);
+  });
+});

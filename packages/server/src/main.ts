@@ -21,6 +21,7 @@ import { createApp } from './http/app.js';
 import { AdminService } from './services/admin-service.js';
 import { ApiKeyService, type CreatedApiKey } from './services/api-key-service.js';
 import { ServerMetrics } from './services/metrics.js';
+import { LiveExecutions } from './services/execution-log.js';
 import { ExecutionService } from './services/execution-service.js';
 import type { Logger } from './services/logger.js';
 import { randomToken } from './services/secrets.js';
@@ -145,7 +146,7 @@ export async function startServer(options: {
     });
     const app = createApp({
       apiKeys: keyService,
-      executions: new ExecutionService({ runtime, executions, logger, metrics, threads, nodeId }),
+      executions: new ExecutionService({ runtime, executions, logger, metrics, threads, live: new LiveExecutions(), nodeId }),
       files: new FileService({ threads, signer: new UrlSigner(Buffer.from(urlSigningKey, 'hex')) }),
       threads,
       publicUrl: config.publicUrl,

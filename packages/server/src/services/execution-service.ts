@@ -1,16 +1,24 @@
 import { randomBytes } from 'node:crypto';
 import {
+  ErrorCode,
   ExecuteRequest,
   type ExecuteResponse,
   type ExecutionRecordResponse,
 } from '@airlock/contracts';
 import type { Execution, ExecutionRepository, SandboxConfig } from '@airlock/db';
-import { SandboxStartError, type SandboxLimits, type SandboxOutcome, type SandboxRuntime } from '@airlock/runtime';
+import {
+  SandboxStartError,
+  type PreparedSandbox,
+  type SandboxLimits,
+  type SandboxOutcome,
+  type SandboxRuntime,
+} from '@airlock/runtime';
 import { ApiError } from './api-error.js';
 import type { Principal } from './api-key-service.js';
 import type { Logger } from './logger.js';
 import type { ServerMetrics } from './metrics.js';
-import type { ThreadService } from './thread-service.js';
+import type { ExecutionLog, LiveExecutions } from './execution-log.js';
+import type { ThreadLease, ThreadService } from './thread-service.js';
 
 const MEBIBYTE = 1024 * 1024;
 const PIDS_PER_SANDBOX = 512;
@@ -21,16 +29,9 @@ export interface ExecutionServiceOptions {
   logger: Logger;
   metrics: ServerMetrics;
   threads: ThreadService;
+  live: LiveExecutions;
   /** Identifies this server process in execution records. */
   nodeId: string;
-}
-
-/** Follows one execution as it runs: for streamed responses. */
-export interface ExecutionObserver {
-  /** The execution was accepted and its sandbox is ready; the code is about to run. */
-  started(traceId: string): void;
-  stdout(chunk: Buffer): void;
-  stderr(chunk: Buffer): void;
 }
 
 export function newTraceId(): string {
@@ -49,7 +50,8 @@ export class ExecutionService {
     principal: Principal,
     request: ExecuteRequest,
     acceptedAt: number,
-    observer?: ExecutionObserver,
+    /** Called once the execution is accepted and its sandbox ready, with the log that follows it. */
+    onStarted?: (log: ExecutionLog) => void,
   ): Promise<ExecuteResponse> {
     const { sandboxConfig, organization, apiKey } = principal;
     rejectUnsupported(request);
@@ -70,14 +72,43 @@ export class ExecutionService {
     const createdAt = new Date();
 
     const { sandbox, warm, home } = await this.#prepare(principal, request, traceId);
-    observer?.started(traceId);
+    const log = this.#options.live.start(organization.id, traceId);
+    onStarted?.(log);
+    try {
+      const response = await this.#run({ request, principal, traceId, createdAt, acceptedAt, env, sandbox, warm, home, log, streaming: onStarted !== undefined });
+      log.finish(response);
+      return response;
+    } catch (error) {
+      log.finish(failedResponse(traceId, error instanceof Error ? error.message : 'the execution failed'));
+      throw error;
+    } finally {
+      this.#options.live.retire(log);
+    }
+  }
+
+  async #run(options: {
+    request: ExecuteRequest;
+    principal: Principal;
+    traceId: string;
+    createdAt: Date;
+    acceptedAt: number;
+    env: Record<string, string>;
+    sandbox: PreparedSandbox;
+    warm: boolean;
+    home: { lease: ThreadLease; changes: string } | undefined;
+    log: ExecutionLog;
+    streaming: boolean;
+  }): Promise<ExecuteResponse> {
+    const { request, principal, traceId, createdAt, acceptedAt, env, sandbox, warm, home, log } = options;
+    const { sandboxConfig, organization, apiKey } = principal;
     let saveError: unknown;
     const running = sandbox.run({
       code: request.code,
       env,
       timeoutMs: request.timeout * 1000,
-      onStdout: observer && ((chunk) => observer.stdout(chunk)),
-      onStderr: observer && ((chunk) => observer.stderr(chunk)),
+      signal: log.cancel.signal,
+      onStdout: (chunk) => log.output('stdout', chunk),
+      onStderr: (chunk) => log.output('stderr', chunk),
       // A thread's changes are saved whatever the outcome, timeouts and failures included.
       afterExit: home && (() => home.lease.save(home.changes).catch((error: unknown) => void (saveError = error))),
     });
@@ -92,7 +123,7 @@ export class ExecutionService {
       language: request.language,
       code: request.code,
       metadata: request.metadata ?? {},
-      deliveryMode: observer ? 'streaming' : 'inline',
+      deliveryMode: options.streaming ? 'streaming' : 'inline',
       createdAt,
     }));
     inserted.catch(() => undefined);
@@ -177,6 +208,38 @@ export class ExecutionService {
     }
   }
 
+  /**
+   * An execution's events for a replay: its live log when it runs (or just ran) on this node, else its record once
+   * it has finished (an execution running on another node is waited for).
+   */
+  async output(principal: Principal, traceId: string): Promise<{ log: ExecutionLog } | { record: Execution }> {
+    const log = this.#options.live.get(principal.organization.id, traceId);
+    if (log) return { log };
+    for (;;) {
+      const record = await this.#options.executions.get(principal.organization.id, traceId);
+      if (!record) throw ApiError.notFound(`no execution ${traceId} in this organization`);
+      if (record.status !== 'running') return { record };
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+  }
+
+  /** Kills a running execution; its status becomes `cancelled`. */
+  async cancel(principal: Principal, traceId: string): Promise<{ trace_id: string; status: 'cancelled' }> {
+    const log = this.#options.live.get(principal.organization.id, traceId);
+    if (!log) {
+      const record = await this.get(principal, traceId);
+      throw new ApiError(
+        ErrorCode.conflict,
+        record.status === 'running'
+          ? `execution ${traceId} runs on another server node; cancel it there`
+          : `execution ${traceId} has already finished (${record.status})`,
+      );
+    }
+    if (log.done) throw new ApiError(ErrorCode.conflict, `execution ${traceId} has already finished`);
+    log.cancel.abort();
+    return { trace_id: traceId, status: 'cancelled' };
+  }
+
   async get(principal: Principal, traceId: string): Promise<ExecutionRecordResponse> {
     const execution = await this.#options.executions.get(principal.organization.id, traceId);
     if (!execution) throw ApiError.notFound(`no execution ${traceId} in this organization`);
@@ -193,6 +256,22 @@ export function sandboxLimits(config: SandboxConfig): SandboxLimits {
     // Both zones are tmpfs charged to the sandbox's memory limit; each may use up to half of it.
     tmpBytes: Math.floor(memoryBytes / 2),
     homeBytes: Math.floor(memoryBytes / 2),
+  };
+}
+
+function failedResponse(traceId: string, error: string): ExecuteResponse {
+  return {
+    success: false,
+    stdout: '',
+    stderr: '',
+    exit_code: null,
+    error,
+    trace_id: traceId,
+    status: 'failed',
+    stdout_truncated: false,
+    stderr_truncated: false,
+    duration_ms: 0,
+    overhead_ms: 0,
   };
 }
 

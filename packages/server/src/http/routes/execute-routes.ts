@@ -1,10 +1,11 @@
 import { ExecuteRequest } from '@airlock/contracts';
 import { Hono } from 'hono';
+import { ApiError } from '../../services/api-error.js';
 import type { ExecutionService } from '../../services/execution-service.js';
 import type { AppEnv } from '../app-context.js';
 import { validationError } from '../errors.js';
 import { readJson } from '../middleware.js';
-import { streamExecution } from './execute-stream.js';
+import { followLog, recordedEvents, streamExecution } from './execute-stream.js';
 
 export function executeRoutes(executions: ExecutionService): Hono<AppEnv> {
   const routes = new Hono<AppEnv>();
@@ -17,6 +18,40 @@ export function executeRoutes(executions: ExecutionService): Hono<AppEnv> {
     }
     const result = await executions.execute(context.get('principal'), parsed.data, context.get('acceptedAt'));
     return context.json(result);
+  });
+
+  routes.get('/v1/executions/:traceId/output', async (context) => {
+    const afterSeq = Number(context.req.query('after_seq') ?? -1);
+    if (!Number.isInteger(afterSeq)) throw ApiError.validation('after_seq: must be a whole number');
+    const found = await executions.output(context.get('principal'), context.req.param('traceId'));
+    if ('log' in found) return followLog(found.log, afterSeq);
+    const { record } = found;
+    return recordedEvents(
+      {
+        trace_id: record.traceId,
+        status: record.status,
+        stdout: record.stdout,
+        stderr: record.stderr,
+        result: {
+          success: record.exitCode === 0,
+          stdout: record.stdout ?? '',
+          stderr: record.stderr ?? '',
+          exit_code: record.exitCode,
+          error: record.error,
+          trace_id: record.traceId,
+          status: record.status,
+          stdout_truncated: record.stdoutTruncated,
+          stderr_truncated: record.stderrTruncated,
+          duration_ms: record.durationMs ?? 0,
+          overhead_ms: record.overheadMs ?? 0,
+        },
+      },
+      afterSeq,
+    );
+  });
+
+  routes.post('/v1/executions/:traceId/cancel', async (context) => {
+    return context.json(await executions.cancel(context.get('principal'), context.req.param('traceId')));
   });
 
   routes.get('/v1/executions/:traceId', async (context) => {

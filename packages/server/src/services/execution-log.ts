@@ -1,0 +1,118 @@
+import { StringDecoder } from 'node:string_decoder';
+
+/** One event of an execution's output stream (the NDJSON events of API.md), numbered by `seq`. */
+export type ExecutionEvent = { seq: number } & (
+  | { type: 'status'; trace_id: string; status: string }
+  | { type: 'output'; stream: 'stdout' | 'stderr'; data: string }
+  | { type: 'keepalive' }
+  | { type: 'result'; trace_id: string; status: string; result: object; output_truncated: boolean }
+);
+
+type NewEvent = ExecutionEvent extends infer E ? (E extends unknown ? Omit<E, 'seq'> : never) : never;
+
+const KEEPALIVE_MS = 15_000;
+
+/** Output kept in memory per execution for replay; output beyond it is still streamed live, not replayed. */
+const REPLAY_LIMIT_BYTES = 1024 * 1024;
+
+/**
+ * The events of one execution as it runs on this node: numbered once, replayed from any point to late readers
+ * (`GET /v1/executions/{id}/output?after_seq=N`) and followed live; also the handle that cancels it.
+ */
+export class ExecutionLog {
+  readonly orgId: string;
+  readonly traceId: string;
+  readonly cancel = new AbortController();
+  readonly #events: ExecutionEvent[] = [];
+  readonly #listeners = new Set<(event: ExecutionEvent | null) => void>();
+  readonly #decoders = { stdout: new StringDecoder('utf8'), stderr: new StringDecoder('utf8') };
+  readonly #keepalive: NodeJS.Timeout;
+  #bytes = 0;
+  #seq = 0;
+  #done = false;
+
+  constructor(orgId: string, traceId: string) {
+    this.orgId = orgId;
+    this.traceId = traceId;
+    this.append({ type: 'status', trace_id: traceId, status: 'running' });
+    // Keeps idle connections (and proxies) open while the code prints nothing.
+    this.#keepalive = setInterval(() => this.append({ type: 'keepalive' }), KEEPALIVE_MS);
+    this.#keepalive.unref();
+  }
+
+  get done(): boolean {
+    return this.#done;
+  }
+
+  /** Raw output of the sandbox; split multi-byte characters are carried over to the next chunk. */
+  output(stream: 'stdout' | 'stderr', chunk: Buffer): void {
+    const data = this.#decoders[stream].write(chunk);
+    if (data.length > 0) this.append({ type: 'output', stream, data });
+  }
+
+  finish(result: { status: string; stdout_truncated: boolean; stderr_truncated: boolean }): void {
+    for (const stream of ['stdout', 'stderr'] as const) {
+      const rest = this.#decoders[stream].end();
+      if (rest.length > 0) this.append({ type: 'output', stream, data: rest });
+    }
+    this.append({
+      type: 'result',
+      trace_id: this.traceId,
+      status: result.status,
+      result,
+      output_truncated: result.stdout_truncated || result.stderr_truncated,
+    });
+    this.#done = true;
+    clearInterval(this.#keepalive);
+    for (const listener of this.#listeners) listener(null);
+    this.#listeners.clear();
+  }
+
+  append(event: NewEvent): void {
+    const numbered = { ...event, seq: this.#seq++ } as ExecutionEvent;
+    const size = numbered.type === 'output' ? numbered.data.length : 0;
+    if (this.#bytes + size <= REPLAY_LIMIT_BYTES) {
+      this.#bytes += size;
+      this.#events.push(numbered);
+    }
+    for (const listener of this.#listeners) listener(numbered);
+  }
+
+  /** Calls `onEvent` with every kept event after `afterSeq`, then with new ones, and with null at the end. */
+  follow(afterSeq: number, onEvent: (event: ExecutionEvent | null) => void): () => void {
+    for (const event of this.#events) if (event.seq > afterSeq) onEvent(event);
+    if (this.#done) {
+      onEvent(null);
+      return () => undefined;
+    }
+    const listener = (event: ExecutionEvent | null): void => {
+      if (event === null || event.seq > afterSeq) onEvent(event);
+    };
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+}
+
+/** How long a finished execution's events stay in memory for exact replay. */
+const KEEP_FINISHED_MS = 60_000;
+
+/** The executions running on this node, and those that finished a moment ago. */
+export class LiveExecutions {
+  readonly #logs = new Map<string, ExecutionLog>();
+
+  start(orgId: string, traceId: string): ExecutionLog {
+    const log = new ExecutionLog(orgId, traceId);
+    this.#logs.set(traceId, log);
+    return log;
+  }
+
+  /** Forgets a finished execution after a while. */
+  retire(log: ExecutionLog): void {
+    setTimeout(() => this.#logs.delete(log.traceId), KEEP_FINISHED_MS).unref();
+  }
+
+  get(orgId: string, traceId: string): ExecutionLog | undefined {
+    const log = this.#logs.get(traceId);
+    return log?.orgId === orgId ? log : undefined;
+  }
+}
