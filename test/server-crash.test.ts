@@ -21,6 +21,8 @@ it('SIGKILL of the server mid-execution leaves nothing behind after the next sta
       body: JSON.stringify({ language: 'bash', code: '(setsid sleep 600 &); sleep 600' }),
     }).catch((error: Error) => error);
     expect(await until(() => processesOfUid(uid).some((line) => line.includes('sleep')), 10_000)).toBe(true);
+    // The execution record is written while the code starts; give the database a moment to commit it.
+    await new Promise((resolve) => setTimeout(resolve, 500));
     first.child.kill('SIGKILL');
     await waitForExit(first.child);
     expect(await running).toBeInstanceOf(Error);

@@ -242,8 +242,25 @@ export class ExecutionService {
 
   async get(principal: Principal, traceId: string): Promise<ExecutionRecordResponse> {
     const execution = await this.#options.executions.get(principal.organization.id, traceId);
-    if (!execution) throw ApiError.notFound(`no execution ${traceId} in this organization`);
-    return toRecordResponse(execution);
+    if (execution) return toRecordResponse(execution);
+    // Running here, its record not written yet: its trace id was already streamed to the caller.
+    if (this.#options.live.get(principal.organization.id, traceId)) {
+      return {
+        trace_id: traceId,
+        status: 'running',
+        exit_code: null,
+        stdout: null,
+        stderr: null,
+        error: null,
+        duration_ms: null,
+        overhead_ms: null,
+        warm: null,
+        delivery_mode: 'streaming',
+        created_at: new Date().toISOString(),
+        completed_at: null,
+      };
+    }
+    throw ApiError.notFound(`no execution ${traceId} in this organization`);
   }
 }
 
