@@ -413,6 +413,16 @@ describe.each(BACKEND_KINDS)('repositories on %s', (kind) => {
       expect(await take(organization.id, 'busy-thread', 'trc_next')).toEqual(['a'.repeat(64)]);
     });
 
+    it('a hold older than any execution is taken over: its node died without restarting', async () => {
+      const { organization } = await createTenant();
+      await take(organization.id, 'orphan', 'trc_dead', 'node_gone');
+      expect(await take(organization.id, 'orphan', 'trc_now', 'node_b')).toBeNull();
+      await database.query(`UPDATE threads SET busy_since = now() - interval '2 hours' WHERE org_id = $1`, [organization.id]);
+      expect(await take(organization.id, 'orphan', 'trc_now', 'node_b')).toEqual([]);
+      // The dead node's release, should it come after all, changes nothing.
+      expect(await threads.release({ orgId: organization.id, threadId: 'orphan', traceId: 'trc_dead', layer: 'e'.repeat(64) })).toBe(false);
+    });
+
     it('a release without layers keeps the layers; a restarted node releases only its own threads', async () => {
       const { organization } = await createTenant();
       await take(organization.id, 't1', 'trc_1', 'node_a');

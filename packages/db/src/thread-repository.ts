@@ -30,6 +30,9 @@ const RETENTION_INTERVAL: Record<Exclude<ThreadRetention, 'forever'>, string> = 
   '30d': '30 days',
 };
 
+/** Executions last at most an hour (LIMITS.timeoutMaxSeconds); a hold this old is a dead node's. */
+export const STALE_HOLD_MINUTES = 90;
+
 function toThread(row: ThreadRow): Thread {
   return {
     orgId: row.org_id,
@@ -52,7 +55,8 @@ export class ThreadRepository {
 
   /**
    * Takes the thread for one execution, creating it on first use. Returns its layers, or null when another
-   * execution holds it. Atomic: of two concurrent calls for the same thread exactly one succeeds.
+   * execution holds it. Atomic: of two concurrent calls for the same thread exactly one succeeds. A hold older than
+   * STALE_HOLD_MINUTES (longer than any execution and its save) belongs to a node that died and is taken over.
    */
   async acquire(options: {
     orgId: string;
@@ -67,9 +71,9 @@ export class ThreadRepository {
        ON CONFLICT (org_id, thread_id) DO UPDATE
          SET busy_trace_id = EXCLUDED.busy_trace_id, busy_node_id = EXCLUDED.busy_node_id, busy_since = now(),
              retention = EXCLUDED.retention, last_used_at = now()
-         WHERE threads.busy_trace_id IS NULL
+         WHERE threads.busy_trace_id IS NULL OR threads.busy_since < now() - make_interval(mins => $6)
        RETURNING layers`,
-      [options.orgId, options.threadId, options.traceId, options.nodeId, options.retention],
+      [options.orgId, options.threadId, options.traceId, options.nodeId, options.retention, STALE_HOLD_MINUTES],
     );
     return rows[0]?.layers ?? null;
   }
