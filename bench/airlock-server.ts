@@ -32,6 +32,9 @@ export function benchServerConfig(options: { dataDirectory: string; imagesDirect
       AIRLOCK_BOOTSTRAP_API_KEY: `sk-bench-${randomBytes(24).toString('base64url')}`,
       AIRLOCK_SANDBOX_UID: String(BENCH_SANDBOX_ID),
       AIRLOCK_SANDBOX_GID: String(BENCH_SANDBOX_ID),
+      // The load runs measure the server, not its rate limits.
+      AIRLOCK_RATE_LIMIT_PER_MINUTE: '1000000',
+      AIRLOCK_MAX_CONCURRENT_EXECUTIONS: '100000',
       ...(options.warmPool ? {} : { AIRLOCK_POOL_MAX_SLOTS: '0' }),
     },
   );

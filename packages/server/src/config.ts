@@ -32,6 +32,10 @@ export interface Config {
   publicUrl: string | undefined;
   /** Hex key signing file URLs; shared by every node of a deployment. `<data>/url-signing-key` when unset. */
   urlSigningKey: string | undefined;
+  /** Requests per minute per API key (on each server node). */
+  rateLimitPerMinute: number;
+  /** Executions an organization may run at once (on each server node). */
+  maxConcurrentExecutionsPerOrganization: number;
   /** How often expired threads and unused blobs are removed. */
   sweepIntervalSeconds: number;
   /** Age below which an unreferenced blob or cached layer is kept (a save or a call may still use it). */
@@ -108,6 +112,14 @@ export function loadConfig(
     poolIdleSeconds: resolveOption({ variable: 'AIRLOCK_POOL_IDLE_SECONDS', schema: count, fallback: 300 }, environment),
     authCacheSeconds: resolveOption({ variable: 'AIRLOCK_AUTH_CACHE_SECONDS', schema: count, fallback: 5 }, environment),
     s3: loadS3Config(environment),
+    rateLimitPerMinute: resolveOption(
+      { variable: 'AIRLOCK_RATE_LIMIT_PER_MINUTE', schema: z.coerce.number().int().min(1).max(1_000_000), fallback: 1200 },
+      environment,
+    ),
+    maxConcurrentExecutionsPerOrganization: resolveOption(
+      { variable: 'AIRLOCK_MAX_CONCURRENT_EXECUTIONS', schema: z.coerce.number().int().min(1).max(100_000), fallback: 64 },
+      environment,
+    ),
     sweepIntervalSeconds: resolveOption(
       { variable: 'AIRLOCK_SWEEP_INTERVAL_SECONDS', schema: z.coerce.number().int().min(1).max(86_400), fallback: 600 },
       environment,

@@ -23,6 +23,7 @@ import { ApiKeyService, type CreatedApiKey } from './services/api-key-service.js
 import { ServerMetrics } from './services/metrics.js';
 import { LiveExecutions } from './services/execution-log.js';
 import { ExecutionService } from './services/execution-service.js';
+import { RateLimits } from './services/rate-limits.js';
 import type { Logger } from './services/logger.js';
 import { randomToken } from './services/secrets.js';
 import { ThreadService, type SweepResult } from './services/thread-service.js';
@@ -140,13 +141,18 @@ export async function startServer(options: {
     const createdApiKey = await admin.bootstrap(config.bootstrapApiKey);
     const urlSigningKey =
       config.urlSigningKey ?? readOrCreateFile(join(config.dataDirectory, 'url-signing-key'), () => randomBytes(32).toString('hex'));
+    const rateLimits = new RateLimits({
+      requestsPerMinute: config.rateLimitPerMinute,
+      concurrentExecutionsPerOrganization: config.maxConcurrentExecutionsPerOrganization,
+    });
     const metrics = new ServerMetrics({
       poolStatistics: () => runtime.poolStatistics(),
       activeSandboxes: () => runtime.activeSandboxes,
     });
     const app = createApp({
       apiKeys: keyService,
-      executions: new ExecutionService({ runtime, executions, logger, metrics, threads, live: new LiveExecutions(), nodeId }),
+      executions: new ExecutionService({ runtime, executions, logger, metrics, threads, live: new LiveExecutions(), rateLimits, nodeId }),
+      rateLimits,
       files: new FileService({ threads, signer: new UrlSigner(Buffer.from(urlSigningKey, 'hex')) }),
       threads,
       publicUrl: config.publicUrl,

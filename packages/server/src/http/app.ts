@@ -4,6 +4,7 @@ import type { AdminService } from '../services/admin-service.js';
 import type { ApiKeyService } from '../services/api-key-service.js';
 import type { ExecutionService } from '../services/execution-service.js';
 import { SIGNED_FILES_PATH, type FileService } from '../services/file-service.js';
+import type { RateLimits } from '../services/rate-limits.js';
 import type { ThreadService } from '../services/thread-service.js';
 import type { Logger } from '../services/logger.js';
 import type { ServerMetrics } from '../services/metrics.js';
@@ -23,6 +24,7 @@ export interface AppServices {
   readiness: ReadinessCheck[];
   metrics: ServerMetrics;
   files: FileService;
+  rateLimits: RateLimits;
   threads: ThreadService;
   /** Base URL of signed file URLs; the request's own origin when unset. */
   publicUrl: string | undefined;
@@ -36,7 +38,7 @@ export function createApp(services: AppServices): Hono<AppEnv> {
   app.use('*', async (context, next) =>
     context.req.path.startsWith(`${SIGNED_FILES_PATH}/`) ? next() : limitBody(context, next),
   );
-  app.use('/v1/*', authenticate(services.apiKeys));
+  app.use('/v1/*', authenticate(services.apiKeys, services.rateLimits));
   app.route('/', healthRoutes(services.readiness, services.metrics));
   app.route('/', executeRoutes(services.executions));
   app.route('/', fileRoutes(services.files, services.publicUrl));

@@ -4,6 +4,7 @@ import type { MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { ApiError } from '../services/api-error.js';
 import type { ApiKeyService } from '../services/api-key-service.js';
+import { headers as rateLimitHeaders, type RateLimits } from '../services/rate-limits.js';
 import type { AppEnv } from './app-context.js';
 
 const REQUEST_ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -26,10 +27,13 @@ export const limitBody: MiddlewareHandler<AppEnv> = bodyLimit({
   },
 });
 
-export function authenticate(apiKeys: ApiKeyService): MiddlewareHandler<AppEnv> {
+export function authenticate(apiKeys: ApiKeyService, limits: RateLimits): MiddlewareHandler<AppEnv> {
   return async (context, next) => {
-    context.set('principal', await apiKeys.authenticate(context.req.header('authorization')));
+    const principal = await apiKeys.authenticate(context.req.header('authorization'));
+    context.set('principal', principal);
+    const state = limits.takeRequest(principal.apiKey.id);
     await next();
+    for (const [name, value] of Object.entries(rateLimitHeaders(state))) context.header(name, value);
   };
 }
 

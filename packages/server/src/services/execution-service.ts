@@ -18,6 +18,7 @@ import type { Principal } from './api-key-service.js';
 import type { Logger } from './logger.js';
 import type { ServerMetrics } from './metrics.js';
 import type { ExecutionLog, LiveExecutions } from './execution-log.js';
+import type { RateLimits } from './rate-limits.js';
 import type { ThreadLease, ThreadService } from './thread-service.js';
 
 const MEBIBYTE = 1024 * 1024;
@@ -30,6 +31,7 @@ export interface ExecutionServiceOptions {
   metrics: ServerMetrics;
   threads: ThreadService;
   live: LiveExecutions;
+  rateLimits: RateLimits;
   /** Identifies this server process in execution records. */
   nodeId: string;
 }
@@ -71,18 +73,24 @@ export class ExecutionService {
     const traceId = newTraceId();
     const createdAt = new Date();
 
-    const { sandbox, warm, home } = await this.#prepare(principal, request, traceId);
-    const log = this.#options.live.start(organization.id, traceId);
-    onStarted?.(log);
+    const endExecution = this.#options.rateLimits.startExecution(organization.id);
     try {
-      const response = await this.#run({ request, principal, traceId, createdAt, acceptedAt, env, sandbox, warm, home, log, streaming: onStarted !== undefined });
-      log.finish(response);
-      return response;
-    } catch (error) {
-      log.finish(failedResponse(traceId, error instanceof Error ? error.message : 'the execution failed'));
-      throw error;
+      const { sandbox, warm, home } = await this.#prepare(principal, request, traceId);
+      const log = this.#options.live.start(organization.id, traceId);
+      onStarted?.(log);
+      try {
+        const streaming = onStarted !== undefined;
+        const response = await this.#run({ request, principal, traceId, createdAt, acceptedAt, env, sandbox, warm, home, log, streaming });
+        log.finish(response);
+        return response;
+      } catch (error) {
+        log.finish(failedResponse(traceId, error instanceof Error ? error.message : 'the execution failed'));
+        throw error;
+      } finally {
+        this.#options.live.retire(log);
+      }
     } finally {
-      this.#options.live.retire(log);
+      endExecution();
     }
   }
 
