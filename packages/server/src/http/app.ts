@@ -1,4 +1,5 @@
 import { Hono } from 'hono';
+import { mcpRoutes } from '../mcp/mcp-routes.js';
 import { ApiError } from '../services/api-error.js';
 import type { AdminService } from '../services/admin-service.js';
 import type { ApiKeyService } from '../services/api-key-service.js';
@@ -44,6 +45,7 @@ export function createApp(services: AppServices): Hono<AppEnv> {
   app.route('/', fileRoutes(services.files, services.publicUrl));
   app.route('/', signedFileRoutes(services.files));
   app.route('/', threadRoutes(services.threads));
+  app.route('/', mcpRoutes(services));
   app.route('/', adminRoutes(services.admin));
   app.notFound(() => {
     throw ApiError.notFound('no such endpoint');

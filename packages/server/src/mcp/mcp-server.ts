@@ -1,0 +1,88 @@
+import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import type { ExecutionService } from '../services/execution-service.js';
+import type { FileService } from '../services/file-service.js';
+import type { Logger } from '../services/logger.js';
+import type { Principal } from '../services/api-key-service.js';
+import type { ThreadService } from '../services/thread-service.js';
+import { inlineText } from './inline-text.js';
+import { TOOL_DESCRIPTIONS } from './tool-descriptions.js';
+import { toolOutcome } from './tool-outcome.js';
+import {
+  ExecuteArguments,
+  ExecuteResult,
+  FilesDownloadArguments,
+  FilesDownloadResult,
+  FilesListArguments,
+  FilesListResult,
+  INLINE_TEXT_MAX_BYTES,
+} from './tool-schemas.js';
+
+export interface McpServices {
+  executions: ExecutionService;
+  files: FileService;
+  threads: ThreadService;
+  logger: Logger;
+}
+
+/** The one HTTP request an MCP server instance answers. */
+export interface McpCall {
+  principal: Principal;
+  /** performance.now() when the request arrived. */
+  acceptedAt: number;
+  requestId: string;
+  /** Base URL of signed file URLs. */
+  origin: string;
+}
+
+const MCP_SERVER_NAME = 'airlock';
+const MCP_SERVER_VERSION = '0.1.0';
+
+/** An MCP server whose tools act for one authenticated request: sandbox_execute, files_list, files_download. */
+export function createMcpServer(services: McpServices, call: McpCall): McpServer {
+  const server = new McpServer({ name: MCP_SERVER_NAME, version: MCP_SERVER_VERSION });
+  const { principal } = call;
+  const outcome = toolOutcome({ logger: services.logger, requestId: call.requestId });
+
+  server.registerTool(
+    'sandbox_execute',
+    {
+      title: 'Run code in a sandbox',
+      description: TOOL_DESCRIPTIONS.sandbox_execute,
+      inputSchema: ExecuteArguments,
+      outputSchema: ExecuteResult,
+    },
+    (request) => outcome(ExecuteResult, () => services.executions.execute(principal, request, call.acceptedAt)),
+  );
+
+  server.registerTool(
+    'files_list',
+    {
+      title: "List a thread's files",
+      description: TOOL_DESCRIPTIONS.files_list,
+      inputSchema: FilesListArguments,
+      outputSchema: FilesListResult,
+      annotations: { readOnlyHint: true, openWorldHint: false },
+    },
+    ({ thread_id, path }) => outcome(FilesListResult, () => services.files.list(principal, { source: 'thread', id: thread_id, path })),
+  );
+
+  server.registerTool(
+    'files_download',
+    {
+      title: "Download a thread's file",
+      description: TOOL_DESCRIPTIONS.files_download,
+      inputSchema: FilesDownloadArguments,
+      outputSchema: FilesDownloadResult,
+      annotations: { readOnlyHint: true, openWorldHint: false },
+    },
+    ({ thread_id, path }) =>
+      outcome(FilesDownloadResult, async () => {
+        const { entry, content } = await services.threads.readFile(principal.organization.id, thread_id, path);
+        const text = await inlineText(content, entry.size, INLINE_TEXT_MAX_BYTES);
+        const signed = await services.files.downloadUrl(principal, { source: 'thread', id: thread_id, path }, call.origin);
+        return { path: entry.path, size: entry.size, url: signed.url, expires_at: signed.expires_at, content: text };
+      }),
+  );
+
+  return server;
+}

@@ -1,0 +1,74 @@
+import {
+  EXECUTION_STATUSES,
+  ExecuteRequest,
+  FileDownloadUrlRequest,
+  FilesListRequest,
+  LIMITS,
+  type ExecuteResponse,
+  type FileEntry,
+} from '@airlock/contracts';
+import { z } from 'zod';
+
+/** Largest file whose text files_download returns inline. */
+export const INLINE_TEXT_MAX_BYTES = 256 * 1024;
+
+/** sandbox_execute arguments: the fields of the HTTP execute request an agent sets, with the same rules. */
+export const ExecuteArguments = z.strictObject({
+  code: ExecuteRequest.shape.code.describe(`The program to run, at most ${LIMITS.codeMaxBytes} bytes.`),
+  language: ExecuteRequest.shape.language.describe('python (python3), node or bash. Default python.'),
+  timeout: ExecuteRequest.shape.timeout.describe(
+    `Wall-clock limit in whole seconds, 1-${LIMITS.timeoutMaxSeconds} (the API key may allow less). ` +
+      `Default ${LIMITS.timeoutDefaultSeconds}. The whole process tree is killed when it passes.`,
+  ),
+  thread_id: ExecuteRequest.shape.thread_id.describe(
+    'Keeps /home/sandbox between calls: every call with the same thread_id sees the files earlier calls left there. ' +
+      'Omit it for a throwaway home. Letters, digits, _ and -, at most 128 characters.',
+  ),
+});
+
+export const ExecuteResult = z.object({
+  success: z.boolean().describe('true when the program exited with code 0'),
+  stdout: z.string(),
+  stderr: z.string(),
+  exit_code: z.number().int().nullable().describe('null when the program was killed (timeout, out of memory, cancelled)'),
+  error: z.string().nullable().describe('why the program did not finish normally, if it did not'),
+  trace_id: z.string(),
+  status: z.enum(EXECUTION_STATUSES),
+  stdout_truncated: z.boolean().describe(`stdout passed ${LIMITS.outputMaxBytes} bytes and was cut`),
+  stderr_truncated: z.boolean().describe(`stderr passed ${LIMITS.outputMaxBytes} bytes and was cut`),
+  duration_ms: z.number(),
+  overhead_ms: z.number(),
+}) satisfies z.ZodType<ExecuteResponse>;
+
+export const FilesListArguments = z.strictObject({
+  thread_id: FilesListRequest.shape.id.describe('The thread whose /home/sandbox is listed.'),
+  path: FilesListRequest.shape.path.describe(
+    'A directory relative to /home/sandbox, such as "project/src"; its whole subtree is listed. Omit it for the whole home.',
+  ),
+});
+
+const FileEntrySchema = z.object({
+  name: z.string(),
+  path: z.string().describe('relative to /home/sandbox'),
+  size: z.number().int().describe('bytes; 0 for directories'),
+  modified: z.string(),
+  is_directory: z.boolean(),
+}) satisfies z.ZodType<FileEntry>;
+
+export const FilesListResult = z.object({ files: z.array(FileEntrySchema) });
+
+export const FilesDownloadArguments = z.strictObject({
+  thread_id: FileDownloadUrlRequest.shape.id.describe('The thread whose home holds the file.'),
+  path: FileDownloadUrlRequest.shape.path.describe('The file, relative to /home/sandbox, such as "report.csv".'),
+});
+
+export const FilesDownloadResult = z.object({
+  path: z.string(),
+  size: z.number().int().describe('bytes'),
+  url: z.string().describe('a signed URL that downloads the file with a plain GET, no API key needed'),
+  expires_at: z.string().describe('when the URL stops working'),
+  content: z
+    .string()
+    .nullable()
+    .describe(`the file's text when it is UTF-8 text of at most ${INLINE_TEXT_MAX_BYTES} bytes, else null (use url)`),
+});
