@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Installs what Airlock needs on Debian 12 and builds it. Idempotent; run as root (or with sudo available).
 #   scripts/setup.sh            packages to run Airlock, npm dependencies, build
-#   scripts/setup.sh --test     the same, plus what the test suite needs (PostgreSQL server)
+#   scripts/setup.sh --test     the same, plus what the test suite needs (PostgreSQL server, schemathesis)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 packages=(bubblewrap mmdebstrap libseccomp-dev gcc libc6-dev pkg-config ca-certificates)
 if [[ "${1:-}" == "--test" ]]; then
-  packages+=(postgresql)
+  packages+=(postgresql python3-venv)
 fi
 
 as_root() {
@@ -36,4 +36,15 @@ if [[ ! -d node_modules || package-lock.json -nt node_modules/.package-lock.json
   npm install --no-audit --no-fund
 fi
 npm run --silent build
+
+# schemathesis fuzzes the OpenAPI document (test/schemathesis.test.ts), from a venv in the checkout. Debian's
+# python3 by its path: the one python3-venv belongs to, whatever other python3 comes first on PATH (pyenv's).
+if [[ "${1:-}" == "--test" ]]; then
+  schemathesis_version=4.32.5
+  if [[ "$(.venv-test/bin/st --version 2>/dev/null)" != "st, version $schemathesis_version" ]]; then
+    echo "setup: installing schemathesis $schemathesis_version into .venv-test"
+    /usr/bin/python3 -m venv --clear .venv-test
+    .venv-test/bin/pip install --quiet --disable-pip-version-check "schemathesis==$schemathesis_version"
+  fi
+fi
 echo "setup: done"

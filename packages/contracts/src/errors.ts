@@ -26,9 +26,3 @@ export const ERROR_STATUS: Record<ErrorCode, number> = {
   internal_error: 500,
   unavailable: 503,
 };
-
-export interface ApiErrorBody {
-  error: ErrorCode;
-  message: string;
-  request_id: string;
-}

@@ -90,34 +90,3 @@ export const ExecuteRequest = z.strictObject({
 });
 export type ExecuteRequest = z.infer<typeof ExecuteRequest>;
 export type ExecuteRequestInput = z.input<typeof ExecuteRequest>;
-
-export interface ExecuteResponse {
-  success: boolean;
-  stdout: string;
-  stderr: string;
-  exit_code: number | null;
-  error: string | null;
-  trace_id: string;
-  status: ExecutionStatus;
-  stdout_truncated: boolean;
-  stderr_truncated: boolean;
-  duration_ms: number;
-  overhead_ms: number;
-}
-
-export interface ExecutionRecordResponse {
-  trace_id: string;
-  status: 'running' | ExecutionStatus;
-  exit_code: number | null;
-  stdout: string | null;
-  stderr: string | null;
-  error: string | null;
-  duration_ms: number | null;
-  /** Airlock extension: accepted -> code running, in milliseconds. */
-  overhead_ms: number | null;
-  /** Airlock extension: whether a pre-started sandbox from the warm pool ran the code. */
-  warm: boolean | null;
-  delivery_mode: DeliveryMode;
-  created_at: string;
-  completed_at: string | null;
-}

@@ -56,17 +56,25 @@ export type FileUploadUrlRequest = z.infer<typeof FileUploadUrlRequest>;
 export const FileDeleteRequest = z.strictObject({ source: FileSource, id: SourceId, path: HomePath });
 export type FileDeleteRequest = z.infer<typeof FileDeleteRequest>;
 
-export interface FileEntry {
-  name: string;
-  path: string;
-  size: number;
-  modified: string;
-  is_directory: boolean;
-}
+export const FileEntry = z.object({
+  name: z.string().describe('the last segment of path'),
+  path: z.string().describe('relative to the home directory'),
+  size: z.number().int().min(0).describe('bytes; 0 for directories'),
+  modified: z.iso.datetime(),
+  is_directory: z.boolean(),
+}).meta({ id: 'FileEntry' });
+export type FileEntry = z.infer<typeof FileEntry>;
 
-export interface SignedUrlResponse {
-  url: string;
-  method: 'GET' | 'PUT';
-  headers: Array<{ name: string; value: string }>;
-  expires_at: string;
-}
+export const FilesListResponse = z.object({ files: z.array(FileEntry) }).meta({ id: 'FilesListResponse' });
+export type FilesListResponse = z.infer<typeof FilesListResponse>;
+
+export const SignedUrlResponse = z.object({
+  url: z.string(),
+  method: z.enum(['GET', 'PUT']),
+  headers: z.array(z.object({ name: z.string(), value: z.string() })),
+  expires_at: z.iso.datetime(),
+}).meta({ id: 'SignedUrlResponse', description: 'a signed, expiring URL allowing one method on one file; send `headers` with the request' });
+export type SignedUrlResponse = z.infer<typeof SignedUrlResponse>;
+
+export const FileDeleteResponse = z.object({ deleted: z.literal(true) }).meta({ id: 'FileDeleteResponse' });
+export type FileDeleteResponse = z.infer<typeof FileDeleteResponse>;

@@ -1,4 +1,4 @@
-export { ErrorCode, ERROR_STATUS, type ApiErrorBody } from './errors.js';
+export { ErrorCode, ERROR_STATUS } from './errors.js';
 export { LIMITS, RESERVED_ENV_NAMES, RESERVED_ENV_PREFIXES, isReservedEnvName } from './limits.js';
 export {
   LANGUAGES,
@@ -13,9 +13,23 @@ export {
   Metadata,
   ExecuteRequest,
   type ExecuteRequestInput,
-  type ExecuteResponse,
-  type ExecutionRecordResponse,
 } from './execute.js';
+export {
+  ApiErrorBody,
+  ExecuteResponse,
+  ExecuteAcceptedResponse,
+  WebhookPayload,
+  EXECUTION_RECORD_STATUSES,
+  ExecutionRecordResponse,
+  ExecutionCancelResponse,
+  ExecutionEvent,
+  WEBHOOK_DELIVERY_STATUSES,
+  WebhookDeliveryStatus,
+  WebhookAttempt,
+  WebhookDeliveryResponse,
+  HealthResponse,
+  ReadinessResponse,
+} from './responses.js';
 export {
   FILE_MAX_BYTES,
   FileDeleteRequest,
@@ -23,6 +37,28 @@ export {
   FileUploadUrlRequest,
   FilesListRequest,
   homePathProblem,
-  type FileEntry,
-  type SignedUrlResponse,
+  FileEntry,
+  FilesListResponse,
+  SignedUrlResponse,
+  FileDeleteResponse,
 } from './files.js';
+export { ThreadId, ThreadForkRequest, ThreadForkResponse } from './threads.js';
+export {
+  CreateApiKeyRequest,
+  EXECUTION_RETENTIONS,
+  THREAD_RETENTIONS,
+  SandboxSettingsRequest,
+  SANDBOX_NAME_PATTERN,
+  SandboxName,
+  OrganizationSlug,
+  OrganizationQuery,
+  SandboxPath,
+  ApiKeyPath,
+  CreateSandboxRequest,
+  ApiKeySummary,
+  ApiKeyListResponse,
+  CreatedApiKeyResponse,
+  SandboxSummary,
+  SandboxListResponse,
+  WebhookSecretResponse,
+} from './admin.js';

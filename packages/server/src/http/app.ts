@@ -13,6 +13,7 @@ import type { AppEnv } from './app-context.js';
 import { errorResponse } from './errors.js';
 import { authenticate, limitBody, requestId } from './middleware.js';
 import { adminRoutes } from './routes/admin-routes.js';
+import { docsRoutes } from './routes/docs-routes.js';
 import { executeRoutes } from './routes/execute-routes.js';
 import { fileRoutes, signedFileRoutes } from './routes/files-routes.js';
 import { healthRoutes, type ReadinessCheck } from './routes/health-routes.js';
@@ -41,6 +42,7 @@ export function createApp(services: AppServices): Hono<AppEnv> {
   );
   app.use('/v1/*', authenticate(services.apiKeys, services.rateLimits));
   app.route('/', healthRoutes(services.readiness, services.metrics));
+  app.route('/', docsRoutes());
   app.route('/', executeRoutes(services.executions));
   app.route('/', fileRoutes(services.files, services.publicUrl));
   app.route('/', signedFileRoutes(services.files));

@@ -1,3 +1,4 @@
+import type { ApiKeySummary, SandboxSummary } from '@airlock/contracts';
 import {
   UniqueViolationError,
   type ApiKey,
@@ -25,15 +26,7 @@ export interface AdminServiceOptions {
   adminToken: string;
 }
 
-export interface ApiKeySummary {
-  id: string;
-  name: string;
-  display_prefix: string;
-  sandbox_config_id: string;
-  created_at: string;
-  last_used_at: string | null;
-  revoked_at: string | null;
-}
+export type { ApiKeySummary, SandboxSummary };
 
 /** First-start set-up and instance administration. */
 export class AdminService {
@@ -175,19 +168,6 @@ export interface SandboxSettingsInput {
   timeout_max_seconds?: number;
   execution_retention?: SandboxConfig['executionRetention'];
   thread_retention?: SandboxConfig['threadRetention'];
-}
-
-export interface SandboxSummary {
-  id: string;
-  name: string;
-  image: string;
-  cpu: number;
-  memory_mb: number;
-  network: string;
-  env_vars: Record<string, string>;
-  timeout_max_seconds: number;
-  execution_retention: string;
-  thread_retention: string;
 }
 
 function summarizeSandbox(config: SandboxConfig): SandboxSummary {

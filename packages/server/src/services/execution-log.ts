@@ -1,12 +1,5 @@
 import { StringDecoder } from 'node:string_decoder';
-
-/** One event of an execution's output stream (the NDJSON events of API.md), numbered by `seq`. */
-export type ExecutionEvent = { seq: number } & (
-  | { type: 'status'; trace_id: string; status: string }
-  | { type: 'output'; stream: 'stdout' | 'stderr'; data: string }
-  | { type: 'keepalive' }
-  | { type: 'result'; trace_id: string; status: string; result: object; output_truncated: boolean }
-);
+import type { ExecuteResponse, ExecutionEvent } from '@airlock/contracts';
 
 type NewEvent = ExecutionEvent extends infer E ? (E extends unknown ? Omit<E, 'seq'> : never) : never;
 
@@ -50,7 +43,7 @@ export class ExecutionLog {
     if (data.length > 0) this.append({ type: 'output', stream, data });
   }
 
-  finish(result: { status: string; stdout_truncated: boolean; stderr_truncated: boolean }): void {
+  finish(result: ExecuteResponse): void {
     for (const stream of ['stdout', 'stderr'] as const) {
       const rest = this.#decoders[stream].end();
       if (rest.length > 0) this.append({ type: 'output', stream, data: rest });

@@ -1,0 +1,104 @@
+import { z } from 'zod';
+import { EnvVars } from './execute.js';
+
+/** Bodies, parameters and answers of the admin API (`/admin/v1`, authenticated by the admin token). */
+
+/** A name the database can look up or store: its text holds no NUL. */
+const Text = z
+  .string()
+  .min(1)
+  .max(128)
+  // eslint-disable-next-line no-control-regex -- NUL is the character refused; a pattern shows it in the document
+  .regex(/^[^\u0000]*$/, 'must not contain NUL');
+
+export const SANDBOX_NAME_PATTERN = /^[a-z0-9][a-z0-9-]{0,62}$/;
+export const SandboxName = z.string().regex(SANDBOX_NAME_PATTERN, 'lowercase letters, digits and dashes, at most 63');
+
+export const OrganizationSlug = Text.describe('organization slug; the default organization when absent');
+export const OrganizationQuery = z.object({ organization: OrganizationSlug.optional() });
+export const SandboxPath = z.object({ name: SandboxName.describe('sandbox config name') });
+export const ApiKeyPath = z.object({ id: Text.describe('the key id from the key list') });
+
+export const CreateApiKeyRequest = z.strictObject({
+  name: Text,
+  organization: OrganizationSlug.optional(),
+  sandbox: SandboxName.optional().describe('sandbox config name; default "default"'),
+  env_vars: EnvVars.optional(),
+  network: z.literal('blocked', { error: "a key can only narrow the network to 'blocked'" }).optional(),
+});
+export type CreateApiKeyRequest = z.infer<typeof CreateApiKeyRequest>;
+
+export const EXECUTION_RETENTIONS = ['1h', '24h', '7d', '30d', 'forever'] as const;
+export const THREAD_RETENTIONS = ['24h', '7d', '30d', 'forever'] as const;
+
+export const SandboxSettingsRequest = z.strictObject({
+  image: z.string().min(1).optional(),
+  cpu: z.number().min(0.5, 'at least 0.5 cores').max(4, 'at most 4 cores').optional(),
+  memory_mb: z.number().int().min(128, 'at least 128 MiB').max(16384, 'at most 16384 MiB').optional(),
+  network: z.enum(['blocked', 'unrestricted']).optional(),
+  env_vars: EnvVars.optional(),
+  timeout_max_seconds: z.number().int().min(1).max(86_400).optional(),
+  execution_retention: z.enum(EXECUTION_RETENTIONS).optional(),
+  thread_retention: z.enum(THREAD_RETENTIONS).optional(),
+});
+export type SandboxSettingsRequest = z.infer<typeof SandboxSettingsRequest>;
+
+export const CreateSandboxRequest = SandboxSettingsRequest.extend({
+  name: SandboxName,
+  organization: OrganizationSlug.optional(),
+});
+export type CreateSandboxRequest = z.infer<typeof CreateSandboxRequest>;
+
+const Timestamp = z.iso.datetime();
+
+export const ApiKeySummary = z.object({
+  id: z.string(),
+  name: z.string(),
+  display_prefix: z.string().describe('the start of the key, to recognize it'),
+  sandbox_config_id: z.string(),
+  created_at: Timestamp,
+  last_used_at: Timestamp.nullable(),
+  revoked_at: Timestamp.nullable(),
+}).meta({ id: 'ApiKeySummary' });
+export type ApiKeySummary = z.infer<typeof ApiKeySummary>;
+
+export const ApiKeyListResponse = z.object({ api_keys: z.array(ApiKeySummary) }).meta({ id: 'ApiKeyListResponse' });
+export type ApiKeyListResponse = z.infer<typeof ApiKeyListResponse>;
+
+export const CreatedApiKeyResponse = z.object({
+  id: z.string(),
+  orgId: z.string(),
+  sandboxConfigId: z.string(),
+  name: z.string(),
+  displayPrefix: z.string(),
+  networkOverride: z.literal('blocked').nullable(),
+  envVars: z.record(z.string(), z.string()),
+  createdAt: Timestamp,
+  lastUsedAt: Timestamp.nullable(),
+  revokedAt: Timestamp.nullable(),
+  key: z.string().describe('the whole API key; shown once, never stored'),
+  sandbox: z.string().describe('the sandbox config name'),
+}).meta({ id: 'CreatedApiKeyResponse', description: 'a key just created: the only answer that shows the whole key' });
+export type CreatedApiKeyResponse = z.infer<typeof CreatedApiKeyResponse>;
+
+export const SandboxSummary = z.object({
+  id: z.string(),
+  name: z.string(),
+  image: z.string(),
+  cpu: z.number(),
+  memory_mb: z.number().int(),
+  network: z.enum(['blocked', 'unrestricted']),
+  env_vars: z.record(z.string(), z.string()),
+  timeout_max_seconds: z.number().int(),
+  execution_retention: z.enum(EXECUTION_RETENTIONS),
+  thread_retention: z.enum(THREAD_RETENTIONS),
+}).meta({ id: 'SandboxSummary' });
+export type SandboxSummary = z.infer<typeof SandboxSummary>;
+
+export const SandboxListResponse = z.object({ sandboxes: z.array(SandboxSummary) }).meta({ id: 'SandboxListResponse' });
+export type SandboxListResponse = z.infer<typeof SandboxListResponse>;
+
+export const WebhookSecretResponse = z
+  .object({ secret: z.string().describe('`whsec_...`: verifies the webhook-signature of deliveries for this sandbox config') })
+  .meta({ id: 'WebhookSecretResponse' });
+export type WebhookSecretResponse = z.infer<typeof WebhookSecretResponse>;

@@ -1,0 +1,118 @@
+import { ApiErrorBody, ERROR_STATUS, ErrorCode } from '@airlock/contracts';
+import { z } from 'zod';
+import type { ZodOpenApiResponseObject, ZodOpenApiResponsesObject } from 'zod-openapi';
+
+/** Security scheme names, as operations refer to them. */
+export const API_KEY = 'apiKey';
+export const ADMIN_TOKEN = 'adminToken';
+
+export const securitySchemes = {
+  [API_KEY]: {
+    type: 'http',
+    scheme: 'bearer',
+    bearerFormat: 'sk-<region>-<secret>',
+    description: 'An API key: `Authorization: Bearer sk-local-...`. Created on first start, or with `airlock keys create`.',
+  },
+  [ADMIN_TOKEN]: {
+    type: 'http',
+    scheme: 'bearer',
+    description:
+      'The admin token (`AIRLOCK_ADMIN_TOKEN`, or the file `<data dir>/admin-token`): `Authorization: Bearer <token>`. ' +
+      'Sandbox API keys are never accepted here.',
+  },
+} as const;
+
+export const apiKeySecurity = [{ [API_KEY]: [] }];
+export const adminSecurity = [{ [ADMIN_TOKEN]: [] }];
+
+const decimal = z.string().regex(/^[0-9]+$/);
+
+const requestIdHeader = z.string().meta({
+  description: 'The id of this request: the incoming X-Request-Id when it is well-formed, else a new `req_...` id.',
+  header: { id: 'X-Request-Id' },
+});
+const retryAfterHeader = decimal.meta({ description: 'Seconds to wait before trying again.', header: { id: 'Retry-After' } });
+const rateLimitHeaders = {
+  'RateLimit-Limit': decimal.optional().meta({
+    description: "Requests per minute this API key may make (the IETF RateLimit fields; on every `/v1` answer once the key is known).",
+    header: { id: 'RateLimit-Limit' },
+  }),
+  'RateLimit-Remaining': decimal.optional().meta({
+    description: 'Requests left in the current allowance.',
+    header: { id: 'RateLimit-Remaining' },
+  }),
+  'RateLimit-Reset': decimal.optional().meta({
+    description: 'Seconds until the allowance is full again.',
+    header: { id: 'RateLimit-Reset' },
+  }),
+};
+
+/** Headers of every answer. */
+export const commonHeaders = z.object({ 'X-Request-Id': requestIdHeader });
+/** Headers of answers to requests authenticated by an API key. */
+export const apiKeyHeaders = z.object({ 'X-Request-Id': requestIdHeader, ...rateLimitHeaders });
+
+/** Request headers every operation takes. */
+export const commonRequestHeaders = z.object({
+  'X-Request-Id': z
+    .string()
+    .regex(/^[A-Za-z0-9._:-]{1,128}$/)
+    .optional()
+    .meta({ description: 'Echoed in the answer and in logs; a malformed one is replaced by a new id.', param: { id: 'RequestId' } }),
+});
+
+const errorContent = { 'application/json': { schema: ApiErrorBody } };
+
+function codesWithStatus(status: number): ErrorCode[] {
+  return Object.values(ErrorCode).filter((code) => ERROR_STATUS[code] === status);
+}
+
+function errorResponse(code: ErrorCode, description: string, headers: z.ZodObject = commonHeaders): ZodOpenApiResponseObject {
+  const id = code.replace(/(^|_)([a-z])/g, (_match, _separator, letter: string) => letter.toUpperCase());
+  return { id, description: `\`${code}\`: ${description}`, headers, content: errorContent };
+}
+
+/** One reusable answer per stable error code (API.md), with the status ERROR_STATUS gives it. */
+export const errorResponses = {
+  validation_error: errorResponse('validation_error', 'a body or parameter is invalid; the message names the field and the rule.'),
+  unauthorized: errorResponse('unauthorized', 'the credential is missing, malformed, unknown or revoked.'),
+  forbidden: errorResponse('forbidden', 'the credential is valid but does not allow this.'),
+  not_found: errorResponse('not_found', 'no such resource in this organization (or no such endpoint).'),
+  conflict: errorResponse('conflict', 'the resource is not in a state that allows this.'),
+  thread_busy: errorResponse('thread_busy', 'the thread is running another execution; one at a time per thread.'),
+  payload_too_large: errorResponse('payload_too_large', 'the request body is over the limit.'),
+  rate_limited: errorResponse(
+    'rate_limited',
+    "over the API key's requests per minute or the organization's concurrent executions; retry after `Retry-After` seconds.",
+    apiKeyHeaders.extend({ 'Retry-After': retryAfterHeader }),
+  ),
+  internal_error: errorResponse('internal_error', 'a bug; the message never shows internals, quote its request id.'),
+  unavailable: errorResponse(
+    'unavailable',
+    'no sandbox capacity, or a dependency (storage, database) is down; retry after `Retry-After` seconds.',
+    commonHeaders.extend({ 'Retry-After': retryAfterHeader }),
+  ),
+} satisfies Record<ErrorCode, ZodOpenApiResponseObject>;
+
+/** The error answers for `codes`, keyed by status; codes sharing a status share one answer that names them all. */
+export function errors(...codes: ErrorCode[]): ZodOpenApiResponsesObject {
+  const responses: ZodOpenApiResponsesObject = {};
+  const statuses = [...new Set([...codes, ErrorCode.internalError].map((code) => ERROR_STATUS[code]))];
+  for (const status of statuses) {
+    const listed = codesWithStatus(status).filter((code) => codes.includes(code) || code === ErrorCode.internalError);
+    const [first] = listed;
+    if (!first) continue;
+    responses[`${status}` as `${1 | 2 | 3 | 4 | 5}${string}`] =
+      listed.length === 1
+        ? errorResponses[first]
+        : {
+            description: listed.map((code) => errorResponses[code].description).join(' '),
+            headers: commonHeaders,
+            content: errorContent,
+          };
+  }
+  return responses;
+}
+
+/** Errors any request authenticated by an API key can meet before its handler runs. */
+export const API_KEY_ERRORS: ErrorCode[] = [ErrorCode.unauthorized, ErrorCode.rateLimited, ErrorCode.payloadTooLarge];

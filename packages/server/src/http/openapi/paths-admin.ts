@@ -1,0 +1,111 @@
+import {
+  ApiKeyListResponse,
+  ApiKeyPath,
+  CreateApiKeyRequest,
+  CreatedApiKeyResponse,
+  CreateSandboxRequest,
+  ErrorCode,
+  OrganizationQuery,
+  SandboxListResponse,
+  SandboxPath,
+  SandboxSettingsRequest,
+  SandboxSummary,
+  WebhookSecretResponse,
+} from '@airlock/contracts';
+import { z } from 'zod';
+import type { ZodOpenApiOperationObject, ZodOpenApiPathsObject } from 'zod-openapi';
+import { adminSecurity, commonHeaders, commonRequestHeaders, errors } from './openapi-components.js';
+
+
+function adminOperation(
+  operation: Omit<ZodOpenApiOperationObject, 'tags' | 'security' | 'responses'> & {
+    status?: 200 | 201 | 204;
+    response?: z.ZodType;
+    codes: ErrorCode[];
+  },
+): ZodOpenApiOperationObject {
+  const { status = 200, response, codes, requestParams, ...rest } = operation;
+  return {
+    ...rest,
+    tags: ['Admin'],
+    security: adminSecurity,
+    requestParams: { query: OrganizationQuery, header: commonRequestHeaders, ...requestParams },
+    responses: {
+      [status]: {
+        description: 'Done.',
+        headers: commonHeaders,
+        ...(response ? { content: { 'application/json': { schema: response } } } : {}),
+      },
+      ...errors(ErrorCode.unauthorized, ErrorCode.validationError, ErrorCode.notFound, ...codes),
+    },
+  };
+}
+
+const body = (schema: z.ZodType) => ({ required: true, content: { 'application/json': { schema } } });
+const BODY_ERRORS = [ErrorCode.payloadTooLarge];
+
+/** Instance administration, authenticated by the admin token. */
+export const adminPaths: ZodOpenApiPathsObject = {
+  '/admin/v1/api-keys': {
+    get: adminOperation({ operationId: 'adminListApiKeys', summary: "List an organization's API keys", response: ApiKeyListResponse, codes: [] }),
+    post: adminOperation({
+      operationId: 'adminCreateApiKey',
+      summary: 'Create an API key',
+      description: 'The answer is the only time the whole key is shown.',
+      requestBody: body(CreateApiKeyRequest),
+      status: 201,
+      response: CreatedApiKeyResponse,
+      codes: BODY_ERRORS,
+    }),
+  },
+  '/admin/v1/api-keys/{id}': {
+    delete: adminOperation({
+      operationId: 'adminRevokeApiKey',
+      summary: 'Revoke an API key',
+      requestParams: { path: ApiKeyPath },
+      status: 204,
+      codes: [],
+    }),
+  },
+  '/admin/v1/sandboxes': {
+    get: adminOperation({ operationId: 'adminListSandboxes', summary: "List an organization's sandbox configs", response: SandboxListResponse, codes: [] }),
+    post: adminOperation({
+      operationId: 'adminCreateSandbox',
+      summary: 'Create a sandbox config',
+      requestBody: body(CreateSandboxRequest),
+      status: 201,
+      response: SandboxSummary,
+      codes: [...BODY_ERRORS, ErrorCode.conflict],
+    }),
+  },
+  '/admin/v1/sandboxes/{name}': {
+    patch: adminOperation({
+      operationId: 'adminUpdateSandbox',
+      summary: 'Change a sandbox config',
+      description: 'Only the fields sent change. Keys using the config see the change at once on this server.',
+      requestParams: { path: SandboxPath },
+      requestBody: body(SandboxSettingsRequest),
+      response: SandboxSummary,
+      codes: BODY_ERRORS,
+    }),
+  },
+  '/admin/v1/sandboxes/{name}/webhook-secret': {
+    get: adminOperation({
+      operationId: 'adminGetWebhookSecret',
+      summary: "Read a sandbox config's webhook signing secret",
+      requestParams: { path: SandboxPath },
+      response: WebhookSecretResponse,
+      codes: [],
+    }),
+  },
+  '/admin/v1/sandboxes/{name}/webhook-secret/rotate': {
+    post: adminOperation({
+      operationId: 'adminRotateWebhookSecret',
+      summary: "Replace a sandbox config's webhook signing secret",
+      description: 'Deliveries from now on are signed with the new secret.',
+      requestParams: { path: SandboxPath },
+      response: WebhookSecretResponse,
+      codes: [],
+    }),
+  },
+};

@@ -1,0 +1,125 @@
+import { compileErrors, validate } from '@readme/openapi-parser';
+import { describe, expect, it } from 'vitest';
+import { createApp, type AppServices } from '../packages/server/src/http/app.js';
+
+const HTTP_METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'];
+
+/** Building the routes captures the services; only requests use them, and these tests send none that would. */
+const services = new Proxy({} as AppServices, {
+  get: (_target, name) =>
+    new Proxy(
+      {},
+      {
+        get: (_service, property) => {
+          throw new Error(`services.${String(name)}.${String(property)} was used; the test app has no services`);
+        },
+      },
+    ),
+});
+const app = createApp(services);
+
+interface Document {
+  openapi: string;
+  paths: Record<string, Record<string, unknown>>;
+  components: { schemas: Record<string, unknown>; securitySchemes: Record<string, unknown> };
+}
+
+async function openApiDocument(): Promise<Document> {
+  const response = await app.request('/openapi.json');
+  expect(response.status).toBe(200);
+  expect(response.headers.get('content-type')).toMatch(/^application\/json/);
+  return (await response.json()) as Document;
+}
+
+/** Hono's `:param` as OpenAPI's `{param}`. */
+const openApiPath = (path: string) => path.replace(/:([A-Za-z0-9_]+)/g, '{$1}');
+
+/** The app's handlers (middleware patterns such as `/v1/*` left out), as OpenAPI paths. */
+function servedRoutes(): Array<{ method: string; path: string }> {
+  return app.routes
+    .filter((route) => !route.path.endsWith('*'))
+    .map((route) => ({ method: route.method.toLowerCase(), path: openApiPath(route.path) }));
+}
+
+describe('GET /openapi.json', () => {
+  it('is a valid OpenAPI 3.1 document, served without credentials', async () => {
+    const document = await openApiDocument();
+    expect(document.openapi).toMatch(/^3\.1\./);
+    const result = await validate(structuredClone(document) as never);
+    expect(result.valid, result.valid ? '' : compileErrors(result)).toBe(true);
+    expect(result.warnings).toEqual([]);
+  });
+
+  it('describes every route the app serves', async () => {
+    const { paths } = await openApiDocument();
+    const routes = servedRoutes();
+    expect(routes.length).toBeGreaterThan(20);
+    const missing = routes.filter(({ method, path }) =>
+      method === 'all' ? paths[path] === undefined : paths[path]?.[method] === undefined,
+    );
+    expect(missing, 'routes without an operation in the document').toEqual([]);
+  });
+
+  it('describes no operation the app does not serve', async () => {
+    const { paths } = await openApiDocument();
+    const routes = servedRoutes();
+    const operations = Object.entries(paths).flatMap(([path, item]) =>
+      Object.keys(item)
+        .filter((key) => HTTP_METHODS.includes(key))
+        .map((method) => ({ method, path })),
+    );
+    const unserved = operations.filter(
+      ({ method, path }) => !routes.some((route) => route.path === path && (route.method === method || route.method === 'all')),
+    );
+    expect(unserved).toEqual([]);
+  });
+
+  it('names the request schemas the routes validate with, and both credentials', async () => {
+    const { components } = await openApiDocument();
+    for (const name of [
+      'ExecuteRequest',
+      'FilesListRequest',
+      'FileUploadUrlRequest',
+      'FileDownloadUrlRequest',
+      'FileDeleteRequest',
+      'ThreadForkRequest',
+      'CreateApiKeyRequest',
+      'CreateSandboxRequest',
+      'SandboxSettingsRequest',
+    ]) {
+      expect(components.schemas[name], name).toMatchObject({ type: 'object', additionalProperties: false });
+    }
+    expect(Object.keys(components.securitySchemes).sort()).toEqual(['adminToken', 'apiKey']);
+  });
+
+  it('gives every error status its stable codes and the X-Request-Id header', async () => {
+    const document = (await openApiDocument()) as Document & {
+      components: { responses: Record<string, { description: string; headers: Record<string, unknown> }> };
+    };
+    const execute = document.paths['/v1/sandbox/execute']?.post as { responses: Record<string, unknown> };
+    expect(Object.keys(execute.responses).sort()).toEqual(['200', '202', '400', '401', '409', '413', '429', '500', '503']);
+    const rateLimited = document.components.responses.RateLimited;
+    expect(rateLimited?.description).toMatch(/^`rate_limited`/);
+    expect(Object.keys(rateLimited?.headers ?? {})).toEqual(expect.arrayContaining(['X-Request-Id', 'Retry-After', 'RateLimit-Limit']));
+  });
+});
+
+describe('GET /docs', () => {
+  it('is an HTML page that loads only assets of this server', async () => {
+    const response = await app.request('/docs');
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toMatch(/^text\/html/);
+    const html = await response.text();
+    expect(html).not.toMatch(/https?:\/\//);
+    const references = [...html.matchAll(/\b(?:src|href)\s*=\s*["']([^"']+)["']/g)].map((match) => match[1] ?? '');
+    expect(references.length).toBeGreaterThan(0);
+    for (const reference of references) {
+      expect(reference).toMatch(/^\/[^/]/);
+      const asset = await app.request(reference);
+      expect(asset.status, reference).toBe(200);
+      expect(asset.headers.get('content-type'), reference).toMatch(/javascript/);
+      expect((await asset.arrayBuffer()).byteLength).toBeGreaterThan(100_000);
+    }
+    expect(html).toContain('/openapi.json');
+  });
+});
