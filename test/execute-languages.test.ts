@@ -19,7 +19,7 @@ describe('languages and exit codes', () => {
     const result = await airlock.execute({ language, code });
     const wallMs = performance.now() - sentAt;
     expect(result).toMatchObject({ success: true, status: 'success', exit_code: 0, stdout, stderr: '', error: null });
-    expect(result.trace_id).toMatch(/^trc_[0-9a-f]{32}$/);
+    expect(result.trace_id).toMatch(/^trc_[0-9a-z]{20}$/);
     expect(result.stdout_truncated).toBe(false);
     expect(result.overhead_ms).toBeGreaterThan(0);
     expect(result.overhead_ms).toBeLessThan(wallMs);

@@ -44,7 +44,7 @@ describe('bad input is rejected with a stable code and a message naming the fiel
     [{ code: 'x', env_vars: { A: 'v'.repeat(32 * 1024 + 1) } }, /^env_vars\.A: values are at most 32768 bytes/],
     [{ code: 'x', unexpected: true }, /^unknown field "unexpected"/],
     [{ code: 'x', sub_paths: { data: 'a' } }, /^sub_paths: storage mounts are not supported/],
-    [{ code: 'x', webhook_url: 'https://example.invalid/hook' }, /^webhook_url: webhook delivery is not supported/],
+    [{ code: 'x', webhook_url: 'https://example.invalid/hook' }, /^webhook_url: needs the header Prefer: respond-async/],
     [[1, 2], /^body: /],
     ['text', /^body: /],
   ])('case %#', async (body, message) => {

@@ -41,9 +41,14 @@ export function testApiKey(): string {
 }
 
 export async function startAirlock(
-  options: { environment?: Record<string, string>; keepDataDirectory?: boolean } = {},
+  options: {
+    environment?: Record<string, string>;
+    keepDataDirectory?: boolean;
+    /** Start on an earlier fixture's data directory (kept with keepDataDirectory), as a restarted server. */
+    dataDirectory?: string;
+  } = {},
 ): Promise<AirlockFixture> {
-  const dataDirectory = await mkdtemp(join(tmpdir(), 'airlock-test-'));
+  const dataDirectory = options.dataDirectory ?? (await mkdtemp(join(tmpdir(), 'airlock-test-')));
   const apiKey = options.environment?.AIRLOCK_BOOTSTRAP_API_KEY ?? testApiKey();
   const sandboxUid = testSandboxUid();
   const config = loadConfig(
@@ -60,7 +65,7 @@ export async function startAirlock(
   try {
     server = await startServer({ config, logger: silentLogger });
   } catch (error) {
-    await rm(dataDirectory, { recursive: true, force: true });
+    if (!options.dataDirectory) await rm(dataDirectory, { recursive: true, force: true });
     throw error;
   }
   let closed = false;

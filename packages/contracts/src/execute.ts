@@ -86,7 +86,7 @@ export const ExecuteRequest = z.strictObject({
   metadata: Metadata.optional(),
   env_vars: EnvVars.optional(),
   sub_paths: z.record(z.string(), z.string()).optional(),
-  webhook_url: z.string().optional(),
+  webhook_url: z.string().max(2048, 'at most 2048 characters').optional(),
 });
 export type ExecuteRequest = z.infer<typeof ExecuteRequest>;
 export type ExecuteRequestInput = z.input<typeof ExecuteRequest>;

@@ -25,6 +25,8 @@ export interface Execution {
   stderrTruncated: boolean;
   metadata: Record<string, string>;
   deliveryMode: DeliveryMode;
+  /** Where the result is POSTed when the execution finishes (delivery mode 'webhook'), or null. */
+  webhookUrl: string | null;
   warm: boolean;
   durationMs: number | null;
   overheadMs: number | null;
@@ -48,6 +50,8 @@ export interface NewExecution {
   code: string;
   metadata?: Record<string, string>;
   deliveryMode: DeliveryMode;
+  /** With it, finishing the execution queues its webhook delivery in the same statement. */
+  webhookUrl?: string | null;
   createdAt: Date;
 }
 
@@ -86,6 +90,7 @@ interface ExecutionRow {
   stderr_truncated: boolean;
   metadata: Record<string, string>;
   delivery_mode: DeliveryMode;
+  webhook_url: string | null;
   warm: boolean;
   duration_ms: number | null;
   overhead_ms: number | null;
@@ -113,6 +118,7 @@ const SELECT_LIST = [
   'stderr_truncated',
   'metadata',
   'delivery_mode',
+  'webhook_url',
   'warm',
   'duration_ms',
   'overhead_ms',
@@ -141,6 +147,7 @@ function toExecution(row: ExecutionRow): Execution {
     stderrTruncated: row.stderr_truncated,
     metadata: row.metadata,
     deliveryMode: row.delivery_mode,
+    webhookUrl: row.webhook_url,
     warm: row.warm,
     durationMs: row.duration_ms,
     overheadMs: row.overhead_ms,
@@ -154,6 +161,19 @@ function toExecution(row: ExecutionRow): Execution {
 
 const optionalText = (text: string | null): string | null => (text === null ? null : withoutNul(text));
 
+/**
+ * Wraps an UPDATE of executions named `finished` (RETURNING the select list) so that every finished execution with
+ * a webhook URL gets its pending delivery in the same statement: a committed result is never left undelivered.
+ */
+function finishing(update: string): string {
+  return `WITH finished AS (${update}),
+    queued AS (
+      INSERT INTO webhook_deliveries (trace_id, org_id, url)
+      SELECT trace_id, org_id, webhook_url FROM finished WHERE webhook_url IS NOT NULL
+    )
+    SELECT ${SELECT_LIST} FROM finished`;
+}
+
 /** Executions are stored as text; U+0000 in code, output and errors is stored as U+FFFD (see sql-text.ts). */
 export class ExecutionRepository {
   readonly #database: Queryable;
@@ -166,8 +186,8 @@ export class ExecutionRepository {
   async insertRunning(execution: NewExecution): Promise<Execution> {
     const [row] = await this.#database.query<ExecutionRow>(
       `INSERT INTO executions (trace_id, org_id, api_key_id, sandbox_config_id, node_id, language, code, metadata,
-         delivery_mode, created_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10)
+         delivery_mode, webhook_url, created_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10, $11)
        RETURNING ${SELECT_LIST}`,
       [
         execution.traceId,
@@ -179,6 +199,7 @@ export class ExecutionRepository {
         withoutNul(execution.code),
         stringMapParameter(execution.metadata ?? {}),
         execution.deliveryMode,
+        execution.webhookUrl ?? null,
         execution.createdAt,
       ],
     );
@@ -186,17 +207,18 @@ export class ExecutionRepository {
   }
 
   /**
-   * Stores the outcome of a running execution. Returns the finished execution, or null when there is no execution
-   * with that trace id still running (absent, already completed, or failed by failRunning).
+   * Stores the outcome of a running execution (and queues its webhook delivery, if it has a webhook URL). Returns
+   * the finished execution, or null when there is no execution with that trace id still running (absent, already
+   * completed, or failed by failRunning).
    */
   async complete(traceId: string, result: ExecutionResult): Promise<Execution | null> {
     const [row] = await this.#database.query<ExecutionRow>(
-      `UPDATE executions SET
+      finishing(`UPDATE executions SET
          status = $2, exit_code = $3, error = $4, stdout = $5, stderr = $6, stdout_truncated = $7,
          stderr_truncated = $8, warm = $9, duration_ms = $10, overhead_ms = $11, peak_memory_bytes = $12,
          cpu_time_ms = $13, started_at = $14, completed_at = $15
        WHERE trace_id = $1 AND status = 'running'
-       RETURNING ${SELECT_LIST}`,
+       RETURNING ${SELECT_LIST}`),
       [
         traceId,
         result.status,
@@ -230,15 +252,16 @@ export class ExecutionRepository {
   /**
    * Marks executions still 'running' as 'failed' with `reason` as their error, for start-up after a crash.
    * With `nodeId`, only that node's executions: several servers sharing one PostgreSQL must pass it, or a restarting
-   * node would fail executions other nodes are still running. Returns how many executions were failed.
+   * node would fail executions other nodes are still running. Webhook executions among them get their delivery
+   * queued, like any finished one. Returns how many executions were failed.
    */
   async failRunning(reason: string, scope: { nodeId?: string } = {}): Promise<number> {
     const rows = await this.#database.query(
-      `UPDATE executions SET
+      finishing(`UPDATE executions SET
          status = 'failed', error = $1, stdout = coalesce(stdout, ''), stderr = coalesce(stderr, ''),
          completed_at = now()
        WHERE status = 'running' AND ($2::text IS NULL OR node_id = $2)
-       RETURNING trace_id`,
+       RETURNING ${SELECT_LIST}`),
       [withoutNul(reason), scope.nodeId ?? null],
     );
     return rows.length;

@@ -34,3 +34,10 @@ export {
   type NewExecution,
 } from './execution-repository.js';
 export { ThreadRepository, type Thread } from './thread-repository.js';
+export {
+  WebhookRepository,
+  type AttemptOutcome,
+  type WebhookAttempt,
+  type WebhookDelivery,
+  type WebhookDeliveryStatus,
+} from './webhook-repository.js';

@@ -6,7 +6,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BACKEND_KINDS, TestBackend } from '../test/test-backend.js';
 import { MigrationError, OrganizationRepository, loadMigrations, openDatabase } from './index.js';
 
-const EXPECTED_TABLES = ['api_keys', 'executions', 'organizations', 'sandbox_configs', 'schema_migrations', 'threads'];
+const EXPECTED_TABLES = [
+  'api_keys',
+  'executions',
+  'organizations',
+  'sandbox_configs',
+  'schema_migrations',
+  'threads',
+  'webhook_attempts',
+  'webhook_deliveries',
+];
 
 describe.each(BACKEND_KINDS)('migrations on %s', (kind) => {
   const backend = new TestBackend(kind);

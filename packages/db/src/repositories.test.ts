@@ -295,6 +295,7 @@ describe.each(BACKEND_KINDS)('repositories on %s', (kind) => {
         stderrTruncated: false,
         metadata: { job: '42' },
         deliveryMode: 'streaming',
+        webhookUrl: null,
         warm: false,
         durationMs: null,
         overheadMs: null,

@@ -40,6 +40,21 @@ export interface Config {
   sweepIntervalSeconds: number;
   /** Age below which an unreferenced blob or cached layer is kept (a save or a call may still use it). */
   garbageGraceSeconds: number;
+  /**
+   * Master keys sealing secrets at rest (AES-256-GCM), the current one first; every node of a deployment needs them.
+   * `<data>/master-key` when unset.
+   */
+  masterKeys: Buffer[] | undefined;
+  webhooks: WebhookConfig;
+}
+
+export interface WebhookConfig {
+  /** Development mode: webhooks may go to loopback receivers, over plain http. */
+  allowLoopback: boolean;
+  maxAttempts: number;
+  /** Delay before the first retry; it doubles with each further one. */
+  retryBaseSeconds: number;
+  attemptTimeoutSeconds: number;
 }
 
 export interface S3Config {
@@ -136,6 +151,34 @@ export function loadConfig(
       { variable: 'AIRLOCK_URL_SIGNING_KEY', schema: z.string().regex(/^[0-9a-f]{64,}$/, 'at least 64 hex digits').optional(), fallback: undefined },
       environment,
     ),
+    masterKeys: resolveOption(
+      {
+        variable: 'AIRLOCK_MASTER_KEY',
+        schema: z
+          .string()
+          .regex(/^[0-9a-f]{64}(,[0-9a-f]{64})*$/, '64 hex digits (32 bytes), or several such keys separated by commas, the current one first')
+          .transform((keys) => keys.split(',').map((key) => Buffer.from(key, 'hex')))
+          .optional(),
+        fallback: undefined,
+      },
+      environment,
+    ),
+    webhooks: {
+      allowLoopback:
+        resolveOption({ variable: 'AIRLOCK_WEBHOOK_ALLOW_LOOPBACK', schema: z.enum(['true', 'false']), fallback: 'false' }, environment) === 'true',
+      maxAttempts: resolveOption(
+        { variable: 'AIRLOCK_WEBHOOK_MAX_ATTEMPTS', schema: z.coerce.number().int().min(1).max(50), fallback: 10 },
+        environment,
+      ),
+      retryBaseSeconds: resolveOption(
+        { variable: 'AIRLOCK_WEBHOOK_RETRY_SECONDS', schema: z.coerce.number().min(0.01).max(3600), fallback: 10 },
+        environment,
+      ),
+      attemptTimeoutSeconds: resolveOption(
+        { variable: 'AIRLOCK_WEBHOOK_TIMEOUT_SECONDS', schema: z.coerce.number().min(0.1).max(300), fallback: 10 },
+        environment,
+      ),
+    },
   };
   if (config.bootstrapApiKey !== undefined && !/^sk-[a-z0-9]+-[A-Za-z0-9_-]{16,}$/.test(config.bootstrapApiKey)) {
     throw new ConfigError('AIRLOCK_BOOTSTRAP_API_KEY must look like sk-<region>-<secret of at least 16 characters>');

@@ -11,6 +11,7 @@ import {
   OrganizationRepository,
   SandboxConfigRepository,
   ThreadRepository,
+  WebhookRepository,
   openDatabase,
   type Database,
 } from '@airlock/db';
@@ -29,6 +30,9 @@ import { randomToken } from './services/secrets.js';
 import { ThreadService, type SweepResult } from './services/thread-service.js';
 import { FileService } from './services/file-service.js';
 import { UrlSigner } from './services/url-signer.js';
+import { SecretBox } from './services/secret-box.js';
+import { WebhookSecrets } from './services/webhook-secrets.js';
+import { WebhookDispatcher } from './webhooks/webhook-dispatcher.js';
 
 export interface RunningServer {
   url: string;
@@ -88,6 +92,9 @@ export async function startServer(options: {
     const executions = new ExecutionRepository(database);
     const failed = await executions.failRunning('the server stopped while this execution was running', { nodeId });
     if (failed > 0) logger.warn('marked executions of a previous run as failed', { count: failed });
+    const webhookRepository = new WebhookRepository(database);
+    // Deliveries this node was attempting when it stopped are retried at once rather than after their claim lapses.
+    await webhookRepository.releaseClaims(nodeId);
     const threadRepository = new ThreadRepository(database);
     // A thread held by a killed run keeps its last complete layers; only the lock is released.
     const abandoned = await threadRepository.releaseAbandoned(nodeId);
@@ -130,12 +137,18 @@ export async function startServer(options: {
     const keyService = new ApiKeyService({ keys: apiKeyRepository, region: config.keyRegion, cacheSeconds: config.authCacheSeconds });
     const adminToken =
       config.adminToken ?? readOrCreateFile(join(config.dataDirectory, 'admin-token'), () => `adm-${randomToken(32)}`);
+    const masterKeys =
+      config.masterKeys ??
+      [Buffer.from(readOrCreateFile(join(config.dataDirectory, 'master-key'), () => randomBytes(32).toString('hex')), 'hex')];
+    const webhookSecrets = new WebhookSecrets({ repository: webhookRepository, box: new SecretBox(masterKeys) });
+    const webhookPolicy = { allowLoopback: config.webhooks.allowLoopback };
     const admin = new AdminService({
       imageNames: runtime.images.recipeNames(),
       organizations: new OrganizationRepository(database),
       sandboxConfigs: new SandboxConfigRepository(database),
       apiKeys: apiKeyRepository,
       keyService,
+      webhookSecrets,
       adminToken,
     });
     const createdApiKey = await admin.bootstrap(config.bootstrapApiKey);
@@ -149,9 +162,32 @@ export async function startServer(options: {
       poolStatistics: () => runtime.poolStatistics(),
       activeSandboxes: () => runtime.activeSandboxes,
     });
+    const dispatcher = new WebhookDispatcher({
+      deliveries: webhookRepository,
+      executions,
+      secrets: webhookSecrets,
+      policy: webhookPolicy,
+      nodeId,
+      logger,
+      maxAttempts: config.webhooks.maxAttempts,
+      retryBaseMs: config.webhooks.retryBaseSeconds * 1000,
+      attemptTimeoutMs: config.webhooks.attemptTimeoutSeconds * 1000,
+      pollMs: Math.min(2000, config.webhooks.retryBaseSeconds * 1000),
+      onAttempt: (outcome) => metrics.recordWebhookAttempt(outcome),
+    });
     const app = createApp({
       apiKeys: keyService,
-      executions: new ExecutionService({ runtime, executions, logger, metrics, threads, live: new LiveExecutions(), rateLimits, nodeId }),
+      executions: new ExecutionService({
+        runtime,
+        executions,
+        logger,
+        metrics,
+        threads,
+        live: new LiveExecutions(),
+        rateLimits,
+        nodeId,
+        webhooks: { deliveries: webhookRepository, policy: webhookPolicy, onQueued: () => dispatcher.kick() },
+      }),
       rateLimits,
       files: new FileService({ threads, signer: new UrlSigner(Buffer.from(urlSigningKey, 'hex')) }),
       threads,
@@ -164,6 +200,8 @@ export async function startServer(options: {
         { name: 'image', check: async () => runtime.isImageLoaded(DEFAULT_IMAGE) },
       ],
     });
+    dispatcher.start();
+    cleanups.push(() => dispatcher.close());
     const server = await listen(app.fetch, config.host, config.port);
     cleanups.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
     const address = server.address() as AddressInfo;

@@ -12,6 +12,7 @@ import {
 import { ApiError } from './api-error.js';
 import type { ApiKeyService, CreatedApiKey } from './api-key-service.js';
 import { secretsEqual, sha256 } from './secrets.js';
+import type { WebhookSecrets } from './webhook-secrets.js';
 
 export const DEFAULT_ORGANIZATION_SLUG = 'default';
 export const DEFAULT_SANDBOX_NAME = 'default';
@@ -23,6 +24,7 @@ export interface AdminServiceOptions {
   sandboxConfigs: SandboxConfigRepository;
   apiKeys: ApiKeyRepository;
   keyService: ApiKeyService;
+  webhookSecrets: WebhookSecrets;
   adminToken: string;
 }
 
@@ -112,6 +114,16 @@ export class AdminService {
     this.#options.keyService.forgetCachedPrincipals();
     if (!updated) throw ApiError.notFound(`no sandbox config "${name}" in organization "${organization.slug}"`);
     return summarizeSandbox(updated);
+  }
+
+  /** The sandbox config's webhook signing secret (`whsec_...`), made on first use; `rotate` replaces it. */
+  async webhookSecret(name: string, options: { rotate: boolean; organization?: string | undefined }): Promise<{ secret: string }> {
+    const organization = await this.#organization(options.organization);
+    const sandbox = await this.#sandbox(organization, name);
+    const { webhookSecrets } = this.#options;
+    const secret = options.rotate ? await webhookSecrets.rotate(sandbox.id) : await webhookSecrets.get(sandbox.id);
+    if (secret === null) throw ApiError.notFound(`no sandbox config "${name}" in organization "${organization.slug}"`);
+    return { secret };
   }
 
   #settings(input: SandboxSettingsInput): Partial<SandboxConfigSettings> {

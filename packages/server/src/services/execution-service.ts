@@ -1,11 +1,11 @@
-import { randomBytes } from 'node:crypto';
 import {
   ErrorCode,
   ExecuteRequest,
   type ExecuteResponse,
   type ExecutionRecordResponse,
+  type WebhookDeliveryResponse,
 } from '@airlock/contracts';
-import type { Execution, ExecutionRepository, SandboxConfig } from '@airlock/db';
+import { generateId, type ExecutionRepository, type SandboxConfig, type WebhookRepository } from '@airlock/db';
 import {
   SandboxStartError,
   type PreparedSandbox,
@@ -13,8 +13,10 @@ import {
   type SandboxOutcome,
   type SandboxRuntime,
 } from '@airlock/runtime';
+import { DestinationError, parseWebhookUrl, resolveDestination, type DestinationPolicy } from '../webhooks/webhook-destination.js';
 import { ApiError } from './api-error.js';
 import type { Principal } from './api-key-service.js';
+import { isFinished, toRecordResponse, type FinishedExecution } from './execution-records.js';
 import type { Logger } from './logger.js';
 import type { ServerMetrics } from './metrics.js';
 import type { ExecutionLog, LiveExecutions } from './execution-log.js';
@@ -34,10 +36,25 @@ export interface ExecutionServiceOptions {
   rateLimits: RateLimits;
   /** Identifies this server process in execution records. */
   nodeId: string;
+  webhooks: {
+    deliveries: WebhookRepository;
+    policy: DestinationPolicy;
+    /** Called when a finished execution has queued its webhook delivery. */
+    onQueued: () => void;
+  };
 }
 
+/** How a caller receives the result. */
+export type Delivery =
+  | { mode: 'inline' }
+  /** `onStarted` gets the live log once the execution is accepted and its sandbox ready. */
+  | { mode: 'streaming'; onStarted: (log: ExecutionLog) => void }
+  /** `onRecorded` is called once the running execution is in the database, with its trace id. */
+  | { mode: 'webhook'; webhookUrl: string | undefined; onRecorded: (traceId: string) => void };
+
+/** `trc_` and 20 base32 characters (the form Baponi clients accept). */
 export function newTraceId(): string {
-  return `trc_${randomBytes(16).toString('hex')}`;
+  return generateId('execution');
 }
 
 /** Runs code for an authenticated caller: resolves the configuration chain, runs one sandbox, records the result. */
@@ -52,11 +69,10 @@ export class ExecutionService {
     principal: Principal,
     request: ExecuteRequest,
     acceptedAt: number,
-    /** Called once the execution is accepted and its sandbox ready, with the log that follows it. */
-    onStarted?: (log: ExecutionLog) => void,
+    delivery: Delivery = { mode: 'inline' },
   ): Promise<ExecuteResponse> {
     const { sandboxConfig, organization, apiKey } = principal;
-    rejectUnsupported(request);
+    rejectUnsupported(request, delivery);
     const timeoutLimit = Math.min(sandboxConfig.timeoutMaxSeconds, organization.maxTimeoutSeconds);
     if (request.timeout > timeoutLimit) {
       throw ApiError.validation(
@@ -77,10 +93,9 @@ export class ExecutionService {
     try {
       const { sandbox, warm, home } = await this.#prepare(principal, request, traceId);
       const log = this.#options.live.start(organization.id, traceId);
-      onStarted?.(log);
+      if (delivery.mode === 'streaming') delivery.onStarted(log);
       try {
-        const streaming = onStarted !== undefined;
-        const response = await this.#run({ request, principal, traceId, createdAt, acceptedAt, env, sandbox, warm, home, log, streaming });
+        const response = await this.#run({ request, principal, traceId, createdAt, acceptedAt, env, sandbox, warm, home, log, delivery });
         log.finish(response);
         return response;
       } catch (error) {
@@ -105,9 +120,9 @@ export class ExecutionService {
     warm: boolean;
     home: { lease: ThreadLease; changes: string } | undefined;
     log: ExecutionLog;
-    streaming: boolean;
+    delivery: Delivery;
   }): Promise<ExecuteResponse> {
-    const { request, principal, traceId, createdAt, acceptedAt, env, sandbox, warm, home, log } = options;
+    const { request, principal, traceId, createdAt, acceptedAt, env, sandbox, warm, home, log, delivery } = options;
     const { sandboxConfig, organization, apiKey } = principal;
     let saveError: unknown;
     const running = sandbox.run({
@@ -131,10 +146,15 @@ export class ExecutionService {
       language: request.language,
       code: request.code,
       metadata: request.metadata ?? {},
-      deliveryMode: options.streaming ? 'streaming' : 'inline',
+      deliveryMode: delivery.mode,
+      webhookUrl: delivery.mode === 'webhook' ? delivery.webhookUrl : undefined,
       createdAt,
     }));
-    inserted.catch(() => undefined);
+    inserted.then(() => delivery.mode === 'webhook' && delivery.onRecorded(traceId), () => undefined);
+    const complete = async (result: Parameters<ExecutionRepository['complete']>[1]) => {
+      const completed = await this.#options.executions.complete(traceId, result);
+      if (completed?.webhookUrl) this.#options.webhooks.onQueued();
+    };
 
     let outcome: SandboxOutcome;
     try {
@@ -144,7 +164,7 @@ export class ExecutionService {
       const message = error instanceof SandboxStartError ? 'the sandbox failed to start' : 'the sandbox failed';
       this.#options.logger.error(message, { traceId, error: String(error) });
       await inserted;
-      await this.#options.executions.complete(traceId, failedResult(message, createdAt));
+      await complete(failedResult(message, createdAt));
       this.#options.metrics.recordExecution({ language: request.language, status: 'failed', warm, overheadMs: null });
       throw ApiError.unavailable(`${message}; try again shortly`);
     }
@@ -152,7 +172,7 @@ export class ExecutionService {
     const overheadMs = round(outcome.codeStartedAt - acceptedAt, 3);
     const durationMs = Math.round(outcome.runMs);
     const error = saveError === undefined ? describeOutcome(outcome, request.timeout) : HOME_NOT_SAVED;
-    await this.#options.executions.complete(traceId, {
+    await complete({
       status: outcome.status,
       exitCode: outcome.exitCode,
       error,
@@ -217,16 +237,73 @@ export class ExecutionService {
   }
 
   /**
+   * Runs the execution in the background (`Prefer: respond-async`): resolves with its trace id once it is running and
+   * recorded; its result goes to `webhook_url`, if given, and to the executions API. Errors before it starts (a bad
+   * webhook destination, a busy thread, no sandbox) reject as they would inline.
+   */
+  async executeInBackground(
+    principal: Principal,
+    request: ExecuteRequest,
+    acceptedAt: number,
+  ): Promise<{ trace_id: string; status: 'running' }> {
+    const webhookUrl = request.webhook_url === undefined ? undefined : await this.#acceptWebhookUrl(request.webhook_url);
+    return new Promise((resolve, reject) => {
+      let recorded = false;
+      const onRecorded = (traceId: string) => {
+        recorded = true;
+        resolve({ trace_id: traceId, status: 'running' });
+      };
+      this.execute(principal, request, acceptedAt, { mode: 'webhook', webhookUrl, onRecorded }).catch((error: unknown) => {
+        if (!recorded) reject(error);
+        // Failures after the record was written are in the record (and the webhook) already.
+      });
+    });
+  }
+
+  async #acceptWebhookUrl(raw: string): Promise<string> {
+    const { policy } = this.#options.webhooks;
+    try {
+      const url = parseWebhookUrl(raw, policy);
+      await resolveDestination(url, policy);
+      return url.href;
+    } catch (error) {
+      if (error instanceof DestinationError) throw ApiError.validation(`webhook_url: ${error.message}`);
+      throw error;
+    }
+  }
+
+  /** The webhook delivery of an execution and its attempts. */
+  async webhookDelivery(principal: Principal, traceId: string): Promise<WebhookDeliveryResponse> {
+    const execution = await this.#options.executions.get(principal.organization.id, traceId);
+    if (!execution) throw ApiError.notFound(`no execution ${traceId} in this organization`);
+    if (execution.webhookUrl === null) throw ApiError.notFound(`execution ${traceId} has no webhook_url`);
+    const delivery = await this.#options.webhooks.deliveries.get(principal.organization.id, traceId);
+    return {
+      url: execution.webhookUrl,
+      // Until the execution finishes there is nothing to deliver yet.
+      status: delivery?.status ?? 'pending',
+      attempts: (delivery?.attemptLog ?? []).map((attempt) => ({
+        attempt: attempt.attempt,
+        attempted_at: attempt.attemptedAt.toISOString(),
+        status_code: attempt.statusCode,
+        error: attempt.error,
+        duration_ms: attempt.durationMs,
+      })),
+      next_attempt_at: delivery?.status === 'pending' ? delivery.nextAttemptAt.toISOString() : null,
+    };
+  }
+
+  /**
    * An execution's events for a replay: its live log when it runs (or just ran) on this node, else its record once
    * it has finished (an execution running on another node is waited for).
    */
-  async output(principal: Principal, traceId: string): Promise<{ log: ExecutionLog } | { record: Execution }> {
+  async output(principal: Principal, traceId: string): Promise<{ log: ExecutionLog } | { record: FinishedExecution }> {
     const log = this.#options.live.get(principal.organization.id, traceId);
     if (log) return { log };
     for (;;) {
       const record = await this.#options.executions.get(principal.organization.id, traceId);
       if (!record) throw ApiError.notFound(`no execution ${traceId} in this organization`);
-      if (record.status !== 'running') return { record };
+      if (isFinished(record)) return { record };
       await new Promise((resolve) => setTimeout(resolve, 500));
     }
   }
@@ -250,7 +327,10 @@ export class ExecutionService {
 
   async get(principal: Principal, traceId: string): Promise<ExecutionRecordResponse> {
     const execution = await this.#options.executions.get(principal.organization.id, traceId);
-    if (execution) return toRecordResponse(execution);
+    if (execution) {
+      const delivery = execution.webhookUrl === null ? null : await this.#options.webhooks.deliveries.get(principal.organization.id, traceId);
+      return toRecordResponse(execution, delivery?.status ?? (execution.webhookUrl === null ? null : 'pending'));
+    }
     // Running here, its record not written yet: its trace id was already streamed to the caller.
     if (this.#options.live.get(principal.organization.id, traceId)) {
       return {
@@ -260,10 +340,12 @@ export class ExecutionService {
         stdout: null,
         stderr: null,
         error: null,
-        duration_ms: null,
+        duration_ms: 0,
         overhead_ms: null,
         warm: null,
         delivery_mode: 'streaming',
+        webhook_url: null,
+        webhook_delivery_status: null,
         created_at: new Date().toISOString(),
         completed_at: null,
       };
@@ -303,12 +385,12 @@ function failedResponse(traceId: string, error: string): ExecuteResponse {
 const HOME_NOT_SAVED =
   "the code ran, but the thread's home changes could not be saved to storage; the thread is unchanged";
 
-function rejectUnsupported(request: ExecuteRequest): void {
+function rejectUnsupported(request: ExecuteRequest, delivery: Delivery): void {
   if (request.sub_paths !== undefined) {
     throw ApiError.validation('sub_paths: storage mounts are not supported by this server yet; omit sub_paths');
   }
-  if (request.webhook_url !== undefined) {
-    throw ApiError.validation('webhook_url: webhook delivery is not supported by this server yet; omit webhook_url');
+  if (request.webhook_url !== undefined && delivery.mode !== 'webhook') {
+    throw ApiError.validation('webhook_url: needs the header Prefer: respond-async (the call then answers 202 at once)');
   }
 }
 
@@ -341,23 +423,6 @@ function failedResult(message: string, startedAt: Date) {
     cpuTimeMs: null,
     startedAt,
     completedAt: new Date(),
-  };
-}
-
-function toRecordResponse(execution: Execution): ExecutionRecordResponse {
-  return {
-    trace_id: execution.traceId,
-    status: execution.status,
-    exit_code: execution.exitCode,
-    stdout: execution.stdout,
-    stderr: execution.stderr,
-    error: execution.error,
-    duration_ms: execution.durationMs,
-    overhead_ms: execution.overheadMs,
-    warm: execution.status === 'running' ? null : execution.warm,
-    delivery_mode: execution.deliveryMode,
-    created_at: execution.createdAt.toISOString(),
-    completed_at: execution.completedAt?.toISOString() ?? null,
   };
 }
 

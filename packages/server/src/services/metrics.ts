@@ -13,6 +13,7 @@ export class ServerMetrics {
   readonly registry = new Registry();
   readonly #executions: Counter<'language' | 'status' | 'warm'>;
   readonly #overhead: Histogram<'language' | 'warm'>;
+  readonly #webhookAttempts: Counter<'outcome'>;
 
   constructor(sources: MetricsSources) {
     const registers = [this.registry];
@@ -28,6 +29,12 @@ export class ServerMetrics {
       help: 'Time from accepting an execute request to the code running in its sandbox.',
       labelNames: ['language', 'warm'],
       buckets: OVERHEAD_BUCKETS_SECONDS,
+      registers,
+    });
+    this.#webhookAttempts = new Counter({
+      name: 'airlock_webhook_attempts_total',
+      help: 'Webhook delivery attempts by outcome: delivered, retry (failed, tried again later) or failed (the last one).',
+      labelNames: ['outcome'],
       registers,
     });
     new Gauge({
@@ -73,6 +80,10 @@ export class ServerMetrics {
         }
       },
     });
+  }
+
+  recordWebhookAttempt(outcome: 'delivered' | 'retry' | 'failed'): void {
+    this.#webhookAttempts.inc({ outcome });
   }
 
   recordExecution(execution: { language: string; status: string; warm: boolean; overheadMs: number | null }): void {

@@ -64,5 +64,13 @@ export function adminRoutes(admin: AdminService): Hono<AppEnv> {
     return context.json(await admin.updateSandbox(sandboxName(context), settings, organizationSlug(context)));
   });
 
+  routes.get('/admin/v1/sandboxes/:name/webhook-secret', async (context) => {
+    return context.json(await admin.webhookSecret(sandboxName(context), { rotate: false, organization: organizationSlug(context) }));
+  });
+
+  routes.post('/admin/v1/sandboxes/:name/webhook-secret/rotate', async (context) => {
+    return context.json(await admin.webhookSecret(sandboxName(context), { rotate: true, organization: organizationSlug(context) }));
+  });
+
   return routes;
 }

@@ -1,6 +1,7 @@
 import { ExecuteRequest } from '@airlock/contracts';
 import { Hono } from 'hono';
 import { ApiError } from '../../services/api-error.js';
+import { toExecuteResponse } from '../../services/execution-records.js';
 import type { ExecutionService } from '../../services/execution-service.js';
 import type { AppEnv } from '../app-context.js';
 import { validationError } from '../errors.js';
@@ -13,6 +14,9 @@ export function executeRoutes(executions: ExecutionService): Hono<AppEnv> {
   routes.post('/v1/sandbox/execute', async (context) => {
     const parsed = ExecuteRequest.safeParse(await readJson(context.req.raw));
     if (!parsed.success) throw validationError(parsed.error);
+    if (prefersAsync(context.req.header('prefer'))) {
+      return context.json(await executions.executeInBackground(context.get('principal'), parsed.data, context.get('acceptedAt')), 202);
+    }
     if ((context.req.header('accept') ?? '').includes('application/x-ndjson')) {
       return streamExecution(executions, context.get('principal'), parsed.data, context.get('acceptedAt'));
     }
@@ -26,32 +30,15 @@ export function executeRoutes(executions: ExecutionService): Hono<AppEnv> {
     const found = await executions.output(context.get('principal'), context.req.param('traceId'));
     if ('log' in found) return followLog(found.log, afterSeq);
     const { record } = found;
-    return recordedEvents(
-      {
-        trace_id: record.traceId,
-        status: record.status,
-        stdout: record.stdout,
-        stderr: record.stderr,
-        result: {
-          success: record.exitCode === 0,
-          stdout: record.stdout ?? '',
-          stderr: record.stderr ?? '',
-          exit_code: record.exitCode,
-          error: record.error,
-          trace_id: record.traceId,
-          status: record.status,
-          stdout_truncated: record.stdoutTruncated,
-          stderr_truncated: record.stderrTruncated,
-          duration_ms: record.durationMs ?? 0,
-          overhead_ms: record.overheadMs ?? 0,
-        },
-      },
-      afterSeq,
-    );
+    return recordedEvents(toExecuteResponse(record), afterSeq);
   });
 
   routes.post('/v1/executions/:traceId/cancel', async (context) => {
     return context.json(await executions.cancel(context.get('principal'), context.req.param('traceId')));
+  });
+
+  routes.get('/v1/executions/:traceId/webhook', async (context) => {
+    return context.json(await executions.webhookDelivery(context.get('principal'), context.req.param('traceId')));
   });
 
   routes.get('/v1/executions/:traceId', async (context) => {
@@ -59,4 +46,9 @@ export function executeRoutes(executions: ExecutionService): Hono<AppEnv> {
   });
 
   return routes;
+}
+
+/** Whether a `Prefer` header (RFC 7240) asks for `respond-async`. */
+function prefersAsync(header: string | undefined): boolean {
+  return (header ?? '').split(',').some((preference) => preference.split(';')[0]?.trim().toLowerCase() === 'respond-async');
 }

@@ -1,4 +1,4 @@
-import type { ExecuteRequest } from '@airlock/contracts';
+import type { ExecuteRequest, ExecuteResponse } from '@airlock/contracts';
 import type { Principal } from '../../services/api-key-service.js';
 import type { ExecutionLog } from '../../services/execution-log.js';
 import type { ExecutionService } from '../../services/execution-service.js';
@@ -18,7 +18,7 @@ export async function streamExecution(
 ): Promise<Response> {
   let markStarted: (log: ExecutionLog) => void = () => undefined;
   const started = new Promise<ExecutionLog>((resolve) => (markStarted = resolve));
-  const finished = executions.execute(principal, request, acceptedAt, (log) => markStarted(log));
+  const finished = executions.execute(principal, request, acceptedAt, { mode: 'streaming', onStarted: (log) => markStarted(log) });
   finished.catch(() => undefined);
   const log = await Promise.race([started, finished.then(() => started)]);
   return followLog(log, -1);
@@ -45,14 +45,11 @@ export function followLog(log: ExecutionLog, afterSeq: number): Response {
 }
 
 /** Events made up from a finished execution's record, for a replay after its live events are gone. */
-export function recordedEvents(
-  record: { trace_id: string; status: string; stdout: string | null; stderr: string | null; result: object },
-  afterSeq: number,
-): Response {
-  const events: object[] = [{ type: 'status', trace_id: record.trace_id, status: 'running' }];
-  if (record.stdout) events.push({ type: 'output', stream: 'stdout', data: record.stdout });
-  if (record.stderr) events.push({ type: 'output', stream: 'stderr', data: record.stderr });
-  events.push({ type: 'result', trace_id: record.trace_id, status: record.status, result: record.result, output_truncated: false });
+export function recordedEvents(result: ExecuteResponse, afterSeq: number): Response {
+  const events: object[] = [{ type: 'status', trace_id: result.trace_id, status: 'running' }];
+  if (result.stdout) events.push({ type: 'output', stream: 'stdout', data: result.stdout });
+  if (result.stderr) events.push({ type: 'output', stream: 'stderr', data: result.stderr });
+  events.push({ type: 'result', trace_id: result.trace_id, status: result.status, result, output_truncated: false });
   const lines = events
     .map((event, seq) => ({ ...event, seq }))
     .filter((event) => event.seq > afterSeq)

@@ -1,0 +1,140 @@
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BACKEND_KINDS, TestBackend } from '../test/test-backend.js';
+import {
+  ExecutionRepository,
+  OrganizationRepository,
+  SandboxConfigRepository,
+  WebhookRepository,
+  generateId,
+  openDatabase,
+  type Database,
+  type ExecutionResult,
+} from './index.js';
+
+describe.each(BACKEND_KINDS)('the webhook outbox on %s', (kind) => {
+  const backend = new TestBackend(kind);
+  let database: Database;
+  let executions: ExecutionRepository;
+  let webhooks: WebhookRepository;
+  let orgId: string;
+  let sandboxConfigId: string;
+
+  beforeAll(async () => {
+    await backend.start();
+    database = await openDatabase(await backend.freshDatabaseOptions());
+    executions = new ExecutionRepository(database);
+    webhooks = new WebhookRepository(database);
+    const organization = await new OrganizationRepository(database).create({ name: 'Hooks', slug: `org-${randomBytes(5).toString('hex')}` });
+    orgId = organization.id;
+    sandboxConfigId = (await new SandboxConfigRepository(database).create({ orgId, name: 'default' })).id;
+  });
+
+  afterAll(async () => {
+    await database?.close();
+    await backend.stop();
+  });
+
+  const result: ExecutionResult = {
+    status: 'success',
+    exitCode: 0,
+    error: null,
+    stdout: 'ok\n',
+    stderr: '',
+    stdoutTruncated: false,
+    stderrTruncated: false,
+    warm: true,
+    durationMs: 3,
+    overheadMs: 0.5,
+    peakMemoryBytes: null,
+    cpuTimeMs: null,
+    startedAt: new Date(),
+    completedAt: new Date(),
+  };
+
+  async function running(webhookUrl: string | null, nodeId = 'node_a') {
+    const traceId = generateId('execution');
+    await executions.insertRunning({
+      traceId,
+      orgId,
+      apiKeyId: null,
+      sandboxConfigId,
+      nodeId,
+      language: 'python',
+      code: 'print("ok")',
+      deliveryMode: webhookUrl === null ? 'inline' : 'webhook',
+      webhookUrl,
+      createdAt: new Date(),
+    });
+    return traceId;
+  }
+
+  it('queues a delivery when a webhook execution completes, and none for others', async () => {
+    const withHook = await running('https://hooks.example/a');
+    const without = await running(null);
+    expect(await webhooks.get(orgId, withHook)).toBeNull();
+    await executions.complete(withHook, result);
+    await executions.complete(without, result);
+    expect(await webhooks.get(orgId, withHook)).toMatchObject({ url: 'https://hooks.example/a', status: 'pending', attempts: 0, attemptLog: [] });
+    expect(await webhooks.get(orgId, without)).toBeNull();
+    expect(await webhooks.get('org_other', withHook)).toBeNull();
+  });
+
+  it('queues the deliveries of webhook executions failed after a crash', async () => {
+    const traceId = await running('https://hooks.example/crashed', 'node_crashed');
+    expect(await executions.failRunning('the server stopped', { nodeId: 'node_crashed' })).toBe(1);
+    expect(await webhooks.get(orgId, traceId)).toMatchObject({ status: 'pending' });
+  });
+
+  it('gives each due delivery to one claimant, records attempts, retries and finishes', async () => {
+    await database.query(`UPDATE webhook_deliveries SET status = 'delivered'`);
+    const traceId = await running('https://hooks.example/b');
+    await executions.complete(traceId, result);
+    const claims = await Promise.all(['node_a', 'node_b', 'node_c'].map((node) => webhooks.claimDue(node, { limit: 5, claimSeconds: 60 })));
+    expect(claims.flat().map((delivery) => delivery.traceId)).toEqual([traceId]);
+    const owner = ['node_a', 'node_b', 'node_c'][claims.findIndex((claimed) => claimed.length === 1)] as string;
+    expect(await webhooks.nextDueAt()).toBeInstanceOf(Date);
+
+    const attempt = { attempt: 1, attemptedAt: new Date(), statusCode: 500, error: 'receiver answered 500', durationMs: 12.4 };
+    const retryAt = new Date(Date.now() + 60_000);
+    expect(await webhooks.recordAttempt(traceId, 'node_other', attempt, { status: 'pending', retryAt })).toBe(false);
+    expect(await webhooks.recordAttempt(traceId, owner, attempt, { status: 'pending', retryAt })).toBe(true);
+    expect(await webhooks.claimDue('node_a', { limit: 5, claimSeconds: 60 })).toEqual([]);
+    await database.query(`UPDATE webhook_deliveries SET next_attempt_at = now() WHERE trace_id = $1`, [traceId]);
+    const [again] = await webhooks.claimDue('node_b', { limit: 5, claimSeconds: 60 });
+    expect(again).toMatchObject({ traceId, attempts: 1 });
+    const second = { attempt: 2, attemptedAt: new Date(), statusCode: 204, error: null, durationMs: 3 };
+    expect(await webhooks.recordAttempt(traceId, 'node_b', second, { status: 'delivered' })).toBe(true);
+    expect(await webhooks.get(orgId, traceId)).toMatchObject({
+      status: 'delivered',
+      attempts: 2,
+      completedAt: expect.any(Date),
+      attemptLog: [
+        { attempt: 1, statusCode: 500, error: 'receiver answered 500', durationMs: 12 },
+        { attempt: 2, statusCode: 204, error: null, durationMs: 3 },
+      ],
+    });
+  });
+
+  it('lets a claim lapse or be released, so another node retries it', async () => {
+    await database.query(`UPDATE webhook_deliveries SET status = 'delivered'`);
+    const traceId = await running('https://hooks.example/c');
+    await executions.complete(traceId, result);
+    expect(await webhooks.claimDue('node_gone', { limit: 5, claimSeconds: 60 })).toHaveLength(1);
+    expect(await webhooks.claimDue('node_b', { limit: 5, claimSeconds: 60 })).toEqual([]);
+    expect(await webhooks.releaseClaims('node_gone')).toBe(1);
+    expect(await webhooks.claimDue('node_b', { limit: 5, claimSeconds: 0 })).toHaveLength(1);
+    // A zero-second claim has lapsed at once.
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(await webhooks.claimDue('node_c', { limit: 5, claimSeconds: 60 })).toHaveLength(1);
+  });
+
+  it('stores a secret once unless replaced', async () => {
+    expect(await webhooks.sealedSecret(sandboxConfigId)).toBeNull();
+    expect(await webhooks.storeSecret(sandboxConfigId, 'sealed-1', { replace: false })).toBe('sealed-1');
+    expect(await webhooks.storeSecret(sandboxConfigId, 'sealed-2', { replace: false })).toBe('sealed-1');
+    expect(await webhooks.storeSecret(sandboxConfigId, 'sealed-3', { replace: true })).toBe('sealed-3');
+    expect(await webhooks.sealedSecret(sandboxConfigId)).toBe('sealed-3');
+    expect(await webhooks.storeSecret('sbx_missing', 'sealed', { replace: true })).toBeNull();
+  });
+});

@@ -1,0 +1,186 @@
+import type { Queryable } from './database.js';
+import { withoutNul } from './sql-text.js';
+
+export type WebhookDeliveryStatus = 'pending' | 'delivered' | 'failed';
+
+/** One execution's webhook delivery (queued by ExecutionRepository when the execution finishes). */
+export interface WebhookDelivery {
+  traceId: string;
+  orgId: string;
+  url: string;
+  status: WebhookDeliveryStatus;
+  /** Attempts made so far. */
+  attempts: number;
+  nextAttemptAt: Date;
+  createdAt: Date;
+  completedAt: Date | null;
+}
+
+export interface WebhookAttempt {
+  attempt: number;
+  attemptedAt: Date;
+  /** The receiver's HTTP status, or null when it gave none (refused, timed out, unreachable, destination refused). */
+  statusCode: number | null;
+  error: string | null;
+  durationMs: number;
+}
+
+/** What follows an attempt: the delivery is done, is tried again at a time, or has failed for good. */
+export type AttemptOutcome = { status: 'delivered' } | { status: 'pending'; retryAt: Date } | { status: 'failed' };
+
+interface DeliveryRow {
+  trace_id: string;
+  org_id: string;
+  url: string;
+  status: WebhookDeliveryStatus;
+  attempts: number;
+  next_attempt_at: Date;
+  created_at: Date;
+  completed_at: Date | null;
+}
+
+const SELECT_LIST = 'trace_id, org_id, url, status, attempts, next_attempt_at, created_at, completed_at';
+
+function toDelivery(row: DeliveryRow): WebhookDelivery {
+  return {
+    traceId: row.trace_id,
+    orgId: row.org_id,
+    url: row.url,
+    status: row.status,
+    attempts: row.attempts,
+    nextAttemptAt: row.next_attempt_at,
+    createdAt: row.created_at,
+    completedAt: row.completed_at,
+  };
+}
+
+/** The webhook outbox: deliveries claimed by one node at a time, attempts recorded, and the signing secrets. */
+export class WebhookRepository {
+  readonly #database: Queryable;
+
+  constructor(database: Queryable) {
+    this.#database = database;
+  }
+
+  /**
+   * Claims up to `limit` deliveries that are due and not claimed by a live claim, for `claimSeconds`. Several nodes
+   * may claim at once: each delivery goes to one of them.
+   */
+  async claimDue(nodeId: string, options: { limit: number; claimSeconds: number }): Promise<WebhookDelivery[]> {
+    const rows = await this.#database.query<DeliveryRow>(
+      `UPDATE webhook_deliveries SET claimed_by = $1, claimed_until = now() + make_interval(secs => $3)
+       WHERE trace_id IN (
+         SELECT trace_id FROM webhook_deliveries
+         WHERE status = 'pending' AND next_attempt_at <= now() AND (claimed_until IS NULL OR claimed_until < now())
+         ORDER BY next_attempt_at
+         LIMIT $2
+         FOR UPDATE SKIP LOCKED)
+       RETURNING ${SELECT_LIST}`,
+      [nodeId, options.limit, options.claimSeconds],
+    );
+    return rows.map(toDelivery);
+  }
+
+  /** When the next pending delivery is due, or null when none is pending. */
+  async nextDueAt(): Promise<Date | null> {
+    const [row] = await this.#database.query<{ due: Date | null }>(
+      `SELECT min(greatest(next_attempt_at, coalesce(claimed_until, next_attempt_at))) AS due
+       FROM webhook_deliveries WHERE status = 'pending'`,
+    );
+    return row?.due ?? null;
+  }
+
+  /**
+   * Records an attempt made under `nodeId`'s claim and applies its outcome, releasing the claim. Returns false when
+   * the claim had lapsed and another node took the delivery over (the attempt is then not recorded).
+   */
+  async recordAttempt(traceId: string, nodeId: string, attempt: WebhookAttempt, outcome: AttemptOutcome): Promise<boolean> {
+    const rows = await this.#database.query(
+      `WITH updated AS (
+         UPDATE webhook_deliveries SET
+           attempts = $3, status = $8,
+           next_attempt_at = coalesce($9, next_attempt_at),
+           completed_at = CASE WHEN $8 = 'pending' THEN NULL ELSE now() END,
+           claimed_by = NULL, claimed_until = NULL
+         WHERE trace_id = $1 AND claimed_by = $2
+         RETURNING trace_id)
+       INSERT INTO webhook_attempts (trace_id, attempt, attempted_at, status_code, error, duration_ms)
+       SELECT trace_id, $3, $4, $5, $6, $7 FROM updated
+       ON CONFLICT (trace_id, attempt) DO NOTHING
+       RETURNING trace_id`,
+      [
+        traceId,
+        nodeId,
+        attempt.attempt,
+        attempt.attemptedAt,
+        attempt.statusCode,
+        attempt.error === null ? null : withoutNul(attempt.error),
+        Math.round(attempt.durationMs),
+        outcome.status,
+        outcome.status === 'pending' ? outcome.retryAt : null,
+      ],
+    );
+    return rows.length === 1;
+  }
+
+  /** Gives up the claims a node held (at start-up, after that node stopped mid-attempt). */
+  async releaseClaims(nodeId: string): Promise<number> {
+    const rows = await this.#database.query(
+      `UPDATE webhook_deliveries SET claimed_by = NULL, claimed_until = NULL WHERE claimed_by = $1 RETURNING trace_id`,
+      [nodeId],
+    );
+    return rows.length;
+  }
+
+  /** The delivery of an execution with its attempts, oldest first; null when absent or in another organization. */
+  async get(orgId: string, traceId: string): Promise<(WebhookDelivery & { attemptLog: WebhookAttempt[] }) | null> {
+    const [row] = await this.#database.query<DeliveryRow>(
+      `SELECT ${SELECT_LIST} FROM webhook_deliveries WHERE org_id = $1 AND trace_id = $2`,
+      [orgId, traceId],
+    );
+    if (!row) return null;
+    const attempts = await this.#database.query<{
+      attempt: number;
+      attempted_at: Date;
+      status_code: number | null;
+      error: string | null;
+      duration_ms: number;
+    }>(
+      `SELECT attempt, attempted_at, status_code, error, duration_ms FROM webhook_attempts
+       WHERE trace_id = $1 ORDER BY attempt`,
+      [traceId],
+    );
+    return {
+      ...toDelivery(row),
+      attemptLog: attempts.map((attempt) => ({
+        attempt: attempt.attempt,
+        attemptedAt: attempt.attempted_at,
+        statusCode: attempt.status_code,
+        error: attempt.error,
+        durationMs: attempt.duration_ms,
+      })),
+    };
+  }
+
+  /** A sandbox config's sealed webhook secret, or null while it has none. */
+  async sealedSecret(sandboxConfigId: string): Promise<string | null> {
+    const [row] = await this.#database.query<{ webhook_secret: string | null }>(
+      'SELECT webhook_secret FROM sandbox_configs WHERE id = $1',
+      [sandboxConfigId],
+    );
+    return row?.webhook_secret ?? null;
+  }
+
+  /**
+   * Stores `sealed` as the config's secret: always with `replace`, else only when it has none. Returns the secret
+   * stored afterwards (another node's, when it set one first), or null when the config does not exist.
+   */
+  async storeSecret(sandboxConfigId: string, sealed: string, options: { replace: boolean }): Promise<string | null> {
+    const [row] = await this.#database.query<{ webhook_secret: string }>(
+      `UPDATE sandbox_configs SET webhook_secret = CASE WHEN $3 OR webhook_secret IS NULL THEN $2 ELSE webhook_secret END
+       WHERE id = $1 RETURNING webhook_secret`,
+      [sandboxConfigId, sealed, options.replace],
+    );
+    return row?.webhook_secret ?? null;
+  }
+}

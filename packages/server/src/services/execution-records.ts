@@ -1,0 +1,50 @@
+import type { ExecuteResponse, ExecutionRecordResponse } from '@airlock/contracts';
+import type { Execution, FinishedExecutionStatus, WebhookDeliveryStatus } from '@airlock/db';
+
+export type FinishedExecution = Execution & { status: FinishedExecutionStatus };
+
+/** A finished execution's record as the inline response it answered (for replays and webhook payloads). */
+export function toExecuteResponse(execution: FinishedExecution): ExecuteResponse {
+  return {
+    success: execution.exitCode === 0,
+    stdout: execution.stdout ?? '',
+    stderr: execution.stderr ?? '',
+    exit_code: execution.exitCode,
+    error: execution.error,
+    trace_id: execution.traceId,
+    status: execution.status,
+    stdout_truncated: execution.stdoutTruncated,
+    stderr_truncated: execution.stderrTruncated,
+    duration_ms: execution.durationMs ?? 0,
+    overhead_ms: execution.overheadMs ?? 0,
+  };
+}
+
+export function isFinished(execution: Execution): execution is FinishedExecution {
+  return execution.status !== 'running';
+}
+
+/** The body POSTed to an execution's webhook URL: the inline result plus the request's metadata. */
+export function webhookPayload(execution: FinishedExecution): string {
+  return JSON.stringify({ ...toExecuteResponse(execution), metadata: execution.metadata });
+}
+
+export function toRecordResponse(execution: Execution, webhookDeliveryStatus: WebhookDeliveryStatus | null): ExecutionRecordResponse {
+  return {
+    trace_id: execution.traceId,
+    status: execution.status,
+    exit_code: execution.exitCode,
+    stdout: execution.stdout,
+    stderr: execution.stderr,
+    error: execution.error,
+    // 0 rather than null while running: Baponi clients read it as an integer.
+    duration_ms: execution.durationMs ?? 0,
+    overhead_ms: execution.overheadMs,
+    warm: execution.status === 'running' ? null : execution.warm,
+    delivery_mode: execution.deliveryMode,
+    webhook_url: execution.webhookUrl,
+    webhook_delivery_status: webhookDeliveryStatus,
+    created_at: execution.createdAt.toISOString(),
+    completed_at: execution.completedAt?.toISOString() ?? null,
+  };
+}
