@@ -1,9 +1,10 @@
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
-  // Workspace packages resolve to their TypeScript sources, never to a stale dist/.
-  resolve: { conditions: ['source'] },
-  ssr: { resolve: { conditions: ['source'], externalConditions: ['source'] } },
+  // Workspace packages resolve to their TypeScript sources, never to a stale dist/. The condition is named for this
+  // project: Node applies it to every package, and some dependencies export TypeScript under a plain "source".
+  resolve: { conditions: ['airlock-source'] },
+  ssr: { resolve: { conditions: ['airlock-source'], externalConditions: ['airlock-source'] } },
   test: {
     include: ['packages/*/src/**/*.test.ts', 'test/**/*.test.ts'],
     globalSetup: ['test/global-setup.ts'],

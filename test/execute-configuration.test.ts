@@ -80,6 +80,34 @@ print(places)`;
     expect(response.body.message).toMatch(/^timeout: at most 5 seconds/);
   });
 
+  it("an organization's plan caps the timeout of all its sandboxes, and raising it applies at once", async () => {
+    const created = await admin('/admin/v1/organizations', { method: 'POST', json: { name: 'Free tier', slug: 'free-tier', max_timeout_seconds: 3 } });
+    expect(created.status).toBe(201);
+    expect(created.body).toMatchObject({ slug: 'free-tier', max_timeout_seconds: 3 });
+    expect((await admin('/admin/v1/organizations', { method: 'POST', json: { name: 'Again', slug: 'free-tier' } })).status).toBe(409);
+    expect((await admin('/admin/v1/sandboxes', { method: 'POST', json: { name: 'default', organization: 'free-tier' } })).status).toBe(201);
+    const key = await admin('/admin/v1/api-keys', { method: 'POST', json: { name: 'free', organization: 'free-tier' } });
+    const execute = (timeout: number) =>
+      airlock.request('/v1/sandbox/execute', { method: 'POST', apiKey: key.body.key as string, json: { code: 'print(1)', timeout } });
+
+    const refused = await execute(4);
+    expect(refused.status).toBe(400);
+    expect(refused.body.message).toMatch(/^timeout: at most 3 seconds on this organization's plan/);
+    expect((await execute(3)).status).toBe(200);
+
+    const raised = await admin('/admin/v1/organizations/free-tier', { method: 'PATCH', json: { max_timeout_seconds: 10 } });
+    expect(raised.body).toMatchObject({ max_timeout_seconds: 10, name: 'Free tier' });
+    expect((await execute(4)).status).toBe(200);
+    const listed = await admin('/admin/v1/organizations');
+    expect(listed.body.organizations).toEqual(
+      expect.arrayContaining([expect.objectContaining({ slug: 'default' }), expect.objectContaining({ slug: 'free-tier', max_timeout_seconds: 10 })]),
+    );
+    for (const body of [{ max_timeout_seconds: 0 }, { max_timeout_seconds: 86_401 }, { plan: 'pro' }]) {
+      expect((await admin('/admin/v1/organizations/free-tier', { method: 'PATCH', json: body })).status).toBe(400);
+    }
+    expect((await admin('/admin/v1/organizations/nowhere', { method: 'PATCH', json: { name: 'x' } })).status).toBe(404);
+  });
+
   it("a key cannot broaden the network, and sandboxes can't be given network yet", async () => {
     const broaden = await admin('/admin/v1/api-keys', { method: 'POST', json: { name: 'x', network: 'unrestricted' } });
     expect(broaden.status).toBe(400);

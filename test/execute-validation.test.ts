@@ -113,6 +113,12 @@ describe('HTTP conventions', () => {
     const execution = await airlock.request('/v1/executions/trc_00000000000000000000000000000000');
     expect(execution.status).toBe(404);
     expect(execution.body.error).toBe('not_found');
+    for (const path of ['/v1/executions/a%00b', '/v1/executions/trc_%00/output', '/v1/executions/x%C3%A9/webhook']) {
+      const malformed = await airlock.request(path, { method: path.endsWith('cancel') ? 'POST' : 'GET' });
+      expect({ path, status: malformed.status, error: malformed.body.error }).toEqual({ path, status: 404, error: 'not_found' });
+    }
+    const cancelled = await airlock.request('/v1/executions/trc_a%00/cancel', { method: 'POST' });
+    expect(cancelled.status).toBe(404);
   });
 
   it('the data directory is traversable by the sandbox user but keeps its contents private', () => {

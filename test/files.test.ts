@@ -76,6 +76,8 @@ describe('Files API for threads', () => {
     expect((await fetch(`${base}${forged}.${mac}`)).status).toBe(403);
     expect((await fetch(`${base}${payload}.${mac!.slice(0, -2)}xx`)).status).toBe(403);
     expect((await fetch(`${base}garbage`)).status).toBe(403);
+    // A signature of the right length in characters but not in bytes.
+    expect((await fetch(`${base}${payload}.${mac!.slice(0, -1)}%C3%A9`)).status).toBe(403);
     expect(await (await fetch(url)).text()).toBe('mine');
   });
 

@@ -2,12 +2,11 @@ import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import type { Client as McpClient } from '@modelcontextprotocol/sdk/client/index.js';
-import type { StreamableHTTPClientTransport as McpTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAirlock, testApiKey, type AirlockFixture } from './support/airlock-fixture.js';
-import { Client, StreamableHTTPClientTransport } from './support/mcp-sdk-client.js';
 
 const run = promisify(execFile);
 const INSPECTOR_PACKAGE = join(import.meta.dirname, '..', 'node_modules', '@modelcontextprotocol', 'inspector-cli');
@@ -32,7 +31,7 @@ afterAll(async () => {
 });
 
 /** An MCP client connected to the server over Streamable HTTP, closed when `use` ends. */
-async function withClient<T>(use: (client: McpClient, transport: McpTransport) => Promise<T>): Promise<T> {
+async function withClient<T>(use: (client: Client, transport: StreamableHTTPClientTransport) => Promise<T>): Promise<T> {
   const transport = new StreamableHTTPClientTransport(new URL(`${airlock.url}/mcp`), {
     requestInit: { headers: { authorization: `Bearer ${airlock.apiKey}` } },
   });

@@ -19,6 +19,29 @@ export const OrganizationQuery = z.object({ organization: OrganizationSlug.optio
 export const SandboxPath = z.object({ name: SandboxName.describe('sandbox config name') });
 export const ApiKeyPath = z.object({ id: Text.describe('the key id from the key list') });
 
+export const ORGANIZATION_SLUG_PATTERN = /^[a-z0-9][a-z0-9-]{0,62}$/;
+const MaxTimeoutSeconds = z
+  .number()
+  .int()
+  .min(1, 'at least 1 second')
+  .max(86_400, 'at most 86400 seconds')
+  .describe("the longest timeout any of the organization's executions may ask for (its plan's limit)");
+
+export const CreateOrganizationRequest = z.strictObject({
+  name: Text,
+  slug: z.string().regex(ORGANIZATION_SLUG_PATTERN, 'lowercase letters, digits and dashes, at most 63'),
+  max_timeout_seconds: MaxTimeoutSeconds.optional().describe('default 3600'),
+});
+export type CreateOrganizationRequest = z.infer<typeof CreateOrganizationRequest>;
+
+export const OrganizationSettingsRequest = z.strictObject({
+  name: Text.optional(),
+  max_timeout_seconds: MaxTimeoutSeconds.optional(),
+});
+export type OrganizationSettingsRequest = z.infer<typeof OrganizationSettingsRequest>;
+
+export const OrganizationPath = z.object({ slug: Text.describe('organization slug') });
+
 export const CreateApiKeyRequest = z.strictObject({
   name: Text,
   organization: OrganizationSlug.optional(),
@@ -65,21 +88,27 @@ export type ApiKeySummary = z.infer<typeof ApiKeySummary>;
 export const ApiKeyListResponse = z.object({ api_keys: z.array(ApiKeySummary) }).meta({ id: 'ApiKeyListResponse' });
 export type ApiKeyListResponse = z.infer<typeof ApiKeyListResponse>;
 
-export const CreatedApiKeyResponse = z.object({
-  id: z.string(),
-  orgId: z.string(),
-  sandboxConfigId: z.string(),
-  name: z.string(),
-  displayPrefix: z.string(),
-  networkOverride: z.literal('blocked').nullable(),
-  envVars: z.record(z.string(), z.string()),
-  createdAt: Timestamp,
-  lastUsedAt: Timestamp.nullable(),
-  revokedAt: Timestamp.nullable(),
+export const CreatedApiKeyResponse = ApiKeySummary.extend({
   key: z.string().describe('the whole API key; shown once, never stored'),
   sandbox: z.string().describe('the sandbox config name'),
 }).meta({ id: 'CreatedApiKeyResponse', description: 'a key just created: the only answer that shows the whole key' });
 export type CreatedApiKeyResponse = z.infer<typeof CreatedApiKeyResponse>;
+
+export const OrganizationSummary = z
+  .object({
+    id: z.string(),
+    name: z.string(),
+    slug: z.string(),
+    max_timeout_seconds: z.number().int(),
+    created_at: z.iso.datetime(),
+  })
+  .meta({ id: 'OrganizationSummary' });
+export type OrganizationSummary = z.infer<typeof OrganizationSummary>;
+
+export const OrganizationListResponse = z
+  .object({ organizations: z.array(OrganizationSummary) })
+  .meta({ id: 'OrganizationListResponse' });
+export type OrganizationListResponse = z.infer<typeof OrganizationListResponse>;
 
 export const SandboxSummary = z.object({
   id: z.string(),

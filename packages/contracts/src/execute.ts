@@ -16,6 +16,8 @@ const encoder = new TextEncoder();
 const byteLength = (value: string): number => encoder.encode(value).byteLength;
 
 export const THREAD_ID_PATTERN = /^[A-Za-z0-9_-]{1,128}$/;
+/** Trace ids Airlock issues are `trc_` and 20 base32 characters; any id of this form may be looked up. */
+export const TRACE_ID_PATTERN = /^trc_[A-Za-z0-9_-]{1,64}$/;
 export const ENV_NAME_PATTERN = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 export const EnvVars = z

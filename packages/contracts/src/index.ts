@@ -8,6 +8,7 @@ export {
   DELIVERY_MODES,
   type DeliveryMode,
   THREAD_ID_PATTERN,
+  TRACE_ID_PATTERN,
   ENV_NAME_PATTERN,
   EnvVars,
   Metadata,
@@ -45,6 +46,12 @@ export {
 export { ThreadId, ThreadForkRequest, ThreadForkResponse } from './threads.js';
 export {
   CreateApiKeyRequest,
+  CreateOrganizationRequest,
+  OrganizationSettingsRequest,
+  OrganizationPath,
+  ORGANIZATION_SLUG_PATTERN,
+  OrganizationSummary,
+  OrganizationListResponse,
   EXECUTION_RETENTIONS,
   THREAD_RETENTIONS,
   SandboxSettingsRequest,

@@ -11,7 +11,7 @@ export const ApiErrorBody = z.object({
 }).meta({ id: 'ApiErrorBody' });
 export type ApiErrorBody = z.infer<typeof ApiErrorBody>;
 
-const TraceId = z.string().describe('execution id, `trc_` and 32 hex digits');
+const TraceId = z.string().describe('execution id, `trc_` and 20 base32 characters');
 const Timestamp = z.iso.datetime();
 
 /** The result of an execution: the inline answer, the last stream event's `result`, the webhook payload. */
@@ -56,7 +56,7 @@ export const ExecutionRecordResponse = z.object({
   stdout: z.string().nullable(),
   stderr: z.string().nullable(),
   error: z.string().nullable(),
-  duration_ms: z.number().int().nullable(),
+  duration_ms: z.number().int().describe('how long the code ran; 0 while it runs'),
   overhead_ms: z.number().nullable().describe('Airlock extension: accepted -> code running, in milliseconds'),
   warm: z.boolean().nullable().describe('Airlock extension: whether a pre-started sandbox from the warm pool ran the code'),
   delivery_mode: z.enum(DELIVERY_MODES),

@@ -70,6 +70,21 @@ export class OrganizationRepository {
     return row === undefined ? null : toOrganization(row);
   }
 
+  async list(): Promise<Organization[]> {
+    const rows = await this.#database.query<OrganizationRow>(`SELECT ${SELECT_LIST} FROM organizations ORDER BY slug`);
+    return rows.map(toOrganization);
+  }
+
+  /** Changes the given fields; null when there is no organization with that id. */
+  async update(id: string, changes: { name?: string; maxTimeoutSeconds?: number }): Promise<Organization | null> {
+    const [row] = await this.#database.query<OrganizationRow>(
+      `UPDATE organizations SET name = coalesce($2, name), max_timeout_seconds = coalesce($3, max_timeout_seconds)
+       WHERE id = $1 RETURNING ${SELECT_LIST}`,
+      [id, changes.name ?? null, changes.maxTimeoutSeconds ?? null],
+    );
+    return row === undefined ? null : toOrganization(row);
+  }
+
   async count(): Promise<number> {
     const [row] = await this.#database.query<{ count: number }>('SELECT count(*) AS count FROM organizations');
     return row?.count ?? 0;

@@ -1,11 +1,10 @@
 import {
-  EXECUTION_STATUSES,
   ExecuteRequest,
+  ExecuteResponse,
   FileDownloadUrlRequest,
   FilesListRequest,
+  FilesListResponse,
   LIMITS,
-  type ExecuteResponse,
-  type FileEntry,
 } from '@airlock/contracts';
 import { z } from 'zod';
 
@@ -26,19 +25,11 @@ export const ExecuteArguments = z.strictObject({
   ),
 });
 
-export const ExecuteResult = z.object({
-  success: z.boolean().describe('true when the program exited with code 0'),
-  stdout: z.string(),
-  stderr: z.string(),
-  exit_code: z.number().int().nullable().describe('null when the program was killed (timeout, out of memory, cancelled)'),
-  error: z.string().nullable().describe('why the program did not finish normally, if it did not'),
-  trace_id: z.string(),
-  status: z.enum(EXECUTION_STATUSES),
-  stdout_truncated: z.boolean().describe(`stdout passed ${LIMITS.outputMaxBytes} bytes and was cut`),
-  stderr_truncated: z.boolean().describe(`stderr passed ${LIMITS.outputMaxBytes} bytes and was cut`),
-  duration_ms: z.number(),
-  overhead_ms: z.number(),
-}) satisfies z.ZodType<ExecuteResponse>;
+// The contract's schemas carry component ids (for OpenAPI), which would make a tool's output schema a bare $ref; a
+// tool's output schema must be an inline object schema, so the tools use copies of their shapes.
+
+/** sandbox_execute's result: the HTTP API's inline response. */
+export const ExecuteResult = z.object(ExecuteResponse.shape);
 
 export const FilesListArguments = z.strictObject({
   thread_id: FilesListRequest.shape.id.describe('The thread whose /home/sandbox is listed.'),
@@ -47,15 +38,7 @@ export const FilesListArguments = z.strictObject({
   ),
 });
 
-const FileEntrySchema = z.object({
-  name: z.string(),
-  path: z.string().describe('relative to /home/sandbox'),
-  size: z.number().int().describe('bytes; 0 for directories'),
-  modified: z.string(),
-  is_directory: z.boolean(),
-}) satisfies z.ZodType<FileEntry>;
-
-export const FilesListResult = z.object({ files: z.array(FileEntrySchema) });
+export const FilesListResult = z.object(FilesListResponse.shape);
 
 export const FilesDownloadArguments = z.strictObject({
   thread_id: FileDownloadUrlRequest.shape.id.describe('The thread whose home holds the file.'),

@@ -1,4 +1,11 @@
-import type { ApiKeySummary, SandboxSummary } from '@airlock/contracts';
+import type {
+  ApiKeySummary,
+  CreateOrganizationRequest,
+  CreatedApiKeyResponse,
+  OrganizationSettingsRequest,
+  OrganizationSummary,
+  SandboxSummary,
+} from '@airlock/contracts';
 import {
   UniqueViolationError,
   type ApiKey,
@@ -76,7 +83,7 @@ export class AdminService {
     sandbox?: string;
     env_vars?: Record<string, string>;
     network?: 'blocked';
-  }): Promise<CreatedApiKey & { sandbox: string }> {
+  }): Promise<CreatedApiKeyResponse> {
     const organization = await this.#organization(request.organization);
     const sandbox = await this.#sandbox(organization, request.sandbox ?? DEFAULT_SANDBOX_NAME);
     const created = await this.#options.keyService.create({
@@ -86,7 +93,37 @@ export class AdminService {
       envVars: request.env_vars ?? {},
       networkOverride: request.network ?? null,
     });
-    return { ...created, sandbox: sandbox.name };
+    return { ...summarize(created), key: created.key, sandbox: sandbox.name };
+  }
+
+  async listOrganizations(): Promise<OrganizationSummary[]> {
+    return (await this.#options.organizations.list()).map(summarizeOrganization);
+  }
+
+  async createOrganization(request: CreateOrganizationRequest): Promise<OrganizationSummary> {
+    try {
+      const created = await this.#options.organizations.create({
+        name: request.name,
+        slug: request.slug,
+        maxTimeoutSeconds: request.max_timeout_seconds,
+      });
+      return summarizeOrganization(created);
+    } catch (error) {
+      if (error instanceof UniqueViolationError) throw new ApiError('conflict', `organization "${request.slug}" exists`);
+      throw error;
+    }
+  }
+
+  /** Changes an organization's name or plan limits; its keys see the change at once on this server. */
+  async updateOrganization(slug: string, settings: OrganizationSettingsRequest): Promise<OrganizationSummary> {
+    const organization = await this.#organization(slug);
+    const updated = await this.#options.organizations.update(organization.id, {
+      name: settings.name,
+      maxTimeoutSeconds: settings.max_timeout_seconds,
+    });
+    this.#options.keyService.forgetCachedPrincipals();
+    if (!updated) throw ApiError.notFound(`no organization "${slug}"`);
+    return summarizeOrganization(updated);
   }
 
   async listSandboxes(organizationSlug?: string): Promise<SandboxSummary[]> {
@@ -180,6 +217,16 @@ export interface SandboxSettingsInput {
   timeout_max_seconds?: number;
   execution_retention?: SandboxConfig['executionRetention'];
   thread_retention?: SandboxConfig['threadRetention'];
+}
+
+function summarizeOrganization(organization: Organization): OrganizationSummary {
+  return {
+    id: organization.id,
+    name: organization.name,
+    slug: organization.slug,
+    max_timeout_seconds: organization.maxTimeoutSeconds,
+    created_at: organization.createdAt.toISOString(),
+  };
 }
 
 function summarizeSandbox(config: SandboxConfig): SandboxSummary {

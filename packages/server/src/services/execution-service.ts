@@ -73,10 +73,14 @@ export class ExecutionService {
   ): Promise<ExecuteResponse> {
     const { sandboxConfig, organization, apiKey } = principal;
     rejectUnsupported(request, delivery);
-    const timeoutLimit = Math.min(sandboxConfig.timeoutMaxSeconds, organization.maxTimeoutSeconds);
-    if (request.timeout > timeoutLimit) {
+    if (request.timeout > organization.maxTimeoutSeconds) {
       throw ApiError.validation(
-        `timeout: at most ${timeoutLimit} seconds for this API key's sandbox; pass a smaller value or raise the limit`,
+        `timeout: at most ${organization.maxTimeoutSeconds} seconds on this organization's plan; pass a smaller value or raise the organization's max_timeout_seconds`,
+      );
+    }
+    if (request.timeout > sandboxConfig.timeoutMaxSeconds) {
+      throw ApiError.validation(
+        `timeout: at most ${sandboxConfig.timeoutMaxSeconds} seconds for this API key's sandbox; pass a smaller value or raise the sandbox config's timeout_max_seconds`,
       );
     }
     const languages = this.#options.runtime.languages(sandboxConfig.image);

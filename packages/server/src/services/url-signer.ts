@@ -35,8 +35,9 @@ export class UrlSigner {
   /** The claims of a valid, unexpired token used with its own method; 403 otherwise. */
   verify(token: string, method: string, now = Date.now()): FileUrlClaims {
     const [payload, mac, ...rest] = token.split('.');
-    const expected = payload ? this.#mac(payload) : '';
-    if (!payload || !mac || rest.length > 0 || mac.length !== expected.length || !timingSafeEqual(Buffer.from(mac), Buffer.from(expected))) {
+    const given = Buffer.from(mac ?? '');
+    const expected = Buffer.from(payload ? this.#mac(payload) : '');
+    if (!payload || !mac || rest.length > 0 || given.length !== expected.length || !timingSafeEqual(given, expected)) {
       throw ApiError.forbidden('invalid file URL signature');
     }
     const claims = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as FileUrlClaims;

@@ -5,7 +5,12 @@ import {
   CreatedApiKeyResponse,
   CreateSandboxRequest,
   ErrorCode,
+  CreateOrganizationRequest,
+  OrganizationListResponse,
+  OrganizationPath,
   OrganizationQuery,
+  OrganizationSettingsRequest,
+  OrganizationSummary,
   SandboxListResponse,
   SandboxPath,
   SandboxSettingsRequest,
@@ -46,6 +51,35 @@ const BODY_ERRORS = [ErrorCode.payloadTooLarge];
 
 /** Instance administration, authenticated by the admin token. */
 export const adminPaths: ZodOpenApiPathsObject = {
+  '/admin/v1/organizations': {
+    get: adminOperation({
+      operationId: 'adminListOrganizations',
+      summary: 'List organizations',
+      requestParams: { query: z.object({}) },
+      response: OrganizationListResponse,
+      codes: [],
+    }),
+    post: adminOperation({
+      operationId: 'adminCreateOrganization',
+      summary: 'Create an organization',
+      requestParams: { query: z.object({}) },
+      requestBody: body(CreateOrganizationRequest),
+      status: 201,
+      response: OrganizationSummary,
+      codes: [...BODY_ERRORS, ErrorCode.conflict],
+    }),
+  },
+  '/admin/v1/organizations/{slug}': {
+    patch: adminOperation({
+      operationId: 'adminUpdateOrganization',
+      summary: "Change an organization's name or plan limits",
+      description: 'Only the fields sent change. `max_timeout_seconds` caps the timeout of every execution in the organization.',
+      requestParams: { query: z.object({}), path: OrganizationPath },
+      requestBody: body(OrganizationSettingsRequest),
+      response: OrganizationSummary,
+      codes: BODY_ERRORS,
+    }),
+  },
   '/admin/v1/api-keys': {
     get: adminOperation({ operationId: 'adminListApiKeys', summary: "List an organization's API keys", response: ApiKeyListResponse, codes: [] }),
     post: adminOperation({

@@ -3,7 +3,10 @@ import {
   ApiKeyPath,
   CreateApiKeyRequest,
   CreateSandboxRequest,
+  CreateOrganizationRequest,
+  OrganizationPath,
   OrganizationQuery,
+  OrganizationSettingsRequest,
   SandboxPath,
   SandboxSettingsRequest,
 } from '@airlock/contracts';
@@ -35,6 +38,19 @@ export function adminRoutes(admin: AdminService): Hono<AppEnv> {
     await next();
   };
   routes.use('/admin/*', requireAdmin);
+
+  routes.get('/admin/v1/organizations', async (context) => {
+    return context.json({ organizations: await admin.listOrganizations() });
+  });
+
+  routes.post('/admin/v1/organizations', async (context) => {
+    return context.json(await admin.createOrganization(parse(CreateOrganizationRequest, await readJson(context.req.raw))), 201);
+  });
+
+  routes.patch('/admin/v1/organizations/:slug', async (context) => {
+    const { slug } = parse(OrganizationPath, { slug: context.req.param('slug') });
+    return context.json(await admin.updateOrganization(slug, parse(OrganizationSettingsRequest, await readJson(context.req.raw))));
+  });
 
   routes.get('/admin/v1/api-keys', async (context) => {
     return context.json({ api_keys: await admin.listKeys(organizationSlug(context)) });

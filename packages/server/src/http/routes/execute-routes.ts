@@ -1,5 +1,5 @@
-import { ExecuteRequest } from '@airlock/contracts';
-import { Hono } from 'hono';
+import { ExecuteRequest, TRACE_ID_PATTERN } from '@airlock/contracts';
+import { Hono, type Context } from 'hono';
 import { ApiError } from '../../services/api-error.js';
 import { toExecuteResponse } from '../../services/execution-records.js';
 import type { ExecutionService } from '../../services/execution-service.js';
@@ -27,25 +27,32 @@ export function executeRoutes(executions: ExecutionService): Hono<AppEnv> {
   routes.get('/v1/executions/:traceId/output', async (context) => {
     const afterSeq = Number(context.req.query('after_seq') ?? -1);
     if (!Number.isInteger(afterSeq)) throw ApiError.validation('after_seq: must be a whole number');
-    const found = await executions.output(context.get('principal'), context.req.param('traceId'));
+    const found = await executions.output(context.get('principal'), traceIdParameter(context));
     if ('log' in found) return followLog(found.log, afterSeq);
     const { record } = found;
     return recordedEvents(toExecuteResponse(record), afterSeq);
   });
 
   routes.post('/v1/executions/:traceId/cancel', async (context) => {
-    return context.json(await executions.cancel(context.get('principal'), context.req.param('traceId')));
+    return context.json(await executions.cancel(context.get('principal'), traceIdParameter(context)));
   });
 
   routes.get('/v1/executions/:traceId/webhook', async (context) => {
-    return context.json(await executions.webhookDelivery(context.get('principal'), context.req.param('traceId')));
+    return context.json(await executions.webhookDelivery(context.get('principal'), traceIdParameter(context)));
   });
 
   routes.get('/v1/executions/:traceId', async (context) => {
-    return context.json(await executions.get(context.get('principal'), context.req.param('traceId')));
+    return context.json(await executions.get(context.get('principal'), traceIdParameter(context)));
   });
 
   return routes;
+}
+
+/** The route's trace id; one no execution can have (malformed, NUL bytes) is not found without a lookup. */
+function traceIdParameter(context: Context<AppEnv>): string {
+  const traceId = context.req.param('traceId') ?? '';
+  if (!TRACE_ID_PATTERN.test(traceId)) throw ApiError.notFound(`no execution ${JSON.stringify(traceId)} in this organization`);
+  return traceId;
 }
 
 /** Whether a `Prefer` header (RFC 7240) asks for `respond-async`. */
