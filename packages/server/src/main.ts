@@ -23,6 +23,7 @@ import { AdminService } from './services/admin-service.js';
 import { ApiKeyService, type CreatedApiKey } from './services/api-key-service.js';
 import { ServerMetrics } from './services/metrics.js';
 import { LiveExecutions } from './services/execution-log.js';
+import { BackgroundExecutions } from './services/background-executions.js';
 import { ExecutionService } from './services/execution-service.js';
 import { RateLimits } from './services/rate-limits.js';
 import type { Logger } from './services/logger.js';
@@ -175,18 +176,25 @@ export async function startServer(options: {
       pollMs: Math.min(2000, config.webhooks.retryBaseSeconds * 1000),
       onAttempt: (outcome) => metrics.recordWebhookAttempt(outcome),
     });
+    const executionService = new ExecutionService({
+      runtime,
+      executions,
+      logger,
+      metrics,
+      threads,
+      live: new LiveExecutions(),
+      rateLimits,
+      nodeId,
+      webhooks: { deliveries: webhookRepository, onQueued: () => dispatcher.kick() },
+    });
     const app = createApp({
       apiKeys: keyService,
-      executions: new ExecutionService({
-        runtime,
-        executions,
-        logger,
-        metrics,
-        threads,
-        live: new LiveExecutions(),
-        rateLimits,
-        nodeId,
-        webhooks: { deliveries: webhookRepository, policy: webhookPolicy, onQueued: () => dispatcher.kick() },
+      executions: executionService,
+      background: new BackgroundExecutions({
+        executions: executionService,
+        records: executions,
+        deliveries: webhookRepository,
+        policy: webhookPolicy,
       }),
       rateLimits,
       files: new FileService({ threads, signer: new UrlSigner(Buffer.from(urlSigningKey, 'hex')) }),

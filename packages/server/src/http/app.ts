@@ -3,6 +3,7 @@ import { mcpRoutes } from '../mcp/mcp-routes.js';
 import { ApiError } from '../services/api-error.js';
 import type { AdminService } from '../services/admin-service.js';
 import type { ApiKeyService } from '../services/api-key-service.js';
+import type { BackgroundExecutions } from '../services/background-executions.js';
 import type { ExecutionService } from '../services/execution-service.js';
 import { SIGNED_FILES_PATH, type FileService } from '../services/file-service.js';
 import type { RateLimits } from '../services/rate-limits.js';
@@ -22,6 +23,7 @@ import { threadRoutes } from './routes/thread-routes.js';
 export interface AppServices {
   apiKeys: ApiKeyService;
   executions: ExecutionService;
+  background: BackgroundExecutions;
   admin: AdminService;
   readiness: ReadinessCheck[];
   metrics: ServerMetrics;
@@ -43,7 +45,7 @@ export function createApp(services: AppServices): Hono<AppEnv> {
   app.use('/v1/*', authenticate(services.apiKeys, services.rateLimits));
   app.route('/', healthRoutes(services.readiness, services.metrics));
   app.route('/', docsRoutes());
-  app.route('/', executeRoutes(services.executions));
+  app.route('/', executeRoutes(services.executions, services.background));
   app.route('/', fileRoutes(services.files, services.publicUrl));
   app.route('/', signedFileRoutes(services.files));
   app.route('/', threadRoutes(services.threads));

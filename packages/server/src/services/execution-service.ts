@@ -3,7 +3,6 @@ import {
   ExecuteRequest,
   type ExecuteResponse,
   type ExecutionRecordResponse,
-  type WebhookDeliveryResponse,
 } from '@airlock/contracts';
 import { generateId, type ExecutionRepository, type SandboxConfig, type WebhookRepository } from '@airlock/db';
 import {
@@ -13,7 +12,6 @@ import {
   type SandboxOutcome,
   type SandboxRuntime,
 } from '@airlock/runtime';
-import { DestinationError, parseWebhookUrl, resolveDestination, type DestinationPolicy } from '../webhooks/webhook-destination.js';
 import { ApiError } from './api-error.js';
 import type { Principal } from './api-key-service.js';
 import { isFinished, toRecordResponse, type FinishedExecution } from './execution-records.js';
@@ -38,7 +36,6 @@ export interface ExecutionServiceOptions {
   nodeId: string;
   webhooks: {
     deliveries: WebhookRepository;
-    policy: DestinationPolicy;
     /** Called when a finished execution has queued its webhook delivery. */
     onQueued: () => void;
   };
@@ -238,63 +235,6 @@ export class ExecutionService {
       this.#options.logger.error('thread home could not be attached', { traceId, error: String(error) });
       throw ApiError.unavailable('the thread home could not be attached to a sandbox; try again shortly');
     }
-  }
-
-  /**
-   * Runs the execution in the background (`Prefer: respond-async`): resolves with its trace id once it is running and
-   * recorded; its result goes to `webhook_url`, if given, and to the executions API. Errors before it starts (a bad
-   * webhook destination, a busy thread, no sandbox) reject as they would inline.
-   */
-  async executeInBackground(
-    principal: Principal,
-    request: ExecuteRequest,
-    acceptedAt: number,
-  ): Promise<{ trace_id: string; status: 'running' }> {
-    const webhookUrl = request.webhook_url === undefined ? undefined : await this.#acceptWebhookUrl(request.webhook_url);
-    return new Promise((resolve, reject) => {
-      let recorded = false;
-      const onRecorded = (traceId: string) => {
-        recorded = true;
-        resolve({ trace_id: traceId, status: 'running' });
-      };
-      this.execute(principal, request, acceptedAt, { mode: 'webhook', webhookUrl, onRecorded }).catch((error: unknown) => {
-        if (!recorded) reject(error);
-        // Failures after the record was written are in the record (and the webhook) already.
-      });
-    });
-  }
-
-  async #acceptWebhookUrl(raw: string): Promise<string> {
-    const { policy } = this.#options.webhooks;
-    try {
-      const url = parseWebhookUrl(raw, policy);
-      await resolveDestination(url, policy);
-      return url.href;
-    } catch (error) {
-      if (error instanceof DestinationError) throw ApiError.validation(`webhook_url: ${error.message}`);
-      throw error;
-    }
-  }
-
-  /** The webhook delivery of an execution and its attempts. */
-  async webhookDelivery(principal: Principal, traceId: string): Promise<WebhookDeliveryResponse> {
-    const execution = await this.#options.executions.get(principal.organization.id, traceId);
-    if (!execution) throw ApiError.notFound(`no execution ${traceId} in this organization`);
-    if (execution.webhookUrl === null) throw ApiError.notFound(`execution ${traceId} has no webhook_url`);
-    const delivery = await this.#options.webhooks.deliveries.get(principal.organization.id, traceId);
-    return {
-      url: execution.webhookUrl,
-      // Until the execution finishes there is nothing to deliver yet.
-      status: delivery?.status ?? 'pending',
-      attempts: (delivery?.attemptLog ?? []).map((attempt) => ({
-        attempt: attempt.attempt,
-        attempted_at: attempt.attemptedAt.toISOString(),
-        status_code: attempt.statusCode,
-        error: attempt.error,
-        duration_ms: attempt.durationMs,
-      })),
-      next_attempt_at: delivery?.status === 'pending' ? delivery.nextAttemptAt.toISOString() : null,
-    };
   }
 
   /**

@@ -2,20 +2,21 @@ import { ExecuteRequest, TRACE_ID_PATTERN } from '@airlock/contracts';
 import { Hono, type Context } from 'hono';
 import { ApiError } from '../../services/api-error.js';
 import { toExecuteResponse } from '../../services/execution-records.js';
+import type { BackgroundExecutions } from '../../services/background-executions.js';
 import type { ExecutionService } from '../../services/execution-service.js';
 import type { AppEnv } from '../app-context.js';
 import { validationError } from '../errors.js';
 import { readJson } from '../middleware.js';
 import { followLog, recordedEvents, streamExecution } from './execute-stream.js';
 
-export function executeRoutes(executions: ExecutionService): Hono<AppEnv> {
+export function executeRoutes(executions: ExecutionService, background: BackgroundExecutions): Hono<AppEnv> {
   const routes = new Hono<AppEnv>();
 
   routes.post('/v1/sandbox/execute', async (context) => {
     const parsed = ExecuteRequest.safeParse(await readJson(context.req.raw));
     if (!parsed.success) throw validationError(parsed.error);
     if (prefersAsync(context.req.header('prefer'))) {
-      return context.json(await executions.executeInBackground(context.get('principal'), parsed.data, context.get('acceptedAt')), 202);
+      return context.json(await background.start(context.get('principal'), parsed.data, context.get('acceptedAt')), 202);
     }
     if ((context.req.header('accept') ?? '').includes('application/x-ndjson')) {
       return streamExecution(executions, context.get('principal'), parsed.data, context.get('acceptedAt'));
@@ -38,7 +39,7 @@ export function executeRoutes(executions: ExecutionService): Hono<AppEnv> {
   });
 
   routes.get('/v1/executions/:traceId/webhook', async (context) => {
-    return context.json(await executions.webhookDelivery(context.get('principal'), traceIdParameter(context)));
+    return context.json(await background.delivery(context.get('principal'), traceIdParameter(context)));
   });
 
   routes.get('/v1/executions/:traceId', async (context) => {
