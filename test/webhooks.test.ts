@@ -1,7 +1,11 @@
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Webhook } from 'standardwebhooks';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { WebhookDeliveryResponse } from '../packages/contracts/src/index.js';
-import { startAirlock, type AirlockFixture } from './support/airlock-fixture.js';
+import { startAirlock, testApiKey, testSandboxUid, type AirlockFixture } from './support/airlock-fixture.js';
+import { startServeProcess, waitForExit } from './support/cli-process.js';
 import { startWebhookReceiver, type ReceivedWebhook, type WebhookReceiver } from './support/webhook-receiver.js';
 
 const DEVELOPMENT = {
@@ -243,6 +247,46 @@ describe('the webhook outbox', () => {
       await first.close();
       await second?.close();
       await first.removeDataDirectory();
+    }
+  });
+
+  it('delivers, after a SIGKILL of the server mid-execution, the failure its next start records', async () => {
+    receiver = await startWebhookReceiver();
+    const dataDirectory = await mkdtemp(join(tmpdir(), 'airlock-webhook-crash-'));
+    const key = testApiKey();
+    const uid = String(testSandboxUid());
+    const environment = { ...DEVELOPMENT, AIRLOCK_BOOTSTRAP_API_KEY: key, AIRLOCK_SANDBOX_UID: uid, AIRLOCK_SANDBOX_GID: uid };
+    try {
+      const first = await startServeProcess({ dataDirectory, environment });
+      const adminToken = (await readFile(join(dataDirectory, 'admin-token'), 'utf8')).trim();
+      const secretResponse = await fetch(`${first.url}/admin/v1/sandboxes/default/webhook-secret`, { headers: { authorization: `Bearer ${adminToken}` } });
+      const { secret: signingSecret } = (await secretResponse.json()) as { secret: string };
+      const accepted = await fetch(`${first.url}/v1/sandbox/execute`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', prefer: 'respond-async' },
+        body: JSON.stringify({ code: 'import time; time.sleep(600)', webhook_url: receiver.url }),
+      });
+      expect(accepted.status).toBe(202);
+      const { trace_id: traceId } = (await accepted.json()) as { trace_id: string };
+      first.child.kill('SIGKILL');
+      await waitForExit(first.child);
+      expect(receiver.received).toEqual([]);
+
+      const second = await startServeProcess({ dataDirectory, environment });
+      try {
+        const [webhook] = (await receiver.waitFor(1)) as [ReceivedWebhook];
+        expect(verified(webhook, signingSecret)).toMatchObject({
+          trace_id: traceId,
+          status: 'failed',
+          success: false,
+          error: 'the server stopped while this execution was running',
+        });
+      } finally {
+        second.child.kill('SIGTERM');
+        await waitForExit(second.child);
+      }
+    } finally {
+      await rm(dataDirectory, { recursive: true, force: true });
     }
   });
 });
