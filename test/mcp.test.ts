@@ -127,7 +127,7 @@ describe('MCP server', () => {
     expect(result.structuredContent).toMatchObject({ success: false, exit_code: 3, status: 'failed', stderr: 'broken\n' });
     const timedOut = await call('sandbox_execute', { language: 'node', code: 'setInterval(() => {}, 1000)', timeout: 1 });
     expect(timedOut.isError).toBeFalsy();
-    expect(timedOut.structuredContent).toMatchObject({ status: 'timeout', exit_code: null, success: false });
+    expect(timedOut.structuredContent).toMatchObject({ status: 'timeout', exit_code: 137, success: false });
   });
 
   it('a thread keeps /home/sandbox between calls; files_list and files_download read it', async () => {

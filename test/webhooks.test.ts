@@ -279,6 +279,7 @@ describe('the webhook outbox', () => {
           trace_id: traceId,
           status: 'failed',
           success: false,
+          exit_code: -1,
           error: 'the server stopped while this execution was running',
         });
       } finally {

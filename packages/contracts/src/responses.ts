@@ -19,7 +19,10 @@ export const ExecuteResponse = z.object({
   success: z.boolean().describe('true exactly when the exit code is 0'),
   stdout: z.string(),
   stderr: z.string(),
-  exit_code: z.number().int().nullable().describe('null when the code was killed (timeout, out of memory, cancelled)'),
+  exit_code: z
+    .number()
+    .int()
+    .describe('137 when the code was killed (timeout, cancelled; out of memory usually too), -1 when it never ran to an exit (the server failed or stopped)'),
   error: z.string().nullable().describe('why the code did not finish normally; null when it did'),
   trace_id: TraceId,
   status: ExecutionStatus,
@@ -52,7 +55,7 @@ export type WebhookDeliveryStatus = z.infer<typeof WebhookDeliveryStatus>;
 export const ExecutionRecordResponse = z.object({
   trace_id: TraceId,
   status: z.enum(EXECUTION_RECORD_STATUSES),
-  exit_code: z.number().int().nullable(),
+  exit_code: z.number().int().nullable().describe('null while running; then as in the execute response'),
   stdout: z.string().nullable(),
   stderr: z.string().nullable(),
   error: z.string().nullable(),

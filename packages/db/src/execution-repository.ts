@@ -159,6 +159,9 @@ function toExecution(row: ExecutionRow): Execution {
   };
 }
 
+/** The exit code of an execution whose code did not run to an exit of its own: the server failed or stopped. */
+export const NEVER_RAN_EXIT_CODE = -1;
+
 const optionalText = (text: string | null): string | null => (text === null ? null : withoutNul(text));
 
 /**
@@ -258,7 +261,7 @@ export class ExecutionRepository {
   async failRunning(reason: string, scope: { nodeId?: string } = {}): Promise<number> {
     const rows = await this.#database.query(
       finishing(`UPDATE executions SET
-         status = 'failed', error = $1, stdout = coalesce(stdout, ''), stderr = coalesce(stderr, ''),
+         status = 'failed', exit_code = ${NEVER_RAN_EXIT_CODE}, error = $1, stdout = coalesce(stdout, ''), stderr = coalesce(stderr, ''),
          completed_at = now()
        WHERE status = 'running' AND ($2::text IS NULL OR node_id = $2)
        RETURNING ${SELECT_LIST}`),

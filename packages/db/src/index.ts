@@ -26,6 +26,7 @@ export {
 } from './api-key-repository.js';
 export {
   ExecutionRepository,
+  NEVER_RAN_EXIT_CODE,
   type DeliveryMode,
   type Execution,
   type ExecutionResult,

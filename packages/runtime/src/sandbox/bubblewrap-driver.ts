@@ -19,6 +19,9 @@ import {
   type SandboxStatus,
 } from './sandbox-types.js';
 
+/** What a shell reports for a process killed by SIGKILL (128 + 9): a timeout or a cancellation kills the tree so. */
+const KILLED_EXIT_CODE = 137;
+
 export interface BubblewrapDriverOptions {
   bwrapPath: string;
   /** Forks bubblewrap into the slot's cgroup as the sandbox user (native/sandbox-spawner.c). */
@@ -287,7 +290,7 @@ class BubblewrapSandbox implements PreparedSandbox {
       }
       return {
         status,
-        exitCode: stopReason ? null : exitCode,
+        exitCode: exitCode ?? KILLED_EXIT_CODE,
         stdout: stdout.text(),
         stderr: stderr.text(),
         stdoutTruncated: stdout.truncated,

@@ -40,8 +40,8 @@ export type SandboxStatus = 'success' | 'failed' | 'timeout' | 'oom' | 'cancelle
 
 export interface SandboxOutcome {
   status: SandboxStatus;
-  /** Exit code of the code's process; 128+N when killed by signal N; null after a timeout or cancellation. */
-  exitCode: number | null;
+  /** Exit code of the code's process; 128+N when killed by signal N (137 after a timeout or cancellation). */
+  exitCode: number;
   stdout: string;
   stderr: string;
   stdoutTruncated: boolean;

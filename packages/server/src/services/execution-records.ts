@@ -1,5 +1,5 @@
 import type { ExecuteResponse, ExecutionRecordResponse } from '@airlock/contracts';
-import type { Execution, FinishedExecutionStatus, WebhookDeliveryStatus } from '@airlock/db';
+import { NEVER_RAN_EXIT_CODE, type Execution, type FinishedExecutionStatus, type WebhookDeliveryStatus } from '@airlock/db';
 
 export type FinishedExecution = Execution & { status: FinishedExecutionStatus };
 
@@ -9,7 +9,7 @@ export function toExecuteResponse(execution: FinishedExecution): ExecuteResponse
     success: execution.exitCode === 0,
     stdout: execution.stdout ?? '',
     stderr: execution.stderr ?? '',
-    exit_code: execution.exitCode,
+    exit_code: execution.exitCode ?? NEVER_RAN_EXIT_CODE,
     error: execution.error,
     trace_id: execution.traceId,
     status: execution.status,

@@ -4,7 +4,7 @@ import {
   type ExecuteResponse,
   type ExecutionRecordResponse,
 } from '@airlock/contracts';
-import { generateId, type ExecutionRepository, type SandboxConfig, type WebhookRepository } from '@airlock/db';
+import { NEVER_RAN_EXIT_CODE, generateId, type ExecutionRepository, type SandboxConfig, type WebhookRepository } from '@airlock/db';
 import {
   SandboxStartError,
   type PreparedSandbox,
@@ -315,7 +315,7 @@ function failedResponse(traceId: string, error: string): ExecuteResponse {
     success: false,
     stdout: '',
     stderr: '',
-    exit_code: null,
+    exit_code: NEVER_RAN_EXIT_CODE,
     error,
     trace_id: traceId,
     status: 'failed',
@@ -354,7 +354,7 @@ function describeOutcome(outcome: SandboxOutcome, timeoutSeconds: number): strin
 function failedResult(message: string, startedAt: Date) {
   return {
     status: 'failed' as const,
-    exitCode: null,
+    exitCode: NEVER_RAN_EXIT_CODE,
     error: message,
     stdout: '',
     stderr: '',
