@@ -12,6 +12,8 @@ const BENCH_SANDBOX_ID = 63999;
 export interface BenchServer {
   url: string;
   apiKey: string;
+  /** Admin token, for `/admin/v1` (the sandbox config's webhook secret). */
+  adminToken: string;
   /** Host uid its sandboxes run as. */
   sandboxUid: number;
   /** Warm pool counters; null when the pool is off. */
@@ -22,7 +24,8 @@ export interface BenchServer {
 
 /**
  * The configuration of a benchmarked server: defaults, loopback, a random port, a known API key and the bench's
- * sandbox uid. Without `warmPool` the pool is off (AIRLOCK_POOL_MAX_SLOTS=0), so every execution starts a cold sandbox.
+ * sandbox uid; webhooks may go to loopback (AIRLOCK_WEBHOOK_ALLOW_LOOPBACK), where the bench's receiver listens.
+ * Without `warmPool` the pool is off (AIRLOCK_POOL_MAX_SLOTS=0), so every execution starts a cold sandbox.
  */
 export function benchServerConfig(options: { dataDirectory: string; imagesDirectory: string; warmPool: boolean }): Config {
   return loadConfig(
@@ -35,6 +38,7 @@ export function benchServerConfig(options: { dataDirectory: string; imagesDirect
       // The load runs measure the server, not its rate limits.
       AIRLOCK_RATE_LIMIT_PER_MINUTE: '1000000',
       AIRLOCK_MAX_CONCURRENT_EXECUTIONS: '100000',
+      AIRLOCK_WEBHOOK_ALLOW_LOOPBACK: 'true',
       ...(options.warmPool ? {} : { AIRLOCK_POOL_MAX_SLOTS: '0' }),
     },
   );
@@ -46,6 +50,7 @@ export async function startBenchServer(config: Config): Promise<BenchServer> {
   return {
     url: server.url,
     apiKey: config.bootstrapApiKey!,
+    adminToken: server.adminToken,
     sandboxUid: config.sandboxUid,
     poolStatistics: () => server.poolStatistics(),
     close: () => (closing ??= server.close()),

@@ -19,14 +19,26 @@ export interface LoadRun {
   elapsedSeconds: number;
 }
 
+/**
+ * Sends one POST /v1/sandbox/execute with the server's API key; `headers` choose the delivery mode (`accept`,
+ * `prefer`). The caller reads the response.
+ */
+export function postExecute(
+  server: BenchServer,
+  request: ExecuteRequestInput,
+  headers: Record<string, string> = {},
+): Promise<Response> {
+  return fetch(`${server.url}/v1/sandbox/execute`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${server.apiKey}`, 'content-type': 'application/json', ...headers },
+    body: JSON.stringify(request),
+  });
+}
+
 export async function execute(server: BenchServer, request: ExecuteRequestInput): Promise<ExecuteSample> {
   const startedAt = performance.now();
   try {
-    const response = await fetch(`${server.url}/v1/sandbox/execute`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${server.apiKey}`, 'content-type': 'application/json' },
-      body: JSON.stringify(request),
-    });
+    const response = await postExecute(server, request);
     const text = await response.text();
     const wallMs = performance.now() - startedAt;
     if (response.status === 200) {

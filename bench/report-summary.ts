@@ -24,7 +24,7 @@ function sumPools(pools: PoolCounts[]): PoolCounts {
 
 /** The paragraph under "What the numbers mean": what was measured against each target, and why it lands there. */
 export function summarizeResults(results: BenchResults, sections: ReportSection[]): string {
-  const { baselines, roundTrips, runtimeWarm, cold, warm, throughput, burst, slotMemory, facts, settings } = results;
+  const { baselines, roundTrips, runtimeWarm, cold, warm, deliveryModes, throughput, burst, slotMemory, facts, settings } = results;
   const rows = sections.flatMap((section) => section.rows);
   const missed = rows.filter((row) => row.met === false).map((row) => row.metric);
   const met = rows.filter((row) => row.met === true).map((row) => row.metric);
@@ -65,6 +65,16 @@ export function summarizeResults(results: BenchResults, sections: ReportSection[
       '(duration_ms p50) for the interpreter to exit and the sandbox to end, then reads the cgroup accounting and ' +
       'updates the execution record in the database before it answers. Node is at ' +
       `${formatRatio(nodeRatio)}${nodeRatio < pythonRatio ? ', lower only because its raw start-up is so slow' : ''}.`,
+    `Streamed, the same call's \`status\` event arrives ${formatMs(deliveryModes.streamStatus.p50)} and its ` +
+      `\`result\` ${formatMs(deliveryModes.streamResult.p50)} after the request (p50; ` +
+      `${formatRatio(deliveryModes.streamResult.p50 / warm.python.wall.p50)} the inline ${formatMs(warm.python.wall.p50)}); ` +
+      `async, the 202 comes after ${formatMs(deliveryModes.asyncAccepted.p50)} and the signed webhook after ` +
+      `${formatMs(deliveryModes.asyncWebhook.p50)}` +
+      (deliveryModes.asyncWebhook.p50 > warm.python.wall.p50
+        ? `, ${formatMs(deliveryModes.asyncWebhook.p50 - warm.python.wall.p50)} more than the inline answer: once ` +
+          'the record is completed, the dispatcher claims the delivery, reads the record and the signing secret from ' +
+          'the database and opens a new connection to the receiver.'
+        : '.'),
     `At concurrency ${throughput.concurrency} the warm server sustains ${formatRate(throughput.perSecond)} python ` +
       `executions, ${formatRatio(throughputRatio)} the CPU floor of ${formatRate(throughput.floorPerSecond)} ` +
       `(target ${THROUGHPUT_RATIO_MINIMUM}x), with ${formatPercent(hitRate(throughput.pool))} of the calls warm` +

@@ -1,5 +1,6 @@
 import { LANGUAGES, type Language } from '@airlock/contracts';
 import type { Baseline, ColdBaselines } from './baselines.js';
+import type { DeliverySeries } from './delivery-runs.js';
 import type { MachineFacts } from './machine-facts.js';
 import type { LatencySummary } from './percentiles.js';
 import type { PoolCounts } from './pool-probe.js';
@@ -60,6 +61,8 @@ export interface BenchResults {
   cold: Record<Language, SequentialSeries>;
   /** The server with the warm pool. */
   warm: Record<Language, WarmSeries>;
+  /** Streamed and async python calls on the warm server, right after its sequential series. */
+  deliveryModes: DeliverySeries;
   throughput: {
     floor: Baseline;
     floorWorkers: number;
@@ -127,6 +130,13 @@ function latencyRows(label: string, summary: LatencySummary, p50Reference = '—
   return [info(`${label} p50`, formatMs(summary.p50), p50Reference), info(`${label} p99`, formatMs(summary.p99))];
 }
 
+/** p50 and p99 rows, each with its ratio to `reference` (the inline p50 of the same run). */
+function latencyRowsAgainst(label: string, summary: LatencySummary, reference: number): ReportRow[] {
+  return (['p50', 'p99'] as const).map((percentile) =>
+    info(`${label} ${percentile}`, `${formatMs(summary[percentile])} (${formatRatio(summary[percentile] / reference)})`),
+  );
+}
+
 const PROGRAM_LABELS: Record<Language, string> = {
   python: 'python `print(1)`',
   node: 'node `console.log(1)`',
@@ -134,7 +144,9 @@ const PROGRAM_LABELS: Record<Language, string> = {
 };
 
 export function buildReport(results: BenchResults): Report {
-  const { baselines, serverProcess, roundTrips, runtimeWarm, cold, warm, throughput, burst, slotMemory, threads, settings } = results;
+  const { baselines, serverProcess, roundTrips, runtimeWarm, cold, warm, deliveryModes, throughput, burst, slotMemory, threads, settings } =
+    results;
+  const inlineP50 = warm.python.wall.p50;
   const rawPython = baselines.bubblewrapPython.summary.p50;
   const rawNode = baselines.bubblewrapNode.summary.p50;
   const throughputRatio = throughput.perSecond / throughput.floorPerSecond;
@@ -249,7 +261,36 @@ export function buildReport(results: BenchResults): Report {
       ],
     },
     {
-      title: `4. Throughput: python at concurrency ${throughput.concurrency} for ${throughput.seconds} s, warm pool`,
+      title: '4. Delivery modes: python `print(1)` inline, streamed and async, sequential, warm pool (client wall time)',
+      rows: [
+        ...latencyRowsAgainst('inline JSON: request sent -> whole response', warm.python.wall, inlineP50),
+        ...latencyRowsAgainst('streamed (NDJSON): request sent -> `status` event', deliveryModes.streamStatus, inlineP50),
+        ...latencyRowsAgainst('streamed (NDJSON): request sent -> `result` event', deliveryModes.streamResult, inlineP50),
+        ...latencyRowsAgainst('async (`Prefer: respond-async`): request sent -> 202', deliveryModes.asyncAccepted, inlineP50),
+        ...latencyRowsAgainst('async: request sent -> signed webhook received', deliveryModes.asyncWebhook, inlineP50),
+        info('streamed and async calls served warm', formatHits(deliveryModes.pool)),
+      ],
+      notes: [
+        `In parentheses: the figure over the inline p50 (${formatMs(inlineP50)}). Inline is the warm python series ` +
+          'of sections 2 and 3, not measured again. Right after it, on the same server, come ' +
+          `${settings.iterations} rounds (after ${settings.warmup} discarded) of one streamed and one async call, ` +
+          "with that series' pacing. Inline ran in its own series, first on the fresh server, so a ratio near 1 is " +
+          'within the drift between series: later in the run, the inline calls of section 8 without a thread (which ' +
+          `also write a file) took ${formatMs(threads.ephemeral.p50)} p50.`,
+        'Inline: the server runs the code, completes the execution record and answers with the whole result.',
+        'Streamed `status`: `Accept: application/x-ndjson`; the first event, with the trace id, is queued once the ' +
+          'call has its sandbox, as its code is sent, before the record is written.',
+        'Streamed `result`: the last event, sent once the record is completed, as the inline answer is.',
+        'Async 202: `Prefer: respond-async` with `webhook_url`; answered once the code runs and its record is written.',
+        "Async webhook: the result POSTed by the server's webhook dispatcher (claimed from the outbox that " +
+          'completing the record queues) to a `node:http` receiver on 127.0.0.1 in the benchmark process, which ' +
+          'answers 204; timed when its body has arrived. Each was verified with `standardwebhooks` against the ' +
+          "default sandbox config's secret (`GET /admin/v1/sandboxes/default/webhook-secret`), so each is a valid " +
+          'delivery; the server allows plain http to loopback (`AIRLOCK_WEBHOOK_ALLOW_LOOPBACK=true`).',
+      ],
+    },
+    {
+      title: `5. Throughput: python at concurrency ${throughput.concurrency} for ${throughput.seconds} s, warm pool`,
       rows: [
         info(
           `CPU floor (\`${throughput.floor.name}\`, ${throughput.floorWorkers} parallel loops)`,
@@ -274,14 +315,14 @@ export function buildReport(results: BenchResults): Report {
       notes: [
         `The floor runs \`${throughput.floor.name}\` (${throughput.floor.description}) in one loop per core, with no ` +
           'sandbox, for the same duration, before the servers start.',
-        'Airlock is the warm server, after its sequential series. A miss is a call that found no ready sandbox ' +
-          'and started a cold one. Event loop busy is `performance.eventLoopUtilization()` of the process that ' +
-          'runs the server and the client, over the run; machine CPU busy is from `/proc/stat`, every process ' +
-          'included.',
+        'Airlock is the warm server, after its sequential series and the delivery modes. A miss is a call that ' +
+          'found no ready sandbox and started a cold one. Event loop busy is `performance.eventLoopUtilization()` of ' +
+          'the process that runs the server and the client, over the run; machine CPU busy is from `/proc/stat`, ' +
+          'every process included.',
       ],
     },
     {
-      title: `5. Burst: ${burst.requests} python requests at concurrency ${burst.concurrency}, warm pool`,
+      title: `6. Burst: ${burst.requests} python requests at concurrency ${burst.concurrency}, warm pool`,
       rows: [
         { metric: 'non-200 responses', value: String(burst.httpErrors), target: '0', met: burst.httpErrors === 0 },
         info('executions not `success`', String(burst.failedExecutions)),
@@ -292,7 +333,7 @@ export function buildReport(results: BenchResults): Report {
       notes: ['On the warm server, right after the throughput run.'],
     },
     {
-      title: '6. Idle memory per warm slot (PSS)',
+      title: '7. Idle memory per warm slot (PSS)',
       rows: LANGUAGES.flatMap((language) => slotMemoryRows(language, slotMemory[language])),
       notes: [
         'Measured after the burst with the warm server idle, once the pool had no sandbox starting. An idle slot is ' +
@@ -310,7 +351,7 @@ export function buildReport(results: BenchResults): Report {
       ],
     },
     {
-      title: '7. Thread homes: restore and save',
+      title: '8. Thread homes: restore and save',
       rows: [
         ...latencyRows('python call changing one file, no thread', threads.ephemeral),
         ...latencyRows('same call, thread with a one-file home', threads.smallHome),

@@ -6,6 +6,7 @@ import { ImageStore } from '@airlock/runtime';
 import type { Config } from '@airlock/server';
 import { benchServerConfig, startBenchServer, type BenchServer } from './airlock-server.js';
 import { coldBaselines, measureRate, measureSequential, warmUp, type Baseline } from './baselines.js';
+import { measureDeliveryModes } from './delivery-runs.js';
 import { readMachineFacts } from './machine-facts.js';
 import { BENCH_COMMAND, parseOptions, type BenchOptions } from './options.js';
 import { summarize, type LatencySummary } from './percentiles.js';
@@ -127,6 +128,7 @@ async function run(argv: string[], options: BenchOptions): Promise<void> {
   const warmServer = await startMeasuredServer(warmConfig);
   const roundTrips = await measureRoundTrips(warmServer, counts);
   const warm = await measureWarmSeries(warmServer, counts);
+  const deliveryModes = await measureDeliveryModes(warmServer, counts);
   const throughput = await measureThroughput(warmServer, options.seconds);
   const burst = await measureBurst(warmServer, options.burst);
   const slotMemory = await measureSlotMemory(warmServer, image.manifest.interpreters);
@@ -155,6 +157,7 @@ async function run(argv: string[], options: BenchOptions): Promise<void> {
     runtimeWarm,
     cold,
     warm,
+    deliveryModes,
     throughput: { floor: baselines.pythonFloor, floorWorkers, floorPerSecond, ...throughput },
     burst,
     slotMemory,

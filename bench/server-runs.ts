@@ -27,7 +27,8 @@ const QUIET_POOL_TIMEOUT_MS = 30_000;
 const TEARDOWN_MS = 500;
 
 const PROGRAMS: Record<Language, string> = { python: 'print(1)', node: 'console.log(1)', bash: 'echo 1' };
-const PYTHON_REQUEST = { language: 'python', code: PROGRAMS.python } as const;
+/** The call every python load run and delivery mode series sends. */
+export const PYTHON_REQUEST = { language: 'python', code: PROGRAMS.python } as const;
 
 export function progress(message: string): void {
   process.stderr.write(`[bench] ${message}\n`);
