@@ -1,0 +1,42 @@
+import type { ExecuteRequestInput, Language } from '@airlock/contracts';
+import type { Configuration } from './configuration.js';
+import type { CallOptions } from './transport.js';
+
+/** The server's timeout when a request names none (API.md). */
+const SERVER_DEFAULT_TIMEOUT_SECONDS = 60;
+
+export interface ExecuteOptions extends CallOptions {
+  /** @default 'python' */
+  language?: Language;
+  /** Seconds the code may run, 1 to the organization's maximum (3600 unless its plan says otherwise). @default 60 */
+  timeout?: number;
+  /** Keeps `/home/sandbox` between calls with the same thread id (`^[A-Za-z0-9_-]{1,128}$`); one call at a time. */
+  threadId?: string;
+  /** At most 10 string values, stored with the execution (and sent with its webhook), never shown to the code. */
+  metadata?: Record<string, string>;
+  /** Environment variables for the code; they override the sandbox config's and the API key's. */
+  envVars?: Record<string, string>;
+  /**
+   * How long the client waits for the answer, in milliseconds.
+   * @default the execution's `timeout` plus the client's `timeoutMs`
+   */
+  timeoutMs?: number;
+}
+
+/** The request body; typed by the contract, so a renamed wire field fails to compile here. */
+export function executeBody(code: string, options: ExecuteOptions & { webhookUrl?: string | undefined }): ExecuteRequestInput {
+  return {
+    code,
+    language: options.language,
+    timeout: options.timeout,
+    thread_id: options.threadId,
+    metadata: options.metadata,
+    env_vars: options.envVars,
+    webhook_url: options.webhookUrl,
+  };
+}
+
+/** How long an execution's answer may take: the code's time limit and the client's time limit for a request. */
+export function executeTimeoutMs(options: ExecuteOptions, configuration: Configuration): number {
+  return options.timeoutMs ?? (options.timeout ?? SERVER_DEFAULT_TIMEOUT_SECONDS) * 1000 + configuration.timeoutMs;
+}
