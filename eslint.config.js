@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['**/dist/**', '**/node_modules/**', '.cache/**', '.venv-test/**', 'packages/runtime/stubs/**'] },
+  { ignores: ['**/dist/**', '**/node_modules/**', '.cache/**', '.venv-test/**', '.venv-python-sdk/**', 'packages/runtime/stubs/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

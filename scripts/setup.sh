@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what Airlock needs on Debian 12 and builds it. Idempotent; run as root (or with sudo available).
 #   scripts/setup.sh            packages to run Airlock, npm dependencies, build
-#   scripts/setup.sh --test     the same, plus what the test suite needs (PostgreSQL server, schemathesis)
+#   scripts/setup.sh --test     the same, plus what the test suite needs (PostgreSQL server, schemathesis, the
+#                               Python SDK's venv)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -45,6 +46,15 @@ if [[ "${1:-}" == "--test" ]]; then
     echo "setup: installing schemathesis $schemathesis_version into .venv-test"
     /usr/bin/python3 -m venv --clear .venv-test
     .venv-test/bin/pip install --quiet --disable-pip-version-check "schemathesis==$schemathesis_version"
+  fi
+  # The Python SDK's tests (python/tests) run from their own venv: the SDK installed editable (its source changes
+  # need no reinstall) with its pinned test extra; reinstalled when python/pyproject.toml changes.
+  python_sdk_stamp=".venv-python-sdk/installed-$(sha256sum python/pyproject.toml | cut -c1-16)"
+  if [[ ! -f "$python_sdk_stamp" ]]; then
+    echo "setup: installing the Python SDK and its test dependencies into .venv-python-sdk"
+    /usr/bin/python3 -m venv --clear .venv-python-sdk
+    .venv-python-sdk/bin/pip install --quiet --disable-pip-version-check -e 'python[test]'
+    touch "$python_sdk_stamp"
   fi
 fi
 echo "setup: done"
