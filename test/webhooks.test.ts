@@ -280,7 +280,8 @@ describe('the webhook outbox', () => {
           status: 'failed',
           success: false,
           exit_code: -1,
-          error: 'the server stopped while this execution was running',
+          error: 'server_stopped',
+          error_message: 'the server stopped while this execution was running',
         });
       } finally {
         second.child.kill('SIGTERM');

@@ -1,6 +1,5 @@
 """The public Baponi Python SDK (PyPI `baponi`, pinned in the test extra) against a real Airlock server, unchanged
-except for its base URL and API key. A test marked xfail(strict=True) records where Airlock's answers still differ
-from what the SDK expects; it fails loudly (XPASS) once the server matches, so the mark is removed then.
+except for its base URL and API key.
 """
 
 import time
@@ -63,29 +62,11 @@ def test_execute_of_code_killed_by_its_timeout(sdk: Baponi) -> None:
     assert result.success is False and isinstance(result.exit_code, int) and result.exit_code != 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason=(
-        "SandboxResult.error / ExecutionStatus.error are machine-readable codes in the SDK ('timeout', "
-        "'memory_limit_exceeded', 'security_policy_violation', 'blocked', ...); Airlock sends a sentence "
-        "('execution timed out after 1 s and was killed')"
-    ),
-)
 def test_error_is_a_machine_readable_code(sdk: Baponi) -> None:
     result = sdk.execute("import time; time.sleep(30)", timeout=1)
     assert result.error == "timeout"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason=(
-        "the SDK's thread home is /home/baponi (its README's persistent-state example writes "
-        "/home/baponi/data.csv; baponi.deepagents runs every command as 'cd /home/baponi && ...' and maps "
-        "/home/baponi/<p> to the Files API path <p>); Airlock's home is /home/sandbox and /home/baponi does not exist"
-    ),
-)
 def test_the_thread_home_is_at_home_baponi(sdk: Baponi, thread: str) -> None:
     written = sdk.execute("open('/home/baponi/data.csv', 'w').write('x,1\\n')", thread_id=thread)
     assert written.success, written.stderr
@@ -118,16 +99,6 @@ def test_execute_stream(sdk: Baponi) -> None:
         assert [type(event) for event in tail] == [ResultEvent]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=baponi.BaponiError,
-    reason=(
-        "reconnect_stream(trace_id, after_seq=N) with N from the live stream gets no events once the server has "
-        "retired the execution's live log (60 s after it ended): the replay rebuilt from the record is renumbered "
-        "(status 0, one output per stream, result last, e.g. seq 2), so nothing has seq > N and the SDK's "
-        "get_final_result() raises 'Stream did not produce a result event'"
-    ),
-)
 def test_reconnect_stream_after_the_live_log_is_gone(sdk: Baponi) -> None:
     with sdk.execute_stream("import time\nfor i in range(4):\n    print(i, flush=True)\n    time.sleep(0.2)") as stream:
         events = list(stream)

@@ -37,7 +37,8 @@ def test_a_timeout_is_a_result_killed_by_sigkill(client: Airlock) -> None:
     result = client.execute("import time\nprint('started', flush=True)\ntime.sleep(30)", timeout=1)
     assert (result.success, result.status, result.exit_code) == (False, "timeout", 137)
     assert result.stdout == "started\n"
-    assert result.error
+    assert result.error == "timeout"
+    assert result.error_message == "execution timed out after 1 s and was killed"
 
 
 def test_invalid_requests_raise_validation_error_with_the_servers_message(client: Airlock) -> None:

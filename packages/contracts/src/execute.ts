@@ -9,6 +9,21 @@ export const EXECUTION_STATUSES = ['success', 'failed', 'timeout', 'oom', 'block
 export const ExecutionStatus = z.enum(EXECUTION_STATUSES);
 export type ExecutionStatus = z.infer<typeof ExecutionStatus>;
 
+/**
+ * Why an execution did not finish normally, in the response's `error`. The Baponi SDK's codes where it has one:
+ * `timeout`, `memory_limit_exceeded`, `blocked`; Airlock's own for the rest.
+ */
+export const EXECUTION_ERROR_CODES = [
+  'timeout',
+  'memory_limit_exceeded',
+  'blocked',
+  'cancelled',
+  'sandbox_error',
+  'thread_save_error',
+  'server_stopped',
+] as const;
+export type ExecutionErrorCode = (typeof EXECUTION_ERROR_CODES)[number];
+
 export const DELIVERY_MODES = ['inline', 'streaming', 'webhook'] as const;
 export type DeliveryMode = (typeof DELIVERY_MODES)[number];
 

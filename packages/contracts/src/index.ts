@@ -6,6 +6,8 @@ export {
   EXECUTION_STATUSES,
   ExecutionStatus,
   DELIVERY_MODES,
+  EXECUTION_ERROR_CODES,
+  type ExecutionErrorCode,
   type DeliveryMode,
   THREAD_ID_PATTERN,
   TRACE_ID_PATTERN,

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { ErrorCode } from './errors.js';
-import { DELIVERY_MODES, EXECUTION_STATUSES, ExecutionStatus } from './execute.js';
+import { DELIVERY_MODES, EXECUTION_ERROR_CODES, EXECUTION_STATUSES, ExecutionStatus } from './execute.js';
 import { LIMITS } from './limits.js';
 
 /** The body of every error answer; `error` is a stable code, its HTTP status is ERROR_STATUS[error]. */
@@ -13,6 +13,7 @@ export type ApiErrorBody = z.infer<typeof ApiErrorBody>;
 
 const TraceId = z.string().describe('execution id, `trc_` and 20 base32 characters');
 const Timestamp = z.iso.datetime();
+const ExecutionErrorCode = z.enum(EXECUTION_ERROR_CODES).meta({ id: 'ExecutionErrorCode' });
 
 /** The result of an execution: the inline answer, the last stream event's `result`, the webhook payload. */
 export const ExecuteResponse = z.object({
@@ -23,7 +24,8 @@ export const ExecuteResponse = z.object({
     .number()
     .int()
     .describe('137 when the code was killed (timeout, cancelled; out of memory usually too), -1 when it never ran to an exit (the server failed or stopped)'),
-  error: z.string().nullable().describe('why the code did not finish normally; null when it did'),
+  error: ExecutionErrorCode.nullable().describe('why the code did not finish normally, as a stable code (as Baponi sends it); null when it did'),
+  error_message: z.string().nullable().describe('Airlock extension: the same reason as a sentence for people'),
   trace_id: TraceId,
   status: ExecutionStatus,
   stdout_truncated: z.boolean().describe(`stdout passed ${LIMITS.outputMaxBytes} bytes and was cut there`),
@@ -58,7 +60,8 @@ export const ExecutionRecordResponse = z.object({
   exit_code: z.number().int().nullable().describe('null while running; then as in the execute response'),
   stdout: z.string().nullable(),
   stderr: z.string().nullable(),
-  error: z.string().nullable(),
+  error: ExecutionErrorCode.nullable(),
+  error_message: z.string().nullable().describe('Airlock extension: the reason as a sentence'),
   duration_ms: z.number().int().describe('how long the code ran; 0 while it runs'),
   overhead_ms: z.number().nullable().describe('Airlock extension: accepted -> code running, in milliseconds'),
   warm: z.boolean().nullable().describe('Airlock extension: whether a pre-started sandbox from the warm pool ran the code'),

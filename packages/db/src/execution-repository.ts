@@ -16,6 +16,9 @@ export interface Execution {
   code: string;
   status: ExecutionStatus;
   exitCode: number | null;
+  /** Machine-readable reason the execution did not finish normally (`timeout`, ...); null when it did. */
+  errorCode: string | null;
+  /** The reason as a sentence. */
   error: string | null;
   /** Null while running. */
   stdout: string | null;
@@ -32,6 +35,8 @@ export interface Execution {
   overheadMs: number | null;
   peakMemoryBytes: number | null;
   cpuTimeMs: number | null;
+  /** The seq of the result event in the execution's stream; null while running or when none was sent. */
+  resultSeq: number | null;
   createdAt: Date;
   startedAt: Date | null;
   completedAt: Date | null;
@@ -58,6 +63,7 @@ export interface NewExecution {
 export interface ExecutionResult {
   status: FinishedExecutionStatus;
   exitCode: number | null;
+  errorCode: string | null;
   error: string | null;
   stdout: string;
   stderr: string;
@@ -69,6 +75,7 @@ export interface ExecutionResult {
   overheadMs: number | null;
   peakMemoryBytes: number | null;
   cpuTimeMs: number | null;
+  resultSeq: number | null;
   startedAt: Date | null;
   completedAt: Date;
 }
@@ -83,6 +90,7 @@ interface ExecutionRow {
   code: string;
   status: ExecutionStatus;
   exit_code: number | null;
+  error_code: string | null;
   error: string | null;
   stdout: string | null;
   stderr: string | null;
@@ -96,6 +104,7 @@ interface ExecutionRow {
   overhead_ms: number | null;
   peak_memory_bytes: number | null;
   cpu_time_ms: number | null;
+  result_seq: number | null;
   created_at: Date;
   started_at: Date | null;
   completed_at: Date | null;
@@ -111,6 +120,7 @@ const SELECT_LIST = [
   'code',
   'status',
   'exit_code',
+  'error_code',
   'error',
   'stdout',
   'stderr',
@@ -124,6 +134,7 @@ const SELECT_LIST = [
   'overhead_ms',
   'peak_memory_bytes',
   'cpu_time_ms',
+  'result_seq',
   'created_at',
   'started_at',
   'completed_at',
@@ -140,6 +151,7 @@ function toExecution(row: ExecutionRow): Execution {
     code: row.code,
     status: row.status,
     exitCode: row.exit_code,
+    errorCode: row.error_code,
     error: row.error,
     stdout: row.stdout,
     stderr: row.stderr,
@@ -153,6 +165,7 @@ function toExecution(row: ExecutionRow): Execution {
     overheadMs: row.overhead_ms,
     peakMemoryBytes: row.peak_memory_bytes,
     cpuTimeMs: row.cpu_time_ms,
+    resultSeq: row.result_seq,
     createdAt: row.created_at,
     startedAt: row.started_at,
     completedAt: row.completed_at,
@@ -161,6 +174,8 @@ function toExecution(row: ExecutionRow): Execution {
 
 /** The exit code of an execution whose code did not run to an exit of its own: the server failed or stopped. */
 export const NEVER_RAN_EXIT_CODE = -1;
+/** The error code of executions failed by failRunning. */
+export const SERVER_STOPPED_ERROR_CODE = 'server_stopped';
 
 const optionalText = (text: string | null): string | null => (text === null ? null : withoutNul(text));
 
@@ -219,7 +234,7 @@ export class ExecutionRepository {
       finishing(`UPDATE executions SET
          status = $2, exit_code = $3, error = $4, stdout = $5, stderr = $6, stdout_truncated = $7,
          stderr_truncated = $8, warm = $9, duration_ms = $10, overhead_ms = $11, peak_memory_bytes = $12,
-         cpu_time_ms = $13, started_at = $14, completed_at = $15
+         cpu_time_ms = $13, started_at = $14, completed_at = $15, error_code = $16, result_seq = $17
        WHERE trace_id = $1 AND status = 'running'
        RETURNING ${SELECT_LIST}`),
       [
@@ -238,6 +253,8 @@ export class ExecutionRepository {
         result.cpuTimeMs,
         result.startedAt,
         result.completedAt,
+        result.errorCode,
+        result.resultSeq,
       ],
     );
     return row === undefined ? null : toExecution(row);
@@ -261,7 +278,7 @@ export class ExecutionRepository {
   async failRunning(reason: string, scope: { nodeId?: string } = {}): Promise<number> {
     const rows = await this.#database.query(
       finishing(`UPDATE executions SET
-         status = 'failed', exit_code = ${NEVER_RAN_EXIT_CODE}, error = $1, stdout = coalesce(stdout, ''), stderr = coalesce(stderr, ''),
+         status = 'failed', exit_code = ${NEVER_RAN_EXIT_CODE}, error_code = '${SERVER_STOPPED_ERROR_CODE}', error = $1, stdout = coalesce(stdout, ''), stderr = coalesce(stderr, ''),
          completed_at = now()
        WHERE status = 'running' AND ($2::text IS NULL OR node_id = $2)
        RETURNING ${SELECT_LIST}`),

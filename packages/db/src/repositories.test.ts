@@ -244,6 +244,7 @@ describe.each(BACKEND_KINDS)('repositories on %s', (kind) => {
     const result = (overrides: Partial<ExecutionResult> = {}): ExecutionResult => ({
       status: 'success',
       exitCode: 0,
+      errorCode: null,
       error: null,
       stdout: 'hello\n',
       stderr: '',
@@ -254,6 +255,7 @@ describe.each(BACKEND_KINDS)('repositories on %s', (kind) => {
       overheadMs: 0.75,
       peakMemoryBytes: 6_000_000_000,
       cpuTimeMs: 12.5,
+      resultSeq: 4,
       startedAt: new Date('2025-01-01T00:00:00.010Z'),
       completedAt: new Date('2025-01-01T00:00:00.052Z'),
       ...overrides,
@@ -288,6 +290,7 @@ describe.each(BACKEND_KINDS)('repositories on %s', (kind) => {
         code: 'print("hello")',
         status: 'running',
         exitCode: null,
+        errorCode: null,
         error: null,
         stdout: null,
         stderr: null,
@@ -301,6 +304,7 @@ describe.each(BACKEND_KINDS)('repositories on %s', (kind) => {
         overheadMs: null,
         peakMemoryBytes: null,
         cpuTimeMs: null,
+        resultSeq: null,
         createdAt: new Date('2025-01-01T00:00:00.000Z'),
         startedAt: null,
         completedAt: null,
@@ -319,6 +323,7 @@ describe.each(BACKEND_KINDS)('repositories on %s', (kind) => {
         overheadMs: 0.75,
         peakMemoryBytes: 6_000_000_000,
         cpuTimeMs: 12.5,
+        resultSeq: 4,
         startedAt: new Date('2025-01-01T00:00:00.010Z'),
         completedAt: new Date('2025-01-01T00:00:00.052Z'),
       });
@@ -353,6 +358,8 @@ describe.each(BACKEND_KINDS)('repositories on %s', (kind) => {
       expect(await executions.failRunning('server restarted', { nodeId: 'node-a' })).toBe(1);
       expect(await executions.get(onNodeA.organization.id, onNodeA.execution.traceId)).toMatchObject({
         status: 'failed',
+        exitCode: -1,
+        errorCode: 'server_stopped',
         error: 'server restarted',
         stdout: '',
         stderr: '',

@@ -38,6 +38,7 @@ describe.each(BACKEND_KINDS)('the webhook outbox on %s', (kind) => {
   const result: ExecutionResult = {
     status: 'success',
     exitCode: 0,
+    errorCode: null,
     error: null,
     stdout: 'ok\n',
     stderr: '',
@@ -48,6 +49,7 @@ describe.each(BACKEND_KINDS)('the webhook outbox on %s', (kind) => {
     overheadMs: 0.5,
     peakMemoryBytes: null,
     cpuTimeMs: null,
+    resultSeq: 3,
     startedAt: new Date(),
     completedAt: new Date(),
   };

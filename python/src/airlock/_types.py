@@ -26,7 +26,9 @@ class ExecutionResult:
 
     A non-zero exit is a result, not an exception: `success` is true exactly when `exit_code` is 0. Code killed by
     a signal has 128 + the signal (137 after a timeout or a cancellation); -1 means the code never ran to an exit
-    (the sandbox failed, the server stopped). `error` says why the code did not finish normally.
+    (the sandbox failed, the server stopped). `error` is a stable code for why the code did not finish normally
+    (`timeout`, `memory_limit_exceeded`, `cancelled`, `sandbox_error`, `thread_save_error`, `server_stopped`, ...),
+    `error_message` the same as a sentence.
     """
 
     success: bool
@@ -41,6 +43,7 @@ class ExecutionResult:
     stderr_truncated: bool = False
     duration_ms: int = 0
     overhead_ms: Optional[float] = None
+    error_message: Optional[str] = None
 
     @classmethod
     def from_wire(cls, data: Mapping[str, Any]) -> ExecutionResult:
@@ -56,6 +59,7 @@ class ExecutionResult:
             stderr_truncated=bool(data.get("stderr_truncated", False)),
             duration_ms=int(data.get("duration_ms") or 0),
             overhead_ms=data.get("overhead_ms"),
+            error_message=data.get("error_message"),
         )
 
 
@@ -80,6 +84,7 @@ class ExecutionRecord:
     """`pending`, `delivered` or `failed`; None without a webhook_url."""
     overhead_ms: Optional[float] = None
     warm: Optional[bool] = None
+    error_message: Optional[str] = None
 
     @property
     def done(self) -> bool:
@@ -102,6 +107,7 @@ class ExecutionRecord:
             webhook_delivery_status=data.get("webhook_delivery_status"),
             overhead_ms=data.get("overhead_ms"),
             warm=data.get("warm"),
+            error_message=data.get("error_message"),
         )
 
 

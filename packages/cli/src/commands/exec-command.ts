@@ -8,6 +8,7 @@ interface ExecResult {
   exit_code: number | null;
   status: string;
   error: string | null;
+  error_message?: string | null;
 }
 
 export async function execCommand(
@@ -25,6 +26,6 @@ export async function execCommand(
   });
   process.stdout.write(result.stdout);
   process.stderr.write(result.stderr);
-  if (result.error) process.stderr.write(`airlock: ${result.status}: ${result.error}\n`);
+  if (result.error) process.stderr.write(`airlock: ${result.status}: ${result.error_message ?? result.error}\n`);
   return result.exit_code ?? 1;
 }

@@ -32,6 +32,8 @@ export const DEFAULT_IMAGE_RECIPE: ImageRecipe = {
     'chroot "$1" useradd --uid 1000 --user-group --home-dir /home/sandbox --no-create-home --shell /bin/bash sandbox',
     // Mount points of the sandbox's zones; the root is read-only, so they must exist in the image.
     'mkdir -p "$1/home/sandbox" "$1/data" "$1/run"',
+    // Baponi clients (its SDK's examples and deepagents backend) address the home as /home/baponi.
+    'ln -s sandbox "$1/home/baponi"',
     // pip may install into the user's home; the image itself is read-only anyway.
     'rm -f "$1"/usr/lib/python3*/EXTERNALLY-MANAGED',
     'printf "127.0.0.1 localhost\\n::1 localhost ip6-localhost\\n127.0.1.1 sandbox\\n" > "$1/etc/hosts"',

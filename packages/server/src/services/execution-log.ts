@@ -22,6 +22,7 @@ export class ExecutionLog {
   readonly #keepalive: NodeJS.Timeout;
   #bytes = 0;
   #seq = 0;
+  #outputEnded = false;
   #done = false;
 
   constructor(orgId: string, traceId: string) {
@@ -43,11 +44,24 @@ export class ExecutionLog {
     if (data.length > 0) this.append({ type: 'output', stream, data });
   }
 
-  finish(result: ExecuteResponse): void {
-    for (const stream of ['stdout', 'stderr'] as const) {
-      const rest = this.#decoders[stream].end();
-      if (rest.length > 0) this.append({ type: 'output', stream, data: rest });
+  /**
+   * Ends the output, flushing characters split across chunks, and stops the keepalives; returns the seq the result
+   * event will have (stored with the record, so a replay built from it numbers the result the same way).
+   */
+  endOutput(): number {
+    if (!this.#outputEnded) {
+      this.#outputEnded = true;
+      clearInterval(this.#keepalive);
+      for (const stream of ['stdout', 'stderr'] as const) {
+        const rest = this.#decoders[stream].end();
+        if (rest.length > 0) this.append({ type: 'output', stream, data: rest });
+      }
     }
+    return this.#seq;
+  }
+
+  finish(result: ExecuteResponse): void {
+    this.endOutput();
     this.append({
       type: 'result',
       trace_id: this.traceId,
@@ -56,7 +70,6 @@ export class ExecutionLog {
       output_truncated: result.stdout_truncated || result.stderr_truncated,
     });
     this.#done = true;
-    clearInterval(this.#keepalive);
     for (const listener of this.#listeners) listener(null);
     this.#listeners.clear();
   }

@@ -1,4 +1,4 @@
-import type { ExecuteResponse, ExecutionRecordResponse } from '@airlock/contracts';
+import type { ExecuteResponse, ExecutionErrorCode, ExecutionRecordResponse } from '@airlock/contracts';
 import { NEVER_RAN_EXIT_CODE, type Execution, type FinishedExecutionStatus, type WebhookDeliveryStatus } from '@airlock/db';
 
 export type FinishedExecution = Execution & { status: FinishedExecutionStatus };
@@ -10,7 +10,8 @@ export function toExecuteResponse(execution: FinishedExecution): ExecuteResponse
     stdout: execution.stdout ?? '',
     stderr: execution.stderr ?? '',
     exit_code: execution.exitCode ?? NEVER_RAN_EXIT_CODE,
-    error: execution.error,
+    error: errorCode(execution),
+    error_message: execution.error,
     trace_id: execution.traceId,
     status: execution.status,
     stdout_truncated: execution.stdoutTruncated,
@@ -36,7 +37,8 @@ export function toRecordResponse(execution: Execution, webhookDeliveryStatus: We
     exit_code: execution.exitCode,
     stdout: execution.stdout,
     stderr: execution.stderr,
-    error: execution.error,
+    error: errorCode(execution),
+    error_message: execution.error,
     // 0 rather than null while running: Baponi clients read it as an integer.
     duration_ms: execution.durationMs ?? 0,
     overhead_ms: execution.overheadMs,
@@ -47,4 +49,10 @@ export function toRecordResponse(execution: Execution, webhookDeliveryStatus: We
     created_at: execution.createdAt.toISOString(),
     completed_at: execution.completedAt?.toISOString() ?? null,
   };
+}
+
+/** The record's error code; an error stored as a sentence alone reads as sandbox_error. */
+function errorCode(execution: Execution): ExecutionErrorCode | null {
+  if (execution.errorCode !== null) return execution.errorCode as ExecutionErrorCode;
+  return execution.error === null ? null : 'sandbox_error';
 }

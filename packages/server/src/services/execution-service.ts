@@ -2,6 +2,7 @@ import {
   ErrorCode,
   ExecuteRequest,
   type ExecuteResponse,
+  type ExecutionErrorCode,
   type ExecutionRecordResponse,
 } from '@airlock/contracts';
 import { NEVER_RAN_EXIT_CODE, generateId, type ExecutionRepository, type SandboxConfig, type WebhookRepository } from '@airlock/db';
@@ -165,7 +166,7 @@ export class ExecutionService {
       const message = error instanceof SandboxStartError ? 'the sandbox failed to start' : 'the sandbox failed';
       this.#options.logger.error(message, { traceId, error: String(error) });
       await inserted;
-      await complete(failedResult(message, createdAt));
+      await complete(failedResult(message, createdAt, log.endOutput()));
       this.#options.metrics.recordExecution({ language: request.language, status: 'failed', warm, overheadMs: null });
       throw ApiError.unavailable(`${message}; try again shortly`);
     }
@@ -176,7 +177,8 @@ export class ExecutionService {
     await complete({
       status: outcome.status,
       exitCode: outcome.exitCode,
-      error,
+      errorCode: error?.code ?? null,
+      error: error?.message ?? null,
       stdout: outcome.stdout,
       stderr: outcome.stderr,
       stdoutTruncated: outcome.stdoutTruncated,
@@ -186,20 +188,22 @@ export class ExecutionService {
       overheadMs,
       peakMemoryBytes: outcome.peakMemoryBytes,
       cpuTimeMs: outcome.cpuTimeMs,
+      resultSeq: log.endOutput(),
       startedAt: new Date(createdAt.getTime() + Math.max(0, outcome.codeStartedAt - acceptedAt)),
       completedAt: new Date(),
     });
     this.#options.metrics.recordExecution({ language: request.language, status: outcome.status, warm, overheadMs });
     if (saveError !== undefined) {
       this.#options.logger.error('thread home could not be saved', { traceId, error: String(saveError) });
-      throw ApiError.unavailable(`${HOME_NOT_SAVED} (trace ${traceId})`);
+      throw ApiError.unavailable(`${HOME_NOT_SAVED.message} (trace ${traceId})`);
     }
     return {
       success: outcome.exitCode === 0,
       stdout: outcome.stdout,
       stderr: outcome.stderr,
       exit_code: outcome.exitCode,
-      error,
+      error: error?.code ?? null,
+      error_message: error?.message ?? null,
       trace_id: traceId,
       status: outcome.status,
       stdout_truncated: outcome.stdoutTruncated,
@@ -284,6 +288,7 @@ export class ExecutionService {
         stdout: null,
         stderr: null,
         error: null,
+        error_message: null,
         duration_ms: 0,
         overhead_ms: null,
         warm: null,
@@ -310,13 +315,14 @@ export function sandboxLimits(config: SandboxConfig): SandboxLimits {
   };
 }
 
-function failedResponse(traceId: string, error: string): ExecuteResponse {
+function failedResponse(traceId: string, message: string): ExecuteResponse {
   return {
     success: false,
     stdout: '',
     stderr: '',
     exit_code: NEVER_RAN_EXIT_CODE,
-    error,
+    error: 'sandbox_error',
+    error_message: message,
     trace_id: traceId,
     status: 'failed',
     stdout_truncated: false,
@@ -326,8 +332,15 @@ function failedResponse(traceId: string, error: string): ExecuteResponse {
   };
 }
 
-const HOME_NOT_SAVED =
-  "the code ran, but the thread's home changes could not be saved to storage; the thread is unchanged";
+interface ExecutionError {
+  code: ExecutionErrorCode;
+  message: string;
+}
+
+const HOME_NOT_SAVED: ExecutionError = {
+  code: 'thread_save_error',
+  message: "the code ran, but the thread's home changes could not be saved to storage; the thread is unchanged",
+};
 
 function rejectUnsupported(request: ExecuteRequest, delivery: Delivery): void {
   if (request.sub_paths !== undefined) {
@@ -338,23 +351,24 @@ function rejectUnsupported(request: ExecuteRequest, delivery: Delivery): void {
   }
 }
 
-function describeOutcome(outcome: SandboxOutcome, timeoutSeconds: number): string | null {
+function describeOutcome(outcome: SandboxOutcome, timeoutSeconds: number): ExecutionError | null {
   switch (outcome.status) {
     case 'timeout':
-      return `execution timed out after ${timeoutSeconds} s and was killed`;
+      return { code: 'timeout', message: `execution timed out after ${timeoutSeconds} s and was killed` };
     case 'oom':
-      return 'execution ran out of memory and was killed';
+      return { code: 'memory_limit_exceeded', message: 'execution ran out of memory and was killed' };
     case 'cancelled':
-      return 'execution was cancelled';
+      return { code: 'cancelled', message: 'execution was cancelled' };
     default:
       return null;
   }
 }
 
-function failedResult(message: string, startedAt: Date) {
+function failedResult(message: string, startedAt: Date, resultSeq: number) {
   return {
     status: 'failed' as const,
     exitCode: NEVER_RAN_EXIT_CODE,
+    errorCode: 'sandbox_error',
     error: message,
     stdout: '',
     stderr: '',
@@ -365,6 +379,7 @@ function failedResult(message: string, startedAt: Date) {
     overheadMs: null,
     peakMemoryBytes: null,
     cpuTimeMs: null,
+    resultSeq,
     startedAt,
     completedAt: new Date(),
   };

@@ -31,7 +31,7 @@ export function executeRoutes(executions: ExecutionService, background: Backgrou
     const found = await executions.output(context.get('principal'), traceIdParameter(context));
     if ('log' in found) return followLog(found.log, afterSeq);
     const { record } = found;
-    return recordedEvents(toExecuteResponse(record), afterSeq);
+    return recordedEvents(toExecuteResponse(record), record.resultSeq, afterSeq);
   });
 
   routes.post('/v1/executions/:traceId/cancel', async (context) => {

@@ -44,16 +44,24 @@ export function followLog(log: ExecutionLog, afterSeq: number): Response {
   return new Response(body, { headers: NDJSON_HEADERS });
 }
 
-/** Events made up from a finished execution's record, for a replay after its live events are gone. */
-export function recordedEvents(result: ExecuteResponse, afterSeq: number): Response {
-  const events: object[] = [{ type: 'status', trace_id: result.trace_id, status: 'running' }];
-  if (result.stdout) events.push({ type: 'output', stream: 'stdout', data: result.stdout });
-  if (result.stderr) events.push({ type: 'output', stream: 'stderr', data: result.stderr });
-  events.push({ type: 'result', trace_id: result.trace_id, status: result.status, result, output_truncated: false });
-  const lines = events
-    .map((event, seq) => ({ ...event, seq }))
-    .filter((event) => event.seq > afterSeq)
-    .map((event) => `${JSON.stringify(event)}\n`)
-    .join('');
-  return new Response(lines, { headers: NDJSON_HEADERS });
+/**
+ * Events made up from a finished execution's record, for a replay after its live events are gone. The result event
+ * has the seq it had live (`resultSeq`, when recorded). A full replay (`afterSeq` < 0) has the status, the output as
+ * one event per stream and the result; a resumed one (the reader saw events up to `afterSeq`) only the result, whose
+ * stdout and stderr hold all the output.
+ */
+export function recordedEvents(result: ExecuteResponse, resultSeq: number | null, afterSeq: number): Response {
+  const events: Array<Record<string, unknown>> = [];
+  if (afterSeq < 0) {
+    events.push({ type: 'status', trace_id: result.trace_id, status: 'running' });
+    if (result.stdout) events.push({ type: 'output', stream: 'stdout', data: result.stdout });
+    if (result.stderr) events.push({ type: 'output', stream: 'stderr', data: result.stderr });
+  }
+  const numbered: Array<Record<string, unknown>> = events.map((event, seq) => ({ ...event, seq }));
+  const outputTruncated = result.stdout_truncated || result.stderr_truncated;
+  const seq = Math.max(resultSeq ?? 0, numbered.length);
+  if (seq > afterSeq) {
+    numbered.push({ type: 'result', trace_id: result.trace_id, status: result.status, result, output_truncated: outputTruncated, seq });
+  }
+  return new Response(numbered.map((event) => `${JSON.stringify(event)}\n`).join(''), { headers: NDJSON_HEADERS });
 }
