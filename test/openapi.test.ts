@@ -1,22 +1,10 @@
 import { compileErrors, validate } from '@readme/openapi-parser';
 import { describe, expect, it } from 'vitest';
-import { createApp, type AppServices } from '../packages/server/src/http/app.js';
+import { appWithoutServices } from './support/app-without-services.js';
 
 const HTTP_METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'];
 
-/** Building the routes captures the services; only requests use them, and these tests send none that would. */
-const services = new Proxy({} as AppServices, {
-  get: (_target, name) =>
-    new Proxy(
-      {},
-      {
-        get: (_service, property) => {
-          throw new Error(`services.${String(name)}.${String(property)} was used; the test app has no services`);
-        },
-      },
-    ),
-});
-const app = createApp(services);
+const app = appWithoutServices();
 
 interface Document {
   openapi: string;

@@ -32,6 +32,8 @@ export interface Config {
   publicUrl: string | undefined;
   /** Hex key signing file URLs; shared by every node of a deployment. `<data>/url-signing-key` when unset. */
   urlSigningKey: string | undefined;
+  /** Web origins whose pages may call the API from a browser (CORS); none when empty. */
+  corsOrigins: string[];
   /** Requests per minute per API key (on each server node). */
   rateLimitPerMinute: number;
   /** Executions an organization may run at once (on each server node). */
@@ -149,6 +151,17 @@ export function loadConfig(
     ),
     urlSigningKey: resolveOption(
       { variable: 'AIRLOCK_URL_SIGNING_KEY', schema: z.string().regex(/^[0-9a-f]{64,}$/, 'at least 64 hex digits').optional(), fallback: undefined },
+      environment,
+    ),
+    corsOrigins: resolveOption(
+      {
+        variable: 'AIRLOCK_CORS_ORIGINS',
+        schema: z
+          .string()
+          .transform((list) => list.split(',').map((origin) => origin.trim()).filter(Boolean))
+          .pipe(z.array(z.url({ protocol: /^https?$/, error: 'each origin is an http(s) URL such as https://app.example.com' }))),
+        fallback: [],
+      },
       environment,
     ),
     masterKeys: resolveOption(

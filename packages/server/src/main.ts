@@ -200,6 +200,7 @@ export async function startServer(options: {
       files: new FileService({ threads, signer: new UrlSigner(Buffer.from(urlSigningKey, 'hex')) }),
       threads,
       publicUrl: config.publicUrl,
+      corsOrigins: config.corsOrigins,
       metrics,
       admin,
       logger,

@@ -1,4 +1,5 @@
 import { Hono } from 'hono';
+import { cors } from 'hono/cors';
 import { mcpRoutes } from '../mcp/mcp-routes.js';
 import { ApiError } from '../services/api-error.js';
 import type { AdminService } from '../services/admin-service.js';
@@ -32,12 +33,27 @@ export interface AppServices {
   threads: ThreadService;
   /** Base URL of signed file URLs; the request's own origin when unset. */
   publicUrl: string | undefined;
+  /** Web origins allowed to call the API from a browser; none when empty. */
+  corsOrigins: string[];
   logger: Logger;
 }
 
 export function createApp(services: AppServices): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   app.use('*', requestId);
+  if (services.corsOrigins.length > 0) {
+    // Before authentication: a preflight carries no credentials.
+    app.use(
+      '*',
+      cors({
+        origin: services.corsOrigins.map((origin) => new URL(origin).origin),
+        allowMethods: ['GET', 'POST', 'PUT', 'DELETE', 'OPTIONS'],
+        allowHeaders: ['Authorization', 'Content-Type', 'Accept', 'Prefer', 'X-Request-Id', 'Mcp-Protocol-Version'],
+        exposeHeaders: ['X-Request-Id', 'Retry-After', 'RateLimit-Limit', 'RateLimit-Remaining', 'RateLimit-Reset'],
+        maxAge: 600,
+      }),
+    );
+  }
   // Uploads through signed URLs stream up to FILE_MAX_BYTES; every other body is capped.
   app.use('*', async (context, next) =>
     context.req.path.startsWith(`${SIGNED_FILES_PATH}/`) ? next() : limitBody(context, next),

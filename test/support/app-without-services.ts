@@ -1,0 +1,23 @@
+import { createApp, type AppServices } from '../../packages/server/src/http/app.js';
+
+/**
+ * The HTTP app built on services that throw when used: for in-process tests of routing and middleware that must
+ * answer before any service is reached. `settings` gives the plain values the app reads when it is built.
+ */
+export function appWithoutServices(settings: Partial<Pick<AppServices, 'corsOrigins' | 'publicUrl'>> = {}) {
+  const values: Partial<AppServices> = { corsOrigins: [], publicUrl: undefined, ...settings };
+  const services = new Proxy(values as AppServices, {
+    get: (target, name) =>
+      name in target
+        ? target[name as keyof AppServices]
+        : new Proxy(
+            {},
+            {
+              get: (_service, property) => {
+                throw new Error(`services.${String(name)}.${String(property)} was used; the test app has no services`);
+              },
+            },
+          ),
+  });
+  return createApp(services);
+}
