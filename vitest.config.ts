@@ -6,7 +6,7 @@ export default defineConfig({
   resolve: { conditions: ['airlock-source'] },
   ssr: { resolve: { conditions: ['airlock-source'], externalConditions: ['airlock-source'] } },
   test: {
-    include: ['packages/*/src/**/*.test.ts', 'test/**/*.test.ts'],
+    include: ['packages/*/src/**/*.test.ts', 'packages/sdk/test/**/*.test.ts', 'test/**/*.test.ts'],
     globalSetup: ['test/global-setup.ts'],
     testTimeout: 60_000,
     hookTimeout: 600_000,

@@ -1,0 +1,30 @@
+import { tool } from 'ai';
+import {
+  codeSandboxDescription,
+  codeSandboxInputSchema,
+  createCodeSandboxRunner,
+  type CodeSandboxToolOptions,
+} from './code-sandbox.js';
+
+export { CODE_SANDBOX_TOOL_NAME, type CodeSandboxToolOptions } from './code-sandbox.js';
+
+/**
+ * The `code_sandbox` tool for the Vercel AI SDK (`ai` 6).
+ *
+ * ```ts
+ * import { generateText, stepCountIs } from 'ai';
+ * import { codeSandbox } from '@airlock/sdk/ai';
+ * await generateText({ model, tools: { code_sandbox: codeSandbox }, stopWhen: stepCountIs(5), prompt });
+ * ```
+ */
+export function createCodeSandboxTool(options: CodeSandboxToolOptions = {}) {
+  const run = createCodeSandboxRunner(options);
+  return tool({
+    description: codeSandboxDescription(options),
+    inputSchema: codeSandboxInputSchema(options),
+    execute: (input, { abortSignal }) => run(input, { signal: abortSignal }),
+  });
+}
+
+/** The tool with AIRLOCK_API_KEY and AIRLOCK_URL, read at its first call. */
+export const codeSandbox = createCodeSandboxTool();

@@ -1,0 +1,125 @@
+import * as z from 'zod';
+import { Airlock } from '../client.js';
+import { ThreadBusyError, ValidationError } from '../errors.js';
+import type { ExecutionResult, Language } from '../types.js';
+
+/**
+ * What every framework's `codeSandbox` tool shares: its name, its description for the model, its input schema and the
+ * call that runs the input through the SDK client. Only the tool subpaths (`@airlock/sdk/ai`, ...) import this module,
+ * so zod never loads from the SDK's root entry.
+ */
+
+export const CODE_SANDBOX_TOOL_NAME = 'code_sandbox';
+
+/** Output beyond this many bytes per stream is cut by the server (API.md). */
+const OUTPUT_LIMIT_KILOBYTES = 64;
+const LANGUAGES = ['python', 'node', 'bash'] as const satisfies readonly Language[];
+
+export interface CodeSandboxToolOptions {
+  /** The client that runs the code. @default a new Airlock({ apiKey, baseUrl }), made at the tool's first call */
+  client?: Airlock;
+  /** @default AIRLOCK_API_KEY environment variable */
+  apiKey?: string;
+  /** @default AIRLOCK_URL environment variable, else http://127.0.0.1:8080 */
+  baseUrl?: string;
+  /** The thread the code runs in when the model names none; calls with the same thread share `/home/sandbox`. */
+  threadId?: string;
+  /** The language when the model names none. @default 'python' */
+  language?: Language;
+  /** Seconds the code may run when the model names no timeout. @default the server's (60) */
+  timeout?: number;
+}
+
+export function codeSandboxDescription(options: CodeSandboxToolOptions = {}): string {
+  const thread = options.threadId
+    ? `Calls share the thread "${options.threadId}" unless you pass another thread_id.`
+    : 'Without a thread_id every call starts from an empty home.';
+  return [
+    'Run code in an isolated Linux sandbox and get its stdout, stderr and exit code.',
+    'The sandbox is Debian with bash, coreutils, python3 with pip, node with npm, curl, git and jq.',
+    'Network access is blocked unless the server allows it, so pip or npm installs and downloads usually fail.',
+    `The working directory is /home/sandbox. It persists between calls that pass the same thread_id (files, installed packages); ${thread}`,
+    '/tmp is wiped after every call. Each call is a fresh process: variables do not carry over, files in the home do.',
+    `stdout and stderr are each cut after ${OUTPUT_LIMIT_KILOBYTES} KB: print summaries, not whole data sets.`,
+    'Code that runs past its timeout is killed. A non-zero exit code is a normal result: read stderr and fix the code.',
+  ].join(' ');
+}
+
+/** The tool's input, as the model sends it: snake_case like the API, optional fields nullable for strict schemas. */
+export function codeSandboxInputSchema(options: CodeSandboxToolOptions = {}) {
+  const language = options.language ?? 'python';
+  return z.object({
+    code: z.string().min(1).describe('The program to run: a whole script, not a REPL line; print what you want to see.'),
+    language: z
+      .enum(LANGUAGES)
+      .nullish()
+      .describe(`python (python3), node (JavaScript) or bash; null means ${language}.`),
+    timeout: z
+      .number()
+      .int()
+      .min(1)
+      .max(3600)
+      .nullish()
+      .describe(`Seconds the code may run, 1-3600; null means ${options.timeout ?? 60}.`),
+    thread_id: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]{1,128}$/)
+      .nullish()
+      .describe(
+        options.threadId
+          ? `The thread whose /home/sandbox the code sees; null means "${options.threadId}".`
+          : 'Name a thread (letters, digits, _ and -) to keep /home/sandbox for later calls with the same name; null for a throwaway home.',
+      ),
+  });
+}
+
+export type CodeSandboxInput = z.input<ReturnType<typeof codeSandboxInputSchema>>;
+
+export interface CodeSandboxRunOptions {
+  signal?: AbortSignal;
+}
+
+/** Runs the model's input in Airlock and answers the result as text for the model. */
+export type CodeSandboxRunner = (input: CodeSandboxInput, options?: CodeSandboxRunOptions) => Promise<string>;
+
+/**
+ * Runs one call. Mistakes the model can correct (an invalid timeout, a busy thread) come back as text for it;
+ * configuration and connection errors are thrown.
+ */
+export function createCodeSandboxRunner(options: CodeSandboxToolOptions = {}): CodeSandboxRunner {
+  let client = options.client;
+  return async (input, { signal } = {}) => {
+    client ??= new Airlock({ apiKey: options.apiKey, baseUrl: options.baseUrl });
+    try {
+      const result = await client.execute(input.code, {
+        language: input.language ?? options.language,
+        timeout: input.timeout ?? options.timeout,
+        threadId: input.thread_id ?? options.threadId,
+        signal,
+      });
+      return formatResult(result);
+    } catch (error) {
+      if (error instanceof ThreadBusyError) {
+        return 'Another call is still running on this thread_id; wait for it to finish, then call again.';
+      }
+      if (error instanceof ValidationError) return `The sandbox refused the call: ${error.message}`;
+      throw error;
+    }
+  };
+}
+
+/** The result as the model reads it: exit code and status, then each stream that printed something. */
+export function formatResult(result: ExecutionResult): string {
+  const lines = [`exit_code: ${result.exitCode} (${result.status})`];
+  if (result.errorMessage) lines.push(`error: ${result.errorMessage}`);
+  const streams = [
+    ['stdout', result.stdout, result.stdoutTruncated],
+    ['stderr', result.stderr, result.stderrTruncated],
+  ] as const;
+  for (const [name, text, truncated] of streams) {
+    if (!text && !truncated) continue;
+    lines.push(`--- ${name}${truncated ? ` (truncated at ${OUTPUT_LIMIT_KILOBYTES} KB)` : ''} ---\n${text.replace(/\n+$/, '')}`);
+  }
+  if (lines.length === 1) lines.push('(no output)');
+  return lines.join('\n');
+}
