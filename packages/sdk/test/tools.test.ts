@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAirlock, type AirlockFixture } from '../../../test/support/airlock-fixture.js';
+import { answerJson, startFakeProvider } from './support/fake-provider.js';
 
 /**
  * Each framework's `codeSandbox` tool with the real framework package and a scripted model: the model asks for the
@@ -59,5 +60,52 @@ describe('@airlock/sdk/ai (Vercel AI SDK)', () => {
     expect(toolMessage).toContain(EXPECTED);
     expect(toolMessage).toContain('exit_code: 0 (success)');
     expect(toolMessage).toContain('--- stderr ---\\nnote');
+  });
+});
+
+describe('@airlock/sdk/anthropic (Anthropic SDK tool runner)', () => {
+  it('answers the tool_use of a fake Messages API with the sandbox output in the next request', async () => {
+    const { default: Anthropic } = await import('@anthropic-ai/sdk');
+    const { createCodeSandboxTool, CODE_SANDBOX_TOOL_NAME } = await import('@airlock/sdk/anthropic');
+    const usage = { input_tokens: 1, output_tokens: 1 };
+    const provider = await startFakeProvider(({ index }, response) => {
+      const content =
+        index === 0
+          ? [{ type: 'tool_use', id: 'toolu_1', name: CODE_SANDBOX_TOOL_NAME, input: { code: PROGRAM, language: 'python' } }]
+          : [{ type: 'text', text: 'done' }];
+      answerJson(response, {
+        id: `msg_${index}`,
+        type: 'message',
+        role: 'assistant',
+        model: 'claude-test',
+        content,
+        stop_reason: index === 0 ? 'tool_use' : 'end_turn',
+        stop_sequence: null,
+        usage,
+      });
+    });
+    try {
+      const anthropic = new Anthropic({ apiKey: 'test-key', baseURL: provider.url, maxRetries: 0 });
+      const message = await anthropic.beta.messages.toolRunner({
+        model: 'claude-test',
+        max_tokens: 1024,
+        messages: [{ role: 'user', content: 'Hash the word airlock.' }],
+        tools: [createCodeSandboxTool({ ...connection(), threadId: newThread() })],
+      });
+      expect(message.content).toEqual([{ type: 'text', text: 'done' }]);
+      expect(provider.requests).toHaveLength(2);
+      const first = provider.requests[0]?.body as { tools: Array<{ name: string; description: string; input_schema: { required: string[] } }> };
+      expect(first.tools[0]?.name).toBe('code_sandbox');
+      expect(first.tools[0]?.description).toContain('/home/sandbox');
+      expect(first.tools[0]?.input_schema.required).toEqual(['code']);
+      const second = provider.requests[1]?.body as { messages: Array<{ role: string; content: unknown }> };
+      const toolResult = JSON.stringify(second.messages.at(-1));
+      expect(second.messages.at(-1)?.role).toBe('user');
+      expect(toolResult).toContain('tool_result');
+      expect(toolResult).toContain('toolu_1');
+      expect(toolResult).toContain(EXPECTED);
+    } finally {
+      await provider.close();
+    }
   });
 });
