@@ -1,7 +1,11 @@
 """Ready-made `code_sandbox` tools for agent frameworks, one module per framework, each an optional extra.
 
-Planned (issue 6): `airlock.integrations.anthropic`, `.openai_agents`, `.langchain`, `.google_genai`, `.crewai`.
-None is shipped yet; the core clients (`airlock.Airlock`, `airlock.AsyncAirlock`) are what they will wrap.
+Each module has `code_sandbox`, the tool with the defaults (AIRLOCK_API_KEY, AIRLOCK_URL, read on its first call),
+and `create_code_sandbox(client=, api_key=, base_url=, thread_id=, language=, timeout=)` for other settings. They
+share one description, input schema and result format (`_code_sandbox`); importing this package imports no
+framework.
+
+- `airlock.integrations.anthropic` (`pip install airlock-sdk[anthropic]`)
 """
 
 __all__: "list[str]" = []

@@ -1,0 +1,155 @@
+"""The `code_sandbox` tool every integration exposes: its name, its description for the model, its input schema,
+and the call that runs it and formats the result as text for the model. Imports no framework."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any, Dict, Mapping, Optional
+
+from .._client import Airlock
+from .._errors import ThreadBusyError, ValidationError
+from .._types import ExecutionResult
+
+TOOL_NAME = "code_sandbox"
+LANGUAGES = ("python", "node", "bash")
+
+DESCRIPTION = """\
+Run code in an isolated Linux sandbox (Debian) and get back its exit code, stdout and stderr.
+
+The sandbox has bash and coreutils, python3 with pip, node with npm, curl, git and jq. Network access is blocked \
+by default, so installing packages or fetching URLs usually fails; work with what is installed.
+
+language is "python" (the code is a Python script), "node" (a JavaScript file run by Node.js) or "bash" \
+(a shell script). Print what you need to see: only stdout and stderr come back, each capped at 64 KB.
+
+The working directory is /home/sandbox. Files there persist between calls that pass the same thread_id; without \
+a thread_id every call starts from a fresh home. /tmp is always emptied after a call.
+
+Each call has a time limit (timeout, in seconds, default 60); code still running then is killed with exit code \
+137. A non-zero exit code is a normal result: read stderr, fix the code and call again."""
+
+
+def input_schema(default_language: str = "python") -> Dict[str, Any]:
+    """The JSON Schema of the tool's input: code, language, optional timeout and thread_id."""
+    return {
+        "type": "object",
+        "properties": {
+            "code": {"type": "string", "description": "The program to run, as a complete script."},
+            "language": {
+                "type": "string",
+                "enum": list(LANGUAGES),
+                "description": f"How to run the code. Default: {default_language}.",
+            },
+            "timeout": {
+                "type": "integer",
+                "minimum": 1,
+                "maximum": 3600,
+                "description": "Seconds the code may run before it is killed. Default: 60.",
+            },
+            "thread_id": {
+                "type": "string",
+                "description": "Reuse the same id to keep the files in /home/sandbox between calls.",
+            },
+        },
+        "required": ["code"],
+        "additionalProperties": False,
+    }
+
+
+def format_result(result: ExecutionResult) -> str:
+    """The execution as the model reads it: exit code and status, then each non-empty stream."""
+    lines = [f"exit_code: {result.exit_code} ({result.status})"]
+    if result.error_message:
+        lines.append(f"error: {result.error_message}")
+    for name, text, truncated in (
+        ("stdout", result.stdout, result.stdout_truncated),
+        ("stderr", result.stderr, result.stderr_truncated),
+    ):
+        if text or truncated:
+            note = " (truncated at 64 KB)" if truncated else ""
+            lines.append(f"--- {name}{note} ---\n{text.rstrip(chr(10))}")
+    if len(lines) == 1:
+        lines.append("(no output)")
+    return "\n".join(lines)
+
+
+class CodeSandbox:
+    """Runs the tool's calls on an Airlock server and answers text for the model.
+
+    Args:
+        client: an `Airlock` client of your own. Default: one made on the first call from `api_key` and
+            `base_url` (AIRLOCK_API_KEY and AIRLOCK_URL when those are not given), so building the tool needs no
+            key yet.
+        thread_id: the thread of calls that pass none, so /home/sandbox persists across the whole conversation.
+        language: the language of calls that pass none.
+        timeout: the timeout in seconds of calls that pass none (server default 60).
+    """
+
+    def __init__(
+        self,
+        *,
+        client: Optional[Airlock] = None,
+        api_key: Optional[str] = None,
+        base_url: Optional[str] = None,
+        thread_id: Optional[str] = None,
+        language: str = "python",
+        timeout: Optional[int] = None,
+    ) -> None:
+        if language not in LANGUAGES:
+            raise ValueError(f"language must be one of {', '.join(LANGUAGES)}, got {language!r}")
+        self._client = client
+        self._owns_client = client is None
+        self._api_key = api_key
+        self._base_url = base_url
+        self._lock = threading.Lock()
+        self.thread_id = thread_id
+        self.language = language
+        self.timeout = timeout
+        self.name = TOOL_NAME
+        self.description = DESCRIPTION
+        self.input_schema = input_schema(language)
+
+    @property
+    def client(self) -> Airlock:
+        with self._lock:
+            if self._client is None:
+                self._client = Airlock(api_key=self._api_key, base_url=self._base_url)
+            return self._client
+
+    def close(self) -> None:
+        """Closes the client the tool made (a client passed in stays open)."""
+        with self._lock:
+            if self._client is not None and self._owns_client:
+                self._client.close()
+                self._client = None
+
+    def run(
+        self,
+        code: str,
+        language: Optional[str] = None,
+        timeout: Optional[int] = None,
+        thread_id: Optional[str] = None,
+    ) -> str:
+        """Runs one call. Mistakes the model can correct (an invalid timeout, a busy thread) come back as text;
+        configuration and connection errors raise."""
+        try:
+            result = self.client.execute(
+                code,
+                language=language or self.language,
+                timeout=timeout if timeout is not None else self.timeout,
+                thread_id=thread_id or self.thread_id,
+            )
+        except ValidationError as error:
+            return f"The sandbox refused the call: {error.message}"
+        except ThreadBusyError:
+            return "Another call is still running on this thread_id; wait for it to finish, then call again."
+        return format_result(result)
+
+    def run_input(self, arguments: Mapping[str, Any]) -> str:
+        """Runs a call from the model's arguments as a mapping (a tool_use block's input, parsed JSON)."""
+        return self.run(
+            str(arguments["code"]),
+            language=arguments.get("language"),
+            timeout=arguments.get("timeout"),
+            thread_id=arguments.get("thread_id"),
+        )
