@@ -6,6 +6,7 @@ share one description, input schema and result format (`_code_sandbox`); importi
 framework.
 
 - `airlock.integrations.anthropic` (`pip install airlock-sdk[anthropic]`)
+- `airlock.integrations.openai_agents` (`pip install airlock-sdk[openai-agents]`)
 """
 
 __all__: "list[str]" = []
