@@ -109,3 +109,54 @@ describe('@airlock/sdk/anthropic (Anthropic SDK tool runner)', () => {
     }
   });
 });
+
+describe('@airlock/sdk/openai (OpenAI Agents SDK)', () => {
+  it('runs the function call of a fake Chat Completions API and sends the sandbox output back', async () => {
+    const { Agent, OpenAIProvider, Runner } = await import('@openai/agents');
+    const { createCodeSandboxTool, CODE_SANDBOX_TOOL_NAME } = await import('@airlock/sdk/openai');
+    const provider = await startFakeProvider(({ index }, response) => {
+      const message =
+        index === 0
+          ? {
+              role: 'assistant',
+              content: null,
+              tool_calls: [
+                {
+                  id: 'call_1',
+                  type: 'function',
+                  function: { name: CODE_SANDBOX_TOOL_NAME, arguments: JSON.stringify({ code: PROGRAM, language: null, timeout: null, thread_id: null }) },
+                },
+              ],
+            }
+          : { role: 'assistant', content: 'done' };
+      answerJson(response, {
+        id: `chatcmpl-${index}`,
+        object: 'chat.completion',
+        created: 0,
+        model: 'gpt-test',
+        choices: [{ index: 0, message, finish_reason: index === 0 ? 'tool_calls' : 'stop' }],
+        usage: { prompt_tokens: 1, completion_tokens: 1, total_tokens: 2 },
+      });
+    });
+    try {
+      const modelProvider = new OpenAIProvider({ apiKey: 'test-key', baseURL: provider.url, useResponses: false });
+      const agent = new Agent({
+        name: 'Analyst',
+        instructions: 'Use code_sandbox.',
+        model: 'gpt-test',
+        tools: [createCodeSandboxTool({ ...connection(), threadId: newThread() })],
+      });
+      const result = await new Runner({ modelProvider, tracingDisabled: true }).run(agent, 'Hash the word airlock.');
+      expect(result.finalOutput).toBe('done');
+      expect(provider.requests).toHaveLength(2);
+      const first = provider.requests[0]?.body as { tools: Array<{ function: { name: string; strict: boolean } }> };
+      expect(first.tools[0]?.function).toMatchObject({ name: 'code_sandbox', strict: true });
+      const second = provider.requests[1]?.body as { messages: Array<{ role: string; tool_call_id?: string; content: unknown }> };
+      const toolMessage = second.messages.at(-1);
+      expect(toolMessage).toMatchObject({ role: 'tool', tool_call_id: 'call_1' });
+      expect(JSON.stringify(toolMessage?.content)).toContain(EXPECTED);
+    } finally {
+      await provider.close();
+    }
+  });
+});

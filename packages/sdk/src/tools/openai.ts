@@ -1,0 +1,33 @@
+import { tool } from '@openai/agents';
+import {
+  CODE_SANDBOX_TOOL_NAME,
+  codeSandboxDescription,
+  codeSandboxInputSchema,
+  createCodeSandboxRunner,
+  type CodeSandboxToolOptions,
+} from './code-sandbox.js';
+
+export { CODE_SANDBOX_TOOL_NAME, type CodeSandboxToolOptions } from './code-sandbox.js';
+
+/**
+ * The `code_sandbox` function tool for the OpenAI Agents SDK (`@openai/agents`), with a strict schema.
+ *
+ * ```ts
+ * import { Agent, run } from '@openai/agents';
+ * import { codeSandbox } from '@airlock/sdk/openai';
+ * const agent = new Agent({ name: 'Analyst', instructions: 'Use code_sandbox to compute.', tools: [codeSandbox] });
+ * const result = await run(agent, 'What is the 20th Fibonacci number?');
+ * ```
+ */
+export function createCodeSandboxTool(options: CodeSandboxToolOptions = {}) {
+  const run = createCodeSandboxRunner(options);
+  return tool({
+    name: CODE_SANDBOX_TOOL_NAME,
+    description: codeSandboxDescription(options),
+    parameters: codeSandboxInputSchema(options),
+    execute: (input, _context, details) => run(input, { signal: details?.signal }),
+  });
+}
+
+/** The tool with AIRLOCK_API_KEY and AIRLOCK_URL, read at its first call. */
+export const codeSandbox = createCodeSandboxTool();
