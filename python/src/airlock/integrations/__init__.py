@@ -7,6 +7,7 @@ framework.
 
 - `airlock.integrations.anthropic` (`pip install airlock-sdk[anthropic]`)
 - `airlock.integrations.openai_agents` (`pip install airlock-sdk[openai-agents]`)
+- `airlock.integrations.langchain` (`pip install airlock-sdk[langchain]`)
 """
 
 __all__: "list[str]" = []
