@@ -160,3 +160,23 @@ describe('@airlock/sdk/openai (OpenAI Agents SDK)', () => {
     }
   });
 });
+
+describe('@airlock/sdk/langchain (LangChain.js)', () => {
+  it('answers the tool call of a fake chat model with a ToolMessage holding the sandbox output', async () => {
+    const { AIMessageChunk, HumanMessage } = await import('@langchain/core/messages');
+    const { FakeChatModel, FakeStreamingChatModel } = await import('@langchain/core/utils/testing');
+    const { createCodeSandboxTool, CODE_SANDBOX_TOOL_NAME } = await import('@airlock/sdk/langchain');
+    const sandbox = createCodeSandboxTool({ ...connection(), threadId: newThread() });
+    const toolCall = { id: 'call_1', name: CODE_SANDBOX_TOOL_NAME, args: { code: PROGRAM }, type: 'tool_call' as const };
+    const caller = new FakeStreamingChatModel({ chunks: [new AIMessageChunk({ content: '', tool_calls: [toolCall] })] });
+    const question = new HumanMessage('Hash the word airlock.');
+    const request = await caller.bindTools([sandbox]).invoke([question]);
+    expect(request.tool_calls?.[0]?.name).toBe('code_sandbox');
+    const toolMessage = await sandbox.invoke(request.tool_calls?.[0] as typeof toolCall);
+    expect(toolMessage.tool_call_id).toBe('call_1');
+    // FakeChatModel answers the messages it was given, so its answer shows what the model's second turn read.
+    const answer = await new FakeChatModel({}).invoke([question, request, toolMessage]);
+    expect(answer.content).toContain(EXPECTED);
+    expect(answer.content).toContain('exit_code: 0 (success)');
+  });
+});
