@@ -140,6 +140,23 @@ describe('webhook delivery', () => {
     }
   });
 
+  it('a receiver that is slow to answer does not hold up the deliveries to others', async () => {
+    receiver = await startWebhookReceiver();
+    const fast = await startWebhookReceiver();
+    try {
+      receiver.respond = (_request, response) => void setTimeout(() => response.writeHead(204).end(), 4000);
+      await executeAsync(airlock, { code: 'print("slow")', webhook_url: receiver.url });
+      await receiver.waitFor(1);
+      const started = performance.now();
+      await executeAsync(airlock, { code: 'print("fast")', webhook_url: fast.url });
+      const [webhook] = (await fast.waitFor(1)) as [ReceivedWebhook];
+      expect(verified(webhook, secret)).toMatchObject({ stdout: 'fast\n' });
+      expect(performance.now() - started).toBeLessThan(3000);
+    } finally {
+      await fast.close();
+    }
+  });
+
   it('runs without a webhook_url too: 202, then the result through the executions API', async () => {
     const accepted = await executeAsync(airlock, { code: 'print(6 * 7)' });
     expect(accepted.status).toBe(202);

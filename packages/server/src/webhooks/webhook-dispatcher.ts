@@ -36,6 +36,7 @@ export interface WebhookDispatcherOptions {
 export class WebhookDispatcher {
   readonly #options: WebhookDispatcherOptions;
   readonly #timers = new Set<NodeJS.Timeout>();
+  readonly #inFlight = new Set<Promise<void>>();
   #poller: NodeJS.Timeout | undefined;
   #pass: Promise<void> | undefined;
   #again = false;
@@ -73,15 +74,26 @@ export class WebhookDispatcher {
     clearInterval(this.#poller);
     for (const timer of this.#timers) clearTimeout(timer);
     await this.#pass;
+    await Promise.all(this.#inFlight);
   }
 
+  /** Claims due deliveries while fewer than CONCURRENCY attempts are under way; each one that ends looks again. */
   async #run(): Promise<void> {
     const claimSeconds = Math.ceil(this.#options.attemptTimeoutMs / 1000) + 30;
     try {
-      while (!this.#closed) {
-        const claimed = await this.#options.deliveries.claimDue(this.#options.nodeId, { limit: CONCURRENCY, claimSeconds });
+      while (!this.#closed && this.#inFlight.size < CONCURRENCY) {
+        const limit = CONCURRENCY - this.#inFlight.size;
+        const claimed = await this.#options.deliveries.claimDue(this.#options.nodeId, { limit, claimSeconds });
         if (claimed.length === 0) return;
-        await Promise.all(claimed.map((delivery) => this.#attempt(delivery)));
+        for (const delivery of claimed) {
+          const attempt: Promise<void> = this.#attempt(delivery)
+            .catch((error: unknown) => this.#options.logger.warn('webhook attempt not recorded', { traceId: delivery.traceId, error: String(error) }))
+            .finally(() => {
+              this.#inFlight.delete(attempt);
+              this.kick();
+            });
+          this.#inFlight.add(attempt);
+        }
       }
     } catch (error) {
       this.#options.logger.warn('webhook outbox pass failed', { error: String(error) });
