@@ -8,6 +8,7 @@ framework.
 - `airlock.integrations.anthropic` (`pip install airlock-sdk[anthropic]`)
 - `airlock.integrations.openai_agents` (`pip install airlock-sdk[openai-agents]`)
 - `airlock.integrations.langchain` (`pip install airlock-sdk[langchain]`)
+- `airlock.integrations.google_genai` (`pip install airlock-sdk[google-genai]`)
 """
 
 __all__: "list[str]" = []
