@@ -180,3 +180,41 @@ describe('@airlock/sdk/langchain (LangChain.js)', () => {
     expect(answer.content).toContain('exit_code: 0 (success)');
   });
 });
+
+describe('@airlock/sdk/google (Google GenAI)', () => {
+  it('runs the functionCall of a fake Gemini API by automatic function calling and sends back the sandbox output', async () => {
+    const { GoogleGenAI } = await import('@google/genai');
+    const { createCodeSandboxTool, CODE_SANDBOX_TOOL_NAME } = await import('@airlock/sdk/google');
+    const provider = await startFakeProvider(({ index }, response) => {
+      const parts = index === 0 ? [{ functionCall: { name: CODE_SANDBOX_TOOL_NAME, args: { code: PROGRAM } } }] : [{ text: 'done' }];
+      answerJson(response, { candidates: [{ content: { role: 'model', parts }, finishReason: 'STOP', index: 0 }] });
+    });
+    try {
+      const genai = new GoogleGenAI({ apiKey: 'test-key', httpOptions: { baseUrl: provider.url } });
+      const response = await genai.models.generateContent({
+        model: 'gemini-test',
+        contents: 'Hash the word airlock.',
+        config: { tools: [createCodeSandboxTool({ ...connection(), threadId: newThread() })] },
+      });
+      expect(response.text).toBe('done');
+      expect(provider.requests).toHaveLength(2);
+      expect(provider.requests[0]?.path).toContain('gemini-test:generateContent');
+      const first = provider.requests[0]?.body as { tools: Array<{ functionDeclarations: Array<{ name: string; parametersJsonSchema: { required: string[] } }> }> };
+      expect(first.tools[0]?.functionDeclarations[0]).toMatchObject({ name: 'code_sandbox', parametersJsonSchema: { required: ['code'] } });
+      const second = provider.requests[1]?.body as { contents: Array<{ role: string; parts: Array<{ functionResponse?: { name: string; response: { output: string } } }> }> };
+      const answer = second.contents.at(-1);
+      expect(answer?.role).toBe('user');
+      expect(answer?.parts[0]?.functionResponse?.name).toBe('code_sandbox');
+      expect(answer?.parts[0]?.functionResponse?.response.output).toContain(EXPECTED);
+    } finally {
+      await provider.close();
+    }
+  });
+
+  it('answers arguments that fail the schema with an error the model can read, without running anything', async () => {
+    const { createCodeSandboxTool } = await import('@airlock/sdk/google');
+    const [part] = await createCodeSandboxTool(connection()).callTool([{ id: 'c1', name: 'code_sandbox', args: { language: 'ruby' } }]);
+    expect(part?.functionResponse?.id).toBe('c1');
+    expect(JSON.stringify(part?.functionResponse?.response)).toMatch(/Invalid arguments.*code/);
+  });
+});
