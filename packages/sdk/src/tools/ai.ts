@@ -1,10 +1,5 @@
 import { tool } from 'ai';
-import {
-  codeSandboxDescription,
-  codeSandboxInputSchema,
-  createCodeSandboxRunner,
-  type CodeSandboxToolOptions,
-} from './code-sandbox.js';
+import { codeSandboxTool, type CodeSandboxToolOptions } from './code-sandbox.js';
 
 export { CODE_SANDBOX_TOOL_NAME, type CodeSandboxToolOptions } from './code-sandbox.js';
 
@@ -18,10 +13,10 @@ export { CODE_SANDBOX_TOOL_NAME, type CodeSandboxToolOptions } from './code-sand
  * ```
  */
 export function createCodeSandboxTool(options: CodeSandboxToolOptions = {}) {
-  const run = createCodeSandboxRunner(options);
+  const { description, inputSchema, run } = codeSandboxTool(options);
   return tool({
-    description: codeSandboxDescription(options),
-    inputSchema: codeSandboxInputSchema(options),
+    description,
+    inputSchema,
     execute: (input, { abortSignal }) => run(input, { signal: abortSignal }),
   });
 }

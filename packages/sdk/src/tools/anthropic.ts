@@ -1,11 +1,5 @@
 import { betaZodTool } from '@anthropic-ai/sdk/helpers/beta/zod';
-import {
-  CODE_SANDBOX_TOOL_NAME,
-  codeSandboxDescription,
-  codeSandboxInputSchema,
-  createCodeSandboxRunner,
-  type CodeSandboxToolOptions,
-} from './code-sandbox.js';
+import { codeSandboxTool, type CodeSandboxToolOptions } from './code-sandbox.js';
 
 export { CODE_SANDBOX_TOOL_NAME, type CodeSandboxToolOptions } from './code-sandbox.js';
 
@@ -20,11 +14,11 @@ export { CODE_SANDBOX_TOOL_NAME, type CodeSandboxToolOptions } from './code-sand
  * ```
  */
 export function createCodeSandboxTool(options: CodeSandboxToolOptions = {}) {
-  const run = createCodeSandboxRunner(options);
+  const { name, description, inputSchema, run } = codeSandboxTool(options);
   return betaZodTool({
-    name: CODE_SANDBOX_TOOL_NAME,
-    description: codeSandboxDescription(options),
-    inputSchema: codeSandboxInputSchema(options),
+    name,
+    description,
+    inputSchema,
     run: (input, context) => run(input, { signal: context?.signal ?? undefined }),
   });
 }

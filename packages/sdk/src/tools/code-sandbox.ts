@@ -30,7 +30,7 @@ export interface CodeSandboxToolOptions {
   timeout?: number;
 }
 
-export function codeSandboxDescription(options: CodeSandboxToolOptions = {}): string {
+function codeSandboxDescription(options: CodeSandboxToolOptions = {}): string {
   const thread = options.threadId
     ? `Calls share the thread "${options.threadId}" unless you pass another thread_id.`
     : 'Without a thread_id every call starts from an empty home.';
@@ -46,7 +46,7 @@ export function codeSandboxDescription(options: CodeSandboxToolOptions = {}): st
 }
 
 /** The tool's input, as the model sends it: snake_case like the API, optional fields nullable for strict schemas. */
-export function codeSandboxInputSchema(options: CodeSandboxToolOptions = {}) {
+function codeSandboxInputSchema(options: CodeSandboxToolOptions = {}) {
   const language = options.language ?? 'python';
   return z.object({
     code: z.string().min(1).describe('The program to run: a whole script, not a REPL line; print what you want to see.'),
@@ -86,7 +86,7 @@ export type CodeSandboxRunner = (input: CodeSandboxInput, options?: CodeSandboxR
  * Runs one call. Mistakes the model can correct (an invalid timeout, a busy thread) come back as text for it;
  * configuration and connection errors are thrown.
  */
-export function createCodeSandboxRunner(options: CodeSandboxToolOptions = {}): CodeSandboxRunner {
+function createCodeSandboxRunner(options: CodeSandboxToolOptions = {}): CodeSandboxRunner {
   let client = options.client;
   return async (input, { signal } = {}) => {
     client ??= new Airlock({ apiKey: options.apiKey, baseUrl: options.baseUrl });
@@ -109,7 +109,7 @@ export function createCodeSandboxRunner(options: CodeSandboxToolOptions = {}): C
 }
 
 /** The result as the model reads it: exit code and status, then each stream that printed something. */
-export function formatResult(result: ExecutionResult): string {
+function formatResult(result: ExecutionResult): string {
   const lines = [`exit_code: ${result.exitCode} (${result.status})`];
   if (result.errorMessage) lines.push(`error: ${result.errorMessage}`);
   const streams = [
@@ -122,4 +122,14 @@ export function formatResult(result: ExecutionResult): string {
   }
   if (lines.length === 1) lines.push('(no output)');
   return lines.join('\n');
+}
+
+/** The parts every framework's tool is made of, for the options of `createCodeSandboxTool`. */
+export function codeSandboxTool(options: CodeSandboxToolOptions = {}) {
+  return {
+    name: CODE_SANDBOX_TOOL_NAME,
+    description: codeSandboxDescription(options),
+    inputSchema: codeSandboxInputSchema(options),
+    run: createCodeSandboxRunner(options),
+  };
 }

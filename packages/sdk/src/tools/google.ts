@@ -1,12 +1,6 @@
 import type { CallableTool, FunctionCall, FunctionDeclaration, Part, Tool } from '@google/genai';
 import * as z from 'zod';
-import {
-  CODE_SANDBOX_TOOL_NAME,
-  codeSandboxDescription,
-  codeSandboxInputSchema,
-  createCodeSandboxRunner,
-  type CodeSandboxToolOptions,
-} from './code-sandbox.js';
+import { codeSandboxTool, type CodeSandboxToolOptions } from './code-sandbox.js';
 
 export { CODE_SANDBOX_TOOL_NAME, type CodeSandboxToolOptions } from './code-sandbox.js';
 
@@ -29,23 +23,18 @@ export interface GoogleCodeSandboxTool extends CallableTool {
  * ```
  */
 export function createCodeSandboxTool(options: CodeSandboxToolOptions = {}): GoogleCodeSandboxTool {
-  const run = createCodeSandboxRunner(options);
-  const schema = codeSandboxInputSchema(options);
-  const { $schema: _dialect, ...parametersJsonSchema } = z.toJSONSchema(schema);
-  const declaration: FunctionDeclaration = {
-    name: CODE_SANDBOX_TOOL_NAME,
-    description: codeSandboxDescription(options),
-    parametersJsonSchema,
-  };
+  const { name, description, inputSchema, run } = codeSandboxTool(options);
+  const { $schema: _dialect, ...parametersJsonSchema } = z.toJSONSchema(inputSchema);
+  const declaration: FunctionDeclaration = { name, description, parametersJsonSchema };
   const answer = async (call: FunctionCall): Promise<Part> => {
-    const input = schema.safeParse(call.args ?? {});
+    const input = inputSchema.safeParse(call.args ?? {});
     const response = input.success ? { output: await run(input.data) } : { error: `Invalid arguments: ${z.prettifyError(input.error)}` };
-    return { functionResponse: { id: call.id, name: CODE_SANDBOX_TOOL_NAME, response } };
+    return { functionResponse: { id: call.id, name, response } };
   };
   return {
     declaration,
     tool: async (): Promise<Tool> => ({ functionDeclarations: [declaration] }),
-    callTool: (functionCalls) => Promise.all(functionCalls.filter((call) => call.name === CODE_SANDBOX_TOOL_NAME).map(answer)),
+    callTool: (functionCalls) => Promise.all(functionCalls.filter((call) => call.name === name).map(answer)),
   };
 }
 

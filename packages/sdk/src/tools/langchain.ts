@@ -1,11 +1,5 @@
 import { tool } from '@langchain/core/tools';
-import {
-  CODE_SANDBOX_TOOL_NAME,
-  codeSandboxDescription,
-  codeSandboxInputSchema,
-  createCodeSandboxRunner,
-  type CodeSandboxToolOptions,
-} from './code-sandbox.js';
+import { codeSandboxTool, type CodeSandboxToolOptions } from './code-sandbox.js';
 
 export { CODE_SANDBOX_TOOL_NAME, type CodeSandboxToolOptions } from './code-sandbox.js';
 
@@ -19,11 +13,11 @@ export { CODE_SANDBOX_TOOL_NAME, type CodeSandboxToolOptions } from './code-sand
  * ```
  */
 export function createCodeSandboxTool(options: CodeSandboxToolOptions = {}) {
-  const run = createCodeSandboxRunner(options);
+  const { name, description, inputSchema, run } = codeSandboxTool(options);
   return tool((input, config) => run(input, { signal: config?.signal }), {
-    name: CODE_SANDBOX_TOOL_NAME,
-    description: codeSandboxDescription(options),
-    schema: codeSandboxInputSchema(options),
+    name,
+    description,
+    schema: inputSchema,
   });
 }
 

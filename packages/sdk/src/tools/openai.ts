@@ -1,11 +1,5 @@
 import { tool } from '@openai/agents';
-import {
-  CODE_SANDBOX_TOOL_NAME,
-  codeSandboxDescription,
-  codeSandboxInputSchema,
-  createCodeSandboxRunner,
-  type CodeSandboxToolOptions,
-} from './code-sandbox.js';
+import { codeSandboxTool, type CodeSandboxToolOptions } from './code-sandbox.js';
 
 export { CODE_SANDBOX_TOOL_NAME, type CodeSandboxToolOptions } from './code-sandbox.js';
 
@@ -20,11 +14,11 @@ export { CODE_SANDBOX_TOOL_NAME, type CodeSandboxToolOptions } from './code-sand
  * ```
  */
 export function createCodeSandboxTool(options: CodeSandboxToolOptions = {}) {
-  const run = createCodeSandboxRunner(options);
+  const { name, description, inputSchema, run } = codeSandboxTool(options);
   return tool({
-    name: CODE_SANDBOX_TOOL_NAME,
-    description: codeSandboxDescription(options),
-    parameters: codeSandboxInputSchema(options),
+    name,
+    description,
+    parameters: inputSchema,
     execute: (input, _context, details) => run(input, { signal: details?.signal }),
   });
 }
