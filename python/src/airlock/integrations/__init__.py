@@ -9,6 +9,7 @@ framework.
 - `airlock.integrations.openai_agents` (`pip install airlock-sdk[openai-agents]`)
 - `airlock.integrations.langchain` (`pip install airlock-sdk[langchain]`)
 - `airlock.integrations.google_genai` (`pip install airlock-sdk[google-genai]`)
+- `airlock.integrations.crewai` (`pip install airlock-sdk[crewai]`, Python 3.10+)
 """
 
 __all__: "list[str]" = []
