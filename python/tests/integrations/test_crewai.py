@@ -3,52 +3,23 @@ server and the model's second request carries the sandbox's output."""
 
 from __future__ import annotations
 
-import json
-from typing import Any, Dict
-
 import pytest
 from crewai import LLM, Agent, Crew, Task
 
 from airlock import Airlock
 from airlock.integrations.crewai import create_code_sandbox
-from support.fake_provider import SANDBOX_CODE, SANDBOX_STDOUT, fake_provider
+from support.fake_provider import CHAT_TOOL_CALL, SANDBOX_STDOUT, chat_completion, chat_tool_answer, fake_provider
 
 # CrewAI reads its own deprecated fields while it runs a crew.
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:crewai")
 
-
-def completion(message: Dict[str, Any], finish_reason: str) -> Dict[str, Any]:
-    return {
-        "id": f"chatcmpl-{finish_reason}",
-        "object": "chat.completion",
-        "created": 0,
-        "model": "gpt-4o",
-        "choices": [{"index": 0, "message": message, "finish_reason": finish_reason}],
-        "usage": {"prompt_tokens": 10, "completion_tokens": 10, "total_tokens": 20},
-    }
-
-
-TOOL_CALL = completion(
-    {
-        "role": "assistant",
-        "content": None,
-        "tool_calls": [
-            {
-                "id": "call_1",
-                "type": "function",
-                "function": {"name": "code_sandbox", "arguments": json.dumps({"code": SANDBOX_CODE})},
-            }
-        ],
-    },
-    "tool_calls",
-)
-FINAL = completion({"role": "assistant", "content": "Thought: I have it.\nFinal Answer: 42"}, "stop")
+FINAL = chat_completion({"role": "assistant", "content": "Thought: I have it.\nFinal Answer: 42"}, "stop")
 
 
 def test_crew_agent_calls_the_sandbox_and_sends_its_output_back(client: Airlock) -> None:
     tool = create_code_sandbox(client=client)
-    with fake_provider([TOOL_CALL, FINAL]) as provider:
-        llm = LLM(model="openai/gpt-4o", base_url=f"{provider.url}/v1", api_key="test-key", max_retries=0)
+    with fake_provider([CHAT_TOOL_CALL, FINAL]) as provider:
+        llm = LLM(model="openai/gpt-scripted", base_url=f"{provider.url}/v1", api_key="test-key", max_retries=0)
         agent = Agent(role="Analyst", goal="Compute answers", backstory="You run code.", tools=[tool], llm=llm)
         task = Task(description="What is 6 * 7?", expected_output="A number", agent=agent)
         output = Crew(agents=[agent], tasks=[task]).kickoff()
@@ -58,6 +29,5 @@ def test_crew_agent_calls_the_sandbox_and_sends_its_output_back(client: Airlock)
     first, second = (request.body for request in provider.requests)
     (declared,) = first["tools"]
     assert declared["function"]["name"] == "code_sandbox"
-    (answer,) = [message for message in second["messages"] if message["role"] == "tool"]
-    assert answer["tool_call_id"] == "call_1"
-    assert "exit_code: 0 (success)" in answer["content"] and SANDBOX_STDOUT in answer["content"]
+    answer = chat_tool_answer(second)
+    assert "exit_code: 0 (success)" in answer and SANDBOX_STDOUT in answer

@@ -17,6 +17,42 @@ SANDBOX_STDOUT = "/home/sandbox 42"
 Answer = Union[Dict[str, Any], Callable[[Dict[str, Any]], Dict[str, Any]]]
 
 
+def chat_completion(message: Dict[str, Any], finish_reason: str) -> Dict[str, Any]:
+    """An OpenAI Chat Completions answer."""
+    return {
+        "id": f"chatcmpl-{finish_reason}",
+        "object": "chat.completion",
+        "created": 0,
+        "model": "gpt-scripted",
+        "choices": [{"index": 0, "message": message, "finish_reason": finish_reason}],
+        "usage": {"prompt_tokens": 10, "completion_tokens": 10, "total_tokens": 20},
+    }
+
+
+# A Chat Completions answer calling code_sandbox with SANDBOX_CODE.
+CHAT_TOOL_CALL = chat_completion(
+    {
+        "role": "assistant",
+        "content": None,
+        "tool_calls": [
+            {
+                "id": "call_1",
+                "type": "function",
+                "function": {"name": "code_sandbox", "arguments": json.dumps({"code": SANDBOX_CODE})},
+            }
+        ],
+    },
+    "tool_calls",
+)
+
+
+def chat_tool_answer(body: Dict[str, Any]) -> str:
+    """The content of the tool message answering CHAT_TOOL_CALL in a Chat Completions request."""
+    (answer,) = [message for message in body["messages"] if message["role"] == "tool"]
+    assert answer["tool_call_id"] == "call_1"
+    return str(answer["content"])
+
+
 @dataclass
 class RecordedRequest:
     path: str

@@ -4,7 +4,7 @@ and the call that runs it and formats the result as text for the model. Imports 
 from __future__ import annotations
 
 import threading
-from typing import Any, Dict, Mapping, Optional
+from typing import Any, Dict, Mapping, Optional, TypedDict
 
 from .._client import Airlock
 from .._errors import ThreadBusyError, ValidationError
@@ -71,6 +71,17 @@ def format_result(result: ExecutionResult) -> str:
     if len(lines) == 1:
         lines.append("(no output)")
     return "\n".join(lines)
+
+
+class SandboxOptions(TypedDict, total=False):
+    """The options of every integration's `create_code_sandbox(**options)`, as `CodeSandbox` takes them."""
+
+    client: Airlock
+    api_key: str
+    base_url: str
+    thread_id: str
+    language: str
+    timeout: int
 
 
 class CodeSandbox:

@@ -18,10 +18,12 @@ final = client.beta.messages.tool_runner(model=..., max_tokens=1024, tools=[code
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional
+from typing import TYPE_CHECKING, Any, Dict, List
 
-from .._client import Airlock
-from ._code_sandbox import CodeSandbox
+from ._code_sandbox import CodeSandbox, SandboxOptions
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 
 def _field(block: Any, name: str) -> Any:
@@ -63,29 +65,12 @@ class AnthropicCodeSandbox(CodeSandbox):
                 "upgrade anthropic, or use code_sandbox.definition with code_sandbox.tool_results"
             ) from error
 
-        def code_sandbox(
-            code: str, language: Optional[str] = None, timeout: Optional[int] = None, thread_id: Optional[str] = None
-        ) -> str:
-            return self.run(code, language=language, timeout=timeout, thread_id=thread_id)
-
-        return BetaFunctionTool(
-            code_sandbox, name=self.name, description=self.description, input_schema=self.input_schema
-        )
+        return BetaFunctionTool(self.run, name=self.name, description=self.description, input_schema=self.input_schema)
 
 
-def create_code_sandbox(
-    *,
-    client: Optional[Airlock] = None,
-    api_key: Optional[str] = None,
-    base_url: Optional[str] = None,
-    thread_id: Optional[str] = None,
-    language: str = "python",
-    timeout: Optional[int] = None,
-) -> AnthropicCodeSandbox:
+def create_code_sandbox(**options: Unpack[SandboxOptions]) -> AnthropicCodeSandbox:
     """A `code_sandbox` tool with its own client or defaults (see `CodeSandbox` for each option)."""
-    return AnthropicCodeSandbox(
-        client=client, api_key=api_key, base_url=base_url, thread_id=thread_id, language=language, timeout=timeout
-    )
+    return AnthropicCodeSandbox(**options)
 
 
 code_sandbox = create_code_sandbox()

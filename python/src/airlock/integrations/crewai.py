@@ -8,13 +8,15 @@ analyst = Agent(role="Analyst", goal="Answer with computed numbers", backstory="
 
 from __future__ import annotations
 
-from typing import Any, Literal, Optional, Type
+from typing import TYPE_CHECKING, Any, Literal, Optional, Type
 
 from crewai.tools import BaseTool
 from pydantic import BaseModel, Field, PrivateAttr
 
-from .._client import Airlock
-from ._code_sandbox import DESCRIPTION, TOOL_NAME, CodeSandbox, input_schema
+from ._code_sandbox import DESCRIPTION, TOOL_NAME, CodeSandbox, SandboxOptions, input_schema
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 _PROPERTIES = input_schema()["properties"]
 
@@ -46,21 +48,9 @@ class CodeSandboxTool(BaseTool):
         return self._sandbox.run(code, language=language, timeout=timeout, thread_id=thread_id)
 
 
-def create_code_sandbox(
-    *,
-    client: Optional[Airlock] = None,
-    api_key: Optional[str] = None,
-    base_url: Optional[str] = None,
-    thread_id: Optional[str] = None,
-    language: str = "python",
-    timeout: Optional[int] = None,
-) -> CodeSandboxTool:
+def create_code_sandbox(**options: Unpack[SandboxOptions]) -> CodeSandboxTool:
     """A `code_sandbox` BaseTool with its own client or defaults (see `CodeSandbox` for each option)."""
-    return CodeSandboxTool(
-        CodeSandbox(
-            client=client, api_key=api_key, base_url=base_url, thread_id=thread_id, language=language, timeout=timeout
-        )
-    )
+    return CodeSandboxTool(CodeSandbox(**options))
 
 
 code_sandbox = create_code_sandbox()

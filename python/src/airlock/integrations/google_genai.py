@@ -18,12 +18,14 @@ contents += [response.candidates[0].content, answers]
 
 from __future__ import annotations
 
-from typing import Callable, List, Optional
+from typing import TYPE_CHECKING, Callable, List, Optional
 
 from google.genai import types
 
-from .._client import Airlock
-from ._code_sandbox import CodeSandbox
+from ._code_sandbox import CodeSandbox, SandboxOptions
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 
 class GoogleGenAICodeSandbox(CodeSandbox):
@@ -66,19 +68,9 @@ class GoogleGenAICodeSandbox(CodeSandbox):
         return code_sandbox
 
 
-def create_code_sandbox(
-    *,
-    client: Optional[Airlock] = None,
-    api_key: Optional[str] = None,
-    base_url: Optional[str] = None,
-    thread_id: Optional[str] = None,
-    language: str = "python",
-    timeout: Optional[int] = None,
-) -> GoogleGenAICodeSandbox:
+def create_code_sandbox(**options: Unpack[SandboxOptions]) -> GoogleGenAICodeSandbox:
     """A `code_sandbox` tool with its own client or defaults (see `CodeSandbox` for each option)."""
-    return GoogleGenAICodeSandbox(
-        client=client, api_key=api_key, base_url=base_url, thread_id=thread_id, language=language, timeout=timeout
-    )
+    return GoogleGenAICodeSandbox(**options)
 
 
 code_sandbox = create_code_sandbox()

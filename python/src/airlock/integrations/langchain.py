@@ -9,28 +9,20 @@ agent = langchain.agents.create_agent("anthropic:claude-sonnet-4-5", tools=[code
 from __future__ import annotations
 
 import asyncio
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 from langchain_core.tools import StructuredTool
 
-from .._client import Airlock
-from ._code_sandbox import CodeSandbox
+from ._code_sandbox import CodeSandbox, SandboxOptions
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 
-def create_code_sandbox(
-    *,
-    client: Optional[Airlock] = None,
-    api_key: Optional[str] = None,
-    base_url: Optional[str] = None,
-    thread_id: Optional[str] = None,
-    language: str = "python",
-    timeout: Optional[int] = None,
-) -> StructuredTool:
+def create_code_sandbox(**options: Unpack[SandboxOptions]) -> StructuredTool:
     """A `code_sandbox` StructuredTool with its own client or defaults (see `CodeSandbox` for each option);
     `ainvoke` runs the execution in a worker thread."""
-    sandbox = CodeSandbox(
-        client=client, api_key=api_key, base_url=base_url, thread_id=thread_id, language=language, timeout=timeout
-    )
+    sandbox = CodeSandbox(**options)
 
     async def run_async(
         code: str, language: Optional[str] = None, timeout: Optional[int] = None, thread_id: Optional[str] = None

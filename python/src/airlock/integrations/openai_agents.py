@@ -11,28 +11,20 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any
 
 from agents import FunctionTool
 
-from .._client import Airlock
-from ._code_sandbox import CodeSandbox
+from ._code_sandbox import CodeSandbox, SandboxOptions
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 
-def create_code_sandbox(
-    *,
-    client: Optional[Airlock] = None,
-    api_key: Optional[str] = None,
-    base_url: Optional[str] = None,
-    thread_id: Optional[str] = None,
-    language: str = "python",
-    timeout: Optional[int] = None,
-) -> FunctionTool:
+def create_code_sandbox(**options: Unpack[SandboxOptions]) -> FunctionTool:
     """A `code_sandbox` FunctionTool with its own client or defaults (see `CodeSandbox` for each option). The
     execution runs in a worker thread, so the agent's event loop keeps going while the code runs."""
-    sandbox = CodeSandbox(
-        client=client, api_key=api_key, base_url=base_url, thread_id=thread_id, language=language, timeout=timeout
-    )
+    sandbox = CodeSandbox(**options)
 
     async def invoke(_context: Any, arguments: str) -> str:
         return await asyncio.to_thread(sandbox.run_input, json.loads(arguments or "{}"))
