@@ -75,6 +75,7 @@ describe('the @airlock/sdk package', () => {
       './openai': ['@openai/agents'],
       './langchain': ['@langchain/core/tools'],
       './google': [],
+      './mastra': ['@mastra/core/tools'],
     };
     expect(Object.keys(manifest.exports).filter((key) => key !== '.').sort()).toEqual(Object.keys(frameworks).sort());
     for (const [subpath, framework] of Object.entries(frameworks)) {

@@ -1,3 +1,8 @@
+import { execFile } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAirlock, type AirlockFixture } from '../../../test/support/airlock-fixture.js';
 import { answerJson, startFakeProvider } from './support/fake-provider.js';
@@ -216,5 +221,33 @@ describe('@airlock/sdk/google (Google GenAI)', () => {
     const [part] = await createCodeSandboxTool(connection()).callTool([{ id: 'c1', name: 'code_sandbox', args: { language: 'ruby' } }]);
     expect(part?.functionResponse?.id).toBe('c1');
     expect(JSON.stringify(part?.functionResponse?.response)).toMatch(/Invalid arguments.*code/);
+  });
+});
+
+describe('@airlock/sdk/mastra (Mastra)', () => {
+  /** `@mastra/core` 1.x needs Node 22.13; the root's optional dependency node-linux-<arch> is that Node build. */
+  const node22 = join(dirname(createRequire(import.meta.url).resolve(`node-linux-${process.arch}/package.json`)), 'bin', 'node');
+  const agentScript = fileURLToPath(new URL('./support/mastra-agent.ts', import.meta.url));
+
+  it('runs the tool call of a Mastra agent with a scripted model in the sandbox and gives the model its output', async () => {
+    const { stdout } = await promisify(execFile)(node22, [agentScript], {
+      cwd: dirname(agentScript),
+      timeout: 60_000,
+      env: {
+        PATH: process.env.PATH,
+        AIRLOCK_URL: airlock.url,
+        AIRLOCK_API_KEY: airlock.apiKey,
+        AIRLOCK_TEST_PROGRAM: PROGRAM,
+        MASTRA_TELEMETRY_DISABLED: '1',
+      },
+    });
+    const { text, prompts } = JSON.parse(stdout) as { text: string; prompts: unknown[] };
+    expect(text).toBe('done');
+    expect(prompts).toHaveLength(2);
+    const toolMessage = JSON.stringify((prompts[1] as unknown[]).at(-1));
+    expect(toolMessage).toContain('"role":"tool"');
+    expect(toolMessage).toContain('"toolCallId":"call-1"');
+    expect(toolMessage).toContain(EXPECTED);
+    expect(toolMessage).toContain('--- stderr ---\\nnote');
   });
 });
