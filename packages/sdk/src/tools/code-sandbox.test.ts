@@ -61,7 +61,7 @@ describe('the code_sandbox tool', () => {
 
   it('describes the sandbox and its default thread to the model', () => {
     const { description, inputSchema } = codeSandboxTool({ threadId: 'conversation' });
-    for (const fact of ['python3', 'node', 'curl', 'git', 'jq', 'blocked', '/home/sandbox', '/tmp', '64 KB', 'non-zero exit', '"conversation"']) {
+    for (const fact of ['python3', 'node', 'curl', 'git', 'jq', 'blocked', '/home/sandbox', '/tmp', '/data/<name>', '64 KB', 'non-zero exit', '"conversation"']) {
       expect(description).toContain(fact);
     }
     expect(inputSchema.safeParse({ code: 'print(1)', thread_id: 'no spaces allowed' }).success).toBe(false);
