@@ -40,7 +40,7 @@ function codeSandboxDescription(options: CodeSandboxToolOptions = {}): string {
     'Network access is blocked unless the server allows it, so pip or npm installs and downloads usually fail.',
     `The working directory is /home/sandbox. It persists between calls that pass the same thread_id (files, installed packages); ${thread}`,
     '/tmp is wiped after every call. Each call is a fresh process: variables do not carry over, files in the home do.',
-    'Storage attached to the sandbox is mounted at /data/<name> (run ls /data to see it); it persists across calls and threads, and a mount may be read-only.',
+    'Storage the operator attached, if any, is mounted at /data/<name> (ls /data lists it); it persists across calls and threads and may be read-only.',
     `stdout and stderr are each cut after ${OUTPUT_LIMIT_KILOBYTES} KB: print summaries, not whole data sets.`,
     'Code that runs past its timeout is killed. A non-zero exit code is a normal result: read stderr and fix the code.',
   ].join(' ');

@@ -23,9 +23,9 @@ language is "python" (the code is a Python script), "node" (a JavaScript file ru
 (a shell script). Print what you need to see: only stdout and stderr come back, each capped at 64 KB.
 
 The working directory is /home/sandbox. Files there persist between calls that pass the same thread_id; without \
-a thread_id every call starts from a fresh home. /tmp is always emptied after a call. Storage attached to the \
-sandbox is mounted at /data/<name> (run ls /data to see it); it persists across calls and threads, and a mount \
-may be read-only.
+a thread_id every call starts from a fresh home. /tmp is always emptied after a call. Storage the operator \
+attached, if any, is mounted at /data/<name> (ls /data lists it); it persists across calls and threads and may \
+be read-only.
 
 Each call has a time limit (timeout, in seconds, default 60); code still running then is killed with exit code \
 137. A non-zero exit code is a normal result: read stderr, fix the code and call again."""
