@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAirlock, type AirlockFixture } from './support/airlock-fixture.js';
-import { noProcessesLeft } from './support/host-inspection.js';
+import { noProcessesLeft, processesInMountNamespace } from './support/host-inspection.js';
 
 /** tmpfs pages in use on the host (the Shmem line of /proc/meminfo). */
 function sharedMemoryBytes(): number {
@@ -72,19 +72,22 @@ while True:
       language: 'bash',
       code:
         'dd if=/dev/zero of=/tmp/fill bs=1M count=4096 2>&1 | grep -o "No space left on device"; ' +
-        'df -m --output=size /tmp | tail -1; grep ^Shmem: /proc/meminfo | tr -s " " | cut -d" " -f2',
+        'df -m --output=size /tmp | tail -1; grep ^Shmem: /proc/meminfo | tr -s " " | cut -d" " -f2; readlink /proc/self/ns/mnt',
       timeout: 60,
     });
     expect(result.status).toBe('success');
-    const [error, sizeMegabytes, tmpfsKilobytesWhileFull] = result.stdout.trim().split('\n');
+    const [error, sizeMegabytes, tmpfsKilobytesWhileFull, mountNamespace] = result.stdout.trim().split('\n');
     expect(error).toBe('No space left on device');
     expect(Number(sizeMegabytes)).toBe(512); // half of the default 1 GiB sandbox
     // /proc/meminfo is the host's: the full /tmp shows in its Shmem line while the sandbox lives.
     expect(Number(tmpfsKilobytesWhileFull) * 1024).toBeGreaterThan(hostTmpfsBefore + 400 * 1024 * 1024);
     const after = await airlock.execute({ language: 'bash', code: 'ls -A /tmp | wc -l' });
     expect(after.stdout).toBe('0\n');
-    // The 512 MB tmpfs was released with its sandbox.
-    expect(sharedMemoryBytes()).toBeLessThan(hostTmpfsBefore + 128 * 1024 * 1024);
+    // The tmpfs lived in the sandbox's mount namespace, which no process holds any more. Shmem (shared with the
+    // other test files running meanwhile) is back below the filled level.
+    expect(mountNamespace).toMatch(/^mnt:\[\d+\]$/);
+    expect(processesInMountNamespace(mountNamespace ?? '')).toEqual([]);
+    expect(sharedMemoryBytes()).toBeLessThan(hostTmpfsBefore + 400 * 1024 * 1024);
   });
 
   it('10 MB of output is truncated to 64 KB while the pipes keep draining', async () => {

@@ -1,4 +1,4 @@
-import { readFileSync, readdirSync } from 'node:fs';
+import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 
 /** Processes on the host whose real uid is `uid`, as "pid command" strings. */
@@ -32,6 +32,20 @@ export async function noProcessesLeft(uid: number, timeoutMs = 2000): Promise<st
     left = processesOfUid(uid);
   }
   return left;
+}
+
+/** Processes on the host in the mount namespace `namespace` (as `readlink /proc/self/ns/mnt` prints it). */
+export function processesInMountNamespace(namespace: string): string[] {
+  const found: string[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (readlinkSync(`/proc/${entry}/ns/mnt`) === namespace) found.push(entry);
+    } catch {
+      // exited while we looked
+    }
+  }
+  return found;
 }
 
 /** The slot cgroups (`slot-*`) of a runtime's instance cgroup `instanceName`, in every hierarchy mounted here. */
