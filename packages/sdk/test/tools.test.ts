@@ -6,6 +6,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAirlock, type AirlockFixture } from '../../../test/support/airlock-fixture.js';
 import { answerJson, startFakeProvider } from './support/fake-provider.js';
+import { scriptedToolCallModel } from './support/scripted-model.js';
 
 /**
  * Each framework's `codeSandbox` tool with the real framework package and a scripted model: the model asks for the
@@ -32,27 +33,9 @@ const EXPECTED = 'e17ff958e1a3487c';
 describe('@airlock/sdk/ai (Vercel AI SDK)', () => {
   it('runs a tool call of a scripted model in the sandbox and gives the model its output', async () => {
     const { generateText, stepCountIs } = await import('ai');
-    const { MockLanguageModelV3 } = await import('ai/test');
     const { createCodeSandboxTool, CODE_SANDBOX_TOOL_NAME } = await import('@airlock/sdk/ai');
     const prompts: unknown[] = [];
-    const usage = {
-      inputTokens: { total: 1, noCache: 1, cacheRead: 0, cacheWrite: 0 },
-      outputTokens: { total: 1, text: 1, reasoning: 0 },
-    };
-    const model = new MockLanguageModelV3({
-      doGenerate: async (options) => {
-        prompts.push(options.prompt);
-        if (prompts.length === 1) {
-          return {
-            content: [{ type: 'tool-call', toolCallId: 'call-1', toolName: CODE_SANDBOX_TOOL_NAME, input: JSON.stringify({ code: PROGRAM }) }],
-            finishReason: { unified: 'tool-calls', raw: 'tool_use' },
-            usage,
-            warnings: [],
-          };
-        }
-        return { content: [{ type: 'text', text: 'done' }], finishReason: { unified: 'stop', raw: 'stop' }, usage, warnings: [] };
-      },
-    });
+    const model = scriptedToolCallModel(CODE_SANDBOX_TOOL_NAME, PROGRAM, prompts);
     const result = await generateText({
       model,
       tools: { [CODE_SANDBOX_TOOL_NAME]: createCodeSandboxTool({ ...connection(), threadId: newThread() }) },
