@@ -3,7 +3,7 @@ import { isFinished, webhookPayload } from '../services/execution-records.js';
 import type { Logger } from '../services/logger.js';
 import type { WebhookSecrets } from '../services/webhook-secrets.js';
 import type { DestinationPolicy } from './webhook-destination.js';
-import { sendWebhook, type SendResult } from './webhook-sender.js';
+import { WebhookSender, type SendResult } from './webhook-sender.js';
 
 const MAX_RETRY_DELAY_MS = 60 * 60 * 1000;
 /** Deliveries attempted at once by one node. */
@@ -35,6 +35,7 @@ export interface WebhookDispatcherOptions {
  */
 export class WebhookDispatcher {
   readonly #options: WebhookDispatcherOptions;
+  readonly #sender: WebhookSender;
   readonly #timers = new Set<NodeJS.Timeout>();
   readonly #inFlight = new Set<Promise<void>>();
   #poller: NodeJS.Timeout | undefined;
@@ -44,6 +45,7 @@ export class WebhookDispatcher {
 
   constructor(options: WebhookDispatcherOptions) {
     this.#options = options;
+    this.#sender = new WebhookSender({ policy: options.policy, timeoutMs: options.attemptTimeoutMs });
   }
 
   start(): void {
@@ -75,6 +77,7 @@ export class WebhookDispatcher {
     for (const timer of this.#timers) clearTimeout(timer);
     await this.#pass;
     await Promise.all(this.#inFlight);
+    this.#sender.close();
   }
 
   /** Claims due deliveries while fewer than CONCURRENCY attempts are under way; each one that ends looks again. */
@@ -132,10 +135,7 @@ export class WebhookDispatcher {
     if (!execution || !isFinished(execution)) throw new Error('the execution record is missing or unfinished');
     const secret = execution.sandboxConfigId === null ? null : await this.#options.secrets.get(execution.sandboxConfigId);
     if (secret === null) return { ok: false, statusCode: null, error: 'the sandbox config (and its signing secret) is gone', durationMs: 0 };
-    return sendWebhook(
-      { id: delivery.traceId, url: delivery.url, payload: webhookPayload(execution), secret },
-      { policy: this.#options.policy, timeoutMs: this.#options.attemptTimeoutMs },
-    );
+    return this.#sender.send({ id: delivery.traceId, url: delivery.url, payload: webhookPayload(execution), secret });
   }
 
   #wakeAt(time: Date): void {
