@@ -80,7 +80,7 @@ export interface ExecutionResult {
   completedAt: Date;
 }
 
-interface ExecutionRow {
+export interface ExecutionRow {
   trace_id: string;
   org_id: string;
   api_key_id: string | null;
@@ -110,7 +110,7 @@ interface ExecutionRow {
   completed_at: Date | null;
 }
 
-const SELECT_LIST = [
+export const EXECUTION_COLUMNS = [
   'trace_id',
   'org_id',
   'api_key_id',
@@ -138,9 +138,11 @@ const SELECT_LIST = [
   'created_at',
   'started_at',
   'completed_at',
-].join(', ');
+] as const;
 
-function toExecution(row: ExecutionRow): Execution {
+const SELECT_LIST = EXECUTION_COLUMNS.join(', ');
+
+export function toExecution(row: ExecutionRow): Execution {
   return {
     traceId: row.trace_id,
     orgId: row.org_id,

@@ -38,6 +38,7 @@ export { ThreadRepository, type Thread } from './thread-repository.js';
 export {
   WebhookRepository,
   type AttemptOutcome,
+  type ClaimedDelivery,
   type WebhookAttempt,
   type WebhookDelivery,
   type WebhookDeliveryStatus,

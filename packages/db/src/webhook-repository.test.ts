@@ -139,4 +139,15 @@ describe.each(BACKEND_KINDS)('the webhook outbox on %s', (kind) => {
     expect(await webhooks.sealedSecret(sandboxConfigId)).toBe('sealed-3');
     expect(await webhooks.storeSecret('sbx_missing', 'sealed', { replace: true })).toBeNull();
   });
+
+  it('hands out a claimed delivery with its execution record and the sealed signing secret', async () => {
+    await database.query(`UPDATE webhook_deliveries SET status = 'delivered'`);
+    await webhooks.storeSecret(sandboxConfigId, 'sealed-for-claim', { replace: true });
+    const traceId = await running('https://hooks.example/d');
+    await executions.complete(traceId, result);
+    const [claimed] = await webhooks.claimDue('node_a', { limit: 5, claimSeconds: 60 });
+    expect(claimed).toMatchObject({ traceId, url: 'https://hooks.example/d', attempts: 0, sealedSecret: 'sealed-for-claim' });
+    expect(claimed?.execution).toEqual(await executions.get(orgId, traceId));
+    expect(claimed?.execution).toMatchObject({ status: 'success', stdout: result.stdout, sandboxConfigId, completedAt: expect.any(Date) });
+  });
 });

@@ -1,4 +1,6 @@
 import type { Queryable } from './database.js';
+import { EXECUTION_COLUMNS, toExecution, type Execution, type ExecutionRow } from './execution-repository.js';
+import { selectColumns, unprefixRow } from './sql-columns.js';
 import { withoutNul } from './sql-text.js';
 
 export type WebhookDeliveryStatus = 'pending' | 'delivered' | 'failed';
@@ -14,6 +16,14 @@ export interface WebhookDelivery {
   nextAttemptAt: Date;
   createdAt: Date;
   completedAt: Date | null;
+}
+
+/** A delivery claimed for an attempt, with what the attempt sends: the execution's record and the signing secret. */
+export interface ClaimedDelivery extends WebhookDelivery {
+  /** Null when the record is gone. */
+  execution: Execution | null;
+  /** The sandbox config's sealed signing secret; null when it has none yet or the config is gone. */
+  sealedSecret: string | null;
 }
 
 export interface WebhookAttempt {
@@ -40,6 +50,10 @@ interface DeliveryRow {
 }
 
 const SELECT_LIST = 'trace_id, org_id, url, status, attempts, next_attempt_at, created_at, completed_at';
+/** A claimed delivery's row: its columns, the execution's prefixed `e_` (all null without a record), the secret. */
+type ClaimedRow = DeliveryRow & Record<string, unknown> & { sealed_secret: string | null; e_trace_id: string | null };
+
+const CLAIMED_EXECUTION_COLUMNS = selectColumns(EXECUTION_COLUMNS, { tableAlias: 'e', prefix: 'e_' });
 
 function toDelivery(row: DeliveryRow): WebhookDelivery {
   return {
@@ -63,22 +77,33 @@ export class WebhookRepository {
   }
 
   /**
-   * Claims up to `limit` deliveries that are due and not claimed by a live claim, for `claimSeconds`. Several nodes
-   * may claim at once: each delivery goes to one of them.
+   * Claims up to `limit` deliveries that are due and not claimed by a live claim, for `claimSeconds`, each with its
+   * execution's record and sealed signing secret (one round trip for what an attempt needs). Several nodes may claim
+   * at once: each delivery goes to one of them.
    */
-  async claimDue(nodeId: string, options: { limit: number; claimSeconds: number }): Promise<WebhookDelivery[]> {
-    const rows = await this.#database.query<DeliveryRow>(
-      `UPDATE webhook_deliveries SET claimed_by = $1, claimed_until = now() + make_interval(secs => $3)
-       WHERE trace_id IN (
-         SELECT trace_id FROM webhook_deliveries
-         WHERE status = 'pending' AND next_attempt_at <= now() AND (claimed_until IS NULL OR claimed_until < now())
-         ORDER BY next_attempt_at
-         LIMIT $2
-         FOR UPDATE SKIP LOCKED)
-       RETURNING ${SELECT_LIST}`,
+  async claimDue(nodeId: string, options: { limit: number; claimSeconds: number }): Promise<ClaimedDelivery[]> {
+    const rows = await this.#database.query<ClaimedRow>(
+      `WITH claimed AS (
+         UPDATE webhook_deliveries SET claimed_by = $1, claimed_until = now() + make_interval(secs => $3)
+         WHERE trace_id IN (
+           SELECT trace_id FROM webhook_deliveries
+           WHERE status = 'pending' AND next_attempt_at <= now() AND (claimed_until IS NULL OR claimed_until < now())
+           ORDER BY next_attempt_at
+           LIMIT $2
+           FOR UPDATE SKIP LOCKED)
+         RETURNING ${SELECT_LIST})
+       SELECT claimed.*, ${CLAIMED_EXECUTION_COLUMNS}, c.webhook_secret AS sealed_secret
+       FROM claimed
+       LEFT JOIN executions e ON e.trace_id = claimed.trace_id
+       LEFT JOIN sandbox_configs c ON c.id = e.sandbox_config_id
+       ORDER BY claimed.next_attempt_at`,
       [nodeId, options.limit, options.claimSeconds],
     );
-    return rows.map(toDelivery);
+    return rows.map((row) => ({
+      ...toDelivery(row),
+      execution: row.e_trace_id === null ? null : toExecution(unprefixRow(row, 'e_') as unknown as ExecutionRow),
+      sealedSecret: row.sealed_secret,
+    }));
   }
 
   /** When the next pending delivery is due, or null when none is pending. */

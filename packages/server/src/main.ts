@@ -165,7 +165,6 @@ export async function startServer(options: {
     });
     const dispatcher = new WebhookDispatcher({
       deliveries: webhookRepository,
-      executions,
       secrets: webhookSecrets,
       policy: webhookPolicy,
       nodeId,

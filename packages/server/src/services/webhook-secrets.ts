@@ -17,7 +17,12 @@ export class WebhookSecrets {
     const sealed =
       (await this.#repository.sealedSecret(sandboxConfigId)) ??
       (await this.#repository.storeSecret(sandboxConfigId, this.#seal(sandboxConfigId, newSecret()), { replace: false }));
-    return sealed === null ? null : this.#box.open(sealed, context(sandboxConfigId));
+    return sealed === null ? null : this.open(sandboxConfigId, sealed);
+  }
+
+  /** The secret in `sealed`, the value stored for the config (as a claimed delivery carries it). */
+  open(sandboxConfigId: string, sealed: string): string {
+    return this.#box.open(sealed, context(sandboxConfigId));
   }
 
   /** Replaces the config's secret; deliveries from now on are signed with the new one. Null for an unknown config. */

@@ -1,4 +1,4 @@
-import type { AttemptOutcome, ExecutionRepository, WebhookDelivery, WebhookRepository } from '@airlock/db';
+import type { AttemptOutcome, ClaimedDelivery, WebhookRepository } from '@airlock/db';
 import { isFinished, webhookPayload } from '../services/execution-records.js';
 import type { Logger } from '../services/logger.js';
 import type { WebhookSecrets } from '../services/webhook-secrets.js';
@@ -11,7 +11,6 @@ const CONCURRENCY = 8;
 
 export interface WebhookDispatcherOptions {
   deliveries: WebhookRepository;
-  executions: ExecutionRepository;
   secrets: WebhookSecrets;
   policy: DestinationPolicy;
   nodeId: string;
@@ -103,7 +102,7 @@ export class WebhookDispatcher {
     }
   }
 
-  async #attempt(delivery: WebhookDelivery): Promise<void> {
+  async #attempt(delivery: ClaimedDelivery): Promise<void> {
     const options = this.#options;
     const attempt = delivery.attempts + 1;
     const attemptedAt = new Date();
@@ -130,10 +129,12 @@ export class WebhookDispatcher {
     }
   }
 
-  async #send(delivery: WebhookDelivery): Promise<SendResult> {
-    const execution = await this.#options.executions.get(delivery.orgId, delivery.traceId);
+  async #send(delivery: ClaimedDelivery): Promise<SendResult> {
+    const { execution, sealedSecret } = delivery;
     if (!execution || !isFinished(execution)) throw new Error('the execution record is missing or unfinished');
-    const secret = execution.sandboxConfigId === null ? null : await this.#options.secrets.get(execution.sandboxConfigId);
+    const configId = execution.sandboxConfigId;
+    const secret =
+      configId === null ? null : sealedSecret === null ? await this.#options.secrets.get(configId) : this.#options.secrets.open(configId, sealedSecret);
     if (secret === null) return { ok: false, statusCode: null, error: 'the sandbox config (and its signing secret) is gone', durationMs: 0 };
     return this.#sender.send({ id: delivery.traceId, url: delivery.url, payload: webhookPayload(execution), secret });
   }
