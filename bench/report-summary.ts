@@ -72,8 +72,9 @@ export function summarizeResults(results: BenchResults, sections: ReportSection[
       `${formatMs(deliveryModes.asyncWebhook.p50)}` +
       (deliveryModes.asyncWebhook.p50 > warm.python.wall.p50
         ? `, ${formatMs(deliveryModes.asyncWebhook.p50 - warm.python.wall.p50)} more than the inline answer: once ` +
-          'the record is completed, the dispatcher claims the delivery, reads the record and the signing secret from ' +
-          'the database and opens a new connection to the receiver.'
+          'the record is completed, the dispatcher claims the delivery in one statement that also reads the record ' +
+          'and the sealed signing secret, then signs the body and POSTs it on the connection kept from the previous ' +
+          'delivery.'
         : '.'),
     `At concurrency ${throughput.concurrency} the warm server sustains ${formatRate(throughput.perSecond)} python ` +
       `executions, ${formatRatio(throughputRatio)} the CPU floor of ${formatRate(throughput.floorPerSecond)} ` +
