@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # Installs what Airlock needs on Debian 12 and builds it. Idempotent; run as root (or with sudo available).
 #   scripts/setup.sh            packages to run Airlock, npm dependencies, build
-#   scripts/setup.sh --test     the same, plus what the test suite needs (PostgreSQL server, schemathesis, the
-#                               Python SDK's venv)
+#   scripts/setup.sh --test     the same, plus what the test suite needs (PostgreSQL server, Chromium, schemathesis, the
+#                               Python SDK's venv, the Node 18 and 22, Deno and Bun builds the SDK is tested in)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 packages=(bubblewrap mmdebstrap libseccomp-dev gcc libc6-dev pkg-config ca-certificates)
 if [[ "${1:-}" == "--test" ]]; then
-  packages+=(postgresql python3-venv)
+  packages+=(postgresql python3-venv chromium)
 fi
 
 as_root() {
@@ -56,5 +56,6 @@ if [[ "${1:-}" == "--test" ]]; then
     .venv-python-sdk/bin/pip install --quiet --disable-pip-version-check -e 'python[test]'
     touch "$python_sdk_stamp"
   fi
+  scripts/install-test-runtimes.sh
 fi
 echo "setup: done"

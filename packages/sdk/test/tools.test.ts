@@ -1,11 +1,11 @@
 import { execFile } from 'node:child_process';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
+import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAirlock, type AirlockFixture } from '../../../test/support/airlock-fixture.js';
 import { answerJson, startFakeProvider } from './support/fake-provider.js';
+import { runtimeBinary } from './support/runtime-binaries.js';
 import { scriptedToolCallModel } from './support/scripted-model.js';
 
 /**
@@ -208,12 +208,10 @@ describe('@airlock/sdk/google (Google GenAI)', () => {
 });
 
 describe('@airlock/sdk/mastra (Mastra)', () => {
-  /** `@mastra/core` 1.x needs Node 22.13; the root's optional dependency node-linux-<arch> is that Node build. */
-  const node22 = join(dirname(createRequire(import.meta.url).resolve(`node-linux-${process.arch}/package.json`)), 'bin', 'node');
   const agentScript = fileURLToPath(new URL('./support/mastra-agent.ts', import.meta.url));
 
   it('runs the tool call of a Mastra agent with a scripted model in the sandbox and gives the model its output', async () => {
-    const { stdout } = await promisify(execFile)(node22, [agentScript], {
+    const { stdout } = await promisify(execFile)(runtimeBinary('node22'), [agentScript], {
       cwd: dirname(agentScript),
       timeout: 60_000,
       env: {
