@@ -37,7 +37,7 @@ function codeSandboxDescription(options: CodeSandboxToolOptions = {}): string {
   return [
     'Run code in an isolated Linux sandbox and get its stdout, stderr and exit code.',
     'The sandbox is Debian with bash, coreutils, python3 with pip, node with npm, curl, git and jq.',
-    'Network access is blocked unless the server allows it, so pip or npm installs and downloads usually fail.',
+    'Network access is blocked, so pip or npm installs and downloads fail; work with what is installed.',
     `The working directory is /home/sandbox. It persists between calls that pass the same thread_id (files, installed packages); ${thread}`,
     '/tmp is wiped after every call. Each call is a fresh process: variables do not carry over, files in the home do.',
     'Storage the operator attached, if any, is mounted at /data/<name> (ls /data lists it); it persists across calls and threads and may be read-only.',

@@ -16,8 +16,8 @@ LANGUAGES = ("python", "node", "bash")
 DESCRIPTION = """\
 Run code in an isolated Linux sandbox (Debian) and get back its exit code, stdout and stderr.
 
-The sandbox has bash and coreutils, python3 with pip, node with npm, curl, git and jq. Network access is blocked \
-by default, so installing packages or fetching URLs usually fails; work with what is installed.
+The sandbox has bash and coreutils, python3 with pip, node with npm, curl, git and jq. Network access is blocked, \
+so installing packages or fetching URLs fails; work with what is installed.
 
 language is "python" (the code is a Python script), "node" (a JavaScript file run by Node.js) or "bash" \
 (a shell script). Print what you need to see: only stdout and stderr come back, each capped at 64 KB.
