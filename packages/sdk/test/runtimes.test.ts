@@ -1,6 +1,7 @@
-import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { createServer, type Server } from 'node:http';
+import { execFile, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { copyFile, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer, request as httpRequest, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, extname, join, normalize } from 'node:path';
@@ -13,9 +14,10 @@ import { runtimeBinary } from './support/runtime-binaries.js';
 
 /**
  * The built SDK (`dist/`, what the package exports by default) in the runtimes it claims besides the Node 20 that runs
- * the suite: Node 18 and 22, Deno and Bun (from the npm packages that ship their binaries; scripts/setup.sh --test)
- * and Chromium (Debian's, driven by playwright-core), each against a real server. No runtime reaches past loopback:
- * Deno's permissions allow only 127.0.0.1, and Chromium resolves no host name but 127.0.0.1.
+ * the suite: Node 18 and 22, Deno, Bun and workerd (from the npm packages that ship their binaries;
+ * scripts/setup.sh --test) and Chromium (Debian's, driven by playwright-core), each against a real server. No runtime
+ * reaches past loopback: Deno's permissions allow only 127.0.0.1, workerd's outbound network is loopback only, and
+ * Chromium resolves no host name but 127.0.0.1.
  */
 
 const packageDirectory = fileURLToPath(new URL('..', import.meta.url));
@@ -97,6 +99,78 @@ function smokeSource(sdkSpecifier: string, runtime: string, options?: { apiKey: 
   return `(async () => (${runSmoke.toString()})(await import(${JSON.stringify(sdkSpecifier)}), ${JSON.stringify(runtime)}, ${JSON.stringify(options)}))()`;
 }
 
+/**
+ * Starts workerd serving one worker, on a Unix socket in `directory`, whose fetch handler runs the smoke program with
+ * the built SDK's modules (dist/, not its tools) and answers the report as JSON.
+ */
+async function startWorkerd(directory: string, options: { apiKey: string; baseUrl: string }) {
+  const dist = join(packageDirectory, 'dist');
+  const sdkModules = (await readdir(dist)).filter((name) => name.endsWith('.js'));
+  for (const name of sdkModules) await copyFile(join(dist, name), join(directory, name));
+  await writeFile(
+    join(directory, 'worker.js'),
+    `import * as sdk from './index.js';
+const runSmoke = ${runSmoke.toString()};
+export default {
+  async fetch(request, env) {
+    try {
+      return Response.json(await runSmoke(sdk, 'workerd', { apiKey: env.AIRLOCK_API_KEY, baseUrl: env.AIRLOCK_URL }));
+    } catch (error) {
+      return new Response(String(error && error.stack || error), { status: 500 });
+    }
+  },
+};
+`,
+  );
+  const socket = join(directory, 'worker.sock');
+  const modules = ['worker.js', ...sdkModules].map((name) => `(name = "${name}", esModule = embed "${name}")`);
+  await writeFile(
+    join(directory, 'config.capnp'),
+    `using Workerd = import "/workerd/workerd.capnp";
+const config :Workerd.Config = (
+  services = [(name = "main", worker = .worker), (name = "loopback", network = (allow = ["local"]))],
+  sockets = [(name = "http", address = "unix:${socket}", http = (), service = "main")],
+);
+const worker :Workerd.Worker = (
+  modules = [${modules.join(', ')}],
+  compatibilityDate = "2025-01-01",
+  bindings = [(name = "AIRLOCK_API_KEY", text = ${JSON.stringify(options.apiKey)}), (name = "AIRLOCK_URL", text = ${JSON.stringify(options.baseUrl)})],
+  globalOutbound = "loopback",
+);
+`,
+  );
+  const child = spawn(runtimeBinary('workerd'), ['serve', join(directory, 'config.capnp')], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const deadline = Date.now() + 15_000;
+  while (!existsSync(socket)) {
+    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`workerd did not start: ${stderr}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return {
+    socket,
+    stop: async () => {
+      if (child.exitCode === null) {
+        const exited = new Promise((resolve) => child.once('exit', resolve));
+        child.kill('SIGTERM');
+        await exited;
+      }
+    },
+  };
+}
+
+function requestOverUnixSocket(socketPath: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const request = httpRequest({ socketPath, path: '/', headers: { host: 'worker' } }, (response) => {
+      let body = '';
+      response.on('data', (chunk: Buffer) => (body += chunk.toString()));
+      response.on('end', () => resolve({ status: response.statusCode ?? 0, body }));
+    });
+    request.on('error', reject);
+    request.end();
+  });
+}
+
 describe('@airlock/sdk outside the Node that runs the suite', () => {
   it('works in Deno with no permission beyond loopback and its two environment variables', async () => {
     const report = await runReport(runtimeBinary('deno'), [
@@ -124,6 +198,18 @@ describe('@airlock/sdk outside the Node that runs the suite', () => {
     const sdkEntry = pathToFileURL(join(packageDirectory, 'dist', 'index.js')).href;
     const source = `console.log(JSON.stringify(await ${smokeSource(sdkEntry, 'node18')}))`;
     expectWorkingSdk(await runReport(runtimeBinary('node18'), ['--input-type=module', '--eval', source]), 'node18');
+  });
+
+  it('works in a worker of workerd, the Workers runtime, whose only outbound network is loopback', async () => {
+    const directory = await mkdtemp(join(home, 'workerd-'));
+    const worker = await startWorkerd(directory, { apiKey: airlock.apiKey, baseUrl: airlock.url });
+    try {
+      const answer = await requestOverUnixSocket(worker.socket);
+      expect(answer.status, answer.body).toBe(200);
+      expectWorkingSdk(JSON.parse(answer.body) as SmokeReport, 'workerd');
+    } finally {
+      await worker.stop();
+    }
   });
 
   it('works in a Chromium page served from another origin, through the CORS the server allows it', async () => {
