@@ -27,11 +27,15 @@ export async function spool(content: Readable | Buffer, directory: string, optio
       done(null, chunk);
     },
   });
+  const sink = createWriteStream(path, { flags: 'wx', mode: 0o600, flush: options.flush });
   try {
     const source = Buffer.isBuffer(content) ? Readable.from([content]) : content;
-    await pipeline(source, measure, createWriteStream(path, { flags: 'wx', mode: 0o600, flush: options.flush }));
+    await pipeline(source, measure, sink);
     return { path, digest: hash.digest('hex'), size };
   } catch (error) {
+    // The sink opens its file asynchronously: a source that fails first can end the pipeline before the file exists.
+    // Once the sink has closed, its file is there to remove and nothing creates it again.
+    await new Promise<void>((resolve) => (sink.closed ? resolve() : sink.once('close', () => resolve())));
     await fs.rm(path, { force: true });
     throw error;
   }
