@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -99,17 +99,54 @@ describe('start-up', () => {
     }
   });
 
-  it('missing bubblewrap is one clear line, not a stack trace', async () => {
+  it('doctor checks this host: one line per check, exit code 0', async () => {
     const dataDirectory = await mkdtemp(join(tmpdir(), 'airlock-cli-'));
     try {
-      const result = runCli(['serve', '--data-dir', dataDirectory], { environment: { AIRLOCK_BWRAP_PATH: '/nonexistent/bwrap' } });
-      expect(result.status).toBe(1);
-      expect(result.stderr.trim()).toBe(
-        'airlock: bubblewrap not found at /nonexistent/bwrap; install it with: apt-get install -y bubblewrap',
+      const uid = String(testSandboxUid());
+      const result = runCli(['doctor', '--data-dir', dataDirectory], { environment: { AIRLOCK_SANDBOX_UID: uid, AIRLOCK_SANDBOX_GID: uid } });
+      expect(result.stderr).toBe('');
+      expect(result.status).toBe(0);
+      const lines = result.stdout.trim().split('\n');
+      expect(lines.at(-1)).toBe('Airlock can run on this host.');
+      expect(lines.slice(0, -1).every((line) => /^(ok {4}|warn {2})\S/.test(line)), result.stdout).toBe(true);
+      for (const check of ['bubblewrap', 'user namespaces', 'pid namespaces', 'network namespaces', 'mount namespaces', 'seccomp', 'overlayfs', 'cgroups', 'disk']) {
+        expect(result.stdout).toMatch(new RegExp(`^ok {4}${check}: `, 'm'));
+      }
+      expect(result.stdout).toMatch(/^ok {4}image default: [0-9a-f]{12} built/m);
+      // The overlay probe leaves nothing in the data directory.
+      expect(await readdir(dataDirectory)).toEqual([]);
+    } finally {
+      await rm(dataDirectory, { recursive: true, force: true });
+    }
+  });
+
+  it('a host that cannot run Airlock: doctor says why and exits 1, serve refuses with the same line', async () => {
+    const dataDirectory = await mkdtemp(join(tmpdir(), 'airlock-cli-'));
+    try {
+      const environment = { AIRLOCK_BWRAP_PATH: '/nonexistent/bwrap' };
+      const line = 'fail  bubblewrap: not found at /nonexistent/bwrap; install it with: apt-get install -y bubblewrap';
+      const doctor = runCli(['doctor', '--data-dir', dataDirectory], { environment });
+      expect(doctor.status).toBe(1);
+      expect(doctor.stdout).toContain(`\n${line}\n`);
+      expect(doctor.stdout.trim().split('\n').at(-1)).toBe('Airlock cannot run on this host: fix the lines marked "fail".');
+      const serve = runCli(['serve', '--data-dir', dataDirectory], { environment });
+      expect(serve.status).toBe(1);
+      expect(serve.stdout).toBe('');
+      expect(serve.stderr).toBe(
+        `airlock: ${line}\nairlock: this host cannot run Airlock: fix the lines marked "fail" ("airlock doctor" lists every check)\n`,
       );
     } finally {
       await rm(dataDirectory, { recursive: true, force: true });
     }
+  });
+
+  it('a malformed AIRLOCK_BOOTSTRAP_API_KEY is one line naming the variable and the rule, never the value', () => {
+    const result = runCli(['serve', '--data-dir', '/tmp/unused'], { environment: { AIRLOCK_BOOTSTRAP_API_KEY: 'sk-local-tooshort' } });
+    expect(result.status).toBe(1);
+    expect(result.stderr).toBe(
+      'airlock: AIRLOCK_BOOTSTRAP_API_KEY is invalid: an API key must look like sk-<region>-<secret>, where region is ' +
+        '1-16 lowercase letters or digits and secret is 16-128 letters, digits, "_" or "-"\n',
+    );
   });
 
   it('a failed image build is a clear message with the builder\'s last lines', async () => {

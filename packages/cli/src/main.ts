@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { Command, InvalidArgumentError } from 'commander';
+import { doctorCommand } from './commands/doctor-command.js';
 import { execCommand } from './commands/exec-command.js';
 import { imagesBuildCommand, imagesListCommand } from './commands/images-command.js';
 import { keysCreateCommand, keysListCommand, keysRevokeCommand } from './commands/keys-command.js';
@@ -21,6 +22,12 @@ program
   .option('--port <port>', 'port to listen on (env AIRLOCK_PORT, default 8080)', portNumber)
   .option('--data-dir <dir>', 'data directory (env AIRLOCK_DATA_DIR; default /var/lib/airlock as root)')
   .action((options) => runCommand(() => serveCommand(options)));
+
+program
+  .command('doctor')
+  .description('check that this host can run Airlock: one line per requirement, exit code 0 when it can')
+  .option('--data-dir <dir>', 'data directory (env AIRLOCK_DATA_DIR; default /var/lib/airlock as root)')
+  .action((options) => runCommand(() => doctorCommand(options)));
 
 program
   .command('exec')

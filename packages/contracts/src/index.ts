@@ -1,3 +1,4 @@
+export { API_KEY_PATTERN, API_KEY_REGION_PATTERN, API_KEY_RULE } from './api-keys.js';
 export { ErrorCode, ERROR_STATUS } from './errors.js';
 export { LIMITS, RESERVED_ENV_NAMES, RESERVED_ENV_PREFIXES, isReservedEnvName } from './limits.js';
 export {

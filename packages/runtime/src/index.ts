@@ -38,3 +38,12 @@ export {
 } from './home/layer-manifest.js';
 export { openLayerFile, scanLayer, type ScanLimits } from './home/layer-scanner.js';
 export { LayerCache, type LayerSource } from './home/layer-cache.js';
+export {
+  evaluateHost,
+  formatHostCheck,
+  hostCanRun,
+  type HostCheck,
+  type HostCheckStatus,
+  type HostFacts,
+} from './host/host-checks.js';
+export { diagnoseHost, probeHost, type HostProbeOptions } from './host/host-probes.js';

@@ -1,6 +1,7 @@
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
+import { API_KEY_PATTERN, API_KEY_REGION_PATTERN, API_KEY_RULE } from '@airlock/contracts';
 
 /** Server configuration. This module is the only reader of process.env. */
 export interface Config {
@@ -79,6 +80,8 @@ interface Option<T> {
   variable: string;
   schema: z.ZodType<T>;
   fallback: T;
+  /** The value is a secret: an error names the variable and the rule, never the value. */
+  secret?: boolean;
 }
 
 function resolveOption<T>(option: Option<T>, environment: NodeJS.ProcessEnv): T {
@@ -87,7 +90,8 @@ function resolveOption<T>(option: Option<T>, environment: NodeJS.ProcessEnv): T 
   if (raw === undefined || raw === '') return option.fallback;
   const parsed = option.schema.safeParse(raw);
   if (!parsed.success) {
-    throw new ConfigError(`${option.variable}=${JSON.stringify(raw)} is invalid: ${parsed.error.issues[0]?.message}`);
+    const shown = option.secret ? option.variable : `${option.variable}=${JSON.stringify(raw)}`;
+    throw new ConfigError(`${shown} is invalid: ${parsed.error.issues[0]?.message}`);
   }
   return parsed.data;
 }
@@ -114,10 +118,18 @@ export function loadConfig(
       resolveOption({ variable: 'AIRLOCK_IMAGES_DIR', schema: text, fallback: join(dataDirectory, 'images') }, environment),
     ),
     databaseUrl: resolveOption({ variable: 'DATABASE_URL', schema: optionalText, fallback: undefined }, environment),
-    bootstrapApiKey: resolveOption({ variable: 'AIRLOCK_BOOTSTRAP_API_KEY', schema: optionalText, fallback: undefined }, environment),
-    adminToken: resolveOption({ variable: 'AIRLOCK_ADMIN_TOKEN', schema: optionalText, fallback: undefined }, environment),
+    bootstrapApiKey: resolveOption(
+      {
+        variable: 'AIRLOCK_BOOTSTRAP_API_KEY',
+        schema: z.string().regex(API_KEY_PATTERN, `an API key must look like ${API_KEY_RULE}`).optional(),
+        fallback: undefined,
+        secret: true,
+      },
+      environment,
+    ),
+    adminToken: resolveOption({ variable: 'AIRLOCK_ADMIN_TOKEN', schema: optionalText, fallback: undefined, secret: true }, environment),
     keyRegion: resolveOption(
-      { variable: 'AIRLOCK_KEY_REGION', schema: z.string().regex(/^[a-z0-9]{1,16}$/, 'lowercase letters and digits, at most 16'), fallback: 'local' },
+      { variable: 'AIRLOCK_KEY_REGION', schema: z.string().regex(API_KEY_REGION_PATTERN, 'lowercase letters and digits, at most 16'), fallback: 'local' },
       environment,
     ),
     sandboxUid: resolveOption({ variable: 'AIRLOCK_SANDBOX_UID', schema: id, fallback: 61000 }, environment),
@@ -150,7 +162,12 @@ export function loadConfig(
       environment,
     ),
     urlSigningKey: resolveOption(
-      { variable: 'AIRLOCK_URL_SIGNING_KEY', schema: z.string().regex(/^[0-9a-f]{64,}$/, 'at least 64 hex digits').optional(), fallback: undefined },
+      {
+        variable: 'AIRLOCK_URL_SIGNING_KEY',
+        schema: z.string().regex(/^[0-9a-f]{64,}$/, 'at least 64 hex digits').optional(),
+        fallback: undefined,
+        secret: true,
+      },
       environment,
     ),
     corsOrigins: resolveOption(
@@ -167,6 +184,7 @@ export function loadConfig(
     masterKeys: resolveOption(
       {
         variable: 'AIRLOCK_MASTER_KEY',
+        secret: true,
         schema: z
           .string()
           .regex(/^[0-9a-f]{64}(,[0-9a-f]{64})*$/, '64 hex digits (32 bytes), or several such keys separated by commas, the current one first')
@@ -193,9 +211,6 @@ export function loadConfig(
       ),
     },
   };
-  if (config.bootstrapApiKey !== undefined && !/^sk-[a-z0-9]+-[A-Za-z0-9_-]{16,}$/.test(config.bootstrapApiKey)) {
-    throw new ConfigError('AIRLOCK_BOOTSTRAP_API_KEY must look like sk-<region>-<secret of at least 16 characters>');
-  }
   return config;
 }
 

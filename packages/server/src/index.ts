@@ -1,4 +1,3 @@
 export { loadConfig, ConfigError, type Config } from './config.js';
 export { startServer, type RunningServer } from './main.js';
 export { createJsonLogger, silentLogger, type Logger } from './services/logger.js';
-export { API_KEY_PATTERN } from './services/api-key-service.js';

@@ -1,12 +1,24 @@
+import { formatHostCheck, hostCanRun } from '@airlock/runtime';
 import { createJsonLogger, loadConfig, startServer } from '@airlock/server';
+import { checkHost } from '../host-check.js';
+import { parentExited } from '../parent-watch.js';
+import { CommandError } from '../run-command.js';
 
 export async function serveCommand(options: { host?: string; port?: number; dataDir?: string }): Promise<void> {
   const config = loadConfig({ host: options.host, port: options.port, dataDirectory: options.dataDir });
+  const checks = await checkHost(config);
+  for (const check of checks) {
+    if (check.status !== 'ok') process.stderr.write(`airlock: ${formatHostCheck(check)}\n`);
+  }
+  if (!hostCanRun(checks)) {
+    throw new CommandError('this host cannot run Airlock: fix the lines marked "fail" ("airlock doctor" lists every check)');
+  }
   const logger = createJsonLogger();
-  // Listening for the signals before starting means a signal during start-up stops the server once it is up.
-  const stopRequested = new Promise<NodeJS.Signals>((resolve) => {
+  // Listening before starting means a stop requested during start-up stops the server once it is up.
+  const stopRequested = new Promise<string>((resolve) => {
     process.once('SIGINT', resolve);
     process.once('SIGTERM', resolve);
+    void parentExited().then(() => resolve('parent process exited'));
   });
   const server = await startServer({
     config,
@@ -29,6 +41,6 @@ export async function serveCommand(options: { host?: string; port?: number; data
       '',
     ].join('\n'),
   );
-  logger.info('shutting down', { signal: await stopRequested });
+  logger.info('shutting down', { reason: await stopRequested });
   await server.close();
 }

@@ -1,9 +1,8 @@
+import { API_KEY_PATTERN, API_KEY_RULE } from '@airlock/contracts';
 import type { ApiKey, ApiKeyRepository, Organization, SandboxConfig } from '@airlock/db';
 import { LRUCache } from 'lru-cache';
 import { ApiError } from './api-error.js';
 import { randomToken, sha256 } from './secrets.js';
-
-export const API_KEY_PATTERN = /^sk-[a-z0-9]{1,16}-[A-Za-z0-9_-]{16,128}$/;
 
 /** Who is calling, as established from an API key. */
 export interface Principal {
@@ -48,7 +47,7 @@ export class ApiKeyService {
     networkOverride?: 'blocked' | null;
   }): Promise<CreatedApiKey> {
     const key = options.key ?? `sk-${this.#region}-${randomToken(32)}`;
-    if (!API_KEY_PATTERN.test(key)) throw ApiError.validation('key must look like sk-<region>-<secret>');
+    if (!API_KEY_PATTERN.test(key)) throw ApiError.validation(`key must look like ${API_KEY_RULE}`);
     const displayPrefix = `${key.slice(0, key.indexOf('-', 3) + 5)}...`;
     const record = await this.#keys.create({
       orgId: options.orgId,
