@@ -125,10 +125,9 @@ describe('HTTP conventions', () => {
     const mode = (path: string) => statSync(path).mode & 0o777;
     expect(mode(airlock.dataDirectory)).toBe(0o711);
     expect(mode(join(airlock.dataDirectory, 'pglite'))).toBe(0o700);
-    // The runtime state: traversable to the homes bound into sandboxes, never listable; the pipes stay private.
+    // The runtime state: traversable to the homes and image roots bound into sandboxes, never listable.
     expect(mode(join(airlock.dataDirectory, 'run'))).toBe(0o711);
-    expect(mode(join(airlock.dataDirectory, 'run', 'homes'))).toBe(0o711);
-    expect(mode(join(airlock.dataDirectory, 'run', 'pipes'))).toBe(0o700);
+    expect(mode(join(airlock.dataDirectory, 'run', 'mounts'))).toBe(0o711);
     expect(mode(join(airlock.dataDirectory, 'admin-token'))).toBe(0o600);
   });
 

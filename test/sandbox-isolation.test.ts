@@ -1,4 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readdirSync } from 'node:fs';
+import { basename } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startAirlock, type AirlockFixture } from './support/airlock-fixture.js';
 import { processesOfUid } from './support/host-inspection.js';
 
@@ -63,6 +66,56 @@ print(open("/etc/hostname").read().strip(), os.uname().nodename)
     // /root and /etc/shadow are the image's own, not the host's: unreadable for uid 1000 and empty.
     const shadow = await airlock.execute({ language: 'bash', code: 'cat /etc/shadow; ls -A /root' });
     expect(shadow.stderr).toMatch(/Permission denied/);
+  });
+
+  it('sees no host path of the data directory or the images: mount table, descriptors, processes; with and without a thread', async () => {
+    // Everything a sandbox can read about its mounts and processes.
+    const dump = `
+import os
+def read(path):
+    try:
+        return open(path, "rb").read().replace(b"\\0", b" ").decode("latin1")
+    except OSError:
+        return ""
+def link(path):
+    try:
+        return os.readlink(path)
+    except OSError:
+        return ""
+seen = [read("/proc/self/mountinfo"), read("/proc/self/mounts")]
+for pid in [entry for entry in os.listdir("/proc") if entry.isdigit()]:
+    seen += [read(f"/proc/{pid}/{item}") for item in ("cmdline", "environ", "mountinfo")]
+    seen += [link(f"/proc/{pid}/{item}") for item in ("cwd", "root", "exe")]
+    try:
+        seen += [link(f"/proc/{pid}/fd/{fd}") for fd in os.listdir(f"/proc/{pid}/fd")]
+    except OSError:
+        pass
+print("\\n".join(seen))
+`;
+    const imagesDirectory = inject('imagesDirectory');
+    const hostPaths = [
+      airlock.dataDirectory,
+      basename(airlock.dataDirectory),
+      imagesDirectory,
+      ...readdirSync(imagesDirectory).filter((name) => name.startsWith('default-')),
+      fileURLToPath(new URL('..', import.meta.url)).replace(/\/$/, ''),
+    ];
+    const threadId = `host-paths-${Date.now()}`;
+    const views = [
+      await airlock.execute({ code: dump }),
+      await airlock.execute({ code: dump, thread_id: threadId }),
+      // The second call of a thread mounts the first call's layer below its home.
+      await airlock.execute({ code: `open("saved.txt", "w").write("x")\n${dump}`, thread_id: threadId }),
+      await airlock.execute({ code: dump, thread_id: threadId }),
+    ];
+    for (const view of views) {
+      expect([view.status, view.stdout_truncated]).toEqual(['success', false]);
+      expect(view.stdout).toMatch(/ \/ ro,[^\n]* - overlay overlay ro,lowerdir=image:empty/);
+      for (const path of hostPaths) expect(view.stdout).not.toContain(path);
+      // No absolute layer path, first or later in a list.
+      expect(view.stdout).not.toMatch(/(lowerdir|upperdir|workdir)=([^,\s]*:)?\//);
+    }
+    expect(views[3]!.stdout).toMatch(/ \/home\/sandbox rw,[^\n]* - overlay overlay rw,lowerdir=l0,upperdir=upper\/diff,workdir=upper\/work/);
   });
 
   it('the root file system is read-only, only the zones are writable', async () => {

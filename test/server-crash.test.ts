@@ -32,8 +32,8 @@ it('SIGKILL of the server mid-execution leaves nothing behind after the next sta
     const cgroupName = instanceCgroupName(first.stderr());
     expect(cgroupSlotDirectories(cgroupName).length).toBeGreaterThan(0);
     // The killed server's home mounts stay on the host until the next start detaches them.
-    const homes = join(dataDirectory, 'run', 'homes');
-    const staleHomes = mountsBelow(homes).filter((path) => path !== homes);
+    const homes = join(dataDirectory, 'run', 'mounts');
+    const staleHomes = mountsBelow(homes).filter((path) => /\/h\d+\//.test(path));
     expect(staleHomes.length).toBeGreaterThan(0);
     const second = await startServeProcess({ dataDirectory, environment });
     expect(instanceCgroupName(second.stderr())).toBe(cgroupName);

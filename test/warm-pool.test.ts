@@ -142,7 +142,7 @@ describe('home layers attached by mount propagation', () => {
   });
 
   it('leaves no mount behind once the sandbox is destroyed', async () => {
-    const homes = join(stateDirectory, 'run', 'homes');
+    const homes = join(stateDirectory, 'run', 'mounts');
     const layer = await makeLayer();
     const before = mountsBelow(homes);
     const sandbox = await runtime.prepare({ image: 'default', language: 'bash', limits });

@@ -13,8 +13,10 @@
  *   - is a child subreaper: it reaps every descendant reparented to it (bubblewrap's monitor exits without
  *     reaping the sandbox's pid 1), and reports each requested child's status: its exit code, or 128 + the
  *     signal that killed it;
- *   - mounts and unmounts the sandboxes' home directories: tmpfs and overlayfs mounts (nosuid, nodev) on
- *     directories below MOUNT_ROOT only, which reach running sandboxes by mount propagation;
+ *   - mounts and unmounts the sandboxes' home directories and image roots: tmpfs and overlayfs mounts (nosuid,
+ *     nodev) on directories below MOUNT_ROOT only, which reach running sandboxes by mount propagation; relative
+ *     paths in the mount data resolve against the target's parent directory, so an overlay's options (which a
+ *     sandbox reads in its mount table) name no host path;
  *   - dies with the server (PR_SET_PDEATHSIG), and every sandbox dies with it; it exits when fd 0 closes.
  *
  * Request (little-endian): u32 length of the rest, u32 id, u32 operation, then the operation's fields.
@@ -22,7 +24,8 @@
  *     strings: the files, each "r<path>" or "w<path>" (opened read-only or write-only, becoming fds 1, 2, ...),
  *     the cgroup.procs files, and the program's argv (argv[0] is the program's absolute path). fd 0 of the
  *     program is /dev/null.
- *   2 mount: u32 type (1 tmpfs, 2 overlay), then the target directory and the mount data, NUL-terminated.
+ *   2 mount: u32 type (1 tmpfs, 2 overlay), then the target directory and the mount data, NUL-terminated; the
+ *     mount runs with the target's parent as working directory.
  *   3 unmount: the target directory, NUL-terminated; detached, so open files do not keep it busy.
  * Event: u32 id, u32 kind (1 started: value = pid; 2 exited: value = status; 3 failed: value = errno; 4 done),
  * i32 value, u32 zero.
@@ -251,7 +254,15 @@ static void handle_mount(uint32_t id, uint32_t operation, const char *cursor, co
   int result;
   if (operation == OP_MOUNT) {
     const char *filesystem = type == MOUNT_TMPFS ? "tmpfs" : "overlay";
-    result = mount(filesystem, through_fd, filesystem, MS_NOSUID | MS_NODEV, strings[1]);
+    /* ".." of the target, even when something is mounted on it: the directory that holds it. */
+    int parent = openat(fd, "..", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (parent < 0 || fchdir(parent) != 0) result = -1;
+    else result = mount(filesystem, through_fd, filesystem, MS_NOSUID | MS_NODEV, strings[1]);
+    int error = errno;
+    if (parent >= 0) close(parent);
+    /* Spawned children inherit the working directory: back to the one they expect. */
+    if (chdir("/") != 0) abort();
+    errno = error;
   } else {
     /* The descriptor pins the mount point's dentry, not the mount on it: detach by path, checked above. */
     result = umount2(strings[0], MNT_DETACH | UMOUNT_NOFOLLOW);

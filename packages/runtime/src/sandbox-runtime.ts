@@ -15,8 +15,10 @@ import { Spawner } from './sandbox/spawner.js';
 import { loadSeccompProgram, seccompProgramPath, spawnerPath } from './seccomp.js';
 
 export interface SandboxRuntimeOptions {
-  /** Per-instance working state (pipes); also names the instance's cgroups so a restart finds what it left. */
+  /** Per-instance working state (mounts); also names the instance's cgroups so a restart finds what it left. */
   stateDirectory: string;
+  /** Where each instance keeps its sandboxes' named pipes, in a directory of its own; /run/airlock by default. */
+  pipesRoot?: string;
   imagesDirectory: string;
   /** Host uid and gid sandboxes run as; must not be 0. */
   sandboxUid: number;
@@ -55,7 +57,8 @@ export class SandboxRuntime {
   readonly #pipes: PipeFactory;
   readonly #spawner: Spawner;
   readonly #homes: HomeMounts;
-  readonly #loadedImages = new Map<string, Image>();
+  /** Each loaded image and its root as sandboxes bind it (HomeMounts.mountImage). */
+  readonly #loadedImages = new Map<string, { image: Image; root: string }>();
   readonly #releaseLock: ReleaseLock;
   readonly #pool: WarmPool | undefined;
 
@@ -137,15 +140,16 @@ export class SandboxRuntime {
     await hierarchy.initialize();
     const cgroups = new CgroupPool(hierarchy);
     const pipes = new PipeFactory({
-      directory: join(options.stateDirectory, 'pipes'),
+      // Sandboxes see their pipes' paths (/proc/self/fd); this one names nothing of the data directory.
+      directory: join(options.pipesRoot ?? '/run/airlock', instance),
       ownerUid: options.sandboxUid,
       ownerGid: options.sandboxGid,
     });
     await pipes.prefill();
-    const homesRoot = join(options.stateDirectory, 'homes');
+    const mountRoot = join(options.stateDirectory, 'mounts');
     await assertReachableByOthers(options.stateDirectory, 'runtime state directory');
-    const spawner = new Spawner(spawnerPath(), homesRoot);
-    const homes = await HomeMounts.start(homesRoot, spawner, { uid: options.sandboxUid, gid: options.sandboxGid });
+    const spawner = new Spawner(spawnerPath(), mountRoot);
+    const homes = await HomeMounts.start(mountRoot, spawner, { uid: options.sandboxUid, gid: options.sandboxGid });
     const driver = new BubblewrapDriver({
       bwrapPath,
       spawner,
@@ -175,8 +179,11 @@ export class SandboxRuntime {
   /** Makes an image available to sandboxes, building it first if it is not on disk. */
   async loadImage(name: string, onProgress?: ProgressListener): Promise<Image> {
     const image = await this.images.ensure(name, onProgress);
+    const loaded = this.#loadedImages.get(name);
+    if (loaded?.image.manifest.version === image.manifest.version) return loaded.image;
     await assertReachableByOthers(image.rootfs);
-    this.#loadedImages.set(name, image);
+    const root = await this.#homes.mountImage({ name, version: image.manifest.version, rootfs: image.rootfs });
+    this.#loadedImages.set(name, { image, root });
     return image;
   }
 
@@ -185,8 +192,8 @@ export class SandboxRuntime {
   }
 
   languages(imageName: string): SandboxLanguage[] {
-    const image = this.#loadedImages.get(imageName);
-    return image ? (Object.keys(image.manifest.interpreters) as SandboxLanguage[]) : [];
+    const loaded = this.#loadedImages.get(imageName);
+    return loaded ? (Object.keys(loaded.image.manifest.interpreters) as SandboxLanguage[]) : [];
   }
 
   /** A sandbox for one execution: a pre-started one from the warm pool if there is one, else a new (cold) one. */
@@ -202,11 +209,11 @@ export class SandboxRuntime {
 
   /** Starts a new sandbox; its interpreter waits for code once `ready` resolves. */
   async prepare(options: { image: string; language: SandboxLanguage; limits: SandboxLimits }): Promise<PreparedSandbox> {
-    const image = this.#loadedImages.get(options.image);
-    if (!image) throw new RuntimeUnavailableError(`image "${options.image}" is not loaded`);
-    const interpreter = image.manifest.interpreters[options.language];
+    const loaded = this.#loadedImages.get(options.image);
+    if (!loaded) throw new RuntimeUnavailableError(`image "${options.image}" is not loaded`);
+    const interpreter = loaded.image.manifest.interpreters[options.language];
     if (!interpreter) throw new RuntimeUnavailableError(`image "${options.image}" has no ${options.language}`);
-    return this.#driver.prepare({ rootfs: image.rootfs, language: options.language, interpreter, limits: options.limits });
+    return this.#driver.prepare({ rootfs: loaded.root, language: options.language, interpreter, limits: options.limits });
   }
 
   get activeSandboxes(): number {

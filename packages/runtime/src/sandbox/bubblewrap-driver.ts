@@ -39,8 +39,10 @@ export interface BubblewrapDriverOptions {
 }
 
 // File descriptors as the sandbox sees them: 0 /dev/null, 1-2 stdout and stderr, 3 the request (read by the stub),
-// 4 the stub's events, 5 the seccomp program (read by bubblewrap). The spawner closes every other descriptor.
+// 4 the stub's events, 5 the seccomp program and 6 bubblewrap's options (both read and closed by bubblewrap). The
+// spawner closes every other descriptor.
 const SECCOMP_FD = 5;
+const ARGUMENTS_FD = 6;
 /** The stub's events ("R", then "S" and a clock reading) fit in this; anything beyond is ignored. */
 const MAX_EVENT_BYTES = 64;
 
@@ -72,6 +74,7 @@ export class BubblewrapDriver {
       pipes.push(request);
       const events = await options.pipes.sandboxWrites();
       pipes.push(events);
+      const argumentFile = options.pipes.argumentFile(bubblewrapArguments(spec, home.path));
       let spawned: SpawnedProcess;
       try {
         spawned = await options.spawner.spawn({
@@ -83,17 +86,13 @@ export class BubblewrapDriver {
             { mode: 'r', path: request.path },
             { mode: 'w', path: events.path },
             { mode: 'r', path: options.seccompProgramPath },
+            { mode: 'r', path: argumentFile.path },
           ],
           cgroupProcsFiles: [...slot.procsFiles],
-          argv: [
-            options.bwrapPath,
-            ...bubblewrapArguments(spec, home.path),
-            '--',
-            ...stubCommand(spec.language, spec.interpreter),
-          ],
+          argv: [options.bwrapPath, '--args', String(ARGUMENTS_FD), '--', ...stubCommand(spec.language, spec.interpreter)],
         });
       } finally {
-        for (const pipe of pipes) options.pipes.unlink(pipe);
+        for (const pipe of [...pipes, argumentFile]) options.pipes.unlink(pipe);
       }
       return new BubblewrapSandbox({
         spec,
@@ -117,7 +116,10 @@ export class BubblewrapDriver {
   }
 }
 
-/** `homePath`: the host directory (a mount point the host may mount over later) bound at /home/sandbox. */
+/**
+ * bubblewrap's options (the command follows `--` on its command line). `homePath`: the host directory (a mount point
+ * the host may mount over later) bound at /home/sandbox.
+ */
 export function bubblewrapArguments(spec: SandboxSpec, homePath: string): string[] {
   const { limits } = spec;
   return [

@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
-import { chownSync, mkdirSync, promises as fs, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { chownSync, mkdirSync, promises as fs, readFileSync, symlinkSync } from 'node:fs';
+import { join, relative } from 'node:path';
 import { promisify } from 'node:util';
 import type { Spawner } from './spawner.js';
 
@@ -13,7 +13,7 @@ const run = promisify(execFile);
 const OVERLAY_OPTIONS = 'redirect_dir=off,index=off,metacopy=off,xino=off';
 
 /**
- * The sandboxes' home directories, as host mount points below one root that is a shared mount. Each sandbox's home
+ * The sandboxes' home directories and image roots, as host mount points below one root that is a shared mount. Each sandbox's home
  * is bound into it at /home/sandbox when it starts; because the bind is a slave of the host's mount, a mount the
  * host makes on that directory later (a thread's layers, after a warm sandbox is taken) appears in the running
  * sandbox at once. Mounts are made by the spawner; the root is set up and torn down with mount(8).
@@ -62,6 +62,23 @@ export class HomeMounts {
     return home;
   }
 
+  /**
+   * A read-only overlay of an image's root file system, for sandboxes to bind at `/`. Bound directly, the rootfs
+   * directory's host path would show in every sandbox's mount table; the overlay's root is its own, and its options
+   * name the rootfs by a symbolic link relative to the mount's directory (`lowerdir=image:empty`).
+   */
+  async mountImage(image: { name: string; version: string; rootfs: string }): Promise<string> {
+    const directory = join(this.root, `image-${image.name}-${image.version}`);
+    await fs.mkdir(join(directory, 'root'), { recursive: true, mode: 0o711 });
+    await fs.chmod(directory, 0o711);
+    // An overlay without an upper directory needs two lower ones; the second is empty.
+    await fs.mkdir(join(directory, 'empty'), { mode: 0o755 });
+    await fs.symlink(image.rootfs, join(directory, 'image'));
+    const root = join(directory, 'root');
+    await this.#spawner.mount('overlay', root, 'lowerdir=image:empty');
+    return root;
+  }
+
   /** Detaches every home mount and the root itself. */
   async close(): Promise<void> {
     await detachTree(this.root);
@@ -93,7 +110,8 @@ export class SandboxHome {
    * Mounts an overlay of read-only `layers` (first = topmost) and a fresh writable upper directory over the home,
    * which reaches the running sandbox by mount propagation. Returns the upper directory: after the sandbox has
    * ended, it holds exactly what the code changed (new and modified files, whiteouts for deletions), and nothing
-   * else can change it any more.
+   * else can change it any more. The overlay's options, which the sandbox sees in its mount table, name the layers
+   * by symbolic links beside the home (`l0`, `l1`, ...) relative to that directory: no host path.
    */
   async attachLayers(layers: string[]): Promise<string> {
     const upperRoot = join(this.#directory, 'upper');
@@ -108,20 +126,17 @@ export class SandboxHome {
     mkdirSync(changes, { mode: 0o700 });
     chownSync(changes, this.#owner.uid, this.#owner.gid);
     mkdirSync(work, { mode: 0o700 });
-    let lower = layers;
+    const lower = layers.map((layer, index) => {
+      symlinkSync(layer, join(this.#directory, `l${index}`));
+      return `l${index}`;
+    });
     if (lower.length === 0) {
-      const empty = join(upperRoot, 'empty');
-      mkdirSync(empty, { mode: 0o700 });
-      lower = [empty];
+      mkdirSync(join(upperRoot, 'empty'), { mode: 0o700 });
+      lower.push('upper/empty');
     }
-    for (const layer of lower) {
-      if (/[,:\\]/.test(layer)) throw new Error(`layer directory ${layer} has a character overlay options cannot carry`);
-    }
-    await this.#spawner.mount(
-      'overlay',
-      this.path,
-      `lowerdir=${lower.join(':')},upperdir=${changes},workdir=${work},${OVERLAY_OPTIONS}`,
-    );
+    // Relative to this home's directory, where the spawner mounts from.
+    const options = `lowerdir=${lower.join(':')},upperdir=${relative(this.#directory, changes)},workdir=${relative(this.#directory, work)}`;
+    await this.#spawner.mount('overlay', this.path, `${options},${OVERLAY_OPTIONS}`);
     this.#mounts.push(this.path);
     return changes;
   }

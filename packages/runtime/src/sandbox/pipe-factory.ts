@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { constants, promises as fs, openSync, unlinkSync, chownSync, mkdirSync, rmSync } from 'node:fs';
+import { constants, promises as fs, openSync, unlinkSync, chownSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 /** A named pipe between the server and one sandbox: the server holds `hostFd`; the spawner opens `path`. */
@@ -47,8 +47,19 @@ export class PipeFactory {
     return { hostFd: openSync(path, constants.O_RDWR | constants.O_NONBLOCK), path };
   }
 
-  /** Removes the pipe's name once both ends are open (or the spawn failed); the open ends stay usable. */
-  unlink(pipe: SandboxPipe): void {
+  /**
+   * A file of NUL-separated arguments for `bwrap --args FD`, readable by root only: the spawner opens it before it
+   * drops privileges. Options passed so stay out of bubblewrap's command line, which the sandbox can read as
+   * /proc/1/cmdline. Remove it with {@link unlink} once the spawner has opened it.
+   */
+  argumentFile(args: string[]): { path: string } {
+    const path = join(this.#directory, `a${this.#counter++}`);
+    writeFileSync(path, args.map((arg) => `${arg}\0`).join(''), { mode: 0o600 });
+    return { path };
+  }
+
+  /** Removes the pipe's (or file's) name once both ends are open (or the spawn failed); the open ends stay usable. */
+  unlink(pipe: { path: string }): void {
     try {
       unlinkSync(pipe.path);
     } catch {

@@ -12,7 +12,7 @@ export interface SandboxLimits {
 
 /** What a sandbox is made of; everything that is fixed before code arrives. */
 export interface SandboxSpec {
-  /** Read-only root file system (a runtime image's rootfs directory). */
+  /** Read-only root file system: a runtime image's root as HomeMounts.mountImage mounts it. */
   rootfs: string;
   language: SandboxLanguage;
   /** Absolute interpreter path inside the image. */
