@@ -50,17 +50,23 @@ export function processesInMountNamespace(namespace: string): string[] {
 
 /** The slot cgroups (`slot-*`) of a runtime's instance cgroup `instanceName`, in every hierarchy mounted here. */
 export function cgroupSlotDirectories(instanceName: string): string[] {
-  const slots: string[] = [];
+  return findCgroupDirectories((path, name) => name.startsWith('slot-') && path.includes(`/${instanceName}/`));
+}
+
+/** A runtime's instance cgroup `instanceName` in every hierarchy mounted here (it holds the slots). */
+export function instanceCgroupDirectories(instanceName: string): string[] {
+  return findCgroupDirectories((_, name) => name === instanceName);
+}
+
+function findCgroupDirectories(matches: (path: string, name: string) => boolean): string[] {
+  const found: string[] = [];
   const walk = (directory: string, depth: number): void => {
     if (depth > 4) return;
     for (const entry of readdirSync(directory, { withFileTypes: true })) {
       if (!entry.isDirectory()) continue;
       const path = join(directory, entry.name);
-      if (entry.name.startsWith('slot-')) {
-        if (path.includes(`/${instanceName}/`)) slots.push(path);
-      } else {
-        walk(path, depth + 1);
-      }
+      if (matches(path, entry.name)) found.push(path);
+      else walk(path, depth + 1);
     }
   };
   for (const controller of ['memory', 'pids', 'freezer', 'unified']) {
@@ -70,7 +76,7 @@ export function cgroupSlotDirectories(instanceName: string): string[] {
       // not mounted on this host
     }
   }
-  return slots;
+  return found;
 }
 
 /** Mount points of this process's mount namespace at or below `directory`. */
@@ -79,4 +85,19 @@ export function mountsBelow(directory: string): string[] {
     .split('\n')
     .map((line) => line.split(' ')[4] ?? '')
     .filter((path) => path === directory || path.startsWith(`${directory}/`));
+}
+
+/** Processes on the host whose command line contains `text`, as "pid command line" strings. */
+export function processesMentioning(text: string): string[] {
+  const found: string[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
+    try {
+      const commandLine = readFileSync(`/proc/${entry}/cmdline`, 'utf8').replaceAll('\0', ' ');
+      if (commandLine.includes(text)) found.push(`${entry} ${commandLine}`);
+    } catch {
+      // exited while we looked
+    }
+  }
+  return found;
 }
