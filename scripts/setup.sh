@@ -8,7 +8,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 packages=(bubblewrap mmdebstrap libseccomp-dev gcc libc6-dev pkg-config ca-certificates)
 if [[ "${1:-}" == "--test" ]]; then
-  packages+=(postgresql python3-venv chromium)
+  packages+=(postgresql python3-venv chromium systemd)
 fi
 
 as_root() {
