@@ -10,7 +10,10 @@ import { startPostgres, type PostgresServer } from '../../../test/support/postgr
 import type { OpenDatabaseOptions } from '../src/index.js';
 
 export type BackendKind = 'pglite' | 'postgres';
-export const BACKEND_KINDS: readonly BackendKind[] = ['pglite', 'postgres'];
+/** The backends the database tests run on: AIRLOCK_TEST_BACKENDS (comma-separated), else both. */
+export const BACKEND_KINDS: readonly BackendKind[] = (process.env.AIRLOCK_TEST_BACKENDS ?? 'pglite,postgres')
+  .split(',')
+  .filter((kind): kind is BackendKind => kind === 'pglite' || kind === 'postgres');
 
 function pgliteVersion(): string {
   const entry = createRequire(import.meta.url).resolve('@electric-sql/pglite');
