@@ -122,6 +122,7 @@ describe('languages and exit codes', () => {
       stderr: '',
       error: null,
       delivery_mode: 'inline',
+      metadata: { purpose: 'test' },
     });
     expect(Date.parse(record.body.completed_at as string)).toBeGreaterThanOrEqual(Date.parse(record.body.created_at as string));
   });

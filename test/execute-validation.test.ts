@@ -90,6 +90,22 @@ describe('bad input is rejected with a stable code and a message naming the fiel
     const response = await execute({ code: 'print(1)' }, { apiKey: key });
     expect(response.status).toBe(401);
     expect(response.body.error).toBe('unauthorized');
+    expect(response.headers.get('www-authenticate')).toBe('Bearer realm="airlock"');
+  });
+
+  it.each([
+    ['DELETE', '/v1/sandbox/execute', 'POST'],
+    ['GET', '/v1/sandbox/execute', 'POST'],
+    ['PUT', '/v1/executions/trc_00000000000000000000', 'GET, HEAD'],
+    ['GET', '/v1/executions/trc_00000000000000000000/cancel', 'POST'],
+    ['DELETE', '/v1/files/list', 'POST'],
+  ])('%s %s is 405 with Allow: %s', async (method, path, allow) => {
+    const response = await airlock.request(path, { method });
+    expect([response.status, response.headers.get('allow'), response.body.error]).toEqual([405, allow, 'method_not_allowed']);
+    expect(response.body.message).toBe(`${path} does not answer ${method}; it answers ${allow}`);
+    // Unknown paths stay 404, and 401 still comes first.
+    expect((await airlock.request(`${path}/nothing-here`, { method })).status).toBe(404);
+    expect((await airlock.request(path, { method, apiKey: null })).status).toBe(401);
   });
 
   it('authentication comes before validation', async () => {

@@ -215,6 +215,7 @@ describe('MCP server', () => {
   it('refuses requests without a valid API key with 401 unauthorized', async () => {
     const missing = await postRpc({ method: 'tools/list' }, { authorization: '' });
     expect(missing.status).toBe(401);
+    expect(missing.headers.get('www-authenticate')).toBe('Bearer realm="airlock"');
     expect(await missing.json()).toMatchObject({ error: 'unauthorized' });
     const unknown = await postRpc({ method: 'tools/list' }, { authorization: `Bearer ${testApiKey()}` });
     expect(unknown.status).toBe(401);

@@ -147,7 +147,12 @@ describe('executions API: replay and cancel', () => {
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
     expect(record).toMatchObject({ status: 'cancelled', stdout: 'waiting\n' });
-    expect((await airlock.request(`/v1/executions/${traceId}/cancel`, { method: 'POST' })).status).toBe(409);
+    // A finished execution's cancel answers its final status: 200, never 409 (Baponi clients read 409 as a busy thread).
+    const again = await airlock.request(`/v1/executions/${traceId}/cancel`, { method: 'POST' });
+    expect([again.status, again.body]).toEqual([200, { trace_id: traceId, status: 'cancelled' }]);
+    const finished = await airlock.execute({ code: 'print(1)' });
+    const late = await airlock.request(`/v1/executions/${finished.trace_id}/cancel`, { method: 'POST' });
+    expect([late.status, late.body]).toEqual([200, { trace_id: finished.trace_id, status: 'success' }]);
     const unknown = await airlock.request('/v1/executions/trc_00000000000000000000000000000000/cancel', { method: 'POST' });
     expect(unknown.status).toBe(404);
   });

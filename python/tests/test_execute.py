@@ -88,6 +88,7 @@ def test_the_record_of_an_execution(client: Airlock) -> None:
         "recorded\n",
     )
     assert record.done and record.delivery_mode == "inline" and record.webhook_url is None
+    assert record.metadata == {"job": "7"}
     assert record.completed_at is not None and record.completed_at >= record.created_at
 
     with pytest.raises(NotFoundError) as raised:

@@ -68,13 +68,22 @@ export const ExecutionRecordResponse = z.object({
   delivery_mode: z.enum(DELIVERY_MODES),
   webhook_url: z.string().nullable().describe('where the result is POSTed (delivery mode webhook), else null'),
   webhook_delivery_status: WebhookDeliveryStatus.nullable().describe("the webhook delivery's state; null without webhook_url"),
+  metadata: z.record(z.string(), z.string()).describe("the request's metadata ({} without)"),
   created_at: Timestamp,
   completed_at: Timestamp.nullable(),
 }).meta({ id: 'ExecutionRecordResponse' });
 export type ExecutionRecordResponse = z.infer<typeof ExecutionRecordResponse>;
 
 export const ExecutionCancelResponse = z
-  .object({ trace_id: TraceId, status: z.literal('cancelled') })
+  .object({
+    trace_id: TraceId,
+    status: z
+      .enum([...EXECUTION_STATUSES, 'cancelling'])
+      .describe(
+        'the final status: `cancelled` once the cancelled code has ended, or the status an execution had already ' +
+          'finished with; `cancelling` while it is still being stopped (poll the execution for `cancelled`)',
+      ),
+  })
   .meta({ id: 'ExecutionCancelResponse' });
 export type ExecutionCancelResponse = z.infer<typeof ExecutionCancelResponse>;
 

@@ -129,7 +129,10 @@ export class Airlock {
     }
   }
 
-  /** Kills a running execution; its status becomes `cancelled`. A finished one answers ConflictError. */
+  /**
+   * Kills a running execution and answers once it has ended (`cancelled`), or `cancelling` if stopping takes longer
+   * than a few seconds. A finished execution answers with the status it finished with.
+   */
   async cancel(traceId: string, options: CallOptions = {}): Promise<CancelledExecution> {
     const cancelled = await this.#transport.json<ExecutionCancelResponse>({
       method: 'POST',

@@ -60,7 +60,12 @@ export class NotFoundError extends AirlockApiError {
   override readonly name: string = 'NotFoundError';
 }
 
-/** 409 `conflict`: the resource is not in a state that allows this (e.g. cancelling a finished execution). */
+/** 405 `method_not_allowed`: the path exists but does not answer this method. */
+export class MethodNotAllowedError extends AirlockApiError {
+  override readonly name: string = 'MethodNotAllowedError';
+}
+
+/** 409 `conflict`: the resource is not in a state that allows this (e.g. a thread fork onto an existing thread). */
 export class ConflictError extends AirlockApiError {
   override readonly name: string = 'ConflictError';
 }
@@ -127,6 +132,7 @@ export const API_ERRORS: Record<ErrorCode, { status: number; errorClass: ApiErro
   unauthorized: { status: 401, errorClass: UnauthorizedError },
   forbidden: { status: 403, errorClass: ForbiddenError },
   not_found: { status: 404, errorClass: NotFoundError },
+  method_not_allowed: { status: 405, errorClass: MethodNotAllowedError },
   conflict: { status: 409, errorClass: ConflictError },
   thread_busy: { status: 409, errorClass: ThreadBusyError },
   payload_too_large: { status: 413, errorClass: PayloadTooLargeError },

@@ -28,6 +28,7 @@ export {
   ValidationError,
   UnauthorizedError,
   ForbiddenError,
+  MethodNotAllowedError,
   NotFoundError,
   ConflictError,
   ThreadBusyError,

@@ -39,6 +39,7 @@ describe('the @airlock/sdk package', () => {
       'FilesApi',
       'ForbiddenError',
       'InternalServerError',
+      'MethodNotAllowedError',
       'NotFoundError',
       'PayloadTooLargeError',
       'RateLimitedError',

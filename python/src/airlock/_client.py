@@ -159,7 +159,8 @@ class Airlock:
         return record
 
     def cancel(self, trace_id: str) -> CancelResult:
-        """Kills a running execution (its status becomes `cancelled`); ConflictError if it has already ended."""
+        """Kills a running execution and answers once it has ended (`cancelled`, or `cancelling` if stopping takes
+        longer than a few seconds); a finished execution answers with the status it finished with."""
         result: CancelResult = self._run(calls.cancel(trace_id))
         return result
 

@@ -85,8 +85,12 @@ class NotFoundError(APIError):
     """404 `not_found`: no such execution, thread or file in this organization."""
 
 
+class MethodNotAllowedError(APIError):
+    """405 `method_not_allowed`: the path exists but does not answer this method (its `Allow` header lists those)."""
+
+
 class ConflictError(APIError):
-    """409 `conflict`: the resource is not in a state that allows this (e.g. cancelling a finished execution)."""
+    """409 `conflict`: the resource is not in a state that allows this (e.g. a thread fork onto an existing thread)."""
 
 
 class ThreadBusyError(ConflictError):
@@ -121,6 +125,7 @@ ERROR_CLASSES: Dict[str, Type[APIError]] = {
     "unauthorized": AuthenticationError,
     "forbidden": PermissionDeniedError,
     "not_found": NotFoundError,
+    "method_not_allowed": MethodNotAllowedError,
     "conflict": ConflictError,
     "thread_busy": ThreadBusyError,
     "payload_too_large": PayloadTooLargeError,
@@ -134,6 +139,7 @@ STATUS_CLASSES: Dict[int, Type[APIError]] = {
     401: AuthenticationError,
     403: PermissionDeniedError,
     404: NotFoundError,
+    405: MethodNotAllowedError,
     409: ConflictError,
     413: PayloadTooLargeError,
     429: RateLimitError,

@@ -85,6 +85,8 @@ class ExecutionRecord:
     overhead_ms: Optional[float] = None
     warm: Optional[bool] = None
     error_message: Optional[str] = None
+    metadata: Mapping[str, str] = field(default_factory=dict)
+    """The request's metadata."""
 
     @property
     def done(self) -> bool:
@@ -108,6 +110,7 @@ class ExecutionRecord:
             overhead_ms=data.get("overhead_ms"),
             warm=data.get("warm"),
             error_message=data.get("error_message"),
+            metadata=dict(data.get("metadata") or {}),
         )
 
 

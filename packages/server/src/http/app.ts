@@ -67,9 +67,31 @@ export function createApp(services: AppServices): Hono<AppEnv> {
   app.route('/', threadRoutes(services.threads));
   app.route('/', mcpRoutes(services));
   app.route('/', adminRoutes(services.admin));
-  app.notFound(() => {
+  app.notFound((context) => {
+    const allowed = allowedMethods(app, context.req.path);
+    if (allowed.length > 0) throw ApiError.methodNotAllowed(context.req.method, context.req.path, allowed);
     throw ApiError.notFound('no such endpoint');
   });
   app.onError((error, context) => errorResponse(context, error, services.logger));
   return app;
+}
+
+/** The methods the app's routes answer for `path` (HEAD where GET is), for a 405's Allow header. */
+function allowedMethods(app: Hono<AppEnv>, path: string): string[] {
+  const methods = new Set<string>();
+  for (const route of app.routes) {
+    if (route.method === 'ALL' || !routePattern(route.path).test(path)) continue;
+    methods.add(route.method);
+    if (route.method === 'GET') methods.add('HEAD');
+  }
+  return [...methods].sort();
+}
+
+/** A Hono route path (`/v1/executions/:traceId`, `/console/*`) as a regular expression over request paths. */
+function routePattern(routePath: string): RegExp {
+  const source = routePath
+    .split('/')
+    .map((segment) => (segment.startsWith(':') ? '[^/]+' : segment === '*' ? '.*' : segment.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')))
+    .join('/');
+  return new RegExp(`^${source}$`);
 }

@@ -17,7 +17,7 @@ export class ApiError extends Error {
   }
 
   static unauthorized(message = 'missing, malformed, unknown or revoked API key; send Authorization: Bearer sk-...'): ApiError {
-    return new ApiError(ErrorCode.unauthorized, message);
+    return new ApiError(ErrorCode.unauthorized, message, { 'WWW-Authenticate': 'Bearer realm="airlock"' });
   }
 
   static forbidden(message: string): ApiError {
@@ -26,6 +26,13 @@ export class ApiError extends Error {
 
   static notFound(message: string): ApiError {
     return new ApiError(ErrorCode.notFound, message);
+  }
+
+  /** A path that exists, asked with a method it lacks; `allowed` becomes the Allow header. */
+  static methodNotAllowed(method: string, path: string, allowed: string[]): ApiError {
+    return new ApiError(ErrorCode.methodNotAllowed, `${path} does not answer ${method}; it answers ${allowed.join(', ')}`, {
+      Allow: allowed.join(', '),
+    });
   }
 
   static unavailable(message: string, retryAfterSeconds = 5): ApiError {

@@ -15,7 +15,12 @@ const REPLAY_LIMIT_BYTES = 1024 * 1024;
 export class ExecutionLog {
   readonly orgId: string;
   readonly traceId: string;
+  /** What the execution's record says of its request, for a read before the record is written. */
+  readonly request: { metadata: Record<string, string>; createdAt: Date };
   readonly cancel = new AbortController();
+  /** Resolves with the result when the execution has ended. */
+  readonly finished: Promise<ExecuteResponse>;
+  #resolveFinished: (result: ExecuteResponse) => void = () => undefined;
   readonly #events: ExecutionEvent[] = [];
   readonly #listeners = new Set<(event: ExecutionEvent | null) => void>();
   readonly #decoders = { stdout: new StringDecoder('utf8'), stderr: new StringDecoder('utf8') };
@@ -25,9 +30,11 @@ export class ExecutionLog {
   #outputEnded = false;
   #done = false;
 
-  constructor(orgId: string, traceId: string) {
+  constructor(orgId: string, traceId: string, request: ExecutionLog['request']) {
     this.orgId = orgId;
     this.traceId = traceId;
+    this.request = request;
+    this.finished = new Promise((resolve) => (this.#resolveFinished = resolve));
     this.append({ type: 'status', trace_id: traceId, status: 'running' });
     // Keeps idle connections (and proxies) open while the code prints nothing.
     this.#keepalive = setInterval(() => this.append({ type: 'keepalive' }), KEEPALIVE_MS);
@@ -72,6 +79,7 @@ export class ExecutionLog {
     this.#done = true;
     for (const listener of this.#listeners) listener(null);
     this.#listeners.clear();
+    this.#resolveFinished(result);
   }
 
   append(event: NewEvent): void {
@@ -106,8 +114,8 @@ const KEEP_FINISHED_MS = 60_000;
 export class LiveExecutions {
   readonly #logs = new Map<string, ExecutionLog>();
 
-  start(orgId: string, traceId: string): ExecutionLog {
-    const log = new ExecutionLog(orgId, traceId);
+  start(orgId: string, traceId: string, request: ExecutionLog['request']): ExecutionLog {
+    const log = new ExecutionLog(orgId, traceId, request);
     this.#logs.set(traceId, log);
     return log;
   }

@@ -46,6 +46,7 @@ export function toRecordResponse(execution: Execution, webhookDeliveryStatus: We
     delivery_mode: execution.deliveryMode,
     webhook_url: execution.webhookUrl,
     webhook_delivery_status: webhookDeliveryStatus,
+    metadata: execution.metadata,
     created_at: execution.createdAt.toISOString(),
     completed_at: execution.completedAt?.toISOString() ?? null,
   };

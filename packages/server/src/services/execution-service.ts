@@ -3,6 +3,7 @@ import {
   ExecuteRequest,
   type ExecuteResponse,
   type ExecutionErrorCode,
+  type ExecutionCancelResponse,
   type ExecutionRecordResponse,
 } from '@airlock/contracts';
 import { NEVER_RAN_EXIT_CODE, generateId, type ExecutionRepository, type SandboxConfig, type WebhookRepository } from '@airlock/db';
@@ -24,6 +25,8 @@ import type { ThreadLease, ThreadService } from './thread-service.js';
 
 const MEBIBYTE = 1024 * 1024;
 const PIDS_PER_SANDBOX = 512;
+/** How long a cancel waits for the execution to end before it answers `cancelling`. */
+const CANCEL_WAIT_MS = 5000;
 
 export interface ExecutionServiceOptions {
   runtime: SandboxRuntime;
@@ -94,7 +97,7 @@ export class ExecutionService {
     const endExecution = this.#options.rateLimits.startExecution(organization.id);
     try {
       const { sandbox, warm, home } = await this.#prepare(principal, request, traceId);
-      const log = this.#options.live.start(organization.id, traceId);
+      const log = this.#options.live.start(organization.id, traceId, { metadata: request.metadata ?? {}, createdAt });
       if (delivery.mode === 'streaming') delivery.onStarted(log);
       try {
         const response = await this.#run({ request, principal, traceId, createdAt, acceptedAt, env, sandbox, warm, home, log, delivery });
@@ -257,20 +260,26 @@ export class ExecutionService {
   }
 
   /** Kills a running execution; its status becomes `cancelled`. */
-  async cancel(principal: Principal, traceId: string): Promise<{ trace_id: string; status: 'cancelled' }> {
+  /**
+   * Cancels an execution running on this node and answers once it has ended, or `cancelling` if that takes longer
+   * than CANCEL_WAIT_MS. A finished execution answers with the status it finished with: never 409, which Baponi
+   * clients read as a busy thread.
+   */
+  async cancel(principal: Principal, traceId: string): Promise<ExecutionCancelResponse> {
     const log = this.#options.live.get(principal.organization.id, traceId);
     if (!log) {
       const record = await this.get(principal, traceId);
-      throw new ApiError(
-        ErrorCode.conflict,
-        record.status === 'running'
-          ? `execution ${traceId} runs on another server node; cancel it there`
-          : `execution ${traceId} has already finished (${record.status})`,
-      );
+      if (record.status === 'running') {
+        throw new ApiError(ErrorCode.conflict, `execution ${traceId} runs on another server node; cancel it there`);
+      }
+      return { trace_id: traceId, status: record.status };
     }
-    if (log.done) throw new ApiError(ErrorCode.conflict, `execution ${traceId} has already finished`);
     log.cancel.abort();
-    return { trace_id: traceId, status: 'cancelled' };
+    let timer: NodeJS.Timeout | undefined;
+    const waited = new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), CANCEL_WAIT_MS)));
+    const result = await Promise.race([log.finished, waited]);
+    clearTimeout(timer);
+    return { trace_id: traceId, status: result?.status ?? 'cancelling' };
   }
 
   async get(principal: Principal, traceId: string): Promise<ExecutionRecordResponse> {
@@ -280,7 +289,8 @@ export class ExecutionService {
       return toRecordResponse(execution, delivery?.status ?? (execution.webhookUrl === null ? null : 'pending'));
     }
     // Running here, its record not written yet: its trace id was already streamed to the caller.
-    if (this.#options.live.get(principal.organization.id, traceId)) {
+    const log = this.#options.live.get(principal.organization.id, traceId);
+    if (log) {
       return {
         trace_id: traceId,
         status: 'running',
@@ -295,7 +305,8 @@ export class ExecutionService {
         delivery_mode: 'streaming',
         webhook_url: null,
         webhook_delivery_status: null,
-        created_at: new Date().toISOString(),
+        metadata: log.request.metadata,
+        created_at: log.request.createdAt.toISOString(),
         completed_at: null,
       };
     }

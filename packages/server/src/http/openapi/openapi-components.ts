@@ -75,9 +75,18 @@ function errorResponse(code: ErrorCode, description: string, headers: z.ZodObjec
 /** One reusable answer per stable error code (API.md), with the status ERROR_STATUS gives it. */
 export const errorResponses = {
   validation_error: errorResponse('validation_error', 'a body or parameter is invalid; the message names the field and the rule.'),
-  unauthorized: errorResponse('unauthorized', 'the credential is missing, malformed, unknown or revoked.'),
+  unauthorized: errorResponse(
+    'unauthorized',
+    'the credential is missing, malformed, unknown or revoked.',
+    commonHeaders.extend({ 'WWW-Authenticate': z.string().meta({ description: 'The scheme to authenticate with: `Bearer realm="airlock"`.' }) }),
+  ),
   forbidden: errorResponse('forbidden', 'the credential is valid but does not allow this.'),
   not_found: errorResponse('not_found', 'no such resource in this organization (or no such endpoint).'),
+  method_not_allowed: errorResponse(
+    'method_not_allowed',
+    'the path exists but does not answer this method.',
+    commonHeaders.extend({ Allow: z.string().meta({ description: 'The methods the path answers, e.g. `GET, HEAD`.' }) }),
+  ),
   conflict: errorResponse('conflict', 'the resource is not in a state that allows this.'),
   thread_busy: errorResponse('thread_busy', 'the thread is running another execution; one at a time per thread.'),
   payload_too_large: errorResponse('payload_too_large', 'the request body is over the limit.'),
