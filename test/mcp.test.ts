@@ -212,6 +212,83 @@ describe('MCP server', () => {
     expect(text(second)).toMatch(/^thread_busy: /);
   });
 
+  it('protocol errors are JSON-RPC errors that say what is wrong', async () => {
+    const rpcError = async (response: Response) => [response.status, ((await response.json()) as { error: unknown }).error];
+    expect(await rpcError(await postRpc({ method: 'tools/call', params: { name: 'nope', arguments: {} } }))).toEqual([
+      200,
+      { code: -32602, message: 'Unknown tool "nope": this server\'s tools are sandbox_execute, files_list, files_download' },
+    ]);
+    expect(await rpcError(await postRpc({ method: 'tools/call', params: { name: 5 } }))).toEqual([
+      200,
+      { code: -32602, message: 'Invalid params: tools/call needs params.name, one of sandbox_execute, files_list, files_download' },
+    ]);
+    expect(await rpcError(await postRpc({ method: 'tools/call', params: { name: 'sandbox_execute', arguments: 'print(1)' } }))).toEqual([
+      200,
+      { code: -32602, message: 'Invalid params: the arguments of sandbox_execute are a JSON object of its input schema\'s fields' },
+    ]);
+    const post = (body: string, headers: Record<string, string> = {}) =>
+      fetch(`${airlock.url}/mcp`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${airlock.apiKey}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...headers },
+        body,
+      });
+    expect(await rpcError(await post(JSON.stringify({ id: 1, method: 'tools/list' })))).toEqual([
+      400,
+      { code: -32600, message: 'Invalid Request: every message is a JSON object with "jsonrpc": "2.0"' },
+    ]);
+    expect(await rpcError(await post('{"jsonrpc": '))).toEqual([400, { code: -32700, message: 'Parse error: the body is not JSON' }]);
+    const batch = JSON.stringify([{ jsonrpc: '2.0', id: 1, method: 'tools/list' }]);
+    expect(await rpcError(await post(batch, { 'mcp-protocol-version': '2025-11-25' }))).toEqual([
+      400,
+      { code: -32600, message: 'Invalid Request: MCP 2025-11-25 has no JSON-RPC batches (removed in 2025-06-18); send one message per request' },
+    ]);
+    expect((await post(batch, { 'mcp-protocol-version': '2025-03-26' })).status).toBe(200);
+    expect(await rpcError(await post(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }), { 'mcp-protocol-version': '2024-10-07' }))).toEqual([
+      400,
+      {
+        code: -32000,
+        message: 'Bad Request: unsupported MCP-Protocol-Version "2024-10-07"; this server speaks 2025-11-25, 2025-06-18, 2025-03-26, 2024-11-05',
+      },
+    ]);
+  });
+
+  it('refuses an Origin it does not allow with 403, before anything else', async () => {
+    const refused = await postRpc({ method: 'tools/list' }, { origin: 'https://evil.example', authorization: '' });
+    expect(refused.status).toBe(403);
+    expect(await refused.json()).toEqual({
+      jsonrpc: '2.0',
+      id: null,
+      error: { code: -32000, message: 'Forbidden: Origin "https://evil.example" is not allowed (AIRLOCK_CORS_ORIGINS)' },
+    });
+    const withOrigins = await startAirlock({ environment: { AIRLOCK_CORS_ORIGINS: 'https://app.example.com' } });
+    try {
+      const fromAllowed = await fetch(`${withOrigins.url}/mcp`, {
+        method: 'POST',
+        headers: {
+          origin: 'https://app.example.com',
+          authorization: `Bearer ${withOrigins.apiKey}`,
+          'content-type': 'application/json',
+          accept: 'application/json, text/event-stream',
+        },
+        body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }),
+      });
+      expect(fromAllowed.status).toBe(200);
+      const fromOther = await fetch(`${withOrigins.url}/mcp`, { method: 'POST', headers: { origin: 'https://app.example.com.evil.example' } });
+      expect(fromOther.status).toBe(403);
+    } finally {
+      await withOrigins.close();
+    }
+  });
+
+  it('initialize does not promise tools/list_changed notifications, which a stateless server never sends', async () => {
+    const response = await postRpc({
+      method: 'initialize',
+      params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'test', version: '1' } },
+    });
+    const [message] = await sseMessages(response);
+    expect(message).toMatchObject({ result: { protocolVersion: '2025-11-25', capabilities: { tools: { listChanged: false } } } });
+  });
+
   it('refuses requests without a valid API key with 401 unauthorized', async () => {
     const missing = await postRpc({ method: 'tools/list' }, { authorization: '' });
     expect(missing.status).toBe(401);

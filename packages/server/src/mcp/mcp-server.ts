@@ -34,6 +34,9 @@ export interface McpCall {
   origin: string;
 }
 
+/** The tools createMcpServer registers; a call of another name is refused before the SDK sees it (json-rpc-gate.ts). */
+export const MCP_TOOL_NAMES = ['sandbox_execute', 'files_list', 'files_download'];
+
 const MCP_SERVER_NAME = 'airlock';
 const MCP_SERVER_VERSION = '0.1.0';
 
@@ -84,5 +87,7 @@ export function createMcpServer(services: McpServices, call: McpCall): McpServer
       }),
   );
 
+  // The SDK advertises tools.listChanged; a stateless server never sends that notification.
+  server.server.registerCapabilities({ tools: { listChanged: false } });
   return server;
 }

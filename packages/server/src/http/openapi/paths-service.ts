@@ -1,6 +1,7 @@
 import { HealthResponse, ReadinessResponse } from '@airlock/contracts';
 import { z } from 'zod';
 import type { ZodOpenApiPathsObject } from 'zod-openapi';
+import { MCP_PROTOCOL_VERSIONS } from '../../mcp/json-rpc-gate.js';
 import { DOCS_PATH, OPENAPI_PATH, SCALAR_BUNDLE_PATH } from './docs-assets.js';
 import { API_KEY_ERRORS, apiKeyHeaders, apiKeySecurity, commonHeaders, commonRequestHeaders, errors } from './openapi-components.js';
 
@@ -111,7 +112,19 @@ export const servicePaths: ZodOpenApiPathsObject = {
         'carries the API key. Send `Accept: application/json, text/event-stream`. Tools: `sandbox_execute`, ' +
         '`files_list`, `files_download`.',
       security: apiKeySecurity,
-      requestParams: { header: commonRequestHeaders },
+      requestParams: {
+        header: commonRequestHeaders.extend({
+          Accept: z.string().meta({
+            description: 'Must list both `application/json` and `text/event-stream` (406 otherwise).',
+            example: 'application/json, text/event-stream',
+          }),
+          'MCP-Protocol-Version': z
+            .enum(MCP_PROTOCOL_VERSIONS as [string, ...string[]])
+            .optional()
+            .meta({ description: 'The negotiated revision; without it 2025-03-26 is assumed. Others are refused (400).' }),
+          Origin: z.string().optional().meta({ description: 'A browser page\'s origin; must be one of AIRLOCK_CORS_ORIGINS (403 otherwise).' }),
+        }),
+      },
       requestBody: { required: true, content: { 'application/json': { schema: JsonRpcMessage } } },
       responses: {
         200: {
@@ -121,8 +134,13 @@ export const servicePaths: ZodOpenApiPathsObject = {
         },
         202: { description: 'A notification or response was accepted; nothing to answer.', headers: apiKeyHeaders },
         400: {
-          description: 'Not a JSON-RPC message this server takes (a JSON-RPC error).',
+          description: 'Not a JSON-RPC message this server takes, a batch under a revision without them, or an unsupported MCP-Protocol-Version (a JSON-RPC error).',
           headers: apiKeyHeaders,
+          content: { 'application/json': { schema: JsonRpcMessage } },
+        },
+        403: {
+          description: 'An Origin that is not allowed (a JSON-RPC error).',
+          headers: commonHeaders,
           content: { 'application/json': { schema: JsonRpcMessage } },
         },
         406: {
