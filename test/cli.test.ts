@@ -56,8 +56,14 @@ describe('airlock serve, exec and keys', () => {
     expect(listed.stdout).toContain(id);
     expect(listed.stdout).toContain(`${key.slice(0, 13)}...`);
     expect(listed.stdout).not.toContain(key);
+    const rotated = runCli(['keys', 'rotate', id, '--data-dir', dataDirectory], { environment });
+    expect([rotated.status, rotated.stderr]).toEqual([0, `rotated ${id}: the old key no longer works; the new one is shown only once\n`]);
+    const rotatedKey = rotated.stdout.trim();
+    expect(rotatedKey).toMatch(/^sk-local-/);
+    expect(runCli(['exec', '-'], { environment: { ...environment, AIRLOCK_API_KEY: key }, input: 'print(1)' }).stderr).toMatch(/401/);
+    expect(runCli(['exec', '-'], { environment: { ...environment, AIRLOCK_API_KEY: rotatedKey }, input: 'print(1)' }).stdout).toBe('1\n');
     expect(runCli(['keys', 'revoke', id, '--data-dir', dataDirectory], { environment }).status).toBe(0);
-    const revokedExec = runCli(['exec', '-'], { environment: { ...environment, AIRLOCK_API_KEY: key }, input: 'print(1)' });
+    const revokedExec = runCli(['exec', '-'], { environment: { ...environment, AIRLOCK_API_KEY: rotatedKey }, input: 'print(1)' });
     expect(revokedExec.stderr).toMatch(/401/);
     const withoutToken = runCli(['keys', 'list', '--data-dir', join(dataDirectory, 'nowhere')], { environment });
     expect(withoutToken.status).toBe(1);

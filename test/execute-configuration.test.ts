@@ -113,6 +113,21 @@ print(places)`;
     expect(broaden.status).toBe(400);
     const unrestricted = await admin('/admin/v1/sandboxes', { method: 'POST', json: { name: 'net', network: 'unrestricted' } });
     expect(unrestricted.status).toBe(400);
+    expect(unrestricted.body.message).toBe("network: 'blocked' is the only network this server serves yet; sandboxes have no network");
+  });
+
+  it('the OpenAPI document advertises no value or field the server always refuses', async () => {
+    const document = (await airlock.request('/openapi.json', { apiKey: null })).body as {
+      components: { schemas: Record<string, { properties?: Record<string, { enum?: string[]; const?: string }> }> };
+    };
+    const schemas = document.components.schemas;
+    const execute = Object.values(schemas).find((schema) => schema.properties?.code && schema.properties?.timeout && schema.properties?.thread_id);
+    expect(execute?.properties).not.toHaveProperty('sub_paths');
+    const networks = Object.values(schemas)
+      .filter((schema) => schema.properties?.network && schema.properties?.cpu && !schema.properties?.id)
+      .map((schema) => schema.properties!.network);
+    expect(networks.length).toBeGreaterThan(0);
+    for (const network of networks) expect(JSON.stringify(network)).not.toContain('unrestricted');
   });
 });
 
@@ -134,6 +149,65 @@ describe('API keys', () => {
     const revoked = await airlock.request('/v1/sandbox/execute', { method: 'POST', apiKey: key, json: { code: 'print(1)' } });
     expect(revoked.status).toBe(401);
     expect(revoked.body).toMatchObject({ error: 'unauthorized' });
+  });
+
+  it('rotating a key gives it a new secret, shown once; the old one stops working at once, the key stays the same', async () => {
+    await admin('/admin/v1/sandboxes', { method: 'POST', json: { name: 'rotating', env_vars: { STAGE: 'kept' } } });
+    const created = await admin('/admin/v1/api-keys', { method: 'POST', json: { name: 'rotated', sandbox: 'rotating' } });
+    const oldKey = created.body.key as string;
+    const run = (key: string) =>
+      airlock.request<{ stdout: string }>('/v1/sandbox/execute', { method: 'POST', apiKey: key, json: { language: 'bash', code: 'echo $STAGE' } });
+    expect((await run(oldKey)).body.stdout).toBe('kept\n'); // now cached as authenticated
+    const rotated = await admin(`/admin/v1/api-keys/${created.body.id as string}/rotate`, { method: 'POST' });
+    expect(rotated.status).toBe(200);
+    const newKey = rotated.body.key as string;
+    expect(rotated.body).toMatchObject({ id: created.body.id, name: 'rotated', sandbox: 'rotating', display_prefix: `${newKey.slice(0, 13)}...` });
+    expect(newKey).not.toBe(oldKey);
+    expect((await run(oldKey)).status).toBe(401);
+    expect((await run(newKey)).body.stdout).toBe('kept\n');
+    const listed = (await admin('/admin/v1/api-keys')).body.api_keys as Array<Record<string, unknown>>;
+    expect(listed.filter((key) => key.id === created.body.id)).toHaveLength(1);
+    // A revoked key cannot be rotated back to life.
+    expect((await admin(`/admin/v1/api-keys/${created.body.id as string}`, { method: 'DELETE' })).status).toBe(204);
+    expect((await admin(`/admin/v1/api-keys/${created.body.id as string}/rotate`, { method: 'POST' })).status).toBe(404);
+    expect((await run(newKey)).status).toBe(401);
+  });
+
+  it('a sandbox config is deleted only when no unrevoked key uses it; its name is free again', async () => {
+    await admin('/admin/v1/sandboxes', { method: 'POST', json: { name: 'short-lived', cpu: 2 } });
+    const key = await admin('/admin/v1/api-keys', { method: 'POST', json: { name: 'user-of-short-lived', sandbox: 'short-lived' } });
+    const refused = await admin('/admin/v1/sandboxes/short-lived', { method: 'DELETE' });
+    expect([refused.status, refused.body.message]).toEqual([
+      409,
+      'sandbox config "short-lived" is used by the API keys "user-of-short-lived"; revoke them or move them first',
+    ]);
+    expect((await admin(`/admin/v1/api-keys/${key.body.id as string}`, { method: 'DELETE' })).status).toBe(204);
+    expect((await admin('/admin/v1/sandboxes/short-lived', { method: 'DELETE' })).status).toBe(204);
+    const sandboxes = (await admin('/admin/v1/sandboxes')).body.sandboxes as Array<{ name: string }>;
+    expect(sandboxes.map((sandbox) => sandbox.name)).not.toContain('short-lived');
+    expect((await admin('/admin/v1/sandboxes/short-lived', { method: 'DELETE' })).status).toBe(404);
+    expect((await admin('/admin/v1/sandboxes/short-lived', { method: 'PATCH', json: { cpu: 1 } })).status).toBe(404);
+    const again = await admin('/admin/v1/sandboxes', { method: 'POST', json: { name: 'short-lived' } });
+    expect([again.status, again.body.cpu]).toEqual([201, 1]);
+  });
+
+  it('an organization is deleted only without unrevoked keys, never the default one; its slug is free again', async () => {
+    expect((await admin('/admin/v1/organizations', { method: 'POST', json: { name: 'Leaving', slug: 'leaving' } })).status).toBe(201);
+    expect((await admin('/admin/v1/sandboxes', { method: 'POST', json: { name: 'default', organization: 'leaving' } })).status).toBe(201);
+    const key = await admin('/admin/v1/api-keys', { method: 'POST', json: { name: 'last-key', organization: 'leaving' } });
+    expect(key.status).toBe(201);
+    const refused = await admin('/admin/v1/organizations/leaving', { method: 'DELETE' });
+    expect([refused.status, refused.body.message]).toEqual([409, 'organization "leaving" has the API keys "last-key"; revoke them first']);
+    expect((await admin(`/admin/v1/api-keys/${key.body.id as string}?organization=leaving`, { method: 'DELETE' })).status).toBe(204);
+    expect((await admin('/admin/v1/organizations/leaving', { method: 'DELETE' })).status).toBe(204);
+    const organizations = (await admin('/admin/v1/organizations')).body.organizations as Array<{ slug: string }>;
+    expect(organizations.map((organization) => organization.slug)).not.toContain('leaving');
+    expect((await admin('/admin/v1/api-keys?organization=leaving')).status).toBe(404);
+    expect((await admin('/admin/v1/organizations', { method: 'POST', json: { name: 'Back', slug: 'leaving' } })).status).toBe(201);
+    // The new organization of that slug starts empty: the deleted one's sandbox configs went with it.
+    expect((await admin('/admin/v1/sandboxes?organization=leaving')).body.sandboxes).toEqual([]);
+    const defaultOrganization = await admin('/admin/v1/organizations/default', { method: 'DELETE' });
+    expect([defaultOrganization.status, defaultOrganization.body.message]).toEqual([409, 'the "default" organization cannot be deleted']);
   });
 
   it('a sandbox config change applies to the next call of a key that was just used', async () => {

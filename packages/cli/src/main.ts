@@ -3,7 +3,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { doctorCommand } from './commands/doctor-command.js';
 import { execCommand } from './commands/exec-command.js';
 import { imagesBuildCommand, imagesListCommand } from './commands/images-command.js';
-import { keysCreateCommand, keysListCommand, keysRevokeCommand } from './commands/keys-command.js';
+import { keysCreateCommand, keysListCommand, keysRevokeCommand, keysRotateCommand } from './commands/keys-command.js';
 import { serveCommand } from './commands/serve-command.js';
 import { runCommand } from './run-command.js';
 
@@ -51,6 +51,8 @@ adminOptions(keys.command('list').description('list API keys'))
   .action((options) => runCommand(() => keysListCommand(options)));
 adminOptions(keys.command('revoke').description('revoke an API key').argument('<id>', 'key id (key_...)'))
   .action((id, options) => runCommand(() => keysRevokeCommand(id, options)));
+adminOptions(keys.command('rotate').description("replace an API key's secret (printed once); the old one stops working").argument('<id>', 'key id (key_...)'))
+  .action((id, options) => runCommand(() => keysRotateCommand(id, options)));
 
 const images = program.command('images').description('runtime images (env AIRLOCK_IMAGES_DIR or AIRLOCK_DATA_DIR)');
 images

@@ -58,7 +58,7 @@ export const SandboxSettingsRequest = z.strictObject({
   image: z.string().min(1).optional(),
   cpu: z.number().min(0.5, 'at least 0.5 cores').max(4, 'at most 4 cores').optional(),
   memory_mb: z.number().int().min(128, 'at least 128 MiB').max(16384, 'at most 16384 MiB').optional(),
-  network: z.enum(['blocked', 'unrestricted']).optional(),
+  network: z.literal('blocked', { error: "'blocked' is the only network this server serves yet; sandboxes have no network" }).optional(),
   env_vars: EnvVars.optional(),
   timeout_max_seconds: z.number().int().min(1).max(86_400).optional(),
   execution_retention: z.enum(EXECUTION_RETENTIONS).optional(),

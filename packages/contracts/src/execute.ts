@@ -102,7 +102,6 @@ export const ExecuteRequest = z.strictObject({
   thread_id: z.string().regex(THREAD_ID_PATTERN, 'must match ^[A-Za-z0-9_-]{1,128}$').optional(),
   metadata: Metadata.optional(),
   env_vars: EnvVars.optional(),
-  sub_paths: z.record(z.string(), z.string()).optional(),
   webhook_url: z.string().max(2048, 'at most 2048 characters').optional(),
 });
 export type ExecuteRequest = z.infer<typeof ExecuteRequest>;

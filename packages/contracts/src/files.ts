@@ -4,6 +4,12 @@ import { THREAD_ID_PATTERN } from './execute.js';
 /** Largest file the Files API takes in one upload. */
 export const FILE_MAX_BYTES = 10 * 1024 ** 3;
 
+/**
+ * {@link homePathProblem}'s rules but the byte limit, as a regular expression (ECMA-262, for JSON Schema): relative,
+ * no empty, `.` or `..` segments (also percent-encoded), no backslash or NUL.
+ */
+export const HOME_PATH_PATTERN = String.raw`^(?!/)(?!.*//)(?!.*/$)(?!.*[\\\u0000])(?!(?:.*/)?(?:\.|%2[eE]){1,2}(?:/|$)).+$`;
+
 /** Why a path inside a home is refused, or undefined when it is acceptable. */
 export function homePathProblem(path: string): string | undefined {
   if (new TextEncoder().encode(path).length > 4096) return 'at most 4096 bytes';

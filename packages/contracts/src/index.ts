@@ -1,6 +1,6 @@
 export { API_KEY_PATTERN, API_KEY_REGION_PATTERN, API_KEY_RULE } from './api-keys.js';
 export { ErrorCode, ERROR_STATUS } from './errors.js';
-export { LIMITS, RESERVED_ENV_NAMES, RESERVED_ENV_PREFIXES, isReservedEnvName } from './limits.js';
+export { LIMITS, RESERVED_ENV_NAMES, RESERVED_ENV_PREFIXES, UNSERVED_FIELDS, isReservedEnvName } from './limits.js';
 export {
   LANGUAGES,
   Language,
@@ -40,6 +40,7 @@ export {
   FileDownloadUrlRequest,
   FileUploadUrlRequest,
   FilesListRequest,
+  HOME_PATH_PATTERN,
   homePathProblem,
   FileEntry,
   FilesListResponse,

@@ -39,3 +39,11 @@ export function isReservedEnvName(name: string): boolean {
   const upper = name.toUpperCase();
   return RESERVED_ENV_NAMES.includes(upper) || RESERVED_ENV_PREFIXES.some((prefix) => upper.startsWith(prefix));
 }
+
+/**
+ * Request fields of the Baponi API this server does not serve yet, with the answer a request using one gets: they
+ * are not in the request schemas (so not advertised as accepted), and a request naming one is refused with this.
+ */
+export const UNSERVED_FIELDS: Readonly<Record<string, string>> = {
+  sub_paths: 'storage mounts are not supported by this server yet; omit sub_paths',
+};

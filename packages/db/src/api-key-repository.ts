@@ -128,8 +128,8 @@ export class ApiKeyRepository {
     const [row] = await this.#database.query<Record<string, unknown>>(
       `SELECT ${AUTHORIZATION_SELECT_LIST}
        FROM api_keys k
-       JOIN organizations o ON o.id = k.org_id
-       JOIN sandbox_configs c ON c.org_id = k.org_id AND c.id = k.sandbox_config_id
+       JOIN organizations o ON o.id = k.org_id AND o.deleted_at IS NULL
+       JOIN sandbox_configs c ON c.org_id = k.org_id AND c.id = k.sandbox_config_id AND c.deleted_at IS NULL
        WHERE k.secret_sha256 = $1 AND k.revoked_at IS NULL`,
       [secretSha256],
     );
@@ -160,6 +160,26 @@ export class ApiKeyRepository {
       [orgId, id],
     );
     return rows.length > 0;
+  }
+
+  /**
+   * Gives an unrevoked key a new secret; the old one stops working. Returns the key and the old secret's hash (to
+   * forget cached authentications of it), or null when the organization has no such unrevoked key.
+   */
+  async rotate(
+    orgId: string,
+    id: string,
+    secret: { secretSha256: Buffer; displayPrefix: string },
+  ): Promise<{ apiKey: ApiKey; previousSecretSha256: Buffer } | null> {
+    const [row] = await this.#database.query<ApiKeyRow & { previous_secret_sha256: Buffer }>(
+      `UPDATE api_keys k SET secret_sha256 = $3, display_prefix = $4
+       FROM (SELECT id, secret_sha256 FROM api_keys WHERE org_id = $1 AND id = $2 AND revoked_at IS NULL FOR UPDATE) previous
+       WHERE k.id = previous.id
+       RETURNING ${API_KEY_COLUMNS.map((column) => `k.${column}`).join(', ')}, previous.secret_sha256 AS previous_secret_sha256`,
+      [orgId, id, secret.secretSha256, secret.displayPrefix],
+    );
+    if (row === undefined) return null;
+    return { apiKey: toApiKey(row), previousSecretSha256: row.previous_secret_sha256 };
   }
 
   /**

@@ -64,14 +64,16 @@ export class OrganizationRepository {
 
   async getBySlug(slug: string): Promise<Organization | null> {
     const [row] = await this.#database.query<OrganizationRow>(
-      `SELECT ${SELECT_LIST} FROM organizations WHERE slug = $1`,
+      `SELECT ${SELECT_LIST} FROM organizations WHERE slug = $1 AND deleted_at IS NULL`,
       [slug],
     );
     return row === undefined ? null : toOrganization(row);
   }
 
   async list(): Promise<Organization[]> {
-    const rows = await this.#database.query<OrganizationRow>(`SELECT ${SELECT_LIST} FROM organizations ORDER BY slug`);
+    const rows = await this.#database.query<OrganizationRow>(
+      `SELECT ${SELECT_LIST} FROM organizations WHERE deleted_at IS NULL ORDER BY slug`,
+    );
     return rows.map(toOrganization);
   }
 
@@ -83,6 +85,34 @@ export class OrganizationRepository {
       [id, changes.name ?? null, changes.maxTimeoutSeconds ?? null],
     );
     return row === undefined ? null : toOrganization(row);
+  }
+
+  /**
+   * Deletes the organization unless it still has an unrevoked API key (then `{ activeKeys }` names them): its sandbox
+   * configs go with it, its slug is free again, and its rows stay for the keys and executions that refer to them.
+   * Null when there is no such organization.
+   */
+  async delete(id: string): Promise<{ deleted: true } | { activeKeys: string[] } | null> {
+    const rows = await this.#database.query<{ deleted: boolean; active_keys: string[] }>(
+      `WITH target AS (
+         SELECT id, (SELECT coalesce(array_agg(k.name ORDER BY k.name), '{}') FROM api_keys k
+                     WHERE k.org_id = o.id AND k.revoked_at IS NULL) AS active_keys
+         FROM organizations o WHERE id = $1 AND deleted_at IS NULL
+       ),
+       deleted AS (
+         UPDATE organizations SET deleted_at = now()
+         WHERE id IN (SELECT id FROM target WHERE cardinality(active_keys) = 0) RETURNING id
+       ),
+       configs AS (
+         UPDATE sandbox_configs SET deleted_at = now()
+         WHERE org_id IN (SELECT id FROM deleted) AND deleted_at IS NULL RETURNING id
+       )
+       SELECT EXISTS (SELECT 1 FROM deleted) AS deleted, active_keys FROM target`,
+      [id],
+    );
+    const [row] = rows;
+    if (row === undefined) return null;
+    return row.deleted ? { deleted: true } : { activeKeys: row.active_keys };
   }
 
   async count(): Promise<number> {

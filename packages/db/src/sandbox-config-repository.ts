@@ -156,7 +156,7 @@ export class SandboxConfigRepository {
 
   async getByName(orgId: string, name: string): Promise<SandboxConfig | null> {
     const [row] = await this.#database.query<SandboxConfigRow>(
-      `SELECT ${SELECT_LIST} FROM sandbox_configs WHERE org_id = $1 AND name = $2`,
+      `SELECT ${SELECT_LIST} FROM sandbox_configs WHERE org_id = $1 AND name = $2 AND deleted_at IS NULL`,
       [orgId, name],
     );
     return row === undefined ? null : toSandboxConfig(row);
@@ -165,10 +165,32 @@ export class SandboxConfigRepository {
   /** The organization's sandbox configs ordered by name. */
   async list(orgId: string): Promise<SandboxConfig[]> {
     const rows = await this.#database.query<SandboxConfigRow>(
-      `SELECT ${SELECT_LIST} FROM sandbox_configs WHERE org_id = $1 ORDER BY name, id`,
+      `SELECT ${SELECT_LIST} FROM sandbox_configs WHERE org_id = $1 AND deleted_at IS NULL ORDER BY name, id`,
       [orgId],
     );
     return rows.map(toSandboxConfig);
+  }
+
+  /**
+   * Deletes the config unless an unrevoked API key uses it (then `{ activeKeys }` names them); its name is free
+   * again, and its row stays for the keys and executions that refer to it. Null when the org has no such config.
+   */
+  async delete(orgId: string, id: string): Promise<{ deleted: true } | { activeKeys: string[] } | null> {
+    const [row] = await this.#database.query<{ deleted: boolean; active_keys: string[] }>(
+      `WITH target AS (
+         SELECT id, (SELECT coalesce(array_agg(k.name ORDER BY k.name), '{}') FROM api_keys k
+                     WHERE k.org_id = c.org_id AND k.sandbox_config_id = c.id AND k.revoked_at IS NULL) AS active_keys
+         FROM sandbox_configs c WHERE org_id = $1 AND id = $2 AND deleted_at IS NULL
+       ),
+       deleted AS (
+         UPDATE sandbox_configs SET deleted_at = now()
+         WHERE org_id = $1 AND id IN (SELECT id FROM target WHERE cardinality(active_keys) = 0) RETURNING id
+       )
+       SELECT EXISTS (SELECT 1 FROM deleted) AS deleted, active_keys FROM target`,
+      [orgId, id],
+    );
+    if (row === undefined) return null;
+    return row.deleted ? { deleted: true } : { activeKeys: row.active_keys };
   }
 
   /**
@@ -191,7 +213,8 @@ export class SandboxConfigRepository {
     }
     assignments.push('updated_at = now()');
     const [row] = await this.#database.query<SandboxConfigRow>(
-      `UPDATE sandbox_configs SET ${assignments.join(', ')} WHERE org_id = $1 AND id = $2 RETURNING ${SELECT_LIST}`,
+      `UPDATE sandbox_configs SET ${assignments.join(', ')} WHERE org_id = $1 AND id = $2 AND deleted_at IS NULL
+       RETURNING ${SELECT_LIST}`,
       params,
     );
     return row === undefined ? null : toSandboxConfig(row);

@@ -53,3 +53,13 @@ export async function keysRevokeCommand(id: string, options: AdminOptions): Prom
   });
   process.stderr.write(`revoked ${id}\n`);
 }
+
+export async function keysRotateCommand(id: string, options: AdminOptions): Promise<void> {
+  const rotated = await requestJson<{ id: string; key: string }>({
+    url: `${serverUrl()}/admin/v1/api-keys/${encodeURIComponent(id)}/rotate?organization=${encodeURIComponent(options.organization)}`,
+    method: 'POST',
+    token: adminToken(options),
+  });
+  process.stdout.write(`${rotated.key}\n`);
+  process.stderr.write(`rotated ${rotated.id}: the old key no longer works; the new one is shown only once\n`);
+}

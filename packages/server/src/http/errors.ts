@@ -1,4 +1,4 @@
-import { ERROR_STATUS, ErrorCode, type ApiErrorBody } from '@airlock/contracts';
+import { ERROR_STATUS, ErrorCode, UNSERVED_FIELDS, type ApiErrorBody } from '@airlock/contracts';
 import type { Context } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { z } from 'zod';
@@ -26,6 +26,8 @@ export function validationError(error: z.ZodError): ApiError {
   const issue = error.issues[0];
   if (!issue) return ApiError.validation('request body is invalid');
   if (issue.code === 'unrecognized_keys') {
+    const unserved = issue.path.length === 0 ? issue.keys.find((key) => Object.hasOwn(UNSERVED_FIELDS, key)) : undefined;
+    if (unserved !== undefined) return ApiError.validation(`${unserved}: ${UNSERVED_FIELDS[unserved]}`);
     const prefix = issue.path.length > 0 ? `${issue.path.join('.')}: ` : '';
     return ApiError.validation(`${prefix}unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((key) => `"${key}"`).join(', ')}`);
   }

@@ -1,10 +1,11 @@
-import type {
-  ApiKeySummary,
-  CreateOrganizationRequest,
-  CreatedApiKeyResponse,
-  OrganizationSettingsRequest,
-  OrganizationSummary,
-  SandboxSummary,
+import {
+  ErrorCode,
+  type ApiKeySummary,
+  type CreateOrganizationRequest,
+  type CreatedApiKeyResponse,
+  type OrganizationSettingsRequest,
+  type OrganizationSummary,
+  type SandboxSummary,
 } from '@airlock/contracts';
 import {
   UniqueViolationError,
@@ -164,9 +165,6 @@ export class AdminService {
   }
 
   #settings(input: SandboxSettingsInput): Partial<SandboxConfigSettings> {
-    if (input.network === 'unrestricted') {
-      throw ApiError.validation("network: 'unrestricted' is not supported by this server yet; sandboxes have no network");
-    }
     if (input.image !== undefined && !this.#options.imageNames.includes(input.image)) {
       throw ApiError.validation(`image: unknown image "${input.image}" (known: ${this.#options.imageNames.join(', ')})`);
     }
@@ -199,6 +197,45 @@ export class AdminService {
     const revoked = await this.#options.apiKeys.revoke(organization.id, id);
     this.#options.keyService.forgetCachedPrincipals();
     if (!revoked) throw ApiError.notFound(`no API key ${id} in organization "${organization.slug}"`);
+  }
+
+  /** A new secret for an unrevoked key, shown once; the old one stops working at once on this server. */
+  async rotateKey(id: string, organizationSlug?: string): Promise<CreatedApiKeyResponse> {
+    const organization = await this.#organization(organizationSlug);
+    const rotated = await this.#options.keyService.rotate(organization.id, id);
+    if (!rotated) throw ApiError.notFound(`no unrevoked API key ${id} in organization "${organization.slug}"`);
+    const sandbox = await this.#options.sandboxConfigs.get(organization.id, rotated.sandboxConfigId);
+    return { ...summarize(rotated), key: rotated.key, sandbox: sandbox?.name ?? '' };
+  }
+
+  /** Deletes a sandbox config no unrevoked key uses (409 naming the keys otherwise); its name is free again. */
+  async deleteSandbox(name: string, organizationSlug?: string): Promise<void> {
+    const organization = await this.#organization(organizationSlug);
+    const sandbox = await this.#sandbox(organization, name);
+    const outcome = await this.#options.sandboxConfigs.delete(organization.id, sandbox.id);
+    if (!outcome) throw ApiError.notFound(`no sandbox config "${name}" in organization "${organization.slug}"`);
+    if ('activeKeys' in outcome) {
+      throw new ApiError(
+        ErrorCode.conflict,
+        `sandbox config "${name}" is used by the API keys ${quoted(outcome.activeKeys)}; revoke them or move them first`,
+      );
+    }
+  }
+
+  /**
+   * Deletes an organization without unrevoked keys (409 naming them otherwise), with its sandbox configs; the
+   * default organization, where keys are made when none is named, stays.
+   */
+  async deleteOrganization(slug: string): Promise<void> {
+    if (slug === DEFAULT_ORGANIZATION_SLUG) {
+      throw new ApiError(ErrorCode.conflict, `the "${DEFAULT_ORGANIZATION_SLUG}" organization cannot be deleted`);
+    }
+    const organization = await this.#organization(slug);
+    const outcome = await this.#options.organizations.delete(organization.id);
+    if (!outcome) throw ApiError.notFound(`no organization "${slug}"`);
+    if ('activeKeys' in outcome) {
+      throw new ApiError(ErrorCode.conflict, `organization "${slug}" has the API keys ${quoted(outcome.activeKeys)}; revoke them first`);
+    }
   }
 
   async #organization(slug = DEFAULT_ORGANIZATION_SLUG): Promise<Organization> {
@@ -254,4 +291,8 @@ function summarize(key: ApiKey): ApiKeySummary {
     last_used_at: key.lastUsedAt?.toISOString() ?? null,
     revoked_at: key.revokedAt?.toISOString() ?? null,
   };
+}
+
+function quoted(names: string[]): string {
+  return names.map((name) => `"${name}"`).join(', ');
 }

@@ -46,19 +46,33 @@ export class ApiKeyService {
     envVars?: Record<string, string>;
     networkOverride?: 'blocked' | null;
   }): Promise<CreatedApiKey> {
-    const key = options.key ?? `sk-${this.#region}-${randomToken(32)}`;
-    if (!API_KEY_PATTERN.test(key)) throw ApiError.validation(`key must look like ${API_KEY_RULE}`);
-    const displayPrefix = `${key.slice(0, key.indexOf('-', 3) + 5)}...`;
+    const { key, secretSha256, displayPrefix } = this.#secret(options.key);
     const record = await this.#keys.create({
       orgId: options.orgId,
       sandboxConfigId: options.sandboxConfigId,
       name: options.name,
-      secretSha256: sha256(key),
+      secretSha256,
       displayPrefix,
       networkOverride: options.networkOverride ?? null,
       envVars: options.envVars ?? {},
     });
     return { ...record, key };
+  }
+
+  /** Gives an unrevoked key a new secret, returned once; the old secret stops working. Null when there is no such key. */
+  async rotate(orgId: string, id: string): Promise<CreatedApiKey | null> {
+    const { key, secretSha256, displayPrefix } = this.#secret();
+    const rotated = await this.#keys.rotate(orgId, id, { secretSha256, displayPrefix });
+    if (!rotated) return null;
+    this.#principals?.delete(rotated.previousSecretSha256.toString('base64'));
+    return { ...rotated.apiKey, key };
+  }
+
+  /** A key (`given`, or a new random one) with what is stored of it. */
+  #secret(given?: string): { key: string; secretSha256: Buffer; displayPrefix: string } {
+    const key = given ?? `sk-${this.#region}-${randomToken(32)}`;
+    if (!API_KEY_PATTERN.test(key)) throw ApiError.validation(`key must look like ${API_KEY_RULE}`);
+    return { key, secretSha256: sha256(key), displayPrefix: `${key.slice(0, key.indexOf('-', 3) + 5)}...` };
   }
 
   /** Resolves a bearer token to its principal, or throws 401. */

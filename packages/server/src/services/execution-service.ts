@@ -354,9 +354,6 @@ const HOME_NOT_SAVED: ExecutionError = {
 };
 
 function rejectUnsupported(request: ExecuteRequest, delivery: Delivery): void {
-  if (request.sub_paths !== undefined) {
-    throw ApiError.validation('sub_paths: storage mounts are not supported by this server yet; omit sub_paths');
-  }
   if (request.webhook_url !== undefined && delivery.mode !== 'webhook') {
     throw ApiError.validation('webhook_url: needs the header Prefer: respond-async (the call then answers 202 at once)');
   }

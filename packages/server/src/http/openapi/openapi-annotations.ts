@@ -3,6 +3,7 @@ import {
   ExecuteRequest,
   FileDownloadUrlRequest,
   FileUploadUrlRequest,
+  HOME_PATH_PATTERN,
   LIMITS,
   Metadata,
   RESERVED_ENV_NAMES,
@@ -60,10 +61,6 @@ const annotations = new Map<z.core.$ZodType, JsonSchema>([
     },
   ],
   [
-    shape.sub_paths.unwrap(),
-    { description: 'Narrows storage mounts (mount name -> relative path). Not served by this server yet: 400.' },
-  ],
-  [
     shape.webhook_url.unwrap(),
     {
       description:
@@ -75,6 +72,7 @@ const annotations = new Map<z.core.$ZodType, JsonSchema>([
     FileDownloadUrlRequest.shape.path,
     {
       minLength: 1,
+      pattern: HOME_PATH_PATTERN,
       description:
         'Relative to the home directory: no leading `/`, no empty, `.` or `..` segments (plain or percent-encoded), ' +
         'no backslash or NUL, at most 4096 bytes.',

@@ -54,11 +54,10 @@ export const apiKeyHeaders = z.object({ 'X-Request-Id': requestIdHeader, ...rate
 
 /** Request headers every operation takes. */
 export const commonRequestHeaders = z.object({
-  'X-Request-Id': z
-    .string()
-    .regex(/^[A-Za-z0-9._:-]{1,128}$/)
-    .optional()
-    .meta({ description: 'Echoed in the answer and in logs; a malformed one is replaced by a new id.', param: { id: 'RequestId' } }),
+  'X-Request-Id': z.string().optional().meta({
+    description: 'Echoed in the answer and in logs when it is 1-128 of `A-Za-z0-9._:-`; any other value is replaced by a new id.',
+    param: { id: 'RequestId' },
+  }),
 });
 
 const errorContent = { 'application/json': { schema: ApiErrorBody } };

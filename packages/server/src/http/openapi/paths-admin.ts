@@ -79,6 +79,16 @@ export const adminPaths: ZodOpenApiPathsObject = {
       response: OrganizationSummary,
       codes: BODY_ERRORS,
     }),
+    delete: adminOperation({
+      operationId: 'adminDeleteOrganization',
+      summary: 'Delete an organization',
+      description:
+        'Refused (409) while the organization has unrevoked API keys, and for `default`. Its sandbox configs go with ' +
+        'it and its slug is free again; its executions and threads stay until their retention ends.',
+      requestParams: { query: z.object({}), path: OrganizationPath },
+      status: 204,
+      codes: [ErrorCode.conflict],
+    }),
   },
   '/admin/v1/api-keys': {
     get: adminOperation({ operationId: 'adminListApiKeys', summary: "List an organization's API keys", response: ApiKeyListResponse, codes: [] }),
@@ -98,6 +108,19 @@ export const adminPaths: ZodOpenApiPathsObject = {
       summary: 'Revoke an API key',
       requestParams: { path: ApiKeyPath },
       status: 204,
+      codes: [],
+    }),
+  },
+  '/admin/v1/api-keys/{id}/rotate': {
+    post: adminOperation({
+      operationId: 'adminRotateApiKey',
+      summary: "Replace an API key's secret",
+      description:
+        'The key keeps its id, name, sandbox config and settings; the answer is the only time the new key is shown, ' +
+        'and the old one stops working (at once on this server, within AIRLOCK_AUTH_CACHE_SECONDS on others). ' +
+        'A revoked key cannot be rotated (404).',
+      requestParams: { path: ApiKeyPath },
+      response: CreatedApiKeyResponse,
       codes: [],
     }),
   },
@@ -121,6 +144,14 @@ export const adminPaths: ZodOpenApiPathsObject = {
       requestBody: body(SandboxSettingsRequest),
       response: SandboxSummary,
       codes: BODY_ERRORS,
+    }),
+    delete: adminOperation({
+      operationId: 'adminDeleteSandbox',
+      summary: 'Delete a sandbox config',
+      description: 'Refused (409) while unrevoked API keys use it. Its name is free again.',
+      requestParams: { path: SandboxPath },
+      status: 204,
+      codes: [ErrorCode.conflict],
     }),
   },
   '/admin/v1/sandboxes/{name}/webhook-secret': {

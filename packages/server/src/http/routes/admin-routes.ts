@@ -52,6 +52,11 @@ export function adminRoutes(admin: AdminService): Hono<AppEnv> {
     return context.json(await admin.updateOrganization(slug, parse(OrganizationSettingsRequest, await readJson(context.req.raw))));
   });
 
+  routes.delete('/admin/v1/organizations/:slug', async (context) => {
+    await admin.deleteOrganization(parse(OrganizationPath, { slug: context.req.param('slug') }).slug);
+    return context.body(null, 204);
+  });
+
   routes.get('/admin/v1/api-keys', async (context) => {
     return context.json({ api_keys: await admin.listKeys(organizationSlug(context)) });
   });
@@ -66,6 +71,10 @@ export function adminRoutes(admin: AdminService): Hono<AppEnv> {
     return context.body(null, 204);
   });
 
+  routes.post('/admin/v1/api-keys/:id/rotate', async (context) => {
+    return context.json(await admin.rotateKey(parse(ApiKeyPath, { id: context.req.param('id') }).id, organizationSlug(context)));
+  });
+
   routes.get('/admin/v1/sandboxes', async (context) => {
     return context.json({ sandboxes: await admin.listSandboxes(organizationSlug(context)) });
   });
@@ -78,6 +87,11 @@ export function adminRoutes(admin: AdminService): Hono<AppEnv> {
   routes.patch('/admin/v1/sandboxes/:name', async (context) => {
     const settings = parse(SandboxSettingsRequest, await readJson(context.req.raw));
     return context.json(await admin.updateSandbox(sandboxName(context), settings, organizationSlug(context)));
+  });
+
+  routes.delete('/admin/v1/sandboxes/:name', async (context) => {
+    await admin.deleteSandbox(sandboxName(context), organizationSlug(context));
+    return context.body(null, 204);
   });
 
   routes.get('/admin/v1/sandboxes/:name/webhook-secret', async (context) => {
