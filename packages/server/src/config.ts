@@ -2,6 +2,7 @@ import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { API_KEY_PATTERN, API_KEY_REGION_PATTERN, API_KEY_RULE } from '@airlock/contracts';
+import { dataDirectoryLayout } from './data-directory.js';
 
 /** Server configuration. This module is the only reader of process.env. */
 export interface Config {
@@ -115,7 +116,7 @@ export function loadConfig(
     port: resolveOption({ flag: flags.port, variable: 'AIRLOCK_PORT', schema: port, fallback: 8080 }, environment),
     dataDirectory,
     imagesDirectory: resolve(
-      resolveOption({ variable: 'AIRLOCK_IMAGES_DIR', schema: text, fallback: join(dataDirectory, 'images') }, environment),
+      resolveOption({ variable: 'AIRLOCK_IMAGES_DIR', schema: text, fallback: dataDirectoryLayout(dataDirectory).images }, environment),
     ),
     databaseUrl: resolveOption({ variable: 'DATABASE_URL', schema: optionalText, fallback: undefined }, environment),
     bootstrapApiKey: resolveOption(

@@ -1,8 +1,6 @@
-import { randomBytes } from 'node:crypto';
-import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { availableParallelism } from 'node:os';
-import { join } from 'node:path';
 import { serve, type ServerType } from '@hono/node-server';
 import { LIMITS } from '@airlock/contracts';
 import {
@@ -13,11 +11,13 @@ import {
   ThreadRepository,
   WebhookRepository,
   openDatabase,
-  type Database,
 } from '@airlock/db';
 import { LayerCache, SandboxRuntime, type PoolStatistics, type ProgressListener } from '@airlock/runtime';
 import { LocalBlobStore, S3BlobStore } from '@airlock/storage';
 import type { Config } from './config.js';
+import { prepareDataDirectory, readOrCreateSecrets, type DataDirectoryLayout } from './data-directory.js';
+import { recoverPreviousRun } from './recover-previous-run.js';
+import { RetentionSweeper } from './services/retention-sweeper.js';
 import { createApp } from './http/app.js';
 import { AdminService } from './services/admin-service.js';
 import { ApiKeyService, type CreatedApiKey } from './services/api-key-service.js';
@@ -27,7 +27,6 @@ import { BackgroundExecutions } from './services/background-executions.js';
 import { ExecutionService } from './services/execution-service.js';
 import { RateLimits } from './services/rate-limits.js';
 import type { Logger } from './services/logger.js';
-import { randomToken } from './services/secrets.js';
 import { ThreadService, type SweepResult } from './services/thread-service.js';
 import { FileService } from './services/file-service.js';
 import { UrlSigner } from './services/url-signer.js';
@@ -56,58 +55,27 @@ export async function startServer(options: {
   onImageProgress?: ProgressListener;
 }): Promise<RunningServer> {
   const { config, logger } = options;
-  // Traversable but not listable: bubblewrap, running as the sandbox user, must reach the images inside it.
-  mkdirSync(config.dataDirectory, { recursive: true, mode: 0o711 });
-  chmodSync(config.dataDirectory, 0o711);
+  const layout = prepareDataDirectory(config.dataDirectory);
+  const secrets = readOrCreateSecrets(layout);
   const cleanups: Array<() => Promise<void>> = [];
   const cleanup = async (): Promise<void> => {
     for (const step of cleanups.reverse()) await step().catch((error) => logger.error('shutdown step failed', { error: String(error) }));
   };
   try {
     // The runtime first: its host checks are quick and fail with the clearest messages.
-    const runtime = await SandboxRuntime.start({
-      stateDirectory: join(config.dataDirectory, 'run'),
-      imagesDirectory: config.imagesDirectory,
-      sandboxUid: config.sandboxUid,
-      sandboxGid: config.sandboxGid,
-      bwrapPath: config.bwrapPath,
-      outputLimitBytes: LIMITS.outputMaxBytes,
-      imageMirror: config.imageMirror,
-      pool: {
-        maxSlots: config.poolMaxSlots,
-        maxSlotsPerKey: config.poolMaxSlotsPerKey,
-        maxConcurrentRefills: availableParallelism(),
-        idleMs: config.poolIdleSeconds * 1000,
-      },
-      onPoolError: (error) => logger.error('warm pool refill failed', { error: String(error) }),
-    });
+    const runtime = await startRuntime(config, layout, logger);
     cleanups.push(() => runtime.close());
-
-    if (!config.databaseUrl) mkdirSync(join(config.dataDirectory, 'pglite'), { recursive: true, mode: 0o700 });
-    const database: Database = await openDatabase(
-      config.databaseUrl ? { url: config.databaseUrl } : { dataDir: join(config.dataDirectory, 'pglite') },
-    );
+    if (!config.databaseUrl) mkdirSync(layout.pglite, { recursive: true, mode: 0o700 });
+    const database = await openDatabase(config.databaseUrl ? { url: config.databaseUrl } : { dataDir: layout.pglite });
     cleanups.push(() => database.close());
-    // Stable per data directory, so a restarted node fails exactly the executions it was running.
-    const nodeId = readOrCreateFile(join(config.dataDirectory, 'node-id'), () => `node_${randomToken(9)}`);
+    const nodeId = secrets.nodeId();
     const executions = new ExecutionRepository(database);
-    const failed = await executions.failRunning('the server stopped while this execution was running', { nodeId });
-    if (failed > 0) logger.warn('marked executions of a previous run as failed', { count: failed });
     const webhookRepository = new WebhookRepository(database);
-    // Deliveries this node was attempting when it stopped are retried at once rather than after their claim lapses.
-    await webhookRepository.releaseClaims(nodeId);
     const threadRepository = new ThreadRepository(database);
-    // A thread held by a killed run keeps its last complete layers; only the lock is released.
-    const abandoned = await threadRepository.releaseAbandoned(nodeId);
-    if (abandoned > 0) logger.warn('released threads held by a previous run', { count: abandoned });
-    const layerCache = new LayerCache(join(config.dataDirectory, 'layers'), {
-      uid: config.sandboxUid,
-      gid: config.sandboxGid,
-    });
+    await recoverPreviousRun({ nodeId, executions, webhooks: webhookRepository, threads: threadRepository, logger });
+    const layerCache = new LayerCache(layout.layers, { uid: config.sandboxUid, gid: config.sandboxGid });
     await layerCache.start();
-    const blobs = config.s3
-      ? new S3BlobStore({ ...config.s3, spoolDirectory: join(config.dataDirectory, 'blob-spool') })
-      : new LocalBlobStore(join(config.dataDirectory, 'blobs'));
+    const blobs = config.s3 ? new S3BlobStore({ ...config.s3, spoolDirectory: layout.blobSpool }) : new LocalBlobStore(layout.blobs);
     cleanups.push(async () => blobs.close());
     await blobs.removeIncomplete();
     const threads = new ThreadService({
@@ -118,30 +86,14 @@ export async function startServer(options: {
       logger,
       garbageGraceMs: config.garbageGraceSeconds * 1000,
     });
-    const sweep = () =>
-      threads.sweep().then((result) => {
-        if (result.expiredThreads + result.deletedBlobs > 0) logger.info('retention sweep', { ...result });
-        return result;
-      });
-    const sweeper = setInterval(
-      () => void sweep().catch((error: unknown) => logger.warn('retention sweep failed', { error: String(error) })),
-      config.sweepIntervalSeconds * 1000,
-    );
-    sweeper.unref();
-    cleanups.push(async () => {
-      clearInterval(sweeper);
-      await threads.idle();
-    });
+    const sweeper = new RetentionSweeper({ threads, intervalSeconds: config.sweepIntervalSeconds, logger });
+    cleanups.push(() => sweeper.close());
     await runtime.loadImage(DEFAULT_IMAGE, options.onImageProgress);
 
     const apiKeyRepository = new ApiKeyRepository(database);
     const keyService = new ApiKeyService({ keys: apiKeyRepository, region: config.keyRegion, cacheSeconds: config.authCacheSeconds });
-    const adminToken =
-      config.adminToken ?? readOrCreateFile(join(config.dataDirectory, 'admin-token'), () => `adm-${randomToken(32)}`);
-    const masterKeys =
-      config.masterKeys ??
-      [Buffer.from(readOrCreateFile(join(config.dataDirectory, 'master-key'), () => randomBytes(32).toString('hex')), 'hex')];
-    const webhookSecrets = new WebhookSecrets({ repository: webhookRepository, box: new SecretBox(masterKeys) });
+    const adminToken = config.adminToken ?? secrets.adminToken();
+    const webhookSecrets = new WebhookSecrets({ repository: webhookRepository, box: new SecretBox(config.masterKeys ?? [secrets.masterKey()]) });
     const webhookPolicy = { allowLoopback: config.webhooks.allowLoopback };
     const admin = new AdminService({
       imageNames: runtime.images.recipeNames(),
@@ -153,16 +105,11 @@ export async function startServer(options: {
       adminToken,
     });
     const createdApiKey = await admin.bootstrap(config.bootstrapApiKey);
-    const urlSigningKey =
-      config.urlSigningKey ?? readOrCreateFile(join(config.dataDirectory, 'url-signing-key'), () => randomBytes(32).toString('hex'));
     const rateLimits = new RateLimits({
       requestsPerMinute: config.rateLimitPerMinute,
       concurrentExecutionsPerOrganization: config.maxConcurrentExecutionsPerOrganization,
     });
-    const metrics = new ServerMetrics({
-      poolStatistics: () => runtime.poolStatistics(),
-      activeSandboxes: () => runtime.activeSandboxes,
-    });
+    const metrics = new ServerMetrics({ poolStatistics: () => runtime.poolStatistics(), activeSandboxes: () => runtime.activeSandboxes });
     const dispatcher = new WebhookDispatcher({
       deliveries: webhookRepository,
       secrets: webhookSecrets,
@@ -189,14 +136,9 @@ export async function startServer(options: {
     const app = createApp({
       apiKeys: keyService,
       executions: executionService,
-      background: new BackgroundExecutions({
-        executions: executionService,
-        records: executions,
-        deliveries: webhookRepository,
-        policy: webhookPolicy,
-      }),
+      background: new BackgroundExecutions({ executions: executionService, records: executions, deliveries: webhookRepository, policy: webhookPolicy }),
       rateLimits,
-      files: new FileService({ threads, signer: new UrlSigner(Buffer.from(urlSigningKey, 'hex')) }),
+      files: new FileService({ threads, signer: new UrlSigner(Buffer.from(config.urlSigningKey ?? secrets.urlSigningKey(), 'hex')) }),
       threads,
       publicUrl: config.publicUrl,
       corsOrigins: config.corsOrigins,
@@ -213,24 +155,32 @@ export async function startServer(options: {
     const server = await listen(app.fetch, config.host, config.port);
     cleanups.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
     const address = server.address() as AddressInfo;
-    const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-    logger.info('airlock listening', {
-      url: `http://${host}:${address.port}`,
-      cgroupVersion: runtime.cgroupVersion,
-      cgroupName: runtime.cgroupName,
-    });
-    return {
-      url: `http://${host}:${address.port}`,
-      createdApiKey,
-      adminToken,
-      poolStatistics: () => runtime.poolStatistics(),
-      sweep,
-      close: cleanup,
-    };
+    const url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
+    logger.info('airlock listening', { url, cgroupVersion: runtime.cgroupVersion, cgroupName: runtime.cgroupName });
+    return { url, createdApiKey, adminToken, poolStatistics: () => runtime.poolStatistics(), sweep: () => sweeper.sweep(), close: cleanup };
   } catch (error) {
     await cleanup();
     throw error;
   }
+}
+
+function startRuntime(config: Config, layout: DataDirectoryLayout, logger: Logger): Promise<SandboxRuntime> {
+  return SandboxRuntime.start({
+    stateDirectory: layout.run,
+    imagesDirectory: config.imagesDirectory,
+    sandboxUid: config.sandboxUid,
+    sandboxGid: config.sandboxGid,
+    bwrapPath: config.bwrapPath,
+    outputLimitBytes: LIMITS.outputMaxBytes,
+    imageMirror: config.imageMirror,
+    pool: {
+      maxSlots: config.poolMaxSlots,
+      maxSlotsPerKey: config.poolMaxSlotsPerKey,
+      maxConcurrentRefills: availableParallelism(),
+      idleMs: config.poolIdleSeconds * 1000,
+    },
+    onPoolError: (error) => logger.error('warm pool refill failed', { error: String(error) }),
+  });
 }
 
 function listen(fetch: (request: Request) => Response | Promise<Response>, hostname: string, port: number): Promise<ServerType> {
@@ -238,16 +188,4 @@ function listen(fetch: (request: Request) => Response | Promise<Response>, hostn
     const server = serve({ fetch, hostname, port }, () => resolve(server));
     server.once('error', reject);
   });
-}
-
-/** A value kept in a file of the data directory (mode 0600), created on first use. */
-function readOrCreateFile(path: string, create: () => string): string {
-  try {
-    return readFileSync(path, 'utf8').trim();
-  } catch {
-    const value = create();
-    writeFileSync(path, `${value}\n`, { mode: 0o600, flag: 'wx' });
-    chmodSync(path, 0o600);
-    return value;
-  }
 }

@@ -1,6 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { loadConfig } from '@airlock/server';
+import { dataDirectoryLayout, loadConfig } from '@airlock/server';
 import { requestJson, serverUrl } from '../http-client.js';
 import { CommandError } from '../run-command.js';
 
@@ -12,7 +11,7 @@ interface AdminOptions {
 function adminToken(options: AdminOptions): string {
   const config = loadConfig({ dataDirectory: options.dataDir });
   if (config.adminToken) return config.adminToken;
-  const path = join(config.dataDirectory, 'admin-token');
+  const path = dataDirectoryLayout(config.dataDirectory).adminToken;
   try {
     return readFileSync(path, 'utf8').trim();
   } catch {

@@ -1,5 +1,5 @@
 import { formatHostCheck, hostCanRun } from '@airlock/runtime';
-import { createJsonLogger, loadConfig, startServer } from '@airlock/server';
+import { createJsonLogger, dataDirectoryLayout, loadConfig, startServer } from '@airlock/server';
 import { checkHost } from '../host-check.js';
 import { parentExited } from '../parent-watch.js';
 import { CommandError } from '../run-command.js';
@@ -37,7 +37,7 @@ export async function serveCommand(options: { host?: string; port?: number; data
       `    -H 'Authorization: Bearer ${shownKey}' -H 'Content-Type: application/json' \\`,
       `    -d '{"code": "print(\\"hello from the sandbox\\")", "language": "python"}'`,
       '',
-      `Admin token for "airlock keys": ${config.adminToken ? '(from AIRLOCK_ADMIN_TOKEN)' : `${config.dataDirectory}/admin-token`}`,
+      `Admin token for "airlock keys": ${config.adminToken ? '(from AIRLOCK_ADMIN_TOKEN)' : dataDirectoryLayout(config.dataDirectory).adminToken}`,
       '',
     ].join('\n'),
   );
