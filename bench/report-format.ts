@@ -1,7 +1,7 @@
 import { BENCH_COMMAND, BENCH_OPTIONS } from './options.js';
 import type { Report, ReportRow } from './report.js';
 
-const HEADER = ['metric', 'value', 'target (DESIGN.md §8)', 'met?'];
+const HEADER = ['metric', 'value', 'target (docs/architecture.md)', 'met?'];
 
 function cells(row: ReportRow): string[] {
   return [row.metric, row.value, row.target, row.met === undefined ? '—' : row.met ? 'yes' : 'no'];
@@ -59,7 +59,7 @@ export function renderMarkdown(report: Report): string {
     '',
     `This run, \`${report.results.command}\`, took ${Math.round(report.results.runSeconds)} s. Benchmarks are not tests:`,
     'nothing here fails a build.',
-    'Targets are those of DESIGN.md section 8; "(reference)" marks a figure it quotes for comparison.',
+    'Targets are the performance targets of docs/architecture.md; "(reference)" marks a figure quoted for comparison.',
     '',
     '## Machine',
     '',

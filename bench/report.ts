@@ -96,7 +96,7 @@ export interface BenchResults {
   threads: ThreadSeries;
 }
 
-/** One line of a section's table; `met` is undefined when DESIGN.md sets no target for the metric. */
+/** One line of a section's table; `met` is undefined when docs/architecture.md sets no target for the metric. */
 export interface ReportRow {
   metric: string;
   value: string;
@@ -120,12 +120,12 @@ function info(metric: string, value: string, target = '—'): ReportRow {
   return { metric, value, target, met: undefined };
 }
 
-/** A row with a DESIGN.md threshold: `value` must stay at or below `limit`. */
+/** A row with a threshold of docs/architecture.md: `value` must stay at or below `limit`. */
 function atMost(metric: string, value: number, limit: { value: number; text: string }, format: (value: number) => string): ReportRow {
   return { metric, value: format(value), target: `<= ${limit.text}`, met: value <= limit.value };
 }
 
-/** p50 and p99 rows; `p50Reference` is a figure DESIGN.md quotes for comparison, not a target. */
+/** p50 and p99 rows; `p50Reference` is a figure quoted for comparison, not a target. */
 function latencyRows(label: string, summary: LatencySummary, p50Reference = '—'): ReportRow[] {
   return [info(`${label} p50`, formatMs(summary.p50), p50Reference), info(`${label} p99`, formatMs(summary.p99))];
 }

@@ -17,7 +17,7 @@ import type { BenchResults, SequentialSeries, WarmSeries } from './report.js';
 import { readIdleSlots, summarizeSlots } from './slot-memory.js';
 import { formatMiB, formatMs } from './units.js';
 
-/** DESIGN.md section 8: sustained throughput is measured at concurrency 8. */
+/** docs/architecture.md: sustained throughput is measured at concurrency 8. */
 const THROUGHPUT_CONCURRENCY = 8;
 const BURST_CONCURRENCY = 16;
 

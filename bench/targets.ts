@@ -1,4 +1,4 @@
-/** The performance targets of DESIGN.md section 8 that this benchmark measures. */
+/** The performance targets of docs/architecture.md that this benchmark measures. */
 
 /** Sandbox overhead p50, warm: accepted -> code running. */
 export const WARM_OVERHEAD_LIMIT = { value: 1, text: '1 ms' };

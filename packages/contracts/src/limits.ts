@@ -1,4 +1,4 @@
-/** Request limits of the wire contract (API.md). */
+/** Request limits of the wire contract (docs/api.md). */
 export const LIMITS = {
   codeMaxBytes: 1024 * 1024,
   /** Whole request body; code plus the JSON around it. */

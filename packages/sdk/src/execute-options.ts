@@ -2,7 +2,7 @@ import type { ExecuteRequestInput, Language } from '@airlock/contracts';
 import type { Configuration } from './configuration.js';
 import type { CallOptions } from './transport.js';
 
-/** The server's timeout when a request names none (API.md). */
+/** The server's timeout when a request names none (docs/api.md). */
 const SERVER_DEFAULT_TIMEOUT_SECONDS = 60;
 
 export interface ExecuteOptions extends CallOptions {

@@ -11,7 +11,7 @@ import type { ExecutionResult, Language } from '../types.js';
 
 export const CODE_SANDBOX_TOOL_NAME = 'code_sandbox';
 
-/** Output beyond this many bytes per stream is cut by the server (API.md). */
+/** Output beyond this many bytes per stream is cut by the server (docs/api.md). */
 const OUTPUT_LIMIT_KILOBYTES = 64;
 const LANGUAGES = ['python', 'node', 'bash'] as const satisfies readonly Language[];
 

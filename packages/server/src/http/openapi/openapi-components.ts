@@ -71,7 +71,7 @@ function errorResponse(code: ErrorCode, description: string, headers: z.ZodObjec
   return { id, description: `\`${code}\`: ${description}`, headers, content: errorContent };
 }
 
-/** One reusable answer per stable error code (API.md), with the status ERROR_STATUS gives it. */
+/** One reusable answer per stable error code (docs/api.md), with the status ERROR_STATUS gives it. */
 export const errorResponses = {
   validation_error: errorResponse('validation_error', 'a body or parameter is invalid; the message names the field and the rule.'),
   unauthorized: errorResponse(
