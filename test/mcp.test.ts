@@ -6,6 +6,8 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SANDBOX_DESCRIPTION } from '../packages/contracts/src/index.js';
+import { MCP_TOOL_NAMES } from '../packages/server/src/mcp/mcp-server.js';
 import { startAirlock, testApiKey, type AirlockFixture } from './support/airlock-fixture.js';
 
 const run = promisify(execFile);
@@ -87,7 +89,8 @@ describe('MCP server', () => {
       const { tools } = await client.listTools();
       expect(tools.map((tool) => tool.name).sort()).toEqual(['files_download', 'files_list', 'sandbox_execute']);
       const execute = tools.find((tool) => tool.name === 'sandbox_execute')!;
-      expect(execute.description).toMatch(/network is blocked by default/i);
+      expect(execute.description).toContain(SANDBOX_DESCRIPTION);
+      expect(tools.map((tool) => tool.name).sort()).toEqual([...MCP_TOOL_NAMES].sort());
       expect(execute.description).toContain('/home/sandbox');
       expect(execute.inputSchema.required).toEqual(['code']);
       expect(execute.inputSchema.properties).toMatchObject({

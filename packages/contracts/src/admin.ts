@@ -51,8 +51,13 @@ export const CreateApiKeyRequest = z.strictObject({
 });
 export type CreateApiKeyRequest = z.infer<typeof CreateApiKeyRequest>;
 
+/** A sandbox config's network; only 'blocked' is served yet (the requests refuse the other). */
+export const NETWORK_MODES = ['blocked', 'unrestricted'] as const;
+export type NetworkMode = (typeof NETWORK_MODES)[number];
 export const EXECUTION_RETENTIONS = ['1h', '24h', '7d', '30d', 'forever'] as const;
+export type ExecutionRetention = (typeof EXECUTION_RETENTIONS)[number];
 export const THREAD_RETENTIONS = ['24h', '7d', '30d', 'forever'] as const;
+export type ThreadRetention = (typeof THREAD_RETENTIONS)[number];
 
 export const SandboxSettingsRequest = z.strictObject({
   image: z.string().min(1).optional(),
@@ -116,7 +121,7 @@ export const SandboxSummary = z.object({
   image: z.string(),
   cpu: z.number(),
   memory_mb: z.number().int(),
-  network: z.enum(['blocked', 'unrestricted']),
+  network: z.enum(NETWORK_MODES),
   env_vars: z.record(z.string(), z.string()),
   timeout_max_seconds: z.number().int(),
   execution_retention: z.enum(EXECUTION_RETENTIONS),

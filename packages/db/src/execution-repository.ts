@@ -1,9 +1,9 @@
+import type { DeliveryMode, ExecutionStatus as FinishedExecutionStatus } from '@airlock/contracts';
 import type { Queryable } from './database.js';
 import { stringMapParameter, withoutNul } from './sql-text.js';
 
-export type ExecutionStatus = 'running' | 'success' | 'failed' | 'timeout' | 'oom' | 'blocked' | 'cancelled';
-export type FinishedExecutionStatus = Exclude<ExecutionStatus, 'running'>;
-export type DeliveryMode = 'inline' | 'streaming' | 'webhook';
+export type { DeliveryMode, FinishedExecutionStatus };
+export type ExecutionStatus = 'running' | FinishedExecutionStatus;
 
 export interface Execution {
   traceId: string;

@@ -1,10 +1,9 @@
+import type { ExecutionRetention, NetworkMode as NetworkPolicy, ThreadRetention } from '@airlock/contracts';
 import type { Queryable } from './database.js';
 import { generateId } from './ids.js';
 import { stringMapParameter } from './sql-text.js';
 
-export type NetworkPolicy = 'blocked' | 'unrestricted';
-export type ExecutionRetention = '1h' | '24h' | '7d' | '30d' | 'forever';
-export type ThreadRetention = '24h' | '7d' | '30d' | 'forever';
+export type { ExecutionRetention, NetworkPolicy, ThreadRetention };
 
 export interface SandboxConfig {
   id: string;

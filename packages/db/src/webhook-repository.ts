@@ -1,9 +1,10 @@
+import type { WebhookDeliveryStatus } from '@airlock/contracts';
 import type { Queryable } from './database.js';
 import { EXECUTION_COLUMNS, toExecution, type Execution, type ExecutionRow } from './execution-repository.js';
 import { selectColumns, unprefixRow } from './sql-columns.js';
 import { withoutNul } from './sql-text.js';
 
-export type WebhookDeliveryStatus = 'pending' | 'delivered' | 'failed';
+export type { WebhookDeliveryStatus };
 
 /** One execution's webhook delivery (queued by ExecutionRepository when the execution finishes). */
 export interface WebhookDelivery {

@@ -1,7 +1,9 @@
+import { readFileSync } from 'node:fs';
+import { SANDBOX_DESCRIPTION } from '@airlock/contracts';
 import { describe, expect, it } from 'vitest';
 import { Airlock } from '../client.js';
 import { AirlockConnectionError } from '../errors.js';
-import { codeSandboxTool } from './code-sandbox.js';
+import { SANDBOX_FACTS, codeSandboxTool } from './code-sandbox.js';
 
 /** A client whose server answers every request with `status` and `body`, recording the request bodies. */
 function answering(status: number, body: unknown) {
@@ -59,13 +61,25 @@ describe('the code_sandbox tool', () => {
     await expect(codeSandboxTool({ client: down }).run({ code: 'print(1)' })).rejects.toBeInstanceOf(AirlockConnectionError);
   });
 
-  it('describes the sandbox and its default thread to the model', () => {
+  it("describes the sandbox as the server does, and its default thread, to the model", () => {
     const { description, inputSchema } = codeSandboxTool({ threadId: 'conversation' });
-    for (const fact of ['python3', 'node', 'curl', 'git', 'jq', 'blocked', '/home/sandbox', '/tmp', '/data/<name>', '64 KB', 'non-zero exit', '"conversation"']) {
-      expect(description).toContain(fact);
-    }
+    expect(SANDBOX_FACTS).toBe(SANDBOX_DESCRIPTION);
+    expect(description).toContain(SANDBOX_DESCRIPTION);
+    expect(description).toContain('"conversation"');
+    // Only what the server serves: no storage mounts yet.
+    expect(description).not.toContain('/data');
     expect(inputSchema.safeParse({ code: 'print(1)', thread_id: 'no spaces allowed' }).success).toBe(false);
     expect(inputSchema.safeParse({ code: '' }).success).toBe(false);
+  });
+
+  it("the Python SDK's tool describes the sandbox in the same words", () => {
+    const python = readFileSync(new URL('../../../../python/src/airlock/integrations/_code_sandbox.py', import.meta.url), 'utf8');
+    const start = python.indexOf('DESCRIPTION = """\\\n') + 'DESCRIPTION = """\\\n'.length;
+    const description = python.slice(start, python.indexOf('"""', start));
+    // A backslash ends the source lines of one paragraph; the text is compared with its whitespace as single spaces.
+    const text = description.replaceAll('\\\n', '').replace(/\s+/g, ' ');
+    expect(text).toContain(SANDBOX_DESCRIPTION);
+    expect(text).not.toContain('/data');
   });
 
   it('makes its client at the first call, so a tool can be built without a key', () => {

@@ -30,19 +30,28 @@ export interface CodeSandboxToolOptions {
   timeout?: number;
 }
 
+/**
+ * What the sandbox is and can do: the server's own description of it (SANDBOX_DESCRIPTION in the contracts, which
+ * the tool subpaths do not import), pinned to it by a test.
+ */
+export const SANDBOX_FACTS = [
+  'The sandbox is a Debian system with bash, coreutils, python3 with pip, node with npm, curl, git and jq.',
+  'It has no network access (no DNS, loopback only): pip install, npm install and downloads fail, so work with what',
+  'is installed. The code runs as an unprivileged user in /home/sandbox. /tmp is emptied after every call and no',
+  `process outlives it. stdout and stderr are each cut after ${OUTPUT_LIMIT_KILOBYTES} KB, so print summaries,`,
+  'not whole data sets. Code still running at its timeout is killed (exit code 137); a non-zero exit code, a timeout',
+  'or running out of memory is a normal result, not an error: read stderr and fix the code.',
+].join(' ');
+
 function codeSandboxDescription(options: CodeSandboxToolOptions = {}): string {
   const thread = options.threadId
     ? `Calls share the thread "${options.threadId}" unless you pass another thread_id.`
     : 'Without a thread_id every call starts from an empty home.';
   return [
     'Run code in an isolated Linux sandbox and get its stdout, stderr and exit code.',
-    'The sandbox is Debian with bash, coreutils, python3 with pip, node with npm, curl, git and jq.',
-    'Network access is blocked, so pip or npm installs and downloads fail; work with what is installed.',
-    `The working directory is /home/sandbox. It persists between calls that pass the same thread_id (files, installed packages); ${thread}`,
-    '/tmp is wiped after every call. Each call is a fresh process: variables do not carry over, files in the home do.',
-    'Storage the operator attached, if any, is mounted at /data/<name> (ls /data lists it); it persists across calls and threads and may be read-only.',
-    `stdout and stderr are each cut after ${OUTPUT_LIMIT_KILOBYTES} KB: print summaries, not whole data sets.`,
-    'Code that runs past its timeout is killed. A non-zero exit code is a normal result: read stderr and fix the code.',
+    SANDBOX_FACTS,
+    `/home/sandbox persists between calls that pass the same thread_id (files, installed packages); ${thread}`,
+    'Each call is a fresh process: variables do not carry over, files in the home do.',
   ].join(' ');
 }
 

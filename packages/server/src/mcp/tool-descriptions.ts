@@ -1,23 +1,15 @@
-import { LIMITS } from '@airlock/contracts';
+import { SANDBOX_DESCRIPTION } from '@airlock/contracts';
 import { INLINE_TEXT_MAX_BYTES } from './tool-schemas.js';
-
-const OUTPUT_KB = LIMITS.outputMaxBytes / 1024;
 
 /** What each tool is for, written for the model that chooses and calls it. */
 export const TOOL_DESCRIPTIONS = {
   sandbox_execute: [
     'Runs a program in a fresh, isolated Linux sandbox and returns its stdout, stderr and exit code.',
-    'The sandbox is a Debian system with bash, coreutils, python3 with pip, node with npm, curl, git and jq. The code',
-    'runs as an unprivileged user in /home/sandbox with the CPU, memory and time limits of the API key.',
-    'The network is blocked by default (loopback only, no DNS): pip install, npm install and downloads fail unless',
-    "the API key's sandbox allows network access.",
+    SANDBOX_DESCRIPTION,
     'Without thread_id the home /home/sandbox starts empty and is thrown away after the call. With a thread_id it',
     'persists: the next call with the same thread_id sees the files this one left (also packages installed with',
-    'pip install --user or npm install there). /tmp is always emptied after the call, and no process outlives it.',
-    `stdout and stderr are each cut at ${OUTPUT_KB} KB (stdout_truncated / stderr_truncated say so): write large`,
-    'results to a file in a thread and fetch it with files_download.',
-    'A non-zero exit code, a timeout or running out of memory is a normal result (see status, exit_code and error),',
-    'not a tool error. A thread runs one call at a time; a second call on a busy thread fails with thread_busy.',
+    'pip install --user or npm install there). Write large results to a file in a thread and fetch it with',
+    'files_download. A thread runs one call at a time; a second call on a busy thread fails with thread_busy.',
   ].join(' '),
   files_list: [
     "Lists the files and directories in a thread's home (/home/sandbox as the next sandbox_execute call with that",

@@ -14,21 +14,18 @@ TOOL_NAME = "code_sandbox"
 LANGUAGES = ("python", "node", "bash")
 
 DESCRIPTION = """\
-Run code in an isolated Linux sandbox (Debian) and get back its exit code, stdout and stderr.
+Run code in an isolated Linux sandbox and get back its exit code, stdout and stderr.
 
-The sandbox has bash and coreutils, python3 with pip, node with npm, curl, git and jq. Network access is blocked, \
-so installing packages or fetching URLs fails; work with what is installed.
+The sandbox is a Debian system with bash, coreutils, python3 with pip, node with npm, curl, git and jq. \
+It has no network access (no DNS, loopback only): pip install, npm install and downloads fail, so work with what \
+is installed. The code runs as an unprivileged user in /home/sandbox. /tmp is emptied after every call and no \
+process outlives it. stdout and stderr are each cut after 64 KB, so print summaries, \
+not whole data sets. Code still running at its timeout is killed (exit code 137); a non-zero exit code, a timeout \
+or running out of memory is a normal result, not an error: read stderr and fix the code.
 
 language is "python" (the code is a Python script), "node" (a JavaScript file run by Node.js) or "bash" \
-(a shell script). Print what you need to see: only stdout and stderr come back, each capped at 64 KB.
-
-The working directory is /home/sandbox. Files there persist between calls that pass the same thread_id; without \
-a thread_id every call starts from a fresh home. /tmp is always emptied after a call. Storage the operator \
-attached, if any, is mounted at /data/<name> (ls /data lists it); it persists across calls and threads and may \
-be read-only.
-
-Each call has a time limit (timeout, in seconds, default 60); code still running then is killed with exit code \
-137. A non-zero exit code is a normal result: read stderr, fix the code and call again."""
+(a shell script). Files in /home/sandbox persist between calls that pass the same thread_id; without a thread_id \
+every call starts from a fresh home. Each call has a time limit (timeout, in seconds, default 60)."""
 
 
 def input_schema(default_language: str = "python") -> Dict[str, Any]:
