@@ -1,7 +1,8 @@
 import { StringDecoder } from 'node:string_decoder';
 import type { ExecuteResponse, ExecutionEvent } from '@airlock/contracts';
 
-type NewEvent = ExecutionEvent extends infer E ? (E extends unknown ? Omit<E, 'seq'> : never) : never;
+/** A stream event before the log numbers it. */
+export type NewEvent = ExecutionEvent extends infer E ? (E extends unknown ? Omit<E, 'seq'> : never) : never;
 
 const KEEPALIVE_MS = 15_000;
 
@@ -69,13 +70,7 @@ export class ExecutionLog {
 
   finish(result: ExecuteResponse): void {
     this.endOutput();
-    this.append({
-      type: 'result',
-      trace_id: this.traceId,
-      status: result.status,
-      result,
-      output_truncated: result.stdout_truncated || result.stderr_truncated,
-    });
+    this.append(resultEvent(result));
     this.#done = true;
     for (const listener of this.#listeners) listener(null);
     this.#listeners.clear();
@@ -129,4 +124,15 @@ export class LiveExecutions {
     const log = this.#logs.get(traceId);
     return log?.orgId === orgId ? log : undefined;
   }
+}
+
+/** The stream's last event: the execute answer, live and in replays built from the record. */
+export function resultEvent(result: ExecuteResponse): Extract<NewEvent, { type: 'result' }> {
+  return {
+    type: 'result',
+    trace_id: result.trace_id,
+    status: result.status,
+    result,
+    output_truncated: result.stdout_truncated || result.stderr_truncated,
+  };
 }

@@ -1,24 +1,38 @@
 import type { ExecuteResponse, ExecutionErrorCode, ExecutionRecordResponse } from '@airlock/contracts';
-import { NEVER_RAN_EXIT_CODE, type Execution, type FinishedExecutionStatus, type WebhookDeliveryStatus } from '@airlock/db';
+import { NEVER_RAN_EXIT_CODE, type Execution, type ExecutionResult, type FinishedExecutionStatus, type WebhookDeliveryStatus } from '@airlock/db';
 
 export type FinishedExecution = Execution & { status: FinishedExecutionStatus };
 
-/** A finished execution's record as the inline response it answered (for replays and webhook payloads). */
-export function toExecuteResponse(execution: FinishedExecution): ExecuteResponse {
+/** What an execution's answers carry: the result being recorded, or a finished execution's record. */
+export type ExecutionOutcomeFields = Pick<
+  ExecutionResult,
+  'status' | 'exitCode' | 'errorCode' | 'error' | 'stdoutTruncated' | 'stderrTruncated' | 'durationMs' | 'overheadMs'
+> & { stdout: string | null; stderr: string | null };
+
+/**
+ * The one mapper from an execution's outcome to the execute answer; the inline answer, the stream's result event, the
+ * replay, the webhook body and the MCP tool's result all carry it.
+ */
+export function toExecuteResponse(traceId: string, outcome: ExecutionOutcomeFields): ExecuteResponse {
   return {
-    success: execution.exitCode === 0,
-    stdout: execution.stdout ?? '',
-    stderr: execution.stderr ?? '',
-    exit_code: execution.exitCode ?? NEVER_RAN_EXIT_CODE,
-    error: errorCode(execution),
-    error_message: execution.error,
-    trace_id: execution.traceId,
-    status: execution.status,
-    stdout_truncated: execution.stdoutTruncated,
-    stderr_truncated: execution.stderrTruncated,
-    duration_ms: execution.durationMs ?? 0,
-    overhead_ms: execution.overheadMs ?? 0,
+    success: outcome.exitCode === 0,
+    stdout: outcome.stdout ?? '',
+    stderr: outcome.stderr ?? '',
+    exit_code: outcome.exitCode ?? NEVER_RAN_EXIT_CODE,
+    error: errorCode(outcome),
+    error_message: outcome.error,
+    trace_id: traceId,
+    status: outcome.status,
+    stdout_truncated: outcome.stdoutTruncated,
+    stderr_truncated: outcome.stderrTruncated,
+    duration_ms: outcome.durationMs ?? 0,
+    overhead_ms: outcome.overheadMs ?? 0,
   };
+}
+
+/** A finished execution's record as the answer it gave (for replays and webhook payloads). */
+export function recordedResponse(execution: FinishedExecution): ExecuteResponse {
+  return toExecuteResponse(execution.traceId, execution);
 }
 
 export function isFinished(execution: Execution): execution is FinishedExecution {
@@ -27,7 +41,7 @@ export function isFinished(execution: Execution): execution is FinishedExecution
 
 /** The body POSTed to an execution's webhook URL: the inline result plus the request's metadata. */
 export function webhookPayload(execution: FinishedExecution): string {
-  return JSON.stringify({ ...toExecuteResponse(execution), metadata: execution.metadata });
+  return JSON.stringify({ ...recordedResponse(execution), metadata: execution.metadata });
 }
 
 export function toRecordResponse(execution: Execution, webhookDeliveryStatus: WebhookDeliveryStatus | null): ExecutionRecordResponse {
@@ -52,8 +66,8 @@ export function toRecordResponse(execution: Execution, webhookDeliveryStatus: We
   };
 }
 
-/** The record's error code; an error stored as a sentence alone reads as sandbox_error. */
-function errorCode(execution: Execution): ExecutionErrorCode | null {
-  if (execution.errorCode !== null) return execution.errorCode as ExecutionErrorCode;
-  return execution.error === null ? null : 'sandbox_error';
+/** The outcome's error code; an error stored as a sentence alone reads as sandbox_error. */
+function errorCode(outcome: Pick<ExecutionResult, 'errorCode' | 'error'>): ExecutionErrorCode | null {
+  if (outcome.errorCode !== null) return outcome.errorCode as ExecutionErrorCode;
+  return outcome.error === null ? null : 'sandbox_error';
 }

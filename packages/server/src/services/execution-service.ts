@@ -6,7 +6,7 @@ import {
   type ExecutionCancelResponse,
   type ExecutionRecordResponse,
 } from '@airlock/contracts';
-import { NEVER_RAN_EXIT_CODE, generateId, type ExecutionRepository, type SandboxConfig, type WebhookRepository } from '@airlock/db';
+import { NEVER_RAN_EXIT_CODE, generateId, type ExecutionRepository, type ExecutionResult, type SandboxConfig, type WebhookRepository } from '@airlock/db';
 import {
   SandboxStartError,
   type PreparedSandbox,
@@ -16,7 +16,7 @@ import {
 } from '@airlock/runtime';
 import { ApiError } from './api-error.js';
 import type { Principal } from './api-key-service.js';
-import { isFinished, toRecordResponse, type FinishedExecution } from './execution-records.js';
+import { isFinished, toExecuteResponse, toRecordResponse, type FinishedExecution } from './execution-records.js';
 import type { Logger } from './logger.js';
 import type { ServerMetrics } from './metrics.js';
 import type { ExecutionLog, LiveExecutions } from './execution-log.js';
@@ -45,8 +45,11 @@ export interface ExecutionServiceOptions {
   };
 }
 
-/** How a caller receives the result. */
-export type Delivery =
+/**
+ * How the caller receives the answer (stored as the record's `delivery_mode`); not to be confused with a webhook
+ * delivery, the outbox row that sends a result.
+ */
+export type ResponseMode =
   | { mode: 'inline' }
   /** `onStarted` gets the live log once the execution is accepted and its sandbox ready. */
   | { mode: 'streaming'; onStarted: (log: ExecutionLog) => void }
@@ -70,10 +73,10 @@ export class ExecutionService {
     principal: Principal,
     request: ExecuteRequest,
     acceptedAt: number,
-    delivery: Delivery = { mode: 'inline' },
+    answer: ResponseMode = { mode: 'inline' },
   ): Promise<ExecuteResponse> {
     const { sandboxConfig, organization, apiKey } = principal;
-    rejectUnsupported(request, delivery);
+    rejectUnsupported(request, answer);
     if (request.timeout > organization.maxTimeoutSeconds) {
       throw ApiError.validation(
         `timeout: at most ${organization.maxTimeoutSeconds} seconds on this organization's plan; pass a smaller value or raise the organization's max_timeout_seconds`,
@@ -98,13 +101,13 @@ export class ExecutionService {
     try {
       const { sandbox, warm, home } = await this.#prepare(principal, request, traceId);
       const log = this.#options.live.start(organization.id, traceId, { metadata: request.metadata ?? {}, createdAt });
-      if (delivery.mode === 'streaming') delivery.onStarted(log);
+      if (answer.mode === 'streaming') answer.onStarted(log);
       try {
-        const response = await this.#run({ request, principal, traceId, createdAt, acceptedAt, env, sandbox, warm, home, log, delivery });
+        const response = await this.#run({ request, principal, traceId, createdAt, acceptedAt, env, sandbox, warm, home, log, answer });
         log.finish(response);
         return response;
       } catch (error) {
-        log.finish(failedResponse(traceId, error instanceof Error ? error.message : 'the execution failed'));
+        log.finish(toExecuteResponse(traceId, failedResult(error instanceof Error ? error.message : 'the execution failed', createdAt, null)));
         throw error;
       } finally {
         this.#options.live.retire(log);
@@ -125,9 +128,9 @@ export class ExecutionService {
     warm: boolean;
     home: { lease: ThreadLease; changes: string } | undefined;
     log: ExecutionLog;
-    delivery: Delivery;
+    answer: ResponseMode;
   }): Promise<ExecuteResponse> {
-    const { request, principal, traceId, createdAt, acceptedAt, env, sandbox, warm, home, log, delivery } = options;
+    const { request, principal, traceId, createdAt, acceptedAt, env, sandbox, warm, home, log, answer } = options;
     const { sandboxConfig, organization, apiKey } = principal;
     let saveError: unknown;
     const running = sandbox.run({
@@ -151,12 +154,12 @@ export class ExecutionService {
       language: request.language,
       code: request.code,
       metadata: request.metadata ?? {},
-      deliveryMode: delivery.mode,
-      webhookUrl: delivery.mode === 'webhook' ? delivery.webhookUrl : undefined,
+      deliveryMode: answer.mode,
+      webhookUrl: answer.mode === 'webhook' ? answer.webhookUrl : undefined,
       createdAt,
     }));
-    inserted.then(() => delivery.mode === 'webhook' && delivery.onRecorded(traceId), () => undefined);
-    const complete = async (result: Parameters<ExecutionRepository['complete']>[1]) => {
+    inserted.then(() => answer.mode === 'webhook' && answer.onRecorded(traceId), () => undefined);
+    const complete = async (result: ExecutionResult) => {
       const completed = await this.#options.executions.complete(traceId, result);
       if (completed?.webhookUrl) this.#options.webhooks.onQueued();
     };
@@ -177,7 +180,7 @@ export class ExecutionService {
     const overheadMs = round(outcome.codeStartedAt - acceptedAt, 3);
     const durationMs = Math.round(outcome.runMs);
     const error = saveError === undefined ? describeOutcome(outcome, request.timeout) : HOME_NOT_SAVED;
-    await complete({
+    const result: ExecutionResult = {
       status: outcome.status,
       exitCode: outcome.exitCode,
       errorCode: error?.code ?? null,
@@ -194,26 +197,14 @@ export class ExecutionService {
       resultSeq: log.endOutput(),
       startedAt: new Date(createdAt.getTime() + Math.max(0, outcome.codeStartedAt - acceptedAt)),
       completedAt: new Date(),
-    });
+    };
+    await complete(result);
     this.#options.metrics.recordExecution({ language: request.language, status: outcome.status, warm, overheadMs });
     if (saveError !== undefined) {
       this.#options.logger.error('thread home could not be saved', { traceId, error: String(saveError) });
       throw ApiError.unavailable(`${HOME_NOT_SAVED.message} (trace ${traceId})`);
     }
-    return {
-      success: outcome.exitCode === 0,
-      stdout: outcome.stdout,
-      stderr: outcome.stderr,
-      exit_code: outcome.exitCode,
-      error: error?.code ?? null,
-      error_message: error?.message ?? null,
-      trace_id: traceId,
-      status: outcome.status,
-      stdout_truncated: outcome.stdoutTruncated,
-      stderr_truncated: outcome.stderrTruncated,
-      duration_ms: durationMs,
-      overhead_ms: overheadMs,
-    };
+    return toExecuteResponse(traceId, result);
   }
 
   /** A sandbox for the call; with a thread_id, the thread is taken and its home attached first. */
@@ -326,23 +317,6 @@ export function sandboxLimits(config: SandboxConfig): SandboxLimits {
   };
 }
 
-function failedResponse(traceId: string, message: string): ExecuteResponse {
-  return {
-    success: false,
-    stdout: '',
-    stderr: '',
-    exit_code: NEVER_RAN_EXIT_CODE,
-    error: 'sandbox_error',
-    error_message: message,
-    trace_id: traceId,
-    status: 'failed',
-    stdout_truncated: false,
-    stderr_truncated: false,
-    duration_ms: 0,
-    overhead_ms: 0,
-  };
-}
-
 interface ExecutionError {
   code: ExecutionErrorCode;
   message: string;
@@ -353,8 +327,8 @@ const HOME_NOT_SAVED: ExecutionError = {
   message: "the code ran, but the thread's home changes could not be saved to storage; the thread is unchanged",
 };
 
-function rejectUnsupported(request: ExecuteRequest, delivery: Delivery): void {
-  if (request.webhook_url !== undefined && delivery.mode !== 'webhook') {
+function rejectUnsupported(request: ExecuteRequest, answer: ResponseMode): void {
+  if (request.webhook_url !== undefined && answer.mode !== 'webhook') {
     throw ApiError.validation('webhook_url: needs the header Prefer: respond-async (the call then answers 202 at once)');
   }
 }
@@ -372,7 +346,7 @@ function describeOutcome(outcome: SandboxOutcome, timeoutSeconds: number): Execu
   }
 }
 
-function failedResult(message: string, startedAt: Date, resultSeq: number) {
+function failedResult(message: string, startedAt: Date, resultSeq: number | null): ExecutionResult {
   return {
     status: 'failed' as const,
     exitCode: NEVER_RAN_EXIT_CODE,

@@ -1,7 +1,7 @@
 import { ExecuteRequest, TRACE_ID_PATTERN } from '@airlock/contracts';
 import { Hono, type Context } from 'hono';
 import { ApiError } from '../../services/api-error.js';
-import { toExecuteResponse } from '../../services/execution-records.js';
+import { recordedResponse } from '../../services/execution-records.js';
 import type { BackgroundExecutions } from '../../services/background-executions.js';
 import type { ExecutionService } from '../../services/execution-service.js';
 import type { AppEnv } from '../app-context.js';
@@ -31,7 +31,7 @@ export function executeRoutes(executions: ExecutionService, background: Backgrou
     const found = await executions.output(context.get('principal'), traceIdParameter(context));
     if ('log' in found) return followLog(found.log, afterSeq);
     const { record } = found;
-    return recordedEvents(toExecuteResponse(record), record.resultSeq, afterSeq);
+    return recordedEvents(recordedResponse(record), record.resultSeq, afterSeq);
   });
 
   routes.post('/v1/executions/:traceId/cancel', async (context) => {

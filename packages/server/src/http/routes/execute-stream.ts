@@ -1,6 +1,6 @@
-import type { ExecuteRequest, ExecuteResponse } from '@airlock/contracts';
+import type { ExecuteRequest, ExecuteResponse, ExecutionEvent } from '@airlock/contracts';
 import type { Principal } from '../../services/api-key-service.js';
-import type { ExecutionLog } from '../../services/execution-log.js';
+import { resultEvent, type ExecutionLog, type NewEvent } from '../../services/execution-log.js';
 import type { ExecutionService } from '../../services/execution-service.js';
 
 const NDJSON_HEADERS = { 'Content-Type': 'application/x-ndjson', 'Cache-Control': 'no-store', 'X-Accel-Buffering': 'no' };
@@ -51,17 +51,14 @@ export function followLog(log: ExecutionLog, afterSeq: number): Response {
  * stdout and stderr hold all the output.
  */
 export function recordedEvents(result: ExecuteResponse, resultSeq: number | null, afterSeq: number): Response {
-  const events: Array<Record<string, unknown>> = [];
+  const events: NewEvent[] = [];
   if (afterSeq < 0) {
     events.push({ type: 'status', trace_id: result.trace_id, status: 'running' });
     if (result.stdout) events.push({ type: 'output', stream: 'stdout', data: result.stdout });
     if (result.stderr) events.push({ type: 'output', stream: 'stderr', data: result.stderr });
   }
-  const numbered: Array<Record<string, unknown>> = events.map((event, seq) => ({ ...event, seq }));
-  const outputTruncated = result.stdout_truncated || result.stderr_truncated;
+  const numbered = events.map((event, seq) => ({ ...event, seq }) as ExecutionEvent);
   const seq = Math.max(resultSeq ?? 0, numbered.length);
-  if (seq > afterSeq) {
-    numbered.push({ type: 'result', trace_id: result.trace_id, status: result.status, result, output_truncated: outputTruncated, seq });
-  }
+  if (seq > afterSeq) numbered.push({ ...resultEvent(result), seq });
   return new Response(numbered.map((event) => `${JSON.stringify(event)}\n`).join(''), { headers: NDJSON_HEADERS });
 }
