@@ -1,6 +1,9 @@
 import { Hono } from 'hono';
 import { cors } from 'hono/cors';
-import { mcpRoutes } from '../mcp/mcp-routes.js';
+import { adminOperations } from '../admin/admin-operations.js';
+import { executionOperations } from '../executions/execution-operations.js';
+import { fileOperations } from '../files/file-operations.js';
+import { mcpOperations } from '../mcp/mcp-operations.js';
 import { ApiError } from '../services/api-error.js';
 import type { AdminService } from '../services/admin-service.js';
 import type { ApiKeyService } from '../services/api-key-service.js';
@@ -11,15 +14,13 @@ import type { RateLimits } from '../services/rate-limits.js';
 import type { ThreadService } from '../services/thread-service.js';
 import type { Logger } from '../services/logger.js';
 import type { ServerMetrics } from '../services/metrics.js';
+import { threadOperations } from '../threads/thread-operations.js';
 import type { AppEnv } from './app-context.js';
 import { errorResponse } from './errors.js';
 import { authenticate, limitBody, requestId } from './middleware.js';
-import { adminRoutes } from './routes/admin-routes.js';
-import { docsRoutes } from './routes/docs-routes.js';
-import { executeRoutes } from './routes/execute-routes.js';
-import { fileRoutes, signedFileRoutes } from './routes/files-routes.js';
-import { healthRoutes, type ReadinessCheck } from './routes/health-routes.js';
-import { threadRoutes } from './routes/thread-routes.js';
+import { createOpenApiDocument, type OpenApiDocument } from './openapi/openapi-document.js';
+import { openApiPaths, serveOperations, type Operation } from './operation.js';
+import { serviceOperations, type ReadinessCheck } from './service-operations.js';
 
 export interface AppServices {
   apiKeys: ApiKeyService;
@@ -59,14 +60,20 @@ export function createApp(services: AppServices): Hono<AppEnv> {
     context.req.path.startsWith(`${SIGNED_FILES_PATH}/`) ? next() : limitBody(context, next),
   );
   app.use('/v1/*', authenticate(services.apiKeys, services.rateLimits));
-  app.route('/', healthRoutes(services.readiness, services.metrics));
-  app.route('/', docsRoutes());
-  app.route('/', executeRoutes(services.executions, services.background));
-  app.route('/', fileRoutes(services.files, services.publicUrl));
-  app.route('/', signedFileRoutes(services.files));
-  app.route('/', threadRoutes(services.threads));
-  app.route('/', mcpRoutes(services));
-  app.route('/', adminRoutes(services.admin));
+  let document: OpenApiDocument | undefined;
+  const operations: Operation[] = [
+    ...executionOperations(services.executions, services.background),
+    ...threadOperations(services.threads),
+    ...fileOperations(services.files, services.publicUrl),
+    ...mcpOperations(services),
+    ...adminOperations(services.admin),
+    ...serviceOperations({
+      readiness: services.readiness,
+      metrics: services.metrics,
+      document: () => (document ??= createOpenApiDocument(openApiPaths(operations))),
+    }),
+  ];
+  serveOperations(app, operations);
   app.notFound((context) => {
     const allowed = allowedMethods(app, context.req.path);
     if (allowed.length > 0) throw ApiError.methodNotAllowed(context.req.method, context.req.path, allowed);

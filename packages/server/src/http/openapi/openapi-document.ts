@@ -10,13 +10,9 @@ import {
   SandboxSettingsRequest,
   ThreadForkRequest,
 } from '@airlock/contracts';
-import { createDocument, type oas31 } from 'zod-openapi';
+import { createDocument, type oas31, type ZodOpenApiPathsObject } from 'zod-openapi';
 import { annotate } from './openapi-annotations.js';
 import { securitySchemes } from './openapi-components.js';
-import { adminPaths } from './paths-admin.js';
-import { executionPaths } from './paths-executions.js';
-import { filePaths } from './paths-files.js';
-import { servicePaths } from './paths-service.js';
 
 export type OpenApiDocument = oas31.OpenAPIObject;
 
@@ -33,8 +29,8 @@ always answered with the same HTTP status. Unknown fields in a request body are 
 **Every answer** carries \`X-Request-Id\` (a well-formed incoming one is echoed). Answers to \`/v1\` requests carry the
 \`RateLimit-Limit\`, \`RateLimit-Remaining\` and \`RateLimit-Reset\` fields; a 429 or 503 carries \`Retry-After\`.`;
 
-/** The OpenAPI 3.1 document of every route the app serves, rendered from the zod schemas that validate them. */
-export function createOpenApiDocument(): OpenApiDocument {
+/** The OpenAPI 3.1 document of the operations the app serves (`paths`), rendered from the zod schemas that validate them. */
+export function createOpenApiDocument(paths: ZodOpenApiPathsObject): OpenApiDocument {
   return createDocument(
     {
       openapi: '3.1.0',
@@ -47,7 +43,7 @@ export function createOpenApiDocument(): OpenApiDocument {
         { name: 'Admin', description: 'Instance administration with the admin token.' },
         { name: 'Service', description: 'Health, metrics and this documentation.' },
       ],
-      paths: { ...executionPaths, ...filePaths, ...servicePaths, ...adminPaths },
+      paths,
       components: {
         securitySchemes,
         schemas: {

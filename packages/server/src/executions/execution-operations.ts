@@ -1,0 +1,223 @@
+import {
+  ErrorCode,
+  ExecuteAcceptedResponse,
+  ExecuteRequest,
+  ExecuteResponse,
+  ExecutionCancelResponse,
+  ExecutionEvent,
+  ExecutionRecordResponse,
+  TRACE_ID_PATTERN,
+  WebhookDeliveryResponse,
+  WebhookPayload,
+} from '@airlock/contracts';
+import type { Context } from 'hono';
+import { z } from 'zod';
+import type { AppEnv } from '../http/app-context.js';
+import { API_KEY_ERRORS, apiKeyHeaders, apiKeySecurity, commonRequestHeaders, errors } from '../http/openapi/openapi-components.js';
+import { operation, type Operation } from '../http/operation.js';
+import { ApiError } from '../services/api-error.js';
+import type { BackgroundExecutions } from '../services/background-executions.js';
+import { recordedResponse } from '../services/execution-records.js';
+import type { ExecutionService } from '../services/execution-service.js';
+import { followLog, recordedEvents, streamExecution } from './execute-stream.js';
+
+const traceIdPath = z.object({
+  traceId: z.string().meta({ description: 'The execution: the `trace_id` of its answer or first stream event.', example: 'trc_0123456789abcdef0123456789abcdef' }),
+});
+
+const NDJSON = 'application/x-ndjson';
+
+const streamDescription =
+  'Newline-delimited JSON, one `ExecutionEvent` per line: a `status` event with the `trace_id` first, then `output` ' +
+  'chunks in the order produced (and `keepalive`s while the code is silent), and last a `result` with the same ' +
+  'fields as the inline answer. Every event has an increasing `seq`.';
+
+const webhookCallback = {
+  '{$request.body#/webhook_url}': {
+    post: {
+      summary: 'The finished execution, POSTed to webhook_url',
+      description:
+        'Signed per Standard Webhooks with the sandbox config\'s secret (`GET /admin/v1/sandboxes/{name}/webhook-secret`): ' +
+        '`webhook-signature` is `v1,<base64 HMAC-SHA256 of "<webhook-id>.<webhook-timestamp>.<body>">`. Redirects ' +
+        'are not followed; anything but a 2xx answer is retried with exponential backoff, then the delivery is ' +
+        '`failed` (see `GET /v1/executions/{trace_id}/webhook`).',
+      requestParams: {
+        header: z.object({
+          'webhook-id': z.string().meta({ description: 'The same on every attempt of one delivery, to drop duplicates.' }),
+          'webhook-timestamp': z.string().regex(/^[0-9]+$/).meta({ description: 'Unix seconds of this attempt.' }),
+          'webhook-signature': z.string().meta({ description: '`v1,<base64 signature>`' }),
+        }),
+      },
+      requestBody: { required: true, content: { 'application/json': { schema: WebhookPayload } } },
+      responses: {
+        '2XX': { description: 'Delivered.' },
+        default: { description: 'Not delivered; the attempt is retried later.' },
+      },
+    },
+  },
+};
+
+/** Where a `trace_id` in an answer leads. */
+const traceLinks = Object.fromEntries(
+  ['getExecution', 'getExecutionOutput', 'cancelExecution', 'getExecutionWebhook'].map((operationId) => [
+    operationId,
+    { operationId, parameters: { traceId: '$response.body#/trace_id' } },
+  ]),
+);
+
+/** The execute endpoint and the executions API. */
+export function executionOperations(executions: ExecutionService, background: BackgroundExecutions): Operation[] {
+  return [
+    operation({
+      method: 'post',
+      path: '/v1/sandbox/execute',
+      body: ExecuteRequest,
+      document: {
+        operationId: 'execute',
+        tags: ['Executions'],
+        summary: 'Run code in a fresh sandbox',
+        description:
+          'One call, one new isolated sandbox. The delivery follows the request headers:\n\n' +
+          '- `Accept: application/json` (default): 200 with the result once the code has finished. A non-zero exit ' +
+          'is still 200, with `success: false`.\n' +
+          `- \`Accept: ${NDJSON}\`: 200 streaming the execution's events while it runs. A client that disconnects ` +
+          'stops receiving; the execution goes on and can be read back with `GET /v1/executions/{trace_id}/output`.\n' +
+          '- `Prefer: respond-async` with `webhook_url`: 202 at once; the result is POSTed to `webhook_url` when ' +
+          'the execution finishes (see the callback).',
+        security: apiKeySecurity,
+        requestParams: {
+          header: commonRequestHeaders.extend({
+            Prefer: z
+              .string()
+              .optional()
+              .meta({ description: '`respond-async` (RFC 7240) answers 202 at once and delivers the result to `webhook_url`.' }),
+          }),
+        },
+        responses: {
+          200: {
+            description: `The finished execution (JSON), or its events as it runs (\`${NDJSON}\`): ${streamDescription}`,
+            headers: apiKeyHeaders,
+            content: {
+              'application/json': { schema: ExecuteResponse },
+              [NDJSON]: { schema: ExecutionEvent },
+            },
+            links: traceLinks,
+          },
+          202: {
+            description: 'Accepted for webhook delivery (`Prefer: respond-async`); the code is running.',
+            headers: apiKeyHeaders,
+            content: { 'application/json': { schema: ExecuteAcceptedResponse } },
+            links: traceLinks,
+          },
+          ...errors(...API_KEY_ERRORS, ErrorCode.validationError, ErrorCode.threadBusy, ErrorCode.unavailable),
+        },
+        callbacks: { executionFinished: webhookCallback },
+      },
+      handle: async (context, { body }) => {
+        if (prefersAsync(context.req.header('prefer'))) {
+          return context.json(await background.start(context.get('principal'), body, context.get('acceptedAt')), 202);
+        }
+        if ((context.req.header('accept') ?? '').includes('application/x-ndjson')) {
+          return streamExecution(executions, context.get('principal'), body, context.get('acceptedAt'));
+        }
+        return context.json(await executions.execute(context.get('principal'), body, context.get('acceptedAt')));
+      },
+    }),
+    operation({
+      method: 'get',
+      path: '/v1/executions/{traceId}',
+      document: {
+        operationId: 'getExecution',
+        tags: ['Executions'],
+        summary: 'Read a recorded execution',
+        description: 'Output and outcome fields are null while it runs.',
+        security: apiKeySecurity,
+        requestParams: { path: traceIdPath, header: commonRequestHeaders },
+        responses: {
+          200: { description: 'The execution.', headers: apiKeyHeaders, content: { 'application/json': { schema: ExecutionRecordResponse } } },
+          ...errors(...API_KEY_ERRORS, ErrorCode.notFound),
+        },
+      },
+      handle: async (context) => context.json(await executions.get(context.get('principal'), traceIdParameter(context))),
+    }),
+    operation({
+      method: 'get',
+      path: '/v1/executions/{traceId}/output',
+      document: {
+        operationId: 'getExecutionOutput',
+        tags: ['Executions'],
+        summary: "Replay an execution's events",
+        description:
+          'The NDJSON events from the start (or after `seq` = `after_seq`), then live ones while the execution runs; ' +
+          'the stream ends with the `result` event.',
+        security: apiKeySecurity,
+        requestParams: {
+          path: traceIdPath,
+          query: z.object({
+            after_seq: z.number().int().optional().meta({ description: 'Only events with a larger `seq`; default -1 (all).' }),
+          }),
+          header: commonRequestHeaders,
+        },
+        responses: {
+          200: { description: streamDescription, headers: apiKeyHeaders, content: { [NDJSON]: { schema: ExecutionEvent } } },
+          ...errors(...API_KEY_ERRORS, ErrorCode.validationError, ErrorCode.notFound),
+        },
+      },
+      handle: async (context) => {
+        const afterSeq = Number(context.req.query('after_seq') ?? -1);
+        if (!Number.isInteger(afterSeq)) throw ApiError.validation('after_seq: must be a whole number');
+        const found = await executions.output(context.get('principal'), traceIdParameter(context));
+        if ('log' in found) return followLog(found.log, afterSeq);
+        return recordedEvents(recordedResponse(found.record), found.record.resultSeq, afterSeq);
+      },
+    }),
+    operation({
+      method: 'post',
+      path: '/v1/executions/{traceId}/cancel',
+      document: {
+        operationId: 'cancelExecution',
+        tags: ['Executions'],
+        summary: 'Kill a running execution',
+        description:
+          'Airlock extension. Kills the execution and answers once it has ended (`cancelled`), or `cancelling` if stopping ' +
+          'takes more than 5 seconds. A finished execution answers 200 with the status it finished with, never 409.',
+        security: apiKeySecurity,
+        requestParams: { path: traceIdPath, header: commonRequestHeaders },
+        responses: {
+          200: { description: 'Cancelled.', headers: apiKeyHeaders, content: { 'application/json': { schema: ExecutionCancelResponse } } },
+          ...errors(...API_KEY_ERRORS, ErrorCode.notFound, ErrorCode.conflict),
+        },
+      },
+      handle: async (context) => context.json(await executions.cancel(context.get('principal'), traceIdParameter(context))),
+    }),
+    operation({
+      method: 'get',
+      path: '/v1/executions/{traceId}/webhook',
+      document: {
+        operationId: 'getExecutionWebhook',
+        tags: ['Executions'],
+        summary: "Read an execution's webhook delivery",
+        description: 'Airlock extension: the delivery state and every attempt. 404 for an execution without `webhook_url`.',
+        security: apiKeySecurity,
+        requestParams: { path: traceIdPath, header: commonRequestHeaders },
+        responses: {
+          200: { description: 'The delivery.', headers: apiKeyHeaders, content: { 'application/json': { schema: WebhookDeliveryResponse } } },
+          ...errors(...API_KEY_ERRORS, ErrorCode.notFound),
+        },
+      },
+      handle: async (context) => context.json(await background.delivery(context.get('principal'), traceIdParameter(context))),
+    }),
+  ];
+}
+
+/** The route's trace id; one no execution can have (malformed, NUL bytes) is not found without a lookup. */
+function traceIdParameter(context: Context<AppEnv>): string {
+  const traceId = context.req.param('traceId') ?? '';
+  if (!TRACE_ID_PATTERN.test(traceId)) throw ApiError.notFound(`no execution ${JSON.stringify(traceId)} in this organization`);
+  return traceId;
+}
+
+/** Whether a `Prefer` header (RFC 7240) asks for `respond-async`. */
+function prefersAsync(header: string | undefined): boolean {
+  return (header ?? '').split(',').some((preference) => preference.split(';')[0]?.trim().toLowerCase() === 'respond-async');
+}

@@ -1,0 +1,159 @@
+import { Readable } from 'node:stream';
+import type { ReadableStream as WebReadableStream } from 'node:stream/web';
+import {
+  ErrorCode,
+  FILE_MAX_BYTES,
+  FileDeleteRequest,
+  FileDeleteResponse,
+  FileDownloadUrlRequest,
+  FileUploadUrlRequest,
+  FilesListRequest,
+  FilesListResponse,
+  SignedUrlResponse,
+} from '@airlock/contracts';
+import type { Context } from 'hono';
+import { z } from 'zod';
+import type { ZodOpenApiOperationObject } from 'zod-openapi';
+import type { AppEnv } from '../http/app-context.js';
+import { API_KEY_ERRORS, apiKeyHeaders, apiKeySecurity, commonHeaders, commonRequestHeaders, errors } from '../http/openapi/openapi-components.js';
+import { operation, type Operation } from '../http/operation.js';
+import { ApiError } from '../services/api-error.js';
+import { SIGNED_FILES_PATH, type FileService } from '../services/file-service.js';
+
+/** A POST of the Files API: its JSON request, its answer and the errors besides those of every API key request. */
+function fileOperation<Body>(options: {
+  path: string;
+  operationId: string;
+  summary: string;
+  description: string;
+  body: z.ZodType<Body>;
+  response: z.ZodType;
+  codes: ErrorCode[];
+  handle: (context: Context<AppEnv>, body: Body) => Promise<Response> | Response;
+}): Operation {
+  const document: ZodOpenApiOperationObject = {
+    operationId: options.operationId,
+    tags: ['Files'],
+    summary: options.summary,
+    description: options.description,
+    security: apiKeySecurity,
+    requestParams: { header: commonRequestHeaders },
+    responses: {
+      200: { description: 'Done.', headers: apiKeyHeaders, content: { 'application/json': { schema: options.response } } },
+      ...errors(...API_KEY_ERRORS, ErrorCode.validationError, ...options.codes),
+    },
+  };
+  return operation({ method: 'post', path: options.path, body: options.body, document, handle: (context, { body }) => options.handle(context, body) });
+}
+
+const tokenPath = z.object({
+  token: z.string().meta({ description: 'The signed part of a URL from `/v1/files/upload_url` or `/v1/files/download_url`.' }),
+});
+
+const binary = { type: 'string', contentMediaType: 'application/octet-stream' } as const;
+
+/** The Files API (API key) and the signed URLs it hands out (no credential but the signature). */
+export function fileOperations(files: FileService, publicUrl: string | undefined): Operation[] {
+  const origin = (context: Context<AppEnv>) => publicUrl ?? new URL(context.req.url).origin;
+  return [
+    fileOperation({
+      path: '/v1/files/list',
+      operationId: 'listFiles',
+      summary: "List a thread's files",
+      description: 'Every file and directory below `path` (the whole home when absent).',
+      body: FilesListRequest,
+      response: FilesListResponse,
+      codes: [ErrorCode.notFound, ErrorCode.unavailable],
+      handle: async (context, body) => context.json(await files.list(context.get('principal'), body)),
+    }),
+    fileOperation({
+      path: '/v1/files/upload_url',
+      operationId: 'fileUploadUrl',
+      summary: 'Get a signed URL that uploads one file',
+      description: `PUT the file's bytes to \`url\` with \`headers\` within 15 minutes; at most ${FILE_MAX_BYTES} bytes.`,
+      body: FileUploadUrlRequest,
+      response: SignedUrlResponse,
+      codes: [],
+      handle: (context, body) => context.json(files.uploadUrl(context.get('principal'), body, origin(context))),
+    }),
+    fileOperation({
+      path: '/v1/files/download_url',
+      operationId: 'fileDownloadUrl',
+      summary: 'Get a signed URL that downloads one file',
+      description: 'GET `url` within 15 minutes; no API key needed. Presigned by the bucket with the S3 store.',
+      body: FileDownloadUrlRequest,
+      response: SignedUrlResponse,
+      codes: [ErrorCode.notFound, ErrorCode.unavailable],
+      handle: async (context, body) => context.json(await files.downloadUrl(context.get('principal'), body, origin(context))),
+    }),
+    fileOperation({
+      path: '/v1/files/delete',
+      operationId: 'deleteFile',
+      summary: 'Delete a file or directory of a thread',
+      description: 'Recorded as a new layer of the thread; a thread running an execution answers 409 `thread_busy`.',
+      body: FileDeleteRequest,
+      response: FileDeleteResponse,
+      codes: [ErrorCode.notFound, ErrorCode.threadBusy, ErrorCode.unavailable],
+      handle: async (context, body) => {
+        await files.delete(context.get('principal'), body);
+        return context.json({ deleted: true });
+      },
+    }),
+    operation({
+      method: 'get',
+      path: `${SIGNED_FILES_PATH}/{token}`,
+      document: {
+        operationId: 'downloadSignedFile',
+        tags: ['Files'],
+        summary: 'Download a file through a signed URL',
+        security: [],
+        requestParams: { path: tokenPath, header: commonRequestHeaders },
+        responses: {
+          200: {
+            description: "The file's bytes, streamed.",
+            headers: commonHeaders.extend({
+              'Content-Disposition': z.string().meta({ description: '`attachment` with the file name' }),
+            }),
+            content: { 'application/octet-stream': { schema: binary } },
+          },
+          ...errors(ErrorCode.forbidden, ErrorCode.notFound, ErrorCode.unavailable),
+        },
+      },
+      handle: async (context) => {
+        const { content, size, name } = await files.download(context.req.param('token') ?? '');
+        return context.body(Readable.toWeb(content) as ReadableStream, 200, {
+          'Content-Type': 'application/octet-stream',
+          'Content-Length': String(size),
+          'Content-Disposition': `attachment; filename*=UTF-8''${encodeURIComponent(name)}`,
+        });
+      },
+    }),
+    operation({
+      method: 'put',
+      path: `${SIGNED_FILES_PATH}/{token}`,
+      document: {
+        operationId: 'uploadSignedFile',
+        tags: ['Files'],
+        summary: 'Upload a file through a signed URL',
+        description:
+          'The body becomes the file (streamed, never buffered whole); its size must be the `content_length` the URL ' +
+          'was made for. Creates the thread when it does not exist yet.',
+        security: [],
+        requestParams: { path: tokenPath, header: commonRequestHeaders },
+        requestBody: { required: true, content: { 'application/octet-stream': { schema: binary } } },
+        responses: {
+          204: { description: 'Stored.', headers: commonHeaders },
+          ...errors(ErrorCode.validationError, ErrorCode.forbidden, ErrorCode.threadBusy, ErrorCode.unavailable),
+        },
+      },
+      handle: async (context) => {
+        const body = context.req.raw.body;
+        const length = context.req.header('content-length');
+        const stream = body ? Readable.fromWeb(body as unknown as WebReadableStream) : Readable.from([]);
+        if (length !== undefined && !/^\d+$/.test(length)) throw ApiError.validation('Content-Length: must be a number');
+        await files.upload(context.req.param('token') ?? '', stream, length === undefined ? undefined : Number(length));
+        return context.body(null, 204);
+      },
+    }),
+  ];
+}
