@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { randomToken } from './services/secrets.js';
+import { randomToken } from './shared/secrets.js';
 
 /** Where a server keeps what it makes in its data directory (AIRLOCK_DATA_DIR). */
 export function dataDirectoryLayout(root: string) {

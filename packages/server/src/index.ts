@@ -1,4 +1,4 @@
 export { loadConfig, ConfigError, type Config } from './config.js';
 export { startServer, type RunningServer } from './main.js';
-export { createJsonLogger, silentLogger, type Logger } from './services/logger.js';
+export { createJsonLogger, silentLogger, type Logger } from './shared/logger.js';
 export { dataDirectoryLayout } from './data-directory.js';

@@ -1,5 +1,5 @@
 import type { ExecutionRepository, ThreadRepository, WebhookRepository } from '@airlock/db';
-import type { Logger } from './services/logger.js';
+import type { Logger } from './shared/logger.js';
 
 /**
  * Settles what this node's previous process left when it was killed: its running executions fail (with their

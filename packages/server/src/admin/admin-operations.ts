@@ -22,8 +22,8 @@ import type { z } from 'zod';
 import type { AppEnv } from '../http/app-context.js';
 import { adminSecurity, commonHeaders, commonRequestHeaders, errors } from '../http/openapi/openapi-components.js';
 import { operation, type Operation, type OperationInput } from '../http/operation.js';
-import type { AdminService } from '../services/admin-service.js';
-import { ApiError } from '../services/api-error.js';
+import type { AdminService } from './admin-service.js';
+import { ApiError } from '../shared/api-error.js';
 
 const BODY_ERRORS = [ErrorCode.payloadTooLarge];
 

@@ -1,6 +1,6 @@
 import type { ExecuteResponse } from '@airlock/contracts';
 import { describe, expect, it } from 'vitest';
-import { ExecutionLog } from '../services/execution-log.js';
+import { ExecutionLog } from './execution-log.js';
 import { recordedEvents } from './execute-stream.js';
 
 const result: ExecuteResponse = {

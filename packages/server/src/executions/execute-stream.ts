@@ -1,7 +1,7 @@
 import type { ExecuteRequest, ExecuteResponse, ExecutionEvent } from '@airlock/contracts';
-import type { Principal } from '../services/api-key-service.js';
-import { resultEvent, type ExecutionLog, type NewEvent } from '../services/execution-log.js';
-import type { ExecutionService } from '../services/execution-service.js';
+import type { Principal } from '../auth/api-key-service.js';
+import { resultEvent, type ExecutionLog, type NewEvent } from './execution-log.js';
+import type { ExecutionService } from './execution-service.js';
 
 const NDJSON_HEADERS = { 'Content-Type': 'application/x-ndjson', 'Cache-Control': 'no-store', 'X-Accel-Buffering': 'no' };
 

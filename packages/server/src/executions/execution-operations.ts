@@ -15,10 +15,10 @@ import { z } from 'zod';
 import type { AppEnv } from '../http/app-context.js';
 import { API_KEY_ERRORS, apiKeyHeaders, apiKeySecurity, commonRequestHeaders, errors } from '../http/openapi/openapi-components.js';
 import { operation, type Operation } from '../http/operation.js';
-import { ApiError } from '../services/api-error.js';
-import type { BackgroundExecutions } from '../services/background-executions.js';
-import { recordedResponse } from '../services/execution-records.js';
-import type { ExecutionService } from '../services/execution-service.js';
+import { ApiError } from '../shared/api-error.js';
+import type { BackgroundExecutions } from './background-executions.js';
+import { recordedResponse } from './execution-records.js';
+import type { ExecutionService } from './execution-service.js';
 import { followLog, recordedEvents, streamExecution } from './execute-stream.js';
 
 const traceIdPath = z.object({

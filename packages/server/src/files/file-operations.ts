@@ -17,8 +17,8 @@ import type { ZodOpenApiOperationObject } from 'zod-openapi';
 import type { AppEnv } from '../http/app-context.js';
 import { API_KEY_ERRORS, apiKeyHeaders, apiKeySecurity, commonHeaders, commonRequestHeaders, errors } from '../http/openapi/openapi-components.js';
 import { operation, type Operation } from '../http/operation.js';
-import { ApiError } from '../services/api-error.js';
-import { SIGNED_FILES_PATH, type FileService } from '../services/file-service.js';
+import { ApiError } from '../shared/api-error.js';
+import { SIGNED_FILES_PATH, type FileService } from './file-service.js';
 
 /** A POST of the Files API: its JSON request, its answer and the errors besides those of every API key request. */
 function fileOperation<Body>(options: {

@@ -1,4 +1,4 @@
-import type { Principal } from '../services/api-key-service.js';
+import type { Principal } from '../auth/api-key-service.js';
 
 /** Values the middleware sets on each request. */
 export interface AppEnv {

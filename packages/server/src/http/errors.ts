@@ -2,8 +2,8 @@ import { ERROR_STATUS, ErrorCode, UNSERVED_FIELDS, type ApiErrorBody } from '@ai
 import type { Context } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { z } from 'zod';
-import { ApiError } from '../services/api-error.js';
-import type { Logger } from '../services/logger.js';
+import { ApiError } from '../shared/api-error.js';
+import type { Logger } from '../shared/logger.js';
 import type { AppEnv } from './app-context.js';
 
 /** The one place where errors become HTTP responses. */

@@ -2,9 +2,9 @@ import { randomBytes } from 'node:crypto';
 import { LIMITS } from '@airlock/contracts';
 import type { MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
-import { ApiError } from '../services/api-error.js';
-import type { ApiKeyService } from '../services/api-key-service.js';
-import { headers as rateLimitHeaders, type RateLimits } from '../services/rate-limits.js';
+import { ApiError } from '../shared/api-error.js';
+import type { ApiKeyService } from '../auth/api-key-service.js';
+import { headers as rateLimitHeaders, type RateLimits } from '../auth/rate-limits.js';
 import type { AppEnv } from './app-context.js';
 
 const REQUEST_ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;

@@ -3,7 +3,7 @@ import { Readable } from 'node:stream';
 import { HealthResponse, ReadinessResponse } from '@airlock/contracts';
 import { Scalar } from '@scalar/hono-api-reference';
 import type { ZodOpenApiOperationObject, ZodOpenApiResponsesObject } from 'zod-openapi';
-import type { ServerMetrics } from '../services/metrics.js';
+import type { ServerMetrics } from '../shared/metrics.js';
 import { DOCS_PATH, OPENAPI_PATH, SCALAR_BUNDLE_PATH, scalarBundleFile } from './openapi/docs-assets.js';
 import { commonHeaders, commonRequestHeaders } from './openapi/openapi-components.js';
 import type { OpenApiDocument } from './openapi/openapi-document.js';

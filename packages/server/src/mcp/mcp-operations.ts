@@ -5,8 +5,8 @@ import type { AppEnv } from '../http/app-context.js';
 import { authenticate } from '../http/middleware.js';
 import { API_KEY_ERRORS, apiKeyHeaders, apiKeySecurity, commonHeaders, commonRequestHeaders, errors } from '../http/openapi/openapi-components.js';
 import { operation, type Operation } from '../http/operation.js';
-import type { ApiKeyService } from '../services/api-key-service.js';
-import type { RateLimits } from '../services/rate-limits.js';
+import type { ApiKeyService } from '../auth/api-key-service.js';
+import type { RateLimits } from '../auth/rate-limits.js';
 import { JsonRpcErrorCode, MCP_PROTOCOL_VERSIONS, httpError, screenMcpRequest } from './json-rpc-gate.js';
 import { MCP_TOOL_NAMES, createMcpServer, type McpServices } from './mcp-server.js';
 

@@ -1,9 +1,9 @@
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import type { ExecutionService } from '../services/execution-service.js';
-import type { FileService } from '../services/file-service.js';
-import type { Logger } from '../services/logger.js';
-import type { Principal } from '../services/api-key-service.js';
-import type { ThreadService } from '../services/thread-service.js';
+import type { ExecutionService } from '../executions/execution-service.js';
+import type { FileService } from '../files/file-service.js';
+import type { Logger } from '../shared/logger.js';
+import type { Principal } from '../auth/api-key-service.js';
+import type { ThreadService } from '../threads/thread-service.js';
 import { inlineText } from './inline-text.js';
 import { TOOL_DESCRIPTIONS } from './tool-descriptions.js';
 import { toolOutcome } from './tool-outcome.js';

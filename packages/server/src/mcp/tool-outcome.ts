@@ -1,8 +1,8 @@
 import { ErrorCode } from '@airlock/contracts';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import type { z } from 'zod';
-import { ApiError } from '../services/api-error.js';
-import type { Logger } from '../services/logger.js';
+import { ApiError } from '../shared/api-error.js';
+import type { Logger } from '../shared/logger.js';
 
 /**
  * Runs a tool's work and makes the MCP result: the value, reduced to the fields of the tool's output schema, as

@@ -3,8 +3,8 @@ import { ErrorCode, THREAD_ID_PATTERN, ThreadForkRequest, ThreadForkResponse, Th
 import { z } from 'zod';
 import { API_KEY_ERRORS, apiKeyHeaders, apiKeySecurity, commonRequestHeaders, errors } from '../http/openapi/openapi-components.js';
 import { operation, type Operation } from '../http/operation.js';
-import { ApiError } from '../services/api-error.js';
-import type { ThreadService } from '../services/thread-service.js';
+import { ApiError } from '../shared/api-error.js';
+import type { ThreadService } from './thread-service.js';
 
 const threadIdPath = z.object({ threadId: ThreadId.meta({ description: 'The thread: the `thread_id` its executions used.' }) });
 

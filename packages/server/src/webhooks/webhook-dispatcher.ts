@@ -1,7 +1,7 @@
 import type { AttemptOutcome, ClaimedDelivery, WebhookRepository } from '@airlock/db';
-import { isFinished, webhookPayload } from '../services/execution-records.js';
-import type { Logger } from '../services/logger.js';
-import type { WebhookSecrets } from '../services/webhook-secrets.js';
+import { isFinished, webhookPayload } from '../executions/execution-records.js';
+import type { Logger } from '../shared/logger.js';
+import type { WebhookSecrets } from './webhook-secrets.js';
 import type { DestinationPolicy } from './webhook-destination.js';
 import { WebhookSender, type SendResult } from './webhook-sender.js';
 

@@ -1,5 +1,5 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { ApiError } from './api-error.js';
+import { ApiError } from '../shared/api-error.js';
 
 /** What a signed file URL allows: one method on one file of one thread, until it expires. */
 export interface FileUrlClaims {

@@ -9,9 +9,9 @@ import type {
 } from '@airlock/contracts';
 import type { ThreadRetention } from '@airlock/db';
 import type { LayerEntry } from '@airlock/runtime';
-import { ApiError } from './api-error.js';
-import type { Principal } from './api-key-service.js';
-import type { ThreadService } from './thread-service.js';
+import { ApiError } from '../shared/api-error.js';
+import type { Principal } from '../auth/api-key-service.js';
+import type { ThreadService } from '../threads/thread-service.js';
 import type { UrlSigner } from './url-signer.js';
 
 /** How long a signed file URL stays valid. */

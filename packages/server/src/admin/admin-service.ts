@@ -17,10 +17,10 @@ import {
   type SandboxConfigRepository,
   type SandboxConfigSettings,
 } from '@airlock/db';
-import { ApiError } from './api-error.js';
-import type { ApiKeyService, CreatedApiKey } from './api-key-service.js';
-import { secretsEqual, sha256 } from './secrets.js';
-import type { WebhookSecrets } from './webhook-secrets.js';
+import { ApiError } from '../shared/api-error.js';
+import type { ApiKeyService, CreatedApiKey } from '../auth/api-key-service.js';
+import { secretsEqual, sha256 } from '../shared/secrets.js';
+import type { WebhookSecrets } from '../webhooks/webhook-secrets.js';
 
 export const DEFAULT_ORGANIZATION_SLUG = 'default';
 export const DEFAULT_SANDBOX_NAME = 'default';

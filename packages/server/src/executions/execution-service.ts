@@ -14,14 +14,14 @@ import {
   type SandboxOutcome,
   type SandboxRuntime,
 } from '@airlock/runtime';
-import { ApiError } from './api-error.js';
-import type { Principal } from './api-key-service.js';
+import { ApiError } from '../shared/api-error.js';
+import type { Principal } from '../auth/api-key-service.js';
 import { isFinished, toExecuteResponse, toRecordResponse, type FinishedExecution } from './execution-records.js';
-import type { Logger } from './logger.js';
-import type { ServerMetrics } from './metrics.js';
+import type { Logger } from '../shared/logger.js';
+import type { ServerMetrics } from '../shared/metrics.js';
 import type { ExecutionLog, LiveExecutions } from './execution-log.js';
-import type { RateLimits } from './rate-limits.js';
-import type { ThreadLease, ThreadService } from './thread-service.js';
+import type { RateLimits } from '../auth/rate-limits.js';
+import type { ThreadLease, ThreadService } from '../threads/thread-service.js';
 
 const MEBIBYTE = 1024 * 1024;
 const PIDS_PER_SANDBOX = 512;

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { WebhookRepository } from '@airlock/db';
-import type { SecretBox } from './secret-box.js';
+import type { SecretBox } from '../shared/secret-box.js';
 
 /** Each sandbox config's Standard Webhooks signing secret (`whsec_...`), sealed at rest, made on first use. */
 export class WebhookSecrets {

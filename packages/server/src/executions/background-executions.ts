@@ -1,8 +1,8 @@
 import type { ExecuteRequest, ExecuteAcceptedResponse, WebhookDeliveryResponse } from '@airlock/contracts';
 import type { ExecutionRepository, WebhookRepository } from '@airlock/db';
 import { DestinationError, parseWebhookUrl, resolveDestination, type DestinationPolicy } from '../webhooks/webhook-destination.js';
-import { ApiError } from './api-error.js';
-import type { Principal } from './api-key-service.js';
+import { ApiError } from '../shared/api-error.js';
+import type { Principal } from '../auth/api-key-service.js';
 import type { ExecutionService } from './execution-service.js';
 
 /** Executions answered at once (`Prefer: respond-async`), their results delivered to a webhook or polled. */

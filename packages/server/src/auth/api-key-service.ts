@@ -1,8 +1,8 @@
 import { API_KEY_PATTERN, API_KEY_RULE } from '@airlock/contracts';
 import type { ApiKey, ApiKeyRepository, Organization, SandboxConfig } from '@airlock/db';
 import { LRUCache } from 'lru-cache';
-import { ApiError } from './api-error.js';
-import { randomToken, sha256 } from './secrets.js';
+import { ApiError } from '../shared/api-error.js';
+import { randomToken, sha256 } from '../shared/secrets.js';
 
 /** Who is calling, as established from an API key. */
 export interface Principal {

@@ -1,4 +1,4 @@
-import type { Logger } from './logger.js';
+import type { Logger } from '../shared/logger.js';
 import type { SweepResult, ThreadService } from './thread-service.js';
 
 /** Runs the threads' retention sweep every `intervalSeconds`, and on demand. */

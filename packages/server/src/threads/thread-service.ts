@@ -15,9 +15,9 @@ import { pack } from 'tar-stream';
 import type { ThreadRetention } from '@airlock/db';
 import type { LayerEntry, LayerManifest } from '@airlock/runtime';
 import type { BlobStore } from '@airlock/storage';
-import { ApiError } from './api-error.js';
-import type { Principal } from './api-key-service.js';
-import type { Logger } from './logger.js';
+import { ApiError } from '../shared/api-error.js';
+import type { Principal } from '../auth/api-key-service.js';
+import type { Logger } from '../shared/logger.js';
 
 export interface ThreadServiceOptions {
   threads: ThreadRepository;

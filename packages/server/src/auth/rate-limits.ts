@@ -1,6 +1,6 @@
 import { ErrorCode } from '@airlock/contracts';
 import { LRUCache } from 'lru-cache';
-import { ApiError } from './api-error.js';
+import { ApiError } from '../shared/api-error.js';
 
 export interface RateLimitState {
   limit: number;
