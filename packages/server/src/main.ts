@@ -1,8 +1,4 @@
 import { mkdirSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
-import { availableParallelism } from 'node:os';
-import { serve, type ServerType } from '@hono/node-server';
-import { LIMITS } from '@airlock/contracts';
 import {
   ApiKeyRepository,
   ExecutionRepository,
@@ -11,13 +7,15 @@ import {
   ThreadRepository,
   WebhookRepository,
   openDatabase,
+  type Database,
 } from '@airlock/db';
-import { LayerCache, SandboxRuntime, type PoolStatistics, type ProgressListener } from '@airlock/runtime';
-import { LocalBlobStore, S3BlobStore } from '@airlock/storage';
+import { SandboxRuntime, type PoolStatistics, type ProgressListener } from '@airlock/runtime';
 import type { Config } from './config.js';
-import { prepareDataDirectory, readOrCreateSecrets, type DataDirectoryLayout } from './data-directory.js';
+import { prepareDataDirectory, readOrCreateSecrets } from './data-directory.js';
+import { listen } from './http/listen.js';
+import { runtimeOptions } from './runtime-options.js';
+import { startThreadStorage } from './threads/thread-storage.js';
 import { recoverPreviousRun } from './recover-previous-run.js';
-import { RetentionSweeper } from './threads/retention-sweeper.js';
 import { createApp } from './http/app.js';
 import { AdminService } from './admin/admin-service.js';
 import { ApiKeyService, type CreatedApiKey } from './auth/api-key-service.js';
@@ -27,12 +25,12 @@ import { BackgroundExecutions } from './executions/background-executions.js';
 import { ExecutionService } from './executions/execution-service.js';
 import { RateLimits } from './auth/rate-limits.js';
 import type { Logger } from './shared/logger.js';
-import { ThreadService, type SweepResult } from './threads/thread-service.js';
+import type { SweepResult } from './threads/thread-service.js';
 import { FileService } from './files/file-service.js';
 import { UrlSigner } from './files/url-signer.js';
 import { SecretBox } from './shared/secret-box.js';
 import { WebhookSecrets } from './webhooks/webhook-secrets.js';
-import { WebhookDispatcher } from './webhooks/webhook-dispatcher.js';
+import { WebhookDispatcher, dispatcherTiming } from './webhooks/webhook-dispatcher.js';
 
 export interface RunningServer {
   url: string;
@@ -63,7 +61,7 @@ export async function startServer(options: {
   };
   try {
     // The runtime first: its host checks are quick and fail with the clearest messages.
-    const runtime = await startRuntime(config, layout, logger);
+    const runtime = await SandboxRuntime.start(runtimeOptions(config, layout, logger));
     cleanups.push(() => runtime.close());
     if (!config.databaseUrl) mkdirSync(layout.pglite, { recursive: true, mode: 0o700 });
     const database = await openDatabase(config.databaseUrl ? { url: config.databaseUrl } : { dataDir: layout.pglite });
@@ -73,38 +71,20 @@ export async function startServer(options: {
     const webhookRepository = new WebhookRepository(database);
     const threadRepository = new ThreadRepository(database);
     await recoverPreviousRun({ nodeId, executions, webhooks: webhookRepository, threads: threadRepository, logger });
-    const layerCache = new LayerCache(layout.layers, { uid: config.sandboxUid, gid: config.sandboxGid });
-    await layerCache.start();
-    const blobs = config.s3 ? new S3BlobStore({ ...config.s3, spoolDirectory: layout.blobSpool }) : new LocalBlobStore(layout.blobs);
-    cleanups.push(async () => blobs.close());
-    await blobs.removeIncomplete();
-    const threads = new ThreadService({
-      threads: threadRepository,
-      blobs,
-      layerCache,
-      nodeId,
-      logger,
-      garbageGraceMs: config.garbageGraceSeconds * 1000,
-    });
-    const sweeper = new RetentionSweeper({ threads, intervalSeconds: config.sweepIntervalSeconds, logger });
-    cleanups.push(() => sweeper.close());
+    const storage = await startThreadStorage({ config, layout, repository: threadRepository, nodeId, logger });
+    cleanups.push(() => storage.close());
+    const { threads, sweeper } = storage;
     await runtime.loadImage(DEFAULT_IMAGE, options.onImageProgress);
 
-    const apiKeyRepository = new ApiKeyRepository(database);
-    const keyService = new ApiKeyService({ keys: apiKeyRepository, region: config.keyRegion, cacheSeconds: config.authCacheSeconds });
-    const adminToken = config.adminToken ?? secrets.adminToken();
     const webhookSecrets = new WebhookSecrets({ repository: webhookRepository, box: new SecretBox(config.masterKeys ?? [secrets.masterKey()]) });
     const webhookPolicy = { allowLoopback: config.webhooks.allowLoopback };
-    const admin = new AdminService({
+    const { keyService, admin, adminToken, createdApiKey } = await startAdministration({
+      database,
+      config,
+      adminToken: config.adminToken ?? secrets.adminToken(),
       imageNames: runtime.images.recipeNames(),
-      organizations: new OrganizationRepository(database),
-      sandboxConfigs: new SandboxConfigRepository(database),
-      apiKeys: apiKeyRepository,
-      keyService,
       webhookSecrets,
-      adminToken,
     });
-    const createdApiKey = await admin.bootstrap(config.bootstrapApiKey);
     const rateLimits = new RateLimits({
       requestsPerMinute: config.rateLimitPerMinute,
       concurrentExecutionsPerOrganization: config.maxConcurrentExecutionsPerOrganization,
@@ -116,23 +96,12 @@ export async function startServer(options: {
       policy: webhookPolicy,
       nodeId,
       logger,
-      maxAttempts: config.webhooks.maxAttempts,
-      retryBaseMs: config.webhooks.retryBaseSeconds * 1000,
-      attemptTimeoutMs: config.webhooks.attemptTimeoutSeconds * 1000,
-      pollMs: Math.min(2000, config.webhooks.retryBaseSeconds * 1000),
+      ...dispatcherTiming(config.webhooks),
       onAttempt: (outcome) => metrics.recordWebhookAttempt(outcome),
     });
-    const executionService = new ExecutionService({
-      runtime,
-      executions,
-      logger,
-      metrics,
-      threads,
-      live: new LiveExecutions(),
-      rateLimits,
-      nodeId,
-      webhooks: { deliveries: webhookRepository, onQueued: () => dispatcher.kick() },
-    });
+    const live = new LiveExecutions();
+    const webhooks = { deliveries: webhookRepository, onQueued: () => dispatcher.kick() };
+    const executionService = new ExecutionService({ runtime, executions, logger, metrics, threads, live, rateLimits, nodeId, webhooks });
     const app = createApp({
       apiKeys: keyService,
       executions: executionService,
@@ -153,39 +122,34 @@ export async function startServer(options: {
     dispatcher.start();
     cleanups.push(() => dispatcher.close());
     const server = await listen(app.fetch, config.host, config.port);
-    cleanups.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
-    const address = server.address() as AddressInfo;
-    const url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
-    logger.info('airlock listening', { url, cgroupVersion: runtime.cgroupVersion, cgroupName: runtime.cgroupName });
-    return { url, createdApiKey, adminToken, poolStatistics: () => runtime.poolStatistics(), sweep: () => sweeper.sweep(), close: cleanup };
+    cleanups.push(() => server.close());
+    logger.info('airlock listening', { url: server.url, cgroupVersion: runtime.cgroupVersion, cgroupName: runtime.cgroupName });
+    return { url: server.url, createdApiKey, adminToken, poolStatistics: () => runtime.poolStatistics(), sweep: () => sweeper.sweep(), close: cleanup };
   } catch (error) {
     await cleanup();
     throw error;
   }
 }
 
-function startRuntime(config: Config, layout: DataDirectoryLayout, logger: Logger): Promise<SandboxRuntime> {
-  return SandboxRuntime.start({
-    stateDirectory: layout.run,
-    imagesDirectory: config.imagesDirectory,
-    sandboxUid: config.sandboxUid,
-    sandboxGid: config.sandboxGid,
-    bwrapPath: config.bwrapPath,
-    outputLimitBytes: LIMITS.outputMaxBytes,
-    imageMirror: config.imageMirror,
-    pool: {
-      maxSlots: config.poolMaxSlots,
-      maxSlotsPerKey: config.poolMaxSlotsPerKey,
-      maxConcurrentRefills: availableParallelism(),
-      idleMs: config.poolIdleSeconds * 1000,
-    },
-    onPoolError: (error) => logger.error('warm pool refill failed', { error: String(error) }),
+/** API keys and administration; on the first start, the default organization, sandbox config and key. */
+async function startAdministration(options: {
+  database: Database;
+  config: Config;
+  adminToken: string;
+  imageNames: string[];
+  webhookSecrets: WebhookSecrets;
+}): Promise<{ keyService: ApiKeyService; admin: AdminService; adminToken: string; createdApiKey: CreatedApiKey | null }> {
+  const { database, config, adminToken } = options;
+  const apiKeys = new ApiKeyRepository(database);
+  const keyService = new ApiKeyService({ keys: apiKeys, region: config.keyRegion, cacheSeconds: config.authCacheSeconds });
+  const admin = new AdminService({
+    imageNames: options.imageNames,
+    organizations: new OrganizationRepository(database),
+    sandboxConfigs: new SandboxConfigRepository(database),
+    apiKeys,
+    keyService,
+    webhookSecrets: options.webhookSecrets,
+    adminToken,
   });
-}
-
-function listen(fetch: (request: Request) => Response | Promise<Response>, hostname: string, port: number): Promise<ServerType> {
-  return new Promise((resolve, reject) => {
-    const server = serve({ fetch, hostname, port }, () => resolve(server));
-    server.once('error', reject);
-  });
+  return { keyService, admin, adminToken, createdApiKey: await admin.bootstrap(config.bootstrapApiKey) };
 }

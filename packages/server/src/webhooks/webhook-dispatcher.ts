@@ -1,4 +1,5 @@
 import type { AttemptOutcome, ClaimedDelivery, WebhookRepository } from '@airlock/db';
+import type { WebhookConfig } from '../config.js';
 import { isFinished, webhookPayload } from '../executions/execution-records.js';
 import type { Logger } from '../shared/logger.js';
 import type { WebhookSecrets } from './webhook-secrets.js';
@@ -25,6 +26,16 @@ export interface WebhookDispatcherOptions {
   pollMs: number;
   /** Told the outcome of each recorded attempt (for metrics). */
   onAttempt?: (outcome: 'delivered' | 'retry' | 'failed') => void;
+}
+
+/** The dispatcher's attempts and timing, from the server's webhook settings (AIRLOCK_WEBHOOK_*). */
+export function dispatcherTiming(settings: WebhookConfig): Pick<WebhookDispatcherOptions, 'maxAttempts' | 'retryBaseMs' | 'attemptTimeoutMs' | 'pollMs'> {
+  return {
+    maxAttempts: settings.maxAttempts,
+    retryBaseMs: settings.retryBaseSeconds * 1000,
+    attemptTimeoutMs: settings.attemptTimeoutSeconds * 1000,
+    pollMs: Math.min(2000, settings.retryBaseSeconds * 1000),
+  };
 }
 
 /**
