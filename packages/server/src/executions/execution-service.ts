@@ -29,11 +29,13 @@ const PIDS_PER_SANDBOX = 512;
 const CANCEL_WAIT_MS = 5000;
 
 export interface ExecutionServiceOptions {
-  runtime: SandboxRuntime;
+  /** The sandbox runtime: the languages of an image, and a sandbox for a call. */
+  runtime: Pick<SandboxRuntime, 'languages' | 'acquire'>;
   executions: ExecutionRepository;
   logger: Logger;
   metrics: ServerMetrics;
-  threads: ThreadService;
+  /** Threads: a call with thread_id takes its thread and attaches its home. */
+  threads: Pick<ThreadService, 'begin'>;
   live: LiveExecutions;
   rateLimits: RateLimits;
   /** Identifies this server process in execution records. */

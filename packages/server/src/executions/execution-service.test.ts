@@ -1,0 +1,176 @@
+import { ExecuteRequest, type ExecuteRequestInput } from '@airlock/contracts';
+import {
+  ApiKeyRepository,
+  ExecutionRepository,
+  OrganizationRepository,
+  SandboxConfigRepository,
+  WebhookRepository,
+  openDatabase,
+  type Database,
+} from '@airlock/db';
+import type { AcquiredSandbox, PreparedSandbox, RunRequest, SandboxOutcome } from '@airlock/runtime';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TestBackend } from '../../../db/test/test-backend.js';
+import type { Principal } from '../auth/api-key-service.js';
+import { RateLimits } from '../auth/rate-limits.js';
+import { silentLogger } from '../shared/logger.js';
+import { ServerMetrics } from '../shared/metrics.js';
+import { LiveExecutions } from './execution-log.js';
+import { ExecutionService } from './execution-service.js';
+
+/** A sandbox that runs nothing: it answers each call with what `script` makes of the code. */
+class ScriptedSandbox implements PreparedSandbox {
+  readonly language = 'python' as const;
+  readonly ready = Promise.resolve();
+  readonly codeStarted = Promise.resolve();
+  readonly isAlive = true;
+
+  constructor(private readonly script: (request: RunRequest) => Promise<Partial<SandboxOutcome>>) {}
+
+  attachLayers(): Promise<string> {
+    throw new Error('no thread in these tests');
+  }
+
+  async run(request: RunRequest): Promise<SandboxOutcome> {
+    const started = performance.now();
+    const outcome = await this.script(request);
+    if (outcome.stdout) request.onStdout?.(Buffer.from(outcome.stdout));
+    return {
+      status: 'success',
+      exitCode: 0,
+      stdout: '',
+      stderr: '',
+      stdoutTruncated: false,
+      stderrTruncated: false,
+      codeStartedAt: started,
+      runMs: performance.now() - started,
+      peakMemoryBytes: 1024,
+      cpuTimeMs: 1,
+      ...outcome,
+    };
+  }
+
+  async destroy(): Promise<void> {}
+}
+
+const backend = new TestBackend('pglite');
+let database: Database;
+let principal: Principal;
+let executions: ExecutionRepository;
+let script: (request: RunRequest) => Promise<Partial<SandboxOutcome>> = async () => ({});
+let startFails = false;
+
+function service(): ExecutionService {
+  return new ExecutionService({
+    runtime: {
+      languages: () => ['python', 'bash'],
+      acquire: async (): Promise<AcquiredSandbox> => {
+        if (startFails) throw new Error('bubblewrap exited with 1');
+        return { sandbox: new ScriptedSandbox((request) => script(request)), warm: true };
+      },
+    },
+    executions,
+    logger: silentLogger,
+    metrics: new ServerMetrics({ poolStatistics: () => null, activeSandboxes: () => 0 }),
+    threads: { begin: () => Promise.reject(new Error('no thread in these tests')) },
+    live: new LiveExecutions(),
+    rateLimits: new RateLimits({ requestsPerMinute: 1000, concurrentExecutionsPerOrganization: 10 }),
+    nodeId: 'node_test',
+    webhooks: { deliveries: new WebhookRepository(database), onQueued: () => undefined },
+  });
+}
+
+const request = (input: ExecuteRequestInput) => ExecuteRequest.parse(input);
+const countExecutions = async () => (await database.query<{ count: number }>('SELECT count(*) AS count FROM executions'))[0]?.count;
+
+beforeAll(async () => {
+  await backend.start();
+  database = await openDatabase(await backend.freshDatabaseOptions());
+  executions = new ExecutionRepository(database);
+  const organization = await new OrganizationRepository(database).create({ name: 'Test', slug: 'test', maxTimeoutSeconds: 120 });
+  const sandboxConfig = await new SandboxConfigRepository(database).create({ orgId: organization.id, name: 'default', envVars: { FROM: 'config' } });
+  const apiKey = await new ApiKeyRepository(database).create({
+    orgId: organization.id,
+    sandboxConfigId: sandboxConfig.id,
+    name: 'test',
+    displayPrefix: 'sk-test-abc...',
+    secretSha256: Buffer.alloc(32, 1),
+    envVars: { FROM: 'key', KEY_ONLY: '1' },
+  });
+  principal = { organization, sandboxConfig, apiKey };
+});
+
+afterAll(async () => {
+  await database?.close();
+  await backend.stop();
+});
+
+describe('ExecutionService (a scripted runtime on PGlite)', () => {
+  it('runs the code once, answers what it records, and the environment chain resolves request > key > config', async () => {
+    let seen: RunRequest | undefined;
+    script = async (run) => ((seen = run), { stdout: 'hello\n', exitCode: 0 });
+    const answer = await service().execute(principal, request({ code: 'print("hello")', env_vars: { FROM: 'request' }, metadata: { job: '7' } }), performance.now());
+    expect(answer).toMatchObject({ success: true, stdout: 'hello\n', exit_code: 0, status: 'success', error: null });
+    expect(seen?.env).toEqual({ FROM: 'request', KEY_ONLY: '1' });
+    expect(seen?.timeoutMs).toBe(60_000);
+    const record = await executions.get(principal.organization.id, answer.trace_id);
+    expect(record).toMatchObject({ status: 'success', stdout: 'hello\n', exitCode: 0, metadata: { job: '7' }, deliveryMode: 'inline', warm: true });
+  });
+
+  it("a non-zero exit and a timeout are results with their error codes, not exceptions", async () => {
+    script = async () => ({ status: 'failed', exitCode: 3, stderr: 'boom\n' });
+    expect(await service().execute(principal, request({ code: 'x' }), performance.now())).toMatchObject({
+      success: false,
+      exit_code: 3,
+      status: 'failed',
+      error: null,
+      stderr: 'boom\n',
+    });
+    script = async () => ({ status: 'timeout', exitCode: 137 });
+    expect(await service().execute(principal, request({ code: 'x', timeout: 1 }), performance.now())).toMatchObject({
+      success: false,
+      exit_code: 137,
+      status: 'timeout',
+      error: 'timeout',
+    });
+  });
+
+  it("refuses a timeout over the organization's plan and a language the image lacks, recording nothing", async () => {
+    const before = await countExecutions();
+    await expect(service().execute(principal, request({ code: 'x', timeout: 300 }), performance.now())).rejects.toMatchObject({
+      code: 'validation_error',
+      message: expect.stringMatching(/^timeout: at most 120 seconds on this organization's plan/),
+    });
+    await expect(service().execute(principal, request({ code: 'x', language: 'node' }), performance.now())).rejects.toMatchObject({
+      code: 'validation_error',
+      message: 'language: "node" is not available in image "default" (available: python, bash)',
+    });
+    expect(await countExecutions()).toBe(before);
+  });
+
+  it('a sandbox that cannot start is 503 unavailable and nothing is recorded', async () => {
+    const before = await countExecutions();
+    startFails = true;
+    try {
+      await expect(service().execute(principal, request({ code: 'x' }), performance.now())).rejects.toMatchObject({ code: 'unavailable' });
+    } finally {
+      startFails = false;
+    }
+    expect(await countExecutions()).toBe(before);
+  });
+
+  it('cancel stops a running execution and answers cancelled once it has ended; a finished one answers its status', async () => {
+    const executionService = service();
+    let traceId = '';
+    script = (run) =>
+      new Promise((resolve) => run.signal?.addEventListener('abort', () => resolve({ status: 'cancelled', exitCode: 137 })));
+    const running = executionService.execute(principal, request({ code: 'sleep' }), performance.now(), {
+      mode: 'streaming',
+      onStarted: (log) => (traceId = log.traceId),
+    });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(await executionService.cancel(principal, traceId)).toEqual({ trace_id: traceId, status: 'cancelled' });
+    expect(await running).toMatchObject({ status: 'cancelled', exit_code: 137, error: 'cancelled' });
+    expect(await executionService.cancel(principal, traceId)).toEqual({ trace_id: traceId, status: 'cancelled' });
+  });
+});
