@@ -13,7 +13,7 @@ import {
 import type { Context } from 'hono';
 import { z } from 'zod';
 import type { AppEnv } from '../http/app-context.js';
-import { API_KEY_ERRORS, apiKeyHeaders, apiKeySecurity, commonRequestHeaders, errors } from '../http/openapi/openapi-components.js';
+import { API_KEY_ERRORS, apiKeyDocument, apiKeyHeaders, apiKeySecurity, commonRequestHeaders, errors } from '../http/openapi/openapi-components.js';
 import { operation, type Operation } from '../http/operation.js';
 import { ApiError } from '../shared/api-error.js';
 import type { BackgroundExecutions } from './background-executions.js';
@@ -126,18 +126,17 @@ export function executionOperations(executions: ExecutionService, background: Ba
     operation({
       method: 'get',
       path: '/v1/executions/{traceId}',
-      document: {
+      document: apiKeyDocument({
         operationId: 'getExecution',
         tags: ['Executions'],
         summary: 'Read a recorded execution',
         description: 'Output and outcome fields are null while it runs.',
-        security: apiKeySecurity,
-        requestParams: { path: traceIdPath, header: commonRequestHeaders },
+        requestParams: { path: traceIdPath },
         responses: {
           200: { description: 'The execution.', headers: apiKeyHeaders, content: { 'application/json': { schema: ExecutionRecordResponse } } },
-          ...errors(...API_KEY_ERRORS, ErrorCode.notFound),
         },
-      },
+        codes: [ErrorCode.notFound],
+      }),
       handle: async (context) => context.json(await executions.get(context.get('principal'), traceIdParameter(context))),
     }),
     operation({
@@ -174,37 +173,35 @@ export function executionOperations(executions: ExecutionService, background: Ba
     operation({
       method: 'post',
       path: '/v1/executions/{traceId}/cancel',
-      document: {
+      document: apiKeyDocument({
         operationId: 'cancelExecution',
         tags: ['Executions'],
         summary: 'Kill a running execution',
         description:
           'Airlock extension. Kills the execution and answers once it has ended (`cancelled`), or `cancelling` if stopping ' +
           'takes more than 5 seconds. A finished execution answers 200 with the status it finished with, never 409.',
-        security: apiKeySecurity,
-        requestParams: { path: traceIdPath, header: commonRequestHeaders },
+        requestParams: { path: traceIdPath },
         responses: {
           200: { description: 'Cancelled.', headers: apiKeyHeaders, content: { 'application/json': { schema: ExecutionCancelResponse } } },
-          ...errors(...API_KEY_ERRORS, ErrorCode.notFound, ErrorCode.conflict),
         },
-      },
+        codes: [ErrorCode.notFound, ErrorCode.conflict],
+      }),
       handle: async (context) => context.json(await executions.cancel(context.get('principal'), traceIdParameter(context))),
     }),
     operation({
       method: 'get',
       path: '/v1/executions/{traceId}/webhook',
-      document: {
+      document: apiKeyDocument({
         operationId: 'getExecutionWebhook',
         tags: ['Executions'],
         summary: "Read an execution's webhook delivery",
         description: 'Airlock extension: the delivery state and every attempt. 404 for an execution without `webhook_url`.',
-        security: apiKeySecurity,
-        requestParams: { path: traceIdPath, header: commonRequestHeaders },
+        requestParams: { path: traceIdPath },
         responses: {
           200: { description: 'The delivery.', headers: apiKeyHeaders, content: { 'application/json': { schema: WebhookDeliveryResponse } } },
-          ...errors(...API_KEY_ERRORS, ErrorCode.notFound),
         },
-      },
+        codes: [ErrorCode.notFound],
+      }),
       handle: async (context) => context.json(await background.delivery(context.get('principal'), traceIdParameter(context))),
     }),
   ];

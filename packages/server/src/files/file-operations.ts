@@ -13,9 +13,8 @@ import {
 } from '@airlock/contracts';
 import type { Context } from 'hono';
 import { z } from 'zod';
-import type { ZodOpenApiOperationObject } from 'zod-openapi';
 import type { AppEnv } from '../http/app-context.js';
-import { API_KEY_ERRORS, apiKeyHeaders, apiKeySecurity, commonHeaders, commonRequestHeaders, errors } from '../http/openapi/openapi-components.js';
+import { apiKeyDocument, apiKeyHeaders, commonHeaders, commonRequestHeaders, errors } from '../http/openapi/openapi-components.js';
 import { operation, type Operation } from '../http/operation.js';
 import { ApiError } from '../shared/api-error.js';
 import { SIGNED_FILES_PATH, type FileService } from './file-service.js';
@@ -31,18 +30,14 @@ function fileOperation<Body>(options: {
   codes: ErrorCode[];
   handle: (context: Context<AppEnv>, body: Body) => Promise<Response> | Response;
 }): Operation {
-  const document: ZodOpenApiOperationObject = {
+  const document = apiKeyDocument({
     operationId: options.operationId,
     tags: ['Files'],
     summary: options.summary,
     description: options.description,
-    security: apiKeySecurity,
-    requestParams: { header: commonRequestHeaders },
-    responses: {
-      200: { description: 'Done.', headers: apiKeyHeaders, content: { 'application/json': { schema: options.response } } },
-      ...errors(...API_KEY_ERRORS, ErrorCode.validationError, ...options.codes),
-    },
-  };
+    responses: { 200: { description: 'Done.', headers: apiKeyHeaders, content: { 'application/json': { schema: options.response } } } },
+    codes: [ErrorCode.validationError, ...options.codes],
+  });
   return operation({ method: 'post', path: options.path, body: options.body, document, handle: (context, { body }) => options.handle(context, body) });
 }
 

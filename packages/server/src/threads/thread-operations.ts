@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import { ErrorCode, THREAD_ID_PATTERN, ThreadForkRequest, ThreadForkResponse, ThreadId } from '@airlock/contracts';
 import { z } from 'zod';
-import { API_KEY_ERRORS, apiKeyHeaders, apiKeySecurity, commonRequestHeaders, errors } from '../http/openapi/openapi-components.js';
+import { apiKeyDocument, apiKeyHeaders } from '../http/openapi/openapi-components.js';
 import { operation, type Operation } from '../http/operation.js';
 import { ApiError } from '../shared/api-error.js';
 import type { ThreadService } from './thread-service.js';
@@ -20,18 +20,17 @@ export function threadOperations(threads: ThreadService): Operation[] {
       method: 'post',
       path: '/v1/threads/{threadId}/fork',
       body: ThreadForkRequest,
-      document: {
+      document: apiKeyDocument({
         operationId: 'forkThread',
         tags: ['Threads'],
         summary: 'Start a new thread from this one',
         description: "Airlock extension. The new thread starts with this thread's home; nothing is copied (layers are shared).",
-        security: apiKeySecurity,
-        requestParams: { path: threadIdPath, header: commonRequestHeaders },
+        requestParams: { path: threadIdPath },
         responses: {
           201: { description: 'Forked.', headers: apiKeyHeaders, content: { 'application/json': { schema: ThreadForkResponse } } },
-          ...errors(...API_KEY_ERRORS, ErrorCode.validationError, ErrorCode.notFound, ErrorCode.conflict, ErrorCode.unavailable),
         },
-      },
+        codes: [ErrorCode.validationError, ErrorCode.notFound, ErrorCode.conflict, ErrorCode.unavailable],
+      }),
       handle: async (context, { body }) => {
         const source = threadIdParameter(context.req.param('threadId') ?? '');
         await threads.fork(context.get('principal'), source, body.thread_id);
@@ -42,22 +41,21 @@ export function threadOperations(threads: ThreadService): Operation[] {
     operation({
       method: 'get',
       path: '/v1/threads/{threadId}/export',
-      document: {
+      document: apiKeyDocument({
         operationId: 'exportThread',
         tags: ['Threads'],
         summary: "Download a thread's home as .tar.gz",
         description: 'Airlock extension. Streamed as it is made.',
-        security: apiKeySecurity,
-        requestParams: { path: threadIdPath, header: commonRequestHeaders },
+        requestParams: { path: threadIdPath },
         responses: {
           200: {
             description: 'The home directory as a gzip-compressed tar archive.',
             headers: apiKeyHeaders,
             content: { 'application/gzip': { schema: { type: 'string', contentMediaType: 'application/gzip' } } },
           },
-          ...errors(...API_KEY_ERRORS, ErrorCode.validationError, ErrorCode.notFound, ErrorCode.unavailable),
         },
-      },
+        codes: [ErrorCode.validationError, ErrorCode.notFound, ErrorCode.unavailable],
+      }),
       handle: async (context) => {
         const threadId = threadIdParameter(context.req.param('threadId') ?? '');
         const archive = await threads.export(context.get('principal'), threadId);

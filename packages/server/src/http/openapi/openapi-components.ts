@@ -1,6 +1,6 @@
 import { ApiErrorBody, ERROR_STATUS, ErrorCode } from '@airlock/contracts';
 import { z } from 'zod';
-import type { ZodOpenApiResponseObject, ZodOpenApiResponsesObject } from 'zod-openapi';
+import type { ZodOpenApiOperationObject, ZodOpenApiResponseObject, ZodOpenApiResponsesObject } from 'zod-openapi';
 
 /** Security scheme names, as operations refer to them. */
 export const API_KEY = 'apiKey';
@@ -124,3 +124,19 @@ export function errors(...codes: ErrorCode[]): ZodOpenApiResponsesObject {
 
 /** Errors any request authenticated by an API key can meet before its handler runs. */
 export const API_KEY_ERRORS: ErrorCode[] = [ErrorCode.unauthorized, ErrorCode.rateLimited, ErrorCode.payloadTooLarge];
+
+/**
+ * The document of an operation authenticated by an API key: the header parameters and credential of every such call,
+ * its answers, and the errors of every API key call besides its own `codes`.
+ */
+export function apiKeyDocument(
+  document: Omit<ZodOpenApiOperationObject, 'security' | 'responses'> & { responses: ZodOpenApiResponsesObject; codes: ErrorCode[] },
+): ZodOpenApiOperationObject {
+  const { responses, codes, requestParams, ...rest } = document;
+  return {
+    ...rest,
+    security: apiKeySecurity,
+    requestParams: { header: commonRequestHeaders, ...requestParams },
+    responses: { ...responses, ...errors(...API_KEY_ERRORS, ...codes) },
+  };
+}
