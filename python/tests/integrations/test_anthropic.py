@@ -62,7 +62,9 @@ def test_messages_loop_answers_tool_use_with_the_sandbox_output(client: Airlock)
     assert response.content[0].text == "The answer is 42."
     first, second = (request.body for request in provider.requests)
     (tool,) = first["tools"]
-    assert tool["name"] == "code_sandbox" and "/home/sandbox" in tool["description"] and "/data/<name>" in tool["description"]
+    assert tool["name"] == "code_sandbox" and "/home/sandbox" in tool["description"]
+    # Only what the server serves: no network, no storage mounts yet.
+    assert "no network access" in tool["description"] and "/data" not in tool["description"]
     assert tool["input_schema"]["required"] == ["code"]
     result = tool_result_of(second)
     assert "exit_code: 0 (success)" in result["content"]
