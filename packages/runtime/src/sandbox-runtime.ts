@@ -9,7 +9,7 @@ import { PipeFactory } from './sandbox/pipe-factory.js';
 import { hostHasMemoryForRefill } from './pool/host-memory.js';
 import { WarmPool, type PoolStatistics } from './pool/warm-pool.js';
 import type { PreparedSandbox, SandboxLanguage, SandboxLimits } from './sandbox/sandbox-types.js';
-import { LockHeldError, tryLock, type ReleaseLock } from './process-lock.js';
+import { LockHeldError, tryLock, type ReleaseLock } from '@airlock/process-lock';
 import { HomeMounts } from './sandbox/home-mounts.js';
 import { Spawner } from './sandbox/spawner.js';
 import { loadSeccompProgram, seccompProgramPath, spawnerPath } from './seccomp.js';

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { SandboxLanguage } from '../sandbox/sandbox-types.js';
 import { DEFAULT_IMAGE_RECIPE, imageVersion, type ImageRecipe } from './image-recipe.js';
-import { waitForLock } from '../process-lock.js';
+import { waitForLock } from '@airlock/process-lock';
 
 export interface ImageManifest {
   name: string;

@@ -1,0 +1,1 @@
+export { LockHeldError, tryLock, waitForLock, type ReleaseLock } from './process-lock.js';
