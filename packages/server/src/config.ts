@@ -195,24 +195,28 @@ export function loadConfig(
       },
       environment,
     ),
-    webhooks: {
-      allowLoopback:
-        resolveOption({ variable: 'AIRLOCK_WEBHOOK_ALLOW_LOOPBACK', schema: z.enum(['true', 'false']), fallback: 'false' }, environment) === 'true',
-      maxAttempts: resolveOption(
-        { variable: 'AIRLOCK_WEBHOOK_MAX_ATTEMPTS', schema: z.coerce.number().int().min(1).max(50), fallback: 10 },
-        environment,
-      ),
-      retryBaseSeconds: resolveOption(
-        { variable: 'AIRLOCK_WEBHOOK_RETRY_SECONDS', schema: z.coerce.number().min(0.01).max(3600), fallback: 10 },
-        environment,
-      ),
-      attemptTimeoutSeconds: resolveOption(
-        { variable: 'AIRLOCK_WEBHOOK_TIMEOUT_SECONDS', schema: z.coerce.number().min(0.1).max(300), fallback: 10 },
-        environment,
-      ),
-    },
+    webhooks: loadWebhookConfig(environment),
   };
   return config;
+}
+
+function loadWebhookConfig(environment: NodeJS.ProcessEnv): WebhookConfig {
+  return {
+    allowLoopback:
+      resolveOption({ variable: 'AIRLOCK_WEBHOOK_ALLOW_LOOPBACK', schema: z.enum(['true', 'false']), fallback: 'false' }, environment) === 'true',
+    maxAttempts: resolveOption(
+      { variable: 'AIRLOCK_WEBHOOK_MAX_ATTEMPTS', schema: z.coerce.number().int().min(1).max(50), fallback: 10 },
+      environment,
+    ),
+    retryBaseSeconds: resolveOption(
+      { variable: 'AIRLOCK_WEBHOOK_RETRY_SECONDS', schema: z.coerce.number().min(0.01).max(3600), fallback: 10 },
+      environment,
+    ),
+    attemptTimeoutSeconds: resolveOption(
+      { variable: 'AIRLOCK_WEBHOOK_TIMEOUT_SECONDS', schema: z.coerce.number().min(0.1).max(300), fallback: 10 },
+      environment,
+    ),
+  };
 }
 
 function loadS3Config(environment: NodeJS.ProcessEnv): S3Config | undefined {

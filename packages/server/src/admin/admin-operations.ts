@@ -77,9 +77,17 @@ export function adminOperations(admin: AdminService): Operation[] {
     }
     await next();
   };
-  const declare = <Body = undefined, Query = undefined, Path = undefined>(
-    declaration: Parameters<typeof adminOperation<Body, Query, Path>>[1],
-  ) => adminOperation(requireAdmin, declaration);
+  const declare: Declare = (declaration) => adminOperation(requireAdmin, declaration);
+  return [...organizationOperations(declare, admin), ...apiKeyOperations(declare, admin), ...sandboxOperations(declare, admin)];
+}
+
+/** Declares an admin operation (adminOperation with the admin token check). */
+type Declare = <Body = undefined, Query = undefined, Path = undefined>(
+  declaration: Parameters<typeof adminOperation<Body, Query, Path>>[1],
+) => Operation;
+
+/** Organizations: list, create, change, delete. */
+function organizationOperations(declare: Declare, admin: AdminService): Operation[] {
   return [
     declare({
       method: 'get',
@@ -129,6 +137,12 @@ export function adminOperations(admin: AdminService): Operation[] {
         return context.body(null, 204);
       },
     }),
+  ];
+}
+
+/** An organization's API keys: list, create, revoke, rotate. */
+function apiKeyOperations(declare: Declare, admin: AdminService): Operation[] {
+  return [
     declare({
       method: 'get',
       path: '/admin/v1/api-keys',
@@ -181,6 +195,12 @@ export function adminOperations(admin: AdminService): Operation[] {
       codes: [],
       handle: async (context, { query, params }) => context.json(await admin.rotateKey(params.id, query.organization)),
     }),
+  ];
+}
+
+/** An organization's sandbox configs and their webhook signing secrets. */
+function sandboxOperations(declare: Declare, admin: AdminService): Operation[] {
+  return [
     declare({
       method: 'get',
       path: '/admin/v1/sandboxes',

@@ -68,61 +68,7 @@ const traceLinks = Object.fromEntries(
 /** The execute endpoint and the executions API. */
 export function executionOperations(executions: ExecutionService, background: BackgroundExecutions): Operation[] {
   return [
-    operation({
-      method: 'post',
-      path: '/v1/sandbox/execute',
-      body: ExecuteRequest,
-      document: {
-        operationId: 'execute',
-        tags: ['Executions'],
-        summary: 'Run code in a fresh sandbox',
-        description:
-          'One call, one new isolated sandbox. The delivery follows the request headers:\n\n' +
-          '- `Accept: application/json` (default): 200 with the result once the code has finished. A non-zero exit ' +
-          'is still 200, with `success: false`.\n' +
-          `- \`Accept: ${NDJSON}\`: 200 streaming the execution's events while it runs. A client that disconnects ` +
-          'stops receiving; the execution goes on and can be read back with `GET /v1/executions/{trace_id}/output`.\n' +
-          '- `Prefer: respond-async` with `webhook_url`: 202 at once; the result is POSTed to `webhook_url` when ' +
-          'the execution finishes (see the callback).',
-        security: apiKeySecurity,
-        requestParams: {
-          header: commonRequestHeaders.extend({
-            Prefer: z
-              .string()
-              .optional()
-              .meta({ description: '`respond-async` (RFC 7240) answers 202 at once and delivers the result to `webhook_url`.' }),
-          }),
-        },
-        responses: {
-          200: {
-            description: `The finished execution (JSON), or its events as it runs (\`${NDJSON}\`): ${streamDescription}`,
-            headers: apiKeyHeaders,
-            content: {
-              'application/json': { schema: ExecuteResponse },
-              [NDJSON]: { schema: ExecutionEvent },
-            },
-            links: traceLinks,
-          },
-          202: {
-            description: 'Accepted for webhook delivery (`Prefer: respond-async`); the code is running.',
-            headers: apiKeyHeaders,
-            content: { 'application/json': { schema: ExecuteAcceptedResponse } },
-            links: traceLinks,
-          },
-          ...errors(...API_KEY_ERRORS, ErrorCode.validationError, ErrorCode.threadBusy, ErrorCode.unavailable),
-        },
-        callbacks: { executionFinished: webhookCallback },
-      },
-      handle: async (context, { body }) => {
-        if (prefersAsync(context.req.header('prefer'))) {
-          return context.json(await background.start(context.get('principal'), body, context.get('acceptedAt')), 202);
-        }
-        if ((context.req.header('accept') ?? '').includes('application/x-ndjson')) {
-          return streamExecution(executions, context.get('principal'), body, context.get('acceptedAt'));
-        }
-        return context.json(await executions.execute(context.get('principal'), body, context.get('acceptedAt')));
-      },
-    }),
+    executeOperation(executions, background),
     operation({
       method: 'get',
       path: '/v1/executions/{traceId}',
@@ -217,4 +163,63 @@ function traceIdParameter(context: Context<AppEnv>): string {
 /** Whether a `Prefer` header (RFC 7240) asks for `respond-async`. */
 function prefersAsync(header: string | undefined): boolean {
   return (header ?? '').split(',').some((preference) => preference.split(';')[0]?.trim().toLowerCase() === 'respond-async');
+}
+
+/** POST /v1/sandbox/execute: one call, one sandbox; answered inline, streamed or in the background by the headers. */
+function executeOperation(executions: ExecutionService, background: BackgroundExecutions): Operation {
+  return operation({
+    method: 'post',
+    path: '/v1/sandbox/execute',
+    body: ExecuteRequest,
+    document: {
+      operationId: 'execute',
+      tags: ['Executions'],
+      summary: 'Run code in a fresh sandbox',
+      description:
+        'One call, one new isolated sandbox. The delivery follows the request headers:\n\n' +
+        '- `Accept: application/json` (default): 200 with the result once the code has finished. A non-zero exit ' +
+        'is still 200, with `success: false`.\n' +
+        `- \`Accept: ${NDJSON}\`: 200 streaming the execution's events while it runs. A client that disconnects ` +
+        'stops receiving; the execution goes on and can be read back with `GET /v1/executions/{trace_id}/output`.\n' +
+        '- `Prefer: respond-async` with `webhook_url`: 202 at once; the result is POSTed to `webhook_url` when ' +
+        'the execution finishes (see the callback).',
+      security: apiKeySecurity,
+      requestParams: {
+        header: commonRequestHeaders.extend({
+          Prefer: z
+            .string()
+            .optional()
+            .meta({ description: '`respond-async` (RFC 7240) answers 202 at once and delivers the result to `webhook_url`.' }),
+        }),
+      },
+      responses: {
+        200: {
+          description: `The finished execution (JSON), or its events as it runs (\`${NDJSON}\`): ${streamDescription}`,
+          headers: apiKeyHeaders,
+          content: {
+            'application/json': { schema: ExecuteResponse },
+            [NDJSON]: { schema: ExecutionEvent },
+          },
+          links: traceLinks,
+        },
+        202: {
+          description: 'Accepted for webhook delivery (`Prefer: respond-async`); the code is running.',
+          headers: apiKeyHeaders,
+          content: { 'application/json': { schema: ExecuteAcceptedResponse } },
+          links: traceLinks,
+        },
+        ...errors(...API_KEY_ERRORS, ErrorCode.validationError, ErrorCode.threadBusy, ErrorCode.unavailable),
+      },
+      callbacks: { executionFinished: webhookCallback },
+    },
+    handle: async (context, { body }) => {
+      if (prefersAsync(context.req.header('prefer'))) {
+        return context.json(await background.start(context.get('principal'), body, context.get('acceptedAt')), 202);
+      }
+      if ((context.req.header('accept') ?? '').includes('application/x-ndjson')) {
+        return streamExecution(executions, context.get('principal'), body, context.get('acceptedAt'));
+      }
+      return context.json(await executions.execute(context.get('principal'), body, context.get('acceptedAt')));
+    },
+  });
 }

@@ -94,6 +94,13 @@ export function fileOperations(files: FileService, publicUrl: string | undefined
         return context.json({ deleted: true });
       },
     }),
+    ...signedUrlOperations(files),
+  ];
+}
+
+/** The signed URLs the Files API hands out: no credential but the signature, one method on one file. */
+function signedUrlOperations(files: FileService): Operation[] {
+  return [
     operation({
       method: 'get',
       path: `${SIGNED_FILES_PATH}/{token}`,

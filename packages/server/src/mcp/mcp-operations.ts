@@ -1,6 +1,7 @@
 import { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js';
 import type { MiddlewareHandler } from 'hono';
 import { z } from 'zod';
+import type { ZodOpenApiOperationObject } from 'zod-openapi';
 import type { AppEnv } from '../http/app-context.js';
 import { authenticate } from '../http/middleware.js';
 import { API_KEY_ERRORS, apiKeyHeaders, apiKeySecurity, commonHeaders, commonRequestHeaders, errors } from '../http/openapi/openapi-components.js';
@@ -30,6 +31,61 @@ const JsonRpcMessage = z
     error: z.looseObject({ code: z.number().int(), message: z.string(), data: z.unknown().optional() }).optional(),
   })
   .meta({ id: 'JsonRpcMessage' });
+
+/** POST /mcp in the OpenAPI document: JSON-RPC in, JSON or server-sent events out, and the transport's errors. */
+const MCP_DOCUMENT: ZodOpenApiOperationObject = {
+  operationId: 'mcp',
+  tags: ['MCP'],
+  summary: 'MCP over Streamable HTTP (stateless)',
+  description:
+    'JSON-RPC 2.0, MCP protocol 2025-11-25. No session id is issued and `initialize` is optional; every request ' +
+    'carries the API key. Send `Accept: application/json, text/event-stream`. Tools: `sandbox_execute`, ' +
+    '`files_list`, `files_download`.',
+  security: apiKeySecurity,
+  requestParams: {
+    header: commonRequestHeaders.extend({
+      Accept: z.string().meta({
+        description: 'Must list both `application/json` and `text/event-stream` (406 otherwise).',
+        example: 'application/json, text/event-stream',
+      }),
+      'MCP-Protocol-Version': z
+        .enum(MCP_PROTOCOL_VERSIONS as [string, ...string[]])
+        .optional()
+        .meta({ description: 'The negotiated revision; without it 2025-03-26 is assumed. Others are refused (400).' }),
+      Origin: z.string().optional().meta({ description: 'A browser page\'s origin; must be one of AIRLOCK_CORS_ORIGINS (403 otherwise).' }),
+    }),
+  },
+  requestBody: { required: true, content: { 'application/json': { schema: JsonRpcMessage } } },
+  responses: {
+    200: {
+      description: 'The JSON-RPC answer, as JSON or as a server-sent event stream.',
+      headers: apiKeyHeaders,
+      content: { 'application/json': { schema: JsonRpcMessage }, 'text/event-stream': { schema: { type: 'string' } } },
+    },
+    202: { description: 'A notification or response was accepted; nothing to answer.', headers: apiKeyHeaders },
+    400: {
+      description: 'Not a JSON-RPC message this server takes, a batch under a revision without them, or an unsupported MCP-Protocol-Version (a JSON-RPC error).',
+      headers: apiKeyHeaders,
+      content: { 'application/json': { schema: JsonRpcMessage } },
+    },
+    403: {
+      description: 'An Origin that is not allowed (a JSON-RPC error).',
+      headers: commonHeaders,
+      content: { 'application/json': { schema: JsonRpcMessage } },
+    },
+    406: {
+      description: 'The Accept header lacks application/json or text/event-stream (a JSON-RPC error).',
+      headers: apiKeyHeaders,
+      content: { 'application/json': { schema: JsonRpcMessage } },
+    },
+    415: {
+      description: 'The body is not application/json (a JSON-RPC error).',
+      headers: apiKeyHeaders,
+      content: { 'application/json': { schema: JsonRpcMessage } },
+    },
+    ...errors(...API_KEY_ERRORS),
+  },
+};
 
 /**
  * The MCP endpoint, stateless Streamable HTTP: each POST gets its own server and transport, no session id is issued,
@@ -78,59 +134,7 @@ export function mcpOperations(options: McpRouteOptions): Operation[] {
       method: 'post',
       path: '/mcp',
       middleware,
-      document: {
-        operationId: 'mcp',
-        tags: ['MCP'],
-        summary: 'MCP over Streamable HTTP (stateless)',
-        description:
-          'JSON-RPC 2.0, MCP protocol 2025-11-25. No session id is issued and `initialize` is optional; every request ' +
-          'carries the API key. Send `Accept: application/json, text/event-stream`. Tools: `sandbox_execute`, ' +
-          '`files_list`, `files_download`.',
-        security: apiKeySecurity,
-        requestParams: {
-          header: commonRequestHeaders.extend({
-            Accept: z.string().meta({
-              description: 'Must list both `application/json` and `text/event-stream` (406 otherwise).',
-              example: 'application/json, text/event-stream',
-            }),
-            'MCP-Protocol-Version': z
-              .enum(MCP_PROTOCOL_VERSIONS as [string, ...string[]])
-              .optional()
-              .meta({ description: 'The negotiated revision; without it 2025-03-26 is assumed. Others are refused (400).' }),
-            Origin: z.string().optional().meta({ description: 'A browser page\'s origin; must be one of AIRLOCK_CORS_ORIGINS (403 otherwise).' }),
-          }),
-        },
-        requestBody: { required: true, content: { 'application/json': { schema: JsonRpcMessage } } },
-        responses: {
-          200: {
-            description: 'The JSON-RPC answer, as JSON or as a server-sent event stream.',
-            headers: apiKeyHeaders,
-            content: { 'application/json': { schema: JsonRpcMessage }, 'text/event-stream': { schema: { type: 'string' } } },
-          },
-          202: { description: 'A notification or response was accepted; nothing to answer.', headers: apiKeyHeaders },
-          400: {
-            description: 'Not a JSON-RPC message this server takes, a batch under a revision without them, or an unsupported MCP-Protocol-Version (a JSON-RPC error).',
-            headers: apiKeyHeaders,
-            content: { 'application/json': { schema: JsonRpcMessage } },
-          },
-          403: {
-            description: 'An Origin that is not allowed (a JSON-RPC error).',
-            headers: commonHeaders,
-            content: { 'application/json': { schema: JsonRpcMessage } },
-          },
-          406: {
-            description: 'The Accept header lacks application/json or text/event-stream (a JSON-RPC error).',
-            headers: apiKeyHeaders,
-            content: { 'application/json': { schema: JsonRpcMessage } },
-          },
-          415: {
-            description: 'The body is not application/json (a JSON-RPC error).',
-            headers: apiKeyHeaders,
-            content: { 'application/json': { schema: JsonRpcMessage } },
-          },
-          ...errors(...API_KEY_ERRORS),
-        },
-      },
+      document: MCP_DOCUMENT,
       handle: async (context) => {
         const screened = screenMcpRequest({
           body: await context.req.text(),
