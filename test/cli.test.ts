@@ -94,7 +94,7 @@ describe('start-up', () => {
       expect(serve.stdout()).toContain(key);
       const response = await fetch(`${serve.url}/v1/sandbox/execute`, {
         method: 'POST',
-        headers: { authorization: `Bearer ${key}` },
+        headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
         body: JSON.stringify({ code: 'echo ok', language: 'bash' }),
       });
       expect(await response.json()).toMatchObject({ stdout: 'ok\n' });

@@ -14,6 +14,9 @@ afterAll(async () => {
   await airlock?.removeDataDirectory();
 });
 
+/** Executions this file's tests run to completion besides the one the last test makes. */
+const alsoRecorded: Array<{ trace_id: string; stdout: string }> = [];
+
 async function execute(json: unknown, init: { headers?: Record<string, string>; apiKey?: string | null } = {}) {
   return airlock.request('/v1/sandbox/execute', { method: 'POST', json, ...init });
 }
@@ -108,6 +111,62 @@ describe('bad input is rejected with a stable code and a message naming the fiel
     expect((await airlock.request(path, { method, apiKey: null })).status).toBe(401);
   });
 
+  it('a JSON body needs a JSON Content-Type: 415 otherwise, and nothing runs', async () => {
+    const post = (headers: Record<string, string>) =>
+      fetch(`${airlock.url}/v1/sandbox/execute`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${airlock.apiKey}`, ...headers },
+        body: JSON.stringify({ code: 'print("ran")' }),
+      });
+    for (const contentType of ['text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x']) {
+      const refused = await post({ 'content-type': contentType });
+      expect(refused.status, contentType).toBe(415);
+      expect(await refused.json()).toMatchObject({
+        error: 'unsupported_media_type',
+        message: `Content-Type must be application/json (got ${JSON.stringify(contentType)}); send the body as JSON with that header`,
+      });
+    }
+    // fetch sends a string body as text/plain unless told; without any header at all:
+    const bare = await new Promise<number>((resolve, reject) => {
+      const url = new URL('/v1/sandbox/execute', airlock.url);
+      const body = JSON.stringify({ code: 'print(1)' });
+      const sent = httpRequest(url, { method: 'POST', headers: { authorization: `Bearer ${airlock.apiKey}`, 'content-length': Buffer.byteLength(body) } }, (response) => {
+        response.resume();
+        resolve(response.statusCode ?? 0);
+      });
+      sent.on('error', reject);
+      sent.end(body);
+    });
+    expect(bare).toBe(415);
+    const withCharset = await post({ 'content-type': 'Application/JSON; charset=utf-8' });
+    const ran = (await withCharset.json()) as { stdout: string; trace_id: string };
+    expect([withCharset.status, ran.stdout]).toEqual([200, 'ran\n']);
+    alsoRecorded.push({ trace_id: ran.trace_id, stdout: 'ran\n' });
+  });
+
+  it('bytes that are not UTF-8 are refused naming the field, never run as replacement characters', async () => {
+    const prefix = Buffer.from('{"code": "print(\'');
+    const body = Buffer.concat([prefix, Buffer.from([0xff, 0xfe, 0x41]), Buffer.from('\')", "metadata": {"k": "v"}}')]);
+    const refused = await fetch(`${airlock.url}/v1/sandbox/execute`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${airlock.apiKey}`, 'content-type': 'application/json' },
+      body,
+    });
+    expect(refused.status).toBe(400);
+    expect(await refused.json()).toMatchObject({ error: 'validation_error', message: 'code: must be valid UTF-8; the request has bytes that are not' });
+    const inMetadata = Buffer.concat([Buffer.from('{"code": "print(1)", "metadata": {"k": "'), Buffer.from([0xc3, 0x28]), Buffer.from('"}}')]);
+    const refusedMetadata = await fetch(`${airlock.url}/v1/sandbox/execute`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${airlock.apiKey}`, 'content-type': 'application/json' },
+      body: inMetadata,
+    });
+    expect(((await refusedMetadata.json()) as { message: string }).message).toBe('metadata.k: must be valid UTF-8; the request has bytes that are not');
+    // A real U+FFFD, sent as UTF-8, is code like any other.
+    const replacement = await execute({ code: 'print("\uFFFD")' });
+    expect(replacement.body).toMatchObject({ stdout: '\uFFFD\n' });
+    alsoRecorded.push({ trace_id: replacement.body.trace_id as string, stdout: '\uFFFD\n' });
+  });
+
   it('authentication comes before validation', async () => {
     const response = await execute({ code: '' }, { apiKey: null });
     expect(response.status).toBe(401);
@@ -159,8 +218,9 @@ describe('HTTP conventions', () => {
     await airlock.close();
     const database = await openDatabase({ dataDir: join(airlock.dataDirectory, 'pglite') });
     try {
-      const rows = await database.query<{ trace_id: string; stdout: string }>('SELECT trace_id, stdout FROM executions');
-      expect(rows).toEqual([{ trace_id: accepted.trace_id, stdout: 'recorded\n' }]);
+      const rows = await database.query<{ trace_id: string; stdout: string }>('SELECT trace_id, stdout FROM executions ORDER BY trace_id');
+      const expected = [{ trace_id: accepted.trace_id, stdout: 'recorded\n' }, ...alsoRecorded];
+      expect(rows).toEqual(expected.sort((a, b) => a.trace_id.localeCompare(b.trace_id)));
     } finally {
       await database.close();
     }

@@ -17,7 +17,7 @@ it('SIGKILL of the server mid-execution leaves nothing behind after the next sta
     const first = await startServeProcess({ dataDirectory, environment });
     const running = fetch(`${first.url}/v1/sandbox/execute`, {
       method: 'POST',
-      headers: { authorization: `Bearer ${key}` },
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
       body: JSON.stringify({ language: 'bash', code: '(setsid sleep 600 &); sleep 600' }),
     }).catch((error: Error) => error);
     expect(await until(() => processesOfUid(uid).some((line) => line.includes('sleep')), 10_000)).toBe(true);

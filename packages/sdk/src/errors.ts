@@ -80,6 +80,11 @@ export class PayloadTooLargeError extends AirlockApiError {
   override readonly name: string = 'PayloadTooLargeError';
 }
 
+/** 415 `unsupported_media_type`: a JSON endpoint was sent a body that is not `application/json`. */
+export class UnsupportedMediaTypeError extends AirlockApiError {
+  override readonly name: string = 'UnsupportedMediaTypeError';
+}
+
 /** 429 `rate_limited`: too many requests or executions at once; retry after `retryAfterSeconds`. */
 export class RateLimitedError extends AirlockApiError {
   override readonly name: string = 'RateLimitedError';
@@ -136,6 +141,7 @@ export const API_ERRORS: Record<ErrorCode, { status: number; errorClass: ApiErro
   conflict: { status: 409, errorClass: ConflictError },
   thread_busy: { status: 409, errorClass: ThreadBusyError },
   payload_too_large: { status: 413, errorClass: PayloadTooLargeError },
+  unsupported_media_type: { status: 415, errorClass: UnsupportedMediaTypeError },
   rate_limited: { status: 429, errorClass: RateLimitedError },
   internal_error: { status: 500, errorClass: InternalServerError },
   unavailable: { status: 503, errorClass: UnavailableError },

@@ -33,6 +33,7 @@ export {
   ConflictError,
   ThreadBusyError,
   PayloadTooLargeError,
+  UnsupportedMediaTypeError,
   RateLimitedError,
   InternalServerError,
   UnavailableError,

@@ -47,6 +47,7 @@ describe('the @airlock/sdk package', () => {
       'ThreadsApi',
       'UnauthorizedError',
       'UnavailableError',
+      'UnsupportedMediaTypeError',
       'ValidationError',
     ]);
   });

@@ -25,6 +25,7 @@ from ._errors import (
     RateLimitError,
     ServiceUnavailableError,
     ThreadBusyError,
+    UnsupportedMediaTypeError,
     ValidationError,
     WaitTimeoutError,
 )
@@ -82,6 +83,7 @@ __all__ = [
     "SignedUrl",
     "StatusEvent",
     "ThreadBusyError",
+    "UnsupportedMediaTypeError",
     "Threads",
     "ValidationError",
     "WaitTimeoutError",

@@ -101,6 +101,10 @@ class PayloadTooLargeError(APIError):
     """413 `payload_too_large`: the request body is over the server's limit."""
 
 
+class UnsupportedMediaTypeError(APIError):
+    """415 `unsupported_media_type`: a JSON endpoint was sent a body that is not `application/json`."""
+
+
 class _RetryAfterError(APIError):
     @property
     def retry_after(self) -> Optional[float]:
@@ -129,6 +133,7 @@ ERROR_CLASSES: Dict[str, Type[APIError]] = {
     "conflict": ConflictError,
     "thread_busy": ThreadBusyError,
     "payload_too_large": PayloadTooLargeError,
+    "unsupported_media_type": UnsupportedMediaTypeError,
     "rate_limited": RateLimitError,
     "internal_error": InternalServerError,
     "unavailable": ServiceUnavailableError,
@@ -142,6 +147,7 @@ STATUS_CLASSES: Dict[int, Type[APIError]] = {
     405: MethodNotAllowedError,
     409: ConflictError,
     413: PayloadTooLargeError,
+    415: UnsupportedMediaTypeError,
     429: RateLimitError,
     500: InternalServerError,
     503: ServiceUnavailableError,

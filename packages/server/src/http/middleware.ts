@@ -37,12 +37,36 @@ export function authenticate(apiKeys: ApiKeyService, limits: RateLimits): Middle
   };
 }
 
-/** Parses a JSON body; malformed JSON is a validation error, not a server error. */
+/**
+ * Parses a JSON body; malformed JSON is a validation error, not a server error. Bytes that are not UTF-8 are refused
+ * (naming the first field they are in), never replaced: code is run exactly as sent or not at all.
+ */
 export async function readJson(request: Request): Promise<unknown> {
-  const text = await request.text();
+  const bytes = new Uint8Array(await request.arrayBuffer());
+  const text = new TextDecoder('utf-8').decode(bytes);
+  let parsed: unknown;
   try {
-    return JSON.parse(text);
+    parsed = JSON.parse(text);
   } catch {
     throw ApiError.validation('body: must be a JSON object');
   }
+  try {
+    new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    const field = fieldWithReplacement(parsed, []) ?? 'body';
+    throw ApiError.validation(`${field}: must be valid UTF-8; the request has bytes that are not`);
+  }
+  return parsed;
+}
+
+/** The path of the first string (or key) in `value` that holds U+FFFD, where a decoder replaced bytes. */
+function fieldWithReplacement(value: unknown, path: string[]): string | undefined {
+  if (typeof value === 'string') return value.includes('\uFFFD') ? path.join('.') || 'body' : undefined;
+  if (typeof value !== 'object' || value === null) return undefined;
+  for (const [key, item] of Object.entries(value)) {
+    if (key.includes('\uFFFD')) return [...path, key].join('.');
+    const found = fieldWithReplacement(item, [...path, key]);
+    if (found !== undefined) return found;
+  }
+  return undefined;
 }

@@ -1,8 +1,11 @@
+import { ErrorCode } from '@airlock/contracts';
 import type { Context, Hono, MiddlewareHandler } from 'hono';
 import type { z } from 'zod';
 import type { ZodOpenApiOperationObject, ZodOpenApiPathsObject } from 'zod-openapi';
 import type { AppEnv } from './app-context.js';
 import { validationError } from './errors.js';
+import { ApiError } from '../shared/api-error.js';
+import { errors } from './openapi/openapi-components.js';
 import { readJson } from './middleware.js';
 
 type Method = 'get' | 'post' | 'put' | 'patch' | 'delete';
@@ -52,9 +55,15 @@ export function operation<Body = undefined, Query = undefined, Path = undefined>
     document: {
       ...document,
       ...(Object.keys(requestParams).length > 0 ? { requestParams } : {}),
-      ...(body ? { requestBody: { required: true, content: { 'application/json': { schema: body } } } } : {}),
+      ...(body
+        ? {
+            requestBody: { required: true, content: { 'application/json': { schema: body } } },
+            responses: { ...document.responses, ...errors(ErrorCode.unsupportedMediaType) },
+          }
+        : {}),
     },
     handle: async (context) => {
+      if (body) requireJsonContentType(context.req.header('content-type'));
       const input = {
         body: (body ? parse(body, await readJson(context.req.raw)) : undefined) as Body,
         query: (query ? parse(query, context.req.query()) : undefined) as Query,
@@ -63,6 +72,16 @@ export function operation<Body = undefined, Query = undefined, Path = undefined>
       return declaration.handle(context, input);
     },
   };
+}
+
+/** A JSON body must say so: `application/json` or a `+json` type, any parameters (charset) allowed. */
+function requireJsonContentType(header: string | undefined): void {
+  const mediaType = (header ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
+  if (mediaType === 'application/json' || mediaType.endsWith('+json')) return;
+  throw new ApiError(
+    ErrorCode.unsupportedMediaType,
+    `Content-Type must be application/json (got ${header ? JSON.stringify(header) : 'none'}); send the body as JSON with that header`,
+  );
 }
 
 function parse<T>(schema: z.ZodType<T>, value: unknown): T {

@@ -89,6 +89,7 @@ export const errorResponses = {
   conflict: errorResponse('conflict', 'the resource is not in a state that allows this.'),
   thread_busy: errorResponse('thread_busy', 'the thread is running another execution; one at a time per thread.'),
   payload_too_large: errorResponse('payload_too_large', 'the request body is over the limit.'),
+  unsupported_media_type: errorResponse('unsupported_media_type', 'a JSON body was sent without `Content-Type: application/json`.'),
   rate_limited: errorResponse(
     'rate_limited',
     "over the API key's requests per minute or the organization's concurrent executions; retry after `Retry-After` seconds.",
