@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inject } from 'vitest';
 import type { ExecuteResponse } from '../../packages/contracts/src/index.js';
-import { loadConfig, silentLogger, startServer, type RunningServer } from '../../packages/server/src/index.js';
+import { loadConfig, silentLogger, startServer, type Logger, type RunningServer } from '../../packages/server/src/index.js';
 
 export interface HttpResult<T = Record<string, unknown>> {
   status: number;
@@ -46,6 +46,8 @@ export async function startAirlock(
     keepDataDirectory?: boolean;
     /** Start on an earlier fixture's data directory (kept with keepDataDirectory), as a restarted server. */
     dataDirectory?: string;
+    /** Where the server logs; nowhere by default. */
+    logger?: Logger;
   } = {},
 ): Promise<AirlockFixture> {
   const dataDirectory = options.dataDirectory ?? (await mkdtemp(join(tmpdir(), 'airlock-test-')));
@@ -63,7 +65,7 @@ export async function startAirlock(
   );
   let server: RunningServer;
   try {
-    server = await startServer({ config, logger: silentLogger });
+    server = await startServer({ config, logger: options.logger ?? silentLogger });
   } catch (error) {
     if (!options.dataDirectory) await rm(dataDirectory, { recursive: true, force: true });
     throw error;

@@ -9,12 +9,16 @@ import type { AppEnv } from './app-context.js';
 /** The one place where errors become HTTP responses. */
 export function errorResponse(context: Context<AppEnv>, error: unknown, logger: Logger): Response {
   const requestId = context.get('requestId') ?? '';
-  const apiError =
-    error instanceof ApiError
-      ? error
-      : new ApiError(ErrorCode.internalError, `internal error; quote request id ${requestId} when reporting it`);
-  if (!(error instanceof ApiError)) {
+  let apiError: ApiError;
+  if (error instanceof ApiError) {
+    apiError = error;
+  } else if (isClientAbort(error)) {
+    // Nobody is left to read the answer; a client that goes away is not a server error.
+    logger.info('client closed the request before its body arrived', { requestId, path: context.req.path });
+    apiError = ApiError.validation('body: the request ended before its body arrived in full');
+  } else {
     logger.error('unhandled error', { requestId, error: error instanceof Error ? (error.stack ?? error.message) : String(error) });
+    apiError = new ApiError(ErrorCode.internalError, `internal error; quote request id ${requestId} when reporting it`);
   }
   const body: ApiErrorBody = { error: apiError.code, message: apiError.message, request_id: requestId };
   for (const [name, value] of Object.entries(apiError.headers)) context.header(name, value);
@@ -33,4 +37,10 @@ export function validationError(error: z.ZodError): ApiError {
   }
   const field = issue.path.length > 0 ? issue.path.join('.') : 'body';
   return ApiError.validation(`${field}: ${issue.message}`);
+}
+
+/** Node's error for a request whose client hung up while its body was read. */
+function isClientAbort(error: unknown): boolean {
+  const failure = error as { code?: unknown; message?: unknown } | null;
+  return typeof failure === 'object' && failure !== null && (failure.code === 'ECONNRESET' || failure.message === 'aborted');
 }
