@@ -1,27 +1,20 @@
 import { randomBytes } from 'node:crypto';
-import {
-  ApiKeyRepository,
-  OrganizationRepository,
-  SandboxConfigRepository,
-  WebhookRepository,
-  openDatabase,
-  type Database,
-} from '@airlock/db';
+import { ApiKeyRepository, OrganizationRepository, SandboxConfigRepository, WebhookRepository, type Database } from '@airlock/db';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TestBackend } from '../../../db/test/test-backend.js';
+import { startTestDatabase } from '../../test-support/test-tenant.js';
 import { ApiKeyService } from '../auth/api-key-service.js';
 import { SecretBox } from '../shared/secret-box.js';
 import { WebhookSecrets } from '../webhooks/webhook-secrets.js';
 import { AdminService } from './admin-service.js';
 
-const backend = new TestBackend('pglite');
+let testDatabase: Awaited<ReturnType<typeof startTestDatabase>>;
 let database: Database;
 let keys: ApiKeyService;
 let admin: AdminService;
 
 beforeAll(async () => {
-  await backend.start();
-  database = await openDatabase(await backend.freshDatabaseOptions());
+  testDatabase = await startTestDatabase();
+  database = testDatabase.database;
   const apiKeys = new ApiKeyRepository(database);
   keys = new ApiKeyService({ keys: apiKeys, region: 'test', cacheSeconds: 60 });
   admin = new AdminService({
@@ -36,8 +29,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await database?.close();
-  await backend.stop();
+  await testDatabase?.close();
 });
 
 describe('AdminService on PGlite', () => {

@@ -1,16 +1,8 @@
 import { ExecuteRequest, type ExecuteRequestInput } from '@airlock/contracts';
-import {
-  ApiKeyRepository,
-  ExecutionRepository,
-  OrganizationRepository,
-  SandboxConfigRepository,
-  WebhookRepository,
-  openDatabase,
-  type Database,
-} from '@airlock/db';
+import { ExecutionRepository, WebhookRepository, type Database } from '@airlock/db';
 import type { AcquiredSandbox, PreparedSandbox, RunRequest, SandboxOutcome } from '@airlock/runtime';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TestBackend } from '../../../db/test/test-backend.js';
+import { startTestDatabase } from '../../test-support/test-tenant.js';
 import type { Principal } from '../auth/api-key-service.js';
 import { RateLimits } from '../auth/rate-limits.js';
 import { silentLogger } from '../shared/logger.js';
@@ -53,7 +45,7 @@ class ScriptedSandbox implements PreparedSandbox {
   async destroy(): Promise<void> {}
 }
 
-const backend = new TestBackend('pglite');
+let testDatabase: Awaited<ReturnType<typeof startTestDatabase>>;
 let database: Database;
 let principal: Principal;
 let executions: ExecutionRepository;
@@ -84,25 +76,14 @@ const request = (input: ExecuteRequestInput) => ExecuteRequest.parse(input);
 const countExecutions = async () => (await database.query<{ count: number }>('SELECT count(*) AS count FROM executions'))[0]?.count;
 
 beforeAll(async () => {
-  await backend.start();
-  database = await openDatabase(await backend.freshDatabaseOptions());
+  testDatabase = await startTestDatabase();
+  database = testDatabase.database;
   executions = new ExecutionRepository(database);
-  const organization = await new OrganizationRepository(database).create({ name: 'Test', slug: 'test', maxTimeoutSeconds: 120 });
-  const sandboxConfig = await new SandboxConfigRepository(database).create({ orgId: organization.id, name: 'default', envVars: { FROM: 'config' } });
-  const apiKey = await new ApiKeyRepository(database).create({
-    orgId: organization.id,
-    sandboxConfigId: sandboxConfig.id,
-    name: 'test',
-    displayPrefix: 'sk-test-abc...',
-    secretSha256: Buffer.alloc(32, 1),
-    envVars: { FROM: 'key', KEY_ONLY: '1' },
-  });
-  principal = { organization, sandboxConfig, apiKey };
+  principal = await testDatabase.principal({ maxTimeoutSeconds: 120, sandboxEnv: { FROM: 'config' }, keyEnv: { FROM: 'key', KEY_ONLY: '1' } });
 });
 
 afterAll(async () => {
-  await database?.close();
-  await backend.stop();
+  await testDatabase?.close();
 });
 
 describe('ExecutionService (a scripted runtime on PGlite)', () => {

@@ -2,11 +2,11 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { text } from 'node:stream/consumers';
-import { ApiKeyRepository, OrganizationRepository, SandboxConfigRepository, ThreadRepository, openDatabase, type Database } from '@airlock/db';
+import { ThreadRepository } from '@airlock/db';
 import { LayerCache } from '@airlock/runtime';
 import { LocalBlobStore } from '@airlock/storage';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TestBackend } from '../../../db/test/test-backend.js';
+import { startTestDatabase } from '../../test-support/test-tenant.js';
 import type { Principal } from '../auth/api-key-service.js';
 import { silentLogger } from '../shared/logger.js';
 import { ThreadService } from './thread-service.js';
@@ -14,9 +14,8 @@ import { ThreadService } from './thread-service.js';
 // Beside its code but a system test (vitest.config.ts HOST_TESTS): layers are read with the native file system
 // helpers, which `npm run build:native` makes.
 
-const backend = new TestBackend('pglite');
 let workspace: string;
-let database: Database;
+let testDatabase: Awaited<ReturnType<typeof startTestDatabase>>;
 let threads: ThreadService;
 let principal: Principal;
 
@@ -32,22 +31,12 @@ async function changes(files: Record<string, string>): Promise<string> {
 
 beforeAll(async () => {
   workspace = await mkdtemp(join(tmpdir(), 'airlock-thread-service-'));
-  await backend.start();
-  database = await openDatabase(await backend.freshDatabaseOptions());
-  const organization = await new OrganizationRepository(database).create({ name: 'Test', slug: 'test' });
-  const sandboxConfig = await new SandboxConfigRepository(database).create({ orgId: organization.id, name: 'default' });
-  const apiKey = await new ApiKeyRepository(database).create({
-    orgId: organization.id,
-    sandboxConfigId: sandboxConfig.id,
-    name: 'test',
-    displayPrefix: 'sk-test-abc...',
-    secretSha256: Buffer.alloc(32, 2),
-  });
-  principal = { organization, sandboxConfig, apiKey };
+  testDatabase = await startTestDatabase();
+  principal = await testDatabase.principal();
   const layerCache = new LayerCache(join(workspace, 'layers'), { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 });
   await layerCache.start();
   threads = new ThreadService({
-    threads: new ThreadRepository(database),
+    threads: new ThreadRepository(testDatabase.database),
     blobs: new LocalBlobStore(join(workspace, 'blobs')),
     layerCache,
     nodeId: 'node_test',
@@ -57,8 +46,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await database?.close();
-  await backend.stop();
+  await testDatabase?.close();
   await rm(workspace, { recursive: true, force: true });
 });
 
