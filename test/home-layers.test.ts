@@ -1,4 +1,4 @@
-import { readdir, rm, stat } from 'node:fs/promises';
+import { readFile, readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -135,6 +135,28 @@ describe('home layers', () => {
     const added: string[] = [];
     for await (const blob of blobs.list()) if (!before.has(blob.digest)) added.push(blob.digest);
     expect(added).toHaveLength(2); // the file once, and the manifest
+  });
+
+  it('a layer file is a hard link to its local blob, unless another layer gave the blob other attributes', async () => {
+    const linking: LayerSource = { ...source, localFile: (digest) => blobs.localFile(digest) };
+    const content = Buffer.from(`shared bytes ${Math.random()}`);
+    const { digest, size } = await blobs.put(content);
+    const longAgo = Date.UTC(2020, 0, 1);
+    const layerWith = async (path: string, mode: number) =>
+      (await blobs.put(encodeManifest({ version: 1, entries: [{ path, type: 'file', mode, mtimeMs: longAgo, size, digest }] }))).digest;
+    const first = join(await cache.ensure(await layerWith('first.txt', 0o644), linking), 'first.txt');
+    const same = join(await cache.ensure(await layerWith('same.txt', 0o644), linking), 'same.txt');
+    const other = join(await cache.ensure(await layerWith('other.txt', 0o600), linking), 'other.txt');
+    const blobInode = (await stat(blobs.localFile(digest))).ino;
+    expect(await stat(first)).toMatchObject({ ino: blobInode, uid: sandboxUid, mode: 0o100644, mtimeMs: longAgo });
+    expect((await stat(same)).ino).toBe(blobInode);
+    expect(await stat(other)).toMatchObject({ mode: 0o100600, uid: sandboxUid, mtimeMs: longAgo });
+    expect((await stat(other)).ino).not.toBe(blobInode);
+    expect(await readFile(other)).toEqual(content);
+    // The linked blob's time is its layer's, long past; garbage collection goes by the time it was linked.
+    for await (const blob of blobs.list()) {
+      if (blob.digest === digest) expect(Date.now() - blob.storedAt.getTime()).toBeLessThan(60_000);
+    }
   });
 
   it('a layer is materialized once per node and never through a symlink', async () => {

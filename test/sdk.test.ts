@@ -4,6 +4,7 @@ import {
   AirlockConnectionError,
   AirlockTimeoutError,
   ConflictError,
+  IdempotencyKeyReusedError,
   NotFoundError,
   RateLimitedError,
   ThreadBusyError,
@@ -120,6 +121,18 @@ describe('SDK: execute', () => {
     expect(error).toBeInstanceOf(ConflictError);
     expect(error).toMatchObject({ status: 409, code: 'thread_busy' });
     expect((await first).stdout).toBe('first\n');
+  });
+
+  it('a retry with the idempotency key answers the first result and runs nothing; another body is refused', async () => {
+    const threadId = newThread();
+    const code = 'echo x >> runs.txt; wc -l < runs.txt';
+    const first = await client.execute(code, { language: 'bash', threadId, idempotencyKey: `${threadId}-1` });
+    const again = await client.execute(code, { language: 'bash', threadId, idempotencyKey: `${threadId}-1` });
+    expect(again).toMatchObject({ traceId: first.traceId, stdout: '1\n' });
+    const error = await rejection(client.execute('echo other', { language: 'bash', threadId, idempotencyKey: `${threadId}-1` }));
+    expect(error).toBeInstanceOf(IdempotencyKeyReusedError);
+    expect(error).toMatchObject({ status: 422, code: 'idempotency_key_reused' });
+    expect((await client.execute('wc -l < runs.txt', { language: 'bash', threadId })).stdout).toBe('1\n');
   });
 
   it('an AbortSignal ends a long execute on the client at once', async () => {

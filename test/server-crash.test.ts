@@ -46,7 +46,7 @@ it('SIGKILL of the server mid-execution leaves nothing behind after the next sta
     const database = await openDatabase({ dataDir: join(dataDirectory, 'pglite') });
     try {
       const rows = await database.query<{ status: string; error: string }>('SELECT status, error FROM executions');
-      expect(rows).toEqual([{ status: 'failed', error: 'the server stopped while this execution was running' }]);
+      expect(rows).toEqual([{ status: 'failed', error: "the server stopped while this execution was running; changes it made to a thread's home were not saved" }]);
     } finally {
       await database.close();
     }

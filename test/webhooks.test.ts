@@ -298,7 +298,7 @@ describe('the webhook outbox', () => {
           success: false,
           exit_code: -1,
           error: 'server_stopped',
-          error_message: 'the server stopped while this execution was running',
+          error_message: "the server stopped while this execution was running; changes it made to a thread's home were not saved",
         });
       } finally {
         second.child.kill('SIGTERM');

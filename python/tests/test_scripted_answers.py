@@ -92,6 +92,18 @@ def test_executions_are_never_retried(monkeypatch) -> None:
     assert len(client.requests) == 3 and sleeps == []
 
 
+def test_an_execution_with_an_idempotency_key_is_retried_with_the_same_key(monkeypatch) -> None:
+    sleeps: List[float] = []
+
+    def refuse(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("connection reset", request=request)
+
+    answer = httpx.Response(200, json=RESULT)
+    client = scripted([refuse, error(503, "unavailable", {"Retry-After": "0"}), lambda request: answer], sleeps, monkeypatch)
+    assert client.execute("print(1)", idempotency_key="job-42").stdout == RESULT["stdout"]
+    assert [request.headers.get("idempotency-key") for request in client.requests] == ["job-42"] * 3
+
+
 def test_a_long_retry_after_is_left_to_the_caller(monkeypatch) -> None:
     sleeps: List[float] = []
     client = scripted([error(429, "rate_limited", {"Retry-After": "120"})], sleeps, monkeypatch)

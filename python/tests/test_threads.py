@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from airlock import Airlock, ConflictError, ThreadBusyError
+from airlock import Airlock, ConflictError, IdempotencyKeyReusedError, ThreadBusyError
 
 
 def test_the_home_persists_between_calls_on_a_thread(client: Airlock, thread_id: str) -> None:
@@ -48,3 +48,14 @@ def test_export_streams_the_home_as_a_tar_gz(client: Airlock, thread_id: str, tm
 
     buffer = io.BytesIO()
     assert client.threads.export(thread_id, buffer) == size
+
+
+def test_a_retry_with_the_idempotency_key_returns_the_first_result_and_runs_nothing(client: Airlock, thread_id: str) -> None:
+    code = "echo x >> runs.txt; wc -l < runs.txt"
+    first = client.execute(code, language="bash", thread_id=thread_id, idempotency_key=f"{thread_id}-1")
+    again = client.execute(code, language="bash", thread_id=thread_id, idempotency_key=f"{thread_id}-1")
+    assert (again.trace_id, again.stdout) == (first.trace_id, "1\n")
+    with pytest.raises(IdempotencyKeyReusedError) as raised:
+        client.execute("echo other", language="bash", thread_id=thread_id, idempotency_key=f"{thread_id}-1")
+    assert (raised.value.status, raised.value.code) == (422, "idempotency_key_reused")
+    assert client.execute("wc -l < runs.txt", language="bash", thread_id=thread_id).stdout == "1\n"

@@ -37,7 +37,12 @@ export type ExecuteResponse = z.infer<typeof ExecuteResponse>;
 
 /** 202 answer of an execution accepted for webhook delivery (`Prefer: respond-async`). */
 export const ExecuteAcceptedResponse = z
-  .object({ trace_id: TraceId, status: z.literal('running') })
+  .object({
+    trace_id: TraceId,
+    status: z
+      .union([z.literal('running'), ExecutionStatus])
+      .describe("`running`; a retry with an Idempotency-Key gets the earlier execution's current status"),
+  })
   .meta({ id: 'ExecuteAcceptedResponse' });
 export type ExecuteAcceptedResponse = z.infer<typeof ExecuteAcceptedResponse>;
 

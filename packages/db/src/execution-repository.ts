@@ -1,5 +1,6 @@
 import type { DeliveryMode, ExecutionStatus as FinishedExecutionStatus } from '@airlock/contracts';
 import type { Queryable } from './database.js';
+import { UniqueViolationError } from './errors.js';
 import { stringMapParameter, withoutNul } from './sql-text.js';
 
 export type { DeliveryMode, FinishedExecutionStatus };
@@ -37,6 +38,8 @@ export interface Execution {
   cpuTimeMs: number | null;
   /** The seq of the result event in the execution's stream; null while running or when none was sent. */
   resultSeq: number | null;
+  idempotencyKey: string | null;
+  requestFingerprint: string | null;
   createdAt: Date;
   startedAt: Date | null;
   completedAt: Date | null;
@@ -57,7 +60,17 @@ export interface NewExecution {
   deliveryMode: DeliveryMode;
   /** With it, finishing the execution queues its webhook delivery in the same statement. */
   webhookUrl?: string | null;
+  /** The request's Idempotency-Key and a fingerprint of the request; the key is unique in the organization. */
+  idempotency?: { key: string; fingerprint: string };
   createdAt: Date;
+}
+
+/** The thread an execution held: completing the execution releases it, appending the call's saved layer if any. */
+export interface HeldThread {
+  orgId: string;
+  threadId: string;
+  /** The digest of the layer with the call's changes; null when the call changed nothing or its save failed. */
+  layer: string | null;
 }
 
 export interface ExecutionResult {
@@ -105,6 +118,8 @@ export interface ExecutionRow {
   peak_memory_bytes: number | null;
   cpu_time_ms: number | null;
   result_seq: number | null;
+  idempotency_key: string | null;
+  request_fingerprint: string | null;
   created_at: Date;
   started_at: Date | null;
   completed_at: Date | null;
@@ -135,6 +150,8 @@ export const EXECUTION_COLUMNS = [
   'peak_memory_bytes',
   'cpu_time_ms',
   'result_seq',
+  'idempotency_key',
+  'request_fingerprint',
   'created_at',
   'started_at',
   'completed_at',
@@ -168,10 +185,24 @@ export function toExecution(row: ExecutionRow): Execution {
     peakMemoryBytes: row.peak_memory_bytes,
     cpuTimeMs: row.cpu_time_ms,
     resultSeq: row.result_seq,
+    idempotencyKey: row.idempotency_key,
+    requestFingerprint: row.request_fingerprint,
     createdAt: row.created_at,
     startedAt: row.started_at,
     completedAt: row.completed_at,
   };
+}
+
+/** How long an execution keeps its idempotency key: a retry within this many hours gets its result. */
+export const IDEMPOTENCY_KEY_HOURS = 24;
+const IDEMPOTENCY_KEY_INDEX = 'executions_idempotency_key_idx';
+
+/** Another execution of the organization holds the idempotency key (a concurrent request with the same key). */
+export class IdempotencyKeyTakenError extends Error {
+  override readonly name = 'IdempotencyKeyTakenError';
+  constructor() {
+    super('another execution holds this idempotency key');
+  }
 }
 
 /** The exit code of an execution whose code did not run to an exit of its own: the server failed or stopped. */
@@ -185,8 +216,8 @@ const optionalText = (text: string | null): string | null => (text === null ? nu
  * Wraps an UPDATE of executions named `finished` (RETURNING the select list) so that every finished execution with
  * a webhook URL gets its pending delivery in the same statement: a committed result is never left undelivered.
  */
-function finishing(update: string): string {
-  return `WITH finished AS (${update}),
+function finishing(update: string, before = ''): string {
+  return `WITH ${before}finished AS (${update}),
     queued AS (
       INSERT INTO webhook_deliveries (trace_id, org_id, url)
       SELECT trace_id, org_id, webhook_url FROM finished WHERE webhook_url IS NOT NULL
@@ -202,12 +233,23 @@ export class ExecutionRepository {
     this.#database = database;
   }
 
-  /** Records an accepted execution with status 'running'. Throws UniqueViolationError for a reused trace id. */
+  /**
+   * Records an accepted execution with status 'running'. Throws UniqueViolationError for a reused trace id, and
+   * IdempotencyKeyTakenError when another execution of the organization holds its idempotency key.
+   */
   async insertRunning(execution: NewExecution): Promise<Execution> {
+    const { idempotency } = execution;
+    if (idempotency) {
+      await this.#database.query(
+        `UPDATE executions SET idempotency_key = NULL
+         WHERE org_id = $1 AND idempotency_key = $2 AND created_at < now() - make_interval(hours => $3)`,
+        [execution.orgId, idempotency.key, IDEMPOTENCY_KEY_HOURS],
+      );
+    }
     const [row] = await this.#database.query<ExecutionRow>(
       `INSERT INTO executions (trace_id, org_id, api_key_id, sandbox_config_id, node_id, language, code, metadata,
-         delivery_mode, webhook_url, created_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10, $11)
+         delivery_mode, webhook_url, created_at, idempotency_key, request_fingerprint)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10, $11, $12, $13)
        RETURNING ${SELECT_LIST}`,
       [
         execution.traceId,
@@ -221,24 +263,52 @@ export class ExecutionRepository {
         execution.deliveryMode,
         execution.webhookUrl ?? null,
         execution.createdAt,
+        idempotency?.key ?? null,
+        idempotency?.fingerprint ?? null,
       ],
-    );
+    ).catch((error: unknown) => {
+      if (error instanceof UniqueViolationError && error.constraint === IDEMPOTENCY_KEY_INDEX) throw new IdempotencyKeyTakenError();
+      throw error;
+    });
     return toExecution(row as ExecutionRow);
   }
 
-  /**
-   * Stores the outcome of a running execution (and queues its webhook delivery, if it has a webhook URL). Returns
-   * the finished execution, or null when there is no execution with that trace id still running (absent, already
-   * completed, or failed by failRunning).
-   */
-  async complete(traceId: string, result: ExecutionResult): Promise<Execution | null> {
+  /** The organization's execution holding an idempotency key, if it was created within the last 24 hours. */
+  async findByIdempotencyKey(orgId: string, key: string): Promise<Execution | null> {
     const [row] = await this.#database.query<ExecutionRow>(
-      finishing(`UPDATE executions SET
-         status = $2, exit_code = $3, error = $4, stdout = $5, stderr = $6, stdout_truncated = $7,
-         stderr_truncated = $8, warm = $9, duration_ms = $10, overhead_ms = $11, peak_memory_bytes = $12,
-         cpu_time_ms = $13, started_at = $14, completed_at = $15, error_code = $16, result_seq = $17
-       WHERE trace_id = $1 AND status = 'running'
-       RETURNING ${SELECT_LIST}`),
+      `SELECT ${SELECT_LIST} FROM executions
+       WHERE org_id = $1 AND idempotency_key = $2 AND created_at >= now() - make_interval(hours => $3)`,
+      [orgId, key, IDEMPOTENCY_KEY_HOURS],
+    );
+    return row === undefined ? null : toExecution(row);
+  }
+
+  /**
+   * Stores the outcome of a running execution (and queues its webhook delivery, if it has a webhook URL). With
+   * `thread`, the same statement releases the thread the execution holds and appends the call's layer, so the record
+   * and the thread never disagree, whatever stops the server. Returns the finished execution, or null when nothing
+   * was written: no execution with that trace id is still running (absent, already completed, or failed by
+   * failRunning), or it no longer holds `thread`.
+   */
+  async complete(traceId: string, result: ExecutionResult, thread?: HeldThread): Promise<Execution | null> {
+    const [row] = await this.#database.query<ExecutionRow>(
+      finishing(
+        `UPDATE executions SET
+           status = $2, exit_code = $3, error = $4, stdout = $5, stderr = $6, stdout_truncated = $7,
+           stderr_truncated = $8, warm = $9, duration_ms = $10, overhead_ms = $11, peak_memory_bytes = $12,
+           cpu_time_ms = $13, started_at = $14, completed_at = $15, error_code = $16, result_seq = $17
+         WHERE trace_id = $1 AND status = 'running' AND ($19::text IS NULL OR EXISTS (SELECT FROM released))
+         RETURNING ${SELECT_LIST}`,
+        `released AS (
+           UPDATE threads
+             SET busy_trace_id = NULL, busy_node_id = NULL, busy_since = NULL,
+                 layers = CASE WHEN $20::text IS NULL THEN layers ELSE layers || $20::text END, last_used_at = now()
+           WHERE org_id = $18 AND thread_id = $19 AND busy_trace_id = $1
+             AND EXISTS (SELECT FROM executions WHERE trace_id = $1 AND status = 'running')
+           RETURNING thread_id
+         ),
+         `,
+      ),
       [
         traceId,
         result.status,
@@ -257,6 +327,9 @@ export class ExecutionRepository {
         result.completedAt,
         result.errorCode,
         result.resultSeq,
+        thread?.orgId ?? null,
+        thread?.threadId ?? null,
+        thread?.layer ?? null,
       ],
     );
     return row === undefined ? null : toExecution(row);

@@ -26,8 +26,11 @@ export {
 } from './api-key-repository.js';
 export {
   ExecutionRepository,
+  IDEMPOTENCY_KEY_HOURS,
+  IdempotencyKeyTakenError,
   NEVER_RAN_EXIT_CODE,
   type DeliveryMode,
+  type HeldThread,
   type Execution,
   type ExecutionResult,
   type ExecutionStatus,

@@ -4,6 +4,7 @@ import { BACKEND_KINDS, TestBackend } from '../test/test-backend.js';
 import {
   ApiKeyRepository,
   ExecutionRepository,
+  IdempotencyKeyTakenError,
   OrganizationRepository,
   SandboxConfigRepository,
   ThreadRepository,
@@ -305,6 +306,8 @@ describe.each(BACKEND_KINDS)('repositories on %s', (kind) => {
         peakMemoryBytes: null,
         cpuTimeMs: null,
         resultSeq: null,
+        idempotencyKey: null,
+        requestFingerprint: null,
         createdAt: new Date('2025-01-01T00:00:00.000Z'),
         startedAt: null,
         completedAt: null,
@@ -392,6 +395,56 @@ describe.each(BACKEND_KINDS)('repositories on %s', (kind) => {
         }),
       ).rejects.toThrow('abandon');
       expect(await executions.get(tenant.organization.id, traceId)).toBeNull();
+    });
+
+    it('completing with a thread releases it and appends the layer in the same statement, only while both hold', async () => {
+      const { organization, execution } = await startExecution();
+      const orgId = organization.id;
+      const layer = 'f'.repeat(64);
+      await threads.acquire({ orgId, threadId: 'home', traceId: execution.traceId, nodeId: 'n', retention: '7d' });
+      const completed = await executions.complete(execution.traceId, result(), { orgId, threadId: 'home', layer });
+      expect(completed?.status).toBe('success');
+      expect(await threads.get(orgId, 'home')).toMatchObject({ layers: [layer], busyTraceId: null });
+
+      // A thread the execution does not hold (taken over) is left alone, and the record stays running.
+      const second = (await startExecution()).execution;
+      await threads.acquire({ orgId: second.orgId, threadId: 'home', traceId: 'trc_other', nodeId: 'n', retention: '7d' });
+      expect(await executions.complete(second.traceId, result(), { orgId: second.orgId, threadId: 'home', layer })).toBeNull();
+      expect((await executions.get(second.orgId, second.traceId))?.status).toBe('running');
+      expect(await threads.get(second.orgId, 'home')).toMatchObject({ layers: [], busyTraceId: 'trc_other' });
+
+      // An execution no longer running (failed by a restart) does not append its layer either.
+      const third = (await startExecution()).execution;
+      await threads.acquire({ orgId: third.orgId, threadId: 'home', traceId: third.traceId, nodeId: 'n', retention: '7d' });
+      await database.query(`UPDATE executions SET status = 'failed' WHERE trace_id = $1`, [third.traceId]);
+      expect(await executions.complete(third.traceId, result(), { orgId: third.orgId, threadId: 'home', layer })).toBeNull();
+      expect(await threads.get(third.orgId, 'home')).toMatchObject({ layers: [], busyTraceId: third.traceId });
+    });
+
+    it('an idempotency key is unique in the organization for 24 hours, then free again', async () => {
+      const idempotency = { key: 'retry-me', fingerprint: 'f1' };
+      const { organization, execution } = await startExecution({ idempotency, createdAt: new Date() });
+      expect(await executions.findByIdempotencyKey(organization.id, 'retry-me')).toMatchObject({ traceId: execution.traceId, requestFingerprint: 'f1' });
+      const again = () =>
+        executions.insertRunning({
+          traceId: generateId('execution'),
+          orgId: organization.id,
+          apiKeyId: null,
+          sandboxConfigId: null,
+          language: 'bash',
+          code: 'true',
+          deliveryMode: 'inline',
+          idempotency,
+          createdAt: new Date(),
+        });
+      await expect(again()).rejects.toBeInstanceOf(IdempotencyKeyTakenError);
+      // The same key in another organization is another key.
+      expect((await startExecution({ idempotency, createdAt: new Date() })).execution.idempotencyKey).toBe('retry-me');
+
+      await database.query(`UPDATE executions SET created_at = now() - interval '25 hours' WHERE trace_id = $1`, [execution.traceId]);
+      expect(await executions.findByIdempotencyKey(organization.id, 'retry-me')).toBeNull();
+      const reused = await again();
+      expect(await executions.findByIdempotencyKey(organization.id, 'retry-me')).toMatchObject({ traceId: reused.traceId });
     });
   });
 

@@ -8,7 +8,7 @@ import type {
 import { camelize } from './camel-case.js';
 import { resolveConfiguration, type AirlockOptions } from './configuration.js';
 import { AirlockTimeoutError } from './errors.js';
-import { executeBody, executeTimeoutMs, type ExecuteOptions } from './execute-options.js';
+import { executeBody, executeRequest, executeTimeoutMs, withHeaders, type ExecuteOptions } from './execute-options.js';
 import { ExecutionStream, type ExecuteStreamOptions } from './execution-stream.js';
 import { FilesApi } from './files.js';
 import { sleep } from './signals.js';
@@ -74,7 +74,7 @@ export class Airlock {
       method: 'POST',
       path: '/v1/sandbox/execute',
       json: executeBody(code, options),
-      retry: 'never',
+      ...executeRequest(options),
       signal: options.signal,
       timeoutMs: executeTimeoutMs(options, this.#transport.configuration),
     });
@@ -95,8 +95,7 @@ export class Airlock {
       method: 'POST',
       path: '/v1/sandbox/execute',
       json: executeBody(code, options),
-      headers: { prefer: 'respond-async' },
-      retry: 'never',
+      ...withHeaders(executeRequest(options), { prefer: 'respond-async' }),
       signal: options.signal,
       timeoutMs: options.timeoutMs,
     });

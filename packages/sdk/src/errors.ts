@@ -65,6 +65,14 @@ export class MethodNotAllowedError extends AirlockApiError {
   override readonly name: string = 'MethodNotAllowedError';
 }
 
+/**
+ * 408 `request_timeout`: the request's body did not arrive in time (or stalled, for an upload); the server closed
+ * the connection. Send the body without pauses.
+ */
+export class RequestTimeoutError extends AirlockApiError {
+  override readonly name: string = 'RequestTimeoutError';
+}
+
 /** 409 `conflict`: the resource is not in a state that allows this (e.g. a thread fork onto an existing thread). */
 export class ConflictError extends AirlockApiError {
   override readonly name: string = 'ConflictError';
@@ -83,6 +91,14 @@ export class PayloadTooLargeError extends AirlockApiError {
 /** 415 `unsupported_media_type`: a JSON endpoint was sent a body that is not `application/json`. */
 export class UnsupportedMediaTypeError extends AirlockApiError {
   override readonly name: string = 'UnsupportedMediaTypeError';
+}
+
+/**
+ * 422 `idempotency_key_reused`: the Idempotency-Key was used within 24 hours for a different request (another body
+ * or API key); send this request with a new key.
+ */
+export class IdempotencyKeyReusedError extends AirlockApiError {
+  override readonly name: string = 'IdempotencyKeyReusedError';
 }
 
 /** 429 `rate_limited`: too many requests or executions at once; retry after `retryAfterSeconds`. */
@@ -138,10 +154,12 @@ export const API_ERRORS: Record<ErrorCode, { status: number; errorClass: ApiErro
   forbidden: { status: 403, errorClass: ForbiddenError },
   not_found: { status: 404, errorClass: NotFoundError },
   method_not_allowed: { status: 405, errorClass: MethodNotAllowedError },
+  request_timeout: { status: 408, errorClass: RequestTimeoutError },
   conflict: { status: 409, errorClass: ConflictError },
   thread_busy: { status: 409, errorClass: ThreadBusyError },
   payload_too_large: { status: 413, errorClass: PayloadTooLargeError },
   unsupported_media_type: { status: 415, errorClass: UnsupportedMediaTypeError },
+  idempotency_key_reused: { status: 422, errorClass: IdempotencyKeyReusedError },
   rate_limited: { status: 429, errorClass: RateLimitedError },
   internal_error: { status: 500, errorClass: InternalServerError },
   unavailable: { status: 503, errorClass: UnavailableError },
@@ -151,13 +169,18 @@ function isErrorCode(code: string): code is ErrorCode {
   return Object.prototype.hasOwnProperty.call(API_ERRORS, code);
 }
 
+/** Codes whose class says more than their status: an answer is given one only by its code. */
+const ONLY_BY_CODE: ReadonlySet<ErrorCode> = new Set(['thread_busy', 'idempotency_key_reused']);
+
 /**
  * The error for an answer's status and body: by its wire code when the body has one, else by its status (an answer
  * from a proxy or a bucket), else an AirlockApiError.
  */
 export function apiError(details: ApiErrorDetails): AirlockApiError {
   if (isErrorCode(details.code)) return new API_ERRORS[details.code].errorClass(details);
-  const byStatus = Object.values(API_ERRORS).find((entry) => entry.status === details.status);
+  const byStatus = Object.entries(API_ERRORS).find(
+    ([code, entry]) => entry.status === details.status && !ONLY_BY_CODE.has(code as ErrorCode),
+  )?.[1];
   return byStatus ? new byStatus.errorClass(details) : new AirlockApiError(details);
 }
 

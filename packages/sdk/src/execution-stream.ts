@@ -1,7 +1,7 @@
 import type { ExecutionEvent as WireExecutionEvent } from '@airlock/contracts';
 import { camelize } from './camel-case.js';
 import { AirlockConnectionError, AirlockError, AirlockTimeoutError } from './errors.js';
-import { executeBody, type ExecuteOptions } from './execute-options.js';
+import { executeBody, executeRequest, withHeaders, type ExecuteOptions } from './execute-options.js';
 import { NdjsonDecoder } from './ndjson.js';
 import { retryDelayMs } from './retry.js';
 import { sleep } from './signals.js';
@@ -54,8 +54,7 @@ export class ExecutionStream implements AsyncIterable<ExecutionEvent> {
       method: 'POST',
       path: '/v1/sandbox/execute',
       json: executeBody(code, options),
-      headers: { accept: 'application/x-ndjson' },
-      retry: 'never',
+      ...withHeaders(executeRequest(options), { accept: 'application/x-ndjson' }),
       signal: options.signal,
       timeoutMs: options.timeoutMs ?? transport.configuration.timeoutMs,
     });

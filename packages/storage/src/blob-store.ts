@@ -23,7 +23,12 @@ export interface BlobStore {
   read(digest: string): Promise<Buffer>;
   /** Removes a blob; removing a missing blob is a no-op. */
   delete(digest: string): Promise<void>;
-  /** Every stored blob with when it was written, for garbage collection. */
+  /**
+   * The blob's file, when the store keeps blobs as files on this machine (the local directory store). The file is
+   * never written again; its name is removed when the blob is deleted. Others may hard-link it.
+   */
+  localFile?(digest: string): string;
+  /** Every stored blob with when it was last written or linked, for garbage collection. */
   list(): AsyncIterable<StoredBlob & { storedAt: Date }>;
   /** Removes what a process killed in the middle of a put left behind; call before the first put. */
   removeIncomplete(): Promise<void>;

@@ -147,9 +147,14 @@ export class LocalBlobStore implements BlobStore {
     for (const prefix of prefixes) {
       for (const digest of await fs.readdir(join(base, prefix)).catch(() => [] as string[])) {
         const stat = await fs.stat(join(base, prefix, digest)).catch(() => undefined);
-        if (stat) yield { digest, size: stat.size, storedAt: stat.mtime };
+        // ctime: a layer linking the blob sets the file's mtime to its entry's, which may be long past.
+        if (stat) yield { digest, size: stat.size, storedAt: stat.ctime };
       }
     }
+  }
+
+  localFile(digest: string): string {
+    return this.#path(digest);
   }
 
   close(): void {

@@ -50,11 +50,12 @@ class AsyncAirlock:
         thread_id: Optional[str] = None,
         metadata: Optional[Mapping[str, str]] = None,
         env_vars: Optional[Mapping[str, str]] = None,
+        idempotency_key: Optional[str] = None,
     ) -> ExecutionResult:
         body = calls.execute_body(
             code, language=language, timeout=timeout, thread_id=thread_id, metadata=metadata, env_vars=env_vars
         )
-        result: ExecutionResult = await self._run(calls.execute(body))
+        result: ExecutionResult = await self._run(calls.execute(body, idempotency_key))
         return result
 
     def execute_stream(
@@ -66,6 +67,7 @@ class AsyncAirlock:
         thread_id: Optional[str] = None,
         metadata: Optional[Mapping[str, str]] = None,
         env_vars: Optional[Mapping[str, str]] = None,
+        idempotency_key: Optional[str] = None,
         on_stdout: Optional[OutputCallback] = None,
         on_stderr: Optional[OutputCallback] = None,
         max_reconnects: int = DEFAULT_MAX_RECONNECTS,
@@ -75,7 +77,10 @@ class AsyncAirlock:
             code, language=language, timeout=timeout, thread_id=thread_id, metadata=metadata, env_vars=env_vars
         )
         state = StreamState(
-            calls.execute_stream(body), on_stdout=on_stdout, on_stderr=on_stderr, max_reconnects=max_reconnects
+            calls.execute_stream(body, idempotency_key),
+            on_stdout=on_stdout,
+            on_stderr=on_stderr,
+            max_reconnects=max_reconnects,
         )
         return AsyncExecutionStream(self, state)
 
@@ -107,6 +112,7 @@ class AsyncAirlock:
         thread_id: Optional[str] = None,
         metadata: Optional[Mapping[str, str]] = None,
         env_vars: Optional[Mapping[str, str]] = None,
+        idempotency_key: Optional[str] = None,
         webhook_url: Optional[str] = None,
     ) -> AsyncExecutionHandle:
         body = calls.execute_body(
@@ -118,7 +124,7 @@ class AsyncAirlock:
             env_vars=env_vars,
             webhook_url=webhook_url,
         )
-        accepted = await self._run(calls.execute_async(body))
+        accepted = await self._run(calls.execute_async(body, idempotency_key))
         return AsyncExecutionHandle(self, accepted["trace_id"], accepted["status"])
 
     async def get_execution(self, trace_id: str) -> ExecutionRecord:

@@ -194,22 +194,48 @@ def _execution_read_timeout(body: Mapping[str, Any]) -> float:
     return float(body.get("timeout") or DEFAULT_EXECUTION_TIMEOUT_SECONDS) + EXECUTION_READ_MARGIN_SECONDS
 
 
-def execute(body: Mapping[str, Any]) -> Call:
+def _idempotency(idempotency_key: Optional[str]) -> Dict[str, Any]:
+    """An execute call's Idempotency-Key header; a call that carries one may be sent again."""
+    if idempotency_key is None:
+        return {"headers": {}, "idempotent": False}
+    return {"headers": {"Idempotency-Key": idempotency_key}, "idempotent": True}
+
+
+def execute(body: Mapping[str, Any], idempotency_key: Optional[str] = None) -> Call:
+    retry = _idempotency(idempotency_key)
     return Call(
         "POST",
         "/v1/sandbox/execute",
         json=body,
+        headers=retry["headers"],
+        idempotent=retry["idempotent"],
         read_timeout=_execution_read_timeout(body),
         parse=lambda response: ExecutionResult.from_wire(response.json()),
     )
 
 
-def execute_stream(body: Mapping[str, Any]) -> Call:
-    return Call("POST", "/v1/sandbox/execute", json=body, headers={"Accept": NDJSON}, stream=True)
+def execute_stream(body: Mapping[str, Any], idempotency_key: Optional[str] = None) -> Call:
+    retry = _idempotency(idempotency_key)
+    return Call(
+        "POST",
+        "/v1/sandbox/execute",
+        json=body,
+        headers={**retry["headers"], "Accept": NDJSON},
+        idempotent=retry["idempotent"],
+        stream=True,
+    )
 
 
-def execute_async(body: Mapping[str, Any]) -> Call:
-    return Call("POST", "/v1/sandbox/execute", json=body, headers={"Prefer": "respond-async"}, parse=_json)
+def execute_async(body: Mapping[str, Any], idempotency_key: Optional[str] = None) -> Call:
+    retry = _idempotency(idempotency_key)
+    return Call(
+        "POST",
+        "/v1/sandbox/execute",
+        json=body,
+        headers={**retry["headers"], "Prefer": "respond-async"},
+        idempotent=retry["idempotent"],
+        parse=_json,
+    )
 
 
 def execution_output(trace_id: str, after_seq: Optional[int]) -> Call:

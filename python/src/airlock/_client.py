@@ -58,11 +58,13 @@ class Airlock:
         thread_id: Optional[str] = None,
         metadata: Optional[Mapping[str, str]] = None,
         env_vars: Optional[Mapping[str, str]] = None,
+        idempotency_key: Optional[str] = None,
     ) -> ExecutionResult:
         """Runs code and returns its result once it ends.
 
         A non-zero exit, a timeout or running out of memory is a result (`success`, `status`, `exit_code`), not an
-        exception. Never retried: on RateLimitError or ServiceUnavailableError, wait `retry_after` and call again.
+        exception. Retried only with `idempotency_key`; without one, on RateLimitError or ServiceUnavailableError wait
+        `retry_after` and call again.
 
         Args:
             language: `python`, `node` or `bash`.
@@ -71,11 +73,14 @@ class Airlock:
                 thread raises ThreadBusyError.
             metadata: stored with the execution, never passed to the code.
             env_vars: environment variables for the code.
+            idempotency_key: sent as `Idempotency-Key` (1-255 visible ASCII characters, e.g. a UUID): the same call
+                with the same key within 24 hours returns the first execution's result and runs nothing. With a
+                key the call is retried after a connection failure, a 429 or a 503; without one it never is.
         """
         body = calls.execute_body(
             code, language=language, timeout=timeout, thread_id=thread_id, metadata=metadata, env_vars=env_vars
         )
-        result: ExecutionResult = self._run(calls.execute(body))
+        result: ExecutionResult = self._run(calls.execute(body, idempotency_key))
         return result
 
     def execute_stream(
@@ -87,6 +92,7 @@ class Airlock:
         thread_id: Optional[str] = None,
         metadata: Optional[Mapping[str, str]] = None,
         env_vars: Optional[Mapping[str, str]] = None,
+        idempotency_key: Optional[str] = None,
         on_stdout: Optional[OutputCallback] = None,
         on_stderr: Optional[OutputCallback] = None,
         max_reconnects: int = DEFAULT_MAX_RECONNECTS,
@@ -101,7 +107,10 @@ class Airlock:
             code, language=language, timeout=timeout, thread_id=thread_id, metadata=metadata, env_vars=env_vars
         )
         state = StreamState(
-            calls.execute_stream(body), on_stdout=on_stdout, on_stderr=on_stderr, max_reconnects=max_reconnects
+            calls.execute_stream(body, idempotency_key),
+            on_stdout=on_stdout,
+            on_stderr=on_stderr,
+            max_reconnects=max_reconnects,
         )
         return ExecutionStream(self, state)
 
@@ -135,6 +144,7 @@ class Airlock:
         thread_id: Optional[str] = None,
         metadata: Optional[Mapping[str, str]] = None,
         env_vars: Optional[Mapping[str, str]] = None,
+        idempotency_key: Optional[str] = None,
         webhook_url: Optional[str] = None,
     ) -> ExecutionHandle:
         """Starts code in the background (`Prefer: respond-async`) and returns once it runs.
@@ -151,7 +161,7 @@ class Airlock:
             env_vars=env_vars,
             webhook_url=webhook_url,
         )
-        accepted = self._run(calls.execute_async(body))
+        accepted = self._run(calls.execute_async(body, idempotency_key))
         return ExecutionHandle(self, accepted["trace_id"], accepted["status"])
 
     def get_execution(self, trace_id: str) -> ExecutionRecord:

@@ -89,6 +89,10 @@ class MethodNotAllowedError(APIError):
     """405 `method_not_allowed`: the path exists but does not answer this method (its `Allow` header lists those)."""
 
 
+class RequestTimeoutError(APIError):
+    """408 `request_timeout`: the request's body did not arrive in time (or an upload stalled); the connection was closed."""
+
+
 class ConflictError(APIError):
     """409 `conflict`: the resource is not in a state that allows this (e.g. a thread fork onto an existing thread)."""
 
@@ -103,6 +107,10 @@ class PayloadTooLargeError(APIError):
 
 class UnsupportedMediaTypeError(APIError):
     """415 `unsupported_media_type`: a JSON endpoint was sent a body that is not `application/json`."""
+
+
+class IdempotencyKeyReusedError(APIError):
+    """422 `idempotency_key_reused`: the idempotency key was used within 24 hours for a different request."""
 
 
 class _RetryAfterError(APIError):
@@ -130,10 +138,12 @@ ERROR_CLASSES: Dict[str, Type[APIError]] = {
     "forbidden": PermissionDeniedError,
     "not_found": NotFoundError,
     "method_not_allowed": MethodNotAllowedError,
+    "request_timeout": RequestTimeoutError,
     "conflict": ConflictError,
     "thread_busy": ThreadBusyError,
     "payload_too_large": PayloadTooLargeError,
     "unsupported_media_type": UnsupportedMediaTypeError,
+    "idempotency_key_reused": IdempotencyKeyReusedError,
     "rate_limited": RateLimitError,
     "internal_error": InternalServerError,
     "unavailable": ServiceUnavailableError,
@@ -145,6 +155,7 @@ STATUS_CLASSES: Dict[int, Type[APIError]] = {
     403: PermissionDeniedError,
     404: NotFoundError,
     405: MethodNotAllowedError,
+    408: RequestTimeoutError,
     409: ConflictError,
     413: PayloadTooLargeError,
     415: UnsupportedMediaTypeError,

@@ -10,6 +10,11 @@ import { assertLayerPath, LayerManifestError, type LayerManifest } from './layer
 export interface LayerSource {
   manifest(layerDigest: string): Promise<LayerManifest>;
   blob(digest: string): Promise<Readable>;
+  /**
+   * The blob as a file on this machine that is never written again, when the store keeps blobs as local files: a
+   * layer's file is then a hard link to it, so its bytes are stored once on the node.
+   */
+  localFile?(digest: string): string;
 }
 
 /**
@@ -109,11 +114,10 @@ async function writeLayer(
         directoryTimes.push([path, entry.mtimeMs]);
         break;
       case 'file': {
+        if (source.localFile && (await linkBlob(source.localFile(entry.digest), path, entry, owner))) break;
         const handle = await fs.open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
         await pipeline(await source.blob(entry.digest), handle.createWriteStream());
-        await fs.chown(path, owner.uid, owner.gid);
-        await fs.chmod(path, entry.mode);
-        await fs.utimes(path, entry.mtimeMs / 1000, entry.mtimeMs / 1000);
+        await setAttributes(path, entry, owner);
         break;
       }
       case 'symlink':
@@ -129,3 +133,42 @@ async function writeLayer(
   // Directory times last: writing inside a directory changes its time.
   for (const [path, mtimeMs] of directoryTimes.reverse()) await fs.utimes(path, mtimeMs / 1000, mtimeMs / 1000);
 }
+
+async function setAttributes(path: string, entry: LayerFileEntry, owner: { uid: number; gid: number }): Promise<void> {
+  await fs.chown(path, owner.uid, owner.gid);
+  await fs.chmod(path, entry.mode);
+  await fs.utimes(path, entry.mtimeMs / 1000, entry.mtimeMs / 1000);
+}
+
+/**
+ * Makes `path` a hard link to the blob's file. Owner, mode and times belong to the inode, so they are shared with
+ * every other link: the first layer to link a blob sets them; a later layer keeps the link only when they already
+ * are what its entry says. Returns false (and leaves nothing at `path`) when the file must be a copy instead: the
+ * attributes differ, the blob is on another file system, or it is missing.
+ */
+async function linkBlob(blobFile: string, path: string, entry: LayerFileEntry, owner: { uid: number; gid: number }): Promise<boolean> {
+  try {
+    await fs.link(blobFile, path);
+  } catch (error) {
+    if (LINK_UNSUPPORTED.has((error as NodeJS.ErrnoException).code ?? '')) return false;
+    throw error;
+  }
+  const stats = await fs.lstat(path);
+  // Two names (the blob's and this one) mean no other layer uses the inode: its attributes are this entry's to set.
+  if (stats.nlink === 2) {
+    await setAttributes(path, entry, owner);
+    return true;
+  }
+  const same =
+    stats.uid === owner.uid &&
+    stats.gid === owner.gid &&
+    (stats.mode & 0o7777) === entry.mode &&
+    Math.trunc(stats.mtimeMs) === Math.trunc(entry.mtimeMs);
+  if (!same) await fs.unlink(path);
+  return same;
+}
+
+/** Errors of link(2) after which a copy works: another file system, no such blob file, too many links, not allowed. */
+const LINK_UNSUPPORTED = new Set(['EXDEV', 'ENOENT', 'EMLINK', 'EPERM']);
+
+type LayerFileEntry = Extract<LayerManifest['entries'][number], { type: 'file' }>;

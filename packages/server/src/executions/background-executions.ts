@@ -3,7 +3,7 @@ import type { ExecutionRepository, WebhookRepository } from '@airlock/db';
 import { DestinationError, parseWebhookUrl, resolveDestination, type DestinationPolicy } from '../webhooks/webhook-destination.js';
 import { ApiError } from '../shared/api-error.js';
 import type { Principal } from '../auth/api-key-service.js';
-import type { ExecutionService } from './execution-service.js';
+import type { ExecuteOptions, ExecutionService } from './execution-service.js';
 
 /** Executions answered at once (`Prefer: respond-async`), their results delivered to a webhook or polled. */
 export class BackgroundExecutions {
@@ -29,7 +29,8 @@ export class BackgroundExecutions {
    * `webhook_url`, if given, and to the executions API. Errors before it starts (a refused webhook destination, a
    * busy thread, no sandbox) reject as they would inline.
    */
-  async start(principal: Principal, request: ExecuteRequest, acceptedAt: number): Promise<ExecuteAcceptedResponse> {
+  async start(principal: Principal, request: ExecuteRequest, options: Omit<ExecuteOptions, 'answer'>): Promise<ExecuteAcceptedResponse> {
+    const { acceptedAt, idempotency } = options;
     const webhookUrl = request.webhook_url === undefined ? undefined : await this.#acceptWebhookUrl(request.webhook_url);
     return new Promise((resolve, reject) => {
       let recorded = false;
@@ -37,7 +38,7 @@ export class BackgroundExecutions {
         recorded = true;
         resolve({ trace_id: traceId, status: 'running' });
       };
-      this.#executions.execute(principal, request, acceptedAt, { mode: 'webhook', webhookUrl, onRecorded }).catch((error: unknown) => {
+      this.#executions.execute(principal, request, { acceptedAt, idempotency, answer: { mode: 'webhook', webhookUrl, onRecorded } }).catch((error: unknown) => {
         // Failures after the record was written are in the record, and so in the webhook, already.
         if (!recorded) reject(error);
       });

@@ -1,7 +1,7 @@
 import type { ExecuteRequest, ExecuteResponse, ExecutionEvent } from '@airlock/contracts';
 import type { Principal } from '../auth/api-key-service.js';
 import { resultEvent, type ExecutionLog, type NewEvent } from './execution-log.js';
-import type { ExecutionService } from './execution-service.js';
+import type { ExecuteOptions, ExecutionService } from './execution-service.js';
 
 const NDJSON_HEADERS = { 'Content-Type': 'application/x-ndjson', 'Cache-Control': 'no-store', 'X-Accel-Buffering': 'no' };
 
@@ -14,11 +14,11 @@ export async function streamExecution(
   executions: ExecutionService,
   principal: Principal,
   request: ExecuteRequest,
-  acceptedAt: number,
+  options: Omit<ExecuteOptions, 'answer'>,
 ): Promise<Response> {
   let markStarted: (log: ExecutionLog) => void = () => undefined;
   const started = new Promise<ExecutionLog>((resolve) => (markStarted = resolve));
-  const finished = executions.execute(principal, request, acceptedAt, { mode: 'streaming', onStarted: (log) => markStarted(log) });
+  const finished = executions.execute(principal, request, { ...options, answer: { mode: 'streaming', onStarted: (log) => markStarted(log) } });
   finished.catch(() => undefined);
   const log = await Promise.race([started, finished.then(() => started)]);
   return followLog(log, -1);

@@ -10,6 +10,7 @@ import {
   WebhookDeliveryResponse,
   WebhookPayload,
 } from '@airlock/contracts';
+import { IdempotencyKeyTakenError, type DeliveryMode, type Execution } from '@airlock/db';
 import type { Context } from 'hono';
 import { z } from 'zod';
 import type { AppEnv } from '../http/app-context.js';
@@ -19,6 +20,7 @@ import { ApiError } from '../shared/api-error.js';
 import type { BackgroundExecutions } from './background-executions.js';
 import { recordedResponse } from './execution-records.js';
 import type { ExecutionService } from './execution-service.js';
+import { readIdempotency } from './idempotency.js';
 import { followLog, recordedEvents, streamExecution } from './execute-stream.js';
 
 const traceIdPath = z.object({
@@ -56,6 +58,13 @@ const webhookCallback = {
     },
   },
 };
+
+const executeAnswerHeaders = apiKeyHeaders.extend({
+  'Idempotent-Replayed': z
+    .literal('true')
+    .optional()
+    .meta({ description: 'The answer of an earlier execution with the same Idempotency-Key; nothing was run.' }),
+});
 
 /** Where a `trace_id` in an answer leads. */
 const traceLinks = Object.fromEntries(
@@ -111,9 +120,7 @@ export function executionOperations(executions: ExecutionService, background: Ba
       handle: async (context) => {
         const afterSeq = Number(context.req.query('after_seq') ?? -1);
         if (!Number.isInteger(afterSeq)) throw ApiError.validation('after_seq: must be a whole number');
-        const found = await executions.output(context.get('principal'), traceIdParameter(context));
-        if ('log' in found) return followLog(found.log, afterSeq);
-        return recordedEvents(recordedResponse(found.record), found.record.resultSeq, afterSeq);
+        return replay(await executions.output(context.get('principal'), traceIdParameter(context)), afterSeq);
       },
     }),
     operation({
@@ -190,12 +197,23 @@ function executeOperation(executions: ExecutionService, background: BackgroundEx
             .string()
             .optional()
             .meta({ description: '`respond-async` (RFC 7240) answers 202 at once and delivers the result to `webhook_url`.' }),
+          'Idempotency-Key': z
+            .string()
+            .regex(/^[\x21-\x7e]{1,255}$/)
+            .optional()
+            .meta({
+              description:
+                'Makes a retry safe: a request with a key used in the last 24 hours runs nothing and gets the earlier ' +
+                "execution's answer (waiting for it if it still runs), marked `Idempotent-Replayed: true`; the same key " +
+                'with another body or API key is refused (422). The earlier answer may be a failure such as ' +
+                '`server_stopped`: send a new key to run the code again.',
+            }),
         }),
       },
       responses: {
         200: {
           description: `The finished execution (JSON), or its events as it runs (\`${NDJSON}\`): ${streamDescription}`,
-          headers: apiKeyHeaders,
+          headers: executeAnswerHeaders,
           content: {
             'application/json': { schema: ExecuteResponse },
             [NDJSON]: { schema: ExecutionEvent },
@@ -204,22 +222,60 @@ function executeOperation(executions: ExecutionService, background: BackgroundEx
         },
         202: {
           description: 'Accepted for webhook delivery (`Prefer: respond-async`); the code is running.',
-          headers: apiKeyHeaders,
+          headers: executeAnswerHeaders,
           content: { 'application/json': { schema: ExecuteAcceptedResponse } },
           links: traceLinks,
         },
-        ...errors(...API_KEY_ERRORS, ErrorCode.validationError, ErrorCode.threadBusy, ErrorCode.unavailable),
+        ...errors(...API_KEY_ERRORS, ErrorCode.validationError, ErrorCode.threadBusy, ErrorCode.idempotencyKeyReused, ErrorCode.unavailable),
       },
       callbacks: { executionFinished: webhookCallback },
     },
     handle: async (context, { body }) => {
-      if (prefersAsync(context.req.header('prefer'))) {
-        return context.json(await background.start(context.get('principal'), body, context.get('acceptedAt')), 202);
+      const principal = context.get('principal');
+      const mode: DeliveryMode = prefersAsync(context.req.header('prefer'))
+        ? 'webhook'
+        : (context.req.header('accept') ?? '').includes(NDJSON)
+          ? 'streaming'
+          : 'inline';
+      const idempotency = readIdempotency(context.req.header('idempotency-key'), principal, body);
+      const options = { acceptedAt: context.get('acceptedAt'), idempotency };
+      const replayEarlier = async (): Promise<Response | undefined> => {
+        const earlier = idempotency && (await executions.earlierAttempt(principal, idempotency));
+        return earlier ? answerAgain(context, executions, earlier, mode) : undefined;
+      };
+      const replayed = await replayEarlier();
+      if (replayed) return replayed;
+      try {
+        if (mode === 'webhook') return context.json(await background.start(principal, body, options), 202);
+        if (mode === 'streaming') return await streamExecution(executions, principal, body, options);
+        return context.json(await executions.execute(principal, body, options));
+      } catch (error) {
+        // A concurrent request with the same key took it first.
+        if (error instanceof IdempotencyKeyTakenError) return (await replayEarlier()) ?? Promise.reject(error);
+        throw error;
       }
-      if ((context.req.header('accept') ?? '').includes('application/x-ndjson')) {
-        return streamExecution(executions, context.get('principal'), body, context.get('acceptedAt'));
-      }
-      return context.json(await executions.execute(context.get('principal'), body, context.get('acceptedAt')));
     },
   });
+}
+
+/**
+ * The answer to a retry of an execution with the same Idempotency-Key: the earlier execution's, in the delivery mode
+ * asked now, marked `Idempotent-Replayed: true`; its code is not run again and no second webhook is sent.
+ */
+async function answerAgain(context: Context<AppEnv>, executions: ExecutionService, earlier: Execution, mode: DeliveryMode): Promise<Response> {
+  const principal = context.get('principal');
+  const response =
+    mode === 'webhook'
+      ? context.json({ trace_id: earlier.traceId, status: earlier.status }, 202)
+      : mode === 'streaming'
+        ? replay(await executions.output(principal, earlier.traceId), -1)
+        : context.json(await executions.result(principal, earlier.traceId));
+  const headers = new Headers(response.headers);
+  headers.set('Idempotent-Replayed', 'true');
+  return new Response(response.body, { status: response.status, headers });
+}
+
+/** An execution's events after `afterSeq`: live from its log, or made up from its finished record. */
+function replay(found: Awaited<ReturnType<ExecutionService['output']>>, afterSeq: number): Response {
+  return 'log' in found ? followLog(found.log, afterSeq) : recordedEvents(recordedResponse(found.record), found.record.resultSeq, afterSeq);
 }

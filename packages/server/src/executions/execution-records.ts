@@ -15,7 +15,7 @@ export type ExecutionOutcomeFields = Pick<
  */
 export function toExecuteResponse(traceId: string, outcome: ExecutionOutcomeFields): ExecuteResponse {
   return {
-    success: outcome.exitCode === 0,
+    success: outcome.status === 'success' && outcome.exitCode === 0,
     stdout: outcome.stdout ?? '',
     stderr: outcome.stderr ?? '',
     exit_code: outcome.exitCode ?? NEVER_RAN_EXIT_CODE,

@@ -1,5 +1,5 @@
 import { ExecuteRequest, type ExecuteRequestInput } from '@airlock/contracts';
-import { ExecutionRepository, WebhookRepository, type Database } from '@airlock/db';
+import { ExecutionRepository, IdempotencyKeyTakenError, ThreadRepository, WebhookRepository, type Database } from '@airlock/db';
 import type { AcquiredSandbox, PreparedSandbox, RunRequest, SandboxOutcome } from '@airlock/runtime';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestDatabase } from '../../test-support/test-tenant.js';
@@ -9,6 +9,8 @@ import { silentLogger } from '../shared/logger.js';
 import { ServerMetrics } from '../shared/metrics.js';
 import { LiveExecutions } from './execution-log.js';
 import { ExecutionService } from './execution-service.js';
+import { readIdempotency } from './idempotency.js';
+import type { ThreadLease } from '../threads/thread-service.js';
 
 /** A sandbox that runs nothing: it answers each call with what `script` makes of the code. */
 class ScriptedSandbox implements PreparedSandbox {
@@ -19,14 +21,15 @@ class ScriptedSandbox implements PreparedSandbox {
 
   constructor(private readonly script: (request: RunRequest) => Promise<Partial<SandboxOutcome>>) {}
 
-  attachLayers(): Promise<string> {
-    throw new Error('no thread in these tests');
+  async attachLayers(): Promise<string> {
+    return '/changes';
   }
 
   async run(request: RunRequest): Promise<SandboxOutcome> {
     const started = performance.now();
     const outcome = await this.script(request);
     if (outcome.stdout) request.onStdout?.(Buffer.from(outcome.stdout));
+    await request.afterExit?.();
     return {
       status: 'success',
       exitCode: 0,
@@ -51,6 +54,9 @@ let principal: Principal;
 let executions: ExecutionRepository;
 let script: (request: RunRequest) => Promise<Partial<SandboxOutcome>> = async () => ({});
 let startFails = false;
+/** What saving a thread's changes does: returns the layer digest, or throws. */
+let save: () => Promise<string | null> = async () => null;
+let threads: ThreadRepository;
 
 function service(): ExecutionService {
   return new ExecutionService({
@@ -64,7 +70,21 @@ function service(): ExecutionService {
     executions,
     logger: silentLogger,
     metrics: new ServerMetrics({ poolStatistics: () => null, activeSandboxes: () => 0 }),
-    threads: { begin: () => Promise.reject(new Error('no thread in these tests')) },
+    threads: {
+      // The thread lock is the real one; restoring and saving layers is scripted.
+      begin: async (principal, threadId, traceId): Promise<ThreadLease> => {
+        const orgId = principal.organization.id;
+        const layers = await threads.acquire({ orgId, threadId, traceId, nodeId: 'node_test', retention: 'forever' });
+        if (layers === null) throw new Error(`thread ${threadId} is busy`);
+        return {
+          thread: { orgId, threadId },
+          lowerDirectories: [],
+          save: () => save(),
+          completed: () => undefined,
+          release: async () => void (await threads.release({ orgId, threadId, traceId })),
+        };
+      },
+    },
     live: new LiveExecutions(),
     rateLimits: new RateLimits({ requestsPerMinute: 1000, concurrentExecutionsPerOrganization: 10 }),
     nodeId: 'node_test',
@@ -79,6 +99,7 @@ beforeAll(async () => {
   testDatabase = await startTestDatabase();
   database = testDatabase.database;
   executions = new ExecutionRepository(database);
+  threads = new ThreadRepository(database);
   principal = await testDatabase.principal({ maxTimeoutSeconds: 120, sandboxEnv: { FROM: 'config' }, keyEnv: { FROM: 'key', KEY_ONLY: '1' } });
 });
 
@@ -90,7 +111,7 @@ describe('ExecutionService (a scripted runtime on PGlite)', () => {
   it('runs the code once, answers what it records, and the environment chain resolves request > key > config', async () => {
     let seen: RunRequest | undefined;
     script = async (run) => ((seen = run), { stdout: 'hello\n', exitCode: 0 });
-    const answer = await service().execute(principal, request({ code: 'print("hello")', env_vars: { FROM: 'request' }, metadata: { job: '7' } }), performance.now());
+    const answer = await service().execute(principal, request({ code: 'print("hello")', env_vars: { FROM: 'request' }, metadata: { job: '7' } }), { acceptedAt: performance.now() });
     expect(answer).toMatchObject({ success: true, stdout: 'hello\n', exit_code: 0, status: 'success', error: null });
     expect(seen?.env).toEqual({ FROM: 'request', KEY_ONLY: '1' });
     expect(seen?.timeoutMs).toBe(60_000);
@@ -100,7 +121,7 @@ describe('ExecutionService (a scripted runtime on PGlite)', () => {
 
   it("a non-zero exit and a timeout are results with their error codes, not exceptions", async () => {
     script = async () => ({ status: 'failed', exitCode: 3, stderr: 'boom\n' });
-    expect(await service().execute(principal, request({ code: 'x' }), performance.now())).toMatchObject({
+    expect(await service().execute(principal, request({ code: 'x' }), { acceptedAt: performance.now() })).toMatchObject({
       success: false,
       exit_code: 3,
       status: 'failed',
@@ -108,7 +129,7 @@ describe('ExecutionService (a scripted runtime on PGlite)', () => {
       stderr: 'boom\n',
     });
     script = async () => ({ status: 'timeout', exitCode: 137 });
-    expect(await service().execute(principal, request({ code: 'x', timeout: 1 }), performance.now())).toMatchObject({
+    expect(await service().execute(principal, request({ code: 'x', timeout: 1 }), { acceptedAt: performance.now() })).toMatchObject({
       success: false,
       exit_code: 137,
       status: 'timeout',
@@ -118,11 +139,11 @@ describe('ExecutionService (a scripted runtime on PGlite)', () => {
 
   it("refuses a timeout over the organization's plan and a language the image lacks, recording nothing", async () => {
     const before = await countExecutions();
-    await expect(service().execute(principal, request({ code: 'x', timeout: 300 }), performance.now())).rejects.toMatchObject({
+    await expect(service().execute(principal, request({ code: 'x', timeout: 300 }), { acceptedAt: performance.now() })).rejects.toMatchObject({
       code: 'validation_error',
       message: expect.stringMatching(/^timeout: at most 120 seconds on this organization's plan/),
     });
-    await expect(service().execute(principal, request({ code: 'x', language: 'node' }), performance.now())).rejects.toMatchObject({
+    await expect(service().execute(principal, request({ code: 'x', language: 'node' }), { acceptedAt: performance.now() })).rejects.toMatchObject({
       code: 'validation_error',
       message: 'language: "node" is not available in image "default" (available: python, bash)',
     });
@@ -133,7 +154,7 @@ describe('ExecutionService (a scripted runtime on PGlite)', () => {
     const before = await countExecutions();
     startFails = true;
     try {
-      await expect(service().execute(principal, request({ code: 'x' }), performance.now())).rejects.toMatchObject({ code: 'unavailable' });
+      await expect(service().execute(principal, request({ code: 'x' }), { acceptedAt: performance.now() })).rejects.toMatchObject({ code: 'unavailable' });
     } finally {
       startFails = false;
     }
@@ -145,13 +166,61 @@ describe('ExecutionService (a scripted runtime on PGlite)', () => {
     let traceId = '';
     script = (run) =>
       new Promise((resolve) => run.signal?.addEventListener('abort', () => resolve({ status: 'cancelled', exitCode: 137 })));
-    const running = executionService.execute(principal, request({ code: 'sleep' }), performance.now(), {
-      mode: 'streaming',
-      onStarted: (log) => (traceId = log.traceId),
+    const running = executionService.execute(principal, request({ code: 'sleep' }), {
+      acceptedAt: performance.now(),
+      answer: { mode: 'streaming', onStarted: (log) => (traceId = log.traceId) },
     });
     await new Promise((resolve) => setTimeout(resolve, 50));
     expect(await executionService.cancel(principal, traceId)).toEqual({ trace_id: traceId, status: 'cancelled' });
     expect(await running).toMatchObject({ status: 'cancelled', exit_code: 137, error: 'cancelled' });
     expect(await executionService.cancel(principal, traceId)).toEqual({ trace_id: traceId, status: 'cancelled' });
+  });
+
+  it('a saved thread layer is appended when the record completes; a failed save is status failed on the record and the answer alike', async () => {
+    const layer = 'a'.repeat(64);
+    script = async () => ({ stdout: 'ran\n', exitCode: 0 });
+    save = async () => layer;
+    const saved = await service().execute(principal, request({ code: 'x', thread_id: 'saves' }), { acceptedAt: performance.now() });
+    expect(saved).toMatchObject({ success: true, status: 'success', error: null });
+    expect(await threads.get(principal.organization.id, 'saves')).toMatchObject({ layers: [layer], busyTraceId: null });
+
+    save = async () => {
+      throw new Error('ENOSPC: no space left on device');
+    };
+    const failed = await service().execute(principal, request({ code: 'x', thread_id: 'saves' }), { acceptedAt: performance.now() });
+    expect(failed).toMatchObject({ success: false, status: 'failed', exit_code: 0, stdout: 'ran\n', error: 'thread_save_error' });
+    expect(failed.error_message).toMatch(/could not be saved.*the thread is unchanged/);
+    expect(await executions.get(principal.organization.id, failed.trace_id)).toMatchObject({ status: 'failed', errorCode: 'thread_save_error', exitCode: 0, stdout: 'ran\n' });
+    expect(await threads.get(principal.organization.id, 'saves')).toMatchObject({ layers: [layer], busyTraceId: null });
+    save = async () => null;
+  });
+
+  it('with an idempotency key the record exists before the code runs, and a concurrent request with the key runs nothing', async () => {
+    const idempotency = readIdempotency('retry-1', principal, request({ code: 'once' }));
+    let runs = 0;
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let recordedBeforeRun: unknown;
+    script = async (run) => {
+      runs++;
+      recordedBeforeRun = await executions.findByIdempotencyKey(principal.organization.id, 'retry-1');
+      await gate;
+      return { stdout: `${run.code}\n` };
+    };
+    const first = service().execute(principal, request({ code: 'once' }), { acceptedAt: performance.now(), idempotency });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const before = await countExecutions();
+    await expect(service().execute(principal, request({ code: 'once' }), { acceptedAt: performance.now(), idempotency })).rejects.toBeInstanceOf(
+      IdempotencyKeyTakenError,
+    );
+    expect(await countExecutions()).toBe(before);
+    release();
+    const answer = await first;
+    expect(runs).toBe(1);
+    expect(recordedBeforeRun).toMatchObject({ traceId: answer.trace_id, status: 'running' });
+    expect(await service().earlierAttempt(principal, idempotency!)).toMatchObject({ traceId: answer.trace_id, status: 'success' });
+    await expect(service().earlierAttempt(principal, readIdempotency('retry-1', principal, request({ code: 'other' }))!)).rejects.toMatchObject({
+      code: 'idempotency_key_reused',
+    });
   });
 });

@@ -6,7 +6,7 @@ import {
   type ExecutionCancelResponse,
   type ExecutionRecordResponse,
 } from '@airlock/contracts';
-import { NEVER_RAN_EXIT_CODE, generateId, type ExecutionRepository, type ExecutionResult, type SandboxConfig, type WebhookRepository } from '@airlock/db';
+import { NEVER_RAN_EXIT_CODE, generateId, type Execution, type ExecutionRepository, type ExecutionResult, type SandboxConfig, type WebhookRepository } from '@airlock/db';
 import {
   SandboxStartError,
   type PreparedSandbox,
@@ -16,12 +16,13 @@ import {
 } from '@airlock/runtime';
 import { ApiError } from '../shared/api-error.js';
 import type { Principal } from '../auth/api-key-service.js';
-import { isFinished, toExecuteResponse, toRecordResponse, type FinishedExecution } from './execution-records.js';
+import { isFinished, recordedResponse, toExecuteResponse, toRecordResponse, type FinishedExecution } from './execution-records.js';
 import type { Logger } from '../shared/logger.js';
 import type { ServerMetrics } from '../shared/metrics.js';
 import type { ExecutionLog, LiveExecutions } from './execution-log.js';
 import type { RateLimits } from '../auth/rate-limits.js';
 import type { ThreadLease, ThreadService } from '../threads/thread-service.js';
+import type { Idempotency } from './idempotency.js';
 
 const MEBIBYTE = 1024 * 1024;
 const PIDS_PER_SANDBOX = 512;
@@ -58,6 +59,18 @@ export type ResponseMode =
   /** `onRecorded` is called once the running execution is in the database, with its trace id. */
   | { mode: 'webhook'; webhookUrl: string | undefined; onRecorded: (traceId: string) => void };
 
+export interface ExecuteOptions {
+  /** performance.now() when the request was accepted; overhead_ms counts from it. */
+  acceptedAt: number;
+  /** @default inline */
+  answer?: ResponseMode;
+  /**
+   * The request's Idempotency-Key: the record, holding the key, is then written before the code runs, and a
+   * concurrent request with the same key rejects with IdempotencyKeyTakenError instead of running it.
+   */
+  idempotency?: Idempotency;
+}
+
 /** `trc_` and 20 base32 characters (the form Baponi clients accept). */
 export function newTraceId(): string {
   return generateId('execution');
@@ -71,12 +84,8 @@ export class ExecutionService {
     this.#options = options;
   }
 
-  async execute(
-    principal: Principal,
-    request: ExecuteRequest,
-    acceptedAt: number,
-    answer: ResponseMode = { mode: 'inline' },
-  ): Promise<ExecuteResponse> {
+  async execute(principal: Principal, request: ExecuteRequest, options: ExecuteOptions): Promise<ExecuteResponse> {
+    const { acceptedAt, answer = { mode: 'inline' }, idempotency } = options;
     const { sandboxConfig, organization, apiKey } = principal;
     rejectUnsupported(request, answer);
     if (request.timeout > organization.maxTimeoutSeconds) {
@@ -99,13 +108,39 @@ export class ExecutionService {
     const traceId = newTraceId();
     const createdAt = new Date();
 
+    const record = () =>
+      this.#options.executions.insertRunning({
+        traceId,
+        orgId: organization.id,
+        apiKeyId: apiKey.id,
+        sandboxConfigId: sandboxConfig.id,
+        nodeId: this.#options.nodeId,
+        language: request.language,
+        code: request.code,
+        metadata: request.metadata ?? {},
+        deliveryMode: answer.mode,
+        webhookUrl: answer.mode === 'webhook' ? answer.webhookUrl : undefined,
+        idempotency,
+        createdAt,
+      });
+
     const endExecution = this.#options.rateLimits.startExecution(organization.id);
     try {
       const { sandbox, warm, home } = await this.#prepare(principal, request, traceId);
+      // With an idempotency key the record is written before the code runs: the key is taken, or the call refused.
+      // Without one it is written on the next turn of the event loop, while the code runs.
+      let inserted;
+      try {
+        inserted = idempotency ? await record() : nextTurn().then(record);
+      } catch (error) {
+        await sandbox.destroy();
+        await home?.lease.release();
+        throw error;
+      }
       const log = this.#options.live.start(organization.id, traceId, { metadata: request.metadata ?? {}, createdAt });
       if (answer.mode === 'streaming') answer.onStarted(log);
       try {
-        const response = await this.#run({ request, principal, traceId, createdAt, acceptedAt, env, sandbox, warm, home, log, answer });
+        const response = await this.#run({ request, principal, traceId, createdAt, acceptedAt, env, sandbox, warm, home, log, answer, inserted: Promise.resolve(inserted) });
         log.finish(response);
         return response;
       } catch (error) {
@@ -131,10 +166,11 @@ export class ExecutionService {
     home: { lease: ThreadLease; changes: string } | undefined;
     log: ExecutionLog;
     answer: ResponseMode;
+    /** The running record's insert. */
+    inserted: Promise<unknown>;
   }): Promise<ExecuteResponse> {
-    const { request, principal, traceId, createdAt, acceptedAt, env, sandbox, warm, home, log, answer } = options;
-    const { sandboxConfig, organization, apiKey } = principal;
-    let saveError: unknown;
+    const { request, traceId, createdAt, acceptedAt, env, sandbox, warm, home, log, answer, inserted } = options;
+    let saved: { layer: string | null } | { error: unknown } | undefined;
     const running = sandbox.run({
       code: request.code,
       env,
@@ -143,47 +179,39 @@ export class ExecutionService {
       onStdout: (chunk) => log.output('stdout', chunk),
       onStderr: (chunk) => log.output('stderr', chunk),
       // A thread's changes are saved whatever the outcome, timeouts and failures included.
-      afterExit: home && (() => home.lease.save(home.changes).catch((error: unknown) => void (saveError = error))),
+      afterExit:
+        home &&
+        (async () => {
+          try {
+            saved = { layer: await home.lease.save(home.changes) };
+          } catch (error) {
+            saved = { error };
+          }
+        }),
     });
-    // The record is written once the code has been sent (the next turn of the event loop), while it runs; it
-    // completes only after the insert has.
-    const inserted = nextTurn().then(() => this.#options.executions.insertRunning({
-      traceId,
-      orgId: organization.id,
-      apiKeyId: apiKey.id,
-      sandboxConfigId: sandboxConfig.id,
-      nodeId: this.#options.nodeId,
-      language: request.language,
-      code: request.code,
-      metadata: request.metadata ?? {},
-      deliveryMode: answer.mode,
-      webhookUrl: answer.mode === 'webhook' ? answer.webhookUrl : undefined,
-      createdAt,
-    }));
     inserted.then(() => answer.mode === 'webhook' && answer.onRecorded(traceId), () => undefined);
-    const complete = async (result: ExecutionResult) => {
-      const completed = await this.#options.executions.complete(traceId, result);
-      if (completed?.webhookUrl) this.#options.webhooks.onQueued();
-    };
 
     let outcome: SandboxOutcome;
     try {
       outcome = await running;
     } catch (error) {
-      await home?.lease.release();
       const message = error instanceof SandboxStartError ? 'the sandbox failed to start' : 'the sandbox failed';
       this.#options.logger.error(message, { traceId, error: String(error) });
       await inserted;
-      await complete(failedResult(message, createdAt, log.endOutput()));
+      await this.#complete(traceId, failedResult(message, createdAt, log.endOutput()), home && { lease: home.lease, layer: null });
       this.#options.metrics.recordExecution({ language: request.language, status: 'failed', warm, overheadMs: null });
       throw ApiError.unavailable(`${message}; try again shortly`);
     }
     await inserted;
     const overheadMs = round(outcome.codeStartedAt - acceptedAt, 3);
     const durationMs = Math.round(outcome.runMs);
-    const error = saveError === undefined ? describeOutcome(outcome, request.timeout) : HOME_NOT_SAVED;
-    const result: ExecutionResult = {
-      status: outcome.status,
+    const saveFailed = home !== undefined && (saved === undefined || 'error' in saved);
+    if (saveFailed) {
+      this.#options.logger.error('thread home could not be saved', { traceId, error: String(saved && 'error' in saved ? saved.error : 'not saved') });
+    }
+    const error = saveFailed ? HOME_NOT_SAVED : describeOutcome(outcome, request.timeout);
+    let result: ExecutionResult = {
+      status: saveFailed ? 'failed' : outcome.status,
       exitCode: outcome.exitCode,
       errorCode: error?.code ?? null,
       error: error?.message ?? null,
@@ -200,13 +228,30 @@ export class ExecutionService {
       startedAt: new Date(createdAt.getTime() + Math.max(0, outcome.codeStartedAt - acceptedAt)),
       completedAt: new Date(),
     };
-    await complete(result);
-    this.#options.metrics.recordExecution({ language: request.language, status: outcome.status, warm, overheadMs });
-    if (saveError !== undefined) {
-      this.#options.logger.error('thread home could not be saved', { traceId, error: String(saveError) });
-      throw ApiError.unavailable(`${HOME_NOT_SAVED.message} (trace ${traceId})`);
+    const layer = saved && 'layer' in saved ? saved.layer : null;
+    if (!(await this.#complete(traceId, result, home && { lease: home.lease, layer }))) {
+      // The thread was no longer this execution's (its hold lapsed): the record says the home was not saved.
+      result = { ...result, status: 'failed', errorCode: HOME_NOT_SAVED.code, error: HOME_NOT_SAVED.message };
+      await this.#complete(traceId, result, undefined);
     }
+    this.#options.metrics.recordExecution({ language: request.language, status: result.status, warm, overheadMs });
     return toExecuteResponse(traceId, result);
+  }
+
+  /**
+   * Completes the running record; with a thread, releases it in the same statement with the saved layer appended.
+   * Returns false when the execution no longer held the thread (nothing was written then).
+   */
+  async #complete(traceId: string, result: ExecutionResult, thread: { lease: ThreadLease; layer: string | null } | undefined): Promise<boolean> {
+    const completed = await this.#options.executions.complete(traceId, result, thread && { ...thread.lease.thread, layer: thread.layer });
+    if (completed?.webhookUrl) this.#options.webhooks.onQueued();
+    if (!thread) return true;
+    if (completed) {
+      thread.lease.completed(thread.layer);
+      return true;
+    }
+    await thread.lease.release();
+    return false;
   }
 
   /** A sandbox for the call; with a thread_id, the thread is taken and its home attached first. */
@@ -238,6 +283,27 @@ export class ExecutionService {
   }
 
   /**
+   * The execution that took the request's idempotency key within the last 24 hours, if any. 422 when it was taken
+   * for a different request: a retry must send the same request through the same API key.
+   */
+  async earlierAttempt(principal: Principal, idempotency: Idempotency): Promise<Execution | null> {
+    const earlier = await this.#options.executions.findByIdempotencyKey(principal.organization.id, idempotency.key);
+    if (earlier && earlier.requestFingerprint !== idempotency.fingerprint) {
+      throw new ApiError(
+        ErrorCode.idempotencyKeyReused,
+        `Idempotency-Key: used within the last 24 hours by execution ${earlier.traceId} for a different request (another body or API key); send this request with a new key`,
+      );
+    }
+    return earlier;
+  }
+
+  /** A finished execution's answer, waiting for it to finish if it runs. */
+  async result(principal: Principal, traceId: string): Promise<ExecuteResponse> {
+    const found = await this.output(principal, traceId);
+    return 'log' in found ? found.log.finished : recordedResponse(found.record);
+  }
+
+  /**
    * An execution's events for a replay: its live log when it runs (or just ran) on this node, else its record once
    * it has finished (an execution running on another node is waited for).
    */
@@ -252,7 +318,6 @@ export class ExecutionService {
     }
   }
 
-  /** Kills a running execution; its status becomes `cancelled`. */
   /**
    * Cancels an execution running on this node and answers once it has ended, or `cancelling` if that takes longer
    * than CANCEL_WAIT_MS. A finished execution answers with the status it finished with: never 409, which Baponi

@@ -54,7 +54,7 @@ export function createMcpServer(services: McpServices, call: McpCall): McpServer
       inputSchema: ExecuteArguments,
       outputSchema: ExecuteResult,
     },
-    (request) => outcome(ExecuteResult, () => services.executions.execute(principal, request, call.acceptedAt)),
+    (request) => outcome(ExecuteResult, () => services.executions.execute(principal, request, { acceptedAt: call.acceptedAt })),
   );
 
   server.registerTool(

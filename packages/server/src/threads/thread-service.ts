@@ -4,10 +4,12 @@ import {
   decodeManifest,
   encodeManifest,
   mergeLayers,
+  openLayerFile,
   scanLayer,
   type LayerCache,
   type LayerSource,
 } from '@airlock/runtime';
+import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
@@ -39,14 +41,19 @@ export interface SweepResult {
 
 /** A thread held by one execution: its home's layers on this node, and how to save the call's changes. */
 export interface ThreadLease {
+  readonly thread: { orgId: string; threadId: string };
   /** Materialized layer directories, topmost first, for the sandbox's home overlay. */
   lowerDirectories: string[];
   /**
-   * Stores the changes (the overlay's upper directory, once the sandbox has ended) as a new layer and releases the
-   * thread with it appended, in one statement. On failure the thread is released unchanged and the error rethrown.
+   * Stores the changes (the overlay's upper directory, once the sandbox has ended) as a new layer, in the blob store
+   * and on this node, and returns its digest; null when nothing changed. The thread stays held: completing the
+   * execution releases it with the layer appended (ExecutionRepository.complete). When this throws, nothing refers
+   * to what was stored and the thread is at its last complete state.
    */
-  save(changes: string): Promise<void>;
-  /** Releases the thread unchanged. */
+  save(changes: string): Promise<string | null>;
+  /** Called once the execution has completed and released the thread; starts compaction of a long layer chain. */
+  completed(layer: string | null): void;
+  /** Releases the thread unchanged, for a call that did not run. */
   release(): Promise<void>;
 }
 
@@ -65,9 +72,11 @@ export class ThreadService {
 
   constructor(options: ThreadServiceOptions) {
     this.#options = options;
+    const { blobs } = options;
     this.#source = {
-      manifest: async (digest) => decodeManifest(await options.blobs.read(digest)),
-      blob: (digest) => options.blobs.get(digest),
+      manifest: async (digest) => decodeManifest(await blobs.read(digest)),
+      blob: (digest) => blobs.get(digest),
+      ...(blobs.localFile && { localFile: (digest: string) => blobs.localFile!(digest) }),
     };
   }
 
@@ -89,9 +98,9 @@ export class ThreadService {
       );
     }
     let released = false;
-    const release = async (layer?: string): Promise<void> => {
+    const release = async (): Promise<void> => {
       if (released) return;
-      await threads.release({ orgId, threadId, traceId, layer });
+      await threads.release({ orgId, threadId, traceId });
       released = true;
     };
     let lowerDirectories: string[];
@@ -103,26 +112,25 @@ export class ThreadService {
       throw ApiError.unavailable(`the home of thread ${threadId} could not be restored from storage; try again shortly`);
     }
     return {
+      thread: { orgId, threadId },
       lowerDirectories,
-      release: () => release(),
+      release,
       save: async (changes) => {
-        try {
-          const manifest = await scanLayer(changes, async (path) => (await this.#options.blobs.putFile(path)).digest);
-          if (manifest.entries.length === 0) {
-            await release();
-            return;
-          }
-          const layer = await this.#options.blobs.put(encodeManifest(manifest));
-          await release(layer.digest);
-          // This node materializes the new layer in the background; its next call on the thread waits for it.
-          void layerCache
-            .ensure(layer.digest, { manifest: async () => manifest, blob: (digest) => this.#options.blobs.get(digest) })
-            .catch((error: unknown) => this.#options.logger.warn('layer not kept on this node', { error: String(error) }));
-          if (layers.length + 1 > COMPACT_ABOVE_LAYERS) this.#scheduleCompaction(orgId, threadId);
-        } catch (error) {
-          await release().catch(() => undefined);
-          throw error;
-        }
+        const manifest = await scanLayer(changes, async (path) => (await this.#options.blobs.putFile(path)).digest);
+        if (manifest.entries.length === 0) return null;
+        const layer = await this.#options.blobs.put(encodeManifest(manifest));
+        // Materialized before the save counts, so the thread's next call on this node can restore it; from the
+        // changes themselves, which are still on this node.
+        const files = new Map(manifest.entries.flatMap((entry) => (entry.type === 'file' ? [[entry.digest, entry.path]] : [])));
+        await layerCache.ensure(layer.digest, {
+          ...this.#source,
+          manifest: async () => manifest,
+          blob: (digest) => openLayerFile(join(changes, files.get(digest) ?? '')),
+        });
+        return layer.digest;
+      },
+      completed: (layer) => {
+        if (layer !== null && layers.length + 1 > COMPACT_ABOVE_LAYERS) this.#scheduleCompaction(orgId, threadId);
       },
     };
   }

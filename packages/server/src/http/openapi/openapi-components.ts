@@ -86,10 +86,18 @@ export const errorResponses = {
     'the path exists but does not answer this method.',
     commonHeaders.extend({ Allow: z.string().meta({ description: 'The methods the path answers, e.g. `GET, HEAD`.' }) }),
   ),
+  request_timeout: errorResponse(
+    'request_timeout',
+    'the request body did not arrive in full within the body timeout (a signed upload: no bytes for that long); the connection is closed.',
+  ),
   conflict: errorResponse('conflict', 'the resource is not in a state that allows this.'),
   thread_busy: errorResponse('thread_busy', 'the thread is running another execution; one at a time per thread.'),
   payload_too_large: errorResponse('payload_too_large', 'the request body is over the limit.'),
   unsupported_media_type: errorResponse('unsupported_media_type', 'a JSON body was sent without `Content-Type: application/json`.'),
+  idempotency_key_reused: errorResponse(
+    'idempotency_key_reused',
+    'the `Idempotency-Key` was used within 24 hours for a different request (another body or API key); use a new key.',
+  ),
   rate_limited: errorResponse(
     'rate_limited',
     "over the API key's requests per minute or the organization's concurrent executions; retry after `Retry-After` seconds.",
@@ -98,7 +106,8 @@ export const errorResponses = {
   internal_error: errorResponse('internal_error', 'a bug; the message never shows internals, quote its request id.'),
   unavailable: errorResponse(
     'unavailable',
-    'no sandbox capacity, or a dependency (storage, database) is down; retry after `Retry-After` seconds.',
+    'no sandbox capacity, a dependency (storage, database) is down, or your address holds the most connections one ' +
+      'address may (answered with `Connection: close`); retry after `Retry-After` seconds.',
     commonHeaders.extend({ 'Retry-After': retryAfterHeader }),
   ),
 } satisfies Record<ErrorCode, ZodOpenApiResponseObject>;
