@@ -50,7 +50,7 @@ describe('a full disk while a thread is saved', () => {
 
     const inline = await airlock.execute(overflowing);
     expect(inline).toMatchObject(notSaved);
-    expect(inline.error_message).toMatch(/could not be saved.*the thread is unchanged/);
+    expect(inline.error_message).toMatch(/could not be saved \(no space left on the storage\); the thread is unchanged/);
 
     const streamed = await airlock.request('/v1/sandbox/execute', {
       method: 'POST',

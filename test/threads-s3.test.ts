@@ -45,7 +45,7 @@ describe('threads on an S3-compatible blob store', () => {
     await s3.stop();
     let during;
     try {
-      during = await airlock.request<ExecuteResult & { error: string; message: string }>('/v1/sandbox/execute', {
+      during = await airlock.request<ExecuteResult>('/v1/sandbox/execute', {
         method: 'POST',
         json: { language: 'bash', thread_id: 'outage-thread', code: 'echo during > state.txt; echo ran' },
       });
@@ -55,6 +55,7 @@ describe('threads on an S3-compatible blob store', () => {
     // This node keeps the thread's last layer since its save, so the call runs and its save meets the outage.
     expect(during.status).toBe(200);
     expect(during.body).toMatchObject({ success: false, status: 'failed', exit_code: 0, stdout: 'ran\n', error: 'thread_save_error' });
+    expect(during.body.error_message).toMatch(/could not be saved \(the storage could not be reached\)/);
     const after = await airlock.execute({ language: 'bash', thread_id: 'outage-thread', code: 'cat state.txt' });
     expect(after.stdout).toBe('before\n');
   });

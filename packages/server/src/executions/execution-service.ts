@@ -8,12 +8,14 @@ import {
 } from '@airlock/contracts';
 import { NEVER_RAN_EXIT_CODE, generateId, type Execution, type ExecutionRepository, type ExecutionResult, type SandboxConfig, type WebhookRepository } from '@airlock/db';
 import {
+  LayerManifestError,
   SandboxStartError,
   type PreparedSandbox,
   type SandboxLimits,
   type SandboxOutcome,
   type SandboxRuntime,
 } from '@airlock/runtime';
+import { BlobStoreUnavailableError } from '@airlock/storage';
 import { ApiError } from '../shared/api-error.js';
 import type { Principal } from '../auth/api-key-service.js';
 import { isFinished, recordedResponse, toExecuteResponse, toRecordResponse, type FinishedExecution } from './execution-records.js';
@@ -205,11 +207,10 @@ export class ExecutionService {
     await inserted;
     const overheadMs = round(outcome.codeStartedAt - acceptedAt, 3);
     const durationMs = Math.round(outcome.runMs);
-    const saveFailed = home !== undefined && (saved === undefined || 'error' in saved);
-    if (saveFailed) {
-      this.#options.logger.error('thread home could not be saved', { traceId, error: String(saved && 'error' in saved ? saved.error : 'not saved') });
-    }
-    const error = saveFailed ? HOME_NOT_SAVED : describeOutcome(outcome, request.timeout);
+    const saveError = home === undefined || (saved && 'layer' in saved) ? undefined : (saved?.error ?? new Error('the save did not run'));
+    if (saveError !== undefined) this.#options.logger.error('thread home could not be saved', { traceId, error: String(saveError) });
+    const saveFailed = saveError !== undefined;
+    const error = saveFailed ? homeNotSaved(saveFailureReason(saveError)) : describeOutcome(outcome, request.timeout);
     let result: ExecutionResult = {
       status: saveFailed ? 'failed' : outcome.status,
       exitCode: outcome.exitCode,
@@ -231,7 +232,8 @@ export class ExecutionService {
     const layer = saved && 'layer' in saved ? saved.layer : null;
     if (!(await this.#complete(traceId, result, home && { lease: home.lease, layer }))) {
       // The thread was no longer this execution's (its hold lapsed): the record says the home was not saved.
-      result = { ...result, status: 'failed', errorCode: HOME_NOT_SAVED.code, error: HOME_NOT_SAVED.message };
+      const lapsed = homeNotSaved('the thread was taken over by another execution');
+      result = { ...result, status: 'failed', errorCode: lapsed.code, error: lapsed.message };
       await this.#complete(traceId, result, undefined);
     }
     this.#options.metrics.recordExecution({ language: request.language, status: result.status, warm, overheadMs });
@@ -389,10 +391,23 @@ interface ExecutionError {
   message: string;
 }
 
-const HOME_NOT_SAVED: ExecutionError = {
-  code: 'thread_save_error',
-  message: "the code ran, but the thread's home changes could not be saved to storage; the thread is unchanged",
-};
+/** A thread call whose changes were not saved: what failed, and that the thread is at its last saved state. */
+function homeNotSaved(reason: string): ExecutionError {
+  return {
+    code: 'thread_save_error',
+    message: `the code ran, but the thread's home changes could not be saved (${reason}); the thread is unchanged, at its last saved state`,
+  };
+}
+
+/** Why a save failed, in words safe to show a caller: no paths, hosts or internal messages. */
+function saveFailureReason(error: unknown): string {
+  if (error instanceof LayerManifestError) return error.message;
+  for (let cause = error; cause instanceof Error; cause = cause.cause) {
+    const code = (cause as NodeJS.ErrnoException).code;
+    if (code === 'ENOSPC' || code === 'EDQUOT') return 'no space left on the storage';
+  }
+  return error instanceof BlobStoreUnavailableError ? 'the storage could not be reached' : 'the storage failed';
+}
 
 function rejectUnsupported(request: ExecuteRequest, answer: ResponseMode): void {
   if (request.webhook_url !== undefined && answer.mode !== 'webhook') {
