@@ -131,9 +131,9 @@ export class ExecutionService {
       const { sandbox, warm, home } = await this.#prepare(principal, request, traceId);
       // With an idempotency key the record is written before the code runs: the key is taken, or the call refused.
       // Without one it is written on the next turn of the event loop, while the code runs.
-      let inserted;
+      let inserted: Promise<unknown>;
       try {
-        inserted = idempotency ? await record() : nextTurn().then(record);
+        inserted = idempotency ? Promise.resolve(await record()) : nextTurn().then(record);
       } catch (error) {
         await sandbox.destroy();
         await home?.lease.release();
@@ -142,7 +142,7 @@ export class ExecutionService {
       const log = this.#options.live.start(organization.id, traceId, { metadata: request.metadata ?? {}, createdAt });
       if (answer.mode === 'streaming') answer.onStarted(log);
       try {
-        const response = await this.#run({ request, principal, traceId, createdAt, acceptedAt, env, sandbox, warm, home, log, answer, inserted: Promise.resolve(inserted) });
+        const response = await this.#run({ request, principal, traceId, createdAt, acceptedAt, env, sandbox, warm, home, log, answer, inserted });
         log.finish(response);
         return response;
       } catch (error) {
