@@ -85,7 +85,7 @@ describe('GET /openapi.json', () => {
       components: { responses: Record<string, { description: string; headers: Record<string, unknown> }> };
     };
     const execute = document.paths['/v1/sandbox/execute']?.post as { responses: Record<string, unknown> };
-    expect(Object.keys(execute.responses).sort()).toEqual(['200', '202', '400', '401', '409', '413', '415', '429', '500', '503']);
+    expect(Object.keys(execute.responses).sort()).toEqual(['200', '202', '400', '401', '408', '409', '413', '415', '422', '429', '500', '503']);
     const rateLimited = document.components.responses.RateLimited;
     expect(rateLimited?.description).toMatch(/^`rate_limited`/);
     expect(Object.keys(rateLimited?.headers ?? {})).toEqual(expect.arrayContaining(['X-Request-Id', 'Retry-After', 'RateLimit-Limit']));

@@ -1,11 +1,18 @@
 import { createApp, type AppServices } from '../../packages/server/src/http/app.js';
+import { ConnectionsPerAddress } from '../../packages/server/src/http/connection-limit.js';
 
 /**
  * The HTTP app built on services that throw when used: for in-process tests of routing and middleware that must
  * answer before any service is reached. `settings` gives the plain values the app reads when it is built.
  */
 export function appWithoutServices(settings: Partial<Pick<AppServices, 'corsOrigins' | 'publicUrl'>> = {}) {
-  const values: Partial<AppServices> = { corsOrigins: [], publicUrl: undefined, ...settings };
+  const values: Partial<AppServices> = {
+    corsOrigins: [],
+    publicUrl: undefined,
+    bodyTimeoutSeconds: 30,
+    connections: new ConnectionsPerAddress(0),
+    ...settings,
+  };
   const services = new Proxy(values as AppServices, {
     get: (target, name) =>
       name in target

@@ -38,4 +38,13 @@ describe('loadConfig', () => {
   it('a bad plain value is shown with its variable', () => {
     expect(load({ AIRLOCK_KEY_REGION: 'EU' })).toThrow('AIRLOCK_KEY_REGION="EU" is invalid: lowercase letters and digits, at most 16');
   });
+
+  it('client limits: 10 s for headers, 30 s for a body, 128 connections per address unless configured; 0 lifts the cap', () => {
+    expect(load({})().clients).toEqual({ headersTimeoutSeconds: 10, bodyTimeoutSeconds: 30, maxConnectionsPerAddress: 128 });
+    expect(
+      load({ AIRLOCK_HEADERS_TIMEOUT_SECONDS: '1', AIRLOCK_BODY_TIMEOUT_SECONDS: '2.5', AIRLOCK_MAX_CONNECTIONS_PER_ADDRESS: '0' })().clients,
+    ).toEqual({ headersTimeoutSeconds: 1, bodyTimeoutSeconds: 2.5, maxConnectionsPerAddress: 0 });
+    expect(load({ AIRLOCK_BODY_TIMEOUT_SECONDS: '0' })).toThrow(/^AIRLOCK_BODY_TIMEOUT_SECONDS="0" is invalid/);
+    expect(load({ AIRLOCK_MAX_CONNECTIONS_PER_ADDRESS: '-1' })).toThrow(/^AIRLOCK_MAX_CONNECTIONS_PER_ADDRESS="-1" is invalid/);
+  });
 });

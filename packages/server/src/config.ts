@@ -50,6 +50,20 @@ export interface Config {
    */
   masterKeys: Buffer[] | undefined;
   webhooks: WebhookConfig;
+  clients: ClientLimits;
+}
+
+/** Limits on slow and greedy HTTP clients (docs/decisions/0017-slow-clients.md). */
+export interface ClientLimits {
+  /** How long a request's headers may take to arrive; then Node answers a bare 408 and closes the connection. */
+  headersTimeoutSeconds: number;
+  /**
+   * How long a JSON body may take to arrive in full once the server reads it, and how long a signed upload may send no
+   * bytes; then 408 `request_timeout` and the connection is closed.
+   */
+  bodyTimeoutSeconds: number;
+  /** Connections one client address may hold open; those beyond get 503 `unavailable` and are closed. 0: no cap. */
+  maxConnectionsPerAddress: number;
 }
 
 export interface WebhookConfig {
@@ -196,6 +210,7 @@ export function loadConfig(
       environment,
     ),
     webhooks: loadWebhookConfig(environment),
+    clients: loadClientLimits(environment),
   };
   return config;
 }
@@ -214,6 +229,23 @@ function loadWebhookConfig(environment: NodeJS.ProcessEnv): WebhookConfig {
     ),
     attemptTimeoutSeconds: resolveOption(
       { variable: 'AIRLOCK_WEBHOOK_TIMEOUT_SECONDS', schema: z.coerce.number().min(0.1).max(300), fallback: 10 },
+      environment,
+    ),
+  };
+}
+
+function loadClientLimits(environment: NodeJS.ProcessEnv): ClientLimits {
+  return {
+    headersTimeoutSeconds: resolveOption(
+      { variable: 'AIRLOCK_HEADERS_TIMEOUT_SECONDS', schema: z.coerce.number().min(0.1).max(600), fallback: 10 },
+      environment,
+    ),
+    bodyTimeoutSeconds: resolveOption(
+      { variable: 'AIRLOCK_BODY_TIMEOUT_SECONDS', schema: z.coerce.number().min(0.1).max(3600), fallback: 30 },
+      environment,
+    ),
+    maxConnectionsPerAddress: resolveOption(
+      { variable: 'AIRLOCK_MAX_CONNECTIONS_PER_ADDRESS', schema: z.coerce.number().int().min(0).max(1_000_000), fallback: 128 },
       environment,
     ),
   };

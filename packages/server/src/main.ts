@@ -12,6 +12,7 @@ import {
 import { SandboxRuntime, type PoolStatistics, type ProgressListener } from '@airlock/runtime';
 import type { Config } from './config.js';
 import { prepareDataDirectory, readOrCreateSecrets } from './data-directory.js';
+import { ConnectionsPerAddress } from './http/connection-limit.js';
 import { listen } from './http/listen.js';
 import { runtimeOptions } from './runtime-options.js';
 import { startThreadStorage } from './threads/thread-storage.js';
@@ -99,6 +100,7 @@ export async function startServer(options: {
       ...dispatcherTiming(config.webhooks),
       onAttempt: (outcome) => metrics.recordWebhookAttempt(outcome),
     });
+    const connections = new ConnectionsPerAddress(config.clients.maxConnectionsPerAddress);
     const live = new LiveExecutions();
     const webhooks = { deliveries: webhookRepository, onQueued: () => dispatcher.kick() };
     const executionService = new ExecutionService({ runtime, executions, logger, metrics, threads, live, rateLimits, nodeId, webhooks });
@@ -111,6 +113,8 @@ export async function startServer(options: {
       threads,
       publicUrl: config.publicUrl,
       corsOrigins: config.corsOrigins,
+      bodyTimeoutSeconds: config.clients.bodyTimeoutSeconds,
+      connections,
       metrics,
       admin,
       logger,
@@ -121,7 +125,13 @@ export async function startServer(options: {
     });
     dispatcher.start();
     cleanups.push(() => dispatcher.close());
-    const server = await listen(app.fetch, config.host, config.port);
+    const server = await listen({
+      fetch: app.fetch,
+      hostname: config.host,
+      port: config.port,
+      headersTimeoutSeconds: config.clients.headersTimeoutSeconds,
+      connections,
+    });
     cleanups.push(() => server.close());
     logger.info('airlock listening', { url: server.url, cgroupVersion: runtime.cgroupVersion, cgroupName: runtime.cgroupName });
     return { url: server.url, createdApiKey, adminToken, poolStatistics: () => runtime.poolStatistics(), sweep: () => sweeper.sweep(), close: cleanup };

@@ -145,7 +145,7 @@ function signedUrlOperations(files: FileService): Operation[] {
         requestBody: { required: true, content: { 'application/octet-stream': { schema: binary } } },
         responses: {
           204: { description: 'Stored.', headers: commonHeaders },
-          ...errors(ErrorCode.validationError, ErrorCode.forbidden, ErrorCode.threadBusy, ErrorCode.unavailable),
+          ...errors(ErrorCode.validationError, ErrorCode.forbidden, ErrorCode.requestTimeout, ErrorCode.threadBusy, ErrorCode.unavailable),
         },
       },
       handle: async (context) => {
@@ -153,7 +153,12 @@ function signedUrlOperations(files: FileService): Operation[] {
         const length = context.req.header('content-length');
         const stream = body ? Readable.fromWeb(body as unknown as WebReadableStream) : Readable.from([]);
         if (length !== undefined && !/^\d+$/.test(length)) throw ApiError.validation('Content-Length: must be a number');
-        await files.upload(context.req.param('token') ?? '', stream, length === undefined ? undefined : Number(length));
+        try {
+          await files.upload(context.req.param('token') ?? '', stream, length === undefined ? undefined : Number(length));
+        } catch (error) {
+          // A body that failed with an answer of its own (a stalled upload's 408) is the answer, whatever the store made of it.
+          throw stream.errored instanceof ApiError ? stream.errored : error;
+        }
         return context.body(null, 204);
       },
     }),

@@ -17,6 +17,8 @@ import type { ServerMetrics } from '../shared/metrics.js';
 import { threadOperations } from '../threads/thread-operations.js';
 import type { AppEnv } from './app-context.js';
 import { errorResponse } from './errors.js';
+import { bodyDeadline } from './body-deadline.js';
+import { refuseExcessConnections, type ConnectionsPerAddress } from './connection-limit.js';
 import { authenticate, limitBody, requestId } from './middleware.js';
 import { createOpenApiDocument, type OpenApiDocument } from './openapi/openapi-document.js';
 import { openApiPaths, serveOperations, type Operation } from './operation.js';
@@ -36,6 +38,10 @@ export interface AppServices {
   publicUrl: string | undefined;
   /** Web origins allowed to call the API from a browser; none when empty. */
   corsOrigins: string[];
+  /** How long a JSON body may take in full once read, and a signed upload may send nothing. */
+  bodyTimeoutSeconds: number;
+  /** Open connections per client address; requests on those over the cap are refused. */
+  connections: ConnectionsPerAddress;
   logger: Logger;
 }
 
@@ -55,9 +61,17 @@ export function createApp(services: AppServices): Hono<AppEnv> {
       }),
     );
   }
-  // Uploads through signed URLs stream up to FILE_MAX_BYTES; every other body is capped.
+  app.use('*', refuseExcessConnections(services.connections));
+  // Uploads through signed URLs stream up to FILE_MAX_BYTES and are cut only when they stall; every other body is
+  // capped and must arrive in full within the body timeout.
+  const streamedBody = bodyDeadline({ seconds: services.bodyTimeoutSeconds, clock: 'stall' });
+  const wholeBody = bodyDeadline({ seconds: services.bodyTimeoutSeconds, clock: 'whole' });
   app.use('*', async (context, next) =>
-    context.req.path.startsWith(`${SIGNED_FILES_PATH}/`) ? next() : limitBody(context, next),
+    context.req.path.startsWith(`${SIGNED_FILES_PATH}/`)
+      ? streamedBody(context, next)
+      : wholeBody(context, async () => {
+          await limitBody(context, next);
+        }),
   );
   app.use('/v1/*', authenticate(services.apiKeys, services.rateLimits));
   let document: OpenApiDocument | undefined;

@@ -58,7 +58,7 @@ export function operation<Body = undefined, Query = undefined, Path = undefined>
       ...(body
         ? {
             requestBody: { required: true, content: { 'application/json': { schema: body } } },
-            responses: { ...document.responses, ...errors(ErrorCode.unsupportedMediaType) },
+            responses: { ...document.responses, ...errors(ErrorCode.requestTimeout, ErrorCode.unsupportedMediaType) },
           }
         : {}),
     },
