@@ -194,48 +194,35 @@ def _execution_read_timeout(body: Mapping[str, Any]) -> float:
     return float(body.get("timeout") or DEFAULT_EXECUTION_TIMEOUT_SECONDS) + EXECUTION_READ_MARGIN_SECONDS
 
 
-def _idempotency(idempotency_key: Optional[str]) -> Dict[str, Any]:
-    """An execute call's Idempotency-Key header; a call that carries one may be sent again."""
-    if idempotency_key is None:
-        return {"headers": {}, "idempotent": False}
-    return {"headers": {"Idempotency-Key": idempotency_key}, "idempotent": True}
-
-
-def execute(body: Mapping[str, Any], idempotency_key: Optional[str] = None) -> Call:
-    retry = _idempotency(idempotency_key)
+def _execute(body: Mapping[str, Any], idempotency_key: Optional[str], headers: Mapping[str, str], **call: Any) -> Call:
+    """An execute call; with an Idempotency-Key it may be sent again (the server answers a repeat from its record)."""
+    key_header = {"Idempotency-Key": idempotency_key} if idempotency_key is not None else {}
     return Call(
         "POST",
         "/v1/sandbox/execute",
         json=body,
-        headers=retry["headers"],
-        idempotent=retry["idempotent"],
+        headers={**key_header, **headers},
+        idempotent=idempotency_key is not None,
+        **call,
+    )
+
+
+def execute(body: Mapping[str, Any], idempotency_key: Optional[str] = None) -> Call:
+    return _execute(
+        body,
+        idempotency_key,
+        {},
         read_timeout=_execution_read_timeout(body),
         parse=lambda response: ExecutionResult.from_wire(response.json()),
     )
 
 
 def execute_stream(body: Mapping[str, Any], idempotency_key: Optional[str] = None) -> Call:
-    retry = _idempotency(idempotency_key)
-    return Call(
-        "POST",
-        "/v1/sandbox/execute",
-        json=body,
-        headers={**retry["headers"], "Accept": NDJSON},
-        idempotent=retry["idempotent"],
-        stream=True,
-    )
+    return _execute(body, idempotency_key, {"Accept": NDJSON}, stream=True)
 
 
 def execute_async(body: Mapping[str, Any], idempotency_key: Optional[str] = None) -> Call:
-    retry = _idempotency(idempotency_key)
-    return Call(
-        "POST",
-        "/v1/sandbox/execute",
-        json=body,
-        headers={**retry["headers"], "Prefer": "respond-async"},
-        idempotent=retry["idempotent"],
-        parse=_json,
-    )
+    return _execute(body, idempotency_key, {"Prefer": "respond-async"}, parse=_json)
 
 
 def execution_output(trace_id: str, after_seq: Optional[int]) -> Call:
