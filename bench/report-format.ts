@@ -40,7 +40,7 @@ function markdownRow(values: string[]): string {
 }
 
 /** The whole of docs/benchmarks.md. */
-export function renderMarkdown(report: Report): string {
+export function renderMarkdown(report: Report, standalone: string[] = []): string {
   const lines = [
     '# Benchmarks',
     '',
@@ -72,6 +72,21 @@ export function renderMarkdown(report: Report): string {
     lines.push(...section.rows.map((row) => markdownRow(cells(row))));
     if (section.notes.length > 0) lines.push('', ...section.notes.map((note) => `- ${note}`));
   }
+  for (const section of standalone) lines.push('', section);
   lines.push('', '## What the numbers mean', '', report.summary);
   return `${lines.join('\n')}\n`;
+}
+
+/**
+ * The sections of an earlier report that this run does not write: those of the benchmarks run on their own (each
+ * names its command), kept as they are so a full run does not drop their figures.
+ */
+export function standaloneSections(earlier: string, report: Report): string[] {
+  // A section is known by its number ("5." whatever its options made of the rest of the title).
+  const key = (title: string) => /^\d+\./.exec(title)?.[0] ?? title;
+  const written = new Set(['Machine', 'What the numbers mean', ...report.sections.map((section) => key(section.title))]);
+  const sections = earlier.split(/^(?=## )/m).slice(1);
+  return sections
+    .filter((section) => !written.has(key(section.slice(3, section.indexOf('\n')).trim())))
+    .map((section) => section.trimEnd());
 }

@@ -1,4 +1,4 @@
-import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -11,7 +11,7 @@ import { readMachineFacts } from './machine-facts.js';
 import { BENCH_COMMAND, parseOptions, type BenchOptions } from './options.js';
 import { summarize, type LatencySummary } from './percentiles.js';
 import { buildReport, type BenchResults } from './report.js';
-import { renderMarkdown, renderText } from './report-format.js';
+import { renderMarkdown, renderText, standaloneSections } from './report-format.js';
 import { SEQUENTIAL_PAUSE_MS } from './pool-probe.js';
 import { measureRuntimeWarmStart, startBenchRuntime } from './runtime-runs.js';
 import {
@@ -165,7 +165,8 @@ async function run(argv: string[], options: BenchOptions): Promise<void> {
   });
   process.stdout.write(renderText(report));
   const output = resolve(repository, options.output);
-  await writeFile(output, renderMarkdown(report));
+  const earlier = await readFile(output, 'utf8').catch(() => '');
+  await writeFile(output, renderMarkdown(report, standaloneSections(earlier, report)));
   progress(`wrote ${output}`);
 }
 
