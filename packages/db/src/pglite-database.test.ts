@@ -64,6 +64,23 @@ describe('embedded PGlite database', () => {
     expect(await isRunning(hosts[0]!)).toBe(false);
   });
 
+  it('creates a new data directory in a process of its own, so the serving process holds no memory of initdb', async () => {
+    const { dataDir } = await backend.freshDatabaseOptions();
+    await rm(dataDir!, { recursive: true });
+    const database = await openDatabase({ dataDir });
+    try {
+      const [host] = await hostProcessIds();
+      const status = await readFile(`/proc/${host}/status`, 'utf8');
+      const peakMiB = Number(/^VmHWM:\s+(\d+) kB/m.exec(status)?.[1]) / 1024;
+      // initdb in the serving process takes about 800 MiB; serving alone about 200 MiB (docs/benchmarks.md, 9).
+      expect(peakMiB).toBeLessThan(400);
+      const [migrations] = await database.query<{ applied: number }>('SELECT count(*)::int AS applied FROM schema_migrations');
+      expect(migrations?.applied).toBeGreaterThan(0);
+    } finally {
+      await database.close();
+    }
+  });
+
   it('refuses a second open of the same directory while the first is open', async () => {
     const options = await backend.freshDatabaseOptions();
     const database = await openDatabase(options);
@@ -109,7 +126,7 @@ describe('embedded PGlite database', () => {
       host.on('message', () => console.log(host.pid));`;
     const parent = spawn(
       process.execPath,
-      ['--input-type=module', '-e', starter, HOST_SCRIPT, dataDir!, join(socketDirectory, '.s.PGSQL.5432')],
+      ['--input-type=module', '-e', starter, HOST_SCRIPT, 'serve', dataDir!, join(socketDirectory, '.s.PGSQL.5432')],
       { stdio: ['ignore', 'pipe', 'inherit'] },
     );
     try {
