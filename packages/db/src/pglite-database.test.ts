@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -67,8 +67,12 @@ describe('embedded PGlite database', () => {
   it('creates a new data directory in a process of its own, so the serving process holds no memory of initdb', async () => {
     const { dataDir } = await backend.freshDatabaseOptions();
     await rm(dataDir!, { recursive: true });
+    // What an initdb stopped half-way leaves: its staging directory, which the next start starts over.
+    await mkdir(`${dataDir}.initializing`);
+    await writeFile(`${dataDir}.initializing/PG_VERSION`, '17');
     const database = await openDatabase({ dataDir });
     try {
+      expect(await readdir(join(dataDir!, '..'))).not.toContain(`${basename(dataDir!)}.initializing`);
       const [host] = await hostProcessIds();
       const status = await readFile(`/proc/${host}/status`, 'utf8');
       const peakMiB = Number(/^VmHWM:\s+(\d+) kB/m.exec(status)?.[1]) / 1024;

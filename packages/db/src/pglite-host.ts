@@ -1,5 +1,5 @@
 import { fork, type ChildProcess } from 'node:child_process';
-import { access, mkdtemp, rm } from 'node:fs/promises';
+import { access, mkdtemp, rename, rm, rmdir } from 'node:fs/promises';
 import type { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -123,13 +123,22 @@ function waitForSuccess(child: ChildProcess, output: () => string): Promise<void
   });
 }
 
-/** Runs initdb for `dataDir` in a process of its own (see pglite-host.mjs) unless the directory holds a database. */
+/**
+ * Runs initdb for `dataDir` in a process of its own (see pglite-host.mjs) unless the directory holds a database. It
+ * runs in a staging directory renamed into place when complete, so an initdb stopped half-way leaves nothing that
+ * the next start would take for a database.
+ */
 async function initializeDataDirectory(dataDir: string): Promise<void> {
   const hasDatabase = await access(join(dataDir, 'PG_VERSION')).then(() => true, () => false);
   if (hasDatabase) return;
-  const { child, output } = forkHost(['initialize', dataDir], INITIALIZE_EXEC_ARGV);
+  const staging = `${dataDir}.initializing`;
+  await rm(staging, { recursive: true, force: true });
+  const { child, output } = forkHost(['initialize', staging], INITIALIZE_EXEC_ARGV);
   try {
     await waitForSuccess(child, output);
+    // Over an empty directory, or none: a directory with files but no database is an error to look at.
+    await rmdir(dataDir).catch(() => undefined);
+    await rename(staging, dataDir);
   } catch (error) {
     throw new Error(`the embedded PGlite database in ${dataDir} could not be created: ${(error as Error).message}`, {
       cause: error,
