@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -73,6 +73,7 @@ describe('embedded PGlite database', () => {
     const database = await openDatabase({ dataDir });
     try {
       expect(await readdir(join(dataDir!, '..'))).not.toContain(`${basename(dataDir!)}.initializing`);
+      expect((await stat(dataDir!)).mode & 0o777).toBe(0o700);
       const [host] = await hostProcessIds();
       const status = await readFile(`/proc/${host}/status`, 'utf8');
       const peakMiB = Number(/^VmHWM:\s+(\d+) kB/m.exec(status)?.[1]) / 1024;

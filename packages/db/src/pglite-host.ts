@@ -1,5 +1,5 @@
 import { fork, type ChildProcess } from 'node:child_process';
-import { access, mkdtemp, rename, rm, rmdir } from 'node:fs/promises';
+import { access, mkdir, mkdtemp, rename, rm, rmdir } from 'node:fs/promises';
 import type { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -133,6 +133,8 @@ async function initializeDataDirectory(dataDir: string): Promise<void> {
   if (hasDatabase) return;
   const staging = `${dataDir}.initializing`;
   await rm(staging, { recursive: true, force: true });
+  // Private like a PostgreSQL data directory; it takes the place of `dataDir` with this mode.
+  await mkdir(staging, { mode: 0o700 });
   const { child, output } = forkHost(['initialize', staging], INITIALIZE_EXEC_ARGV);
   try {
     await waitForSuccess(child, output);
