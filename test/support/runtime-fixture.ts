@@ -12,6 +12,7 @@ export async function startTestRuntime(options: {
   prefix: string;
   sandboxUid: number;
   pool: SandboxRuntimeOptions['pool'];
+  network?: SandboxRuntimeOptions['network'];
 }): Promise<{ runtime: SandboxRuntime; directory: string }> {
   const directory = await mkdtemp(join(tmpdir(), options.prefix));
   await chmod(directory, 0o711);
@@ -22,6 +23,7 @@ export async function startTestRuntime(options: {
     sandboxGid: options.sandboxUid,
     outputLimitBytes: 64 * 1024,
     pool: options.pool,
+    network: options.network,
   });
   await runtime.loadImage('default');
   return { runtime, directory };

@@ -21,9 +21,10 @@
  *
  * Request (little-endian): u32 length of the rest, u32 id, u32 operation, then the operation's fields.
  *   1 spawn: u32 uid, u32 gid, u32 file count, u32 cgroup count, u32 argument count, then that many NUL-terminated
- *     strings: the files, each "r<path>" or "w<path>" (opened read-only or write-only, becoming fds 1, 2, ...),
- *     the cgroup.procs files, and the program's argv (argv[0] is the program's absolute path). fd 0 of the
- *     program is /dev/null.
+ *     strings: the files, each "r<path>" or "w<path>" (opened read-only or write-only, becoming fds 1, 2, ...) or
+ *     "n<path>" (a network namespace below /run/netns/airlock-, which the child joins before it drops its
+ *     privileges; it takes no fd number), the cgroup.procs files, and the program's argv (argv[0] is the program's
+ *     absolute path). fd 0 of the program is /dev/null.
  *   2 mount: u32 type (1 tmpfs, 2 overlay), then the target directory and the mount data, NUL-terminated; the
  *     mount runs with the target's parent as working directory.
  *   3 unmount: the target directory, NUL-terminated; detached, so open files do not keep it busy.
@@ -40,6 +41,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
@@ -142,15 +144,20 @@ static void child_fail(const char *what) {
   _exit(127);
 }
 
-static void run_child(uid_t uid, gid_t gid, const int *parked, uint32_t file_count, char **cgroups,
+static void run_child(uid_t uid, gid_t gid, const int *parked, char **files, uint32_t file_count, char **cgroups,
                       uint32_t cgroup_count, char **argv, pid_t spawner, const sigset_t *original_mask) {
   if (sigprocmask(SIG_SETMASK, original_mask, NULL) != 0) _exit(127);
+  uint32_t placed = 0;
   for (uint32_t index = 0; index < file_count; index++) {
-    if (dup2(parked[index], (int)index + 1) < 0) _exit(127);
+    if (files[index][0] == 'n') {
+      if (setns(parked[index], CLONE_NEWNET) != 0) _exit(127);
+    } else if (dup2(parked[index], (int)++placed) < 0) {
+      _exit(127);
+    }
   }
   int null_fd = open("/dev/null", O_RDONLY);
   if (null_fd < 0 || dup2(null_fd, 0) < 0) child_fail("/dev/null");
-  if (syscall(SYS_close_range, file_count + 1, ~0U, 0) != 0) child_fail("close_range");
+  if (syscall(SYS_close_range, placed + 1, ~0U, 0) != 0) child_fail("close_range");
   for (uint32_t index = 0; index < cgroup_count; index++) {
     int fd = open(cgroups[index], O_WRONLY | O_CLOEXEC);
     /* "0" means the writing process, on cgroup v1 and v2 alike. */
@@ -168,6 +175,19 @@ static void run_child(uid_t uid, gid_t gid, const int *parked, uint32_t file_cou
 }
 
 static int open_file(const char *entry) {
+  if (entry[0] == 'n') {
+    /* Only the namespaces Airlock made; the path has no "/" after its prefix, so nothing resolves elsewhere. */
+    static const char prefix[] = "/run/netns/airlock-";
+    if (strncmp(entry + 1, prefix, sizeof prefix - 1) != 0 || strchr(entry + sizeof prefix, '/') != NULL) {
+      errno = EPERM;
+      return -1;
+    }
+    int fd = open(entry + 1, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0) return -1;
+    int parked = fcntl(fd, F_DUPFD_CLOEXEC, PARK_FD);
+    close(fd);
+    return parked;
+  }
   int flags = entry[0] == 'w' ? O_WRONLY : O_RDONLY;
   if (entry[0] != 'r' && entry[0] != 'w') {
     errno = EINVAL;
@@ -317,7 +337,7 @@ static void handle_spawn(uint32_t id, const char *cursor, const char *end, const
     pid_t spawner = getpid();
     pid = fork();
     if (pid == 0) {
-      run_child(uid, gid, parked, file_count, strings + file_count, cgroup_count, arguments, spawner,
+      run_child(uid, gid, parked, strings, file_count, strings + file_count, cgroup_count, arguments, spawner,
                 original_mask);
     }
     if (pid < 0) error = errno;

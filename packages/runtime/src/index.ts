@@ -21,9 +21,11 @@ export {
   type RunRequest,
   type SandboxLanguage,
   type SandboxLimits,
+  type SandboxNetworkMode,
   type SandboxOutcome,
   type SandboxStatus,
 } from './sandbox/sandbox-types.js';
+export { ALWAYS_BLOCKED_IPV4, ALWAYS_BLOCKED_TCP_PORTS, hostRuleset } from './network/network-ruleset.js';
 export { OutputCapture } from './sandbox/output-capture.js';
 export {
   LayerManifestError,

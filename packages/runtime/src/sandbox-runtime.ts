@@ -7,8 +7,9 @@ import { ImageStore, type Image, type ProgressListener } from './image/image-sto
 import { BubblewrapDriver } from './sandbox/bubblewrap-driver.js';
 import { PipeFactory } from './sandbox/pipe-factory.js';
 import { hostHasMemoryForRefill } from './pool/host-memory.js';
-import { WarmPool, type PoolStatistics } from './pool/warm-pool.js';
-import type { PreparedSandbox, SandboxLanguage, SandboxLimits } from './sandbox/sandbox-types.js';
+import { WarmPool, type PoolKey, type PoolStatistics } from './pool/warm-pool.js';
+import { SandboxNetworks, type SlotNetwork } from './network/sandbox-networks.js';
+import type { PreparedSandbox, SandboxLanguage } from './sandbox/sandbox-types.js';
 import { LockHeldError, tryLock, type ReleaseLock } from '@airlock/process-lock';
 import { HomeMounts } from './sandbox/home-mounts.js';
 import { Spawner } from './sandbox/spawner.js';
@@ -34,6 +35,12 @@ export interface SandboxRuntimeOptions {
     idleMs: number;
   };
   onPoolError?: (error: unknown) => void;
+  /**
+   * Sandboxes with network (docs/decisions/0020-sandbox-network.md): each in a namespace of its own, linked to the
+   * host from `subnet` (a /16 as its first two octets) and shaped to `megabitsPerCpu` per configured core. Without
+   * it every sandbox has an empty network namespace and asking for network is an error.
+   */
+  network?: { subnet: string; megabitsPerCpu: number };
 }
 
 /** A sandbox for one execution and whether it came pre-started from the warm pool. */
@@ -61,6 +68,7 @@ export class SandboxRuntime {
   readonly #loadedImages = new Map<string, { image: Image; root: string }>();
   readonly #releaseLock: ReleaseLock;
   readonly #pool: WarmPool | undefined;
+  readonly #networks: SandboxNetworks | undefined;
 
   private constructor(parts: {
     images: ImageStore;
@@ -73,8 +81,10 @@ export class SandboxRuntime {
     releaseLock: ReleaseLock;
     pool: SandboxRuntimeOptions['pool'];
     onPoolError: ((error: unknown) => void) | undefined;
+    networks: SandboxNetworks | undefined;
   }) {
     this.#releaseLock = parts.releaseLock;
+    this.#networks = parts.networks;
     this.#pool =
       parts.pool.maxSlots > 0
         ? new WarmPool({
@@ -162,7 +172,13 @@ export class SandboxRuntime {
       outputLimitBytes: options.outputLimitBytes,
     });
     const images = new ImageStore({ directory: options.imagesDirectory, mirror: options.imageMirror });
+    const { network } = options;
+    const networks =
+      network &&
+      new SandboxNetworks({ tag: instance.slice(0, 4), subnet: network.subnet, megabitsPerSecond: (cpus) => network.megabitsPerCpu * cpus });
+    await networks?.start();
     return new SandboxRuntime({
+      networks,
       images,
       driver,
       cgroups,
@@ -197,7 +213,7 @@ export class SandboxRuntime {
   }
 
   /** A sandbox for one execution: a pre-started one from the warm pool if there is one, else a new (cold) one. */
-  async acquire(options: { image: string; language: SandboxLanguage; limits: SandboxLimits }): Promise<AcquiredSandbox> {
+  async acquire(options: PoolKey): Promise<AcquiredSandbox> {
     const warm = this.#pool?.take(options);
     if (warm) return { sandbox: warm, warm: true };
     return { sandbox: await this.prepare(options), warm: false };
@@ -208,12 +224,22 @@ export class SandboxRuntime {
   }
 
   /** Starts a new sandbox; its interpreter waits for code once `ready` resolves. */
-  async prepare(options: { image: string; language: SandboxLanguage; limits: SandboxLimits }): Promise<PreparedSandbox> {
+  async prepare(options: PoolKey): Promise<PreparedSandbox> {
     const loaded = this.#loadedImages.get(options.image);
     if (!loaded) throw new RuntimeUnavailableError(`image "${options.image}" is not loaded`);
     const interpreter = loaded.image.manifest.interpreters[options.language];
     if (!interpreter) throw new RuntimeUnavailableError(`image "${options.image}" has no ${options.language}`);
-    return this.#driver.prepare({ rootfs: loaded.root, language: options.language, interpreter, limits: options.limits });
+    let network: SlotNetwork | undefined;
+    if (options.network === 'unrestricted') {
+      if (!this.#networks) throw new RuntimeUnavailableError('this server runs sandboxes without network (no network option)');
+      network = await this.#networks.wire(options.limits.cpus);
+    }
+    try {
+      return await this.#driver.prepare({ rootfs: loaded.root, language: options.language, interpreter, limits: options.limits, network });
+    } catch (error) {
+      await network?.release();
+      throw error;
+    }
   }
 
   get activeSandboxes(): number {
@@ -224,6 +250,7 @@ export class SandboxRuntime {
   async close(): Promise<void> {
     await this.#pool?.close();
     await this.#cgroups.close();
+    await this.#networks?.close();
     await this.#homes.close();
     await this.#spawner.close();
     await this.#pipes.close();

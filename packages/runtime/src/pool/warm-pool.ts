@@ -1,10 +1,12 @@
-import type { PreparedSandbox, SandboxLanguage, SandboxLimits } from '../sandbox/sandbox-types.js';
+import type { PreparedSandbox, SandboxLanguage, SandboxLimits, SandboxNetworkMode } from '../sandbox/sandbox-types.js';
 
 /** What makes two sandboxes interchangeable before code arrives. */
 export interface PoolKey {
   image: string;
   language: SandboxLanguage;
   limits: SandboxLimits;
+  /** @default 'none' */
+  network?: SandboxNetworkMode;
 }
 
 export interface WarmPoolOptions {
@@ -236,5 +238,5 @@ export class WarmPool {
 
 export function serializeKey(key: PoolKey): string {
   const { limits } = key;
-  return `${key.image}/${key.language}/cpu=${limits.cpus}/mem=${limits.memoryBytes}/pids=${limits.pids}/tmp=${limits.tmpBytes}/home=${limits.homeBytes}`;
+  return `${key.image}/${key.language}/cpu=${limits.cpus}/mem=${limits.memoryBytes}/pids=${limits.pids}/tmp=${limits.tmpBytes}/home=${limits.homeBytes}/net=${key.network ?? 'none'}`;
 }

@@ -88,6 +88,7 @@ export class BubblewrapDriver {
             { mode: 'r', path: options.seccompProgramPath },
             { mode: 'r', path: argumentFile.path },
           ],
+          networkNamespace: spec.network?.namespacePath,
           cgroupProcsFiles: [...slot.procsFiles],
           argv: [options.bwrapPath, '--args', String(ARGUMENTS_FD), '--', ...stubCommand(spec.language, spec.interpreter)],
         });
@@ -111,6 +112,7 @@ export class BubblewrapDriver {
       for (const pipe of pipes) closeSync(pipe.hostFd);
       await home?.remove();
       await options.cgroups.release(slot);
+      await spec.network?.release();
       throw error;
     }
   }
@@ -124,6 +126,8 @@ export function bubblewrapArguments(spec: SandboxSpec, homePath: string): string
   const { limits } = spec;
   return [
     '--unshare-all',
+    // With a slot network the sandbox stays in the namespace the spawner joined for it.
+    ...(spec.network ? ['--share-net'] : []),
     '--unshare-user',
     '--disable-userns',
     '--die-with-parent',
@@ -325,6 +329,7 @@ class BubblewrapSandbox implements PreparedSandbox {
     for (const socket of [this.#stdout, this.#stderr, this.#request, this.#events]) socket.destroy();
     await this.#options.home.remove();
     await this.#options.cgroups.release(this.#options.slot);
+    await this.#options.spec.network?.release();
   }
 }
 

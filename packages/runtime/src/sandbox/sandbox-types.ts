@@ -1,3 +1,4 @@
+import type { SlotNetwork } from '../network/sandbox-networks.js';
 export type SandboxLanguage = 'python' | 'node' | 'bash';
 
 export interface SandboxLimits {
@@ -18,7 +19,15 @@ export interface SandboxSpec {
   /** Absolute interpreter path inside the image. */
   interpreter: string;
   limits: SandboxLimits;
+  /**
+   * The slot's network, which the sandbox then owns (released with it); without one the sandbox has an empty network
+   * namespace of its own: loopback only.
+   */
+  network?: SlotNetwork;
 }
+
+/** `none`: an empty network namespace. `unrestricted`: a namespace of its own routed to the internet, filtered. */
+export type SandboxNetworkMode = 'none' | 'unrestricted';
 
 /** What varies per call, bound after the sandbox is prepared. */
 export interface RunRequest {

@@ -12,6 +12,8 @@ export interface SpawnRequest {
   gid: number;
   /** Become fds 1..N of the program, in order; fd 0 is /dev/null. */
   files: SpawnFile[];
+  /** A network namespace (`/run/netns/airlock-*`) the program runs in, instead of the spawner's. */
+  networkNamespace?: string;
   /** cgroup.procs files the program joins before it runs. */
   cgroupProcsFiles: string[];
   /** argv; the first entry is the program's absolute path. */
@@ -75,12 +77,12 @@ export class Spawner {
 
   /** Starts `request.argv` once its files are open; rejects if they cannot be opened or the fork fails. */
   async spawn(request: SpawnRequest): Promise<SpawnedProcess> {
-    const strings = [
+    const files = [
       ...request.files.map((file) => `${file.mode}${file.path}`),
-      ...request.cgroupProcsFiles,
-      ...request.argv,
+      ...(request.networkNamespace === undefined ? [] : [`n${request.networkNamespace}`]),
     ];
-    const fields = [request.uid, request.gid, request.files.length, request.cgroupProcsFiles.length, request.argv.length];
+    const strings = [...files, ...request.cgroupProcsFiles, ...request.argv];
+    const fields = [request.uid, request.gid, files.length, request.cgroupProcsFiles.length, request.argv.length];
     let resolveExit: (code: number | null) => void = () => undefined;
     const exited = new Promise<number | null>((resolve) => (resolveExit = resolve));
     const pid = await this.#request(OPERATION_SPAWN, fields, strings, resolveExit);

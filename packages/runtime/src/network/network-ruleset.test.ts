@@ -1,0 +1,31 @@
+import { describe, expect, it } from 'vitest';
+import { ALWAYS_BLOCKED_IPV4, hostRuleset } from './network-ruleset.js';
+
+describe('hostRuleset', () => {
+  const ruleset = hostRuleset({ interfacePrefix: 'alk', forwardSandboxesOnly: false });
+
+  it('replaces the table in one script and blocks every always-blocked range, port 25 and IPv6', () => {
+    expect(ruleset.split('\n').slice(0, 3)).toEqual(['table inet airlock', 'delete table inet airlock', 'table inet airlock {']);
+    expect(ruleset).toContain(`elements = { ${ALWAYS_BLOCKED_IPV4.join(', ')} }`);
+    for (const range of ['10.0.0.0/8', '169.254.0.0/16', '100.64.0.0/10', '127.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16']) {
+      expect(ALWAYS_BLOCKED_IPV4).toContain(range);
+    }
+    for (const documentation of ['192.0.2.0/24', '198.51.100.0/24', '203.0.113.0/24']) {
+      expect(ALWAYS_BLOCKED_IPV4.join(' ')).not.toContain(documentation.split('/')[0]!);
+    }
+    expect(ruleset).toContain('tcp dport { 25 } jump refuse');
+    expect(ruleset).toContain('meta nfproto ipv6 jump refuse');
+    expect(ruleset).toContain('fib saddr . iif oif missing drop');
+  });
+
+  it('refuses every packet from a sandbox to the host and every new connection into a sandbox', () => {
+    expect(ruleset).toContain('iifname "alk*" jump refuse');
+    expect(ruleset).toContain('oifname "alk*" drop');
+    expect(ruleset).toContain('meta l4proto tcp reject with tcp reset');
+  });
+
+  it('drops other forwarded traffic only when the host forwards for sandboxes alone', () => {
+    expect(ruleset).not.toMatch(/^ {4}drop$/m);
+    expect(hostRuleset({ interfacePrefix: 'alk', forwardSandboxesOnly: true })).toMatch(/^ {4}drop$/m);
+  });
+});

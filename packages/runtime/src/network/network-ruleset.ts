@@ -1,0 +1,88 @@
+/**
+ * The host's nftables rules for sandboxes with network (docs/decisions/0020-sandbox-network.md): table `inet airlock`,
+ * matching the sandboxes' host-side interfaces by their name prefix.
+ */
+
+/**
+ * IPv4 destinations no sandbox reaches, in any mode: this network's own and private ranges, loopback, link-local
+ * (cloud metadata at 169.254.169.254), carrier-grade NAT, "this network", IETF protocol assignments, benchmarking,
+ * multicast, reserved and broadcast. The documentation ranges (192.0.2.0/24, 198.51.100.0/24, 203.0.113.0/24) are not
+ * routed on the internet and count as public, so tests can put "internet" hosts there.
+ */
+export const ALWAYS_BLOCKED_IPV4 = [
+  '0.0.0.0/8',
+  '10.0.0.0/8',
+  '100.64.0.0/10',
+  '127.0.0.0/8',
+  '169.254.0.0/16',
+  '172.16.0.0/12',
+  '192.0.0.0/24',
+  '192.168.0.0/16',
+  '198.18.0.0/15',
+  '224.0.0.0/4',
+  '240.0.0.0/4',
+] as const;
+
+/** TCP ports no sandbox connects to in any mode: SMTP, so sandboxes send no mail. */
+export const ALWAYS_BLOCKED_TCP_PORTS = [25] as const;
+
+export const NFTABLES_TABLE = 'airlock';
+
+export interface RulesetOptions {
+  /** Prefix of the host-side interface of every sandbox's link (an nftables wildcard `prefix*` matches them). */
+  interfacePrefix: string;
+  /**
+   * Whether the host forwards only sandboxes' traffic: true when Airlock turned IPv4 forwarding on, so the host does
+   * not start routing anything else it receives.
+   */
+  forwardSandboxesOnly: boolean;
+}
+
+/**
+ * The whole table as an `nft -f` script that replaces any earlier version atomically: a sandbox reaches no address of
+ * the host (the input hook sees exactly the packets addressed to one of the host's own addresses, public ones and the
+ * sandbox's gateway included), nothing in ALWAYS_BLOCKED_IPV4, no TCP port in ALWAYS_BLOCKED_TCP_PORTS, no IPv6, and
+ * nothing with a source address that is not its own; no connection into a sandbox is ever opened. A refused packet
+ * is answered at once: TCP with a reset, anything else with ICMP "administratively prohibited".
+ */
+export function hostRuleset(options: RulesetOptions): string {
+  const sandboxes = `"${options.interfacePrefix}*"`;
+  const lines = [
+    `table inet ${NFTABLES_TABLE}`,
+    `delete table inet ${NFTABLES_TABLE}`,
+    `table inet ${NFTABLES_TABLE} {`,
+    '  set always_blocked_ipv4 {',
+    '    type ipv4_addr',
+    '    flags interval',
+    `    elements = { ${ALWAYS_BLOCKED_IPV4.join(', ')} }`,
+    '  }',
+    '  chain refuse {',
+    '    meta l4proto tcp reject with tcp reset',
+    '    reject with icmpx admin-prohibited',
+    '  }',
+    '  chain input {',
+    '    type filter hook input priority filter - 10; policy accept;',
+    `    iifname ${sandboxes} jump refuse`,
+    '  }',
+    '  chain forward {',
+    '    type filter hook forward priority filter - 10; policy accept;',
+    `    oifname ${sandboxes} ct state established,related accept`,
+    `    oifname ${sandboxes} drop`,
+    `    iifname ${sandboxes} jump sandbox_egress`,
+    ...(options.forwardSandboxesOnly ? ['    drop'] : []),
+    '  }',
+    '  chain sandbox_egress {',
+    '    fib saddr . iif oif missing drop',
+    '    meta nfproto ipv6 jump refuse',
+    '    ip daddr @always_blocked_ipv4 jump refuse',
+    `    tcp dport { ${ALWAYS_BLOCKED_TCP_PORTS.join(', ')} } jump refuse`,
+    '    accept',
+    '  }',
+    '  chain postrouting {',
+    '    type nat hook postrouting priority srcnat; policy accept;',
+    `    iifname ${sandboxes} oifname != ${sandboxes} masquerade`,
+    '  }',
+    '}',
+  ];
+  return `${lines.join('\n')}\n`;
+}

@@ -1,0 +1,147 @@
+import { execFile } from 'node:child_process';
+import { readFile, writeFile } from 'node:fs/promises';
+import { promisify } from 'node:util';
+import { hostRuleset, NFTABLES_TABLE } from './network-ruleset.js';
+
+const run = promisify(execFile);
+
+/** The network of one sandbox slot: a namespace of its own, linked to the host by a veth pair. */
+export interface SlotNetwork {
+  /** The namespace's file, for setns(2) (`/run/netns/<name>`). */
+  readonly namespacePath: string;
+  /** The sandbox's address and its gateway (the host's end of the link). */
+  readonly address: string;
+  readonly gateway: string;
+  /** Deletes the namespace (and with it the link), and forgets the address's connection tracking. */
+  release(): Promise<void>;
+}
+
+export interface SandboxNetworksOptions {
+  /**
+   * Names this server's namespaces (`airlock-<tag>-<n>`) and links (`alk<tag><n>`): 4 lowercase hex digits, so
+   * servers sharing a host never touch each other's.
+   */
+  tag: string;
+  /** The /16 sandboxes' links are numbered from, as its first two octets, e.g. `10.213`. */
+  subnet: string;
+  /** Shaping of each slot's link, both ways. */
+  megabitsPerSecond: (cpus: number) => number;
+}
+
+/** Host-side link names begin with this; the nftables rules match them (`alk*`). */
+export const LINK_PREFIX = 'alk';
+const NAMESPACE_PREFIX = 'airlock-';
+const IP_FORWARD = '/proc/sys/net/ipv4/ip_forward';
+/** A /30 per slot: network, gateway, sandbox, broadcast. */
+const SLOTS = 16_384;
+
+/**
+ * Network namespaces for sandboxes that have network (docs/decisions/0020-sandbox-network.md). `start` installs the
+ * host's nftables table and removes what a killed earlier run of this server left; `wire` prepares one slot's
+ * namespace, off the request path.
+ */
+export class SandboxNetworks {
+  readonly #options: SandboxNetworksOptions;
+  readonly #free: number[] = [];
+  #next = 0;
+
+  constructor(options: SandboxNetworksOptions) {
+    if (!/^[0-9a-f]{4}$/.test(options.tag)) throw new Error(`network tag must be 4 lowercase hex digits, got "${options.tag}"`);
+    this.#options = options;
+  }
+
+  /**
+   * Turns IPv4 forwarding on if it is off, and then (or when an earlier run did so: its table says it) lets the host
+   * forward sandboxes' traffic only. The table and forwarding stay after close(): the table keeps forwarding to
+   * sandboxes alone, and other servers on the host may use both.
+   */
+  async start(): Promise<void> {
+    await this.#removeLeftovers();
+    const forwarding = (await readFile(IP_FORWARD, 'utf8')).trim() === '1';
+    if (!forwarding) await writeFile(IP_FORWARD, '1');
+    const forwardSandboxesOnly = !forwarding || (await forwardsSandboxesOnly());
+    await nft(hostRuleset({ interfacePrefix: LINK_PREFIX, forwardSandboxesOnly }));
+  }
+
+  /** Removes this server's namespaces and links. */
+  async close(): Promise<void> {
+    await this.#removeLeftovers();
+  }
+
+  async wire(cpus: number): Promise<SlotNetwork> {
+    const index = this.#free.pop() ?? this.#next++;
+    if (index >= SLOTS) throw new Error(`more than ${SLOTS} sandboxes with network at once`);
+    const { tag, subnet } = this.#options;
+    const name = `${NAMESPACE_PREFIX}${tag}-${index}`;
+    const link = `${LINK_PREFIX}${tag}${index}`;
+    const base = index * 4;
+    const octets = `${subnet}.${Math.floor(base / 256)}`;
+    const gateway = `${octets}.${(base % 256) + 1}`;
+    const address = `${octets}.${(base % 256) + 2}`;
+    const rate = `${this.#options.megabitsPerSecond(cpus)}mbit`;
+    const shaping = ['root', 'tbf', 'rate', rate, 'burst', '256kb', 'latency', '50ms'];
+    let released = false;
+    const release = async (): Promise<void> => {
+      if (released) return;
+      released = true;
+      await run('ip', ['netns', 'delete', name]).catch(() => undefined);
+      await run('conntrack', ['-D', '-s', address]).catch(() => undefined); // exits 1 when there was nothing
+      this.#free.push(index);
+    };
+    try {
+      await run('ip', ['netns', 'add', name]);
+      await ipBatch([], [
+        `link add ${link} type veth peer name eth0 netns ${name}`,
+        `address add ${gateway}/30 dev ${link}`,
+        `link set ${link} up`,
+      ]);
+      await ipBatch(['-n', name], [
+        `address add ${address}/30 dev eth0`,
+        'link set lo up',
+        'link set eth0 up',
+        `route add default via ${gateway}`,
+      ]);
+      await run('ip', ['netns', 'exec', name, 'sysctl', '-q', '-w', 'net.ipv6.conf.all.disable_ipv6=1', 'net.ipv6.conf.default.disable_ipv6=1']);
+      await run('tc', ['qdisc', 'add', 'dev', link, ...shaping]);
+      await run('ip', ['netns', 'exec', name, 'tc', 'qdisc', 'add', 'dev', 'eth0', ...shaping]);
+    } catch (error) {
+      await release();
+      throw error;
+    }
+    return { namespacePath: `/run/netns/${name}`, address, gateway, release };
+  }
+
+  async #removeLeftovers(): Promise<void> {
+    const { stdout } = await run('ip', ['netns', 'list']);
+    const mine = `${NAMESPACE_PREFIX}${this.#options.tag}-`;
+    for (const line of stdout.split('\n')) {
+      const name = line.split(' ')[0] ?? '';
+      if (name.startsWith(mine)) await run('ip', ['netns', 'delete', name]).catch(() => undefined);
+    }
+  }
+}
+
+/** Whether the installed table forwards sandboxes' traffic only (its forward chain ends in a bare drop). */
+async function forwardsSandboxesOnly(): Promise<boolean> {
+  const listed = await run('nft', ['list', 'chain', 'inet', NFTABLES_TABLE, 'forward']).catch(() => undefined);
+  return listed !== undefined && /^\s*drop\s*$/m.test(listed.stdout);
+}
+
+async function nft(script: string): Promise<void> {
+  await runWithInput('nft', ['-f', '-'], script);
+}
+
+async function ipBatch(prefix: string[], commands: string[]): Promise<void> {
+  await runWithInput('ip', [...prefix, '-batch', '-'], `${commands.join('\n')}\n`);
+}
+
+function runWithInput(command: string, args: string[], input: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = execFile(command, args, (error, _stdout, stderr) => {
+      if (error) reject(new Error(`${command} ${args.join(' ')}: ${stderr.trim() || error.message}`));
+      else resolve();
+    });
+    child.stdin?.end(input);
+  });
+}
+

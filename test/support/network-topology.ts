@@ -1,0 +1,99 @@
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { connect } from 'node:net';
+
+/**
+ * Test hosts in network namespaces this test creates, each linked to the host's namespace by a veth pair with a route
+ * to it there: an "internet" host on a documentation address, and a "private" host answering on a private address and
+ * as the cloud metadata service. Traffic goes only to them.
+ */
+export interface NetworkTopology {
+  /** The internet host: HTTP on 8080 and a listener on 25 (SMTP), both answering "internet". */
+  internet: string;
+  /** The host side of the internet host's link: an address of this host. */
+  internetGateway: string;
+  /** The private host: HTTP on 80 answering "private" at 10.77.0.10 and 169.254.169.254. */
+  privateAddress: string;
+  metadataAddress: string;
+  remove(): void;
+}
+
+function ip(...args: string[]): void {
+  execFileSync('ip', args, { stdio: 'pipe' });
+}
+
+export async function createNetworkTopology(): Promise<NetworkTopology> {
+  const tag = randomBytes(2).toString('hex');
+  const hosts: Array<{ namespace: string; link: string; servers: ChildProcess[] }> = [];
+  const addHost = (name: string, hostSide: string, inside: string[], routes: string[], ports: number[], answer: string) => {
+    const namespace = `airlock-test-${tag}-${name}`;
+    const link = `att${tag}${name.slice(0, 3)}`;
+    ip('netns', 'add', namespace);
+    const host = { namespace, link, servers: [] as ChildProcess[] };
+    hosts.push(host);
+    ip('link', 'add', link, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', namespace);
+    ip('address', 'add', hostSide, 'dev', link);
+    ip('link', 'set', link, 'up');
+    for (const address of inside) ip('-n', namespace, 'address', 'add', address, 'dev', 'eth0');
+    ip('-n', namespace, 'link', 'set', 'eth0', 'up');
+    ip('-n', namespace, 'link', 'set', 'lo', 'up');
+    ip('-n', namespace, 'route', 'add', 'default', 'via', hostSide.split('/')[0]!);
+    for (const route of routes) ip('route', 'add', route, 'dev', link);
+    const script = [
+      'import socketserver, sys',
+      'class Answer(socketserver.StreamRequestHandler):',
+      '    def handle(self):',
+      '        self.rfile.readline()',
+      `        self.wfile.write(b"HTTP/1.0 200 OK\\r\\nContent-Length: ${answer.length}\\r\\n\\r\\n${answer}")`,
+      'socketserver.ThreadingTCPServer.allow_reuse_address = True',
+      'socketserver.ThreadingTCPServer(("0.0.0.0", int(sys.argv[1])), Answer).serve_forever()',
+    ].join('\n');
+    for (const port of ports) {
+      host.servers.push(spawn('ip', ['netns', 'exec', namespace, 'python3', '-c', script, String(port)], { stdio: 'ignore' }));
+    }
+  };
+  try {
+    addHost('internet', '203.0.113.1/24', ['203.0.113.10/24'], [], [8080, 25], 'internet');
+    addHost('private', '10.77.0.1/24', ['10.77.0.10/24', '169.254.169.254/32'], ['169.254.169.254/32'], [80], 'private');
+    for (const target of ['203.0.113.10:8080', '203.0.113.10:25', '10.77.0.10:80', '169.254.169.254:80']) await waitForListener(target);
+  } catch (error) {
+    removeHosts(hosts);
+    throw error;
+  }
+  return {
+    internet: '203.0.113.10',
+    internetGateway: '203.0.113.1',
+    privateAddress: '10.77.0.10',
+    metadataAddress: '169.254.169.254',
+    remove: () => removeHosts(hosts),
+  };
+}
+
+/** Resolves once something accepts TCP connections at `target` (host:port), from this host. */
+async function waitForListener(target: string): Promise<void> {
+  const [host, port] = target.split(':');
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    const connected = await new Promise<boolean>((resolve) => {
+      const socket = connect({ host: host!, port: Number(port) }, () => {
+        socket.destroy();
+        resolve(true);
+      });
+      socket.on('error', () => resolve(false));
+    });
+    if (connected) return;
+    if (Date.now() > deadline) throw new Error(`no test server answers at ${target}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+function removeHosts(hosts: Array<{ namespace: string; servers: ChildProcess[] }>): void {
+  for (const host of hosts) {
+    for (const server of host.servers) server.kill('SIGKILL');
+    try {
+      ip('netns', 'delete', host.namespace); // takes the veth pair, and the routes through it, along
+    } catch {
+      // already gone
+    }
+  }
+}
