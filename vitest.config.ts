@@ -6,6 +6,7 @@ const HOST_TESTS = [
   'packages/runtime/src/seccomp.test.ts',
   'packages/storage/src/local-blob-store-full-disk.test.ts',
   'packages/server/src/threads/thread-service.test.ts',
+  'packages/runtime/src/network/sandbox-resolver.test.ts',
 ];
 /** Database tests of both backends: on PGlite as unit tests, on PostgreSQL as system tests (AIRLOCK_TEST_BACKENDS). */
 const DATABASE_TESTS = ['database', 'migrations', 'repositories', 'webhook-repository'].map((name) => `packages/db/src/${name}.test.ts`);

@@ -24,7 +24,7 @@ beforeAll(async () => {
     prefix: 'airlock-network-',
     sandboxUid: testSandboxUid(),
     pool: { maxSlots: 0, maxSlotsPerKey: 0, maxConcurrentRefills: 1, idleMs: 60_000 },
-    network: { subnet: '10.213', megabitsPerCpu: 200 },
+    network: { subnet: '10.213', megabitsPerCpu: 200, dnsUpstream: [topology.dns] },
   }));
 }, 120_000);
 
@@ -46,8 +46,10 @@ for target in json.loads(sys.argv[1]):
         with socket.create_connection((host, int(port)), timeout=5) as connection:
             connection.sendall(b"GET / HTTP/1.0\\r\\n\\r\\n")
             answer = connection.recv(200).decode().split("\\r\\n\\r\\n")[-1].strip()
+    except socket.gaierror as error:
+        answer = "no address: " + error.strerror
     except OSError as error:
-        answer = "timeout" if isinstance(error, socket.timeout) else (error.errno and __import__("errno").errorcode[error.errno]) or str(error)
+        answer = "timeout" if isinstance(error, socket.timeout) else __import__("errno").errorcode.get(error.errno, str(error))
     results[target] = [answer, round(time.monotonic() - started, 2)]
 print(json.dumps(results))
 `;
@@ -90,6 +92,13 @@ describe('sandboxes with network', () => {
     }
   });
 
+  it('unrestricted resolves names, a CNAME too, through the resolver on the host', async () => {
+    const results = await probe('unrestricted', ['web.test.example:8080', 'alias.test.example:8080', 'missing.test.example:8080']);
+    expect(results['web.test.example:8080']?.[0]).toBe('internet');
+    expect(results['alias.test.example:8080']?.[0]).toBe('internet');
+    expect(results['missing.test.example:8080']?.[0]).toBe('no address: Name or service not known');
+  });
+
   it('a sandbox cannot take its link down, change its address or send raw (spoofable) packets', async () => {
     const { sandbox } = await runtime.acquire({
       image: 'default',
@@ -125,7 +134,7 @@ describe('sandboxes with network', () => {
       prefix: 'airlock-network-close-',
       sandboxUid: testSandboxUid(),
       pool: { maxSlots: 4, maxSlotsPerKey: 2, maxConcurrentRefills: 1, idleMs: 60_000 },
-      network: { subnet: '10.214', megabitsPerCpu: 200 },
+      network: { subnet: '10.214', megabitsPerCpu: 200, dnsUpstream: [topology.dns] },
     });
     try {
       const limits = { cpus: 1, memoryBytes: 256 << 20, pids: 64, tmpBytes: 16 << 20, homeBytes: 16 << 20 };

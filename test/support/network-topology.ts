@@ -1,6 +1,7 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { connect } from 'node:net';
+import { fileURLToPath } from 'node:url';
 
 /**
  * Test hosts in network namespaces this test creates, each linked to the host's namespace by a veth pair with a route
@@ -10,6 +11,8 @@ import { connect } from 'node:net';
 export interface NetworkTopology {
   /** The internet host: HTTP on 8080 and a listener on 25 (SMTP), both answering "internet". */
   internet: string;
+  /** The authoritative DNS server of `test.example` (test-dns-server.mjs), on the internet host. */
+  dns: string;
   /** The host side of the internet host's link: an address of this host. */
   internetGateway: string;
   /** The private host: HTTP on 80 answering "private" at 10.77.0.10 and 169.254.169.254. */
@@ -53,15 +56,22 @@ export async function createNetworkTopology(): Promise<NetworkTopology> {
     }
   };
   try {
-    addHost('internet', '203.0.113.1/24', ['203.0.113.10/24'], [], [8080, 25], 'internet');
+    addHost('internet', '203.0.113.1/24', ['203.0.113.10/24', '203.0.113.53/24'], [], [8080, 25], 'internet');
+    const dnsServer = fileURLToPath(new URL('./test-dns-server.mjs', import.meta.url));
+    hosts[0]!.servers.push(
+      spawn('ip', ['netns', 'exec', hosts[0]!.namespace, process.execPath, dnsServer, '203.0.113.53'], { stdio: 'ignore' }),
+    );
     addHost('private', '10.77.0.1/24', ['10.77.0.10/24', '169.254.169.254/32'], ['169.254.169.254/32'], [80], 'private');
-    for (const target of ['203.0.113.10:8080', '203.0.113.10:25', '10.77.0.10:80', '169.254.169.254:80']) await waitForListener(target);
+    for (const target of ['203.0.113.10:8080', '203.0.113.10:25', '203.0.113.53:53', '10.77.0.10:80', '169.254.169.254:80']) {
+      await waitForListener(target);
+    }
   } catch (error) {
     removeHosts(hosts);
     throw error;
   }
   return {
     internet: '203.0.113.10',
+    dns: '203.0.113.53',
     internetGateway: '203.0.113.1',
     privateAddress: '10.77.0.10',
     metadataAddress: '169.254.169.254',

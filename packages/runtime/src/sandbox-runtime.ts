@@ -40,7 +40,7 @@ export interface SandboxRuntimeOptions {
    * host from `subnet` (a /16 as its first two octets) and shaped to `megabitsPerCpu` per configured core. Without
    * it every sandbox has an empty network namespace and asking for network is an error.
    */
-  network?: { subnet: string; megabitsPerCpu: number };
+  network?: { subnet: string; megabitsPerCpu: number; dnsUpstream?: string[] };
 }
 
 /** A sandbox for one execution and whether it came pre-started from the warm pool. */
@@ -175,7 +175,13 @@ export class SandboxRuntime {
     const { network } = options;
     const networks =
       network &&
-      new SandboxNetworks({ tag: instance.slice(0, 4), subnet: network.subnet, megabitsPerSecond: (cpus) => network.megabitsPerCpu * cpus });
+      new SandboxNetworks({
+        tag: instance.slice(0, 4),
+        subnet: network.subnet,
+        megabitsPerSecond: (cpus) => network.megabitsPerCpu * cpus,
+        dnsUpstream: network.dnsUpstream,
+        stateDirectory: options.stateDirectory,
+      });
     await networks?.start();
     return new SandboxRuntime({
       networks,

@@ -36,6 +36,8 @@ export interface RulesetOptions {
    * not start routing anything else it receives.
    */
   forwardSandboxesOnly: boolean;
+  /** The host address of the sandboxes' resolver: DNS (port 53, UDP and TCP) to it is the one thing a sandbox reaches on the host. */
+  resolverAddress: string;
 }
 
 /**
@@ -62,6 +64,7 @@ export function hostRuleset(options: RulesetOptions): string {
     '  }',
     '  chain input {',
     '    type filter hook input priority filter - 10; policy accept;',
+    `    iifname ${sandboxes} ip daddr ${options.resolverAddress} meta l4proto { tcp, udp } th dport 53 accept`,
     `    iifname ${sandboxes} jump refuse`,
     '  }',
     '  chain forward {',

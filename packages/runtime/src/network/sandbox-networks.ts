@@ -1,6 +1,8 @@
 import { execFile } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { SandboxResolver, hostNameservers, type DnsQuery } from './sandbox-resolver.js';
 import { hostRuleset, NFTABLES_TABLE } from './network-ruleset.js';
 
 const run = promisify(execFile);
@@ -12,7 +14,11 @@ export interface SlotNetwork {
   /** The sandbox's address and its gateway (the host's end of the link). */
   readonly address: string;
   readonly gateway: string;
-  /** Deletes the namespace (and with it the link), and forgets the address's connection tracking. */
+  /** A resolv.conf naming the sandboxes' resolver, to bind at /etc/resolv.conf. */
+  readonly resolvConf: string;
+  /** The DNS questions the sandbox has asked so far. */
+  queries(): DnsQuery[];
+  /** Deletes the namespace (and with it the link), and forgets the address's connection tracking and questions. */
   release(): Promise<void>;
 }
 
@@ -26,14 +32,18 @@ export interface SandboxNetworksOptions {
   subnet: string;
   /** Shaping of each slot's link, both ways. */
   megabitsPerSecond: (cpus: number) => number;
+  /** Resolvers the sandboxes' resolver asks (`address` or `address:port`). @default the host's /etc/resolv.conf */
+  dnsUpstream?: string[];
+  /** A directory for the sandboxes' resolv.conf, readable by the sandbox user. */
+  stateDirectory: string;
 }
 
 /** Host-side link names begin with this; the nftables rules match them (`alk*`). */
 export const LINK_PREFIX = 'alk';
 const NAMESPACE_PREFIX = 'airlock-';
 const IP_FORWARD = '/proc/sys/net/ipv4/ip_forward';
-/** A /30 per slot: network, gateway, sandbox, broadcast. */
-const SLOTS = 16_384;
+/** A /30 per slot: network, gateway, sandbox, broadcast; the subnet's last /30 holds the resolver. */
+const SLOTS = 16_383;
 
 /**
  * Network namespaces for sandboxes that have network (docs/decisions/0020-sandbox-network.md). `start` installs the
@@ -44,10 +54,15 @@ export class SandboxNetworks {
   readonly #options: SandboxNetworksOptions;
   readonly #free: number[] = [];
   #next = 0;
+  #resolver: SandboxResolver | undefined;
+  readonly #resolverAddress: string;
+  readonly #resolvConf: string;
 
   constructor(options: SandboxNetworksOptions) {
     if (!/^[0-9a-f]{4}$/.test(options.tag)) throw new Error(`network tag must be 4 lowercase hex digits, got "${options.tag}"`);
     this.#options = options;
+    this.#resolverAddress = `${options.subnet}.255.253`;
+    this.#resolvConf = join(options.stateDirectory, 'resolv.conf');
   }
 
   /**
@@ -60,11 +75,18 @@ export class SandboxNetworks {
     const forwarding = (await readFile(IP_FORWARD, 'utf8')).trim() === '1';
     if (!forwarding) await writeFile(IP_FORWARD, '1');
     const forwardSandboxesOnly = !forwarding || (await forwardsSandboxesOnly());
-    await nft(hostRuleset({ interfacePrefix: LINK_PREFIX, forwardSandboxesOnly }));
+    await nft(hostRuleset({ interfacePrefix: LINK_PREFIX, forwardSandboxesOnly, resolverAddress: this.#resolverAddress }));
+    // The resolver's address is the host's on its loopback link; sandboxes reach it through their gateway.
+    await run('ip', ['address', 'replace', `${this.#resolverAddress}/32`, 'dev', 'lo']);
+    await writeFile(this.#resolvConf, `nameserver ${this.#resolverAddress}\noptions edns0\n`, { mode: 0o644 });
+    const upstream = this.#options.dnsUpstream ?? (await hostNameservers());
+    this.#resolver = new SandboxResolver({ address: this.#resolverAddress, upstream });
+    await this.#resolver.start();
   }
 
-  /** Removes this server's namespaces and links. */
+  /** Stops the resolver and removes this server's namespaces and links. */
   async close(): Promise<void> {
+    await this.#resolver?.close();
     await this.#removeLeftovers();
   }
 
@@ -80,10 +102,13 @@ export class SandboxNetworks {
     const address = `${octets}.${(base % 256) + 2}`;
     const rate = `${this.#options.megabitsPerSecond(cpus)}mbit`;
     const shaping = ['root', 'tbf', 'rate', rate, 'burst', '256kb', 'latency', '50ms'];
+    const resolver = this.#resolver;
+    if (!resolver) throw new Error('SandboxNetworks.start() has not run');
     let released = false;
     const release = async (): Promise<void> => {
       if (released) return;
       released = true;
+      resolver.dismiss(address);
       await run('ip', ['netns', 'delete', name]).catch(() => undefined);
       await run('conntrack', ['-D', '-s', address]).catch(() => undefined); // exits 1 when there was nothing
       this.#free.push(index);
@@ -108,7 +133,15 @@ export class SandboxNetworks {
       await release();
       throw error;
     }
-    return { namespacePath: `/run/netns/${name}`, address, gateway, release };
+    resolver.admit(address);
+    return {
+      namespacePath: `/run/netns/${name}`,
+      address,
+      gateway,
+      resolvConf: this.#resolvConf,
+      queries: () => resolver.queries(address),
+      release,
+    };
   }
 
   async #removeLeftovers(): Promise<void> {

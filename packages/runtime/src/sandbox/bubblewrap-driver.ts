@@ -136,6 +136,7 @@ export function bubblewrapArguments(spec: SandboxSpec, homePath: string): string
     '--gid', String(SANDBOX_UID_INSIDE),
     '--hostname', 'sandbox',
     '--ro-bind', spec.rootfs, '/',
+    ...(spec.network ? ['--ro-bind', spec.network.resolvConf, '/etc/resolv.conf'] : []),
     '--proc', '/proc',
     '--dev', '/dev',
     '--perms', '1777', '--size', String(limits.tmpBytes), '--tmpfs', '/dev/shm',

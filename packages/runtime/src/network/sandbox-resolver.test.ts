@@ -1,0 +1,52 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { Resolver } from 'node:dns/promises';
+import { connect } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SandboxResolver } from './sandbox-resolver.js';
+
+// A system test beside its code: it binds port 53, so it needs root (vitest.config.ts HOST_TESTS). The upstream is
+// the test zone's server (test/support/test-dns-server.mjs) on another loopback address.
+const UPSTREAM = '127.0.0.78';
+let upstream: ChildProcess;
+let resolver: SandboxResolver;
+const client = new Resolver({ timeout: 3000, tries: 1 });
+client.setServers(['127.0.0.77']);
+
+beforeAll(async () => {
+  const script = fileURLToPath(new URL('../../../../test/support/test-dns-server.mjs', import.meta.url));
+  upstream = spawn(process.execPath, [script, UPSTREAM], { stdio: 'ignore' });
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const listening = await new Promise<boolean>((resolve) => {
+      const socket = connect({ host: UPSTREAM, port: 53 }, () => (socket.destroy(), resolve(true)));
+      socket.on('error', () => resolve(false));
+    });
+    if (listening) break;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  resolver = new SandboxResolver({ address: '127.0.0.77', upstream: [UPSTREAM] });
+  await resolver.start();
+});
+
+afterAll(async () => {
+  await resolver?.close();
+  upstream?.kill();
+});
+
+describe('SandboxResolver', () => {
+  it('answers an admitted sandbox through the upstream, refuses names its policy does not allow, and records both', async () => {
+    resolver.admit('127.0.0.1', (name) => name.endsWith('.test.example') && name !== 'alias.test.example');
+    expect(await client.resolve4('web.test.example')).toEqual(['203.0.113.10']);
+    await expect(client.resolve4('alias.test.example')).rejects.toMatchObject({ code: 'EREFUSED' });
+    await expect(client.resolve4('missing.test.example')).rejects.toMatchObject({ code: 'ENOTFOUND' });
+    expect(resolver.dismiss('127.0.0.1')).toEqual([
+      { name: 'web.test.example', type: 'A', answers: ['203.0.113.10'], verdict: 'answered' },
+      { name: 'alias.test.example', type: 'A', answers: [], verdict: 'refused' },
+      { name: 'missing.test.example', type: 'A', answers: [], verdict: 'answered' },
+    ]);
+  });
+
+  it('does not answer an address it has not admitted', async () => {
+    await expect(client.resolve4('web.test.example')).rejects.toMatchObject({ code: 'ETIMEOUT' });
+  });
+});
