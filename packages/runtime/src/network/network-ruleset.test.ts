@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { ALWAYS_BLOCKED_IPV4, hostRuleset } from './network-ruleset.js';
 
 describe('hostRuleset', () => {
-  const ruleset = hostRuleset({ interfacePrefix: 'alk', forwardSandboxesOnly: false, resolverAddress: '10.213.255.253' });
+  const ruleset = hostRuleset({ interfacePrefix: 'alk', forwardSandboxesOnly: false, sandboxSubnet: '10.213.0.0/16' });
 
   it('replaces the table in one script and blocks every always-blocked range, port 25 and IPv6', () => {
     expect(ruleset.split('\n').slice(0, 3)).toEqual(['table inet airlock', 'delete table inet airlock', 'table inet airlock {']);
@@ -18,14 +18,14 @@ describe('hostRuleset', () => {
     expect(ruleset).toContain('fib saddr . iif oif missing drop');
   });
 
-  it('refuses every packet from a sandbox to the host but DNS to its resolver, and every new connection into a sandbox', () => {
-    expect(ruleset).toContain('iifname "alk*" ip daddr 10.213.255.253 meta l4proto { tcp, udp } th dport 53 accept\n    iifname "alk*" jump refuse');
+  it('refuses every packet from a sandbox to the host but DNS to a gateway, and every new connection into a sandbox', () => {
+    expect(ruleset).toContain('iifname "alk*" ip daddr 10.213.0.0/16 ip daddr & 0.0.0.3 == 0.0.0.1 meta l4proto { tcp, udp } th dport 53 accept\n    iifname "alk*" jump refuse');
     expect(ruleset).toContain('oifname "alk*" drop');
     expect(ruleset).toContain('meta l4proto tcp reject with tcp reset');
   });
 
   it('drops other forwarded traffic only when the host forwards for sandboxes alone', () => {
     expect(ruleset).not.toMatch(/^ {4}drop$/m);
-    expect(hostRuleset({ interfacePrefix: 'alk', forwardSandboxesOnly: true, resolverAddress: '10.213.255.253' })).toMatch(/^ {4}drop$/m);
+    expect(hostRuleset({ interfacePrefix: 'alk', forwardSandboxesOnly: true, sandboxSubnet: '10.213.0.0/16' })).toMatch(/^ {4}drop$/m);
   });
 });

@@ -36,8 +36,12 @@ export interface RulesetOptions {
    * not start routing anything else it receives.
    */
   forwardSandboxesOnly: boolean;
-  /** The host address of the sandboxes' resolver: DNS (port 53, UDP and TCP) to it is the one thing a sandbox reaches on the host. */
-  resolverAddress: string;
+  /**
+   * The /16 (`a.b.0.0/16`) the sandboxes' links are numbered from, a /30 each. DNS (port 53, UDP and TCP) to a
+   * gateway (the first host address of a /30), where the sandbox's resolver listens, is the one thing a sandbox reaches
+   * on the host.
+   */
+  sandboxSubnet: string;
 }
 
 /**
@@ -64,7 +68,7 @@ export function hostRuleset(options: RulesetOptions): string {
     '  }',
     '  chain input {',
     '    type filter hook input priority filter - 10; policy accept;',
-    `    iifname ${sandboxes} ip daddr ${options.resolverAddress} meta l4proto { tcp, udp } th dport 53 accept`,
+    `    iifname ${sandboxes} ip daddr ${options.sandboxSubnet} ip daddr & 0.0.0.3 == 0.0.0.1 meta l4proto { tcp, udp } th dport 53 accept`,
     `    iifname ${sandboxes} jump refuse`,
     '  }',
     '  chain forward {',

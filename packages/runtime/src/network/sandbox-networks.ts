@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { SandboxResolver, hostNameservers, type DnsQuery } from './sandbox-resolver.js';
@@ -14,7 +14,7 @@ export interface SlotNetwork {
   /** The sandbox's address and its gateway (the host's end of the link). */
   readonly address: string;
   readonly gateway: string;
-  /** A resolv.conf naming the sandboxes' resolver, to bind at /etc/resolv.conf. */
+  /** A resolv.conf naming the sandbox's resolver (on its gateway), to bind at /etc/resolv.conf. */
   readonly resolvConf: string;
   /** The DNS questions the sandbox has asked so far. */
   queries(): DnsQuery[];
@@ -34,7 +34,7 @@ export interface SandboxNetworksOptions {
   megabitsPerSecond: (cpus: number) => number;
   /** Resolvers the sandboxes' resolver asks (`address` or `address:port`). @default the host's /etc/resolv.conf */
   dnsUpstream?: string[];
-  /** A directory for the sandboxes' resolv.conf, readable by the sandbox user. */
+  /** A directory for the slots' resolv.conf files, reachable by the sandbox user. */
   stateDirectory: string;
 }
 
@@ -42,8 +42,8 @@ export interface SandboxNetworksOptions {
 export const LINK_PREFIX = 'alk';
 const NAMESPACE_PREFIX = 'airlock-';
 const IP_FORWARD = '/proc/sys/net/ipv4/ip_forward';
-/** A /30 per slot: network, gateway, sandbox, broadcast; the subnet's last /30 holds the resolver. */
-const SLOTS = 16_383;
+/** A /30 per slot: network, gateway, sandbox, broadcast. */
+const SLOTS = 16_384;
 
 /**
  * Network namespaces for sandboxes that have network (docs/decisions/0020-sandbox-network.md). `start` installs the
@@ -54,15 +54,11 @@ export class SandboxNetworks {
   readonly #options: SandboxNetworksOptions;
   readonly #free: number[] = [];
   #next = 0;
-  #resolver: SandboxResolver | undefined;
-  readonly #resolverAddress: string;
-  readonly #resolvConf: string;
+  #upstream: string[] = [];
 
   constructor(options: SandboxNetworksOptions) {
     if (!/^[0-9a-f]{4}$/.test(options.tag)) throw new Error(`network tag must be 4 lowercase hex digits, got "${options.tag}"`);
     this.#options = options;
-    this.#resolverAddress = `${options.subnet}.255.253`;
-    this.#resolvConf = join(options.stateDirectory, 'resolv.conf');
   }
 
   /**
@@ -75,18 +71,14 @@ export class SandboxNetworks {
     const forwarding = (await readFile(IP_FORWARD, 'utf8')).trim() === '1';
     if (!forwarding) await writeFile(IP_FORWARD, '1');
     const forwardSandboxesOnly = !forwarding || (await forwardsSandboxesOnly());
-    await nft(hostRuleset({ interfacePrefix: LINK_PREFIX, forwardSandboxesOnly, resolverAddress: this.#resolverAddress }));
-    // The resolver's address is the host's on its loopback link; sandboxes reach it through their gateway.
-    await run('ip', ['address', 'replace', `${this.#resolverAddress}/32`, 'dev', 'lo']);
-    await writeFile(this.#resolvConf, `nameserver ${this.#resolverAddress}\noptions edns0\n`, { mode: 0o644 });
-    const upstream = this.#options.dnsUpstream ?? (await hostNameservers());
-    this.#resolver = new SandboxResolver({ address: this.#resolverAddress, upstream });
-    await this.#resolver.start();
+    const sandboxSubnet = `${this.#options.subnet}.0.0/16`;
+    await nft(hostRuleset({ interfacePrefix: LINK_PREFIX, forwardSandboxesOnly, sandboxSubnet }));
+    this.#upstream = this.#options.dnsUpstream ?? (await hostNameservers());
+    await mkdir(join(this.#options.stateDirectory, 'resolv'), { recursive: true, mode: 0o711 });
   }
 
-  /** Stops the resolver and removes this server's namespaces and links. */
+  /** Removes this server's namespaces and links. */
   async close(): Promise<void> {
-    await this.#resolver?.close();
     await this.#removeLeftovers();
   }
 
@@ -102,13 +94,15 @@ export class SandboxNetworks {
     const address = `${octets}.${(base % 256) + 2}`;
     const rate = `${this.#options.megabitsPerSecond(cpus)}mbit`;
     const shaping = ['root', 'tbf', 'rate', rate, 'burst', '256kb', 'latency', '50ms'];
-    const resolver = this.#resolver;
-    if (!resolver) throw new Error('SandboxNetworks.start() has not run');
+    // The slot's resolver listens on its gateway and answers its sandbox alone.
+    const resolver = new SandboxResolver({ address: gateway, upstream: this.#upstream });
+    const resolvConf = join(this.#options.stateDirectory, 'resolv', `${index}.conf`);
     let released = false;
     const release = async (): Promise<void> => {
       if (released) return;
       released = true;
-      resolver.dismiss(address);
+      await resolver.close();
+      await rm(resolvConf, { force: true });
       await run('ip', ['netns', 'delete', name]).catch(() => undefined);
       await run('conntrack', ['-D', '-s', address]).catch(() => undefined); // exits 1 when there was nothing
       this.#free.push(index);
@@ -129,16 +123,18 @@ export class SandboxNetworks {
       await run('ip', ['netns', 'exec', name, 'sysctl', '-q', '-w', 'net.ipv6.conf.all.disable_ipv6=1', 'net.ipv6.conf.default.disable_ipv6=1']);
       await run('tc', ['qdisc', 'add', 'dev', link, ...shaping]);
       await run('ip', ['netns', 'exec', name, 'tc', 'qdisc', 'add', 'dev', 'eth0', ...shaping]);
+      await resolver.start();
+      resolver.admit(address);
+      await writeFile(resolvConf, `nameserver ${gateway}\noptions edns0\n`, { mode: 0o644 });
     } catch (error) {
       await release();
       throw error;
     }
-    resolver.admit(address);
     return {
       namespacePath: `/run/netns/${name}`,
       address,
       gateway,
-      resolvConf: this.#resolvConf,
+      resolvConf,
       queries: () => resolver.queries(address),
       release,
     };

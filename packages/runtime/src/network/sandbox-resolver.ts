@@ -80,7 +80,10 @@ export class SandboxResolver {
 
   async close(): Promise<void> {
     this.#udp?.close();
-    await new Promise<void>((resolve) => (this.#tcp ? this.#tcp.close(() => resolve()) : resolve()));
+    this.#udp = undefined;
+    const tcp = this.#tcp;
+    this.#tcp = undefined;
+    await new Promise<void>((resolve) => (tcp ? tcp.close(() => resolve()) : resolve()));
   }
 
   #serveTcp(socket: Socket): void {
