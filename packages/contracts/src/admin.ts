@@ -51,7 +51,10 @@ export const CreateApiKeyRequest = z.strictObject({
 });
 export type CreateApiKeyRequest = z.infer<typeof CreateApiKeyRequest>;
 
-/** A sandbox config's network; only 'blocked' is served yet (the requests refuse the other). */
+/**
+ * A sandbox config's network: `blocked` (no network: loopback only) or `unrestricted` (the internet, without private,
+ * link-local, metadata or host addresses and port 25; docs/decisions/0020-sandbox-network.md).
+ */
 export const NETWORK_MODES = ['blocked', 'unrestricted'] as const;
 export type NetworkMode = (typeof NETWORK_MODES)[number];
 export const EXECUTION_RETENTIONS = ['1h', '24h', '7d', '30d', 'forever'] as const;
@@ -63,7 +66,9 @@ export const SandboxSettingsRequest = z.strictObject({
   image: z.string().min(1).optional(),
   cpu: z.number().min(0.5, 'at least 0.5 cores').max(4, 'at most 4 cores').optional(),
   memory_mb: z.number().int().min(128, 'at least 128 MiB').max(16384, 'at most 16384 MiB').optional(),
-  network: z.literal('blocked', { error: "'blocked' is the only network this server serves yet; sandboxes have no network" }).optional(),
+  network: z
+    .enum(NETWORK_MODES, { error: "'blocked' (no network) or 'unrestricted' (the internet; private and host addresses are always blocked)" })
+    .optional(),
   env_vars: EnvVars.optional(),
   timeout_max_seconds: z.number().int().min(1).max(86_400).optional(),
   execution_retention: z.enum(EXECUTION_RETENTIONS).optional(),

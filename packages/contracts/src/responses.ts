@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { ErrorCode } from './errors.js';
 import { DELIVERY_MODES, EXECUTION_ERROR_CODES, EXECUTION_STATUSES, ExecutionStatus } from './execute.js';
+import { NETWORK_MODES } from './admin.js';
 import { LIMITS } from './limits.js';
 
 /** The body of every error answer; `error` is a stable code, its HTTP status is ERROR_STATUS[error]. */
@@ -74,6 +75,7 @@ export const ExecutionRecordResponse = z.object({
   webhook_url: z.string().nullable().describe('where the result is POSTed (delivery mode webhook), else null'),
   webhook_delivery_status: WebhookDeliveryStatus.nullable().describe("the webhook delivery's state; null without webhook_url"),
   metadata: z.record(z.string(), z.string()).describe("the request's metadata ({} without)"),
+  network_mode: z.enum(NETWORK_MODES).describe("Airlock extension: the network it ran with, its sandbox config's as its API key narrowed it"),
   created_at: Timestamp,
   completed_at: Timestamp.nullable(),
 }).meta({ id: 'ExecutionRecordResponse' });

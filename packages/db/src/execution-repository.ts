@@ -1,4 +1,4 @@
-import type { DeliveryMode, ExecutionStatus as FinishedExecutionStatus } from '@airlock/contracts';
+import type { DeliveryMode, ExecutionStatus as FinishedExecutionStatus, NetworkMode } from '@airlock/contracts';
 import type { Queryable } from './database.js';
 import { UniqueViolationError } from './errors.js';
 import { stringMapParameter, withoutNul } from './sql-text.js';
@@ -31,6 +31,8 @@ export interface Execution {
   deliveryMode: DeliveryMode;
   /** Where the result is POSTed when the execution finishes (delivery mode 'webhook'), or null. */
   webhookUrl: string | null;
+  /** The network it ran with, its API key's narrowing applied. */
+  networkMode: NetworkMode;
   warm: boolean;
   durationMs: number | null;
   overheadMs: number | null;
@@ -60,6 +62,8 @@ export interface NewExecution {
   deliveryMode: DeliveryMode;
   /** With it, finishing the execution queues its webhook delivery in the same statement. */
   webhookUrl?: string | null;
+  /** @default 'blocked' */
+  networkMode?: NetworkMode;
   /** The request's Idempotency-Key and a fingerprint of the request; the key is unique in the organization. */
   idempotency?: { key: string; fingerprint: string };
   createdAt: Date;
@@ -112,6 +116,7 @@ export interface ExecutionRow {
   metadata: Record<string, string>;
   delivery_mode: DeliveryMode;
   webhook_url: string | null;
+  network_mode: NetworkMode;
   warm: boolean;
   duration_ms: number | null;
   overhead_ms: number | null;
@@ -144,6 +149,7 @@ export const EXECUTION_COLUMNS = [
   'metadata',
   'delivery_mode',
   'webhook_url',
+  'network_mode',
   'warm',
   'duration_ms',
   'overhead_ms',
@@ -179,6 +185,7 @@ export function toExecution(row: ExecutionRow): Execution {
     metadata: row.metadata,
     deliveryMode: row.delivery_mode,
     webhookUrl: row.webhook_url,
+    networkMode: row.network_mode,
     warm: row.warm,
     durationMs: row.duration_ms,
     overheadMs: row.overhead_ms,
@@ -248,8 +255,8 @@ export class ExecutionRepository {
     }
     const [row] = await this.#database.query<ExecutionRow>(
       `INSERT INTO executions (trace_id, org_id, api_key_id, sandbox_config_id, node_id, language, code, metadata,
-         delivery_mode, webhook_url, created_at, idempotency_key, request_fingerprint)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10, $11, $12, $13)
+         delivery_mode, webhook_url, created_at, idempotency_key, request_fingerprint, network_mode)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10, $11, $12, $13, $14)
        RETURNING ${SELECT_LIST}`,
       [
         execution.traceId,
@@ -265,6 +272,7 @@ export class ExecutionRepository {
         execution.createdAt,
         idempotency?.key ?? null,
         idempotency?.fingerprint ?? null,
+        execution.networkMode ?? 'blocked',
       ],
     ).catch((error: unknown) => {
       if (error instanceof UniqueViolationError && error.constraint === IDEMPOTENCY_KEY_INDEX) throw new IdempotencyKeyTakenError();

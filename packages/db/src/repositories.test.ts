@@ -300,6 +300,7 @@ describe.each(BACKEND_KINDS)('repositories on %s', (kind) => {
         metadata: { job: '42' },
         deliveryMode: 'streaming',
         webhookUrl: null,
+        networkMode: 'blocked',
         warm: false,
         durationMs: null,
         overheadMs: null,

@@ -51,6 +51,17 @@ export interface Config {
   masterKeys: Buffer[] | undefined;
   webhooks: WebhookConfig;
   clients: ClientLimits;
+  /** Sandboxes with network (docs/decisions/0020-sandbox-network.md); undefined when turned off. */
+  network: NetworkConfig | undefined;
+}
+
+export interface NetworkConfig {
+  /** The /16 sandboxes' links are numbered from, as its first two octets (`10.213`); distinct per server on a host. */
+  subnet: string;
+  /** Shaping per configured core, both ways. */
+  megabitsPerCpu: number;
+  /** Resolvers the sandboxes' resolvers ask; the host's /etc/resolv.conf when undefined. */
+  dnsUpstream: string[] | undefined;
 }
 
 /** Limits on slow and greedy HTTP clients (docs/decisions/0017-slow-clients.md). */
@@ -211,6 +222,7 @@ export function loadConfig(
     ),
     webhooks: loadWebhookConfig(environment),
     clients: loadClientLimits(environment),
+    network: loadNetworkConfig(environment),
   };
   return config;
 }
@@ -229,6 +241,37 @@ function loadWebhookConfig(environment: NodeJS.ProcessEnv): WebhookConfig {
     ),
     attemptTimeoutSeconds: resolveOption(
       { variable: 'AIRLOCK_WEBHOOK_TIMEOUT_SECONDS', schema: z.coerce.number().min(0.1).max(300), fallback: 10 },
+      environment,
+    ),
+  };
+}
+
+function loadNetworkConfig(environment: NodeJS.ProcessEnv): NetworkConfig | undefined {
+  const enabled = resolveOption({ variable: 'AIRLOCK_NETWORK', schema: z.enum(['on', 'off']), fallback: 'on' }, environment);
+  if (enabled === 'off') return undefined;
+  const octet = '(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])';
+  return {
+    subnet: resolveOption(
+      {
+        variable: 'AIRLOCK_NETWORK_SUBNET',
+        schema: z.string().regex(new RegExp(`^${octet}\\.${octet}$`), 'the first two octets of a /16, such as 10.213'),
+        fallback: '10.213',
+      },
+      environment,
+    ),
+    megabitsPerCpu: resolveOption(
+      { variable: 'AIRLOCK_NETWORK_MBIT_PER_CPU', schema: z.coerce.number().int().min(1).max(100_000), fallback: 200 },
+      environment,
+    ),
+    dnsUpstream: resolveOption(
+      {
+        variable: 'AIRLOCK_NETWORK_DNS',
+        schema: z
+          .string()
+          .transform((list) => list.split(',').map((server) => server.trim()).filter(Boolean))
+          .pipe(z.array(z.string().regex(/^\d+\.\d+\.\d+\.\d+(:\d+)?$/, 'IPv4 addresses, optionally with :port')).min(1)),
+        fallback: undefined,
+      },
       environment,
     ),
   };

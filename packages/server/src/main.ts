@@ -160,6 +160,7 @@ async function startAdministration(options: {
     keyService,
     webhookSecrets: options.webhookSecrets,
     adminToken,
+    networkEnabled: config.network !== undefined,
   });
   return { keyService, admin, adminToken, createdApiKey: await admin.bootstrap(config.bootstrapApiKey) };
 }

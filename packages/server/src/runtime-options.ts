@@ -22,5 +22,10 @@ export function runtimeOptions(config: Config, layout: DataDirectoryLayout, logg
       idleMs: config.poolIdleSeconds * 1000,
     },
     onPoolError: (error) => logger.error('warm pool refill failed', { error: String(error) }),
+    network: config.network && {
+      subnet: config.network.subnet,
+      megabitsPerCpu: config.network.megabitsPerCpu,
+      dnsUpstream: config.network.dnsUpstream,
+    },
   };
 }

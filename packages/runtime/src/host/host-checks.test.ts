@@ -17,6 +17,7 @@ function healthyFacts(): HostFacts {
     overlay: usable,
     cgroups: { ok: true, value: { version: 2, detail: 'cpu, memory and pids delegated to /sys/fs/cgroup/airlock' } },
     fuse: usable,
+    missingNetworkCommands: [],
     disk: { path: '/var/lib/airlock', freeBytes: { ok: true, value: 50 * 1024 ** 3 } },
     image: { name: 'default', built: { version: '8a16f3dbe089', sizeBytes: 412 * 1024 ** 2 }, builder: 'mmdebstrap 1.3.5' },
     unreachableDirectory: null,
@@ -50,6 +51,7 @@ describe('host checks', () => {
       'overlayfs',
       'cgroups',
       '/dev/fuse',
+      'network',
       'disk',
       'image default',
       'sandbox user',
@@ -130,6 +132,16 @@ describe('host checks', () => {
   it('cgroups not usable', () => {
     const error = 'the memory controller is not delegated to /sys/fs/cgroup/user.slice; run Airlock as a systemd service with Delegate=yes';
     expect(judge((facts) => (facts.cgroups = { ok: false, error }))).toEqual({ lines: [`fail  cgroups: ${error}`], canRun: false });
+  });
+
+  it('missing network commands are a warning naming the packages: only sandboxes with network need them', () => {
+    expect(judge((facts) => (facts.missingNetworkCommands = ['nft', 'conntrack']))).toEqual({
+      lines: [
+        'warn  network: nft, conntrack missing: sandbox configs with network will fail to start sandboxes; install them ' +
+          'with: apt-get install -y nftables conntrack',
+      ],
+      canRun: true,
+    });
   });
 
   it('/dev/fuse missing is a warning: Airlock still runs', () => {

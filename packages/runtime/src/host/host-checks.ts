@@ -34,6 +34,8 @@ export interface HostFacts {
   overlay: Probe<void>;
   cgroups: Probe<{ version: 1 | 2; detail: string }>;
   fuse: Probe<void>;
+  /** The commands sandboxes with network need (NETWORK_COMMANDS) that are not installed. */
+  missingNetworkCommands: string[];
   disk: { path: string; freeBytes: Probe<number> };
   image: { name: string; built: { version: string; sizeBytes: number } | null; builder: string | null };
   /** The first directory on the data directory's path the sandbox user cannot traverse, with its mode. */
@@ -80,6 +82,7 @@ export function evaluateHost(facts: HostFacts): HostCheck[] {
     checkOverlay(facts.overlay),
     checkCgroups(facts.cgroups),
     checkFuse(facts.fuse),
+    checkNetworkCommands(facts.missingNetworkCommands),
     checkDisk(facts.disk),
     checkImage(facts.image),
     checkDataDirectory(facts.unreachableDirectory, facts.sandboxUid),
@@ -174,6 +177,19 @@ export function checkFuse(fuse: Probe<void>): HostCheck {
         `${fuse.error}: storage mounts of S3, GCS and Azure buckets will not work; load the module (modprobe fuse) ` +
           'or pass /dev/fuse into the container',
       );
+}
+
+/** The commands that wire sandboxes' networks and their Debian packages (docs/decisions/0020-sandbox-network.md). */
+export const NETWORK_COMMANDS: Readonly<Record<string, string>> = { nft: 'nftables', ip: 'iproute2', tc: 'iproute2', conntrack: 'conntrack' };
+
+export function checkNetworkCommands(missing: string[]): HostCheck {
+  if (missing.length === 0) return ok('network', `${Object.keys(NETWORK_COMMANDS).join(', ')} present (sandboxes with network)`);
+  const packages = [...new Set(missing.map((command) => NETWORK_COMMANDS[command]))];
+  return warn(
+    'network',
+    `${missing.join(', ')} missing: sandbox configs with network will fail to start sandboxes; install them with: ` +
+      `apt-get install -y ${packages.join(' ')}`,
+  );
 }
 
 export function checkDisk(disk: HostFacts['disk']): HostCheck {

@@ -5,7 +5,7 @@ import { promisify } from 'node:util';
 import { detectCgroupHierarchy, parseCgroupMounts, parseProcessCgroups } from '../cgroups/detect-cgroups.js';
 import { ImageStore } from '../image/image-store.js';
 import { loadSeccompProgram, seccompProgramPath, spawnerPath } from '../seccomp.js';
-import { NAMESPACE_KINDS, evaluateHost, type HostCheck, type HostFacts, type NamespaceKind, type Probe } from './host-checks.js';
+import { NAMESPACE_KINDS, NETWORK_COMMANDS, evaluateHost, type HostCheck, type HostFacts, type NamespaceKind, type Probe } from './host-checks.js';
 
 const run = promisify(execFile);
 
@@ -51,6 +51,7 @@ export async function probeHost(options: HostProbeOptions): Promise<HostFacts> {
       if (!stat?.isCharacterDevice()) throw new Error('/dev/fuse is missing');
       await fs.access('/dev/fuse', constants.R_OK | constants.W_OK);
     }),
+    missingNetworkCommands: await missingCommands(Object.keys(NETWORK_COMMANDS)),
     disk: { path: options.dataDirectory, freeBytes: await probeFreeBytes(options.dataDirectory) },
     image: await probeImage(options.imagesDirectory, options.imageName ?? 'default'),
     unreachableDirectory: await firstUntraversable([options.dataDirectory, options.imagesDirectory]),
@@ -92,6 +93,17 @@ async function probeBubblewrap(path: string): Promise<Probe<string>> {
     if (code === 'EACCES') return { ok: false, error: `${path} is not executable` };
     return { ok: false, error: `${path} --version failed: ${errorText(error)}` };
   }
+}
+
+/** The commands found in none of the system's command directories, where Debian's packages install them. */
+async function missingCommands(commands: string[]): Promise<string[]> {
+  const directories = ['/usr/sbin', '/usr/bin', '/sbin', '/bin'];
+  const missing: string[] = [];
+  for (const command of commands) {
+    const found = await Promise.all(directories.map((directory) => fs.access(join(directory, command), constants.X_OK).then(() => true, () => false)));
+    if (!found.includes(true)) missing.push(command);
+  }
+  return missing;
 }
 
 async function missingFiles(paths: string[]): Promise<string[]> {

@@ -55,19 +55,31 @@ export class SandboxNetworks {
   readonly #free: number[] = [];
   #next = 0;
   #upstream: string[] = [];
+  #hostPrepared: Promise<void> | undefined;
 
   constructor(options: SandboxNetworksOptions) {
     if (!/^[0-9a-f]{4}$/.test(options.tag)) throw new Error(`network tag must be 4 lowercase hex digits, got "${options.tag}"`);
     this.#options = options;
   }
 
-  /**
-   * Turns IPv4 forwarding on if it is off, and then (or when an earlier run did so: its table says it) lets the host
-   * forward sandboxes' traffic only. The table and forwarding stay after close(): the table keeps forwarding to
-   * sandboxes alone, and other servers on the host may use both.
-   */
+  /** Removes what a killed earlier run of this server left (namespaces, and with them links). */
   async start(): Promise<void> {
     await this.#removeLeftovers();
+  }
+
+  /**
+   * Prepares the host, on the first slot: turns IPv4 forwarding on if it is off, and then (or when an earlier run did
+   * so: its table says it) lets the host forward sandboxes' traffic only. The table and forwarding stay after close():
+   * the table keeps forwarding to sandboxes alone, and other servers on the host may use both. A server whose
+   * sandboxes never have network leaves the host's network as it found it.
+   */
+  #prepareHost(): Promise<void> {
+    this.#hostPrepared ??= this.#configureHost();
+    this.#hostPrepared.catch(() => (this.#hostPrepared = undefined));
+    return this.#hostPrepared;
+  }
+
+  async #configureHost(): Promise<void> {
     const forwarding = (await readFile(IP_FORWARD, 'utf8')).trim() === '1';
     if (!forwarding) await writeFile(IP_FORWARD, '1');
     const forwardSandboxesOnly = !forwarding || (await forwardsSandboxesOnly());
@@ -83,6 +95,7 @@ export class SandboxNetworks {
   }
 
   async wire(cpus: number): Promise<SlotNetwork> {
+    await this.#prepareHost();
     const index = this.#free.pop() ?? this.#next++;
     if (index >= SLOTS) throw new Error(`more than ${SLOTS} sandboxes with network at once`);
     const { tag, subnet } = this.#options;

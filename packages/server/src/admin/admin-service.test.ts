@@ -5,19 +5,20 @@ import { startTestDatabase } from '../../test-support/test-tenant.js';
 import { ApiKeyService } from '../auth/api-key-service.js';
 import { SecretBox } from '../shared/secret-box.js';
 import { WebhookSecrets } from '../webhooks/webhook-secrets.js';
-import { AdminService } from './admin-service.js';
+import { AdminService, type AdminServiceOptions } from './admin-service.js';
 
 let testDatabase: Awaited<ReturnType<typeof startTestDatabase>>;
 let database: Database;
 let keys: ApiKeyService;
 let admin: AdminService;
+let options: AdminServiceOptions;
 
 beforeAll(async () => {
   testDatabase = await startTestDatabase();
   database = testDatabase.database;
   const apiKeys = new ApiKeyRepository(database);
   keys = new ApiKeyService({ keys: apiKeys, region: 'test', cacheSeconds: 60 });
-  admin = new AdminService({
+  options = {
     imageNames: ['default'],
     organizations: new OrganizationRepository(database),
     sandboxConfigs: new SandboxConfigRepository(database),
@@ -25,7 +26,9 @@ beforeAll(async () => {
     keyService: keys,
     webhookSecrets: new WebhookSecrets({ repository: new WebhookRepository(database), box: new SecretBox([randomBytes(32)]) }),
     adminToken: 'adm-test',
-  });
+    networkEnabled: true,
+  };
+  admin = new AdminService(options);
 });
 
 afterAll(async () => {
@@ -63,5 +66,14 @@ describe('AdminService on PGlite', () => {
     await admin.deleteOrganization('other');
     await expect(admin.listSandboxes('other')).rejects.toMatchObject({ code: 'not_found' });
     await expect(admin.deleteOrganization('default')).rejects.toMatchObject({ code: 'conflict' });
+  });
+
+  it('gives a sandbox config network only on a server that runs sandboxes with network', async () => {
+    const offline = new AdminService({ ...options, networkEnabled: false });
+    await expect(offline.createSandbox('online', { network: 'unrestricted' })).rejects.toMatchObject({
+      code: 'validation_error',
+      message: "network: this server runs sandboxes without network (AIRLOCK_NETWORK=off); only 'blocked' is possible",
+    });
+    expect((await admin.createSandbox('online', { network: 'unrestricted' })).network).toBe('unrestricted');
   });
 });

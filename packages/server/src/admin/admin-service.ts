@@ -34,6 +34,8 @@ export interface AdminServiceOptions {
   keyService: ApiKeyService;
   webhookSecrets: WebhookSecrets;
   adminToken: string;
+  /** Whether this server runs sandboxes with network (AIRLOCK_NETWORK). */
+  networkEnabled: boolean;
 }
 
 export type { ApiKeySummary, SandboxSummary };
@@ -165,6 +167,9 @@ export class AdminService {
   }
 
   #settings(input: SandboxSettingsInput): Partial<SandboxConfigSettings> {
+    if (input.network === 'unrestricted' && !this.#options.networkEnabled) {
+      throw ApiError.validation("network: this server runs sandboxes without network (AIRLOCK_NETWORK=off); only 'blocked' is possible");
+    }
     if (input.image !== undefined && !this.#options.imageNames.includes(input.image)) {
       throw ApiError.validation(`image: unknown image "${input.image}" (known: ${this.#options.imageNames.join(', ')})`);
     }

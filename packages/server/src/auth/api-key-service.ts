@@ -1,4 +1,4 @@
-import { API_KEY_PATTERN, API_KEY_RULE } from '@airlock/contracts';
+import { API_KEY_PATTERN, API_KEY_RULE, type NetworkMode } from '@airlock/contracts';
 import type { ApiKey, ApiKeyRepository, Organization, SandboxConfig } from '@airlock/db';
 import { LRUCache } from 'lru-cache';
 import { ApiError } from '../shared/api-error.js';
@@ -9,6 +9,11 @@ export interface Principal {
   apiKey: ApiKey;
   organization: Organization;
   sandboxConfig: SandboxConfig;
+}
+
+/** The network the principal's sandboxes run with: its sandbox config's, unless its API key narrows it to blocked. */
+export function networkOf(principal: Principal): NetworkMode {
+  return principal.apiKey.networkOverride ?? principal.sandboxConfig.network;
 }
 
 export interface CreatedApiKey extends ApiKey {

@@ -1,5 +1,5 @@
 import { StringDecoder } from 'node:string_decoder';
-import type { ExecuteResponse, ExecutionEvent } from '@airlock/contracts';
+import type { ExecuteResponse, ExecutionEvent, NetworkMode } from '@airlock/contracts';
 
 /** A stream event before the log numbers it. */
 export type NewEvent = ExecutionEvent extends infer E ? (E extends unknown ? Omit<E, 'seq'> : never) : never;
@@ -17,7 +17,7 @@ export class ExecutionLog {
   readonly orgId: string;
   readonly traceId: string;
   /** What the execution's record says of its request, for a read before the record is written. */
-  readonly request: { metadata: Record<string, string>; createdAt: Date };
+  readonly request: { metadata: Record<string, string>; createdAt: Date; networkMode: NetworkMode };
   readonly cancel = new AbortController();
   /** Resolves with the result when the execution has ended. */
   readonly finished: Promise<ExecuteResponse>;

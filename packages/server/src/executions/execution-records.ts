@@ -61,6 +61,7 @@ export function toRecordResponse(execution: Execution, webhookDeliveryStatus: We
     webhook_url: execution.webhookUrl,
     webhook_delivery_status: webhookDeliveryStatus,
     metadata: execution.metadata,
+    network_mode: execution.networkMode,
     created_at: execution.createdAt.toISOString(),
     completed_at: execution.completedAt?.toISOString() ?? null,
   };

@@ -5,6 +5,7 @@ import {
   type ExecutionErrorCode,
   type ExecutionCancelResponse,
   type ExecutionRecordResponse,
+  type NetworkMode,
 } from '@airlock/contracts';
 import { NEVER_RAN_EXIT_CODE, generateId, type Execution, type ExecutionRepository, type ExecutionResult, type SandboxConfig, type WebhookRepository } from '@airlock/db';
 import {
@@ -17,7 +18,7 @@ import {
 } from '@airlock/runtime';
 import { BlobStoreUnavailableError } from '@airlock/storage';
 import { ApiError } from '../shared/api-error.js';
-import type { Principal } from '../auth/api-key-service.js';
+import { networkOf, type Principal } from '../auth/api-key-service.js';
 import { isFinished, recordedResponse, toExecuteResponse, toRecordResponse, type FinishedExecution } from './execution-records.js';
 import type { Logger } from '../shared/logger.js';
 import type { ServerMetrics } from '../shared/metrics.js';
@@ -107,6 +108,7 @@ export class ExecutionService {
       );
     }
     const env = { ...sandboxConfig.envVars, ...apiKey.envVars, ...request.env_vars };
+    const networkMode = networkOf(principal);
     const traceId = newTraceId();
     const createdAt = new Date();
 
@@ -122,13 +124,14 @@ export class ExecutionService {
         metadata: request.metadata ?? {},
         deliveryMode: answer.mode,
         webhookUrl: answer.mode === 'webhook' ? answer.webhookUrl : undefined,
+        networkMode,
         idempotency,
         createdAt,
       });
 
     const endExecution = this.#options.rateLimits.startExecution(organization.id);
     try {
-      const { sandbox, warm, home } = await this.#prepare(principal, request, traceId);
+      const { sandbox, warm, home } = await this.#prepare(principal, request, traceId, networkMode);
       // With an idempotency key the record is written before the code runs: the key is taken, or the call refused.
       // Without one it is written on the next turn of the event loop, while the code runs.
       let inserted: Promise<unknown>;
@@ -139,7 +142,7 @@ export class ExecutionService {
         await home?.lease.release();
         throw error;
       }
-      const log = this.#options.live.start(organization.id, traceId, { metadata: request.metadata ?? {}, createdAt });
+      const log = this.#options.live.start(organization.id, traceId, { metadata: request.metadata ?? {}, createdAt, networkMode });
       if (answer.mode === 'streaming') answer.onStarted(log);
       try {
         const response = await this.#run({ request, principal, traceId, createdAt, acceptedAt, env, sandbox, warm, home, log, answer, inserted });
@@ -257,7 +260,7 @@ export class ExecutionService {
   }
 
   /** A sandbox for the call; with a thread_id, the thread is taken and its home attached first. */
-  async #prepare(principal: Principal, request: ExecuteRequest, traceId: string) {
+  async #prepare(principal: Principal, request: ExecuteRequest, traceId: string, networkMode: NetworkMode) {
     const { sandboxConfig } = principal;
     const lease = request.thread_id === undefined ? undefined : await this.#options.threads.begin(principal, request.thread_id, traceId);
     let acquired;
@@ -266,6 +269,7 @@ export class ExecutionService {
         image: sandboxConfig.image,
         language: request.language,
         limits: sandboxLimits(sandboxConfig),
+        network: networkMode === 'unrestricted' ? 'unrestricted' : 'none',
       });
     } catch (error) {
       await lease?.release();
@@ -366,6 +370,7 @@ export class ExecutionService {
         webhook_url: null,
         webhook_delivery_status: null,
         metadata: log.request.metadata,
+        network_mode: log.request.networkMode,
         created_at: log.request.createdAt.toISOString(),
         completed_at: null,
       };

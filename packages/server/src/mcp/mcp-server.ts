@@ -2,10 +2,10 @@ import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { ExecutionService } from '../executions/execution-service.js';
 import type { FileService } from '../files/file-service.js';
 import type { Logger } from '../shared/logger.js';
-import type { Principal } from '../auth/api-key-service.js';
+import { networkOf, type Principal } from '../auth/api-key-service.js';
 import type { ThreadService } from '../threads/thread-service.js';
 import { inlineText } from './inline-text.js';
-import { TOOL_DESCRIPTIONS } from './tool-descriptions.js';
+import { TOOL_DESCRIPTIONS, executeToolDescription } from './tool-descriptions.js';
 import { toolOutcome } from './tool-outcome.js';
 import {
   ExecuteArguments,
@@ -50,7 +50,7 @@ export function createMcpServer(services: McpServices, call: McpCall): McpServer
     'sandbox_execute',
     {
       title: 'Run code in a sandbox',
-      description: TOOL_DESCRIPTIONS.sandbox_execute,
+      description: executeToolDescription(networkOf(principal)),
       inputSchema: ExecuteArguments,
       outputSchema: ExecuteResult,
     },

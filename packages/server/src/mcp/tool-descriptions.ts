@@ -1,16 +1,20 @@
-import { SANDBOX_DESCRIPTION } from '@airlock/contracts';
+import { sandboxDescription, type NetworkMode } from '@airlock/contracts';
 import { INLINE_TEXT_MAX_BYTES } from './tool-schemas.js';
 
-/** What each tool is for, written for the model that chooses and calls it. */
-export const TOOL_DESCRIPTIONS = {
-  sandbox_execute: [
+/** sandbox_execute's description, with the network of the caller's sandbox. */
+export function executeToolDescription(network: NetworkMode): string {
+  return [
     'Runs a program in a fresh, isolated Linux sandbox and returns its stdout, stderr and exit code.',
-    SANDBOX_DESCRIPTION,
+    sandboxDescription(network),
     'Without thread_id the home /home/sandbox starts empty and is thrown away after the call. With a thread_id it',
     'persists: the next call with the same thread_id sees the files this one left (also packages installed with',
     'pip install --user or npm install there). Write large results to a file in a thread and fetch it with',
     'files_download. A thread runs one call at a time; a second call on a busy thread fails with thread_busy.',
-  ].join(' '),
+  ].join(' ');
+}
+
+/** What the other tools are for, written for the model that chooses and calls them. */
+export const TOOL_DESCRIPTIONS = {
   files_list: [
     "Lists the files and directories in a thread's home (/home/sandbox as the next sandbox_execute call with that",
     'thread_id will see it), with sizes and modification times. Paths are relative to /home/sandbox. A thread that',

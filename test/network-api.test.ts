@@ -1,0 +1,94 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startAirlock, type AirlockFixture } from './support/airlock-fixture.js';
+import { createNetworkTopology, type NetworkTopology } from './support/network-topology.js';
+
+// Network modes through the API: a sandbox config with `unrestricted`, API keys that narrow it, the execution record.
+let topology: NetworkTopology;
+let airlock: AirlockFixture;
+const keys: Record<string, string> = {};
+
+const FETCH = `
+import sys, urllib.request
+for url in sys.argv[1:]:
+    try:
+        print(urllib.request.urlopen(url, timeout=5).read().decode())
+    except Exception as error:
+        print(type(error).__name__, getattr(error, "reason", error))
+`;
+
+function admin(path: string, json: unknown) {
+  return airlock.request<Record<string, unknown>>(path, { method: 'POST', json, apiKey: airlock.adminToken });
+}
+
+async function fetchFrom(key: string, urls: string[]) {
+  const response = await airlock.request<{ stdout: string; stderr: string; trace_id: string }>('/v1/sandbox/execute', {
+    method: 'POST',
+    apiKey: key,
+    json: { language: 'bash', code: `python3 -c '${FETCH}' ${urls.join(' ')}` },
+  });
+  expect(response.status).toBe(200);
+  const record = await airlock.request<{ network_mode: string }>(`/v1/executions/${response.body.trace_id}`, { apiKey: key });
+  return { lines: response.body.stdout.trim().split('\n'), networkMode: record.body.network_mode };
+}
+
+beforeAll(async () => {
+  topology = await createNetworkTopology();
+  airlock = await startAirlock({ environment: { AIRLOCK_NETWORK_SUBNET: '10.215', AIRLOCK_NETWORK_DNS: topology.dns } });
+  expect((await admin('/admin/v1/sandboxes', { name: 'online', network: 'unrestricted' })).status).toBe(201);
+  for (const [name, narrowing] of [['online', {}], ['narrowed', { network: 'blocked' }]] as const) {
+    const created = await admin('/admin/v1/api-keys', { name, sandbox: 'online', ...narrowing });
+    expect(created.status).toBe(201);
+    keys[name] = created.body.key as string;
+  }
+}, 180_000);
+
+afterAll(async () => {
+  await airlock?.close();
+  topology?.remove();
+});
+
+describe('network modes through the API', () => {
+  it('an unrestricted sandbox config reaches the internet by name; private and metadata addresses stay refused', async () => {
+    const fetched = await fetchFrom(keys.online!, [
+      'http://web.test.example:8080/',
+      `http://${topology.privateAddress}/`,
+      `http://${topology.metadataAddress}/latest/meta-data/`,
+    ]);
+    expect(fetched.lines[0]).toBe('internet');
+    expect(fetched.lines.slice(1)).toEqual(['URLError [Errno 111] Connection refused', 'URLError [Errno 111] Connection refused']);
+    expect(fetched.networkMode).toBe('unrestricted');
+  });
+
+  it('an API key narrowed to blocked, and the default sandbox config, reach nothing', async () => {
+    for (const key of [keys.narrowed!, airlock.apiKey]) {
+      const fetched = await fetchFrom(key, ['http://web.test.example:8080/', `http://${topology.internet}:8080/`]);
+      expect(fetched.lines[0]).toMatch(/^URLError \[Errno -[23]\]/); // no DNS at all
+      expect(fetched.lines[1]).toBe('URLError [Errno 101] Network is unreachable');
+      expect(fetched.networkMode).toBe('blocked');
+    }
+  });
+
+  it("the MCP tool's description tells the model the network its key's sandbox has", async () => {
+    const describe = async (key: string) => {
+      const listed = await airlock.request<unknown>('/mcp', {
+        method: 'POST',
+        apiKey: key,
+        headers: { accept: 'application/json, text/event-stream' },
+        json: { jsonrpc: '2.0', id: 1, method: 'tools/list' },
+      });
+      // Answered as JSON or as one server-sent event.
+      const message = (typeof listed.body === 'string' ? JSON.parse(listed.body.split('data: ')[1]!) : listed.body) as {
+        result: { tools: Array<{ name: string; description: string }> };
+      };
+      return message.result.tools.find((tool) => tool.name === 'sandbox_execute')?.description;
+    };
+    expect(await describe(keys.online!)).toContain('It has internet access');
+    expect(await describe(keys.narrowed!)).toContain('It has no network access');
+  });
+
+  it('a key cannot widen its sandbox config: a key asking for unrestricted is refused', async () => {
+    const widened = await admin('/admin/v1/api-keys', { name: 'wider', sandbox: 'default', network: 'unrestricted' });
+    expect(widened.status).toBe(400);
+    expect(widened.body.message).toMatch(/network.*narrow the network to 'blocked'/);
+  });
+});
