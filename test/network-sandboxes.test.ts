@@ -99,6 +99,44 @@ describe('sandboxes with network', () => {
     expect(results['missing.test.example:8080']?.[0]).toBe('no address: Name or service not known');
   });
 
+  it('shapes the link to 200 Mbit/s per core, both ways, within 10%', async () => {
+    const { sandbox } = await runtime.acquire({
+      image: 'default',
+      language: 'python',
+      limits: { cpus: 1, memoryBytes: 512 << 20, pids: 128, tmpBytes: 64 << 20, homeBytes: 64 << 20 },
+      network: 'unrestricted',
+    });
+    const size = 50 * 1024 * 1024;
+    const code = [
+      'import socket, time',
+      `host, size = "${topology.internet}", ${size}`,
+      'def rate(received, started): return round(received * 8 / (time.monotonic() - started) / 1e6)',
+      'with socket.create_connection((host, 8080)) as connection:',
+      '    connection.sendall(b"GET /bytes/%d HTTP/1.0\\r\\n\\r\\n" % size)',
+      '    received, started = 0, None',
+      '    while (data := connection.recv(1 << 20)):',
+      '        started = started or time.monotonic()',
+      '        received += len(data)',
+      '    print("down", rate(received - 64, started))',
+      'with socket.create_connection((host, 8080)) as connection:',
+      '    connection.sendall(b"PUT /sink HTTP/1.0\\r\\n")',
+      '    chunk, sent, started = b"y" * 65536, 0, time.monotonic()',
+      '    while sent < size:',
+      '        connection.sendall(chunk)',
+      '        sent += len(chunk)',
+      '    connection.shutdown(socket.SHUT_WR)',
+      '    connection.recv(100)',
+      '    print("up", rate(sent, started))',
+    ].join('\n');
+    const outcome = await sandbox.run({ code, env: {}, timeoutMs: 60_000 });
+    expect(outcome.stderr).toBe('');
+    const rates = Object.fromEntries(outcome.stdout.trim().split('\n').map((line) => line.split(' ')).map(([way, mbit]) => [way, Number(mbit)]));
+    for (const way of ['down', 'up']) {
+      expect(rates[way], way).toBeGreaterThanOrEqual(180);
+      expect(rates[way], way).toBeLessThanOrEqual(220);
+    }
+  }, 60_000);
+
   it('a sandbox cannot take its link down, change its address or send raw (spoofable) packets', async () => {
     const { sandbox } = await runtime.acquire({
       image: 'default',

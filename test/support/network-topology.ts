@@ -42,11 +42,27 @@ export async function createNetworkTopology(): Promise<NetworkTopology> {
     ip('-n', namespace, 'link', 'set', 'lo', 'up');
     ip('-n', namespace, 'route', 'add', 'default', 'via', hostSide.split('/')[0]!);
     for (const route of routes) ip('route', 'add', route, 'dev', link);
+    // GET /bytes/N answers N bytes; PUT /sink reads the body and answers how many bytes came; anything else the answer.
     const script = [
       'import socketserver, sys',
       'class Answer(socketserver.StreamRequestHandler):',
       '    def handle(self):',
-      '        self.rfile.readline()',
+      '        request = self.rfile.readline().split()',
+      '        path = request[1].decode() if len(request) > 1 else "/"',
+      '        if path.startswith("/bytes/"):',
+      '            size = int(path[7:])',
+      '            self.wfile.write(b"HTTP/1.0 200 OK\\r\\nContent-Length: %d\\r\\n\\r\\n" % size)',
+      '            chunk = b"x" * 65536',
+      '            while size > 0:',
+      '                self.wfile.write(chunk[:size])',
+      '                size -= len(chunk)',
+      '            return',
+      '        if path == "/sink":',
+      '            received = 0',
+      '            while (data := self.rfile.read(65536)):',
+      '                received += len(data)',
+      '            self.wfile.write(b"HTTP/1.0 200 OK\\r\\n\\r\\n%d" % received)',
+      '            return',
       `        self.wfile.write(b"HTTP/1.0 200 OK\\r\\nContent-Length: ${answer.length}\\r\\n\\r\\n${answer}")`,
       'socketserver.ThreadingTCPServer.allow_reuse_address = True',
       'socketserver.ThreadingTCPServer(("0.0.0.0", int(sys.argv[1])), Answer).serve_forever()',
