@@ -27,7 +27,13 @@ export interface BenchServer {
  * sandbox uid; webhooks may go to loopback (AIRLOCK_WEBHOOK_ALLOW_LOOPBACK), where the bench's receiver listens.
  * Without `warmPool` the pool is off (AIRLOCK_POOL_MAX_SLOTS=0), so every execution starts a cold sandbox.
  */
-export function benchServerConfig(options: { dataDirectory: string; imagesDirectory: string; warmPool: boolean }): Config {
+export function benchServerConfig(options: {
+  dataDirectory: string;
+  imagesDirectory: string;
+  warmPool: boolean;
+  /** More settings, by their environment variables. */
+  environment?: Record<string, string>;
+}): Config {
   return loadConfig(
     { host: '127.0.0.1', port: 0, dataDirectory: options.dataDirectory },
     {
@@ -40,6 +46,7 @@ export function benchServerConfig(options: { dataDirectory: string; imagesDirect
       AIRLOCK_MAX_CONCURRENT_EXECUTIONS: '100000',
       AIRLOCK_WEBHOOK_ALLOW_LOOPBACK: 'true',
       ...(options.warmPool ? {} : { AIRLOCK_POOL_MAX_SLOTS: '0' }),
+      ...options.environment,
     },
   );
 }

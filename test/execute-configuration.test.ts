@@ -108,12 +108,13 @@ print(places)`;
     expect((await admin('/admin/v1/organizations/nowhere', { method: 'PATCH', json: { name: 'x' } })).status).toBe(404);
   });
 
-  it('a key cannot broaden the network; a sandbox config can have it, and modes outside the two are refused', async () => {
+  it('a key cannot broaden the network; a server without network gives it to no sandbox config; other modes are refused', async () => {
     const broaden = await admin('/admin/v1/api-keys', { method: 'POST', json: { name: 'x', network: 'unrestricted' } });
     expect(broaden.status).toBe(400);
+    // The test fixture runs with AIRLOCK_NETWORK=off (test/network-api.test.ts has it on).
     const unrestricted = await admin('/admin/v1/sandboxes', { method: 'POST', json: { name: 'net', network: 'unrestricted' } });
-    expect(unrestricted.status).toBe(201);
-    expect(unrestricted.body.network).toBe('unrestricted');
+    expect(unrestricted.status).toBe(400);
+    expect(unrestricted.body.message).toBe("network: this server runs sandboxes without network (AIRLOCK_NETWORK=off); only 'blocked' is possible");
     const unknown = await admin('/admin/v1/sandboxes', { method: 'POST', json: { name: 'net2', network: 'open' } });
     expect(unknown.status).toBe(400);
     expect(unknown.body.message).toMatch(/^network: 'blocked' \(no network\) or 'unrestricted'/);

@@ -33,7 +33,7 @@ async function fetchFrom(key: string, urls: string[]) {
 
 beforeAll(async () => {
   topology = await createNetworkTopology();
-  airlock = await startAirlock({ environment: { AIRLOCK_NETWORK_SUBNET: '10.215', AIRLOCK_NETWORK_DNS: topology.dns } });
+  airlock = await startAirlock({ environment: { AIRLOCK_NETWORK: 'on', AIRLOCK_NETWORK_SUBNET: '10.215', AIRLOCK_NETWORK_DNS: topology.dns } });
   expect((await admin('/admin/v1/sandboxes', { name: 'online', network: 'unrestricted' })).status).toBe(201);
   for (const [name, narrowing] of [['online', {}], ['narrowed', { network: 'blocked' }]] as const) {
     const created = await admin('/admin/v1/api-keys', { name, sandbox: 'online', ...narrowing });
@@ -44,7 +44,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await airlock?.close();
-  topology?.remove();
+  await topology?.remove();
 });
 
 describe('network modes through the API', () => {

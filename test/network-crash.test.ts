@@ -18,7 +18,7 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(async () => {
-  topology?.remove();
+  await topology?.remove();
   if (dataDirectory) await rm(dataDirectory, { recursive: true, force: true });
 });
 
@@ -39,6 +39,7 @@ it('a server killed with sandboxes on the network leaves namespaces that its nex
     AIRLOCK_BOOTSTRAP_API_KEY: key,
     AIRLOCK_SANDBOX_UID: uid,
     AIRLOCK_SANDBOX_GID: uid,
+    AIRLOCK_NETWORK: 'on',
     AIRLOCK_NETWORK_SUBNET: '10.216',
     AIRLOCK_NETWORK_DNS: topology.dns,
   };

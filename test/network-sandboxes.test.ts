@@ -32,7 +32,7 @@ afterAll(async () => {
   await runtime?.close();
   await rm(directory, { recursive: true, force: true });
   hostService?.close();
-  topology?.remove();
+  await topology?.remove();
 });
 
 /** What a sandbox sees when it connects to each target: the first line answered, or the error, and how long it took. */
@@ -154,7 +154,7 @@ describe('sandboxes with network', () => {
       '    except OSError as error:',
       '        print(name, errno.errorcode[error.errno])',
       'attempt("link down", lambda: fcntl.ioctl(control, 0x8914, struct.pack("16sH", b"eth0", 0)))',
-      'attempt("address", lambda: fcntl.ioctl(control, 0x8916, struct.pack("16sH2s4s8s", b"eth0", socket.AF_INET, b"", socket.inet_aton("203.0.113.99"), b"")))',
+      'attempt("address", lambda: fcntl.ioctl(control, 0x8916, struct.pack("16sH2s4s8s", b"eth0", socket.AF_INET, b"", socket.inet_aton("198.51.100.99"), b"")))',
       'attempt("raw socket", lambda: socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW))',
       'attempt("packet socket", lambda: socket.socket(socket.AF_PACKET, socket.SOCK_RAW))',
     ].join('\n');

@@ -57,6 +57,8 @@ export async function startAirlock(
     { host: '127.0.0.1', port: 0, dataDirectory },
     {
       AIRLOCK_IMAGES_DIR: inject('imagesDirectory'),
+      // Sandboxes reach no network unless a test turns it on and points it at its own test hosts.
+      AIRLOCK_NETWORK: 'off',
       AIRLOCK_BOOTSTRAP_API_KEY: apiKey,
       AIRLOCK_SANDBOX_UID: String(sandboxUid),
       AIRLOCK_SANDBOX_GID: String(sandboxUid),

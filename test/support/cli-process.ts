@@ -7,7 +7,8 @@ export const CLI_PATH = fileURLToPath(new URL('../../packages/cli/dist/main.js',
 /** Environment for a CLI process: the test's images, nothing of the developer's AIRLOCK_* settings. */
 export function cliEnvironment(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   const environment: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME };
-  return { ...environment, AIRLOCK_IMAGES_DIR: inject('imagesDirectory'), ...extra };
+  // Sandboxes reach no network unless a test turns it on and points it at its own test hosts.
+  return { ...environment, AIRLOCK_IMAGES_DIR: inject('imagesDirectory'), AIRLOCK_NETWORK: 'off', ...extra };
 }
 
 export function runCli(args: string[], options: { environment?: Record<string, string>; input?: string } = {}) {

@@ -2,11 +2,13 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { connect } from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { waitForLock } from '../../packages/process-lock/src/index.js';
 
 /**
  * Test hosts in network namespaces this test creates, each linked to the host's namespace by a veth pair with a route
- * to it there: an "internet" host on a documentation address, and a "private" host answering on a private address and
- * as the cloud metadata service. Traffic goes only to them.
+ * to it there: an "internet" host on a documentation address (198.51.100.0/24: this machine reaches its package
+ * registries through 203.0.113.0/24, so a route for that range would cut them off), and a "private" host answering on
+ * a private address and as the cloud metadata service. Traffic goes only to them.
  */
 export interface NetworkTopology {
   /** The internet host: HTTP on 8080 and a listener on 25 (SMTP), both answering "internet". */
@@ -18,14 +20,21 @@ export interface NetworkTopology {
   /** The private host: HTTP on 80 answering "private" at 10.77.0.10 and 169.254.169.254. */
   privateAddress: string;
   metadataAddress: string;
-  remove(): void;
+  remove(): Promise<void>;
 }
 
 function ip(...args: string[]): void {
   execFileSync('ip', args, { stdio: 'pipe' });
 }
 
+/**
+ * One topology at a time on the machine: test files run in parallel, and every topology uses the same addresses. The
+ * lock is held until remove().
+ */
+const TOPOLOGY_LOCK = '/run/lock/airlock-test-network-topology';
+
 export async function createNetworkTopology(): Promise<NetworkTopology> {
+  const unlock = await waitForLock(TOPOLOGY_LOCK, () => undefined);
   const tag = randomBytes(2).toString('hex');
   const hosts: Array<{ namespace: string; link: string; servers: ChildProcess[] }> = [];
   const addHost = (name: string, hostSide: string, inside: string[], routes: string[], ports: number[], answer: string) => {
@@ -72,26 +81,30 @@ export async function createNetworkTopology(): Promise<NetworkTopology> {
     }
   };
   try {
-    addHost('internet', '203.0.113.1/24', ['203.0.113.10/24', '203.0.113.53/24'], [], [8080, 25], 'internet');
+    addHost('internet', '198.51.100.1/24', ['198.51.100.10/24', '198.51.100.53/24'], [], [8080, 25], 'internet');
     const dnsServer = fileURLToPath(new URL('./test-dns-server.mjs', import.meta.url));
     hosts[0]!.servers.push(
-      spawn('ip', ['netns', 'exec', hosts[0]!.namespace, process.execPath, dnsServer, '203.0.113.53'], { stdio: 'ignore' }),
+      spawn('ip', ['netns', 'exec', hosts[0]!.namespace, process.execPath, dnsServer, '198.51.100.53'], { stdio: 'ignore' }),
     );
     addHost('private', '10.77.0.1/24', ['10.77.0.10/24', '169.254.169.254/32'], ['169.254.169.254/32'], [80], 'private');
-    for (const target of ['203.0.113.10:8080', '203.0.113.10:25', '203.0.113.53:53', '10.77.0.10:80', '169.254.169.254:80']) {
+    for (const target of ['198.51.100.10:8080', '198.51.100.10:25', '198.51.100.53:53', '10.77.0.10:80', '169.254.169.254:80']) {
       await waitForListener(target);
     }
   } catch (error) {
     removeHosts(hosts);
+    await unlock();
     throw error;
   }
   return {
-    internet: '203.0.113.10',
-    dns: '203.0.113.53',
-    internetGateway: '203.0.113.1',
+    internet: '198.51.100.10',
+    dns: '198.51.100.53',
+    internetGateway: '198.51.100.1',
     privateAddress: '10.77.0.10',
     metadataAddress: '169.254.169.254',
-    remove: () => removeHosts(hosts),
+    remove: async () => {
+      removeHosts(hosts);
+      await unlock();
+    },
   };
 }
 

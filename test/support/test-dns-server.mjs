@@ -1,7 +1,7 @@
 /* global Buffer */
 // An authoritative DNS server for the test zone `test.example`, run inside a test network namespace:
 //   node test-dns-server.mjs ADDRESS
-// web.test.example A 203.0.113.10; alias.test.example CNAME web.test.example; other names NXDOMAIN. UDP and TCP.
+// web.test.example A 198.51.100.10; alias.test.example CNAME web.test.example; other names NXDOMAIN. UDP and TCP.
 import { createSocket } from 'node:dgram';
 import { createServer } from 'node:net';
 import process from 'node:process';
@@ -9,10 +9,10 @@ import dnsPacket from 'dns-packet';
 
 const address = process.argv[2];
 const records = {
-  'web.test.example': [{ type: 'A', name: 'web.test.example', ttl: 60, data: '203.0.113.10' }],
+  'web.test.example': [{ type: 'A', name: 'web.test.example', ttl: 60, data: '198.51.100.10' }],
   'alias.test.example': [
     { type: 'CNAME', name: 'alias.test.example', ttl: 60, data: 'web.test.example' },
-    { type: 'A', name: 'web.test.example', ttl: 60, data: '203.0.113.10' },
+    { type: 'A', name: 'web.test.example', ttl: 60, data: '198.51.100.10' },
   ],
 };
 

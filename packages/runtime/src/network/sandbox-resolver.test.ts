@@ -36,11 +36,11 @@ afterAll(async () => {
 describe('SandboxResolver', () => {
   it('answers an admitted sandbox through the upstream, refuses names its policy does not allow, and records both', async () => {
     resolver.admit('127.0.0.1', (name) => name.endsWith('.test.example') && name !== 'alias.test.example');
-    expect(await client.resolve4('web.test.example')).toEqual(['203.0.113.10']);
+    expect(await client.resolve4('web.test.example')).toEqual(['198.51.100.10']);
     await expect(client.resolve4('alias.test.example')).rejects.toMatchObject({ code: 'EREFUSED' });
     await expect(client.resolve4('missing.test.example')).rejects.toMatchObject({ code: 'ENOTFOUND' });
     expect(resolver.dismiss('127.0.0.1')).toEqual([
-      { name: 'web.test.example', type: 'A', answers: ['203.0.113.10'], verdict: 'answered' },
+      { name: 'web.test.example', type: 'A', answers: ['198.51.100.10'], verdict: 'answered' },
       { name: 'alias.test.example', type: 'A', answers: [], verdict: 'refused' },
       { name: 'missing.test.example', type: 'A', answers: [], verdict: 'answered' },
     ]);
