@@ -46,9 +46,9 @@ const IP_FORWARD = '/proc/sys/net/ipv4/ip_forward';
 const SLOTS = 16_384;
 
 /**
- * Network namespaces for sandboxes that have network (docs/decisions/0020-sandbox-network.md). `start` installs the
- * host's nftables table and removes what a killed earlier run of this server left; `wire` prepares one slot's
- * namespace, off the request path.
+ * Network namespaces for sandboxes that have network (docs/decisions/0020-sandbox-network.md). `start` removes what a
+ * killed earlier run of this server left; `wire` prepares one slot's namespace, off the request path, and on its
+ * first call the host (forwarding and the nftables table).
  */
 export class SandboxNetworks {
   readonly #options: SandboxNetworksOptions;
@@ -154,7 +154,10 @@ export class SandboxNetworks {
   }
 
   async #removeLeftovers(): Promise<void> {
-    const { stdout } = await run('ip', ['netns', 'list']);
+    await rm(join(this.#options.stateDirectory, 'resolv'), { recursive: true, force: true });
+    // Without iproute2 no namespace can have been made.
+    const listed = await run('ip', ['netns', 'list']).catch(() => undefined);
+    const stdout = listed?.stdout ?? '';
     const mine = `${NAMESPACE_PREFIX}${this.#options.tag}-`;
     for (const line of stdout.split('\n')) {
       const name = line.split(' ')[0] ?? '';
