@@ -6,11 +6,12 @@
  *
  * - overhead_ms p50 of python `print(1)` with an `unrestricted` sandbox config and with the default `blocked` one,
  *   interleaved call by call;
- * - a plain HTTP GET (a new TCP connection each, by address) from inside a sandbox and from the host;
+ * - a plain HTTP GET (a new TCP connection each, by address) from inside a sandbox and from the host, by the same
+ *   python program;
  * - how fast slots' networks are wired (namespace, veth, addresses, shaping, resolver), one after another.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { connect } from 'node:net';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
 import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -42,15 +43,9 @@ async function post(server: BenchServer, path: string, token: string, body: unkn
   return json;
 }
 
-/** One GET on a new connection from this host, in milliseconds. */
-function hostGet(host: string): Promise<number> {
-  const started = performance.now();
-  return new Promise((resolveGet, reject) => {
-    const socket = connect({ host, port: 8080 }, () => socket.write('GET / HTTP/1.0\r\n\r\n'));
-    socket.on('data', () => undefined);
-    socket.on('end', () => resolveGet(performance.now() - started));
-    socket.on('error', reject);
-  });
+/** MemAvailable of /proc/meminfo. */
+async function availableMemoryKiB(): Promise<number> {
+  return Number(/^MemAvailable:\s+(\d+) kB/m.exec(await readFile('/proc/meminfo', 'utf8'))?.[1]);
 }
 
 const SANDBOX_GETS = (host: string) =>
@@ -101,8 +96,8 @@ async function run(iterations: number): Promise<string> {
 
     progress(`HTTP GET: ${GETS_PER_CALL} from a sandbox and from the host`);
     const inSandbox = (await call(online, SANDBOX_GETS(topology.internet))).stdout.trim().split(' ').map(Number);
-    const fromHost: number[] = [];
-    for (let get = 0; get < GETS_PER_CALL; get++) fromHost.push(await hostGet(topology.internet));
+    // The same python program on the host, so both sides use the same client.
+    const fromHost = execFileSync('python3', ['-c', SANDBOX_GETS(topology.internet)]).toString().trim().split(' ').map(Number);
 
     progress(`wiring: ${WIRED_SLOTS} slot networks one after another`);
     const networks = new SandboxNetworks({
@@ -114,10 +109,13 @@ async function run(iterations: number): Promise<string> {
     });
     await networks.start();
     await (await networks.wire(1)).release(); // the host's table and forwarding, once
+    const availableBefore = await availableMemoryKiB();
     const wiringStarted = performance.now();
     const slots = [];
     for (let slot = 0; slot < WIRED_SLOTS; slot++) slots.push(await networks.wire(1));
     const wiringMs = performance.now() - wiringStarted;
+    await sleep(1000);
+    const perSlotKiB = (availableBefore - (await availableMemoryKiB())) / WIRED_SLOTS;
     for (const slot of slots) await slot.release();
     await networks.close();
     loadAverages.push(loadavg()[0]!);
@@ -136,6 +134,7 @@ async function run(iterations: number): Promise<string> {
       `| the same GET from the host, p50 | ${formatMs(p50(fromHost))} |`,
       `| sandbox / host | ${(p50(inSandbox) / p50(fromHost)).toFixed(2)}x |`,
       `| slot networks wired one after another | ${(WIRED_SLOTS / (wiringMs / 1000)).toFixed(1)}/s (${formatMs(wiringMs / WIRED_SLOTS)} each) |`,
+      `| host memory per wired slot network (MemAvailable, ${WIRED_SLOTS} slots) | ${Math.round(perSlotKiB)} KiB |`,
     ].join('\n');
   } finally {
     await server.close();
