@@ -47,4 +47,18 @@ describe('loadConfig', () => {
     expect(load({ AIRLOCK_BODY_TIMEOUT_SECONDS: '0' })).toThrow(/^AIRLOCK_BODY_TIMEOUT_SECONDS="0" is invalid/);
     expect(load({ AIRLOCK_MAX_CONNECTIONS_PER_ADDRESS: '-1' })).toThrow(/^AIRLOCK_MAX_CONNECTIONS_PER_ADDRESS="-1" is invalid/);
   });
+
+  it('network: on with 10.213, 200 Mbit/s per core and the host\'s resolvers unless configured; off turns it off', () => {
+    expect(load({})().network).toEqual({ subnet: '10.213', megabitsPerCpu: 200, dnsUpstream: undefined });
+    expect(load({ AIRLOCK_NETWORK: 'off' })().network).toBeUndefined();
+    expect(
+      load({ AIRLOCK_NETWORK_SUBNET: '10.99', AIRLOCK_NETWORK_MBIT_PER_CPU: '50', AIRLOCK_NETWORK_DNS: '198.51.100.53, 198.51.100.54:5353' })()
+        .network,
+    ).toEqual({ subnet: '10.99', megabitsPerCpu: 50, dnsUpstream: ['198.51.100.53', '198.51.100.54:5353'] });
+    expect(load({ AIRLOCK_NETWORK_SUBNET: '10.213.0.0/16' })).toThrow(
+      /^AIRLOCK_NETWORK_SUBNET="10.213.0.0\/16" is invalid: the first two octets of a \/16, such as 10.213/,
+    );
+    expect(load({ AIRLOCK_NETWORK_DNS: 'dns.example' })).toThrow(/^AIRLOCK_NETWORK_DNS="dns.example" is invalid/);
+    expect(load({ AIRLOCK_NETWORK: 'yes' })).toThrow(/^AIRLOCK_NETWORK="yes" is invalid/);
+  });
 });
