@@ -21,14 +21,17 @@ function admin(path: string, json: unknown) {
 }
 
 async function fetchFrom(key: string, urls: string[]) {
-  const response = await airlock.request<{ stdout: string; stderr: string; trace_id: string }>('/v1/sandbox/execute', {
+  const response = await airlock.request<{ stdout: string; stderr: string; trace_id: string; network?: unknown[] }>('/v1/sandbox/execute', {
     method: 'POST',
     apiKey: key,
     json: { language: 'bash', code: `python3 -c '${FETCH}' ${urls.join(' ')}` },
   });
   expect(response.status).toBe(200);
-  const record = await airlock.request<{ network_mode: string }>(`/v1/executions/${response.body.trace_id}`, { apiKey: key });
-  return { lines: response.body.stdout.trim().split('\n'), networkMode: record.body.network_mode };
+  const record = await airlock.request<{ network_mode: string; network: unknown[] | null }>(`/v1/executions/${response.body.trace_id}`, {
+    apiKey: key,
+  });
+  expect(record.body.network ?? undefined).toEqual(response.body.network);
+  return { lines: response.body.stdout.trim().split('\n'), networkMode: record.body.network_mode, receipt: record.body.network };
 }
 
 beforeAll(async () => {
@@ -57,6 +60,16 @@ describe('network modes through the API', () => {
     expect(fetched.lines[0]).toBe('internet');
     expect(fetched.lines.slice(1)).toEqual(['URLError [Errno 111] Connection refused', 'URLError [Errno 111] Connection refused']);
     expect(fetched.networkMode).toBe('unrestricted');
+    // The receipt: what was contacted, named from the sandbox's DNS, and what was refused, by which rule.
+    expect(fetched.receipt).toEqual([
+      expect.objectContaining({ name: null, address: topology.privateAddress, port: 80, protocol: 'tcp', verdict: 'blocked', rule: 'blocked_range', packets_in: 0 }),
+      expect.objectContaining({ name: null, address: topology.metadataAddress, port: 80, protocol: 'tcp', verdict: 'blocked', rule: 'blocked_range' }),
+      expect.objectContaining({ name: 'web.test.example', address: topology.internet, port: 8080, protocol: 'tcp', verdict: 'allowed', rule: null }),
+    ]);
+    const allowed = fetched.receipt!.at(-1) as { bytes_in: number; bytes_out: number; packets_in: number };
+    expect(allowed.bytes_in).toBeGreaterThan(100);
+    expect(allowed.bytes_out).toBeGreaterThan(100);
+    expect(allowed.packets_in).toBeGreaterThan(2);
   });
 
   it('an API key narrowed to blocked, and the default sandbox config, reach nothing', async () => {
@@ -65,6 +78,7 @@ describe('network modes through the API', () => {
       expect(fetched.lines[0]).toMatch(/^URLError \[Errno -[23]\]/); // no DNS at all
       expect(fetched.lines[1]).toBe('URLError [Errno 101] Network is unreachable');
       expect(fetched.networkMode).toBe('blocked');
+      expect(fetched.receipt).toBeNull();
     }
   });
 

@@ -137,6 +137,18 @@ describe('sandboxes with network', () => {
     }
   }, 60_000);
 
+  it("a sandbox's receipt counts its own flows only: the next sandbox on its address starts with none", async () => {
+    const limits = { cpus: 1, memoryBytes: 512 << 20, pids: 128, tmpBytes: 64 << 20, homeBytes: 64 << 20 };
+    const first = (await runtime.acquire({ image: 'default', language: 'bash', limits, network: 'unrestricted' })).sandbox;
+    const contacted = await first.run({ code: `exec 3<>/dev/tcp/${topology.internet}/8080; echo -e "GET / HTTP/1.0\\r\\n" >&3; cat <&3 >/dev/null`, env: {}, timeoutMs: 20_000 });
+    expect(contacted.network).toEqual([expect.objectContaining({ address: topology.internet, port: 8080, verdict: 'allowed' })]);
+    await first.destroy();
+    const second = (await runtime.acquire({ image: 'default', language: 'bash', limits, network: 'unrestricted' })).sandbox;
+    expect((await second.run({ code: 'true', env: {}, timeoutMs: 20_000 })).network).toEqual([]);
+    const offline = (await runtime.acquire({ image: 'default', language: 'bash', limits })).sandbox;
+    expect((await offline.run({ code: 'true', env: {}, timeoutMs: 20_000 })).network).toBeNull();
+  });
+
   it('a sandbox cannot take its link down, change its address or send raw (spoofable) packets', async () => {
     const { sandbox } = await runtime.acquire({
       image: 'default',

@@ -28,6 +28,7 @@ export {
   ExecutionRecordResponse,
   ExecutionCancelResponse,
   ExecutionEvent,
+  NetworkReceiptEntry,
   WEBHOOK_DELIVERY_STATUSES,
   WebhookDeliveryStatus,
   WebhookAttempt,

@@ -16,6 +16,26 @@ const TraceId = z.string().describe('execution id, `trc_` and 20 base32 characte
 const Timestamp = z.iso.datetime();
 const ExecutionErrorCode = z.enum(EXECUTION_ERROR_CODES).meta({ id: 'ExecutionErrorCode' });
 
+/** One destination an execution with network contacted or tried (Airlock extension: the network receipt). */
+export const NetworkReceiptEntry = z
+  .object({
+    name: z.string().nullable().describe('the name the sandbox resolved to this address, if it did'),
+    address: z.string(),
+    port: z.number().int(),
+    protocol: z.enum(['tcp', 'udp']),
+    bytes_out: z.number().int(),
+    bytes_in: z.number().int(),
+    packets_out: z.number().int(),
+    packets_in: z.number().int(),
+    verdict: z.enum(['allowed', 'blocked']),
+    rule: z
+      .enum(['host_address', 'blocked_range', 'blocked_port'])
+      .nullable()
+      .describe('what refused it: an address of the host, a private or reserved range, a blocked port; null when allowed'),
+  })
+  .meta({ id: 'NetworkReceiptEntry' });
+export type NetworkReceiptEntry = z.infer<typeof NetworkReceiptEntry>;
+
 /** The result of an execution: the inline answer, the last stream event's `result`, the webhook payload. */
 export const ExecuteResponse = z.object({
   success: z.boolean().describe('true exactly when the exit code is 0'),
@@ -33,6 +53,10 @@ export const ExecuteResponse = z.object({
   stderr_truncated: z.boolean().describe(`stderr passed ${LIMITS.outputMaxBytes} bytes and was cut there`),
   duration_ms: z.number().int().describe('how long the code ran'),
   overhead_ms: z.number().describe('from the request being accepted to the code running'),
+  network: z
+    .array(NetworkReceiptEntry)
+    .optional()
+    .describe('Airlock extension, for a sandbox with network: every destination it contacted or tried (TCP and UDP)'),
 }).meta({ id: 'ExecuteResponse' });
 export type ExecuteResponse = z.infer<typeof ExecuteResponse>;
 
@@ -76,6 +100,10 @@ export const ExecutionRecordResponse = z.object({
   webhook_delivery_status: WebhookDeliveryStatus.nullable().describe("the webhook delivery's state; null without webhook_url"),
   metadata: z.record(z.string(), z.string()).describe("the request's metadata ({} without)"),
   network_mode: z.enum(NETWORK_MODES).describe("Airlock extension: the network it ran with, its sandbox config's as its API key narrowed it"),
+  network: z
+    .array(NetworkReceiptEntry)
+    .nullable()
+    .describe('Airlock extension: the network receipt of a finished execution with network; null otherwise'),
   created_at: Timestamp,
   completed_at: Timestamp.nullable(),
 }).meta({ id: 'ExecutionRecordResponse' });

@@ -1,4 +1,4 @@
-import type { DeliveryMode, ExecutionStatus as FinishedExecutionStatus, NetworkMode } from '@airlock/contracts';
+import type { DeliveryMode, ExecutionStatus as FinishedExecutionStatus, NetworkMode, NetworkReceiptEntry } from '@airlock/contracts';
 import type { Queryable } from './database.js';
 import { UniqueViolationError } from './errors.js';
 import { stringMapParameter, withoutNul } from './sql-text.js';
@@ -33,6 +33,8 @@ export interface Execution {
   webhookUrl: string | null;
   /** The network it ran with, its API key's narrowing applied. */
   networkMode: NetworkMode;
+  /** What it contacted or tried, for an execution with network once finished; else null. */
+  network: NetworkReceiptEntry[] | null;
   warm: boolean;
   durationMs: number | null;
   overheadMs: number | null;
@@ -95,6 +97,8 @@ export interface ExecutionResult {
   resultSeq: number | null;
   startedAt: Date | null;
   completedAt: Date;
+  /** The network receipt; null without network. */
+  network: NetworkReceiptEntry[] | null;
 }
 
 export interface ExecutionRow {
@@ -117,6 +121,7 @@ export interface ExecutionRow {
   delivery_mode: DeliveryMode;
   webhook_url: string | null;
   network_mode: NetworkMode;
+  network: NetworkReceiptEntry[] | null;
   warm: boolean;
   duration_ms: number | null;
   overhead_ms: number | null;
@@ -150,6 +155,7 @@ export const EXECUTION_COLUMNS = [
   'delivery_mode',
   'webhook_url',
   'network_mode',
+  'network',
   'warm',
   'duration_ms',
   'overhead_ms',
@@ -186,6 +192,7 @@ export function toExecution(row: ExecutionRow): Execution {
     deliveryMode: row.delivery_mode,
     webhookUrl: row.webhook_url,
     networkMode: row.network_mode,
+    network: row.network,
     warm: row.warm,
     durationMs: row.duration_ms,
     overheadMs: row.overhead_ms,
@@ -304,7 +311,8 @@ export class ExecutionRepository {
         `UPDATE executions SET
            status = $2, exit_code = $3, error = $4, stdout = $5, stderr = $6, stdout_truncated = $7,
            stderr_truncated = $8, warm = $9, duration_ms = $10, overhead_ms = $11, peak_memory_bytes = $12,
-           cpu_time_ms = $13, started_at = $14, completed_at = $15, error_code = $16, result_seq = $17
+           cpu_time_ms = $13, started_at = $14, completed_at = $15, error_code = $16, result_seq = $17,
+           network = $21::jsonb
          WHERE trace_id = $1 AND status = 'running' AND ($19::text IS NULL OR EXISTS (SELECT FROM released))
          RETURNING ${SELECT_LIST}`,
         `released AS (
@@ -338,6 +346,7 @@ export class ExecutionRepository {
         thread?.orgId ?? null,
         thread?.threadId ?? null,
         thread?.layer ?? null,
+        result.network === null ? null : JSON.stringify(result.network),
       ],
     );
     return row === undefined ? null : toExecution(row);

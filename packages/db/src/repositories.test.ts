@@ -259,6 +259,7 @@ describe.each(BACKEND_KINDS)('repositories on %s', (kind) => {
       resultSeq: 4,
       startedAt: new Date('2025-01-01T00:00:00.010Z'),
       completedAt: new Date('2025-01-01T00:00:00.052Z'),
+      network: null,
       ...overrides,
     });
 
@@ -301,6 +302,7 @@ describe.each(BACKEND_KINDS)('repositories on %s', (kind) => {
         deliveryMode: 'streaming',
         webhookUrl: null,
         networkMode: 'blocked',
+        network: null,
         warm: false,
         durationMs: null,
         overheadMs: null,
@@ -420,6 +422,16 @@ describe.each(BACKEND_KINDS)('repositories on %s', (kind) => {
       await database.query(`UPDATE executions SET status = 'failed' WHERE trace_id = $1`, [third.traceId]);
       expect(await executions.complete(third.traceId, result(), { orgId: third.orgId, threadId: 'home', layer })).toBeNull();
       expect(await threads.get(third.orgId, 'home')).toMatchObject({ layers: [], busyTraceId: third.traceId });
+    });
+
+    it('stores the network receipt of a finished execution as given', async () => {
+      const { organization, execution } = await startExecution({ networkMode: 'unrestricted' });
+      const network = [
+        { name: 'web.test.example', address: '198.51.100.10', port: 8080, protocol: 'tcp' as const, bytes_out: 400, bytes_in: 9000, packets_out: 6, packets_in: 5, verdict: 'allowed' as const, rule: null },
+        { name: null, address: '10.77.0.10', port: 80, protocol: 'tcp' as const, bytes_out: 60, bytes_in: 0, packets_out: 1, packets_in: 0, verdict: 'blocked' as const, rule: 'blocked_range' as const },
+      ];
+      await executions.complete(execution.traceId, result({ network }));
+      expect(await executions.get(organization.id, execution.traceId)).toMatchObject({ networkMode: 'unrestricted', network });
     });
 
     it('an idempotency key is unique in the organization for 24 hours, then free again', async () => {

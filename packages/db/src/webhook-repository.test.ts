@@ -52,6 +52,7 @@ describe.each(BACKEND_KINDS)('the webhook outbox on %s', (kind) => {
     resultSeq: 3,
     startedAt: new Date(),
     completedAt: new Date(),
+    network: null,
   };
 
   async function running(webhookUrl: string | null, nodeId = 'node_a') {

@@ -19,7 +19,7 @@ describe('hostRuleset', () => {
   });
 
   it('refuses every packet from a sandbox to the host but DNS to a gateway, and every new connection into a sandbox', () => {
-    expect(ruleset).toContain('iifname "alk*" ip daddr 10.213.0.0/16 ip daddr & 0.0.0.3 == 0.0.0.1 meta l4proto { tcp, udp } th dport 53 accept\n    iifname "alk*" jump refuse');
+    expect(ruleset).toContain('iifname "alk*" ip daddr 10.213.0.0/16 ip daddr & 0.0.0.3 == 0.0.0.1 meta l4proto { tcp, udp } th dport 53 accept\n');
     expect(ruleset).toContain('oifname "alk*" drop');
     expect(ruleset).toContain('meta l4proto tcp reject with tcp reset');
   });
@@ -27,5 +27,14 @@ describe('hostRuleset', () => {
   it('drops other forwarded traffic only when the host forwards for sandboxes alone', () => {
     expect(ruleset).not.toMatch(/^ {4}drop$/m);
     expect(hostRuleset({ interfacePrefix: 'alk', forwardSandboxesOnly: true, sandboxSubnet: '10.213.0.0/16' })).toMatch(/^ {4}drop$/m);
+  });
+
+  it('counts each sandbox flow that passes, each way, and each one a rule refuses, by rule', () => {
+    for (const set of ['flows_out', 'flows_in', 'refused_host', 'refused_range', 'refused_port']) {
+      expect(ruleset).toContain(`set ${set} {\n    type ipv4_addr . ipv4_addr . inet_proto . inet_service\n    flags dynamic\n    counter`);
+    }
+    expect(ruleset).toContain('update @refused_host { ip saddr . ip daddr . meta l4proto . th dport }\n    iifname "alk*" jump refuse');
+    expect(ruleset).toContain('update @flows_in { ip daddr . ip saddr . meta l4proto . th sport }');
+    expect(ruleset).toContain('meta l4proto { tcp, udp } update @flows_out { ip saddr . ip daddr . meta l4proto . th dport }\n    accept');
   });
 });

@@ -28,6 +28,17 @@ export const ALWAYS_BLOCKED_TCP_PORTS = [25] as const;
 
 export const NFTABLES_TABLE = 'airlock';
 
+/**
+ * The sets that count each sandbox's flows, for its network receipt: elements `sandbox . remote . protocol . remote
+ * port` (TCP and UDP), with packet and byte counters. `flows_out` and `flows_in` count what passed each way;
+ * `refused_*` what a rule refused, by rule.
+ */
+export const FLOW_SETS = ['flows_out', 'flows_in', 'refused_host', 'refused_range', 'refused_port'] as const;
+export type FlowSet = (typeof FLOW_SETS)[number];
+
+/** An empty set whose listing marks the end of a command that prints nothing (NftablesSession). */
+export const SYNC_SET = 'sync';
+
 export interface RulesetOptions {
   /** Prefix of the host-side interface of every sandbox's link (an nftables wildcard `prefix*` matches them). */
   interfacePrefix: string;
@@ -43,6 +54,10 @@ export interface RulesetOptions {
    */
   sandboxSubnet: string;
 }
+
+/** A flow's key from a sandbox's packet, and from a reply to it. */
+const OUTBOUND_FLOW = 'ip saddr . ip daddr . meta l4proto . th dport';
+const INBOUND_FLOW = 'ip daddr . ip saddr . meta l4proto . th sport';
 
 /**
  * The whole table as an `nft -f` script that replaces any earlier version atomically: a sandbox reaches no address of
@@ -62,6 +77,17 @@ export function hostRuleset(options: RulesetOptions): string {
     '    flags interval',
     `    elements = { ${ALWAYS_BLOCKED_IPV4.join(', ')} }`,
     '  }',
+    ...FLOW_SETS.flatMap((set) => [
+      `  set ${set} {`,
+      '    type ipv4_addr . ipv4_addr . inet_proto . inet_service',
+      '    flags dynamic',
+      '    counter',
+      '    size 262144',
+      '  }',
+    ]),
+    `  set ${SYNC_SET} {`,
+    '    type ipv4_addr',
+    '  }',
     '  chain refuse {',
     '    meta l4proto tcp reject with tcp reset',
     '    reject with icmpx admin-prohibited',
@@ -69,10 +95,12 @@ export function hostRuleset(options: RulesetOptions): string {
     '  chain input {',
     '    type filter hook input priority filter - 10; policy accept;',
     `    iifname ${sandboxes} ip daddr ${options.sandboxSubnet} ip daddr & 0.0.0.3 == 0.0.0.1 meta l4proto { tcp, udp } th dport 53 accept`,
+    `    iifname ${sandboxes} meta l4proto { tcp, udp } update @refused_host { ${OUTBOUND_FLOW} }`,
     `    iifname ${sandboxes} jump refuse`,
     '  }',
     '  chain forward {',
     '    type filter hook forward priority filter - 10; policy accept;',
+    `    oifname ${sandboxes} ct state established,related meta l4proto { tcp, udp } update @flows_in { ${INBOUND_FLOW} }`,
     `    oifname ${sandboxes} ct state established,related accept`,
     `    oifname ${sandboxes} drop`,
     `    iifname ${sandboxes} jump sandbox_egress`,
@@ -81,8 +109,11 @@ export function hostRuleset(options: RulesetOptions): string {
     '  chain sandbox_egress {',
     '    fib saddr . iif oif missing drop',
     '    meta nfproto ipv6 jump refuse',
+    `    ip daddr @always_blocked_ipv4 meta l4proto { tcp, udp } update @refused_range { ${OUTBOUND_FLOW} }`,
     '    ip daddr @always_blocked_ipv4 jump refuse',
+    `    tcp dport { ${ALWAYS_BLOCKED_TCP_PORTS.join(', ')} } update @refused_port { ${OUTBOUND_FLOW} }`,
     `    tcp dport { ${ALWAYS_BLOCKED_TCP_PORTS.join(', ')} } jump refuse`,
+    `    meta l4proto { tcp, udp } update @flows_out { ${OUTBOUND_FLOW} }`,
     '    accept',
     '  }',
     '  chain postrouting {',

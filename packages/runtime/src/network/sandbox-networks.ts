@@ -3,7 +3,9 @@ import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { SandboxResolver, hostNameservers, type DnsQuery } from './sandbox-resolver.js';
-import { hostRuleset, NFTABLES_TABLE } from './network-ruleset.js';
+import { hostRuleset, NFTABLES_TABLE, SYNC_SET } from './network-ruleset.js';
+import { flowElements, networkReceipt, type FlowElement, type NetworkFlow } from './network-receipt.js';
+import { NftablesSession } from './nftables-session.js';
 
 const run = promisify(execFile);
 
@@ -18,6 +20,8 @@ export interface SlotNetwork {
   readonly resolvConf: string;
   /** The DNS questions the sandbox has asked so far. */
   queries(): DnsQuery[];
+  /** What the sandbox has contacted or tried so far, from the host's flow counters and its DNS questions. */
+  receipt(): Promise<NetworkFlow[]>;
   /** Deletes the namespace (and with it the link), and forgets the address's connection tracking and questions. */
   release(): Promise<void>;
 }
@@ -56,6 +60,8 @@ export class SandboxNetworks {
   #next = 0;
   #upstream: string[] = [];
   #hostPrepared: Promise<void> | undefined;
+  /** Reads and clears the flow counters; started with the host's table. */
+  readonly #nft = new NftablesSession(`list set inet ${NFTABLES_TABLE} ${SYNC_SET}`);
 
   constructor(options: SandboxNetworksOptions) {
     if (!/^[0-9a-f]{4}$/.test(options.tag)) throw new Error(`network tag must be 4 lowercase hex digits, got "${options.tag}"`);
@@ -85,12 +91,14 @@ export class SandboxNetworks {
     const forwardSandboxesOnly = !forwarding || (await forwardsSandboxesOnly());
     const sandboxSubnet = `${this.#options.subnet}.0.0/16`;
     await nft(hostRuleset({ interfacePrefix: LINK_PREFIX, forwardSandboxesOnly, sandboxSubnet }));
+    this.#nft.start();
     this.#upstream = this.#options.dnsUpstream ?? (await hostNameservers());
     await mkdir(join(this.#options.stateDirectory, 'resolv'), { recursive: true, mode: 0o711 });
   }
 
   /** Removes this server's namespaces and links. */
   async close(): Promise<void> {
+    this.#nft.close();
     await this.#removeLeftovers();
   }
 
@@ -118,6 +126,7 @@ export class SandboxNetworks {
       await rm(resolvConf, { force: true });
       await run('ip', ['netns', 'delete', name]).catch(() => undefined);
       await run('conntrack', ['-D', '-s', address]).catch(() => undefined); // exits 1 when there was nothing
+      await this.#forgetFlows(address).catch(() => undefined);
       this.#free.push(index);
     };
     try {
@@ -149,8 +158,25 @@ export class SandboxNetworks {
       gateway,
       resolvConf,
       queries: () => resolver.queries(address),
+      receipt: async () => networkReceipt(address, await this.#flows(), resolver.queries(address)),
       release,
     };
+  }
+
+  async #flows(): Promise<FlowElement[]> {
+    return flowElements(await this.#nft.list(`list table inet ${NFTABLES_TABLE}`));
+  }
+
+  /** Deletes the flow counters of a sandbox address, so the next sandbox with it starts with none. */
+  async #forgetFlows(address: string): Promise<void> {
+    const bySet = new Map<string, string[]>();
+    for (const element of await this.#flows()) {
+      if (element.sandbox !== address) continue;
+      const keys = bySet.get(element.set) ?? [];
+      keys.push(`${element.sandbox} . ${element.remote} . ${element.protocol} . ${element.port}`);
+      bySet.set(element.set, keys);
+    }
+    for (const [set, keys] of bySet) await this.#nft.run(`delete element inet ${NFTABLES_TABLE} ${set} { ${keys.join(', ')} }`);
   }
 
   async #removeLeftovers(): Promise<void> {

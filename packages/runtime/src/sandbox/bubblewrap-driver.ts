@@ -295,6 +295,8 @@ class BubblewrapSandbox implements PreparedSandbox {
         await slot.killAll();
         await request.afterExit();
       }
+      // Read before the sandbox is destroyed, which clears its flow counters.
+      const network = (await this.#options.spec.network?.receipt()) ?? null;
       return {
         status,
         exitCode: exitCode ?? KILLED_EXIT_CODE,
@@ -306,6 +308,7 @@ class BubblewrapSandbox implements PreparedSandbox {
         runMs,
         peakMemoryBytes: usage.peakMemoryBytes,
         cpuTimeMs: usage.cpuTimeMs,
+        network,
       };
     } finally {
       clearTimeout(timer);

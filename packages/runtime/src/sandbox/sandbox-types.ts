@@ -1,3 +1,4 @@
+import type { NetworkFlow } from '../network/network-receipt.js';
 import type { SlotNetwork } from '../network/sandbox-networks.js';
 export type SandboxLanguage = 'python' | 'node' | 'bash';
 
@@ -61,6 +62,8 @@ export interface SandboxOutcome {
   runMs: number;
   peakMemoryBytes: number | null;
   cpuTimeMs: number | null;
+  /** What a sandbox with network contacted or tried (its receipt); null for one without network. */
+  network: NetworkFlow[] | null;
 }
 
 /** A sandbox whose interpreter is started and waiting for code; single use. */

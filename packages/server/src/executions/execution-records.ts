@@ -6,7 +6,7 @@ export type FinishedExecution = Execution & { status: FinishedExecutionStatus };
 /** What an execution's answers carry: the result being recorded, or a finished execution's record. */
 export type ExecutionOutcomeFields = Pick<
   ExecutionResult,
-  'status' | 'exitCode' | 'errorCode' | 'error' | 'stdoutTruncated' | 'stderrTruncated' | 'durationMs' | 'overheadMs'
+  'status' | 'exitCode' | 'errorCode' | 'error' | 'stdoutTruncated' | 'stderrTruncated' | 'durationMs' | 'overheadMs' | 'network'
 > & { stdout: string | null; stderr: string | null };
 
 /**
@@ -27,6 +27,7 @@ export function toExecuteResponse(traceId: string, outcome: ExecutionOutcomeFiel
     stderr_truncated: outcome.stderrTruncated,
     duration_ms: outcome.durationMs ?? 0,
     overhead_ms: outcome.overheadMs ?? 0,
+    ...(outcome.network !== null && { network: outcome.network }),
   };
 }
 
@@ -62,6 +63,7 @@ export function toRecordResponse(execution: Execution, webhookDeliveryStatus: We
     webhook_delivery_status: webhookDeliveryStatus,
     metadata: execution.metadata,
     network_mode: execution.networkMode,
+    network: execution.network,
     created_at: execution.createdAt.toISOString(),
     completed_at: execution.completedAt?.toISOString() ?? null,
   };

@@ -41,8 +41,9 @@ class ScriptedSandbox implements PreparedSandbox {
       runMs: performance.now() - started,
       peakMemoryBytes: 1024,
       cpuTimeMs: 1,
+      network: null,
       ...outcome,
-    };
+    } as SandboxOutcome;
   }
 
   async destroy(): Promise<void> {}

@@ -6,11 +6,13 @@ import {
   type ExecutionCancelResponse,
   type ExecutionRecordResponse,
   type NetworkMode,
+  type NetworkReceiptEntry,
 } from '@airlock/contracts';
 import { NEVER_RAN_EXIT_CODE, generateId, type Execution, type ExecutionRepository, type ExecutionResult, type SandboxConfig, type WebhookRepository } from '@airlock/db';
 import {
   LayerManifestError,
   SandboxStartError,
+  type NetworkFlow,
   type PreparedSandbox,
   type SandboxLimits,
   type SandboxOutcome,
@@ -231,6 +233,7 @@ export class ExecutionService {
       resultSeq: log.endOutput(),
       startedAt: new Date(createdAt.getTime() + Math.max(0, outcome.codeStartedAt - acceptedAt)),
       completedAt: new Date(),
+      network: outcome.network && outcome.network.map(toReceiptEntry),
     };
     const layer = saved && 'layer' in saved ? saved.layer : null;
     if (!(await this.#complete(traceId, result, home && { lease: home.lease, layer }))) {
@@ -371,6 +374,7 @@ export class ExecutionService {
         webhook_delivery_status: null,
         metadata: log.request.metadata,
         network_mode: log.request.networkMode,
+        network: null,
         created_at: log.request.createdAt.toISOString(),
         completed_at: null,
       };
@@ -451,6 +455,23 @@ function failedResult(message: string, startedAt: Date, resultSeq: number | null
     resultSeq,
     startedAt,
     completedAt: new Date(),
+    network: null,
+  };
+}
+
+/** A receipt entry as the API shows it. */
+function toReceiptEntry(flow: NetworkFlow): NetworkReceiptEntry {
+  return {
+    name: flow.name,
+    address: flow.address,
+    port: flow.port,
+    protocol: flow.protocol,
+    bytes_out: flow.bytesOut,
+    bytes_in: flow.bytesIn,
+    packets_out: flow.packetsOut,
+    packets_in: flow.packetsIn,
+    verdict: flow.verdict,
+    rule: flow.rule,
   };
 }
 

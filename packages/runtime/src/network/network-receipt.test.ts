@@ -1,0 +1,47 @@
+import { describe, expect, it } from 'vitest';
+import { flowElements, networkReceipt } from './network-receipt.js';
+
+const element = (set: string, fields: unknown[], packets: number, bytes: number) => ({
+  set: { family: 'inet', name: set, table: 'airlock', elem: [{ elem: { val: { concat: fields }, counter: { packets, bytes } } }] },
+});
+
+const listing = {
+  nftables: [
+    { metainfo: { version: '1.0.6' } },
+    element('flows_out', ['10.213.0.2', '198.51.100.10', 'tcp', 8080], 6, 400),
+    element('flows_in', ['10.213.0.2', '198.51.100.10', 'tcp', 8080], 5, 9000),
+    element('refused_range', ['10.213.0.2', '10.77.0.10', 'tcp', 80], 1, 60),
+    element('refused_host', ['10.213.0.2', '10.213.0.1', 'tcp', 22], 1, 60),
+    element('flows_out', ['10.213.0.6', '198.51.100.10', 'tcp', 8080], 2, 120),
+    { set: { family: 'inet', name: 'always_blocked_ipv4', elem: [{ prefix: { addr: '10.0.0.0', len: 8 } }] } },
+  ],
+};
+
+describe('networkReceipt', () => {
+  it("lists one sandbox's destinations with bytes and packets each way, the refused ones with their rule, named from its DNS", () => {
+    const receipt = networkReceipt('10.213.0.2', flowElements(listing), [
+      { name: 'web.test.example', type: 'A', answers: ['198.51.100.10'], verdict: 'answered' },
+    ]);
+    expect(receipt).toEqual([
+      { name: null, address: '10.213.0.1', port: 22, protocol: 'tcp', bytesOut: 60, bytesIn: 0, packetsOut: 1, packetsIn: 0, verdict: 'blocked', rule: 'host_address' },
+      { name: null, address: '10.77.0.10', port: 80, protocol: 'tcp', bytesOut: 60, bytesIn: 0, packetsOut: 1, packetsIn: 0, verdict: 'blocked', rule: 'blocked_range' },
+      {
+        name: 'web.test.example',
+        address: '198.51.100.10',
+        port: 8080,
+        protocol: 'tcp',
+        bytesOut: 400,
+        bytesIn: 9000,
+        packetsOut: 6,
+        packetsIn: 5,
+        verdict: 'allowed',
+        rule: null,
+      },
+    ]);
+  });
+
+  it('reads nothing from output without flow sets', () => {
+    expect(flowElements({ nftables: [{ metainfo: {} }] })).toEqual([]);
+    expect(flowElements(undefined)).toEqual([]);
+  });
+});

@@ -1,0 +1,102 @@
+import { FLOW_SETS, type FlowSet } from './network-ruleset.js';
+import type { DnsQuery } from './sandbox-resolver.js';
+
+/** One destination a sandbox contacted or tried, over TCP or UDP (the execution record's `network`). */
+export interface NetworkFlow {
+  /** The name the sandbox resolved to this address through its resolver, if it did. */
+  name: string | null;
+  address: string;
+  port: number;
+  protocol: 'tcp' | 'udp';
+  bytesOut: number;
+  bytesIn: number;
+  packetsOut: number;
+  packetsIn: number;
+  verdict: 'allowed' | 'blocked';
+  /** Which rule refused it: an address of the host, a private or reserved range, a blocked port; null when allowed. */
+  rule: 'host_address' | 'blocked_range' | 'blocked_port' | null;
+}
+
+/** A counted element of a flow set: `sandbox . remote . protocol . remote port`. */
+export interface FlowElement {
+  set: FlowSet;
+  sandbox: string;
+  remote: string;
+  protocol: string;
+  port: number;
+  packets: number;
+  bytes: number;
+}
+
+const REFUSING_RULES: Partial<Record<FlowSet, NetworkFlow['rule']>> = {
+  refused_host: 'host_address',
+  refused_range: 'blocked_range',
+  refused_port: 'blocked_port',
+};
+
+/** The flow sets' elements in `nft -j list table` output. */
+export function flowElements(listing: unknown): FlowElement[] {
+  const objects = (listing as { nftables?: unknown[] } | undefined)?.nftables ?? [];
+  const elements: FlowElement[] = [];
+  for (const object of objects) {
+    const set = (object as { set?: { name?: string; elem?: unknown[] } }).set;
+    if (!set?.name || !(FLOW_SETS as readonly string[]).includes(set.name)) continue;
+    for (const entry of set.elem ?? []) {
+      const element = (entry as { elem?: { val?: unknown; counter?: { packets: number; bytes: number } } }).elem;
+      const fields = (element?.val as { concat?: unknown[] } | undefined)?.concat;
+      if (!fields || fields.length !== 4) continue;
+      const [sandbox, remote, protocol, port] = fields;
+      elements.push({
+        set: set.name as FlowSet,
+        sandbox: String(sandbox),
+        remote: String(remote),
+        protocol: String(protocol),
+        port: Number(port),
+        packets: element?.counter?.packets ?? 0,
+        bytes: element?.counter?.bytes ?? 0,
+      });
+    }
+  }
+  return elements;
+}
+
+/**
+ * The receipt of the sandbox at `sandboxAddress`: one entry per destination (address, port, protocol) and verdict,
+ * with bytes and packets each way, named from the sandbox's DNS questions, sorted by name, address and port.
+ */
+export function networkReceipt(sandboxAddress: string, elements: FlowElement[], queries: DnsQuery[]): NetworkFlow[] {
+  const names = new Map<string, string>();
+  for (const query of queries) for (const answer of query.answers) names.set(answer, query.name);
+  const flows = new Map<string, NetworkFlow>();
+  for (const element of elements) {
+    if (element.sandbox !== sandboxAddress || (element.protocol !== 'tcp' && element.protocol !== 'udp')) continue;
+    const rule = REFUSING_RULES[element.set] ?? null;
+    const key = `${element.remote}/${element.port}/${element.protocol}/${rule ?? 'allowed'}`;
+    let flow = flows.get(key);
+    if (!flow) {
+      flow = {
+        name: names.get(element.remote) ?? null,
+        address: element.remote,
+        port: element.port,
+        protocol: element.protocol,
+        bytesOut: 0,
+        bytesIn: 0,
+        packetsOut: 0,
+        packetsIn: 0,
+        verdict: rule === null ? 'allowed' : 'blocked',
+        rule,
+      };
+      flows.set(key, flow);
+    }
+    if (element.set === 'flows_in') {
+      flow.bytesIn += element.bytes;
+      flow.packetsIn += element.packets;
+    } else {
+      flow.bytesOut += element.bytes;
+      flow.packetsOut += element.packets;
+    }
+  }
+  return [...flows.values()].sort(
+    (a, b) => (a.name ?? '').localeCompare(b.name ?? '') || a.address.localeCompare(b.address) || a.port - b.port,
+  );
+}
