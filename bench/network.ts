@@ -4,8 +4,8 @@
  *
  *   npx vite-node bench/network.ts [--iterations 100]
  *
- * - overhead_ms p50 of python `print(1)` with an `unrestricted` sandbox config and with the default `blocked` one,
- *   interleaved call by call;
+ * - overhead_ms and client wall time p50 of python `print(1)` with an `unrestricted` sandbox config and with the
+ *   default `blocked` one, interleaved call by call;
  * - a plain HTTP GET (a new TCP connection each, by address) from inside a sandbox and from the host, by the same
  *   python program;
  * - how fast slots' networks are wired (namespace, veth, addresses, shaping, resolver), one after another.
@@ -83,11 +83,16 @@ async function run(iterations: number): Promise<string> {
 
     progress(`overhead: ${iterations} interleaved python calls per network mode`);
     const overhead = { blocked: [] as number[], unrestricted: [] as number[] };
+    const wall = { blocked: [] as number[], unrestricted: [] as number[] };
     const { pool } = await countingPool(server, async () => {
       for (let round = -5; round < iterations; round++) {
         for (const [mode, key] of [['blocked', server.apiKey], ['unrestricted', online]] as const) {
+          const started = performance.now();
           const answer = await call(key);
-          if (round >= 0) overhead[mode].push(answer.overhead_ms);
+          if (round >= 0) {
+            overhead[mode].push(answer.overhead_ms);
+            wall[mode].push(performance.now() - started);
+          }
           await sleep(PAUSE_MS);
         }
       }
@@ -129,6 +134,8 @@ async function run(iterations: number): Promise<string> {
       `| overhead_ms p50, python \`print(1)\`, \`blocked\` (${overhead.blocked.length} calls) | ${formatMs(p50(overhead.blocked))} |`,
       `| overhead_ms p50, python \`print(1)\`, \`unrestricted\` (${overhead.unrestricted.length} calls) | ${formatMs(p50(overhead.unrestricted))} |`,
       `| unrestricted - blocked, p50 | ${formatMs(p50(overhead.unrestricted) - p50(overhead.blocked))} |`,
+      `| client wall time p50, \`blocked\` | ${formatMs(p50(wall.blocked))} |`,
+      `| client wall time p50, \`unrestricted\` (the receipt read included) | ${formatMs(p50(wall.unrestricted))} |`,
       `| warm pool hits over both series | ${Math.round(hitRate(pool) * 100)}% |`,
       `| HTTP GET on a new connection, from a sandbox, p50 | ${formatMs(p50(inSandbox))} |`,
       `| the same GET from the host, p50 | ${formatMs(p50(fromHost))} |`,

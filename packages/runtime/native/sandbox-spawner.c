@@ -28,6 +28,8 @@
  *   2 mount: u32 type (1 tmpfs, 2 overlay), then the target directory and the mount data, NUL-terminated; the
  *     mount runs with the target's parent as working directory.
  *   3 unmount: the target directory, NUL-terminated; detached, so open files do not keep it busy.
+ *   4 command: as spawn, but the program runs as root and must be one of COMMANDS (the tools that wire sandboxes'
+ *     networks), without cgroups; uid and gid are ignored. Sandboxes are never started this way.
  * Event: u32 id, u32 kind (1 started: value = pid; 2 exited: value = status; 3 failed: value = errno; 4 done),
  * i32 value, u32 zero.
  */
@@ -57,7 +59,17 @@
 #define PARK_FD 64
 
 enum { EVENT_STARTED = 1, EVENT_EXITED = 2, EVENT_FAILED = 3, EVENT_DONE = 4 };
-enum { OP_SPAWN = 1, OP_MOUNT = 2, OP_UNMOUNT = 3 };
+enum { OP_SPAWN = 1, OP_MOUNT = 2, OP_UNMOUNT = 3, OP_COMMAND = 4 };
+
+/* The only programs operation 4 runs as root. */
+static const char *const COMMANDS[] = {"/usr/sbin/ip", "/usr/sbin/tc", "/usr/sbin/conntrack", NULL};
+
+static int is_command(const char *program) {
+  for (const char *const *command = COMMANDS; *command; command++) {
+    if (strcmp(program, *command) == 0) return 1;
+  }
+  return 0;
+}
 enum { MOUNT_TMPFS = 1, MOUNT_OVERLAY = 2 };
 
 static const char *mount_root;
@@ -164,9 +176,11 @@ static void run_child(uid_t uid, gid_t gid, const int *parked, char **files, uin
     if (fd < 0 || write(fd, "0", 1) != 1) child_fail(cgroups[index]);
     close(fd);
   }
-  if (setgroups(0, NULL) != 0) child_fail("setgroups");
-  if (setresgid(gid, gid, gid) != 0) child_fail("setresgid");
-  if (setresuid(uid, uid, uid) != 0) child_fail("setresuid");
+  if (uid != 0) {
+    if (setgroups(0, NULL) != 0) child_fail("setgroups");
+    if (setresgid(gid, gid, gid) != 0) child_fail("setresgid");
+    if (setresuid(uid, uid, uid) != 0) child_fail("setresuid");
+  }
   /* Cleared by the credential change above, so set after it. */
   if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) child_fail("PR_SET_PDEATHSIG");
   if (getppid() != spawner) _exit(127);
@@ -293,7 +307,8 @@ static void handle_mount(uint32_t id, uint32_t operation, const char *cursor, co
   else send_event(id, EVENT_DONE, 0);
 }
 
-static void handle_spawn(uint32_t id, const char *cursor, const char *end, const sigset_t *original_mask) {
+static void handle_spawn(uint32_t id, uint32_t operation, const char *cursor, const char *end,
+                         const sigset_t *original_mask) {
   uint32_t header[5];
   if (end - cursor < (ptrdiff_t)sizeof header) {
     send_event(id, EVENT_FAILED, EINVAL);
@@ -302,10 +317,11 @@ static void handle_spawn(uint32_t id, const char *cursor, const char *end, const
   memcpy(header, cursor, sizeof header);
   cursor += sizeof header;
   uint32_t file_count = header[2], cgroup_count = header[3], argument_count = header[4];
-  uid_t uid = header[0];
-  gid_t gid = header[1];
+  int as_root = operation == OP_COMMAND;
+  uid_t uid = as_root ? 0 : header[0];
+  gid_t gid = as_root ? 0 : header[1];
   if (file_count > MAX_FILES || cgroup_count > MAX_CGROUPS || argument_count == 0 ||
-      argument_count > MAX_ARGUMENTS || uid == 0 || gid == 0) {
+      argument_count > MAX_ARGUMENTS || (!as_root && (uid == 0 || gid == 0)) || (as_root && cgroup_count != 0)) {
     send_event(id, EVENT_FAILED, EINVAL);
     return;
   }
@@ -317,8 +333,8 @@ static void handle_spawn(uint32_t id, const char *cursor, const char *end, const
   }
   strings[total] = NULL;
   char **arguments = strings + file_count + cgroup_count;
-  if (arguments[0][0] != '/') {
-    send_event(id, EVENT_FAILED, EINVAL);
+  if (arguments[0][0] != '/' || (as_root && !is_command(arguments[0]))) {
+    send_event(id, EVENT_FAILED, arguments[0][0] == '/' ? EPERM : EINVAL);
     return;
   }
 
@@ -359,7 +375,7 @@ static void handle_request(const char *payload, uint32_t length, const sigset_t 
   }
   memcpy(header, payload, sizeof header);
   const char *cursor = payload + sizeof header, *end = payload + length;
-  if (header[1] == OP_SPAWN) handle_spawn(header[0], cursor, end, original_mask);
+  if (header[1] == OP_SPAWN || header[1] == OP_COMMAND) handle_spawn(header[0], header[1], cursor, end, original_mask);
   else if (header[1] == OP_MOUNT || header[1] == OP_UNMOUNT) handle_mount(header[0], header[1], cursor, end);
   else send_event(header[0], EVENT_FAILED, EINVAL);
 }

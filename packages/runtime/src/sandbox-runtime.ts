@@ -181,6 +181,7 @@ export class SandboxRuntime {
         megabitsPerSecond: (cpus) => network.megabitsPerCpu * cpus,
         dnsUpstream: network.dnsUpstream,
         stateDirectory: options.stateDirectory,
+        runCommand: (argv, output) => spawner.command(argv, output),
       });
     await networks?.start();
     return new SandboxRuntime({

@@ -40,7 +40,18 @@ export interface SandboxNetworksOptions {
   dnsUpstream?: string[];
   /** A directory for the slots' resolv.conf files, reachable by the sandbox user. */
   stateDirectory: string;
+  /**
+   * Runs a command (`argv[0]` an absolute path) as root, its output in the file `output`, and resolves with its exit
+   * code. The runtime passes its spawner's: a fork of that small process, where a fork of the server would block its
+   * event loop for milliseconds while requests wait. @default the server's own child_process
+   */
+  runCommand?: (argv: string[], output: string) => Promise<number | null>;
 }
+
+/** Absolute paths of the commands wiring uses (Debian's iproute2 and conntrack), as the spawner needs them. */
+const IP = '/usr/sbin/ip';
+const TC = '/usr/sbin/tc';
+const CONNTRACK = '/usr/sbin/conntrack';
 
 /** Host-side link names begin with this; the nftables rules match them (`alk*`). */
 export const LINK_PREFIX = 'alk';
@@ -118,33 +129,35 @@ export class SandboxNetworks {
     // The slot's resolver listens on its gateway and answers its sandbox alone.
     const resolver = new SandboxResolver({ address: gateway, upstream: this.#upstream });
     const resolvConf = join(this.#options.stateDirectory, 'resolv', `${index}.conf`);
+    const command = (argv: string[]) => this.#command(argv, `${index}`);
     let released = false;
     const release = async (): Promise<void> => {
       if (released) return;
       released = true;
       await resolver.close();
       await rm(resolvConf, { force: true });
-      await run('ip', ['netns', 'delete', name]).catch(() => undefined);
-      await run('conntrack', ['-D', '-s', address]).catch(() => undefined); // exits 1 when there was nothing
+      await command([IP, 'netns', 'delete', name]).catch(() => undefined);
+      await command([CONNTRACK, '-D', '-s', address]).catch(() => undefined); // exits 1 when there was nothing
       await this.#forgetFlows(address).catch(() => undefined);
       this.#free.push(index);
     };
     try {
-      await run('ip', ['netns', 'add', name]);
-      await ipBatch([], [
+      await command([IP, 'netns', 'add', name]);
+      await this.#ipBatch(index, [], [
         `link add ${link} type veth peer name eth0 netns ${name}`,
         `address add ${gateway}/30 dev ${link}`,
         `link set ${link} up`,
       ]);
-      await ipBatch(['-n', name], [
+      await this.#ipBatch(index, ['-n', name], [
         `address add ${address}/30 dev eth0`,
         'link set lo up',
         'link set eth0 up',
         `route add default via ${gateway}`,
       ]);
-      await run('ip', ['netns', 'exec', name, 'sysctl', '-q', '-w', 'net.ipv6.conf.all.disable_ipv6=1', 'net.ipv6.conf.default.disable_ipv6=1']);
-      await run('tc', ['qdisc', 'add', 'dev', link, ...shaping]);
-      await run('ip', ['netns', 'exec', name, 'tc', 'qdisc', 'add', 'dev', 'eth0', ...shaping]);
+      // Inside the namespace: IPv6 off (sysctl through /proc/sys, which `ip netns exec` mounts for the namespace).
+      await command([IP, 'netns', 'exec', name, '/usr/sbin/sysctl', '-q', '-w', 'net.ipv6.conf.all.disable_ipv6=1', 'net.ipv6.conf.default.disable_ipv6=1']);
+      await command([TC, 'qdisc', 'add', 'dev', link, ...shaping]);
+      await command([IP, 'netns', 'exec', name, TC, 'qdisc', 'add', 'dev', 'eth0', ...shaping]);
       await resolver.start();
       resolver.admit(address);
       await writeFile(resolvConf, `nameserver ${gateway}\noptions edns0\n`, { mode: 0o644 });
@@ -161,6 +174,33 @@ export class SandboxNetworks {
       receipt: async () => networkReceipt(address, await this.#flows(), resolver.queries(address)),
       release,
     };
+  }
+
+  /** Runs a command as root through `runCommand`; rejects with its output when it fails. */
+  async #command(argv: string[], label: string): Promise<void> {
+    const output = join(this.#options.stateDirectory, 'resolv', `command-${label}.out`);
+    await mkdir(join(output, '..'), { recursive: true, mode: 0o711 });
+    await writeFile(output, '', { mode: 0o600 });
+    try {
+      const code = await (this.#options.runCommand ?? runWithOutputFile)(argv, output);
+      if (code !== 0) {
+        const said = (await readFile(output, 'utf8').catch(() => '')).trim();
+        throw new Error(`${argv.join(' ')} exited with ${code}${said ? `: ${said}` : ''}`);
+      }
+    } finally {
+      await rm(output, { force: true });
+    }
+  }
+
+  /** `ip -batch` of `commands`, from a file (the spawner gives commands no standard input). */
+  async #ipBatch(index: number, options: string[], commands: string[]): Promise<void> {
+    const batch = join(this.#options.stateDirectory, 'resolv', `batch-${index}`);
+    await writeFile(batch, `${commands.join('\n')}\n`, { mode: 0o600 });
+    try {
+      await this.#command([IP, ...options, '-batch', batch], `${index}`);
+    } finally {
+      await rm(batch, { force: true });
+    }
   }
 
   async #flows(): Promise<FlowElement[]> {
@@ -202,8 +242,15 @@ async function nft(script: string): Promise<void> {
   await runWithInput('nft', ['-f', '-'], script);
 }
 
-async function ipBatch(prefix: string[], commands: string[]): Promise<void> {
-  await runWithInput('ip', [...prefix, '-batch', '-'], `${commands.join('\n')}\n`);
+/** runCommand with this process's child_process: the command's output goes to the file `output`. */
+async function runWithOutputFile(argv: string[], output: string): Promise<number | null> {
+  const [program, ...args] = argv;
+  const result = await run(program!, args).then(
+    () => ({ code: 0, text: '' }),
+    (error: { code?: number; stderr?: string; message: string }) => ({ code: typeof error.code === 'number' ? error.code : 1, text: error.stderr ?? error.message }),
+  );
+  if (result.text) await writeFile(output, result.text);
+  return result.code;
 }
 
 function runWithInput(command: string, args: string[], input: string): Promise<void> {

@@ -85,6 +85,15 @@ describe('sandbox spawner', () => {
     expect((await runScript('exit 3')).code).toBe(3);
   });
 
+  it('runs the network tools as root with their output in a file, and refuses any other program as root', async () => {
+    const output = join(directory, 'command.out');
+    writeFileSync(output, '');
+    expect(await spawner.command(['/usr/sbin/ip', '-V'], output)).toBe(0);
+    expect(readFileSync(output, 'utf8')).toMatch(/^ip utility/);
+    await expect(spawner.command(['/bin/sh', '-c', 'id'], output)).rejects.toThrow(/errno 1\b/);
+    await expect(spawner.command(['ip', '-V'], output)).rejects.toThrow(/errno 22\b/);
+  });
+
   it('rejects arguments with NUL bytes before sending anything', async () => {
     await expect(runScript('true', { argv: ['/bin/sh', '-c', 'true\0'] })).rejects.toBeInstanceOf(SpawnError);
   });

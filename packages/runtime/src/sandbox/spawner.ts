@@ -39,6 +39,7 @@ const EVENT_DONE = 4;
 const OPERATION_SPAWN = 1;
 const OPERATION_MOUNT = 2;
 const OPERATION_UNMOUNT = 3;
+const OPERATION_COMMAND = 4;
 
 /** The file systems the spawner mounts: a size-capped tmpfs, or an overlay of layers. */
 export type MountType = 'tmpfs' | 'overlay';
@@ -87,6 +88,18 @@ export class Spawner {
     const exited = new Promise<number | null>((resolve) => (resolveExit = resolve));
     const pid = await this.#request(OPERATION_SPAWN, fields, strings, resolveExit);
     return { pid, exited };
+  }
+
+  /**
+   * Runs one of the network tools the spawner allows (`/usr/sbin/ip`, `/usr/sbin/tc`, `/usr/sbin/conntrack`) as root,
+   * its stdout and stderr written to the file `output` (which must exist); resolves with its exit code once it ends.
+   */
+  async command(argv: string[], output: string): Promise<number | null> {
+    const strings = [`w${output}`, `w${output}`, ...argv];
+    let resolveExit: (code: number | null) => void = () => undefined;
+    const exited = new Promise<number | null>((resolve) => (resolveExit = resolve));
+    await this.#request(OPERATION_COMMAND, [0, 0, 2, 0, argv.length], strings, resolveExit);
+    return exited;
   }
 
   /** Mounts a file system of `type` with mount `data` (nosuid, nodev) on `target`, a directory below the mount root. */
