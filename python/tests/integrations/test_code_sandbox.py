@@ -40,3 +40,17 @@ def test_a_killed_run_reports_the_timeout(client: Airlock) -> None:
     text = CodeSandbox(client=client, timeout=1).run_input({"code": code})
     assert text.startswith("exit_code: 137 (timeout)\nerror: ")
     assert "--- stdout ---\nstart" in text
+
+
+def test_the_description_states_the_network_the_sandbox_has() -> None:
+    blocked = CodeSandbox().description
+    unrestricted = CodeSandbox(network="unrestricted").description
+    assert "It has no network access" in blocked and "internet" not in blocked
+    assert "It has internet access" in unrestricted and "no network access" not in unrestricted
+    try:
+        CodeSandbox(network="allowlist")
+    except ValueError as error:
+        assert "network must be 'blocked' or 'unrestricted'" in str(error)
+    else:
+        raise AssertionError("an unknown network was accepted")
+

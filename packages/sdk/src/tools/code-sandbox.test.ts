@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
-import { SANDBOX_DESCRIPTION } from '@airlock/contracts';
+import { SANDBOX_DESCRIPTION, sandboxDescription } from '@airlock/contracts';
 import { describe, expect, it } from 'vitest';
 import { Airlock } from '../client.js';
 import { AirlockConnectionError } from '../errors.js';
-import { SANDBOX_FACTS, codeSandboxTool } from './code-sandbox.js';
+import { SANDBOX_FACTS, codeSandboxTool, sandboxFacts } from './code-sandbox.js';
 
 /** A client whose server answers every request with `status` and `body`, recording the request bodies. */
 function answering(status: number, body: unknown) {
@@ -72,6 +72,11 @@ describe('the code_sandbox tool', () => {
     expect(inputSchema.safeParse({ code: '' }).success).toBe(false);
   });
 
+  it('describes the network the key\'s sandbox has when told, in the server\'s words', () => {
+    expect(sandboxFacts('unrestricted')).toBe(sandboxDescription('unrestricted'));
+    expect(codeSandboxTool({ network: 'unrestricted' }).description).toContain(sandboxDescription('unrestricted'));
+  });
+
   it("the Python SDK's tool describes the sandbox in the same words", () => {
     const python = readFileSync(new URL('../../../../python/src/airlock/integrations/_code_sandbox.py', import.meta.url), 'utf8');
     const start = python.indexOf('DESCRIPTION = """\\\n') + 'DESCRIPTION = """\\\n'.length;
@@ -80,6 +85,11 @@ describe('the code_sandbox tool', () => {
     const text = description.replaceAll('\\\n', '').replace(/\s+/g, ' ');
     expect(text).toContain(SANDBOX_DESCRIPTION);
     expect(text).not.toContain('/data');
+    // Its sentence for a sandbox with network, which replaces the blocked one.
+    const unrestricted = /^UNRESTRICTED_NETWORK = \(\n((?:\s+".*"\n)+)\)/m.exec(python)?.[1] ?? '';
+    const sentence = [...unrestricted.matchAll(/"(.*)"/g)].map((match) => match[1]).join('');
+    expect(sandboxDescription('unrestricted')).toContain(sentence);
+    expect(sentence).toMatch(/^It has internet access/);
   });
 
   it('makes its client at the first call, so a tool can be built without a key', () => {

@@ -28,20 +28,42 @@ export interface CodeSandboxToolOptions {
   language?: Language;
   /** Seconds the code may run when the model names no timeout. @default the server's (60) */
   timeout?: number;
+  /**
+   * The network of the API key's sandbox config, so the description tells the model what it allows: `blocked` (no
+   * network) or `unrestricted` (the internet, without private and host addresses). @default 'blocked'
+   */
+  network?: 'blocked' | 'unrestricted';
 }
 
+/** What the sandbox's network lets code do, by network mode. */
+const NETWORK_FACTS = {
+  blocked: [
+    'It has no network access (no DNS, loopback only): pip install, npm install and downloads fail, so work with what',
+    'is installed.',
+  ].join(' '),
+  unrestricted: [
+    'It has internet access (DNS, HTTP and HTTPS; pip install --user and npm install work), but private networks,',
+    'cloud metadata addresses and the host itself are unreachable, and so is port 25 (mail).',
+  ].join(' '),
+} as const;
+
 /**
- * What the sandbox is and can do: the server's own description of it (SANDBOX_DESCRIPTION in the contracts, which
- * the tool subpaths do not import), pinned to it by a test.
+ * What the sandbox is and can do with `network`: the server's own description of it (sandboxDescription in the
+ * contracts, which the tool subpaths do not import), pinned to it by a test.
  */
-export const SANDBOX_FACTS = [
-  'The sandbox is a Debian system with bash, coreutils, python3 with pip, node with npm, curl, git and jq.',
-  'It has no network access (no DNS, loopback only): pip install, npm install and downloads fail, so work with what',
-  'is installed. The code runs as an unprivileged user in /home/sandbox. /tmp is emptied after every call and no',
-  `process outlives it. stdout and stderr are each cut after ${OUTPUT_LIMIT_KILOBYTES} KB, so print summaries,`,
-  'not whole data sets. Code still running at its timeout is killed (exit code 137); a non-zero exit code, a timeout',
-  'or running out of memory is a normal result, not an error: read stderr and fix the code.',
-].join(' ');
+export function sandboxFacts(network: keyof typeof NETWORK_FACTS): string {
+  return [
+    'The sandbox is a Debian system with bash, coreutils, python3 with pip, node with npm, curl, git and jq.',
+    NETWORK_FACTS[network],
+    'The code runs as an unprivileged user in /home/sandbox. /tmp is emptied after every call and no',
+    `process outlives it. stdout and stderr are each cut after ${OUTPUT_LIMIT_KILOBYTES} KB, so print summaries,`,
+    'not whole data sets. Code still running at its timeout is killed (exit code 137); a non-zero exit code, a timeout',
+    'or running out of memory is a normal result, not an error: read stderr and fix the code.',
+  ].join(' ');
+}
+
+/** What a sandbox without network, the default, is and can do. */
+export const SANDBOX_FACTS = sandboxFacts('blocked');
 
 function codeSandboxDescription(options: CodeSandboxToolOptions = {}): string {
   const thread = options.threadId
@@ -49,7 +71,7 @@ function codeSandboxDescription(options: CodeSandboxToolOptions = {}): string {
     : 'Without a thread_id every call starts from an empty home.';
   return [
     'Run code in an isolated Linux sandbox and get its stdout, stderr and exit code.',
-    SANDBOX_FACTS,
+    sandboxFacts(options.network ?? 'blocked'),
     `/home/sandbox persists between calls that pass the same thread_id (files, installed packages); ${thread}`,
     'Each call is a fresh process: variables do not carry over, files in the home do.',
   ].join(' ');

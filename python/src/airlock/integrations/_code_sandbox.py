@@ -28,6 +28,25 @@ language is "python" (the code is a Python script), "node" (a JavaScript file ru
 every call starts from a fresh home. Each call has a time limit (timeout, in seconds, default 60)."""
 
 
+BLOCKED_NETWORK = (
+    "It has no network access (no DNS, loopback only): pip install, npm install and downloads fail, so work with what "
+    "is installed."
+)
+UNRESTRICTED_NETWORK = (
+    "It has internet access (DNS, HTTP and HTTPS; pip install --user and npm install work), but private networks, "
+    "cloud metadata addresses and the host itself are unreachable, and so is port 25 (mail)."
+)
+
+
+def description(network: str = "blocked") -> str:
+    """The tool's description for a sandbox whose network is `network` ("blocked" or "unrestricted")."""
+    if network == "blocked":
+        return DESCRIPTION
+    if network == "unrestricted":
+        return DESCRIPTION.replace(BLOCKED_NETWORK, UNRESTRICTED_NETWORK)
+    raise ValueError(f"network must be 'blocked' or 'unrestricted', got {network!r}")
+
+
 def input_schema(default_language: str = "python") -> Dict[str, Any]:
     """The JSON Schema of the tool's input: code, language, optional timeout and thread_id."""
     return {
@@ -81,6 +100,7 @@ class SandboxOptions(TypedDict, total=False):
     thread_id: str
     language: str
     timeout: int
+    network: str
 
 
 class CodeSandbox:
@@ -93,6 +113,8 @@ class CodeSandbox:
         thread_id: the thread of calls that pass none, so /home/sandbox persists across the whole conversation.
         language: the language of calls that pass none.
         timeout: the timeout in seconds of calls that pass none (server default 60).
+        network: the network of the API key's sandbox config, "blocked" (default) or "unrestricted", so the
+            description tells the model what it allows.
     """
 
     def __init__(
@@ -104,6 +126,7 @@ class CodeSandbox:
         thread_id: Optional[str] = None,
         language: str = "python",
         timeout: Optional[int] = None,
+        network: str = "blocked",
     ) -> None:
         if language not in LANGUAGES:
             raise ValueError(f"language must be one of {', '.join(LANGUAGES)}, got {language!r}")
@@ -116,7 +139,7 @@ class CodeSandbox:
         self.language = language
         self.timeout = timeout
         self.name = TOOL_NAME
-        self.description = DESCRIPTION
+        self.description = description(network)
         self.input_schema = input_schema(language)
 
     @property

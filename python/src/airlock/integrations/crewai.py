@@ -50,7 +50,8 @@ class CodeSandboxTool(BaseTool):
 
 def create_code_sandbox(**options: Unpack[SandboxOptions]) -> CodeSandboxTool:
     """A `code_sandbox` BaseTool with its own client or defaults (see `CodeSandbox` for each option)."""
-    return CodeSandboxTool(CodeSandbox(**options))
+    sandbox = CodeSandbox(**options)
+    return CodeSandboxTool(sandbox, description=sandbox.description)
 
 
 code_sandbox = create_code_sandbox()
