@@ -72,6 +72,25 @@ describe('network modes through the API', () => {
     expect(allowed.packets_in).toBeGreaterThan(2);
   });
 
+  it('pip install --user works from a package index on the internet, and the package stays in the thread', async () => {
+    const install = await airlock.request<{ stdout: string; stderr: string; exit_code: number }>('/v1/sandbox/execute', {
+      method: 'POST',
+      apiKey: keys.online!,
+      json: {
+        language: 'bash',
+        thread_id: 'with-packages',
+        code: `pip install --user --quiet --disable-pip-version-check --index-url ${topology.packageIndex} --trusted-host ${topology.internet} airlock-probe && echo installed`,
+      },
+    });
+    expect(install.body, install.body.stderr).toMatchObject({ exit_code: 0, stdout: 'installed\n' });
+    const used = await airlock.request<{ stdout: string }>('/v1/sandbox/execute', {
+      method: 'POST',
+      apiKey: keys.narrowed!,
+      json: { thread_id: 'with-packages', code: 'import airlock_probe; print(airlock_probe.VALUE)' },
+    });
+    expect(used.body.stdout).toBe('42\n');
+  });
+
   it('an API key narrowed to blocked, and the default sandbox config, reach nothing', async () => {
     for (const key of [keys.narrowed!, airlock.apiKey]) {
       const fetched = await fetchFrom(key, ['http://web.test.example:8080/', `http://${topology.internet}:8080/`]);

@@ -1,5 +1,8 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { connect } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { waitForLock } from '../../packages/process-lock/src/index.js';
@@ -15,6 +18,8 @@ export interface NetworkTopology {
   internet: string;
   /** The authoritative DNS server of `test.example` (test-dns-server.mjs), on the internet host. */
   dns: string;
+  /** A package index (PEP 503) on the internet host serving one wheel, `airlock-probe` 1.0 (`airlock_probe.VALUE`). */
+  packageIndex: string;
   /** The host side of the internet host's link: an address of this host. */
   internetGateway: string;
   /** The private host: HTTP on 80 answering "private" at 10.77.0.10 and 169.254.169.254. */
@@ -37,6 +42,7 @@ export async function createNetworkTopology(): Promise<NetworkTopology> {
   const unlock = await waitForLock(TOPOLOGY_LOCK, () => undefined);
   const tag = randomBytes(2).toString('hex');
   const hosts: Array<{ namespace: string; link: string; servers: ChildProcess[] }> = [];
+  let packages: string | undefined;
   const addHost = (name: string, hostSide: string, inside: string[], routes: string[], ports: number[], answer: string) => {
     const namespace = `airlock-test-${tag}-${name}`;
     const link = `att${tag}${name.slice(0, 3)}`;
@@ -86,12 +92,19 @@ export async function createNetworkTopology(): Promise<NetworkTopology> {
     hosts[0]!.servers.push(
       spawn('ip', ['netns', 'exec', hosts[0]!.namespace, process.execPath, dnsServer, '198.51.100.53'], { stdio: 'ignore' }),
     );
+    packages = makePackageIndex();
+    hosts[0]!.servers.push(
+      spawn('ip', ['netns', 'exec', hosts[0]!.namespace, 'python3', '-m', 'http.server', '8081', '--bind', '198.51.100.10', '--directory', packages], {
+        stdio: 'ignore',
+      }),
+    );
     addHost('private', '10.77.0.1/24', ['10.77.0.10/24', '169.254.169.254/32'], ['169.254.169.254/32'], [80], 'private');
-    for (const target of ['198.51.100.10:8080', '198.51.100.10:25', '198.51.100.53:53', '10.77.0.10:80', '169.254.169.254:80']) {
+    for (const target of ['198.51.100.10:8080', '198.51.100.10:25', '198.51.100.10:8081', '198.51.100.53:53', '10.77.0.10:80', '169.254.169.254:80']) {
       await waitForListener(target);
     }
   } catch (error) {
     removeHosts(hosts);
+    if (packages) rmSync(packages, { recursive: true, force: true });
     await unlock();
     throw error;
   }
@@ -101,11 +114,37 @@ export async function createNetworkTopology(): Promise<NetworkTopology> {
     internetGateway: '198.51.100.1',
     privateAddress: '10.77.0.10',
     metadataAddress: '169.254.169.254',
+    packageIndex: 'http://198.51.100.10:8081/simple/',
     remove: async () => {
       removeHosts(hosts);
+      rmSync(packages!, { recursive: true, force: true });
       await unlock();
     },
   };
+}
+
+/** A directory with a PEP 503 index of one wheel, airlock-probe 1.0, built with python's zipfile. */
+function makePackageIndex(): string {
+  const directory = mkdtempSync(join(tmpdir(), 'airlock-test-index-'));
+  const build = [
+    'import os, sys, zipfile',
+    'root = sys.argv[1]',
+    'os.makedirs(f"{root}/simple/airlock-probe")',
+    'os.makedirs(f"{root}/packages")',
+    'name = "airlock_probe-1.0-py3-none-any.whl"',
+    'files = {',
+    '    "airlock_probe/__init__.py": "VALUE = 42\\n",',
+    '    "airlock_probe-1.0.dist-info/METADATA": "Metadata-Version: 2.1\\nName: airlock-probe\\nVersion: 1.0\\n",',
+    '    "airlock_probe-1.0.dist-info/WHEEL": "Wheel-Version: 1.0\\nGenerator: test\\nRoot-Is-Purelib: true\\nTag: py3-none-any\\n",',
+    '}',
+    'files["airlock_probe-1.0.dist-info/RECORD"] = "".join(f"{path},,\\n" for path in files) + "airlock_probe-1.0.dist-info/RECORD,,\\n"',
+    'with zipfile.ZipFile(f"{root}/packages/{name}", "w") as wheel:',
+    '    for path, text in files.items(): wheel.writestr(path, text)',
+    'open(f"{root}/simple/airlock-probe/index.html", "w").write(f\'<a href="../../packages/{name}">{name}</a>\')',
+  ].join('\n');
+  execFileSync('python3', ['-c', build, directory]);
+  chmodSync(directory, 0o755);
+  return directory;
 }
 
 /** Resolves once something accepts TCP connections at `target` (host:port), from this host. */
