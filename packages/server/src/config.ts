@@ -123,6 +123,8 @@ function resolveOption<T>(option: Option<T>, environment: NodeJS.ProcessEnv): T 
 }
 
 const port = z.coerce.number().int().min(0).max(65535);
+/** A comma-separated list, its items trimmed and empty ones dropped. */
+const commaList = z.string().transform((list) => list.split(',').map((item) => item.trim()).filter(Boolean));
 const id = z.coerce.number().int().min(1).max(2 ** 31 - 1);
 const count = z.coerce.number().int().min(0).max(10_000);
 const text = z.string().min(1);
@@ -199,10 +201,7 @@ export function loadConfig(
     corsOrigins: resolveOption(
       {
         variable: 'AIRLOCK_CORS_ORIGINS',
-        schema: z
-          .string()
-          .transform((list) => list.split(',').map((origin) => origin.trim()).filter(Boolean))
-          .pipe(z.array(z.url({ protocol: /^https?$/, error: 'each origin is an http(s) URL such as https://app.example.com' }))),
+        schema: commaList.pipe(z.array(z.url({ protocol: /^https?$/, error: 'each origin is an http(s) URL such as https://app.example.com' }))),
         fallback: [],
       },
       environment,
@@ -266,10 +265,7 @@ function loadNetworkConfig(environment: NodeJS.ProcessEnv): NetworkConfig | unde
     dnsUpstream: resolveOption(
       {
         variable: 'AIRLOCK_NETWORK_DNS',
-        schema: z
-          .string()
-          .transform((list) => list.split(',').map((server) => server.trim()).filter(Boolean))
-          .pipe(z.array(z.string().regex(/^\d+\.\d+\.\d+\.\d+(:\d+)?$/, 'IPv4 addresses, optionally with :port')).min(1)),
+        schema: commaList.pipe(z.array(z.string().regex(/^\d+\.\d+\.\d+\.\d+(:\d+)?$/, 'IPv4 addresses, optionally with :port')).min(1)),
         fallback: undefined,
       },
       environment,
