@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { EnvVars } from './execute.js';
+import { NETWORK_MODES } from './network.js';
 
 /** Bodies, parameters and answers of the admin API (`/admin/v1`, authenticated by the admin token). */
 
@@ -51,12 +52,6 @@ export const CreateApiKeyRequest = z.strictObject({
 });
 export type CreateApiKeyRequest = z.infer<typeof CreateApiKeyRequest>;
 
-/**
- * A sandbox config's network: `blocked` (no network: loopback only) or `unrestricted` (the internet, without private,
- * link-local, metadata or host addresses and port 25; docs/decisions/0020-sandbox-network.md).
- */
-export const NETWORK_MODES = ['blocked', 'unrestricted'] as const;
-export type NetworkMode = (typeof NETWORK_MODES)[number];
 export const EXECUTION_RETENTIONS = ['1h', '24h', '7d', '30d', 'forever'] as const;
 export type ExecutionRetention = (typeof EXECUTION_RETENTIONS)[number];
 export const THREAD_RETENTIONS = ['24h', '7d', '30d', 'forever'] as const;

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { ErrorCode } from './errors.js';
 import { DELIVERY_MODES, EXECUTION_ERROR_CODES, EXECUTION_STATUSES, ExecutionStatus } from './execute.js';
-import { NETWORK_MODES } from './admin.js';
+import { NETWORK_MODES } from './network.js';
 import { LIMITS } from './limits.js';
 
 /** The body of every error answer; `error` is a stable code, its HTTP status is ERROR_STATUS[error]. */

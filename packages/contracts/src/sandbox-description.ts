@@ -1,27 +1,37 @@
-import type { NetworkMode } from './admin.js';
+import type { NetworkMode } from './network.js';
 import { LIMITS } from './limits.js';
 
 /** What the sandbox's network lets code do, as the model reads it. */
-const NETWORK_SENTENCES: Record<NetworkMode, string> = {
-  blocked: [
-    'It has no network access (no DNS, loopback only): pip install, npm install and downloads fail, so work with what',
-    'is installed.',
-  ].join(' '),
-  unrestricted: [
-    'It has internet access (DNS, HTTP and HTTPS; pip install --user and npm install work), but private networks,',
-    'cloud metadata addresses and the host itself are unreachable, and so is port 25 (mail).',
-  ].join(' '),
-};
+function networkSentence(network: NetworkMode, allow: readonly string[]): string {
+  switch (network) {
+    case 'blocked':
+      return [
+        'It has no network access (no DNS, loopback only): pip install, npm install and downloads fail, so work with what',
+        'is installed.',
+      ].join(' ');
+    case 'allowlist':
+      return [
+        `It reaches only these names and networks: ${allow.length > 0 ? allow.join(', ') : '(none)'}. Names outside the list`,
+        'do not resolve and other addresses are refused; HTTPS and HTTP go to the listed names only (QUIC is refused, so',
+        'clients use TCP). Private networks, cloud metadata addresses, the host itself and port 25 are always unreachable.',
+      ].join(' ');
+    case 'unrestricted':
+      return [
+        'It has internet access (DNS, HTTP and HTTPS; pip install --user and npm install work), but private networks,',
+        'cloud metadata addresses and the host itself are unreachable, and so is port 25 (mail).',
+      ].join(' ');
+  }
+}
 
 /**
  * What a sandbox is and what it can do, for the models that write code for it: the MCP tool's description (with the
  * network of the caller's sandbox) and the SDKs' code_sandbox tools (TypeScript and Python, pinned by tests to the
  * description of the default network, `blocked`). It states only what this server serves.
  */
-export function sandboxDescription(network: NetworkMode): string {
+export function sandboxDescription(network: NetworkMode, allow: readonly string[] = []): string {
   return [
     'The sandbox is a Debian system with bash, coreutils, python3 with pip, node with npm, curl, git and jq.',
-    NETWORK_SENTENCES[network],
+    networkSentence(network, allow),
     'The code runs as an unprivileged user in /home/sandbox. /tmp is emptied after every call and no',
     `process outlives it. stdout and stderr are each cut after ${LIMITS.outputMaxBytes / 1024} KB, so print summaries,`,
     'not whole data sets. Code still running at its timeout is killed (exit code 137); a non-zero exit code, a timeout',

@@ -25,7 +25,7 @@ export {
   type SandboxOutcome,
   type SandboxStatus,
 } from './sandbox/sandbox-types.js';
-export { ALWAYS_BLOCKED_IPV4, ALWAYS_BLOCKED_TCP_PORTS, hostRuleset } from './network/network-ruleset.js';
+export { hostRuleset } from './network/network-ruleset.js';
 export type { NetworkFlow } from './network/network-receipt.js';
 export { OutputCapture } from './sandbox/output-capture.js';
 export {

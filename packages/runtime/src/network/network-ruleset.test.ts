@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ALWAYS_BLOCKED_IPV4, hostRuleset } from './network-ruleset.js';
+import { ALWAYS_BLOCKED_IPV4 } from '@airlock/contracts';
+import { hostRuleset } from './network-ruleset.js';
 
 describe('hostRuleset', () => {
   const ruleset = hostRuleset({ interfacePrefix: 'alk', forwardSandboxesOnly: false, sandboxSubnet: '10.213.0.0/16' });

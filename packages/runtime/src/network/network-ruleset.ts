@@ -1,30 +1,9 @@
+import { ALWAYS_BLOCKED_IPV4, ALWAYS_BLOCKED_TCP_PORTS } from '@airlock/contracts';
+
 /**
  * The host's nftables rules for sandboxes with network (docs/decisions/0020-sandbox-network.md): table `inet airlock`,
  * matching the sandboxes' host-side interfaces by their name prefix.
  */
-
-/**
- * IPv4 destinations no sandbox reaches, in any mode: this network's own and private ranges, loopback, link-local
- * (cloud metadata at 169.254.169.254), carrier-grade NAT, "this network", IETF protocol assignments, benchmarking,
- * multicast, reserved and broadcast. The documentation ranges (192.0.2.0/24, 198.51.100.0/24, 203.0.113.0/24) are not
- * routed on the internet and count as public, so tests can put "internet" hosts there.
- */
-export const ALWAYS_BLOCKED_IPV4 = [
-  '0.0.0.0/8',
-  '10.0.0.0/8',
-  '100.64.0.0/10',
-  '127.0.0.0/8',
-  '169.254.0.0/16',
-  '172.16.0.0/12',
-  '192.0.0.0/24',
-  '192.168.0.0/16',
-  '198.18.0.0/15',
-  '224.0.0.0/4',
-  '240.0.0.0/4',
-] as const;
-
-/** TCP ports no sandbox connects to in any mode: SMTP, so sandboxes send no mail. */
-export const ALWAYS_BLOCKED_TCP_PORTS = [25] as const;
 
 export const NFTABLES_TABLE = 'airlock';
 

@@ -37,6 +37,11 @@ export interface RunRequest {
   cwd?: string;
   timeoutMs: number;
   signal?: AbortSignal;
+  /**
+   * For a sandbox with network: the allowlist it runs with (names, `*.` wildcards and public IPv4 networks, as
+   * `@airlock/contracts` validates them); absent, it reaches the whole internet less what every mode refuses.
+   */
+  networkAllowlist?: readonly string[];
   onStdout?: (chunk: Buffer) => void;
   onStderr?: (chunk: Buffer) => void;
   /**
