@@ -1,25 +1,39 @@
 /* global Buffer */
 // An authoritative DNS server for the test zone `test.example`, run inside a test network namespace:
 //   node test-dns-server.mjs ADDRESS
-// web.test.example A 198.51.100.10; alias.test.example CNAME web.test.example; other names NXDOMAIN. UDP and TCP.
+// Records, all leading to the internet host 198.51.100.10:
+//   web.test.example A; other.test.example A;
+//   alias.test.example CNAME web.test.example;
+//   *.wild.test.example A (any name under wild.test.example, at any depth; wild.test.example itself NXDOMAIN);
+//   cdn.test.example CNAME edge.cdnhost.example, and edge.cdnhost.example A: a CNAME out of the zone, as a CDN's, the
+//   server answering for the other zone too since it is the only DNS server of the tests.
+// Other names NXDOMAIN. Answers for A queries; other types of these names are answered with no records. UDP and TCP.
 import { createSocket } from 'node:dgram';
 import { createServer } from 'node:net';
 import process from 'node:process';
 import dnsPacket from 'dns-packet';
 
 const address = process.argv[2];
+/** An A record of `name` for the internet host. */
+const internetHost = (name) => ({ type: 'A', name, ttl: 60, data: '198.51.100.10' });
 const records = {
-  'web.test.example': [{ type: 'A', name: 'web.test.example', ttl: 60, data: '198.51.100.10' }],
-  'alias.test.example': [
-    { type: 'CNAME', name: 'alias.test.example', ttl: 60, data: 'web.test.example' },
-    { type: 'A', name: 'web.test.example', ttl: 60, data: '198.51.100.10' },
-  ],
+  'web.test.example': [internetHost('web.test.example')],
+  'other.test.example': [internetHost('other.test.example')],
+  'alias.test.example': [{ type: 'CNAME', name: 'alias.test.example', ttl: 60, data: 'web.test.example' }, internetHost('web.test.example')],
+  'cdn.test.example': [{ type: 'CNAME', name: 'cdn.test.example', ttl: 60, data: 'edge.cdnhost.example' }, internetHost('edge.cdnhost.example')],
+  'edge.cdnhost.example': [internetHost('edge.cdnhost.example')],
 };
+
+function lookup(name) {
+  const lowered = name.toLowerCase();
+  if (Object.hasOwn(records, lowered)) return records[lowered];
+  return lowered.endsWith('.wild.test.example') ? [internetHost(name)] : undefined;
+}
 
 function answer(message) {
   const query = dnsPacket.decode(message);
   const question = query.questions[0];
-  const found = records[question.name.toLowerCase()];
+  const found = lookup(question.name);
   return dnsPacket.encode({
     type: 'response',
     id: query.id,
