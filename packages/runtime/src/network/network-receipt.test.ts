@@ -20,7 +20,7 @@ const listing = {
 describe('networkReceipt', () => {
   it("lists one sandbox's destinations with bytes and packets each way, the refused ones with their rule, named from its DNS", () => {
     const receipt = networkReceipt('10.213.0.2', flowElements(listing), [
-      { name: 'web.test.example', type: 'A', answers: ['198.51.100.10'], verdict: 'answered' },
+      { name: 'web.test.example', type: 'A', answers: ['198.51.100.10'], verdict: 'answered', transport: 'udp' },
     ]);
     expect(receipt).toEqual([
       { name: null, address: '10.213.0.1', port: 22, protocol: 'tcp', bytesOut: 60, bytesIn: 0, packetsOut: 1, packetsIn: 0, verdict: 'blocked', rule: 'host_address' },
@@ -37,6 +37,39 @@ describe('networkReceipt', () => {
         verdict: 'allowed',
         rule: null,
       },
+    ]);
+  });
+
+  it('lists the names its resolver refused and its connections through the allowlist proxy, by name, address and verdict', () => {
+    const proxied = (name: string | null, address: string | null, verdict: 'allowed' | 'blocked', bytesOut: number, bytesIn: number) => ({
+      name,
+      address,
+      port: 443,
+      bytesOut,
+      bytesIn,
+      verdict,
+      rule: verdict === 'allowed' ? null : ('allowlist' as const),
+    });
+    const receipt = networkReceipt(
+      '10.213.0.2',
+      [],
+      [
+        { name: 'evil.example', type: 'A', answers: [], verdict: 'refused', transport: 'udp' },
+        { name: 'evil.example', type: 'AAAA', answers: [], verdict: 'refused', transport: 'udp' },
+      ],
+      [
+        proxied('web.test.example', '198.51.100.10', 'allowed', 500, 7000),
+        proxied('web.test.example', '198.51.100.10', 'allowed', 300, 100),
+        proxied('other.test.example', '198.51.100.10', 'blocked', 517, 0),
+        proxied(null, '198.51.100.10', 'blocked', 517, 0),
+      ],
+    );
+    const uncounted = { protocol: 'tcp', packetsOut: null, packetsIn: null };
+    expect(receipt).toEqual([
+      { name: null, address: '198.51.100.10', port: 443, bytesOut: 517, bytesIn: 0, verdict: 'blocked', rule: 'allowlist', ...uncounted },
+      { name: 'evil.example', address: null, port: 53, protocol: 'udp', bytesOut: 0, bytesIn: 0, packetsOut: null, packetsIn: null, verdict: 'blocked', rule: 'allowlist' },
+      { name: 'other.test.example', address: '198.51.100.10', port: 443, bytesOut: 517, bytesIn: 0, verdict: 'blocked', rule: 'allowlist', ...uncounted },
+      { name: 'web.test.example', address: '198.51.100.10', port: 443, bytesOut: 800, bytesIn: 7100, verdict: 'allowed', rule: null, ...uncounted },
     ]);
   });
 

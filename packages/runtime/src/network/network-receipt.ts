@@ -1,20 +1,30 @@
+import type { ProxiedConnection } from './allowlist-proxy.js';
 import { FLOW_SETS, type FlowSet } from './network-ruleset.js';
 import type { DnsQuery } from './sandbox-resolver.js';
 
 /** One destination a sandbox contacted or tried, over TCP or UDP (the execution record's `network`). */
 export interface NetworkFlow {
-  /** The name the sandbox resolved to this address through its resolver, if it did. */
+  /**
+   * The name the sandbox resolved to this address through its resolver, or sent to the allowlist proxy (TLS server
+   * name, HTTP Host), if it did.
+   */
   name: string | null;
-  address: string;
+  /** Null for a name the resolver refused: the sandbox never had an address to try. */
+  address: string | null;
   port: number;
   protocol: 'tcp' | 'udp';
+  /** Bytes of the packets each way; for a connection through the allowlist proxy, the payload it relayed. */
   bytesOut: number;
   bytesIn: number;
-  packetsOut: number;
-  packetsIn: number;
+  /** Packets each way; null where nothing counts packets (the allowlist proxy relays a stream; refused names). */
+  packetsOut: number | null;
+  packetsIn: number | null;
   verdict: 'allowed' | 'blocked';
-  /** Which rule refused it: an address of the host, a private or reserved range, a blocked port; null when allowed. */
-  rule: 'host_address' | 'blocked_range' | 'blocked_port' | null;
+  /**
+   * Which rule refused it: an address of the host, a private or reserved range, a blocked port, or the allowlist (a
+   * name or address not on it, or QUIC); null when allowed.
+   */
+  rule: 'host_address' | 'blocked_range' | 'blocked_port' | 'allowlist' | null;
 }
 
 /** A counted element of a flow set: `sandbox . remote . protocol . remote port`. */
@@ -32,7 +42,11 @@ const REFUSING_RULES: Partial<Record<FlowSet, NetworkFlow['rule']>> = {
   refused_host: 'host_address',
   refused_range: 'blocked_range',
   refused_port: 'blocked_port',
+  refused_allowlist: 'allowlist',
 };
+
+/** Counts of an entry no packet counter saw. */
+const UNCOUNTED = { bytesOut: 0, bytesIn: 0, packetsOut: null, packetsIn: null };
 
 /** The flow sets' elements in `nft -j list table` output. */
 export function flowElements(listing: unknown): FlowElement[] {
@@ -62,9 +76,15 @@ export function flowElements(listing: unknown): FlowElement[] {
 
 /**
  * The receipt of the sandbox at `sandboxAddress`: one entry per destination (address, port, protocol) and verdict,
- * with bytes and packets each way, named from the sandbox's DNS questions, sorted by name, address and port.
+ * with bytes and packets each way, named from the sandbox's DNS questions; one per name its resolver refused; one per
+ * name, address, port and verdict of its connections through the allowlist proxy. Sorted by name, address and port.
  */
-export function networkReceipt(sandboxAddress: string, elements: FlowElement[], queries: DnsQuery[]): NetworkFlow[] {
+export function networkReceipt(
+  sandboxAddress: string,
+  elements: FlowElement[],
+  queries: DnsQuery[],
+  proxied: ProxiedConnection[] = [],
+): NetworkFlow[] {
   const names = new Map<string, string>();
   for (const query of queries) for (const answer of query.answers) names.set(answer, query.name);
   const flows = new Map<string, NetworkFlow>();
@@ -90,13 +110,34 @@ export function networkReceipt(sandboxAddress: string, elements: FlowElement[], 
     }
     if (element.set === 'flows_in') {
       flow.bytesIn += element.bytes;
-      flow.packetsIn += element.packets;
+      flow.packetsIn = (flow.packetsIn ?? 0) + element.packets;
     } else {
       flow.bytesOut += element.bytes;
-      flow.packetsOut += element.packets;
+      flow.packetsOut = (flow.packetsOut ?? 0) + element.packets;
     }
   }
+  for (const query of queries) {
+    if (query.verdict !== 'refused') continue;
+    const key = `dns/${query.name}/${query.transport}`;
+    if (flows.has(key)) continue;
+    flows.set(key, {
+      name: query.name,
+      address: null,
+      port: 53,
+      protocol: query.transport,
+      ...UNCOUNTED,
+      verdict: 'blocked',
+      rule: 'allowlist',
+    });
+  }
+  for (const connection of proxied) {
+    const key = `proxy/${connection.name}/${connection.address}/${connection.port}/${connection.verdict}/${connection.rule}`;
+    const flow = flows.get(key) ?? { ...connection, protocol: 'tcp' as const, ...UNCOUNTED };
+    flows.set(key, flow);
+    flow.bytesOut += connection.bytesOut;
+    flow.bytesIn += connection.bytesIn;
+  }
   return [...flows.values()].sort(
-    (a, b) => (a.name ?? '').localeCompare(b.name ?? '') || a.address.localeCompare(b.address) || a.port - b.port,
+    (a, b) => (a.name ?? '').localeCompare(b.name ?? '') || (a.address ?? '').localeCompare(b.address ?? '') || a.port - b.port,
   );
 }

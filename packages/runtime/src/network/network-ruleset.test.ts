@@ -39,3 +39,31 @@ describe('hostRuleset', () => {
     expect(ruleset).toContain('meta l4proto { tcp, udp } update @flows_out { ip saddr . ip daddr . meta l4proto . th dport }\n    accept');
   });
 });
+
+describe('hostRuleset for allowlist sandboxes', () => {
+  const ruleset = hostRuleset({ interfacePrefix: 'alk', forwardSandboxesOnly: false, sandboxSubnet: '10.213.0.0/16' });
+
+  it('sends their HTTP and HTTPS to the proxy, except to listed networks, the host and always-blocked ranges', () => {
+    expect(ruleset).toContain(
+      'iifname "alk*" ip saddr @allowlisted tcp dport { 80, 443 } fib daddr type != local ip daddr != @always_blocked_ipv4 ' +
+        'ip saddr . ip daddr != @allowed_networks add @proxied { ip saddr . tcp sport : ip daddr } redirect',
+    );
+    expect(ruleset).toContain('iifname "alk*" ip saddr @allowlisted ct status dnat tcp dport { 80, 443 } accept');
+  });
+
+  it('refuses QUIC and everything but listed networks and resolved addresses, after the rules of every mode', () => {
+    const egress = ruleset.slice(ruleset.indexOf('chain sandbox_egress'));
+    expect(egress.indexOf('ip saddr @allowlisted jump allowlist_egress')).toBeGreaterThan(egress.indexOf('tcp dport { 25 } jump refuse'));
+    expect(ruleset).toContain(
+      [
+        '  chain allowlist_egress {',
+        '    udp dport 443 update @refused_allowlist { ip saddr . ip daddr . meta l4proto . th dport } jump refuse',
+        '    ip saddr . ip daddr @allowed_networks return',
+        '    ip saddr . ip daddr @resolved return',
+        '    meta l4proto { tcp, udp } update @refused_allowlist { ip saddr . ip daddr . meta l4proto . th dport }',
+        '    jump refuse',
+        '  }',
+      ].join('\n'),
+    );
+  });
+});

@@ -12,11 +12,21 @@ export const NFTABLES_TABLE = 'airlock';
  * port` (TCP and UDP), with packet and byte counters. `flows_out` and `flows_in` count what passed each way;
  * `refused_*` what a rule refused, by rule.
  */
-export const FLOW_SETS = ['flows_out', 'flows_in', 'refused_host', 'refused_range', 'refused_port'] as const;
+export const FLOW_SETS = ['flows_out', 'flows_in', 'refused_host', 'refused_range', 'refused_port', 'refused_allowlist'] as const;
 export type FlowSet = (typeof FLOW_SETS)[number];
 
 /** An empty set whose listing marks the end of a command that prints nothing (NftablesSession). */
 export const SYNC_SET = 'sync';
+
+/**
+ * The sets that hold each `allowlist` sandbox's policy, keyed by its address first: `allowlisted` (the sandboxes in
+ * that mode), `allowed_networks` (`sandbox . network` of its list's networks), `resolved` (`sandbox . address` its
+ * resolver handed out for allowed names, expiring) and the map `proxied` (`sandbox . source port : address`, where a
+ * connection redirected to the proxy was going).
+ */
+export const ALLOWLIST_SETS = ['allowlisted', 'allowed_networks', 'resolved', 'proxied'] as const;
+/** TCP ports an `allowlist` sandbox reaches only through the allowlist proxy on its gateway, which reads the name. */
+export const PROXIED_TCP_PORTS = [80, 443] as const;
 
 export interface RulesetOptions {
   /** Prefix of the host-side interface of every sandbox's link (an nftables wildcard `prefix*` matches them). */
@@ -44,9 +54,14 @@ const INBOUND_FLOW = 'ip daddr . ip saddr . meta l4proto . th sport';
  * sandbox's gateway included), nothing in ALWAYS_BLOCKED_IPV4, no TCP port in ALWAYS_BLOCKED_TCP_PORTS, no IPv6, and
  * nothing with a source address that is not its own; no connection into a sandbox is ever opened. A refused packet
  * is answered at once: TCP with a reset, anything else with ICMP "administratively prohibited".
+ *
+ * A sandbox in `allowlisted` reaches in addition only its allowed networks and the addresses its resolver handed
+ * out, except QUIC (UDP 443), which is refused so clients fall back to TCP; its TCP connections to ports 80 and 443
+ * anywhere else are redirected to the allowlist proxy on its gateway (the one other thing it reaches on the host).
  */
 export function hostRuleset(options: RulesetOptions): string {
   const sandboxes = `"${options.interfacePrefix}*"`;
+  const proxied = PROXIED_TCP_PORTS.join(', ');
   const lines = [
     `table inet ${NFTABLES_TABLE}`,
     `delete table inet ${NFTABLES_TABLE}`,
@@ -67,6 +82,23 @@ export function hostRuleset(options: RulesetOptions): string {
     `  set ${SYNC_SET} {`,
     '    type ipv4_addr',
     '  }',
+    '  set allowlisted {',
+    '    type ipv4_addr',
+    '  }',
+    '  set allowed_networks {',
+    '    type ipv4_addr . ipv4_addr',
+    '    flags interval',
+    '  }',
+    '  set resolved {',
+    '    type ipv4_addr . ipv4_addr',
+    '    flags timeout',
+    '  }',
+    '  map proxied {',
+    '    type ipv4_addr . inet_service : ipv4_addr',
+    '    flags dynamic, timeout',
+    '    timeout 10m',
+    '    size 262144',
+    '  }',
     '  chain refuse {',
     '    meta l4proto tcp reject with tcp reset',
     '    reject with icmpx admin-prohibited',
@@ -74,6 +106,7 @@ export function hostRuleset(options: RulesetOptions): string {
     '  chain input {',
     '    type filter hook input priority filter - 10; policy accept;',
     `    iifname ${sandboxes} ip daddr ${options.sandboxSubnet} ip daddr & 0.0.0.3 == 0.0.0.1 meta l4proto { tcp, udp } th dport 53 accept`,
+    `    iifname ${sandboxes} ip saddr @allowlisted ct status dnat tcp dport { ${proxied} } accept`,
     `    iifname ${sandboxes} meta l4proto { tcp, udp } update @refused_host { ${OUTBOUND_FLOW} }`,
     `    iifname ${sandboxes} jump refuse`,
     '  }',
@@ -92,8 +125,21 @@ export function hostRuleset(options: RulesetOptions): string {
     '    ip daddr @always_blocked_ipv4 jump refuse',
     `    tcp dport { ${ALWAYS_BLOCKED_TCP_PORTS.join(', ')} } update @refused_port { ${OUTBOUND_FLOW} }`,
     `    tcp dport { ${ALWAYS_BLOCKED_TCP_PORTS.join(', ')} } jump refuse`,
+    '    ip saddr @allowlisted jump allowlist_egress',
     `    meta l4proto { tcp, udp } update @flows_out { ${OUTBOUND_FLOW} }`,
     '    accept',
+    '  }',
+    '  chain allowlist_egress {',
+    `    udp dport 443 update @refused_allowlist { ${OUTBOUND_FLOW} } jump refuse`,
+    '    ip saddr . ip daddr @allowed_networks return',
+    '    ip saddr . ip daddr @resolved return',
+    `    meta l4proto { tcp, udp } update @refused_allowlist { ${OUTBOUND_FLOW} }`,
+    '    jump refuse',
+    '  }',
+    '  chain prerouting {',
+    '    type nat hook prerouting priority dstnat; policy accept;',
+    `    iifname ${sandboxes} ip saddr @allowlisted tcp dport { ${proxied} } fib daddr type != local ip daddr != @always_blocked_ipv4 ` +
+      'ip saddr . ip daddr != @allowed_networks add @proxied { ip saddr . tcp sport : ip daddr } redirect',
     '  }',
     '  chain postrouting {',
     '    type nat hook postrouting priority srcnat; policy accept;',

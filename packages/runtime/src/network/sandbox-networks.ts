@@ -2,7 +2,9 @@ import { execFile } from 'node:child_process';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { SandboxResolver, hostNameservers, type DnsQuery } from './sandbox-resolver.js';
+import { allowlistAllowsName, allowlistCovers, isNetworkEntry } from '@airlock/contracts';
+import { AllowlistProxy } from './allowlist-proxy.js';
+import { SandboxResolver, hostNameservers, lookupAddresses, type DnsQuery } from './sandbox-resolver.js';
 import { hostRuleset, NFTABLES_TABLE, SYNC_SET } from './network-ruleset.js';
 import { flowElements, networkReceipt, type FlowElement, type NetworkFlow } from './network-receipt.js';
 import { NftablesSession } from './nftables-session.js';
@@ -20,7 +22,16 @@ export interface SlotNetwork {
   readonly resolvConf: string;
   /** The DNS questions the sandbox has asked so far. */
   queries(): DnsQuery[];
-  /** What the sandbox has contacted or tried so far, from the host's flow counters and its DNS questions. */
+  /**
+   * Lets the sandbox reach only the names and networks of `allowlist` (entries as `@airlock/contracts` validates
+   * them): its resolver answers allowed names alone, its HTTP and HTTPS go through the allowlist proxy, other traffic
+   * reaches only the listed networks and the addresses its resolver handed out. Called once, before code runs.
+   */
+  restrict(allowlist: readonly string[]): Promise<void>;
+  /**
+   * What the sandbox has contacted or tried so far, from the host's flow counters, its DNS questions and its
+   * connections through the allowlist proxy.
+   */
   receipt(): Promise<NetworkFlow[]>;
   /** Deletes the namespace (and with it the link), and forgets the address's connection tracking and questions. */
   release(): Promise<void>;
@@ -130,11 +141,13 @@ export class SandboxNetworks {
     const resolver = new SandboxResolver({ address: gateway, upstream: this.#upstream });
     const resolvConf = join(this.#options.stateDirectory, 'resolv', `${index}.conf`);
     const command = (argv: string[]) => this.#command(argv, `${index}`);
+    let allowlist: { proxy: AllowlistProxy; elements: string[]; resolved: Set<string> } | undefined;
     let released = false;
     const release = async (): Promise<void> => {
       if (released) return;
       released = true;
       await resolver.close();
+      if (allowlist) await this.#forgetAllowlist(address, allowlist).catch(() => undefined);
       await rm(resolvConf, { force: true });
       await command([IP, 'netns', 'delete', name]).catch(() => undefined);
       await command([CONNTRACK, '-D', '-s', address]).catch(() => undefined); // exits 1 when there was nothing
@@ -171,7 +184,40 @@ export class SandboxNetworks {
       gateway,
       resolvConf,
       queries: () => resolver.queries(address),
-      receipt: async () => networkReceipt(address, await this.#flows(), resolver.queries(address)),
+      restrict: async (entries) => {
+        if (allowlist) throw new Error('the slot network is already restricted');
+        const names = entries.filter((entry) => !isNetworkEntry(entry));
+        const allowsName = (name: string) => allowlistAllowsName(names, name);
+        const elements = [`allowlisted { ${address} }`];
+        // An interval set refuses overlapping elements: a network inside another listed one adds nothing.
+        const listed = entries.filter(isNetworkEntry);
+        const networks = listed
+          .filter((network) => !listed.some((other) => other !== network && allowlistCovers([other], network)))
+          .map((network) => `${address} . ${network}`);
+        if (networks.length > 0) elements.push(`allowed_networks { ${networks.join(', ')} }`);
+        const resolved = new Set<string>();
+        const proxy = new AllowlistProxy({
+          gateway,
+          sandbox: address,
+          allowsName,
+          resolve: (name) => lookupAddresses(name, this.#upstream),
+          originalDestination: (port) => this.#originalDestination(address, port),
+        });
+        allowlist = { proxy, elements, resolved };
+        await proxy.start();
+        resolver.restrict(address, {
+          allows: allowsName,
+          beforeAnswer: async (addresses) => {
+            const added = addresses.filter((handedOut) => !resolved.has(handedOut));
+            if (added.length === 0) return;
+            for (const handedOut of added) resolved.add(handedOut);
+            await this.#nft.run(`add element inet ${NFTABLES_TABLE} resolved { ${added.map((handedOut) => `${address} . ${handedOut}`).join(', ')} }`);
+          },
+        });
+        await this.#nft.run(elements.map((element) => `add element inet ${NFTABLES_TABLE} ${element}`).join('; '));
+      },
+      receipt: async () =>
+        networkReceipt(address, await this.#flows(), resolver.queries(address), allowlist?.proxy.connections() ?? []),
       release,
     };
   }
@@ -200,6 +246,30 @@ export class SandboxNetworks {
       await this.#command([IP, ...options, '-batch', batch], `${index}`);
     } finally {
       await rm(batch, { force: true });
+    }
+  }
+
+  /** Where a connection from the sandbox at `address`, source port `port`, was going before the proxy took it. */
+  async #originalDestination(address: string, port: number): Promise<string | undefined> {
+    const listing = await this.#nft.list(`list map inet ${NFTABLES_TABLE} proxied`);
+    const objects = (listing as { nftables?: Array<{ map?: { elem?: unknown[] } }> }).nftables ?? [];
+    for (const entry of objects.find((object) => object.map)?.map?.elem ?? []) {
+      const [key, destination] = entry as [{ elem?: { val?: { concat?: unknown[] } } }, unknown];
+      const [sandbox, sourcePort] = key.elem?.val?.concat ?? [];
+      if (sandbox === address && sourcePort === port && typeof destination === 'string') return destination;
+    }
+    return undefined;
+  }
+
+  /** Takes a released sandbox's allowlist out of the host's sets, so the next sandbox with its address has none. */
+  async #forgetAllowlist(address: string, allowlist: { proxy: AllowlistProxy; elements: string[]; resolved: Set<string> }): Promise<void> {
+    await allowlist.proxy.close();
+    const elements = [...allowlist.elements];
+    if (allowlist.resolved.size > 0) elements.push(`resolved { ${[...allowlist.resolved].map((handedOut) => `${address} . ${handedOut}`).join(', ')} }`);
+    await this.#nft.run(elements.map((element) => `delete element inet ${NFTABLES_TABLE} ${element}`).join('; '));
+    // Each connection the proxy saw left its original destination in `proxied`, unless it has expired since.
+    for (const port of allowlist.proxy.sourcePorts()) {
+      await this.#nft.run(`delete element inet ${NFTABLES_TABLE} proxied { ${address} . ${port} }`).catch(() => undefined);
     }
   }
 

@@ -3,7 +3,7 @@ import { Resolver } from 'node:dns/promises';
 import { connect } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SandboxResolver } from './sandbox-resolver.js';
+import { lookupAddresses, SandboxResolver } from './sandbox-resolver.js';
 
 // A system test beside its code: it binds port 53, so it needs root (vitest.config.ts HOST_TESTS). The upstream is
 // the test zone's server (test/support/test-dns-server.mjs) on another loopback address.
@@ -35,15 +35,27 @@ afterAll(async () => {
 
 describe('SandboxResolver', () => {
   it('answers an admitted sandbox through the upstream, refuses names its policy does not allow, and records both', async () => {
-    resolver.admit('127.0.0.1', (name) => name.endsWith('.test.example') && name !== 'alias.test.example');
+    const handedOut: string[][] = [];
+    resolver.admit('127.0.0.1');
+    resolver.restrict('127.0.0.1', {
+      allows: (name) => name.endsWith('.test.example') && name !== 'alias.test.example',
+      beforeAnswer: async (addresses) => void handedOut.push(addresses),
+    });
     expect(await client.resolve4('web.test.example')).toEqual(['198.51.100.10']);
     await expect(client.resolve4('alias.test.example')).rejects.toMatchObject({ code: 'EREFUSED' });
     await expect(client.resolve4('missing.test.example')).rejects.toMatchObject({ code: 'ENOTFOUND' });
+    expect(handedOut).toEqual([['198.51.100.10'], []]);
     expect(resolver.dismiss('127.0.0.1')).toEqual([
-      { name: 'web.test.example', type: 'A', answers: ['198.51.100.10'], verdict: 'answered' },
-      { name: 'alias.test.example', type: 'A', answers: [], verdict: 'refused' },
-      { name: 'missing.test.example', type: 'A', answers: [], verdict: 'answered' },
+      { name: 'web.test.example', type: 'A', answers: ['198.51.100.10'], verdict: 'answered', transport: 'udp' },
+      { name: 'alias.test.example', type: 'A', answers: [], verdict: 'refused', transport: 'udp' },
+      { name: 'missing.test.example', type: 'A', answers: [], verdict: 'answered', transport: 'udp' },
     ]);
+  });
+
+  it('looks up the addresses of a name through a CNAME, for the allowlist proxy', async () => {
+    expect(await lookupAddresses('alias.test.example', [UPSTREAM])).toEqual(['198.51.100.10']);
+    expect(await lookupAddresses('missing.test.example', [UPSTREAM])).toEqual([]);
+    await expect(lookupAddresses('web.test.example', ['127.0.0.79'])).rejects.toThrow('no resolver answered');
   });
 
   it('does not answer an address it has not admitted', async () => {

@@ -1,6 +1,7 @@
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { readFile } from 'node:fs/promises';
-import { connect, createServer, type Server, type Socket } from 'node:net';
+import { randomInt } from 'node:crypto';
+import { connect, createServer, isIPv4, type Server, type Socket } from 'node:net';
 import dnsPacket, { type Packet } from 'dns-packet';
 
 /** One question a sandbox asked, and what it was answered. */
@@ -11,10 +12,17 @@ export interface DnsQuery {
   answers: string[];
   /** `refused`: the policy refused the name; `failed`: no upstream answered. */
   verdict: 'answered' | 'refused' | 'failed';
+  transport: 'udp' | 'tcp';
 }
 
-/** Which names a sandbox may resolve; every name when absent. */
-export type NamePolicy = (name: string) => boolean;
+/**
+ * Which names a sandbox may resolve (every name when absent), and what must happen to the addresses of an answer
+ * before the sandbox receives it.
+ */
+export interface NamePolicy {
+  allows(name: string): boolean;
+  beforeAnswer(addresses: string[]): Promise<void>;
+}
 
 export interface SandboxResolverOptions {
   /** The host address it listens on (port 53, UDP and TCP), reachable from every sandbox link. */
@@ -35,7 +43,7 @@ const MAX_TCP_MESSAGE = 65_535;
  */
 export class SandboxResolver {
   readonly #options: SandboxResolverOptions;
-  readonly #sandboxes = new Map<string, { policy: NamePolicy | undefined; queries: DnsQuery[] }>();
+  readonly #sandboxes = new Map<string, { policy?: NamePolicy; queries: DnsQuery[] }>();
   #udp: UdpSocket | undefined;
   #tcp: Server | undefined;
 
@@ -61,9 +69,15 @@ export class SandboxResolver {
     this.#tcp = tcp;
   }
 
-  /** Starts answering the sandbox at `address` (with `policy`, if any) and recording its questions. */
-  admit(address: string, policy?: NamePolicy): void {
-    this.#sandboxes.set(address, { policy, queries: [] });
+  /** Starts answering the sandbox at `address` and recording its questions. */
+  admit(address: string): void {
+    this.#sandboxes.set(address, { queries: [] });
+  }
+
+  /** From now on answers the sandbox at `address` by `policy`. */
+  restrict(address: string, policy: NamePolicy): void {
+    const sandbox = this.#sandboxes.get(address);
+    if (sandbox) sandbox.policy = policy;
   }
 
   /** Stops answering the sandbox at `address`; returns the questions it asked. */
@@ -117,8 +131,8 @@ export class SandboxResolver {
     if (query.type !== 'query' || !question) return undefined;
     const name = question.name.toLowerCase().replace(/\.$/, '');
     const record = (verdict: DnsQuery['verdict'], answers: string[] = []) =>
-      sandbox.queries.push({ name, type: question.type, answers, verdict });
-    if (sandbox.policy && !sandbox.policy(name)) {
+      sandbox.queries.push({ name, type: question.type, answers, verdict, transport });
+    if (sandbox.policy && !sandbox.policy.allows(name)) {
       record('refused');
       return reply(query, 'REFUSED');
     }
@@ -132,12 +146,31 @@ export class SandboxResolver {
         continue;
       }
       if (decoded.id !== query.id) continue;
-      record('answered', (decoded.answers ?? []).flatMap((entry) => ('data' in entry && typeof entry.data === 'string' ? [entry.data] : [])));
+      const answers = (decoded.answers ?? []).flatMap((entry) => ('data' in entry && typeof entry.data === 'string' ? [entry.data] : []));
+      record('answered', answers);
+      await sandbox.policy?.beforeAnswer(answers.filter((data) => isIPv4(data)));
       return answer;
     }
     record('failed');
     return reply(query, 'SERVFAIL');
   }
+}
+
+/** The IPv4 addresses of `name` (its A records, after any CNAMEs), from the first of `upstream` that answers. */
+export async function lookupAddresses(name: string, upstream: string[]): Promise<string[]> {
+  const query = dnsPacket.encode({
+    type: 'query',
+    id: randomInt(65_536),
+    flags: dnsPacket.RECURSION_DESIRED,
+    questions: [{ type: 'A', name }],
+  });
+  for (const server of upstream) {
+    const answer = await askUdp(query, server).catch(() => undefined);
+    if (!answer) continue;
+    const decoded = dnsPacket.decode(answer);
+    return (decoded.answers ?? []).flatMap((entry) => (entry.type === 'A' ? [entry.data] : []));
+  }
+  throw new Error(`no resolver answered for ${name}`);
 }
 
 /** The nameservers of the host's /etc/resolv.conf. */

@@ -264,6 +264,11 @@ class BubblewrapSandbox implements PreparedSandbox {
     this.#used = true;
     await this.ready;
     const { slot } = this.#options;
+    if (request.networkAllowlist) {
+      const network = this.#options.spec.network;
+      if (!network) throw new Error('a network allowlist needs a sandbox with network');
+      await network.restrict(request.networkAllowlist);
+    }
     const stdout = new OutputCapture(this.#options.outputLimitBytes);
     const stderr = new OutputCapture(this.#options.outputLimitBytes);
     const stdoutDone = drain(this.#stdout, stdout, request.onStdout);
