@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
-import { rm } from 'node:fs/promises';
+import { readdirSync } from 'node:fs';
+import { readdir, rm } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SandboxOutcome, SandboxRuntime } from '../packages/runtime/src/index.js';
 import { testSandboxUid } from './support/airlock-fixture.js';
@@ -151,6 +152,31 @@ describe('allowlist sandboxes', () => {
     });
     expect(results).toEqual({ 'raw https': topology.internet, 'raw 8080': `${topology.internet}:8080`, 'resolve web': 'failed 1' });
   });
+
+  it('after 200 calls in both modes, leave no namespace, link, set element, connection tracking, socket or file', async () => {
+    const descriptors = readdirSync('/proc/self/fd').length;
+    const code = `curl -sS -m 5 --cacert /tmp/ca.pem https://web.test.example/host >/dev/null 2>&1; curl -sS -m 5 http://${topology.internet}:8080/ >/dev/null 2>&1; true`;
+    const call = async (index: number) => {
+      const { sandbox } = await runtime.acquire({ image: 'default', language: 'bash', limits: LIMITS, network: 'unrestricted' });
+      try {
+        const allowlist = index % 2 === 0 ? ['web.test.example'] : undefined;
+        const outcome = await sandbox.run({ code: `printf '%s' '${topology.caCertificate.trim()}' > /tmp/ca.pem; ${code}`, env: {}, timeoutMs: 30_000, networkAllowlist: allowlist });
+        expect(outcome.network!.length).toBeGreaterThan(0);
+      } finally {
+        await sandbox.destroy();
+      }
+    };
+    for (let index = 0; index < 200; index += 2) await Promise.all([call(index), call(index + 1)]);
+    expect(execFileSync('ip', ['netns', 'list']).toString()).not.toMatch(/^airlock-(?!test-)/m);
+    expect(execFileSync('ip', ['-o', 'link']).toString()).not.toMatch(/alk[0-9a-f]{4}\d+/);
+    // The sandboxes' addresses, in any set's elements (the rules name the subnet, 10.215.0.0/16, only).
+    const table = execFileSync('nft', ['list', 'table', 'inet', 'airlock']).toString();
+    expect(table.match(/10\.215\.\d+\.\d+(?!\/)/g) ?? []).toEqual([]);
+    const tracked = execFileSync('conntrack', ['-L', '-s', '10.215.0.0/16'], { stdio: ['ignore', 'pipe', 'ignore'] }).toString();
+    expect(tracked.trim()).toBe('');
+    expect(await readdir(`${directory}/run/resolv`)).toEqual([]);
+    expect(readdirSync('/proc/self/fd').length).toBeLessThan(descriptors + 10);
+  }, 300_000);
 
   it('leave nothing of their allowlist in the host sets once released', async () => {
     await attempts(['web.test.example', '198.51.100.0/25'], { web: `${CURL} https://web.test.example/host`, raw: `${CURL} http://${topology.internet}:8080/` });

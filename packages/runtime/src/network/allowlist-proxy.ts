@@ -35,6 +35,8 @@ export const PROXIED_PORTS = Object.keys(NAME_READERS).map(Number);
 /** How long a sandbox has to name its destination, and the destination to accept the connection. */
 const NAME_TIMEOUT_MS = 10_000;
 const CONNECT_TIMEOUT_MS = 10_000;
+/** Connections a sandbox may hold open through the proxy at once, per port: each costs the server two sockets. */
+const MAX_CONNECTIONS_PER_PORT = 256;
 
 /**
  * The allowlist's check of HTTP and HTTPS (docs/decisions/0020-sandbox-network.md): the sandbox's connections to
@@ -56,6 +58,7 @@ export class AllowlistProxy {
   async start(): Promise<void> {
     for (const port of PROXIED_PORTS) {
       const server = createServer({ allowHalfOpen: true }, (socket) => void this.#serve(socket, port));
+      server.maxConnections = MAX_CONNECTIONS_PER_PORT;
       this.#servers.push(server);
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);

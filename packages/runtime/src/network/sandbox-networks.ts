@@ -149,7 +149,9 @@ export class SandboxNetworks {
       await resolver.close();
       if (allowlist) await this.#forgetAllowlist(address, allowlist).catch(() => undefined);
       await rm(resolvConf, { force: true });
-      await command([IP, 'netns', 'delete', name]).catch(() => undefined);
+      // The link goes first, at once: a namespace's links go with it only later, when the kernel cleans it up, and
+      // the next slot with this index makes a link of the same name.
+      await this.#ipBatch(index, [], [`link delete ${link}`, `netns delete ${name}`]).catch(() => undefined);
       await command([CONNTRACK, '-D', '-s', address]).catch(() => undefined); // exits 1 when there was nothing
       await this.#forgetFlows(address).catch(() => undefined);
       this.#free.push(index);
