@@ -115,9 +115,12 @@ print(places)`;
     const unrestricted = await admin('/admin/v1/sandboxes', { method: 'POST', json: { name: 'net', network: 'unrestricted' } });
     expect(unrestricted.status).toBe(400);
     expect(unrestricted.body.message).toBe("network: this server runs sandboxes without network (AIRLOCK_NETWORK=off); only 'blocked' is possible");
+    const allowlist = await admin('/admin/v1/sandboxes', { method: 'POST', json: { name: 'net', network: 'allowlist', network_allow: ['api.example.com'] } });
+    expect(allowlist.status).toBe(400);
+    expect(allowlist.body.message).toBe(unrestricted.body.message);
     const unknown = await admin('/admin/v1/sandboxes', { method: 'POST', json: { name: 'net2', network: 'open' } });
     expect(unknown.status).toBe(400);
-    expect(unknown.body.message).toMatch(/^network: 'blocked' \(no network\) or 'unrestricted'/);
+    expect(unknown.body.message).toMatch(/^network: 'blocked' \(no network\), 'allowlist' \(only the names and networks of network_allow\) or 'unrestricted'/);
   });
 
   it('the OpenAPI document advertises no value or field the server always refuses', async () => {
@@ -131,7 +134,7 @@ print(places)`;
       .filter((schema) => schema.properties?.network && schema.properties?.cpu && !schema.properties?.id)
       .map((schema) => schema.properties!.network);
     expect(networks.length).toBeGreaterThan(0);
-    for (const network of networks) expect(network?.enum).toEqual(['blocked', 'unrestricted']);
+    for (const network of networks) expect(network?.enum).toEqual(['blocked', 'allowlist', 'unrestricted']);
   });
 });
 

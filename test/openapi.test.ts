@@ -80,6 +80,20 @@ describe('GET /openapi.json', () => {
     expect(Object.keys(components.securitySchemes).sort()).toEqual(['adminToken', 'apiKey']);
   });
 
+  it('documents network allowlists on sandbox configs, API keys and execution records', async () => {
+    type Schema = { properties: Record<string, { enum?: string[]; type?: unknown; items?: unknown; maxItems?: number }>; required?: string[] };
+    const schemas = (await openApiDocument()).components.schemas as Record<string, Schema>;
+    for (const name of ['CreateSandboxRequest', 'SandboxSettingsRequest']) {
+      expect(schemas[name]?.properties.network?.enum, name).toEqual(['blocked', 'allowlist', 'unrestricted']);
+      expect(schemas[name]?.properties.network_allow, name).toMatchObject({ type: 'array', items: { type: 'string' }, maxItems: 256 });
+    }
+    expect(schemas.SandboxSummary?.required).toEqual(expect.arrayContaining(['network', 'network_allow']));
+    expect(schemas.CreateApiKeyRequest?.properties.network?.enum).toEqual(['blocked', 'allowlist']);
+    expect(schemas.CreateApiKeyRequest?.properties.network_allow).toMatchObject({ type: 'array' });
+    expect(schemas.ApiKeySummary?.required).toEqual(expect.arrayContaining(['network', 'network_allow']));
+    expect(schemas.ExecutionRecordResponse?.required).toEqual(expect.arrayContaining(['network_mode', 'network_allow']));
+  });
+
   it('gives every error status its stable codes and the X-Request-Id header', async () => {
     const document = (await openApiDocument()) as Document & {
       components: { responses: Record<string, { description: string; headers: Record<string, unknown> }> };

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { EnvVars } from './execute.js';
-import { NETWORK_MODES } from './network.js';
+import { Allowlist, NETWORK_MODES } from './network.js';
 
 /** Bodies, parameters and answers of the admin API (`/admin/v1`, authenticated by the admin token). */
 
@@ -43,12 +43,24 @@ export type OrganizationSettingsRequest = z.infer<typeof OrganizationSettingsReq
 
 export const OrganizationPath = z.object({ slug: Text.describe('organization slug') });
 
+/** What a key may narrow its sandbox config's network to (a key never widens it). */
+export const KEY_NETWORK_MODES = ['blocked', 'allowlist'] as const;
+
 export const CreateApiKeyRequest = z.strictObject({
   name: Text,
   organization: OrganizationSlug.optional(),
   sandbox: SandboxName.optional().describe('sandbox config name; default "default"'),
   env_vars: EnvVars.optional(),
-  network: z.literal('blocked', { error: "a key can only narrow the network to 'blocked'" }).optional(),
+  network: z
+    .enum(KEY_NETWORK_MODES, {
+      error: "a key may only narrow the network to 'blocked' or to 'allowlist' (with network_allow within its sandbox config's)",
+    })
+    .optional()
+    .describe("narrows the sandbox config's network: 'blocked', or 'allowlist' when the config is 'allowlist' or 'unrestricted'"),
+  network_allow: Allowlist.optional().describe(
+    "with network 'allowlist': the entries the key keeps, each within the sandbox config's list (the config's whole " +
+      "list when absent; needed when the config is 'unrestricted')",
+  ),
 });
 export type CreateApiKeyRequest = z.infer<typeof CreateApiKeyRequest>;
 
@@ -62,8 +74,16 @@ export const SandboxSettingsRequest = z.strictObject({
   cpu: z.number().min(0.5, 'at least 0.5 cores').max(4, 'at most 4 cores').optional(),
   memory_mb: z.number().int().min(128, 'at least 128 MiB').max(16384, 'at most 16384 MiB').optional(),
   network: z
-    .enum(NETWORK_MODES, { error: "'blocked' (no network) or 'unrestricted' (the internet; private and host addresses are always blocked)" })
+    .enum(NETWORK_MODES, {
+      error:
+        "'blocked' (no network), 'allowlist' (only the names and networks of network_allow) or 'unrestricted' " +
+        '(the internet; private and host addresses are always blocked)',
+    })
     .optional(),
+  network_allow: Allowlist.optional().describe(
+    "with network 'allowlist' (and only then): the names (api.example.com), wildcards (*.example.com) and public IPv4 " +
+      'networks (198.51.100.0/24) the sandbox reaches; at least one. Changing network away from allowlist clears it.',
+  ),
   env_vars: EnvVars.optional(),
   timeout_max_seconds: z.number().int().min(1).max(86_400).optional(),
   execution_retention: z.enum(EXECUTION_RETENTIONS).optional(),
@@ -84,6 +104,11 @@ export const ApiKeySummary = z.object({
   name: z.string(),
   display_prefix: z.string().describe('the start of the key, to recognize it'),
   sandbox_config_id: z.string(),
+  network: z.enum(KEY_NETWORK_MODES).nullable().describe("how the key narrows its sandbox config's network; null keeps it"),
+  network_allow: z
+    .array(z.string())
+    .nullable()
+    .describe("with network 'allowlist': the entries the key keeps; null keeps the sandbox config's"),
   created_at: Timestamp,
   last_used_at: Timestamp.nullable(),
   revoked_at: Timestamp.nullable(),
@@ -122,6 +147,7 @@ export const SandboxSummary = z.object({
   cpu: z.number(),
   memory_mb: z.number().int(),
   network: z.enum(NETWORK_MODES),
+  network_allow: z.array(z.string()).describe("the allowlist's entries; [] unless network is 'allowlist'"),
   env_vars: z.record(z.string(), z.string()),
   timeout_max_seconds: z.number().int(),
   execution_retention: z.enum(EXECUTION_RETENTIONS),

@@ -19,19 +19,25 @@ const ExecutionErrorCode = z.enum(EXECUTION_ERROR_CODES).meta({ id: 'ExecutionEr
 /** One destination an execution with network contacted or tried (Airlock extension: the network receipt). */
 export const NetworkReceiptEntry = z
   .object({
-    name: z.string().nullable().describe('the name the sandbox resolved to this address, if it did'),
-    address: z.string(),
+    name: z
+      .string()
+      .nullable()
+      .describe('the name the sandbox resolved to this address, or sent to the allowlist proxy (TLS server name, HTTP Host), if it did'),
+    address: z.string().nullable().describe('null for a name an allowlist refused to resolve: the sandbox had no address to try'),
     port: z.number().int(),
     protocol: z.enum(['tcp', 'udp']),
-    bytes_out: z.number().int(),
+    bytes_out: z.number().int().describe('for a connection through the allowlist proxy, the payload it relayed'),
     bytes_in: z.number().int(),
-    packets_out: z.number().int(),
-    packets_in: z.number().int(),
+    packets_out: z.number().int().nullable().describe('null where nothing counts packets (the allowlist proxy, refused names)'),
+    packets_in: z.number().int().nullable(),
     verdict: z.enum(['allowed', 'blocked']),
     rule: z
-      .enum(['host_address', 'blocked_range', 'blocked_port'])
+      .enum(['host_address', 'blocked_range', 'blocked_port', 'allowlist'])
       .nullable()
-      .describe('what refused it: an address of the host, a private or reserved range, a blocked port; null when allowed'),
+      .describe(
+        'what refused it: an address of the host, a private or reserved range, a blocked port, or the allowlist (a name or ' +
+          'address not on it, or QUIC); null when allowed',
+      ),
   })
   .meta({ id: 'NetworkReceiptEntry' });
 export type NetworkReceiptEntry = z.infer<typeof NetworkReceiptEntry>;
@@ -100,6 +106,10 @@ export const ExecutionRecordResponse = z.object({
   webhook_delivery_status: WebhookDeliveryStatus.nullable().describe("the webhook delivery's state; null without webhook_url"),
   metadata: z.record(z.string(), z.string()).describe("the request's metadata ({} without)"),
   network_mode: z.enum(NETWORK_MODES).describe("Airlock extension: the network it ran with, its sandbox config's as its API key narrowed it"),
+  network_allow: z
+    .array(z.string())
+    .nullable()
+    .describe("Airlock extension: for network_mode 'allowlist', the names and networks it could reach; null otherwise"),
   network: z
     .array(NetworkReceiptEntry)
     .nullable()

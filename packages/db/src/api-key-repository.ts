@@ -8,7 +8,7 @@ import {
   type SandboxConfigRow,
 } from './sandbox-config-repository.js';
 import { selectColumns, unprefixRow } from './sql-columns.js';
-import { stringMapParameter } from './sql-text.js';
+import { stringListParameter, stringMapParameter } from './sql-text.js';
 
 export interface ApiKey {
   id: string;
@@ -17,8 +17,13 @@ export interface ApiKey {
   name: string;
   /** The start of the key as shown to users, e.g. `sk-local-abc`. */
   displayPrefix: string;
-  /** 'blocked' forces the network off for this key; null keeps the sandbox config's setting. */
-  networkOverride: 'blocked' | null;
+  /**
+   * How the key narrows its sandbox config's network: 'blocked' forces it off, 'allowlist' keeps the names and
+   * networks of networkAllow (or of the config's list when that is null); null keeps the config's setting.
+   */
+  networkOverride: 'blocked' | 'allowlist' | null;
+  /** For 'allowlist': the entries the key keeps; null keeps its sandbox config's. */
+  networkAllow: string[] | null;
   envVars: Record<string, string>;
   createdAt: Date;
   lastUsedAt: Date | null;
@@ -33,7 +38,9 @@ export interface NewApiKey {
   /** SHA-256 of the whole key string, 32 bytes. */
   secretSha256: Buffer;
   displayPrefix: string;
-  networkOverride?: 'blocked' | null;
+  networkOverride?: 'blocked' | 'allowlist' | null;
+  /** Only with networkOverride 'allowlist' (a check constraint). */
+  networkAllow?: string[] | null;
   envVars?: Record<string, string>;
 }
 
@@ -50,7 +57,8 @@ interface ApiKeyRow {
   sandbox_config_id: string;
   name: string;
   display_prefix: string;
-  network_override: 'blocked' | null;
+  network_override: 'blocked' | 'allowlist' | null;
+  network_allow: string[] | null;
   env_vars: Record<string, string>;
   created_at: Date;
   last_used_at: Date | null;
@@ -64,6 +72,7 @@ const API_KEY_COLUMNS = [
   'name',
   'display_prefix',
   'network_override',
+  'network_allow',
   'env_vars',
   'created_at',
   'last_used_at',
@@ -88,6 +97,7 @@ function toApiKey(row: ApiKeyRow): ApiKey {
     name: row.name,
     displayPrefix: row.display_prefix,
     networkOverride: row.network_override,
+    networkAllow: row.network_allow,
     envVars: row.env_vars,
     createdAt: row.created_at,
     lastUsedAt: row.last_used_at,
@@ -106,8 +116,8 @@ export class ApiKeyRepository {
   async create(apiKey: NewApiKey): Promise<ApiKey> {
     const [row] = await this.#database.query<ApiKeyRow>(
       `INSERT INTO api_keys (id, org_id, sandbox_config_id, name, display_prefix, secret_sha256, network_override,
-         env_vars)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb)
+         env_vars, network_allow)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9::jsonb)
        RETURNING ${SELECT_LIST}`,
       [
         generateId('apiKey'),
@@ -118,6 +128,7 @@ export class ApiKeyRepository {
         apiKey.secretSha256,
         apiKey.networkOverride ?? null,
         stringMapParameter(apiKey.envVars ?? {}),
+        apiKey.networkAllow ? stringListParameter(apiKey.networkAllow) : null,
       ],
     );
     return toApiKey(row as ApiKeyRow);

@@ -1,7 +1,7 @@
 import type { DeliveryMode, ExecutionStatus as FinishedExecutionStatus, NetworkMode, NetworkReceiptEntry } from '@airlock/contracts';
 import type { Queryable } from './database.js';
 import { UniqueViolationError } from './errors.js';
-import { stringMapParameter, withoutNul } from './sql-text.js';
+import { stringListParameter, stringMapParameter, withoutNul } from './sql-text.js';
 
 export type { DeliveryMode, FinishedExecutionStatus };
 export type ExecutionStatus = 'running' | FinishedExecutionStatus;
@@ -33,6 +33,8 @@ export interface Execution {
   webhookUrl: string | null;
   /** The network it ran with, its API key's narrowing applied. */
   networkMode: NetworkMode;
+  /** For networkMode 'allowlist': the names and networks it could reach; else null. */
+  networkAllow: string[] | null;
   /** What it contacted or tried, for an execution with network once finished; else null. */
   network: NetworkReceiptEntry[] | null;
   warm: boolean;
@@ -66,6 +68,8 @@ export interface NewExecution {
   webhookUrl?: string | null;
   /** @default 'blocked' */
   networkMode?: NetworkMode;
+  /** For networkMode 'allowlist': its entries. @default null */
+  networkAllow?: string[] | null;
   /** The request's Idempotency-Key and a fingerprint of the request; the key is unique in the organization. */
   idempotency?: { key: string; fingerprint: string };
   createdAt: Date;
@@ -121,6 +125,7 @@ export interface ExecutionRow {
   delivery_mode: DeliveryMode;
   webhook_url: string | null;
   network_mode: NetworkMode;
+  network_allow: string[] | null;
   network: NetworkReceiptEntry[] | null;
   warm: boolean;
   duration_ms: number | null;
@@ -155,6 +160,7 @@ export const EXECUTION_COLUMNS = [
   'delivery_mode',
   'webhook_url',
   'network_mode',
+  'network_allow',
   'network',
   'warm',
   'duration_ms',
@@ -192,6 +198,7 @@ export function toExecution(row: ExecutionRow): Execution {
     deliveryMode: row.delivery_mode,
     webhookUrl: row.webhook_url,
     networkMode: row.network_mode,
+    networkAllow: row.network_allow,
     network: row.network,
     warm: row.warm,
     durationMs: row.duration_ms,
@@ -262,8 +269,8 @@ export class ExecutionRepository {
     }
     const [row] = await this.#database.query<ExecutionRow>(
       `INSERT INTO executions (trace_id, org_id, api_key_id, sandbox_config_id, node_id, language, code, metadata,
-         delivery_mode, webhook_url, created_at, idempotency_key, request_fingerprint, network_mode)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10, $11, $12, $13, $14)
+         delivery_mode, webhook_url, created_at, idempotency_key, request_fingerprint, network_mode, network_allow)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10, $11, $12, $13, $14, $15::jsonb)
        RETURNING ${SELECT_LIST}`,
       [
         execution.traceId,
@@ -280,6 +287,7 @@ export class ExecutionRepository {
         idempotency?.key ?? null,
         idempotency?.fingerprint ?? null,
         execution.networkMode ?? 'blocked',
+        execution.networkAllow ? stringListParameter(execution.networkAllow) : null,
       ],
     ).catch((error: unknown) => {
       if (error instanceof UniqueViolationError && error.constraint === IDEMPOTENCY_KEY_INDEX) throw new IdempotencyKeyTakenError();

@@ -11,7 +11,6 @@ export { OrganizationRepository, type NewOrganization, type Organization } from 
 export {
   SandboxConfigRepository,
   type ExecutionRetention,
-  type NetworkPolicy,
   type NewSandboxConfig,
   type SandboxConfig,
   type SandboxConfigSettings,

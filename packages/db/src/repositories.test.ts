@@ -98,6 +98,7 @@ describe.each(BACKEND_KINDS)('repositories on %s', (kind) => {
         cpu: 1,
         memoryMb: 1024,
         network: 'blocked',
+        networkAllow: [],
         envVars: {},
         timeoutMaxSeconds: 3600,
         executionRetention: '30d',
@@ -115,6 +116,24 @@ describe.each(BACKEND_KINDS)('repositories on %s', (kind) => {
       expect(large).toMatchObject({ cpu: 2.5, memoryMb: 2560, network: 'unrestricted', envVars: { MODE: 'large' } });
       expect(await sandboxConfigs.list(organization.id)).toEqual([large, config]);
       expect(await sandboxConfigs.getByName(organization.id, 'large')).toEqual(large);
+    });
+
+    it('keeps an allowlist only while the network is allowlist', async () => {
+      const { organization } = await createTenant();
+      const allow = ['api.example.com', '*.pypi.org', '198.51.100.0/24'];
+      const listed = await sandboxConfigs.create({ orgId: organization.id, name: 'listed', network: 'allowlist', networkAllow: allow });
+      expect(listed).toMatchObject({ network: 'allowlist', networkAllow: allow });
+      expect(await sandboxConfigs.get(organization.id, listed.id)).toEqual(listed);
+      const narrowed = await sandboxConfigs.update(organization.id, listed.id, { networkAllow: ['api.example.com'] });
+      expect(narrowed).toMatchObject({ network: 'allowlist', networkAllow: ['api.example.com'] });
+      await expect(sandboxConfigs.update(organization.id, listed.id, { network: 'unrestricted' })).rejects.toThrow(/check constraint/);
+      expect(await sandboxConfigs.update(organization.id, listed.id, { network: 'unrestricted', networkAllow: [] })).toMatchObject({
+        network: 'unrestricted',
+        networkAllow: [],
+      });
+      await expect(
+        sandboxConfigs.create({ orgId: organization.id, name: 'blocked-list', networkAllow: ['api.example.com'] }),
+      ).rejects.toThrow(/check constraint/);
     });
 
     it('updates only the given settings and scopes every lookup by organization', async () => {
@@ -165,6 +184,7 @@ describe.each(BACKEND_KINDS)('repositories on %s', (kind) => {
         name: 'ci',
         displayPrefix: secret.slice(0, 12),
         networkOverride: null,
+        networkAllow: null,
         envVars: {},
         createdAt: expect.any(Date),
         lastUsedAt: null,
@@ -203,8 +223,30 @@ describe.each(BACKEND_KINDS)('repositories on %s', (kind) => {
         networkOverride: 'blocked',
         envVars: { TOKEN: 'x' },
       });
-      expect(narrowed).toMatchObject({ networkOverride: 'blocked', envVars: { TOKEN: 'x' } });
-      expect((await apiKeys.list(organization.id)).map((key) => key.name)).toEqual(['ci', 'narrowed']);
+      expect(narrowed).toMatchObject({ networkOverride: 'blocked', networkAllow: null, envVars: { TOKEN: 'x' } });
+      const listed = await apiKeys.create({
+        orgId: organization.id,
+        sandboxConfigId: sandboxConfig.id,
+        name: 'listed',
+        secretSha256: sha256(`${secret}-listed`),
+        displayPrefix: 'sk-local-lis',
+        networkOverride: 'allowlist',
+        networkAllow: ['api.example.com'],
+      });
+      expect(listed).toMatchObject({ networkOverride: 'allowlist', networkAllow: ['api.example.com'] });
+      expect((await apiKeys.findActiveBySecretHash(sha256(`${secret}-listed`)))?.apiKey).toEqual(listed);
+      expect((await apiKeys.list(organization.id)).map((key) => key.name)).toEqual(['ci', 'narrowed', 'listed']);
+      await expect(
+        apiKeys.create({
+          orgId: organization.id,
+          sandboxConfigId: sandboxConfig.id,
+          name: 'blocked-list',
+          secretSha256: sha256(`${secret}-blocked-list`),
+          displayPrefix: 'sk-local-blo',
+          networkOverride: 'blocked',
+          networkAllow: ['api.example.com'],
+        }),
+      ).rejects.toThrow(/check constraint/);
 
       const reused = apiKeys.create({
         orgId: organization.id,
@@ -302,6 +344,7 @@ describe.each(BACKEND_KINDS)('repositories on %s', (kind) => {
         deliveryMode: 'streaming',
         webhookUrl: null,
         networkMode: 'blocked',
+        networkAllow: null,
         network: null,
         warm: false,
         durationMs: null,
@@ -432,6 +475,14 @@ describe.each(BACKEND_KINDS)('repositories on %s', (kind) => {
       ];
       await executions.complete(execution.traceId, result({ network }));
       expect(await executions.get(organization.id, execution.traceId)).toMatchObject({ networkMode: 'unrestricted', network });
+    });
+
+    it('keeps the allowlist an execution ran with', async () => {
+      const networkAllow = ['api.example.com', '198.51.100.0/24'];
+      const { organization, execution } = await startExecution({ networkMode: 'allowlist', networkAllow });
+      expect(execution).toMatchObject({ networkMode: 'allowlist', networkAllow });
+      await executions.complete(execution.traceId, result({ network: [] }));
+      expect(await executions.get(organization.id, execution.traceId)).toMatchObject({ networkMode: 'allowlist', networkAllow, network: [] });
     });
 
     it('an idempotency key is unique in the organization for 24 hours, then free again', async () => {

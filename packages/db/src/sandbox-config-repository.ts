@@ -1,9 +1,9 @@
-import type { ExecutionRetention, NetworkMode as NetworkPolicy, ThreadRetention } from '@airlock/contracts';
+import type { ExecutionRetention, NetworkMode, ThreadRetention } from '@airlock/contracts';
 import type { Queryable } from './database.js';
 import { generateId } from './ids.js';
-import { stringMapParameter } from './sql-text.js';
+import { stringListParameter, stringMapParameter } from './sql-text.js';
 
-export type { ExecutionRetention, NetworkPolicy, ThreadRetention };
+export type { ExecutionRetention, ThreadRetention };
 
 export interface SandboxConfig {
   id: string;
@@ -13,7 +13,9 @@ export interface SandboxConfig {
   /** CPUs, 0.5 to 4 in steps of 0.01. */
   cpu: number;
   memoryMb: number;
-  network: NetworkPolicy;
+  network: NetworkMode;
+  /** The names and networks an `allowlist` config reaches; empty for the other modes. */
+  networkAllow: string[];
   envVars: Record<string, string>;
   timeoutMaxSeconds: number;
   executionRetention: ExecutionRetention;
@@ -32,7 +34,9 @@ export interface SandboxConfigSettings {
   /** @default cpu * 1024 */
   memoryMb: number;
   /** @default 'blocked' */
-  network: NetworkPolicy;
+  network: NetworkMode;
+  /** Non-empty exactly when network is 'allowlist' (a check constraint). @default [] */
+  networkAllow: string[];
   /** @default {} */
   envVars: Record<string, string>;
   /** @default 3600 */
@@ -52,7 +56,8 @@ export interface SandboxConfigRow {
   image: string;
   cpu: number;
   memory_mb: number;
-  network: NetworkPolicy;
+  network: NetworkMode;
+  network_allow: string[];
   env_vars: Record<string, string>;
   timeout_max_seconds: number;
   execution_retention: ExecutionRetention;
@@ -69,6 +74,7 @@ export const SANDBOX_CONFIG_COLUMNS = [
   'cpu',
   'memory_mb',
   'network',
+  'network_allow',
   'env_vars',
   'timeout_max_seconds',
   'execution_retention',
@@ -85,6 +91,7 @@ const SETTING_COLUMNS: Record<keyof SandboxConfigSettings, { column: string; cas
   cpu: { column: 'cpu', cast: 'numeric' },
   memoryMb: { column: 'memory_mb', cast: 'integer' },
   network: { column: 'network', cast: 'text' },
+  networkAllow: { column: 'network_allow', cast: 'jsonb' },
   envVars: { column: 'env_vars', cast: 'jsonb' },
   timeoutMaxSeconds: { column: 'timeout_max_seconds', cast: 'integer' },
   executionRetention: { column: 'execution_retention', cast: 'text' },
@@ -100,6 +107,7 @@ export function toSandboxConfig(row: SandboxConfigRow): SandboxConfig {
     cpu: row.cpu,
     memoryMb: row.memory_mb,
     network: row.network,
+    networkAllow: row.network_allow,
     envVars: row.env_vars,
     timeoutMaxSeconds: row.timeout_max_seconds,
     executionRetention: row.execution_retention,
@@ -110,7 +118,9 @@ export function toSandboxConfig(row: SandboxConfigRow): SandboxConfig {
 }
 
 function settingParameter(setting: keyof SandboxConfigSettings, value: unknown): unknown {
-  return setting === 'envVars' ? stringMapParameter(value as Record<string, string>) : value;
+  if (setting === 'envVars') return stringMapParameter(value as Record<string, string>);
+  if (setting === 'networkAllow') return stringListParameter(value as string[]);
+  return value;
 }
 
 export class SandboxConfigRepository {
@@ -125,8 +135,8 @@ export class SandboxConfigRepository {
     const cpu = config.cpu ?? 1;
     const [row] = await this.#database.query<SandboxConfigRow>(
       `INSERT INTO sandbox_configs (id, org_id, name, image, cpu, memory_mb, network, env_vars, timeout_max_seconds,
-         execution_retention, thread_retention)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10, $11)
+         execution_retention, thread_retention, network_allow)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10, $11, $12::jsonb)
        RETURNING ${SELECT_LIST}`,
       [
         generateId('sandboxConfig'),
@@ -140,6 +150,7 @@ export class SandboxConfigRepository {
         config.timeoutMaxSeconds ?? 3600,
         config.executionRetention ?? '30d',
         config.threadRetention ?? 'forever',
+        stringListParameter(config.networkAllow ?? []),
       ],
     );
     return toSandboxConfig(row as SandboxConfigRow);

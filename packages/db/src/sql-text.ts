@@ -10,3 +10,8 @@ export function withoutNul(text: string): string {
 export function stringMapParameter(map: Readonly<Record<string, string>>): string {
   return JSON.stringify(Object.fromEntries(Object.entries(map).map(([name, value]) => [withoutNul(name), withoutNul(value)])));
 }
+
+/** A list of strings as a jsonb parameter, with U+0000 replaced. */
+export function stringListParameter(list: readonly string[]): string {
+  return JSON.stringify(list.map(withoutNul));
+}

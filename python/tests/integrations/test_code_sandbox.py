@@ -45,12 +45,20 @@ def test_a_killed_run_reports_the_timeout(client: Airlock) -> None:
 def test_the_description_states_the_network_the_sandbox_has() -> None:
     blocked = CodeSandbox().description
     unrestricted = CodeSandbox(network="unrestricted").description
+    allowlist = CodeSandbox(network="allowlist", network_allow=["api.example.com", "198.51.100.0/24"]).description
     assert "It has no network access" in blocked and "internet" not in blocked
     assert "It has internet access" in unrestricted and "no network access" not in unrestricted
-    try:
-        CodeSandbox(network="allowlist")
-    except ValueError as error:
-        assert "network must be 'blocked' or 'unrestricted'" in str(error)
-    else:
-        raise AssertionError("an unknown network was accepted")
-
+    assert "It reaches only these names and networks: api.example.com, 198.51.100.0/24. Names" in allowlist
+    assert "no network access" not in allowlist and "internet" not in allowlist
+    for options, message in (
+        ({"network": "open"}, "network must be 'blocked', 'allowlist' or 'unrestricted'"),
+        ({"network": "allowlist"}, "network_allow: network 'allowlist' needs its entries"),
+        ({"network": "allowlist", "network_allow": []}, "network_allow: network 'allowlist' needs its entries"),
+        ({"network": "unrestricted", "network_allow": ["api.example.com"]}, "network_allow: only network 'allowlist'"),
+    ):
+        try:
+            CodeSandbox(**options)  # type: ignore[arg-type]
+        except ValueError as error:
+            assert message in str(error)
+        else:
+            raise AssertionError(f"{options} was accepted")

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { SANDBOX_DESCRIPTION, sandboxDescription } from '@airlock/contracts';
 import { describe, expect, it } from 'vitest';
 import { Airlock } from '../client.js';
-import { AirlockConnectionError } from '../errors.js';
+import { AirlockConfigurationError, AirlockConnectionError } from '../errors.js';
 import { SANDBOX_FACTS, codeSandboxTool, sandboxFacts } from './code-sandbox.js';
 
 /** A client whose server answers every request with `status` and `body`, recording the request bodies. */
@@ -75,6 +75,19 @@ describe('the code_sandbox tool', () => {
   it('describes the network the key\'s sandbox has when told, in the server\'s words', () => {
     expect(sandboxFacts('unrestricted')).toBe(sandboxDescription('unrestricted'));
     expect(codeSandboxTool({ network: 'unrestricted' }).description).toContain(sandboxDescription('unrestricted'));
+    const allow = ['api.example.com', '*.pypi.org', '198.51.100.0/24'];
+    expect(sandboxFacts('allowlist', allow)).toBe(sandboxDescription('allowlist', allow));
+    const listed = codeSandboxTool({ network: 'allowlist', networkAllow: allow }).description;
+    expect(listed).toContain(sandboxDescription('allowlist', allow));
+    expect(listed).toContain('It reaches only these names and networks: api.example.com, *.pypi.org, 198.51.100.0/24.');
+  });
+
+  it('refuses an allowlist without entries, and entries without an allowlist', () => {
+    expect(() => codeSandboxTool({ network: 'allowlist' })).toThrow(AirlockConfigurationError);
+    expect(() => codeSandboxTool({ network: 'allowlist', networkAllow: [] })).toThrow(/networkAllow: network 'allowlist' needs its entries/);
+    expect(() => codeSandboxTool({ network: 'unrestricted', networkAllow: ['api.example.com'] })).toThrow(
+      "networkAllow: only network 'allowlist' has entries, not 'unrestricted'",
+    );
   });
 
   it("the Python SDK's tool describes the sandbox in the same words", () => {
@@ -90,6 +103,12 @@ describe('the code_sandbox tool', () => {
     const sentence = [...unrestricted.matchAll(/"(.*)"/g)].map((match) => match[1]).join('');
     expect(sandboxDescription('unrestricted')).toContain(sentence);
     expect(sentence).toMatch(/^It has internet access/);
+    // Its allowlist sentence, around the entries it is given.
+    const allowlist = /^ALLOWLIST_NETWORK = \(\n((?:\s+f?".*"\n)+)\)/m.exec(python)?.[1] ?? '';
+    const template = [...allowlist.matchAll(/f?"(.*)"/g)].map((match) => match[1]).join('');
+    expect(template).toMatch(/^It reaches only these names and networks: \{entries\}\. /);
+    const allow = ['api.example.com', '198.51.100.0/24'];
+    expect(sandboxDescription('allowlist', allow)).toContain(template.replace('{entries}', allow.join(', ')));
   });
 
   it('makes its client at the first call, so a tool can be built without a key', () => {

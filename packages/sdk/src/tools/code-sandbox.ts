@@ -1,6 +1,6 @@
 import * as z from 'zod';
 import { Airlock } from '../client.js';
-import { ThreadBusyError, ValidationError } from '../errors.js';
+import { AirlockConfigurationError, ThreadBusyError, ValidationError } from '../errors.js';
 import type { ExecutionResult, Language } from '../types.js';
 
 /**
@@ -29,32 +29,47 @@ export interface CodeSandboxToolOptions {
   /** Seconds the code may run when the model names no timeout. @default the server's (60) */
   timeout?: number;
   /**
-   * The network of the API key's sandbox config, so the description tells the model what it allows: `blocked` (no
-   * network) or `unrestricted` (the internet, without private and host addresses). @default 'blocked'
+   * The network of the API key (its sandbox config's, as the key narrows it), so the description tells the model what
+   * it allows: `blocked` (no network), `allowlist` (only the names and networks of `networkAllow`) or `unrestricted`
+   * (the internet, without private and host addresses). @default 'blocked'
    */
-  network?: 'blocked' | 'unrestricted';
+  network?: NetworkMode;
+  /** With network `allowlist`: its entries (an execution record's `network_allow` shows them), named to the model. */
+  networkAllow?: readonly string[];
 }
 
-/** What the sandbox's network lets code do, by network mode. */
-const NETWORK_FACTS = {
-  blocked: [
-    'It has no network access (no DNS, loopback only): pip install, npm install and downloads fail, so work with what',
-    'is installed.',
-  ].join(' '),
-  unrestricted: [
-    'It has internet access (DNS, HTTP and HTTPS; pip install --user and npm install work), but private networks,',
-    'cloud metadata addresses and the host itself are unreachable, and so is port 25 (mail).',
-  ].join(' '),
-} as const;
+type NetworkMode = 'blocked' | 'allowlist' | 'unrestricted';
+
+/** What the sandbox's network lets code do, by network mode (with an allowlist's entries). */
+function networkFacts(network: NetworkMode, allow: readonly string[]): string {
+  switch (network) {
+    case 'blocked':
+      return [
+        'It has no network access (no DNS, loopback only): pip install, npm install and downloads fail, so work with what',
+        'is installed.',
+      ].join(' ');
+    case 'allowlist':
+      return [
+        `It reaches only these names and networks: ${allow.length > 0 ? allow.join(', ') : '(none)'}. Names outside the list`,
+        'do not resolve and other addresses are refused; HTTPS and HTTP go to the listed names only (QUIC is refused, so',
+        'clients use TCP). Private networks, cloud metadata addresses, the host itself and port 25 are always unreachable.',
+      ].join(' ');
+    case 'unrestricted':
+      return [
+        'It has internet access (DNS, HTTP and HTTPS; pip install --user and npm install work), but private networks,',
+        'cloud metadata addresses and the host itself are unreachable, and so is port 25 (mail).',
+      ].join(' ');
+  }
+}
 
 /**
- * What the sandbox is and can do with `network`: the server's own description of it (sandboxDescription in the
- * contracts, which the tool subpaths do not import), pinned to it by a test.
+ * What the sandbox is and can do with `network` (and, for `allowlist`, its entries): the server's own description of
+ * it (sandboxDescription in the contracts, which the tool subpaths do not import), pinned to it by a test.
  */
-export function sandboxFacts(network: keyof typeof NETWORK_FACTS): string {
+export function sandboxFacts(network: NetworkMode, allow: readonly string[] = []): string {
   return [
     'The sandbox is a Debian system with bash, coreutils, python3 with pip, node with npm, curl, git and jq.',
-    NETWORK_FACTS[network],
+    networkFacts(network, allow),
     'The code runs as an unprivileged user in /home/sandbox. /tmp is emptied after every call and no',
     `process outlives it. stdout and stderr are each cut after ${OUTPUT_LIMIT_KILOBYTES} KB, so print summaries,`,
     'not whole data sets. Code still running at its timeout is killed (exit code 137); a non-zero exit code, a timeout',
@@ -65,13 +80,26 @@ export function sandboxFacts(network: keyof typeof NETWORK_FACTS): string {
 /** What a sandbox without network, the default, is and can do. */
 export const SANDBOX_FACTS = sandboxFacts('blocked');
 
+/** The description's network facts for the options; an allowlist without entries, or entries without one, is refused. */
+function sandboxFactsFor(options: CodeSandboxToolOptions): string {
+  const network = options.network ?? 'blocked';
+  const allow = options.networkAllow;
+  if (network === 'allowlist' && !allow?.length) {
+    throw new AirlockConfigurationError("networkAllow: network 'allowlist' needs its entries (an execution record's network_allow)");
+  }
+  if (network !== 'allowlist' && allow !== undefined) {
+    throw new AirlockConfigurationError(`networkAllow: only network 'allowlist' has entries, not '${network}'`);
+  }
+  return sandboxFacts(network, allow);
+}
+
 function codeSandboxDescription(options: CodeSandboxToolOptions = {}): string {
   const thread = options.threadId
     ? `Calls share the thread "${options.threadId}" unless you pass another thread_id.`
     : 'Without a thread_id every call starts from an empty home.';
   return [
     'Run code in an isolated Linux sandbox and get its stdout, stderr and exit code.',
-    sandboxFacts(options.network ?? 'blocked'),
+    sandboxFactsFor(options),
     `/home/sandbox persists between calls that pass the same thread_id (files, installed packages); ${thread}`,
     'Each call is a fresh process: variables do not carry over, files in the home do.',
   ].join(' ');

@@ -1,8 +1,11 @@
 import {
   ErrorCode,
+  narrowingProblem,
   type ApiKeySummary,
   type CreateOrganizationRequest,
   type CreatedApiKeyResponse,
+  type NetworkMode,
+  type NetworkNarrowing,
   type OrganizationSettingsRequest,
   type OrganizationSummary,
   type SandboxSummary,
@@ -85,16 +88,19 @@ export class AdminService {
     organization?: string;
     sandbox?: string;
     env_vars?: Record<string, string>;
-    network?: 'blocked';
+    network?: NetworkNarrowing['mode'];
+    network_allow?: string[];
   }): Promise<CreatedApiKeyResponse> {
     const organization = await this.#organization(request.organization);
     const sandbox = await this.#sandbox(organization, request.sandbox ?? DEFAULT_SANDBOX_NAME);
+    const narrowing = keyNarrowing(sandbox, request);
     const created = await this.#options.keyService.create({
       orgId: organization.id,
       sandboxConfigId: sandbox.id,
       name: request.name,
       envVars: request.env_vars ?? {},
-      networkOverride: request.network ?? null,
+      networkOverride: narrowing?.mode ?? null,
+      networkAllow: narrowing?.allow ?? null,
     });
     return { ...summarize(created), key: created.key, sandbox: sandbox.name };
   }
@@ -150,7 +156,7 @@ export class AdminService {
   async updateSandbox(name: string, settings: SandboxSettingsInput, organizationSlug?: string): Promise<SandboxSummary> {
     const organization = await this.#organization(organizationSlug);
     const sandbox = await this.#sandbox(organization, name);
-    const updated = await this.#options.sandboxConfigs.update(organization.id, sandbox.id, this.#settings(settings));
+    const updated = await this.#options.sandboxConfigs.update(organization.id, sandbox.id, this.#settings(settings, sandbox));
     this.#options.keyService.forgetCachedPrincipals();
     if (!updated) throw ApiError.notFound(`no sandbox config "${name}" in organization "${organization.slug}"`);
     return summarizeSandbox(updated);
@@ -166,8 +172,9 @@ export class AdminService {
     return { secret };
   }
 
-  #settings(input: SandboxSettingsInput): Partial<SandboxConfigSettings> {
-    if (input.network === 'unrestricted' && !this.#options.networkEnabled) {
+  /** The settings to store; `stored` is the config an update changes (absent on creation). */
+  #settings(input: SandboxSettingsInput, stored?: SandboxConfig): Partial<SandboxConfigSettings> {
+    if (input.network !== undefined && input.network !== 'blocked' && !this.#options.networkEnabled) {
       throw ApiError.validation("network: this server runs sandboxes without network (AIRLOCK_NETWORK=off); only 'blocked' is possible");
     }
     if (input.image !== undefined && !this.#options.imageNames.includes(input.image)) {
@@ -178,6 +185,7 @@ export class AdminService {
       cpu: input.cpu,
       memoryMb: input.memory_mb ?? (input.cpu === undefined ? undefined : Math.round(input.cpu * 1024)),
       network: input.network,
+      networkAllow: networkAllowSetting(input, stored),
       envVars: input.env_vars,
       timeoutMaxSeconds: input.timeout_max_seconds,
       executionRetention: input.execution_retention,
@@ -254,11 +262,57 @@ export interface SandboxSettingsInput {
   image?: string;
   cpu?: number;
   memory_mb?: number;
-  network?: 'blocked' | 'unrestricted';
+  network?: NetworkMode;
+  network_allow?: string[];
   env_vars?: Record<string, string>;
   timeout_max_seconds?: number;
   execution_retention?: SandboxConfig['executionRetention'];
   thread_retention?: SandboxConfig['threadRetention'];
+}
+
+/**
+ * The allowlist a create or update stores (undefined: unchanged): an `allowlist` config needs entries, given now or
+ * kept from before; other modes have none, so a change away from `allowlist` clears them.
+ */
+function networkAllowSetting(input: SandboxSettingsInput, stored: SandboxConfig | undefined): string[] | undefined {
+  const mode = input.network ?? stored?.network ?? 'blocked';
+  if (mode !== 'allowlist') {
+    if (input.network_allow !== undefined && input.network_allow.length > 0) {
+      throw ApiError.validation(
+        `network_allow: only a sandbox config whose network is 'allowlist' has one (this one's is '${mode}'); ` +
+          "send network: 'allowlist' with it, or leave network_allow out",
+      );
+    }
+    return stored?.network === 'allowlist' || input.network_allow !== undefined ? [] : undefined;
+  }
+  const allow = input.network_allow ?? stored?.networkAllow ?? [];
+  if (allow.length === 0) {
+    throw ApiError.validation(
+      "network_allow: network 'allowlist' needs at least one entry (a name such as api.example.com, a wildcard such as " +
+        '*.example.com, or a public IPv4 network such as 198.51.100.0/24)',
+    );
+  }
+  return input.network_allow;
+}
+
+/** How a new key narrows its sandbox config's network; 400 naming the rule when it would widen it. */
+function keyNarrowing(
+  sandbox: SandboxConfig,
+  request: { network?: NetworkNarrowing['mode']; network_allow?: string[] },
+): NetworkNarrowing | null {
+  if (request.network === undefined) {
+    if (request.network_allow !== undefined) {
+      throw ApiError.validation("network_allow: a key's allowlist comes with network: 'allowlist'; send both");
+    }
+    return null;
+  }
+  if (request.network === 'allowlist' && request.network_allow?.length === 0) {
+    throw ApiError.validation("network_allow: a key narrowed to 'allowlist' keeps at least one entry; narrow it to 'blocked' for none");
+  }
+  const narrowing: NetworkNarrowing = { mode: request.network, allow: request.network_allow ?? null };
+  const problem = narrowingProblem({ mode: sandbox.network, allow: sandbox.networkAllow }, narrowing, sandbox.name);
+  if (problem !== undefined) throw ApiError.validation(problem);
+  return narrowing;
 }
 
 function summarizeOrganization(organization: Organization): OrganizationSummary {
@@ -279,6 +333,7 @@ function summarizeSandbox(config: SandboxConfig): SandboxSummary {
     cpu: config.cpu,
     memory_mb: config.memoryMb,
     network: config.network,
+    network_allow: config.networkAllow,
     env_vars: config.envVars,
     timeout_max_seconds: config.timeoutMaxSeconds,
     execution_retention: config.executionRetention,
@@ -292,6 +347,8 @@ function summarize(key: ApiKey): ApiKeySummary {
     name: key.name,
     display_prefix: key.displayPrefix,
     sandbox_config_id: key.sandboxConfigId,
+    network: key.networkOverride,
+    network_allow: key.networkAllow,
     created_at: key.createdAt.toISOString(),
     last_used_at: key.lastUsedAt?.toISOString() ?? null,
     revoked_at: key.revokedAt?.toISOString() ?? null,

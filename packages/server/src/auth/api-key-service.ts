@@ -1,4 +1,4 @@
-import { API_KEY_PATTERN, API_KEY_RULE, type NetworkMode } from '@airlock/contracts';
+import { API_KEY_PATTERN, API_KEY_RULE, effectiveNetwork, type NetworkNarrowing, type NetworkPolicy } from '@airlock/contracts';
 import type { ApiKey, ApiKeyRepository, Organization, SandboxConfig } from '@airlock/db';
 import { LRUCache } from 'lru-cache';
 import { ApiError } from '../shared/api-error.js';
@@ -11,9 +11,12 @@ export interface Principal {
   sandboxConfig: SandboxConfig;
 }
 
-/** The network the principal's sandboxes run with: its sandbox config's, unless its API key narrows it to blocked. */
-export function networkOf(principal: Principal): NetworkMode {
-  return principal.apiKey.networkOverride ?? principal.sandboxConfig.network;
+/** The network the principal's sandboxes run with: its sandbox config's, as its API key narrows it. */
+export function networkOf(principal: Principal): NetworkPolicy {
+  const { apiKey, sandboxConfig } = principal;
+  const narrowing: NetworkNarrowing | null =
+    apiKey.networkOverride === null ? null : { mode: apiKey.networkOverride, allow: apiKey.networkAllow };
+  return effectiveNetwork({ mode: sandboxConfig.network, allow: sandboxConfig.networkAllow }, narrowing);
 }
 
 export interface CreatedApiKey extends ApiKey {
@@ -49,7 +52,9 @@ export class ApiKeyService {
     name: string;
     key?: string;
     envVars?: Record<string, string>;
-    networkOverride?: 'blocked' | null;
+    networkOverride?: NetworkNarrowing['mode'] | null;
+    /** With networkOverride 'allowlist': the entries the key keeps; null keeps its sandbox config's. */
+    networkAllow?: string[] | null;
   }): Promise<CreatedApiKey> {
     const { key, secretSha256, displayPrefix } = this.#secret(options.key);
     const record = await this.#keys.create({
@@ -59,6 +64,7 @@ export class ApiKeyService {
       secretSha256,
       displayPrefix,
       networkOverride: options.networkOverride ?? null,
+      networkAllow: options.networkAllow ?? null,
       envVars: options.envVars ?? {},
     });
     return { ...record, key };

@@ -41,7 +41,7 @@ describe('a replay built from the record', () => {
 
 describe('ExecutionLog', () => {
   it('tells the seq its result event will have once the output has ended', () => {
-    const log = new ExecutionLog('org_1', result.trace_id, { metadata: {}, createdAt: new Date(), networkMode: 'blocked' });
+    const log = new ExecutionLog('org_1', result.trace_id, { metadata: {}, createdAt: new Date(), networkMode: 'blocked', networkAllow: null });
     log.output('stdout', Buffer.from('a\n'));
     log.output('stdout', Buffer.from([0xe2, 0x82]));
     const resultSeq = log.endOutput();

@@ -17,7 +17,7 @@ export class ExecutionLog {
   readonly orgId: string;
   readonly traceId: string;
   /** What the execution's record says of its request, for a read before the record is written. */
-  readonly request: { metadata: Record<string, string>; createdAt: Date; networkMode: NetworkMode };
+  readonly request: { metadata: Record<string, string>; createdAt: Date; networkMode: NetworkMode; networkAllow: string[] | null };
   readonly cancel = new AbortController();
   /** Resolves with the result when the execution has ended. */
   readonly finished: Promise<ExecuteResponse>;

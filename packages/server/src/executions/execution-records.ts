@@ -63,6 +63,7 @@ export function toRecordResponse(execution: Execution, webhookDeliveryStatus: We
     webhook_delivery_status: webhookDeliveryStatus,
     metadata: execution.metadata,
     network_mode: execution.networkMode,
+    network_allow: execution.networkAllow,
     network: execution.network,
     created_at: execution.createdAt.toISOString(),
     completed_at: execution.completedAt?.toISOString() ?? null,

@@ -1,6 +1,6 @@
 import { ExecuteRequest, type ExecuteRequestInput } from '@airlock/contracts';
 import { ExecutionRepository, IdempotencyKeyTakenError, ThreadRepository, WebhookRepository, type Database } from '@airlock/db';
-import type { AcquiredSandbox, PreparedSandbox, RunRequest, SandboxOutcome } from '@airlock/runtime';
+import type { AcquiredSandbox, PoolKey, PreparedSandbox, RunRequest, SandboxOutcome } from '@airlock/runtime';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestDatabase } from '../../test-support/test-tenant.js';
 import type { Principal } from '../auth/api-key-service.js';
@@ -55,6 +55,8 @@ let principal: Principal;
 let executions: ExecutionRepository;
 let script: (request: RunRequest) => Promise<Partial<SandboxOutcome>> = async () => ({});
 let startFails = false;
+/** What the last sandbox was acquired with. */
+let acquiredWith: PoolKey | undefined;
 /** What saving a thread's changes does: returns the layer digest, or throws. */
 let save: () => Promise<string | null> = async () => null;
 let threads: ThreadRepository;
@@ -63,7 +65,8 @@ function service(): ExecutionService {
   return new ExecutionService({
     runtime: {
       languages: () => ['python', 'bash'],
-      acquire: async (): Promise<AcquiredSandbox> => {
+      acquire: async (options): Promise<AcquiredSandbox> => {
+        acquiredWith = options;
         if (startFails) throw new Error('bubblewrap exited with 1');
         return { sandbox: new ScriptedSandbox((request) => script(request)), warm: true };
       },
@@ -223,5 +226,26 @@ describe('ExecutionService (a scripted runtime on PGlite)', () => {
     await expect(service().earlierAttempt(principal, readIdempotency('retry-1', principal, request({ code: 'other' }))!)).rejects.toMatchObject({
       code: 'idempotency_key_reused',
     });
+  });
+
+  it("runs in the network of the key: an allowlist takes a slot with network and binds the key's list to the run", async () => {
+    const allowlisted: Principal = {
+      ...principal,
+      sandboxConfig: { ...principal.sandboxConfig, network: 'allowlist', networkAllow: ['api.example.com', '*.pypi.org'] },
+      apiKey: { ...principal.apiKey, networkOverride: 'allowlist', networkAllow: ['files.pypi.org', 'other.example.com'] },
+    };
+    let seen: RunRequest | undefined;
+    script = async (run) => ((seen = run), {});
+    const answer = await service().execute(allowlisted, request({ code: 'x' }), { acceptedAt: performance.now() });
+    expect(acquiredWith?.network).toBe('unrestricted');
+    // The key's entries the config no longer covers are dropped.
+    expect(seen?.networkAllowlist).toEqual(['files.pypi.org']);
+    expect(await executions.get(principal.organization.id, answer.trace_id)).toMatchObject({ networkMode: 'allowlist', networkAllow: ['files.pypi.org'] });
+    expect(await service().get(allowlisted, answer.trace_id)).toMatchObject({ network_mode: 'allowlist', network_allow: ['files.pypi.org'] });
+
+    const blocked = await service().execute(principal, request({ code: 'x' }), { acceptedAt: performance.now() });
+    expect(acquiredWith?.network).toBe('none');
+    expect(seen).not.toHaveProperty('networkAllowlist');
+    expect(await service().get(principal, blocked.trace_id)).toMatchObject({ network_mode: 'blocked', network_allow: null });
   });
 });

@@ -5,7 +5,7 @@ import {
   type ExecutionErrorCode,
   type ExecutionCancelResponse,
   type ExecutionRecordResponse,
-  type NetworkMode,
+  type NetworkPolicy,
   type NetworkReceiptEntry,
 } from '@airlock/contracts';
 import { NEVER_RAN_EXIT_CODE, generateId, type Execution, type ExecutionRepository, type ExecutionResult, type SandboxConfig, type WebhookRepository } from '@airlock/db';
@@ -110,7 +110,8 @@ export class ExecutionService {
       );
     }
     const env = { ...sandboxConfig.envVars, ...apiKey.envVars, ...request.env_vars };
-    const networkMode = networkOf(principal);
+    const network = networkOf(principal);
+    const networkAllow = network.mode === 'allowlist' ? network.allow : null;
     const traceId = newTraceId();
     const createdAt = new Date();
 
@@ -126,14 +127,15 @@ export class ExecutionService {
         metadata: request.metadata ?? {},
         deliveryMode: answer.mode,
         webhookUrl: answer.mode === 'webhook' ? answer.webhookUrl : undefined,
-        networkMode,
+        networkMode: network.mode,
+        networkAllow,
         idempotency,
         createdAt,
       });
 
     const endExecution = this.#options.rateLimits.startExecution(organization.id);
     try {
-      const { sandbox, warm, home } = await this.#prepare(principal, request, traceId, networkMode);
+      const { sandbox, warm, home } = await this.#prepare(principal, request, traceId, network);
       // With an idempotency key the record is written before the code runs: the key is taken, or the call refused.
       // Without one it is written on the next turn of the event loop, while the code runs.
       let inserted: Promise<unknown>;
@@ -144,10 +146,15 @@ export class ExecutionService {
         await home?.lease.release();
         throw error;
       }
-      const log = this.#options.live.start(organization.id, traceId, { metadata: request.metadata ?? {}, createdAt, networkMode });
+      const log = this.#options.live.start(organization.id, traceId, {
+        metadata: request.metadata ?? {},
+        createdAt,
+        networkMode: network.mode,
+        networkAllow,
+      });
       if (answer.mode === 'streaming') answer.onStarted(log);
       try {
-        const response = await this.#run({ request, principal, traceId, createdAt, acceptedAt, env, sandbox, warm, home, log, answer, inserted });
+        const response = await this.#run({ request, traceId, createdAt, acceptedAt, env, networkAllow, sandbox, warm, home, log, answer, inserted });
         log.finish(response);
         return response;
       } catch (error) {
@@ -163,11 +170,12 @@ export class ExecutionService {
 
   async #run(options: {
     request: ExecuteRequest;
-    principal: Principal;
     traceId: string;
     createdAt: Date;
     acceptedAt: number;
     env: Record<string, string>;
+    /** For an `allowlist` network: what the sandbox may reach. */
+    networkAllow: string[] | null;
     sandbox: PreparedSandbox;
     warm: boolean;
     home: { lease: ThreadLease; changes: string } | undefined;
@@ -176,13 +184,14 @@ export class ExecutionService {
     /** The running record's insert. */
     inserted: Promise<unknown>;
   }): Promise<ExecuteResponse> {
-    const { request, traceId, createdAt, acceptedAt, env, sandbox, warm, home, log, answer, inserted } = options;
+    const { request, traceId, createdAt, acceptedAt, env, networkAllow, sandbox, warm, home, log, answer, inserted } = options;
     let saved: { layer: string | null } | { error: unknown } | undefined;
     const running = sandbox.run({
       code: request.code,
       env,
       timeoutMs: request.timeout * 1000,
       signal: log.cancel.signal,
+      ...(networkAllow && { networkAllowlist: networkAllow }),
       onStdout: (chunk) => log.output('stdout', chunk),
       onStderr: (chunk) => log.output('stderr', chunk),
       // A thread's changes are saved whatever the outcome, timeouts and failures included.
@@ -263,7 +272,7 @@ export class ExecutionService {
   }
 
   /** A sandbox for the call; with a thread_id, the thread is taken and its home attached first. */
-  async #prepare(principal: Principal, request: ExecuteRequest, traceId: string, networkMode: NetworkMode) {
+  async #prepare(principal: Principal, request: ExecuteRequest, traceId: string, network: NetworkPolicy) {
     const { sandboxConfig } = principal;
     const lease = request.thread_id === undefined ? undefined : await this.#options.threads.begin(principal, request.thread_id, traceId);
     let acquired;
@@ -272,7 +281,8 @@ export class ExecutionService {
         image: sandboxConfig.image,
         language: request.language,
         limits: sandboxLimits(sandboxConfig),
-        network: networkMode === 'unrestricted' ? 'unrestricted' : 'none',
+        // The runtime's slot with network serves both: an allowlist is bound to the slot with the code (RunRequest).
+        network: network.mode === 'blocked' ? 'none' : 'unrestricted',
       });
     } catch (error) {
       await lease?.release();
@@ -374,6 +384,7 @@ export class ExecutionService {
         webhook_delivery_status: null,
         metadata: log.request.metadata,
         network_mode: log.request.networkMode,
+        network_allow: log.request.networkAllow,
         network: null,
         created_at: log.request.createdAt.toISOString(),
         completed_at: null,

@@ -4,7 +4,7 @@ and the call that runs it and formats the result as text for the model. Imports 
 from __future__ import annotations
 
 import threading
-from typing import Any, Dict, Mapping, Optional, TypedDict
+from typing import Any, Dict, Mapping, Optional, Sequence, TypedDict
 
 from .._client import Airlock
 from .._errors import ThreadBusyError, ValidationError
@@ -36,15 +36,29 @@ UNRESTRICTED_NETWORK = (
     "It has internet access (DNS, HTTP and HTTPS; pip install --user and npm install work), but private networks, "
     "cloud metadata addresses and the host itself are unreachable, and so is port 25 (mail)."
 )
+ALLOWLIST_NETWORK = (
+    "It reaches only these names and networks: {entries}. Names outside the list "
+    "do not resolve and other addresses are refused; HTTPS and HTTP go to the listed names only (QUIC is refused, so "
+    "clients use TCP). Private networks, cloud metadata addresses, the host itself and port 25 are always unreachable."
+)
 
 
-def description(network: str = "blocked") -> str:
-    """The tool's description for a sandbox whose network is `network` ("blocked" or "unrestricted")."""
+def description(network: str = "blocked", network_allow: Optional[Sequence[str]] = None) -> str:
+    """The tool's description for a sandbox whose network is `network` ("blocked", "allowlist" with the entries
+    `network_allow`, or "unrestricted")."""
+    if network_allow is not None and network != "allowlist":
+        raise ValueError(f"network_allow: only network 'allowlist' has entries, not {network!r}")
     if network == "blocked":
         return DESCRIPTION
     if network == "unrestricted":
         return DESCRIPTION.replace(BLOCKED_NETWORK, UNRESTRICTED_NETWORK)
-    raise ValueError(f"network must be 'blocked' or 'unrestricted', got {network!r}")
+    if network == "allowlist":
+        if not network_allow or isinstance(network_allow, str):
+            raise ValueError(
+                "network_allow: network 'allowlist' needs its entries (an execution record's network_allow)"
+            )
+        return DESCRIPTION.replace(BLOCKED_NETWORK, ALLOWLIST_NETWORK.replace("{entries}", ", ".join(network_allow)))
+    raise ValueError(f"network must be 'blocked', 'allowlist' or 'unrestricted', got {network!r}")
 
 
 def input_schema(default_language: str = "python") -> Dict[str, Any]:
@@ -101,6 +115,7 @@ class SandboxOptions(TypedDict, total=False):
     language: str
     timeout: int
     network: str
+    network_allow: Sequence[str]
 
 
 class CodeSandbox:
@@ -113,8 +128,10 @@ class CodeSandbox:
         thread_id: the thread of calls that pass none, so /home/sandbox persists across the whole conversation.
         language: the language of calls that pass none.
         timeout: the timeout in seconds of calls that pass none (server default 60).
-        network: the network of the API key's sandbox config, "blocked" (default) or "unrestricted", so the
-            description tells the model what it allows.
+        network: the network of the API key (its sandbox config's, as the key narrows it): "blocked" (default),
+            "allowlist" or "unrestricted", so the description tells the model what it allows.
+        network_allow: with network="allowlist", its entries (an execution record's network_allow shows them),
+            named to the model.
     """
 
     def __init__(
@@ -127,6 +144,7 @@ class CodeSandbox:
         language: str = "python",
         timeout: Optional[int] = None,
         network: str = "blocked",
+        network_allow: Optional[Sequence[str]] = None,
     ) -> None:
         if language not in LANGUAGES:
             raise ValueError(f"language must be one of {', '.join(LANGUAGES)}, got {language!r}")
@@ -139,7 +157,7 @@ class CodeSandbox:
         self.language = language
         self.timeout = timeout
         self.name = TOOL_NAME
-        self.description = description(network)
+        self.description = description(network, network_allow)
         self.input_schema = input_schema(language)
 
     @property
