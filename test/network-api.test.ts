@@ -27,19 +27,33 @@ async function fetchFrom(key: string, urls: string[]) {
     json: { language: 'bash', code: `python3 -c '${FETCH}' ${urls.join(' ')}` },
   });
   expect(response.status).toBe(200);
-  const record = await airlock.request<{ network_mode: string; network: unknown[] | null }>(`/v1/executions/${response.body.trace_id}`, {
+  const record = await airlock.request<{ network_mode: string; network_allow: string[] | null; network: unknown[] | null }>(`/v1/executions/${response.body.trace_id}`, {
     apiKey: key,
   });
   expect(record.body.network ?? undefined).toEqual(response.body.network);
-  return { lines: response.body.stdout.trim().split('\n'), networkMode: record.body.network_mode, receipt: record.body.network };
+  return {
+    lines: response.body.stdout.trim().split('\n'),
+    networkMode: record.body.network_mode,
+    networkAllow: record.body.network_allow,
+    receipt: record.body.network,
+  };
 }
 
 beforeAll(async () => {
   topology = await createNetworkTopology();
   airlock = await startAirlock({ environment: { AIRLOCK_NETWORK: 'on', AIRLOCK_NETWORK_SUBNET: '10.215', AIRLOCK_NETWORK_DNS: topology.dns } });
   expect((await admin('/admin/v1/sandboxes', { name: 'online', network: 'unrestricted' })).status).toBe(201);
-  for (const [name, narrowing] of [['online', {}], ['narrowed', { network: 'blocked' }]] as const) {
-    const created = await admin('/admin/v1/api-keys', { name, sandbox: 'online', ...narrowing });
+  const listed = { name: 'listed', network: 'allowlist', network_allow: ['web.test.example', '*.wild.test.example'] };
+  expect((await admin('/admin/v1/sandboxes', listed)).status).toBe(201);
+  const narrowings = [
+    ['online', 'online', {}],
+    ['narrowed', 'online', { network: 'blocked' }],
+    ['listed', 'listed', {}],
+    ['sublisted', 'listed', { network: 'allowlist', network_allow: ['web.test.example'] }],
+    ['online-listed', 'online', { network: 'allowlist', network_allow: ['api.wild.test.example'] }],
+  ] as const;
+  for (const [name, sandbox, narrowing] of narrowings) {
+    const created = await admin('/admin/v1/api-keys', { name, sandbox, ...narrowing });
     expect(created.status).toBe(201);
     keys[name] = created.body.key as string;
   }
@@ -101,6 +115,37 @@ describe('network modes through the API', () => {
     }
   });
 
+  it('an allowlist sandbox config reaches its names only, and keys narrow its list or an unrestricted config to one', async () => {
+    const urls = ['http://web.test.example/host', 'http://api.wild.test.example/host', 'http://other.test.example/host'];
+    const refusedName = 'URLError [Errno -3] Temporary failure in name resolution';
+    const cases = [
+      ['listed', ['web.test.example', '*.wild.test.example'], ['web.test.example', 'api.wild.test.example', refusedName]],
+      ['sublisted', ['web.test.example'], ['web.test.example', refusedName, refusedName]],
+      ['online-listed', ['api.wild.test.example'], [refusedName, 'api.wild.test.example', refusedName]],
+    ] as const;
+    for (const [key, allow, lines] of cases) {
+      const fetched = await fetchFrom(keys[key]!, [...urls]);
+      expect(fetched.lines, key).toEqual(lines);
+      expect(fetched.networkMode, key).toBe('allowlist');
+      expect(fetched.networkAllow, key).toEqual(allow);
+      expect(fetched.receipt, key).toContainEqual(
+        expect.objectContaining({ name: 'other.test.example', address: null, port: 53, verdict: 'blocked', rule: 'allowlist', packets_out: null }),
+      );
+    }
+  });
+
+  it('a key cannot widen an allowlist, and the message says which rule', async () => {
+    const outside = await admin('/admin/v1/api-keys', { name: 'wider', sandbox: 'listed', network: 'allowlist', network_allow: ['other.test.example'] });
+    expect(outside.status).toBe(400);
+    expect(outside.body.message).toContain('"other.test.example" is not within the allowlist of sandbox config "listed"');
+    const fromBlocked = await admin('/admin/v1/api-keys', { name: 'wider', sandbox: 'default', network: 'allowlist', network_allow: ['web.test.example'] });
+    expect(fromBlocked.status).toBe(400);
+    expect(fromBlocked.body.message).toContain(`sandbox config "default" is 'blocked'`);
+    const privateRange = await admin('/admin/v1/sandboxes', { name: 'private', network: 'allowlist', network_allow: ['10.77.0.0/24'] });
+    expect(privateRange.status).toBe(400);
+    expect(privateRange.body.message).toContain('"10.77.0.0/24" overlaps 10.0.0.0/8');
+  });
+
   it("the MCP tool's description tells the model the network its key's sandbox has", async () => {
     const describe = async (key: string) => {
       const listed = await airlock.request<unknown>('/mcp', {
@@ -117,6 +162,7 @@ describe('network modes through the API', () => {
     };
     expect(await describe(keys.online!)).toContain('It has internet access');
     expect(await describe(keys.narrowed!)).toContain('It has no network access');
+    expect(await describe(keys.sublisted!)).toContain('It reaches only these names and networks: web.test.example.');
   });
 
   it('a key cannot widen its sandbox config: a key asking for unrestricted is refused', async () => {
