@@ -36,8 +36,8 @@ const LIMITS = { cpus: 1, memoryBytes: 512 << 20, pids: 128, tmpBytes: 64 << 20,
  * Runs bash `lines` in a sandbox restricted to `allowlist`, each line's result printed as `label: output` (curl's
  * body, or `curl N` with its exit code when it failed). The test CA is at /tmp/ca.pem.
  */
-async function attempts(allowlist: string[], lines: Record<string, string>): Promise<{ results: Record<string, string>; outcome: SandboxOutcome }> {
-  const { sandbox } = await runtime.acquire({ image: 'default', language: 'bash', limits: LIMITS, network: 'unrestricted' });
+async function attempts(allowlist: string[] | undefined, lines: Record<string, string>): Promise<{ results: Record<string, string>; outcome: SandboxOutcome }> {
+  const { sandbox } = await runtime.acquire({ image: 'default', language: 'bash', limits: LIMITS, network: 'allowlist' });
   const script = [
     `cat > /tmp/ca.pem <<'PEM'\n${topology.caCertificate.trim()}\nPEM`,
     'try() { local label=$1; shift; local out; out=$("$@" 2>/dev/null); local code=$?; if [ $code -eq 0 ]; then echo "$label: $out"; else echo "$label: failed $code${out:+ $out}"; fi; }',
@@ -101,6 +101,8 @@ describe('allowlist sandboxes', () => {
       'raw http': `${CURL} http://${topology.internet}/host`,
       'raw 8080': `${CURL} http://${topology.internet}:8080/host`,
       quic: `${UDP} ${topology.internet} 443`,
+      'host address': `${CURL} http://${topology.internetGateway}/`,
+      'gateway proxy port': `${CURL} -k https://10.215.0.1/`,
       'private host': `${CURL} http://${topology.privateAddress}/`,
       metadata: `${CURL} http://${topology.metadataAddress}/`,
       'resolve other': `${RESOLVE} other.test.example`,
@@ -112,6 +114,8 @@ describe('allowlist sandboxes', () => {
       'raw http': "Airlock refused this request: 198.51.100.10 is not on this sandbox's network allowlist.",
       'raw 8080': 'failed 7',
       quic: 'failed 1',
+      'host address': 'failed 7',
+      'gateway proxy port': 'failed 7',
       'private host': 'failed 7',
       metadata: 'failed 7',
       'resolve other': 'failed 1',
@@ -157,9 +161,9 @@ describe('allowlist sandboxes', () => {
     const descriptors = readdirSync('/proc/self/fd').length;
     const code = `curl -sS -m 5 --cacert /tmp/ca.pem https://web.test.example/host >/dev/null 2>&1; curl -sS -m 5 http://${topology.internet}:8080/ >/dev/null 2>&1; true`;
     const call = async (index: number) => {
-      const { sandbox } = await runtime.acquire({ image: 'default', language: 'bash', limits: LIMITS, network: 'unrestricted' });
+      const allowlist = index % 2 === 0 ? ['web.test.example'] : undefined;
+      const { sandbox } = await runtime.acquire({ image: 'default', language: 'bash', limits: LIMITS, network: allowlist ? 'allowlist' : 'unrestricted' });
       try {
-        const allowlist = index % 2 === 0 ? ['web.test.example'] : undefined;
         const outcome = await sandbox.run({ code: `printf '%s' '${topology.caCertificate.trim()}' > /tmp/ca.pem; ${code}`, env: {}, timeoutMs: 30_000, networkAllowlist: allowlist });
         expect(outcome.network!.length).toBeGreaterThan(0);
       } finally {
@@ -177,6 +181,15 @@ describe('allowlist sandboxes', () => {
     expect(await readdir(`${directory}/run/resolv`)).toEqual([]);
     expect(readdirSync('/proc/self/fd').length).toBeLessThan(descriptors + 10);
   }, 300_000);
+
+  it('reach nothing before their list is bound: an allowlist slot is wired closed', async () => {
+    const { results } = await attempts(undefined, {
+      'resolve web': `${RESOLVE} web.test.example`,
+      'https by address': `${CURL} -k --resolve web.test.example:443:${topology.internet} https://web.test.example/host`,
+      'raw 8080': `${CURL} http://${topology.internet}:8080/host`,
+    });
+    expect(results).toEqual({ 'resolve web': 'failed 1', 'https by address': 'failed 35', 'raw 8080': 'failed 7' });
+  });
 
   it('leave nothing of their allowlist in the host sets once released', async () => {
     await attempts(['web.test.example', '198.51.100.0/25'], { web: `${CURL} https://web.test.example/host`, raw: `${CURL} http://${topology.internet}:8080/` });

@@ -1,4 +1,4 @@
--- Network allowlists (issue 14): a sandbox config's mode may be 'allowlist', with the names and networks it reaches;
+-- Network allowlists: a sandbox config's mode may be 'allowlist', with the names and networks it reaches;
 -- an API key may narrow a config's network to 'allowlist' with fewer entries; an execution keeps the list it ran with.
 ALTER TABLE sandbox_configs DROP CONSTRAINT sandbox_configs_network_check;
 ALTER TABLE sandbox_configs ADD CONSTRAINT sandbox_configs_network_check

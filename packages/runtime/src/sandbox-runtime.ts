@@ -237,9 +237,9 @@ export class SandboxRuntime {
     const interpreter = loaded.image.manifest.interpreters[options.language];
     if (!interpreter) throw new RuntimeUnavailableError(`image "${options.image}" has no ${options.language}`);
     let network: SlotNetwork | undefined;
-    if (options.network === 'unrestricted') {
+    if (options.network !== undefined && options.network !== 'none') {
       if (!this.#networks) throw new RuntimeUnavailableError('this server runs sandboxes without network (no network option)');
-      network = await this.#networks.wire(options.limits.cpus);
+      network = await this.#networks.wire(options.limits.cpus, options.network);
     }
     try {
       return await this.#driver.prepare({ rootfs: loaded.root, language: options.language, interpreter, limits: options.limits, network });

@@ -2,9 +2,8 @@ import { execFile } from 'node:child_process';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { allowlistAllowsName, allowlistCovers, isNetworkEntry } from '@airlock/contracts';
-import { AllowlistProxy } from './allowlist-proxy.js';
-import { SandboxResolver, hostNameservers, lookupAddresses, type DnsQuery } from './sandbox-resolver.js';
+import { SandboxResolver, hostNameservers, type DnsQuery } from './sandbox-resolver.js';
+import { SlotAllowlist } from './slot-allowlist.js';
 import { hostRuleset, NFTABLES_TABLE, SYNC_SET } from './network-ruleset.js';
 import { flowElements, networkReceipt, type FlowElement, type NetworkFlow } from './network-receipt.js';
 import { NftablesSession } from './nftables-session.js';
@@ -23,9 +22,8 @@ export interface SlotNetwork {
   /** The DNS questions the sandbox has asked so far. */
   queries(): DnsQuery[];
   /**
-   * Lets the sandbox reach only the names and networks of `allowlist` (entries as `@airlock/contracts` validates
-   * them): its resolver answers allowed names alone, its HTTP and HTTPS go through the allowlist proxy, other traffic
-   * reaches only the listed networks and the addresses its resolver handed out. Called once, before code runs.
+   * For a slot wired for `allowlist`: lets the sandbox reach the names and networks of `allowlist` (entries as
+   * `@airlock/contracts` validates them), before its code runs and once; until then it reaches nothing.
    */
   restrict(allowlist: readonly string[]): Promise<void>;
   /**
@@ -124,7 +122,11 @@ export class SandboxNetworks {
     await this.#removeLeftovers();
   }
 
-  async wire(cpus: number): Promise<SlotNetwork> {
+  /**
+   * Wires a slot for `unrestricted` (the internet less what every mode refuses) or `allowlist` (its resolver, proxy
+   * and host sets ready; nothing reachable until SlotNetwork.restrict gives the list).
+   */
+  async wire(cpus: number, mode: 'unrestricted' | 'allowlist'): Promise<SlotNetwork> {
     await this.#prepareHost();
     const index = this.#free.pop() ?? this.#next++;
     if (index >= SLOTS) throw new Error(`more than ${SLOTS} sandboxes with network at once`);
@@ -141,13 +143,23 @@ export class SandboxNetworks {
     const resolver = new SandboxResolver({ address: gateway, upstream: this.#upstream });
     const resolvConf = join(this.#options.stateDirectory, 'resolv', `${index}.conf`);
     const command = (argv: string[]) => this.#command(argv, `${index}`);
-    let allowlist: { proxy: AllowlistProxy; elements: string[]; resolved: Set<string> } | undefined;
+    const allowlist =
+      mode === 'allowlist'
+        ? new SlotAllowlist({
+            address,
+            gateway,
+            resolver,
+            upstream: this.#upstream,
+            nft: (nftCommand) => this.#nft.run(nftCommand),
+            originalDestination: (port) => this.#originalDestination(address, port),
+          })
+        : undefined;
     let released = false;
     const release = async (): Promise<void> => {
       if (released) return;
       released = true;
       await resolver.close();
-      if (allowlist) await this.#forgetAllowlist(address, allowlist).catch(() => undefined);
+      await allowlist?.forget().catch(() => undefined);
       await rm(resolvConf, { force: true });
       // The link goes first, at once: a namespace's links go with it only later, when the kernel cleans it up, and
       // the next slot with this index makes a link of the same name.
@@ -175,6 +187,7 @@ export class SandboxNetworks {
       await command([IP, 'netns', 'exec', name, TC, 'qdisc', 'add', 'dev', 'eth0', ...shaping]);
       await resolver.start();
       resolver.admit(address);
+      await allowlist?.prepare();
       await writeFile(resolvConf, `nameserver ${gateway}\noptions edns0\n`, { mode: 0o644 });
     } catch (error) {
       await release();
@@ -187,39 +200,11 @@ export class SandboxNetworks {
       resolvConf,
       queries: () => resolver.queries(address),
       restrict: async (entries) => {
-        if (allowlist) throw new Error('the slot network is already restricted');
-        const names = entries.filter((entry) => !isNetworkEntry(entry));
-        const allowsName = (name: string) => allowlistAllowsName(names, name);
-        const elements = [`allowlisted { ${address} }`];
-        // An interval set refuses overlapping elements: a network inside another listed one adds nothing.
-        const listed = entries.filter(isNetworkEntry);
-        const networks = listed
-          .filter((network) => !listed.some((other) => other !== network && allowlistCovers([other], network)))
-          .map((network) => `${address} . ${network}`);
-        if (networks.length > 0) elements.push(`allowed_networks { ${networks.join(', ')} }`);
-        const resolved = new Set<string>();
-        const proxy = new AllowlistProxy({
-          gateway,
-          sandbox: address,
-          allowsName,
-          resolve: (name) => lookupAddresses(name, this.#upstream),
-          originalDestination: (port) => this.#originalDestination(address, port),
-        });
-        allowlist = { proxy, elements, resolved };
-        await proxy.start();
-        resolver.restrict(address, {
-          allows: allowsName,
-          beforeAnswer: async (addresses) => {
-            const added = addresses.filter((handedOut) => !resolved.has(handedOut));
-            if (added.length === 0) return;
-            for (const handedOut of added) resolved.add(handedOut);
-            await this.#nft.run(`add element inet ${NFTABLES_TABLE} resolved { ${added.map((handedOut) => `${address} . ${handedOut}`).join(', ')} }`);
-          },
-        });
-        await this.#nft.run(elements.map((element) => `add element inet ${NFTABLES_TABLE} ${element}`).join('; '));
+        if (!allowlist) throw new Error('the slot network was wired for unrestricted, not allowlist');
+        await allowlist.bind(entries);
       },
       receipt: async () =>
-        networkReceipt(address, await this.#flows(), resolver.queries(address), allowlist?.proxy.connections() ?? []),
+        networkReceipt(address, await this.#flows(), resolver.queries(address), allowlist?.connections() ?? []),
       release,
     };
   }
@@ -261,18 +246,6 @@ export class SandboxNetworks {
       if (sandbox === address && sourcePort === port && typeof destination === 'string') return destination;
     }
     return undefined;
-  }
-
-  /** Takes a released sandbox's allowlist out of the host's sets, so the next sandbox with its address has none. */
-  async #forgetAllowlist(address: string, allowlist: { proxy: AllowlistProxy; elements: string[]; resolved: Set<string> }): Promise<void> {
-    await allowlist.proxy.close();
-    const elements = [...allowlist.elements];
-    if (allowlist.resolved.size > 0) elements.push(`resolved { ${[...allowlist.resolved].map((handedOut) => `${address} . ${handedOut}`).join(', ')} }`);
-    await this.#nft.run(elements.map((element) => `delete element inet ${NFTABLES_TABLE} ${element}`).join('; '));
-    // Each connection the proxy saw left its original destination in `proxied`, unless it has expired since.
-    for (const port of allowlist.proxy.sourcePorts()) {
-      await this.#nft.run(`delete element inet ${NFTABLES_TABLE} proxied { ${address} . ${port} }`).catch(() => undefined);
-    }
   }
 
   async #flows(): Promise<FlowElement[]> {

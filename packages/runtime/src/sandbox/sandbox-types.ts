@@ -27,8 +27,11 @@ export interface SandboxSpec {
   network?: SlotNetwork;
 }
 
-/** `none`: an empty network namespace. `unrestricted`: a namespace of its own routed to the internet, filtered. */
-export type SandboxNetworkMode = 'none' | 'unrestricted';
+/**
+ * `none`: an empty network namespace. `unrestricted`: a namespace of its own routed to the internet, filtered.
+ * `allowlist`: the same, reaching only what RunRequest.networkAllowlist lists (nothing without one).
+ */
+export type SandboxNetworkMode = 'none' | 'unrestricted' | 'allowlist';
 
 /** What varies per call, bound after the sandbox is prepared. */
 export interface RunRequest {
@@ -38,8 +41,8 @@ export interface RunRequest {
   timeoutMs: number;
   signal?: AbortSignal;
   /**
-   * For a sandbox with network: the allowlist it runs with (names, `*.` wildcards and public IPv4 networks, as
-   * `@airlock/contracts` validates them); absent, it reaches the whole internet less what every mode refuses.
+   * For a sandbox prepared with network `allowlist`: the names, `*.` wildcards and public IPv4 networks it reaches (as
+   * `@airlock/contracts` validates them).
    */
   networkAllowlist?: readonly string[];
   onStdout?: (chunk: Buffer) => void;

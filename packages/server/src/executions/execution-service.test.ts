@@ -228,7 +228,7 @@ describe('ExecutionService (a scripted runtime on PGlite)', () => {
     });
   });
 
-  it("runs in the network of the key: an allowlist takes a slot with network and binds the key's list to the run", async () => {
+  it("runs in the network of the key: an allowlist takes an allowlist slot and binds the key's list to the run", async () => {
     const allowlisted: Principal = {
       ...principal,
       sandboxConfig: { ...principal.sandboxConfig, network: 'allowlist', networkAllow: ['api.example.com', '*.pypi.org'] },
@@ -237,7 +237,7 @@ describe('ExecutionService (a scripted runtime on PGlite)', () => {
     let seen: RunRequest | undefined;
     script = async (run) => ((seen = run), {});
     const answer = await service().execute(allowlisted, request({ code: 'x' }), { acceptedAt: performance.now() });
-    expect(acquiredWith?.network).toBe('unrestricted');
+    expect(acquiredWith?.network).toBe('allowlist');
     // The key's entries the config no longer covers are dropped.
     expect(seen?.networkAllowlist).toEqual(['files.pypi.org']);
     expect(await executions.get(principal.organization.id, answer.trace_id)).toMatchObject({ networkMode: 'allowlist', networkAllow: ['files.pypi.org'] });

@@ -281,8 +281,8 @@ export class ExecutionService {
         image: sandboxConfig.image,
         language: request.language,
         limits: sandboxLimits(sandboxConfig),
-        // The runtime's slot with network serves both: an allowlist is bound to the slot with the code (RunRequest).
-        network: network.mode === 'blocked' ? 'none' : 'unrestricted',
+        // An allowlist slot reaches nothing until the list is bound with the code (RunRequest.networkAllowlist).
+        network: network.mode === 'blocked' ? 'none' : network.mode,
       });
     } catch (error) {
       await lease?.release();
