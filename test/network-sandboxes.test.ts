@@ -174,6 +174,37 @@ describe('sandboxes with network', () => {
     expect(outcome.stdout).toBe('link down EPERM\naddress EPERM\nraw socket EPERM\npacket socket EPERM\n');
   });
 
+  it('a sandbox cannot reach another one, even one listening on every address: refused at once', async () => {
+    const limits = { cpus: 1, memoryBytes: 512 << 20, pids: 128, tmpBytes: 64 << 20, homeBytes: 64 << 20 };
+    const listener = (await runtime.acquire({ image: 'default', language: 'python', limits, network: 'unrestricted' })).sandbox;
+    const prober = (await runtime.acquire({ image: 'default', language: 'bash', limits, network: 'unrestricted' })).sandbox;
+    let announced: (address: string) => void;
+    const address = new Promise<string>((resolve) => (announced = resolve));
+    const listening = listener.run({
+      code: [
+        'import socket, sys',
+        'server = socket.create_server(("0.0.0.0", 9000))',
+        'probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); probe.connect(("198.51.100.10", 9))',
+        'print(probe.getsockname()[0], flush=True)',
+        'server.settimeout(4)',
+        'try:',
+        '    server.accept(); print("accepted")',
+        'except socket.timeout:',
+        '    print("nobody came")',
+      ].join('\n'),
+      env: {},
+      timeoutMs: 30_000,
+      onStdout: (chunk) => announced(chunk.toString().trim().split('\n')[0]!),
+    });
+    const target = await address;
+    expect(target).toMatch(/^10\.213\./);
+    const probed = await prober.run({ code: `timeout 5 bash -c 'echo > /dev/tcp/${target}/9000' 2>&1; echo "exit $?"`, env: {}, timeoutMs: 30_000 });
+    expect(probed.stdout).toMatch(/Connection refused|No route to host/);
+    expect(probed.stdout.trim().endsWith('exit 1')).toBe(true);
+    expect((await listening).stdout).toBe(`${target}\nnobody came\n`);
+    await Promise.all([listener.destroy(), prober.destroy()]);
+  });
+
   it('without network a sandbox reaches nothing', async () => {
     const results = await probe('none', [`${topology.internet}:8080`]);
     expect(results[`${topology.internet}:8080`]?.[0]).toBe('ENETUNREACH');

@@ -67,3 +67,13 @@ describe('hostRuleset for allowlist sandboxes', () => {
     );
   });
 });
+
+describe('hostRuleset between sandboxes', () => {
+  it('refuses, at once and counted, what a sandbox sends to another sandbox, before the silent drop of anything else into one', () => {
+    const ruleset = hostRuleset({ interfacePrefix: 'alk', forwardSandboxesOnly: false, sandboxSubnet: '10.213.0.0/16' });
+    const refused = ruleset.indexOf('iifname "alk*" oifname "alk*" jump refuse');
+    expect(ruleset).toContain('iifname "alk*" oifname "alk*" meta l4proto { tcp, udp } update @refused_range');
+    expect(refused).toBeGreaterThan(0);
+    expect(refused).toBeLessThan(ruleset.indexOf('oifname "alk*" drop'));
+  });
+});

@@ -114,6 +114,8 @@ export function hostRuleset(options: RulesetOptions): string {
     '    type filter hook forward priority filter - 10; policy accept;',
     `    oifname ${sandboxes} ct state established,related meta l4proto { tcp, udp } update @flows_in { ${INBOUND_FLOW} }`,
     `    oifname ${sandboxes} ct state established,related accept`,
+    `    iifname ${sandboxes} oifname ${sandboxes} meta l4proto { tcp, udp } update @refused_range { ${OUTBOUND_FLOW} }`,
+    `    iifname ${sandboxes} oifname ${sandboxes} jump refuse`,
     `    oifname ${sandboxes} drop`,
     `    iifname ${sandboxes} jump sandbox_egress`,
     ...(options.forwardSandboxesOnly ? ['    drop'] : []),
