@@ -30,6 +30,12 @@
  *   3 unmount: the target directory, NUL-terminated; detached, so open files do not keep it busy.
  *   4 command: as spawn, but the program runs as root and must be one of COMMANDS (the tools that wire sandboxes'
  *     networks), without cgroups; uid and gid are ignored. Sandboxes are never started this way.
+ *   5 bind: u32 flags (1 read-only, 2 create missing directories), u32 uid, u32 gid, then the source root (an
+ *     absolute path), the path below it ("" for the root itself: segments separated by "/", resolved one at a time
+ *     with no symbolic link followed and never above the root; missing ones made with mode 0755 and owned by uid and
+ *     gid when flag 2 is set) and the target directory, NUL-terminated. The source is cloned as a detached mount
+ *     (nosuid, nodev, read-only when flag 1 is set before it is attached anywhere, so every copy propagation makes
+ *     is read-only too) and attached on the target.
  * Event: u32 id, u32 kind (1 started: value = pid; 2 exited: value = status; 3 failed: value = errno; 4 done),
  * i32 value, u32 zero.
  */
@@ -44,7 +50,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sched.h>
+#include <linux/openat2.h>
 #include <sys/mount.h>
+#include <sys/stat.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/syscall.h>
@@ -59,7 +67,8 @@
 #define PARK_FD 64
 
 enum { EVENT_STARTED = 1, EVENT_EXITED = 2, EVENT_FAILED = 3, EVENT_DONE = 4 };
-enum { OP_SPAWN = 1, OP_MOUNT = 2, OP_UNMOUNT = 3, OP_COMMAND = 4 };
+enum { OP_SPAWN = 1, OP_MOUNT = 2, OP_UNMOUNT = 3, OP_COMMAND = 4, OP_BIND = 5 };
+enum { BIND_READ_ONLY = 1, BIND_CREATE = 2 };
 
 /* The only programs operation 4 runs as root. */
 static const char *const COMMANDS[] = {"/usr/sbin/ip", "/usr/sbin/tc", "/usr/sbin/conntrack", NULL};
@@ -307,6 +316,94 @@ static void handle_mount(uint32_t id, uint32_t operation, const char *cursor, co
   else send_event(id, EVENT_DONE, 0);
 }
 
+/*
+ * Opens `path` below the directory `root_fd` one segment at a time, following no symbolic link and never leaving the
+ * root; with `create`, makes a missing segment (mode 0755, owned by uid:gid) first. Returns an O_PATH descriptor.
+ */
+static int open_beneath(int root_fd, char *path, int create, uid_t uid, gid_t gid) {
+  int directory = dup(root_fd);
+  if (directory < 0) return -1;
+  for (char *segment = strtok(path, "/"); segment; segment = strtok(NULL, "/")) {
+    if (strcmp(segment, ".") == 0 || strcmp(segment, "..") == 0) {
+      close(directory);
+      errno = EPERM;
+      return -1;
+    }
+    struct open_how how = {
+        .flags = O_PATH | O_DIRECTORY | O_CLOEXEC,
+        .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
+    };
+    int next = (int)syscall(SYS_openat2, directory, segment, &how, sizeof how);
+    if (next < 0 && errno == ENOENT && create) {
+      /* The O_PATH descriptor of the parent cannot make entries: the parent is opened for that, without following. */
+      int parent = openat(directory, ".", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+      int made = parent >= 0 && mkdirat(parent, segment, 0755) == 0 && fchownat(parent, segment, uid, gid, AT_SYMLINK_NOFOLLOW) == 0;
+      int error = errno;
+      if (parent >= 0) close(parent);
+      if (!made && error != EEXIST) {
+        close(directory);
+        errno = error;
+        return -1;
+      }
+      next = (int)syscall(SYS_openat2, directory, segment, &how, sizeof how);
+    }
+    int error = errno;
+    close(directory);
+    if (next < 0) {
+      errno = error;
+      return -1;
+    }
+    directory = next;
+  }
+  return directory;
+}
+
+static void handle_bind(uint32_t id, const char *cursor, const char *end) {
+  uint32_t fields[3];
+  char *strings[3];
+  if (end - cursor < (ptrdiff_t)sizeof fields) {
+    send_event(id, EVENT_FAILED, EINVAL);
+    return;
+  }
+  memcpy(fields, cursor, sizeof fields);
+  cursor += sizeof fields;
+  if (!split_strings(cursor, end, strings, 3) || strings[0][0] != '/') {
+    send_event(id, EVENT_FAILED, EINVAL);
+    return;
+  }
+  int target = open_mount_target(strings[2]);
+  if (target < 0) {
+    send_event(id, EVENT_FAILED, errno);
+    return;
+  }
+  int error = 0, source = -1, tree = -1;
+  int root = open(strings[0], O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (root < 0) error = errno;
+  if (!error) {
+    source = open_beneath(root, strings[1], fields[0] & BIND_CREATE, fields[1], fields[2]);
+    if (source < 0) error = errno;
+  }
+  if (!error) {
+    tree = (int)syscall(SYS_open_tree, source, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH);
+    if (tree < 0) error = errno;
+  }
+  if (!error) {
+    struct mount_attr attributes = {
+        .attr_set = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | ((fields[0] & BIND_READ_ONLY) ? MOUNT_ATTR_RDONLY : 0),
+    };
+    if (syscall(SYS_mount_setattr, tree, "", AT_EMPTY_PATH, &attributes, sizeof attributes) != 0 ||
+        syscall(SYS_move_mount, tree, "", target, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) != 0) {
+      error = errno;
+    }
+  }
+  if (tree >= 0) close(tree);
+  if (source >= 0) close(source);
+  if (root >= 0) close(root);
+  close(target);
+  if (error != 0) send_event(id, EVENT_FAILED, error);
+  else send_event(id, EVENT_DONE, 0);
+}
+
 static void handle_spawn(uint32_t id, uint32_t operation, const char *cursor, const char *end,
                          const sigset_t *original_mask) {
   uint32_t header[5];
@@ -377,6 +474,7 @@ static void handle_request(const char *payload, uint32_t length, const sigset_t 
   const char *cursor = payload + sizeof header, *end = payload + length;
   if (header[1] == OP_SPAWN || header[1] == OP_COMMAND) handle_spawn(header[0], header[1], cursor, end, original_mask);
   else if (header[1] == OP_MOUNT || header[1] == OP_UNMOUNT) handle_mount(header[0], header[1], cursor, end);
+  else if (header[1] == OP_BIND) handle_bind(header[0], cursor, end);
   else send_event(header[0], EVENT_FAILED, EINVAL);
 }
 

@@ -24,6 +24,7 @@ export {
   type SandboxNetworkMode,
   type SandboxOutcome,
   type SandboxStatus,
+  type StorageAttachment,
 } from './sandbox/sandbox-types.js';
 export { hostRuleset } from './network/network-ruleset.js';
 export type { NetworkFlow } from './network/network-receipt.js';

@@ -22,6 +22,9 @@ class FakeSandbox implements PreparedSandbox {
   attachLayers(): never {
     throw new Error('not used by the pool');
   }
+  attachStorage(): never {
+    throw new Error('not used by the pool');
+  }
   run(): never {
     throw new Error('not used by the pool');
   }

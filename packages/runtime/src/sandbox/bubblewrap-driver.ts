@@ -16,6 +16,7 @@ import {
   type RunRequest,
   type SandboxOutcome,
   type SandboxSpec,
+  type StorageAttachment,
   type SandboxStatus,
 } from './sandbox-types.js';
 
@@ -74,7 +75,7 @@ export class BubblewrapDriver {
       pipes.push(request);
       const events = await options.pipes.sandboxWrites();
       pipes.push(events);
-      const argumentFile = options.pipes.argumentFile(bubblewrapArguments(spec, home.path));
+      const argumentFile = options.pipes.argumentFile(bubblewrapArguments(spec, home.path, home.dataPath));
       let spawned: SpawnedProcess;
       try {
         spawned = await options.spawner.spawn({
@@ -120,9 +121,10 @@ export class BubblewrapDriver {
 
 /**
  * bubblewrap's options (the command follows `--` on its command line). `homePath`: the host directory (a mount point
- * the host may mount over later) bound at /home/sandbox.
+ * the host may mount over later) bound at /home/sandbox; `dataPath`: the host directory bound at /data, below which
+ * storage is mounted later.
  */
-export function bubblewrapArguments(spec: SandboxSpec, homePath: string): string[] {
+export function bubblewrapArguments(spec: SandboxSpec, homePath: string, dataPath: string): string[] {
   const { limits } = spec;
   return [
     '--unshare-all',
@@ -142,6 +144,9 @@ export function bubblewrapArguments(spec: SandboxSpec, homePath: string): string
     '--perms', '1777', '--size', String(limits.tmpBytes), '--tmpfs', '/dev/shm',
     '--perms', '1777', '--size', String(limits.tmpBytes), '--tmpfs', '/tmp',
     '--bind', homePath, SANDBOX_HOME,
+    // Writable as a mount (a mount propagated below a read-only one arrives read-only), but a root-owned directory
+    // of mode 0755: the sandbox user makes nothing in it.
+    '--bind', dataPath, '/data',
     '--perms', '0755', '--size', String(RUN_DIRECTORY_BYTES), '--tmpfs', '/run',
     '--dir', '/run/airlock',
     '--cap-drop', 'ALL',
@@ -257,6 +262,11 @@ class BubblewrapSandbox implements PreparedSandbox {
   attachLayers(layers: string[]): Promise<string> {
     if (this.#used) throw new Error('layers are attached before the code runs');
     return this.#options.home.attachLayers(layers);
+  }
+
+  attachStorage(attachments: readonly StorageAttachment[]): Promise<void> {
+    if (this.#used) throw new Error('storage is attached before the code runs');
+    return this.#options.home.attachStorage(attachments);
   }
 
   async run(request: RunRequest): Promise<SandboxOutcome> {

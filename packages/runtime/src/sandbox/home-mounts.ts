@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process';
 import { chownSync, mkdirSync, promises as fs, readFileSync, symlinkSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { promisify } from 'node:util';
+import type { StorageAttachment } from './sandbox-types.js';
 import type { Spawner } from './spawner.js';
 
 const run = promisify(execFile);
@@ -11,6 +12,8 @@ const run = promisify(execFile);
  * of renamed directories, no index; whiteouts and opaque directories are the only overlay-specific entries in it.
  */
 const OVERLAY_OPTIONS = 'redirect_dir=off,index=off,metacopy=off,xino=off';
+/** /data holds only the mount points of storage: a few directories. */
+const DATA_DIRECTORY_BYTES = 64 * 1024;
 
 /**
  * The sandboxes' home directories and image roots, as host mount points below one root that is a shared mount. Each sandbox's home
@@ -51,12 +54,15 @@ export class HomeMounts {
   async create(bytes: number): Promise<SandboxHome> {
     const directory = join(this.root, `h${this.#counter++}`);
     await fs.mkdir(join(directory, 'home'), { recursive: true, mode: 0o711 });
+    await fs.mkdir(join(directory, 'data'), { mode: 0o755 });
     await fs.chmod(directory, 0o711);
     const home = new SandboxHome(directory, this.#spawner, this.#owner, bytes);
     try {
       await this.#spawner.mount('tmpfs', home.path, tmpfsOptions(bytes, 0o700, this.#owner));
+      // A file system of its own, so the sandbox's mount table shows no host path for /data.
+      await this.#spawner.mount('tmpfs', home.dataPath, tmpfsOptions(DATA_DIRECTORY_BYTES, 0o755, { uid: 0, gid: 0 }));
     } catch (error) {
-      await fs.rm(directory, { recursive: true, force: true });
+      await home.remove();
       throw error;
     }
     return home;
@@ -86,10 +92,18 @@ export class HomeMounts {
   }
 }
 
-/** One sandbox's home: `path` is bound at /home/sandbox; layers can be attached over it until the code runs. */
+/**
+ * One sandbox's home and storage: `path` is bound at /home/sandbox and `dataPath` at /data; layers can be attached
+ * over the home, and storage below /data, until the code runs.
+ */
 export class SandboxHome {
   /** The host directory bound at /home/sandbox. */
   readonly path: string;
+  /**
+   * The host directory bound at /data (owned by root, mode 0755: the sandbox makes nothing in it); its subdirectories
+   * are the mount points of storage.
+   */
+  readonly dataPath: string;
   readonly #directory: string;
   readonly #spawner: Spawner;
   readonly #owner: { uid: number; gid: number };
@@ -100,10 +114,11 @@ export class SandboxHome {
   constructor(directory: string, spawner: Spawner, owner: { uid: number; gid: number }, bytes: number) {
     this.#directory = directory;
     this.path = join(directory, 'home');
+    this.dataPath = join(directory, 'data');
     this.#spawner = spawner;
     this.#owner = owner;
     this.#bytes = bytes;
-    this.#mounts = [this.path];
+    this.#mounts = [this.path, this.dataPath];
   }
 
   /**
@@ -139,6 +154,25 @@ export class SandboxHome {
     await this.#spawner.mount('overlay', this.path, `${options},${OVERLAY_OPTIONS}`);
     this.#mounts.push(this.path);
     return changes;
+  }
+
+  /**
+   * Binds each storage attachment at /data/<name> of the running sandbox, by mount propagation: the directory `path`
+   * below its host `root`, resolved without following links (a sandbox may have planted some in a volume earlier),
+   * read-only before it is attached when the attachment is; a missing directory of a writable one is made, owned by
+   * the sandbox user.
+   */
+  async attachStorage(attachments: readonly StorageAttachment[]): Promise<void> {
+    for (const attachment of attachments) {
+      const target = join(this.dataPath, attachment.name);
+      // Synchronous, like the layers' directories: microseconds on the request path.
+      mkdirSync(target, { mode: 0o755 });
+      await this.#spawner.bind(attachment.root, attachment.path, target, {
+        readOnly: attachment.readOnly,
+        ...(!attachment.readOnly && { create: this.#owner }),
+      });
+      this.#mounts.push(target);
+    }
   }
 
   /** Detaches every mount of this home and removes its directory; idempotent. Call once the sandbox has ended. */

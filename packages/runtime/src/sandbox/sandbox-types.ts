@@ -74,6 +74,17 @@ export interface SandboxOutcome {
   network: NetworkFlow[] | null;
 }
 
+/** Storage to bind at /data/<name> of a sandbox before its code runs. */
+export interface StorageAttachment {
+  /** The mount point's name below /data. */
+  name: string;
+  /** A host directory: a volume's, or a bucket's mount. */
+  root: string;
+  /** The directory below `root` the sandbox sees ("" for `root` itself): segments separated by "/". */
+  path: string;
+  readOnly: boolean;
+}
+
 /** A sandbox whose interpreter is started and waiting for code; single use. */
 export interface PreparedSandbox {
   readonly language: SandboxLanguage;
@@ -88,6 +99,8 @@ export interface PreparedSandbox {
    * Returns the host directory of the writable layer: the code's changes, to be read in `afterExit`.
    */
   attachLayers(layers: string[]): Promise<string>;
+  /** Binds storage at /data/<name> (SandboxHome.attachStorage), before run(). */
+  attachStorage(attachments: readonly StorageAttachment[]): Promise<void>;
   run(request: RunRequest): Promise<SandboxOutcome>;
   /** Kills the sandbox if it is still alive and releases its resources; idempotent. */
   destroy(): Promise<void>;

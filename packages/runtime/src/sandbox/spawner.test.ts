@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
@@ -115,6 +115,44 @@ describe('sandbox spawner', () => {
     expect(await waitFor(() => !isAlive(sleeper.pid))).toBe(true);
     expect((await runScript('exit 0')).code).toBe(0);
     expect(spawner.pid).not.toBe(firstSpawner);
+  });
+
+  it('binds a directory below a root without following links planted there, read-only before it is attached', async () => {
+    const source = join(directory, 'volume');
+    mkdirSync(join(source, 'a', 'b'), { recursive: true });
+    writeFileSync(join(source, 'a', 'b', 'file'), 'inside');
+    symlinkSync('/etc', join(source, 'evil'));
+    symlinkSync('/', join(source, 'a', 'up'));
+    const target = (name: string) => {
+      const path = join(directory, 'mounts', name);
+      mkdirSync(path, { recursive: true });
+      return path;
+    };
+    const writable = target('rw');
+    await spawner.bind(source, 'a/b', writable, { readOnly: false });
+    expect(readFileSync(join(writable, 'file'), 'utf8')).toBe('inside');
+    writeFileSync(join(writable, 'written'), 'x');
+    expect(readFileSync(join(source, 'a', 'b', 'written'), 'utf8')).toBe('x');
+    await spawner.unmount(writable);
+
+    const readOnly = target('ro');
+    await spawner.bind(source, 'a', readOnly, { readOnly: true });
+    expect(() => writeFileSync(join(readOnly, 'b', 'file'), 'changed')).toThrow(/EROFS/);
+    await spawner.unmount(readOnly);
+
+    // ELOOP: a symbolic link anywhere in the path, the last segment included; EPERM: "..", or a target elsewhere.
+    await expect(spawner.bind(source, 'evil', target('link'), { readOnly: true })).rejects.toThrow('(errno 40)');
+    await expect(spawner.bind(source, 'a/up/etc', target('link'), { readOnly: true })).rejects.toThrow('(errno 40)');
+    await expect(spawner.bind(source, 'a/../..', target('link'), { readOnly: true })).rejects.toThrow('(errno 1)');
+    await expect(spawner.bind(source, 'a', join(directory, 'elsewhere'), { readOnly: true })).rejects.toThrow('(errno 1)');
+    await expect(spawner.bind(source, 'missing', target('link'), { readOnly: true })).rejects.toThrow('(errno 2)');
+
+    const created = target('created');
+    await spawner.bind(source, 'new/deep', created, { readOnly: false, create: { uid, gid: uid } });
+    expect(statSync(join(source, 'new', 'deep')).uid).toBe(uid);
+    expect(statSync(join(source, 'new')).uid).toBe(uid);
+    await spawner.unmount(created);
+    await expect(spawner.bind(source, 'evil/x', target('link'), { readOnly: false, create: { uid, gid: uid } })).rejects.toThrow('(errno 40)');
   });
 
   it('exits when the server closes it', async () => {

@@ -40,6 +40,9 @@ const OPERATION_SPAWN = 1;
 const OPERATION_MOUNT = 2;
 const OPERATION_UNMOUNT = 3;
 const OPERATION_COMMAND = 4;
+const OPERATION_BIND = 5;
+const BIND_READ_ONLY = 1;
+const BIND_CREATE = 2;
 
 /** The file systems the spawner mounts: a size-capped tmpfs, or an overlay of layers. */
 export type MountType = 'tmpfs' | 'overlay';
@@ -105,6 +108,17 @@ export class Spawner {
   /** Mounts a file system of `type` with mount `data` (nosuid, nodev) on `target`, a directory below the mount root. */
   async mount(type: MountType, target: string, data: string): Promise<void> {
     await this.#request(OPERATION_MOUNT, [MOUNT_TYPES[type]], [target, data]);
+  }
+
+  /**
+   * Binds the directory `path` below `root` on `target`, a directory below the mount root: `path` ("" for the root,
+   * else segments separated by "/") is resolved with no symbolic link followed and never above `root`, so links a
+   * sandbox planted there lead nowhere. `readOnly` binds it read-only before it is attached, so the copies that
+   * propagate to sandboxes are read-only too; `create` makes missing directories of `path`, owned by its uid and gid.
+   */
+  async bind(root: string, path: string, target: string, options: { readOnly: boolean; create?: { uid: number; gid: number } }): Promise<void> {
+    const flags = (options.readOnly ? BIND_READ_ONLY : 0) | (options.create ? BIND_CREATE : 0);
+    await this.#request(OPERATION_BIND, [flags, options.create?.uid ?? 0, options.create?.gid ?? 0], [root, path, target]);
   }
 
   /** Detaches the mount on `target`, a directory below the mount root. */

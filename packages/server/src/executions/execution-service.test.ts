@@ -24,6 +24,7 @@ class ScriptedSandbox implements PreparedSandbox {
   async attachLayers(): Promise<string> {
     return '/changes';
   }
+  async attachStorage(): Promise<void> {}
 
   async run(request: RunRequest): Promise<SandboxOutcome> {
     const started = performance.now();
