@@ -128,8 +128,6 @@ print(places)`;
       components: { schemas: Record<string, { properties?: Record<string, { enum?: string[]; const?: string }> }> };
     };
     const schemas = document.components.schemas;
-    const execute = Object.values(schemas).find((schema) => schema.properties?.code && schema.properties?.timeout && schema.properties?.thread_id);
-    expect(execute?.properties).not.toHaveProperty('sub_paths');
     const networks = Object.values(schemas)
       .filter((schema) => schema.properties?.network && schema.properties?.cpu && !schema.properties?.id)
       .map((schema) => schema.properties!.network);

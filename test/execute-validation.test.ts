@@ -46,7 +46,15 @@ describe('bad input is rejected with a stable code and a message naming the fiel
     [{ code: 'x', env_vars: { A: 'nul\u0000byte' } }, /^env_vars\.A: values may not contain NUL/],
     [{ code: 'x', env_vars: { A: 'v'.repeat(32 * 1024 + 1) } }, /^env_vars\.A: values are at most 32768 bytes/],
     [{ code: 'x', unexpected: true }, /^unknown field "unexpected"/],
-    [{ code: 'x', sub_paths: { data: 'a' } }, /^sub_paths: storage mounts are not supported/],
+    [{ code: 'x', sub_paths: { data: 'a' } }, /^sub_paths: .*expected array/],
+    [{ code: 'x', sub_paths: ['/data/myvol/../other'] }, /^sub_paths\.0: must not contain "\." or "\.\." segments$/],
+    [{ code: 'x', sub_paths: ['/data/myvol', '/data/myvol/%2e%2e'] }, /^sub_paths\.1: must not contain %2e, %2f, %5c/],
+    [{ code: 'x', sub_paths: ['/etc/passwd'] }, /^sub_paths\.0: must be an absolute path under \/data/],
+    [{ code: 'x', sub_paths: Array.from({ length: 17 }, (_, i) => `/data/v${i}`) }, /^sub_paths: at most 16 entries, one per mount$/],
+    [
+      { code: 'x', sub_paths: ['/data/myvol/sub'] },
+      /^sub_paths\.0: \/data\/myvol is not mounted in this sandbox; this API key's sandbox config attaches no storage$/,
+    ],
     [{ code: 'x', webhook_url: 'https://example.invalid/hook' }, /^webhook_url: needs the header Prefer: respond-async/],
     [[1, 2], /^body: /],
     ['text', /^body: /],
@@ -165,6 +173,12 @@ describe('bad input is rejected with a stable code and a message naming the fiel
     const replacement = await execute({ code: 'print("\uFFFD")' });
     expect(replacement.body).toMatchObject({ stdout: '\uFFFD\n' });
     alsoRecorded.push({ trace_id: replacement.body.trace_id as string, stdout: '\uFFFD\n' });
+  });
+
+  it('an empty sub_paths narrows nothing and the code runs', async () => {
+    const response = await execute({ code: 'print("no narrowing")', sub_paths: [] });
+    expect([response.status, response.body.stdout]).toEqual([200, 'no narrowing\n']);
+    alsoRecorded.push({ trace_id: response.body.trace_id as string, stdout: 'no narrowing\n' });
   });
 
   it('authentication comes before validation', async () => {

@@ -94,6 +94,13 @@ describe('GET /openapi.json', () => {
     expect(schemas.ExecutionRecordResponse?.required).toEqual(expect.arrayContaining(['network_mode', 'network_allow']));
   });
 
+  it("documents sub_paths as the Baponi SDK sends it: a list of paths under /data", async () => {
+    type Schema = { properties: Record<string, { type?: unknown; items?: unknown; maxItems?: number; description?: string }> };
+    const execute = ((await openApiDocument()).components.schemas as Record<string, Schema>).ExecuteRequest;
+    expect(execute?.properties.sub_paths).toMatchObject({ type: 'array', items: { type: 'string' }, maxItems: 16 });
+    expect(execute?.properties.sub_paths?.description).toMatch(/`\/data\/<mount>\/<path>`, at most one entry per mount/);
+  });
+
   it('gives every error status its stable codes and the X-Request-Id header', async () => {
     const document = (await openApiDocument()) as Document & {
       components: { responses: Record<string, { description: string; headers: Record<string, unknown> }> };

@@ -12,6 +12,7 @@ import pytest
 
 baponi = pytest.importorskip("baponi", minversion="0.5.1")
 from baponi import (  # noqa: E402
+    APIValidationError,
     AsyncBaponi,
     Baponi,
     ExecutionHandle,
@@ -106,6 +107,15 @@ def test_reconnect_stream_after_the_live_log_is_gone(sdk: Baponi) -> None:
     time.sleep(62)  # the server keeps a finished execution's live events for 60 seconds
     with sdk.reconnect_stream(stream.trace_id, after_seq=events[2].seq) as replay:
         assert replay.until_done().stdout == "0\n1\n2\n3\n"
+
+
+def test_sub_paths_in_the_sdk_form(sdk: Baponi) -> None:
+    # A list of absolute paths under /data: an empty one narrows nothing; one naming a mount needs that mount.
+    assert sdk.execute("print('ok')", sub_paths=[]).stdout == "ok\n"
+    with pytest.raises(APIValidationError) as raised:
+        sdk.execute("print('ok')", sub_paths=["/data/myvol/sub"])
+    assert (raised.value.status_code, raised.value.error_type) == (400, "validation_error")
+    assert raised.value.message.startswith("sub_paths.0: /data/myvol is not mounted in this sandbox")
 
 
 def test_thread_persistence_and_busy_threads(sdk: Baponi, thread: str) -> None:

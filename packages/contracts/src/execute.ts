@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { LIMITS, isReservedEnvName } from './limits.js';
+import { SubPaths } from './storage-paths.js';
 
 export const LANGUAGES = ['python', 'node', 'bash'] as const;
 export const Language = z.enum(LANGUAGES);
@@ -102,6 +103,7 @@ export const ExecuteRequest = z.strictObject({
   thread_id: z.string().regex(THREAD_ID_PATTERN, 'must match ^[A-Za-z0-9_-]{1,128}$').optional(),
   metadata: Metadata.optional(),
   env_vars: EnvVars.optional(),
+  sub_paths: SubPaths.optional(),
   webhook_url: z.string().max(2048, 'at most 2048 characters').optional(),
 });
 export type ExecuteRequest = z.infer<typeof ExecuteRequest>;

@@ -49,6 +49,18 @@ export {
   SignedUrlResponse,
   FileDeleteResponse,
 } from './files.js';
+export {
+  DATA_ROOT,
+  STORAGE_PATH_MAX_BYTES,
+  STORAGE_SEGMENT_MAX_BYTES,
+  MOUNT_NAME_PATTERN,
+  type PathCheck,
+  type SubPath,
+  SubPaths,
+  parseRelativePath,
+  parseSubPath,
+  mountNameProblem,
+} from './storage-paths.js';
 export { ThreadId, ThreadForkRequest, ThreadForkResponse } from './threads.js';
 export {
   CreateApiKeyRequest,

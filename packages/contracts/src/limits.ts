@@ -13,6 +13,8 @@ export const LIMITS = {
   envVarValueMaxBytes: 32 * 1024,
   envVarsTotalMaxBytes: 128 * 1024,
   outputMaxBytes: 64 * 1024,
+  /** Entries of `sub_paths`; one per mount. */
+  subPathsMaxEntries: 16,
 } as const;
 
 /** Names the sandbox sets itself or that change how the loader and shells start; requests may not set them. */
@@ -44,6 +46,4 @@ export function isReservedEnvName(name: string): boolean {
  * Request fields of the Baponi API this server does not serve yet, with the answer a request using one gets: they
  * are not in the request schemas (so not advertised as accepted), and a request naming one is refused with this.
  */
-export const UNSERVED_FIELDS: Readonly<Record<string, string>> = {
-  sub_paths: 'storage mounts are not supported by this server yet; omit sub_paths',
-};
+export const UNSERVED_FIELDS: Readonly<Record<string, string>> = {};

@@ -5,5 +5,6 @@ export {
   type BlobStore,
   type StoredBlob,
 } from './blob-store.js';
+export { pathContains, resolveSubPaths, scopeMount, type MountLevels, type ScopedMount } from './path-scope.js';
 export { LocalBlobStore } from './local-blob-store.js';
 export { S3BlobStore, type S3BlobStoreOptions } from './s3-blob-store.js';

@@ -18,7 +18,7 @@ import {
   type SandboxOutcome,
   type SandboxRuntime,
 } from '@airlock/runtime';
-import { BlobStoreUnavailableError } from '@airlock/storage';
+import { BlobStoreUnavailableError, resolveSubPaths } from '@airlock/storage';
 import { ApiError } from '../shared/api-error.js';
 import { networkOf, type Principal } from '../auth/api-key-service.js';
 import { isFinished, recordedResponse, toExecuteResponse, toRecordResponse, type FinishedExecution } from './execution-records.js';
@@ -109,6 +109,10 @@ export class ExecutionService {
         `language: "${request.language}" is not available in image "${sandboxConfig.image}" (available: ${languages.join(', ') || 'none'})`,
       );
     }
+    // The names under /data of the storage the key's sandbox config attaches: sandbox configs attach no storage.
+    const mounts: ReadonlySet<string> = new Set();
+    const subPaths = resolveSubPaths(request.sub_paths ?? [], mounts);
+    if (!subPaths.ok) throw ApiError.validation(subPaths.problem);
     const env = { ...sandboxConfig.envVars, ...apiKey.envVars, ...request.env_vars };
     const network = networkOf(principal);
     const networkAllow = network.mode === 'allowlist' ? network.allow : null;

@@ -8,6 +8,8 @@ import {
   Metadata,
   RESERVED_ENV_NAMES,
   RESERVED_ENV_PREFIXES,
+  STORAGE_PATH_MAX_BYTES,
+  STORAGE_SEGMENT_MAX_BYTES,
 } from '@airlock/contracts';
 import type { z } from 'zod';
 import type { CreateDocumentOptions } from 'zod-openapi';
@@ -58,6 +60,18 @@ const annotations = new Map<z.core.$ZodType, JsonSchema>([
         `bytes. Reserved names (any case) are refused: ${[...RESERVED_ENV_NAMES, ...RESERVED_ENV_PREFIXES.map((prefix) => `${prefix}*`)]
           .map((name) => `\`${name}\``)
           .join(', ')}.`,
+    },
+  ],
+  [
+    shape.sub_paths.unwrap(),
+    {
+      description:
+        'Narrows storage mounts for this call (the Baponi SDK form): `/data/<mount>` or `/data/<mount>/<path>`, at ' +
+        "most one entry per mount, each a mount the API key's sandbox has; the sandbox then sees only that directory " +
+        "at `/data/<mount>`, below the key's own prefix. `[]` narrows nothing. Segments are separated by single `/`: " +
+        'no `.` or `..` segments, no trailing `/`, no backslash or control characters, none of `%2e`, `%2f`, `%5c`, ' +
+        '`%00`, `%25`, `%c0`, `%c1` in any case (paths are never URL-decoded); ' +
+        `at most ${STORAGE_PATH_MAX_BYTES} bytes, ${STORAGE_SEGMENT_MAX_BYTES} per segment.`,
     },
   ],
   [
