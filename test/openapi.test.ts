@@ -74,6 +74,10 @@ describe('GET /openapi.json', () => {
       'CreateApiKeyRequest',
       'CreateSandboxRequest',
       'SandboxSettingsRequest',
+      'StorageConnectionSettingsRequest',
+      'CreateVolumeRequest',
+      'VolumeSettingsRequest',
+      'CreateAttachmentRequest',
     ]) {
       expect(components.schemas[name], name).toMatchObject({ type: 'object', additionalProperties: false });
     }
@@ -99,6 +103,47 @@ describe('GET /openapi.json', () => {
     const execute = ((await openApiDocument()).components.schemas as Record<string, Schema>).ExecuteRequest;
     expect(execute?.properties.sub_paths).toMatchObject({ type: 'array', items: { type: 'string' }, maxItems: 16 });
     expect(execute?.properties.sub_paths?.description).toMatch(/`\/data\/<mount>\/<path>`, at most one entry per mount/);
+  });
+
+  it('documents storage connections, volumes and attachments, with no secret in any answer', async () => {
+    type Schema = { properties?: Record<string, { type?: unknown }>; oneOf?: Schema[]; required?: string[] };
+    const document = await openApiDocument();
+    const operations = Object.entries(document.paths).flatMap(([path, item]) => Object.keys(item).map((method) => `${method} ${path}`));
+    expect(operations).toEqual(
+      expect.arrayContaining([
+        'get /admin/v1/storage-connections',
+        'post /admin/v1/storage-connections',
+        'get /admin/v1/storage-connections/{id}',
+        'patch /admin/v1/storage-connections/{id}',
+        'delete /admin/v1/storage-connections/{id}',
+        'get /admin/v1/volumes',
+        'post /admin/v1/volumes',
+        'get /admin/v1/volumes/{slug}',
+        'patch /admin/v1/volumes/{slug}',
+        'delete /admin/v1/volumes/{slug}',
+        'get /admin/v1/sandboxes/{name}/attachments',
+        'post /admin/v1/sandboxes/{name}/attachments',
+        'delete /admin/v1/sandboxes/{name}/attachments/{mount}',
+      ]),
+    );
+    const deleteVolume = document.paths['/admin/v1/volumes/{slug}']?.delete as { responses: Record<string, unknown> };
+    expect(Object.keys(deleteVolume.responses)).toContain('409');
+    const schemas = document.components.schemas as Record<string, Schema>;
+    const create = schemas.CreateStorageConnectionRequest?.oneOf ?? [];
+    expect(create.map((branch) => Object.keys(branch.properties ?? {}))).toEqual([
+      expect.arrayContaining(['provider', 'bucket', 'endpoint', 'region', 'path_style', 'access_key_id', 'secret_access_key', 'prefix', 'read_only', 'sync_mode']),
+      expect.arrayContaining(['provider', 'bucket', 'service_account_json', 'hmac']),
+      expect.arrayContaining(['provider', 'container', 'account', 'key', 'sas_url', 'connection_string']),
+    ]);
+    const secretFields = ['access_key_id', 'secret_access_key', 'service_account_json', 'hmac', 'key', 'sas_url', 'connection_string'];
+    for (const branch of schemas.StorageConnectionSummary?.oneOf ?? []) {
+      expect(Object.keys(branch.properties ?? {})).toContain('credentials');
+      expect(Object.keys(branch.properties ?? {}).filter((name) => secretFields.includes(name))).toEqual([]);
+    }
+    expect(schemas.StorageConnectionSummary?.oneOf).toHaveLength(3);
+    expect(schemas.VolumeSummary?.required).toEqual(expect.arrayContaining(['quota_bytes', 'used_bytes']));
+    expect(Object.keys(schemas.CreateApiKeyRequest?.properties ?? {})).toContain('storage');
+    expect(schemas.ApiKeySummary?.required).toContain('storage');
   });
 
   it('gives every error status its stable codes and the X-Request-Id header', async () => {

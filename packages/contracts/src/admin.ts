@@ -1,16 +1,10 @@
 import { z } from 'zod';
 import { EnvVars } from './execute.js';
 import { Allowlist, NETWORK_MODES } from './network.js';
+import { KeyMountScope, KeyStorage, MountName } from './storage.js';
+import { Text } from './text.js';
 
 /** Bodies, parameters and answers of the admin API (`/admin/v1`, authenticated by the admin token). */
-
-/** A name the database can look up or store: its text holds no NUL. */
-const Text = z
-  .string()
-  .min(1)
-  .max(128)
-  // eslint-disable-next-line no-control-regex -- NUL is the character refused; a pattern shows it in the document
-  .regex(/^[^\u0000]*$/, 'must not contain NUL');
 
 export const SANDBOX_NAME_PATTERN = /^[a-z0-9][a-z0-9-]{0,62}$/;
 export const SandboxName = z.string().regex(SANDBOX_NAME_PATTERN, 'lowercase letters, digits and dashes, at most 63');
@@ -18,6 +12,7 @@ export const SandboxName = z.string().regex(SANDBOX_NAME_PATTERN, 'lowercase let
 export const OrganizationSlug = Text.describe('organization slug; the default organization when absent');
 export const OrganizationQuery = z.object({ organization: OrganizationSlug.optional() });
 export const SandboxPath = z.object({ name: SandboxName.describe('sandbox config name') });
+export const AttachmentPath = SandboxPath.extend({ mount: MountName.describe('the mount name of the attachment') });
 export const ApiKeyPath = z.object({ id: Text.describe('the key id from the key list') });
 
 export const ORGANIZATION_SLUG_PATTERN = /^[a-z0-9][a-z0-9-]{0,62}$/;
@@ -61,6 +56,7 @@ export const CreateApiKeyRequest = z.strictObject({
     "with network 'allowlist': the entries the key keeps, each within the sandbox config's list (the config's whole " +
       "list when absent; needed when the config is 'unrestricted')",
   ),
+  storage: KeyStorage.optional(),
 });
 export type CreateApiKeyRequest = z.infer<typeof CreateApiKeyRequest>;
 
@@ -109,6 +105,9 @@ export const ApiKeySummary = z.object({
     .array(z.string())
     .nullable()
     .describe("with network 'allowlist': the entries the key keeps; null keeps the sandbox config's"),
+  storage: z
+    .record(z.string(), KeyMountScope)
+    .describe("how the key narrows its sandbox config's mounts, per mount name; {} keeps them as attached"),
   created_at: Timestamp,
   last_used_at: Timestamp.nullable(),
   revoked_at: Timestamp.nullable(),

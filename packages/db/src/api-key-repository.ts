@@ -1,3 +1,4 @@
+import type { KeyStorage } from '@airlock/contracts';
 import type { Queryable } from './database.js';
 import { generateId } from './ids.js';
 import { ORGANIZATION_COLUMNS, toOrganization, type Organization, type OrganizationRow } from './organization-repository.js';
@@ -24,6 +25,11 @@ export interface ApiKey {
   networkOverride: 'blocked' | 'allowlist' | null;
   /** For 'allowlist': the entries the key keeps; null keeps its sandbox config's. */
   networkAllow: string[] | null;
+  /**
+   * How the key narrows its sandbox config's mounts, per mount name: a prefix inside the mount, read-only, or
+   * detached; mounts not named stay as attached. Entries for mounts the config no longer attaches are kept unused.
+   */
+  storage: KeyStorage;
   envVars: Record<string, string>;
   createdAt: Date;
   lastUsedAt: Date | null;
@@ -41,6 +47,7 @@ export interface NewApiKey {
   networkOverride?: 'blocked' | 'allowlist' | null;
   /** Only with networkOverride 'allowlist' (a check constraint). */
   networkAllow?: string[] | null;
+  storage?: KeyStorage;
   envVars?: Record<string, string>;
 }
 
@@ -59,6 +66,7 @@ interface ApiKeyRow {
   display_prefix: string;
   network_override: 'blocked' | 'allowlist' | null;
   network_allow: string[] | null;
+  storage: KeyStorage;
   env_vars: Record<string, string>;
   created_at: Date;
   last_used_at: Date | null;
@@ -73,6 +81,7 @@ const API_KEY_COLUMNS = [
   'display_prefix',
   'network_override',
   'network_allow',
+  'storage',
   'env_vars',
   'created_at',
   'last_used_at',
@@ -98,6 +107,7 @@ function toApiKey(row: ApiKeyRow): ApiKey {
     displayPrefix: row.display_prefix,
     networkOverride: row.network_override,
     networkAllow: row.network_allow,
+    storage: row.storage,
     envVars: row.env_vars,
     createdAt: row.created_at,
     lastUsedAt: row.last_used_at,
@@ -116,8 +126,8 @@ export class ApiKeyRepository {
   async create(apiKey: NewApiKey): Promise<ApiKey> {
     const [row] = await this.#database.query<ApiKeyRow>(
       `INSERT INTO api_keys (id, org_id, sandbox_config_id, name, display_prefix, secret_sha256, network_override,
-         env_vars, network_allow)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9::jsonb)
+         env_vars, network_allow, storage)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9::jsonb, $10::jsonb)
        RETURNING ${SELECT_LIST}`,
       [
         generateId('apiKey'),
@@ -129,6 +139,7 @@ export class ApiKeyRepository {
         apiKey.networkOverride ?? null,
         stringMapParameter(apiKey.envVars ?? {}),
         apiKey.networkAllow ? stringListParameter(apiKey.networkAllow) : null,
+        JSON.stringify(apiKey.storage ?? {}),
       ],
     );
     return toApiKey(row as ApiKeyRow);

@@ -6,6 +6,9 @@ export const ID_PREFIXES = {
   sandboxConfig: 'sbx',
   apiKey: 'key',
   execution: 'trc',
+  storageConnection: 'stc',
+  volume: 'vol',
+  storageAttachment: 'att',
 } as const;
 
 export type IdKind = keyof typeof ID_PREFIXES;

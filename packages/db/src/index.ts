@@ -45,3 +45,12 @@ export {
   type WebhookDelivery,
   type WebhookDeliveryStatus,
 } from './webhook-repository.js';
+export {
+  StorageConnectionRepository,
+  type StorageConnection,
+  type StorageConnectionFields,
+  type StorageProvider,
+  type SyncMode,
+} from './storage-connection-repository.js';
+export { VolumeRepository, type Volume } from './volume-repository.js';
+export { StorageAttachmentRepository, type AttachRefusal, type StorageAttachment } from './storage-attachment-repository.js';

@@ -12,7 +12,10 @@ const EXPECTED_TABLES = [
   'organizations',
   'sandbox_configs',
   'schema_migrations',
+  'storage_attachments',
+  'storage_connections',
   'threads',
+  'volumes',
   'webhook_attempts',
   'webhook_deliveries',
 ];

@@ -89,8 +89,9 @@ export class OrganizationRepository {
 
   /**
    * Deletes the organization unless it still has an unrevoked API key (then `{ activeKeys }` names them): its sandbox
-   * configs go with it, its slug is free again, and its rows stay for the keys and executions that refer to them.
-   * Null when there is no such organization.
+   * configs, storage attachments, volumes and storage connections (their sealed credentials too) go with it, its slug
+   * is free again, and its rows stay for the keys and executions that refer to them. Null when there is no such
+   * organization.
    */
   async delete(id: string): Promise<{ deleted: true } | { activeKeys: string[] } | null> {
     const rows = await this.#database.query<{ deleted: boolean; active_keys: string[] }>(
@@ -106,7 +107,12 @@ export class OrganizationRepository {
        configs AS (
          UPDATE sandbox_configs SET deleted_at = now()
          WHERE org_id IN (SELECT id FROM deleted) AND deleted_at IS NULL RETURNING id
-       )
+       ),
+       attachments AS (DELETE FROM storage_attachments WHERE org_id IN (SELECT id FROM deleted)),
+       volumes AS (
+         UPDATE volumes SET deleted_at = now() WHERE org_id IN (SELECT id FROM deleted) AND deleted_at IS NULL
+       ),
+       connections AS (DELETE FROM storage_connections WHERE org_id IN (SELECT id FROM deleted))
        SELECT EXISTS (SELECT 1 FROM deleted) AS deleted, active_keys FROM target`,
       [id],
     );

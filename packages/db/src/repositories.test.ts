@@ -185,6 +185,7 @@ describe.each(BACKEND_KINDS)('repositories on %s', (kind) => {
         displayPrefix: secret.slice(0, 12),
         networkOverride: null,
         networkAllow: null,
+        storage: {},
         envVars: {},
         createdAt: expect.any(Date),
         lastUsedAt: null,
@@ -222,8 +223,15 @@ describe.each(BACKEND_KINDS)('repositories on %s', (kind) => {
         displayPrefix: 'sk-local-nar',
         networkOverride: 'blocked',
         envVars: { TOKEN: 'x' },
+        storage: { reports: { prefix: 'tenants/a', read_only: true }, scratch: { detached: true } },
       });
-      expect(narrowed).toMatchObject({ networkOverride: 'blocked', networkAllow: null, envVars: { TOKEN: 'x' } });
+      expect(narrowed).toMatchObject({
+        networkOverride: 'blocked',
+        networkAllow: null,
+        envVars: { TOKEN: 'x' },
+        storage: { reports: { prefix: 'tenants/a', read_only: true }, scratch: { detached: true } },
+      });
+      expect((await apiKeys.findActiveBySecretHash(sha256(`${secret}-narrowed`)))?.apiKey).toEqual(narrowed);
       const listed = await apiKeys.create({
         orgId: organization.id,
         sandboxConfigId: sandboxConfig.id,

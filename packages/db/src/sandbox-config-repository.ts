@@ -182,8 +182,9 @@ export class SandboxConfigRepository {
   }
 
   /**
-   * Deletes the config unless an unrevoked API key uses it (then `{ activeKeys }` names them); its name is free
-   * again, and its row stays for the keys and executions that refer to it. Null when the org has no such config.
+   * Deletes the config unless an unrevoked API key uses it (then `{ activeKeys }` names them), with its storage
+   * attachments; its name is free again, and its row stays for the keys and executions that refer to it. Null when
+   * the org has no such config.
    */
   async delete(orgId: string, id: string): Promise<{ deleted: true } | { activeKeys: string[] } | null> {
     const [row] = await this.#database.query<{ deleted: boolean; active_keys: string[] }>(
@@ -195,6 +196,9 @@ export class SandboxConfigRepository {
        deleted AS (
          UPDATE sandbox_configs SET deleted_at = now()
          WHERE org_id = $1 AND id IN (SELECT id FROM target WHERE cardinality(active_keys) = 0) RETURNING id
+       ),
+       detached AS (
+         DELETE FROM storage_attachments WHERE org_id = $1 AND sandbox_config_id IN (SELECT id FROM deleted)
        )
        SELECT EXISTS (SELECT 1 FROM deleted) AS deleted, active_keys FROM target`,
       [orgId, id],

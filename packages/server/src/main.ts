@@ -4,7 +4,10 @@ import {
   ExecutionRepository,
   OrganizationRepository,
   SandboxConfigRepository,
+  StorageAttachmentRepository,
+  StorageConnectionRepository,
   ThreadRepository,
+  VolumeRepository,
   WebhookRepository,
   openDatabase,
   type Database,
@@ -31,6 +34,7 @@ import { FileService } from './files/file-service.js';
 import { UrlSigner } from './files/url-signer.js';
 import { SecretBox } from './shared/secret-box.js';
 import { WebhookSecrets } from './webhooks/webhook-secrets.js';
+import { StorageService } from './storage/storage-service.js';
 import { WebhookDispatcher, dispatcherTiming } from './webhooks/webhook-dispatcher.js';
 
 export interface RunningServer {
@@ -77,14 +81,16 @@ export async function startServer(options: {
     const { threads, sweeper } = storage;
     await runtime.loadImage(DEFAULT_IMAGE, options.onImageProgress);
 
-    const webhookSecrets = new WebhookSecrets({ repository: webhookRepository, box: new SecretBox(config.masterKeys ?? [secrets.masterKey()]) });
+    const box = new SecretBox(config.masterKeys ?? [secrets.masterKey()]);
+    const webhookSecrets = new WebhookSecrets({ repository: webhookRepository, box });
     const webhookPolicy = { allowLoopback: config.webhooks.allowLoopback };
-    const { keyService, admin, adminToken, createdApiKey } = await startAdministration({
+    const { keyService, admin, storage: storageService, adminToken, createdApiKey } = await startAdministration({
       database,
       config,
       adminToken: config.adminToken ?? secrets.adminToken(),
       imageNames: runtime.images.recipeNames(),
       webhookSecrets,
+      box,
     });
     const rateLimits = new RateLimits({
       requestsPerMinute: config.rateLimitPerMinute,
@@ -117,6 +123,7 @@ export async function startServer(options: {
       connections,
       metrics,
       admin,
+      storage: storageService,
       logger,
       readiness: [
         { name: 'database', check: async () => (await database.query('SELECT 1 AS ok')).length === 1 },
@@ -148,19 +155,35 @@ async function startAdministration(options: {
   adminToken: string;
   imageNames: string[];
   webhookSecrets: WebhookSecrets;
-}): Promise<{ keyService: ApiKeyService; admin: AdminService; adminToken: string; createdApiKey: CreatedApiKey | null }> {
+  box: SecretBox;
+}): Promise<{
+  keyService: ApiKeyService;
+  admin: AdminService;
+  storage: StorageService;
+  adminToken: string;
+  createdApiKey: CreatedApiKey | null;
+}> {
   const { database, config, adminToken } = options;
   const apiKeys = new ApiKeyRepository(database);
+  const attachments = new StorageAttachmentRepository(database);
   const keyService = new ApiKeyService({ keys: apiKeys, region: config.keyRegion, cacheSeconds: config.authCacheSeconds });
   const admin = new AdminService({
     imageNames: options.imageNames,
     organizations: new OrganizationRepository(database),
     sandboxConfigs: new SandboxConfigRepository(database),
     apiKeys,
+    attachments,
     keyService,
     webhookSecrets: options.webhookSecrets,
     adminToken,
     networkEnabled: config.network !== undefined,
   });
-  return { keyService, admin, adminToken, createdApiKey: await admin.bootstrap(config.bootstrapApiKey) };
+  const storage = new StorageService({
+    tenants: admin,
+    connections: new StorageConnectionRepository(database),
+    volumes: new VolumeRepository(database),
+    attachments,
+    box: options.box,
+  });
+  return { keyService, admin, storage, adminToken, createdApiKey: await admin.bootstrap(config.bootstrapApiKey) };
 }

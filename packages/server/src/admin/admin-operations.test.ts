@@ -1,55 +1,18 @@
-import { randomBytes } from 'node:crypto';
-import { ApiKeyRepository, OrganizationRepository, SandboxConfigRepository, WebhookRepository } from '@airlock/db';
-import { Hono } from 'hono';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestDatabase } from '../../test-support/test-tenant.js';
-import { ApiKeyService } from '../auth/api-key-service.js';
-import type { AppEnv } from '../http/app-context.js';
-import { errorResponse } from '../http/errors.js';
-import { serveOperations } from '../http/operation.js';
-import { silentLogger } from '../shared/logger.js';
-import { SecretBox } from '../shared/secret-box.js';
-import { WebhookSecrets } from '../webhooks/webhook-secrets.js';
-import { adminOperations } from './admin-operations.js';
-import { AdminService } from './admin-service.js';
+import { startAdminApp } from '../../test-support/admin-app.js';
 
 // Network allowlists through the admin API, in-process: the request schemas and the service's rules, on PGlite.
-let testDatabase: Awaited<ReturnType<typeof startTestDatabase>>;
-let app: Hono<AppEnv>;
-const ADMIN_TOKEN = 'adm-test';
+let adminApp: Awaited<ReturnType<typeof startAdminApp>>;
 
 beforeAll(async () => {
-  testDatabase = await startTestDatabase();
-  const { database } = testDatabase;
-  const apiKeys = new ApiKeyRepository(database);
-  const admin = new AdminService({
-    imageNames: ['default'],
-    organizations: new OrganizationRepository(database),
-    sandboxConfigs: new SandboxConfigRepository(database),
-    apiKeys,
-    keyService: new ApiKeyService({ keys: apiKeys, region: 'test', cacheSeconds: 60 }),
-    webhookSecrets: new WebhookSecrets({ repository: new WebhookRepository(database), box: new SecretBox([randomBytes(32)]) }),
-    adminToken: ADMIN_TOKEN,
-    networkEnabled: true,
-  });
-  await admin.bootstrap(undefined);
-  app = new Hono<AppEnv>();
-  serveOperations(app, adminOperations(admin));
-  app.onError((error, context) => errorResponse(context, error, silentLogger));
+  adminApp = await startAdminApp();
 });
 
 afterAll(async () => {
-  await testDatabase?.close();
+  await adminApp?.close();
 });
 
-async function call(method: string, path: string, json?: unknown): Promise<{ status: number; body: Record<string, unknown> }> {
-  const response = await app.request(path, {
-    method,
-    headers: { authorization: `Bearer ${ADMIN_TOKEN}`, ...(json === undefined ? {} : { 'content-type': 'application/json' }) },
-    ...(json === undefined ? {} : { body: JSON.stringify(json) }),
-  });
-  return { status: response.status, body: (response.status === 204 ? {} : await response.json()) as Record<string, unknown> };
-}
+const call = (method: string, path: string, json?: unknown) => adminApp.call(method, path, json);
 
 /** A 400 whose message is `message` (or matches it). */
 const refusal = (message: string | RegExp) => ({

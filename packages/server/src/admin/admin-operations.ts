@@ -17,77 +17,20 @@ import {
   SandboxSummary,
   WebhookSecretResponse,
 } from '@airlock/contracts';
-import type { Context, MiddlewareHandler } from 'hono';
-import type { z } from 'zod';
-import type { AppEnv } from '../http/app-context.js';
-import { adminSecurity, commonHeaders, commonRequestHeaders, errors } from '../http/openapi/openapi-components.js';
-import { operation, type Operation, type OperationInput } from '../http/operation.js';
+import { adminDeclarer, type DeclareAdminOperation } from '../http/admin-operation.js';
+import type { Operation } from '../http/operation.js';
 import type { AdminService } from './admin-service.js';
-import { ApiError } from '../shared/api-error.js';
 
 const BODY_ERRORS = [ErrorCode.payloadTooLarge];
 
-/** An admin operation: the admin token, the Admin tag, and the errors every admin call can meet. */
-function adminOperation<Body = undefined, Query = undefined, Path = undefined>(
-  requireAdmin: MiddlewareHandler<AppEnv>,
-  declaration: {
-    method: 'get' | 'post' | 'patch' | 'delete';
-    path: string;
-    operationId: string;
-    summary: string;
-    description?: string;
-    body?: z.ZodType<Body>;
-    query?: z.ZodType<Query> & z.ZodObject;
-    params?: z.ZodType<Path> & z.ZodObject;
-    status?: 200 | 201 | 204;
-    response?: z.ZodType;
-    codes: ErrorCode[];
-    handle: (context: Context<AppEnv>, input: OperationInput<Body, Query, Path>) => Promise<Response>;
-  },
-): Operation {
-  const { status = 200, response, codes, operationId, summary, description, ...route } = declaration;
-  return operation({
-    ...route,
-    middleware: [requireAdmin],
-    document: {
-      operationId,
-      summary,
-      ...(description ? { description } : {}),
-      tags: ['Admin'],
-      security: adminSecurity,
-      requestParams: { header: commonRequestHeaders },
-      responses: {
-        [status]: {
-          description: 'Done.',
-          headers: commonHeaders,
-          ...(response ? { content: { 'application/json': { schema: response } } } : {}),
-        },
-        ...errors(ErrorCode.unauthorized, ErrorCode.validationError, ErrorCode.notFound, ...codes),
-      },
-    },
-  });
-}
-
 /** Instance administration, authenticated by the admin token (never by sandbox API keys). */
 export function adminOperations(admin: AdminService): Operation[] {
-  const requireAdmin: MiddlewareHandler<AppEnv> = async (context, next) => {
-    const token = /^Bearer\s+(\S+)$/i.exec(context.req.header('authorization') ?? '')?.[1];
-    if (!token || !admin.isAdminToken(token)) {
-      throw ApiError.unauthorized('admin endpoints need Authorization: Bearer <admin token>');
-    }
-    await next();
-  };
-  const declare: Declare = (declaration) => adminOperation(requireAdmin, declaration);
+  const declare = adminDeclarer((token) => admin.isAdminToken(token));
   return [...organizationOperations(declare, admin), ...apiKeyOperations(declare, admin), ...sandboxOperations(declare, admin)];
 }
 
-/** Declares an admin operation (adminOperation with the admin token check). */
-type Declare = <Body = undefined, Query = undefined, Path = undefined>(
-  declaration: Parameters<typeof adminOperation<Body, Query, Path>>[1],
-) => Operation;
-
 /** Organizations: list, create, change, delete. */
-function organizationOperations(declare: Declare, admin: AdminService): Operation[] {
+function organizationOperations(declare: DeclareAdminOperation, admin: AdminService): Operation[] {
   return [
     declare({
       method: 'get',
@@ -141,7 +84,7 @@ function organizationOperations(declare: Declare, admin: AdminService): Operatio
 }
 
 /** An organization's API keys: list, create, revoke, rotate. */
-function apiKeyOperations(declare: Declare, admin: AdminService): Operation[] {
+function apiKeyOperations(declare: DeclareAdminOperation, admin: AdminService): Operation[] {
   return [
     declare({
       method: 'get',
@@ -199,7 +142,7 @@ function apiKeyOperations(declare: Declare, admin: AdminService): Operation[] {
 }
 
 /** An organization's sandbox configs and their webhook signing secrets. */
-function sandboxOperations(declare: Declare, admin: AdminService): Operation[] {
+function sandboxOperations(declare: DeclareAdminOperation, admin: AdminService): Operation[] {
   return [
     declare({
       method: 'get',

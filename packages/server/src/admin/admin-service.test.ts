@@ -1,5 +1,12 @@
 import { randomBytes } from 'node:crypto';
-import { ApiKeyRepository, OrganizationRepository, SandboxConfigRepository, WebhookRepository, type Database } from '@airlock/db';
+import {
+  ApiKeyRepository,
+  OrganizationRepository,
+  SandboxConfigRepository,
+  StorageAttachmentRepository,
+  WebhookRepository,
+  type Database,
+} from '@airlock/db';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestDatabase } from '../../test-support/test-tenant.js';
 import { ApiKeyService, networkOf } from '../auth/api-key-service.js';
@@ -23,6 +30,7 @@ beforeAll(async () => {
     organizations: new OrganizationRepository(database),
     sandboxConfigs: new SandboxConfigRepository(database),
     apiKeys,
+    attachments: new StorageAttachmentRepository(database),
     keyService: keys,
     webhookSecrets: new WebhookSecrets({ repository: new WebhookRepository(database), box: new SecretBox([randomBytes(32)]) }),
     adminToken: 'adm-test',

@@ -1,9 +1,12 @@
 import {
   ErrorCode,
+  keyStorageProblem,
   narrowingProblem,
+  normalizedKeyStorage,
   type ApiKeySummary,
   type CreateOrganizationRequest,
   type CreatedApiKeyResponse,
+  type KeyStorage,
   type NetworkMode,
   type NetworkNarrowing,
   type OrganizationSettingsRequest,
@@ -19,6 +22,7 @@ import {
   type SandboxConfig,
   type SandboxConfigRepository,
   type SandboxConfigSettings,
+  type StorageAttachmentRepository,
 } from '@airlock/db';
 import { ApiError } from '../shared/api-error.js';
 import type { ApiKeyService, CreatedApiKey } from '../auth/api-key-service.js';
@@ -34,6 +38,8 @@ export interface AdminServiceOptions {
   organizations: OrganizationRepository;
   sandboxConfigs: SandboxConfigRepository;
   apiKeys: ApiKeyRepository;
+  /** The storage sandbox configs attach, which keys narrow. */
+  attachments: StorageAttachmentRepository;
   keyService: ApiKeyService;
   webhookSecrets: WebhookSecrets;
   adminToken: string;
@@ -90,10 +96,12 @@ export class AdminService {
     env_vars?: Record<string, string>;
     network?: NetworkNarrowing['mode'];
     network_allow?: string[];
+    storage?: KeyStorage;
   }): Promise<CreatedApiKeyResponse> {
     const organization = await this.#organization(request.organization);
     const sandbox = await this.#sandbox(organization, request.sandbox ?? DEFAULT_SANDBOX_NAME);
     const narrowing = keyNarrowing(sandbox, request);
+    const storage = await this.#keyStorage(sandbox, request.storage ?? {});
     const created = await this.#options.keyService.create({
       orgId: organization.id,
       sandboxConfigId: sandbox.id,
@@ -101,8 +109,25 @@ export class AdminService {
       envVars: request.env_vars ?? {},
       networkOverride: narrowing?.mode ?? null,
       networkAllow: narrowing?.allow ?? null,
+      storage,
     });
     return { ...summarize(created), key: created.key, sandbox: sandbox.name };
+  }
+
+  /** How a new key narrows its sandbox config's mounts, as stored; 400 naming the rule when it would widen them. */
+  async #keyStorage(sandbox: SandboxConfig, storage: KeyStorage): Promise<KeyStorage> {
+    if (Object.keys(storage).length === 0) return {};
+    const attached = await this.#options.attachments.list(sandbox.orgId, sandbox.id);
+    const problem = keyStorageProblem(
+      attached.map((attachment) => ({
+        mountName: attachment.mountName,
+        readOnly: attachment.readOnly || (attachment.target.kind === 'connection' && attachment.target.readOnly),
+      })),
+      storage,
+      sandbox.name,
+    );
+    if (problem !== undefined) throw ApiError.validation(problem);
+    return normalizedKeyStorage(storage);
   }
 
   async listOrganizations(): Promise<OrganizationSummary[]> {
@@ -192,6 +217,16 @@ export class AdminService {
       threadRetention: input.thread_retention,
     };
     return Object.fromEntries(Object.entries(settings).filter(([, value]) => value !== undefined));
+  }
+
+  /** The organization with this slug (the default one when absent); 404 when there is none. */
+  organization(slug?: string): Promise<Organization> {
+    return this.#organization(slug);
+  }
+
+  /** The organization's sandbox config of this name; 404 when there is none. */
+  sandbox(organization: Organization, name: string): Promise<SandboxConfig> {
+    return this.#sandbox(organization, name);
   }
 
   async #sandbox(organization: Organization, name: string): Promise<SandboxConfig> {
@@ -349,6 +384,7 @@ function summarize(key: ApiKey): ApiKeySummary {
     sandbox_config_id: key.sandboxConfigId,
     network: key.networkOverride,
     network_allow: key.networkAllow,
+    storage: key.storage,
     created_at: key.createdAt.toISOString(),
     last_used_at: key.lastUsedAt?.toISOString() ?? null,
     revoked_at: key.revokedAt?.toISOString() ?? null,

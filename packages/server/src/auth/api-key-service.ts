@@ -1,4 +1,11 @@
-import { API_KEY_PATTERN, API_KEY_RULE, effectiveNetwork, type NetworkNarrowing, type NetworkPolicy } from '@airlock/contracts';
+import {
+  API_KEY_PATTERN,
+  API_KEY_RULE,
+  effectiveNetwork,
+  type KeyStorage,
+  type NetworkNarrowing,
+  type NetworkPolicy,
+} from '@airlock/contracts';
 import type { ApiKey, ApiKeyRepository, Organization, SandboxConfig } from '@airlock/db';
 import { LRUCache } from 'lru-cache';
 import { ApiError } from '../shared/api-error.js';
@@ -55,6 +62,8 @@ export class ApiKeyService {
     networkOverride?: NetworkNarrowing['mode'] | null;
     /** With networkOverride 'allowlist': the entries the key keeps; null keeps its sandbox config's. */
     networkAllow?: string[] | null;
+    /** How the key narrows its sandbox config's mounts, checked by the caller. */
+    storage?: KeyStorage;
   }): Promise<CreatedApiKey> {
     const { key, secretSha256, displayPrefix } = this.#secret(options.key);
     const record = await this.#keys.create({
@@ -65,6 +74,7 @@ export class ApiKeyService {
       displayPrefix,
       networkOverride: options.networkOverride ?? null,
       networkAllow: options.networkAllow ?? null,
+      storage: options.storage ?? {},
       envVars: options.envVars ?? {},
     });
     return { ...record, key };

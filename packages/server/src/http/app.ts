@@ -11,6 +11,8 @@ import type { BackgroundExecutions } from '../executions/background-executions.j
 import type { ExecutionService } from '../executions/execution-service.js';
 import { SIGNED_FILES_PATH, type FileService } from '../files/file-service.js';
 import type { RateLimits } from '../auth/rate-limits.js';
+import { storageOperations } from '../storage/storage-operations.js';
+import type { StorageService } from '../storage/storage-service.js';
 import type { ThreadService } from '../threads/thread-service.js';
 import type { Logger } from '../shared/logger.js';
 import type { ServerMetrics } from '../shared/metrics.js';
@@ -29,6 +31,7 @@ export interface AppServices {
   executions: ExecutionService;
   background: BackgroundExecutions;
   admin: AdminService;
+  storage: StorageService;
   readiness: ReadinessCheck[];
   metrics: ServerMetrics;
   files: FileService;
@@ -81,6 +84,7 @@ export function createApp(services: AppServices): Hono<AppEnv> {
     ...fileOperations(services.files, services.publicUrl),
     ...mcpOperations(services),
     ...adminOperations(services.admin),
+    ...storageOperations(services.storage, services.admin),
     ...serviceOperations({
       readiness: services.readiness,
       metrics: services.metrics,

@@ -1,0 +1,220 @@
+import {
+  AttachmentListResponse,
+  AttachmentPath,
+  AttachmentSummary,
+  CreateAttachmentRequest,
+  CreateStorageConnectionRequest,
+  CreateVolumeRequest,
+  ErrorCode,
+  OrganizationQuery,
+  SandboxPath,
+  StorageConnectionListResponse,
+  StorageConnectionPath,
+  StorageConnectionSettingsRequest,
+  StorageConnectionSummary,
+  VolumeListResponse,
+  VolumePath,
+  VolumeSettingsRequest,
+  VolumeSummary,
+} from '@airlock/contracts';
+import { adminDeclarer, type DeclareAdminOperation } from '../http/admin-operation.js';
+import type { Operation } from '../http/operation.js';
+import type { StorageService } from './storage-service.js';
+
+const BODY_ERRORS = [ErrorCode.payloadTooLarge];
+const DETACH_FIRST = 'Refused (409, naming the sandbox configs) while a sandbox config attaches it; detach it there first.';
+
+/** Storage administration: connections, volumes and attachments, authenticated by the admin token. */
+export function storageOperations(storage: StorageService, admin: { isAdminToken(token: string): boolean }): Operation[] {
+  const declare = adminDeclarer((token) => admin.isAdminToken(token));
+  return [...connectionOperations(declare, storage), ...volumeOperations(declare, storage), ...attachmentOperations(declare, storage)];
+}
+
+/** An organization's storage connections (its own buckets): list, create, read, change, delete. */
+function connectionOperations(declare: DeclareAdminOperation, storage: StorageService): Operation[] {
+  return [
+    declare({
+      method: 'get',
+      path: '/admin/v1/storage-connections',
+      operationId: 'adminListStorageConnections',
+      summary: "List an organization's storage connections",
+      query: OrganizationQuery,
+      response: StorageConnectionListResponse,
+      codes: [],
+      handle: async (context, { query }) => context.json({ connections: await storage.listConnections(query.organization) }),
+    }),
+    declare({
+      method: 'post',
+      path: '/admin/v1/storage-connections',
+      operationId: 'adminCreateStorageConnection',
+      summary: 'Connect a bucket or container of your own (S3-compatible, Google Cloud Storage, Azure Blob)',
+      description:
+        'The secret fields are sealed with the master key and never returned: answers show `credentials`, a hint of ' +
+        'each. Nothing is mounted until a sandbox config attaches the connection.',
+      query: OrganizationQuery,
+      body: CreateStorageConnectionRequest,
+      status: 201,
+      response: StorageConnectionSummary,
+      codes: BODY_ERRORS,
+      handle: async (context, { query, body }) => context.json(await storage.createConnection(body, query.organization), 201),
+    }),
+    declare({
+      method: 'get',
+      path: '/admin/v1/storage-connections/{id}',
+      operationId: 'adminGetStorageConnection',
+      summary: 'Read a storage connection',
+      query: OrganizationQuery,
+      params: StorageConnectionPath,
+      response: StorageConnectionSummary,
+      codes: [],
+      handle: async (context, { query, params }) => context.json(await storage.getConnection(params.id, query.organization)),
+    }),
+    declare({
+      method: 'patch',
+      path: '/admin/v1/storage-connections/{id}',
+      operationId: 'adminUpdateStorageConnection',
+      summary: 'Change a storage connection',
+      description:
+        'Only the fields sent change; a secret left out is kept. Making it read-only is refused (409, naming them) ' +
+        'while sandbox configs attach it read-write.',
+      query: OrganizationQuery,
+      params: StorageConnectionPath,
+      body: StorageConnectionSettingsRequest,
+      response: StorageConnectionSummary,
+      codes: [...BODY_ERRORS, ErrorCode.conflict],
+      handle: async (context, { query, params, body }) =>
+        context.json(await storage.updateConnection(params.id, body, query.organization)),
+    }),
+    declare({
+      method: 'delete',
+      path: '/admin/v1/storage-connections/{id}',
+      operationId: 'adminDeleteStorageConnection',
+      summary: 'Delete a storage connection and its sealed credentials',
+      description: DETACH_FIRST,
+      query: OrganizationQuery,
+      params: StorageConnectionPath,
+      status: 204,
+      codes: [ErrorCode.conflict],
+      handle: async (context, { query, params }) => {
+        await storage.deleteConnection(params.id, query.organization);
+        return context.body(null, 204);
+      },
+    }),
+  ];
+}
+
+/** An organization's managed volumes: list, create, read, change, delete. */
+function volumeOperations(declare: DeclareAdminOperation, storage: StorageService): Operation[] {
+  return [
+    declare({
+      method: 'get',
+      path: '/admin/v1/volumes',
+      operationId: 'adminListVolumes',
+      summary: "List an organization's volumes",
+      query: OrganizationQuery,
+      response: VolumeListResponse,
+      codes: [],
+      handle: async (context, { query }) => context.json({ volumes: await storage.listVolumes(query.organization) }),
+    }),
+    declare({
+      method: 'post',
+      path: '/admin/v1/volumes',
+      operationId: 'adminCreateVolume',
+      summary: 'Create a managed volume',
+      description: "Kept in the server's blob store. Its slug is unique in the organization (409 otherwise).",
+      query: OrganizationQuery,
+      body: CreateVolumeRequest,
+      status: 201,
+      response: VolumeSummary,
+      codes: [...BODY_ERRORS, ErrorCode.conflict],
+      handle: async (context, { query, body }) => context.json(await storage.createVolume(body, query.organization), 201),
+    }),
+    declare({
+      method: 'get',
+      path: '/admin/v1/volumes/{slug}',
+      operationId: 'adminGetVolume',
+      summary: 'Read a volume, with its usage',
+      query: OrganizationQuery,
+      params: VolumePath,
+      response: VolumeSummary,
+      codes: [],
+      handle: async (context, { query, params }) => context.json(await storage.getVolume(params.slug, query.organization)),
+    }),
+    declare({
+      method: 'patch',
+      path: '/admin/v1/volumes/{slug}',
+      operationId: 'adminUpdateVolume',
+      summary: "Change a volume's name or quota",
+      query: OrganizationQuery,
+      params: VolumePath,
+      body: VolumeSettingsRequest,
+      response: VolumeSummary,
+      codes: BODY_ERRORS,
+      handle: async (context, { query, params, body }) => context.json(await storage.updateVolume(params.slug, body, query.organization)),
+    }),
+    declare({
+      method: 'delete',
+      path: '/admin/v1/volumes/{slug}',
+      operationId: 'adminDeleteVolume',
+      summary: 'Delete a volume',
+      description: `${DETACH_FIRST} Its slug is free again at once.`,
+      query: OrganizationQuery,
+      params: VolumePath,
+      status: 204,
+      codes: [ErrorCode.conflict],
+      handle: async (context, { query, params }) => {
+        await storage.deleteVolume(params.slug, query.organization);
+        return context.body(null, 204);
+      },
+    }),
+  ];
+}
+
+/** What a sandbox config mounts at /data: list, attach, detach. */
+function attachmentOperations(declare: DeclareAdminOperation, storage: StorageService): Operation[] {
+  return [
+    declare({
+      method: 'get',
+      path: '/admin/v1/sandboxes/{name}/attachments',
+      operationId: 'adminListAttachments',
+      summary: 'List what a sandbox config mounts at /data',
+      query: OrganizationQuery,
+      params: SandboxPath,
+      response: AttachmentListResponse,
+      codes: [],
+      handle: async (context, { query, params }) =>
+        context.json({ attachments: await storage.listAttachments(params.name, query.organization) }),
+    }),
+    declare({
+      method: 'post',
+      path: '/admin/v1/sandboxes/{name}/attachments',
+      operationId: 'adminAttachStorage',
+      summary: 'Mount a volume or storage connection at /data/<mount_name> in a sandbox config',
+      description:
+        'One attachment per mount name (409 otherwise). A read-only connection is attached read-only (read_only: false ' +
+        'is refused). API keys of the config may narrow the mount further (CreateApiKeyRequest.storage).',
+      query: OrganizationQuery,
+      params: SandboxPath,
+      body: CreateAttachmentRequest,
+      status: 201,
+      response: AttachmentSummary,
+      codes: [...BODY_ERRORS, ErrorCode.conflict],
+      handle: async (context, { query, params, body }) => context.json(await storage.attach(params.name, body, query.organization), 201),
+    }),
+    declare({
+      method: 'delete',
+      path: '/admin/v1/sandboxes/{name}/attachments/{mount}',
+      operationId: 'adminDetachStorage',
+      summary: 'Unmount what a sandbox config mounts at /data/<mount>',
+      description: 'Calls that start from now on no longer see it. Keys keep their narrowing of that mount name.',
+      query: OrganizationQuery,
+      params: AttachmentPath,
+      status: 204,
+      codes: [],
+      handle: async (context, { query, params }) => {
+        await storage.detach(params.name, params.mount, query.organization);
+        return context.body(null, 204);
+      },
+    }),
+  ];
+}

@@ -1,0 +1,103 @@
+import { randomBytes } from 'node:crypto';
+import {
+  ApiKeyRepository,
+  OrganizationRepository,
+  SandboxConfigRepository,
+  StorageAttachmentRepository,
+  StorageConnectionRepository,
+  VolumeRepository,
+  WebhookRepository,
+  type Database,
+} from '@airlock/db';
+import { Hono } from 'hono';
+import { adminOperations } from '../src/admin/admin-operations.js';
+import { AdminService } from '../src/admin/admin-service.js';
+import { ApiKeyService } from '../src/auth/api-key-service.js';
+import type { AppEnv } from '../src/http/app-context.js';
+import { errorResponse } from '../src/http/errors.js';
+import { serveOperations } from '../src/http/operation.js';
+import { createJsonLogger } from '../src/shared/logger.js';
+import { SecretBox } from '../src/shared/secret-box.js';
+import { StorageService } from '../src/storage/storage-service.js';
+import { storageOperations } from '../src/storage/storage-operations.js';
+import { WebhookSecrets } from '../src/webhooks/webhook-secrets.js';
+import { startTestDatabase } from './test-tenant.js';
+
+export const ADMIN_TOKEN = 'adm-test';
+
+/** An answer of the admin API: its status and its JSON body ({} when it has none). */
+export interface AdminAnswer {
+  status: number;
+  body: Record<string, unknown>;
+}
+
+/**
+ * The admin API (administration and storage) in-process on an empty PGlite database, bootstrapped: the default
+ * organization, sandbox config and key. Keeps every answer's text and every log line. `close()` removes it.
+ */
+export async function startAdminApp(): Promise<{
+  database: Database;
+  admin: AdminService;
+  storage: StorageService;
+  /** Authenticates API keys; nothing is cached, so each call sees the database. */
+  keys: ApiKeyService;
+  /** Calls the admin API with the admin token. */
+  call(method: string, path: string, json?: unknown): Promise<AdminAnswer>;
+  request(path: string, init: RequestInit): Promise<Response>;
+  answers: string[];
+  logLines: string[];
+  close(): Promise<void>;
+}> {
+  const testDatabase = await startTestDatabase();
+  const { database } = testDatabase;
+  const apiKeys = new ApiKeyRepository(database);
+  const attachments = new StorageAttachmentRepository(database);
+  const box = new SecretBox([randomBytes(32)]);
+  const keys = new ApiKeyService({ keys: apiKeys, region: 'test', cacheSeconds: 0 });
+  const admin = new AdminService({
+    imageNames: ['default'],
+    organizations: new OrganizationRepository(database),
+    sandboxConfigs: new SandboxConfigRepository(database),
+    apiKeys,
+    attachments,
+    keyService: keys,
+    webhookSecrets: new WebhookSecrets({ repository: new WebhookRepository(database), box }),
+    adminToken: ADMIN_TOKEN,
+    networkEnabled: true,
+  });
+  const storage = new StorageService({
+    tenants: admin,
+    connections: new StorageConnectionRepository(database),
+    volumes: new VolumeRepository(database),
+    attachments,
+    box,
+  });
+  await admin.bootstrap(undefined);
+  const app = new Hono<AppEnv>();
+  serveOperations(app, [...adminOperations(admin), ...storageOperations(storage, admin)]);
+  const answers: string[] = [];
+  const logLines: string[] = [];
+  const logger = createJsonLogger((line) => logLines.push(line));
+  app.onError((error, context) => errorResponse(context, error, logger));
+  const request = async (path: string, init: RequestInit) => app.request(path, init);
+  return {
+    database,
+    admin,
+    storage,
+    keys,
+    request,
+    call: async (method, path, json) => {
+      const response = await request(path, {
+        method,
+        headers: { authorization: `Bearer ${ADMIN_TOKEN}`, ...(json === undefined ? {} : { 'content-type': 'application/json' }) },
+        ...(json === undefined ? {} : { body: JSON.stringify(json) }),
+      });
+      const text = await response.text();
+      answers.push(text);
+      return { status: response.status, body: (text === '' ? {} : JSON.parse(text)) as Record<string, unknown> };
+    },
+    answers,
+    logLines,
+    close: () => testDatabase.close(),
+  };
+}
