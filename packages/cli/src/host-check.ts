@@ -7,6 +7,7 @@ export function checkHost(config: Config): Promise<HostCheck[]> {
     dataDirectory: config.dataDirectory,
     imagesDirectory: config.imagesDirectory,
     bwrapPath: config.bwrapPath,
+    rclonePath: config.rclonePath,
     sandboxUid: config.sandboxUid,
     sandboxGid: config.sandboxGid,
   });

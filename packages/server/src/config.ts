@@ -2,6 +2,7 @@ import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { API_KEY_PATTERN, API_KEY_REGION_PATTERN, API_KEY_RULE } from '@airlock/contracts';
+import { DEFAULT_RCLONE_PATH } from '@airlock/storage';
 import { dataDirectoryLayout } from './data-directory.js';
 
 /** Server configuration. This module is the only reader of process.env. */
@@ -21,6 +22,8 @@ export interface Config {
   sandboxUid: number;
   sandboxGid: number;
   bwrapPath: string;
+  /** The rclone storage mounts run: the pinned build scripts/setup.sh installs unless AIRLOCK_RCLONE names another. */
+  rclonePath: string;
   imageMirror: string | undefined;
   /** Pre-started sandboxes kept in all (0 turns the warm pool off), per pool key, and how long an unused key keeps them. */
   poolMaxSlots: number;
@@ -163,6 +166,7 @@ export function loadConfig(
     sandboxUid: resolveOption({ variable: 'AIRLOCK_SANDBOX_UID', schema: id, fallback: 61000 }, environment),
     sandboxGid: resolveOption({ variable: 'AIRLOCK_SANDBOX_GID', schema: id, fallback: 61000 }, environment),
     bwrapPath: resolveOption({ variable: 'AIRLOCK_BWRAP_PATH', schema: text, fallback: '/usr/bin/bwrap' }, environment),
+    rclonePath: resolveOption({ variable: 'AIRLOCK_RCLONE', schema: text, fallback: DEFAULT_RCLONE_PATH }, environment),
     imageMirror: resolveOption({ variable: 'AIRLOCK_IMAGE_MIRROR', schema: optionalText, fallback: undefined }, environment),
     poolMaxSlots: resolveOption({ variable: 'AIRLOCK_POOL_MAX_SLOTS', schema: count, fallback: 16 }, environment),
     poolMaxSlotsPerKey: resolveOption({ variable: 'AIRLOCK_POOL_MAX_SLOTS_PER_KEY', schema: count, fallback: 8 }, environment),

@@ -8,3 +8,17 @@ export {
 export { pathContains, resolveSubPaths, scopeMount, type MountLevels, type ScopedMount } from './path-scope.js';
 export { LocalBlobStore } from './local-blob-store.js';
 export { S3BlobStore, type S3BlobStoreOptions } from './s3-blob-store.js';
+export { DEFAULT_RCLONE_PATH, RCLONE_VERSION } from './rclone-binary.js';
+export {
+  rcloneRemote,
+  rcloneRemotePath,
+  type AzureConnection,
+  type AzureCredentials,
+  type GcsConnection,
+  type GcsCredentials,
+  type GcsHmacKey,
+  type RcloneRemote,
+  type S3Connection,
+  type StorageConnection,
+  type StorageProvider,
+} from './rclone-remote.js';

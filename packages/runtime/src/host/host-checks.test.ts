@@ -17,6 +17,7 @@ function healthyFacts(): HostFacts {
     overlay: usable,
     cgroups: { ok: true, value: { version: 2, detail: 'cpu, memory and pids delegated to /sys/fs/cgroup/airlock' } },
     fuse: usable,
+    rclone: { path: '/usr/local/lib/airlock/rclone-1.75.2/rclone', version: { ok: true, value: '1.75.2' } },
     missingNetworkCommands: [],
     disk: { path: '/var/lib/airlock', freeBytes: { ok: true, value: 50 * 1024 ** 3 } },
     image: { name: 'default', built: { version: '8a16f3dbe089', sizeBytes: 412 * 1024 ** 2 }, builder: 'mmdebstrap 1.3.5' },
@@ -51,6 +52,7 @@ describe('host checks', () => {
       'overlayfs',
       'cgroups',
       '/dev/fuse',
+      'rclone',
       'network',
       'disk',
       'image default',
@@ -152,6 +154,27 @@ describe('host checks', () => {
       ],
       canRun: true,
     });
+  });
+
+  it('rclone missing or older than 1.68 is a warning: Airlock runs without storage mounts', () => {
+    const path = '/usr/local/lib/airlock/rclone-1.75.2/rclone';
+    expect(judge((facts) => (facts.rclone.version = { ok: false, error: `not found at ${path}` }))).toEqual({
+      lines: [
+        `warn  rclone: not found at ${path}: storage mounts of S3, GCS and Azure buckets are unavailable; ` +
+          'run: bash scripts/setup.sh (a pinned rclone), or set AIRLOCK_RCLONE to rclone 1.68 or newer',
+      ],
+      canRun: true,
+    });
+    expect(judge((facts) => (facts.rclone = { path: '/usr/bin/rclone', version: { ok: true, value: '1.60.1' } }))).toEqual({
+      lines: [
+        'warn  rclone: /usr/bin/rclone is version 1.60.1, without the upload queue\'s remote control: storage mounts are ' +
+          'unavailable (Debian 12\'s package is 1.60); run: bash scripts/setup.sh (a pinned rclone), or set AIRLOCK_RCLONE ' +
+          'to rclone 1.68 or newer',
+      ],
+      canRun: true,
+    });
+    const newest = evaluateHost({ ...healthyFacts(), rclone: { path: '/usr/bin/rclone', version: { ok: true, value: '1.68.0' } } });
+    expect(newest.map(formatHostCheck)).toContain('ok    rclone: 1.68.0 (/usr/bin/rclone; storage mounts)');
   });
 
   it('disk: a warning below 4 GiB, a failure below 1 GiB', () => {

@@ -34,6 +34,8 @@ export interface HostFacts {
   overlay: Probe<void>;
   cgroups: Probe<{ version: 1 | 2; detail: string }>;
   fuse: Probe<void>;
+  /** The rclone storage mounts run (AIRLOCK_RCLONE) and the version it prints. */
+  rclone: { path: string; version: Probe<string> };
   /** The commands sandboxes with network need (NETWORK_COMMANDS) that are not installed. */
   missingNetworkCommands: string[];
   disk: { path: string; freeBytes: Probe<number> };
@@ -46,6 +48,8 @@ export interface HostFacts {
 export const MINIMUM_NODE = [20, 11] as const;
 /** `--disable-userns` and `--size` need bubblewrap 0.8. */
 export const MINIMUM_BUBBLEWRAP = [0, 8, 0] as const;
+/** The VFS upload queue's remote control (vfs/queue), which storage mounts drain before answering, came in 1.68. */
+export const MINIMUM_RCLONE = [1, 68] as const;
 export const DISK_FAIL_BYTES = 1024 ** 3;
 export const DISK_WARN_BYTES = 4 * 1024 ** 3;
 
@@ -82,6 +86,7 @@ export function evaluateHost(facts: HostFacts): HostCheck[] {
     checkOverlay(facts.overlay),
     checkCgroups(facts.cgroups),
     checkFuse(facts.fuse),
+    checkRclone(facts.rclone),
     checkNetworkCommands(facts.missingNetworkCommands),
     checkDisk(facts.disk),
     checkImage(facts.image),
@@ -177,6 +182,20 @@ export function checkFuse(fuse: Probe<void>): HostCheck {
         `${fuse.error}: storage mounts of S3, GCS and Azure buckets will not work; load the module (modprobe fuse) ` +
           'or pass /dev/fuse into the container',
       );
+}
+
+export function checkRclone(rclone: HostFacts['rclone']): HostCheck {
+  const fix = `run: bash scripts/setup.sh (a pinned rclone), or set AIRLOCK_RCLONE to rclone ${MINIMUM_RCLONE.join('.')} or newer`;
+  if (!rclone.version.ok) return warn('rclone', `${rclone.version.error}: storage mounts of S3, GCS and Azure buckets are unavailable; ${fix}`);
+  const version = rclone.version.value;
+  if (!atLeast(version, MINIMUM_RCLONE)) {
+    return warn(
+      'rclone',
+      `${rclone.path} is version ${version}, without the upload queue's remote control: storage mounts are unavailable ` +
+        `(Debian 12's package is 1.60); ${fix}`,
+    );
+  }
+  return ok('rclone', `${version} (${rclone.path}; storage mounts)`);
 }
 
 /** The commands that wire sandboxes' networks and their Debian packages (docs/decisions/0020-sandbox-network.md). */

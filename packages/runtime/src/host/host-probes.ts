@@ -13,6 +13,8 @@ export interface HostProbeOptions {
   dataDirectory: string;
   imagesDirectory: string;
   bwrapPath: string;
+  /** The rclone storage mounts run. */
+  rclonePath: string;
   sandboxUid: number;
   sandboxGid: number;
   /** The image the server loads first. */
@@ -39,7 +41,7 @@ export async function probeHost(options: HostProbeOptions): Promise<HostFacts> {
     nodeVersion: process.versions.node,
     effectiveUid: process.geteuid?.() ?? -1,
     effectiveCapabilities: await effectiveCapabilities(),
-    bubblewrap: { path: options.bwrapPath, version: await probeBubblewrap(options.bwrapPath) },
+    bubblewrap: { path: options.bwrapPath, version: await probeVersion(options.bwrapPath) },
     missingNativeHelpers: await missingFiles([spawnerPath(), seccompProgramPath()]),
     namespaces,
     maxUserNamespaces: await readNumber('/proc/sys/user/max_user_namespaces'),
@@ -51,6 +53,7 @@ export async function probeHost(options: HostProbeOptions): Promise<HostFacts> {
       if (!stat?.isCharacterDevice()) throw new Error('/dev/fuse is missing');
       await fs.access('/dev/fuse', constants.R_OK | constants.W_OK);
     }),
+    rclone: { path: options.rclonePath, version: await probeVersion(options.rclonePath) },
     missingNetworkCommands: await missingCommands(Object.keys(NETWORK_COMMANDS)),
     disk: { path: options.dataDirectory, freeBytes: await probeFreeBytes(options.dataDirectory) },
     image: await probeImage(options.imagesDirectory, options.imageName ?? 'default'),
@@ -82,7 +85,8 @@ async function effectiveCapabilities(): Promise<bigint> {
   return hex ? BigInt(`0x${hex}`) : 0n;
 }
 
-async function probeBubblewrap(path: string): Promise<Probe<string>> {
+/** The first version number `<path> --version` prints (bubblewrap's `bubblewrap 0.8.0`, rclone's `rclone v1.75.2`). */
+async function probeVersion(path: string): Promise<Probe<string>> {
   try {
     const { stdout } = await run(path, ['--version'], { timeout: 10_000 });
     const version = /(\d+\.\d+(\.\d+)?)/.exec(stdout)?.[1];
