@@ -29,6 +29,7 @@ export {
   ExecutionCancelResponse,
   ExecutionEvent,
   NetworkReceiptEntry,
+  StorageSync,
   WEBHOOK_DELIVERY_STATUSES,
   WebhookDeliveryStatus,
   WebhookAttempt,

@@ -42,6 +42,18 @@ export const NetworkReceiptEntry = z
   .meta({ id: 'NetworkReceiptEntry' });
 export type NetworkReceiptEntry = z.infer<typeof NetworkReceiptEntry>;
 
+/** Whether what a call wrote to its storage is in the bucket (volumes are written in place: always `synced`). */
+export const StorageSync = z
+  .object({
+    status: z
+      .enum(['synced', 'pending', 'failed'])
+      .describe('synced: every write is stored; pending: some files were still uploading when the call answered; failed: some could not be uploaded'),
+    files: z.array(z.string()).describe('the files still uploading or failed, as the sandbox named them (/data/<name>/...)'),
+    reason: z.string().nullable().describe('why they are pending or failed; null when synced'),
+  })
+  .meta({ id: 'StorageSync' });
+export type StorageSync = z.infer<typeof StorageSync>;
+
 /** The result of an execution: the inline answer, the last stream event's `result`, the webhook payload. */
 export const ExecuteResponse = z.object({
   success: z.boolean().describe('true exactly when the exit code is 0'),
@@ -63,6 +75,7 @@ export const ExecuteResponse = z.object({
     .array(NetworkReceiptEntry)
     .optional()
     .describe('Airlock extension, for a sandbox with network: every destination it contacted or tried (TCP and UDP)'),
+  storage_sync: StorageSync.optional().describe('Airlock extension, for a call with storage at /data: whether its writes are stored'),
 }).meta({ id: 'ExecuteResponse' });
 export type ExecuteResponse = z.infer<typeof ExecuteResponse>;
 
@@ -114,6 +127,7 @@ export const ExecutionRecordResponse = z.object({
     .array(NetworkReceiptEntry)
     .nullable()
     .describe('Airlock extension: the network receipt of a finished execution with network; null otherwise'),
+  storage_sync: StorageSync.nullable().describe('Airlock extension: for a finished call with storage, whether its writes are stored'),
   created_at: Timestamp,
   completed_at: Timestamp.nullable(),
 }).meta({ id: 'ExecutionRecordResponse' });

@@ -1,4 +1,4 @@
-import type { DeliveryMode, ExecutionStatus as FinishedExecutionStatus, NetworkMode, NetworkReceiptEntry } from '@airlock/contracts';
+import type { DeliveryMode, ExecutionStatus as FinishedExecutionStatus, NetworkMode, NetworkReceiptEntry, StorageSync } from '@airlock/contracts';
 import type { Queryable } from './database.js';
 import { UniqueViolationError } from './errors.js';
 import { stringListParameter, stringMapParameter, withoutNul } from './sql-text.js';
@@ -37,6 +37,8 @@ export interface Execution {
   networkAllow: string[] | null;
   /** What it contacted or tried, for an execution with network once finished; else null. */
   network: NetworkReceiptEntry[] | null;
+  /** For an execution with storage once finished: whether its writes are stored; else null. */
+  storageSync: StorageSync | null;
   warm: boolean;
   durationMs: number | null;
   overheadMs: number | null;
@@ -103,6 +105,8 @@ export interface ExecutionResult {
   completedAt: Date;
   /** The network receipt; null without network. */
   network: NetworkReceiptEntry[] | null;
+  /** Whether its storage writes are stored; null without storage. */
+  storageSync: StorageSync | null;
 }
 
 export interface ExecutionRow {
@@ -127,6 +131,7 @@ export interface ExecutionRow {
   network_mode: NetworkMode;
   network_allow: string[] | null;
   network: NetworkReceiptEntry[] | null;
+  storage_sync: StorageSync | null;
   warm: boolean;
   duration_ms: number | null;
   overhead_ms: number | null;
@@ -162,6 +167,7 @@ export const EXECUTION_COLUMNS = [
   'network_mode',
   'network_allow',
   'network',
+  'storage_sync',
   'warm',
   'duration_ms',
   'overhead_ms',
@@ -200,6 +206,7 @@ export function toExecution(row: ExecutionRow): Execution {
     networkMode: row.network_mode,
     networkAllow: row.network_allow,
     network: row.network,
+    storageSync: row.storage_sync,
     warm: row.warm,
     durationMs: row.duration_ms,
     overheadMs: row.overhead_ms,
@@ -320,7 +327,7 @@ export class ExecutionRepository {
            status = $2, exit_code = $3, error = $4, stdout = $5, stderr = $6, stdout_truncated = $7,
            stderr_truncated = $8, warm = $9, duration_ms = $10, overhead_ms = $11, peak_memory_bytes = $12,
            cpu_time_ms = $13, started_at = $14, completed_at = $15, error_code = $16, result_seq = $17,
-           network = $21::jsonb
+           network = $21::jsonb, storage_sync = $22::jsonb
          WHERE trace_id = $1 AND status = 'running' AND ($19::text IS NULL OR EXISTS (SELECT FROM released))
          RETURNING ${SELECT_LIST}`,
         `released AS (
@@ -355,6 +362,7 @@ export class ExecutionRepository {
         thread?.threadId ?? null,
         thread?.layer ?? null,
         result.network === null ? null : JSON.stringify(result.network),
+        result.storageSync === null ? null : JSON.stringify(result.storageSync),
       ],
     );
     return row === undefined ? null : toExecution(row);

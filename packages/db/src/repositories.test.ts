@@ -310,6 +310,7 @@ describe.each(BACKEND_KINDS)('repositories on %s', (kind) => {
       startedAt: new Date('2025-01-01T00:00:00.010Z'),
       completedAt: new Date('2025-01-01T00:00:00.052Z'),
       network: null,
+      storageSync: { status: 'pending', files: ['/data/vol/a.csv'], reason: 'still uploading' },
       ...overrides,
     });
 
@@ -354,6 +355,7 @@ describe.each(BACKEND_KINDS)('repositories on %s', (kind) => {
         networkMode: 'blocked',
         networkAllow: null,
         network: null,
+        storageSync: null,
         warm: false,
         durationMs: null,
         overheadMs: null,
@@ -383,6 +385,7 @@ describe.each(BACKEND_KINDS)('repositories on %s', (kind) => {
         resultSeq: 4,
         startedAt: new Date('2025-01-01T00:00:00.010Z'),
         completedAt: new Date('2025-01-01T00:00:00.052Z'),
+        storageSync: { status: 'pending', files: ['/data/vol/a.csv'], reason: 'still uploading' },
       });
       expect(await executions.get(organization.id, execution.traceId)).toEqual(completed);
       expect(await executions.complete(execution.traceId, result({ status: 'failed' }))).toBeNull();

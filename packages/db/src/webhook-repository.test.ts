@@ -53,6 +53,7 @@ describe.each(BACKEND_KINDS)('the webhook outbox on %s', (kind) => {
     startedAt: new Date(),
     completedAt: new Date(),
     network: null,
+    storageSync: null,
   };
 
   async function running(webhookUrl: string | null, nodeId = 'node_a') {

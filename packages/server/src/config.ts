@@ -24,6 +24,8 @@ export interface Config {
   bwrapPath: string;
   /** The rclone storage mounts run: the pinned build scripts/setup.sh installs unless AIRLOCK_RCLONE names another. */
   rclonePath: string;
+  /** How long a call waits for its writes to buckets to be uploaded before it answers `storage_sync: pending`. */
+  storageSyncSeconds: number;
   imageMirror: string | undefined;
   /** Pre-started sandboxes kept in all (0 turns the warm pool off), per pool key, and how long an unused key keeps them. */
   poolMaxSlots: number;
@@ -167,6 +169,7 @@ export function loadConfig(
     sandboxGid: resolveOption({ variable: 'AIRLOCK_SANDBOX_GID', schema: id, fallback: 61000 }, environment),
     bwrapPath: resolveOption({ variable: 'AIRLOCK_BWRAP_PATH', schema: text, fallback: '/usr/bin/bwrap' }, environment),
     rclonePath: resolveOption({ variable: 'AIRLOCK_RCLONE', schema: text, fallback: DEFAULT_RCLONE_PATH }, environment),
+    storageSyncSeconds: resolveOption({ variable: 'AIRLOCK_STORAGE_SYNC_SECONDS', schema: count, fallback: 30 }, environment),
     imageMirror: resolveOption({ variable: 'AIRLOCK_IMAGE_MIRROR', schema: optionalText, fallback: undefined }, environment),
     poolMaxSlots: resolveOption({ variable: 'AIRLOCK_POOL_MAX_SLOTS', schema: count, fallback: 16 }, environment),
     poolMaxSlotsPerKey: resolveOption({ variable: 'AIRLOCK_POOL_MAX_SLOTS_PER_KEY', schema: count, fallback: 8 }, environment),

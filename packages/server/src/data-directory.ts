@@ -18,6 +18,10 @@ export function dataDirectoryLayout(root: string) {
     /** Uploads to the S3 bucket on their way. */
     blobSpool: join(root, 'blob-spool'),
     images: join(root, 'images'),
+    /** Managed volumes, on the local backend: `<organization id>/<volume id>`. */
+    volumes: join(root, 'volumes'),
+    /** Storage connections' rclone mounts, their control sockets and upload caches. */
+    buckets: join(root, 'buckets'),
     nodeId: join(root, 'node-id'),
     adminToken: join(root, 'admin-token'),
     masterKey: join(root, 'master-key'),

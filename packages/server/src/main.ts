@@ -13,6 +13,7 @@ import {
   type Database,
 } from '@airlock/db';
 import { SandboxRuntime, type PoolStatistics, type ProgressListener } from '@airlock/runtime';
+import { BucketMounts } from '@airlock/storage';
 import type { Config } from './config.js';
 import { prepareDataDirectory, readOrCreateSecrets } from './data-directory.js';
 import { ConnectionsPerAddress } from './http/connection-limit.js';
@@ -35,6 +36,7 @@ import { UrlSigner } from './files/url-signer.js';
 import { SecretBox } from './shared/secret-box.js';
 import { WebhookSecrets } from './webhooks/webhook-secrets.js';
 import { StorageService } from './storage/storage-service.js';
+import { StorageForCalls } from './storage/call-storage.js';
 import { WebhookDispatcher, dispatcherTiming } from './webhooks/webhook-dispatcher.js';
 
 export interface RunningServer {
@@ -109,7 +111,29 @@ export async function startServer(options: {
     const connections = new ConnectionsPerAddress(config.clients.maxConnectionsPerAddress);
     const live = new LiveExecutions();
     const webhooks = { deliveries: webhookRepository, onQueued: () => dispatcher.kick() };
-    const executionService = new ExecutionService({ runtime, executions, logger, metrics, threads, live, rateLimits, nodeId, webhooks });
+    const owner = { uid: config.sandboxUid, gid: config.sandboxGid };
+    const buckets = new BucketMounts({ rclone: config.rclonePath, directory: layout.buckets, owner });
+    await buckets.start();
+    cleanups.push(() => buckets.close());
+    const callStorage = new StorageForCalls({
+      storage: storageService,
+      buckets,
+      volumesDirectory: layout.volumes,
+      owner,
+      drainBudgetMs: config.storageSyncSeconds * 1000,
+    });
+    const executionService = new ExecutionService({
+      runtime,
+      executions,
+      logger,
+      metrics,
+      threads,
+      live,
+      rateLimits,
+      nodeId,
+      webhooks,
+      storage: callStorage,
+    });
     const app = createApp({
       apiKeys: keyService,
       executions: executionService,

@@ -85,7 +85,7 @@ interface QueueItem {
 }
 
 /**
- * rclone mounts of storage connections (docs/decisions/0021-storage-mounts.md): one per bucket and prefix, started
+ * rclone mounts of storage connections (docs/decisions/0022-storage-mounts.md): one per bucket and prefix, started
  * on first use, shared by the calls that use it, restarted when its process has died, unmounted when unused. The
  * connection's credentials exist only in the rclone process's environment. Each mount is remote-controlled over a
  * Unix socket: a call first checks that the bucket answers, and the upload queue is drained before it answers.
@@ -223,7 +223,8 @@ class BucketMount {
       '--low-level-retries', '3',
     ];
     const child = spawn(this.#options.rclone, argv, {
-      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...this.#spec.environment },
+      // Nothing of the server's environment: the remote's variables, and a PATH to find fusermount.
+      env: { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', ...this.#spec.environment },
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     this.#process = child;
@@ -236,7 +237,12 @@ class BucketMount {
         resolve();
       }),
     );
-    child.once('error', () => undefined);
+    // rclone missing or not executable: no exit follows.
+    child.once('error', (error) => {
+      this.#stderr += error.message;
+      this.#exited = true;
+      this.#onGone(this);
+    });
     const deadline = Date.now() + (this.#options.startTimeoutMs ?? 10_000);
     for (;;) {
       if (this.#exited) throw new BucketUnavailableError(`${this.#spec.label}: rclone could not mount it: ${lastLine(this.#stderr)}`);

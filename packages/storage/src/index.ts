@@ -6,6 +6,14 @@ export {
   type StoredBlob,
 } from './blob-store.js';
 export { pathContains, resolveSubPaths, scopeMount, type MountLevels, type ScopedMount } from './path-scope.js';
+export {
+  BucketMounts,
+  BucketUnavailableError,
+  type BucketMountLease,
+  type BucketMountSpec,
+  type BucketMountsOptions,
+  type StorageSync,
+} from './bucket-mounts.js';
 export { LocalBlobStore } from './local-blob-store.js';
 export { S3BlobStore, type S3BlobStoreOptions } from './s3-blob-store.js';
 export { DEFAULT_RCLONE_PATH, RCLONE_VERSION } from './rclone-binary.js';

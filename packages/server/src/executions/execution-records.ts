@@ -6,7 +6,7 @@ export type FinishedExecution = Execution & { status: FinishedExecutionStatus };
 /** What an execution's answers carry: the result being recorded, or a finished execution's record. */
 export type ExecutionOutcomeFields = Pick<
   ExecutionResult,
-  'status' | 'exitCode' | 'errorCode' | 'error' | 'stdoutTruncated' | 'stderrTruncated' | 'durationMs' | 'overheadMs' | 'network'
+  'status' | 'exitCode' | 'errorCode' | 'error' | 'stdoutTruncated' | 'stderrTruncated' | 'durationMs' | 'overheadMs' | 'network' | 'storageSync'
 > & { stdout: string | null; stderr: string | null };
 
 /**
@@ -28,6 +28,7 @@ export function toExecuteResponse(traceId: string, outcome: ExecutionOutcomeFiel
     duration_ms: outcome.durationMs ?? 0,
     overhead_ms: outcome.overheadMs ?? 0,
     ...(outcome.network !== null && { network: outcome.network }),
+    ...(outcome.storageSync !== null && { storage_sync: outcome.storageSync }),
   };
 }
 
@@ -65,6 +66,7 @@ export function toRecordResponse(execution: Execution, webhookDeliveryStatus: We
     network_mode: execution.networkMode,
     network_allow: execution.networkAllow,
     network: execution.network,
+    storage_sync: execution.storageSync,
     created_at: execution.createdAt.toISOString(),
     completed_at: execution.completedAt?.toISOString() ?? null,
   };

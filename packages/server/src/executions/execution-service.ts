@@ -7,6 +7,7 @@ import {
   type ExecutionRecordResponse,
   type NetworkPolicy,
   type NetworkReceiptEntry,
+  type StorageSync,
 } from '@airlock/contracts';
 import { NEVER_RAN_EXIT_CODE, generateId, type Execution, type ExecutionRepository, type ExecutionResult, type SandboxConfig, type WebhookRepository } from '@airlock/db';
 import {
@@ -19,6 +20,7 @@ import {
   type SandboxRuntime,
 } from '@airlock/runtime';
 import { BlobStoreUnavailableError, resolveSubPaths } from '@airlock/storage';
+import type { CallStorage, StorageForCalls } from '../storage/call-storage.js';
 import { ApiError } from '../shared/api-error.js';
 import { networkOf, type Principal } from '../auth/api-key-service.js';
 import { isFinished, recordedResponse, toExecuteResponse, toRecordResponse, type FinishedExecution } from './execution-records.js';
@@ -51,6 +53,8 @@ export interface ExecutionServiceOptions {
     /** Called when a finished execution has queued its webhook delivery. */
     onQueued: () => void;
   };
+  /** Storage at /data: the mounts of a call. Without it no call has storage. */
+  storage?: Pick<StorageForCalls, 'open'>;
 }
 
 /**
@@ -109,10 +113,7 @@ export class ExecutionService {
         `language: "${request.language}" is not available in image "${sandboxConfig.image}" (available: ${languages.join(', ') || 'none'})`,
       );
     }
-    // The names under /data of the storage the key's sandbox config attaches: sandbox configs attach no storage.
-    const mounts: ReadonlySet<string> = new Set();
-    const subPaths = resolveSubPaths(request.sub_paths ?? [], mounts);
-    if (!subPaths.ok) throw ApiError.validation(subPaths.problem);
+    const storage = await this.#openStorage(principal, request.sub_paths ?? []);
     const env = { ...sandboxConfig.envVars, ...apiKey.envVars, ...request.env_vars };
     const network = networkOf(principal);
     const networkAllow = network.mode === 'allowlist' ? network.allow : null;
@@ -139,7 +140,7 @@ export class ExecutionService {
 
     const endExecution = this.#options.rateLimits.startExecution(organization.id);
     try {
-      const { sandbox, warm, home } = await this.#prepare(principal, request, traceId, network);
+      const { sandbox, warm, home } = await this.#prepare(principal, request, traceId, network, storage);
       // With an idempotency key the record is written before the code runs: the key is taken, or the call refused.
       // Without one it is written on the next turn of the event loop, while the code runs.
       let inserted: Promise<unknown>;
@@ -158,7 +159,7 @@ export class ExecutionService {
       });
       if (answer.mode === 'streaming') answer.onStarted(log);
       try {
-        const response = await this.#run({ request, traceId, createdAt, acceptedAt, env, networkAllow, sandbox, warm, home, log, answer, inserted });
+        const response = await this.#run({ request, traceId, createdAt, acceptedAt, env, networkAllow, sandbox, warm, home, storage, log, answer, inserted });
         log.finish(response);
         return response;
       } catch (error) {
@@ -169,7 +170,19 @@ export class ExecutionService {
       }
     } finally {
       endExecution();
+      storage?.release();
     }
+  }
+
+  /** The call's storage, resolved and mounted on this node (400 for a bad sub_paths, 503 for a bucket that fails). */
+  async #openStorage(principal: Principal, subPaths: readonly string[]): Promise<CallStorage | undefined> {
+    if (this.#options.storage) {
+      const storage = await this.#options.storage.open(principal, subPaths);
+      return storage.isEmpty ? undefined : storage;
+    }
+    const resolved = resolveSubPaths(subPaths, new Set());
+    if (!resolved.ok) throw ApiError.validation(resolved.problem);
+    return undefined;
   }
 
   async #run(options: {
@@ -183,13 +196,15 @@ export class ExecutionService {
     sandbox: PreparedSandbox;
     warm: boolean;
     home: { lease: ThreadLease; changes: string } | undefined;
+    storage: CallStorage | undefined;
     log: ExecutionLog;
     answer: ResponseMode;
     /** The running record's insert. */
     inserted: Promise<unknown>;
   }): Promise<ExecuteResponse> {
-    const { request, traceId, createdAt, acceptedAt, env, networkAllow, sandbox, warm, home, log, answer, inserted } = options;
+    const { request, traceId, createdAt, acceptedAt, env, networkAllow, sandbox, warm, home, storage, log, answer, inserted } = options;
     let saved: { layer: string | null } | { error: unknown } | undefined;
+    let storageSync: StorageSync | null = null;
     const running = sandbox.run({
       code: request.code,
       env,
@@ -198,15 +213,19 @@ export class ExecutionService {
       ...(networkAllow && { networkAllowlist: networkAllow }),
       onStdout: (chunk) => log.output('stdout', chunk),
       onStderr: (chunk) => log.output('stderr', chunk),
-      // A thread's changes are saved whatever the outcome, timeouts and failures included.
+      // A thread's changes are saved, and writes to buckets uploaded, whatever the outcome, timeouts included.
       afterExit:
-        home &&
+        (home || storage) &&
         (async () => {
-          try {
-            saved = { layer: await home.lease.save(home.changes) };
-          } catch (error) {
-            saved = { error };
+          const uploaded = storage?.drain().then((sync) => (storageSync = sync));
+          if (home) {
+            try {
+              saved = { layer: await home.lease.save(home.changes) };
+            } catch (error) {
+              saved = { error };
+            }
           }
+          await uploaded;
         }),
     });
     inserted.then(() => answer.mode === 'webhook' && answer.onRecorded(traceId), () => undefined);
@@ -247,6 +266,7 @@ export class ExecutionService {
       startedAt: new Date(createdAt.getTime() + Math.max(0, outcome.codeStartedAt - acceptedAt)),
       completedAt: new Date(),
       network: outcome.network && outcome.network.map(toReceiptEntry),
+      storageSync,
     };
     const layer = saved && 'layer' in saved ? saved.layer : null;
     if (!(await this.#complete(traceId, result, home && { lease: home.lease, layer }))) {
@@ -275,8 +295,8 @@ export class ExecutionService {
     return false;
   }
 
-  /** A sandbox for the call; with a thread_id, the thread is taken and its home attached first. */
-  async #prepare(principal: Principal, request: ExecuteRequest, traceId: string, network: NetworkPolicy) {
+  /** A sandbox for the call; with a thread_id, the thread is taken and its home attached first; then its storage. */
+  async #prepare(principal: Principal, request: ExecuteRequest, traceId: string, network: NetworkPolicy, storage: CallStorage | undefined) {
     const { sandboxConfig } = principal;
     const lease = request.thread_id === undefined ? undefined : await this.#options.threads.begin(principal, request.thread_id, traceId);
     let acquired;
@@ -293,16 +313,23 @@ export class ExecutionService {
       this.#options.logger.error('sandbox could not be prepared', { traceId, error: String(error) });
       throw ApiError.unavailable('no sandbox could be started; try again shortly');
     }
-    if (!lease) return { ...acquired, home: undefined };
+    let home: { lease: ThreadLease; changes: string } | undefined;
     try {
-      const changes = await acquired.sandbox.attachLayers(lease.lowerDirectories);
-      return { ...acquired, home: { lease, changes } };
+      if (lease) home = { lease, changes: await acquired.sandbox.attachLayers(lease.lowerDirectories) };
     } catch (error) {
       await acquired.sandbox.destroy();
-      await lease.release();
+      await lease?.release();
       this.#options.logger.error('thread home could not be attached', { traceId, error: String(error) });
       throw ApiError.unavailable('the thread home could not be attached to a sandbox; try again shortly');
     }
+    try {
+      if (storage) await acquired.sandbox.attachStorage(storage.attachments);
+    } catch (error) {
+      await acquired.sandbox.destroy();
+      await lease?.release();
+      throw storageAttachError(error, traceId, this.#options.logger);
+    }
+    return { ...acquired, home };
   }
 
   /**
@@ -390,6 +417,7 @@ export class ExecutionService {
         network_mode: log.request.networkMode,
         network_allow: log.request.networkAllow,
         network: null,
+        storage_sync: null,
         created_at: log.request.createdAt.toISOString(),
         completed_at: null,
       };
@@ -471,6 +499,7 @@ function failedResult(message: string, startedAt: Date, resultSeq: number | null
     startedAt,
     completedAt: new Date(),
     network: null,
+    storageSync: null,
   };
 }
 
@@ -497,4 +526,23 @@ function nextTurn(): Promise<void> {
 function round(value: number, digits: number): number {
   const factor = 10 ** digits;
   return Math.round(value * factor) / factor;
+}
+
+/** errno values the spawner reports for a storage directory it cannot bind. */
+const NO_SUCH_DIRECTORY = 2;
+const SYMBOLIC_LINK = 40;
+
+/**
+ * A storage attachment that failed: a directory of a read-only one that does not exist (read-only ones are never
+ * made), or a path through a symbolic link (a sandbox may have planted one), is the request's to fix (400); anything
+ * else is this node's (503).
+ */
+function storageAttachError(error: unknown, traceId: string, logger: Logger): ApiError {
+  const errno = Number(/\(errno (\d+)\)/.exec(String(error))?.[1]);
+  if (errno === NO_SUCH_DIRECTORY) {
+    return ApiError.validation('sub_paths: a directory to mount read-only does not exist (read-only mounts are never made); check sub_paths and the API key\'s prefixes');
+  }
+  if (errno === SYMBOLIC_LINK) return ApiError.validation('sub_paths: a directory to mount is reached through a symbolic link; storage is mounted only through directories');
+  logger.error('storage could not be attached', { traceId, error: String(error) });
+  return ApiError.unavailable('storage could not be attached to a sandbox; try again shortly');
 }

@@ -1,0 +1,159 @@
+import { mkdir, chown } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { StorageSync as StorageSyncResponse } from '@airlock/contracts';
+import type { StorageAttachment } from '@airlock/runtime';
+import {
+  BucketUnavailableError,
+  rcloneRemote,
+  rcloneRemotePath,
+  resolveSubPaths,
+  scopeMount,
+  type BucketMountLease,
+  type BucketMounts,
+  type StorageSync,
+} from '@airlock/storage';
+import type { Principal } from '../auth/api-key-service.js';
+import { ApiError } from '../shared/api-error.js';
+import type { StorageService } from './storage-service.js';
+import type { EffectiveMount } from './effective-mounts.js';
+
+export interface CallStorageOptions {
+  storage: Pick<StorageService, 'mountsOf' | 'openConnection'>;
+  buckets: BucketMounts;
+  /** Where managed volumes live on this node's local backend: `<directory>/<organization id>/<volume id>`. */
+  volumesDirectory: string;
+  /** The sandbox user on the host, who owns a volume's root. */
+  owner: { uid: number; gid: number };
+  /** How long a call waits for its uploads before it answers `pending`. */
+  drainBudgetMs: number;
+}
+
+/** One mount of a call, resolved: what the sandbox sees, and the bucket mount it comes from (none for a volume). */
+interface ResolvedMount {
+  attachment: StorageAttachment;
+  lease: BucketMountLease | undefined;
+}
+
+/**
+ * The storage of calls (docs/decisions/0022-storage-mounts.md): a call's mounts are its sandbox config's
+ * attachments as its API key and its `sub_paths` narrow them; volumes are directories of this node, connections
+ * rclone mounts. `open` resolves them before the sandbox is taken (a bad path is a 400, a bucket that does not
+ * answer a 503 naming it, before any code runs).
+ */
+export class StorageForCalls {
+  readonly #options: CallStorageOptions;
+
+  constructor(options: CallStorageOptions) {
+    this.#options = options;
+  }
+
+  async open(principal: Principal, subPaths: readonly string[]): Promise<CallStorage> {
+    const mounts = await this.#options.storage.mountsOf(principal);
+    const narrowed = resolveSubPaths(subPaths, new Set(mounts.map((mount) => mount.mountName)));
+    if (!narrowed.ok) throw ApiError.validation(narrowed.problem);
+    const resolved: ResolvedMount[] = [];
+    try {
+      for (const mount of mounts) resolved.push(await this.#resolve(principal, mount, narrowed.value.get(mount.mountName)));
+    } catch (error) {
+      for (const { lease } of resolved) lease?.release();
+      throw error;
+    }
+    return new CallStorage(resolved, this.#options.drainBudgetMs);
+  }
+
+  async #resolve(principal: Principal, mount: EffectiveMount, subPath: string[] | undefined): Promise<ResolvedMount> {
+    const scoped = scopeMount({ connectionPrefix: mount.connectionPrefix, keyPrefix: mount.keyPrefix, subPath });
+    if (!scoped.ok) throw ApiError.validation(`/data/${mount.mountName}: ${scoped.problem}`);
+    const attachment = { name: mount.mountName, path: scoped.value.path, readOnly: mount.readOnly };
+    if (mount.kind === 'volume') {
+      return { attachment: { ...attachment, root: await this.#volumeRoot(principal.organization.id, mount.volumeId) }, lease: undefined };
+    }
+    const connection = await this.#options.storage.openConnection(principal.organization.id, mount.connectionId);
+    if (!connection) throw ApiError.unavailable(`/data/${mount.mountName}: its storage connection was deleted; try again`);
+    const remote = rcloneRemote('bucket', connection as Parameters<typeof rcloneRemote>[1]);
+    try {
+      const lease = await this.#options.buckets.acquire({
+        label: `/data/${mount.mountName}`,
+        environment: remote.environment,
+        remotePath: rcloneRemotePath(remote, mount.connectionPrefix),
+        readOnly: mount.readOnly,
+        syncMode: mount.syncMode,
+      });
+      return { attachment: { ...attachment, root: lease.root }, lease };
+    } catch (error) {
+      if (error instanceof BucketUnavailableError) throw ApiError.unavailable(`${error.message}; no code ran`);
+      throw error;
+    }
+  }
+
+  /** A volume's directory on this node, made (owned by the sandbox user) on its first use. */
+  async #volumeRoot(organizationId: string, volumeId: string): Promise<string> {
+    const root = join(this.#options.volumesDirectory, organizationId, volumeId);
+    await mkdir(join(this.#options.volumesDirectory, organizationId), { recursive: true, mode: 0o711 });
+    const made = await mkdir(root, { mode: 0o755 }).then(() => true, (error: NodeJS.ErrnoException) => {
+      if (error.code === 'EEXIST') return false;
+      throw error;
+    });
+    if (made) await chown(root, this.#options.owner.uid, this.#options.owner.gid);
+    return root;
+  }
+}
+
+/** The storage of one call, from its resolution to its drain. */
+export class CallStorage {
+  readonly #mounts: ResolvedMount[];
+  readonly #drainBudgetMs: number;
+
+  constructor(mounts: ResolvedMount[], drainBudgetMs: number) {
+    this.#mounts = mounts;
+    this.#drainBudgetMs = drainBudgetMs;
+  }
+
+  get attachments(): StorageAttachment[] {
+    return this.#mounts.map((mount) => mount.attachment);
+  }
+
+  get isEmpty(): boolean {
+    return this.#mounts.length === 0;
+  }
+
+  /**
+   * Once the sandbox's processes are gone: waits until what the call wrote to writable buckets is uploaded (volumes
+   * are written in place), within the budget. Null for a call without storage.
+   */
+  async drain(): Promise<StorageSyncResponse | null> {
+    if (this.isEmpty) return null;
+    const outcomes = await Promise.all(
+      this.#mounts.map(async ({ attachment, lease }) => {
+        const sync: StorageSync = lease && !attachment.readOnly ? await lease.drain(attachment.path, this.#drainBudgetMs) : { status: 'synced' };
+        return { name: attachment.name, base: attachment.path, sync };
+      }),
+    );
+    const files = (status: StorageSync['status']) =>
+      outcomes.flatMap(({ name, base, sync }) =>
+        sync.status === status && 'files' in sync ? sync.files.map((file) => `/data/${name}/${relativeTo(base, file)}`) : [],
+      );
+    const failed = outcomes.filter(({ sync }) => sync.status === 'failed');
+    if (failed.length > 0) {
+      return {
+        status: 'failed',
+        files: [...files('failed'), ...files('pending')],
+        reason: failed.map(({ sync }) => (sync as { reason: string }).reason).join('; '),
+      };
+    }
+    const pending = files('pending');
+    if (pending.length > 0) {
+      return { status: 'pending', files: pending, reason: `still uploading after ${this.#drainBudgetMs} ms; they will land without the call` };
+    }
+    return { status: 'synced', files: [], reason: null };
+  }
+
+  release(): void {
+    for (const { lease } of this.#mounts) lease?.release();
+  }
+}
+
+/** A queue item's name (relative to the bucket mount's root) as seen below the call's directory. */
+function relativeTo(base: string, file: string): string {
+  return base === '' ? file : file.slice(base.length + 1);
+}
