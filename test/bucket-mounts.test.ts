@@ -46,7 +46,7 @@ function rclonePids(): string[] {
 
 describe('bucket mounts', () => {
   it('a write through the mount is in the bucket once drained, and a file put into the bucket shows', async () => {
-    const lease = await mounts.acquire(spec());
+    const lease = await mounts.acquire(spec(), '');
     mkdirSync(join(lease.root, 'reports'));
     writeFileSync(join(lease.root, 'reports', 'summary.csv'), 'total,1\n');
     writeFileSync(join(lease.root, 'elsewhere.txt'), 'x');
@@ -59,16 +59,16 @@ describe('bucket mounts', () => {
   });
 
   it('one mount serves every call of the same bucket; another prefix or another credential is another mount', async () => {
-    const [first, second] = await Promise.all([mounts.acquire(spec()), mounts.acquire(spec())]);
+    const [first, second] = await Promise.all([mounts.acquire(spec(), ''), mounts.acquire(spec(), '')]);
     expect(first.root).toBe(second.root);
-    const readOnly = await mounts.acquire(spec({ readOnly: true }));
+    const readOnly = await mounts.acquire(spec({ readOnly: true }), '');
     expect(readOnly.root).not.toBe(first.root);
     expect(() => writeFileSync(join(readOnly.root, 'no.txt'), 'x')).toThrow(/EROFS/);
     for (const lease of [first, second, readOnly]) lease.release();
   });
 
   it('an upload that keeps failing is reported failed, with its files, when the budget ends', async () => {
-    const lease = await mounts.acquire(spec());
+    const lease = await mounts.acquire(spec(), '');
     mkdirSync(join(lease.root, 'blocked'));
     // The bucket's "blocked" becomes immutable: every upload into it fails, for root too.
     execFileSync('chattr', ['+i', join(bucket, 'blocked')]);
@@ -85,11 +85,11 @@ describe('bucket mounts', () => {
   });
 
   it('a killed rclone is mounted again by the next call', async () => {
-    const lease = await mounts.acquire(spec());
+    const lease = await mounts.acquire(spec(), '');
     lease.release();
     for (const pid of rclonePids()) process.kill(Number(pid), 'SIGKILL');
     await new Promise((resolve) => setTimeout(resolve, 200));
-    const again = await mounts.acquire(spec());
+    const again = await mounts.acquire(spec(), '');
     writeFileSync(join(again.root, 'after-restart.txt'), 'y');
     expect(await again.drain('', 10_000)).toEqual({ status: 'synced' });
     expect(readFileSync(join(bucket, 'after-restart.txt'), 'utf8')).toBe('y');
@@ -102,7 +102,7 @@ describe('bucket mounts', () => {
       environment: { RCLONE_CONFIG_DEAD_TYPE: 's3', RCLONE_CONFIG_DEAD_PROVIDER: 'Other', RCLONE_CONFIG_DEAD_ENDPOINT: 'http://127.0.0.1:9', RCLONE_CONFIG_DEAD_ACCESS_KEY_ID: 'a', RCLONE_CONFIG_DEAD_SECRET_ACCESS_KEY: 'b' },
       remotePath: 'dead:bucket',
     });
-    const failure = await mounts.acquire(unreachable).then(() => undefined, (error: unknown) => error);
+    const failure = await mounts.acquire(unreachable, '').then(() => undefined, (error: unknown) => error);
     expect(failure).toBeInstanceOf(BucketUnavailableError);
     expect((failure as Error).message).toMatch(/^dead-s3: /);
   });

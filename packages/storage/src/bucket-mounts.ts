@@ -58,7 +58,7 @@ export interface BucketMountsOptions {
   startTimeoutMs?: number;
   /** How long an unused mount stays. @default 5 min */
   idleMs?: number;
-  /** How long listings are trusted, and how often a mount in use is checked to answer. @default 1 s */
+  /** How long a listing is trusted within a call. @default 1 s */
   freshnessMs?: number;
 }
 
@@ -71,9 +71,7 @@ const DRAIN_POLL_MS = 5;
  */
 const DRAIN_SETTLE_MS = 25;
 const REMOTE_CONTROL_TIMEOUT_MS = 10_000;
-/** An object name no one writes: asking for it tells whether the bucket answers. */
-const PROBE_OBJECT = '.airlock-probe';
-/** A bucket that has not answered the probe by then counts as down: the call waiting for it gets 503. */
+/** A bucket that has not answered a call's listing by then counts as down: the call waiting for it gets 503. */
 const PROBE_TIMEOUT_MS = 3_000;
 
 interface QueueItem {
@@ -88,7 +86,8 @@ interface QueueItem {
  * rclone mounts of storage connections (docs/decisions/0022-storage-mounts.md): one per bucket and prefix, started
  * on first use, shared by the calls that use it, restarted when its process has died, unmounted when unused. The
  * connection's credentials exist only in the rclone process's environment. Each mount is remote-controlled over a
- * Unix socket: a call first checks that the bucket answers, and the upload queue is drained before it answers.
+ * Unix socket: a call first lists its directories afresh (which also tells whether the bucket answers), and the upload
+ * queue is drained before it answers.
  */
 export class BucketMounts {
   readonly #options: BucketMountsOptions;
@@ -106,10 +105,10 @@ export class BucketMounts {
   }
 
   /**
-   * The mount of `spec`, mounted if it is not; rejects with BucketUnavailableError when the bucket cannot be mounted
-   * or does not answer.
+   * The mount of `spec`, mounted if it is not, with the directories down to `path` (the call's, below the mount's
+   * root) listed afresh; rejects with BucketUnavailableError when the bucket cannot be mounted or does not answer.
    */
-  async acquire(spec: BucketMountSpec): Promise<BucketMountLease> {
+  async acquire(spec: BucketMountSpec, path: string): Promise<BucketMountLease> {
     const key = mountKey(spec);
     let mount = this.#mounts.get(key);
     if (!mount?.alive) {
@@ -118,7 +117,7 @@ export class BucketMounts {
       });
       this.#mounts.set(key, mount);
     }
-    return mount.lease();
+    return mount.lease(path);
   }
 
   async close(): Promise<void> {
@@ -151,10 +150,6 @@ class BucketMount {
   #users = 0;
   #idleTimer: NodeJS.Timeout | undefined;
   #exited = false;
-  #probedAt = 0;
-  get #freshnessMs(): number {
-    return this.#options.freshnessMs ?? 1_000;
-  }
 
   constructor(spec: BucketMountSpec, key: string, options: BucketMountsOptions, onGone: (mount: BucketMount) => void) {
     this.#spec = spec;
@@ -170,7 +165,7 @@ class BucketMount {
     return !this.#exited;
   }
 
-  async lease(): Promise<BucketMountLease> {
+  async lease(path: string): Promise<BucketMountLease> {
     this.#users++;
     clearTimeout(this.#idleTimer);
     let released = false;
@@ -183,7 +178,7 @@ class BucketMount {
     try {
       this.#started ??= this.#start();
       await this.#started;
-      await this.#probe();
+      await this.#refresh(path);
     } catch (error) {
       release();
       throw error instanceof BucketUnavailableError ? error : new BucketUnavailableError(`${this.#spec.label}: ${(error as Error).message}`);
@@ -208,8 +203,8 @@ class BucketMount {
       '--uid', String(owner.uid),
       '--gid', String(owner.gid),
       '--umask', '022',
-      // Listings and attributes older than this are read again from the bucket: a call sees what others wrote since.
-      '--dir-cache-time', `${this.#freshnessMs}ms`,
+      // Listings older than this are read again from the bucket, for long calls; a call lists its path first anyway.
+      '--dir-cache-time', `${this.#options.freshnessMs ?? 1_000}ms`,
       '--cache-dir', this.#cache,
       // Write-back: a closed file waits in the queue (drain hurries a call's files), and a failed upload stays there,
       // retried and visible; with 0s rclone uploads as the file is released and forgets a failure but for its log.
@@ -256,18 +251,26 @@ class BucketMount {
   }
 
   /**
-   * Asks the bucket for an object that is not there (at most once per freshness period): a bucket that does not
-   * answer, or refuses the credentials, fails the call before its code runs instead of in the middle of it.
+   * Lists again, from the bucket, each directory from the mount's root down to the call's `path` (one listing per
+   * level, the root's alone for a call of the whole mount): the call sees what was written before it, and a bucket
+   * that does not answer within PROBE_TIMEOUT_MS fails the call before its code runs. (Forgetting the cached listings
+   * instead costs no request, but rclone keeps a directory with entries it made and has not seen listed yet.)
    */
-  async #probe(): Promise<void> {
-    const now = Date.now();
-    if (now - this.#probedAt < this.#freshnessMs) return;
-    try {
-      await this.#remoteControl('operations/stat', { fs: this.#spec.remotePath, remote: PROBE_OBJECT }, PROBE_TIMEOUT_MS);
-    } catch (error) {
-      throw new BucketUnavailableError(`${this.#spec.label}: the bucket does not answer: ${(error as Error).message}`);
+  async #refresh(path: string): Promise<void> {
+    const segments = path === '' ? [] : path.split('/');
+    const directories = ['', ...segments.map((_, index) => segments.slice(0, index + 1).join('/'))];
+    for (const directory of directories) {
+      let answer: { result?: Record<string, string> };
+      try {
+        answer = (await this.#remoteControl('vfs/refresh', directory === '' ? {} : { dir: directory }, PROBE_TIMEOUT_MS)) as typeof answer;
+      } catch (error) {
+        throw new BucketUnavailableError(`${this.#spec.label}: the bucket does not answer: ${(error as Error).message}`);
+      }
+      const status = Object.values(answer.result ?? {})[0] ?? 'OK';
+      // A directory the call will make (or that a read-only call will not find) ends the walk.
+      if (/file does not exist|not found/i.test(status)) return;
+      if (status !== 'OK') throw new BucketUnavailableError(`${this.#spec.label}: the bucket does not answer: ${status}`);
     }
-    this.#probedAt = now;
   }
 
   async #drain(path: string, budgetMs: number): Promise<StorageSync> {

@@ -78,7 +78,7 @@ export class StorageForCalls {
         remotePath: rcloneRemotePath(remote, mount.connectionPrefix),
         readOnly: mount.readOnly,
         syncMode: mount.syncMode,
-      });
+      }, scoped.value.path);
       return { attachment: { ...attachment, root: lease.root }, lease };
     } catch (error) {
       if (error instanceof BucketUnavailableError) throw ApiError.unavailable(`${error.message}; no code ran`);
