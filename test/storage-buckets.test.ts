@@ -49,6 +49,7 @@ function rclonePids(): number[] {
 describe.each(['s3', 'gcs', 'azure'] as const)('a %s storage connection', (provider) => {
   let emulator: StorageEmulator;
   let key: string;
+  let readOnlyKey: string;
   let secrets: string[];
 
   beforeAll(async () => {
@@ -59,6 +60,8 @@ describe.each(['s3', 'gcs', 'azure'] as const)('a %s storage connection', (provi
     await admin('/admin/v1/sandboxes', { name: `byob-${provider}` });
     await admin(`/admin/v1/sandboxes/byob-${provider}/attachments`, { connection: connection.id });
     key = (await admin('/admin/v1/api-keys', { name: `byob-${provider}`, sandbox: `byob-${provider}` })).key as string;
+    readOnlyKey = (await admin('/admin/v1/api-keys', { name: `byob-${provider}-ro`, sandbox: `byob-${provider}`, storage: { bucket: { read_only: true } } }))
+      .key as string;
   }, 120_000);
 
   afterAll(async () => {
@@ -72,10 +75,44 @@ describe.each(['s3', 'gcs', 'azure'] as const)('a %s storage connection', (provi
     expect((await emulator.get('out/result.csv'))?.toString()).toBe('answer,42\n');
   });
 
+  it('through a key narrowed to read-only, writes, creates, renames and chmods are EROFS, and nothing lands', async () => {
+    const attempts = await run(readOnlyKey, [
+      'import errno, os',
+      'def attempt(name, action):',
+      '    try:',
+      '        action()',
+      '        print(name, "ok")',
+      '    except OSError as error:',
+      '        print(name, errno.errorcode[error.errno])',
+      'attempt("read", lambda: open("/data/bucket/out/result.csv").read())',
+      'attempt("write", lambda: open("/data/bucket/out/result.csv", "a").write("x"))',
+      'attempt("create", lambda: open("/data/bucket/ro.txt", "w"))',
+      'attempt("rename", lambda: os.rename("/data/bucket/out/result.csv", "/data/bucket/out/moved.csv"))',
+      'attempt("chmod", lambda: os.chmod("/data/bucket/out/result.csv", 0o777))',
+    ].join('\n'));
+    expect(attempts.body.stdout.trim().split('\n')).toEqual(['read ok', 'write EROFS', 'create EROFS', 'rename EROFS', 'chmod EROFS']);
+    expect(attempts.body.storage_sync).toEqual({ status: 'synced', files: [], reason: null });
+    expect((await emulator.get('out/result.csv'))?.toString()).toBe('answer,42\n');
+    expect(await emulator.get('ro.txt')).toBeNull();
+  });
+
   it('a file put into the bucket is read by the next call', async () => {
     await emulator.put('in/customers.csv', 'id,name\n1,Ada\n');
     const read = await run(key, 'print(open("/data/bucket/in/customers.csv").read(), end="")');
     expect([read.body.stdout, read.body.stderr]).toEqual(['id,name\n1,Ada\n', '']);
+  });
+
+  it('two concurrent calls writing different files through one mount both land', async () => {
+    const [first, second] = await Promise.all(
+      ['one', 'two'].map((name) =>
+        run(key, `import os\nos.makedirs("/data/bucket/concurrent", exist_ok=True)\nopen("/data/bucket/concurrent/${name}.txt", "w").write("${name}")`),
+      ),
+    );
+    for (const answer of [first!, second!]) {
+      expect(answer.body.stderr).toBe('');
+      expect(answer.body.storage_sync).toEqual({ status: 'synced', files: [], reason: null });
+    }
+    expect([(await emulator.get('concurrent/one.txt'))?.toString(), (await emulator.get('concurrent/two.txt'))?.toString()]).toEqual(['one', 'two']);
   });
 
   it("the connection's credentials are nowhere in the sandbox", async () => {

@@ -54,6 +54,13 @@ describe('managed volumes', () => {
     expect(record.body.storage_sync).toEqual({ status: 'synced', files: [], reason: null });
   });
 
+  it('two concurrent calls writing different files to one volume both land', async () => {
+    const answers = await Promise.all(['one', 'two'].map((name) => run(keys.analyst!, `open("/data/company-data/${name}.txt", "w").write("${name}")`)));
+    for (const answer of answers) expect(answer.body.stderr).toBe('');
+    const read = await run(keys.analyst!, 'print(open("/data/company-data/one.txt").read(), open("/data/company-data/two.txt").read())');
+    expect(read.body.stdout).toBe('one two\n');
+  });
+
   it('a read-only attachment refuses writes; a call without storage has no storage_sync', async () => {
     const refused = await run(keys.reader!, 'import errno\ntry:\n    open("/data/company-data/x.txt", "w")\nexcept OSError as e:\n    print(errno.errorcode[e.errno])');
     expect(refused.body.stdout).toBe('EROFS\n');
