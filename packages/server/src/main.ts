@@ -13,8 +13,8 @@ import {
   type Database,
 } from '@airlock/db';
 import { SandboxRuntime, type PoolStatistics, type ProgressListener } from '@airlock/runtime';
-import { BucketMounts } from '@airlock/storage';
-import type { Config } from './config.js';
+import { BucketMounts, type StorageConnection } from '@airlock/storage';
+import type { Config, S3Config } from './config.js';
 import { prepareDataDirectory, readOrCreateSecrets } from './data-directory.js';
 import { ConnectionsPerAddress } from './http/connection-limit.js';
 import { listen } from './http/listen.js';
@@ -119,6 +119,7 @@ export async function startServer(options: {
       storage: storageService,
       buckets,
       volumesDirectory: layout.volumes,
+      ...(config.s3 && { volumesBucket: volumesBucket(config.s3) }),
       owner,
       drainBudgetMs: config.storageSyncSeconds * 1000,
     });
@@ -210,4 +211,19 @@ async function startAdministration(options: {
     box: options.box,
   });
   return { keyService, admin, storage, adminToken, createdApiKey: await admin.bootstrap(config.bootstrapApiKey) };
+}
+
+/** The server's own S3-compatible bucket as the storage connection volumes are mounted from. */
+function volumesBucket(s3: S3Config): { connection: StorageConnection; prefix: string } {
+  return {
+    connection: {
+      provider: 's3',
+      bucket: s3.bucket,
+      ...(s3.endpoint !== undefined && { endpoint: s3.endpoint }),
+      region: s3.region,
+      path_style: s3.forcePathStyle ?? false,
+      ...(s3.credentials ? { access_key_id: s3.credentials.accessKeyId, secret_access_key: s3.credentials.secretAccessKey } : { env_auth: true as const }),
+    },
+    prefix: s3.prefix,
+  };
 }

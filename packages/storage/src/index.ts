@@ -27,6 +27,7 @@ export {
   type GcsHmacKey,
   type RcloneRemote,
   type S3Connection,
+  type S3Credentials,
   type StorageConnection,
   type StorageProvider,
 } from './rclone-remote.js';

@@ -46,6 +46,14 @@ describe('rclone remotes from storage connections', () => {
     expect(Object.keys(environment)).not.toContain('RCLONE_CONFIG_AWS_REGION');
   });
 
+  it("an S3 bucket without keys: anonymous (a public bucket), or the host's AWS chain (env_auth), never a key variable", () => {
+    const anonymous = rcloneRemote('pub', { provider: 's3', bucket: 'open-data', path_style: false, anonymous: true }).environment;
+    expect(Object.keys(anonymous).filter((name) => /KEY|ENV_AUTH/.test(name))).toEqual([]);
+    const chain = rcloneRemote('own', { provider: 's3', bucket: 'airlock', path_style: false, env_auth: true }).environment;
+    expect(chain.RCLONE_CONFIG_OWN_ENV_AUTH).toBe('true');
+    expect(Object.keys(chain).filter((name) => name.includes('KEY'))).toEqual([]);
+  });
+
   it('GCS with a service account: the gcs backend with the JSON key inline, ACLs left to the bucket', () => {
     const { environment } = rcloneRemote('g', { provider: 'gcs', bucket: 'b', service_account_json: SERVICE_ACCOUNT });
     expect(environment).toEqual({

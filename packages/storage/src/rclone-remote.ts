@@ -4,8 +4,14 @@
  * the credentials reach only the rclone process and no configuration file is ever written.
  */
 
+/**
+ * Static keys, no credentials at all (a public bucket, an emulator), or the AWS default chain of the host (its
+ * environment, instance role...; for the server's own bucket only).
+ */
+export type S3Credentials = { access_key_id: string; secret_access_key: string } | { anonymous: true } | { env_auth: true };
+
 /** A bucket on AWS S3 or on any S3-compatible service. */
-export interface S3Connection {
+export type S3Connection = {
   provider: 's3';
   bucket: string;
   /** The service's URL (`https://minio.example.com:9000`); AWS S3 when absent. */
@@ -17,9 +23,7 @@ export interface S3Connection {
    * most S3-compatible services and emulators need them.
    */
   path_style: boolean;
-  access_key_id: string;
-  secret_access_key: string;
-}
+} & S3Credentials;
 
 export interface GcsHmacKey {
   access_key_id: string;
@@ -102,8 +106,7 @@ function backendOptions(connection: StorageConnection): Record<string, string> {
       return {
         type: 's3',
         provider: connection.endpoint === undefined ? 'AWS' : 'Other',
-        access_key_id: connection.access_key_id,
-        secret_access_key: connection.secret_access_key,
+        ...s3Credentials(connection),
         force_path_style: String(connection.path_style),
         no_check_bucket: 'true',
         ...(connection.endpoint === undefined ? {} : { endpoint: connection.endpoint }),
@@ -114,6 +117,11 @@ function backendOptions(connection: StorageConnection): Record<string, string> {
     case 'azure':
       return { type: 'azureblob', no_check_container: 'true', ...azureCredentials(connection) };
   }
+}
+
+function s3Credentials(credentials: S3Credentials): Record<string, string> {
+  if ('access_key_id' in credentials) return { access_key_id: credentials.access_key_id, secret_access_key: credentials.secret_access_key };
+  return 'env_auth' in credentials ? { env_auth: 'true' } : {};
 }
 
 function gcsOptions(connection: GcsConnection): Record<string, string> {

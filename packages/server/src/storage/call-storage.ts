@@ -1,6 +1,6 @@
 import { mkdir, chown } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { StorageSync as StorageSyncResponse } from '@airlock/contracts';
+import type { StorageSync as StorageSyncResponse, SyncMode } from '@airlock/contracts';
 import type { StorageAttachment } from '@airlock/runtime';
 import {
   BucketUnavailableError,
@@ -10,6 +10,7 @@ import {
   scopeMount,
   type BucketMountLease,
   type BucketMounts,
+  type StorageConnection,
   type StorageSync,
 } from '@airlock/storage';
 import type { Principal } from '../auth/api-key-service.js';
@@ -22,6 +23,11 @@ export interface CallStorageOptions {
   buckets: BucketMounts;
   /** Where managed volumes live on this node's local backend: `<directory>/<organization id>/<volume id>`. */
   volumesDirectory: string;
+  /**
+   * With the S3-compatible backend (AIRLOCK_S3_*): its bucket, where volumes live below `<prefix>volumes/<organization
+   * id>/<volume id>`, mounted like a connection's; without it, volumes are directories of this node.
+   */
+  volumesBucket?: { connection: StorageConnection; prefix: string };
   /** The sandbox user on the host, who owns a volume's root. */
   owner: { uid: number; gid: number };
   /** How long a call waits for its uploads before it answers `pending`. */
@@ -65,20 +71,31 @@ export class StorageForCalls {
     const scoped = scopeMount({ connectionPrefix: mount.connectionPrefix, keyPrefix: mount.keyPrefix, subPath });
     if (!scoped.ok) throw ApiError.validation(`/data/${mount.mountName}: ${scoped.problem}`);
     const attachment = { name: mount.mountName, path: scoped.value.path, readOnly: mount.readOnly };
+    const organizationId = principal.organization.id;
     if (mount.kind === 'volume') {
-      return { attachment: { ...attachment, root: await this.#volumeRoot(principal.organization.id, mount.volumeId) }, lease: undefined };
+      const bucket = this.#options.volumesBucket;
+      if (!bucket) return { attachment: { ...attachment, root: await this.#volumeRoot(organizationId, mount.volumeId) }, lease: undefined };
+      const prefix = `${bucket.prefix}volumes/${organizationId}/${mount.volumeId}`;
+      return this.#mountBucket(attachment, bucket.connection, prefix, 'write_back');
     }
-    const connection = await this.#options.storage.openConnection(principal.organization.id, mount.connectionId);
+    const connection = await this.#options.storage.openConnection(organizationId, mount.connectionId);
     if (!connection) throw ApiError.unavailable(`/data/${mount.mountName}: its storage connection was deleted; try again`);
-    const remote = rcloneRemote('bucket', connection as Parameters<typeof rcloneRemote>[1]);
+    return this.#mountBucket(attachment, connection, mount.connectionPrefix, mount.syncMode);
+  }
+
+  /** The rclone mount of `connection` below `prefix`, with the call's directory listed afresh. */
+  async #mountBucket(
+    attachment: Omit<StorageAttachment, 'root'>,
+    connection: StorageConnection,
+    prefix: string,
+    syncMode: SyncMode,
+  ): Promise<ResolvedMount> {
+    const remote = rcloneRemote('bucket', connection);
     try {
-      const lease = await this.#options.buckets.acquire({
-        label: `/data/${mount.mountName}`,
-        environment: remote.environment,
-        remotePath: rcloneRemotePath(remote, mount.connectionPrefix),
-        readOnly: mount.readOnly,
-        syncMode: mount.syncMode,
-      }, scoped.value.path);
+      const lease = await this.#options.buckets.acquire(
+        { label: `/data/${attachment.name}`, environment: remote.environment, remotePath: rcloneRemotePath(remote, prefix), readOnly: attachment.readOnly, syncMode },
+        attachment.path,
+      );
       return { attachment: { ...attachment, root: lease.root }, lease };
     } catch (error) {
       if (error instanceof BucketUnavailableError) throw ApiError.unavailable(`${error.message}; no code ran`);

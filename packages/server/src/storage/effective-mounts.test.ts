@@ -47,7 +47,16 @@ describe('effectiveMounts', () => {
         connectionPrefix: 'exports/daily',
         keyPrefix: '',
       },
-      { mountName: 'scratch', attachmentId: 'att_scratch', kind: 'volume', volumeId: 'vol_scratch', readOnly: false, connectionPrefix: '', keyPrefix: '' },
+      {
+        mountName: 'scratch',
+        attachmentId: 'att_scratch',
+        kind: 'volume',
+        volumeId: 'vol_scratch',
+        volumeSlug: 'scratch',
+        readOnly: false,
+        connectionPrefix: '',
+        keyPrefix: '',
+      },
     ]);
   });
 

@@ -88,8 +88,8 @@ const annotations = new Map<z.core.$ZodType, JsonSchema>([
       minLength: 1,
       pattern: HOME_PATH_PATTERN,
       description:
-        'Relative to the home directory: no leading `/`, no empty, `.` or `..` segments (plain or percent-encoded), ' +
-        'no backslash or NUL, at most 4096 bytes.',
+        "Relative to the home directory, or to the volume's directory the API key sees: no leading `/`, no empty, `.` " +
+        'or `..` segments (plain or percent-encoded), no backslash or NUL, at most 4096 bytes.',
     },
   ],
   [FileUploadUrlRequest.shape.content_length, { description: 'The exact size of the upload in bytes; the PUT must send this many.' }],

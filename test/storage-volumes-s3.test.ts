@@ -1,0 +1,61 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { S3Connection } from '../packages/storage/src/index.js';
+import { startAirlock, type AirlockFixture } from './support/airlock-fixture.js';
+import { startStorageEmulator, type StorageEmulator } from './support/storage-emulators.js';
+
+// Managed volumes on the S3-compatible backend (AIRLOCK_S3_*): in the server's bucket, below
+// <prefix>volumes/<organization id>/<volume id>, mounted through rclone like a storage connection.
+let emulator: StorageEmulator;
+let airlock: AirlockFixture;
+let key: string;
+
+beforeAll(async () => {
+  emulator = await startStorageEmulator('s3');
+  const s3 = emulator.connection as S3Connection & { access_key_id: string; secret_access_key: string };
+  airlock = await startAirlock({
+    environment: {
+      AIRLOCK_S3_BUCKET: s3.bucket,
+      AIRLOCK_S3_ENDPOINT: s3.endpoint!,
+      AIRLOCK_S3_FORCE_PATH_STYLE: 'true',
+      AIRLOCK_S3_PREFIX: 'airlock/',
+      AIRLOCK_S3_ACCESS_KEY_ID: s3.access_key_id,
+      AIRLOCK_S3_SECRET_ACCESS_KEY: s3.secret_access_key,
+    },
+  });
+  const admin = async (path: string, json: unknown) => {
+    const response = await airlock.request<Record<string, unknown>>(path, { method: 'POST', json, apiKey: airlock.adminToken });
+    expect(response.status, JSON.stringify(response.body)).toBeLessThan(300);
+    return response.body;
+  };
+  await admin('/admin/v1/volumes', { name: 'Shared', slug: 'shared' });
+  await admin('/admin/v1/sandboxes', { name: 'volumes' });
+  await admin('/admin/v1/sandboxes/volumes/attachments', { volume: 'shared' });
+  key = (await admin('/admin/v1/api-keys', { name: 'volumes', sandbox: 'volumes' })).key as string;
+}, 120_000);
+
+afterAll(async () => {
+  await airlock?.close();
+  await emulator?.remove();
+});
+
+describe('managed volumes on the S3 backend', () => {
+  it('a file written at /data/<slug> is in the server bucket below the volume prefix when the answer arrives, and read back', async () => {
+    const written = await airlock.request<{ stderr: string; storage_sync: unknown }>('/v1/sandbox/execute', {
+      method: 'POST',
+      apiKey: key,
+      json: { language: 'python', code: 'import os\nos.makedirs("/data/shared/reports", exist_ok=True)\nopen("/data/shared/reports/s.csv", "w").write("x,1\\n")' },
+    });
+    expect(written.body.stderr).toBe('');
+    expect(written.body.storage_sync).toEqual({ status: 'synced', files: [], reason: null });
+    const stored = (await emulator.list('airlock/volumes')).filter((name) => name.endsWith('/reports/s.csv'));
+    expect(stored).toHaveLength(1);
+    expect(stored[0]).toMatch(/^airlock\/volumes\/[^/]+\/[^/]+\/reports\/s\.csv$/);
+    expect((await emulator.get(stored[0]!))?.toString()).toBe('x,1\n');
+    const read = await airlock.request<{ stdout: string }>('/v1/sandbox/execute', {
+      method: 'POST',
+      apiKey: key,
+      json: { language: 'python', code: 'print(open("/data/shared/reports/s.csv").read(), end="")' },
+    });
+    expect(read.body.stdout).toBe('x,1\n');
+  });
+});
