@@ -155,7 +155,7 @@ describe('network modes through the API', () => {
         json: { jsonrpc: '2.0', id: 1, method: 'tools/list' },
       });
       // Answered as JSON or as one server-sent event.
-      const message = (typeof listed.body === 'string' ? JSON.parse(listed.body.split('data: ')[1]!) : listed.body) as {
+      const message = (typeof listed.body === 'string' ? JSON.parse(listed.body.split('\n').find((line) => line.startsWith('data: '))!.slice('data: '.length)) : listed.body) as {
         result: { tools: Array<{ name: string; description: string }> };
       };
       return message.result.tools.find((tool) => tool.name === 'sandbox_execute')?.description;
