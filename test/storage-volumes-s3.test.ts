@@ -4,7 +4,8 @@ import { startAirlock, type AirlockFixture } from './support/airlock-fixture.js'
 import { startStorageEmulator, type StorageEmulator } from './support/storage-emulators.js';
 
 // Managed volumes on the S3-compatible backend (AIRLOCK_S3_*): in the server's bucket, below
-// <prefix>volumes/<organization id>/<volume id>, mounted through rclone like a storage connection.
+// <prefix>volumes/<organization id>/<volume id>, mounted through rclone like a storage connection, for calls and for
+// the Files API.
 let emulator: StorageEmulator;
 let airlock: AirlockFixture;
 let key: string;
@@ -57,5 +58,37 @@ describe('managed volumes on the S3 backend', () => {
       json: { language: 'python', code: 'print(open("/data/shared/reports/s.csv").read(), end="")' },
     });
     expect(read.body.stdout).toBe('x,1\n');
+  });
+
+  it('the Files API: an upload is in the bucket when its PUT answers and read by the next call; what code wrote is listed and downloaded; delete reaches the bucket', async () => {
+    const files = (operation: string, json: Record<string, unknown>) =>
+      airlock.request<Record<string, unknown>>(`/v1/files/${operation}`, { method: 'POST', apiKey: key, json: { source: 'volume', id: 'shared', ...json } });
+    const run = async (code: string) =>
+      (await airlock.request<{ stdout: string }>('/v1/sandbox/execute', { method: 'POST', apiKey: key, json: { language: 'python', code } })).body.stdout;
+    const stored = async (below: string) =>
+      (await emulator.list('airlock/volumes')).map((name) => name.split('/').slice(4).join('/')).filter((name) => name.startsWith(below));
+
+    const signed = (await files('upload_url', { path: 'inputs/data.csv', content_length: 8 })).body as {
+      url: string;
+      method: string;
+      headers: Array<{ name: string; value: string }>;
+    };
+    const headers = Object.fromEntries(signed.headers.map((header) => [header.name, header.value]));
+    const put = await fetch(signed.url, { method: signed.method, headers, body: 'a,b\n1,2\n' });
+    expect(put.status).toBe(204);
+    expect(await stored('inputs/')).toEqual(['inputs/data.csv']);
+    expect(await run('print(open("/data/shared/inputs/data.csv").read(), end="")')).toBe('a,b\n1,2\n');
+
+    await run('import os\nos.makedirs("/data/shared/out", exist_ok=True)\nopen("/data/shared/out/result.txt", "w").write("sum=3\\n")');
+    const listed = (await files('list', { path: 'out' })).body.files as Array<{ path: string; size: number; is_directory: boolean }>;
+    expect(listed.map(({ path, size, is_directory }) => ({ path, size, is_directory }))).toEqual([
+      { path: 'out/result.txt', size: 6, is_directory: false },
+    ]);
+    const link = (await files('download_url', { path: 'out/result.txt' })).body as { url: string };
+    expect(await (await fetch(link.url)).text()).toBe('sum=3\n');
+
+    expect((await files('delete', { path: 'inputs' })).status).toBe(200);
+    expect(await stored('inputs/')).toEqual([]);
+    expect(await run('import os\nprint(os.path.exists("/data/shared/inputs"))')).toBe('False\n');
   });
 });

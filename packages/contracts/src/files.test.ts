@@ -35,7 +35,7 @@ describe('home paths', () => {
 
   it('refuses what escapes the home, with a reason', () => {
     expect(homePathProblem('../x')).toBe('must not contain "." or ".." segments, plain or percent-encoded');
-    expect(homePathProblem('/etc')).toBe('must be relative to the home directory');
+    expect(homePathProblem('/etc')).toBe('must be relative to the home directory or the volume');
     expect(homePathProblem(`${'a/'.repeat(2048)}b`)).toBe('at most 4096 bytes');
   });
 });

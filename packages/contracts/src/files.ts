@@ -10,12 +10,12 @@ export const FILE_MAX_BYTES = 10 * 1024 ** 3;
  */
 export const HOME_PATH_PATTERN = String.raw`^(?!/)(?!.*//)(?!.*/$)(?!.*[\\\u0000])(?!(?:.*/)?(?:\.|%2[eE]){1,2}(?:/|$)).+$`;
 
-/** Why a path inside a home is refused, or undefined when it is acceptable. */
+/** Why a path of the Files API (inside a home or a volume) is refused, or undefined when it is acceptable. */
 export function homePathProblem(path: string): string | undefined {
   if (new TextEncoder().encode(path).length > 4096) return 'at most 4096 bytes';
   if (path.includes('\0')) return 'must not contain NUL';
   if (path.includes('\\')) return 'must not contain backslashes';
-  if (path.startsWith('/')) return 'must be relative to the home directory';
+  if (path.startsWith('/')) return 'must be relative to the home directory or the volume';
   for (const segment of path.split('/')) {
     if (segment === '') return 'must not have empty segments';
     let decoded = segment;
@@ -36,13 +36,19 @@ const HomePath = z.string().superRefine((path, context) => {
   if (problem) context.addIssue({ code: 'custom', message: problem });
 });
 
-const FileSource = z.literal('thread', { error: "only 'thread' is supported by this server" });
+const FileSource = z
+  .enum(['thread', 'volume'], { error: "must be 'thread' (id: a thread_id) or 'volume' (id: a volume's slug)" })
+  .describe(
+    "`thread`: the persistent home of the thread `id`. `volume`: the managed volume whose slug is `id`, as the API key's " +
+      'sandboxes see it at /data/<mount> (the sandbox config must attach it; a key prefix confines the paths and a ' +
+      'read-only attachment refuses uploads and deletes).',
+  );
 const SourceId = z.string().regex(THREAD_ID_PATTERN, 'must match ^[A-Za-z0-9_-]{1,128}$');
 
 export const FilesListRequest = z.strictObject({
   source: FileSource,
   id: SourceId,
-  /** A directory of the home; its whole subtree is listed. The home itself when absent. */
+  /** A directory of the home or volume; its whole subtree is listed. The home or volume itself when absent. */
   path: HomePath.optional(),
 });
 export type FilesListRequest = z.infer<typeof FilesListRequest>;
@@ -64,7 +70,7 @@ export type FileDeleteRequest = z.infer<typeof FileDeleteRequest>;
 
 export const FileEntry = z.object({
   name: z.string().describe('the last segment of path'),
-  path: z.string().describe('relative to the home directory'),
+  path: z.string().describe("relative to the home directory, or to the volume's directory the API key sees"),
   size: z.number().int().min(0).describe('bytes; 0 for directories'),
   modified: z.iso.datetime(),
   is_directory: z.boolean(),

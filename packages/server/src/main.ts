@@ -33,10 +33,12 @@ import type { Logger } from './shared/logger.js';
 import type { SweepResult } from './threads/thread-service.js';
 import { FileService } from './files/file-service.js';
 import { UrlSigner } from './files/url-signer.js';
+import { VolumeFiles } from './files/volume-files.js';
 import { SecretBox } from './shared/secret-box.js';
 import { WebhookSecrets } from './webhooks/webhook-secrets.js';
 import { StorageService } from './storage/storage-service.js';
 import { StorageForCalls } from './storage/call-storage.js';
+import { VolumeStore } from './storage/volume-store.js';
 import { WebhookDispatcher, dispatcherTiming } from './webhooks/webhook-dispatcher.js';
 
 export interface RunningServer {
@@ -115,14 +117,9 @@ export async function startServer(options: {
     const buckets = new BucketMounts({ rclone: config.rclonePath, directory: layout.buckets, owner });
     await buckets.start();
     cleanups.push(() => buckets.close());
-    const callStorage = new StorageForCalls({
-      storage: storageService,
-      buckets,
-      volumesDirectory: layout.volumes,
-      ...(config.s3 && { volumesBucket: volumesBucket(config.s3) }),
-      owner,
-      drainBudgetMs: config.storageSyncSeconds * 1000,
-    });
+    const volumes = new VolumeStore({ directory: layout.volumes, owner, buckets, ...(config.s3 && { bucket: volumesBucket(config.s3) }) });
+    const drainBudgetMs = config.storageSyncSeconds * 1000;
+    const callStorage = new StorageForCalls({ storage: storageService, buckets, volumes, drainBudgetMs });
     const executionService = new ExecutionService({
       runtime,
       executions,
@@ -140,7 +137,11 @@ export async function startServer(options: {
       executions: executionService,
       background: new BackgroundExecutions({ executions: executionService, records: executions, deliveries: webhookRepository, policy: webhookPolicy }),
       rateLimits,
-      files: new FileService({ threads, signer: new UrlSigner(Buffer.from(config.urlSigningKey ?? secrets.urlSigningKey(), 'hex')) }),
+      files: new FileService({
+        threads,
+        volumes: new VolumeFiles({ storage: storageService, volumes, drainBudgetMs }),
+        signer: new UrlSigner(Buffer.from(config.urlSigningKey ?? secrets.urlSigningKey(), 'hex')),
+      }),
       threads,
       publicUrl: config.publicUrl,
       corsOrigins: config.corsOrigins,

@@ -54,8 +54,10 @@ export function fileOperations(files: FileService, publicUrl: string | undefined
     fileOperation({
       path: '/v1/files/list',
       operationId: 'listFiles',
-      summary: "List a thread's files",
-      description: 'Every file and directory below `path` (the whole home when absent).',
+      summary: 'List the files of a thread or volume',
+      description:
+        "Every file and directory below `path` (the whole home or volume when absent). A volume's symbolic links are " +
+        'listed (not a directory, size 0) and never followed: a path through one is 400.',
       body: FilesListRequest,
       response: FilesListResponse,
       codes: [ErrorCode.notFound, ErrorCode.unavailable],
@@ -65,17 +67,19 @@ export function fileOperations(files: FileService, publicUrl: string | undefined
       path: '/v1/files/upload_url',
       operationId: 'fileUploadUrl',
       summary: 'Get a signed URL that uploads one file',
-      description: `PUT the file's bytes to \`url\` with \`headers\` within 15 minutes; at most ${FILE_MAX_BYTES} bytes.`,
+      description:
+        `PUT the file's bytes to \`url\` with \`headers\` within 15 minutes; at most ${FILE_MAX_BYTES} bytes. ` +
+        'A read-only volume (its attachment or the API key) answers 403.',
       body: FileUploadUrlRequest,
       response: SignedUrlResponse,
-      codes: [],
-      handle: (context, body) => context.json(files.uploadUrl(context.get('principal'), body, origin(context))),
+      codes: [ErrorCode.forbidden, ErrorCode.notFound],
+      handle: async (context, body) => context.json(await files.uploadUrl(context.get('principal'), body, origin(context))),
     }),
     fileOperation({
       path: '/v1/files/download_url',
       operationId: 'fileDownloadUrl',
       summary: 'Get a signed URL that downloads one file',
-      description: 'GET `url` within 15 minutes; no API key needed. Presigned by the bucket with the S3 store.',
+      description: "GET `url` within 15 minutes; no API key needed. A thread's file is presigned by the bucket with the S3 store.",
       body: FileDownloadUrlRequest,
       response: SignedUrlResponse,
       codes: [ErrorCode.notFound, ErrorCode.unavailable],
@@ -84,11 +88,14 @@ export function fileOperations(files: FileService, publicUrl: string | undefined
     fileOperation({
       path: '/v1/files/delete',
       operationId: 'deleteFile',
-      summary: 'Delete a file or directory of a thread',
-      description: 'Recorded as a new layer of the thread; a thread running an execution answers 409 `thread_busy`.',
+      summary: 'Delete a file or directory of a thread or volume',
+      description:
+        'A directory goes with everything in it. On a thread, recorded as a new layer (a thread running an execution ' +
+        "answers 409 `thread_busy`); on a volume, at once (a link is removed, never what it points to; 403 when it's " +
+        'read-only for the API key).',
       body: FileDeleteRequest,
       response: FileDeleteResponse,
-      codes: [ErrorCode.notFound, ErrorCode.threadBusy, ErrorCode.unavailable],
+      codes: [ErrorCode.forbidden, ErrorCode.notFound, ErrorCode.conflict, ErrorCode.threadBusy, ErrorCode.unavailable],
       handle: async (context, body) => {
         await files.delete(context.get('principal'), body);
         return context.json({ deleted: true });
@@ -118,7 +125,7 @@ function signedUrlOperations(files: FileService): Operation[] {
             }),
             content: { 'application/octet-stream': { schema: binary } },
           },
-          ...errors(ErrorCode.forbidden, ErrorCode.notFound, ErrorCode.unavailable),
+          ...errors(ErrorCode.validationError, ErrorCode.forbidden, ErrorCode.notFound, ErrorCode.unavailable),
         },
       },
       handle: async (context) => {
@@ -139,7 +146,7 @@ function signedUrlOperations(files: FileService): Operation[] {
         summary: 'Upload a file through a signed URL',
         description:
           'The body becomes the file (streamed, never buffered whole); its size must be the `content_length` the URL ' +
-          'was made for. Creates the thread when it does not exist yet.',
+          "was made for. Creates the thread when it does not exist yet; on a volume, the file's missing directories.",
         security: [],
         requestParams: { path: tokenPath, header: commonRequestHeaders },
         requestBody: { required: true, content: { 'application/octet-stream': { schema: binary } } },

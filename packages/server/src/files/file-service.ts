@@ -12,7 +12,8 @@ import type { LayerEntry } from '@airlock/runtime';
 import { ApiError } from '../shared/api-error.js';
 import type { Principal } from '../auth/api-key-service.js';
 import type { ThreadService } from '../threads/thread-service.js';
-import type { UrlSigner } from './url-signer.js';
+import type { FileUrlClaims, UrlSigner } from './url-signer.js';
+import type { VolumeFiles } from './volume-files.js';
 
 /** How long a signed file URL stays valid. */
 const URL_LIFETIME_SECONDS = 15 * 60;
@@ -20,17 +21,24 @@ const URL_LIFETIME_SECONDS = 15 * 60;
 /** The path, below the server's URL, that serves signed file URLs. */
 export const SIGNED_FILES_PATH = '/files/signed';
 
-/** The Files API for threads: listing, signed upload and download URLs, deletion. */
+/** Claims of a signed URL without those #signed adds. */
+type UrlTarget = DistributiveOmit<FileUrlClaims, 'method' | 'expiresAt'>;
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+
+/** The Files API for threads and managed volumes: listing, signed upload and download URLs, deletion. */
 export class FileService {
   readonly #threads: ThreadService;
+  readonly #volumes: VolumeFiles;
   readonly #signer: UrlSigner;
 
-  constructor(options: { threads: ThreadService; signer: UrlSigner }) {
+  constructor(options: { threads: ThreadService; volumes: VolumeFiles; signer: UrlSigner }) {
     this.#threads = options.threads;
+    this.#volumes = options.volumes;
     this.#signer = options.signer;
   }
 
   async list(principal: Principal, request: FilesListRequest): Promise<{ files: FileEntry[] }> {
+    if (request.source === 'volume') return { files: await this.#volumes.list(principal, request.id, request.path) };
     const view = await this.#threads.view(principal.organization.id, request.id);
     const prefix = request.path === undefined ? '' : `${request.path}/`;
     if (request.path !== undefined && view.entries.find((entry) => entry.path === request.path)?.type !== 'directory') {
@@ -43,6 +51,12 @@ export class FileService {
 
   /** Presigned by the blob store when it can (S3), else a URL Airlock signs and serves. */
   async downloadUrl(principal: Principal, request: FileDownloadUrlRequest, origin: string): Promise<SignedUrlResponse> {
+    if (request.source === 'volume') {
+      const scope = await this.#volumes.scope(principal, request.id, 'read');
+      // Refused now rather than when fetched: no file (404) or a link on the way (400).
+      (await this.#volumes.read(scope, request.path)).content.destroy();
+      return this.#signed(origin, 'GET', [], { ...scope, path: request.path });
+    }
     const presigned = await this.#threads.presignedDownload(principal.organization.id, request.id, request.path, URL_LIFETIME_SECONDS);
     if (presigned) {
       return {
@@ -52,32 +66,35 @@ export class FileService {
         expires_at: new Date(Date.now() + URL_LIFETIME_SECONDS * 1000).toISOString(),
       };
     }
-    return this.#signed(origin, 'GET', [], {
-      orgId: principal.organization.id,
-      threadId: request.id,
-      path: request.path,
-    });
+    return this.#signed(origin, 'GET', [], { orgId: principal.organization.id, threadId: request.id, path: request.path });
   }
 
-  uploadUrl(principal: Principal, request: FileUploadUrlRequest, origin: string): SignedUrlResponse {
-    return this.#signed(origin, 'PUT', [{ name: 'Content-Type', value: request.content_type ?? 'application/octet-stream' }], {
+  async uploadUrl(principal: Principal, request: FileUploadUrlRequest, origin: string): Promise<SignedUrlResponse> {
+    const headers = [{ name: 'Content-Type', value: request.content_type ?? 'application/octet-stream' }];
+    const common = { path: request.path, contentLength: request.content_length };
+    if (request.source === 'volume') {
+      return this.#signed(origin, 'PUT', headers, { ...common, ...(await this.#volumes.scope(principal, request.id, 'write')) });
+    }
+    return this.#signed(origin, 'PUT', headers, {
+      ...common,
       orgId: principal.organization.id,
       threadId: request.id,
-      path: request.path,
-      contentLength: request.content_length,
       retention: principal.sandboxConfig.threadRetention,
     });
   }
 
   async delete(principal: Principal, request: FileDeleteRequest): Promise<void> {
+    if (request.source === 'volume') return this.#volumes.delete(principal, request.id, request.path);
     await this.#threads.deleteFile(principal.organization.id, request.id, request.path, principal.sandboxConfig.threadRetention);
   }
 
   /** GET of a signed URL: the file's content. */
   async download(token: string): Promise<{ content: Readable; size: number; name: string }> {
     const claims = this.#signer.verify(token, 'GET');
+    const name = claims.path.slice(claims.path.lastIndexOf('/') + 1);
+    if ('volumeId' in claims) return { ...(await this.#volumes.read(claims, claims.path)), name };
     const { entry, content } = await this.#threads.readFile(claims.orgId, claims.threadId, claims.path);
-    return { content, size: entry.size, name: entry.path.slice(entry.path.lastIndexOf('/') + 1) };
+    return { content, size: entry.size, name };
   }
 
   /** PUT of a signed URL: the body becomes the file. */
@@ -86,6 +103,7 @@ export class FileService {
     if (declaredLength !== undefined && declaredLength !== claims.contentLength) {
       throw ApiError.validation(`Content-Length: ${declaredLength}, the upload URL was made for ${claims.contentLength}`);
     }
+    if ('volumeId' in claims) return this.#volumes.write(claims, claims.path, body, claims.contentLength ?? 0);
     await this.#threads.writeFile({
       orgId: claims.orgId,
       threadId: claims.threadId,
@@ -96,14 +114,9 @@ export class FileService {
     });
   }
 
-  #signed(
-    origin: string,
-    method: 'GET' | 'PUT',
-    headers: SignedUrlResponse['headers'],
-    claims: { orgId: string; threadId: string; path: string; contentLength?: number; retention?: string },
-  ): SignedUrlResponse {
+  #signed(origin: string, method: 'GET' | 'PUT', headers: SignedUrlResponse['headers'], target: UrlTarget): SignedUrlResponse {
     const expiresAt = Math.floor(Date.now() / 1000) + URL_LIFETIME_SECONDS;
-    const token = this.#signer.sign({ method, expiresAt, ...claims });
+    const token = this.#signer.sign({ method, expiresAt, ...target });
     return {
       url: `${origin}${SIGNED_FILES_PATH}/${token}`,
       method,

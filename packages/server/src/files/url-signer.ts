@@ -1,19 +1,30 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { ApiError } from '../shared/api-error.js';
 
-/** What a signed file URL allows: one method on one file of one thread, until it expires. */
-export interface FileUrlClaims {
+/** What a signed file URL allows: one method on one file of one thread or volume, until it expires. */
+export type FileUrlClaims = {
   method: 'GET' | 'PUT';
   orgId: string;
-  threadId: string;
+  /** Relative to the thread's home, or to the volume's directory the API key sees. */
   path: string;
   /** Unix seconds. */
   expiresAt: number;
   /** PUT: the exact body size the upload must have. */
   contentLength?: number;
-  /** PUT: the retention of a thread the upload creates. */
-  retention?: string;
-}
+} & (
+  | {
+      threadId: string;
+      /** PUT: the retention of a thread the upload creates. */
+      retention?: string;
+    }
+  | {
+      volumeId: string;
+      /** The API key's prefix inside the volume ("" for none): `path` lies below it. */
+      base: string;
+      /** Whether the key reads the volume read-only (it then shares its calls' read-only bucket mount). */
+      readOnly: boolean;
+    }
+);
 
 /**
  * HMAC-SHA256 signed, expiring tokens for the file URLs Airlock serves itself (the local blob store). The token

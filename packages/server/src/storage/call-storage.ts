@@ -1,6 +1,4 @@
-import { mkdir, chown } from 'node:fs/promises';
-import { join } from 'node:path';
-import type { StorageSync as StorageSyncResponse, SyncMode } from '@airlock/contracts';
+import type { StorageSync as StorageSyncResponse } from '@airlock/contracts';
 import type { StorageAttachment } from '@airlock/runtime';
 import {
   BucketUnavailableError,
@@ -10,31 +8,24 @@ import {
   scopeMount,
   type BucketMountLease,
   type BucketMounts,
-  type StorageConnection,
   type StorageSync,
 } from '@airlock/storage';
 import type { Principal } from '../auth/api-key-service.js';
 import { ApiError } from '../shared/api-error.js';
 import type { StorageService } from './storage-service.js';
 import type { EffectiveMount } from './effective-mounts.js';
+import type { VolumeStore } from './volume-store.js';
 
 export interface CallStorageOptions {
   storage: Pick<StorageService, 'mountsOf' | 'openConnection'>;
   buckets: BucketMounts;
-  /** Where managed volumes live on this node's local backend: `<directory>/<organization id>/<volume id>`. */
-  volumesDirectory: string;
-  /**
-   * With the S3-compatible backend (AIRLOCK_S3_*): its bucket, where volumes live below `<prefix>volumes/<organization
-   * id>/<volume id>`, mounted like a connection's; without it, volumes are directories of this node.
-   */
-  volumesBucket?: { connection: StorageConnection; prefix: string };
-  /** The sandbox user on the host, who owns a volume's root. */
-  owner: { uid: number; gid: number };
+  /** Managed volumes: directories of this node, or the S3-compatible backend's bucket mounted. */
+  volumes: VolumeStore;
   /** How long a call waits for its uploads before it answers `pending`. */
   drainBudgetMs: number;
 }
 
-/** One mount of a call, resolved: what the sandbox sees, and the bucket mount it comes from (none for a volume). */
+/** One mount of a call, resolved: what the sandbox sees, and the bucket mount it comes from (none for a volume of this node). */
 interface ResolvedMount {
   attachment: StorageAttachment;
   lease: BucketMountLease | undefined;
@@ -42,7 +33,7 @@ interface ResolvedMount {
 
 /**
  * The storage of calls (docs/decisions/0022-storage-mounts.md): a call's mounts are its sandbox config's
- * attachments as its API key and its `sub_paths` narrow them; volumes are directories of this node, connections
+ * attachments as its API key and its `sub_paths` narrow them; volumes come from the VolumeStore, connections are
  * rclone mounts. `open` resolves them before the sandbox is taken (a bad path is a 400, a bucket that does not
  * answer a 503 naming it, before any code runs).
  */
@@ -72,47 +63,21 @@ export class StorageForCalls {
     if (!scoped.ok) throw ApiError.validation(`/data/${mount.mountName}: ${scoped.problem}`);
     const attachment = { name: mount.mountName, path: scoped.value.path, readOnly: mount.readOnly };
     const organizationId = principal.organization.id;
+    const label = `/data/${mount.mountName}`;
     if (mount.kind === 'volume') {
-      const bucket = this.#options.volumesBucket;
-      if (!bucket) return { attachment: { ...attachment, root: await this.#volumeRoot(organizationId, mount.volumeId) }, lease: undefined };
-      const prefix = `${bucket.prefix}volumes/${organizationId}/${mount.volumeId}`;
-      return this.#mountBucket(attachment, bucket.connection, prefix, 'write_back');
+      const { root, lease } = await beforeAnyCode(this.#options.volumes.open(organizationId, mount.volumeId, { label, path: attachment.path, readOnly: mount.readOnly }));
+      return { attachment: { ...attachment, root }, lease };
     }
     const connection = await this.#options.storage.openConnection(organizationId, mount.connectionId);
-    if (!connection) throw ApiError.unavailable(`/data/${mount.mountName}: its storage connection was deleted; try again`);
-    return this.#mountBucket(attachment, connection, mount.connectionPrefix, mount.syncMode);
-  }
-
-  /** The rclone mount of `connection` below `prefix`, with the call's directory listed afresh. */
-  async #mountBucket(
-    attachment: Omit<StorageAttachment, 'root'>,
-    connection: StorageConnection,
-    prefix: string,
-    syncMode: SyncMode,
-  ): Promise<ResolvedMount> {
+    if (!connection) throw ApiError.unavailable(`${label}: its storage connection was deleted; try again`);
     const remote = rcloneRemote('bucket', connection);
-    try {
-      const lease = await this.#options.buckets.acquire(
-        { label: `/data/${attachment.name}`, environment: remote.environment, remotePath: rcloneRemotePath(remote, prefix), readOnly: attachment.readOnly, syncMode },
+    const lease = await beforeAnyCode(
+      this.#options.buckets.acquire(
+        { label, environment: remote.environment, remotePath: rcloneRemotePath(remote, mount.connectionPrefix), readOnly: mount.readOnly, syncMode: mount.syncMode },
         attachment.path,
-      );
-      return { attachment: { ...attachment, root: lease.root }, lease };
-    } catch (error) {
-      if (error instanceof BucketUnavailableError) throw ApiError.unavailable(`${error.message}; no code ran`);
-      throw error;
-    }
-  }
-
-  /** A volume's directory on this node, made (owned by the sandbox user) on its first use. */
-  async #volumeRoot(organizationId: string, volumeId: string): Promise<string> {
-    const root = join(this.#options.volumesDirectory, organizationId, volumeId);
-    await mkdir(join(this.#options.volumesDirectory, organizationId), { recursive: true, mode: 0o711 });
-    const made = await mkdir(root, { mode: 0o755 }).then(() => true, (error: NodeJS.ErrnoException) => {
-      if (error.code === 'EEXIST') return false;
-      throw error;
-    });
-    if (made) await chown(root, this.#options.owner.uid, this.#options.owner.gid);
-    return root;
+      ),
+    );
+    return { attachment: { ...attachment, root: lease.root }, lease };
   }
 }
 
@@ -173,4 +138,14 @@ export class CallStorage {
 /** A queue item's name (relative to the bucket mount's root) as seen below the call's directory. */
 function relativeTo(base: string, file: string): string {
   return base === '' ? file : file.slice(base.length + 1);
+}
+
+/** A bucket that does not answer, as the call's answer: 503 naming the mount, before any code runs. */
+async function beforeAnyCode<T>(mounting: Promise<T>): Promise<T> {
+  try {
+    return await mounting;
+  } catch (error) {
+    if (error instanceof BucketUnavailableError) throw ApiError.unavailable(`${error.message}; no code ran`);
+    throw error;
+  }
 }

@@ -1,0 +1,131 @@
+import { finished } from 'node:stream/promises';
+import type { Readable } from 'node:stream';
+import type { FileEntry } from '@airlock/contracts';
+import { BucketUnavailableError, scopeMount } from '@airlock/storage';
+import type { Principal } from '../auth/api-key-service.js';
+import { ApiError } from '../shared/api-error.js';
+import type { StorageService } from '../storage/storage-service.js';
+import type { VolumeAccess, VolumeStore } from '../storage/volume-store.js';
+import { listTree, readVolumeFile, removeVolumePath, writeVolumeFile, type VolumeLocation } from './volume-tree.js';
+
+/** A volume as an API key sees it: the volume, the key's prefix inside it ("" for none), and whether it may write. */
+export interface VolumeScope {
+  orgId: string;
+  volumeId: string;
+  base: string;
+  readOnly: boolean;
+}
+
+export interface VolumeFilesOptions {
+  storage: Pick<StorageService, 'mountsOf'>;
+  volumes: VolumeStore;
+  /** How long an upload or delete waits for the bucket (S3-compatible backend) before it answers anyway. */
+  drainBudgetMs: number;
+}
+
+/**
+ * The Files API for managed volumes (`source: "volume"`, `id` the slug): a volume as the principal's sandboxes see it
+ * at /data/<mount>. Its sandbox config must attach it (404 otherwise, as for another organization's); the key's
+ * prefix confines the paths, and a read-only attachment or key refuses uploads and deletes (403).
+ */
+export class VolumeFiles {
+  readonly #options: VolumeFilesOptions;
+
+  constructor(options: VolumeFilesOptions) {
+    this.#options = options;
+  }
+
+  /**
+   * The volume with this slug as the principal's sandboxes see it. A config attaching it twice is read through the
+   * attachment at /data/<slug> when there is one, else through the first by mount name.
+   */
+  async scope(principal: Principal, slug: string, access: 'read' | 'write'): Promise<VolumeScope> {
+    const mounts = (await this.#options.storage.mountsOf(principal)).flatMap((mount) =>
+      mount.kind === 'volume' && mount.volumeSlug === slug ? [mount] : [],
+    );
+    const mount = mounts.find((candidate) => candidate.mountName === slug) ?? mounts[0];
+    if (!mount) {
+      throw ApiError.notFound(
+        `no volume "${slug}" is attached to sandbox config "${principal.sandboxConfig.name}" for this API key; ` +
+          'attach it with POST /admin/v1/sandboxes/{name}/attachments',
+      );
+    }
+    if (access === 'write' && mount.readOnly) {
+      throw ApiError.forbidden(
+        `volume "${slug}" is read-only for this API key (/data/${mount.mountName}); uploads and deletes need a writable attachment and key`,
+      );
+    }
+    const scoped = scopeMount({ connectionPrefix: '', keyPrefix: mount.keyPrefix });
+    if (!scoped.ok) throw ApiError.validation(`/data/${mount.mountName}: ${scoped.problem}`);
+    return { orgId: principal.organization.id, volumeId: mount.volumeId, base: scoped.value.path, readOnly: mount.readOnly };
+  }
+
+  async list(principal: Principal, slug: string, path: string | undefined): Promise<FileEntry[]> {
+    const scope = await this.scope(principal, slug, 'read');
+    const { location, access } = await this.#open(scope, path ?? '', 'directory');
+    try {
+      return await listTree(location);
+    } finally {
+      access.lease?.release();
+    }
+  }
+
+  /** The file's content and size (404 unless a regular file), streamed. */
+  async read(scope: VolumeScope, path: string): Promise<{ content: Readable; size: number }> {
+    const { location, access } = await this.#open(scope, path, 'file');
+    try {
+      const file = await readVolumeFile(location);
+      // The bucket mount stays in use while the content streams.
+      if (access.lease) void finished(file.content).catch(() => undefined).finally(() => access.lease?.release());
+      return file;
+    } catch (error) {
+      access.lease?.release();
+      throw error;
+    }
+  }
+
+  /** Writes exactly `length` bytes of `content` as the file, making its directories; in the bucket when it resolves. */
+  async write(scope: VolumeScope, path: string, content: Readable, length: number): Promise<void> {
+    const { location, access } = await this.#open(scope, path, 'file');
+    try {
+      await writeVolumeFile(location, { content, length, owner: access.owner });
+      await this.#drain(access, location);
+    } finally {
+      access.lease?.release();
+    }
+  }
+
+  /** Deletes a file, a link or a directory with everything in it. */
+  async delete(principal: Principal, slug: string, path: string): Promise<void> {
+    const { location, access } = await this.#open(await this.scope(principal, slug, 'write'), path, 'file');
+    try {
+      await removeVolumePath(location);
+      await this.#drain(access, location);
+    } finally {
+      access.lease?.release();
+    }
+  }
+
+  /** The volume's files on this host for one operation on `path`, which names a directory or a file. */
+  async #open(scope: VolumeScope, path: string, kind: 'directory' | 'file'): Promise<{ location: VolumeLocation; access: VolumeAccess }> {
+    const base = segments(scope.base);
+    const relative = segments(path);
+    const directory = [...base, ...(kind === 'file' ? relative.slice(0, -1) : relative)].join('/');
+    try {
+      const access = await this.#options.volumes.open(scope.orgId, scope.volumeId, { label: `volume ${scope.volumeId}`, path: directory, readOnly: scope.readOnly });
+      return { location: { root: access.root, base, path: relative }, access };
+    } catch (error) {
+      if (error instanceof BucketUnavailableError) throw ApiError.unavailable(`${error.message}; nothing was read or changed`);
+      throw error;
+    }
+  }
+
+  /** On a bucket mount: waits until what the operation changed is uploaded; 503 when the upload fails. */
+  async #drain(access: VolumeAccess, location: VolumeLocation): Promise<void> {
+    if (!access.lease) return;
+    const sync = await access.lease.drain([...location.base, ...location.path].join('/'), this.#options.drainBudgetMs);
+    if (sync.status === 'failed') throw ApiError.unavailable(`${location.path.join('/')} is not in the bucket yet: ${sync.reason}`);
+  }
+}
+
+const segments = (path: string): string[] => (path === '' ? [] : path.split('/'));
