@@ -116,6 +116,7 @@ describe('GET /openapi.json', () => {
         'get /admin/v1/storage-connections/{id}',
         'patch /admin/v1/storage-connections/{id}',
         'delete /admin/v1/storage-connections/{id}',
+        'post /admin/v1/storage-connections/{id}/test',
         'get /admin/v1/volumes',
         'post /admin/v1/volumes',
         'get /admin/v1/volumes/{slug}',
@@ -141,6 +142,9 @@ describe('GET /openapi.json', () => {
       expect(Object.keys(branch.properties ?? {}).filter((name) => secretFields.includes(name))).toEqual([]);
     }
     expect(schemas.StorageConnectionSummary?.oneOf).toHaveLength(3);
+    const testConnection = document.paths['/admin/v1/storage-connections/{id}/test']?.post as { responses: Record<string, unknown> };
+    expect(Object.keys(testConnection.responses)).toEqual(expect.arrayContaining(['200', '404', '503']));
+    expect(schemas.StorageConnectionTestResponse?.required).toEqual(['reachable', 'writable', 'checked_at', 'message']);
     expect(schemas.VolumeSummary?.required).toEqual(expect.arrayContaining(['quota_bytes', 'used_bytes']));
     expect(Object.keys(schemas.CreateApiKeyRequest?.properties ?? {})).toContain('storage');
     expect(schemas.ApiKeySummary?.required).toContain('storage');

@@ -124,6 +124,7 @@ export {
   StorageConnectionPath,
   StorageConnectionSummary,
   StorageConnectionListResponse,
+  StorageConnectionTestResponse,
   CreateVolumeRequest,
   VolumeSettingsRequest,
   VolumePath,

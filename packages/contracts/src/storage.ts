@@ -210,6 +210,22 @@ export const StorageConnectionListResponse = z
   .meta({ id: 'StorageConnectionListResponse' });
 export type StorageConnectionListResponse = z.infer<typeof StorageConnectionListResponse>;
 
+export const StorageConnectionTestResponse = z
+  .object({
+    reachable: z.boolean().describe("the bucket answered a listing of the connection's prefix"),
+    writable: z
+      .boolean()
+      .nullable()
+      .describe('a probe object was written below the prefix, read back and deleted; null for a read-only connection, which is never written to'),
+    checked_at: Timestamp,
+    message: z.string().describe("what was done, or the step that failed with the provider's error (credentials redacted) and what to check"),
+  })
+  .meta({
+    id: 'StorageConnectionTestResponse',
+    description: "What testing a connection found, with the connection's own credentials from this server.",
+  });
+export type StorageConnectionTestResponse = z.infer<typeof StorageConnectionTestResponse>;
+
 // --- Managed volumes ----------------------------------------------------------------------------------------------
 
 const QuotaBytes = z

@@ -210,6 +210,7 @@ async function startAdministration(options: {
     volumes: new VolumeRepository(database),
     attachments,
     box: options.box,
+    rclone: config.rclonePath,
   });
   return { keyService, admin, storage, adminToken, createdApiKey: await admin.bootstrap(config.bootstrapApiKey) };
 }

@@ -9,6 +9,7 @@ import {
   WebhookRepository,
   type Database,
 } from '@airlock/db';
+import { DEFAULT_RCLONE_PATH } from '@airlock/storage';
 import { Hono } from 'hono';
 import { adminOperations } from '../src/admin/admin-operations.js';
 import { AdminService } from '../src/admin/admin-service.js';
@@ -34,8 +35,9 @@ export interface AdminAnswer {
 /**
  * The admin API (administration and storage) in-process on an empty PGlite database, bootstrapped: the default
  * organization, sandbox config and key. Keeps every answer's text and every log line. `close()` removes it.
+ * `rclone` is the program connection tests run (the pinned rclone by default).
  */
-export async function startAdminApp(): Promise<{
+export async function startAdminApp(options: { rclone?: string } = {}): Promise<{
   database: Database;
   admin: AdminService;
   storage: StorageService;
@@ -71,6 +73,7 @@ export async function startAdminApp(): Promise<{
     volumes: new VolumeRepository(database),
     attachments,
     box,
+    rclone: options.rclone ?? DEFAULT_RCLONE_PATH,
   });
   await admin.bootstrap(undefined);
   const app = new Hono<AppEnv>();

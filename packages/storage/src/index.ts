@@ -14,6 +14,7 @@ export {
   type BucketMountsOptions,
   type StorageSync,
 } from './bucket-mounts.js';
+export { testConnection, type ConnectionTestOptions, type ConnectionTestResult } from './connection-check.js';
 export { LocalBlobStore } from './local-blob-store.js';
 export { S3BlobStore, type S3BlobStoreOptions } from './s3-blob-store.js';
 export { DEFAULT_RCLONE_PATH, RCLONE_VERSION } from './rclone-binary.js';

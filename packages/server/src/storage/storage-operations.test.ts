@@ -1,9 +1,13 @@
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAdminApp } from '../../test-support/admin-app.js';
 
 // Storage administration in-process on PGlite: connections, volumes, attachments and key narrowing, through the
 // request schemas, the services and the error mapping. Every answer and log line is kept and searched for secrets.
 let adminApp: Awaited<ReturnType<typeof startAdminApp>>;
+let fakeRcloneDirectory: string;
 
 const SERVICE_ACCOUNT_KEY = '-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC-service-account-secret\n-----END PRIVATE KEY-----\n';
 const SECRETS = {
@@ -26,11 +30,18 @@ const serviceAccountJson = JSON.stringify({
 });
 
 beforeAll(async () => {
-  adminApp = await startAdminApp();
+  // Connection tests run a stand-in for rclone that fails as rclone does, its error quoting how it was run: its
+  // arguments and its whole environment, the connection's credentials in it.
+  fakeRcloneDirectory = mkdtempSync(join(tmpdir(), 'airlock-fake-rclone-'));
+  const rclone = join(fakeRcloneDirectory, 'rclone');
+  writeFileSync(rclone, '#!/bin/sh\nprintf \'%s\\n\' "2026/12/05 00:00:00 NOTICE: Failed to $1: refused: $* $(env | tr \'\\n\' \' \')" >&2\nexit 1\n');
+  chmodSync(rclone, 0o755);
+  adminApp = await startAdminApp({ rclone });
 });
 
 afterAll(async () => {
   await adminApp?.close();
+  if (fakeRcloneDirectory) rmSync(fakeRcloneDirectory, { recursive: true, force: true });
 });
 
 const call = (method: string, path: string, json?: unknown) => adminApp.call(method, path, json);
@@ -271,6 +282,40 @@ describe('storage connections', () => {
       endpoint: 'http://127.0.0.1:4443/storage/v1/',
       anonymous: true,
     });
+  });
+});
+
+describe('testing a connection', () => {
+  it("runs rclone with the connection's remote and prefix and nothing else, and answers its failure without a secret", async () => {
+    const connections = (await call('GET', '/admin/v1/storage-connections')).body.connections as Array<Record<string, unknown>>;
+    expect(connections.map((connection) => connection.provider)).toEqual(expect.arrayContaining(['s3', 'gcs', 'azure']));
+    for (const connection of connections) {
+      const tested = await call('POST', `/admin/v1/storage-connections/${connection.id as string}/test`);
+      const where = `${(connection.bucket ?? connection.container) as string}${connection.prefix === '' ? '' : `/${connection.prefix as string}`}`;
+      expect(tested, JSON.stringify(connection)).toEqual({
+        status: 200,
+        body: {
+          reachable: false,
+          writable: connection.read_only ? null : false,
+          checked_at: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/),
+          message: expect.stringContaining(`Not reachable: listing "${where}" failed: refused: lsf --max-depth 1 bucket:${where} --config /dev/null --low-level-retries 1`),
+        },
+      });
+      const message = tested.body.message as string;
+      const variables = [...message.matchAll(/(?:^| )([A-Z][A-Z0-9_]*)=/g)].map((match) => match[1]!);
+      expect(variables.filter((name) => !name.startsWith('RCLONE_CONFIG_BUCKET_')).sort()).toEqual(['PATH', 'PWD', 'RCLONE_CONFIG']);
+      expect(message).toMatch(/ PATH=\/usr\/local\/sbin:\/usr\/local\/bin:\/usr\/sbin:\/usr\/bin:\/sbin:\/bin[ ;]/);
+      expect(message).toMatch(/ RCLONE_CONFIG=\/dev\/null[ ;]/);
+      if (Object.keys(connection.credentials as object).length > 0) expect(message).toMatch(/ RCLONE_CONFIG_BUCKET_[A-Z_]+=\*\*\*\*[ ;]/);
+    }
+  });
+
+  it('is refused for a connection the organization does not have, and without the admin token', async () => {
+    expect(await call('POST', '/admin/v1/storage-connections/stc_missing/test')).toMatchObject(
+      refusal(404, 'not_found', 'no storage connection stc_missing in organization "default"'),
+    );
+    const response = await adminApp.request('/admin/v1/storage-connections/stc_missing/test', { method: 'POST' });
+    expect(response.status).toBe(401);
   });
 });
 

@@ -12,6 +12,7 @@ import {
   StorageConnectionPath,
   StorageConnectionSettingsRequest,
   StorageConnectionSummary,
+  StorageConnectionTestResponse,
   VolumeListResponse,
   VolumePath,
   VolumeSettingsRequest,
@@ -30,7 +31,7 @@ export function storageOperations(storage: StorageService, admin: { isAdminToken
   return [...connectionOperations(declare, storage), ...volumeOperations(declare, storage), ...attachmentOperations(declare, storage)];
 }
 
-/** An organization's storage connections (its own buckets): list, create, read, change, delete. */
+/** An organization's storage connections (its own buckets): list, create, read, change, test, delete. */
 function connectionOperations(declare: DeclareAdminOperation, storage: StorageService): Operation[] {
   return [
     declare({
@@ -84,6 +85,22 @@ function connectionOperations(declare: DeclareAdminOperation, storage: StorageSe
       codes: [...BODY_ERRORS, ErrorCode.conflict],
       handle: async (context, { query, params, body }) =>
         context.json(await storage.updateConnection(params.id, body, query.organization)),
+    }),
+    declare({
+      method: 'post',
+      path: '/admin/v1/storage-connections/{id}/test',
+      operationId: 'adminTestStorageConnection',
+      summary: 'Test whether a storage connection reaches its bucket, and can write there',
+      description:
+        "Lists the connection's prefix and, unless the connection is read-only, writes a small probe object below it " +
+        '(`.airlock-connection-test-<random>`), reads it back and deletes it, from this server with the stored ' +
+        'credentials, within 15 s. Failures are answers (`reachable` or `writable` false, with a message naming the ' +
+        'step and the provider\'s error, credentials redacted); 503 when the server has no rclone to test with.',
+      query: OrganizationQuery,
+      params: StorageConnectionPath,
+      response: StorageConnectionTestResponse,
+      codes: [ErrorCode.unavailable],
+      handle: async (context, { query, params }) => context.json(await storage.testConnection(params.id, query.organization)),
     }),
     declare({
       method: 'delete',

@@ -7,6 +7,7 @@ import {
   type CreateVolumeRequest,
   type StorageConnectionSettingsRequest,
   type StorageConnectionSummary,
+  type StorageConnectionTestResponse,
   type VolumeSettingsRequest,
   type VolumeSummary,
 } from '@airlock/contracts';
@@ -22,6 +23,7 @@ import {
   type Volume,
   type VolumeRepository,
 } from '@airlock/db';
+import { rcloneRemote, testConnection } from '@airlock/storage';
 import type { Principal } from '../auth/api-key-service.js';
 import { ApiError } from '../shared/api-error.js';
 import type { SecretBox } from '../shared/secret-box.js';
@@ -53,6 +55,8 @@ export interface StorageServiceOptions {
   attachments: StorageAttachmentRepository;
   /** Seals connection credentials at rest (the deployment's master keys). */
   box: SecretBox;
+  /** The rclone program that tests connections (the one storage mounts run). */
+  rclone: string;
 }
 
 /** Storage connections, managed volumes and their attachments to sandbox configs; the mounts of a principal's calls. */
@@ -115,6 +119,22 @@ export class StorageService {
         `connection "${connection.name}" (${id}) is attached to the sandbox configs ${quoted(outcome.attachedTo)}; ` +
           'detach it from them first (DELETE /admin/v1/sandboxes/{name}/attachments/{mount})',
       );
+    }
+  }
+
+  /**
+   * Whether the connection's bucket and prefix answer, and take a probe object unless the connection is read-only
+   * (packages/storage's testConnection, with the connection's credentials in rclone's environment only).
+   */
+  async testConnection(id: string, organizationSlug?: string): Promise<StorageConnectionTestResponse> {
+    const organization = await this.#organization(organizationSlug);
+    const connection = await this.#connection(organization, id);
+    const remote = rcloneRemote('bucket', parametersOf(this.#draftOfStored(connection)));
+    try {
+      const { reachable, writable, message } = await testConnection({ rclone: this.#options.rclone, remote, prefix: connection.prefix, readOnly: connection.readOnly });
+      return { reachable, writable, checked_at: new Date().toISOString(), message };
+    } catch (error) {
+      throw ApiError.unavailable(`${(error as Error).message}; install it with scripts/setup.sh, or name another in AIRLOCK_RCLONE`);
     }
   }
 
