@@ -211,6 +211,7 @@ async function startAdministration(options: {
     attachments,
     box: options.box,
     rclone: config.rclonePath,
+    cacheSeconds: config.authCacheSeconds,
   });
   return { keyService, admin, storage, adminToken, createdApiKey: await admin.bootstrap(config.bootstrapApiKey) };
 }

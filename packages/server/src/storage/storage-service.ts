@@ -1,3 +1,4 @@
+import { LRUCache } from 'lru-cache';
 import {
   DATA_ROOT,
   ErrorCode,
@@ -16,6 +17,7 @@ import {
   generateId,
   type Organization,
   type SandboxConfig,
+  type StorageAttachment,
   type StorageAttachmentRepository,
   type StorageConnection,
   type StorageConnectionFields,
@@ -57,14 +59,24 @@ export interface StorageServiceOptions {
   box: SecretBox;
   /** The rclone program that tests connections (the one storage mounts run). */
   rclone: string;
+  /** How long a sandbox config's attachments are reused for calls (the API key cache's period). @default 0: not kept */
+  cacheSeconds?: number;
 }
+
+/** Sandbox configs whose attachments are kept in memory at once. */
+const CACHED_SANDBOX_CONFIGS = 10_000;
 
 /** Storage connections, managed volumes and their attachments to sandbox configs; the mounts of a principal's calls. */
 export class StorageService {
+  readonly #attachments: LRUCache<string, StorageAttachment[]> | undefined;
+  /** Counts changes, so a read that raced one is not cached. */
+  #generation = 0;
   readonly #options: StorageServiceOptions;
 
   constructor(options: StorageServiceOptions) {
     this.#options = options;
+    const cacheSeconds = options.cacheSeconds ?? 0;
+    this.#attachments = cacheSeconds > 0 ? new LRUCache({ max: CACHED_SANDBOX_CONFIGS, ttl: cacheSeconds * 1000 }) : undefined;
   }
 
   async listConnections(organizationSlug?: string): Promise<StorageConnectionSummary[]> {
@@ -91,34 +103,42 @@ export class StorageService {
     changes: StorageConnectionSettingsRequest,
     organizationSlug?: string,
   ): Promise<StorageConnectionSummary> {
-    const organization = await this.#organization(organizationSlug);
-    const stored = await this.#connection(organization, id);
-    const draft = changedDraft(this.#draftOfStored(stored), changes);
-    checkSignIn(draft);
-    const outcome = await this.#options.connections.update(organization.id, id, this.#fields(id, draft));
-    if (!outcome) throw ApiError.notFound(`no storage connection ${id} in organization "${organization.slug}"`);
-    if ('writableIn' in outcome) {
-      throw new ApiError(
-        ErrorCode.conflict,
-        `read_only: the sandbox configs ${quoted(outcome.writableIn)} attach connection "${stored.name}" read-write; ` +
-          'detach it there (or attach it read-only) first',
-      );
+    try {
+      const organization = await this.#organization(organizationSlug);
+      const stored = await this.#connection(organization, id);
+      const draft = changedDraft(this.#draftOfStored(stored), changes);
+      checkSignIn(draft);
+      const outcome = await this.#options.connections.update(organization.id, id, this.#fields(id, draft));
+      if (!outcome) throw ApiError.notFound(`no storage connection ${id} in organization "${organization.slug}"`);
+      if ('writableIn' in outcome) {
+        throw new ApiError(
+          ErrorCode.conflict,
+          `read_only: the sandbox configs ${quoted(outcome.writableIn)} attach connection "${stored.name}" read-write; ` +
+            'detach it there (or attach it read-only) first',
+        );
+      }
+      return summarizeConnection(outcome.connection);
+    } finally {
+      this.#forgetCached();
     }
-    return summarizeConnection(outcome.connection);
   }
 
   /** Deletes a connection nothing attaches (409 naming the sandbox configs otherwise), with its sealed credentials. */
   async deleteConnection(id: string, organizationSlug?: string): Promise<void> {
-    const organization = await this.#organization(organizationSlug);
-    const connection = await this.#connection(organization, id);
-    const outcome = await this.#options.connections.delete(organization.id, id);
-    if (!outcome) throw ApiError.notFound(`no storage connection ${id} in organization "${organization.slug}"`);
-    if ('attachedTo' in outcome) {
-      throw new ApiError(
-        ErrorCode.conflict,
-        `connection "${connection.name}" (${id}) is attached to the sandbox configs ${quoted(outcome.attachedTo)}; ` +
-          'detach it from them first (DELETE /admin/v1/sandboxes/{name}/attachments/{mount})',
-      );
+    try {
+      const organization = await this.#organization(organizationSlug);
+      const connection = await this.#connection(organization, id);
+      const outcome = await this.#options.connections.delete(organization.id, id);
+      if (!outcome) throw ApiError.notFound(`no storage connection ${id} in organization "${organization.slug}"`);
+      if ('attachedTo' in outcome) {
+        throw new ApiError(
+          ErrorCode.conflict,
+          `connection "${connection.name}" (${id}) is attached to the sandbox configs ${quoted(outcome.attachedTo)}; ` +
+            'detach it from them first (DELETE /admin/v1/sandboxes/{name}/attachments/{mount})',
+        );
+      }
+    } finally {
+      this.#forgetCached();
     }
   }
 
@@ -182,16 +202,20 @@ export class StorageService {
 
   /** Deletes a volume nothing attaches (409 naming the sandbox configs otherwise); its slug is free again. */
   async deleteVolume(slug: string, organizationSlug?: string): Promise<void> {
-    const organization = await this.#organization(organizationSlug);
-    const volume = await this.#volume(organization, slug);
-    const outcome = await this.#options.volumes.delete(organization.id, volume.id);
-    if (!outcome) throw ApiError.notFound(`no volume "${slug}" in organization "${organization.slug}"`);
-    if ('attachedTo' in outcome) {
-      throw new ApiError(
-        ErrorCode.conflict,
-        `volume "${slug}" is attached to the sandbox configs ${quoted(outcome.attachedTo)}; ` +
-          'detach it from them first (DELETE /admin/v1/sandboxes/{name}/attachments/{mount})',
-      );
+    try {
+      const organization = await this.#organization(organizationSlug);
+      const volume = await this.#volume(organization, slug);
+      const outcome = await this.#options.volumes.delete(organization.id, volume.id);
+      if (!outcome) throw ApiError.notFound(`no volume "${slug}" in organization "${organization.slug}"`);
+      if ('attachedTo' in outcome) {
+        throw new ApiError(
+          ErrorCode.conflict,
+          `volume "${slug}" is attached to the sandbox configs ${quoted(outcome.attachedTo)}; ` +
+            'detach it from them first (DELETE /admin/v1/sandboxes/{name}/attachments/{mount})',
+        );
+      }
+    } finally {
+      this.#forgetCached();
     }
   }
 
@@ -207,55 +231,81 @@ export class StorageService {
    * otherwise, which is refused.
    */
   async attach(sandboxName: string, request: CreateAttachmentRequest, organizationSlug?: string): Promise<AttachmentSummary> {
-    const organization = await this.#organization(organizationSlug);
-    const sandbox = await this.#sandbox(organization, sandboxName);
-    if ((request.volume === undefined) === (request.connection === undefined)) {
-      throw ApiError.validation('volume: attach either a volume (its slug in volume) or a connection (its id in connection)');
-    }
-    const target = request.volume !== undefined ? await this.#volume(organization, request.volume) : await this.#connection(organization, request.connection!);
-    const connection = 'provider' in target ? target : undefined;
-    const readOnly = request.read_only ?? connection?.readOnly ?? false;
-    if (connection?.readOnly && !readOnly) {
-      throw ApiError.validation(`read_only: connection "${connection.name}" is read-only; attach it with read_only: true`);
-    }
-    const mountName = request.mount_name ?? ('slug' in target ? target.slug : target.mountName);
-    const describeTarget = connection ? `connection "${connection.name}" (${connection.id})` : `volume "${request.volume}"`;
     try {
-      const outcome = await this.#options.attachments.create({
-        orgId: organization.id,
-        sandboxConfigId: sandbox.id,
-        mountName,
-        target: connection ? { connectionId: connection.id } : { volumeId: target.id },
-        readOnly,
-      });
-      if ('attachment' in outcome) return summarizeAttachment(outcome.attachment);
-      if (outcome.refused === 'read_only_connection') {
-        throw ApiError.validation(`read_only: ${describeTarget} is read-only; attach it with read_only: true`);
+      const organization = await this.#organization(organizationSlug);
+      const sandbox = await this.#sandbox(organization, sandboxName);
+      if ((request.volume === undefined) === (request.connection === undefined)) {
+        throw ApiError.validation('volume: attach either a volume (its slug in volume) or a connection (its id in connection)');
       }
-      throw ApiError.notFound(outcome.refused === 'sandbox_missing' ? `no sandbox config "${sandboxName}"` : `${describeTarget} is gone`);
-    } catch (error) {
-      if (error instanceof UniqueViolationError) {
-        throw new ApiError(
-          ErrorCode.conflict,
-          `sandbox config "${sandboxName}" mounts something at ${DATA_ROOT}/${mountName} already; send another mount_name`,
-        );
+      const target = request.volume !== undefined ? await this.#volume(organization, request.volume) : await this.#connection(organization, request.connection!);
+      const connection = 'provider' in target ? target : undefined;
+      const readOnly = request.read_only ?? connection?.readOnly ?? false;
+      if (connection?.readOnly && !readOnly) {
+        throw ApiError.validation(`read_only: connection "${connection.name}" is read-only; attach it with read_only: true`);
       }
-      throw error;
+      const mountName = request.mount_name ?? ('slug' in target ? target.slug : target.mountName);
+      const describeTarget = connection ? `connection "${connection.name}" (${connection.id})` : `volume "${request.volume}"`;
+      try {
+        const outcome = await this.#options.attachments.create({
+          orgId: organization.id,
+          sandboxConfigId: sandbox.id,
+          mountName,
+          target: connection ? { connectionId: connection.id } : { volumeId: target.id },
+          readOnly,
+        });
+        if ('attachment' in outcome) return summarizeAttachment(outcome.attachment);
+        if (outcome.refused === 'read_only_connection') {
+          throw ApiError.validation(`read_only: ${describeTarget} is read-only; attach it with read_only: true`);
+        }
+        throw ApiError.notFound(outcome.refused === 'sandbox_missing' ? `no sandbox config "${sandboxName}"` : `${describeTarget} is gone`);
+      } catch (error) {
+        if (error instanceof UniqueViolationError) {
+          throw new ApiError(
+            ErrorCode.conflict,
+            `sandbox config "${sandboxName}" mounts something at ${DATA_ROOT}/${mountName} already; send another mount_name`,
+          );
+        }
+        throw error;
+      }
+    } finally {
+      this.#forgetCached();
     }
   }
 
   async detach(sandboxName: string, mountName: string, organizationSlug?: string): Promise<void> {
-    const organization = await this.#organization(organizationSlug);
-    const sandbox = await this.#sandbox(organization, sandboxName);
-    if (!(await this.#options.attachments.delete(organization.id, sandbox.id, mountName))) {
-      throw ApiError.notFound(`sandbox config "${sandboxName}" mounts nothing at ${DATA_ROOT}/${mountName}`);
+    try {
+      const organization = await this.#organization(organizationSlug);
+      const sandbox = await this.#sandbox(organization, sandboxName);
+      if (!(await this.#options.attachments.delete(organization.id, sandbox.id, mountName))) {
+        throw ApiError.notFound(`sandbox config "${sandboxName}" mounts nothing at ${DATA_ROOT}/${mountName}`);
+      }
+    } finally {
+      this.#forgetCached();
     }
   }
 
-  /** The mounts of the principal's calls: its sandbox config's attachments as its API key narrows them. */
+  /**
+   * The mounts of the principal's calls: its sandbox config's attachments as its API key narrows them. The
+   * attachments are read once per cache period (every call would otherwise pay a query, storage or not); changes made
+   * through this server are seen at once, others' within the period.
+   */
   async mountsOf(principal: Principal): Promise<EffectiveMount[]> {
     const { organization, sandboxConfig, apiKey } = principal;
-    return effectiveMounts(await this.#options.attachments.list(organization.id, sandboxConfig.id), apiKey.storage);
+    const key = `${organization.id}/${sandboxConfig.id}`;
+    let attachments = this.#attachments?.get(key);
+    if (!attachments) {
+      const generation = this.#generation;
+      attachments = await this.#options.attachments.list(organization.id, sandboxConfig.id);
+      // Not kept when a change was made while it was read: it may be the state before the change.
+      if (generation === this.#generation) this.#attachments?.set(key, attachments);
+    }
+    return effectiveMounts(attachments, apiKey.storage);
+  }
+
+  /** Forgets cached attachments: after any change to attachments, connections or volumes. */
+  #forgetCached(): void {
+    this.#generation++;
+    this.#attachments?.clear();
   }
 
   /** The stored fields of a draft: the credentials sealed with the connection's id, and their hints. */
