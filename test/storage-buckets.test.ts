@@ -22,12 +22,30 @@ async function admin(path: string, json: unknown) {
   return response.body;
 }
 
-async function run(key: string, code: string) {
+async function run(key: string, code: string, request: { sub_paths?: string[] } = {}) {
   return airlock.request<{ stdout: string; stderr: string; status: string; storage_sync?: unknown; message?: string }>('/v1/sandbox/execute', {
     method: 'POST',
     apiKey: key,
-    json: { language: 'python', code },
+    json: { language: 'python', code, ...request },
   });
+}
+
+/**
+ * Python that runs each named action (an expression, or a function of `definitions`) and prints `<name> ok`, or
+ * `<name> <errno name>` when it raises OSError.
+ */
+function attempts(actions: Record<string, string>, definitions: string[] = []): string {
+  return [
+    'import errno, os',
+    ...definitions,
+    'def attempt(name, action):',
+    '    try:',
+    '        action()',
+    '        print(name, "ok")',
+    '    except OSError as error:',
+    '        print(name, errno.errorcode[error.errno])',
+    ...Object.entries(actions).map(([name, action]) => `attempt(${JSON.stringify(name)}, ${action})`),
+  ].join('\n');
 }
 
 /** The emulator's connection in the admin API's fields, and the secret strings that must never reach a sandbox. */
@@ -76,22 +94,15 @@ describe.each(['s3', 'gcs', 'azure'] as const)('a %s storage connection', (provi
   });
 
   it('through a key narrowed to read-only, writes, creates, renames and chmods are EROFS, and nothing lands', async () => {
-    const attempts = await run(readOnlyKey, [
-      'import errno, os',
-      'def attempt(name, action):',
-      '    try:',
-      '        action()',
-      '        print(name, "ok")',
-      '    except OSError as error:',
-      '        print(name, errno.errorcode[error.errno])',
-      'attempt("read", lambda: open("/data/bucket/out/result.csv").read())',
-      'attempt("write", lambda: open("/data/bucket/out/result.csv", "a").write("x"))',
-      'attempt("create", lambda: open("/data/bucket/ro.txt", "w"))',
-      'attempt("rename", lambda: os.rename("/data/bucket/out/result.csv", "/data/bucket/out/moved.csv"))',
-      'attempt("chmod", lambda: os.chmod("/data/bucket/out/result.csv", 0o777))',
-    ].join('\n'));
-    expect(attempts.body.stdout.trim().split('\n')).toEqual(['read ok', 'write EROFS', 'create EROFS', 'rename EROFS', 'chmod EROFS']);
-    expect(attempts.body.storage_sync).toEqual({ status: 'synced', files: [], reason: null });
+    const attempted = await run(readOnlyKey, attempts({
+      read: 'lambda: open("/data/bucket/out/result.csv").read()',
+      write: 'lambda: open("/data/bucket/out/result.csv", "a").write("x")',
+      create: 'lambda: open("/data/bucket/ro.txt", "w")',
+      rename: 'lambda: os.rename("/data/bucket/out/result.csv", "/data/bucket/out/moved.csv")',
+      chmod: 'lambda: os.chmod("/data/bucket/out/result.csv", 0o777)',
+    }));
+    expect(attempted.body.stdout.trim().split('\n')).toEqual(['read ok', 'write EROFS', 'create EROFS', 'rename EROFS', 'chmod EROFS']);
+    expect(attempted.body.storage_sync).toEqual({ status: 'synced', files: [], reason: null });
     expect((await emulator.get('out/result.csv'))?.toString()).toBe('answer,42\n');
     expect(await emulator.get('ro.txt')).toBeNull();
   });
@@ -156,5 +167,138 @@ describe.each(['s3', 'gcs', 'azure'] as const)('a %s storage connection', (provi
     const written = await run(key, 'open("/data/bucket/after-kill.txt", "w").write("y")');
     expect(written.body.storage_sync).toEqual({ status: 'synced', files: [], reason: null });
     expect((await emulator.get('after-kill.txt'))?.toString()).toBe('y');
+  });
+});
+
+describe('a strict s3 storage connection (no cache: a file is uploaded as it is closed)', () => {
+  let emulator: StorageEmulator;
+  let key: string;
+
+  beforeAll(async () => {
+    emulator = await startStorageEmulator('s3');
+    const connection = await admin('/admin/v1/storage-connections', { ...connectionRequest(emulator, 's3').body, name: 's3 strict', sync_mode: 'strict' });
+    expect(connection.sync_mode).toBe('strict');
+    await admin('/admin/v1/sandboxes', { name: 'byob-strict' });
+    await admin('/admin/v1/sandboxes/byob-strict/attachments', { connection: connection.id });
+    key = (await admin('/admin/v1/api-keys', { name: 'byob-strict', sandbox: 'byob-strict' })).key as string;
+  }, 120_000);
+
+  afterAll(async () => {
+    await emulator?.remove();
+  });
+
+  it('a file python writes sequentially is in the bucket when the answer arrives', async () => {
+    const written = await run(key, [
+      'import os',
+      'os.makedirs("/data/bucket/strict", exist_ok=True)',
+      'with open("/data/bucket/strict/sequential.bin", "wb") as f:',
+      '    for _ in range(64): f.write(bytes(range(256)) * 256)',
+    ].join('\n'));
+    expect(written.body.stderr).toBe('');
+    expect(written.body.storage_sync).toEqual({ status: 'synced', files: [], reason: null });
+    expect((await emulator.get('strict/sequential.bin'))?.equals(Buffer.alloc(4 * 1024 * 1024, Buffer.from(Array.from({ length: 256 }, (_, byte) => byte))))).toBe(true);
+  });
+
+  it('opening an existing file for read+write or to append is EPERM, a write after a seek ESPIPE; a whole rewrite works', async () => {
+    const attempted = await run(key, attempts(
+      {
+        'read+write': 'lambda: open("/data/bucket/strict/sequential.bin", "r+b").close()',
+        append: 'lambda: open("/data/bucket/strict/sequential.bin", "ab").close()',
+        'seek and write': 'seek_and_write',
+        rewrite: 'lambda: open("/data/bucket/strict/sequential.bin", "w").write("after\\n")',
+        'read+write of a new file': 'lambda: os.close(os.open("/data/bucket/strict/created.txt", os.O_RDWR | os.O_CREAT))',
+      },
+      [
+        'def seek_and_write():',
+        '    fd = os.open("/data/bucket/strict/seeked.txt", os.O_WRONLY | os.O_CREAT | os.O_TRUNC)',
+        '    try:',
+        '        os.write(fd, b"abc")',
+        '        os.lseek(fd, 0, os.SEEK_SET)',
+        '        os.write(fd, b"Z")',
+        '    finally:',
+        '        os.close(fd)',
+      ],
+    ));
+    expect(attempted.body.stdout.trim().split('\n')).toEqual([
+      'read+write EPERM',
+      'append EPERM',
+      'seek and write ESPIPE',
+      'rewrite ok',
+      'read+write of a new file ok',
+    ]);
+    expect(attempted.body.storage_sync).toEqual({ status: 'synced', files: [], reason: null });
+    // The bytes written before the seek are uploaded as the file.
+    expect([(await emulator.get('strict/sequential.bin'))?.toString(), (await emulator.get('strict/seeked.txt'))?.toString()]).toEqual(['after\n', 'abc']);
+  });
+});
+
+describe('key prefixes on an s3 connection with a prefix of its own', () => {
+  let emulator: StorageEmulator;
+  const keys = { a: '', b: '' };
+
+  beforeAll(async () => {
+    emulator = await startStorageEmulator('s3');
+    const connection = await admin('/admin/v1/storage-connections', { ...connectionRequest(emulator, 's3').body, name: 's3 tenants', prefix: 'exports' });
+    await admin('/admin/v1/sandboxes', { name: 'byob-tenants' });
+    await admin('/admin/v1/sandboxes/byob-tenants/attachments', { connection: connection.id });
+    for (const tenant of ['a', 'b'] as const) {
+      const created = await admin('/admin/v1/api-keys', { name: `byob-tenant-${tenant}`, sandbox: 'byob-tenants', storage: { bucket: { prefix: `tenants/${tenant}` } } });
+      keys[tenant] = created.key as string;
+    }
+  }, 120_000);
+
+  afterAll(async () => {
+    await emulator?.remove();
+  });
+
+  it("each key's writes land below its own prefix, below the connection's", async () => {
+    await emulator.put('exports/tenants/ab/neighbour.txt', 'ab');
+    await emulator.put('outside.txt', 'outside');
+    for (const tenant of ['a', 'b'] as const) {
+      const written = await run(keys[tenant], `open("/data/bucket/mine.txt", "w").write("${tenant}")`);
+      expect(written.body.stderr).toBe('');
+      expect(written.body.storage_sync).toEqual({ status: 'synced', files: [], reason: null });
+    }
+    expect(await emulator.list()).toEqual(['exports/tenants/a/mine.txt', 'exports/tenants/ab/neighbour.txt', 'exports/tenants/b/mine.txt', 'outside.txt']);
+    expect([(await emulator.get('exports/tenants/a/mine.txt'))?.toString(), (await emulator.get('exports/tenants/b/mine.txt'))?.toString()]).toEqual(['a', 'b']);
+  });
+
+  it("each key's sandbox sees only its own subtree: listings and .. paths do not reach the other, a symbolic link is EIO", async () => {
+    for (const [tenant, other] of [['a', 'b'], ['b', 'a']] as const) {
+      const looked = await run(keys[tenant], [
+        attempts(
+          {
+            'parent': `lambda: open("/data/bucket/../${other}/mine.txt").read()`,
+            'two up': `lambda: open("/data/bucket/../../tenants/${other}/mine.txt").read()`,
+            'three up': `lambda: open("/data/bucket/../../../exports/tenants/${other}/mine.txt").read()`,
+            'symlink': `lambda: os.symlink("../${other}/mine.txt", "/data/bucket/link")`,
+          },
+        ),
+        'print(sorted(os.listdir("/data/bucket")), sorted(os.listdir("/data/bucket/..")), open("/data/bucket/mine.txt").read())',
+        `print("tenants/${other}" in open("/proc/self/mountinfo").read())`,
+      ].join('\n'));
+      expect(looked.body.stderr).toBe('');
+      expect(looked.body.stdout.trim().split('\n')).toEqual([
+        'parent ENOENT',
+        'two up ENOENT',
+        'three up ENOENT',
+        'symlink EIO',
+        `['mine.txt'] ['bucket'] ${tenant}`,
+        'False',
+      ]);
+    }
+    expect(await emulator.list('exports/tenants')).toEqual(['exports/tenants/a/mine.txt', 'exports/tenants/ab/neighbour.txt', 'exports/tenants/b/mine.txt']);
+  });
+
+  it('sub_paths narrows a key\'s mount for one call, and a path that would widen it is refused', async () => {
+    const narrowed = await run(keys.a, 'import os\nprint(os.listdir("/data/bucket"))\nopen("/data/bucket/narrowed.txt", "w").write("x")', { sub_paths: ['/data/bucket/x'] });
+    expect([narrowed.body.stdout, narrowed.body.stderr]).toEqual(['[]\n', '']);
+    expect(narrowed.body.storage_sync).toEqual({ status: 'synced', files: [], reason: null });
+    expect((await emulator.get('exports/tenants/a/x/narrowed.txt'))?.toString()).toBe('x');
+    const whole = await run(keys.a, 'import os\nprint(sorted(os.listdir("/data/bucket")))');
+    expect(whole.body.stdout).toBe("['mine.txt', 'x']\n");
+    const widened = await run(keys.a, 'print("ran")', { sub_paths: ['/data/bucket/../b'] });
+    expect(widened.status).toBe(400);
+    expect(widened.body.message).toContain('sub_paths');
   });
 });
