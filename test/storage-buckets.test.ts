@@ -107,6 +107,13 @@ describe.each(['s3', 'gcs', 'azure'] as const)('a %s storage connection', (provi
     expect(await emulator.get('ro.txt')).toBeNull();
   });
 
+  it('a file put into a directory the previous call wrote to is seen by the next call', async () => {
+    await run(key, 'import os\nos.makedirs("/data/bucket/fresh", exist_ok=True)\nopen("/data/bucket/fresh/a.txt", "w").write("a")');
+    await emulator.put('fresh/b.txt', 'b');
+    const listed = await run(key, 'import os\nprint(sorted(os.listdir("/data/bucket/fresh")))');
+    expect(listed.body.stdout).toBe("['a.txt', 'b.txt']\n");
+  });
+
   it('a file put into the bucket is read by the next call', async () => {
     await emulator.put('in/customers.csv', 'id,name\n1,Ada\n');
     const read = await run(key, 'print(open("/data/bucket/in/customers.csv").read(), end="")');

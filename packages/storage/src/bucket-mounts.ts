@@ -179,6 +179,8 @@ class BucketMount {
       this.#started ??= this.#start();
       await this.#started;
       await this.#refresh(path);
+      // Below the call's path, cached listings are dropped (in memory: no request), to be read again when opened.
+      await this.#remoteControl('vfs/forget');
     } catch (error) {
       release();
       throw error instanceof BucketUnavailableError ? error : new BucketUnavailableError(`${this.#spec.label}: ${(error as Error).message}`);
