@@ -63,3 +63,15 @@ export async function startBenchServer(config: Config): Promise<BenchServer> {
     close: () => (closing ??= server.close()),
   };
 }
+
+/** POSTs JSON to the server with a bearer token (an API key or the admin token); rejects unless the answer is 2xx. */
+export async function post(server: BenchServer, path: string, token: string, body: unknown): Promise<Record<string, unknown>> {
+  const response = await fetch(`${server.url}${path}`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  const json = (await response.json()) as Record<string, unknown>;
+  if (!response.ok) throw new Error(`${path} answered ${response.status}: ${JSON.stringify(json)}`);
+  return json;
+}

@@ -21,7 +21,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { ImageStore } from '@airlock/runtime';
 import { SandboxNetworks } from '../packages/runtime/src/network/sandbox-networks.js';
 import { createNetworkTopology } from '../test/support/network-topology.js';
-import { benchServerConfig, startBenchServer, type BenchServer } from './airlock-server.js';
+import { benchServerConfig, post, startBenchServer } from './airlock-server.js';
 import { percentile } from './percentiles.js';
 import { countingPool, hitRate } from './pool-probe.js';
 import { PYTHON_REQUEST, progress } from './server-runs.js';
@@ -32,17 +32,6 @@ const GETS_PER_CALL = 50;
 const WIRED_SLOTS = 30;
 /** Long enough for the pool to wire and start the call's replacement before the next call. */
 const PAUSE_MS = 300;
-
-async function post(server: BenchServer, path: string, token: string, body: unknown): Promise<Record<string, unknown>> {
-  const response = await fetch(`${server.url}${path}`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-    body: JSON.stringify(body),
-  });
-  const json = (await response.json()) as Record<string, unknown>;
-  if (!response.ok) throw new Error(`${path} answered ${response.status}: ${JSON.stringify(json)}`);
-  return json;
-}
 
 /** MemAvailable of /proc/meminfo. */
 async function availableMemoryKiB(): Promise<number> {

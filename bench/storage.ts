@@ -21,7 +21,7 @@ import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ImageStore } from '@airlock/runtime';
 import { runRclone, startStorageEmulator, TEST_RCLONE } from '../test/support/storage-emulators.js';
-import { benchServerConfig, startBenchServer, type BenchServer } from './airlock-server.js';
+import { benchServerConfig, post, startBenchServer } from './airlock-server.js';
 import { percentile } from './percentiles.js';
 import { countingPool, hitRate } from './pool-probe.js';
 import { PYTHON_REQUEST, progress } from './server-runs.js';
@@ -33,17 +33,6 @@ const PAUSE_MS = 300;
 const WRITE_BYTES = 10 << 20;
 const READ_BYTES = 100 << 20;
 const TRANSFER_RUNS = 5;
-
-async function post(server: BenchServer, path: string, token: string, body: unknown): Promise<Record<string, unknown>> {
-  const response = await fetch(`${server.url}${path}`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-    body: JSON.stringify(body),
-  });
-  const json = (await response.json()) as Record<string, unknown>;
-  if (!response.ok) throw new Error(`${path} answered ${response.status}: ${JSON.stringify(json)}`);
-  return json;
-}
 
 /** python that reads a file whole and prints its MB/s. */
 const READ = (path: string) =>
