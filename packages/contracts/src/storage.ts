@@ -257,7 +257,16 @@ export const VolumeSummary = z
     name: z.string(),
     slug: z.string(),
     quota_bytes: z.number().int().nullable(),
-    used_bytes: z.number().int().nullable().describe('bytes stored, as last measured; null until measured'),
+    used_bytes: z
+      .number()
+      .int()
+      .nullable()
+      .describe(
+        'bytes stored (regular files\' apparent sizes, or the objects\' sizes on the S3 backend), as measured after the last call ' +
+          'that could write it or Files API change; null until measured. At or over quota_bytes, calls attaching the volume writable ' +
+          'are refused (409) and uploads too (413)',
+      ),
+    used_measured_at: Timestamp.nullable().describe('when used_bytes was measured; null until measured'),
     created_at: Timestamp,
     updated_at: Timestamp,
   })

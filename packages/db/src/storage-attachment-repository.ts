@@ -12,7 +12,14 @@ export interface StorageAttachment {
   readOnly: boolean;
   createdAt: Date;
   target:
-    | { kind: 'volume'; volumeId: string; slug: string }
+    | {
+        kind: 'volume';
+        volumeId: string;
+        slug: string;
+        /** The volume's quota (null: none) and the bytes it held when last measured (null: never measured). */
+        quotaBytes: number | null;
+        usedBytes: number | null;
+      }
     | { kind: 'connection'; connectionId: string; readOnly: boolean; prefix: string; syncMode: SyncMode };
 }
 
@@ -32,6 +39,8 @@ interface AttachmentRow {
   created_at: Date;
   volume_id: string | null;
   volume_slug: string | null;
+  volume_quota_bytes: number | null;
+  volume_used_bytes: number | null;
   connection_id: string | null;
   connection_read_only: boolean | null;
   connection_prefix: string | null;
@@ -40,7 +49,7 @@ interface AttachmentRow {
 
 const SELECT_DETAILS = `
   SELECT a.id, a.org_id, a.sandbox_config_id, a.mount_name, a.read_only, a.created_at,
-    v.id AS volume_id, v.slug AS volume_slug,
+    v.id AS volume_id, v.slug AS volume_slug, v.quota_bytes AS volume_quota_bytes, v.used_bytes AS volume_used_bytes,
     s.id AS connection_id, s.read_only AS connection_read_only, s.prefix AS connection_prefix,
     s.sync_mode AS connection_sync_mode
   FROM storage_attachments a
@@ -57,7 +66,13 @@ function toAttachment(row: AttachmentRow): StorageAttachment {
     createdAt: row.created_at,
     target:
       row.volume_id !== null
-        ? { kind: 'volume', volumeId: row.volume_id, slug: row.volume_slug as string }
+        ? {
+            kind: 'volume',
+            volumeId: row.volume_id,
+            slug: row.volume_slug as string,
+            quotaBytes: row.volume_quota_bytes,
+            usedBytes: row.volume_used_bytes,
+          }
         : {
             kind: 'connection',
             connectionId: row.connection_id as string,

@@ -168,6 +168,7 @@ describe.each(BACKEND_KINDS)('storage repositories on %s', (kind) => {
         slug: 'scratch',
         quotaBytes: 10_000_000_000,
         usedBytes: null,
+        usedMeasuredAt: null,
         createdAt: expect.any(Date),
         updatedAt: expect.any(Date),
       });
@@ -180,8 +181,12 @@ describe.each(BACKEND_KINDS)('storage repositories on %s', (kind) => {
 
       expect(await volumes.update(organization.id, volume.id, { name: 'Renamed' })).toMatchObject({ name: 'Renamed', quotaBytes: 10_000_000_000 });
       expect(await volumes.update(organization.id, volume.id, { quotaBytes: null })).toMatchObject({ name: 'Renamed', quotaBytes: null });
-      await volumes.recordUsage(organization.id, volume.id, 4096);
-      expect(await volumes.getBySlug(organization.id, 'scratch')).toMatchObject({ usedBytes: 4096 });
+      const measuredAt = new Date('2030-01-01T00:00:00Z');
+      await volumes.recordUsage(organization.id, volume.id, 4096, measuredAt);
+      expect(await volumes.getBySlug(organization.id, 'scratch')).toMatchObject({ usedBytes: 4096, usedMeasuredAt: measuredAt });
+      // An older measurement, finished later, does not overwrite it.
+      await volumes.recordUsage(organization.id, volume.id, 1, new Date('2029-12-31T23:59:59Z'));
+      expect(await volumes.getBySlug(organization.id, 'scratch')).toMatchObject({ usedBytes: 4096, usedMeasuredAt: measuredAt });
       expect(await volumes.update(other.id, volume.id, { name: 'Stolen' })).toBeNull();
       await expect(volumes.create({ orgId: organization.id, name: 'Bad', slug: 'Bad Slug' })).rejects.toThrow(/check constraint/);
       await expect(volumes.create({ orgId: organization.id, name: 'Empty', slug: 'empty', quotaBytes: 0 })).rejects.toThrow(/check constraint/);
@@ -225,7 +230,7 @@ describe.each(BACKEND_KINDS)('storage repositories on %s', (kind) => {
           mountName: 'scratch',
           readOnly: false,
           createdAt: expect.any(Date),
-          target: { kind: 'volume', volumeId: volume.id, slug: 'scratch' },
+          target: { kind: 'volume', volumeId: volume.id, slug: 'scratch', quotaBytes: volume.quotaBytes, usedBytes: null },
         },
       });
       const attach = (mountName: string, readOnly: boolean) =>

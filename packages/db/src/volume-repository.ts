@@ -12,6 +12,8 @@ export interface Volume {
   quotaBytes: number | null;
   /** Bytes stored, as last measured; null until measured. */
   usedBytes: number | null;
+  /** When `usedBytes` was measured; null until measured. */
+  usedMeasuredAt: Date | null;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -23,11 +25,12 @@ interface VolumeRow {
   slug: string;
   quota_bytes: number | null;
   used_bytes: number | null;
+  used_measured_at: Date | null;
   created_at: Date;
   updated_at: Date;
 }
 
-const SELECT_LIST = 'id, org_id, name, slug, quota_bytes, used_bytes, created_at, updated_at';
+const SELECT_LIST = 'id, org_id, name, slug, quota_bytes, used_bytes, used_measured_at, created_at, updated_at';
 
 function toVolume(row: VolumeRow): Volume {
   return {
@@ -37,6 +40,7 @@ function toVolume(row: VolumeRow): Volume {
     slug: row.slug,
     quotaBytes: row.quota_bytes,
     usedBytes: row.used_bytes,
+    usedMeasuredAt: row.used_measured_at,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   };
@@ -87,9 +91,16 @@ export class VolumeRepository {
     return row === undefined ? null : toVolume(row);
   }
 
-  /** Records the bytes a volume holds, as measured by the node that wrote it last. */
-  async recordUsage(orgId: string, id: string, usedBytes: number): Promise<void> {
-    await this.#database.query(`UPDATE volumes SET used_bytes = $3 WHERE org_id = $1 AND id = $2`, [orgId, id, usedBytes]);
+  /**
+   * Records the bytes a volume holds, as measured at `measuredAt` by the node that wrote it last; an older measurement
+   * than the one recorded is ignored.
+   */
+  async recordUsage(orgId: string, id: string, usedBytes: number, measuredAt = new Date()): Promise<void> {
+    await this.#database.query(
+      `UPDATE volumes SET used_bytes = $3, used_measured_at = $4
+       WHERE org_id = $1 AND id = $2 AND (used_measured_at IS NULL OR used_measured_at <= $4)`,
+      [orgId, id, usedBytes, measuredAt],
+    );
   }
 
   /**

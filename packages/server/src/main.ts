@@ -39,6 +39,7 @@ import { WebhookSecrets } from './webhooks/webhook-secrets.js';
 import { StorageService } from './storage/storage-service.js';
 import { StorageForCalls } from './storage/call-storage.js';
 import { VolumeStore } from './storage/volume-store.js';
+import { VolumeUsage } from './storage/volume-usage.js';
 import { WebhookDispatcher, dispatcherTiming } from './webhooks/webhook-dispatcher.js';
 
 export interface RunningServer {
@@ -54,6 +55,8 @@ export interface RunningServer {
 }
 
 const DEFAULT_IMAGE = 'default';
+/** How long measuring one volume's usage may take; a volume that takes longer keeps its last recorded usage. */
+const VOLUME_MEASUREMENT_BUDGET_MS = 30_000;
 
 /** Starts Airlock: database, runtime (building the image if needed), services and the HTTP server. */
 export async function startServer(options: {
@@ -117,9 +120,17 @@ export async function startServer(options: {
     const buckets = new BucketMounts({ rclone: config.rclonePath, directory: layout.buckets, owner });
     await buckets.start();
     cleanups.push(() => buckets.close());
-    const volumes = new VolumeStore({ directory: layout.volumes, owner, buckets, ...(config.s3 && { bucket: volumesBucket(config.s3) }) });
+    const volumes = new VolumeStore({
+      directory: layout.volumes,
+      owner,
+      buckets,
+      rclone: config.rclonePath,
+      ...(config.s3 && { bucket: volumesBucket(config.s3) }),
+    });
+    const usage = new VolumeUsage({ volumes, repository: new VolumeRepository(database), logger, budgetMs: VOLUME_MEASUREMENT_BUDGET_MS });
+    cleanups.push(() => usage.idle());
     const drainBudgetMs = config.storageSyncSeconds * 1000;
-    const callStorage = new StorageForCalls({ storage: storageService, buckets, volumes, drainBudgetMs });
+    const callStorage = new StorageForCalls({ storage: storageService, buckets, volumes, usage, drainBudgetMs });
     const executionService = new ExecutionService({
       runtime,
       executions,
@@ -139,7 +150,7 @@ export async function startServer(options: {
       rateLimits,
       files: new FileService({
         threads,
-        volumes: new VolumeFiles({ storage: storageService, volumes, drainBudgetMs }),
+        volumes: new VolumeFiles({ storage: storageService, volumes, usage, drainBudgetMs }),
         signer: new UrlSigner(Buffer.from(config.urlSigningKey ?? secrets.urlSigningKey(), 'hex')),
       }),
       threads,

@@ -104,7 +104,7 @@ interface RcloneRun {
  * Runs rclone with the remote's variables and a fixed PATH (nothing else of this process's environment; no
  * configuration file), killed at the deadline. A listing counts as done at its first output.
  */
-function runRclone(rclone: string, environment: Record<string, string>, args: string[], deadline: number, input?: Buffer): Promise<RcloneRun> {
+export function runRclone(rclone: string, environment: Record<string, string>, args: string[], deadline: number, input?: Buffer): Promise<RcloneRun> {
   const listing = args[0] === 'lsf';
   if (Date.now() >= deadline) return Promise.resolve({ ok: false, timedOut: true, stdout: Buffer.alloc(0), stderr: '' });
   return new Promise((resolve, reject) => {

@@ -69,10 +69,11 @@ export function fileOperations(files: FileService, publicUrl: string | undefined
       summary: 'Get a signed URL that uploads one file',
       description:
         `PUT the file's bytes to \`url\` with \`headers\` within 15 minutes; at most ${FILE_MAX_BYTES} bytes. ` +
-        'A read-only volume (its attachment or the API key) answers 403.',
+        'A read-only volume (its attachment or the API key) answers 403; a volume at its quota, or that `content_length` ' +
+        'more bytes would take past it (as last measured), answers 413.',
       body: FileUploadUrlRequest,
       response: SignedUrlResponse,
-      codes: [ErrorCode.forbidden, ErrorCode.notFound],
+      codes: [ErrorCode.forbidden, ErrorCode.notFound, ErrorCode.payloadTooLarge],
       handle: async (context, body) => context.json(await files.uploadUrl(context.get('principal'), body, origin(context))),
     }),
     fileOperation({
@@ -146,13 +147,21 @@ function signedUrlOperations(files: FileService): Operation[] {
         summary: 'Upload a file through a signed URL',
         description:
           'The body becomes the file (streamed, never buffered whole); its size must be the `content_length` the URL ' +
-          "was made for. Creates the thread when it does not exist yet; on a volume, the file's missing directories.",
+          "was made for. Creates the thread when it does not exist yet; on a volume, the file's missing directories (413 " +
+          'when the volume reached its quota since the URL was made).',
         security: [],
         requestParams: { path: tokenPath, header: commonRequestHeaders },
         requestBody: { required: true, content: { 'application/octet-stream': { schema: binary } } },
         responses: {
           204: { description: 'Stored.', headers: commonHeaders },
-          ...errors(ErrorCode.validationError, ErrorCode.forbidden, ErrorCode.requestTimeout, ErrorCode.threadBusy, ErrorCode.unavailable),
+          ...errors(
+            ErrorCode.validationError,
+            ErrorCode.forbidden,
+            ErrorCode.requestTimeout,
+            ErrorCode.threadBusy,
+            ErrorCode.payloadTooLarge,
+            ErrorCode.unavailable,
+          ),
         },
       },
       handle: async (context) => {

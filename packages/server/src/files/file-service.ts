@@ -73,7 +73,9 @@ export class FileService {
     const headers = [{ name: 'Content-Type', value: request.content_type ?? 'application/octet-stream' }];
     const common = { path: request.path, contentLength: request.content_length };
     if (request.source === 'volume') {
-      return this.#signed(origin, 'PUT', headers, { ...common, ...(await this.#volumes.scope(principal, request.id, 'write')) });
+      const scope = await this.#volumes.scope(principal, request.id, 'write');
+      this.#volumes.checkQuota(scope, request.content_length);
+      return this.#signed(origin, 'PUT', headers, { ...common, ...scope });
     }
     return this.#signed(origin, 'PUT', headers, {
       ...common,

@@ -23,8 +23,17 @@ export type FileUrlClaims = {
       base: string;
       /** Whether the key reads the volume read-only (it then shares its calls' read-only bucket mount). */
       readOnly: boolean;
+      /** PUT: the volume's slug, quota and recorded usage when the URL was made. */
+      quota: VolumeQuotaClaims;
     }
 );
+
+/** A volume's quota as a signed upload URL carries it. */
+export interface VolumeQuotaClaims {
+  slug: string;
+  quotaBytes: number | null;
+  usedBytes: number | null;
+}
 
 /**
  * HMAC-SHA256 signed, expiring tokens for the file URLs Airlock serves itself (the local blob store). The token

@@ -1,11 +1,13 @@
 import { finished } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
-import type { FileEntry } from '@airlock/contracts';
+import { ErrorCode, type FileEntry } from '@airlock/contracts';
 import { BucketUnavailableError, scopeMount } from '@airlock/storage';
 import type { Principal } from '../auth/api-key-service.js';
 import { ApiError } from '../shared/api-error.js';
 import type { StorageService } from '../storage/storage-service.js';
 import type { VolumeAccess, VolumeStore } from '../storage/volume-store.js';
+import { describeExcess, type VolumeUsage } from '../storage/volume-usage.js';
+import type { VolumeQuotaClaims } from './url-signer.js';
 import { listTree, readVolumeFile, removeVolumePath, writeVolumeFile, type VolumeLocation } from './volume-tree.js';
 
 /** A volume as an API key sees it: the volume, the key's prefix inside it ("" for none), and whether it may write. */
@@ -14,11 +16,14 @@ export interface VolumeScope {
   volumeId: string;
   base: string;
   readOnly: boolean;
+  quota: VolumeQuotaClaims;
 }
 
 export interface VolumeFilesOptions {
   storage: Pick<StorageService, 'mountsOf'>;
   volumes: VolumeStore;
+  /** Uploads are checked against volumes' quotas; volumes are measured after uploads and deletes. */
+  usage: VolumeUsage;
   /** How long an upload or delete waits for the bucket (S3-compatible backend) before it answers anyway. */
   drainBudgetMs: number;
 }
@@ -57,7 +62,24 @@ export class VolumeFiles {
     }
     const scoped = scopeMount({ connectionPrefix: '', keyPrefix: mount.keyPrefix });
     if (!scoped.ok) throw ApiError.validation(`/data/${mount.mountName}: ${scoped.problem}`);
-    return { orgId: principal.organization.id, volumeId: mount.volumeId, base: scoped.value.path, readOnly: mount.readOnly };
+    return {
+      orgId: principal.organization.id,
+      volumeId: mount.volumeId,
+      base: scoped.value.path,
+      readOnly: mount.readOnly,
+      quota: { slug, quotaBytes: mount.quotaBytes, usedBytes: mount.usedBytes },
+    };
+  }
+
+  /** 413 when `length` more bytes would take the volume past its quota, or it is at its quota already. */
+  checkQuota(scope: VolumeScope, length: number): void {
+    const excess = this.#options.usage.excess({ volumeId: scope.volumeId, ...scope.quota }, length);
+    if (!excess) return;
+    throw new ApiError(
+      ErrorCode.payloadTooLarge,
+      `${describeExcess(scope.quota.slug, excess)}; ${length} more bytes do not fit. Delete files (POST /v1/files/delete) or raise ` +
+        'quota_bytes (PATCH /admin/v1/volumes/{slug})',
+    );
   }
 
   async list(principal: Principal, slug: string, path: string | undefined): Promise<FileEntry[]> {
@@ -86,23 +108,27 @@ export class VolumeFiles {
 
   /** Writes exactly `length` bytes of `content` as the file, making its directories; in the bucket when it resolves. */
   async write(scope: VolumeScope, path: string, content: Readable, length: number): Promise<void> {
+    this.checkQuota(scope, length);
     const { location, access } = await this.#open(scope, path, 'file');
     try {
       await writeVolumeFile(location, { content, length, owner: access.owner });
       await this.#drain(access, location);
     } finally {
       access.lease?.release();
+      this.#options.usage.measureSoon(scope.orgId, scope.volumeId);
     }
   }
 
   /** Deletes a file, a link or a directory with everything in it. */
   async delete(principal: Principal, slug: string, path: string): Promise<void> {
-    const { location, access } = await this.#open(await this.scope(principal, slug, 'write'), path, 'file');
+    const scope = await this.scope(principal, slug, 'write');
+    const { location, access } = await this.#open(scope, path, 'file');
     try {
       await removeVolumePath(location);
       await this.#drain(access, location);
     } finally {
       access.lease?.release();
+      this.#options.usage.measureSoon(scope.orgId, scope.volumeId);
     }
   }
 

@@ -1,4 +1,4 @@
-import type { StorageSync as StorageSyncResponse } from '@airlock/contracts';
+import { ErrorCode, type StorageSync as StorageSyncResponse } from '@airlock/contracts';
 import type { StorageAttachment } from '@airlock/runtime';
 import {
   BucketUnavailableError,
@@ -15,12 +15,15 @@ import { ApiError } from '../shared/api-error.js';
 import type { StorageService } from './storage-service.js';
 import type { EffectiveMount } from './effective-mounts.js';
 import type { VolumeStore } from './volume-store.js';
+import { describeExcess, type VolumeUsage } from './volume-usage.js';
 
 export interface CallStorageOptions {
   storage: Pick<StorageService, 'mountsOf' | 'openConnection'>;
   buckets: BucketMounts;
   /** Managed volumes: directories of this node, or the S3-compatible backend's bucket mounted. */
   volumes: VolumeStore;
+  /** Volumes' quotas are checked against it, and writable volumes measured after each call. */
+  usage: VolumeUsage;
   /** How long a call waits for its uploads before it answers `pending`. */
   drainBudgetMs: number;
 }
@@ -29,6 +32,8 @@ export interface CallStorageOptions {
 interface ResolvedMount {
   attachment: StorageAttachment;
   lease: BucketMountLease | undefined;
+  /** A volume the call may write: measured once the call is over. */
+  writableVolume: { organizationId: string; volumeId: string } | undefined;
 }
 
 /**
@@ -55,7 +60,7 @@ export class StorageForCalls {
       for (const { lease } of resolved) lease?.release();
       throw error;
     }
-    return new CallStorage(resolved, this.#options.drainBudgetMs);
+    return new CallStorage(resolved, this.#options);
   }
 
   async #resolve(principal: Principal, mount: EffectiveMount, subPath: string[] | undefined): Promise<ResolvedMount> {
@@ -65,8 +70,17 @@ export class StorageForCalls {
     const organizationId = principal.organization.id;
     const label = `/data/${mount.mountName}`;
     if (mount.kind === 'volume') {
+      const excess = mount.readOnly ? undefined : this.#options.usage.excess({ ...mount, slug: mount.volumeSlug });
+      if (excess) {
+        throw new ApiError(
+          ErrorCode.conflict,
+          `${label}: ${describeExcess(mount.volumeSlug, excess)}; no code ran. Delete files (POST /v1/files/delete with source "volume"), ` +
+            'raise quota_bytes (PATCH /admin/v1/volumes/{slug}), or attach it read-only',
+        );
+      }
+      const writableVolume = mount.readOnly ? undefined : { organizationId, volumeId: mount.volumeId };
       const { root, lease } = await beforeAnyCode(this.#options.volumes.open(organizationId, mount.volumeId, { label, path: attachment.path, readOnly: mount.readOnly }));
-      return { attachment: { ...attachment, root }, lease };
+      return { attachment: { ...attachment, root }, lease, writableVolume };
     }
     const connection = await this.#options.storage.openConnection(organizationId, mount.connectionId);
     if (!connection) throw ApiError.unavailable(`${label}: its storage connection was deleted; try again`);
@@ -77,7 +91,7 @@ export class StorageForCalls {
         attachment.path,
       ),
     );
-    return { attachment: { ...attachment, root: lease.root }, lease };
+    return { attachment: { ...attachment, root: lease.root }, lease, writableVolume: undefined };
   }
 }
 
@@ -85,10 +99,12 @@ export class StorageForCalls {
 export class CallStorage {
   readonly #mounts: ResolvedMount[];
   readonly #drainBudgetMs: number;
+  readonly #usage: VolumeUsage;
 
-  constructor(mounts: ResolvedMount[], drainBudgetMs: number) {
+  constructor(mounts: ResolvedMount[], options: Pick<CallStorageOptions, 'drainBudgetMs' | 'usage'>) {
     this.#mounts = mounts;
-    this.#drainBudgetMs = drainBudgetMs;
+    this.#drainBudgetMs = options.drainBudgetMs;
+    this.#usage = options.usage;
   }
 
   get attachments(): StorageAttachment[] {
@@ -101,13 +117,15 @@ export class CallStorage {
 
   /**
    * Once the sandbox's processes are gone: waits until what the call wrote to writable buckets is uploaded (volumes
-   * are written in place), within the budget. Null for a call without storage.
+   * are written in place), within the budget; then measures the writable volumes in the background. Null for a call
+   * without storage.
    */
   async drain(): Promise<StorageSyncResponse | null> {
     if (this.isEmpty) return null;
     const outcomes = await Promise.all(
-      this.#mounts.map(async ({ attachment, lease }) => {
+      this.#mounts.map(async ({ attachment, lease, writableVolume }) => {
         const sync: StorageSync = lease && !attachment.readOnly ? await lease.drain(attachment.path, this.#drainBudgetMs) : { status: 'synced' };
+        if (writableVolume) this.#usage.measureSoon(writableVolume.organizationId, writableVolume.volumeId);
         return { name: attachment.name, base: attachment.path, sync };
       }),
     );

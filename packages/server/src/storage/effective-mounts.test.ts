@@ -12,7 +12,7 @@ function volume(mountName: string, readOnly = false): StorageAttachment {
     mountName,
     readOnly,
     createdAt: created,
-    target: { kind: 'volume', volumeId: `vol_${mountName}`, slug: mountName },
+    target: { kind: 'volume', volumeId: `vol_${mountName}`, slug: mountName, quotaBytes: 1000, usedBytes: 10 },
   };
 }
 
@@ -53,6 +53,8 @@ describe('effectiveMounts', () => {
         kind: 'volume',
         volumeId: 'vol_scratch',
         volumeSlug: 'scratch',
+        quotaBytes: 1000,
+        usedBytes: 10,
         readOnly: false,
         connectionPrefix: '',
         keyPrefix: '',

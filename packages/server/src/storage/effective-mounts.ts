@@ -15,7 +15,16 @@ export type EffectiveMount = {
   connectionPrefix: string;
   /** Level 2: the key's prefix inside the mount; "" when the key sets none. */
   keyPrefix: string;
-} & ({ kind: 'volume'; volumeId: string; volumeSlug: string } | { kind: 'connection'; connectionId: string; syncMode: SyncMode });
+} & (
+  | {
+      kind: 'volume';
+      volumeId: string;
+      volumeSlug: string;
+      /** The volume's quota (null: none) and its bytes as last measured when the attachments were read. */
+      quotaBytes: number | null;
+      usedBytes: number | null;
+    }
+  | { kind: 'connection'; connectionId: string; syncMode: SyncMode });
 
 /**
  * The mounts of a call: the sandbox config's attachments, without those the key detaches, each with the key's prefix
@@ -35,7 +44,15 @@ export function effectiveMounts(attachments: readonly StorageAttachment[], keySt
     };
     mounts.push(
       target.kind === 'volume'
-        ? { ...common, connectionPrefix: '', kind: 'volume', volumeId: target.volumeId, volumeSlug: target.slug }
+        ? {
+            ...common,
+            connectionPrefix: '',
+            kind: 'volume',
+            volumeId: target.volumeId,
+            volumeSlug: target.slug,
+            quotaBytes: target.quotaBytes,
+            usedBytes: target.usedBytes,
+          }
         : { ...common, connectionPrefix: target.prefix, kind: 'connection', connectionId: target.connectionId, syncMode: target.syncMode },
     );
   }

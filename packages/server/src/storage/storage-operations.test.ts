@@ -349,6 +349,7 @@ describe('volumes', () => {
         slug: 'scratch',
         quota_bytes: 10_737_418_240,
         used_bytes: null,
+        used_measured_at: null,
         created_at: expect.any(String),
         updated_at: expect.any(String),
       },

@@ -195,7 +195,13 @@ export class StorageService {
   async updateVolume(slug: string, changes: VolumeSettingsRequest, organizationSlug?: string): Promise<VolumeSummary> {
     const organization = await this.#organization(organizationSlug);
     const volume = await this.#volume(organization, slug);
-    const updated = await this.#options.volumes.update(organization.id, volume.id, { name: changes.name, quotaBytes: changes.quota_bytes });
+    let updated;
+    try {
+      updated = await this.#options.volumes.update(organization.id, volume.id, { name: changes.name, quotaBytes: changes.quota_bytes });
+    } finally {
+      // Calls read the quota from the cached attachments.
+      this.#forgetCached();
+    }
     if (!updated) throw ApiError.notFound(`no volume "${slug}" in organization "${organization.slug}"`);
     return summarizeVolume(updated);
   }

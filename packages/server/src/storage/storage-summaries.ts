@@ -40,6 +40,7 @@ export function summarizeVolume(volume: Volume): VolumeSummary {
     slug: volume.slug,
     quota_bytes: volume.quotaBytes,
     used_bytes: volume.usedBytes,
+    used_measured_at: volume.usedMeasuredAt?.toISOString() ?? null,
     created_at: volume.createdAt.toISOString(),
     updated_at: volume.updatedAt.toISOString(),
   };

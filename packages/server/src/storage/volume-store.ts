@@ -1,6 +1,7 @@
 import { chown, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { rcloneRemote, rcloneRemotePath, type BucketMountLease, type BucketMounts, type StorageConnection } from '@airlock/storage';
+import { rcloneRemote, rcloneRemotePath, remoteSize, type BucketMountLease, type BucketMounts, type StorageConnection } from '@airlock/storage';
+import { measureDirectory } from './directory-usage.js';
 
 /** The sandbox user on the host. */
 export interface SandboxOwner {
@@ -23,6 +24,8 @@ export interface VolumeStoreOptions {
   directory: string;
   owner: SandboxOwner;
   buckets: BucketMounts;
+  /** The rclone program, for measuring volumes on the S3-compatible backend. */
+  rclone: string;
   /**
    * With the S3-compatible backend (AIRLOCK_S3_*): its bucket, where volumes live below `<prefix>volumes/<organization
    * id>/<volume id>`, mounted like a connection's; without it, volumes are directories of this node.
@@ -54,13 +57,29 @@ export class VolumeStore {
       {
         label: use.label,
         environment: remote.environment,
-        remotePath: rcloneRemotePath(remote, `${bucket.prefix}volumes/${organizationId}/${volumeId}`),
+        remotePath: rcloneRemotePath(remote, this.#prefix(organizationId, volumeId)),
         readOnly: use.readOnly,
         syncMode: 'write_back',
       },
       use.path,
     );
     return { root: lease.root, owner: undefined, lease };
+  }
+
+  /**
+   * The bytes a volume holds: on the local backend its regular files' apparent sizes (no link followed, a hard-linked
+   * file once); on the S3-compatible backend the sizes of the objects below its prefix (`rclone size`, not through the
+   * mount). Rejects past `budgetMs`.
+   */
+  async measure(organizationId: string, volumeId: string, budgetMs: number): Promise<number> {
+    const { bucket, directory, rclone } = this.#options;
+    if (!bucket) return measureDirectory(join(directory, organizationId, volumeId), budgetMs);
+    const remote = rcloneRemote('bucket', bucket.connection);
+    return remoteSize({ rclone, remote, prefix: this.#prefix(organizationId, volumeId), timeoutMs: budgetMs });
+  }
+
+  #prefix(organizationId: string, volumeId: string): string {
+    return `${this.#options.bucket?.prefix ?? ''}volumes/${organizationId}/${volumeId}`;
   }
 
   async #directory(organizationId: string, volumeId: string): Promise<string> {
