@@ -91,4 +91,21 @@ describe('managed volumes on the S3 backend', () => {
     expect(await stored('inputs/')).toEqual([]);
     expect(await run('import os\nprint(os.path.exists("/data/shared/inputs"))')).toBe('False\n');
   });
+
+  it("usage is the objects' sizes below the volume's prefix, measured after a call", async () => {
+    await airlock.request('/v1/sandbox/execute', {
+      method: 'POST',
+      apiKey: key,
+      json: { language: 'python', code: 'open("/data/shared/usage.bin", "wb").write(b"u" * 50000)' },
+    });
+    const expected = 50_000 + 4 + 6; // usage.bin, reports/s.csv and out/result.txt
+    const deadline = Date.now() + 15_000;
+    let usedBytes: unknown;
+    while (Date.now() < deadline) {
+      usedBytes = (await airlock.request<{ used_bytes: number | null }>('/admin/v1/volumes/shared', { apiKey: airlock.adminToken })).body.used_bytes;
+      if (usedBytes === expected) break;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect(usedBytes).toBe(expected);
+  });
 });
