@@ -22,12 +22,6 @@ interface ListedFile {
   is_directory: boolean;
 }
 
-async function admin(path: string, json: unknown) {
-  const response = await airlock.request<Record<string, unknown>>(path, { method: 'POST', json, apiKey: airlock.adminToken });
-  expect(response.status, JSON.stringify(response.body)).toBeLessThan(300);
-  return response.body;
-}
-
 const files = (key: string, operation: string, json: Record<string, unknown>) =>
   airlock.request<Record<string, unknown>>(`/v1/files/${operation}`, { method: 'POST', apiKey: key, json: { source: 'volume', id: 'company-data', ...json } });
 
@@ -77,12 +71,12 @@ function volumeFiles(): string[] {
 
 beforeAll(async () => {
   airlock = await startAirlock();
-  await admin('/admin/v1/volumes', { name: 'Company data', slug: 'company-data' });
-  await admin('/admin/v1/volumes', { name: 'Unattached', slug: 'unattached' });
-  await admin('/admin/v1/sandboxes', { name: 'analysts' });
-  await admin('/admin/v1/sandboxes/analysts/attachments', { volume: 'company-data' });
-  await admin('/admin/v1/sandboxes', { name: 'readers' });
-  await admin('/admin/v1/sandboxes/readers/attachments', { volume: 'company-data', read_only: true });
+  await airlock.admin('/admin/v1/volumes', { name: 'Company data', slug: 'company-data' });
+  await airlock.admin('/admin/v1/volumes', { name: 'Unattached', slug: 'unattached' });
+  await airlock.admin('/admin/v1/sandboxes', { name: 'analysts' });
+  await airlock.admin('/admin/v1/sandboxes/analysts/attachments', { volume: 'company-data' });
+  await airlock.admin('/admin/v1/sandboxes', { name: 'readers' });
+  await airlock.admin('/admin/v1/sandboxes/readers/attachments', { volume: 'company-data', read_only: true });
   for (const [name, sandbox, storage] of [
     ['analyst', 'analysts', {}],
     ['tenant-a', 'analysts', { 'company-data': { prefix: 'tenants/a' } }],
@@ -90,14 +84,14 @@ beforeAll(async () => {
     ['detached', 'analysts', { 'company-data': { detached: true } }],
     ['reader', 'readers', {}],
   ] as const) {
-    keys[name] = (await admin('/admin/v1/api-keys', { name, sandbox, storage })).key as string;
+    keys[name] = (await airlock.admin('/admin/v1/api-keys', { name, sandbox, storage })).key as string;
   }
   // Another organization with a volume of its own.
-  await admin('/admin/v1/organizations', { name: 'Other', slug: 'other' });
-  await admin('/admin/v1/volumes?organization=other', { name: 'Vault', slug: 'vault' });
-  await admin('/admin/v1/sandboxes', { name: 'vaults', organization: 'other' });
-  await admin('/admin/v1/sandboxes/vaults/attachments?organization=other', { volume: 'vault' });
-  keys.other = (await admin('/admin/v1/api-keys', { name: 'other', organization: 'other', sandbox: 'vaults' })).key as string;
+  await airlock.admin('/admin/v1/organizations', { name: 'Other', slug: 'other' });
+  await airlock.admin('/admin/v1/volumes?organization=other', { name: 'Vault', slug: 'vault' });
+  await airlock.admin('/admin/v1/sandboxes', { name: 'vaults', organization: 'other' });
+  await airlock.admin('/admin/v1/sandboxes/vaults/attachments?organization=other', { volume: 'vault' });
+  keys.other = (await airlock.admin('/admin/v1/api-keys', { name: 'other', organization: 'other', sandbox: 'vaults' })).key as string;
 }, 120_000);
 
 afterAll(async () => {

@@ -16,12 +16,6 @@ afterAll(async () => {
   await airlock?.close();
 });
 
-async function admin(path: string, json: unknown) {
-  const response = await airlock.request<Record<string, unknown>>(path, { method: 'POST', json, apiKey: airlock.adminToken });
-  expect(response.status, JSON.stringify(response.body)).toBeLessThan(300);
-  return response.body;
-}
-
 async function run(key: string, code: string, request: { sub_paths?: string[] } = {}) {
   return airlock.request<{ stdout: string; stderr: string; status: string; storage_sync?: unknown; message?: string }>('/v1/sandbox/execute', {
     method: 'POST',
@@ -74,11 +68,11 @@ describe.each(['s3', 'gcs', 'azure'] as const)('a %s storage connection', (provi
     emulator = await startStorageEmulator(provider);
     const request = connectionRequest(emulator, provider);
     secrets = request.secrets;
-    const connection = await admin('/admin/v1/storage-connections', request.body);
-    await admin('/admin/v1/sandboxes', { name: `byob-${provider}` });
-    await admin(`/admin/v1/sandboxes/byob-${provider}/attachments`, { connection: connection.id });
-    key = (await admin('/admin/v1/api-keys', { name: `byob-${provider}`, sandbox: `byob-${provider}` })).key as string;
-    readOnlyKey = (await admin('/admin/v1/api-keys', { name: `byob-${provider}-ro`, sandbox: `byob-${provider}`, storage: { bucket: { read_only: true } } }))
+    const connection = await airlock.admin('/admin/v1/storage-connections', request.body);
+    await airlock.admin('/admin/v1/sandboxes', { name: `byob-${provider}` });
+    await airlock.admin(`/admin/v1/sandboxes/byob-${provider}/attachments`, { connection: connection.id });
+    key = (await airlock.admin('/admin/v1/api-keys', { name: `byob-${provider}`, sandbox: `byob-${provider}` })).key as string;
+    readOnlyKey = (await airlock.admin('/admin/v1/api-keys', { name: `byob-${provider}-ro`, sandbox: `byob-${provider}`, storage: { bucket: { read_only: true } } }))
       .key as string;
   }, 120_000);
 
@@ -183,11 +177,11 @@ describe('a strict s3 storage connection (no cache: a file is uploaded as it is 
 
   beforeAll(async () => {
     emulator = await startStorageEmulator('s3');
-    const connection = await admin('/admin/v1/storage-connections', { ...connectionRequest(emulator, 's3').body, name: 's3 strict', sync_mode: 'strict' });
+    const connection = await airlock.admin('/admin/v1/storage-connections', { ...connectionRequest(emulator, 's3').body, name: 's3 strict', sync_mode: 'strict' });
     expect(connection.sync_mode).toBe('strict');
-    await admin('/admin/v1/sandboxes', { name: 'byob-strict' });
-    await admin('/admin/v1/sandboxes/byob-strict/attachments', { connection: connection.id });
-    key = (await admin('/admin/v1/api-keys', { name: 'byob-strict', sandbox: 'byob-strict' })).key as string;
+    await airlock.admin('/admin/v1/sandboxes', { name: 'byob-strict' });
+    await airlock.admin('/admin/v1/sandboxes/byob-strict/attachments', { connection: connection.id });
+    key = (await airlock.admin('/admin/v1/api-keys', { name: 'byob-strict', sandbox: 'byob-strict' })).key as string;
   }, 120_000);
 
   afterAll(async () => {
@@ -245,11 +239,11 @@ describe('key prefixes on an s3 connection with a prefix of its own', () => {
 
   beforeAll(async () => {
     emulator = await startStorageEmulator('s3');
-    const connection = await admin('/admin/v1/storage-connections', { ...connectionRequest(emulator, 's3').body, name: 's3 tenants', prefix: 'exports' });
-    await admin('/admin/v1/sandboxes', { name: 'byob-tenants' });
-    await admin('/admin/v1/sandboxes/byob-tenants/attachments', { connection: connection.id });
+    const connection = await airlock.admin('/admin/v1/storage-connections', { ...connectionRequest(emulator, 's3').body, name: 's3 tenants', prefix: 'exports' });
+    await airlock.admin('/admin/v1/sandboxes', { name: 'byob-tenants' });
+    await airlock.admin('/admin/v1/sandboxes/byob-tenants/attachments', { connection: connection.id });
     for (const tenant of ['a', 'b'] as const) {
-      const created = await admin('/admin/v1/api-keys', { name: `byob-tenant-${tenant}`, sandbox: 'byob-tenants', storage: { bucket: { prefix: `tenants/${tenant}` } } });
+      const created = await airlock.admin('/admin/v1/api-keys', { name: `byob-tenant-${tenant}`, sandbox: 'byob-tenants', storage: { bucket: { prefix: `tenants/${tenant}` } } });
       keys[tenant] = created.key as string;
     }
   }, 120_000);

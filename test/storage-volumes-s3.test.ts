@@ -23,15 +23,10 @@ beforeAll(async () => {
       AIRLOCK_S3_SECRET_ACCESS_KEY: s3.secret_access_key,
     },
   });
-  const admin = async (path: string, json: unknown) => {
-    const response = await airlock.request<Record<string, unknown>>(path, { method: 'POST', json, apiKey: airlock.adminToken });
-    expect(response.status, JSON.stringify(response.body)).toBeLessThan(300);
-    return response.body;
-  };
-  await admin('/admin/v1/volumes', { name: 'Shared', slug: 'shared' });
-  await admin('/admin/v1/sandboxes', { name: 'volumes' });
-  await admin('/admin/v1/sandboxes/volumes/attachments', { volume: 'shared' });
-  key = (await admin('/admin/v1/api-keys', { name: 'volumes', sandbox: 'volumes' })).key as string;
+  await airlock.admin('/admin/v1/volumes', { name: 'Shared', slug: 'shared' });
+  await airlock.admin('/admin/v1/sandboxes', { name: 'volumes' });
+  await airlock.admin('/admin/v1/sandboxes/volumes/attachments', { volume: 'shared' });
+  key = (await airlock.admin('/admin/v1/api-keys', { name: 'volumes', sandbox: 'volumes' })).key as string;
 }, 120_000);
 
 afterAll(async () => {

@@ -7,12 +7,6 @@ import { startAirlock, type AirlockFixture } from './support/airlock-fixture.js'
 let airlock: AirlockFixture;
 const keys: Record<string, string> = {};
 
-async function admin(path: string, json: unknown) {
-  const response = await airlock.request<Record<string, unknown>>(path, { method: 'POST', json, apiKey: airlock.adminToken });
-  expect(response.status, JSON.stringify(response.body)).toBeLessThan(300);
-  return response.body;
-}
-
 async function run(key: string, code: string, extra: Record<string, unknown> = {}) {
   return airlock.request<{ stdout: string; stderr: string; status: string; storage_sync?: unknown; trace_id: string; message?: string; error?: string }>(
     '/v1/sandbox/execute',
@@ -22,18 +16,18 @@ async function run(key: string, code: string, extra: Record<string, unknown> = {
 
 beforeAll(async () => {
   airlock = await startAirlock();
-  const volume = await admin('/admin/v1/volumes', { name: 'Company data', slug: 'company-data' });
-  await admin('/admin/v1/sandboxes', { name: 'analysts' });
-  await admin('/admin/v1/sandboxes/analysts/attachments', { volume: 'company-data' });
-  await admin('/admin/v1/sandboxes', { name: 'readers' });
-  await admin('/admin/v1/sandboxes/readers/attachments', { volume: 'company-data', read_only: true });
+  const volume = await airlock.admin('/admin/v1/volumes', { name: 'Company data', slug: 'company-data' });
+  await airlock.admin('/admin/v1/sandboxes', { name: 'analysts' });
+  await airlock.admin('/admin/v1/sandboxes/analysts/attachments', { volume: 'company-data' });
+  await airlock.admin('/admin/v1/sandboxes', { name: 'readers' });
+  await airlock.admin('/admin/v1/sandboxes/readers/attachments', { volume: 'company-data', read_only: true });
   for (const [name, sandbox, storage] of [
     ['analyst', 'analysts', {}],
     ['tenant-a', 'analysts', { 'company-data': { prefix: 'tenants/a' } }],
     ['tenant-b', 'analysts', { 'company-data': { prefix: 'tenants/b' } }],
     ['reader', 'readers', {}],
   ] as const) {
-    keys[name] = (await admin('/admin/v1/api-keys', { name, sandbox, storage })).key as string;
+    keys[name] = (await airlock.admin('/admin/v1/api-keys', { name, sandbox, storage })).key as string;
   }
   expect(volume.slug).toBe('company-data');
 }, 120_000);

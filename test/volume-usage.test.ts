@@ -12,12 +12,6 @@ interface VolumeSummary {
   quota_bytes: number | null;
 }
 
-async function admin(path: string, json: unknown, method = 'POST') {
-  const response = await airlock.request<Record<string, unknown>>(path, { method, json, apiKey: airlock.adminToken });
-  expect(response.status, JSON.stringify(response.body)).toBeLessThan(300);
-  return response.body;
-}
-
 const volume = async (slug: string) =>
   (await airlock.request<VolumeSummary>(`/admin/v1/volumes/${slug}`, { apiKey: airlock.adminToken })).body;
 
@@ -44,15 +38,15 @@ const files = (key: string, slug: string, operation: string, json: Record<string
 
 beforeAll(async () => {
   airlock = await startAirlock();
-  await admin('/admin/v1/volumes', { name: 'Measured', slug: 'measured' });
-  await admin('/admin/v1/volumes', { name: 'Small', slug: 'small', quota_bytes: 10_000 });
-  await admin('/admin/v1/sandboxes', { name: 'writers' });
-  await admin('/admin/v1/sandboxes/writers/attachments', { volume: 'measured' });
-  await admin('/admin/v1/sandboxes/writers/attachments', { volume: 'small' });
-  await admin('/admin/v1/sandboxes', { name: 'readers' });
-  await admin('/admin/v1/sandboxes/readers/attachments', { volume: 'small', read_only: true });
-  keys.writer = (await admin('/admin/v1/api-keys', { name: 'writer', sandbox: 'writers' })).key as string;
-  keys.reader = (await admin('/admin/v1/api-keys', { name: 'reader', sandbox: 'readers' })).key as string;
+  await airlock.admin('/admin/v1/volumes', { name: 'Measured', slug: 'measured' });
+  await airlock.admin('/admin/v1/volumes', { name: 'Small', slug: 'small', quota_bytes: 10_000 });
+  await airlock.admin('/admin/v1/sandboxes', { name: 'writers' });
+  await airlock.admin('/admin/v1/sandboxes/writers/attachments', { volume: 'measured' });
+  await airlock.admin('/admin/v1/sandboxes/writers/attachments', { volume: 'small' });
+  await airlock.admin('/admin/v1/sandboxes', { name: 'readers' });
+  await airlock.admin('/admin/v1/sandboxes/readers/attachments', { volume: 'small', read_only: true });
+  keys.writer = (await airlock.admin('/admin/v1/api-keys', { name: 'writer', sandbox: 'writers' })).key as string;
+  keys.reader = (await airlock.admin('/admin/v1/api-keys', { name: 'reader', sandbox: 'readers' })).key as string;
 }, 120_000);
 
 afterAll(async () => {
@@ -108,7 +102,7 @@ describe('volume usage', () => {
   });
 
   it('raising the quota lets calls write again at once', async () => {
-    await admin('/admin/v1/volumes/small', { quota_bytes: 1_000_000 }, 'PATCH');
+    await airlock.admin('/admin/v1/volumes/small', { quota_bytes: 1_000_000 }, 'PATCH');
     expect((await run(keys.writer!, 'print(1)')).body.stdout).toBe('1\n');
   });
 });

@@ -26,6 +26,8 @@ export interface AirlockFixture {
   request<T = Record<string, unknown>>(path: string, init?: RequestInit & { json?: unknown; apiKey?: string | null }): Promise<HttpResult<T>>;
   /** POST /v1/sandbox/execute, expecting 200. */
   execute(body: Record<string, unknown>): Promise<ExecuteResult>;
+  /** An admin API call with the admin token (POST by default), expecting a 2xx answer; its body. */
+  admin(path: string, json: unknown, method?: string): Promise<Record<string, unknown>>;
   /** Stops the server; also removes the data directory unless started with keepDataDirectory. Idempotent. */
   close(): Promise<void>;
   removeDataDirectory(): Promise<void>;
@@ -106,6 +108,11 @@ export async function startAirlock(
       if (response.status !== 200) {
         throw new Error(`execute answered ${response.status}: ${JSON.stringify(response.body)}`);
       }
+      return response.body;
+    },
+    async admin(path, json, method = 'POST') {
+      const response = await request<Record<string, unknown>>(path, { method, json, apiKey: server.adminToken });
+      if (response.status >= 300) throw new Error(`${method} ${path} answered ${response.status}: ${JSON.stringify(response.body)}`);
       return response.body;
     },
     async close() {
