@@ -40,7 +40,7 @@ export interface BenchResults {
   /** Wall time of the whole run. */
   runSeconds: number;
   facts: MachineFacts;
-  image: { version: string; languageVersions: Record<Language, string> };
+  image: { version: string; languageVersions: Partial<Record<Language, string>> };
   settings: {
     warmup: number;
     iterations: number;

@@ -131,7 +131,7 @@ async function run(argv: string[], options: BenchOptions): Promise<void> {
   const deliveryModes = await measureDeliveryModes(warmServer, counts);
   const throughput = await measureThroughput(warmServer, options.seconds);
   const burst = await measureBurst(warmServer, options.burst);
-  const slotMemory = await measureSlotMemory(warmServer, image.manifest.interpreters);
+  const slotMemory = await measureSlotMemory(warmServer, Object.fromEntries(Object.entries(image.manifest.languages).map(([language, entry]) => [language, entry.interpreter])));
   progress(`thread homes: ${counts.iterations} rounds of an ephemeral call and calls on a small and a 50 MiB home`);
   const threads = await measureThreads(warmServer, counts);
   await cleanUp();
@@ -140,7 +140,7 @@ async function run(argv: string[], options: BenchOptions): Promise<void> {
     command: [BENCH_COMMAND, ...argv].join(' '),
     runSeconds: (performance.now() - startedAt) / 1000,
     facts,
-    image: { version: image.manifest.version, languageVersions: image.manifest.languageVersions },
+    image: { version: image.manifest.version, languageVersions: Object.fromEntries(Object.entries(image.manifest.languages).map(([language, entry]) => [language, entry.version])) },
     settings: {
       ...counts,
       pauseMs: SEQUENTIAL_PAUSE_MS,

@@ -9,10 +9,16 @@ export {
   ImageStore,
   ImageBuildError,
   type Image,
-  type ImageManifest,
   type ImageStoreOptions,
   type ProgressListener,
 } from './image/image-store.js';
+export {
+  manifestLanguages,
+  type ImageLanguage,
+  type ImageManifest,
+  type ImagePackage,
+  type ImageSource,
+} from './image/image-manifest.js';
 export { DEFAULT_IMAGE_RECIPE, imageVersion, type ImageRecipe } from './image/image-recipe.js';
 export {
   SandboxStartError,

@@ -4,6 +4,7 @@ import { dirname, join } from 'node:path';
 import { CgroupPool } from './cgroups/cgroup-pool.js';
 import { detectCgroupHierarchy } from './cgroups/detect-cgroups.js';
 import { ImageStore, type Image, type ProgressListener } from './image/image-store.js';
+import { manifestLanguages } from './image/image-manifest.js';
 import { BubblewrapDriver } from './sandbox/bubblewrap-driver.js';
 import { PipeFactory } from './sandbox/pipe-factory.js';
 import { hostHasMemoryForRefill } from './pool/host-memory.js';
@@ -216,7 +217,7 @@ export class SandboxRuntime {
 
   languages(imageName: string): SandboxLanguage[] {
     const loaded = this.#loadedImages.get(imageName);
-    return loaded ? (Object.keys(loaded.image.manifest.interpreters) as SandboxLanguage[]) : [];
+    return loaded ? manifestLanguages(loaded.image.manifest) : [];
   }
 
   /** A sandbox for one execution: a pre-started one from the warm pool if there is one, else a new (cold) one. */
@@ -234,7 +235,7 @@ export class SandboxRuntime {
   async prepare(options: PoolKey): Promise<PreparedSandbox> {
     const loaded = this.#loadedImages.get(options.image);
     if (!loaded) throw new RuntimeUnavailableError(`image "${options.image}" is not loaded`);
-    const interpreter = loaded.image.manifest.interpreters[options.language];
+    const interpreter = loaded.image.manifest.languages[options.language]?.interpreter;
     if (!interpreter) throw new RuntimeUnavailableError(`image "${options.image}" has no ${options.language}`);
     let network: SlotNetwork | undefined;
     if (options.network !== undefined && options.network !== 'none') {

@@ -16,8 +16,8 @@ export async function imagesBuildCommand(options: { dataDir?: string; force?: bo
 
 export async function imagesListCommand(options: { dataDir?: string }): Promise<void> {
   for (const { manifest, rootfs, current } of await imageStore(options).list()) {
-    const languages = Object.entries(manifest.languageVersions)
-      .map(([language, version]) => `${language}: ${version}`)
+    const languages = Object.entries(manifest.languages)
+      .map(([language, entry]) => `${language}: ${entry.version}`)
       .join('; ');
     process.stdout.write(
       `${manifest.name}\t${manifest.version}${current ? ' (current)' : ''}\t${Math.round(manifest.sizeBytes / 1e6)} MB\tbuilt ${manifest.builtAt}\t${languages}\t${rootfs}\n`,

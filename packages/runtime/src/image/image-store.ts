@@ -4,19 +4,8 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { SandboxLanguage } from '../sandbox/sandbox-types.js';
 import { DEFAULT_IMAGE_RECIPE, imageVersion, type ImageRecipe } from './image-recipe.js';
+import type { ImageLanguage, ImageManifest } from './image-manifest.js';
 import { waitForLock } from '@airlock/process-lock';
-
-export interface ImageManifest {
-  name: string;
-  version: string;
-  suite: string;
-  packages: string[];
-  interpreters: Record<SandboxLanguage, string>;
-  /** Interpreter versions read from the built image. */
-  languageVersions: Record<SandboxLanguage, string>;
-  builtAt: string;
-  sizeBytes: number;
-}
 
 export interface Image {
   manifest: ImageManifest;
@@ -101,10 +90,11 @@ export class ImageStore {
         const manifest: ImageManifest = {
           name: recipe.name,
           version: imageVersion(recipe),
-          suite: recipe.suite,
-          packages: recipe.packages,
-          interpreters: recipe.interpreters,
-          languageVersions: await readLanguageVersions(join(staging, 'rootfs'), recipe),
+          source: { kind: 'recipe', suite: recipe.suite },
+          architecture: 'amd64',
+          libc: null,
+          languages: await readLanguages(join(staging, 'rootfs'), recipe),
+          packages: [],
           builtAt: new Date().toISOString(),
           sizeBytes: await directorySize(join(staging, 'rootfs')),
         };
@@ -190,8 +180,8 @@ export class ImageStore {
   }
 }
 
-async function readLanguageVersions(rootfs: string, recipe: ImageRecipe): Promise<Record<SandboxLanguage, string>> {
-  const versions = {} as Record<SandboxLanguage, string>;
+async function readLanguages(rootfs: string, recipe: ImageRecipe): Promise<Partial<Record<SandboxLanguage, ImageLanguage>>> {
+  const languages: Partial<Record<SandboxLanguage, ImageLanguage>> = {};
   for (const [language, interpreter] of Object.entries(recipe.interpreters) as Array<[SandboxLanguage, string]>) {
     const output = await new Promise<string>((resolve, reject) => {
       const child = spawn('chroot', [rootfs, interpreter, '--version'], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -203,9 +193,9 @@ async function readLanguageVersions(rootfs: string, recipe: ImageRecipe): Promis
         code === 0 ? resolve(text) : reject(new ImageBuildError(`${interpreter} --version failed in the new image: ${text}`)),
       );
     });
-    versions[language] = output.split('\n')[0]!.trim();
+    languages[language] = { interpreter, version: output.split('\n')[0]!.trim() };
   }
-  return versions;
+  return languages;
 }
 
 async function directorySize(directory: string): Promise<number> {
