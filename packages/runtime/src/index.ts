@@ -17,6 +17,7 @@ export {
   type ImageLanguage,
   type ImageManifest,
   type ImagePackage,
+  type ImageImportSource,
   type ImageSource,
 } from './image/image-manifest.js';
 export { DEFAULT_IMAGE_RECIPE, imageVersion, type ImageRecipe } from './image/image-recipe.js';

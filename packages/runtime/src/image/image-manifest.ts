@@ -43,3 +43,15 @@ export interface ImageManifest {
 export function manifestLanguages(manifest: ImageManifest): SandboxLanguage[] {
   return (['python', 'node', 'bash'] as const).filter((language) => manifest.languages[language] !== undefined);
 }
+
+/** Where an image is imported from: a registry reference, or an OCI layout or `docker save` archive on disk. */
+export type ImageImportSource =
+  | {
+      kind: 'registry';
+      /** `registry/name:tag` or `registry/name@sha256:<digest>`. */
+      reference: string;
+      credentials?: { username: string; password: string };
+      /** False for a registry served over plain HTTP or with a certificate that cannot be verified. */
+      tlsVerify?: boolean;
+    }
+  | { kind: 'archive'; path: string };
