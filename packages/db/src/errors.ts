@@ -32,6 +32,15 @@ export class DatabaseUsageError extends Error {
   override readonly name = 'DatabaseUsageError';
 }
 
+/** A sandbox config named an image the catalog (table images) does not have. */
+export class UnknownImageError extends Error {
+  override readonly name = 'UnknownImageError';
+
+  constructor(readonly image: string) {
+    super(`no image "${image}" in the image catalog`);
+  }
+}
+
 /** The database holds migrations this build does not know, or the migration files themselves are invalid. */
 export class MigrationError extends Error {
   override readonly name = 'MigrationError';

@@ -4,6 +4,7 @@ export {
   MigrationError,
   TransactionAbortedError,
   UniqueViolationError,
+  UnknownImageError,
 } from './errors.js';
 export { ID_PREFIXES, generateId, type IdKind } from './ids.js';
 export { MIGRATIONS_DIRECTORY, loadMigrations, type Migration } from './migrations.js';
@@ -52,5 +53,12 @@ export {
   type StorageProvider,
   type SyncMode,
 } from './storage-connection-repository.js';
+export {
+  ImageRepository,
+  type ImageOrigin,
+  type ImageRecord,
+  type ImageSourceKind,
+  type ImageStatus,
+} from './image-repository.js';
 export { VolumeRepository, type Volume } from './volume-repository.js';
 export { StorageAttachmentRepository, type AttachRefusal, type StorageAttachment } from './storage-attachment-repository.js';

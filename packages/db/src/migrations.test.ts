@@ -9,6 +9,7 @@ import { MigrationError, OrganizationRepository, loadMigrations, openDatabase } 
 const EXPECTED_TABLES = [
   'api_keys',
   'executions',
+  'images',
   'organizations',
   'sandbox_configs',
   'schema_migrations',

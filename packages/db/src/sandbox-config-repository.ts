@@ -1,5 +1,6 @@
 import type { ExecutionRetention, NetworkMode, ThreadRetention } from '@airlock/contracts';
 import type { Queryable } from './database.js';
+import { UnknownImageError } from './errors.js';
 import { generateId } from './ids.js';
 import { stringListParameter, stringMapParameter } from './sql-text.js';
 
@@ -130,13 +131,18 @@ export class SandboxConfigRepository {
     this.#database = database;
   }
 
-  /** Throws UniqueViolationError (constraint `sandbox_configs_org_id_name_key`) when the org has that name already. */
+  /**
+   * Throws UniqueViolationError (constraint `sandbox_configs_org_id_name_key`) when the org has that name already, and
+   * UnknownImageError when the image catalog lacks the image (its row is locked FOR SHARE meanwhile, so an image
+   * deletion either sees the new config or comes first).
+   */
   async create(config: NewSandboxConfig): Promise<SandboxConfig> {
     const cpu = config.cpu ?? 1;
     const [row] = await this.#database.query<SandboxConfigRow>(
       `INSERT INTO sandbox_configs (id, org_id, name, image, cpu, memory_mb, network, env_vars, timeout_max_seconds,
          execution_retention, thread_retention, network_allow)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10, $11, $12::jsonb)
+       SELECT $1, $2, $3, images.name, $5, $6, $7, $8::jsonb, $9, $10, $11, $12::jsonb FROM images WHERE images.name = $4
+       FOR SHARE
        RETURNING ${SELECT_LIST}`,
       [
         generateId('sandboxConfig'),
@@ -153,7 +159,8 @@ export class SandboxConfigRepository {
         stringListParameter(config.networkAllow ?? []),
       ],
     );
-    return toSandboxConfig(row as SandboxConfigRow);
+    if (row === undefined) throw new UnknownImageError(config.image ?? 'default');
+    return toSandboxConfig(row);
   }
 
   async get(orgId: string, id: string): Promise<SandboxConfig | null> {
@@ -209,7 +216,7 @@ export class SandboxConfigRepository {
 
   /**
    * Changes the given settings and bumps updatedAt. Returns the updated config, or null when the org has no config
-   * with that id. Memory is not derived from cpu here: pass memoryMb when both should change.
+   * with that id or a new image is not in the catalog (locked FOR SHARE like on creation). Memory is not derived from cpu here: pass memoryMb when both should change.
    */
   async update(
     orgId: string,
@@ -226,8 +233,10 @@ export class SandboxConfigRepository {
       assignments.push(`${column} = $${params.length}::${cast}`);
     }
     assignments.push('updated_at = now()');
+    const imageCondition =
+      changes.image === undefined ? '' : `AND EXISTS (SELECT 1 FROM images WHERE name = $${params.push(changes.image)} FOR SHARE)`;
     const [row] = await this.#database.query<SandboxConfigRow>(
-      `UPDATE sandbox_configs SET ${assignments.join(', ')} WHERE org_id = $1 AND id = $2 AND deleted_at IS NULL
+      `UPDATE sandbox_configs SET ${assignments.join(', ')} WHERE org_id = $1 AND id = $2 AND deleted_at IS NULL ${imageCondition}
        RETURNING ${SELECT_LIST}`,
       params,
     );
