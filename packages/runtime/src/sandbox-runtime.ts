@@ -208,16 +208,34 @@ export class SandboxRuntime {
     await assertReachableByOthers(image.rootfs);
     const root = await this.#homes.mountImage({ name, version: image.manifest.version, rootfs: image.rootfs });
     this.#loadedImages.set(name, { image, root });
+    if (loaded) {
+      // A new version replaces the old: warm sandboxes of the old one go, and its root once no sandbox runs on it.
+      await this.#pool?.drop((key) => key.image === name);
+      await this.#homes.unmountImage({ name, version: loaded.image.manifest.version });
+    }
     return image;
+  }
+
+  /**
+   * Stops giving out sandboxes on an image: its warm sandboxes are destroyed and its root is detached (sandboxes still
+   * running on it keep it until they end).
+   */
+  async unloadImage(name: string): Promise<void> {
+    const loaded = this.#loadedImages.get(name);
+    if (!loaded) return;
+    this.#loadedImages.delete(name);
+    await this.#pool?.drop((key) => key.image === name);
+    await this.#homes.unmountImage({ name, version: loaded.image.manifest.version });
   }
 
   isImageLoaded(name: string): boolean {
     return this.#loadedImages.has(name);
   }
 
-  languages(imageName: string): SandboxLanguage[] {
+  /** The languages of a loaded image; null when the image is not loaded on this server. */
+  languages(imageName: string): SandboxLanguage[] | null {
     const loaded = this.#loadedImages.get(imageName);
-    return loaded ? manifestLanguages(loaded.image.manifest) : [];
+    return loaded ? manifestLanguages(loaded.image.manifest) : null;
   }
 
   /** A sandbox for one execution: a pre-started one from the warm pool if there is one, else a new (cold) one. */

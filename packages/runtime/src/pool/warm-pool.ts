@@ -140,6 +140,17 @@ export class WarmPool {
     };
   }
 
+  /** Destroys the ready sandboxes of the keys `matches` selects and forgets those keys (an image going away). */
+  async drop(matches: (key: PoolKey) => boolean): Promise<void> {
+    const sandboxes: PreparedSandbox[] = [];
+    for (const [name, state] of this.#keys) {
+      if (!matches(state.key)) continue;
+      sandboxes.push(...state.ready.splice(0));
+      this.#keys.delete(name);
+    }
+    await Promise.all(sandboxes.map((sandbox) => sandbox.destroy()));
+  }
+
   /** Destroys every ready sandbox and stops refilling; sandboxes still starting are destroyed when they are ready. */
   async close(): Promise<void> {
     this.#closed = true;

@@ -85,6 +85,13 @@ export class HomeMounts {
     return root;
   }
 
+  /** Detaches an image's overlay (sandboxes still running on it keep it) and removes its mount directory. */
+  async unmountImage(image: { name: string; version: string }): Promise<void> {
+    const directory = join(this.root, `image-${image.name}-${image.version}`);
+    await this.#spawner.unmount(join(directory, 'root'));
+    await fs.rm(directory, { recursive: true, force: true });
+  }
+
   /** Detaches every home mount and the root itself. */
   async close(): Promise<void> {
     await detachTree(this.root);
