@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { EnvVars } from './execute.js';
+import { ImageName } from './images.js';
 import { Allowlist, NETWORK_MODES } from './network.js';
 import { KeyMountScope, KeyStorage, MountName } from './storage.js';
 import { Text } from './text.js';
@@ -66,7 +67,7 @@ export const THREAD_RETENTIONS = ['24h', '7d', '30d', 'forever'] as const;
 export type ThreadRetention = (typeof THREAD_RETENTIONS)[number];
 
 export const SandboxSettingsRequest = z.strictObject({
-  image: z.string().min(1).optional(),
+  image: ImageName.optional().describe('a ready image of the catalog (GET /admin/v1/images); default "default"'),
   cpu: z.number().min(0.5, 'at least 0.5 cores').max(4, 'at most 4 cores').optional(),
   memory_mb: z.number().int().min(128, 'at least 128 MiB').max(16384, 'at most 16384 MiB').optional(),
   network: z

@@ -140,3 +140,13 @@ export {
   keyStorageProblem,
   normalizedKeyStorage,
 } from './storage.js';
+export {
+  IMAGE_NAME_PATTERN,
+  IMAGE_STATUSES,
+  ImageListResponse,
+  ImageManifestSummary,
+  ImageName,
+  ImagePath,
+  ImageSummary,
+  ImportImageRequest,
+} from './images.js';
