@@ -1,10 +1,12 @@
 /*
- * fs-extras.node: the three file system calls the home layers need that Node.js does not offer.
+ * fs-extras.node: the file system calls the home layers and image imports need that Node.js does not offer.
  *
- *   isOpaque(path)        lgetxattr(path, "trusted.overlay.opaque") == "y": overlayfs marks a directory of the
- *                         upper layer opaque when it hides everything below it (deleted, then made again)
- *   setOpaque(path)       lsetxattr of that attribute, to mark a directory of a lower layer the same way
- *   makeWhiteout(path)    mknod(path, S_IFCHR, 0:0): overlayfs's mark for a deleted file or directory
+ *   isOpaque(path)          lgetxattr(path, "trusted.overlay.opaque") == "y": overlayfs marks a directory of the
+ *                           upper layer opaque when it hides everything below it (deleted, then made again)
+ *   setOpaque(path)         lsetxattr of that attribute, to mark a directory of a lower layer the same way
+ *   makeWhiteout(path)      mknod(path, S_IFCHR, 0:0): overlayfs's mark for a deleted file or directory
+ *   dropCapabilities(path)  lremovexattr(path, "security.capability"): the capabilities a file of an imported image
+ *                           may carry; answers whether it had any
  *
  * Each throws an Error with the errno name in `code` (ENOENT, ...); isOpaque answers false when the attribute is
  * absent or the file system has no extended attributes.
@@ -21,6 +23,7 @@
 #include <sys/xattr.h>
 
 #define OPAQUE_ATTRIBUTE "trusted.overlay.opaque"
+#define CAPABILITY_ATTRIBUTE "security.capability"
 #define MAX_PATH_BYTES 4096
 
 static napi_value throw_errno(napi_env env, int error, const char *call) {
@@ -74,11 +77,22 @@ static napi_value make_whiteout(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+static napi_value drop_capabilities(napi_env env, napi_callback_info info) {
+  char path[MAX_PATH_BYTES];
+  if (!path_argument(env, info, path)) return NULL;
+  int dropped = lremovexattr(path, CAPABILITY_ATTRIBUTE) == 0;
+  if (!dropped && errno != ENODATA && errno != ENOTSUP) return throw_errno(env, errno, "lremovexattr");
+  napi_value result;
+  napi_get_boolean(env, dropped, &result);
+  return result;
+}
+
 static napi_value initialize(napi_env env, napi_value exports) {
   napi_property_descriptor functions[] = {
     {"isOpaque", NULL, is_opaque, NULL, NULL, NULL, napi_default, NULL},
     {"setOpaque", NULL, set_opaque, NULL, NULL, NULL, napi_default, NULL},
     {"makeWhiteout", NULL, make_whiteout, NULL, NULL, NULL, napi_default, NULL},
+    {"dropCapabilities", NULL, drop_capabilities, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof functions / sizeof functions[0], functions);
   return exports;
