@@ -12,6 +12,7 @@ export {
   type ImageStoreOptions,
   type ProgressListener,
 } from './image/image-store.js';
+export { ImageImportError } from './image/image-import-error.js';
 export {
   manifestLanguages,
   type ImageLanguage,

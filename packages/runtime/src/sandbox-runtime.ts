@@ -7,6 +7,7 @@ import { ImageStore, type Image, type ProgressListener } from './image/image-sto
 import { manifestLanguages } from './image/image-manifest.js';
 import { BubblewrapDriver } from './sandbox/bubblewrap-driver.js';
 import { PipeFactory } from './sandbox/pipe-factory.js';
+import { ProbeSandboxes } from './sandbox/probe-sandboxes.js';
 import { hostHasMemoryForRefill } from './pool/host-memory.js';
 import { WarmPool, type PoolKey, type PoolStatistics } from './pool/warm-pool.js';
 import { SandboxNetworks, type SlotNetwork } from './network/sandbox-networks.js';
@@ -172,7 +173,12 @@ export class SandboxRuntime {
       cgroups,
       outputLimitBytes: options.outputLimitBytes,
     });
-    const images = new ImageStore({ directory: options.imagesDirectory, mirror: options.imageMirror });
+    const images = new ImageStore({
+      directory: options.imagesDirectory,
+      mirror: options.imageMirror,
+      // An imported image's interpreters are discovered by running them in sandboxes of this runtime.
+      probe: new ProbeSandboxes(homes, driver),
+    });
     const { network } = options;
     const networks =
       network &&

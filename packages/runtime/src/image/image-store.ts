@@ -1,11 +1,15 @@
 import { spawn } from 'node:child_process';
 import { promises as fs } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { SandboxLanguage } from '../sandbox/sandbox-types.js';
 import { DEFAULT_IMAGE_RECIPE, imageVersion, type ImageRecipe } from './image-recipe.js';
 import type { ImageLanguage, ImageManifest } from './image-manifest.js';
-import { waitForLock } from '@airlock/process-lock';
+import { waitForLock, type ReleaseLock } from '@airlock/process-lock';
+import type { ImageProbe } from './image-discovery.js';
+import { fetchImage, unpackImage, type ImportTools } from './image-import.js';
+import { ImageImportError } from './image-import-error.js';
+import type { ImageImportSource } from './image-manifest.js';
 
 export interface Image {
   manifest: ImageManifest;
@@ -17,6 +21,13 @@ export interface ImageStoreOptions {
   mirror?: string;
   securityMirror?: string;
   mmdebstrapPath?: string;
+  /** The programs imports run. */
+  importTools?: ImportTools;
+  /**
+   * Runs an imported image's interpreters in sandboxes, to find its languages; the sandbox runtime gives its own.
+   * Without it imports are refused.
+   */
+  probe?: ImageProbe;
   recipes?: ImageRecipe[];
 }
 
@@ -27,6 +38,10 @@ export class ImageBuildError extends Error {
 }
 
 const MANIFEST_FILE = 'image.json';
+/** What an imported image may be called; it names a directory, so nothing else. */
+const IMPORT_NAME = /^[a-z0-9][a-z0-9._-]{0,62}$/;
+/** A build's or an import's staging directory (fs.mkdtemp's six characters at the end) and the image's name. */
+const STAGING_DIRECTORY = /^\.(?:build|import)-(.+)-[A-Za-z0-9]{6}$/;
 
 /** Runtime images: root file systems built from Debian packages, versioned by recipe, cached under one directory. */
 export class ImageStore {
@@ -46,23 +61,27 @@ export class ImageStore {
     return [...this.#recipes.keys()];
   }
 
-  /** Every built image on disk, current or not. */
+  /**
+   * Every built or imported image on disk, current or not: a recipe's current version is its recipe's, an imported
+   * image's its latest import.
+   */
   async list(): Promise<Array<Image & { current: boolean }>> {
-    const entries = await fs.readdir(this.#options.directory, { withFileTypes: true }).catch(() => []);
-    const images: Array<Image & { current: boolean }> = [];
-    for (const entry of entries) {
-      if (!entry.isDirectory() || entry.name.startsWith('.')) continue;
-      const image = await this.#read(join(this.#options.directory, entry.name));
-      if (!image) continue;
+    const images = await this.#readAll();
+    const current = (image: Image): boolean => {
       const recipe = this.#recipes.get(image.manifest.name);
-      images.push({ ...image, current: recipe !== undefined && imageVersion(recipe) === image.manifest.version });
-    }
-    return images.sort((a, b) => a.manifest.name.localeCompare(b.manifest.name));
+      if (recipe) return image.manifest.source.kind === 'recipe' && imageVersion(recipe) === image.manifest.version;
+      return latestImport(images, image.manifest.name) === image;
+    };
+    return images
+      .map((image) => ({ ...image, current: current(image) }))
+      .sort((a, b) => a.manifest.name.localeCompare(b.manifest.name));
   }
 
-  /** The current version of an image if it is built. */
+  /** The current version of an image if it is on disk: a recipe's if it is built, an imported image's latest. */
   async get(name: string): Promise<Image | null> {
-    return this.#read(this.#imageDirectory(this.#recipe(name)));
+    const recipe = this.#recipes.get(name);
+    if (recipe) return this.#read(this.#imageDirectory(recipe));
+    return latestImport(await this.#readAll(), name);
   }
 
   /** The current version of an image, built first if needed (one build at a time per image, across processes). */
@@ -110,6 +129,123 @@ export class ImageStore {
     } finally {
       await release();
     }
+  }
+
+  /**
+   * Imports an OCI image from a registry or an archive on disk (docs/decisions/0026-oci-image-import.md): skopeo
+   * copies it for this host's architecture, umoci unpacks it, device nodes, setuid and setgid bits and file
+   * capabilities are neutralised, the mount points and the sandbox user are added, and its C library and languages
+   * are discovered (the interpreters run in sandboxes). The new version (named by its manifest digest) replaces the
+   * image's earlier ones once it is complete; an import that fails leaves nothing behind. One build or import of a
+   * name at a time, across processes.
+   */
+  async import(name: string, source: ImageImportSource, options: { onProgress?: ProgressListener } = {}): Promise<Image> {
+    const onProgress = options.onProgress ?? (() => undefined);
+    const probe = this.#options.probe;
+    if (!IMPORT_NAME.test(name)) {
+      throw new ImageImportError(`"${name}" is not an image name: lowercase letters, digits, dots, dashes and underscores, at most 63`);
+    }
+    if (this.#recipes.has(name)) throw new ImageImportError(`"${name}" is a recipe image's name; import under another name`);
+    if (!probe) throw new ImageImportError('importing an image needs the sandbox runtime, which runs its interpreters to discover them');
+    const release = await this.#lock(name, onProgress);
+    try {
+      const staging = await fs.mkdtemp(join(this.#options.directory, `.import-${name}-`));
+      try {
+        const context = { staging, source, tools: this.#options.importTools ?? {}, probe, onProgress };
+        const fetched = await fetchImage(context);
+        const target = join(this.#options.directory, `${name}-${fetched.version}`);
+        const existing = await this.#read(target);
+        if (existing?.manifest.name === name && existing.manifest.source.kind !== 'recipe') {
+          onProgress(`image ${name} ${fetched.version} is already imported`);
+          await fs.rm(staging, { recursive: true, force: true });
+          await this.#removeImported(name, existing.manifest.version);
+          return existing;
+        }
+        const imported = await unpackImage(context, fetched);
+        const manifest: ImageManifest = { name, ...imported, packages: [], builtAt: new Date().toISOString() };
+        await fs.writeFile(join(staging, MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`);
+        await fs.chmod(staging, 0o755);
+        await fs.rm(target, { recursive: true, force: true });
+        await fs.rename(staging, target);
+        await this.#removeImported(name, manifest.version);
+        onProgress(`image ${name} ${manifest.version} ready (${Math.round(manifest.sizeBytes / 1e6)} MB)`);
+        return { manifest, rootfs: join(target, 'rootfs') };
+      } catch (error) {
+        await fs.rm(staging, { recursive: true, force: true });
+        throw error;
+      }
+    } finally {
+      await release();
+    }
+  }
+
+  /** Removes every version of an image from disk (a recipe image is built again when next needed). */
+  async remove(name: string): Promise<void> {
+    const release = await this.#lock(name, () => undefined);
+    try {
+      for (const image of await this.#readAll()) {
+        if (image.manifest.name === name) await fs.rm(dirname(image.rootfs), { recursive: true, force: true });
+      }
+    } finally {
+      await release();
+    }
+  }
+
+  /**
+   * Removes what interrupted builds and imports left: their staging directories (`.build-*`, `.import-*`) and imported
+   * versions older than an image's latest, each under its image's lock. The server calls it as it starts.
+   */
+  async cleanup(): Promise<void> {
+    const entries = await fs.readdir(this.#options.directory).catch(() => []);
+    for (const entry of entries) {
+      const name = STAGING_DIRECTORY.exec(entry)?.[1];
+      if (name === undefined) continue;
+      const release = await this.#lock(name, () => undefined);
+      try {
+        await fs.rm(join(this.#options.directory, entry), { recursive: true, force: true });
+      } finally {
+        await release();
+      }
+    }
+    const images = await this.#readAll();
+    for (const name of new Set(images.map((image) => image.manifest.name))) {
+      const latest = this.#recipes.has(name) ? null : latestImport(images, name);
+      if (!latest) continue;
+      const release = await this.#lock(name, () => undefined);
+      try {
+        await this.#removeImported(name, latest.manifest.version);
+      } finally {
+        await release();
+      }
+    }
+  }
+
+  /** The inter-process lock of one image's builds, imports and removal. */
+  async #lock(name: string, onProgress: ProgressListener): Promise<ReleaseLock> {
+    await fs.mkdir(this.#options.directory, { recursive: true, mode: 0o755 });
+    return waitForLock(join(this.#options.directory, `.${name}.lock`), () => onProgress(`waiting for another process working on image ${name}`));
+  }
+
+  /** Removes the imported versions of an image other than `keep`; call under its lock. */
+  async #removeImported(name: string, keep: string): Promise<void> {
+    for (const image of await this.#readAll()) {
+      const { manifest } = image;
+      if (manifest.name === name && manifest.source.kind !== 'recipe' && manifest.version !== keep) {
+        await fs.rm(dirname(image.rootfs), { recursive: true, force: true });
+      }
+    }
+  }
+
+  /** Every complete image on disk (a directory with its manifest). */
+  async #readAll(): Promise<Image[]> {
+    const entries = await fs.readdir(this.#options.directory, { withFileTypes: true }).catch(() => []);
+    const images: Image[] = [];
+    for (const entry of entries) {
+      if (!entry.isDirectory() || entry.name.startsWith('.')) continue;
+      const image = await this.#read(join(this.#options.directory, entry.name));
+      if (image) images.push(image);
+    }
+    return images;
   }
 
   #recipe(name: string): ImageRecipe {
@@ -196,6 +332,16 @@ async function readLanguages(rootfs: string, recipe: ImageRecipe): Promise<Parti
     languages[language] = { interpreter, version: output.split('\n')[0]!.trim() };
   }
   return languages;
+}
+
+/** The latest import of an image among `images`, or null when it has none. */
+function latestImport(images: readonly Image[], name: string): Image | null {
+  let latest: Image | null = null;
+  for (const image of images) {
+    if (image.manifest.name !== name || image.manifest.source.kind === 'recipe') continue;
+    if (!latest || image.manifest.builtAt > latest.manifest.builtAt) latest = image;
+  }
+  return latest;
 }
 
 async function directorySize(directory: string): Promise<number> {
