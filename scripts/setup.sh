@@ -3,13 +3,15 @@
 #   scripts/setup.sh            packages to run Airlock, rclone (storage mounts), npm dependencies, build
 #   scripts/setup.sh --test     the same, plus what the test suite needs (PostgreSQL server, Chromium, schemathesis, the
 #                               Python SDK's venv, the Node 18 and 22, Deno and Bun builds the SDK is tested in, the
-#                               GCS emulator)
+#                               GCS emulator, an OCI registry)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-packages=(bubblewrap mmdebstrap libseccomp-dev gcc libc6-dev pkg-config ca-certificates nftables iproute2 conntrack fuse3 python3-pip)
+# skopeo and umoci import OCI images (docs/decisions/0026-oci-image-import.md).
+packages=(bubblewrap mmdebstrap libseccomp-dev gcc libc6-dev pkg-config ca-certificates nftables iproute2 conntrack fuse3 python3-pip
+  skopeo umoci)
 if [[ "${1:-}" == "--test" ]]; then
-  packages+=(postgresql python3-venv chromium systemd)
+  packages+=(postgresql python3-venv chromium systemd libcap2-bin)
 fi
 
 as_root() {
@@ -80,22 +82,28 @@ if [[ "${1:-}" == "--test" ]]; then
     touch "$python_sdk_stamp"
   fi
   scripts/install-test-runtimes.sh
-  # fake-gcs-server, the GCS emulator of the storage tests, built from the Go module proxy into .cache/tools. Its go.mod
-  # asks for Go 1.26: a Go of 1.21 or newer fetches that toolchain from the proxy itself (GOTOOLCHAIN=auto); Debian 12's
-  # golang-go (1.19) cannot. Azurite (Azure) is a devDependency; the S3 emulator is the pinned rclone's `serve s3`.
-  fake_gcs_version=1.56.1
-  fake_gcs_directory=$PWD/.cache/tools/fake-gcs-server-$fake_gcs_version
-  if [[ ! -x "$fake_gcs_directory/fake-gcs-server" ]]; then
+  # Go programs of the tests, built from the Go module proxy into .cache/tools/<name>-<version>: fake-gcs-server, the GCS
+  # emulator of the storage tests, and crane, whose `crane registry serve` is the image import tests' registry. A Go of
+  # 1.21 or newer fetches the toolchain a module's go.mod asks for (fake-gcs-server's: 1.26) from the proxy itself
+  # (GOTOOLCHAIN=auto); Debian 12's golang-go (1.19) cannot. Azurite (Azure) is a devDependency; the S3 emulator is the
+  # pinned rclone's `serve s3`.
+  go_tool() {
+    local name=$1 version=$2 package=$3
+    local directory=$PWD/.cache/tools/$name-$version
+    [[ -x "$directory/$name" ]] && return
+    local go
     go=$(command -v go || echo /usr/local/go/bin/go)
     if [[ ! "$("$go" env GOVERSION 2>/dev/null)" =~ ^go1\.([0-9]+) ]] || ((BASH_REMATCH[1] < 21)); then
-      echo "setup: Go 1.21 or newer is needed to build fake-gcs-server (found: $("$go" version 2>/dev/null || echo none));" \
+      echo "setup: Go 1.21 or newer is needed to build $name (found: $("$go" version 2>/dev/null || echo none));" \
         "install it from https://go.dev/dl (Debian 12's golang-go is 1.19)" >&2
       exit 1
     fi
-    echo "setup: building fake-gcs-server $fake_gcs_version into .cache/tools"
-    rm -rf .cache/tools/fake-gcs-server-* && mkdir -p "$fake_gcs_directory.partial"
-    GOBIN="$fake_gcs_directory.partial" GOTOOLCHAIN=auto "$go" install "github.com/fsouza/fake-gcs-server@v$fake_gcs_version"
-    mv "$fake_gcs_directory.partial" "$fake_gcs_directory"
-  fi
+    echo "setup: building $name $version into .cache/tools"
+    rm -rf .cache/tools/"$name"-* && mkdir -p "$directory.partial"
+    GOBIN="$directory.partial" GOTOOLCHAIN=auto "$go" install "$package@v$version"
+    mv "$directory.partial" "$directory"
+  }
+  go_tool fake-gcs-server 1.56.1 github.com/fsouza/fake-gcs-server
+  go_tool crane 0.22.1 github.com/google/go-containerregistry/cmd/crane
 fi
 echo "setup: done"
