@@ -21,7 +21,8 @@ export {
   type ImageImportSource,
   type ImageSource,
 } from './image/image-manifest.js';
-export { DEFAULT_IMAGE_RECIPE, imageVersion, type ImageRecipe } from './image/image-recipe.js';
+export { imageVersion, type ImageRecipe, type NodeRelease, type NpmPin } from './image/image-recipe.js';
+export { BUILTIN_IMAGE_RECIPES, DEFAULT_IMAGE_RECIPE, SLIM_IMAGE_RECIPE } from './image/builtin-recipes.js';
 export {
   SandboxStartError,
   SANDBOX_HOME,

@@ -2,9 +2,12 @@ import { spawn } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
-import type { SandboxLanguage } from '../sandbox/sandbox-types.js';
-import { DEFAULT_IMAGE_RECIPE, imageVersion, type ImageRecipe } from './image-recipe.js';
-import type { ImageLanguage, ImageManifest } from './image-manifest.js';
+import { BUILTIN_IMAGE_RECIPES } from './builtin-recipes.js';
+import { debianSources } from './debian-sources.js';
+import { readInventory } from './image-inventory.js';
+import { imageVersion, type ImageRecipe } from './image-recipe.js';
+import type { ImageManifest } from './image-manifest.js';
+import { fetchRecipeDownloads, type DownloadSources } from './recipe-downloads.js';
 import { waitForLock, type ReleaseLock } from '@airlock/process-lock';
 import type { ImageProbe } from './image-discovery.js';
 import { fetchImage, unpackImage, type ImportTools } from './image-import.js';
@@ -16,8 +19,9 @@ export interface Image {
   rootfs: string;
 }
 
-export interface ImageStoreOptions {
+export interface ImageStoreOptions extends DownloadSources {
   directory: string;
+  /** A Debian mirror; a snapshot.debian.org URL with a date fixes the archive at that moment. */
   mirror?: string;
   securityMirror?: string;
   mmdebstrapPath?: string;
@@ -28,7 +32,8 @@ export interface ImageStoreOptions {
    * Without it imports are refused.
    */
   probe?: ImageProbe;
-  recipes?: ImageRecipe[];
+  /** @default the built-in recipes: default and slim */
+  recipes?: readonly ImageRecipe[];
 }
 
 export type ProgressListener = (line: string) => void;
@@ -42,15 +47,20 @@ const MANIFEST_FILE = 'image.json';
 const IMPORT_NAME = /^[a-z0-9][a-z0-9._-]{0,62}$/;
 /** A build's or an import's staging directory (fs.mkdtemp's six characters at the end) and the image's name. */
 const STAGING_DIRECTORY = /^\.(?:build|import)-(.+)-[A-Za-z0-9]{6}$/;
+/** Every Debian package of a built image with its version, next to its manifest. */
+const DEBIAN_PACKAGES_FILE = 'debian-packages.txt';
 
-/** Runtime images: root file systems built from Debian packages, versioned by recipe, cached under one directory. */
+/**
+ * Runtime images: root file systems built from Debian packages and pinned downloads, versioned by recipe, cached under
+ * one directory.
+ */
 export class ImageStore {
   readonly #options: ImageStoreOptions;
   readonly #recipes: Map<string, ImageRecipe>;
 
   constructor(options: ImageStoreOptions) {
     this.#options = options;
-    this.#recipes = new Map((options.recipes ?? [DEFAULT_IMAGE_RECIPE]).map((recipe) => [recipe.name, recipe]));
+    this.#recipes = new Map((options.recipes ?? BUILTIN_IMAGE_RECIPES).map((recipe) => [recipe.name, recipe]));
   }
 
   get directory(): string {
@@ -105,18 +115,25 @@ export class ImageStore {
       const staging = await fs.mkdtemp(join(this.#options.directory, `.build-${name}-`));
       try {
         await fs.chmod(staging, 0o755);
+        // Beside the root file system, where the recipe's hooks find it as "$1/../downloads".
+        const downloads = join(staging, 'downloads');
+        await fs.mkdir(downloads);
+        await fetchRecipeDownloads(recipe, downloads, this.#options, onProgress);
         await this.#bootstrap(recipe, join(staging, 'rootfs'), onProgress);
+        await fs.rm(downloads, { recursive: true });
+        const inventory = await readInventory(join(staging, 'rootfs'), recipe);
         const manifest: ImageManifest = {
           name: recipe.name,
           version: imageVersion(recipe),
           source: { kind: 'recipe', suite: recipe.suite },
           architecture: 'amd64',
-          libc: null,
-          languages: await readLanguages(join(staging, 'rootfs'), recipe),
-          packages: [],
+          libc: inventory.libc,
+          languages: inventory.languages,
+          packages: inventory.packages,
           builtAt: new Date().toISOString(),
           sizeBytes: await directorySize(join(staging, 'rootfs')),
         };
+        await fs.writeFile(join(staging, DEBIAN_PACKAGES_FILE), inventory.debianPackages);
         await fs.writeFile(join(staging, MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`);
         await fs.rm(target, { recursive: true, force: true });
         await fs.rename(staging, target);
@@ -124,7 +141,7 @@ export class ImageStore {
         return { manifest, rootfs: join(target, 'rootfs') };
       } catch (error) {
         await fs.rm(staging, { recursive: true, force: true });
-        throw error;
+        throw error instanceof ImageBuildError ? error : new ImageBuildError(`image ${name}: ${(error as Error).message}`);
       }
     } finally {
       await release();
@@ -135,8 +152,9 @@ export class ImageStore {
    * Imports an OCI image from a registry or an archive on disk (docs/decisions/0026-oci-image-import.md): skopeo
    * copies it for this host's architecture, umoci unpacks it, device nodes, setuid and setgid bits and file
    * capabilities are neutralised, the mount points and the sandbox user are added, and its C library and languages
-   * are discovered (the interpreters run in sandboxes). The new version (named by its manifest digest) replaces the
-   * image's earlier ones once it is complete; an import that fails leaves nothing behind. One build or import of a
+   * are discovered (the interpreters run in sandboxes). The new version (named by its manifest digest) is the image's
+   * current one once it is complete (earlier versions stay until SandboxRuntime retires them, or until cleanup); an
+   * import that fails leaves nothing behind. One build or import of a
    * name at a time, across processes.
    */
   async import(name: string, source: ImageImportSource, options: { onProgress?: ProgressListener } = {}): Promise<Image> {
@@ -158,7 +176,6 @@ export class ImageStore {
         if (existing?.manifest.name === name && existing.manifest.source.kind !== 'recipe') {
           onProgress(`image ${name} ${fetched.version} is already imported`);
           await fs.rm(staging, { recursive: true, force: true });
-          await this.#removeImported(name, existing.manifest.version);
           return existing;
         }
         const imported = await unpackImage(context, fetched);
@@ -167,7 +184,6 @@ export class ImageStore {
         await fs.chmod(staging, 0o755);
         await fs.rm(target, { recursive: true, force: true });
         await fs.rename(staging, target);
-        await this.#removeImported(name, manifest.version);
         onProgress(`image ${name} ${manifest.version} ready (${Math.round(manifest.sizeBytes / 1e6)} MB)`);
         return { manifest, rootfs: join(target, 'rootfs') };
       } catch (error) {
@@ -179,12 +195,31 @@ export class ImageStore {
     }
   }
 
-  /** Removes every version of an image from disk (a recipe image is built again when next needed). */
-  async remove(name: string): Promise<void> {
+  /**
+   * Removes every version of an image from disk but `keep` (a recipe image is built again when next needed; a version
+   * sandboxes still run on is kept, to be removed with removeVersion once they end).
+   */
+  async remove(name: string, options: { keep?: string | undefined } = {}): Promise<void> {
     const release = await this.#lock(name, () => undefined);
     try {
       for (const image of await this.#readAll()) {
-        if (image.manifest.name === name) await fs.rm(dirname(image.rootfs), { recursive: true, force: true });
+        if (image.manifest.name === name && image.manifest.version !== options.keep) {
+          await fs.rm(dirname(image.rootfs), { recursive: true, force: true });
+        }
+      }
+    } finally {
+      await release();
+    }
+  }
+
+  /** Removes one version of an image from disk. */
+  async removeVersion(name: string, version: string): Promise<void> {
+    const release = await this.#lock(name, () => undefined);
+    try {
+      for (const image of await this.#readAll()) {
+        if (image.manifest.name === name && image.manifest.version === version) {
+          await fs.rm(dirname(image.rootfs), { recursive: true, force: true });
+        }
       }
     } finally {
       await release();
@@ -268,14 +303,18 @@ export class ImageStore {
   }
 
   async #bootstrap(recipe: ImageRecipe, rootfs: string, onProgress: ProgressListener): Promise<void> {
-    const mirror = this.#options.mirror ?? 'http://deb.debian.org/debian';
-    const securityMirror = this.#options.securityMirror ?? 'http://deb.debian.org/debian-security';
+    const { sources, aptOptions } = debianSources({
+      suite: recipe.suite,
+      mirror: this.#options.mirror,
+      securityMirror: this.#options.securityMirror,
+    });
     const command = this.#options.mmdebstrapPath ?? 'mmdebstrap';
     const args = [
       '--variant=minbase',
       '--mode=auto',
       '--format=directory',
       `--include=${recipe.packages.join(',')}`,
+      ...aptOptions.map((option) => `--aptopt=${option}`),
       '--dpkgopt=path-exclude=/usr/share/doc/*',
       '--dpkgopt=path-include=/usr/share/doc/*/copyright',
       '--dpkgopt=path-exclude=/usr/share/man/*',
@@ -283,9 +322,7 @@ export class ImageStore {
       ...recipe.customizeHooks.map((hook) => `--customize-hook=${hook}`),
       recipe.suite,
       rootfs,
-      `deb ${mirror} ${recipe.suite} main`,
-      `deb ${mirror} ${recipe.suite}-updates main`,
-      `deb ${securityMirror} ${recipe.suite}-security main`,
+      ...sources,
     ];
     onProgress(`building image ${recipe.name} from Debian ${recipe.suite} (${recipe.packages.length} packages)`);
     const tail: string[] = [];
@@ -314,24 +351,6 @@ export class ImageStore {
       );
     });
   }
-}
-
-async function readLanguages(rootfs: string, recipe: ImageRecipe): Promise<Partial<Record<SandboxLanguage, ImageLanguage>>> {
-  const languages: Partial<Record<SandboxLanguage, ImageLanguage>> = {};
-  for (const [language, interpreter] of Object.entries(recipe.interpreters) as Array<[SandboxLanguage, string]>) {
-    const output = await new Promise<string>((resolve, reject) => {
-      const child = spawn('chroot', [rootfs, interpreter, '--version'], { stdio: ['ignore', 'pipe', 'pipe'] });
-      let text = '';
-      child.stdout.on('data', (chunk: Buffer) => (text += chunk.toString()));
-      child.stderr.on('data', (chunk: Buffer) => (text += chunk.toString()));
-      child.on('error', reject);
-      child.on('close', (code) =>
-        code === 0 ? resolve(text) : reject(new ImageBuildError(`${interpreter} --version failed in the new image: ${text}`)),
-      );
-    });
-    languages[language] = { interpreter, version: output.split('\n')[0]!.trim() };
-  }
-  return languages;
 }
 
 /** The latest import of an image among `images`, or null when it has none. */
