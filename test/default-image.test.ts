@@ -1,0 +1,97 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it, inject } from 'vitest';
+import { ImageStore } from '../packages/runtime/src/image/image-store.js';
+import { startAirlock, type AirlockFixture } from './support/airlock-fixture.js';
+
+let airlock: AirlockFixture;
+beforeAll(async () => {
+  airlock = await startAirlock();
+});
+afterAll(async () => {
+  await airlock?.close();
+});
+
+const DATA_STACK = ['pandas', 'numpy', 'matplotlib', 'sklearn', 'scipy', 'pyarrow', 'PIL', 'lxml', 'bs4', 'openpyxl', 'sympy', 'requests', 'httpx'];
+
+describe('the default image', () => {
+  it('runs Python 3.13', async () => {
+    const result = await airlock.execute({ language: 'python', code: 'import sys; print(sys.version_info[:2], sys.executable)' });
+    expect(result).toMatchObject({ exit_code: 0, stdout: '(3, 13) /usr/bin/python3\n', stderr: '' });
+  });
+
+  it('runs Node.js 24, the official build with its start-up snapshot, and npm', async () => {
+    const result = await airlock.execute({
+      language: 'node',
+      code: 'console.log(process.versions.node.split(".")[0], process.execPath, process.config.variables.node_use_node_snapshot)',
+    });
+    expect(result).toMatchObject({ exit_code: 0, stdout: '24 /usr/local/bin/node true\n', stderr: '' });
+    const npm = await airlock.execute({ language: 'bash', code: 'npm --version && npx --version' });
+    expect(npm).toMatchObject({ exit_code: 0, stderr: '' });
+    expect(npm.stdout).toMatch(/^(\d+\.\d+\.\d+)\n\1\n$/);
+  });
+
+  it('imports the data stack', async () => {
+    const result = await airlock.execute({
+      language: 'python',
+      code: `import ${DATA_STACK.join(', ')}\nprint(pandas.DataFrame({"a": [1, 2, 3]}).a.sum(), numpy.__version__.split(".")[0])`,
+    });
+    expect(result).toMatchObject({ exit_code: 0, stderr: '' });
+    expect(result.stdout).toMatch(/^6 2\n$/);
+  });
+
+  it('plots with matplotlib into the thread home without warnings, and the PNG downloads through the Files API', async () => {
+    const code = [
+      'import numpy as np',
+      'import matplotlib.pyplot as plt',
+      'x = np.linspace(0, 2 * np.pi, 200)',
+      'plt.plot(x, np.sin(x))',
+      'plt.title("sine")',
+      'plt.savefig("plot.png")',
+      'import matplotlib; print(matplotlib.get_backend())',
+    ].join('\n');
+    const result = await airlock.execute({ language: 'python', thread_id: 'default-image-plot', code });
+    expect(result).toMatchObject({ exit_code: 0, stdout: 'Agg\n', stderr: '' });
+
+    const files = async (operation: string, json: Record<string, unknown>) =>
+      (await airlock.request(`/v1/files/${operation}`, { method: 'POST', json: { source: 'thread', id: 'default-image-plot', ...json } })).body;
+    const listed = (await files('list', {})).files as Array<{ path: string; size: number }>;
+    expect(listed.find((entry) => entry.path === 'plot.png')?.size).toBeGreaterThan(10_000);
+    const { url } = (await files('download_url', { path: 'plot.png' })) as { url: string };
+    const png = Buffer.from(await (await fetch(url)).arrayBuffer());
+    expect(png.subarray(0, 8)).toEqual(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]));
+  });
+
+  it.each([
+    ['psql', /^psql \(PostgreSQL\) 17\./],
+    ['mysql', /^mysql from 11\.\d+\.\d+-MariaDB/],
+    ['mariadb', /^mariadb from 11\.\d+\.\d+-MariaDB/],
+    ['redis-cli', /^redis-cli \d+\.\d+\.\d+/],
+    ['sqlite3', /^3\.\d+\.\d+ /],
+    ['git', /^git version 2\./],
+    ['curl', /^curl 8\./],
+    ['jq', /^jq-1\.\d/],
+  ])('has %s', async (command, version) => {
+    const result = await airlock.execute({ language: 'bash', code: `${command} --version` });
+    expect(result).toMatchObject({ exit_code: 0, stderr: '' });
+    expect(result.stdout).toMatch(version);
+  });
+
+  it('describes itself in its manifest: languages, C library, the data stack with licences, every Debian package', async () => {
+    const image = await new ImageStore({ directory: inject('imagesDirectory') }).get('default');
+    expect(image).not.toBeNull();
+    const { manifest } = image!;
+    expect(manifest).toMatchObject({ architecture: 'amd64', source: { kind: 'recipe', suite: 'trixie' } });
+    expect(manifest.libc).toMatch(/^glibc 2\.\d+$/);
+    expect(manifest.languages.python).toEqual({ interpreter: '/usr/bin/python3', version: expect.stringMatching(/^Python 3\.13\./) });
+    expect(manifest.languages.node).toEqual({ interpreter: '/usr/local/bin/node', version: expect.stringMatching(/^v24\./) });
+    const pandas = manifest.packages.find((entry) => entry.name === 'pandas');
+    expect(pandas).toMatchObject({ ecosystem: 'python', license: 'BSD-3-Clause' });
+    const pinned = await readFile(new URL('../packages/runtime/images/default/python-requirements.txt', import.meta.url), 'utf8');
+    expect(pinned).toContain(`pandas==${pandas!.version} `);
+    expect(manifest.packages).toContainEqual(expect.objectContaining({ name: 'postgresql-client-17', ecosystem: 'debian' }));
+    const debianPackages = await readFile(join(image!.rootfs, '..', 'debian-packages.txt'), 'utf8');
+    expect(debianPackages).toMatch(/^libc6=2\.\d+-/m);
+    expect(debianPackages).toMatch(/^python3\.13=3\.13\./m);
+  });
+});
