@@ -92,10 +92,12 @@ export interface ColdBaselines {
 
 export function coldBaselines(options: {
   rootfs: string;
+  /** The image's interpreters, as its manifest names them. */
+  interpreters: { python: string; node: string };
   bubblewrapPath: string;
   sandboxUser: { uid: number; gid: number };
 }): ColdBaselines {
-  const { rootfs, bubblewrapPath, sandboxUser } = options;
+  const { rootfs, interpreters, bubblewrapPath, sandboxUser } = options;
   const chroot = (name: string, description: string, command: string[]): Baseline => ({
     name,
     description,
@@ -119,12 +121,12 @@ export function coldBaselines(options: {
     chrootPython: chroot(
       'chroot python3 -c pass',
       "the image's python started in a chroot as root: interpreter start-up with no namespaces",
-      ['/usr/bin/python3', '-c', 'pass'],
+      [interpreters.python, '-c', 'pass'],
     ),
     chrootNode: chroot(
       'chroot node -e 0',
       "the image's node started in a chroot as root: interpreter start-up with no namespaces",
-      ['/usr/bin/node', '-e', '0'],
+      [interpreters.node, '-e', '0'],
     ),
     bubblewrapTrue: bubblewrap(
       'bwrap /bin/true',
@@ -134,17 +136,17 @@ export function coldBaselines(options: {
     bubblewrapPython: bubblewrap(
       "bwrap python3 -c 'print(1)'",
       'the raw cold sandbox for python: bubblewrap plus the interpreter, no seccomp, cgroups or Airlock',
-      ['/usr/bin/python3', '-c', 'print(1)'],
+      [interpreters.python, '-c', 'print(1)'],
     ),
     bubblewrapNode: bubblewrap(
       "bwrap node -e 'console.log(1)'",
       'the raw cold sandbox for node: bubblewrap plus the interpreter, no seccomp, cgroups or Airlock',
-      ['/usr/bin/node', '-e', 'console.log(1)'],
+      [interpreters.node, '-e', 'console.log(1)'],
     ),
     pythonFloor: chroot(
       'chroot python3 -I -S -c pass',
       'the CPU floor: the cheapest python start-up, run in one loop per core',
-      ['/usr/bin/python3', '-I', '-S', '-c', 'pass'],
+      [interpreters.python, '-I', '-S', '-c', 'pass'],
     ),
   };
 }

@@ -54,8 +54,7 @@ export function summarizeResults(results: BenchResults, sections: ReportSection[
       `(${formatMs(baselines.bubblewrapTrue.summary.p50)} p50 on its own, of which ` +
       `${formatMs(baselines.spawnTrue.summary.p50)} is node spawning any process) and for interpreter start-up ` +
       `(python ${formatMs(baselines.chrootPython.summary.p50)} and node ${formatMs(baselines.chrootNode.summary.p50)} ` +
-      "in a plain chroot; the image's node is Debian's build of node 18, which has no V8 start-up snapshot), on top " +
-      "of the server's request path" +
+      "in a plain chroot), on top of the server's request path" +
       (Math.min(baselines.chrootPython.summary.p50, baselines.chrootNode.summary.p50) > COLD_OVERHEAD_LIMIT.value
         ? `; the ${COLD_OVERHEAD_LIMIT.text} cold target is below what python or node start-up alone costs here.`
         : '.'),

@@ -95,8 +95,11 @@ async function run(argv: string[], options: BenchOptions): Promise<void> {
   }
 
   // Baselines first, on an otherwise idle process.
+  const { python, node } = image.manifest.languages;
+  if (!python || !node) throw new Error(`image default ${image.manifest.version} lacks python or node`);
   const baselines = coldBaselines({
     rootfs: image.rootfs,
+    interpreters: { python: python.interpreter, node: node.interpreter },
     bubblewrapPath: coldConfig.bwrapPath,
     sandboxUser: { uid: coldConfig.sandboxUid, gid: coldConfig.sandboxGid },
   });

@@ -1,5 +1,4 @@
 import { readdirSync, readFileSync } from 'node:fs';
-import { basename } from 'node:path';
 import type { Language } from '@airlock/contracts';
 
 /** Memory of one idle warm slot, in KiB of PSS (proportional set size), by the role of its processes. */
@@ -82,9 +81,10 @@ export function readIdleSlots(options: {
   const processes = listProcesses();
   const children = new Map<number, ProcessEntry[]>();
   for (const entry of processes) children.set(entry.parentPid, [...(children.get(entry.parentPid) ?? []), entry]);
-  const languageOf = new Map(
-    Object.entries(options.interpreters).map(([language, path]) => [basename(path).slice(0, 15), language as Language]),
-  );
+  // By the interpreter's argv[0], the path the stub was started with: the command name may be a thread's (node's is
+  // MainThread).
+  const languageOf = new Map(Object.entries(options.interpreters).map(([language, path]) => [path, language as Language]));
+  const argv0 = (pid: number): string | undefined => readProcFile(pid, 'cmdline')?.split('\0')[0];
   const descendants = (pid: number): ProcessEntry[] =>
     (children.get(pid) ?? []).flatMap((child) => [child, ...descendants(child.pid)]);
 
@@ -99,7 +99,8 @@ export function readIdleSlots(options: {
     const sandbox = [monitor, ...descendants(monitor.pid)];
     const bubblewrap = sandbox.filter((entry) => entry.command === BUBBLEWRAP_COMMAND);
     const interpreters = sandbox.filter((entry) => entry.command !== BUBBLEWRAP_COMMAND);
-    const language = interpreters.length === 1 ? languageOf.get(interpreters[0]!.command) : undefined;
+    const argument0 = interpreters.length === 1 ? argv0(interpreters[0]!.pid) : undefined;
+    const language = argument0 === undefined ? undefined : languageOf.get(argument0);
     if (language === undefined || bubblewrap.length !== 2) continue;
     if (sandbox.some((entry) => realUid(entry.pid) !== options.sandboxUid)) continue;
     const rollups = new Map<number, string>();
