@@ -74,10 +74,15 @@ describe('airlock serve, exec and keys', () => {
     await expect(startServeProcess({ dataDirectory })).rejects.toThrow(/is in use by process/);
   });
 
-  it('images list shows the built image', () => {
-    const listed = runCli(['images', 'list']);
+  it('images list shows the catalog; remove refuses the default image', () => {
+    const environment = { AIRLOCK_URL: serve.url };
+    const listed = runCli(['images', 'list', '--data-dir', dataDirectory], { environment });
     expect(listed.status).toBe(0);
-    expect(listed.stdout).toMatch(/^default\t[0-9a-f]{12} \(current\)\t\d+ MB\tbuilt .*python: Python 3\.\d+/m);
+    expect(listed.stdout).toMatch(/^default\tready\trecipe\t[0-9a-f]{12}\t\d+ MB\t.*python Python 3\.13\.\d+/m);
+    // The slim recipe is built only when asked for (here, by whichever run of the suite asked first).
+    expect(listed.stdout).toMatch(/^slim\t(not_built\trecipe\t-\t-\t-|ready\trecipe\t[0-9a-f]{12}\t\d+ MB\t.+)$/m);
+    const removed = runCli(['images', 'remove', 'default', '--data-dir', dataDirectory], { environment });
+    expect([removed.status, removed.stderr]).toEqual([1, 'airlock: server answered 409: the default image cannot be removed; sandbox configs fall back to it\n']);
   });
 });
 
@@ -159,13 +164,13 @@ describe('start-up', () => {
     const dataDirectory = await mkdtemp(join(tmpdir(), 'airlock-cli-'));
     try {
       // A mirror on a closed loopback port: apt fails at once, nothing leaves the machine.
-      const result = runCli(['images', 'build', '--data-dir', dataDirectory], {
+      const result = runCli(['images', 'build', '--local', '--data-dir', dataDirectory], {
         environment: { AIRLOCK_IMAGES_DIR: join(dataDirectory, 'images'), AIRLOCK_IMAGE_MIRROR: 'http://127.0.0.1:9/debian' },
       });
       expect(result.status).toBe(1);
       expect(result.stderr).toMatch(/^airlock: mmdebstrap failed with exit code \d+:/m);
       expect(result.stderr).not.toContain('    at ');
-      expect(runCli(['images', 'list', '--data-dir', dataDirectory], { environment: { AIRLOCK_IMAGES_DIR: join(dataDirectory, 'images') } }).stdout).toBe('');
+      expect((await readdir(join(dataDirectory, 'images'))).filter((entry) => !entry.startsWith('.'))).toEqual([]);
     } finally {
       await rm(dataDirectory, { recursive: true, force: true });
     }

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SandboxRuntime, type Image, type ImageImportSource, type SandboxLanguage, type SandboxLimits } from '../packages/runtime/src/index.js';
 import { testSandboxUid } from './support/airlock-fixture.js';
+import { until } from './support/wait.js';
 import {
   CRANE,
   directoryEntries,
@@ -248,17 +249,31 @@ describe('importing from an archive', () => {
 });
 
 describe('versions', () => {
-  it('a new import replaces the earlier version once complete; the same digest again is kept; remove and cleanup', async () => {
+  it('a new import is current once complete; the old version stays while a sandbox runs on it; remove and cleanup', async () => {
     const first = await importImage('versioned', { kind: 'archive', path: join(directory, 'bash-oci.tar') });
+    await runtime.loadImage('versioned');
+    const running = await runtime.prepare({ image: 'versioned', language: 'bash', limits });
+    await running.ready;
     const changed = await layout('bash-changed', { layers: [bashRoot, [{ path: 'etc/motd', type: 'file', content: 'changed' }]] });
     const archive = join(directory, 'bash-changed.tar');
     ociArchive(changed, archive);
     const second = await importImage('versioned', { kind: 'archive', path: archive });
     expect(second.image.manifest.version).not.toBe(first.image.manifest.version);
-    expect(await imageDirectories('versioned')).toEqual([`versioned-${second.image.manifest.version}`]);
     expect(await runtime.images.get('versioned')).toEqual(second.image);
     const listed = (await runtime.images.list()).filter((image) => image.manifest.name === 'versioned');
-    expect(listed.map((image) => [image.manifest.version, image.current])).toEqual([[second.image.manifest.version, true]]);
+    expect(listed.map((image) => [image.manifest.version, image.current])).toContainEqual([second.image.manifest.version, true]);
+
+    // Loading the new version retires the old one: its files stay until the sandbox running on it ends.
+    await runtime.loadImage('versioned');
+    expect((await imageDirectories('versioned')).sort()).toEqual(
+      [`versioned-${first.image.manifest.version}`, `versioned-${second.image.manifest.version}`].sort(),
+    );
+    const outcome = await running.run({ code: 'cat /etc/motd 2>&1 || echo no-motd', env: {}, timeoutMs: 10_000 });
+    expect(outcome.stdout).toBe('cat: /etc/motd: No such file or directory\nno-motd\n');
+    await running.destroy();
+    expect(await until(async () => (await imageDirectories('versioned')).length === 1, 5000)).toBe(true);
+    expect(await imageDirectories('versioned')).toEqual([`versioned-${second.image.manifest.version}`]);
+    expect((await runIn('versioned', 'bash', 'cat /etc/motd')).stdout).toBe('changed');
 
     const again = await importImage('versioned', { kind: 'archive', path: archive });
     expect(again.progress).toContain(`image versioned ${second.image.manifest.version} is already imported`);
@@ -271,9 +286,10 @@ describe('versions', () => {
     expect((await readdir(imagesDirectory)).filter((entry) => entry.startsWith('.') && !entry.endsWith('.lock'))).toEqual([]);
     expect(await runtime.images.get('versioned')).toEqual(second.image);
 
-    await runtime.images.remove('versioned');
+    await runtime.removeImage('versioned');
     expect(await imageDirectories('versioned')).toEqual([]);
     expect(await runtime.images.get('versioned')).toBeNull();
+    await expect(runtime.prepare({ image: 'versioned', language: 'bash', limits })).rejects.toThrow(/not loaded/);
   });
 });
 

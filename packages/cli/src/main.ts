@@ -2,7 +2,7 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { doctorCommand } from './commands/doctor-command.js';
 import { execCommand } from './commands/exec-command.js';
-import { imagesBuildCommand, imagesListCommand } from './commands/images-command.js';
+import { imagesBuildCommand, imagesImportCommand, imagesListCommand, imagesRemoveCommand } from './commands/images-command.js';
 import { keysCreateCommand, keysListCommand, keysRevokeCommand, keysRotateCommand } from './commands/keys-command.js';
 import { serveCommand } from './commands/serve-command.js';
 import { runCommand } from './run-command.js';
@@ -54,17 +54,30 @@ adminOptions(keys.command('revoke').description('revoke an API key').argument('<
 adminOptions(keys.command('rotate').description("replace an API key's secret (printed once); the old one stops working").argument('<id>', 'key id (key_...)'))
   .action((id, options) => runCommand(() => keysRotateCommand(id, options)));
 
-const images = program.command('images').description('runtime images (env AIRLOCK_IMAGES_DIR or AIRLOCK_DATA_DIR)');
-images
-  .command('build')
-  .description('build (or rebuild with --force) the default image from Debian packages')
-  .option('--data-dir <dir>', 'data directory')
-  .option('--force', 'rebuild even if the current version exists')
-  .action((options) => runCommand(() => imagesBuildCommand(options)));
-images
-  .command('list')
-  .description('list built images')
-  .option('--data-dir <dir>', 'data directory')
+const images = program
+  .command('images')
+  .description('runtime images: the catalog of a running server (env AIRLOCK_URL, AIRLOCK_ADMIN_TOKEN)');
+const imageOptions = (command: Command): Command =>
+  command.option('--data-dir <dir>', 'read the admin token from this data directory when AIRLOCK_ADMIN_TOKEN is unset');
+imageOptions(images.command('list').description('list the images: status, source, version, size, languages'))
   .action((options) => runCommand(() => imagesListCommand(options)));
+imageOptions(images.command('build').description('build a recipe image, following its progress').argument('[name]', 'recipe image', 'default'))
+  .option('--local', "build into the data directory's images (AIRLOCK_IMAGES_DIR) without a server, e.g. to pre-build them")
+  .option('--force', 'with --local: rebuild even if the current version exists')
+  .action((name, options) => runCommand(() => imagesBuildCommand(name, options)));
+imageOptions(
+  images
+    .command('import')
+    .description('import an OCI image from a registry or an archive, following its progress')
+    .argument('<name>', 'the name sandbox configs will use')
+    .argument('[reference]', 'registry/name:tag or registry/name@sha256:<digest>'),
+)
+  .option('--archive <file>', 'an OCI layout or `docker save` tar instead of a registry reference')
+  .option('--username <name>', 'registry user name (with --password-stdin)')
+  .option('--password-stdin', 'read the registry password from standard input')
+  .option('--no-tls-verify', 'the registry speaks plain HTTP or has a certificate that cannot be verified')
+  .action((name, reference, options) => runCommand(() => imagesImportCommand(name, reference, options)));
+imageOptions(images.command('remove').description('remove an image no sandbox config uses').argument('<name>', 'image name'))
+  .action((name, options) => runCommand(() => imagesRemoveCommand(name, options)));
 
 await program.parseAsync();

@@ -55,7 +55,7 @@ export const ImageManifestSummary = z
   })
   .meta({ id: 'ImageManifestSummary' });
 
-export const IMAGE_STATUSES = ['pending', 'ready', 'failed'] as const;
+export const IMAGE_STATUSES = ['pending', 'ready', 'failed', 'not_built'] as const;
 
 export const ImageSummary = z
   .object({
@@ -64,7 +64,9 @@ export const ImageSummary = z
     reference: z.string().nullable().describe('registry images: the reference pulled'),
     tls_verify: z.boolean(),
     username: z.string().nullable().describe('registry images with credentials: the username (the password is never shown)'),
-    status: z.enum(IMAGE_STATUSES).describe('pending while it is built or imported; failed with `error`; ready with `manifest`'),
+    status: z
+      .enum(IMAGE_STATUSES)
+      .describe('pending while it is built or imported; failed with `error`; ready with `manifest`; not_built: a recipe image this server has not built (POST .../build)'),
     error: z.string().nullable(),
     progress: z.array(z.string()).describe('the last lines of a build or import in progress on this server'),
     manifest: ImageManifestSummary.nullable().describe('the version this server runs (kept while a newer one is imported)'),

@@ -30,7 +30,9 @@ function networkSentence(network: NetworkMode, allow: readonly string[]): string
  */
 export function sandboxDescription(network: NetworkMode, allow: readonly string[] = []): string {
   return [
-    'The sandbox is a Debian system with bash, coreutils, python3 with pip, node with npm, curl, git and jq.',
+    'The sandbox is a Debian 13 system with bash, coreutils, Python 3.13 with pip and numpy, pandas, scipy,',
+    'scikit-learn, matplotlib (no display: save figures to files), pillow, pyarrow, sympy, requests, httpx,',
+    'beautifulsoup4, lxml and openpyxl installed, Node.js 24 with npm, curl, git, jq, sqlite3, psql, mysql and redis-cli.',
     networkSentence(network, allow),
     'The code runs as an unprivileged user in /home/sandbox. /tmp is emptied after every call and no',
     `process outlives it. stdout and stderr are each cut after ${LIMITS.outputMaxBytes / 1024} KB, so print summaries,`,

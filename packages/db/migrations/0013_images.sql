@@ -13,8 +13,9 @@ CREATE TABLE images (
   -- 'images.credentials:<name>'; the username is also kept in the clear to show.
   sealed_credentials text,
   username text,
-  -- pending: being built or imported; ready: manifest set; failed: error set.
-  status text NOT NULL CHECK (status IN ('pending', 'ready', 'failed')),
+  -- pending: being built or imported; ready: manifest set; failed: error set; not_built: a recipe image this server
+  -- has not built.
+  status text NOT NULL CHECK (status IN ('pending', 'ready', 'failed', 'not_built')),
   error text,
   -- The image's manifest (runtime ImageManifest) once ready.
   manifest jsonb,
@@ -23,5 +24,5 @@ CREATE TABLE images (
 );
 
 -- Every sandbox config names an image; the recipe image they default to is in the catalog from the start.
-INSERT INTO images (name, source, status) VALUES ('default', 'recipe', 'pending');
+INSERT INTO images (name, source, status) VALUES ('default', 'recipe', 'not_built');
 CREATE INDEX sandbox_configs_image_idx ON sandbox_configs (image) WHERE deleted_at IS NULL;

@@ -33,7 +33,7 @@ describe.each(BACKEND_KINDS)('image catalog on %s', (kind) => {
   });
 
   it('has the default recipe image from the start', async () => {
-    expect(await images.get('default')).toMatchObject({ name: 'default', source: 'recipe', status: 'pending', manifest: null });
+    expect(await images.get('default')).toMatchObject({ name: 'default', source: 'recipe', status: 'not_built', manifest: null });
   });
 
   it('an import begins pending, becomes ready with its manifest, and begins again only once it is not pending', async () => {
@@ -62,7 +62,7 @@ describe.each(BACKEND_KINDS)('image catalog on %s', (kind) => {
     await images.begin(name, { source: 'archive' });
     expect(await images.failPending('interrupted')).toContain(name);
     expect(await images.get(name)).toMatchObject({ status: 'failed', error: 'interrupted' });
-    expect((await images.get('default'))?.status).toBe('pending');
+    expect((await images.get('default'))?.status).toBe('not_built');
   });
 
   it('a sandbox config names only a catalog image, and an image named by a live config is not deleted', async () => {

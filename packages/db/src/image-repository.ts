@@ -1,7 +1,7 @@
 import type { Database } from './database.js';
 
 export type ImageSourceKind = 'recipe' | 'registry' | 'archive';
-export type ImageStatus = 'pending' | 'ready' | 'failed';
+export type ImageStatus = 'pending' | 'ready' | 'failed' | 'not_built';
 
 /** A runtime image of the installation's catalog, as stored. */
 export interface ImageRecord {
@@ -83,18 +83,18 @@ export class ImageRepository {
     return row ? toImage(row) : null;
   }
 
-  /** Adds a recipe image to the catalog (pending until built) unless the catalog has that name. */
+  /** Adds a recipe image to the catalog (not built) unless the catalog has that name. */
   async addRecipe(name: string): Promise<void> {
     await this.#database.query(
-      `INSERT INTO images (name, source, status) VALUES ($1, 'recipe', 'pending') ON CONFLICT (name) DO NOTHING`,
+      `INSERT INTO images (name, source, status) VALUES ($1, 'recipe', 'not_built') ON CONFLICT (name) DO NOTHING`,
       [name],
     );
   }
 
   /**
    * Records that an import or build of `name` starts: a new image, or one not pending already (its origin is replaced,
-   * its manifest kept until the new version is ready). Null when the image is pending already or has another source
-   * kind than `sameSourceAs` allows (recipes are only rebuilt, never replaced by an import).
+   * its manifest kept until the new version is ready). Null when the image is pending already, or when a recipe image
+   * would become an import or an import a recipe.
    */
   async begin(name: string, origin: ImageOrigin): Promise<ImageRecord | null> {
     const [row] = await this.#database.query<ImageRow>(
@@ -117,9 +117,9 @@ export class ImageRepository {
     return row ? toImage(row) : null;
   }
 
-  /** Marks a pending recipe image as being built (the catalog may show it ready from an earlier build until then). */
-  async markPending(name: string): Promise<void> {
-    await this.#database.query(`UPDATE images SET status = 'pending', error = NULL, updated_at = now() WHERE name = $1`, [name]);
+  /** A recipe image this server has not built (its manifest, of another version, is kept). */
+  async markNotBuilt(name: string): Promise<void> {
+    await this.#database.query(`UPDATE images SET status = 'not_built', error = NULL, updated_at = now() WHERE name = $1`, [name]);
   }
 
   async markReady(name: string, manifest: object): Promise<void> {

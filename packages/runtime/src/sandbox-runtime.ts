@@ -67,10 +67,12 @@ export class SandboxRuntime {
   readonly #spawner: Spawner;
   readonly #homes: HomeMounts;
   /** Each loaded image and its root as sandboxes bind it (HomeMounts.mountImage). */
-  readonly #loadedImages = new Map<string, { image: Image; root: string }>();
+  readonly #loadedImages = new Map<string, LoadedImage>();
   readonly #releaseLock: ReleaseLock;
   readonly #pool: WarmPool | undefined;
   readonly #networks: SandboxNetworks | undefined;
+  /** Where errors of background work go (warm pool refills, removing retired images). */
+  readonly #onPoolError: ((error: unknown) => void) | undefined;
 
   private constructor(parts: {
     images: ImageStore;
@@ -87,6 +89,7 @@ export class SandboxRuntime {
   }) {
     this.#releaseLock = parts.releaseLock;
     this.#networks = parts.networks;
+    this.#onPoolError = parts.onPoolError;
     this.#pool =
       parts.pool.maxSlots > 0
         ? new WarmPool({
@@ -213,25 +216,39 @@ export class SandboxRuntime {
     if (loaded?.image.manifest.version === image.manifest.version) return loaded.image;
     await assertReachableByOthers(image.rootfs);
     const root = await this.#homes.mountImage({ name, version: image.manifest.version, rootfs: image.rootfs });
-    this.#loadedImages.set(name, { image, root });
-    if (loaded) {
-      // A new version replaces the old: warm sandboxes of the old one go, and its root once no sandbox runs on it.
-      await this.#pool?.drop((key) => key.image === name);
-      await this.#homes.unmountImage({ name, version: loaded.image.manifest.version });
-    }
+    this.#loadedImages.set(name, { image, root, sandboxes: 0, retired: false });
+    // A new version replaces the old: the old one's files go once no sandbox runs on it.
+    if (loaded) await this.#retire(loaded);
     return image;
   }
 
   /**
-   * Stops giving out sandboxes on an image: its warm sandboxes are destroyed and its root is detached (sandboxes still
-   * running on it keep it until they end).
+   * Removes an image from this server: it gives out no more sandboxes, its other versions are removed from disk at once
+   * and the loaded one once no sandbox runs on it.
    */
-  async unloadImage(name: string): Promise<void> {
+  async removeImage(name: string): Promise<void> {
     const loaded = this.#loadedImages.get(name);
-    if (!loaded) return;
     this.#loadedImages.delete(name);
+    await this.images.remove(name, { keep: loaded?.image.manifest.version });
+    if (loaded) await this.#retire(loaded);
+  }
+
+  /**
+   * Retires a loaded version: its warm sandboxes are destroyed and its root detached (sandboxes still running on it
+   * keep it); its files are removed when the last of them ends.
+   */
+  async #retire(loaded: LoadedImage): Promise<void> {
+    const { name, version } = loaded.image.manifest;
+    loaded.retired = true;
     await this.#pool?.drop((key) => key.image === name);
-    await this.#homes.unmountImage({ name, version: loaded.image.manifest.version });
+    await this.#homes.unmountImage({ name, version });
+    if (loaded.sandboxes === 0) await this.#removeRetired(loaded);
+  }
+
+  async #removeRetired(loaded: LoadedImage): Promise<void> {
+    const { name, version } = loaded.image.manifest;
+    if (this.#loadedImages.get(name)?.image.manifest.version === version) return;
+    await this.images.removeVersion(name, version).catch((error: unknown) => this.#onPoolError?.(error));
   }
 
   isImageLoaded(name: string): boolean {
@@ -266,9 +283,15 @@ export class SandboxRuntime {
       if (!this.#networks) throw new RuntimeUnavailableError('this server runs sandboxes without network (no network option)');
       network = await this.#networks.wire(options.limits.cpus, options.network);
     }
+    loaded.sandboxes++;
+    const onReleased = (): void => {
+      loaded.sandboxes--;
+      if (loaded.retired && loaded.sandboxes === 0) void this.#removeRetired(loaded);
+    };
     try {
-      return await this.#driver.prepare({ rootfs: loaded.root, language: options.language, interpreter, limits: options.limits, network });
+      return await this.#driver.prepare({ rootfs: loaded.root, language: options.language, interpreter, limits: options.limits, network, onReleased });
     } catch (error) {
+      onReleased();
       await network?.release();
       throw error;
     }
@@ -288,6 +311,15 @@ export class SandboxRuntime {
     await this.#pipes.close();
     await this.#releaseLock();
   }
+}
+
+/** An image sandboxes get, and how many sandboxes run on it (their root keeps its files until they end). */
+interface LoadedImage {
+  image: Image;
+  root: string;
+  sandboxes: number;
+  /** Replaced by a newer version or removed: no new sandboxes; its files go when `sandboxes` reaches 0. */
+  retired: boolean;
 }
 
 /**

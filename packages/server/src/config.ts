@@ -27,6 +27,8 @@ export interface Config {
   /** How long a call waits for its writes to buckets to be uploaded before it answers `storage_sync: pending`. */
   storageSyncSeconds: number;
   imageMirror: string | undefined;
+  /** The largest image archive (OCI layout or `docker save` tar) an upload may send. */
+  imageArchiveMaxBytes: number;
   /** Pre-started sandboxes kept in all (0 turns the warm pool off), per pool key, and how long an unused key keeps them. */
   poolMaxSlots: number;
   poolMaxSlotsPerKey: number;
@@ -171,6 +173,10 @@ export function loadConfig(
     rclonePath: resolveOption({ variable: 'AIRLOCK_RCLONE', schema: text, fallback: DEFAULT_RCLONE_PATH }, environment),
     storageSyncSeconds: resolveOption({ variable: 'AIRLOCK_STORAGE_SYNC_SECONDS', schema: count, fallback: 30 }, environment),
     imageMirror: resolveOption({ variable: 'AIRLOCK_IMAGE_MIRROR', schema: optionalText, fallback: undefined }, environment),
+    imageArchiveMaxBytes: resolveOption(
+      { variable: 'AIRLOCK_IMAGE_ARCHIVE_MAX_BYTES', schema: z.coerce.number().int().min(1024).max(2 ** 45), fallback: 16 * 2 ** 30 },
+      environment,
+    ),
     poolMaxSlots: resolveOption({ variable: 'AIRLOCK_POOL_MAX_SLOTS', schema: count, fallback: 16 }, environment),
     poolMaxSlotsPerKey: resolveOption({ variable: 'AIRLOCK_POOL_MAX_SLOTS_PER_KEY', schema: count, fallback: 8 }, environment),
     poolIdleSeconds: resolveOption({ variable: 'AIRLOCK_POOL_IDLE_SECONDS', schema: count, fallback: 300 }, environment),

@@ -18,6 +18,8 @@ export function dataDirectoryLayout(root: string) {
     /** Uploads to the S3 bucket on their way. */
     blobSpool: join(root, 'blob-spool'),
     images: join(root, 'images'),
+    /** Uploaded image archives waiting for their import. */
+    imageUploads: join(root, 'image-uploads'),
     /** Managed volumes, on the local backend: `<organization id>/<volume id>`. */
     volumes: join(root, 'volumes'),
     /** Storage connections' rclone mounts, their control sockets and upload caches. */

@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs';
 import {
   ApiKeyRepository,
   ExecutionRepository,
+  ImageRepository,
   OrganizationRepository,
   SandboxConfigRepository,
   StorageAttachmentRepository,
@@ -37,6 +38,7 @@ import { VolumeFiles } from './files/volume-files.js';
 import { SecretBox } from './shared/secret-box.js';
 import { WebhookSecrets } from './webhooks/webhook-secrets.js';
 import { StorageService } from './storage/storage-service.js';
+import { DEFAULT_IMAGE, ImageService, type ImageRuntime } from './images/image-service.js';
 import { StorageForCalls } from './storage/call-storage.js';
 import { VolumeStore } from './storage/volume-store.js';
 import { VolumeUsage } from './storage/volume-usage.js';
@@ -54,7 +56,6 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-const DEFAULT_IMAGE = 'default';
 /** How long measuring one volume's usage may take; a volume that takes longer keeps its last recorded usage. */
 const VOLUME_MEASUREMENT_BUDGET_MS = 30_000;
 
@@ -86,16 +87,26 @@ export async function startServer(options: {
     const storage = await startThreadStorage({ config, layout, repository: threadRepository, nodeId, logger });
     cleanups.push(() => storage.close());
     const { threads, sweeper } = storage;
-    await runtime.loadImage(DEFAULT_IMAGE, options.onImageProgress);
-
     const box = new SecretBox(config.masterKeys ?? [secrets.masterKey()]);
+    const imageRepository = new ImageRepository(database);
+    const images = new ImageService({
+      repository: imageRepository,
+      runtime: imageRuntime(runtime),
+      box,
+      logger,
+      uploadDirectory: layout.imageUploads,
+      archiveMaxBytes: config.imageArchiveMaxBytes,
+    });
+    await images.start(options.onImageProgress);
+    cleanups.push(() => images.idle());
+
     const webhookSecrets = new WebhookSecrets({ repository: webhookRepository, box });
     const webhookPolicy = { allowLoopback: config.webhooks.allowLoopback };
     const { keyService, admin, storage: storageService, adminToken, createdApiKey } = await startAdministration({
       database,
       config,
       adminToken: config.adminToken ?? secrets.adminToken(),
-      imageNames: runtime.images.recipeNames(),
+      images: imageRepository,
       webhookSecrets,
       box,
     });
@@ -161,6 +172,7 @@ export async function startServer(options: {
       metrics,
       admin,
       storage: storageService,
+      images,
       logger,
       readiness: [
         { name: 'database', check: async () => (await database.query('SELECT 1 AS ok')).length === 1 },
@@ -190,7 +202,7 @@ async function startAdministration(options: {
   database: Database;
   config: Config;
   adminToken: string;
-  imageNames: string[];
+  images: ImageRepository;
   webhookSecrets: WebhookSecrets;
   box: SecretBox;
 }): Promise<{
@@ -205,7 +217,7 @@ async function startAdministration(options: {
   const attachments = new StorageAttachmentRepository(database);
   const keyService = new ApiKeyService({ keys: apiKeys, region: config.keyRegion, cacheSeconds: config.authCacheSeconds });
   const admin = new AdminService({
-    imageNames: options.imageNames,
+    images: options.images,
     organizations: new OrganizationRepository(database),
     sandboxConfigs: new SandboxConfigRepository(database),
     apiKeys,
@@ -225,6 +237,20 @@ async function startAdministration(options: {
     cacheSeconds: config.authCacheSeconds,
   });
   return { keyService, admin, storage, adminToken, createdApiKey: await admin.bootstrap(config.bootstrapApiKey) };
+}
+
+/** The runtime's image store and loading, as the image catalog uses them. */
+function imageRuntime(runtime: SandboxRuntime): ImageRuntime {
+  const { images } = runtime;
+  return {
+    recipeNames: () => images.recipeNames(),
+    onDisk: (name) => images.get(name),
+    build: (name, onProgress) => images.build(name, { onProgress }),
+    import: (name, source, onProgress) => images.import(name, source, { onProgress }),
+    load: (name) => runtime.loadImage(name),
+    remove: (name) => runtime.removeImage(name),
+    cleanup: () => images.cleanup(),
+  };
 }
 
 /** The server's own S3-compatible bucket as the storage connection volumes are mounted from. */

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import {
   ApiKeyRepository,
+  ImageRepository,
   OrganizationRepository,
   SandboxConfigRepository,
   StorageAttachmentRepository,
@@ -57,7 +58,7 @@ export async function startAdminApp(options: { rclone?: string } = {}): Promise<
   const box = new SecretBox([randomBytes(32)]);
   const keys = new ApiKeyService({ keys: apiKeys, region: 'test', cacheSeconds: 0 });
   const admin = new AdminService({
-    imageNames: ['default'],
+    images: new ImageRepository(database),
     organizations: new OrganizationRepository(database),
     sandboxConfigs: new SandboxConfigRepository(database),
     apiKeys,

@@ -1,23 +1,5 @@
-import { readFileSync } from 'node:fs';
-import { dataDirectoryLayout, loadConfig } from '@airlock/server';
+import { adminToken, type AdminOptions } from '../admin-token.js';
 import { requestJson, serverUrl } from '../http-client.js';
-import { CommandError } from '../run-command.js';
-
-interface AdminOptions {
-  dataDir?: string;
-  organization: string;
-}
-
-function adminToken(options: AdminOptions): string {
-  const config = loadConfig({ dataDirectory: options.dataDir });
-  if (config.adminToken) return config.adminToken;
-  const path = dataDirectoryLayout(config.dataDirectory).adminToken;
-  try {
-    return readFileSync(path, 'utf8').trim();
-  } catch {
-    throw new CommandError(`no admin token: set AIRLOCK_ADMIN_TOKEN or pass --data-dir of the server (${path} not readable)`);
-  }
-}
 
 export async function keysCreateCommand(options: AdminOptions & { name: string; sandbox: string }): Promise<void> {
   const created = await requestJson<{ id: string; key: string; sandbox: string }>({

@@ -97,6 +97,40 @@ describe('WarmPool', () => {
     await pool.close();
   });
 
+  it("drop destroys an image's ready sandboxes and those still starting, and keeps other images'", async () => {
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const started: FakeSandbox[] = [];
+    const pool = new WarmPool({
+      prepare: async (key) => {
+        const sandbox = new FakeSandbox(key);
+        started.push(sandbox);
+        if (started.length > 2) await gate;
+        return sandbox;
+      },
+      maxSlots: 10,
+      maxSlotsPerKey: 4,
+      maxConcurrentRefills: 4,
+      idleMs: 60_000,
+    });
+    const other: PoolKey = { image: 'imported', language: 'python', limits };
+    pool.take(python);
+    pool.take(other);
+    await settle();
+    const ready = started.slice(0, 2);
+    pool.take(python); // hands out the ready one and starts another, which waits at the gate
+    await settle();
+    await pool.drop((key) => key.image === 'default');
+    release();
+    await settle();
+    await settle();
+    const defaults = started.filter((sandbox) => sandbox.key.image === 'default');
+    expect(defaults.filter((sandbox) => !sandbox.destroyed && sandbox !== ready[0]).length).toBe(0);
+    expect(started.filter((sandbox) => sandbox.key.image === 'imported').every((sandbox) => !sandbox.destroyed)).toBe(true);
+    expect(pool.statistics().keys.map((key) => key.key)).toEqual([expect.stringMatching(/^imported\//)]);
+    await pool.close();
+  });
+
   it('drains an idle key to zero', async () => {
     const { pool, advance, started } = createPool({ idleMs: 1000 });
     pool.take(python);

@@ -50,6 +50,8 @@ interface KeyState {
   lastRequestAt: number;
   failures: number;
   retryAt: number;
+  /** Dropped from the pool: a refill still running destroys what it started. */
+  dropped?: boolean;
 }
 
 /** Assumed time to start a sandbox before one has been measured, and the least the sizing assumes. */
@@ -145,6 +147,7 @@ export class WarmPool {
     const sandboxes: PreparedSandbox[] = [];
     for (const [name, state] of this.#keys) {
       if (!matches(state.key)) continue;
+      state.dropped = true;
       sandboxes.push(...state.ready.splice(0));
       this.#keys.delete(name);
     }
@@ -223,7 +226,7 @@ export class WarmPool {
       this.#refillMsTotal += refillMs;
       this.#recentRefillMs = this.#recentRefillMs * 0.8 + refillMs * 0.2;
       state.failures = 0;
-      if (this.#closed || state.ready.length >= this.#targetOf(state)) await sandbox.destroy();
+      if (this.#closed || state.dropped || state.ready.length >= this.#targetOf(state)) await sandbox.destroy();
       else state.ready.push(sandbox);
     } catch (error) {
       this.#refillFailures++;

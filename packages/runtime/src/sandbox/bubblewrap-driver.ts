@@ -349,6 +349,7 @@ class BubblewrapSandbox implements PreparedSandbox {
     await this.#options.home.remove();
     await this.#options.cgroups.release(this.#options.slot);
     await this.#options.spec.network?.release();
+    this.#options.spec.onReleased?.();
   }
 }
 

@@ -25,6 +25,8 @@ export interface SandboxSpec {
    * namespace of its own: loopback only.
    */
   network?: SlotNetwork;
+  /** Called once the sandbox is torn down, after its processes are gone (not when prepare throws). */
+  onReleased?: () => void;
 }
 
 /**

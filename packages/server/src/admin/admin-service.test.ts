@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import {
   ApiKeyRepository,
+  ImageRepository,
   OrganizationRepository,
   SandboxConfigRepository,
   StorageAttachmentRepository,
@@ -26,7 +27,7 @@ beforeAll(async () => {
   const apiKeys = new ApiKeyRepository(database);
   keys = new ApiKeyService({ keys: apiKeys, region: 'test', cacheSeconds: 60 });
   options = {
-    imageNames: ['default'],
+    images: new ImageRepository(database),
     organizations: new OrganizationRepository(database),
     sandboxConfigs: new SandboxConfigRepository(database),
     apiKeys,

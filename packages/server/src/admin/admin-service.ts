@@ -15,8 +15,10 @@ import {
 } from '@airlock/contracts';
 import {
   UniqueViolationError,
+  UnknownImageError,
   type ApiKey,
   type ApiKeyRepository,
+  type ImageRepository,
   type Organization,
   type OrganizationRepository,
   type SandboxConfig,
@@ -33,8 +35,8 @@ export const DEFAULT_ORGANIZATION_SLUG = 'default';
 export const DEFAULT_SANDBOX_NAME = 'default';
 
 export interface AdminServiceOptions {
-  /** Images sandbox configs may name. */
-  imageNames: string[];
+  /** The image catalog, whose images sandbox configs name. */
+  images: Pick<ImageRepository, 'get' | 'list'>;
   organizations: OrganizationRepository;
   sandboxConfigs: SandboxConfigRepository;
   apiKeys: ApiKeyRepository;
@@ -168,12 +170,13 @@ export class AdminService {
   async createSandbox(name: string, settings: SandboxSettingsInput, organizationSlug?: string): Promise<SandboxSummary> {
     const organization = await this.#organization(organizationSlug);
     try {
-      const created = await this.#options.sandboxConfigs.create({ orgId: organization.id, name, ...this.#settings(settings) });
+      const created = await this.#options.sandboxConfigs.create({ orgId: organization.id, name, ...(await this.#settings(settings)) });
       return summarizeSandbox(created);
     } catch (error) {
       if (error instanceof UniqueViolationError) {
         throw new ApiError('conflict', `sandbox config "${name}" exists in organization "${organization.slug}"`);
       }
+      if (error instanceof UnknownImageError) throw await this.#unknownImage(error.image);
       throw error;
     }
   }
@@ -181,8 +184,11 @@ export class AdminService {
   async updateSandbox(name: string, settings: SandboxSettingsInput, organizationSlug?: string): Promise<SandboxSummary> {
     const organization = await this.#organization(organizationSlug);
     const sandbox = await this.#sandbox(organization, name);
-    const updated = await this.#options.sandboxConfigs.update(organization.id, sandbox.id, this.#settings(settings, sandbox));
+    const updated = await this.#options.sandboxConfigs.update(organization.id, sandbox.id, await this.#settings(settings, sandbox));
     this.#options.keyService.forgetCachedPrincipals();
+    if (!updated && settings.image !== undefined && (await this.#options.images.get(settings.image)) === null) {
+      throw await this.#unknownImage(settings.image);
+    }
     if (!updated) throw ApiError.notFound(`no sandbox config "${name}" in organization "${organization.slug}"`);
     return summarizeSandbox(updated);
   }
@@ -198,13 +204,15 @@ export class AdminService {
   }
 
   /** The settings to store; `stored` is the config an update changes (absent on creation). */
-  #settings(input: SandboxSettingsInput, stored?: SandboxConfig): Partial<SandboxConfigSettings> {
+  async #unknownImage(image: string): Promise<ApiError> {
+    return ApiError.validation(`image: unknown image "${image}" (known: ${(await this.#options.images.list()).map((known) => known.name).join(', ')})`);
+  }
+
+  async #settings(input: SandboxSettingsInput, stored?: SandboxConfig): Promise<Partial<SandboxConfigSettings>> {
     if (input.network !== undefined && input.network !== 'blocked' && !this.#options.networkEnabled) {
       throw ApiError.validation("network: this server runs sandboxes without network (AIRLOCK_NETWORK=off); only 'blocked' is possible");
     }
-    if (input.image !== undefined && !this.#options.imageNames.includes(input.image)) {
-      throw ApiError.validation(`image: unknown image "${input.image}" (known: ${this.#options.imageNames.join(', ')})`);
-    }
+    if (input.image !== undefined && (await this.#options.images.get(input.image)) === null) throw await this.#unknownImage(input.image);
     const settings: Partial<SandboxConfigSettings> = {
       image: input.image,
       cpu: input.cpu,

@@ -108,6 +108,12 @@ export class ExecutionService {
       );
     }
     const languages = this.#options.runtime.languages(sandboxConfig.image);
+    if (languages === null) {
+      throw ApiError.unavailable(
+        `image "${sandboxConfig.image}" of this API key's sandbox config is not ready on this server; its status is at GET /admin/v1/images/${sandboxConfig.image}`,
+        30,
+      );
+    }
     if (!languages.includes(request.language)) {
       throw ApiError.validation(
         `language: "${request.language}" is not available in image "${sandboxConfig.image}" (available: ${languages.join(', ') || 'none'})`,

@@ -14,9 +14,11 @@ export interface AdminOperationDeclaration<Body, Query, Path> {
   summary: string;
   description?: string;
   body?: z.ZodType<Body>;
+  /** A body the handler reads itself (an upload), documented with these media types. */
+  rawBody?: Record<string, { schema: Record<string, unknown> }>;
   query?: z.ZodType<Query> & z.ZodObject;
   params?: z.ZodType<Path> & z.ZodObject;
-  status?: 200 | 201 | 204;
+  status?: 200 | 201 | 202 | 204;
   response?: z.ZodType;
   codes: ErrorCode[];
   handle: (context: Context<AppEnv>, input: OperationInput<Body, Query, Path>) => Promise<Response>;
@@ -37,7 +39,7 @@ export function adminDeclarer(isAdminToken: (token: string) => boolean): Declare
     await next();
   };
   return (declaration) => {
-    const { status = 200, response, codes, operationId, summary, description, ...route } = declaration;
+    const { status = 200, response, codes, operationId, summary, description, rawBody, ...route } = declaration;
     return operation({
       ...route,
       middleware: [requireAdmin],
@@ -48,6 +50,7 @@ export function adminDeclarer(isAdminToken: (token: string) => boolean): Declare
         tags: ['Admin'],
         security: adminSecurity,
         requestParams: { header: commonRequestHeaders },
+        ...(rawBody ? { requestBody: { required: true, content: rawBody } } : {}),
         responses: {
           [status]: {
             description: 'Done.',

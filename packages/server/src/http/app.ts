@@ -12,6 +12,8 @@ import type { ExecutionService } from '../executions/execution-service.js';
 import { SIGNED_FILES_PATH, type FileService } from '../files/file-service.js';
 import type { RateLimits } from '../auth/rate-limits.js';
 import { storageOperations } from '../storage/storage-operations.js';
+import { IMAGE_ARCHIVE_PATH, imageOperations } from '../images/image-operations.js';
+import type { ImageService } from '../images/image-service.js';
 import type { StorageService } from '../storage/storage-service.js';
 import type { ThreadService } from '../threads/thread-service.js';
 import type { Logger } from '../shared/logger.js';
@@ -32,6 +34,7 @@ export interface AppServices {
   background: BackgroundExecutions;
   admin: AdminService;
   storage: StorageService;
+  images: ImageService;
   readiness: ReadinessCheck[];
   metrics: ServerMetrics;
   files: FileService;
@@ -65,12 +68,12 @@ export function createApp(services: AppServices): Hono<AppEnv> {
     );
   }
   app.use('*', refuseExcessConnections(services.connections));
-  // Uploads through signed URLs stream up to FILE_MAX_BYTES and are cut only when they stall; every other body is
-  // capped and must arrive in full within the body timeout.
+  // Uploads through signed URLs (up to FILE_MAX_BYTES) and image archives stream and are cut only when they stall;
+  // every other body is capped and must arrive in full within the body timeout.
   const streamedBody = bodyDeadline({ seconds: services.bodyTimeoutSeconds, clock: 'stall' });
   const wholeBody = bodyDeadline({ seconds: services.bodyTimeoutSeconds, clock: 'whole' });
   app.use('*', async (context, next) =>
-    context.req.path.startsWith(`${SIGNED_FILES_PATH}/`)
+    context.req.path.startsWith(`${SIGNED_FILES_PATH}/`) || IMAGE_ARCHIVE_PATH.test(context.req.path)
       ? streamedBody(context, next)
       : wholeBody(context, async () => {
           await limitBody(context, next);
@@ -85,6 +88,7 @@ export function createApp(services: AppServices): Hono<AppEnv> {
     ...mcpOperations(services),
     ...adminOperations(services.admin),
     ...storageOperations(services.storage, services.admin),
+    ...imageOperations(services.images, services.admin),
     ...serviceOperations({
       readiness: services.readiness,
       metrics: services.metrics,
