@@ -97,6 +97,21 @@ describe('the image catalog', () => {
     expect(python.status).toBe(400);
     expect(python.body.message).toBe(`language: "python" is not available in image "${bashImage}" (available: bash)`);
 
+    // The MCP tool tells the model what this image runs, not what the default image has.
+    const listed = await fetch(`${airlock.url}/mcp`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }),
+    });
+    const text = await listed.text();
+    const message = JSON.parse(text.split('\n').find((line) => line.startsWith('data: '))?.slice(6) ?? text) as {
+      result: { tools: Array<{ name: string; description: string }> };
+    };
+    const description = message.result.tools.find((tool) => tool.name === 'sandbox_execute')?.description ?? '';
+    expect(description).toContain(`The sandbox runs the image "${bashImage}", which has bash (GNU bash, version 5.`);
+    expect(description).toContain('use only that language.');
+    expect(description).not.toContain('pandas');
+
     expect((await image(bashImage)).used_by).toEqual([`default/bash-${suffix}`]);
     const refused = await airlock.request<{ message: string }>(`/admin/v1/images/${bashImage}`, { method: 'DELETE', apiKey: airlock.adminToken });
     expect(refused.status).toBe(409);

@@ -23,16 +23,32 @@ function networkSentence(network: NetworkMode, allow: readonly string[]): string
   }
 }
 
+/** An image other than the default, as a model needs to know it: what runs there. */
+export interface SandboxImageFacts {
+  name: string;
+  /** Each language the image runs and the version its interpreter reports. */
+  languages: ReadonlyArray<{ language: string; version: string }>;
+}
+
+const DEFAULT_IMAGE_SENTENCE = [
+  'The sandbox is a Debian 13 system with bash, coreutils, Python 3.13 with pip and numpy, pandas, scipy,',
+  'scikit-learn, matplotlib (no display: save figures to files), pillow, pyarrow, sympy, requests, httpx,',
+  'beautifulsoup4, lxml and openpyxl installed, Node.js 24 with npm, curl, git, jq, sqlite3, psql, mysql and redis-cli.',
+].join(' ');
+
+function imageSentence(image: SandboxImageFacts): string {
+  const languages = image.languages.map(({ language, version }) => `${language} (${version})`).join(', ');
+  return `The sandbox runs the image "${image.name}", which has ${languages || 'no language'}; use only ${image.languages.length === 1 ? 'that language' : 'those languages'}.`;
+}
+
 /**
  * What a sandbox is and what it can do, for the models that write code for it: the MCP tool's description (with the
- * network of the caller's sandbox) and the SDKs' code_sandbox tools (TypeScript and Python, pinned by tests to the
- * description of the default network, `blocked`). It states only what this server serves.
+ * network and image of the caller's sandbox) and the SDKs' code_sandbox tools (TypeScript and Python, pinned by tests
+ * to the description of the default image and network, `blocked`). It states only what this server serves.
  */
-export function sandboxDescription(network: NetworkMode, allow: readonly string[] = []): string {
+export function sandboxDescription(network: NetworkMode, allow: readonly string[] = [], image?: SandboxImageFacts): string {
   return [
-    'The sandbox is a Debian 13 system with bash, coreutils, Python 3.13 with pip and numpy, pandas, scipy,',
-    'scikit-learn, matplotlib (no display: save figures to files), pillow, pyarrow, sympy, requests, httpx,',
-    'beautifulsoup4, lxml and openpyxl installed, Node.js 24 with npm, curl, git, jq, sqlite3, psql, mysql and redis-cli.',
+    image ? imageSentence(image) : DEFAULT_IMAGE_SENTENCE,
     networkSentence(network, allow),
     'The code runs as an unprivileged user in /home/sandbox. /tmp is emptied after every call and no',
     `process outlives it. stdout and stderr are each cut after ${LIMITS.outputMaxBytes / 1024} KB, so print summaries,`,

@@ -3,9 +3,9 @@ import { createWriteStream, promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { ErrorCode, type ImageSummary, type ImportImageRequest } from '@airlock/contracts';
+import { ErrorCode, type ImageSummary, type ImportImageRequest, type SandboxImageFacts } from '@airlock/contracts';
 import type { ImageOrigin, ImageRecord, ImageRepository } from '@airlock/db';
-import type { Image, ImageImportSource } from '@airlock/runtime';
+import { manifestLanguages, type Image, type ImageImportSource, type ImageManifest } from '@airlock/runtime';
 import { ApiError } from '../shared/api-error.js';
 import type { Logger } from '../shared/logger.js';
 import type { SecretBox } from '../shared/secret-box.js';
@@ -52,6 +52,8 @@ export class ImageService {
   readonly #options: ImageServiceOptions;
   readonly #progress: ImageProgress;
   readonly #jobs = new Set<Promise<void>>();
+  /** The manifest of each image loaded on this server. */
+  readonly #loaded = new Map<string, ImageManifest>();
 
   constructor(options: ImageServiceOptions) {
     this.#options = options;
@@ -74,7 +76,7 @@ export class ImageService {
       if (record.name === DEFAULT_IMAGE) continue;
       const image = await runtime.onDisk(record.name);
       if (image) {
-        await runtime.load(record.name);
+        await this.#load(record.name);
         if (record.status !== 'ready' && record.source === 'recipe') await repository.markReady(record.name, image.manifest);
       } else if (record.source === 'recipe') {
         await repository.markNotBuilt(record.name);
@@ -89,8 +91,15 @@ export class ImageService {
       this.#progress.add(DEFAULT_IMAGE, line);
     });
     this.#progress.finish(DEFAULT_IMAGE);
-    await runtime.load(DEFAULT_IMAGE);
+    await this.#load(DEFAULT_IMAGE);
     await repository.markReady(DEFAULT_IMAGE, built.manifest);
+  }
+
+  /** What an image other than the default runs, as tool descriptions tell models; undefined for the default image. */
+  facts(name: string): SandboxImageFacts | undefined {
+    const manifest = this.#loaded.get(name);
+    if (name === DEFAULT_IMAGE || !manifest) return undefined;
+    return { name, languages: manifestLanguages(manifest).map((language) => ({ language, version: manifest.languages[language]!.version })) };
   }
 
   async list(): Promise<ImageSummary[]> {
@@ -185,6 +194,7 @@ export class ImageService {
       throw new ApiError(ErrorCode.conflict, `image "${name}" is used by sandbox configs ${usedBy.join(', ')}; give them another image first`);
     }
     if (!deleted) throw ApiError.notFound(`no image "${name}"`);
+    this.#loaded.delete(name);
     await this.#options.runtime.remove(name);
     this.#options.logger.info('image removed', { image: name });
   }
@@ -192,6 +202,11 @@ export class ImageService {
   /** Waits for the builds and imports running in the background. */
   async idle(): Promise<void> {
     while (this.#jobs.size > 0) await Promise.allSettled([...this.#jobs]);
+  }
+
+  async #load(name: string): Promise<void> {
+    const image = await this.#options.runtime.load(name);
+    this.#loaded.set(name, image.manifest);
   }
 
   async #record(name: string): Promise<ImageRecord> {
@@ -218,11 +233,11 @@ export class ImageService {
 
   /** Runs a build or import in the background, recording its outcome in the catalog and loading the new version. */
   #run(name: string, work: (onProgress: (line: string) => void) => Promise<Image>, after?: () => Promise<unknown>): void {
-    const { repository, runtime, logger } = this.#options;
+    const { repository, logger } = this.#options;
     const job = (async () => {
       try {
         const image = await work((line) => this.#progress.add(name, line));
-        await runtime.load(name);
+        await this.#load(name);
         await repository.markReady(name, image.manifest);
         logger.info('image ready', { image: name, version: image.manifest.version });
       } catch (error) {

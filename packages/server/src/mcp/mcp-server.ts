@@ -1,6 +1,7 @@
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { ExecutionService } from '../executions/execution-service.js';
 import type { FileService } from '../files/file-service.js';
+import type { ImageService } from '../images/image-service.js';
 import type { Logger } from '../shared/logger.js';
 import { networkOf, type Principal } from '../auth/api-key-service.js';
 import type { ThreadService } from '../threads/thread-service.js';
@@ -19,6 +20,8 @@ import {
 
 export interface McpServices {
   executions: ExecutionService;
+  /** What the image of the caller's sandbox runs, for the tool's description (undefined for the default image). */
+  images: Pick<ImageService, 'facts'>;
   files: FileService;
   threads: ThreadService;
   logger: Logger;
@@ -50,7 +53,7 @@ export function createMcpServer(services: McpServices, call: McpCall): McpServer
     'sandbox_execute',
     {
       title: 'Run code in a sandbox',
-      description: executeToolDescription(networkOf(principal)),
+      description: executeToolDescription(networkOf(principal), services.images.facts(principal.sandboxConfig.image)),
       inputSchema: ExecuteArguments,
       outputSchema: ExecuteResult,
     },

@@ -1,11 +1,14 @@
-import { sandboxDescription, type NetworkPolicy } from '@airlock/contracts';
+import { sandboxDescription, type NetworkPolicy, type SandboxImageFacts } from '@airlock/contracts';
 import { INLINE_TEXT_MAX_BYTES } from './tool-schemas.js';
 
-/** sandbox_execute's description, with the network of the caller's sandbox (its mode and, for allowlist, its list). */
-export function executeToolDescription(network: NetworkPolicy): string {
+/**
+ * sandbox_execute's description, with the network of the caller's sandbox (its mode and, for allowlist, its list) and
+ * its image when that is not the default one.
+ */
+export function executeToolDescription(network: NetworkPolicy, image?: SandboxImageFacts): string {
   return [
     'Runs a program in a fresh, isolated Linux sandbox and returns its stdout, stderr and exit code.',
-    sandboxDescription(network.mode, network.allow),
+    sandboxDescription(network.mode, network.allow, image),
     'Without thread_id the home /home/sandbox starts empty and is thrown away after the call. With a thread_id it',
     'persists: the next call with the same thread_id sees the files this one left (also packages installed with',
     'pip install --user or npm install there). Write large results to a file in a thread and fetch it with',
