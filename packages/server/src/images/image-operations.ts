@@ -62,11 +62,15 @@ export function imageOperations(images: ImageService, admin: { isAdminToken(toke
       operationId: 'adminImportImageArchive',
       summary: 'Import an OCI image from an uploaded OCI layout or `docker save` archive',
       description:
-        'The body is the archive as a tar (`application/x-tar`), streamed to disk, never held in memory. Unpacked and ' +
+        'The body is the archive as a tar (`application/x-tar` or `application/octet-stream`), streamed to disk, never ' +
+        'held in memory. Unpacked and ' +
         'discovered as a registry import is. ' +
         IN_BACKGROUND,
       params: ImagePath,
-      rawBody: { 'application/x-tar': { schema: { type: 'string', format: 'binary' } } },
+      rawBody: {
+        'application/x-tar': { schema: { type: 'string', format: 'binary' } },
+        'application/octet-stream': { schema: { type: 'string', format: 'binary' } },
+      },
       status: 202,
       response: ImageSummary,
       codes: [ErrorCode.payloadTooLarge, ErrorCode.conflict, ErrorCode.requestTimeout],
