@@ -40,14 +40,20 @@ describe('languages and exit codes', () => {
   });
 
   it('python uncaught exception prints a traceback like python3 -c', async () => {
-    const result = await airlock.execute({ code: 'def f():\n    raise ValueError("boom")\nf()' });
+    const code = 'def f():\n    raise ValueError("boom")\nf()';
+    const result = await airlock.execute({ code });
     expect(result.exit_code).toBe(1);
     expect(result.stderr).toBe(
       'Traceback (most recent call last):\n' +
         '  File "<string>", line 3, in <module>\n' +
+        '    f()\n' +
+        '    ~^^\n' +
         '  File "<string>", line 2, in f\n' +
+        '    raise ValueError("boom")\n' +
         'ValueError: boom\n',
     );
+    const direct = await airlock.execute({ language: 'bash', code: `python3 -c '${code}'` });
+    expect(direct).toMatchObject({ exit_code: 1, stderr: result.stderr });
   });
 
   it('python syntax error is reported without a traceback', async () => {

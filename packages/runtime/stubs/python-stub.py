@@ -34,7 +34,9 @@ def _airlock_run():
     os.write(4, b"S%d\n" % time.monotonic_ns())
     os.close(4)
     try:
-        exec(compile(source, "<string>", "exec"), main.__dict__)
+        code = compile(source, "<string>", "exec")
+        _airlock_register_source(code, source, sys)
+        exec(code, main.__dict__)
     except SystemExit:
         raise
     except BaseException as error:
@@ -48,6 +50,14 @@ def _airlock_run():
             signal.signal(signal.SIGINT, signal.SIG_DFL)
             os.kill(os.getpid(), signal.SIGINT)
         raise SystemExit(1)
+
+
+def _airlock_register_source(code, source, sys):
+    # Tracebacks show the code's lines, as python3 -c registers its command with linecache (Python 3.13 and later).
+    linecache = sys.modules.get("linecache")
+    register = getattr(linecache, "_register_code", None)
+    if register is not None:
+        register(code, source.decode("utf-8", "replace"), "<string>")
 
 
 def _airlock_add_user_site(os, sys):
