@@ -80,11 +80,11 @@ describe('home layers attached by mount propagation', () => {
   /** A read-only home layer on the host, as a thread's earlier calls would have left it. */
   async function makeLayer(): Promise<string> {
     const layer = await mkdtemp(join(stateDirectory, 'layer-'));
-    const site = join(layer, '.local/lib/python3.11/site-packages');
+    const site = join(layer, '.local/lib/python3.13/site-packages');
     await mkdir(site, { recursive: true });
     await writeFile(join(layer, 'hello.txt'), 'from an earlier call\n');
     await writeFile(join(site, 'airlock_probe.py'), 'VALUE = 42\n');
-    for (const path of [layer, join(layer, '.local'), join(layer, '.local/lib'), join(layer, '.local/lib/python3.11'), site, join(layer, 'hello.txt'), join(site, 'airlock_probe.py')]) {
+    for (const path of [layer, join(layer, '.local'), join(layer, '.local/lib'), join(layer, '.local/lib/python3.13'), site, join(layer, 'hello.txt'), join(site, 'airlock_probe.py')]) {
       await chown(path, sandboxUid, sandboxUid);
     }
     return layer;
@@ -93,7 +93,7 @@ describe('home layers attached by mount propagation', () => {
   const CODE = [
     'import os, sys, airlock_probe',
     'print(open(os.path.expanduser("~/hello.txt")).read().strip(), airlock_probe.VALUE)',
-    'print(any(p.endswith("/.local/lib/python3.11/site-packages") for p in sys.path))',
+    'print(any(p.endswith("/.local/lib/python3.13/site-packages") for p in sys.path))',
     'open("new.txt", "w").write("written")',
     'os.remove("hello.txt")',
     'print(sorted(os.listdir(".")))',
