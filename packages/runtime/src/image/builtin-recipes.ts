@@ -70,6 +70,8 @@ export const DEFAULT_IMAGE_RECIPE: ImageRecipe = {
     'python3',
     'python3-pip',
     'python3-venv',
+    // pip builds source packages with it (pip install --no-build-isolation without network); it provides distutils.
+    'python3-setuptools',
     'curl',
     'ca-certificates',
     'git',

