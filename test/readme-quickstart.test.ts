@@ -24,7 +24,7 @@ function readmeQuickstart(): { setup: string; serve: string[] } {
 /**
  * A new user's first minutes, on a fresh clone of this repository's HEAD: the README's set-up, then its serve command
  * with --port and --data-dir added. The clone shares nothing with this checkout (its own node_modules and build) but
- * the runtime image, through AIRLOCK_IMAGES_DIR: building it again would take 90 seconds and test nothing new here.
+ * the runtime image, through AIRLOCK_IMAGES_DIR: building it again would take a minute and test nothing new here.
  */
 describe('the README quickstart on a fresh clone', () => {
   const quickstart = readmeQuickstart();

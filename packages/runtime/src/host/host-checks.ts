@@ -223,7 +223,7 @@ export function checkDisk(disk: HostFacts['disk']): HostCheck {
 export function checkImage(image: HostFacts['image']): HostCheck {
   const name = `image ${image.name}`;
   if (image.built) return ok(name, `${image.built.version} built (${formatBytes(image.built.sizeBytes)})`);
-  if (image.builder) return ok(name, `not built yet; the first start builds it with ${image.builder} (about 90 seconds)`);
+  if (image.builder) return ok(name, `not built yet; the first start builds it with ${image.builder} (about a minute)`);
   return fail(name, 'not built, and mmdebstrap is not installed to build it; install it with: apt-get install -y mmdebstrap');
 }
 
