@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, inject } from 'vitest';
 import { ImageStore } from '../packages/runtime/src/image/image-store.js';
 import { startAirlock, type AirlockFixture } from './support/airlock-fixture.js';
+import { until } from './support/wait.js';
 
 let airlock: AirlockFixture;
 beforeAll(async () => {
@@ -94,4 +95,27 @@ describe('the default image', () => {
     expect(debianPackages).toMatch(/^libc6=2\.\d+-/m);
     expect(debianPackages).toMatch(/^python3\.13=3\.13\./m);
   });
+});
+
+describe('the slim image', () => {
+  it('builds on request and runs Python 3.13, Node.js 24 and bash without the data stack', async () => {
+    await airlock.admin('/admin/v1/images/slim/build', {});
+    let image: { status: string; error: string | null } = { status: 'pending', error: null };
+    const read = async () => (image = (await airlock.request<typeof image>('/admin/v1/images/slim', { apiKey: airlock.adminToken })).body);
+    expect(await until(async () => (await read()).status !== 'pending', 280_000), 'image slim still pending').toBe(true);
+    expect(image).toMatchObject({ status: 'ready', error: null });
+
+    await airlock.admin('/admin/v1/sandboxes', { name: 'slim', image: 'slim' });
+    const { key } = (await airlock.admin('/admin/v1/api-keys', { name: 'slim', sandbox: 'slim' })) as { key: string };
+    const execute = async (language: string, code: string) =>
+      (await airlock.request<{ stdout: string; stderr: string; exit_code: number }>('/v1/sandbox/execute', {
+        method: 'POST',
+        apiKey: key,
+        json: { language, code },
+      })).body;
+    expect(await execute('python', 'import sys; print(sys.version_info[:2])')).toMatchObject({ exit_code: 0, stdout: '(3, 13)\n' });
+    expect(await execute('node', 'console.log(process.versions.node.split(".")[0])')).toMatchObject({ exit_code: 0, stdout: '24\n' });
+    const missing = await execute('bash', 'python3 -c "import numpy" 2>&1 | tail -n 1; command -v psql || echo no psql');
+    expect(missing.stdout).toBe("ModuleNotFoundError: No module named 'numpy'\nno psql\n");
+  }, 300_000);
 });
