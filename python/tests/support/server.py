@@ -63,7 +63,7 @@ def base_environment(images_directory: Path) -> Dict[str, str]:
 def ensure_image(images_directory: Path) -> None:
     """Builds the default runtime image unless it is there (the vitest suite's global setup usually built it)."""
     completed = subprocess.run(
-        [node(), str(CLI), "images", "build"],
+        [node(), str(CLI), "images", "build", "--local"],
         env=base_environment(images_directory),
         capture_output=True,
         text=True,
