@@ -141,11 +141,7 @@ export class ImageStore {
           sizeBytes: await directorySize(join(staging, 'rootfs')),
         };
         await fs.writeFile(join(staging, DEBIAN_PACKAGES_FILE), inventory.debianPackages);
-        await fs.writeFile(join(staging, MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`);
-        await fs.rm(target, { recursive: true, force: true });
-        await fs.rename(staging, target);
-        onProgress(`image ${name} ${manifest.version} ready (${Math.round(manifest.sizeBytes / 1e6)} MB)`);
-        return { manifest, rootfs: join(target, 'rootfs') };
+        return await this.#install(staging, target, manifest, onProgress);
       } catch (error) {
         await fs.rm(staging, { recursive: true, force: true });
         throw error instanceof ImageBuildError ? error : new ImageBuildError(`image ${name}: ${(error as Error).message}`);
@@ -161,8 +157,7 @@ export class ImageStore {
    * capabilities are neutralised, the mount points and the sandbox user are added, and its C library and languages
    * are discovered (the interpreters run in sandboxes). The new version (named by its manifest digest) is the image's
    * current one once it is complete (earlier versions stay until SandboxRuntime retires them, or until cleanup); an
-   * import that fails leaves nothing behind. One build or import of a
-   * name at a time, across processes.
+   * import that fails leaves nothing behind. One build or import of a name at a time, across processes.
    */
   async import(name: string, source: ImageImportSource, options: { onProgress?: ProgressListener } = {}): Promise<Image> {
     const onProgress = options.onProgress ?? (() => undefined);
@@ -187,12 +182,8 @@ export class ImageStore {
         }
         const imported = await unpackImage(context, fetched);
         const manifest: ImageManifest = { name, ...imported, packages: [], builtAt: new Date().toISOString() };
-        await fs.writeFile(join(staging, MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`);
         await fs.chmod(staging, 0o755);
-        await fs.rm(target, { recursive: true, force: true });
-        await fs.rename(staging, target);
-        onProgress(`image ${name} ${manifest.version} ready (${Math.round(manifest.sizeBytes / 1e6)} MB)`);
-        return { manifest, rootfs: join(target, 'rootfs') };
+        return await this.#install(staging, target, manifest, onProgress);
       } catch (error) {
         await fs.rm(staging, { recursive: true, force: true });
         throw error;
@@ -207,24 +198,19 @@ export class ImageStore {
    * sandboxes still run on is kept, to be removed with removeVersion once they end).
    */
   async remove(name: string, options: { keep?: string | undefined } = {}): Promise<void> {
-    const release = await this.#lock(name, () => undefined);
-    try {
-      for (const image of await this.#readAll()) {
-        if (image.manifest.name === name && image.manifest.version !== options.keep) {
-          await fs.rm(dirname(image.rootfs), { recursive: true, force: true });
-        }
-      }
-    } finally {
-      await release();
-    }
+    await this.#removeVersions(name, (version) => version !== options.keep);
   }
 
   /** Removes one version of an image from disk. */
   async removeVersion(name: string, version: string): Promise<void> {
+    await this.#removeVersions(name, (candidate) => candidate === version);
+  }
+
+  async #removeVersions(name: string, matches: (version: string) => boolean): Promise<void> {
     const release = await this.#lock(name, () => undefined);
     try {
       for (const image of await this.#readAll()) {
-        if (image.manifest.name === name && image.manifest.version === version) {
+        if (image.manifest.name === name && matches(image.manifest.version)) {
           await fs.rm(dirname(image.rootfs), { recursive: true, force: true });
         }
       }
@@ -260,6 +246,15 @@ export class ImageStore {
         await release();
       }
     }
+  }
+
+  /** Writes a complete image's manifest and moves it from its staging directory into place. */
+  async #install(staging: string, target: string, manifest: ImageManifest, onProgress: ProgressListener): Promise<Image> {
+    await fs.writeFile(join(staging, MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`);
+    await fs.rm(target, { recursive: true, force: true });
+    await fs.rename(staging, target);
+    onProgress(`image ${manifest.name} ${manifest.version} ready (${Math.round(manifest.sizeBytes / 1e6)} MB)`);
+    return { manifest, rootfs: join(target, 'rootfs') };
   }
 
   /** The inter-process lock of one image's builds, imports and removal. */
