@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startAirlock, type AirlockFixture } from './support/airlock-fixture.js';
 import { ociArchive, programWithLibraries, pushLayout, startRegistry, writeOciLayout } from './support/oci-images.js';
 import { until } from './support/wait.js';
@@ -185,5 +185,49 @@ describe('the image catalog', () => {
     const removeDefault = await airlock.request('/admin/v1/images/default', { method: 'DELETE', apiKey: airlock.adminToken });
     expect(removeDefault.status).toBe(409);
     expect((await airlock.request('/admin/v1/images', { apiKey: airlock.apiKey })).status).toBe(401);
+  });
+});
+
+describe('a restarted server', () => {
+  it('pulls again a registry image whose files it lacks, and shows an archive image it lacks as failed', async () => {
+    const first = await startAirlock({ keepDataDirectory: true });
+    const pulled = `repulled-${suffix}`;
+    const uploaded = `uploaded-${suffix}`;
+    let second: AirlockFixture | undefined;
+    try {
+      const reference = `${registry.address}/team/bash:restart`;
+      pushLayout(bashLayout, reference);
+      await first.admin('/admin/v1/images', { name: pulled, reference, tls_verify: false });
+      await first.request(`/admin/v1/images/${uploaded}/archive`, {
+        method: 'POST',
+        apiKey: first.adminToken,
+        headers: { 'content-type': 'application/x-tar' },
+        body: await readFile(bashArchive),
+      });
+      const imagesDirectory = inject('imagesDirectory');
+      const status = async (fixture: AirlockFixture, name: string) =>
+        (await fixture.request<Image>(`/admin/v1/images/${name}`, { apiKey: fixture.adminToken })).body;
+      expect(await until(async () => (await status(first, pulled)).status === 'ready' && (await status(first, uploaded)).status === 'ready', 60_000)).toBe(true);
+      await first.close();
+      // This server's disk loses both images (another node, a wiped images directory).
+      for (const entry of await readdir(imagesDirectory)) {
+        if (entry.startsWith(`${pulled}-`) || entry.startsWith(`${uploaded}-`)) await rm(join(imagesDirectory, entry), { recursive: true, force: true });
+      }
+      second = await startAirlock({ dataDirectory: first.dataDirectory });
+      const server = second;
+      expect(await until(async () => (await status(server, pulled)).status === 'ready', 60_000)).toBe(true);
+      expect((await readdir(imagesDirectory)).some((entry) => entry.startsWith(`${pulled}-`))).toBe(true);
+      expect(await status(server, uploaded)).toMatchObject({
+        status: 'failed',
+        error: 'not on this server (its archive was imported elsewhere or removed); upload it again',
+      });
+      for (const name of [pulled, uploaded]) {
+        expect((await server.request(`/admin/v1/images/${name}`, { method: 'DELETE', apiKey: server.adminToken })).status).toBe(204);
+      }
+    } finally {
+      await first.close();
+      await second?.close();
+      await first.removeDataDirectory();
+    }
   });
 });

@@ -81,7 +81,10 @@ export class ImageService {
       } else if (record.source === 'recipe') {
         await repository.markNotBuilt(record.name);
       } else if (record.source === 'registry' && record.status === 'ready') {
-        this.#pull(await this.#begin(record.name, record));
+        await this.#begin(record.name, record).then(
+          (started) => this.#pull(started),
+          (error: unknown) => logger.warn('image not pulled again', { image: record.name, error: String(error) }),
+        );
       } else if (record.source === 'archive' && record.status === 'ready') {
         await repository.markFailed(record.name, 'not on this server (its archive was imported elsewhere or removed); upload it again');
       }
@@ -129,13 +132,14 @@ export class ImageService {
   /** Pulls a registry image in the background, with the credentials sealed in its record. */
   #pull(record: ImageRecord): void {
     const { reference, sealedCredentials, tlsVerify, name } = record;
-    if (reference === null) throw new Error(`image "${name}" has no registry reference`);
-    const credentials = sealedCredentials
-      ? (JSON.parse(this.#options.box.open(sealedCredentials, credentialsContext(name))) as { username: string; password: string })
-      : undefined;
-    this.#run(name, (onProgress) =>
-      this.#options.runtime.import(name, { kind: 'registry', reference, tlsVerify, ...(credentials && { credentials }) }, onProgress),
-    );
+    this.#run(name, (onProgress) => {
+      if (reference === null) throw new Error(`image "${name}" has no registry reference`);
+      // A master key that no longer opens them fails this import, not the server.
+      const credentials = sealedCredentials
+        ? (JSON.parse(this.#options.box.open(sealedCredentials, credentialsContext(name))) as { username: string; password: string })
+        : undefined;
+      return this.#options.runtime.import(name, { kind: 'registry', reference, tlsVerify, ...(credentials && { credentials }) }, onProgress);
+    });
   }
 
   /**
