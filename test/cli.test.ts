@@ -1,9 +1,11 @@
+import { randomBytes } from 'node:crypto';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testApiKey, testSandboxUid } from './support/airlock-fixture.js';
 import { runCli, startServeProcess, waitForExit } from './support/cli-process.js';
+import { ociArchive, programWithLibraries, writeOciLayout } from './support/oci-images.js';
 
 describe('airlock serve, exec and keys', () => {
   let dataDirectory: string;
@@ -72,6 +74,24 @@ describe('airlock serve, exec and keys', () => {
 
   it('a second server on the same data directory refuses to start', async () => {
     await expect(startServeProcess({ dataDirectory })).rejects.toThrow(/is in use by process/);
+  });
+
+  it('images import follows an archive import to its end, then remove removes it', async () => {
+    const environment = { AIRLOCK_URL: serve.url };
+    const name = `cli-bash-${randomBytes(3).toString('hex')}`;
+    const layout = join(dataDirectory, 'bash-layout');
+    // bash runs code through cat, so an image needs both.
+    await writeOciLayout(layout, { layers: [[...programWithLibraries('/bin/bash'), ...programWithLibraries('/bin/cat')]] });
+    const archive = join(dataDirectory, 'bash.tar');
+    ociArchive(layout, archive);
+    const imported = runCli(['images', 'import', name, '--archive', archive, '--data-dir', dataDirectory], { environment });
+    expect(imported.stderr).toMatch(/^uploading .*bash\.tar \(\d+ MB\)$/m);
+    expect(imported.stderr).toMatch(/found bash: \/bin\/bash/);
+    expect([imported.status, imported.stdout]).toEqual([0, expect.stringMatching(new RegExp(`^${name}\tready\tarchive\t[0-9a-f]{12}\t[0-9]+ MB\tbash GNU bash`))]);
+    const missing = runCli(['images', 'import', name, '--data-dir', dataDirectory], { environment });
+    expect([missing.status, missing.stderr]).toEqual([1, 'airlock: give a registry reference (registry/name:tag) or --archive FILE\n']);
+    expect(runCli(['images', 'remove', name, '--data-dir', dataDirectory], { environment })).toMatchObject({ status: 0, stderr: `removed image ${name}\n` });
+    expect(runCli(['images', 'list', '--data-dir', dataDirectory], { environment }).stdout).not.toContain(name);
   });
 
   it('images list shows the catalog; remove refuses the default image', () => {

@@ -68,7 +68,7 @@ export const ImageSummary = z
       .enum(IMAGE_STATUSES)
       .describe('pending while it is built or imported; failed with `error`; ready with `manifest`; not_built: a recipe image this server has not built (POST .../build)'),
     error: z.string().nullable(),
-    progress: z.array(z.string()).describe('the last lines of a build or import in progress on this server'),
+    progress: z.array(z.string()).describe("the last lines of the image's latest build or import on this server (running or ended)"),
     manifest: ImageManifestSummary.nullable().describe('the version this server runs (kept while a newer one is imported)'),
     used_by: z.array(z.string()).describe('the sandbox configs naming it, as organization/sandbox'),
     created_at: Timestamp,

@@ -12,7 +12,7 @@ interface Work {
   unlogged: string | null;
 }
 
-/** The progress of the builds and imports running on this server: their last lines, and a throttled log of them. */
+/** The progress of the builds and imports on this server: the last lines of each image's latest, and a throttled log. */
 export class ImageProgress {
   readonly #logger: Logger;
   readonly #work = new Map<string, Work>();
@@ -44,11 +44,11 @@ export class ImageProgress {
     }
   }
 
-  /** Ends the image's work: its last line goes to the log, and answers show no progress any more. */
+  /** Ends the image's work: its last line goes to the log; answers keep showing its last lines (why it failed). */
   finish(name: string): void {
     const work = this.#work.get(name);
     if (work?.unlogged) this.#logger.info('image progress', { image: name, line: work.unlogged });
-    this.#work.delete(name);
+    if (work) work.unlogged = null;
   }
 
   lines(name: string): string[] {
