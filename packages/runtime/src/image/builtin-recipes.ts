@@ -43,7 +43,7 @@ const PYTHON_WHEEL_HOOKS = [
   'cp "$1/../downloads/python-requirements.txt" "$1/../downloads"/wheels/*.whl "$1/tmp/airlock-wheels/"',
   'chroot "$1" /usr/bin/env -i PATH=/usr/bin:/bin python3 -m pip install --quiet --no-deps --require-hashes --only-binary=:all: --no-index' +
     ' --find-links /tmp/airlock-wheels --ignore-installed --no-cache-dir --break-system-packages' +
-    ' --root-user-action=ignore --disable-pip-version-check -r /tmp/airlock-wheels/python-requirements.txt',
+    ' --root-user-action=ignore --disable-pip-version-check --no-warn-script-location -r /tmp/airlock-wheels/python-requirements.txt',
   'rm -rf "$1/tmp/airlock-wheels"',
   // The packages' own test suites (numpy.test(), scipy.test()): 150 MB that no import reaches.
   'find "$1"/usr/local/lib/python3*/dist-packages -type d -name tests -prune -exec rm -rf {} +',
