@@ -37,6 +37,15 @@ export class BenchOptionError extends Error {
   override readonly name = 'BenchOptionError';
 }
 
+/** A whole-number option's value; `option` names it in the error, as the user gave it (`--iterations`). */
+export function parseCount(option: string, text: string, minimum: number): number {
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < minimum) {
+    throw new BenchOptionError(`${option} must be a whole number >= ${minimum}, got "${text}"`);
+  }
+  return value;
+}
+
 export function parseOptions(argv: string[], environment: NodeJS.ProcessEnv): BenchOptions {
   const names = Object.keys(BENCH_OPTIONS) as Array<keyof BenchOptions>;
   let flags: Partial<Record<keyof BenchOptions, string>>;
@@ -47,15 +56,8 @@ export function parseOptions(argv: string[], environment: NodeJS.ProcessEnv): Be
   }
   const resolve = (name: keyof BenchOptions): string =>
     flags[name] ?? environment[BENCH_OPTIONS[name].variable] ?? BENCH_OPTIONS[name].fallback;
-  const count = (name: keyof BenchOptions, minimum: number): number => {
-    const value = Number(resolve(name));
-    if (!Number.isInteger(value) || value < minimum) {
-      throw new BenchOptionError(
-        `--${name} (${BENCH_OPTIONS[name].variable}) must be a whole number >= ${minimum}, got "${resolve(name)}"`,
-      );
-    }
-    return value;
-  };
+  const count = (name: keyof BenchOptions, minimum: number): number =>
+    parseCount(`--${name} (${BENCH_OPTIONS[name].variable})`, resolve(name), minimum);
   return {
     iterations: count('iterations', 1),
     warmup: count('warmup', 0),

@@ -55,10 +55,16 @@ export function hitRate(pool: PoolCounts): number {
   return takes === 0 ? 0 : pool.hits / takes;
 }
 
-/** Ready sandboxes for a language, over every pool key (`<image>/<language>/<limits>`) of that language. */
-export function readySlots(statistics: PoolStatistics, language: Language): number {
+/**
+ * Ready sandboxes for a language, over every pool key (`<image>/<language>/<limits>`) of that language, or of that
+ * language on one image.
+ */
+export function readySlots(statistics: PoolStatistics, language: Language, image?: string): number {
   return statistics.keys
-    .filter((key) => key.key.split('/')[1] === language)
+    .filter((key) => {
+      const [keyImage, keyLanguage] = key.key.split('/');
+      return keyLanguage === language && (image === undefined || keyImage === image);
+    })
     .reduce((sum, key) => sum + key.ready, 0);
 }
 
@@ -76,17 +82,20 @@ export async function waitForPool(
   }
 }
 
-/** Waits until the pool starts nothing and holds a ready sandbox for `language`: the next call will be warm. */
-export function waitForWarmSlot(source: PoolSource, language: Language, timeoutMs: number): Promise<boolean> {
-  return waitForPool(source, (statistics) => statistics.startingSlots === 0 && readySlots(statistics, language) > 0, timeoutMs);
+/**
+ * Waits until the pool starts nothing and holds a ready sandbox for `language` (on `image`, or any): the next call will
+ * be warm.
+ */
+export function waitForWarmSlot(source: PoolSource, language: Language, timeoutMs: number, image?: string): Promise<boolean> {
+  return waitForPool(source, (statistics) => statistics.startingSlots === 0 && readySlots(statistics, language, image) > 0, timeoutMs);
 }
 
 /**
  * The pause after a sequential call on a pool: the client's pause, then until the pool has started the call's
- * replacement and holds a ready sandbox for `language`. If that takes too long the next call goes anyway, and its
- * miss shows in the pool's counters.
+ * replacement and holds a ready sandbox for `language` (on `image`, or any). If that takes too long the next call
+ * goes anyway, and its miss shows in the pool's counters.
  */
-export async function pauseUntilWarm(source: PoolSource, language: Language): Promise<void> {
+export async function pauseUntilWarm(source: PoolSource, language: Language, image?: string): Promise<void> {
   await sleep(SEQUENTIAL_PAUSE_MS);
-  await waitForWarmSlot(source, language, WARM_SLOT_TIMEOUT_MS);
+  await waitForWarmSlot(source, language, WARM_SLOT_TIMEOUT_MS, image);
 }

@@ -8,7 +8,7 @@ import { progress } from './server-runs.js';
 import { formatMs } from './units.js';
 
 /** The limits of the server's default sandbox configuration (1 core, 1 GiB, half of it for each tmpfs zone). */
-const DEFAULT_LIMITS: SandboxLimits = {
+export const DEFAULT_LIMITS: SandboxLimits = {
   cpus: 1,
   memoryBytes: 2 ** 30,
   pids: 512,

@@ -30,21 +30,42 @@ export interface LayoutOptions {
   env?: string[];
 }
 
+/** A layer already stored in a layout's blobs, and the digest of its uncompressed tar (the configuration's diff_id). */
+export interface StoredLayer {
+  mediaType: string;
+  digest: string;
+  size: number;
+  diffId: string;
+}
+
 /** Writes an OCI image layout with one image, tagged `latest`; answers its manifest digest. */
 export async function writeOciLayout(directory: string, options: LayoutOptions): Promise<string> {
   await mkdir(join(directory, 'blobs', 'sha256'), { recursive: true });
-  const layers = [];
+  const layers: StoredLayer[] = [];
   for (const entries of options.layers) {
     const file = join(directory, 'layer.tar');
     await writeTar(file, entries);
-    const content = await readFile(file);
-    layers.push({ mediaType: 'application/vnd.oci.image.layer.v1.tar', ...(await storeBlob(directory, content)) });
+    const stored = await storeBlob(directory, await readFile(file));
+    layers.push({ mediaType: 'application/vnd.oci.image.layer.v1.tar', ...stored, diffId: stored.digest });
   }
+  return writeImageIndex(directory, { ...options, layers });
+}
+
+/**
+ * Writes the configuration, manifest, index (tagged `latest`) and oci-layout file of an image whose layers are in the
+ * layout's blobs already; answers its manifest digest.
+ */
+export async function writeImageIndex(
+  directory: string,
+  options: Omit<LayoutOptions, 'layers'> & { layers: readonly StoredLayer[] },
+): Promise<string> {
+  await mkdir(join(directory, 'blobs', 'sha256'), { recursive: true });
+  const layers = options.layers.map(({ mediaType, digest, size }) => ({ mediaType, digest, size }));
   const config = {
     architecture: options.architecture ?? 'amd64',
     os: 'linux',
     config: { Env: options.env ?? ['PATH=/usr/local/bin:/usr/bin:/bin'] },
-    rootfs: { type: 'layers', diff_ids: layers.map((layer) => layer.digest) },
+    rootfs: { type: 'layers', diff_ids: options.layers.map((layer) => layer.diffId) },
   };
   const manifest = {
     schemaVersion: 2,
