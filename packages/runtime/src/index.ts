@@ -22,7 +22,7 @@ export {
   type ImageSource,
 } from './image/image-manifest.js';
 export { imageVersion, type ImageRecipe, type NodeRelease, type NpmPin } from './image/image-recipe.js';
-export { BUILTIN_IMAGE_RECIPES, DEFAULT_IMAGE_RECIPE, SLIM_IMAGE_RECIPE } from './image/builtin-recipes.js';
+export { BUILTIN_IMAGE_RECIPES, DEFAULT_IMAGE_RECIPE, SANDBOX_HOOKS, SLIM_IMAGE_RECIPE } from './image/builtin-recipes.js';
 export {
   SandboxStartError,
   SANDBOX_HOME,

@@ -9,7 +9,7 @@ function pinnedFile(path: string): string {
 const NODE_RELEASE = JSON.parse(pinnedFile('node-release.json')) as NodeRelease;
 
 /** What every image needs to be a sandbox root. */
-const SANDBOX_HOOKS = [
+export const SANDBOX_HOOKS = [
   'chroot "$1" useradd --uid 1000 --user-group --home-dir /home/sandbox --no-create-home --shell /bin/bash sandbox',
   // Mount points of the sandbox's zones; the root is read-only, so they must exist in the image.
   'mkdir -p "$1/home/sandbox" "$1/data" "$1/run"',

@@ -298,6 +298,8 @@ export class ImageStore {
   async #read(directory: string): Promise<Image | null> {
     try {
       const manifest = JSON.parse(await fs.readFile(join(directory, MANIFEST_FILE), 'utf8')) as ImageManifest;
+      // A manifest of the format before image sources (an image built by an older Airlock) is no image of this one.
+      if (typeof manifest.source?.kind !== 'string') return null;
       return { manifest, rootfs: join(directory, 'rootfs') };
     } catch {
       return null;
