@@ -58,6 +58,11 @@ export const CreateApiKeyRequest = z.strictObject({
       "list when absent; needed when the config is 'unrestricted')",
   ),
   storage: KeyStorage.optional(),
+  connectors: z
+    .array(z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'a connector name'))
+    .max(64)
+    .optional()
+    .describe("the connectors of its sandbox config the key keeps, each attached there ([] keeps none); all of them when absent"),
 });
 export type CreateApiKeyRequest = z.infer<typeof CreateApiKeyRequest>;
 
@@ -109,6 +114,7 @@ export const ApiKeySummary = z.object({
   storage: z
     .record(z.string(), KeyMountScope)
     .describe("how the key narrows its sandbox config's mounts, per mount name; {} keeps them as attached"),
+  connectors: z.array(z.string()).nullable().describe("the connectors of its sandbox config the key keeps; null keeps them all"),
   created_at: Timestamp,
   last_used_at: Timestamp.nullable(),
   revoked_at: Timestamp.nullable(),

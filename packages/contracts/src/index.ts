@@ -150,3 +150,22 @@ export {
   ImageSummary,
   ImportImageRequest,
 } from './images.js';
+export {
+  CONNECTOR_TYPES,
+  type ConnectorType,
+  CONNECTOR_NAME_PATTERN,
+  ConnectorName,
+  ConnectorSettings,
+  CONNECTOR_SECRET_FIELDS,
+  CONNECTOR_SCHEMAS,
+  CreateConnectorRequest,
+  ConnectorChangesRequest,
+  ConnectorPath,
+  ConnectorSummary,
+  ConnectorListResponse,
+  ConnectorTestResponse,
+  SandboxConnectorPath,
+  AttachConnectorRequest,
+  MIN_SECRET_LENGTH,
+  isLoopbackHost,
+} from './connectors.js';

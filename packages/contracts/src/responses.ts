@@ -38,6 +38,11 @@ export const NetworkReceiptEntry = z
         'what refused it: an address of the host, a private or reserved range, a blocked port, or the allowlist (a name or ' +
           'address not on it, or QUIC); null when allowed',
       ),
+    connector: z
+      .string()
+      .nullable()
+      .optional()
+      .describe("the connector whose endpoint an allowed flow reached; null or absent otherwise"),
   })
   .meta({ id: 'NetworkReceiptEntry' });
 export type NetworkReceiptEntry = z.infer<typeof NetworkReceiptEntry>;

@@ -30,6 +30,8 @@ export interface ApiKey {
    * detached; mounts not named stay as attached. Entries for mounts the config no longer attaches are kept unused.
    */
   storage: KeyStorage;
+  /** The names of its sandbox config's connectors the key keeps; null keeps them all. */
+  connectors: string[] | null;
   envVars: Record<string, string>;
   createdAt: Date;
   lastUsedAt: Date | null;
@@ -48,6 +50,7 @@ export interface NewApiKey {
   /** Only with networkOverride 'allowlist' (a check constraint). */
   networkAllow?: string[] | null;
   storage?: KeyStorage;
+  connectors?: string[] | null;
   envVars?: Record<string, string>;
 }
 
@@ -67,6 +70,7 @@ interface ApiKeyRow {
   network_override: 'blocked' | 'allowlist' | null;
   network_allow: string[] | null;
   storage: KeyStorage;
+  connectors: string[] | null;
   env_vars: Record<string, string>;
   created_at: Date;
   last_used_at: Date | null;
@@ -82,6 +86,7 @@ const API_KEY_COLUMNS = [
   'network_override',
   'network_allow',
   'storage',
+  'connectors',
   'env_vars',
   'created_at',
   'last_used_at',
@@ -108,6 +113,7 @@ function toApiKey(row: ApiKeyRow): ApiKey {
     networkOverride: row.network_override,
     networkAllow: row.network_allow,
     storage: row.storage,
+    connectors: row.connectors,
     envVars: row.env_vars,
     createdAt: row.created_at,
     lastUsedAt: row.last_used_at,
@@ -126,8 +132,8 @@ export class ApiKeyRepository {
   async create(apiKey: NewApiKey): Promise<ApiKey> {
     const [row] = await this.#database.query<ApiKeyRow>(
       `INSERT INTO api_keys (id, org_id, sandbox_config_id, name, display_prefix, secret_sha256, network_override,
-         env_vars, network_allow, storage)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9::jsonb, $10::jsonb)
+         env_vars, network_allow, storage, connectors)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9::jsonb, $10::jsonb, $11::jsonb)
        RETURNING ${SELECT_LIST}`,
       [
         generateId('apiKey'),
@@ -140,6 +146,7 @@ export class ApiKeyRepository {
         stringMapParameter(apiKey.envVars ?? {}),
         apiKey.networkAllow ? stringListParameter(apiKey.networkAllow) : null,
         JSON.stringify(apiKey.storage ?? {}),
+        apiKey.connectors ? stringListParameter(apiKey.connectors) : null,
       ],
     );
     return toApiKey(row as ApiKeyRow);

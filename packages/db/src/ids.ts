@@ -9,6 +9,7 @@ export const ID_PREFIXES = {
   storageConnection: 'stc',
   volume: 'vol',
   storageAttachment: 'att',
+  connector: 'con',
 } as const;
 
 export type IdKind = keyof typeof ID_PREFIXES;

@@ -62,3 +62,10 @@ export {
 } from './image-repository.js';
 export { VolumeRepository, type Volume } from './volume-repository.js';
 export { StorageAttachmentRepository, type AttachRefusal, type StorageAttachment } from './storage-attachment-repository.js';
+export {
+  ConnectorRepository,
+  type Connector,
+  type ConnectorAttachRefusal,
+  type ConnectorFields,
+  type ConnectorStatus,
+} from './connector-repository.js';

@@ -8,10 +8,12 @@ import { MigrationError, OrganizationRepository, loadMigrations, openDatabase } 
 
 const EXPECTED_TABLES = [
   'api_keys',
+  'connectors',
   'executions',
   'images',
   'organizations',
   'sandbox_configs',
+  'sandbox_connectors',
   'schema_migrations',
   'storage_attachments',
   'storage_connections',

@@ -186,6 +186,7 @@ describe.each(BACKEND_KINDS)('repositories on %s', (kind) => {
         networkOverride: null,
         networkAllow: null,
         storage: {},
+        connectors: null,
         envVars: {},
         createdAt: expect.any(Date),
         lastUsedAt: null,

@@ -37,6 +37,7 @@ export {
 } from './sandbox/sandbox-types.js';
 export { hostRuleset } from './network/network-ruleset.js';
 export type { NetworkFlow } from './network/network-receipt.js';
+export type { ConnectorEndpoint } from './network/slot-connectors.js';
 export { OutputCapture } from './sandbox/output-capture.js';
 export {
   LayerManifestError,

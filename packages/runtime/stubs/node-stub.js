@@ -1,5 +1,6 @@
 // Airlock's node entry point: started with `node -e`, it waits for one request on fd 3, applies the working
-// directory and environment, then runs the code as `node -e CODE` would, as a fresh `[eval]` CommonJS module.
+// directory and environment, writes the call's files (connectors' credentials, in the sandbox's own /run), then runs
+// the code as `node -e CODE` would, as a fresh `[eval]` CommonJS module.
 (() => {
   const fs = require('fs');
   const path = require('path');
@@ -27,6 +28,13 @@
     const entry = field();
     const separator = entry.indexOf('=');
     process.env[entry.slice(0, separator)] = entry.slice(separator + 1);
+  }
+  const fileCount = Number(field());
+  for (let index = 0; index < fileCount; index++) {
+    const filePath = field();
+    const content = field();
+    fs.mkdirSync(path.dirname(filePath), { recursive: true, mode: 0o700 });
+    fs.writeFileSync(filePath, content, { mode: 0o600, flag: 'wx' });
   }
   const source = request.subarray(offset).toString();
   process.chdir(cwd);

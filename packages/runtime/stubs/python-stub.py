@@ -1,5 +1,6 @@
 # Airlock's python entry point: started with `python3 -c`, it waits for one request on fd 3, applies the working
-# directory and environment, then runs the code as `python3 -c CODE` would, in a fresh __main__ module.
+# directory and environment, writes the call's files (connectors' credentials, in the sandbox's own /run), then runs
+# the code as `python3 -c CODE` would, in a fresh __main__ module.
 def _airlock_run():
     import os
     import sys
@@ -20,7 +21,12 @@ def _airlock_run():
     for entry in fields[:-1]:
         name, _, value = entry.partition(b"=")
         os.environb[name] = value
-    source = fields[-1]
+    file_count, rest = fields[-1].split(b"\0", 1)
+    if file_count != b"0":
+        parts = rest.split(b"\0", 2 * int(file_count))
+        _airlock_write_files(os, parts[:-1])
+        rest = parts[-1]
+    source = rest
     os.chdir(cwd)
     _airlock_add_user_site(os, sys)
 
@@ -50,6 +56,17 @@ def _airlock_run():
             signal.signal(signal.SIGINT, signal.SIG_DFL)
             os.kill(os.getpid(), signal.SIGINT)
         raise SystemExit(1)
+
+
+def _airlock_write_files(os, parts):
+    for index in range(0, len(parts), 2):
+        path, content = parts[index], parts[index + 1]
+        os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        view = memoryview(content)
+        while view:
+            view = view[os.write(descriptor, view):]
+        os.close(descriptor)
 
 
 def _airlock_register_source(code, source, sys):

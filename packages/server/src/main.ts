@@ -6,6 +6,7 @@ import {
   OrganizationRepository,
   SandboxConfigRepository,
   StorageAttachmentRepository,
+  ConnectorRepository,
   StorageConnectionRepository,
   ThreadRepository,
   VolumeRepository,
@@ -38,6 +39,8 @@ import { VolumeFiles } from './files/volume-files.js';
 import { SecretBox } from './shared/secret-box.js';
 import { WebhookSecrets } from './webhooks/webhook-secrets.js';
 import { StorageService } from './storage/storage-service.js';
+import { ConnectorService, type ConnectorTester } from './connectors/connector-service.js';
+import { ConnectorProbes } from './connectors/connector-probes.js';
 import { DEFAULT_IMAGE, ImageService, type ImageRuntime } from './images/image-service.js';
 import { StorageForCalls } from './storage/call-storage.js';
 import { VolumeStore } from './storage/volume-store.js';
@@ -102,13 +105,15 @@ export async function startServer(options: {
 
     const webhookSecrets = new WebhookSecrets({ repository: webhookRepository, box });
     const webhookPolicy = { allowLoopback: config.webhooks.allowLoopback };
-    const { keyService, admin, storage: storageService, adminToken, createdApiKey } = await startAdministration({
+    const { keyService, admin, storage: storageService, connectors, adminToken, createdApiKey } = await startAdministration({
       database,
       config,
       adminToken: config.adminToken ?? secrets.adminToken(),
       images: imageRepository,
       webhookSecrets,
       box,
+      // Connectors are tried from sandboxes whose network reaches only their endpoints.
+      ...(config.network !== undefined && { connectorTester: new ConnectorProbes({ runtime, image: DEFAULT_IMAGE }) }),
     });
     const rateLimits = new RateLimits({
       requestsPerMinute: config.rateLimitPerMinute,
@@ -153,6 +158,7 @@ export async function startServer(options: {
       nodeId,
       webhooks,
       storage: callStorage,
+      connectors,
     });
     const app = createApp({
       apiKeys: keyService,
@@ -172,6 +178,7 @@ export async function startServer(options: {
       metrics,
       admin,
       storage: storageService,
+      connectors,
       images,
       logger,
       readiness: [
@@ -205,16 +212,19 @@ async function startAdministration(options: {
   images: ImageRepository;
   webhookSecrets: WebhookSecrets;
   box: SecretBox;
+  connectorTester?: ConnectorTester;
 }): Promise<{
   keyService: ApiKeyService;
   admin: AdminService;
   storage: StorageService;
+  connectors: ConnectorService;
   adminToken: string;
   createdApiKey: CreatedApiKey | null;
 }> {
   const { database, config, adminToken } = options;
   const apiKeys = new ApiKeyRepository(database);
   const attachments = new StorageAttachmentRepository(database);
+  const connectorRepository = new ConnectorRepository(database);
   const keyService = new ApiKeyService({ keys: apiKeys, region: config.keyRegion, cacheSeconds: config.authCacheSeconds });
   const admin = new AdminService({
     images: options.images,
@@ -222,6 +232,7 @@ async function startAdministration(options: {
     sandboxConfigs: new SandboxConfigRepository(database),
     apiKeys,
     attachments,
+    attachedConnectors: async (orgId, sandboxConfigId) => (await connectorRepository.listAttached(orgId, sandboxConfigId)).map((connector) => connector.name),
     keyService,
     webhookSecrets: options.webhookSecrets,
     adminToken,
@@ -236,7 +247,14 @@ async function startAdministration(options: {
     rclone: config.rclonePath,
     cacheSeconds: config.authCacheSeconds,
   });
-  return { keyService, admin, storage, adminToken, createdApiKey: await admin.bootstrap(config.bootstrapApiKey) };
+  const connectors = new ConnectorService({
+    tenants: admin,
+    connectors: connectorRepository,
+    box: options.box,
+    ...(options.connectorTester && { tester: options.connectorTester }),
+    cacheSeconds: config.authCacheSeconds,
+  });
+  return { keyService, admin, storage, connectors, adminToken, createdApiKey: await admin.bootstrap(config.bootstrapApiKey) };
 }
 
 /** The runtime's image store and loading, as the image catalog uses them. */

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import {
+  ConnectorRepository,
   ApiKeyRepository,
   ImageRepository,
   OrganizationRepository,
@@ -22,6 +23,8 @@ import { createJsonLogger } from '../src/shared/logger.js';
 import { SecretBox } from '../src/shared/secret-box.js';
 import { StorageService } from '../src/storage/storage-service.js';
 import { storageOperations } from '../src/storage/storage-operations.js';
+import { connectorOperations } from '../src/connectors/connector-operations.js';
+import { ConnectorService, type ConnectorTester } from '../src/connectors/connector-service.js';
 import { WebhookSecrets } from '../src/webhooks/webhook-secrets.js';
 import { startTestDatabase } from './test-tenant.js';
 
@@ -38,10 +41,11 @@ export interface AdminAnswer {
  * organization, sandbox config and key. Keeps every answer's text and every log line. `close()` removes it.
  * `rclone` is the program connection tests run (the pinned rclone by default).
  */
-export async function startAdminApp(options: { rclone?: string } = {}): Promise<{
+export async function startAdminApp(options: { rclone?: string; connectorTester?: ConnectorTester } = {}): Promise<{
   database: Database;
   admin: AdminService;
   storage: StorageService;
+  connectors: ConnectorService;
   /** Authenticates API keys; nothing is cached, so each call sees the database. */
   keys: ApiKeyService;
   /** Calls the admin API with the admin token. */
@@ -55,6 +59,7 @@ export async function startAdminApp(options: { rclone?: string } = {}): Promise<
   const { database } = testDatabase;
   const apiKeys = new ApiKeyRepository(database);
   const attachments = new StorageAttachmentRepository(database);
+  const connectorRepository = new ConnectorRepository(database);
   const box = new SecretBox([randomBytes(32)]);
   const keys = new ApiKeyService({ keys: apiKeys, region: 'test', cacheSeconds: 0 });
   const admin = new AdminService({
@@ -63,6 +68,8 @@ export async function startAdminApp(options: { rclone?: string } = {}): Promise<
     sandboxConfigs: new SandboxConfigRepository(database),
     apiKeys,
     attachments,
+    attachedConnectors: async (orgId, sandboxConfigId) =>
+      (await connectorRepository.listAttached(orgId, sandboxConfigId)).map((connector) => connector.name),
     keyService: keys,
     webhookSecrets: new WebhookSecrets({ repository: new WebhookRepository(database), box }),
     adminToken: ADMIN_TOKEN,
@@ -76,9 +83,10 @@ export async function startAdminApp(options: { rclone?: string } = {}): Promise<
     box,
     rclone: options.rclone ?? DEFAULT_RCLONE_PATH,
   });
+  const connectors = new ConnectorService({ tenants: admin, connectors: connectorRepository, box, ...(options.connectorTester && { tester: options.connectorTester }) });
   await admin.bootstrap(undefined);
   const app = new Hono<AppEnv>();
-  serveOperations(app, [...adminOperations(admin), ...storageOperations(storage, admin)]);
+  serveOperations(app, [...adminOperations(admin), ...storageOperations(storage, admin), ...connectorOperations(connectors, admin)]);
   const answers: string[] = [];
   const logLines: string[] = [];
   const logger = createJsonLogger((line) => logLines.push(line));
@@ -88,6 +96,7 @@ export async function startAdminApp(options: { rclone?: string } = {}): Promise<
     database,
     admin,
     storage,
+    connectors,
     keys,
     request,
     call: async (method, path, json) => {

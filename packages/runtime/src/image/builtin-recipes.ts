@@ -57,8 +57,8 @@ const MATPLOTLIB_HOOKS = [
 const INTERPRETERS = { python: '/usr/bin/python3', node: '/usr/local/bin/node', bash: '/bin/bash' };
 
 /**
- * Debian 13 with Python 3.13, Node.js 24 and npm, the data stack from pinned PyPI wheels, and the command-line
- * clients of the databases connectors reach.
+ * Debian 13 with Python 3.13, Node.js 24 and npm, the data stack and the connectors' database and cloud drivers from
+ * pinned PyPI wheels, and the command-line clients of the databases and of GitHub that connectors reach.
  */
 export const DEFAULT_IMAGE_RECIPE: ImageRecipe = {
   name: 'default',
@@ -80,6 +80,8 @@ export const DEFAULT_IMAGE_RECIPE: ImageRecipe = {
     'postgresql-client',
     'mariadb-client',
     'redis-tools',
+    // GitHub's CLI, for the github connector's GH_TOKEN (git reaches GitHub over HTTPS without SSH).
+    'gh',
   ],
   downloads: { node: NODE_RELEASE, pythonRequirements: pinnedFile('default/python-requirements.txt') },
   customizeHooks: [...SANDBOX_HOOKS, ...NODE_HOOKS, ...PYTHON_WHEEL_HOOKS, ...MATPLOTLIB_HOOKS],

@@ -18,13 +18,17 @@ const listing = {
 };
 
 describe('networkReceipt', () => {
-  it("lists one sandbox's destinations with bytes and packets each way, the refused ones with their rule, named from its DNS", () => {
-    const receipt = networkReceipt('10.213.0.2', flowElements(listing), [
-      { name: 'web.test.example', type: 'A', answers: ['198.51.100.10'], verdict: 'answered', transport: 'udp' },
-    ]);
+  it("lists one sandbox's destinations with bytes and packets each way, the refused ones with their rule, named from its DNS, with their connector", () => {
+    const receipt = networkReceipt(
+      '10.213.0.2',
+      flowElements(listing),
+      [{ name: 'web.test.example', type: 'A', answers: ['198.51.100.10'], verdict: 'answered', transport: 'udp' }],
+      [],
+      (address, port) => (address === '198.51.100.10' && port === 8080 ? 'warehouse' : undefined),
+    );
     expect(receipt).toEqual([
-      { name: null, address: '10.213.0.1', port: 22, protocol: 'tcp', bytesOut: 60, bytesIn: 0, packetsOut: 1, packetsIn: 0, verdict: 'blocked', rule: 'host_address' },
-      { name: null, address: '10.77.0.10', port: 80, protocol: 'tcp', bytesOut: 60, bytesIn: 0, packetsOut: 1, packetsIn: 0, verdict: 'blocked', rule: 'blocked_range' },
+      { name: null, address: '10.213.0.1', port: 22, protocol: 'tcp', bytesOut: 60, bytesIn: 0, packetsOut: 1, packetsIn: 0, verdict: 'blocked', rule: 'host_address', connector: null },
+      { name: null, address: '10.77.0.10', port: 80, protocol: 'tcp', bytesOut: 60, bytesIn: 0, packetsOut: 1, packetsIn: 0, verdict: 'blocked', rule: 'blocked_range', connector: null },
       {
         name: 'web.test.example',
         address: '198.51.100.10',
@@ -36,6 +40,7 @@ describe('networkReceipt', () => {
         packetsIn: 5,
         verdict: 'allowed',
         rule: null,
+        connector: 'warehouse',
       },
     ]);
   });
@@ -64,10 +69,10 @@ describe('networkReceipt', () => {
         proxied(null, '198.51.100.10', 'blocked', 517, 0),
       ],
     );
-    const uncounted = { protocol: 'tcp', packetsOut: null, packetsIn: null };
+    const uncounted = { protocol: 'tcp', packetsOut: null, packetsIn: null, connector: null };
     expect(receipt).toEqual([
       { name: null, address: '198.51.100.10', port: 443, bytesOut: 517, bytesIn: 0, verdict: 'blocked', rule: 'allowlist', ...uncounted },
-      { name: 'evil.example', address: null, port: 53, protocol: 'udp', bytesOut: 0, bytesIn: 0, packetsOut: null, packetsIn: null, verdict: 'blocked', rule: 'allowlist' },
+      { name: 'evil.example', address: null, port: 53, protocol: 'udp', bytesOut: 0, bytesIn: 0, packetsOut: null, packetsIn: null, verdict: 'blocked', rule: 'allowlist', connector: null },
       { name: 'other.test.example', address: '198.51.100.10', port: 443, bytesOut: 517, bytesIn: 0, verdict: 'blocked', rule: 'allowlist', ...uncounted },
       { name: 'web.test.example', address: '198.51.100.10', port: 443, bytesOut: 800, bytesIn: 7100, verdict: 'allowed', rule: null, ...uncounted },
     ]);

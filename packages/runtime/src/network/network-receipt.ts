@@ -25,6 +25,8 @@ export interface NetworkFlow {
    * name or address not on it, or QUIC); null when allowed.
    */
   rule: 'host_address' | 'blocked_range' | 'blocked_port' | 'allowlist' | null;
+  /** The connector whose endpoint this is, for a flow its endpoint let through. */
+  connector: string | null;
 }
 
 /** A counted element of a flow set: `sandbox . remote . protocol . remote port`. */
@@ -77,13 +79,15 @@ export function flowElements(listing: unknown): FlowElement[] {
 /**
  * The receipt of the sandbox at `sandboxAddress`: one entry per destination (address, port, protocol) and verdict,
  * with bytes and packets each way, named from the sandbox's DNS questions; one per name its resolver refused; one per
- * name, address, port and verdict of its connections through the allowlist proxy. Sorted by name, address and port.
+ * name, address, port and verdict of its connections through the allowlist proxy; an allowed TCP flow names the
+ * connector whose endpoint it reached (`connectorOf`). Sorted by name, address and port.
  */
 export function networkReceipt(
   sandboxAddress: string,
   elements: FlowElement[],
   queries: DnsQuery[],
   proxied: ProxiedConnection[] = [],
+  connectorOf: (address: string, port: number) => string | undefined = () => undefined,
 ): NetworkFlow[] {
   const names = new Map<string, string>();
   for (const query of queries) for (const answer of query.answers) names.set(answer, query.name);
@@ -105,6 +109,7 @@ export function networkReceipt(
         packetsIn: 0,
         verdict: rule === null ? 'allowed' : 'blocked',
         rule,
+        connector: rule === null && element.protocol === 'tcp' ? (connectorOf(element.remote, element.port) ?? null) : null,
       };
       flows.set(key, flow);
     }
@@ -128,11 +133,12 @@ export function networkReceipt(
       ...UNCOUNTED,
       verdict: 'blocked',
       rule: 'allowlist',
+      connector: null,
     });
   }
   for (const connection of proxied) {
     const key = `proxy/${connection.name}/${connection.address}/${connection.port}/${connection.verdict}/${connection.rule}`;
-    const flow = flows.get(key) ?? { ...connection, protocol: 'tcp' as const, ...UNCOUNTED };
+    const flow = flows.get(key) ?? { ...connection, protocol: 'tcp' as const, ...UNCOUNTED, connector: null };
     flows.set(key, flow);
     flow.bytesOut += connection.bytesOut;
     flow.bytesIn += connection.bytesIn;

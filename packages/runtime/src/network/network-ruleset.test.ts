@@ -43,10 +43,11 @@ describe('hostRuleset', () => {
 describe('hostRuleset for allowlist sandboxes', () => {
   const ruleset = hostRuleset({ interfacePrefix: 'alk', forwardSandboxesOnly: false, sandboxSubnet: '10.213.0.0/16' });
 
-  it('sends their HTTP and HTTPS to the proxy, except to listed networks, the host and always-blocked ranges', () => {
+  it("sends their HTTP and HTTPS to the proxy, except to listed networks, connectors' endpoints, the host and always-blocked ranges", () => {
     expect(ruleset).toContain(
       'iifname "alk*" ip saddr @allowlisted tcp dport { 80, 443 } fib daddr type != local ip daddr != @always_blocked_ipv4 ' +
-        'ip saddr . ip daddr != @allowed_networks add @proxied { ip saddr . tcp sport : ip daddr } redirect',
+        'ip saddr . ip daddr != @allowed_networks ip saddr . ip daddr . tcp dport != @connector_endpoints ' +
+        'add @proxied { ip saddr . tcp sport : ip daddr } redirect',
     );
     expect(ruleset).toContain('iifname "alk*" ip saddr @allowlisted ct status dnat tcp dport { 80, 443 } accept');
   });

@@ -25,6 +25,11 @@ export const SYNC_SET = 'sync';
  * connection redirected to the proxy was going).
  */
 export const ALLOWLIST_SETS = ['allowlisted', 'allowed_networks', 'resolved', 'proxied'] as const;
+/**
+ * `sandbox . address . port`: the TCP endpoints of each sandbox's connectors (SlotConnectors), reached whatever the
+ * sandbox's mode and whatever else the rules refuse, host addresses and private ranges included.
+ */
+export const CONNECTOR_SET = 'connector_endpoints';
 /** TCP ports an `allowlist` sandbox reaches only through the allowlist proxy on its gateway, which reads the name. */
 export const PROXIED_TCP_PORTS = [80, 443] as const;
 
@@ -47,6 +52,8 @@ export interface RulesetOptions {
 /** A flow's key from a sandbox's packet, and from a reply to it. */
 const OUTBOUND_FLOW = 'ip saddr . ip daddr . meta l4proto . th dport';
 const INBOUND_FLOW = 'ip daddr . ip saddr . meta l4proto . th sport';
+/** A sandbox's TCP packet to one of its connectors' endpoints. */
+const CONNECTOR_MATCH = `ip saddr . ip daddr . tcp dport @${CONNECTOR_SET}`;
 
 /**
  * The whole table as an `nft -f` script that replaces any earlier version atomically: a sandbox reaches no address of
@@ -54,6 +61,8 @@ const INBOUND_FLOW = 'ip daddr . ip saddr . meta l4proto . th sport';
  * sandbox's gateway included), nothing in ALWAYS_BLOCKED_IPV4, no TCP port in ALWAYS_BLOCKED_TCP_PORTS, no IPv6, and
  * nothing with a source address that is not its own; no connection into a sandbox is ever opened. A refused packet
  * is answered at once: TCP with a reset, anything else with ICMP "administratively prohibited".
+ *
+ * Before any of that, a sandbox reaches the TCP endpoints of its connectors in `connector_endpoints`.
  *
  * A sandbox in `allowlisted` reaches in addition only its allowed networks and the addresses its resolver handed
  * out, except QUIC (UDP 443), which is refused so clients fall back to TCP; its TCP connections to ports 80 and 443
@@ -93,6 +102,9 @@ export function hostRuleset(options: RulesetOptions): string {
     '    type ipv4_addr . ipv4_addr',
     '    flags timeout',
     '  }',
+    `  set ${CONNECTOR_SET} {`,
+    '    type ipv4_addr . ipv4_addr . inet_service',
+    '  }',
     '  map proxied {',
     '    type ipv4_addr . inet_service : ipv4_addr',
     '    flags dynamic, timeout',
@@ -107,6 +119,7 @@ export function hostRuleset(options: RulesetOptions): string {
     '    type filter hook input priority filter - 10; policy accept;',
     `    iifname ${sandboxes} ip daddr ${options.sandboxSubnet} ip daddr & 0.0.0.3 == 0.0.0.1 meta l4proto { tcp, udp } th dport 53 accept`,
     `    iifname ${sandboxes} ip saddr @allowlisted ct status dnat tcp dport { ${proxied} } accept`,
+    `    iifname ${sandboxes} ${CONNECTOR_MATCH} update @flows_out { ${OUTBOUND_FLOW} } accept`,
     `    iifname ${sandboxes} meta l4proto { tcp, udp } update @refused_host { ${OUTBOUND_FLOW} }`,
     `    iifname ${sandboxes} jump refuse`,
     '  }',
@@ -123,6 +136,7 @@ export function hostRuleset(options: RulesetOptions): string {
     '  chain sandbox_egress {',
     '    fib saddr . iif oif missing drop',
     '    meta nfproto ipv6 jump refuse',
+    `    ${CONNECTOR_MATCH} update @flows_out { ${OUTBOUND_FLOW} } accept`,
     `    ip daddr @always_blocked_ipv4 meta l4proto { tcp, udp } update @refused_range { ${OUTBOUND_FLOW} }`,
     '    ip daddr @always_blocked_ipv4 jump refuse',
     `    tcp dport { ${ALWAYS_BLOCKED_TCP_PORTS.join(', ')} } update @refused_port { ${OUTBOUND_FLOW} }`,
@@ -141,7 +155,7 @@ export function hostRuleset(options: RulesetOptions): string {
     '  chain prerouting {',
     '    type nat hook prerouting priority dstnat; policy accept;',
     `    iifname ${sandboxes} ip saddr @allowlisted tcp dport { ${proxied} } fib daddr type != local ip daddr != @always_blocked_ipv4 ` +
-      'ip saddr . ip daddr != @allowed_networks add @proxied { ip saddr . tcp sport : ip daddr } redirect',
+      `ip saddr . ip daddr != @allowed_networks ip saddr . ip daddr . tcp dport != @${CONNECTOR_SET} add @proxied { ip saddr . tcp sport : ip daddr } redirect`,
     '  }',
     '  chain postrouting {',
     '    type nat hook postrouting priority srcnat; policy accept;',

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { SandboxResolver, hostNameservers, type DnsQuery } from './sandbox-resolver.js';
 import { SlotAllowlist } from './slot-allowlist.js';
+import { SlotConnectors, type ConnectorEndpoint } from './slot-connectors.js';
 import { hostRuleset, NFTABLES_TABLE, SYNC_SET } from './network-ruleset.js';
 import { flowElements, networkReceipt, type FlowElement, type NetworkFlow } from './network-receipt.js';
 import { NftablesSession } from './nftables-session.js';
@@ -26,6 +27,11 @@ export interface SlotNetwork {
    * `@airlock/contracts` validates them), before its code runs and once; until then it reaches nothing.
    */
   restrict(allowlist: readonly string[]): Promise<void>;
+  /**
+   * Lets the sandbox reach its connectors' endpoints (TCP), whatever its mode and whatever the host's rules refuse
+   * otherwise; names among them resolve through its resolver. Before its code runs, once.
+   */
+  openConnectors(endpoints: readonly ConnectorEndpoint[]): Promise<void>;
   /**
    * What the sandbox has contacted or tried so far, from the host's flow counters, its DNS questions and its
    * connections through the allowlist proxy.
@@ -148,18 +154,19 @@ export class SandboxNetworks {
         ? new SlotAllowlist({
             address,
             gateway,
-            resolver,
             upstream: this.#upstream,
             nft: (nftCommand) => this.#nft.run(nftCommand),
             originalDestination: (port) => this.#originalDestination(address, port),
           })
         : undefined;
+    const connectors = new SlotConnectors({ address, nft: (nftCommand) => this.#nft.run(nftCommand) });
     let released = false;
     const release = async (): Promise<void> => {
       if (released) return;
       released = true;
       await resolver.close();
       await allowlist?.forget().catch(() => undefined);
+      await connectors.forget().catch(() => undefined);
       await rm(resolvConf, { force: true });
       // The link goes first, at once: a namespace's links go with it only later, when the kernel cleans it up, and
       // the next slot with this index makes a link of the same name.
@@ -188,6 +195,14 @@ export class SandboxNetworks {
       await resolver.start();
       resolver.admit(address);
       await allowlist?.prepare();
+      // An allowlist slot's resolver answers only listed names (none until the list is bound) and its connectors'.
+      resolver.restrict(address, {
+        allows: (queried) => connectors.allows(queried) || (allowlist ? allowlist.allows(queried) : true),
+        beforeAnswer: async (queried, addresses) => {
+          await connectors.beforeAnswer(queried, addresses);
+          if (allowlist?.allows(queried)) await allowlist.open(addresses);
+        },
+      });
       await writeFile(resolvConf, `nameserver ${gateway}\noptions edns0\n`, { mode: 0o644 });
     } catch (error) {
       await release();
@@ -203,8 +218,11 @@ export class SandboxNetworks {
         if (!allowlist) throw new Error('the slot network was wired for unrestricted, not allowlist');
         await allowlist.bind(entries);
       },
+      openConnectors: (endpoints) => connectors.open(endpoints),
       receipt: async () =>
-        networkReceipt(address, await this.#flows(), resolver.queries(address), allowlist?.connections() ?? []),
+        networkReceipt(address, await this.#flows(), resolver.queries(address), allowlist?.connections() ?? [], (remote, port) =>
+          connectors.connectorOf(remote, port),
+        ),
       release,
     };
   }

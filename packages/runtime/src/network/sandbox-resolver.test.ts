@@ -39,7 +39,7 @@ describe('SandboxResolver', () => {
     resolver.admit('127.0.0.1');
     resolver.restrict('127.0.0.1', {
       allows: (name) => name.endsWith('.test.example') && name !== 'alias.test.example',
-      beforeAnswer: async (addresses) => void handedOut.push(addresses),
+      beforeAnswer: async (_name, addresses) => void handedOut.push(addresses),
     });
     expect(await client.resolve4('web.test.example')).toEqual(['198.51.100.10']);
     await expect(client.resolve4('alias.test.example')).rejects.toMatchObject({ code: 'EREFUSED' });

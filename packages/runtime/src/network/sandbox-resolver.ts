@@ -21,7 +21,7 @@ export interface DnsQuery {
  */
 export interface NamePolicy {
   allows(name: string): boolean;
-  beforeAnswer(addresses: string[]): Promise<void>;
+  beforeAnswer(name: string, addresses: string[]): Promise<void>;
 }
 
 export interface SandboxResolverOptions {
@@ -148,7 +148,7 @@ export class SandboxResolver {
       if (decoded.id !== query.id) continue;
       const answers = (decoded.answers ?? []).flatMap((entry) => ('data' in entry && typeof entry.data === 'string' ? [entry.data] : []));
       record('answered', answers);
-      await sandbox.policy?.beforeAnswer(answers.filter((data) => isIPv4(data)));
+      await sandbox.policy?.beforeAnswer(name, answers.filter((data) => isIPv4(data)));
       return answer;
     }
     record('failed');

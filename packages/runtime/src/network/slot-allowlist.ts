@@ -1,12 +1,11 @@
 import { allowlistAllowsName, allowlistCovers, isNetworkEntry } from '@airlock/contracts';
 import { AllowlistProxy, type ProxiedConnection } from './allowlist-proxy.js';
 import { NFTABLES_TABLE } from './network-ruleset.js';
-import { lookupAddresses, type SandboxResolver } from './sandbox-resolver.js';
+import { lookupAddresses } from './sandbox-resolver.js';
 
 export interface SlotAllowlistOptions {
   address: string;
   gateway: string;
-  resolver: SandboxResolver;
   /** Resolvers the proxy asks for an allowed name's addresses (the slot resolver's upstream). */
   upstream: string[];
   /** Runs nftables commands over the server's session, as one transaction. */
@@ -17,8 +16,8 @@ export interface SlotAllowlistOptions {
 
 /**
  * The `allowlist` mode of one slot's network (docs/decisions/0020-sandbox-network.md). `prepare`, when the slot is
- * wired, puts the sandbox in the host's set `allowlisted`, starts its proxy and makes its resolver refuse every name:
- * until `bind` gives it a list the sandbox reaches nothing. `bind`, before the code runs, is in-process for a list of
+ * wired, puts the sandbox in the host's set `allowlisted` and starts its proxy; the slot's resolver answers the names
+ * `allows` and calls `open` with their addresses: until `bind` gives it a list the sandbox reaches nothing. `bind`, before the code runs, is in-process for a list of
  * names; a list with networks adds them to `allowed_networks` in one nftables transaction.
  */
 export class SlotAllowlist {
@@ -35,15 +34,14 @@ export class SlotAllowlist {
     this.#proxy = new AllowlistProxy({
       gateway: options.gateway,
       sandbox: options.address,
-      allowsName: (name) => this.#allows(name),
+      allowsName: (name) => this.allows(name),
       resolve: (name) => lookupAddresses(name, options.upstream),
       originalDestination: options.originalDestination,
     });
   }
 
   async prepare(): Promise<void> {
-    const { address, resolver } = this.#options;
-    resolver.restrict(address, { allows: (name) => this.#allows(name), beforeAnswer: (addresses) => this.#open(addresses) });
+    const { address } = this.#options;
     await this.#proxy.start();
     await this.#add([`allowlisted { ${address} }`]);
   }
@@ -74,12 +72,12 @@ export class SlotAllowlist {
     }
   }
 
-  #allows(name: string): boolean {
+  allows(name: string): boolean {
     return allowlistAllowsName(this.#names, name);
   }
 
   /** Opens, on every port, the addresses the resolver is about to hand out for an allowed name. */
-  async #open(addresses: string[]): Promise<void> {
+  async open(addresses: string[]): Promise<void> {
     const added = addresses.filter((handedOut) => !this.#resolved.has(handedOut));
     if (added.length === 0) return;
     for (const handedOut of added) this.#resolved.add(handedOut);

@@ -274,11 +274,12 @@ class BubblewrapSandbox implements PreparedSandbox {
     this.#used = true;
     await this.ready;
     const { slot } = this.#options;
-    if (request.networkAllowlist) {
-      const network = this.#options.spec.network;
-      if (!network) throw new Error('a network allowlist needs a sandbox with network');
-      await network.restrict(request.networkAllowlist);
+    const network = this.#options.spec.network;
+    if ((request.networkAllowlist || request.connectorEndpoints?.length) && !network) {
+      throw new Error('a network allowlist or connector endpoints need a sandbox with network');
     }
+    if (request.networkAllowlist) await network?.restrict(request.networkAllowlist);
+    if (request.connectorEndpoints?.length) await network?.openConnectors(request.connectorEndpoints);
     const stdout = new OutputCapture(this.#options.outputLimitBytes);
     const stderr = new OutputCapture(this.#options.outputLimitBytes);
     const stdoutDone = drain(this.#stdout, stdout, request.onStdout);
@@ -295,7 +296,7 @@ class BubblewrapSandbox implements PreparedSandbox {
     if (request.signal?.aborted) stop('cancelled');
     const timer = setTimeout(() => stop('timeout'), request.timeoutMs);
     this.#requestSentAt = performance.now();
-    this.#request.end(encodeStubRequest({ cwd: request.cwd ?? SANDBOX_HOME, env: request.env, code: request.code }));
+    this.#request.end(encodeStubRequest({ cwd: request.cwd ?? SANDBOX_HOME, env: request.env, files: request.files, code: request.code }));
     try {
       const codeStartedAt = await Promise.race([started, this.#exited.then(() => performance.now())]);
       // bubblewrap exits once the sandbox's pid 1 has; the kernel then kills the rest of the PID namespace, and

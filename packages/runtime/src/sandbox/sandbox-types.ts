@@ -1,5 +1,6 @@
 import type { NetworkFlow } from '../network/network-receipt.js';
 import type { SlotNetwork } from '../network/sandbox-networks.js';
+import type { ConnectorEndpoint } from '../network/slot-connectors.js';
 export type SandboxLanguage = 'python' | 'node' | 'bash';
 
 export interface SandboxLimits {
@@ -47,6 +48,14 @@ export interface RunRequest {
    * `@airlock/contracts` validates them).
    */
   networkAllowlist?: readonly string[];
+  /**
+   * Files the sandbox's entry point writes before the code runs, below RUN_FILES_ROOT in the sandbox's own /run (a
+   * tmpfs of its mount namespace: RAM charged to the sandbox, gone when its last process is): mode 0600 in
+   * directories of mode 0700, owned by the sandbox user. Text without NUL.
+   */
+  files?: ReadonlyArray<{ path: string; content: string }>;
+  /** TCP endpoints the sandbox reaches whatever its network mode; needs a sandbox prepared with network. */
+  connectorEndpoints?: readonly ConnectorEndpoint[];
   onStdout?: (chunk: Buffer) => void;
   onStderr?: (chunk: Buffer) => void;
   /**
@@ -113,5 +122,7 @@ export class SandboxStartError extends Error {
 }
 
 export const SANDBOX_HOME = '/home/sandbox';
+/** Where RunRequest.files may be written. */
+export const RUN_FILES_ROOT = '/run/airlock/connectors';
 export const SANDBOX_UID_INSIDE = 1000;
 export const SANDBOX_PATH = '/usr/local/bin:/usr/bin:/bin';

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import type { SandboxLanguage } from './sandbox-types.js';
+import { RUN_FILES_ROOT, type SandboxLanguage } from './sandbox-types.js';
 
 const STUB_FILES: Record<SandboxLanguage, string> = {
   python: 'python-stub.py',
@@ -26,13 +26,26 @@ export function stubCommand(language: SandboxLanguage, interpreter: string): str
 }
 
 /**
- * Encodes one request for a stub: working directory, variable count and NAME=value entries, each NUL-terminated,
- * then the code up to end of file.
+ * Encodes one request for a stub: working directory, variable count and NAME=value entries, file count and path,
+ * content pairs, each NUL-terminated, then the code up to end of file.
  */
-export function encodeStubRequest(request: { cwd: string; env: Record<string, string>; code: string }): Buffer {
+export function encodeStubRequest(request: {
+  cwd: string;
+  env: Record<string, string>;
+  files?: ReadonlyArray<{ path: string; content: string }>;
+  code: string;
+}): Buffer {
   const entries = Object.entries(request.env).map(([name, value]) => `${name}=${value}\0`);
+  const files = request.files ?? [];
+  for (const file of files) {
+    if (!file.path.startsWith(`${RUN_FILES_ROOT}/`) || file.path.split('/').some((segment) => segment === '..' || segment === '.')) {
+      throw new Error(`a sandbox file must be below ${RUN_FILES_ROOT}: ${file.path}`);
+    }
+    if (file.path.includes('\0') || file.content.includes('\0')) throw new Error('sandbox files hold no NUL');
+  }
   return Buffer.concat([
     Buffer.from(`${request.cwd}\0${entries.length}\0${entries.join('')}`),
+    Buffer.from(`${files.length}\0${files.map((file) => `${file.path}\0${file.content}\0`).join('')}`),
     Buffer.from(request.code),
   ]);
 }

@@ -5,6 +5,7 @@ import {
   OrganizationRepository,
   SandboxConfigRepository,
   StorageAttachmentRepository,
+  ConnectorRepository,
   WebhookRepository,
   type Database,
 } from '@airlock/db';
@@ -32,6 +33,8 @@ beforeAll(async () => {
     sandboxConfigs: new SandboxConfigRepository(database),
     apiKeys,
     attachments: new StorageAttachmentRepository(database),
+    attachedConnectors: async (orgId, sandboxConfigId) =>
+      (await new ConnectorRepository(database).listAttached(orgId, sandboxConfigId)).map((connector) => connector.name),
     keyService: keys,
     webhookSecrets: new WebhookSecrets({ repository: new WebhookRepository(database), box: new SecretBox([randomBytes(32)]) }),
     adminToken: 'adm-test',

@@ -42,6 +42,8 @@ export interface AdminServiceOptions {
   apiKeys: ApiKeyRepository;
   /** The storage sandbox configs attach, which keys narrow. */
   attachments: StorageAttachmentRepository;
+  /** The names of the connectors a sandbox config attaches, which keys narrow. */
+  attachedConnectors: (orgId: string, sandboxConfigId: string) => Promise<string[]>;
   keyService: ApiKeyService;
   webhookSecrets: WebhookSecrets;
   adminToken: string;
@@ -99,11 +101,13 @@ export class AdminService {
     network?: NetworkNarrowing['mode'];
     network_allow?: string[];
     storage?: KeyStorage;
+    connectors?: string[];
   }): Promise<CreatedApiKeyResponse> {
     const organization = await this.#organization(request.organization);
     const sandbox = await this.#sandbox(organization, request.sandbox ?? DEFAULT_SANDBOX_NAME);
     const narrowing = keyNarrowing(sandbox, request);
     const storage = await this.#keyStorage(sandbox, request.storage ?? {});
+    const connectors = request.connectors === undefined ? null : await this.#keyConnectors(sandbox, request.connectors);
     const created = await this.#options.keyService.create({
       orgId: organization.id,
       sandboxConfigId: sandbox.id,
@@ -112,8 +116,21 @@ export class AdminService {
       networkOverride: narrowing?.mode ?? null,
       networkAllow: narrowing?.allow ?? null,
       storage,
+      connectors,
     });
     return { ...summarize(created), key: created.key, sandbox: sandbox.name };
+  }
+
+  /** The connectors a new key keeps; 400 naming one its sandbox config does not attach (a key never adds one). */
+  async #keyConnectors(sandbox: SandboxConfig, names: string[]): Promise<string[]> {
+    const attached = await this.#options.attachedConnectors(sandbox.orgId, sandbox.id);
+    const foreign = names.find((name) => !attached.includes(name));
+    if (foreign !== undefined) {
+      throw ApiError.validation(
+        `connectors: sandbox config "${sandbox.name}" does not attach connector "${foreign}" (it attaches: ${attached.map((name) => `"${name}"`).join(', ') || 'none'}); a key may only drop connectors`,
+      );
+    }
+    return [...new Set(names)].sort();
   }
 
   /** How a new key narrows its sandbox config's mounts, as stored; 400 naming the rule when it would widen them. */
@@ -393,6 +410,7 @@ function summarize(key: ApiKey): ApiKeySummary {
     network: key.networkOverride,
     network_allow: key.networkAllow,
     storage: key.storage,
+    connectors: key.connectors,
     created_at: key.createdAt.toISOString(),
     last_used_at: key.lastUsedAt?.toISOString() ?? null,
     revoked_at: key.revokedAt?.toISOString() ?? null,

@@ -64,6 +64,8 @@ export class ApiKeyService {
     networkAllow?: string[] | null;
     /** How the key narrows its sandbox config's mounts, checked by the caller. */
     storage?: KeyStorage;
+    /** The sandbox config's connectors the key keeps (checked by the caller); null keeps them all. */
+    connectors?: string[] | null;
   }): Promise<CreatedApiKey> {
     const { key, secretSha256, displayPrefix } = this.#secret(options.key);
     const record = await this.#keys.create({
@@ -75,6 +77,7 @@ export class ApiKeyService {
       networkOverride: options.networkOverride ?? null,
       networkAllow: options.networkAllow ?? null,
       storage: options.storage ?? {},
+      connectors: options.connectors ?? null,
       envVars: options.envVars ?? {},
     });
     return { ...record, key };

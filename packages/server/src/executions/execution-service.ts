@@ -21,6 +21,9 @@ import {
 } from '@airlock/runtime';
 import { BlobStoreUnavailableError, resolveSubPaths } from '@airlock/storage';
 import type { CallStorage, StorageForCalls } from '../storage/call-storage.js';
+import { connectorInjection, type ConnectorInjection } from '../connectors/connector-injection.js';
+import type { ConnectorService } from '../connectors/connector-service.js';
+import { OutputRedaction } from '../connectors/output-redaction.js';
 import { ApiError } from '../shared/api-error.js';
 import { networkOf, type Principal } from '../auth/api-key-service.js';
 import { isFinished, recordedResponse, toExecuteResponse, toRecordResponse, type FinishedExecution } from './execution-records.js';
@@ -55,6 +58,8 @@ export interface ExecutionServiceOptions {
   };
   /** Storage at /data: the mounts of a call. Without it no call has storage. */
   storage?: Pick<StorageForCalls, 'open'>;
+  /** Connectors: the credentials of a call. Without it no call has connectors. */
+  connectors?: Pick<ConnectorService, 'forCall'>;
 }
 
 /**
@@ -119,8 +124,9 @@ export class ExecutionService {
         `language: "${request.language}" is not available in image "${sandboxConfig.image}" (available: ${languages.join(', ') || 'none'})`,
       );
     }
+    const injection = connectorInjection((await this.#options.connectors?.forCall(principal)) ?? []);
+    const env = withConnectorVariables({ ...sandboxConfig.envVars, ...apiKey.envVars, ...request.env_vars }, injection);
     const storage = await this.#openStorage(principal, request.sub_paths ?? []);
-    const env = { ...sandboxConfig.envVars, ...apiKey.envVars, ...request.env_vars };
     const network = networkOf(principal);
     const networkAllow = network.mode === 'allowlist' ? network.allow : null;
     const traceId = newTraceId();
@@ -146,7 +152,8 @@ export class ExecutionService {
 
     const endExecution = this.#options.rateLimits.startExecution(organization.id);
     try {
-      const { sandbox, warm, home } = await this.#prepare(principal, request, traceId, network, storage);
+      const slot = slotNetwork(network, injection);
+      const { sandbox, warm, home } = await this.#prepare(principal, request, traceId, slot, storage);
       // With an idempotency key the record is written before the code runs: the key is taken, or the call refused.
       // Without one it is written on the next turn of the event loop, while the code runs.
       let inserted: Promise<unknown>;
@@ -165,7 +172,8 @@ export class ExecutionService {
       });
       if (answer.mode === 'streaming') answer.onStarted(log);
       try {
-        const response = await this.#run({ request, traceId, createdAt, acceptedAt, env, networkAllow, sandbox, warm, home, storage, log, answer, inserted });
+        const slotAllowlist = slot.mode === 'allowlist' ? slot.allow : null;
+        const response = await this.#run({ request, traceId, createdAt, acceptedAt, env, slotAllowlist, injection, sandbox, warm, home, storage, log, answer, inserted });
         log.finish(response);
         return response;
       } catch (error) {
@@ -197,8 +205,10 @@ export class ExecutionService {
     createdAt: Date;
     acceptedAt: number;
     env: Record<string, string>;
-    /** For an `allowlist` network: what the sandbox may reach. */
-    networkAllow: string[] | null;
+    /** For a sandbox in an `allowlist` slot: the names and networks it may reach (none for a blocked call with connectors). */
+    slotAllowlist: string[] | null;
+    /** The call's connectors: files, endpoints and the secrets redacted from its output. */
+    injection: ConnectorInjection;
     sandbox: PreparedSandbox;
     warm: boolean;
     home: { lease: ThreadLease; changes: string } | undefined;
@@ -208,17 +218,23 @@ export class ExecutionService {
     /** The running record's insert. */
     inserted: Promise<unknown>;
   }): Promise<ExecuteResponse> {
-    const { request, traceId, createdAt, acceptedAt, env, networkAllow, sandbox, warm, home, storage, log, answer, inserted } = options;
+    const { request, traceId, createdAt, acceptedAt, env, slotAllowlist, injection, sandbox, warm, home, storage, log, answer, inserted } = options;
     let saved: { layer: string | null } | { error: unknown } | undefined;
     let storageSync: StorageSync | null = null;
+    const redaction = new OutputRedaction(injection.secrets);
+    const stdout = redaction.redactStream();
+    const stderr = redaction.redactStream();
+    const hasConnectors = injection.endpoints.length > 0;
     const running = sandbox.run({
       code: request.code,
       env,
       timeoutMs: request.timeout * 1000,
       signal: log.cancel.signal,
-      ...(networkAllow && { networkAllowlist: networkAllow }),
-      onStdout: (chunk) => log.output('stdout', chunk),
-      onStderr: (chunk) => log.output('stderr', chunk),
+      ...(slotAllowlist && { networkAllowlist: slotAllowlist }),
+      ...(injection.files.length > 0 && { files: injection.files }),
+      ...(hasConnectors && { connectorEndpoints: injection.endpoints }),
+      onStdout: (chunk) => log.output('stdout', redaction.isEmpty ? chunk : stdout.push(chunk)),
+      onStderr: (chunk) => log.output('stderr', redaction.isEmpty ? chunk : stderr.push(chunk)),
       // A thread's changes are saved, and writes to buckets uploaded, whatever the outcome, timeouts included.
       afterExit:
         (home || storage) &&
@@ -248,6 +264,10 @@ export class ExecutionService {
       throw ApiError.unavailable(`${message}; try again shortly`);
     }
     await inserted;
+    if (!redaction.isEmpty) {
+      log.output('stdout', stdout.end());
+      log.output('stderr', stderr.end());
+    }
     const overheadMs = round(outcome.codeStartedAt - acceptedAt, 3);
     const durationMs = Math.round(outcome.runMs);
     const saveError = home === undefined || (saved && 'layer' in saved) ? undefined : (saved?.error ?? new Error('the save did not run'));
@@ -259,8 +279,8 @@ export class ExecutionService {
       exitCode: outcome.exitCode,
       errorCode: error?.code ?? null,
       error: error?.message ?? null,
-      stdout: outcome.stdout,
-      stderr: outcome.stderr,
+      stdout: redaction.redactText(outcome.stdout, { truncated: outcome.stdoutTruncated }),
+      stderr: redaction.redactText(outcome.stderr, { truncated: outcome.stderrTruncated }),
       stdoutTruncated: outcome.stdoutTruncated,
       stderrTruncated: outcome.stderrTruncated,
       warm,
@@ -449,6 +469,29 @@ interface ExecutionError {
   message: string;
 }
 
+/**
+ * The call's environment with its connectors' variables. A variable a connector sets may not be set otherwise (400
+ * naming both): the environment dumps of a call would show an operator's value where tools expect the connector's.
+ */
+function withConnectorVariables(env: Record<string, string>, injection: ConnectorInjection): Record<string, string> {
+  for (const name of Object.keys(injection.env)) {
+    if (Object.hasOwn(env, name)) {
+      throw ApiError.validation(
+        `env_vars: ${name} is set by connector "${injection.variableOwners[name]}" of this API key's sandbox config; remove it from env_vars (request, API key or sandbox config)`,
+      );
+    }
+  }
+  return { ...env, ...injection.env };
+}
+
+/**
+ * The network of the call's sandbox: its mode, except that a blocked call with connectors takes an allowlist slot
+ * (one that reaches nothing until told), whose connectors' endpoints are then opened.
+ */
+function slotNetwork(network: NetworkPolicy, injection: ConnectorInjection): NetworkPolicy {
+  return network.mode === 'blocked' && injection.endpoints.length > 0 ? { mode: 'allowlist', allow: [] } : network;
+}
+
 /** A thread call whose changes were not saved: what failed, and that the thread is at its last saved state. */
 function homeNotSaved(reason: string): ExecutionError {
   return {
@@ -522,6 +565,7 @@ function toReceiptEntry(flow: NetworkFlow): NetworkReceiptEntry {
     packets_in: flow.packetsIn,
     verdict: flow.verdict,
     rule: flow.rule,
+    connector: flow.connector,
   };
 }
 

@@ -12,6 +12,8 @@ import type { ExecutionService } from '../executions/execution-service.js';
 import { SIGNED_FILES_PATH, type FileService } from '../files/file-service.js';
 import type { RateLimits } from '../auth/rate-limits.js';
 import { storageOperations } from '../storage/storage-operations.js';
+import { connectorOperations } from '../connectors/connector-operations.js';
+import type { ConnectorService } from '../connectors/connector-service.js';
 import { IMAGE_ARCHIVE_PATH, imageOperations } from '../images/image-operations.js';
 import type { ImageService } from '../images/image-service.js';
 import type { StorageService } from '../storage/storage-service.js';
@@ -34,6 +36,7 @@ export interface AppServices {
   background: BackgroundExecutions;
   admin: AdminService;
   storage: StorageService;
+  connectors: ConnectorService;
   images: ImageService;
   readiness: ReadinessCheck[];
   metrics: ServerMetrics;
@@ -88,6 +91,7 @@ export function createApp(services: AppServices): Hono<AppEnv> {
     ...mcpOperations(services),
     ...adminOperations(services.admin),
     ...storageOperations(services.storage, services.admin),
+    ...connectorOperations(services.connectors, services.admin),
     ...imageOperations(services.images, services.admin),
     ...serviceOperations({
       readiness: services.readiness,

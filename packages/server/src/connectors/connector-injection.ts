@@ -1,0 +1,382 @@
+import type { ConnectorSettings, ConnectorType } from '@airlock/contracts';
+
+/** Where a call's connectors are written: the sandbox's own /run, a tmpfs that ends with the sandbox. */
+export const CONNECTORS_ROOT = '/run/airlock/connectors';
+
+/** A connector of a call, its secrets opened. */
+export interface OpenedConnector {
+  name: string;
+  settings: ConnectorSettings;
+}
+
+/** A host (a name, a `*.` wildcard of names, or an IPv4 address) and TCP port a connector's calls may reach. */
+export interface ConnectorEndpoint {
+  connector: string;
+  host: string;
+  port: number;
+}
+
+/** What a call's connectors put into its sandbox. */
+export interface ConnectorInjection {
+  /** Files below CONNECTORS_ROOT, mode 0600 in directories of mode 0700, owned by the sandbox user. */
+  files: Array<{ path: string; content: string }>;
+  /** Variables of the call's environment: pointers to the files, and the values tools read only from there. */
+  env: Record<string, string>;
+  /** Which connector set each variable, for error messages. */
+  variableOwners: Record<string, string>;
+  endpoints: ConnectorEndpoint[];
+  /** Every secret value; the output redactor hides them and their encoded forms. */
+  secrets: string[];
+}
+
+/**
+ * Types whose variables would collide (two PostgreSQL connectors both setting PGHOST): in a call, the first connector
+ * of a family by name sets them; the others are reached through their own files (and, for PostgreSQL and S3, by
+ * name through the shared service file and profiles).
+ */
+const FAMILY: Record<ConnectorType, string> = {
+  postgresql: 'postgresql',
+  mysql: 'mysql',
+  redis: 'redis',
+  mongodb: 'mongodb',
+  s3: 'aws',
+  gcs: 'google',
+  bigquery: 'google',
+  azure: 'azure',
+  github: 'github',
+  http_api: 'http_api',
+};
+
+/** The files, variables, endpoints and secrets of a call's connectors (sorted by name: the first of a family leads). */
+export function connectorInjection(connectors: readonly OpenedConnector[]): ConnectorInjection {
+  const injection: ConnectorInjection = { files: [], env: {}, variableOwners: {}, endpoints: [], secrets: [] };
+  const leading = new Set<string>();
+  const sorted = [...connectors].sort((a, b) => a.name.localeCompare(b.name));
+  for (const connector of sorted) {
+    const family = FAMILY[connector.settings.type];
+    const leads = !leading.has(family) || family === 'http_api';
+    leading.add(family);
+    const parts = injectionOf(connector, sorted);
+    for (const file of parts.files) {
+      if (!injection.files.some((existing) => existing.path === file.path)) injection.files.push(file);
+    }
+    for (const [name, value] of Object.entries(leads ? parts.env : {})) {
+      if (name in injection.env) continue;
+      injection.env[name] = value;
+      injection.variableOwners[name] = connector.name;
+    }
+    injection.endpoints.push(...parts.endpoints.map((endpoint) => ({ connector: connector.name, ...endpoint })));
+    injection.secrets.push(...parts.secrets);
+  }
+  return injection;
+}
+
+interface Parts {
+  files: Array<{ path: string; content: string }>;
+  env: Record<string, string>;
+  endpoints: Array<{ host: string; port: number }>;
+  secrets: string[];
+}
+
+/** The variables a connector sets when it leads its family, for the connector list (values left out). */
+export function connectorVariables(connector: OpenedConnector): string[] {
+  return Object.keys(injectionOf(connector, [connector]).env);
+}
+
+/** The endpoints a connector opens, as `host:port`. */
+export function connectorEndpoints(connector: OpenedConnector): string[] {
+  return injectionOf(connector, [connector]).endpoints.map(({ host, port }) => `${host}:${port}`);
+}
+
+function injectionOf(connector: OpenedConnector, all: readonly OpenedConnector[]): Parts {
+  const directory = `${CONNECTORS_ROOT}/${connector.name}`;
+  const { settings } = connector;
+  switch (settings.type) {
+    case 'postgresql': {
+      const passfile = `${directory}/pgpass`;
+      const rootCertificate = settings.ca_certificate === undefined ? undefined : `${directory}/root.crt`;
+      const serviceFile = `${CONNECTORS_ROOT}/pg_service.conf`;
+      return {
+        files: [
+          { path: passfile, content: `${[settings.host, String(settings.port), settings.database, settings.user, settings.password].map(pgpassField).join(':')}\n` },
+          ...(rootCertificate ? [{ path: rootCertificate, content: settings.ca_certificate as string }] : []),
+          { path: serviceFile, content: postgresServices(all) },
+        ],
+        env: {
+          PGHOST: settings.host,
+          PGPORT: String(settings.port),
+          PGDATABASE: settings.database,
+          PGUSER: settings.user,
+          PGSSLMODE: settings.sslmode,
+          PGPASSFILE: passfile,
+          PGSERVICEFILE: serviceFile,
+          ...(rootCertificate && { PGSSLROOTCERT: rootCertificate }),
+        },
+        endpoints: [{ host: settings.host, port: settings.port }],
+        secrets: [settings.password],
+      };
+    }
+    case 'mysql': {
+      const caFile = settings.ca_certificate === undefined ? undefined : `${directory}/ca.pem`;
+      const client = [
+        '[client]',
+        `host=${settings.host}`,
+        `port=${settings.port}`,
+        `user=${optionValue(settings.user)}`,
+        `password=${optionValue(settings.password)}`,
+        ...(caFile ? [`ssl-ca=${caFile}`] : []),
+        ...(settings.database === undefined ? [] : ['[mysql]', `database=${optionValue(settings.database)}`]),
+      ];
+      return {
+        files: [{ path: `${directory}/my.cnf`, content: `${client.join('\n')}\n` }, ...(caFile ? [{ path: caFile, content: settings.ca_certificate as string }] : [])],
+        // The MariaDB and MySQL clients read $MYSQL_HOME/my.cnf; other programs take the file with --defaults-extra-file.
+        env: { MYSQL_HOME: directory, MYSQL_HOST: settings.host, MYSQL_TCP_PORT: String(settings.port) },
+        endpoints: [{ host: settings.host, port: settings.port }],
+        secrets: [settings.password],
+      };
+    }
+    case 'redis': {
+      const scheme = settings.tls ? 'rediss' : 'redis';
+      const user = settings.username === undefined ? '' : `${encodeURIComponent(settings.username)}@`;
+      return {
+        files: settings.password === undefined ? [] : [{ path: `${directory}/password`, content: settings.password }],
+        env: {
+          REDIS_HOST: settings.host,
+          REDIS_PORT: String(settings.port),
+          REDIS_URL: `${scheme}://${user}${settings.host}:${settings.port}/${settings.database}`,
+          // redis-cli reads the password only from its command line or this variable.
+          ...(settings.password !== undefined && { REDISCLI_AUTH: settings.password }),
+        },
+        endpoints: [{ host: settings.host, port: settings.port }],
+        secrets: settings.password === undefined ? [] : [settings.password],
+      };
+    }
+    case 'mongodb': {
+      const query = new URLSearchParams({ authSource: settings.auth_source, ...(settings.tls && { tls: 'true' }) });
+      const uri = `mongodb://${encodeURIComponent(settings.user)}:${encodeURIComponent(settings.password)}@${settings.host}:${settings.port}/${encodeURIComponent(settings.database)}?${query}`;
+      return {
+        files: [{ path: `${directory}/uri`, content: uri }],
+        // The URI carries the password: drivers take no separate password file (docs/connectors.md).
+        env: { MONGODB_URI: uri },
+        endpoints: [{ host: settings.host, port: settings.port }],
+        secrets: [settings.password],
+      };
+    }
+    case 's3': {
+      const credentialsFile = `${CONNECTORS_ROOT}/aws/credentials`;
+      const configFile = `${CONNECTORS_ROOT}/aws/config`;
+      return {
+        files: [
+          { path: credentialsFile, content: awsFile(all, 'credentials') },
+          { path: configFile, content: awsFile(all, 'config') },
+        ],
+        env: { AWS_SHARED_CREDENTIALS_FILE: credentialsFile, AWS_CONFIG_FILE: configFile, AWS_PROFILE: connector.name },
+        endpoints: settings.endpoint
+          ? [urlEndpoint(settings.endpoint)]
+          : [
+              { host: `s3.${settings.region}.amazonaws.com`, port: 443 },
+              { host: `*.s3.${settings.region}.amazonaws.com`, port: 443 },
+            ],
+        secrets: [settings.access_key_id, settings.secret_access_key, ...(settings.session_token === undefined ? [] : [settings.session_token])],
+      };
+    }
+    case 'gcs':
+    case 'bigquery': {
+      const credentialsFile = `${directory}/credentials.json`;
+      const credentials = settings.credentials_json;
+      const project = settings.project ?? (credentials === undefined ? undefined : googleProject(credentials));
+      const endpoint = settings.type === 'gcs' ? settings.endpoint : undefined;
+      const service = settings.type === 'gcs' ? 'storage.googleapis.com' : 'bigquery.googleapis.com';
+      return {
+        files: credentials === undefined ? [] : [{ path: credentialsFile, content: credentials }],
+        env: {
+          ...(credentials !== undefined && { GOOGLE_APPLICATION_CREDENTIALS: credentialsFile }),
+          ...(project !== undefined && { GOOGLE_CLOUD_PROJECT: project }),
+          ...(endpoint !== undefined && { STORAGE_EMULATOR_HOST: endpoint.replace(/\/+$/, '') }),
+        },
+        endpoints: endpoint
+          ? [urlEndpoint(endpoint)]
+          : [
+              { host: service, port: 443 },
+              { host: 'oauth2.googleapis.com', port: 443 },
+            ],
+        secrets: credentials === undefined ? [] : googleSecrets(credentials),
+      };
+    }
+    case 'azure': {
+      const endpoint = settings.endpoint ?? azureEndpoint(settings);
+      const connectionString = settings.connection_string ?? azureConnectionString(settings, endpoint);
+      const servicePrincipal = settings.client_secret !== undefined;
+      return {
+        files: connectionString === undefined ? [] : [{ path: `${directory}/connection_string`, content: connectionString }],
+        env: {
+          ...(settings.account !== undefined && { AZURE_STORAGE_ACCOUNT: settings.account }),
+          ...(settings.key !== undefined && { AZURE_STORAGE_KEY: settings.key }),
+          ...(settings.sas_token !== undefined && { AZURE_STORAGE_SAS_TOKEN: settings.sas_token }),
+          ...(connectionString !== undefined && { AZURE_STORAGE_CONNECTION_STRING: connectionString }),
+          ...(endpoint !== undefined && { AZURE_STORAGE_BLOB_ENDPOINT: endpoint }),
+          ...(servicePrincipal && {
+            AZURE_TENANT_ID: settings.tenant_id as string,
+            AZURE_CLIENT_ID: settings.client_id as string,
+            AZURE_CLIENT_SECRET: settings.client_secret as string,
+          }),
+        },
+        endpoints: [
+          ...(endpoint === undefined ? [] : [urlEndpoint(endpoint)]),
+          ...(servicePrincipal ? [{ host: 'login.microsoftonline.com', port: 443 }] : []),
+        ],
+        secrets: [settings.key, settings.sas_token, settings.connection_string, settings.client_secret].filter((value) => value !== undefined),
+      };
+    }
+    case 'github': {
+      const apiHost = settings.api_host ?? (settings.host === 'github.com' ? 'api.github.com' : settings.host);
+      const caFile = settings.ca_certificate === undefined ? undefined : `${directory}/ca.pem`;
+      const gitconfig = [
+        // The home's own configuration still applies; this file adds the token to the host's URLs.
+        '[include]',
+        '\tpath = ~/.gitconfig',
+        `[url "https://x-access-token:${encodeURIComponent(settings.token)}@${settings.host}/"]`,
+        `\tinsteadOf = https://${settings.host}/`,
+        ...(caFile ? [`[http "https://${settings.host}/"]`, `\tsslCAInfo = ${caFile}`] : []),
+      ];
+      return {
+        files: [{ path: `${directory}/gitconfig`, content: `${gitconfig.join('\n')}\n` }, ...(caFile ? [{ path: caFile, content: settings.ca_certificate as string }] : [])],
+        env: {
+          GIT_CONFIG_GLOBAL: `${directory}/gitconfig`,
+          ...(settings.host === 'github.com' ? { GH_TOKEN: settings.token } : { GH_HOST: settings.host, GH_ENTERPRISE_TOKEN: settings.token }),
+        },
+        endpoints: [...new Set([settings.host, apiHost])].map((host) => ({ host, port: 443 })),
+        secrets: [settings.token],
+      };
+    }
+    case 'http_api':
+      return {
+        files: [{ path: `${directory}/api_key`, content: settings.api_key }],
+        env: { [settings.env_var]: settings.api_key, ...(settings.base_url_env_var !== undefined && { [settings.base_url_env_var]: settings.base_url }) },
+        endpoints: [urlEndpoint(settings.base_url)],
+        secrets: [settings.api_key],
+      };
+  }
+}
+
+/** libpq's service file: a section per PostgreSQL connector of the call, named as the connector (`psql service=NAME`). */
+function postgresServices(all: readonly OpenedConnector[]): string {
+  return all
+    .flatMap(({ name, settings }) => {
+      if (settings.type !== 'postgresql') return [];
+      const directory = `${CONNECTORS_ROOT}/${name}`;
+      return [
+        `[${name}]`,
+        `host=${settings.host}`,
+        `port=${settings.port}`,
+        `dbname=${settings.database}`,
+        `user=${settings.user}`,
+        `sslmode=${settings.sslmode}`,
+        `passfile=${directory}/pgpass`,
+        ...(settings.ca_certificate === undefined ? [] : [`sslrootcert=${directory}/root.crt`]),
+        '',
+      ];
+    })
+    .join('\n');
+}
+
+/** The shared AWS credentials or config file: a profile per S3 connector of the call, named as the connector. */
+function awsFile(all: readonly OpenedConnector[], kind: 'credentials' | 'config'): string {
+  return all
+    .flatMap(({ name, settings }) => {
+      if (settings.type !== 's3') return [];
+      if (kind === 'credentials') {
+        return [
+          `[${name}]`,
+          `aws_access_key_id = ${settings.access_key_id}`,
+          `aws_secret_access_key = ${settings.secret_access_key}`,
+          ...(settings.session_token === undefined ? [] : [`aws_session_token = ${settings.session_token}`]),
+          '',
+        ];
+      }
+      return [
+        `[profile ${name}]`,
+        `region = ${settings.region}`,
+        ...(settings.endpoint === undefined ? [] : [`endpoint_url = ${settings.endpoint}`]),
+        ...(settings.path_style ? ['s3 =', '    addressing_style = path'] : []),
+        '',
+      ];
+    })
+    .join('\n');
+}
+
+/** A field of a pgpass line: `\` and `:` escaped with `\`. */
+function pgpassField(value: string): string {
+  return value.replace(/[\\:]/g, (character) => `\\${character}`);
+}
+
+/** A value of a MySQL option file, double-quoted with `\` and `"` escaped. */
+function optionValue(value: string): string {
+  return `"${value.replace(/[\\"]/g, (character) => `\\${character}`)}"`;
+}
+
+function urlEndpoint(value: string): { host: string; port: number } {
+  const url = new URL(value);
+  return { host: url.hostname, port: url.port === '' ? (url.protocol === 'https:' ? 443 : 80) : Number(url.port) };
+}
+
+type AzureSettings = Extract<ConnectorSettings, { type: 'azure' }>;
+
+/** The blob endpoint: from a connection string's BlobEndpoint or AccountName, or from the account. */
+function azureEndpoint(settings: AzureSettings): string | undefined {
+  if (settings.connection_string !== undefined) {
+    const fields = new Map(
+      settings.connection_string
+        .split(';')
+        .filter((part) => part.includes('='))
+        .map((part) => [part.slice(0, part.indexOf('=')).toLowerCase(), part.slice(part.indexOf('=') + 1)] as const),
+    );
+    const blobEndpoint = fields.get('blobendpoint');
+    if (blobEndpoint) return blobEndpoint;
+    const account = fields.get('accountname');
+    if (account) return `https://${account}.blob.${fields.get('endpointsuffix') ?? 'core.windows.net'}`;
+    return undefined;
+  }
+  return settings.account === undefined ? undefined : `https://${settings.account}.blob.core.windows.net`;
+}
+
+/** A connection string for an account key or SAS token, so one variable serves every Azure SDK. */
+function azureConnectionString(settings: AzureSettings, endpoint: string | undefined): string | undefined {
+  if (endpoint === undefined) return undefined;
+  const protocol = new URL(endpoint).protocol.replace(':', '');
+  if (settings.key !== undefined && settings.account !== undefined) {
+    return `DefaultEndpointsProtocol=${protocol};AccountName=${settings.account};AccountKey=${settings.key};BlobEndpoint=${endpoint};`;
+  }
+  if (settings.sas_token !== undefined) return `BlobEndpoint=${endpoint};SharedAccessSignature=${settings.sas_token.replace(/^\?/, '')};`;
+  return undefined;
+}
+
+/** The project of an ADC file: a service account's project_id or an authorized user's quota_project_id. */
+function googleProject(credentials: string): string | undefined {
+  const parsed = parseObject(credentials);
+  const project = parsed?.project_id ?? parsed?.quota_project_id;
+  return typeof project === 'string' ? project : undefined;
+}
+
+/**
+ * The secrets inside an ADC file, besides the file itself: its private key (and the key's base64 lines, so printing a
+ * part of it is caught), client secret and refresh token.
+ */
+function googleSecrets(credentials: string): string[] {
+  const parsed = parseObject(credentials);
+  const values = ['private_key', 'client_secret', 'refresh_token'].flatMap((field) => {
+    const value = parsed?.[field];
+    return typeof value === 'string' && value.length > 0 ? [value] : [];
+  });
+  const keyLines = values.flatMap((value) => (value.includes('-----BEGIN') ? value.split('\n').filter((line) => line.length >= 16 && !line.startsWith('-----')) : []));
+  return [credentials, ...values, ...keyLines];
+}
+
+function parseObject(text: string): Record<string, unknown> | undefined {
+  try {
+    const parsed: unknown = JSON.parse(text);
+    return typeof parsed === 'object' && parsed !== null ? (parsed as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
+}

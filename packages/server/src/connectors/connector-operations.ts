@@ -1,0 +1,146 @@
+import {
+  AttachConnectorRequest,
+  ConnectorChangesRequest,
+  ConnectorListResponse,
+  ConnectorPath,
+  ConnectorSummary,
+  ConnectorTestResponse,
+  CreateConnectorRequest,
+  ErrorCode,
+  OrganizationQuery,
+  SandboxConnectorPath,
+  SandboxPath,
+} from '@airlock/contracts';
+import { adminDeclarer } from '../http/admin-operation.js';
+import type { Operation } from '../http/operation.js';
+import type { ConnectorService } from './connector-service.js';
+
+const BODY_ERRORS = [ErrorCode.payloadTooLarge];
+
+/** Connectors and their attachments to sandbox configs, authenticated by the admin token. */
+export function connectorOperations(connectors: ConnectorService, admin: { isAdminToken(token: string): boolean }): Operation[] {
+  const declare = adminDeclarer((token) => admin.isAdminToken(token));
+  return [
+    declare({
+      method: 'get',
+      path: '/admin/v1/connectors',
+      operationId: 'adminListConnectors',
+      summary: "List an organization's connectors",
+      query: OrganizationQuery,
+      response: ConnectorListResponse,
+      codes: [],
+      handle: async (context, { query }) => context.json({ connectors: await connectors.list(query.organization) }),
+    }),
+    declare({
+      method: 'post',
+      path: '/admin/v1/connectors',
+      operationId: 'adminCreateConnector',
+      summary: 'Create a connector: credentials injected into the calls of the sandbox configs that attach it',
+      description:
+        'The secret settings are sealed with the master key and never returned: answers show `secrets`, a hint of each. ' +
+        'Secrets are at least 8 characters (shorter ones could not be redacted from output). 409 when the name is taken.',
+      query: OrganizationQuery,
+      body: CreateConnectorRequest,
+      status: 201,
+      response: ConnectorSummary,
+      codes: [...BODY_ERRORS, ErrorCode.conflict],
+      handle: async (context, { query, body }) => context.json(await connectors.create(body, query.organization), 201),
+    }),
+    declare({
+      method: 'get',
+      path: '/admin/v1/connectors/{connector}',
+      operationId: 'adminGetConnector',
+      summary: 'Read a connector',
+      query: OrganizationQuery,
+      params: ConnectorPath,
+      response: ConnectorSummary,
+      codes: [],
+      handle: async (context, { query, params }) => context.json(await connectors.get(params.connector, query.organization)),
+    }),
+    declare({
+      method: 'patch',
+      path: '/admin/v1/connectors/{connector}',
+      operationId: 'adminUpdateConnector',
+      summary: "Change a connector's settings",
+      description: "Only the settings sent change; a secret left out is kept, null removes an optional setting. The name and type never change. The connector is untested again.",
+      query: OrganizationQuery,
+      params: ConnectorPath,
+      body: ConnectorChangesRequest,
+      response: ConnectorSummary,
+      codes: BODY_ERRORS,
+      handle: async (context, { query, params, body }) => context.json(await connectors.update(params.connector, body, query.organization)),
+    }),
+    declare({
+      method: 'post',
+      path: '/admin/v1/connectors/{connector}/test',
+      operationId: 'adminTestConnector',
+      summary: 'Test a connector from a sandbox, as calls use it',
+      description:
+        'Runs a probe in a sandbox of the default image whose network reaches only the connector\'s endpoints, with the ' +
+        "connector injected as in a call: `select 1` through psql or the MariaDB client, `PING` through redis-cli, a ping " +
+        'through pymongo, a listing through boto3, google-cloud-storage or azure-storage-blob, a `select 1` job through ' +
+        "google-cloud-bigquery, GET /user on GitHub's API, a request to an HTTP API's base URL (its key is not checked). " +
+        'Failures are answers (status failed, with what the probe saw, secrets redacted); the result is kept on the connector.',
+      query: OrganizationQuery,
+      params: ConnectorPath,
+      response: ConnectorTestResponse,
+      codes: [ErrorCode.unavailable],
+      handle: async (context, { query, params }) => context.json(await connectors.test(params.connector, query.organization)),
+    }),
+    declare({
+      method: 'delete',
+      path: '/admin/v1/connectors/{connector}',
+      operationId: 'adminDeleteConnector',
+      summary: 'Delete a connector and its sealed secrets',
+      description: 'Refused (409, naming the sandbox configs) while a sandbox config attaches it; detach it there first.',
+      query: OrganizationQuery,
+      params: ConnectorPath,
+      status: 204,
+      codes: [ErrorCode.conflict],
+      handle: async (context, { query, params }) => {
+        await connectors.delete(params.connector, query.organization);
+        return context.body(null, 204);
+      },
+    }),
+    declare({
+      method: 'get',
+      path: '/admin/v1/sandboxes/{name}/connectors',
+      operationId: 'adminListSandboxConnectors',
+      summary: "List the connectors a sandbox config's calls get",
+      query: OrganizationQuery,
+      params: SandboxPath,
+      response: ConnectorListResponse,
+      codes: [],
+      handle: async (context, { query, params }) => context.json({ connectors: await connectors.listAttached(params.name, query.organization) }),
+    }),
+    declare({
+      method: 'post',
+      path: '/admin/v1/sandboxes/{name}/connectors',
+      operationId: 'adminAttachConnector',
+      summary: 'Attach a connector to a sandbox config',
+      description:
+        "Every call of the sandbox config then gets the connector (API keys may drop it), and reaches its endpoints even with a blocked network. Attaching again changes nothing. Answers the config's connectors.",
+      query: OrganizationQuery,
+      params: SandboxPath,
+      body: AttachConnectorRequest,
+      response: ConnectorListResponse,
+      codes: BODY_ERRORS,
+      handle: async (context, { query, params, body }) =>
+        context.json({ connectors: await connectors.attach(params.name, body.connector, query.organization) }),
+    }),
+    declare({
+      method: 'delete',
+      path: '/admin/v1/sandboxes/{name}/connectors/{connector}',
+      operationId: 'adminDetachConnector',
+      summary: 'Detach a connector from a sandbox config',
+      query: OrganizationQuery,
+      params: SandboxConnectorPath,
+      status: 204,
+      codes: [],
+      handle: async (context, { query, params }) => {
+        await connectors.detach(params.name, params.connector, query.organization);
+        return context.body(null, 204);
+      },
+    }),
+  ];
+}
