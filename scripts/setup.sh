@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Installs what Airlock needs on Debian 12 and builds it. Idempotent; run as root (or with sudo available).
 #   scripts/setup.sh            packages to run Airlock, rclone (storage mounts), npm dependencies, build
-#   scripts/setup.sh --test     the same, plus what the test suite needs (PostgreSQL server, Chromium, schemathesis, the
-#                               Python SDK's venv, the Node 18 and 22, Deno and Bun builds the SDK is tested in, the
-#                               GCS emulator, an OCI registry)
+#   scripts/setup.sh --test     the same, plus what the test suite needs (PostgreSQL, MariaDB and Redis servers, Chromium,
+#                               schemathesis, the Python SDK's venv, the Node 18 and 22, Deno and Bun builds the SDK is
+#                               tested in, the GCS emulator, an OCI registry, FerretDB)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -11,7 +11,9 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 packages=(bubblewrap mmdebstrap libseccomp-dev gcc libc6-dev pkg-config ca-certificates nftables iproute2 conntrack fuse3 python3-pip
   skopeo umoci)
 if [[ "${1:-}" == "--test" ]]; then
-  packages+=(postgresql python3-venv chromium systemd libcap2-bin)
+  # The connector tests' servers (test/support/connector-servers.ts): PostgreSQL, MariaDB, Redis; pymongo is their
+  # MongoDB client on the host.
+  packages+=(postgresql mariadb-server redis-server python3-pymongo python3-venv chromium systemd libcap2-bin)
 fi
 
 as_root() {
@@ -87,17 +89,22 @@ if [[ "${1:-}" == "--test" ]]; then
   # 1.21 or newer fetches the toolchain a module's go.mod asks for (fake-gcs-server's: 1.26) from the proxy itself
   # (GOTOOLCHAIN=auto); Debian 12's golang-go (1.19) cannot. Azurite (Azure) is a devDependency; the S3 emulator is the
   # pinned rclone's `serve s3`.
+  go_command() {
+    local go
+    go=$(command -v go || echo /usr/local/go/bin/go)
+    if [[ ! "$("$go" env GOVERSION 2>/dev/null)" =~ ^go1\.([0-9]+) ]] || ((BASH_REMATCH[1] < 21)); then
+      echo "setup: Go 1.21 or newer is needed to build $1 (found: $("$go" version 2>/dev/null || echo none));" \
+        "install it from https://go.dev/dl (Debian 12's golang-go is 1.19)" >&2
+      exit 1
+    fi
+    echo "$go"
+  }
   go_tool() {
     local name=$1 version=$2 package=$3
     local directory=$PWD/.cache/tools/$name-$version
     [[ -x "$directory/$name" ]] && return
     local go
-    go=$(command -v go || echo /usr/local/go/bin/go)
-    if [[ ! "$("$go" env GOVERSION 2>/dev/null)" =~ ^go1\.([0-9]+) ]] || ((BASH_REMATCH[1] < 21)); then
-      echo "setup: Go 1.21 or newer is needed to build $name (found: $("$go" version 2>/dev/null || echo none));" \
-        "install it from https://go.dev/dl (Debian 12's golang-go is 1.19)" >&2
-      exit 1
-    fi
+    go=$(go_command "$name")
     echo "setup: building $name $version into .cache/tools"
     rm -rf .cache/tools/"$name"-* && mkdir -p "$directory.partial"
     GOBIN="$directory.partial" GOTOOLCHAIN=auto "$go" install "$package@v$version"
@@ -105,5 +112,24 @@ if [[ "${1:-}" == "--test" ]]; then
   }
   go_tool fake-gcs-server 1.56.1 github.com/fsouza/fake-gcs-server
   go_tool crane 0.22.1 github.com/google/go-containerregistry/cmd/crane
+  # FerretDB, the MongoDB wire-compatible server of the connector tests (its SQLite backend), built from its module as
+  # the Go module proxy serves it. `go install` builds it too, but that binary panics at start: its
+  # build/version/version.txt is made by FerretDB's release tooling and is not in the module. So the module's files are
+  # copied, that file written, and it is built there.
+  ferretdb_version=1.24.2
+  ferretdb_directory=$PWD/.cache/tools/ferretdb-$ferretdb_version
+  if [[ ! -x "$ferretdb_directory/ferretdb" ]]; then
+    go=$(go_command ferretdb)
+    echo "setup: building ferretdb $ferretdb_version into .cache/tools"
+    ferretdb_source=$(mktemp -d)
+    ferretdb_module=$(cd "$ferretdb_source" && GOTOOLCHAIN=auto "$go" mod download -json "github.com/FerretDB/FerretDB@v$ferretdb_version" |
+      /usr/bin/python3 -c 'import json, sys; print(json.load(sys.stdin)["Dir"])')
+    cp -R "$ferretdb_module/." "$ferretdb_source" && chmod -R u+w "$ferretdb_source"
+    echo "v$ferretdb_version" >"$ferretdb_source/build/version/version.txt"
+    rm -rf .cache/tools/ferretdb-* && mkdir -p "$ferretdb_directory.partial"
+    (cd "$ferretdb_source" && GOTOOLCHAIN=auto "$go" build -trimpath -o "$ferretdb_directory.partial/ferretdb" ./cmd/ferretdb)
+    rm -rf "$ferretdb_source"
+    mv "$ferretdb_directory.partial" "$ferretdb_directory"
+  fi
 fi
 echo "setup: done"

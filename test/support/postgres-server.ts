@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
+import { systemUserIds } from './namespace-server.js';
 
 const runFile = promisify(execFile);
 
@@ -21,7 +22,7 @@ const DATABASE_NAME = 'airlock_test';
 const START_ATTEMPTS = 3;
 
 /** The bin directory of the newest PostgreSQL installed from Debian packages. */
-function findBinaryDirectory(): string {
+export function findPostgresBinaryDirectory(): string {
   const versions = existsSync(DEBIAN_POSTGRES_ROOT)
     ? readdirSync(DEBIAN_POSTGRES_ROOT)
         .filter((entry) => existsSync(join(DEBIAN_POSTGRES_ROOT, entry, 'bin', 'initdb')))
@@ -68,7 +69,7 @@ async function createTestDatabase(port: number): Promise<void> {
  * port, its socket inside that directory, fsync off. The server is also stopped when the process exits.
  */
 export async function startPostgres(): Promise<PostgresServer> {
-  const binaryDirectory = findBinaryDirectory();
+  const binaryDirectory = findPostgresBinaryDirectory();
   const rootDirectory = await mkdtemp(join(tmpdir(), 'airlock-postgres-'));
   const dataDirectory = join(rootDirectory, 'data');
   const socketDirectory = join(rootDirectory, 'socket');
@@ -98,7 +99,7 @@ export async function startPostgres(): Promise<PostgresServer> {
   try {
     await mkdir(socketDirectory);
     if (process.getuid?.() === 0) {
-      const { uid, gid } = serverUserIds();
+      const { uid, gid } = systemUserIds('postgres');
       await chown(rootDirectory, uid, gid);
       await chown(socketDirectory, uid, gid);
     }
@@ -137,15 +138,4 @@ export async function startPostgres(): Promise<PostgresServer> {
     await stop();
     throw error;
   }
-}
-
-function serverUserIds(): { uid: number; gid: number } {
-  const result = spawnSync('id', ['-u', 'postgres'], { encoding: 'utf8' });
-  const groupResult = spawnSync('id', ['-g', 'postgres'], { encoding: 'utf8' });
-  const uid = Number(result.stdout.trim());
-  const gid = Number(groupResult.stdout.trim());
-  if (result.status !== 0 || groupResult.status !== 0 || !Number.isInteger(uid) || !Number.isInteger(gid)) {
-    throw new Error('the postgres system user is missing; apt-get install -y postgresql creates it');
-  }
-  return { uid, gid };
 }

@@ -7,6 +7,8 @@
 //   *.wild.test.example A (any name under wild.test.example, at any depth; wild.test.example itself NXDOMAIN);
 //   cdn.test.example CNAME edge.cdnhost.example, and edge.cdnhost.example A: a CNAME out of the zone, as a CDN's, the
 //   server answering for the other zone too since it is the only DNS server of the tests.
+// And, for the fake GitHub of the connector tests (fake-github.ts), github.com A and api.github.com A 198.51.100.30
+// (the topology's githubAddress), so that in tests these names lead to the test host alone.
 // Other names NXDOMAIN. Answers for A queries; other types of these names are answered with no records. UDP and TCP.
 import { createSocket } from 'node:dgram';
 import { createServer } from 'node:net';
@@ -16,12 +18,16 @@ import dnsPacket from 'dns-packet';
 const address = process.argv[2];
 /** An A record of `name` for the internet host. */
 const internetHost = (name) => ({ type: 'A', name, ttl: 60, data: '198.51.100.10' });
+/** An A record of `name` for the fake GitHub, on the internet host. */
+const githubHost = (name) => ({ type: 'A', name, ttl: 60, data: '198.51.100.30' });
 const records = {
   'web.test.example': [internetHost('web.test.example')],
   'other.test.example': [internetHost('other.test.example')],
   'alias.test.example': [{ type: 'CNAME', name: 'alias.test.example', ttl: 60, data: 'web.test.example' }, internetHost('web.test.example')],
   'cdn.test.example': [{ type: 'CNAME', name: 'cdn.test.example', ttl: 60, data: 'edge.cdnhost.example' }, internetHost('edge.cdnhost.example')],
   'edge.cdnhost.example': [internetHost('edge.cdnhost.example')],
+  'github.com': [githubHost('github.com')],
+  'api.github.com': [githubHost('api.github.com')],
 };
 
 function lookup(name) {
