@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, inject } from 'vitest';
 import { ImageStore } from '../packages/runtime/src/image/image-store.js';
+import { parsePythonRequirements } from '../packages/runtime/src/image/python-requirements.js';
 import { startAirlock, type AirlockFixture } from './support/airlock-fixture.js';
 import { until } from './support/wait.js';
 
@@ -14,6 +15,24 @@ afterAll(async () => {
 });
 
 const DATA_STACK = ['pandas', 'numpy', 'matplotlib', 'sklearn', 'scipy', 'pyarrow', 'PIL', 'lxml', 'bs4', 'openpyxl', 'sympy', 'requests', 'httpx'];
+/** The connectors' drivers: module and distribution (botocore as well: the pinned one, not a Debian package's). */
+const CONNECTOR_DRIVERS: ReadonlyArray<readonly [module: string, distribution: string]> = [
+  ['psycopg', 'psycopg'],
+  ['pymysql', 'pymysql'],
+  ['redis', 'redis'],
+  ['pymongo', 'pymongo'],
+  ['boto3', 'boto3'],
+  ['botocore', 'botocore'],
+  ['google.cloud.storage', 'google-cloud-storage'],
+  ['google.cloud.bigquery', 'google-cloud-bigquery'],
+  ['azure.storage.blob', 'azure-storage-blob'],
+  ['azure.identity', 'azure-identity'],
+];
+
+async function pinnedWheels(): Promise<Map<string, string>> {
+  const text = await readFile(new URL('../packages/runtime/images/default/python-requirements.txt', import.meta.url), 'utf8');
+  return new Map(parsePythonRequirements(text).map((pin) => [pin.name, pin.version]));
+}
 
 describe('the default image', () => {
   it('runs Python 3.13', async () => {
@@ -39,6 +58,21 @@ describe('the default image', () => {
     });
     expect(result).toMatchObject({ exit_code: 0, stderr: '' });
     expect(result.stdout).toMatch(/^6 2\n$/);
+  });
+
+  it("imports the connectors' drivers at their pinned versions from the pinned wheels, psycopg with its binary libpq", async () => {
+    const code = [
+      'import importlib, importlib.metadata, psycopg',
+      `for module, distribution in ${JSON.stringify(CONNECTOR_DRIVERS)}:`,
+      '    path = importlib.import_module(module).__file__',
+      '    print(distribution, importlib.metadata.version(distribution), path.startswith("/usr/local/lib/python3.13/dist-packages/"))',
+      'print(psycopg.pq.__impl__)',
+    ].join('\n');
+    const result = await airlock.execute({ language: 'python', code });
+    expect(result).toMatchObject({ exit_code: 0, stderr: '' });
+    const pinned = await pinnedWheels();
+    const expected = CONNECTOR_DRIVERS.map(([, distribution]) => `${distribution} ${pinned.get(distribution)} True\n`);
+    expect(result.stdout).toBe(`${expected.join('')}binary\n`);
   });
 
   it('plots with matplotlib into the thread home without warnings, and the PNG downloads through the Files API', async () => {
@@ -70,6 +104,7 @@ describe('the default image', () => {
     ['redis-cli', /^redis-cli \d+\.\d+\.\d+/],
     ['sqlite3', /^3\.\d+\.\d+ /],
     ['git', /^git version 2\./],
+    ['gh', /^gh version 2\./],
     ['curl', /^curl 8\./],
     ['jq', /^jq-1\.\d/],
   ])('has %s', async (command, version) => {
@@ -88,9 +123,10 @@ describe('the default image', () => {
     expect(manifest.languages.node).toEqual({ interpreter: '/usr/local/bin/node', version: expect.stringMatching(/^v24\./) });
     const pandas = manifest.packages.find((entry) => entry.name === 'pandas');
     expect(pandas).toMatchObject({ ecosystem: 'python', license: 'BSD-3-Clause' });
-    const pinned = await readFile(new URL('../packages/runtime/images/default/python-requirements.txt', import.meta.url), 'utf8');
-    expect(pinned).toContain(`pandas==${pandas!.version} `);
+    expect((await pinnedWheels()).get('pandas')).toBe(pandas!.version);
+    expect(manifest.packages).toContainEqual(expect.objectContaining({ name: 'psycopg', ecosystem: 'python', license: 'LGPL-3.0-only' }));
     expect(manifest.packages).toContainEqual(expect.objectContaining({ name: 'postgresql-client-17', ecosystem: 'debian' }));
+    expect(manifest.packages).toContainEqual(expect.objectContaining({ name: 'gh', ecosystem: 'debian' }));
     const debianPackages = await readFile(join(image!.rootfs, '..', 'debian-packages.txt'), 'utf8');
     expect(debianPackages).toMatch(/^libc6=2\.\d+-/m);
     expect(debianPackages).toMatch(/^python3\.13=3\.13\./m);
