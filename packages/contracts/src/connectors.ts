@@ -89,6 +89,7 @@ const Mysql = z.strictObject({
   database: Line.optional(),
   user: Line,
   password: Secret,
+  tls: z.boolean().default(true).describe("false: the client connects without TLS (MariaDB's client requires it by default)"),
   ca_certificate: Pem.optional(),
 });
 

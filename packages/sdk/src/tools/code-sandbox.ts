@@ -70,7 +70,9 @@ export function sandboxFacts(network: NetworkMode, allow: readonly string[] = []
   return [
     'The sandbox is a Debian 13 system with bash, coreutils, Python 3.13 with pip and numpy, pandas, scipy,',
     'scikit-learn, matplotlib (no display: save figures to files), pillow, pyarrow, sympy, requests, httpx,',
-    'beautifulsoup4, lxml and openpyxl installed, Node.js 24 with npm, curl, git, jq, sqlite3, psql, mysql and redis-cli.',
+    'beautifulsoup4, lxml, openpyxl and the drivers psycopg, pymysql, redis, pymongo, boto3, google-cloud-storage,',
+    'google-cloud-bigquery and azure-storage-blob installed, Node.js 24 with npm, curl, git, gh, jq, sqlite3, psql,',
+    'mysql and redis-cli.',
     networkFacts(network, allow),
     'The code runs as an unprivileged user in /home/sandbox. /tmp is emptied after every call and no',
     `process outlives it. stdout and stderr are each cut after ${OUTPUT_LIMIT_KILOBYTES} KB, so print summaries,`,

@@ -125,6 +125,7 @@ function injectionOf(connector: OpenedConnector, all: readonly OpenedConnector[]
         `user=${optionValue(settings.user)}`,
         `password=${optionValue(settings.password)}`,
         ...(caFile ? [`ssl-ca=${caFile}`] : []),
+        ...(settings.tls ? [] : ['skip-ssl']),
         ...(settings.database === undefined ? [] : ['[mysql]', `database=${optionValue(settings.database)}`]),
       ];
       return {

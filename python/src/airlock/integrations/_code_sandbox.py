@@ -18,7 +18,9 @@ Run code in an isolated Linux sandbox and get back its exit code, stdout and std
 
 The sandbox is a Debian 13 system with bash, coreutils, Python 3.13 with pip and numpy, pandas, scipy, \
 scikit-learn, matplotlib (no display: save figures to files), pillow, pyarrow, sympy, requests, httpx, \
-beautifulsoup4, lxml and openpyxl installed, Node.js 24 with npm, curl, git, jq, sqlite3, psql, mysql and redis-cli. \
+beautifulsoup4, lxml, openpyxl and the drivers psycopg, pymysql, redis, pymongo, boto3, google-cloud-storage, \
+google-cloud-bigquery and azure-storage-blob installed, Node.js 24 with npm, curl, git, gh, jq, sqlite3, psql, \
+mysql and redis-cli. \
 It has no network access (no DNS, loopback only): pip install, npm install and downloads fail, so work with what \
 is installed. The code runs as an unprivileged user in /home/sandbox. /tmp is emptied after every call and no \
 process outlives it. stdout and stderr are each cut after 64 KB, so print summaries, \
