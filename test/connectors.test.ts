@@ -221,6 +221,21 @@ describe('connectors', () => {
     expect(response.body.stdout.trim().split('\n')).toEqual(['pg_service.conf', 'warehouse', 'redis:none', '1']);
   });
 
+  it("name the connectors, never their secrets, in the MCP tool's description", async () => {
+    const response = await airlock.request<string>('/mcp', {
+      method: 'POST',
+      headers: { accept: 'application/json, text/event-stream' },
+      json: { jsonrpc: '2.0', id: 1, method: 'tools/list' },
+    });
+    expect(response.status).toBe(200);
+    // A server-sent event carrying the JSON-RPC answer.
+    const data = String(response.body).split('\n').find((line) => line.startsWith('data: ')) ?? '{}';
+    const answer = JSON.parse(data.slice('data: '.length)) as { result: { tools: Array<{ name: string; description: string }> } };
+    const description = answer.result.tools.find((tool) => tool.name === 'sandbox_execute')?.description ?? '';
+    for (const name of ['warehouse', 'shop', 'cache', 'docs', 'code', 'service']) expect(description).toContain(`"${name}"`);
+    for (const secret of secrets()) expect(description).not.toContain(secret);
+  });
+
   it('test a connector from a sandbox and keep the result; a wrong password fails with the server\'s words', async () => {
     const tested = await admin('/admin/v1/connectors/warehouse/test', undefined);
     expect(tested.status).toBe(200);

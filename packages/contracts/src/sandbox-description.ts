@@ -1,3 +1,4 @@
+import type { ConnectorType } from './connectors.js';
 import type { NetworkMode } from './network.js';
 import { LIMITS } from './limits.js';
 
@@ -43,15 +44,51 @@ function imageSentence(image: SandboxImageFacts): string {
   return `The sandbox runs the image "${image.name}", which has ${languages || 'no language'}; use only ${image.languages.length === 1 ? 'that language' : 'those languages'}.`;
 }
 
+/** A connector of the caller's calls, as a model needs to know it: its name and type, never its settings. */
+export interface SandboxConnectorFacts {
+  name: string;
+  type: ConnectorType;
+}
+
+/** How code uses a connector of each type: the tools that find its credentials with no argument. */
+const CONNECTOR_USE: Record<ConnectorType, (name: string) => string> = {
+  postgresql: (name) => `"${name}" (PostgreSQL: psql and psycopg.connect("") connect as they are; psql "service=${name}")`,
+  mysql: (name) => `"${name}" (MySQL/MariaDB: the mysql client connects as it is; pymysql.connect(read_default_file="/run/airlock/connectors/${name}/my.cnf"))`,
+  redis: (name) => `"${name}" (Redis: redis-cli -h "$REDIS_HOST" -p "$REDIS_PORT"; redis.Redis.from_url(os.environ["REDIS_URL"], password=os.environ.get("REDISCLI_AUTH")))`,
+  mongodb: (name) => `"${name}" (MongoDB: pymongo.MongoClient(os.environ["MONGODB_URI"]))`,
+  s3: (name) => `"${name}" (S3: boto3.client("s3") as it is; AWS profile "${name}")`,
+  gcs: (name) => `"${name}" (Google Cloud Storage: google.cloud.storage.Client() as it is)`,
+  bigquery: (name) => `"${name}" (BigQuery: google.cloud.bigquery.Client() as it is)`,
+  azure: (name) => `"${name}" (Azure Blob Storage: BlobServiceClient.from_connection_string(os.environ["AZURE_STORAGE_CONNECTION_STRING"]))`,
+  github: (name) => `"${name}" (GitHub: git clone https://github.com/... and gh work as they are)`,
+  http_api: (name) => `"${name}" (an HTTP API: its key is in an environment variable; see env)`,
+};
+
+function connectorsSentence(connectors: readonly SandboxConnectorFacts[]): string {
+  if (connectors.length === 0) return '';
+  return [
+    `Credentials are set up for these services, and the network reaches their servers even where it is otherwise blocked:`,
+    `${connectors.map(({ name, type }) => CONNECTOR_USE[type](name)).join('; ')}.`,
+    'Never put credentials in code or print them: tools find them in /run/airlock/connectors and the environment,',
+    'and printed ones come back as [REDACTED].',
+  ].join(' ');
+}
+
 /**
  * What a sandbox is and what it can do, for the models that write code for it: the MCP tool's description (with the
  * network and image of the caller's sandbox) and the SDKs' code_sandbox tools (TypeScript and Python, pinned by tests
  * to the description of the default image and network, `blocked`). It states only what this server serves.
  */
-export function sandboxDescription(network: NetworkMode, allow: readonly string[] = [], image?: SandboxImageFacts): string {
+export function sandboxDescription(
+  network: NetworkMode,
+  allow: readonly string[] = [],
+  image?: SandboxImageFacts,
+  connectors: readonly SandboxConnectorFacts[] = [],
+): string {
   return [
     image ? imageSentence(image) : DEFAULT_IMAGE_SENTENCE,
     networkSentence(network, allow),
+    ...(connectors.length > 0 ? [connectorsSentence(connectors)] : []),
     'The code runs as an unprivileged user in /home/sandbox. /tmp is emptied after every call and no',
     `process outlives it. stdout and stderr are each cut after ${LIMITS.outputMaxBytes / 1024} KB, so print summaries,`,
     'not whole data sets. Code still running at its timeout is killed (exit code 137); a non-zero exit code, a timeout',

@@ -5,6 +5,7 @@ import {
   type ConnectorSummary,
   type ConnectorTestResponse,
   type CreateConnectorRequest,
+  type SandboxConnectorFacts,
 } from '@airlock/contracts';
 import { UniqueViolationError, generateId, type Connector, type ConnectorRepository, type Organization } from '@airlock/db';
 import type { Principal } from '../auth/api-key-service.js';
@@ -164,6 +165,15 @@ export class ConnectorService {
    * drops. The attachments are read once per cache period; changes through this server are seen at once.
    */
   async forCall(principal: Principal): Promise<OpenedConnector[]> {
+    return (await this.#ofCalls(principal)).map((connector) => this.#open(connector));
+  }
+
+  /** The names and types of the principal's connectors, for the descriptions models read; nothing is opened. */
+  async factsForCall(principal: Principal): Promise<SandboxConnectorFacts[]> {
+    return (await this.#ofCalls(principal)).map(({ name, type }) => ({ name, type }));
+  }
+
+  async #ofCalls(principal: Principal): Promise<Connector[]> {
     const { organization, sandboxConfig, apiKey } = principal;
     const key = `${organization.id}/${sandboxConfig.id}`;
     let attached = this.#attached?.get(key);
@@ -173,7 +183,7 @@ export class ConnectorService {
       if (generation === this.#generation) this.#attached?.set(key, attached);
     }
     const kept = apiKey.connectors;
-    return attached.filter((connector) => kept === null || kept.includes(connector.name)).map((connector) => this.#open(connector));
+    return attached.filter((connector) => kept === null || kept.includes(connector.name));
   }
 
   #fields(id: string, settings: ReturnType<typeof checkSettings>) {

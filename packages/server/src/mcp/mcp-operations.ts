@@ -10,6 +10,7 @@ import type { ApiKeyService } from '../auth/api-key-service.js';
 import type { RateLimits } from '../auth/rate-limits.js';
 import { JsonRpcErrorCode, MCP_PROTOCOL_VERSIONS, httpError, screenMcpRequest } from './json-rpc-gate.js';
 import { MCP_TOOL_NAMES, createMcpServer, type McpServices } from './mcp-server.js';
+import type { ConnectorService } from '../connectors/connector-service.js';
 
 export interface McpRouteOptions extends McpServices {
   apiKeys: ApiKeyService;
@@ -18,6 +19,8 @@ export interface McpRouteOptions extends McpServices {
   publicUrl: string | undefined;
   /** Web origins whose pages may call the server; a request with any other Origin is refused (403). */
   corsOrigins: string[];
+  /** The connectors of a caller's calls, for sandbox_execute's description; none without it. */
+  connectors?: Pick<ConnectorService, 'factsForCall'>;
 }
 
 /** A JSON-RPC 2.0 message (MCP's framing); the methods and their params are MCP's, see the protocol. */
@@ -142,8 +145,10 @@ export function mcpOperations(options: McpRouteOptions): Operation[] {
           toolNames: MCP_TOOL_NAMES,
         });
         if ('answer' in screened) return screened.answer;
+        const principal = context.get('principal');
         const server = createMcpServer(options, {
-          principal: context.get('principal'),
+          principal,
+          connectors: (await options.connectors?.factsForCall(principal)) ?? [],
           acceptedAt: context.get('acceptedAt'),
           requestId: context.get('requestId'),
           origin: options.publicUrl ?? new URL(context.req.url).origin,

@@ -5,6 +5,7 @@ import type { ImageService } from '../images/image-service.js';
 import type { Logger } from '../shared/logger.js';
 import { networkOf, type Principal } from '../auth/api-key-service.js';
 import type { ThreadService } from '../threads/thread-service.js';
+import type { SandboxConnectorFacts } from '@airlock/contracts';
 import { inlineText } from './inline-text.js';
 import { TOOL_DESCRIPTIONS, executeToolDescription } from './tool-descriptions.js';
 import { toolOutcome } from './tool-outcome.js';
@@ -35,6 +36,8 @@ export interface McpCall {
   requestId: string;
   /** Base URL of signed file URLs. */
   origin: string;
+  /** The connectors of the caller's calls, named in sandbox_execute's description. */
+  connectors: readonly SandboxConnectorFacts[];
 }
 
 /** The tools createMcpServer registers; a call of another name is refused before the SDK sees it (json-rpc-gate.ts). */
@@ -53,7 +56,7 @@ export function createMcpServer(services: McpServices, call: McpCall): McpServer
     'sandbox_execute',
     {
       title: 'Run code in a sandbox',
-      description: executeToolDescription(networkOf(principal), services.images.facts(principal.sandboxConfig.image)),
+      description: executeToolDescription(networkOf(principal), services.images.facts(principal.sandboxConfig.image), call.connectors),
       inputSchema: ExecuteArguments,
       outputSchema: ExecuteResult,
     },

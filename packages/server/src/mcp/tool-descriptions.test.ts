@@ -22,4 +22,16 @@ describe("sandbox_execute's description", () => {
     expect(description).not.toContain('Debian 13');
     expect(description).toContain('It has no network access');
   });
+
+  it("names the caller's connectors and how code uses each, and nothing of them without any", () => {
+    const description = executeToolDescription({ mode: 'blocked', allow: [] }, undefined, [
+      { name: 'warehouse', type: 'postgresql' },
+      { name: 'code', type: 'github' },
+    ]);
+    expect(description).toContain('Credentials are set up for these services, and the network reaches their servers even where it is otherwise blocked:');
+    expect(description).toContain('"warehouse" (PostgreSQL: psql and psycopg.connect("") connect as they are; psql "service=warehouse")');
+    expect(description).toContain('"code" (GitHub: git clone https://github.com/... and gh work as they are)');
+    expect(description).toContain('printed ones come back as [REDACTED]');
+    expect(executeToolDescription({ mode: 'blocked', allow: [] })).not.toContain('Credentials');
+  });
 });

@@ -1,14 +1,14 @@
-import { sandboxDescription, type NetworkPolicy, type SandboxImageFacts } from '@airlock/contracts';
+import { sandboxDescription, type NetworkPolicy, type SandboxConnectorFacts, type SandboxImageFacts } from '@airlock/contracts';
 import { INLINE_TEXT_MAX_BYTES } from './tool-schemas.js';
 
 /**
- * sandbox_execute's description, with the network of the caller's sandbox (its mode and, for allowlist, its list) and
- * its image when that is not the default one.
+ * sandbox_execute's description, with the network of the caller's sandbox (its mode and, for allowlist, its list),
+ * its image when that is not the default one, and its connectors (names and types).
  */
-export function executeToolDescription(network: NetworkPolicy, image?: SandboxImageFacts): string {
+export function executeToolDescription(network: NetworkPolicy, image?: SandboxImageFacts, connectors: readonly SandboxConnectorFacts[] = []): string {
   return [
     'Runs a program in a fresh, isolated Linux sandbox and returns its stdout, stderr and exit code.',
-    sandboxDescription(network.mode, network.allow, image),
+    sandboxDescription(network.mode, network.allow, image, connectors),
     'Without thread_id the home /home/sandbox starts empty and is thrown away after the call. With a thread_id it',
     'persists: the next call with the same thread_id sees the files this one left (also packages installed with',
     'pip install --user or npm install there). Write large results to a file in a thread and fetch it with',
