@@ -171,7 +171,7 @@ describe('connectors', () => {
     ]);
   });
 
-  it('keep every secret out of outputs, records, replays and logs: printed secrets come back redacted', async () => {
+  it('keep every secret out of outputs, records, replays, logs and the thread: printed secrets come back redacted', async () => {
     const result = await run(
       [
         'env',
@@ -179,7 +179,12 @@ describe('connectors', () => {
         'cat /run/airlock/connectors/*/* /run/airlock/connectors/*.conf',
         'printf %s "$SERVICE_API_KEY" | base64',
         'cat /run/airlock/connectors/warehouse/pgpass >&2',
+        // What the tools leave in the home (histories, caches) is saved with the thread: the data directory is searched below.
+        'psql -XAtc "select 1" >/dev/null; mariadb -e "select 1" >/dev/null; redis-cli -h "$REDIS_HOST" -p "$REDIS_PORT" PING >/dev/null',
+        `python3 -c 'import os, pymongo; pymongo.MongoClient(os.environ["MONGODB_URI"], serverSelectionTimeoutMS=10000).admin.command("ping")'`,
+        `curl -s -H "Authorization: Bearer $SERVICE_API_KEY" http://${topology.internet}:8080/ >/dev/null`,
       ].join('\n'),
+      { thread_id: 'secrets-thread' },
     );
     const record = await airlock.request<Record<string, unknown>>(`/v1/executions/${result.trace_id}`);
     const replay = await airlock.request<string>(`/v1/executions/${result.trace_id}/output`);
@@ -208,6 +213,10 @@ describe('connectors', () => {
     });
     expect(refused.status).toBe(400);
     expect(refused.body.message).toContain('PGHOST is set by connector "warehouse"');
+
+    expect((await admin('/admin/v1/sandboxes', { name: 'with-env', env_vars: { PGHOST: 'elsewhere.example' } })).status).toBe(201);
+    const clash = await admin('/admin/v1/sandboxes/with-env/connectors', { connector: 'warehouse' });
+    expect([clash.status, clash.body.message]).toEqual([400, expect.stringContaining('"warehouse" sets PGHOST, which sandbox config "with-env" sets in its env_vars')]);
 
     const foreign = await admin('/admin/v1/api-keys', { name: 'too-wide', connectors: ['warehouse', 'missing'] });
     expect(foreign.status).toBe(400);
@@ -258,7 +267,7 @@ describe('connectors', () => {
       expect(found.stdout.trim()).toBe('');
     }
     // The files live in each sandbox's own /run: the host never mounted anything for them.
-    expect(readFileSync('/proc/self/mountinfo', 'utf8')).not.toContain('connectors');
+    expect(readFileSync('/proc/self/mountinfo', 'utf8')).not.toContain('/run/airlock/connectors');
   });
 
   it('lose the files with the sandbox when the server is killed mid-call', async () => {

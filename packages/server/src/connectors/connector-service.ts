@@ -107,10 +107,10 @@ export class ConnectorService {
    * as a call would use it; records the result (unless the connector changed meanwhile).
    */
   async test(name: string, organizationSlug?: string): Promise<ConnectorTestResponse> {
-    const tester = this.#options.tester;
-    if (!tester) throw ApiError.unavailable('this server cannot test connectors: it runs no sandboxes with network', 60);
     const organization = await this.#options.tenants.organization(organizationSlug);
     const connector = await this.#connector(organization, name);
+    const tester = this.#options.tester;
+    if (!tester) throw ApiError.unavailable('this server cannot test connectors: it runs no sandboxes with network', 60);
     const started = performance.now();
     const result = await tester.test(this.#open(connector));
     const testedAt = new Date();
@@ -131,6 +131,12 @@ export class ConnectorService {
     const organization = await this.#options.tenants.organization(organizationSlug);
     const sandbox = await this.#options.tenants.sandbox(organization, sandboxName);
     const connector = await this.#connector(organization, name);
+    const taken = connectorVariables(this.#open(connector)).filter((variable) => Object.hasOwn(sandbox.envVars, variable));
+    if (taken.length > 0) {
+      throw ApiError.validation(
+        `connector: "${name}" sets ${taken.join(', ')}, which sandbox config "${sandboxName}" sets in its env_vars; remove ${taken.length > 1 ? 'them' : 'it'} there first`,
+      );
+    }
     try {
       const attached = await this.#options.connectors.attach(organization.id, sandbox.id, connector.id);
       if ('refused' in attached) {
