@@ -253,6 +253,7 @@ async function startAdministration(options: {
     box: options.box,
     ...(options.connectorTester && { tester: options.connectorTester }),
     cacheSeconds: config.authCacheSeconds,
+    networkEnabled: config.network !== undefined,
   });
   return { keyService, admin, storage, connectors, adminToken, createdApiKey: await admin.bootstrap(config.bootstrapApiKey) };
 }

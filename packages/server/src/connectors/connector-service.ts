@@ -29,6 +29,11 @@ export interface ConnectorServiceOptions {
   tester?: ConnectorTester;
   /** How long a sandbox config's connectors are reused for calls (the API key cache's period). @default 0: not kept */
   cacheSeconds?: number;
+  /**
+   * Whether this server runs sandboxes with network (AIRLOCK_NETWORK): a connector's endpoints are opened through it,
+   * so without it none can be attached. @default true
+   */
+  networkEnabled?: boolean;
 }
 
 const CACHED_SANDBOX_CONFIGS = 10_000;
@@ -131,6 +136,11 @@ export class ConnectorService {
     const organization = await this.#options.tenants.organization(organizationSlug);
     const sandbox = await this.#options.tenants.sandbox(organization, sandboxName);
     const connector = await this.#connector(organization, name);
+    if (this.#options.networkEnabled === false) {
+      throw ApiError.validation(
+        'connector: this server runs sandboxes without network (AIRLOCK_NETWORK=off), and a connector reaches its service through it; turn AIRLOCK_NETWORK on',
+      );
+    }
     const taken = connectorVariables(this.#open(connector)).filter((variable) => Object.hasOwn(sandbox.envVars, variable));
     if (taken.length > 0) {
       throw ApiError.validation(
