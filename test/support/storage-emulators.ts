@@ -16,8 +16,9 @@ import {
 import { until } from './wait.js';
 
 /**
- * S3, GCS and Azure emulators on loopback for the storage tests, each with one empty bucket (or container) and the
- * connection to it. Installed by `scripts/setup.sh --test`:
+ * S3, GCS and Azure emulators for the storage tests, on loopback, and for the connector tests, in a test network
+ * namespace (EmulatorPlacement), each with one empty bucket (or container) and the connection to it. Installed by
+ * `scripts/setup.sh --test`:
  * - S3: `rclone serve s3` of the pinned rclone over a directory. s3rver (the blob store tests' S3) fails rclone's
  *   ListObjectsV2 listings past their first page: it makes continuation tokens with DES, which Node 20's OpenSSL 3
  *   does not have (a 500 on every page after the first).
@@ -39,9 +40,18 @@ const S3_ACCESS_KEY_ID = 'AIRLOCKTEST';
 const S3_SECRET_ACCESS_KEY = 'airlock-test-secret';
 const BUCKET = 'airlock-test';
 
+/** Where an emulator listens instead of this host's loopback: an address of a test network namespace. */
+export interface EmulatorPlacement {
+  /** A namespace of the test topology (network-topology.ts), such as `topology.namespaces.internet`. */
+  namespace: string;
+  /** An address of that namespace, such as `topology.serverAddresses.internet`; this host reaches it through its link. */
+  address: string;
+  port: number;
+}
+
 export interface StorageEmulator {
   provider: StorageProvider;
-  /** The emulator's address, `http://127.0.0.1:<port>`. */
+  /** The emulator's address, `http://127.0.0.1:<port>`, or `http://<address>:<port>` of its placement. */
   url: string;
   /** The emulator's bucket (or container), created empty, as a storage connection. */
   connection: StorageConnection;
@@ -66,18 +76,26 @@ export function runRclone(remote: RcloneRemote, args: string[], input?: Buffer):
   return runCommand(TEST_RCLONE, args, { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/root', ...remote.environment }, input);
 }
 
-/** Starts an emulator with a fresh directory and a bucket; remove() it when done. */
-export async function startStorageEmulator(provider: StorageProvider): Promise<StorageEmulator> {
+/**
+ * Starts an emulator with a fresh directory and a bucket, on a free port of this host's loopback, or at `placement`
+ * in a test network namespace (started through `ip netns exec`, as root); remove() it when done.
+ */
+export async function startStorageEmulator(provider: StorageProvider, placement?: EmulatorPlacement): Promise<StorageEmulator> {
   const directory = await mkdtemp(join(tmpdir(), `airlock-${provider}-emulator-`));
   await mkdir(join(directory, 'data'));
   const server = EMULATORS[provider](directory);
+  const address = placement?.address ?? '127.0.0.1';
   let child: ChildProcess | undefined;
-  let port = 0;
+  let port = placement?.port ?? 0;
   let removed = false;
+  const launch = (command: string, args: string[]): ChildProcess =>
+    placement
+      ? spawn('ip', ['netns', 'exec', placement.namespace, command, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+      : spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
 
   async function start(): Promise<void> {
     if (child || removed) return;
-    const started = await server.start(port);
+    const started = await server.start({ address, port, launch });
     child = started.child;
     port = started.port;
   }
@@ -89,7 +107,7 @@ export async function startStorageEmulator(provider: StorageProvider): Promise<S
 
   try {
     await start();
-    const url = `http://127.0.0.1:${port}`;
+    const url = `http://${address}:${port}`;
     const connection = server.connection(url);
     const remote = rcloneRemote(`${provider}_emulator`, connection);
     await server.createBucket(url, remote);
@@ -133,22 +151,29 @@ export async function startStorageEmulator(provider: StorageProvider): Promise<S
   }
 }
 
+/** Where a process is to listen (any free port when `port` is 0), and how to start it there. */
+interface Listener {
+  address: string;
+  port: number;
+  launch(command: string, args: string[]): ChildProcess;
+}
+
 interface EmulatorServer {
-  /** Starts the process on `port` (any free port when 0) and answers once it serves. */
-  start(port: number): Promise<{ child: ChildProcess; port: number }>;
+  /** Starts the process and answers once it serves. */
+  start(listener: Listener): Promise<{ child: ChildProcess; port: number }>;
   connection(url: string): StorageConnection;
   createBucket(url: string, remote: RcloneRemote): Promise<void>;
 }
 
 const EMULATORS: Record<StorageProvider, (directory: string) => EmulatorServer> = {
   s3: (directory) => ({
-    async start(port) {
+    async start({ address, port, launch }) {
       // A bucket is a directory of the served one.
-      const child = spawn(TEST_RCLONE, [
-        'serve', 's3', '--config', '/dev/null', '--addr', `127.0.0.1:${port}`,
+      const child = launch(TEST_RCLONE, [
+        'serve', 's3', '--config', '/dev/null', '--addr', `${address}:${port}`,
         '--auth-key', `${S3_ACCESS_KEY_ID},${S3_SECRET_ACCESS_KEY}`, join(directory, 'data'),
-      ], { stdio: ['ignore', 'pipe', 'pipe'] });
-      const line = await outputLine(child, /Starting s3 server on \[http:\/\/127\.0\.0\.1:(\d+)\//);
+      ]);
+      const line = await outputLine(child, new RegExp(`Starting s3 server on \\[http://${escapeRegExp(address)}:(\\d+)/`));
       return { child, port: Number(line[1]) };
     },
     connection: (url) => ({
@@ -166,18 +191,18 @@ const EMULATORS: Record<StorageProvider, (directory: string) => EmulatorServer> 
   }),
 
   gcs: (directory) => ({
-    async start(port) {
+    async start({ address, port, launch }) {
       if (!existsSync(FAKE_GCS_SERVER)) throw new Error(`${FAKE_GCS_SERVER} is missing; run: bash scripts/setup.sh --test`);
       const chosen = port === 0 ? await freePort() : port;
       // It logs the port it was given, not the one it got, so the port is chosen here.
-      const child = spawn(FAKE_GCS_SERVER, [
-        '-scheme', 'http', '-host', '127.0.0.1', '-port', String(chosen), '-public-host', `127.0.0.1:${chosen}`,
+      const child = launch(FAKE_GCS_SERVER, [
+        '-scheme', 'http', '-host', address, '-port', String(chosen), '-public-host', `${address}:${chosen}`,
         '-backend', 'filesystem', '-filesystem-root', join(directory, 'data'), '-log-level', 'warn',
-      ], { stdio: ['ignore', 'pipe', 'pipe'] });
+      ]);
       const output = collectOutput(child);
       const serving = await until(async () => {
         if (child.exitCode !== null) return true;
-        const response = await fetch(`http://127.0.0.1:${chosen}/storage/v1/b`).catch(() => null);
+        const response = await fetch(`http://${address}:${chosen}/storage/v1/b`).catch(() => null);
         return response?.ok === true;
       }, 10_000);
       if (!serving || child.exitCode !== null) {
@@ -200,13 +225,13 @@ const EMULATORS: Record<StorageProvider, (directory: string) => EmulatorServer> 
   }),
 
   azure: (directory) => ({
-    async start(port) {
+    async start({ address, port, launch }) {
       if (!existsSync(AZURITE_BLOB)) throw new Error(`${AZURITE_BLOB} is missing; run: npm install`);
-      const child = spawn(process.execPath, [
-        AZURITE_BLOB, '--blobHost', '127.0.0.1', '--blobPort', String(port), '--location', join(directory, 'data'),
+      const child = launch(process.execPath, [
+        AZURITE_BLOB, '--blobHost', address, '--blobPort', String(port), '--location', join(directory, 'data'),
         '--disableTelemetry', '--skipApiVersionCheck',
-      ], { stdio: ['ignore', 'pipe', 'pipe'] });
-      const line = await outputLine(child, /successfully listens on http:\/\/127\.0\.0\.1:(\d+)/);
+      ]);
+      const line = await outputLine(child, new RegExp(`successfully listens on http://${escapeRegExp(address)}:(\\d+)`));
       return { child, port: Number(line[1]) };
     },
     connection: (url) => ({ provider: 'azure', container: BUCKET, account: AZURITE_ACCOUNT, key: AZURITE_KEY, endpoint: `${url}/${AZURITE_ACCOUNT}` }),
@@ -258,6 +283,10 @@ async function stopProcess(child: ChildProcess): Promise<void> {
   const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
   await exited;
   clearTimeout(timer);
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
 function freePort(): Promise<number> {

@@ -118,7 +118,7 @@ const S3 = z.strictObject({
   type: z.literal('s3'),
   region: Line.default('us-east-1'),
   endpoint: ConnectorUrl.optional().describe('an S3-compatible store; AWS S3 of the region when absent'),
-  bucket: Line.optional().describe('the bucket the code works with, shown to it as AIRLOCK_S3_BUCKET; optional'),
+  bucket: Line.optional().describe('a bucket the test connection lists (rather than the account\'s buckets); code names its buckets itself'),
   path_style: z.boolean().default(false),
   access_key_id: Secret,
   secret_access_key: Secret,
@@ -140,7 +140,7 @@ const Gcs = z.strictObject({
 const Bigquery = z.strictObject({
   type: z.literal('bigquery'),
   project: Line.optional(),
-  location: Line.optional(),
+  location: Line.optional().describe("where the test connection's query runs; the client libraries read no variable for it, so code passes its own"),
   credentials_json: GoogleCredentials,
 });
 

@@ -8,6 +8,11 @@ const PROBE_TIMEOUT_MS = 30_000;
 const PROBE_LIMITS = { cpus: 1, memoryBytes: 512 * 1024 * 1024, pids: 256, tmpBytes: 64 * 1024 * 1024, homeBytes: 64 * 1024 * 1024 };
 /** The end of a probe's output kept in its message. */
 const MESSAGE_CHARACTERS = 1_500;
+/**
+ * How long the Google clients of a probe retry (they retry a failed name lookup or connection for minutes by default):
+ * well within PROBE_TIMEOUT_MS, so that a probe that cannot reach Google prints why.
+ */
+const GOOGLE_RETRY_SECONDS = 10;
 
 /**
  * "Test connection" (ConnectorService.test): a probe of the connector's type runs in a sandbox of `image` with the
@@ -107,17 +112,23 @@ function probeOf(connector: OpenedConnector): Probe {
       return {
         what: settings.bucket ? 'google-cloud-storage list_blobs of the bucket' : 'google-cloud-storage list_buckets',
         script: python(
-          'import os\nfrom google.cloud import storage\nclient = storage.Client()\nbucket = os.environ.get("PROBE_BUCKET")\n' +
-            'if bucket:\n    print("objects listed:", len(list(client.list_blobs(bucket, max_results=1))))\n' +
-            'else:\n    print("buckets:", len(list(client.list_buckets(max_results=5))))',
+          'import os\nfrom google.cloud import storage\nfrom google.cloud.storage.retry import DEFAULT_RETRY\n' +
+            `client = storage.Client()\nbucket = os.environ.get("PROBE_BUCKET")\nbounded = dict(retry=DEFAULT_RETRY.with_timeout(${GOOGLE_RETRY_SECONDS}), timeout=${GOOGLE_RETRY_SECONDS})\n` +
+            'if bucket:\n    print("objects listed:", len(list(client.list_blobs(bucket, max_results=1, **bounded))))\n' +
+            'else:\n    print("buckets:", len(list(client.list_buckets(max_results=5, **bounded))))',
         ),
         env: settings.bucket ? { PROBE_BUCKET: settings.bucket } : {},
       };
     case 'bigquery':
       return {
         what: 'google-cloud-bigquery query "select 1"',
-        script: python('from google.cloud import bigquery\nprint("rows:", [tuple(row) for row in bigquery.Client().query("select 1").result()])'),
-        env: {},
+        script: python(
+          'import os\nfrom google.cloud import bigquery\n' +
+            'rows = bigquery.Client().query_and_wait("select 1", location=os.environ.get("PROBE_LOCATION") or None, ' +
+            `retry=bigquery.DEFAULT_RETRY.with_timeout(${GOOGLE_RETRY_SECONDS}), job_retry=None, api_timeout=${GOOGLE_RETRY_SECONDS}, wait_timeout=${GOOGLE_RETRY_SECONDS})\n` +
+            'print("rows:", [tuple(row) for row in rows])',
+        ),
+        env: settings.location === undefined ? {} : { PROBE_LOCATION: settings.location },
       };
     case 'azure':
       return {
