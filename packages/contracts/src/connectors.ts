@@ -20,15 +20,23 @@ export const ConnectorName = z
 export const MIN_SECRET_LENGTH = 8;
 const MAX_SECRET_BYTES = 16 * 1024;
 
+/**
+ * Whether text is valid Unicode: a lone surrogate has no UTF-8 spelling, so it could be neither stored (jsonb) nor
+ * written into a file as given.
+ */
+const wellFormed = (text: string): boolean => !/\p{Cs}/u.test(text);
+const WELL_FORMED = 'must be valid Unicode (no lone surrogates)';
+
 const Secret = z
   .string()
   .min(MIN_SECRET_LENGTH, `at least ${MIN_SECRET_LENGTH} characters: shorter values could not be redacted from output without mangling it`)
   .max(MAX_SECRET_BYTES, `at most ${MAX_SECRET_BYTES} characters`)
   // eslint-disable-next-line no-control-regex -- NUL is the character refused
-  .regex(/^[^\u0000]*$/, 'must not contain NUL');
+  .regex(/^[^\u0000]*$/, 'must not contain NUL')
+  .refine(wellFormed, WELL_FORMED);
 
 /** A value written into a configuration file: one line, no NUL. */
-const Line = Text.max(255).regex(/^[^\n\r]*$/, 'one line');
+const Line = Text.max(255).regex(/^[^\n\r]*$/, 'one line').refine(wellFormed, WELL_FORMED);
 
 const HOST_PATTERN = /^(?=.{1,253}$)([A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
 
@@ -37,10 +45,14 @@ export function isLoopbackHost(host: string): boolean {
   return /^127\./.test(host) || host === '0.0.0.0' || host.toLowerCase() === 'localhost' || host.toLowerCase().endsWith('.localhost');
 }
 
+/** Link-local addresses: cloud metadata services answer at 169.254.169.254, and no sandbox may reach them. */
+const isLinkLocalHost = (host: string): boolean => /^169\.254\./.test(host);
+
 export const ConnectorHost = z
   .string()
   .regex(HOST_PATTERN, 'a DNS name or an IPv4 address (sandboxes have no IPv6)')
-  .refine((host) => !isLoopbackHost(host), "a loopback address: sandboxes cannot reach the Airlock host's loopback; use an address they can route to");
+  .refine((host) => !isLoopbackHost(host), "a loopback address: sandboxes cannot reach the Airlock host's loopback; use an address they can route to")
+  .refine((host) => !isLinkLocalHost(host), 'a link-local address (169.254.0.0/16, where cloud metadata services answer): no sandbox may reach one');
 
 const Port = z.number().int().min(1).max(65_535);
 
@@ -48,19 +60,22 @@ const Port = z.number().int().min(1).max(65_535);
 export const ConnectorUrl = z
   .string()
   .max(2048)
+  .refine(wellFormed, WELL_FORMED)
   .refine((value) => {
     try {
       const url = new URL(value);
-      return (url.protocol === 'https:' || url.protocol === 'http:') && HOST_PATTERN.test(url.hostname) && !isLoopbackHost(url.hostname);
+      const { hostname } = url;
+      return (url.protocol === 'https:' || url.protocol === 'http:') && HOST_PATTERN.test(hostname) && !isLoopbackHost(hostname) && !isLinkLocalHost(hostname);
     } catch {
       return false;
     }
-  }, 'an http(s) URL whose host is a DNS name or an IPv4 address, not loopback');
+  }, 'an http(s) URL whose host is a DNS name or an IPv4 address, not loopback or link-local (169.254.0.0/16)');
 
 const Pem = z
   .string()
   .max(64 * 1024)
   .regex(/-----BEGIN CERTIFICATE-----/, 'PEM certificates (-----BEGIN CERTIFICATE-----)')
+  .refine(wellFormed, WELL_FORMED)
   .describe('PEM certificates the clients trust for this endpoint (a private CA); the system roots otherwise');
 
 const EnvName = z
@@ -146,7 +161,11 @@ const Bigquery = z.strictObject({
 
 const Azure = z.strictObject({
   type: z.literal('azure'),
-  account: Line.optional(),
+  account: z
+    .string()
+    .regex(/^[a-z0-9]{3,24}$/, 'a storage account name: 3 to 24 lowercase letters and digits')
+    .optional()
+    .describe('the storage account; its blob endpoint is https://<account>.blob.core.windows.net unless endpoint says otherwise'),
   endpoint: ConnectorUrl.optional().describe("the blob endpoint; https://<account>.blob.core.windows.net when absent"),
   container: Line.optional(),
   key: Secret.optional().describe('the account key (with account)'),

@@ -167,5 +167,6 @@ export {
   SandboxConnectorPath,
   AttachConnectorRequest,
   MIN_SECRET_LENGTH,
+  ConnectorUrl,
   isLoopbackHost,
 } from './connectors.js';

@@ -122,12 +122,13 @@ export class ConnectorRepository {
 
   /**
    * Records a test's result, unless the connector changed since `testedVersion` (its updated_at when the test
-   * started): a result is about the settings it tested.
+   * started, as read: to the millisecond, where the database keeps microseconds): a result is about the settings it
+   * tested.
    */
   async recordTest(orgId: string, id: string, testedVersion: Date, result: { status: 'ok' | 'failed'; message: string; testedAt: Date }): Promise<void> {
     await this.#database.query(
       `UPDATE connectors SET status = $4, status_message = $5, tested_at = $6
-       WHERE org_id = $1 AND id = $2 AND updated_at = $3`,
+       WHERE org_id = $1 AND id = $2 AND date_trunc('milliseconds', updated_at) = $3`,
       [orgId, id, testedVersion, result.status, result.message, result.testedAt],
     );
   }

@@ -205,7 +205,7 @@ function injectionOf(connector: OpenedConnector, all: readonly OpenedConnector[]
       };
     }
     case 'azure': {
-      const endpoint = settings.endpoint ?? azureEndpoint(settings);
+      const endpoint = azureBlobEndpoint(settings);
       const connectionString = settings.connection_string ?? azureConnectionString(settings, endpoint);
       const servicePrincipal = settings.client_secret !== undefined;
       return {
@@ -323,8 +323,9 @@ function urlEndpoint(value: string): { host: string; port: number } {
 
 type AzureSettings = Extract<ConnectorSettings, { type: 'azure' }>;
 
-/** The blob endpoint: from a connection string's BlobEndpoint or AccountName, or from the account. */
-function azureEndpoint(settings: AzureSettings): string | undefined {
+/** The blob endpoint: the endpoint setting, a connection string's BlobEndpoint or AccountName, or the account's. */
+export function azureBlobEndpoint(settings: AzureSettings): string | undefined {
+  if (settings.endpoint !== undefined) return settings.endpoint;
   if (settings.connection_string !== undefined) {
     const fields = new Map(
       settings.connection_string

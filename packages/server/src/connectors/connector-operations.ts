@@ -80,11 +80,12 @@ export function connectorOperations(connectors: ConnectorService, admin: { isAdm
         "connector injected as in a call: `select 1` through psql or the MariaDB client, `PING` through redis-cli, a ping " +
         'through pymongo, a listing through boto3, google-cloud-storage or azure-storage-blob, a `select 1` job through ' +
         "google-cloud-bigquery, GET /user on GitHub's API, a request to an HTTP API's base URL (its key is not checked). " +
-        'Failures are answers (status failed, with what the probe saw, secrets redacted); the result is kept on the connector.',
+        'Failures are answers (status failed, with what the probe saw, secrets redacted; on a server that runs sandboxes ' +
+        'without network, saying so); the result is kept on the connector.',
       query: OrganizationQuery,
       params: ConnectorPath,
       response: ConnectorTestResponse,
-      codes: [ErrorCode.unavailable],
+      codes: [],
       handle: async (context, { query, params }) => context.json(await connectors.test(params.connector, query.organization)),
     }),
     declare({

@@ -1,6 +1,7 @@
-import { CONNECTOR_SCHEMAS, CONNECTOR_SECRET_FIELDS, type ConnectorSettings } from '@airlock/contracts';
+import { CONNECTOR_SCHEMAS, CONNECTOR_SECRET_FIELDS, ConnectorUrl, type ConnectorSettings } from '@airlock/contracts';
 import { validationError } from '../http/errors.js';
 import { ApiError } from '../shared/api-error.js';
+import { azureBlobEndpoint } from './connector-injection.js';
 
 /** A connector's settings as stored: those that are not secrets in the clear, the secrets to seal. */
 export interface SplitSettings {
@@ -19,6 +20,19 @@ export function checkSettings(settings: ConnectorSettings): ConnectorSettings {
     if (settings.sas_token !== undefined && settings.account === undefined && settings.endpoint === undefined) {
       throw ApiError.validation('account: a SAS token needs the account or the endpoint');
     }
+    if (settings.connection_string !== undefined && settings.endpoint === undefined) {
+      const endpoint = azureBlobEndpoint(settings);
+      // The connection string is a secret: the messages never quote it.
+      if (endpoint === undefined) throw ApiError.validation('connection_string: names no blob endpoint (BlobEndpoint=, or AccountName=); add one or set endpoint');
+      if (!ConnectorUrl.safeParse(endpoint).success) {
+        throw ApiError.validation(
+          'connection_string: its blob endpoint (BlobEndpoint, or AccountName and EndpointSuffix) must be an http(s) URL whose host is a DNS name or an IPv4 address, not loopback or link-local; or set endpoint',
+        );
+      }
+    }
+  }
+  if (settings.type === 's3' && settings.endpoint === undefined && !/^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/.test(settings.region)) {
+    throw ApiError.validation('region: names the endpoint s3.<region>.amazonaws.com, so lowercase letters, digits and "-" (e.g. eu-west-1); or set endpoint');
   }
   if ((settings.type === 'gcs' || settings.type === 'bigquery') && settings.credentials_json !== undefined) {
     const kind = googleCredentialsType(settings.credentials_json);
@@ -70,7 +84,9 @@ export function changedSettings(stored: ConnectorSettings, changes: Record<strin
 export function secretHints(secrets: Record<string, string>): Record<string, string> {
   const hints: Record<string, string> = {};
   for (const [field, value] of Object.entries(secrets)) {
-    hints[field] = field === 'credentials_json' ? (googleIdentity(value) ?? '****') : value.length >= 16 ? `****${value.slice(-4)}` : '****';
+    // By code point, so the last four never split a character written as two UTF-16 units.
+    const characters = Array.from(value);
+    hints[field] = field === 'credentials_json' ? (googleIdentity(value) ?? '****') : characters.length >= 16 ? `****${characters.slice(-4).join('')}` : '****';
   }
   return hints;
 }
