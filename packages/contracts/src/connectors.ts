@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { ENV_NAME_PATTERN } from './execute.js';
 import { isReservedEnvName } from './limits.js';
+import { ipv4Range } from './network.js';
 import { Text } from './text.js';
 
 /**
@@ -43,6 +44,19 @@ const HOST_PATTERN = /^(?=.{1,253}$)([A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9]
 /** Whether a host names the Airlock host's loopback, which no sandbox can reach. */
 export function isLoopbackHost(host: string): boolean {
   return /^127\./.test(host) || host === '0.0.0.0' || host.toLowerCase() === 'localhost' || host.toLowerCase().endsWith('.localhost');
+}
+
+/**
+ * Addresses no connector opens, whatever its host resolves to: this network, loopback, link-local (cloud metadata
+ * services answer at 169.254.169.254), multicast and reserved. Private networks stay open: the operator named them.
+ */
+export const NEVER_CONNECTOR_IPV4 = ['0.0.0.0/8', '127.0.0.0/8', '169.254.0.0/16', '224.0.0.0/4', '240.0.0.0/4'] as const;
+const NEVER_CONNECTOR_RANGES = NEVER_CONNECTOR_IPV4.map((cidr) => ipv4Range(cidr)!);
+
+/** Whether an IPv4 address is one no connector may open (NEVER_CONNECTOR_IPV4). */
+export function isNeverConnectorAddress(address: string): boolean {
+  const value = ipv4Range(`${address}/32`)?.first;
+  return value === undefined || NEVER_CONNECTOR_RANGES.some((range) => range.first <= value && value <= range.last);
 }
 
 /** Link-local addresses: cloud metadata services answer at 169.254.169.254, and no sandbox may reach them. */

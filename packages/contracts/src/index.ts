@@ -169,4 +169,6 @@ export {
   MIN_SECRET_LENGTH,
   ConnectorUrl,
   isLoopbackHost,
+  NEVER_CONNECTOR_IPV4,
+  isNeverConnectorAddress,
 } from './connectors.js';

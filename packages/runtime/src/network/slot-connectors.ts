@@ -1,5 +1,5 @@
 import { isIPv4 } from 'node:net';
-import { allowlistAllowsName } from '@airlock/contracts';
+import { allowlistAllowsName, isNeverConnectorAddress } from '@airlock/contracts';
 import { CONNECTOR_SET, NFTABLES_TABLE } from './network-ruleset.js';
 
 /** A host (a name, a `*.` wildcard of names, or an IPv4 address) and TCP port a connector opens for a call. */
@@ -14,7 +14,7 @@ export interface ConnectorEndpoint {
  * The connector endpoints of one slot's call (docs/decisions/0028-connectors.md): the host set `connector_endpoints`
  * holds `sandbox . address . port` for each, which the host's rules let through before anything they refuse (private
  * addresses included: the operator named them). An IPv4 host is added when the endpoints are opened; a name when the
- * slot's resolver answers it, with the addresses it hands out.
+ * slot's resolver answers it, with the addresses it hands out, except those in NEVER_CONNECTOR_IPV4.
  */
 export class SlotConnectors {
   readonly #address: string;
@@ -64,7 +64,10 @@ export class SlotConnectors {
   }
 
   async #add(openings: Array<ConnectorEndpoint & { address: string }>): Promise<void> {
-    const added = openings.filter(({ address, port }) => isIPv4(address) && !this.#opened.has(`${address} . ${port}`));
+    // A name the connector's DNS points at loopback, link-local (cloud metadata) or reserved addresses opens nothing there.
+    const added = openings.filter(
+      ({ address, port }) => isIPv4(address) && !isNeverConnectorAddress(address) && !this.#opened.has(`${address} . ${port}`),
+    );
     if (added.length === 0) return;
     for (const { address, port, connector } of added) this.#opened.set(`${address} . ${port}`, connector);
     const elements = [...new Set(added.map(({ address, port }) => `${this.#address} . ${address} . ${port}`))];

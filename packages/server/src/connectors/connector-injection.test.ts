@@ -1,6 +1,6 @@
 import { CONNECTOR_SCHEMAS, type ConnectorSettings, type ConnectorType } from '@airlock/contracts';
 import { describe, expect, it } from 'vitest';
-import { connectorInjection, type OpenedConnector } from './connector-injection.js';
+import { clashingVariables, connectorInjection, type OpenedConnector } from './connector-injection.js';
 
 function connector(name: string, type: ConnectorType, settings: Record<string, unknown>): OpenedConnector {
   return { name, settings: CONNECTOR_SCHEMAS[type].parse({ type, ...settings }) as ConnectorSettings };
@@ -93,5 +93,16 @@ describe('connectorInjection', () => {
       'DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=a2V5LXZhbHVlLTE=;BlobEndpoint=http://198.51.100.20:10000/devstoreaccount1;',
     );
     expect(injection.endpoints).toEqual([{ connector: 'blobs', host: '198.51.100.20', port: 10000 }]);
+  });
+
+  it('finds the variables two connectors of different families would both set, and none within a family', () => {
+    const warehouse = connector('warehouse', 'postgresql', { host: 'db.example.com', database: 'sales', user: 'agent', password: 'pg-password-1' });
+    const analytics = connector('analytics', 'postgresql', { host: 'db2.example.com', database: 'events', user: 'agent', password: 'pg-password-2' });
+    const api = (name: string, variable: string) =>
+      connector(name, 'http_api', { base_url: 'https://api.example.com', env_var: variable, api_key: 'key-value-0001' });
+    expect(clashingVariables(warehouse, analytics)).toEqual([]);
+    expect(clashingVariables(api('claude', 'ANTHROPIC_API_KEY'), api('claude2', 'ANTHROPIC_API_KEY'))).toEqual(['ANTHROPIC_API_KEY']);
+    expect(clashingVariables(api('odd', 'PGHOST'), warehouse)).toEqual(['PGHOST']);
+    expect(clashingVariables(api('claude', 'ANTHROPIC_API_KEY'), api('openai', 'OPENAI_API_KEY'))).toEqual([]);
   });
 });

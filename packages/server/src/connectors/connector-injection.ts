@@ -83,6 +83,17 @@ export function connectorVariables(connector: OpenedConnector): string[] {
   return Object.keys(injectionOf(connector, [connector]).env);
 }
 
+/**
+ * The variables two connectors would both set in a call where neither leads the other's family (connectors of one
+ * family share variables by design: the first by name sets them); empty when they can be attached together.
+ */
+export function clashingVariables(a: OpenedConnector, b: OpenedConnector): string[] {
+  const family = FAMILY[a.settings.type];
+  if (family === FAMILY[b.settings.type] && family !== 'http_api') return [];
+  const theirs = new Set(connectorVariables(b));
+  return connectorVariables(a).filter((variable) => theirs.has(variable));
+}
+
 /** The endpoints a connector opens, as `host:port`. */
 export function connectorEndpoints(connector: OpenedConnector): string[] {
   return injectionOf(connector, [connector]).endpoints.map(({ host, port }) => `${host}:${port}`);
@@ -193,7 +204,8 @@ function injectionOf(connector: OpenedConnector, all: readonly OpenedConnector[]
         env: {
           ...(credentials !== undefined && { GOOGLE_APPLICATION_CREDENTIALS: credentialsFile }),
           ...(project !== undefined && { GOOGLE_CLOUD_PROJECT: project }),
-          ...(endpoint !== undefined && { STORAGE_EMULATOR_HOST: endpoint.replace(/\/+$/, '') }),
+          // The client appends /storage/v1 itself: the emulator's origin, whatever path the endpoint was given with.
+          ...(endpoint !== undefined && { STORAGE_EMULATOR_HOST: new URL(endpoint).origin }),
         },
         endpoints: endpoint
           ? [urlEndpoint(endpoint)]

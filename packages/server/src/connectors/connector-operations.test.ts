@@ -440,6 +440,21 @@ describe('attaching connectors to sandbox configs', () => {
     expect(await call('DELETE', '/admin/v1/connectors/orphaned')).toEqual({ status: 204, body: {} });
   });
 
+  it('refuses a connector whose variables another connector of the sandbox config, or its env_vars, set', async () => {
+    const api = { type: 'http_api', base_url: 'https://api.example.com', api_key: 'key-value-00000001' };
+    await create({ ...api, name: 'claude-a', env_var: 'ANTHROPIC_API_KEY' });
+    await create({ ...api, name: 'claude-b', env_var: 'ANTHROPIC_API_KEY' });
+    await call('POST', '/admin/v1/sandboxes', { name: 'clashes', env_vars: { OPENAI_API_KEY: 'set-here' } });
+    expect((await call('POST', '/admin/v1/sandboxes/clashes/connectors', { connector: 'claude-a' })).status).toBe(200);
+    expect(await call('POST', '/admin/v1/sandboxes/clashes/connectors', { connector: 'claude-b' })).toEqual(
+      invalid('connector: "claude-b" and connector "claude-a" of sandbox config "clashes" both set ANTHROPIC_API_KEY; a call cannot give both'),
+    );
+    await create({ ...api, name: 'openai', env_var: 'OPENAI_API_KEY' });
+    expect(await call('POST', '/admin/v1/sandboxes/clashes/connectors', { connector: 'openai' })).toEqual(
+      invalid('connector: "openai" sets OPENAI_API_KEY, which sandbox config "clashes" sets in its env_vars; remove it there first'),
+    );
+  });
+
   it("unknown connectors and sandbox configs, and another organization's connector, are 404", async () => {
     await create({ ...warehouse, name: 'ours' });
     await call('POST', '/admin/v1/organizations', { name: 'Others', slug: 'others' });

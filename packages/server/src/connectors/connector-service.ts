@@ -12,7 +12,7 @@ import type { Principal } from '../auth/api-key-service.js';
 import { ApiError } from '../shared/api-error.js';
 import type { SecretBox } from '../shared/secret-box.js';
 import type { TenantLookup } from '../storage/storage-service.js';
-import { connectorEndpoints, connectorVariables, type OpenedConnector } from './connector-injection.js';
+import { clashingVariables, connectorEndpoints, connectorVariables, type OpenedConnector } from './connector-injection.js';
 import { changedSettings, checkSettings, joinSettings, secretHints, splitSettings } from './connector-settings.js';
 
 /** Tries a connector from a sandbox, as its calls would use it (ConnectorProbes). */
@@ -138,7 +138,16 @@ export class ConnectorService {
     const sandbox = await this.#options.tenants.sandbox(organization, sandboxName);
     const connector = await this.#connector(organization, name);
     if (this.#options.networkEnabled === false) throw ApiError.validation(`connector: ${NO_NETWORK}`);
-    const taken = connectorVariables(this.#open(connector)).filter((variable) => Object.hasOwn(sandbox.envVars, variable));
+    const opened = this.#open(connector);
+    for (const other of await this.#options.connectors.listAttached(organization.id, sandbox.id)) {
+      const clash = other.id === connector.id ? [] : clashingVariables(opened, this.#open(other));
+      if (clash.length > 0) {
+        throw ApiError.validation(
+          `connector: "${name}" and connector "${other.name}" of sandbox config "${sandboxName}" both set ${clash.join(', ')}; a call cannot give both`,
+        );
+      }
+    }
+    const taken = connectorVariables(opened).filter((variable) => Object.hasOwn(sandbox.envVars, variable));
     if (taken.length > 0) {
       throw ApiError.validation(
         `connector: "${name}" sets ${taken.join(', ')}, which sandbox config "${sandboxName}" sets in its env_vars; remove ${taken.length > 1 ? 'them' : 'it'} there first`,
