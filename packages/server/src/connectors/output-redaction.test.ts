@@ -48,3 +48,14 @@ describe('OutputRedaction', () => {
     expect(none.redactText('short text')).toBe('short text');
   });
 });
+
+describe('OutputRedaction over long output', () => {
+  it('passes a chunk without secrets on unchanged, and finds every secret among many', () => {
+    const redaction = new OutputRedaction(['first-secret-1', 'second-secret-22', 'first-secret-1-longer']);
+    const stream = redaction.redactStream();
+    const plain = Buffer.from(`${'x'.repeat(65_535)}\n`);
+    expect(stream.push(plain)).toEqual(plain);
+    const text = `${'a'.repeat(1000)}first-secret-1-longer|second-secret-22|first-secret-1.`;
+    expect(redaction.redactText(text)).toBe(`${'a'.repeat(1000)}${REDACTED}|${REDACTED}|${REDACTED}.`);
+  });
+});

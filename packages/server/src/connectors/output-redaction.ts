@@ -3,24 +3,27 @@ import { MIN_SECRET_LENGTH } from '@airlock/contracts';
 /** What stands in the output where a secret was. */
 export const REDACTED = '[REDACTED]';
 
+const REDACTED_BYTES = Buffer.from(REDACTED);
+
 /**
  * Hides secrets in a call's output: each secret as written, JSON-escaped, percent-encoded and in base64, matched
- * exactly, byte for byte. `redactStream` redacts output as it arrives in chunks, holding back only the end of a chunk
- * that could be the start of a secret; `redactText` redacts a whole text.
+ * exactly, byte for byte (the leftmost match first, the longest form where several start there). `redactStream`
+ * redacts output as it arrives in chunks, holding back only the end of a chunk that could be the start of a secret, and
+ * passes a chunk with no secret in it on as it is; `redactText` redacts a whole text.
  */
 export class OutputRedaction {
-  /** The forms to hide, as latin1 strings of their UTF-8 bytes, longest first (a longer form wins over its part). */
-  readonly #patterns: string[];
+  /** The forms to hide, as UTF-8 bytes. */
+  readonly #patterns: Buffer[];
+  readonly #longest: number;
 
   constructor(secrets: readonly string[]) {
     const forms = new Set<string>();
     for (const secret of secrets) {
       if (secret.length < MIN_SECRET_LENGTH) continue;
-      for (const form of [secret, JSON.stringify(secret).slice(1, -1), encodeURIComponent(secret), Buffer.from(secret).toString('base64')]) {
-        forms.add(Buffer.from(form).toString('latin1'));
-      }
+      for (const form of [secret, JSON.stringify(secret).slice(1, -1), encodeURIComponent(secret), Buffer.from(secret).toString('base64')]) forms.add(form);
     }
-    this.#patterns = [...forms].sort((a, b) => b.length - a.length);
+    this.#patterns = [...forms].map((form) => Buffer.from(form));
+    this.#longest = Math.max(0, ...this.#patterns.map((pattern) => pattern.length));
   }
 
   get isEmpty(): boolean {
@@ -33,58 +36,75 @@ export class OutputRedaction {
    */
   redactText(text: string, options: { truncated?: boolean } = {}): string {
     if (this.isEmpty) return text;
-    let binary = this.#replace(Buffer.from(text).toString('latin1'));
+    let bytes = this.#replace(Buffer.from(text));
     if (options.truncated) {
-      const start = this.#partialStart(binary);
-      if (start < binary.length) binary = binary.slice(0, start) + REDACTED;
+      const start = this.#partialStart(bytes);
+      if (start < bytes.length) bytes = Buffer.concat([bytes.subarray(0, start), REDACTED_BYTES]);
     }
-    return Buffer.from(binary, 'latin1').toString();
+    return bytes.toString();
   }
 
   /** A redactor for one stream of output chunks. */
   redactStream(): StreamRedactor {
-    return new StreamRedactor((binary) => this.#replace(binary), (binary) => this.#partialStart(binary));
+    return new StreamRedactor((bytes) => this.#replace(bytes), (bytes) => this.#partialStart(bytes));
   }
 
-  #replace(binary: string): string {
-    let result = binary;
-    for (const pattern of this.#patterns) if (result.includes(pattern)) result = result.split(pattern).join(REDACTED);
-    return result;
-  }
-
-  /** Where the longest end of `binary` that is the beginning of a pattern (not a whole one) starts; its length if none. */
-  #partialStart(binary: string): number {
-    const longest = this.#patterns[0]?.length ?? 0;
-    for (let start = Math.max(0, binary.length - longest + 1); start < binary.length; start++) {
-      const end = binary.slice(start);
-      if (this.#patterns.some((pattern) => pattern.length > end.length && pattern.startsWith(end))) return start;
+  /** `bytes` with every match replaced; `bytes` itself when there is none. */
+  #replace(bytes: Buffer): Buffer {
+    const parts: Buffer[] = [];
+    let from = 0;
+    for (;;) {
+      let at = -1;
+      let length = 0;
+      for (const pattern of this.#patterns) {
+        const found = bytes.indexOf(pattern, from);
+        if (found >= 0 && (at < 0 || found < at || (found === at && pattern.length > length))) {
+          at = found;
+          length = pattern.length;
+        }
+      }
+      if (at < 0) break;
+      parts.push(bytes.subarray(from, at), REDACTED_BYTES);
+      from = at + length;
     }
-    return binary.length;
+    if (parts.length === 0) return bytes;
+    parts.push(bytes.subarray(from));
+    return Buffer.concat(parts);
+  }
+
+  /** Where the longest end of `bytes` that is the beginning of a pattern (not a whole one) starts; its length if none. */
+  #partialStart(bytes: Buffer): number {
+    for (let start = Math.max(0, bytes.length - this.#longest + 1); start < bytes.length; start++) {
+      const rest = bytes.length - start;
+      const begins = (pattern: Buffer) => pattern.length > rest && pattern[0] === bytes[start] && pattern.subarray(0, rest).equals(bytes.subarray(start));
+      if (this.#patterns.some(begins)) return start;
+    }
+    return bytes.length;
   }
 }
 
 /** Redacts one stream: `push` returns what may be passed on now, `end` the rest. */
 export class StreamRedactor {
-  readonly #replace: (binary: string) => string;
-  readonly #partialStart: (binary: string) => number;
-  #held = '';
+  readonly #replace: (bytes: Buffer) => Buffer;
+  readonly #partialStart: (bytes: Buffer) => number;
+  #held: Buffer = Buffer.alloc(0);
 
-  constructor(replace: (binary: string) => string, partialStart: (binary: string) => number) {
+  constructor(replace: (bytes: Buffer) => Buffer, partialStart: (bytes: Buffer) => number) {
     this.#replace = replace;
     this.#partialStart = partialStart;
   }
 
   push(chunk: Buffer): Buffer {
-    const binary = this.#replace(this.#held + chunk.toString('latin1'));
-    const start = this.#partialStart(binary);
-    this.#held = binary.slice(start);
-    return Buffer.from(binary.slice(0, start), 'latin1');
+    const bytes = this.#replace(this.#held.length > 0 ? Buffer.concat([this.#held, chunk]) : chunk);
+    const start = this.#partialStart(bytes);
+    this.#held = Buffer.from(bytes.subarray(start));
+    return bytes.subarray(0, start);
   }
 
   /** What is held back, once the stream has ended: not a whole secret, so it is passed on as it is. */
   end(): Buffer {
     const rest = this.#held;
-    this.#held = '';
-    return Buffer.from(rest, 'latin1');
+    this.#held = Buffer.alloc(0);
+    return rest;
   }
 }
