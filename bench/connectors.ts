@@ -23,7 +23,7 @@ import { startPostgresInNamespace } from '../test/support/connector-servers.js';
 import { createNetworkTopology } from '../test/support/network-topology.js';
 import { benchServerConfig, post, startBenchServer } from './airlock-server.js';
 import { percentile } from './percentiles.js';
-import { countingPool, hitRate } from './pool-probe.js';
+import { hitRate, interleavedCalls } from './pool-probe.js';
 import { PYTHON_REQUEST, progress } from './server-runs.js';
 import { formatMs } from './units.js';
 
@@ -73,21 +73,11 @@ async function run(iterations: number): Promise<string> {
 
     progress(`overhead: ${iterations} interleaved python calls without connectors, with one and with six`);
     const series = { none: server.apiKey, one, six };
-    const overhead = { none: [] as number[], one: [] as number[], six: [] as number[] };
-    const wall = { none: [] as number[], one: [] as number[], six: [] as number[] };
-    const { pool } = await countingPool(server, async () => {
-      for (let round = -5; round < iterations; round++) {
-        for (const [name, key] of Object.entries(series) as Array<[keyof typeof series, string]>) {
-          const started = performance.now();
-          const answer = await call(key);
-          if (round >= 0) {
-            overhead[name].push(answer.overhead_ms);
-            wall[name].push(performance.now() - started);
-          }
-          await sleep(PAUSE_MS);
-        }
-      }
-    });
+    const { overhead, wall, pool } = await interleavedCalls(
+      server,
+      { none: () => call(server.apiKey), one: () => call(one), six: () => call(six) },
+      { iterations, pauseMs: PAUSE_MS },
+    );
     loadAverages.push(loadavg()[0]!);
 
     progress(`psql: ${PSQL_QUERIES} "select 1" from a sandbox through the connector and from the host`);

@@ -23,7 +23,7 @@ import { SandboxNetworks } from '../packages/runtime/src/network/sandbox-network
 import { createNetworkTopology } from '../test/support/network-topology.js';
 import { benchServerConfig, post, startBenchServer } from './airlock-server.js';
 import { percentile } from './percentiles.js';
-import { countingPool, hitRate } from './pool-probe.js';
+import { hitRate, interleavedCalls } from './pool-probe.js';
 import { PYTHON_REQUEST, progress } from './server-runs.js';
 import { formatMs } from './units.js';
 
@@ -90,21 +90,11 @@ async function run(iterations: number): Promise<string> {
       (await post(server, '/v1/sandbox/execute', key, { language: 'python', code })) as { overhead_ms: number; stdout: string };
 
     progress(`overhead: ${iterations} interleaved python calls per network mode`);
-    const overhead = { blocked: [] as number[], unrestricted: [] as number[], allowlist: [] as number[] };
-    const wall = { blocked: [] as number[], unrestricted: [] as number[], allowlist: [] as number[] };
-    const { pool } = await countingPool(server, async () => {
-      for (let round = -5; round < iterations; round++) {
-        for (const [mode, key] of [['blocked', server.apiKey], ['unrestricted', online], ['allowlist', listed]] as const) {
-          const started = performance.now();
-          const answer = await call(key);
-          if (round >= 0) {
-            overhead[mode].push(answer.overhead_ms);
-            wall[mode].push(performance.now() - started);
-          }
-          await sleep(PAUSE_MS);
-        }
-      }
-    });
+    const { overhead, wall, pool } = await interleavedCalls(
+      server,
+      { blocked: () => call(server.apiKey), unrestricted: () => call(online), allowlist: () => call(listed) },
+      { iterations, pauseMs: PAUSE_MS },
+    );
     loadAverages.push(loadavg()[0]!);
 
     progress(`HTTP GET: ${GETS_PER_CALL} from a sandbox and from the host`);

@@ -99,3 +99,31 @@ export async function pauseUntilWarm(source: PoolSource, language: Language, ima
   await sleep(SEQUENTIAL_PAUSE_MS);
   await waitForWarmSlot(source, language, WARM_SLOT_TIMEOUT_MS, image);
 }
+
+/**
+ * Calls each series in turn, round after round (5 rounds first, not counted), pausing `pauseMs` after each call so the
+ * pool replaces the sandbox it used: each series' overhead_ms and client wall time, and what the pool did.
+ */
+export async function interleavedCalls<Name extends string>(
+  source: PoolSource,
+  series: Record<Name, () => Promise<{ overhead_ms: number }>>,
+  options: { iterations: number; pauseMs: number },
+): Promise<{ overhead: Record<Name, number[]>; wall: Record<Name, number[]>; pool: PoolCounts }> {
+  const names = Object.keys(series) as Name[];
+  const overhead = Object.fromEntries(names.map((name) => [name, [] as number[]])) as Record<Name, number[]>;
+  const wall = Object.fromEntries(names.map((name) => [name, [] as number[]])) as Record<Name, number[]>;
+  const { pool } = await countingPool(source, async () => {
+    for (let round = -5; round < options.iterations; round++) {
+      for (const name of names) {
+        const started = performance.now();
+        const answer = await series[name]();
+        if (round >= 0) {
+          overhead[name].push(answer.overhead_ms);
+          wall[name].push(performance.now() - started);
+        }
+        await sleep(options.pauseMs);
+      }
+    }
+  });
+  return { overhead, wall, pool };
+}
