@@ -1,13 +1,20 @@
-import type { ConnectorSettings, ConnectorType } from '@airlock/contracts';
+import type { ConnectorType, NetworkPolicy } from '@airlock/contracts';
+import { ApiError } from '../shared/api-error.js';
+import {
+  CONNECTORS_ROOT,
+  type OpenedConnector,
+  awsFile,
+  azureConnectionString,
+  azureBlobEndpoint,
+  googleProject,
+  googleSecrets,
+  optionValue,
+  pgpassField,
+  postgresServices,
+  urlEndpoint,
+} from './tool-formats.js';
 
-/** Where a call's connectors are written: the sandbox's own /run, a tmpfs that ends with the sandbox. */
-export const CONNECTORS_ROOT = '/run/airlock/connectors';
-
-/** A connector of a call, its secrets opened. */
-export interface OpenedConnector {
-  name: string;
-  settings: ConnectorSettings;
-}
+export { CONNECTORS_ROOT, type OpenedConnector } from './tool-formats.js';
 
 /** A host (a name, a `*.` wildcard of names, or an IPv4 address) and TCP port a connector's calls may reach. */
 export interface ConnectorEndpoint {
@@ -272,125 +279,25 @@ function injectionOf(connector: OpenedConnector, all: readonly OpenedConnector[]
   }
 }
 
-/** libpq's service file: a section per PostgreSQL connector of the call, named as the connector (`psql service=NAME`). */
-function postgresServices(all: readonly OpenedConnector[]): string {
-  return all
-    .flatMap(({ name, settings }) => {
-      if (settings.type !== 'postgresql') return [];
-      const directory = `${CONNECTORS_ROOT}/${name}`;
-      return [
-        `[${name}]`,
-        `host=${settings.host}`,
-        `port=${settings.port}`,
-        `dbname=${settings.database}`,
-        `user=${settings.user}`,
-        `sslmode=${settings.sslmode}`,
-        `passfile=${directory}/pgpass`,
-        ...(settings.ca_certificate === undefined ? [] : [`sslrootcert=${directory}/root.crt`]),
-        '',
-      ];
-    })
-    .join('\n');
-}
-
-/** The shared AWS credentials or config file: a profile per S3 connector of the call, named as the connector. */
-function awsFile(all: readonly OpenedConnector[], kind: 'credentials' | 'config'): string {
-  return all
-    .flatMap(({ name, settings }) => {
-      if (settings.type !== 's3') return [];
-      if (kind === 'credentials') {
-        return [
-          `[${name}]`,
-          `aws_access_key_id = ${settings.access_key_id}`,
-          `aws_secret_access_key = ${settings.secret_access_key}`,
-          ...(settings.session_token === undefined ? [] : [`aws_session_token = ${settings.session_token}`]),
-          '',
-        ];
-      }
-      return [
-        `[profile ${name}]`,
-        `region = ${settings.region}`,
-        ...(settings.endpoint === undefined ? [] : [`endpoint_url = ${settings.endpoint}`]),
-        ...(settings.path_style ? ['s3 =', '    addressing_style = path'] : []),
-        '',
-      ];
-    })
-    .join('\n');
-}
-
-/** A field of a pgpass line: `\` and `:` escaped with `\`. */
-function pgpassField(value: string): string {
-  return value.replace(/[\\:]/g, (character) => `\\${character}`);
-}
-
-/** A value of a MySQL option file, double-quoted with `\` and `"` escaped. */
-function optionValue(value: string): string {
-  return `"${value.replace(/[\\"]/g, (character) => `\\${character}`)}"`;
-}
-
-function urlEndpoint(value: string): { host: string; port: number } {
-  const url = new URL(value);
-  return { host: url.hostname, port: url.port === '' ? (url.protocol === 'https:' ? 443 : 80) : Number(url.port) };
-}
-
-type AzureSettings = Extract<ConnectorSettings, { type: 'azure' }>;
-
-/** The blob endpoint: the endpoint setting, a connection string's BlobEndpoint or AccountName, or the account's. */
-export function azureBlobEndpoint(settings: AzureSettings): string | undefined {
-  if (settings.endpoint !== undefined) return settings.endpoint;
-  if (settings.connection_string !== undefined) {
-    const fields = new Map(
-      settings.connection_string
-        .split(';')
-        .filter((part) => part.includes('='))
-        .map((part) => [part.slice(0, part.indexOf('=')).toLowerCase(), part.slice(part.indexOf('=') + 1)] as const),
-    );
-    const blobEndpoint = fields.get('blobendpoint');
-    if (blobEndpoint) return blobEndpoint;
-    const account = fields.get('accountname');
-    if (account) return `https://${account}.blob.${fields.get('endpointsuffix') ?? 'core.windows.net'}`;
-    return undefined;
+/**
+ * The call's environment with its connectors' variables. A variable a connector sets may not be set otherwise (400
+ * naming both): the tools would read the other value where the connector means its own.
+ */
+export function withConnectorVariables(env: Record<string, string>, injection: ConnectorInjection): Record<string, string> {
+  for (const name of Object.keys(injection.env)) {
+    if (Object.hasOwn(env, name)) {
+      throw ApiError.validation(
+        `env_vars: ${name} is set by connector "${injection.variableOwners[name]}" of this API key's sandbox config; remove it from env_vars (request, API key or sandbox config)`,
+      );
+    }
   }
-  return settings.account === undefined ? undefined : `https://${settings.account}.blob.core.windows.net`;
-}
-
-/** A connection string for an account key or SAS token, so one variable serves every Azure SDK. */
-function azureConnectionString(settings: AzureSettings, endpoint: string | undefined): string | undefined {
-  if (endpoint === undefined) return undefined;
-  const protocol = new URL(endpoint).protocol.replace(':', '');
-  if (settings.key !== undefined && settings.account !== undefined) {
-    return `DefaultEndpointsProtocol=${protocol};AccountName=${settings.account};AccountKey=${settings.key};BlobEndpoint=${endpoint};`;
-  }
-  if (settings.sas_token !== undefined) return `BlobEndpoint=${endpoint};SharedAccessSignature=${settings.sas_token.replace(/^\?/, '')};`;
-  return undefined;
-}
-
-/** The project of an ADC file: a service account's project_id or an authorized user's quota_project_id. */
-function googleProject(credentials: string): string | undefined {
-  const parsed = parseObject(credentials);
-  const project = parsed?.project_id ?? parsed?.quota_project_id;
-  return typeof project === 'string' ? project : undefined;
+  return { ...env, ...injection.env };
 }
 
 /**
- * The secrets inside an ADC file, besides the file itself: its private key (and the key's base64 lines, so printing a
- * part of it is caught), client secret and refresh token.
+ * The network of the call's sandbox: its mode, except that a blocked call with connectors takes an allowlist slot
+ * (one that reaches nothing until told), whose connectors' endpoints are then opened.
  */
-function googleSecrets(credentials: string): string[] {
-  const parsed = parseObject(credentials);
-  const values = ['private_key', 'client_secret', 'refresh_token'].flatMap((field) => {
-    const value = parsed?.[field];
-    return typeof value === 'string' && value.length > 0 ? [value] : [];
-  });
-  const keyLines = values.flatMap((value) => (value.includes('-----BEGIN') ? value.split('\n').filter((line) => line.length >= 16 && !line.startsWith('-----')) : []));
-  return [credentials, ...values, ...keyLines];
-}
-
-function parseObject(text: string): Record<string, unknown> | undefined {
-  try {
-    const parsed: unknown = JSON.parse(text);
-    return typeof parsed === 'object' && parsed !== null ? (parsed as Record<string, unknown>) : undefined;
-  } catch {
-    return undefined;
-  }
+export function connectorSlotNetwork(network: NetworkPolicy, injection: ConnectorInjection): NetworkPolicy {
+  return network.mode === 'blocked' && injection.endpoints.length > 0 ? { mode: 'allowlist', allow: [] } : network;
 }

@@ -1,7 +1,7 @@
 import { CONNECTOR_SCHEMAS, CONNECTOR_SECRET_FIELDS, ConnectorUrl, type ConnectorSettings } from '@airlock/contracts';
 import { validationError } from '../http/errors.js';
 import { ApiError } from '../shared/api-error.js';
-import { azureBlobEndpoint } from './connector-injection.js';
+import { azureBlobEndpoint } from './tool-formats.js';
 
 /** A connector's settings as stored: those that are not secrets in the clear, the secrets to seal. */
 export interface SplitSettings {

@@ -21,7 +21,7 @@ import {
 } from '@airlock/runtime';
 import { BlobStoreUnavailableError, resolveSubPaths } from '@airlock/storage';
 import type { CallStorage, StorageForCalls } from '../storage/call-storage.js';
-import { connectorInjection, type ConnectorInjection } from '../connectors/connector-injection.js';
+import { connectorInjection, connectorSlotNetwork, withConnectorVariables, type ConnectorInjection } from '../connectors/connector-injection.js';
 import type { ConnectorService } from '../connectors/connector-service.js';
 import { OutputRedaction } from '../connectors/output-redaction.js';
 import { ApiError } from '../shared/api-error.js';
@@ -152,7 +152,7 @@ export class ExecutionService {
 
     const endExecution = this.#options.rateLimits.startExecution(organization.id);
     try {
-      const slot = slotNetwork(network, injection);
+      const slot = connectorSlotNetwork(network, injection);
       const { sandbox, warm, home } = await this.#prepare(principal, request, traceId, slot, storage);
       // With an idempotency key the record is written before the code runs: the key is taken, or the call refused.
       // Without one it is written on the next turn of the event loop, while the code runs.
@@ -467,29 +467,6 @@ export function sandboxLimits(config: SandboxConfig): SandboxLimits {
 interface ExecutionError {
   code: ExecutionErrorCode;
   message: string;
-}
-
-/**
- * The call's environment with its connectors' variables. A variable a connector sets may not be set otherwise (400
- * naming both): the environment dumps of a call would show an operator's value where tools expect the connector's.
- */
-function withConnectorVariables(env: Record<string, string>, injection: ConnectorInjection): Record<string, string> {
-  for (const name of Object.keys(injection.env)) {
-    if (Object.hasOwn(env, name)) {
-      throw ApiError.validation(
-        `env_vars: ${name} is set by connector "${injection.variableOwners[name]}" of this API key's sandbox config; remove it from env_vars (request, API key or sandbox config)`,
-      );
-    }
-  }
-  return { ...env, ...injection.env };
-}
-
-/**
- * The network of the call's sandbox: its mode, except that a blocked call with connectors takes an allowlist slot
- * (one that reaches nothing until told), whose connectors' endpoints are then opened.
- */
-function slotNetwork(network: NetworkPolicy, injection: ConnectorInjection): NetworkPolicy {
-  return network.mode === 'blocked' && injection.endpoints.length > 0 ? { mode: 'allowlist', allow: [] } : network;
 }
 
 /** A thread call whose changes were not saved: what failed, and that the thread is at its last saved state. */
