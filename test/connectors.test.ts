@@ -16,7 +16,7 @@ import {
   type DatabaseServer,
 } from './support/connector-servers.js';
 import { startFakeGitHub, type FakeGitHub } from './support/fake-github.js';
-import { mountsBelow, processesOfUid } from './support/host-inspection.js';
+import { processesOfUid } from './support/host-inspection.js';
 import { until } from './support/wait.js';
 import { createNetworkTopology, type NetworkTopology } from './support/network-topology.js';
 
@@ -302,8 +302,12 @@ describe('connectors', () => {
       expect(found.stdout.trim()).toBe('');
     } finally {
       server.child.kill('SIGKILL');
-      // What the killed server left mounted (its homes), the next start would detach.
-      for (const mount of mountsBelow(dataDirectory).sort((a, b) => b.length - a.length)) spawnSync('umount', ['--lazy', mount]);
+      await waitForExit(server.child);
+      // The next start on the data directory removes what the killed server left: its homes' mounts, its sandboxes'
+      // network namespaces and cgroups.
+      const next = await startServeProcess({ dataDirectory, environment });
+      next.child.kill('SIGTERM');
+      await waitForExit(next.child);
       await rm(dataDirectory, { recursive: true, force: true });
     }
   });
