@@ -69,3 +69,18 @@ export {
   type ConnectorFields,
   type ConnectorStatus,
 } from './connector-repository.js';
+export {
+  AuditRepository,
+  GENESIS_HASH,
+  INSTANCE_CHAIN,
+  auditChainOf,
+  type AuditAuthMethod,
+  type AuditChainHead,
+  type AuditCursor,
+  type AuditEntry,
+  type AuditFilter,
+  type AuditHasher,
+  type AuditOutcome,
+  type AuditPartition,
+  type NewAuditEntry,
+} from './audit-repository.js';
