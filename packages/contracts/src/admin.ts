@@ -168,3 +168,33 @@ export const WebhookSecretResponse = z
   .object({ secret: z.string().describe('`whsec_...`: verifies the webhook-signature of deliveries for this sandbox config') })
   .meta({ id: 'WebhookSecretResponse' });
 export type WebhookSecretResponse = z.infer<typeof WebhookSecretResponse>;
+
+export const ADMIN_ROLES = ['owner', 'admin', 'viewer'] as const;
+export const AdminRole = z
+  .enum(ADMIN_ROLES)
+  .describe('owner: everything, members and tokens; admin: configuration and keys; viewer: read only, no secrets');
+
+export const CreateAdminTokenRequest = z.strictObject({
+  name: Text.describe('unique among unrevoked tokens; the audit log names the token by it'),
+  role: AdminRole,
+});
+export const AdminTokenPath = z.object({ id: Text.describe('the token id from the token list') });
+
+export const AdminTokenSummary = z
+  .object({
+    id: z.string(),
+    name: z.string(),
+    display_prefix: z.string(),
+    role: AdminRole,
+    created_by: z.string(),
+    created_at: Timestamp,
+    last_used_at: Timestamp.nullable(),
+    revoked_at: Timestamp.nullable(),
+  })
+  .meta({ id: 'AdminTokenSummary' });
+export type AdminTokenSummary = z.infer<typeof AdminTokenSummary>;
+export const AdminTokenListResponse = z.object({ admin_tokens: z.array(AdminTokenSummary) });
+export const CreatedAdminTokenResponse = AdminTokenSummary.extend({
+  token: z.string().describe('the whole token: shown once, never stored'),
+});
+export type CreatedAdminTokenResponse = z.infer<typeof CreatedAdminTokenResponse>;

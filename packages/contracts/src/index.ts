@@ -90,6 +90,13 @@ export {
   SandboxSummary,
   SandboxListResponse,
   WebhookSecretResponse,
+  ADMIN_ROLES,
+  AdminRole,
+  CreateAdminTokenRequest,
+  AdminTokenPath,
+  AdminTokenSummary,
+  AdminTokenListResponse,
+  CreatedAdminTokenResponse,
 } from './admin.js';
 export {
   NETWORK_MODES,
@@ -172,3 +179,15 @@ export {
   NEVER_CONNECTOR_IPV4,
   isNeverConnectorAddress,
 } from './connectors.js';
+export {
+  AUDIT_AUTH_METHODS,
+  AUDIT_OUTCOMES,
+  AUDIT_PAGE_LIMIT,
+  INSTANCE_AUDIT_CHAIN,
+  AuditChainReport,
+  AuditEntry,
+  AuditPage,
+  AuditQuery,
+  AuditVerifyRequest,
+  AuditVerifyResponse,
+} from './audit.js';

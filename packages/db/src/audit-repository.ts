@@ -152,7 +152,8 @@ function storable(entry: NewAuditEntry): NewAuditEntry {
     targetType: withoutNul(entry.targetType),
     targetId: text(entry.targetId),
     reason: text(entry.reason),
-    changes: entry.changes === null ? null : (jsonWithoutNul(entry.changes) as Record<string, unknown>),
+    // As jsonb gives it back: undefined members dropped, U+0000 replaced.
+    changes: entry.changes === null ? null : (JSON.parse(JSON.stringify(jsonWithoutNul(entry.changes))) as Record<string, unknown>),
     ip: text(entry.ip),
     userAgent: text(entry.userAgent),
     requestId: text(entry.requestId),

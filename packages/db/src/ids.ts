@@ -10,6 +10,7 @@ export const ID_PREFIXES = {
   volume: 'vol',
   storageAttachment: 'att',
   connector: 'con',
+  adminToken: 'adt',
 } as const;
 
 export type IdKind = keyof typeof ID_PREFIXES;

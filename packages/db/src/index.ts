@@ -84,3 +84,4 @@ export {
   type AuditPartition,
   type NewAuditEntry,
 } from './audit-repository.js';
+export { AdminTokenRepository, type AdminRole, type AdminToken, type NewAdminToken } from './admin-token-repository.js';

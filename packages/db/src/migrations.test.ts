@@ -7,7 +7,10 @@ import { BACKEND_KINDS, TestBackend } from '../test/test-backend.js';
 import { MigrationError, OrganizationRepository, loadMigrations, openDatabase } from './index.js';
 
 const EXPECTED_TABLES = [
+  'admin_tokens',
   'api_keys',
+  'audit_chains',
+  'audit_log',
   'connectors',
   'executions',
   'images',

@@ -1,6 +1,8 @@
 import { mkdirSync } from 'node:fs';
 import {
+  AdminTokenRepository,
   ApiKeyRepository,
+  AuditRepository,
   ExecutionRepository,
   ImageRepository,
   OrganizationRepository,
@@ -25,6 +27,8 @@ import { startThreadStorage } from './threads/thread-storage.js';
 import { recoverPreviousRun } from './recover-previous-run.js';
 import { createApp } from './http/app.js';
 import { AdminService } from './admin/admin-service.js';
+import { AuditService } from './audit/audit-service.js';
+import { AdminTokenService } from './auth/admin-token-service.js';
 import { ApiKeyService, type CreatedApiKey } from './auth/api-key-service.js';
 import { ServerMetrics } from './shared/metrics.js';
 import { LiveExecutions } from './executions/execution-log.js';
@@ -105,7 +109,7 @@ export async function startServer(options: {
 
     const webhookSecrets = new WebhookSecrets({ repository: webhookRepository, box });
     const webhookPolicy = { allowLoopback: config.webhooks.allowLoopback };
-    const { keyService, admin, storage: storageService, connectors, adminToken, createdApiKey } = await startAdministration({
+    const { keyService, admin, adminTokens, storage: storageService, connectors, adminToken, createdApiKey } = await startAdministration({
       database,
       config,
       adminToken: config.adminToken ?? secrets.adminToken(),
@@ -177,6 +181,8 @@ export async function startServer(options: {
       connections,
       metrics,
       admin,
+      adminTokens,
+      audit: new AuditService({ repository: new AuditRepository(database), logger }),
       storage: storageService,
       connectors,
       images,
@@ -216,6 +222,7 @@ async function startAdministration(options: {
 }): Promise<{
   keyService: ApiKeyService;
   admin: AdminService;
+  adminTokens: AdminTokenService;
   storage: StorageService;
   connectors: ConnectorService;
   adminToken: string;
@@ -235,7 +242,6 @@ async function startAdministration(options: {
     attachedConnectors: async (orgId, sandboxConfigId) => (await connectorRepository.listAttached(orgId, sandboxConfigId)).map((connector) => connector.name),
     keyService,
     webhookSecrets: options.webhookSecrets,
-    adminToken,
     networkEnabled: config.network !== undefined,
   });
   const storage = new StorageService({
@@ -255,7 +261,9 @@ async function startAdministration(options: {
     cacheSeconds: config.authCacheSeconds,
     networkEnabled: config.network !== undefined,
   });
-  return { keyService, admin, storage, connectors, adminToken, createdApiKey: await admin.bootstrap(config.bootstrapApiKey) };
+  const adminTokens = new AdminTokenService(new AdminTokenRepository(database));
+  await adminTokens.bootstrap(adminToken);
+  return { keyService, admin, adminTokens, storage, connectors, adminToken, createdApiKey: await admin.bootstrap(config.bootstrapApiKey) };
 }
 
 /** The runtime's image store and loading, as the image catalog uses them. */

@@ -1,5 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import {
+  AdminTokenRepository,
+  AuditRepository,
   ConnectorRepository,
   ApiKeyRepository,
   ImageRepository,
@@ -14,10 +16,16 @@ import {
 import { DEFAULT_RCLONE_PATH } from '@airlock/storage';
 import { Hono } from 'hono';
 import { adminOperations } from '../src/admin/admin-operations.js';
+import { auditOperations } from '../src/audit/audit-operations.js';
+import { AuditService } from '../src/audit/audit-service.js';
+import { adminTokenOperations } from '../src/auth/admin-token-operations.js';
+import { AdminTokenService } from '../src/auth/admin-token-service.js';
+import { adminDeclarer, adminGate } from '../src/http/admin-operation.js';
 import { AdminService } from '../src/admin/admin-service.js';
 import { ApiKeyService } from '../src/auth/api-key-service.js';
 import type { AppEnv } from '../src/http/app-context.js';
 import { errorResponse } from '../src/http/errors.js';
+import { requestId } from '../src/http/middleware.js';
 import { serveOperations } from '../src/http/operation.js';
 import { createJsonLogger } from '../src/shared/logger.js';
 import { SecretBox } from '../src/shared/secret-box.js';
@@ -44,12 +52,13 @@ export interface AdminAnswer {
 export async function startAdminApp(options: { rclone?: string; connectorTester?: ConnectorTester } = {}): Promise<{
   database: Database;
   admin: AdminService;
+  audit: AuditService;
   storage: StorageService;
   connectors: ConnectorService;
   /** Authenticates API keys; nothing is cached, so each call sees the database. */
   keys: ApiKeyService;
-  /** Calls the admin API with the admin token. */
-  call(method: string, path: string, json?: unknown): Promise<AdminAnswer>;
+  /** Calls the admin API with the admin token, or with `token`. */
+  call(method: string, path: string, json?: unknown, token?: string): Promise<AdminAnswer>;
   request(path: string, init: RequestInit): Promise<Response>;
   answers: string[];
   logLines: string[];
@@ -72,7 +81,6 @@ export async function startAdminApp(options: { rclone?: string; connectorTester?
       (await connectorRepository.listAttached(orgId, sandboxConfigId)).map((connector) => connector.name),
     keyService: keys,
     webhookSecrets: new WebhookSecrets({ repository: new WebhookRepository(database), box }),
-    adminToken: ADMIN_TOKEN,
     networkEnabled: true,
   });
   const storage = new StorageService({
@@ -85,24 +93,36 @@ export async function startAdminApp(options: { rclone?: string; connectorTester?
   });
   const connectors = new ConnectorService({ tenants: admin, connectors: connectorRepository, box, ...(options.connectorTester && { tester: options.connectorTester }) });
   await admin.bootstrap(undefined);
-  const app = new Hono<AppEnv>();
-  serveOperations(app, [...adminOperations(admin), ...storageOperations(storage, admin), ...connectorOperations(connectors, admin)]);
+  const adminTokens = new AdminTokenService(new AdminTokenRepository(database));
+  await adminTokens.bootstrap(ADMIN_TOKEN);
   const answers: string[] = [];
   const logLines: string[] = [];
   const logger = createJsonLogger((line) => logLines.push(line));
+  const audit = new AuditService({ repository: new AuditRepository(database), logger });
+  const declare = adminDeclarer(adminGate({ adminTokens, admin, audit, logger }));
+  const app = new Hono<AppEnv>();
+  app.use('*', requestId);
+  serveOperations(app, [
+    ...adminOperations(admin, declare),
+    ...adminTokenOperations(adminTokens, declare),
+    ...auditOperations(audit, admin, declare),
+    ...storageOperations(storage, declare),
+    ...connectorOperations(connectors, declare),
+  ]);
   app.onError((error, context) => errorResponse(context, error, logger));
   const request = async (path: string, init: RequestInit) => app.request(path, init);
   return {
     database,
     admin,
+    audit,
     storage,
     connectors,
     keys,
     request,
-    call: async (method, path, json) => {
+    call: async (method, path, json, token = ADMIN_TOKEN) => {
       const response = await request(path, {
         method,
-        headers: { authorization: `Bearer ${ADMIN_TOKEN}`, ...(json === undefined ? {} : { 'content-type': 'application/json' }) },
+        headers: { authorization: `Bearer ${token}`, ...(json === undefined ? {} : { 'content-type': 'application/json' }) },
         ...(json === undefined ? {} : { body: JSON.stringify(json) }),
       });
       const text = await response.text();

@@ -17,15 +17,14 @@ import {
   SandboxSummary,
   WebhookSecretResponse,
 } from '@airlock/contracts';
-import { adminDeclarer, type DeclareAdminOperation } from '../http/admin-operation.js';
+import type { DeclareAdminOperation } from '../http/admin-operation.js';
 import type { Operation } from '../http/operation.js';
 import type { AdminService } from './admin-service.js';
 
 const BODY_ERRORS = [ErrorCode.payloadTooLarge];
 
 /** Instance administration, authenticated by the admin token (never by sandbox API keys). */
-export function adminOperations(admin: AdminService): Operation[] {
-  const declare = adminDeclarer((token) => admin.isAdminToken(token));
+export function adminOperations(admin: AdminService, declare: DeclareAdminOperation): Operation[] {
   return [...organizationOperations(declare, admin), ...apiKeyOperations(declare, admin), ...sandboxOperations(declare, admin)];
 }
 
@@ -36,6 +35,7 @@ function organizationOperations(declare: DeclareAdminOperation, admin: AdminServ
       method: 'get',
       path: '/admin/v1/organizations',
       operationId: 'adminListOrganizations',
+      audit: { action: 'organization.list', target: 'organization' },
       summary: 'List organizations',
       response: OrganizationListResponse,
       codes: [],
@@ -45,29 +45,43 @@ function organizationOperations(declare: DeclareAdminOperation, admin: AdminServ
       method: 'post',
       path: '/admin/v1/organizations',
       operationId: 'adminCreateOrganization',
+      role: 'owner',
+      audit: { action: 'organization.create', target: 'organization' },
       summary: 'Create an organization',
       body: CreateOrganizationRequest,
       status: 201,
       response: OrganizationSummary,
       codes: [...BODY_ERRORS, ErrorCode.conflict],
-      handle: async (context, { body }) => context.json(await admin.createOrganization(body), 201),
+      handle: async (context, { body, audit }) => {
+        const created = await admin.createOrganization(body);
+        audit.describe({ organizationId: created.id, targetId: created.slug, after: created });
+        return context.json(created, 201);
+      },
     }),
     declare({
       method: 'patch',
       path: '/admin/v1/organizations/{slug}',
       operationId: 'adminUpdateOrganization',
+      audit: { action: 'organization.update', target: 'organization' },
       summary: "Change an organization's name or plan limits",
       description: 'Only the fields sent change. `max_timeout_seconds` caps the timeout of every execution in the organization.',
       params: OrganizationPath,
       body: OrganizationSettingsRequest,
       response: OrganizationSummary,
       codes: BODY_ERRORS,
-      handle: async (context, { params, body }) => context.json(await admin.updateOrganization(params.slug, body)),
+      handle: async (context, { params, body, audit }) => {
+        const before = await admin.getOrganization(params.slug);
+        const after = await admin.updateOrganization(params.slug, body);
+        audit.describe({ organizationId: after.id, before, after });
+        return context.json(after);
+      },
     }),
     declare({
       method: 'delete',
       path: '/admin/v1/organizations/{slug}',
       operationId: 'adminDeleteOrganization',
+      role: 'owner',
+      audit: { action: 'organization.delete', target: 'organization' },
       summary: 'Delete an organization',
       description:
         'Refused (409) while the organization has unrevoked API keys, and for `default`. Its sandbox configs go with ' +
@@ -75,7 +89,8 @@ function organizationOperations(declare: DeclareAdminOperation, admin: AdminServ
       params: OrganizationPath,
       status: 204,
       codes: [ErrorCode.conflict],
-      handle: async (context, { params }) => {
+      handle: async (context, { params, audit }) => {
+        audit.describe({ organizationId: (await admin.organization(params.slug)).id });
         await admin.deleteOrganization(params.slug);
         return context.body(null, 204);
       },
@@ -90,6 +105,7 @@ function apiKeyOperations(declare: DeclareAdminOperation, admin: AdminService): 
       method: 'get',
       path: '/admin/v1/api-keys',
       operationId: 'adminListApiKeys',
+      audit: { action: 'api_key.list', target: 'api_key' },
       summary: "List an organization's API keys",
       query: OrganizationQuery,
       response: ApiKeyListResponse,
@@ -100,6 +116,7 @@ function apiKeyOperations(declare: DeclareAdminOperation, admin: AdminService): 
       method: 'post',
       path: '/admin/v1/api-keys',
       operationId: 'adminCreateApiKey',
+      audit: { action: 'api_key.create', target: 'api_key' },
       summary: 'Create an API key',
       description: 'The answer is the only time the whole key is shown.',
       query: OrganizationQuery,
@@ -107,12 +124,17 @@ function apiKeyOperations(declare: DeclareAdminOperation, admin: AdminService): 
       status: 201,
       response: CreatedApiKeyResponse,
       codes: BODY_ERRORS,
-      handle: async (context, { body }) => context.json(await admin.createKey(body), 201),
+      handle: async (context, { body, audit }) => {
+        const created = await admin.createKey(body);
+        audit.describe({ targetId: created.id, after: created });
+        return context.json(created, 201);
+      },
     }),
     declare({
       method: 'delete',
       path: '/admin/v1/api-keys/{id}',
       operationId: 'adminRevokeApiKey',
+      audit: { action: 'api_key.revoke', target: 'api_key' },
       summary: 'Revoke an API key',
       query: OrganizationQuery,
       params: ApiKeyPath,
@@ -127,6 +149,7 @@ function apiKeyOperations(declare: DeclareAdminOperation, admin: AdminService): 
       method: 'post',
       path: '/admin/v1/api-keys/{id}/rotate',
       operationId: 'adminRotateApiKey',
+      audit: { action: 'api_key.rotate', target: 'api_key' },
       summary: "Replace an API key's secret",
       description:
         'The key keeps its id, name, sandbox config and settings; the answer is the only time the new key is shown, ' +
@@ -136,7 +159,11 @@ function apiKeyOperations(declare: DeclareAdminOperation, admin: AdminService): 
       params: ApiKeyPath,
       response: CreatedApiKeyResponse,
       codes: [],
-      handle: async (context, { query, params }) => context.json(await admin.rotateKey(params.id, query.organization)),
+      handle: async (context, { query, params, audit }) => {
+        const rotated = await admin.rotateKey(params.id, query.organization);
+        audit.describe({ extra: { key: 'changed', display_prefix: rotated.display_prefix } });
+        return context.json(rotated);
+      },
     }),
   ];
 }
@@ -148,6 +175,7 @@ function sandboxOperations(declare: DeclareAdminOperation, admin: AdminService):
       method: 'get',
       path: '/admin/v1/sandboxes',
       operationId: 'adminListSandboxes',
+      audit: { action: 'sandbox.list', target: 'sandbox' },
       summary: "List an organization's sandbox configs",
       query: OrganizationQuery,
       response: SandboxListResponse,
@@ -158,21 +186,25 @@ function sandboxOperations(declare: DeclareAdminOperation, admin: AdminService):
       method: 'post',
       path: '/admin/v1/sandboxes',
       operationId: 'adminCreateSandbox',
+      audit: { action: 'sandbox.create', target: 'sandbox' },
       summary: 'Create a sandbox config',
       query: OrganizationQuery,
       body: CreateSandboxRequest,
       status: 201,
       response: SandboxSummary,
       codes: [...BODY_ERRORS, ErrorCode.conflict],
-      handle: async (context, { body }) => {
+      handle: async (context, { body, audit }) => {
         const { name, organization, ...settings } = body;
-        return context.json(await admin.createSandbox(name, settings, organization), 201);
+        const created = await admin.createSandbox(name, settings, organization);
+        audit.describe({ targetId: created.name, after: created });
+        return context.json(created, 201);
       },
     }),
     declare({
       method: 'patch',
       path: '/admin/v1/sandboxes/{name}',
       operationId: 'adminUpdateSandbox',
+      audit: { action: 'sandbox.update', target: 'sandbox' },
       summary: 'Change a sandbox config',
       description: 'Only the fields sent change. Keys using the config see the change at once on this server.',
       query: OrganizationQuery,
@@ -180,12 +212,18 @@ function sandboxOperations(declare: DeclareAdminOperation, admin: AdminService):
       body: SandboxSettingsRequest,
       response: SandboxSummary,
       codes: BODY_ERRORS,
-      handle: async (context, { query, params, body }) => context.json(await admin.updateSandbox(params.name, body, query.organization)),
+      handle: async (context, { query, params, body, audit }) => {
+        const before = await admin.getSandbox(params.name, query.organization);
+        const after = await admin.updateSandbox(params.name, body, query.organization);
+        audit.describe({ before, after });
+        return context.json(after);
+      },
     }),
     declare({
       method: 'delete',
       path: '/admin/v1/sandboxes/{name}',
       operationId: 'adminDeleteSandbox',
+      audit: { action: 'sandbox.delete', target: 'sandbox' },
       summary: 'Delete a sandbox config',
       description: 'Refused (409) while unrevoked API keys use it. Its name is free again.',
       query: OrganizationQuery,
@@ -201,6 +239,8 @@ function sandboxOperations(declare: DeclareAdminOperation, admin: AdminService):
       method: 'get',
       path: '/admin/v1/sandboxes/{name}/webhook-secret',
       operationId: 'adminGetWebhookSecret',
+      role: 'admin',
+      audit: { action: 'sandbox.webhook_secret.read', target: 'sandbox', always: true },
       summary: "Read a sandbox config's webhook signing secret",
       query: OrganizationQuery,
       params: SandboxPath,
@@ -213,14 +253,18 @@ function sandboxOperations(declare: DeclareAdminOperation, admin: AdminService):
       method: 'post',
       path: '/admin/v1/sandboxes/{name}/webhook-secret/rotate',
       operationId: 'adminRotateWebhookSecret',
+      audit: { action: 'sandbox.webhook_secret.rotate', target: 'sandbox' },
       summary: "Replace a sandbox config's webhook signing secret",
       description: 'Deliveries from now on are signed with the new secret.',
       query: OrganizationQuery,
       params: SandboxPath,
       response: WebhookSecretResponse,
       codes: [],
-      handle: async (context, { query, params }) =>
-        context.json(await admin.webhookSecret(params.name, { rotate: true, organization: query.organization })),
+      handle: async (context, { query, params, audit }) => {
+        const rotated = await admin.webhookSecret(params.name, { rotate: true, organization: query.organization });
+        audit.describe({ extra: { secret: 'changed' } });
+        return context.json(rotated);
+      },
     }),
   ];
 }

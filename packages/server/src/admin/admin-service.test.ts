@@ -37,7 +37,6 @@ beforeAll(async () => {
       (await new ConnectorRepository(database).listAttached(orgId, sandboxConfigId)).map((connector) => connector.name),
     keyService: keys,
     webhookSecrets: new WebhookSecrets({ repository: new WebhookRepository(database), box: new SecretBox([randomBytes(32)]) }),
-    adminToken: 'adm-test',
     networkEnabled: true,
   };
   admin = new AdminService(options);

@@ -28,7 +28,7 @@ import {
 } from '@airlock/db';
 import { ApiError } from '../shared/api-error.js';
 import type { ApiKeyService, CreatedApiKey } from '../auth/api-key-service.js';
-import { secretsEqual, sha256 } from '../shared/secrets.js';
+import { sha256 } from '../shared/secrets.js';
 import type { WebhookSecrets } from '../webhooks/webhook-secrets.js';
 
 export const DEFAULT_ORGANIZATION_SLUG = 'default';
@@ -46,7 +46,6 @@ export interface AdminServiceOptions {
   attachedConnectors: (orgId: string, sandboxConfigId: string) => Promise<string[]>;
   keyService: ApiKeyService;
   webhookSecrets: WebhookSecrets;
-  adminToken: string;
   /** Whether this server runs sandboxes with network (AIRLOCK_NETWORK). */
   networkEnabled: boolean;
 }
@@ -59,10 +58,6 @@ export class AdminService {
 
   constructor(options: AdminServiceOptions) {
     this.#options = options;
-  }
-
-  isAdminToken(token: string): boolean {
-    return secretsEqual(token, this.#options.adminToken);
   }
 
   /**
@@ -177,6 +172,14 @@ export class AdminService {
     this.#options.keyService.forgetCachedPrincipals();
     if (!updated) throw ApiError.notFound(`no organization "${slug}"`);
     return summarizeOrganization(updated);
+  }
+
+  async getOrganization(slug: string): Promise<OrganizationSummary> {
+    return summarizeOrganization(await this.#organization(slug));
+  }
+
+  async getSandbox(name: string, organizationSlug?: string): Promise<SandboxSummary> {
+    return summarizeSandbox(await this.#sandbox(await this.#organization(organizationSlug), name));
   }
 
   async listSandboxes(organizationSlug?: string): Promise<SandboxSummary[]> {

@@ -11,20 +11,20 @@ import {
   SandboxConnectorPath,
   SandboxPath,
 } from '@airlock/contracts';
-import { adminDeclarer } from '../http/admin-operation.js';
+import type { DeclareAdminOperation } from '../http/admin-operation.js';
 import type { Operation } from '../http/operation.js';
 import type { ConnectorService } from './connector-service.js';
 
 const BODY_ERRORS = [ErrorCode.payloadTooLarge];
 
 /** Connectors and their attachments to sandbox configs, authenticated by the admin token. */
-export function connectorOperations(connectors: ConnectorService, admin: { isAdminToken(token: string): boolean }): Operation[] {
-  const declare = adminDeclarer((token) => admin.isAdminToken(token));
+export function connectorOperations(connectors: ConnectorService, declare: DeclareAdminOperation): Operation[] {
   return [
     declare({
       method: 'get',
       path: '/admin/v1/connectors',
       operationId: 'adminListConnectors',
+      audit: { action: 'connector.list', target: 'connector' },
       summary: "List an organization's connectors",
       query: OrganizationQuery,
       response: ConnectorListResponse,
@@ -35,6 +35,7 @@ export function connectorOperations(connectors: ConnectorService, admin: { isAdm
       method: 'post',
       path: '/admin/v1/connectors',
       operationId: 'adminCreateConnector',
+      audit: { action: 'connector.create', target: 'connector' },
       summary: 'Create a connector: credentials injected into the calls of the sandbox configs that attach it',
       description:
         'The secret settings are sealed with the master key and never returned: answers show `secrets`, a hint of each. ' +
@@ -44,12 +45,17 @@ export function connectorOperations(connectors: ConnectorService, admin: { isAdm
       status: 201,
       response: ConnectorSummary,
       codes: [...BODY_ERRORS, ErrorCode.conflict],
-      handle: async (context, { query, body }) => context.json(await connectors.create(body, query.organization), 201),
+      handle: async (context, { query, body, audit }) => {
+        const created = await connectors.create(body, query.organization);
+        audit.describe({ targetId: created.name, after: created });
+        return context.json(created, 201);
+      },
     }),
     declare({
       method: 'get',
       path: '/admin/v1/connectors/{connector}',
       operationId: 'adminGetConnector',
+      audit: { action: 'connector.read', target: 'connector' },
       summary: 'Read a connector',
       query: OrganizationQuery,
       params: ConnectorPath,
@@ -61,6 +67,7 @@ export function connectorOperations(connectors: ConnectorService, admin: { isAdm
       method: 'patch',
       path: '/admin/v1/connectors/{connector}',
       operationId: 'adminUpdateConnector',
+      audit: { action: 'connector.update', target: 'connector' },
       summary: "Change a connector's settings",
       description: "Only the settings sent change; a secret left out is kept, null removes an optional setting. The name and type never change. The connector is untested again.",
       query: OrganizationQuery,
@@ -68,12 +75,18 @@ export function connectorOperations(connectors: ConnectorService, admin: { isAdm
       body: ConnectorChangesRequest,
       response: ConnectorSummary,
       codes: BODY_ERRORS,
-      handle: async (context, { query, params, body }) => context.json(await connectors.update(params.connector, body, query.organization)),
+      handle: async (context, { query, params, body, audit }) => {
+        const before = await connectors.get(params.connector, query.organization);
+        const after = await connectors.update(params.connector, body, query.organization);
+        audit.describe({ before, after });
+        return context.json(after);
+      },
     }),
     declare({
       method: 'post',
       path: '/admin/v1/connectors/{connector}/test',
       operationId: 'adminTestConnector',
+      audit: { action: 'connector.test', target: 'connector' },
       summary: 'Test a connector from a sandbox, as calls use it',
       description:
         'Runs a probe in a sandbox of the default image whose network reaches only the connector\'s endpoints, with the ' +
@@ -92,6 +105,7 @@ export function connectorOperations(connectors: ConnectorService, admin: { isAdm
       method: 'delete',
       path: '/admin/v1/connectors/{connector}',
       operationId: 'adminDeleteConnector',
+      audit: { action: 'connector.delete', target: 'connector' },
       summary: 'Delete a connector and its sealed secrets',
       description: 'Refused (409, naming the sandbox configs) while a sandbox config attaches it; detach it there first.',
       query: OrganizationQuery,
@@ -107,6 +121,7 @@ export function connectorOperations(connectors: ConnectorService, admin: { isAdm
       method: 'get',
       path: '/admin/v1/sandboxes/{name}/connectors',
       operationId: 'adminListSandboxConnectors',
+      audit: { action: 'sandbox.connector.list', target: 'sandbox' },
       summary: "List the connectors a sandbox config's calls get",
       query: OrganizationQuery,
       params: SandboxPath,
@@ -118,6 +133,7 @@ export function connectorOperations(connectors: ConnectorService, admin: { isAdm
       method: 'post',
       path: '/admin/v1/sandboxes/{name}/connectors',
       operationId: 'adminAttachConnector',
+      audit: { action: 'sandbox.connector.attach', target: 'sandbox' },
       summary: 'Attach a connector to a sandbox config',
       description:
         "Every call of the sandbox config then gets the connector (API keys may drop it), and reaches its endpoints even with a blocked network. Attaching again changes nothing. Answers the config's connectors.",
@@ -133,6 +149,7 @@ export function connectorOperations(connectors: ConnectorService, admin: { isAdm
       method: 'delete',
       path: '/admin/v1/sandboxes/{name}/connectors/{connector}',
       operationId: 'adminDetachConnector',
+      audit: { action: 'sandbox.connector.detach', target: 'sandbox' },
       summary: 'Detach a connector from a sandbox config',
       query: OrganizationQuery,
       params: SandboxConnectorPath,

@@ -1,12 +1,33 @@
-import { ErrorCode } from '@airlock/contracts';
+import { ERROR_STATUS, ErrorCode } from '@airlock/contracts';
+import type { NewAuditEntry } from '@airlock/db';
+import type { HttpBindings } from '@hono/node-server';
 import type { Context, MiddlewareHandler } from 'hono';
 import type { z } from 'zod';
+import { AuditNote, auditChanges } from '../audit/audit-note.js';
+import { roleAllows, type AdminPrincipal, type AdminRole } from '../auth/admin-principal.js';
 import { ApiError } from '../shared/api-error.js';
+import type { Logger } from '../shared/logger.js';
 import type { AppEnv } from './app-context.js';
 import { adminSecurity, commonHeaders, commonRequestHeaders, errors } from './openapi/openapi-components.js';
 import { operation, type Operation, type OperationInput } from './operation.js';
 
-/** What an admin operation declares: its route, schemas, answer and the error codes it adds to every admin call's. */
+/** How an admin operation appears in the audit log. */
+export interface AdminAudit {
+  /** `target.verb`: `sandbox.update`, `api_key.revoke`. */
+  action: string;
+  /** The kind of thing acted on: `sandbox`, `api_key`. */
+  target: string;
+  /** Record every call, not only refused ones (a read that reveals a secret, an export). Changes always are. */
+  always?: boolean;
+}
+
+/** What an admin handler gets besides its input: who calls, and the note its audit entry is made from. */
+export interface AdminInput<Body, Query, Path> extends OperationInput<Body, Query, Path> {
+  principal: AdminPrincipal;
+  audit: AuditNote;
+}
+
+/** What an admin operation declares: its route, schemas, answer, role, audit action and the error codes it adds. */
 export interface AdminOperationDeclaration<Body, Query, Path> {
   method: 'get' | 'post' | 'patch' | 'delete';
   path: string;
@@ -20,33 +41,61 @@ export interface AdminOperationDeclaration<Body, Query, Path> {
   params?: z.ZodType<Path> & z.ZodObject;
   status?: 200 | 201 | 202 | 204;
   response?: z.ZodType;
+  /** The least role that may call it: reads `viewer`, changes `admin` unless said otherwise. */
+  role?: AdminRole;
+  audit: AdminAudit;
   codes: ErrorCode[];
-  handle: (context: Context<AppEnv>, input: OperationInput<Body, Query, Path>) => Promise<Response>;
+  handle: (context: Context<AppEnv>, input: AdminInput<Body, Query, Path>) => Promise<Response>;
 }
 
-/** Declares an admin operation: the admin token, the Admin tag, and the errors every admin call can meet. */
+/** Declares an admin operation: authentication, role, audit entry, the Admin tag, and the errors every admin call can meet. */
 export type DeclareAdminOperation = <Body = undefined, Query = undefined, Path = undefined>(
   declaration: AdminOperationDeclaration<Body, Query, Path>,
 ) => Operation;
 
-/** Admin operations, authenticated by the admin token (never by sandbox API keys) as `isAdminToken` tells. */
-export function adminDeclarer(isAdminToken: (token: string) => boolean): DeclareAdminOperation {
-  const requireAdmin: MiddlewareHandler<AppEnv> = async (context, next) => {
-    const token = /^Bearer\s+(\S+)$/i.exec(context.req.header('authorization') ?? '')?.[1];
-    if (!token || !isAdminToken(token)) {
-      throw ApiError.unauthorized('admin endpoints need Authorization: Bearer <admin token>');
-    }
-    await next();
+/** What admin operations need from the server: who a request is, which organization a slug names, the audit log. */
+export interface AdminGate {
+  /** The caller of a request (admin token or session); null when it has no valid credential. */
+  authenticate(context: Context<AppEnv>): Promise<AdminPrincipal | null>;
+  /** The id of the live organization with this slug, or null. */
+  organizationId(slug: string): Promise<string | null>;
+  record(entry: NewAuditEntry): Promise<unknown>;
+  logger: Logger;
+}
+
+/** The gate of a server's admin operations: admin tokens, its organizations, its audit log. */
+export function adminGate(services: {
+  adminTokens: { authenticate(token: string): Promise<AdminPrincipal | null> };
+  admin: { organization(slug?: string): Promise<{ id: string }> };
+  audit: { record(entry: NewAuditEntry): Promise<unknown> };
+  logger: Logger;
+}): AdminGate {
+  return {
+    authenticate: async (context) => {
+      const token = /^Bearer\s+(\S+)\s*$/i.exec(context.req.header('authorization') ?? '')?.[1];
+      return token === undefined ? null : services.adminTokens.authenticate(token);
+    },
+    organizationId: async (slug) => (await services.admin.organization(slug).catch(() => null))?.id ?? null,
+    record: (entry) => services.audit.record(entry),
+    logger: services.logger,
   };
+}
+
+/**
+ * Admin operations, authenticated by an admin token or a console session (never by sandbox API keys), checked
+ * against the caller's role, each change (and each refused call) recorded as one audit entry.
+ */
+export function adminDeclarer(gate: AdminGate): DeclareAdminOperation {
   return (declaration) => {
-    const { status = 200, response, codes, operationId, summary, description, rawBody, ...route } = declaration;
+    const { status = 200, response, codes, operationId, summary, description, rawBody, audit, role, handle, ...route } = declaration;
+    const needed = role ?? (route.method === 'get' ? 'viewer' : 'admin');
     return operation({
       ...route,
-      middleware: [requireAdmin],
+      middleware: [guard(gate, { method: route.method, needed, audit, organizationFrom: organizationSource(declaration) })],
       document: {
         operationId,
         summary,
-        ...(description ? { description } : {}),
+        description: [description, `Needs the ${needed} role.`].filter(Boolean).join(' '),
         tags: ['Admin'],
         security: adminSecurity,
         requestParams: { header: commonRequestHeaders },
@@ -57,9 +106,96 @@ export function adminDeclarer(isAdminToken: (token: string) => boolean): Declare
             headers: commonHeaders,
             ...(response ? { content: { 'application/json': { schema: response } } } : {}),
           },
-          ...errors(ErrorCode.unauthorized, ErrorCode.validationError, ErrorCode.notFound, ...codes),
+          ...errors(ErrorCode.unauthorized, ErrorCode.forbidden, ErrorCode.validationError, ErrorCode.notFound, ...codes),
         },
+      },
+      handle: (context, input) => {
+        const note = context.get('auditNote');
+        const named = (input.body as { organization?: unknown } | undefined)?.organization;
+        if (typeof named === 'string') note.organizationSlug = named;
+        if (typeof input.body === 'object' && input.body !== null) note.body = input.body;
+        return handle(context, { ...input, principal: context.get('adminPrincipal'), audit: note });
       },
     });
   };
+}
+
+/** Where a request names the organization it acts within: its path (`/organizations/{slug}`), `?organization=` (the default one when absent), or nowhere. */
+type OrganizationSource = 'path' | 'query' | 'none';
+
+function organizationSource(declaration: { query?: z.ZodObject; path: string }): OrganizationSource {
+  if (declaration.path.startsWith('/admin/v1/organizations/{slug}')) return 'path';
+  return declaration.query?.shape.organization !== undefined ? 'query' : 'none';
+}
+
+function organizationSlug(context: Context<AppEnv>, note: AuditNote, source: OrganizationSource): string | undefined {
+  if (note.organizationSlug !== undefined) return note.organizationSlug;
+  if (source === 'path') return context.req.param('slug');
+  return source === 'query' ? (context.req.query('organization') ?? 'default') : undefined;
+}
+
+function guard(
+  gate: AdminGate,
+  operation: { method: string; needed: AdminRole; audit: AdminAudit; organizationFrom: OrganizationSource },
+): MiddlewareHandler<AppEnv> {
+  return async (context, next) => {
+    const note = new AuditNote();
+    context.set('auditNote', note);
+    const principal = await gate.authenticate(context);
+    let refusal: ApiError | undefined;
+    if (!principal) {
+      refusal = ApiError.unauthorized('admin endpoints need Authorization: Bearer <admin token>, or a console session');
+    } else if (!roleAllows(principal.role, operation.needed)) {
+      refusal = ApiError.forbidden(`${operation.audit.action} needs the ${operation.needed} role; ${principal.actor} has the ${principal.role} role`);
+    } else {
+      context.set('adminPrincipal', principal);
+      await next();
+    }
+    const statusCode = refusal ? ERROR_STATUS[refusal.code] : context.res.status;
+    if (refusal !== undefined || operation.method !== 'get' || operation.audit.always === true || note.record) {
+      await recordEntry(gate, context, {
+        principal,
+        audit: operation.audit,
+        note,
+        organizationFrom: operation.organizationFrom,
+        statusCode,
+        error: refusal ?? context.error,
+      }).catch((error: unknown) => gate.logger.error('audit entry not recorded', { action: operation.audit.action, error: String(error) }));
+    }
+    if (refusal) throw refusal;
+  };
+}
+
+async function recordEntry(
+  gate: AdminGate,
+  context: Context<AppEnv>,
+  call: {
+    principal: AdminPrincipal | null;
+    audit: AdminAudit;
+    note: AuditNote;
+    organizationFrom: OrganizationSource;
+    statusCode: number;
+    error: Error | undefined;
+  },
+): Promise<void> {
+  const { principal, audit, note, statusCode } = call;
+  const outcome = statusCode === 401 || statusCode === 403 ? 'denied' : statusCode >= 400 ? 'failure' : 'success';
+  // A caller without credentials does not get to write into an organization's chain.
+  const slug = principal === null ? undefined : organizationSlug(context, note, call.organizationFrom);
+  const orgId = note.organizationId ?? (slug === undefined ? null : await gate.organizationId(slug));
+  const socket = (context.env as Partial<HttpBindings> | undefined)?.incoming?.socket;
+  await gate.record({
+    orgId,
+    actor: principal?.actor ?? 'anonymous',
+    authMethod: principal?.authMethod ?? 'none',
+    action: audit.action,
+    targetType: audit.target,
+    targetId: note.targetId ?? context.req.param('name') ?? context.req.param('id') ?? context.req.param('connector') ?? context.req.param('slug') ?? null,
+    outcome,
+    reason: outcome === 'success' ? null : call.error instanceof ApiError ? call.error.message : `HTTP ${statusCode}`,
+    changes: note.changes ?? (note.body === undefined ? null : auditChanges(undefined, note.body)),
+    ip: socket?.remoteAddress ?? null,
+    userAgent: context.req.header('user-agent')?.slice(0, 512) ?? null,
+    requestId: context.get('requestId') ?? null,
+  });
 }

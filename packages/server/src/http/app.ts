@@ -6,6 +6,10 @@ import { fileOperations } from '../files/file-operations.js';
 import { mcpOperations } from '../mcp/mcp-operations.js';
 import { ApiError } from '../shared/api-error.js';
 import type { AdminService } from '../admin/admin-service.js';
+import { auditOperations } from '../audit/audit-operations.js';
+import type { AuditService } from '../audit/audit-service.js';
+import { adminTokenOperations } from '../auth/admin-token-operations.js';
+import type { AdminTokenService } from '../auth/admin-token-service.js';
 import type { ApiKeyService } from '../auth/api-key-service.js';
 import type { BackgroundExecutions } from '../executions/background-executions.js';
 import type { ExecutionService } from '../executions/execution-service.js';
@@ -25,6 +29,7 @@ import type { AppEnv } from './app-context.js';
 import { errorResponse } from './errors.js';
 import { bodyDeadline } from './body-deadline.js';
 import { refuseExcessConnections, type ConnectionsPerAddress } from './connection-limit.js';
+import { adminDeclarer, adminGate } from './admin-operation.js';
 import { authenticate, limitBody, requestId } from './middleware.js';
 import { createOpenApiDocument, type OpenApiDocument } from './openapi/openapi-document.js';
 import { openApiPaths, serveOperations, type Operation } from './operation.js';
@@ -35,6 +40,8 @@ export interface AppServices {
   executions: ExecutionService;
   background: BackgroundExecutions;
   admin: AdminService;
+  adminTokens: AdminTokenService;
+  audit: AuditService;
   storage: StorageService;
   connectors: ConnectorService;
   images: ImageService;
@@ -84,15 +91,18 @@ export function createApp(services: AppServices): Hono<AppEnv> {
   );
   app.use('/v1/*', authenticate(services.apiKeys, services.rateLimits));
   let document: OpenApiDocument | undefined;
+  const declareAdmin = adminDeclarer(adminGate(services));
   const operations: Operation[] = [
     ...executionOperations(services.executions, services.background),
     ...threadOperations(services.threads),
     ...fileOperations(services.files, services.publicUrl),
     ...mcpOperations(services),
-    ...adminOperations(services.admin),
-    ...storageOperations(services.storage, services.admin),
-    ...connectorOperations(services.connectors, services.admin),
-    ...imageOperations(services.images, services.admin),
+    ...adminOperations(services.admin, declareAdmin),
+    ...adminTokenOperations(services.adminTokens, declareAdmin),
+    ...auditOperations(services.audit, services.admin, declareAdmin),
+    ...storageOperations(services.storage, declareAdmin),
+    ...connectorOperations(services.connectors, declareAdmin),
+    ...imageOperations(services.images, declareAdmin),
     ...serviceOperations({
       readiness: services.readiness,
       metrics: services.metrics,

@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { ErrorCode, ImageListResponse, ImagePath, ImageSummary, ImportImageRequest } from '@airlock/contracts';
-import { adminDeclarer } from '../http/admin-operation.js';
+import type { DeclareAdminOperation } from '../http/admin-operation.js';
 import type { Operation } from '../http/operation.js';
 import { ApiError } from '../shared/api-error.js';
 import type { ImageService } from './image-service.js';
@@ -15,13 +15,13 @@ const IN_BACKGROUND =
   'the previous one, if any, is removed) or `failed` with `error` (a previous version keeps running).';
 
 /** The runtime image catalog: list, read, import (registry or archive), rebuild, remove. */
-export function imageOperations(images: ImageService, admin: { isAdminToken(token: string): boolean }): Operation[] {
-  const declare = adminDeclarer((token) => admin.isAdminToken(token));
+export function imageOperations(images: ImageService, declare: DeclareAdminOperation): Operation[] {
   return [
     declare({
       method: 'get',
       path: '/admin/v1/images',
       operationId: 'adminListImages',
+      audit: { action: 'image.list', target: 'image' },
       summary: 'List the runtime images sandbox configs may name',
       description: "The installation's catalog, shared by every organization: recipe images Airlock builds and imported OCI images.",
       response: ImageListResponse,
@@ -32,6 +32,7 @@ export function imageOperations(images: ImageService, admin: { isAdminToken(toke
       method: 'get',
       path: '/admin/v1/images/{name}',
       operationId: 'adminGetImage',
+      audit: { action: 'image.read', target: 'image' },
       summary: 'Read a runtime image: status, progress, languages, packages, the sandbox configs using it',
       params: ImagePath,
       response: ImageSummary,
@@ -42,6 +43,7 @@ export function imageOperations(images: ImageService, admin: { isAdminToken(toke
       method: 'post',
       path: '/admin/v1/images',
       operationId: 'adminImportImage',
+      audit: { action: 'image.import', target: 'image' },
       summary: 'Import an OCI image from a registry',
       description:
         'Pulls `reference` (the host architecture of a multi-architecture image; a foreign single-architecture image is ' +
@@ -60,6 +62,7 @@ export function imageOperations(images: ImageService, admin: { isAdminToken(toke
       method: 'post',
       path: '/admin/v1/images/{name}/archive',
       operationId: 'adminImportImageArchive',
+      audit: { action: 'image.import_archive', target: 'image' },
       summary: 'Import an OCI image from an uploaded OCI layout or `docker save` archive',
       description:
         'The body is the archive as a tar (`application/x-tar` or `application/octet-stream`), streamed to disk, never ' +
@@ -86,6 +89,7 @@ export function imageOperations(images: ImageService, admin: { isAdminToken(toke
       method: 'post',
       path: '/admin/v1/images/{name}/build',
       operationId: 'adminBuildImage',
+      audit: { action: 'image.build', target: 'image' },
       summary: 'Build a recipe image again (or for the first time on this server)',
       description: IN_BACKGROUND,
       params: ImagePath,
@@ -98,6 +102,7 @@ export function imageOperations(images: ImageService, admin: { isAdminToken(toke
       method: 'delete',
       path: '/admin/v1/images/{name}',
       operationId: 'adminRemoveImage',
+      audit: { action: 'image.remove', target: 'image' },
       summary: 'Remove a runtime image from the catalog and the disk',
       description:
         'Refused (409, naming them) while sandbox configs name the image, while it is built or imported, and for the ' +

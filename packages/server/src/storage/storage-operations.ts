@@ -18,7 +18,7 @@ import {
   VolumeSettingsRequest,
   VolumeSummary,
 } from '@airlock/contracts';
-import { adminDeclarer, type DeclareAdminOperation } from '../http/admin-operation.js';
+import type { DeclareAdminOperation } from '../http/admin-operation.js';
 import type { Operation } from '../http/operation.js';
 import type { StorageService } from './storage-service.js';
 
@@ -26,8 +26,7 @@ const BODY_ERRORS = [ErrorCode.payloadTooLarge];
 const DETACH_FIRST = 'Refused (409, naming the sandbox configs) while a sandbox config attaches it; detach it there first.';
 
 /** Storage administration: connections, volumes and attachments, authenticated by the admin token. */
-export function storageOperations(storage: StorageService, admin: { isAdminToken(token: string): boolean }): Operation[] {
-  const declare = adminDeclarer((token) => admin.isAdminToken(token));
+export function storageOperations(storage: StorageService, declare: DeclareAdminOperation): Operation[] {
   return [...connectionOperations(declare, storage), ...volumeOperations(declare, storage), ...attachmentOperations(declare, storage)];
 }
 
@@ -38,6 +37,7 @@ function connectionOperations(declare: DeclareAdminOperation, storage: StorageSe
       method: 'get',
       path: '/admin/v1/storage-connections',
       operationId: 'adminListStorageConnections',
+      audit: { action: 'storage_connection.list', target: 'storage_connection' },
       summary: "List an organization's storage connections",
       query: OrganizationQuery,
       response: StorageConnectionListResponse,
@@ -48,6 +48,7 @@ function connectionOperations(declare: DeclareAdminOperation, storage: StorageSe
       method: 'post',
       path: '/admin/v1/storage-connections',
       operationId: 'adminCreateStorageConnection',
+      audit: { action: 'storage_connection.create', target: 'storage_connection' },
       summary: 'Connect a bucket or container of your own (S3-compatible, Google Cloud Storage, Azure Blob)',
       description:
         'The secret fields are sealed with the master key and never returned: answers show `credentials`, a hint of ' +
@@ -57,12 +58,17 @@ function connectionOperations(declare: DeclareAdminOperation, storage: StorageSe
       status: 201,
       response: StorageConnectionSummary,
       codes: BODY_ERRORS,
-      handle: async (context, { query, body }) => context.json(await storage.createConnection(body, query.organization), 201),
+      handle: async (context, { query, body, audit }) => {
+        const created = await storage.createConnection(body, query.organization);
+        audit.describe({ targetId: created.id, after: created });
+        return context.json(created, 201);
+      },
     }),
     declare({
       method: 'get',
       path: '/admin/v1/storage-connections/{id}',
       operationId: 'adminGetStorageConnection',
+      audit: { action: 'storage_connection.read', target: 'storage_connection' },
       summary: 'Read a storage connection',
       query: OrganizationQuery,
       params: StorageConnectionPath,
@@ -74,6 +80,7 @@ function connectionOperations(declare: DeclareAdminOperation, storage: StorageSe
       method: 'patch',
       path: '/admin/v1/storage-connections/{id}',
       operationId: 'adminUpdateStorageConnection',
+      audit: { action: 'storage_connection.update', target: 'storage_connection' },
       summary: 'Change a storage connection',
       description:
         'Only the fields sent change; a secret left out is kept. Making it read-only is refused (409, naming them) ' +
@@ -83,13 +90,18 @@ function connectionOperations(declare: DeclareAdminOperation, storage: StorageSe
       body: StorageConnectionSettingsRequest,
       response: StorageConnectionSummary,
       codes: [...BODY_ERRORS, ErrorCode.conflict],
-      handle: async (context, { query, params, body }) =>
-        context.json(await storage.updateConnection(params.id, body, query.organization)),
+      handle: async (context, { query, params, body, audit }) => {
+        const before = await storage.getConnection(params.id, query.organization);
+        const after = await storage.updateConnection(params.id, body, query.organization);
+        audit.describe({ before, after });
+        return context.json(after);
+      },
     }),
     declare({
       method: 'post',
       path: '/admin/v1/storage-connections/{id}/test',
       operationId: 'adminTestStorageConnection',
+      audit: { action: 'storage_connection.test', target: 'storage_connection' },
       summary: 'Test whether a storage connection reaches its bucket, and can write there',
       description:
         "Lists the connection's prefix and, unless the connection is read-only, writes a small probe object below it " +
@@ -106,6 +118,7 @@ function connectionOperations(declare: DeclareAdminOperation, storage: StorageSe
       method: 'delete',
       path: '/admin/v1/storage-connections/{id}',
       operationId: 'adminDeleteStorageConnection',
+      audit: { action: 'storage_connection.delete', target: 'storage_connection' },
       summary: 'Delete a storage connection and its sealed credentials',
       description: DETACH_FIRST,
       query: OrganizationQuery,
@@ -127,6 +140,7 @@ function volumeOperations(declare: DeclareAdminOperation, storage: StorageServic
       method: 'get',
       path: '/admin/v1/volumes',
       operationId: 'adminListVolumes',
+      audit: { action: 'volume.list', target: 'volume' },
       summary: "List an organization's volumes",
       query: OrganizationQuery,
       response: VolumeListResponse,
@@ -137,6 +151,7 @@ function volumeOperations(declare: DeclareAdminOperation, storage: StorageServic
       method: 'post',
       path: '/admin/v1/volumes',
       operationId: 'adminCreateVolume',
+      audit: { action: 'volume.create', target: 'volume' },
       summary: 'Create a managed volume',
       description: "Kept in the server's blob store. Its slug is unique in the organization (409 otherwise).",
       query: OrganizationQuery,
@@ -144,12 +159,17 @@ function volumeOperations(declare: DeclareAdminOperation, storage: StorageServic
       status: 201,
       response: VolumeSummary,
       codes: [...BODY_ERRORS, ErrorCode.conflict],
-      handle: async (context, { query, body }) => context.json(await storage.createVolume(body, query.organization), 201),
+      handle: async (context, { query, body, audit }) => {
+        const created = await storage.createVolume(body, query.organization);
+        audit.describe({ targetId: created.slug, after: created });
+        return context.json(created, 201);
+      },
     }),
     declare({
       method: 'get',
       path: '/admin/v1/volumes/{slug}',
       operationId: 'adminGetVolume',
+      audit: { action: 'volume.read', target: 'volume' },
       summary: 'Read a volume, with its usage',
       query: OrganizationQuery,
       params: VolumePath,
@@ -161,18 +181,25 @@ function volumeOperations(declare: DeclareAdminOperation, storage: StorageServic
       method: 'patch',
       path: '/admin/v1/volumes/{slug}',
       operationId: 'adminUpdateVolume',
+      audit: { action: 'volume.update', target: 'volume' },
       summary: "Change a volume's name or quota",
       query: OrganizationQuery,
       params: VolumePath,
       body: VolumeSettingsRequest,
       response: VolumeSummary,
       codes: BODY_ERRORS,
-      handle: async (context, { query, params, body }) => context.json(await storage.updateVolume(params.slug, body, query.organization)),
+      handle: async (context, { query, params, body, audit }) => {
+        const before = await storage.getVolume(params.slug, query.organization);
+        const after = await storage.updateVolume(params.slug, body, query.organization);
+        audit.describe({ before, after });
+        return context.json(after);
+      },
     }),
     declare({
       method: 'delete',
       path: '/admin/v1/volumes/{slug}',
       operationId: 'adminDeleteVolume',
+      audit: { action: 'volume.delete', target: 'volume' },
       summary: 'Delete a volume',
       description: `${DETACH_FIRST} Its slug is free again at once.`,
       query: OrganizationQuery,
@@ -194,6 +221,7 @@ function attachmentOperations(declare: DeclareAdminOperation, storage: StorageSe
       method: 'get',
       path: '/admin/v1/sandboxes/{name}/attachments',
       operationId: 'adminListAttachments',
+      audit: { action: 'sandbox.attachment.list', target: 'sandbox' },
       summary: 'List what a sandbox config mounts at /data',
       query: OrganizationQuery,
       params: SandboxPath,
@@ -206,6 +234,7 @@ function attachmentOperations(declare: DeclareAdminOperation, storage: StorageSe
       method: 'post',
       path: '/admin/v1/sandboxes/{name}/attachments',
       operationId: 'adminAttachStorage',
+      audit: { action: 'sandbox.attachment.create', target: 'sandbox' },
       summary: 'Mount a volume or storage connection at /data/<mount_name> in a sandbox config',
       description:
         'One attachment per mount name (409 otherwise). A read-only connection is attached read-only (read_only: false ' +
@@ -222,6 +251,7 @@ function attachmentOperations(declare: DeclareAdminOperation, storage: StorageSe
       method: 'delete',
       path: '/admin/v1/sandboxes/{name}/attachments/{mount}',
       operationId: 'adminDetachStorage',
+      audit: { action: 'sandbox.attachment.delete', target: 'sandbox' },
       summary: 'Unmount what a sandbox config mounts at /data/<mount>',
       description: 'Calls that start from now on no longer see it. Keys keep their narrowing of that mount name.',
       query: OrganizationQuery,
