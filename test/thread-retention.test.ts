@@ -52,3 +52,25 @@ it('sweeps threads past their retention and the blobs only they used; keeps the 
   // Nothing another thread still uses was deleted, and a second sweep finds nothing more to remove.
   expect((await airlock.server.sweep()).deletedBlobs).toBe(0);
 });
+
+it('sweeps executions past their sandbox config retention, as it is now; keeps the others and records the sweep', async () => {
+  const admin = (path: string, method: string, json: unknown) => airlock.request(path, { method, apiKey: airlock.adminToken, json });
+  await admin('/admin/v1/sandboxes', 'POST', { name: 'brief', execution_retention: '7d' });
+  const key = (await admin('/admin/v1/api-keys', 'POST', { name: 'brief', sandbox: 'brief' })).body.key as string;
+  const run = async (apiKey: string | undefined) =>
+    (await airlock.request<{ trace_id: string }>('/v1/sandbox/execute', { method: 'POST', ...(apiKey ? { apiKey } : {}), json: { language: 'bash', code: 'echo hi' } })).body.trace_id;
+  const brief = await run(key);
+  const ordinary = await run(undefined);
+  await database.query(`UPDATE executions SET created_at = now() - interval '2 hours', completed_at = now() - interval '2 hours'`);
+  const status = async (traceId: string, apiKey?: string) =>
+    (await airlock.request(`/v1/executions/${traceId}`, { ...(apiKey ? { apiKey } : {}) })).status;
+
+  expect((await airlock.server.sweep()).deletedExecutions).toBe(0);
+  // Shortening the config's retention applies to the executions it already has.
+  expect((await admin('/admin/v1/sandboxes/brief', 'PATCH', { execution_retention: '1h' })).status).toBe(200);
+  expect((await airlock.server.sweep()).deletedExecutions).toBe(1);
+  expect(await status(brief, key)).toBe(404);
+  expect(await status(ordinary)).toBe(200);
+  const audit = await airlock.request<{ entries: Array<Record<string, unknown>> }>('/admin/v1/audit?action=execution.retention', { apiKey: airlock.adminToken });
+  expect(audit.body.entries).toEqual([expect.objectContaining({ actor: 'system', auth_method: 'system', changes: { deleted: { '1h': 1 } } })]);
+});

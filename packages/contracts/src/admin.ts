@@ -31,9 +31,17 @@ export const CreateOrganizationRequest = z.strictObject({
 });
 export type CreateOrganizationRequest = z.infer<typeof CreateOrganizationRequest>;
 
+export const AuditRetentionDays = z
+  .number()
+  .int()
+  .min(30, 'at least 30 days')
+  .max(3650, 'at most 3650 days')
+  .describe("days the organization's audit entries are kept; whole months are dropped once older (default 365)");
+
 export const OrganizationSettingsRequest = z.strictObject({
   name: Text.optional(),
   max_timeout_seconds: MaxTimeoutSeconds.optional(),
+  audit_retention_days: AuditRetentionDays.optional(),
 });
 export type OrganizationSettingsRequest = z.infer<typeof OrganizationSettingsRequest>;
 
@@ -136,6 +144,7 @@ export const OrganizationSummary = z
     name: z.string(),
     slug: z.string(),
     max_timeout_seconds: z.number().int(),
+    audit_retention_days: z.number().int(),
     created_at: z.iso.datetime(),
   })
   .meta({ id: 'OrganizationSummary' });

@@ -1,4 +1,4 @@
-import type { DeliveryMode, ExecutionStatus as FinishedExecutionStatus, NetworkMode, NetworkReceiptEntry, StorageSync } from '@airlock/contracts';
+import type { DeliveryMode, ExecutionRetention, ExecutionStatus as FinishedExecutionStatus, NetworkMode, NetworkReceiptEntry, StorageSync } from '@airlock/contracts';
 import type { Queryable } from './database.js';
 import { UniqueViolationError } from './errors.js';
 import { stringListParameter, stringMapParameter, withoutNul } from './sql-text.js';
@@ -393,5 +393,28 @@ export class ExecutionRepository {
       [withoutNul(reason), scope.nodeId ?? null],
     );
     return rows.length;
+  }
+
+  /**
+   * Deletes up to `limit` finished executions of sandbox configs keeping them for `retention`, finished before
+   * `cutoff`, with their webhook delivery and attempts; not those whose webhook is still being delivered. Rows another
+   * node is deleting are skipped, so nodes sweep at once without waiting for each other. An execution whose sandbox
+   * config is gone is kept for 30 days. Returns what was deleted.
+   */
+  async deleteExpired(options: { retention: Exclude<ExecutionRetention, 'forever'>; cutoff: Date; limit: number }): Promise<Array<{ traceId: string; orgId: string }>> {
+    const rows = await this.#database.query<{ trace_id: string; org_id: string }>(
+      `DELETE FROM executions WHERE trace_id IN (
+         SELECT e.trace_id FROM executions e LEFT JOIN sandbox_configs c ON c.id = e.sandbox_config_id
+         WHERE coalesce(c.execution_retention, '30d') = $1
+           AND e.created_at < $2 AND e.completed_at < $2 AND e.status <> 'running'
+           AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.trace_id = e.trace_id AND d.status = 'pending')
+         ORDER BY e.created_at
+         LIMIT $3
+         FOR UPDATE OF e SKIP LOCKED
+       )
+       RETURNING trace_id, org_id`,
+      [options.retention, options.cutoff, options.limit],
+    );
+    return rows.map((row) => ({ traceId: row.trace_id, orgId: row.org_id }));
   }
 }

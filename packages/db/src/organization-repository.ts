@@ -6,6 +6,8 @@ export interface Organization {
   name: string;
   slug: string;
   maxTimeoutSeconds: number;
+  /** Days its audit entries are kept. */
+  auditRetentionDays: number;
   createdAt: Date;
 }
 
@@ -21,10 +23,11 @@ export interface OrganizationRow {
   name: string;
   slug: string;
   max_timeout_seconds: number;
+  audit_retention_days: number;
   created_at: Date;
 }
 
-export const ORGANIZATION_COLUMNS = ['id', 'name', 'slug', 'max_timeout_seconds', 'created_at'] as const;
+export const ORGANIZATION_COLUMNS = ['id', 'name', 'slug', 'max_timeout_seconds', 'audit_retention_days', 'created_at'] as const;
 const SELECT_LIST = ORGANIZATION_COLUMNS.join(', ');
 
 export function toOrganization(row: OrganizationRow): Organization {
@@ -33,6 +36,7 @@ export function toOrganization(row: OrganizationRow): Organization {
     name: row.name,
     slug: row.slug,
     maxTimeoutSeconds: row.max_timeout_seconds,
+    auditRetentionDays: row.audit_retention_days,
     createdAt: row.created_at,
   };
 }
@@ -70,6 +74,12 @@ export class OrganizationRepository {
     return row === undefined ? null : toOrganization(row);
   }
 
+  /** Each organization's audit retention in days, deleted ones too (their entries are kept until it ends). */
+  async auditRetentionDays(): Promise<Map<string, number>> {
+    const rows = await this.#database.query<{ id: string; audit_retention_days: number }>('SELECT id, audit_retention_days FROM organizations');
+    return new Map(rows.map((row) => [row.id, row.audit_retention_days]));
+  }
+
   async list(): Promise<Organization[]> {
     const rows = await this.#database.query<OrganizationRow>(
       `SELECT ${SELECT_LIST} FROM organizations WHERE deleted_at IS NULL ORDER BY slug`,
@@ -78,11 +88,12 @@ export class OrganizationRepository {
   }
 
   /** Changes the given fields; null when there is no organization with that id. */
-  async update(id: string, changes: { name?: string; maxTimeoutSeconds?: number }): Promise<Organization | null> {
+  async update(id: string, changes: { name?: string; maxTimeoutSeconds?: number; auditRetentionDays?: number }): Promise<Organization | null> {
     const [row] = await this.#database.query<OrganizationRow>(
-      `UPDATE organizations SET name = coalesce($2, name), max_timeout_seconds = coalesce($3, max_timeout_seconds)
+      `UPDATE organizations SET name = coalesce($2, name), max_timeout_seconds = coalesce($3, max_timeout_seconds),
+         audit_retention_days = coalesce($4, audit_retention_days)
        WHERE id = $1 RETURNING ${SELECT_LIST}`,
-      [id, changes.name ?? null, changes.maxTimeoutSeconds ?? null],
+      [id, changes.name ?? null, changes.maxTimeoutSeconds ?? null, changes.auditRetentionDays ?? null],
     );
     return row === undefined ? null : toOrganization(row);
   }

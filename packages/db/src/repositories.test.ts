@@ -68,6 +68,7 @@ describe.each(BACKEND_KINDS)('repositories on %s', (kind) => {
         name: 'Acme',
         slug,
         maxTimeoutSeconds: 3600,
+        auditRetentionDays: 365,
         createdAt: expect.any(Date),
       });
       expect(await organizations.get(organization.id)).toEqual(organization);
@@ -521,6 +522,47 @@ describe.each(BACKEND_KINDS)('repositories on %s', (kind) => {
       expect(await executions.findByIdempotencyKey(organization.id, 'retry-me')).toBeNull();
       const reused = await again();
       expect(await executions.findByIdempotencyKey(organization.id, 'retry-me')).toMatchObject({ traceId: reused.traceId });
+    });
+    it('deletes finished executions past their sandbox config retention in bounded batches, never running ones or pending webhooks', async () => {
+      const hoursAgo = (hours: number) => new Date(Date.now() - hours * 3_600_000);
+      const { organization, sandboxConfig, execution: old } = await startExecution({ createdAt: hoursAgo(3) });
+      await sandboxConfigs.update(organization.id, sandboxConfig.id, { executionRetention: '1h' });
+      const sibling = (createdAt: Date, overrides: Partial<NewExecution> = {}) =>
+        executions.insertRunning({
+          traceId: generateId('execution'),
+          orgId: organization.id,
+          apiKeyId: null,
+          sandboxConfigId: sandboxConfig.id,
+          language: 'bash',
+          code: 'true',
+          deliveryMode: 'inline',
+          createdAt,
+          ...overrides,
+        });
+      const finishedAt = (execution: { traceId: string }, completedAt: Date) =>
+        executions.complete(execution.traceId, result({ startedAt: completedAt, completedAt }));
+      await finishedAt(old, hoursAgo(2.5));
+      const older = await sibling(hoursAgo(4));
+      await finishedAt(older, hoursAgo(3.5));
+      const recent = await sibling(hoursAgo(0.5));
+      await finishedAt(recent, hoursAgo(0.4));
+      const longRunning = await sibling(hoursAgo(5));
+      const lateFinish = await sibling(hoursAgo(2));
+      await finishedAt(lateFinish, hoursAgo(0.2));
+      const webhook = await sibling(hoursAgo(2), { deliveryMode: 'webhook', webhookUrl: 'https://hooks.example.com/airlock' });
+      await finishedAt(webhook, hoursAgo(1.5));
+      const kept = await startExecution({ createdAt: hoursAgo(3) });
+      await finishedAt(kept.execution, hoursAgo(2.5));
+
+      const cutoff = hoursAgo(1);
+      const first = await executions.deleteExpired({ retention: '1h', cutoff, limit: 1 });
+      expect(first).toEqual([{ traceId: older.traceId, orgId: organization.id }]);
+      const rest = await executions.deleteExpired({ retention: '1h', cutoff, limit: 100 });
+      expect(rest.filter((deleted) => deleted.orgId === organization.id)).toEqual([{ traceId: old.traceId, orgId: organization.id }]);
+      for (const gone of [old, older]) expect(await executions.get(organization.id, gone.traceId)).toBeNull();
+      for (const stays of [recent, longRunning, lateFinish, webhook]) expect(await executions.get(organization.id, stays.traceId)).not.toBeNull();
+      // The default retention is 30 days.
+      expect(await executions.get(kept.organization.id, kept.execution.traceId)).not.toBeNull();
     });
   });
 

@@ -47,8 +47,10 @@ export interface Config {
   rateLimitPerMinute: number;
   /** Executions an organization may run at once (on each server node). */
   maxConcurrentExecutionsPerOrganization: number;
-  /** How often expired threads and unused blobs are removed. */
+  /** How often expired threads, executions and audit months and unused blobs are removed. */
   sweepIntervalSeconds: number;
+  /** Days the audit entries that belong to no organization are kept (organizations have their own setting). */
+  instanceAuditRetentionDays: number;
   /** Age below which an unreferenced blob or cached layer is kept (a save or a call may still use it). */
   garbageGraceSeconds: number;
   /**
@@ -192,6 +194,10 @@ export function loadConfig(
     ),
     sweepIntervalSeconds: resolveOption(
       { variable: 'AIRLOCK_SWEEP_INTERVAL_SECONDS', schema: z.coerce.number().int().min(1).max(86_400), fallback: 600 },
+      environment,
+    ),
+    instanceAuditRetentionDays: resolveOption(
+      { variable: 'AIRLOCK_AUDIT_RETENTION_DAYS', schema: z.coerce.number().int().min(30).max(3650), fallback: 365 },
       environment,
     ),
     garbageGraceSeconds: resolveOption(

@@ -4,6 +4,7 @@ import {
   ApiKeyRepository,
   AuditRepository,
   ExecutionRepository,
+  INSTANCE_CHAIN,
   ImageRepository,
   OrganizationRepository,
   SandboxConfigRepository,
@@ -36,7 +37,8 @@ import { BackgroundExecutions } from './executions/background-executions.js';
 import { ExecutionService } from './executions/execution-service.js';
 import { RateLimits } from './auth/rate-limits.js';
 import type { Logger } from './shared/logger.js';
-import type { SweepResult } from './threads/thread-service.js';
+import { ExecutionRetentionSweep } from './retention/execution-retention.js';
+import { RetentionSweeper, type SweepResult } from './retention/retention-sweeper.js';
 import { FileService } from './files/file-service.js';
 import { UrlSigner } from './files/url-signer.js';
 import { VolumeFiles } from './files/volume-files.js';
@@ -58,7 +60,7 @@ export interface RunningServer {
   adminToken: string;
   /** Warm pool counters (null when the pool is off), for metrics and benchmarks. */
   poolStatistics(): PoolStatistics | null;
-  /** Runs the retention sweep now (it also runs every AIRLOCK_SWEEP_INTERVAL_SECONDS). */
+  /** Runs the retention sweep now, the audit log's included (it also runs every AIRLOCK_SWEEP_INTERVAL_SECONDS). */
   sweep(): Promise<SweepResult>;
   close(): Promise<void>;
 }
@@ -93,7 +95,7 @@ export async function startServer(options: {
     await recoverPreviousRun({ nodeId, executions, webhooks: webhookRepository, threads: threadRepository, logger });
     const storage = await startThreadStorage({ config, layout, repository: threadRepository, nodeId, logger });
     cleanups.push(() => storage.close());
-    const { threads, sweeper } = storage;
+    const { threads } = storage;
     const box = new SecretBox(config.masterKeys ?? [secrets.masterKey()]);
     const imageRepository = new ImageRepository(database);
     const images = new ImageService({
@@ -107,6 +109,7 @@ export async function startServer(options: {
     await images.start(options.onImageProgress);
     cleanups.push(() => images.idle());
 
+    const audit = new AuditService({ repository: new AuditRepository(database), logger });
     const webhookSecrets = new WebhookSecrets({ repository: webhookRepository, box });
     const webhookPolicy = { allowLoopback: config.webhooks.allowLoopback };
     const { keyService, admin, adminTokens, storage: storageService, connectors, adminToken, createdApiKey } = await startAdministration({
@@ -182,7 +185,7 @@ export async function startServer(options: {
       metrics,
       admin,
       adminTokens,
-      audit: new AuditService({ repository: new AuditRepository(database), logger }),
+      audit,
       storage: storageService,
       connectors,
       images,
@@ -194,6 +197,18 @@ export async function startServer(options: {
     });
     dispatcher.start();
     cleanups.push(() => dispatcher.close());
+    const organizations = new OrganizationRepository(database);
+    const sweeper = new RetentionSweeper({
+      threads,
+      executions: new ExecutionRetentionSweep({ executions, audit }),
+      audit: {
+        service: audit,
+        retention: { days: async () => new Map([...(await organizations.auditRetentionDays()), [INSTANCE_CHAIN, config.instanceAuditRetentionDays]]) },
+      },
+      intervalSeconds: config.sweepIntervalSeconds,
+      logger,
+    });
+    cleanups.push(() => sweeper.close());
     const server = await listen({
       fetch: app.fetch,
       hostname: config.host,
@@ -203,7 +218,7 @@ export async function startServer(options: {
     });
     cleanups.push(() => server.close());
     logger.info('airlock listening', { url: server.url, cgroupVersion: runtime.cgroupVersion, cgroupName: runtime.cgroupName });
-    return { url: server.url, createdApiKey, adminToken, poolStatistics: () => runtime.poolStatistics(), sweep: () => sweeper.sweep(), close: cleanup };
+    return { url: server.url, createdApiKey, adminToken, poolStatistics: () => runtime.poolStatistics(), sweep: () => sweeper.sweep({ force: true }), close: cleanup };
   } catch (error) {
     await cleanup();
     throw error;

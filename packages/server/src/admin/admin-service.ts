@@ -168,6 +168,7 @@ export class AdminService {
     const updated = await this.#options.organizations.update(organization.id, {
       name: settings.name,
       maxTimeoutSeconds: settings.max_timeout_seconds,
+      auditRetentionDays: settings.audit_retention_days,
     });
     this.#options.keyService.forgetCachedPrincipals();
     if (!updated) throw ApiError.notFound(`no organization "${slug}"`);
@@ -384,6 +385,7 @@ function summarizeOrganization(organization: Organization): OrganizationSummary 
     name: organization.name,
     slug: organization.slug,
     max_timeout_seconds: organization.maxTimeoutSeconds,
+    audit_retention_days: organization.auditRetentionDays,
     created_at: organization.createdAt.toISOString(),
   };
 }

@@ -34,7 +34,7 @@ export interface ThreadServiceOptions {
   garbageGraceMs: number;
 }
 
-export interface SweepResult {
+export interface ThreadSweepResult {
   expiredThreads: number;
   deletedBlobs: number;
 }
@@ -287,7 +287,7 @@ export class ThreadService {
    * Deletes threads past their retention, then the blobs and the layers cached on this node that no thread uses any
    * more (past the grace period).
    */
-  async sweep(): Promise<SweepResult> {
+  async sweep(): Promise<ThreadSweepResult> {
     const { threads, blobs, layerCache, garbageGraceMs } = this.#options;
     const expiredThreads = await threads.deleteExpired();
     const layers = await threads.referencedLayers();

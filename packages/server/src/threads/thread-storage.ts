@@ -4,12 +4,11 @@ import { LocalBlobStore, S3BlobStore } from '@airlock/storage';
 import type { Config } from '../config.js';
 import type { DataDirectoryLayout } from '../data-directory.js';
 import type { Logger } from '../shared/logger.js';
-import { RetentionSweeper } from './retention-sweeper.js';
 import { ThreadService } from './thread-service.js';
 
 /**
  * Threads' storage on a starting node: the node's layer cache, the blob store (S3 when configured, else the data
- * directory) cleared of incomplete uploads, the thread service and its retention sweeper.
+ * directory) cleared of incomplete uploads, and the thread service.
  */
 export async function startThreadStorage(options: {
   config: Config;
@@ -17,7 +16,7 @@ export async function startThreadStorage(options: {
   repository: ThreadRepository;
   nodeId: string;
   logger: Logger;
-}): Promise<{ threads: ThreadService; sweeper: RetentionSweeper; close(): Promise<void> }> {
+}): Promise<{ threads: ThreadService; close(): Promise<void> }> {
   const { config, layout, logger } = options;
   const layerCache = new LayerCache(layout.layers, { uid: config.sandboxUid, gid: config.sandboxGid });
   await layerCache.start();
@@ -36,12 +35,10 @@ export async function startThreadStorage(options: {
     logger,
     garbageGraceMs: config.garbageGraceSeconds * 1000,
   });
-  const sweeper = new RetentionSweeper({ threads, intervalSeconds: config.sweepIntervalSeconds, logger });
   return {
     threads,
-    sweeper,
     close: async () => {
-      await sweeper.close();
+      await threads.idle();
       blobs.close();
     },
   };
