@@ -85,3 +85,4 @@ export {
   type NewAuditEntry,
 } from './audit-repository.js';
 export { AdminTokenRepository, type AdminRole, type AdminToken, type NewAdminToken } from './admin-token-repository.js';
+export { grantApplicationRole } from './application-role.js';

@@ -13,6 +13,11 @@ export interface Config {
   imagesDirectory: string;
   /** PostgreSQL URL; the embedded PGlite database in the data directory when absent. */
   databaseUrl: string | undefined;
+  /**
+   * PostgreSQL URL of the role that owns the schema: it runs migrations and audit retention, and grants the role of
+   * `databaseUrl` what the server needs (the audit log only INSERT and SELECT). Unset: `databaseUrl`'s role does all.
+   */
+  databaseOwnerUrl: string | undefined;
   /** An API key registered on first start instead of a generated one. */
   bootstrapApiKey: string | undefined;
   /** Admin token; generated and stored in the data directory when absent. */
@@ -155,6 +160,7 @@ export function loadConfig(
       resolveOption({ variable: 'AIRLOCK_IMAGES_DIR', schema: text, fallback: dataDirectoryLayout(dataDirectory).images }, environment),
     ),
     databaseUrl: resolveOption({ variable: 'DATABASE_URL', schema: optionalText, fallback: undefined }, environment),
+    databaseOwnerUrl: resolveOption({ variable: 'AIRLOCK_DATABASE_OWNER_URL', schema: optionalText, fallback: undefined, secret: true }, environment),
     bootstrapApiKey: resolveOption(
       {
         variable: 'AIRLOCK_BOOTSTRAP_API_KEY',
@@ -242,6 +248,9 @@ export function loadConfig(
     clients: loadClientLimits(environment),
     network: loadNetworkConfig(environment),
   };
+  if (config.databaseOwnerUrl !== undefined && config.databaseUrl === undefined) {
+    throw new ConfigError('AIRLOCK_DATABASE_OWNER_URL needs DATABASE_URL: the owner role migrates the PostgreSQL database the server uses');
+  }
   return config;
 }
 

@@ -14,6 +14,7 @@ import {
   ThreadRepository,
   VolumeRepository,
   WebhookRepository,
+  grantApplicationRole,
   openDatabase,
   type Database,
 } from '@airlock/db';
@@ -86,6 +87,8 @@ export async function startServer(options: {
     const runtime = await SandboxRuntime.start(runtimeOptions(config, layout, logger));
     cleanups.push(() => runtime.close());
     if (!config.databaseUrl) mkdirSync(layout.pglite, { recursive: true, mode: 0o700 });
+    const ownerDatabase = config.databaseOwnerUrl === undefined ? undefined : await openOwnerDatabase(config.databaseOwnerUrl, config.databaseUrl);
+    if (ownerDatabase) cleanups.push(() => ownerDatabase.close());
     const database = await openDatabase(config.databaseUrl ? { url: config.databaseUrl } : { dataDir: layout.pglite });
     cleanups.push(() => database.close());
     const nodeId = secrets.nodeId();
@@ -109,7 +112,7 @@ export async function startServer(options: {
     await images.start(options.onImageProgress);
     cleanups.push(() => images.idle());
 
-    const audit = new AuditService({ repository: new AuditRepository(database), logger });
+    const audit = new AuditService({ repository: new AuditRepository(database), ...(ownerDatabase && { owner: new AuditRepository(ownerDatabase) }), logger });
     const webhookSecrets = new WebhookSecrets({ repository: webhookRepository, box });
     const webhookPolicy = { allowLoopback: config.webhooks.allowLoopback };
     const { keyService, admin, adminTokens, storage: storageService, connectors, adminToken, createdApiKey } = await startAdministration({
@@ -279,6 +282,23 @@ async function startAdministration(options: {
   const adminTokens = new AdminTokenService(new AdminTokenRepository(database));
   await adminTokens.bootstrap(adminToken);
   return { keyService, admin, adminTokens, storage, connectors, adminToken, createdApiKey: await admin.bootstrap(config.bootstrapApiKey) };
+}
+
+/**
+ * The schema owner's connection (AIRLOCK_DATABASE_OWNER_URL): it migrates, then grants the role of `applicationUrl`
+ * what the server needs; it keeps a small pool for audit retention, which drops partitions.
+ */
+async function openOwnerDatabase(ownerUrl: string, applicationUrl: string | undefined): Promise<Database> {
+  const role = decodeURIComponent(new URL(applicationUrl ?? '').username);
+  if (role === '') throw new Error('DATABASE_URL must name its user (postgres://user@host/db) when AIRLOCK_DATABASE_OWNER_URL is set');
+  const owner = await openDatabase({ url: ownerUrl, poolSize: 2 });
+  try {
+    await grantApplicationRole(owner, role);
+  } catch (error) {
+    await owner.close();
+    throw error;
+  }
+  return owner;
 }
 
 /** The runtime's image store and loading, as the image catalog uses them. */

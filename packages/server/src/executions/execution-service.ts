@@ -422,9 +422,10 @@ export class ExecutionService {
       const delivery = execution.webhookUrl === null ? null : await this.#options.webhooks.deliveries.get(principal.organization.id, traceId);
       return toRecordResponse(execution, delivery?.status ?? (execution.webhookUrl === null ? null : 'pending'));
     }
-    // Running here, its record not written yet: its trace id was already streamed to the caller.
+    // Running here, its record not written yet: its trace id was already streamed to the caller. A finished one
+    // without a record was deleted (retention).
     const log = this.#options.live.get(principal.organization.id, traceId);
-    if (log) {
+    if (log && !log.done) {
       return {
         trace_id: traceId,
         status: 'running',
