@@ -191,3 +191,15 @@ export {
   AuditVerifyRequest,
   AuditVerifyResponse,
 } from './audit.js';
+export {
+  SessionSummary,
+  SessionListResponse,
+  SessionPath,
+  UserSummary,
+  UserListResponse,
+  MemberSummary,
+  MemberListResponse,
+  SetMemberRequest,
+  MemberPath,
+  MeResponse,
+} from './identity.js';

@@ -11,6 +11,8 @@ export const ID_PREFIXES = {
   storageAttachment: 'att',
   connector: 'con',
   adminToken: 'adt',
+  user: 'usr',
+  session: 'ses',
 } as const;
 
 export type IdKind = keyof typeof ID_PREFIXES;

@@ -86,3 +86,5 @@ export {
 } from './audit-repository.js';
 export { AdminTokenRepository, type AdminRole, type AdminToken, type NewAdminToken } from './admin-token-repository.js';
 export { grantApplicationRole } from './application-role.js';
+export { UserRepository, type Member, type Membership, type RoleSource, type User } from './user-repository.js';
+export { SessionRepository, type Session, type SessionMethod, type SignInFlow } from './session-repository.js';

@@ -1,7 +1,8 @@
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
-import { API_KEY_PATTERN, API_KEY_REGION_PATTERN, API_KEY_RULE } from '@airlock/contracts';
+import { parseRoleRules, type RoleRule } from './auth/role-mapping.js';
+import { API_KEY_PATTERN, API_KEY_REGION_PATTERN, API_KEY_RULE, isLoopbackHost } from '@airlock/contracts';
 import { DEFAULT_RCLONE_PATH } from '@airlock/storage';
 import { dataDirectoryLayout } from './data-directory.js';
 
@@ -65,6 +66,11 @@ export interface Config {
   masterKeys: Buffer[] | undefined;
   webhooks: WebhookConfig;
   clients: ClientLimits;
+  /** OIDC sign-in of the console; without it, the bootstrap owner signs in through a one-time link printed at start. */
+  oidc: OidcConfig | undefined;
+  sessions: SessionConfig;
+  /** The email of the bootstrap owner (an owner over every organization who signs in through the one-time link). */
+  ownerEmail: string;
   /** Sandboxes with network (docs/decisions/0020-sandbox-network.md); undefined when turned off. */
   network: NetworkConfig | undefined;
 }
@@ -108,6 +114,26 @@ export interface S3Config {
   forcePathStyle: boolean | undefined;
   /** Static credentials; the AWS default chain when unset. */
   credentials: { accessKeyId: string; secretAccessKey: string } | undefined;
+}
+
+/** Sign-in through the operators' OpenID Connect provider (AIRLOCK_OIDC_*). */
+export interface OidcConfig {
+  issuer: string;
+  clientId: string;
+  clientSecret: string;
+  /** Where the provider sends the browser back: this server's /auth/oidc/callback, registered with the provider. */
+  redirectUrl: string;
+  scopes: string;
+  /** The claim whose values the claim rules match (a dotted path for nested claims). */
+  roleClaim: string;
+  claimRules: RoleRule[];
+  /** Rules on the domain of a verified email. */
+  domainRules: RoleRule[];
+}
+
+export interface SessionConfig {
+  idleSeconds: number;
+  maxSeconds: number;
 }
 
 export class ConfigError extends Error {
@@ -246,12 +272,58 @@ export function loadConfig(
     ),
     webhooks: loadWebhookConfig(environment),
     clients: loadClientLimits(environment),
+    oidc: undefined,
+    sessions: {
+      idleSeconds:
+        60 * resolveOption({ variable: 'AIRLOCK_SESSION_IDLE_MINUTES', schema: z.coerce.number().int().min(1).max(10_080), fallback: 120 }, environment),
+      maxSeconds: 3600 * resolveOption({ variable: 'AIRLOCK_SESSION_MAX_HOURS', schema: z.coerce.number().int().min(1).max(720), fallback: 24 }, environment),
+    },
+    ownerEmail: resolveOption({ variable: 'AIRLOCK_OWNER_EMAIL', schema: z.email().transform((email) => email.toLowerCase()), fallback: 'owner@airlock.local' }, environment),
     network: loadNetworkConfig(environment),
   };
+  config.oidc = loadOidcConfig(environment, config.publicUrl);
   if (config.databaseOwnerUrl !== undefined && config.databaseUrl === undefined) {
     throw new ConfigError('AIRLOCK_DATABASE_OWNER_URL needs DATABASE_URL: the owner role migrates the PostgreSQL database the server uses');
   }
   return config;
+}
+
+function loadOidcConfig(environment: NodeJS.ProcessEnv, publicUrl: string | undefined): OidcConfig | undefined {
+  const issuer = resolveOption({ variable: 'AIRLOCK_OIDC_ISSUER', schema: z.url().optional(), fallback: undefined }, environment);
+  if (issuer === undefined) return undefined;
+  const { protocol, hostname } = new URL(issuer);
+  if (protocol !== 'https:' && !isLoopbackHost(hostname)) {
+    throw new ConfigError(`AIRLOCK_OIDC_ISSUER=${JSON.stringify(issuer)} is invalid: an issuer must be https (plain http only on loopback, for tests)`);
+  }
+  const required = (variable: string, secret = false): string => {
+    const value = resolveOption({ variable, schema: optionalText, fallback: undefined, secret }, environment);
+    if (value === undefined) throw new ConfigError(`AIRLOCK_OIDC_ISSUER is set, so ${variable} must be too`);
+    return value;
+  };
+  const redirectUrl =
+    resolveOption({ variable: 'AIRLOCK_OIDC_REDIRECT_URL', schema: z.url().optional(), fallback: undefined }, environment) ??
+    (publicUrl === undefined ? undefined : `${publicUrl}/auth/oidc/callback`);
+  if (redirectUrl === undefined) {
+    throw new ConfigError('AIRLOCK_OIDC_ISSUER is set: set AIRLOCK_OIDC_REDIRECT_URL (https://<this server>/auth/oidc/callback, as registered with the provider) or AIRLOCK_PUBLIC_URL');
+  }
+  const rules = (variable: string): RoleRule[] => {
+    const raw = environment[variable] ?? '';
+    try {
+      return parseRoleRules(raw, 'default');
+    } catch (error) {
+      throw new ConfigError(`${variable} is invalid: ${(error as Error).message}`);
+    }
+  };
+  return {
+    issuer,
+    clientId: required('AIRLOCK_OIDC_CLIENT_ID'),
+    clientSecret: required('AIRLOCK_OIDC_CLIENT_SECRET', true),
+    redirectUrl,
+    scopes: resolveOption({ variable: 'AIRLOCK_OIDC_SCOPES', schema: text, fallback: 'openid email profile' }, environment),
+    roleClaim: resolveOption({ variable: 'AIRLOCK_OIDC_ROLE_CLAIM', schema: text, fallback: 'groups' }, environment),
+    claimRules: rules('AIRLOCK_OIDC_ROLES'),
+    domainRules: rules('AIRLOCK_OIDC_EMAIL_DOMAINS'),
+  };
 }
 
 function loadWebhookConfig(environment: NodeJS.ProcessEnv): WebhookConfig {

@@ -11,7 +11,9 @@ import {
   StorageAttachmentRepository,
   ConnectorRepository,
   StorageConnectionRepository,
+  SessionRepository,
   ThreadRepository,
+  UserRepository,
   VolumeRepository,
   WebhookRepository,
   grantApplicationRole,
@@ -31,6 +33,9 @@ import { createApp } from './http/app.js';
 import { AdminService } from './admin/admin-service.js';
 import { AuditService } from './audit/audit-service.js';
 import { AdminTokenService } from './auth/admin-token-service.js';
+import { IdentityService } from './auth/identity-service.js';
+import { OidcSignIn } from './auth/oidc-sign-in.js';
+import { SessionService } from './auth/session-service.js';
 import { ApiKeyService, type CreatedApiKey } from './auth/api-key-service.js';
 import { ServerMetrics } from './shared/metrics.js';
 import { LiveExecutions } from './executions/execution-log.js';
@@ -59,6 +64,8 @@ export interface RunningServer {
   /** The API key created on first start, if this start created one. */
   createdApiKey: CreatedApiKey | null;
   adminToken: string;
+  /** Without an OIDC provider: the bootstrap owner's one-time console sign-in link, new at each start. */
+  signInLink: { url: string; expiresAt: Date } | null;
   /** Warm pool counters (null when the pool is off), for metrics and benchmarks. */
   poolStatistics(): PoolStatistics | null;
   /** Runs the retention sweep now, the audit log's included (it also runs every AIRLOCK_SWEEP_INTERVAL_SECONDS). */
@@ -170,6 +177,12 @@ export async function startServer(options: {
       storage: callStorage,
       connectors,
     });
+    const organizations = new OrganizationRepository(database);
+    const users = new UserRepository(database);
+    const sessionRepository = new SessionRepository(database);
+    const sessions = new SessionService({ sessions: sessionRepository, users, times: config.sessions });
+    const organizationId = async (slug: string) => (await organizations.getBySlug(slug))?.id ?? null;
+    const oidc = config.oidc && new OidcSignIn({ settings: config.oidc, flows: sessionRepository, users, organizationId });
     const app = createApp({
       apiKeys: keyService,
       executions: executionService,
@@ -189,6 +202,9 @@ export async function startServer(options: {
       admin,
       adminTokens,
       audit,
+      sessions,
+      identity: new IdentityService({ users, organizations, sessions }),
+      oidc,
       storage: storageService,
       connectors,
       images,
@@ -200,7 +216,6 @@ export async function startServer(options: {
     });
     dispatcher.start();
     cleanups.push(() => dispatcher.close());
-    const organizations = new OrganizationRepository(database);
     const sweeper = new RetentionSweeper({
       threads,
       executions: new ExecutionRetentionSweep({ executions, audit }),
@@ -221,7 +236,9 @@ export async function startServer(options: {
     });
     cleanups.push(() => server.close());
     logger.info('airlock listening', { url: server.url, cgroupVersion: runtime.cgroupVersion, cgroupName: runtime.cgroupName });
-    return { url: server.url, createdApiKey, adminToken, poolStatistics: () => runtime.poolStatistics(), sweep: () => sweeper.sweep({ force: true }), close: cleanup };
+    const ownerLink = oidc ? null : await sessions.bootstrapOwnerLink(config.ownerEmail);
+    const signInLink = ownerLink && { url: `${config.publicUrl ?? server.url}${ownerLink.path}`, expiresAt: ownerLink.expiresAt };
+    return { url: server.url, createdApiKey, adminToken, signInLink, poolStatistics: () => runtime.poolStatistics(), sweep: () => sweeper.sweep({ force: true }), close: cleanup };
   } catch (error) {
     await cleanup();
     throw error;

@@ -8,7 +8,9 @@ import {
   OrganizationRepository,
   SandboxConfigRepository,
   StorageAttachmentRepository,
+  SessionRepository,
   StorageConnectionRepository,
+  UserRepository,
   VolumeRepository,
   WebhookRepository,
   type Database,
@@ -20,7 +22,12 @@ import { auditOperations } from '../src/audit/audit-operations.js';
 import { AuditService } from '../src/audit/audit-service.js';
 import { adminTokenOperations } from '../src/auth/admin-token-operations.js';
 import { AdminTokenService } from '../src/auth/admin-token-service.js';
-import { adminDeclarer, adminGate } from '../src/http/admin-operation.js';
+import { adminGate } from '../src/auth/admin-authentication.js';
+import { identityOperations } from '../src/auth/identity-operations.js';
+import { IdentityService } from '../src/auth/identity-service.js';
+import { SessionService } from '../src/auth/session-service.js';
+import { signInOperations } from '../src/auth/sign-in-operations.js';
+import { adminDeclarer } from '../src/http/admin-operation.js';
 import { AdminService } from '../src/admin/admin-service.js';
 import { ApiKeyService } from '../src/auth/api-key-service.js';
 import type { AppEnv } from '../src/http/app-context.js';
@@ -53,6 +60,7 @@ export async function startAdminApp(options: { rclone?: string; connectorTester?
   database: Database;
   admin: AdminService;
   audit: AuditService;
+  sessions: SessionService;
   storage: StorageService;
   connectors: ConnectorService;
   /** Authenticates API keys; nothing is cached, so each call sees the database. */
@@ -99,13 +107,19 @@ export async function startAdminApp(options: { rclone?: string; connectorTester?
   const logLines: string[] = [];
   const logger = createJsonLogger((line) => logLines.push(line));
   const audit = new AuditService({ repository: new AuditRepository(database), logger });
-  const declare = adminDeclarer(adminGate({ adminTokens, admin, audit, logger }));
+  const users = new UserRepository(database);
+  const sessions = new SessionService({ sessions: new SessionRepository(database), users, times: { idleSeconds: 7200, maxSeconds: 86_400 } });
+  const identity = new IdentityService({ users, organizations: new OrganizationRepository(database), sessions });
+  const origins = { publicUrl: undefined, corsOrigins: [] };
+  const declare = adminDeclarer(adminGate({ adminTokens, sessions, admin, audit, origins, logger }));
   const app = new Hono<AppEnv>();
   app.use('*', requestId);
   serveOperations(app, [
     ...adminOperations(admin, declare),
     ...adminTokenOperations(adminTokens, declare),
     ...auditOperations(audit, admin, declare),
+    ...identityOperations({ identity, sessions, organizations: admin }, declare),
+    ...signInOperations({ sessions, oidc: undefined, adminTokens, audit, origins }),
     ...storageOperations(storage, declare),
     ...connectorOperations(connectors, declare),
   ]);
@@ -115,6 +129,7 @@ export async function startAdminApp(options: { rclone?: string; connectorTester?
     database,
     admin,
     audit,
+    sessions,
     storage,
     connectors,
     keys,

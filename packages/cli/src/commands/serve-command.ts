@@ -38,6 +38,9 @@ export async function serveCommand(options: { host?: string; port?: number; data
       `    -d '{"code": "print(\\"hello from the sandbox\\")", "language": "python"}'`,
       '',
       `Admin token for "airlock keys": ${config.adminToken ? '(from AIRLOCK_ADMIN_TOKEN)' : dataDirectoryLayout(config.dataDirectory).adminToken}`,
+      server.signInLink
+        ? `Console sign-in for the owner (${config.ownerEmail}; works once, until ${server.signInLink.expiresAt.toISOString()}):\n  ${server.signInLink.url}`
+        : `Console sign-in: ${config.publicUrl ?? server.url}/auth/oidc/login`,
       '',
     ].join('\n'),
   );

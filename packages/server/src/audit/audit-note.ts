@@ -51,6 +51,8 @@ export class AuditNote {
   organizationSlug: string | undefined;
   targetId: string | undefined;
   changes: Record<string, unknown> | undefined;
+  /** Set when the caller's role does not allow the action. */
+  denied = false;
   /** Set by a read that must be recorded (an export). */
   record = false;
   /** The request's validated body: what a change records when the handler describes nothing. */

@@ -22,7 +22,7 @@ export class AdminTokenService {
     const found = await this.#tokens.findActiveBySecretHash(sha256(token));
     if (!found) return null;
     void this.#tokens.touchLastUsed(found.id).catch(() => undefined);
-    return { actor: found.name, authMethod: 'admin_token', role: found.role, organizationIds: null };
+    return { actor: found.name, authMethod: 'admin_token', instanceRole: found.role, organizationRoles: new Map(), sessionId: null, userId: null };
   }
 
   /**

@@ -1,10 +1,10 @@
 import { ERROR_STATUS, ErrorCode } from '@airlock/contracts';
 import type { NewAuditEntry } from '@airlock/db';
-import type { HttpBindings } from '@hono/node-server';
 import type { Context, MiddlewareHandler } from 'hono';
 import type { z } from 'zod';
 import { AuditNote, auditChanges } from '../audit/audit-note.js';
-import { roleAllows, type AdminPrincipal, type AdminRole } from '../auth/admin-principal.js';
+import { clientAddress } from '../auth/admin-authentication.js';
+import { anyRoleAllows, authorize, describeRoles, type AdminPrincipal, type AdminRole } from '../auth/admin-principal.js';
 import { ApiError } from '../shared/api-error.js';
 import type { Logger } from '../shared/logger.js';
 import type { AppEnv } from './app-context.js';
@@ -41,8 +41,8 @@ export interface AdminOperationDeclaration<Body, Query, Path> {
   params?: z.ZodType<Path> & z.ZodObject;
   status?: 200 | 201 | 202 | 204;
   response?: z.ZodType;
-  /** The least role that may call it: reads `viewer`, changes `admin` unless said otherwise. */
-  role?: AdminRole;
+  /** The least role that may call it: reads `viewer`, changes `admin` unless said otherwise; `signed_in`: any caller (its own things). */
+  role?: AdminRole | 'signed_in';
   audit: AdminAudit;
   codes: ErrorCode[];
   handle: (context: Context<AppEnv>, input: AdminInput<Body, Query, Path>) => Promise<Response>;
@@ -55,30 +55,15 @@ export type DeclareAdminOperation = <Body = undefined, Query = undefined, Path =
 
 /** What admin operations need from the server: who a request is, which organization a slug names, the audit log. */
 export interface AdminGate {
-  /** The caller of a request (admin token or session); null when it has no valid credential. */
+  /**
+   * The caller of a request (admin token or console session); null when it has no valid credential. Throws an ApiError
+   * to refuse the request outright (a session's state-changing request from another origin).
+   */
   authenticate(context: Context<AppEnv>): Promise<AdminPrincipal | null>;
   /** The id of the live organization with this slug, or null. */
   organizationId(slug: string): Promise<string | null>;
   record(entry: NewAuditEntry): Promise<unknown>;
   logger: Logger;
-}
-
-/** The gate of a server's admin operations: admin tokens, its organizations, its audit log. */
-export function adminGate(services: {
-  adminTokens: { authenticate(token: string): Promise<AdminPrincipal | null> };
-  admin: { organization(slug?: string): Promise<{ id: string }> };
-  audit: { record(entry: NewAuditEntry): Promise<unknown> };
-  logger: Logger;
-}): AdminGate {
-  return {
-    authenticate: async (context) => {
-      const token = /^Bearer\s+(\S+)\s*$/i.exec(context.req.header('authorization') ?? '')?.[1];
-      return token === undefined ? null : services.adminTokens.authenticate(token);
-    },
-    organizationId: async (slug) => (await services.admin.organization(slug).catch(() => null))?.id ?? null,
-    record: (entry) => services.audit.record(entry),
-    logger: services.logger,
-  };
 }
 
 /**
@@ -89,13 +74,14 @@ export function adminDeclarer(gate: AdminGate): DeclareAdminOperation {
   return (declaration) => {
     const { status = 200, response, codes, operationId, summary, description, rawBody, audit, role, handle, ...route } = declaration;
     const needed = role ?? (route.method === 'get' ? 'viewer' : 'admin');
+    const source = organizationSource(declaration);
     return operation({
       ...route,
-      middleware: [guard(gate, { method: route.method, needed, audit, organizationFrom: organizationSource(declaration) })],
+      middleware: [guard(gate, { method: route.method, needed, audit, organizationFrom: source })],
       document: {
         operationId,
         summary,
-        description: [description, `Needs the ${needed} role.`].filter(Boolean).join(' '),
+        description: [description, needed === 'signed_in' ? 'Any signed-in caller.' : `Needs the ${needed} role.`].filter(Boolean).join(' '),
         tags: ['Admin'],
         security: adminSecurity,
         requestParams: { header: commonRequestHeaders },
@@ -109,12 +95,22 @@ export function adminDeclarer(gate: AdminGate): DeclareAdminOperation {
           ...errors(ErrorCode.unauthorized, ErrorCode.forbidden, ErrorCode.validationError, ErrorCode.notFound, ...codes),
         },
       },
-      handle: (context, input) => {
+      handle: async (context, input) => {
         const note = context.get('auditNote');
+        const principal = context.get('adminPrincipal');
         const named = (input.body as { organization?: unknown } | undefined)?.organization;
         if (typeof named === 'string') note.organizationSlug = named;
         if (typeof input.body === 'object' && input.body !== null) note.body = input.body;
-        return handle(context, { ...input, principal: context.get('adminPrincipal'), audit: note });
+        const slug = organizationSlug(context, note, source);
+        const organization = slug === undefined ? null : { id: await gate.organizationId(slug), slug };
+        if (organization?.id) note.organizationId ??= organization.id;
+        try {
+          if (needed !== 'signed_in') authorize(principal, { action: audit.action, needed, organization });
+        } catch (error) {
+          note.denied = true;
+          throw error;
+        }
+        return handle(context, { ...input, principal, audit: note });
       },
     });
   };
@@ -134,25 +130,27 @@ function organizationSlug(context: Context<AppEnv>, note: AuditNote, source: Org
   return source === 'query' ? (context.req.query('organization') ?? 'default') : undefined;
 }
 
-function guard(
-  gate: AdminGate,
-  operation: { method: string; needed: AdminRole; audit: AdminAudit; organizationFrom: OrganizationSource },
-): MiddlewareHandler<AppEnv> {
+function guard(gate: AdminGate, operation: { method: string; needed: AdminRole | 'signed_in'; audit: AdminAudit; organizationFrom: OrganizationSource }): MiddlewareHandler<AppEnv> {
   return async (context, next) => {
     const note = new AuditNote();
     context.set('auditNote', note);
-    const principal = await gate.authenticate(context);
+    let principal: AdminPrincipal | null = null;
     let refusal: ApiError | undefined;
-    if (!principal) {
-      refusal = ApiError.unauthorized('admin endpoints need Authorization: Bearer <admin token>, or a console session');
-    } else if (!roleAllows(principal.role, operation.needed)) {
-      refusal = ApiError.forbidden(`${operation.audit.action} needs the ${operation.needed} role; ${principal.actor} has the ${principal.role} role`);
-    } else {
+    try {
+      principal = await gate.authenticate(context);
+      if (!principal) refusal = ApiError.unauthorized('admin endpoints need Authorization: Bearer <admin token>, or a console session');
+      // Before the input is read: a role that allows this nowhere is refused whatever the request says.
+      else if (operation.needed !== 'signed_in' && !anyRoleAllows(principal, operation.needed)) refusal = ApiError.forbidden(`${operation.audit.action} needs the ${operation.needed} role; ${principal.actor} has ${describeRoles(principal)}`);
+    } catch (error) {
+      if (!(error instanceof ApiError)) throw error;
+      refusal = error;
+    }
+    if (principal && !refusal) {
       context.set('adminPrincipal', principal);
       await next();
     }
     const statusCode = refusal ? ERROR_STATUS[refusal.code] : context.res.status;
-    if (refusal !== undefined || operation.method !== 'get' || operation.audit.always === true || note.record) {
+    if (refusal !== undefined || note.denied || operation.method !== 'get' || operation.audit.always === true || note.record) {
       await recordEntry(gate, context, {
         principal,
         audit: operation.audit,
@@ -165,6 +163,9 @@ function guard(
     if (refusal) throw refusal;
   };
 }
+
+/** Path parameters that name an operation's target, in the order they are looked for. */
+const TARGET_PARAMETERS = ['name', 'id', 'connector', 'user_id', 'slug'];
 
 async function recordEntry(
   gate: AdminGate,
@@ -179,22 +180,21 @@ async function recordEntry(
   },
 ): Promise<void> {
   const { principal, audit, note, statusCode } = call;
-  const outcome = statusCode === 401 || statusCode === 403 ? 'denied' : statusCode >= 400 ? 'failure' : 'success';
+  const outcome = note.denied || statusCode === 401 || statusCode === 403 ? 'denied' : statusCode >= 400 ? 'failure' : 'success';
   // A caller without credentials does not get to write into an organization's chain.
   const slug = principal === null ? undefined : organizationSlug(context, note, call.organizationFrom);
   const orgId = note.organizationId ?? (slug === undefined ? null : await gate.organizationId(slug));
-  const socket = (context.env as Partial<HttpBindings> | undefined)?.incoming?.socket;
   await gate.record({
     orgId,
     actor: principal?.actor ?? 'anonymous',
     authMethod: principal?.authMethod ?? 'none',
     action: audit.action,
     targetType: audit.target,
-    targetId: note.targetId ?? context.req.param('name') ?? context.req.param('id') ?? context.req.param('connector') ?? context.req.param('slug') ?? null,
+    targetId: note.targetId ?? TARGET_PARAMETERS.map((name) => context.req.param(name)).find((value) => value !== undefined) ?? null,
     outcome,
     reason: outcome === 'success' ? null : call.error instanceof ApiError ? call.error.message : `HTTP ${statusCode}`,
     changes: note.changes ?? (note.body === undefined ? null : auditChanges(undefined, note.body)),
-    ip: socket?.remoteAddress ?? null,
+    ip: clientAddress(context),
     userAgent: context.req.header('user-agent')?.slice(0, 512) ?? null,
     requestId: context.get('requestId') ?? null,
   });

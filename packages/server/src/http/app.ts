@@ -8,8 +8,14 @@ import { ApiError } from '../shared/api-error.js';
 import type { AdminService } from '../admin/admin-service.js';
 import { auditOperations } from '../audit/audit-operations.js';
 import type { AuditService } from '../audit/audit-service.js';
+import { adminGate } from '../auth/admin-authentication.js';
 import { adminTokenOperations } from '../auth/admin-token-operations.js';
 import type { AdminTokenService } from '../auth/admin-token-service.js';
+import { identityOperations } from '../auth/identity-operations.js';
+import type { IdentityService } from '../auth/identity-service.js';
+import type { OidcSignIn } from '../auth/oidc-sign-in.js';
+import type { SessionService } from '../auth/session-service.js';
+import { signInOperations } from '../auth/sign-in-operations.js';
 import type { ApiKeyService } from '../auth/api-key-service.js';
 import type { BackgroundExecutions } from '../executions/background-executions.js';
 import type { ExecutionService } from '../executions/execution-service.js';
@@ -29,7 +35,7 @@ import type { AppEnv } from './app-context.js';
 import { errorResponse } from './errors.js';
 import { bodyDeadline } from './body-deadline.js';
 import { refuseExcessConnections, type ConnectionsPerAddress } from './connection-limit.js';
-import { adminDeclarer, adminGate } from './admin-operation.js';
+import { adminDeclarer } from './admin-operation.js';
 import { authenticate, limitBody, requestId } from './middleware.js';
 import { createOpenApiDocument, type OpenApiDocument } from './openapi/openapi-document.js';
 import { openApiPaths, serveOperations, type Operation } from './operation.js';
@@ -42,6 +48,10 @@ export interface AppServices {
   admin: AdminService;
   adminTokens: AdminTokenService;
   audit: AuditService;
+  sessions: SessionService;
+  identity: IdentityService;
+  /** Absent when no OIDC provider is configured. */
+  oidc: OidcSignIn | undefined;
   storage: StorageService;
   connectors: ConnectorService;
   images: ImageService;
@@ -91,7 +101,8 @@ export function createApp(services: AppServices): Hono<AppEnv> {
   );
   app.use('/v1/*', authenticate(services.apiKeys, services.rateLimits));
   let document: OpenApiDocument | undefined;
-  const declareAdmin = adminDeclarer(adminGate(services));
+  const origins = { publicUrl: services.publicUrl, corsOrigins: services.corsOrigins };
+  const declareAdmin = adminDeclarer(adminGate({ ...services, origins }));
   const operations: Operation[] = [
     ...executionOperations(services.executions, services.background),
     ...threadOperations(services.threads),
@@ -99,6 +110,8 @@ export function createApp(services: AppServices): Hono<AppEnv> {
     ...mcpOperations(services),
     ...adminOperations(services.admin, declareAdmin),
     ...adminTokenOperations(services.adminTokens, declareAdmin),
+    ...identityOperations({ identity: services.identity, sessions: services.sessions, organizations: services.admin }, declareAdmin),
+    ...signInOperations({ ...services, origins }),
     ...auditOperations(services.audit, services.admin, declareAdmin),
     ...storageOperations(services.storage, declareAdmin),
     ...connectorOperations(services.connectors, declareAdmin),

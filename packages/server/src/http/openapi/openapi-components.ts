@@ -5,6 +5,7 @@ import type { ZodOpenApiOperationObject, ZodOpenApiResponseObject, ZodOpenApiRes
 /** Security scheme names, as operations refer to them. */
 export const API_KEY = 'apiKey';
 export const ADMIN_TOKEN = 'adminToken';
+export const CONSOLE_SESSION = 'consoleSession';
 
 export const securitySchemes = {
   [API_KEY]: {
@@ -17,13 +18,22 @@ export const securitySchemes = {
     type: 'http',
     scheme: 'bearer',
     description:
-      'The admin token (`AIRLOCK_ADMIN_TOKEN`, or the file `<data dir>/admin-token`): `Authorization: Bearer <token>`. ' +
+      'An admin token: `Authorization: Bearer <token>`. The first is `AIRLOCK_ADMIN_TOKEN` or the file ' +
+      '`<data dir>/admin-token` (the token `bootstrap`); owners make more with POST /admin/v1/admin-tokens. ' +
       'Sandbox API keys are never accepted here.',
+  },
+  [CONSOLE_SESSION]: {
+    type: 'apiKey',
+    in: 'cookie',
+    name: 'airlock_session',
+    description:
+      'A console session, from signing in at /auth/oidc/login (or the bootstrap owner\'s one-time link). Requests that ' +
+      'change something must carry this server\'s Origin.',
   },
 } as const;
 
 export const apiKeySecurity = [{ [API_KEY]: [] }];
-export const adminSecurity = [{ [ADMIN_TOKEN]: [] }];
+export const adminSecurity: Array<Record<string, string[]>> = [{ [ADMIN_TOKEN]: [] }, { [CONSOLE_SESSION]: [] }];
 
 const decimal = z.string().regex(/^[0-9]+$/);
 
