@@ -81,7 +81,7 @@ describe('GET /openapi.json', () => {
     ]) {
       expect(components.schemas[name], name).toMatchObject({ type: 'object', additionalProperties: false });
     }
-    expect(Object.keys(components.securitySchemes).sort()).toEqual(['adminToken', 'apiKey']);
+    expect(Object.keys(components.securitySchemes).sort()).toEqual(['adminToken', 'apiKey', 'consoleSession']);
   });
 
   it('documents network allowlists on sandbox configs, API keys and execution records', async () => {

@@ -86,6 +86,16 @@ describe('the README quickstart on a fresh clone', () => {
       body: JSON.stringify({ code: 'print(6*7)' }),
     });
     expect(await response.json()).toMatchObject({ stdout: '42\n', exit_code: 0 });
+
+    // The console sign-in link it prints signs the owner in once.
+    const link = /Console sign-in for the owner \(owner@airlock\.local; works once, until \S+\):\n {2}(http:\/\/\S+)/.exec(output)?.[1];
+    expect(link, output).toMatch(/\/auth\/link\/[A-Za-z0-9_-]{43}$/);
+    const signedIn = await fetch(link ?? '', { method: 'POST', redirect: 'manual' });
+    expect(signedIn.status).toBe(302);
+    const session = /airlock_session=([^;]+)/.exec(signedIn.headers.getSetCookie().join())?.[1];
+    const me = await fetch(`${url}/admin/v1/me`, { headers: { cookie: `airlock_session=${session}` } });
+    expect(await me.json()).toMatchObject({ actor: 'owner@airlock.local', instance_role: 'owner' });
+    expect((await fetch(link ?? '', { method: 'POST', redirect: 'manual' })).status).toBe(403);
   });
 
   it('SIGTERM to the npx process stops the server: no process, sandbox, mount or cgroup is left', async () => {

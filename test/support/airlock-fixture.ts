@@ -50,13 +50,15 @@ export async function startAirlock(
     dataDirectory?: string;
     /** Where the server logs; nowhere by default. */
     logger?: Logger;
+    /** The port to listen on (one the test reserved, e.g. for a redirect URL registered before start); a free one by default. */
+    port?: number;
   } = {},
 ): Promise<AirlockFixture> {
   const dataDirectory = options.dataDirectory ?? (await mkdtemp(join(tmpdir(), 'airlock-test-')));
   const apiKey = options.environment?.AIRLOCK_BOOTSTRAP_API_KEY ?? testApiKey();
   const sandboxUid = testSandboxUid();
   const config = loadConfig(
-    { host: '127.0.0.1', port: 0, dataDirectory },
+    { host: '127.0.0.1', port: options.port ?? 0, dataDirectory },
     {
       AIRLOCK_IMAGES_DIR: inject('imagesDirectory'),
       // Sandboxes reach no network unless a test turns it on and points it at its own test hosts.

@@ -1,12 +1,12 @@
 import { execFile, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { appendFile, chown, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
 import { systemUserIds } from './namespace-server.js';
+import { freePort } from './free-port.js';
 
 const runFile = promisify(execFile);
 
@@ -41,17 +41,6 @@ function commandAsServerUser(executable: string, args: string[]): [string, strin
 async function run(executable: string, args: string[]): Promise<void> {
   const [command, commandArgs] = commandAsServerUser(executable, args);
   await runFile(command, commandArgs, { timeout: 120_000 });
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address !== null ? resolve(address.port) : reject()));
-    });
-  });
 }
 
 async function createTestDatabase(port: number): Promise<void> {
