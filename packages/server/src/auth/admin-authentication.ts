@@ -86,6 +86,11 @@ export function clearBrowserCookie(context: Context<AppEnv>, name: string, path:
   deleteCookie(context, name, { path, httpOnly: true, sameSite: 'Lax', secure: secureCookie(context) });
 }
 
+/** Where a request came from, as audit entries and sessions record it. */
+export function requestSource(context: Context<AppEnv>): { ip: string | null; userAgent: string | null; requestId: string | null } {
+  return { ip: clientAddress(context), userAgent: context.req.header('user-agent')?.slice(0, 512) ?? null, requestId: context.get('requestId') ?? null };
+}
+
 /** The client's address, as its connection gives it. */
 export function clientAddress(context: Context<AppEnv>): string | null {
   return (context.env as Partial<HttpBindings> | undefined)?.incoming?.socket?.remoteAddress ?? null;

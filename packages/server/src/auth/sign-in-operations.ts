@@ -12,7 +12,7 @@ import {
   SESSION_COOKIE,
   authenticateAdmin,
   clearBrowserCookie,
-  clientAddress,
+  requestSource,
   requireSameOrigin,
   setBrowserCookie,
   type SessionOrigins,
@@ -65,16 +65,15 @@ export function signInOperations(services: SignInServices): Operation[] {
         authMethod: 'session',
         targetType: 'user',
         changes: null,
-        ip: clientAddress(context),
-        userAgent: context.req.header('user-agent')?.slice(0, 512) ?? null,
-        requestId: context.get('requestId') ?? null,
+        ...requestSource(context),
         ...entry,
       })
       .catch(() => undefined);
 
   /** Starts a session for `user` and sends the browser on to `returnTo`. */
   const signedIn = async (context: Context<AppEnv>, user: User, method: 'oidc' | 'link', returnTo: string) => {
-    const { secret } = await sessions.start(user, { method, ip: clientAddress(context), userAgent: context.req.header('user-agent') ?? null });
+    const { ip, userAgent } = requestSource(context);
+    const { secret } = await sessions.start(user, { method, ip, userAgent });
     setBrowserCookie(context, SESSION_COOKIE, secret, { path: '/', maxAgeSeconds: sessions.times.maxSeconds });
     await audit(context, { action: 'auth.sign_in', outcome: 'success', reason: null, actor: user.email, targetId: user.id });
     context.header('Cache-Control', 'no-store');

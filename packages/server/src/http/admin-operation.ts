@@ -3,7 +3,7 @@ import type { NewAuditEntry } from '@airlock/db';
 import type { Context, MiddlewareHandler } from 'hono';
 import type { z } from 'zod';
 import { AuditNote, auditChanges } from '../audit/audit-note.js';
-import { clientAddress } from '../auth/admin-authentication.js';
+import { requestSource } from '../auth/admin-authentication.js';
 import { anyRoleAllows, authorize, describeRoles, type AdminPrincipal, type AdminRole } from '../auth/admin-principal.js';
 import { ApiError } from '../shared/api-error.js';
 import type { Logger } from '../shared/logger.js';
@@ -194,8 +194,6 @@ async function recordEntry(
     outcome,
     reason: outcome === 'success' ? null : call.error instanceof ApiError ? call.error.message : `HTTP ${statusCode}`,
     changes: note.changes ?? (note.body === undefined ? null : auditChanges(undefined, note.body)),
-    ip: clientAddress(context),
-    userAgent: context.req.header('user-agent')?.slice(0, 512) ?? null,
-    requestId: context.get('requestId') ?? null,
+    ...requestSource(context),
   });
 }
