@@ -207,3 +207,11 @@ export const CreatedAdminTokenResponse = AdminTokenSummary.extend({
   token: z.string().describe('the whole token: shown once, never stored'),
 });
 export type CreatedAdminTokenResponse = z.infer<typeof CreatedAdminTokenResponse>;
+
+export const EraseOrganizationRequest = z.strictObject({
+  confirm: Text.describe("the organization's slug again: erasing cannot be undone"),
+});
+export const EraseOrganizationResponse = z.object({
+  erased: z.record(z.string(), z.number().int()).describe('how many of each kind of thing went'),
+  volume_files_removed: z.boolean().describe("false when the volumes' files could not be removed (logged; remove them by hand)"),
+});

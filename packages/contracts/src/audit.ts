@@ -43,7 +43,9 @@ export type AuditEntry = z.infer<typeof AuditEntry>;
 export const AUDIT_PAGE_LIMIT = { default: 100, max: 1000 } as const;
 
 export const AuditQuery = z.strictObject({
-  organization: OrganizationSlug.optional().describe("the organization's entries; the default organization when absent"),
+  organization: OrganizationSlug.optional().describe(
+    "the organization's entries, by slug, or by id (`org_...`, also for a deleted or erased one); the default organization when absent",
+  ),
   instance: z
     .enum(['true', 'false'])
     .optional()

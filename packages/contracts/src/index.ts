@@ -97,6 +97,8 @@ export {
   AdminTokenSummary,
   AdminTokenListResponse,
   CreatedAdminTokenResponse,
+  EraseOrganizationRequest,
+  EraseOrganizationResponse,
 } from './admin.js';
 export {
   NETWORK_MODES,

@@ -417,4 +417,15 @@ export class ExecutionRepository {
     );
     return rows.map((row) => ({ traceId: row.trace_id, orgId: row.org_id }));
   }
+
+  /** An organization's executions oldest first, `limit` of them after `afterTraceId`'s (for exports). */
+  async listForOrganization(orgId: string, options: { after?: { createdAt: Date; traceId: string }; limit: number }): Promise<Execution[]> {
+    const rows = await this.#database.query<ExecutionRow>(
+      `SELECT ${SELECT_LIST} FROM executions
+       WHERE org_id = $1 AND ($2::timestamptz IS NULL OR (created_at, trace_id) > ($2, $3))
+       ORDER BY created_at, trace_id LIMIT $4`,
+      [orgId, options.after?.createdAt ?? null, options.after?.traceId ?? null, options.limit],
+    );
+    return rows.map(toExecution);
+  }
 }

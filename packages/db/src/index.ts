@@ -88,3 +88,4 @@ export { AdminTokenRepository, type AdminRole, type AdminToken, type NewAdminTok
 export { grantApplicationRole } from './application-role.js';
 export { UserRepository, type Member, type Membership, type RoleSource, type User } from './user-repository.js';
 export { SessionRepository, type Session, type SessionMethod, type SignInFlow } from './session-repository.js';
+export { eraseOrganization } from './organization-erasure.js';

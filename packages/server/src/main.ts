@@ -30,6 +30,7 @@ import { runtimeOptions } from './runtime-options.js';
 import { startThreadStorage } from './threads/thread-storage.js';
 import { recoverPreviousRun } from './recover-previous-run.js';
 import { createApp } from './http/app.js';
+import { AccountService } from './admin/account-service.js';
 import { AdminService } from './admin/admin-service.js';
 import { AuditService } from './audit/audit-service.js';
 import { AdminTokenService } from './auth/admin-token-service.js';
@@ -183,6 +184,19 @@ export async function startServer(options: {
     const sessions = new SessionService({ sessions: sessionRepository, users, times: config.sessions });
     const organizationId = async (slug: string) => (await organizations.getBySlug(slug))?.id ?? null;
     const oidc = config.oidc && new OidcSignIn({ settings: config.oidc, flows: sessionRepository, users, organizationId });
+    const identity = new IdentityService({ users, organizations, sessions });
+    const accounts = new AccountService({
+      database,
+      admin,
+      connectors,
+      storage: storageService,
+      identity,
+      executions,
+      audit,
+      removeVolumeFiles: (orgId, budgetMs) => volumes.removeOrganization(orgId, budgetMs),
+      forgetCached: () => keyService.forgetCachedPrincipals(),
+      logger,
+    });
     const app = createApp({
       apiKeys: keyService,
       executions: executionService,
@@ -203,7 +217,8 @@ export async function startServer(options: {
       adminTokens,
       audit,
       sessions,
-      identity: new IdentityService({ users, organizations, sessions }),
+      identity,
+      accounts,
       oidc,
       storage: storageService,
       connectors,

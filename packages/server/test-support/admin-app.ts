@@ -1,9 +1,13 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import {
   AdminTokenRepository,
   AuditRepository,
   ConnectorRepository,
   ApiKeyRepository,
+  ExecutionRepository,
   ImageRepository,
   OrganizationRepository,
   SandboxConfigRepository,
@@ -17,6 +21,8 @@ import {
 } from '@airlock/db';
 import { DEFAULT_RCLONE_PATH } from '@airlock/storage';
 import { Hono } from 'hono';
+import { accountOperations } from '../src/admin/account-operations.js';
+import { AccountService } from '../src/admin/account-service.js';
 import { adminOperations } from '../src/admin/admin-operations.js';
 import { auditOperations } from '../src/audit/audit-operations.js';
 import { AuditService } from '../src/audit/audit-service.js';
@@ -33,7 +39,7 @@ import { ApiKeyService } from '../src/auth/api-key-service.js';
 import type { AppEnv } from '../src/http/app-context.js';
 import { errorResponse } from '../src/http/errors.js';
 import { requestId } from '../src/http/middleware.js';
-import { serveOperations } from '../src/http/operation.js';
+import { serveOperations, type Operation } from '../src/http/operation.js';
 import { createJsonLogger } from '../src/shared/logger.js';
 import { SecretBox } from '../src/shared/secret-box.js';
 import { StorageService } from '../src/storage/storage-service.js';
@@ -70,6 +76,10 @@ export async function startAdminApp(options: { rclone?: string; connectorTester?
   request(path: string, init: RequestInit): Promise<Response>;
   answers: string[];
   logLines: string[];
+  /** Where the erasure removes volume files from: `<directory>/<organization id>`. */
+  volumeDirectory: string;
+  /** The operations it serves. */
+  operations: Operation[];
   close(): Promise<void>;
 }> {
   const testDatabase = await startTestDatabase();
@@ -112,17 +122,32 @@ export async function startAdminApp(options: { rclone?: string; connectorTester?
   const identity = new IdentityService({ users, organizations: new OrganizationRepository(database), sessions });
   const origins = { publicUrl: undefined, corsOrigins: [] };
   const declare = adminDeclarer(adminGate({ adminTokens, sessions, admin, audit, origins, logger }));
+  const volumeDirectory = await mkdtemp(join(tmpdir(), 'airlock-volumes-'));
+  const accounts = new AccountService({
+    database,
+    admin,
+    connectors,
+    storage,
+    identity,
+    executions: new ExecutionRepository(database),
+    audit,
+    removeVolumeFiles: (orgId) => rm(join(volumeDirectory, orgId), { recursive: true, force: true }),
+    forgetCached: () => keys.forgetCachedPrincipals(),
+    logger,
+  });
   const app = new Hono<AppEnv>();
   app.use('*', requestId);
-  serveOperations(app, [
+  const operations = [
     ...adminOperations(admin, declare),
+    ...accountOperations(accounts, declare),
     ...adminTokenOperations(adminTokens, declare),
     ...auditOperations(audit, admin, declare),
     ...identityOperations({ identity, sessions, organizations: admin }, declare),
     ...signInOperations({ sessions, oidc: undefined, adminTokens, audit, origins }),
     ...storageOperations(storage, declare),
     ...connectorOperations(connectors, declare),
-  ]);
+  ];
+  serveOperations(app, operations);
   app.onError((error, context) => errorResponse(context, error, logger));
   const request = async (path: string, init: RequestInit) => app.request(path, init);
   return {
@@ -146,6 +171,11 @@ export async function startAdminApp(options: { rclone?: string; connectorTester?
     },
     answers,
     logLines,
-    close: () => testDatabase.close(),
+    volumeDirectory,
+    operations,
+    close: async () => {
+      await testDatabase.close();
+      await rm(volumeDirectory, { recursive: true, force: true });
+    },
   };
 }

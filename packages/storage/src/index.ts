@@ -15,6 +15,7 @@ export {
   type StorageSync,
 } from './bucket-mounts.js';
 export { testConnection, type ConnectionTestOptions, type ConnectionTestResult } from './connection-check.js';
+export { remotePurge } from './remote-purge.js';
 export { remoteSize } from './remote-size.js';
 export { LocalBlobStore } from './local-blob-store.js';
 export { S3BlobStore, type S3BlobStoreOptions } from './s3-blob-store.js';

@@ -124,8 +124,8 @@ function apiKeyOperations(declare: DeclareAdminOperation, admin: AdminService): 
       status: 201,
       response: CreatedApiKeyResponse,
       codes: BODY_ERRORS,
-      handle: async (context, { body, audit }) => {
-        const created = await admin.createKey(body);
+      handle: async (context, { query, body, audit }) => {
+        const created = await admin.createKey({ ...body, organization: body.organization ?? query.organization });
         audit.describe({ targetId: created.id, after: created });
         return context.json(created, 201);
       },
@@ -193,9 +193,9 @@ function sandboxOperations(declare: DeclareAdminOperation, admin: AdminService):
       status: 201,
       response: SandboxSummary,
       codes: [...BODY_ERRORS, ErrorCode.conflict],
-      handle: async (context, { body, audit }) => {
+      handle: async (context, { query, body, audit }) => {
         const { name, organization, ...settings } = body;
-        const created = await admin.createSandbox(name, settings, organization);
+        const created = await admin.createSandbox(name, settings, organization ?? query.organization);
         audit.describe({ targetId: created.name, after: created });
         return context.json(created, 201);
       },

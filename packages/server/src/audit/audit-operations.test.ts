@@ -131,6 +131,33 @@ describe('one audit entry per change', () => {
   });
 });
 
+describe('every change is recorded', () => {
+  it('each admin operation that changes something writes exactly one entry, even when it fails', async () => {
+    const changes = adminApp.operations.filter((operation) => operation.path.startsWith('/admin/') && operation.method !== 'get');
+    expect(changes.length).toBeGreaterThan(30);
+    const actions = new Set<string>();
+    let instanceAdded: AuditEntry[] = [];
+    let status = 0;
+    for (const operation of changes) {
+      const path = operation.path.replace(/\{[a-z_]+\}/g, 'nonexistent');
+      // In the default organization's chain, or the instance's for what acts on no organization.
+      const inOrganization = await entriesOf(async () => {
+        const inInstance = await entriesOf(async () => {
+          status = (await call(operation.method.toUpperCase(), path, operation.document.requestBody ? {} : undefined)).status;
+        }, '?instance=true');
+        instanceAdded = inInstance;
+      });
+      const added = [...inOrganization, ...instanceAdded];
+      expect(added, `${operation.method} ${operation.path}`).toHaveLength(1);
+      // Nothing is named "nonexistent" and `{}` is no valid body but for a verification of every chain.
+      expect(added[0]).toMatchObject({ actor: 'bootstrap', outcome: status >= 400 ? 'failure' : 'success' });
+      actions.add(added[0]?.action ?? '');
+    }
+    // One action per operation: the log tells them apart.
+    expect(actions.size).toBe(changes.length);
+  });
+});
+
 describe('refused calls', () => {
   it('a call without a valid token is denied and recorded in the instance chain as anonymous', async () => {
     const added = await entriesOf(async () => {
@@ -176,7 +203,9 @@ describe('reading and verifying', () => {
     expect(pages.filter((entry) => entry.action !== 'audit.read')).toEqual([...all].reverse().filter((entry) => entry.action !== 'audit.read'));
     expect(all.at(-1)).toMatchObject({ action: 'audit.read', outcome: 'success' });
     const failures = await call('GET', '/admin/v1/audit?outcome=failure&action=sandbox');
-    expect((failures.body.entries as AuditEntry[]).map((entry) => entry.action)).toEqual(['sandbox.create', 'sandbox.delete']);
+    const failed = failures.body.entries as AuditEntry[];
+    expect(failed.every((entry) => entry.outcome === 'failure' && entry.action.startsWith('sandbox.'))).toBe(true);
+    expect(failed.map((entry) => entry.action)).toEqual(expect.arrayContaining(['sandbox.create', 'sandbox.delete']));
     expect(await call('GET', '/admin/v1/audit?cursor=bogus')).toMatchObject({ status: 400, body: { message: expect.stringMatching(/^cursor: /) } });
   });
 

@@ -1,5 +1,6 @@
 import { AUDIT_PAGE_LIMIT, AuditPage, AuditQuery, AuditVerifyRequest, AuditVerifyResponse, INSTANCE_AUDIT_CHAIN } from '@airlock/contracts';
-import type { AuditEntry, AuditFilter } from '@airlock/db';
+import type { AuditFilter } from '@airlock/db';
+import { jsonLinesResponse, mapped } from '../http/json-lines.js';
 import type { DeclareAdminOperation } from '../http/admin-operation.js';
 import type { Operation } from '../http/operation.js';
 import type { AuditService } from './audit-service.js';
@@ -13,8 +14,12 @@ export function auditOperations(
   organizations: { organization(slug?: string): Promise<{ id: string }> },
   declare: DeclareAdminOperation,
 ): Operation[] {
-  const chainOf = async (query: { organization?: string | undefined; instance?: 'true' | 'false' | undefined }): Promise<string> =>
-    query.instance === 'true' ? INSTANCE_AUDIT_CHAIN : (await organizations.organization(query.organization)).id;
+  // An organization id (`org_...`) names the chain of an organization that may be deleted or erased since.
+  const chainOf = async (query: { organization?: string | undefined; instance?: 'true' | 'false' | undefined }): Promise<string> => {
+    if (query.instance === 'true') return INSTANCE_AUDIT_CHAIN;
+    if (query.organization?.startsWith('org_')) return query.organization;
+    return (await organizations.organization(query.organization)).id;
+  };
   return [
     declare({
       method: 'get',
@@ -43,7 +48,7 @@ export function auditOperations(
         if ((context.req.header('accept') ?? '').includes(NDJSON)) {
           note.record = true;
           note.describe({ extra: { export: { ...query, cursor: undefined, limit: undefined } } });
-          return new Response(exportStream(audit.export(filter)), { headers: { 'Content-Type': NDJSON, 'Cache-Control': 'no-store' } });
+          return jsonLinesResponse(mapped(audit.export(filter), auditEntryBody));
         }
         const page = await audit.page(filter, { limit: query.limit ?? AUDIT_PAGE_LIMIT.default, ...(query.cursor !== undefined && { cursor: query.cursor }) });
         return context.json({ entries: page.entries.map(auditEntryBody), next_cursor: page.nextCursor });
@@ -72,18 +77,4 @@ export function auditOperations(
       },
     }),
   ];
-}
-
-function exportStream(entries: AsyncGenerator<AuditEntry>): ReadableStream<Uint8Array> {
-  const encoder = new TextEncoder();
-  return new ReadableStream({
-    async pull(controller) {
-      const next = await entries.next();
-      if (next.done) controller.close();
-      else controller.enqueue(encoder.encode(`${JSON.stringify(auditEntryBody(next.value))}\n`));
-    },
-    async cancel() {
-      await entries.return(undefined);
-    },
-  });
 }

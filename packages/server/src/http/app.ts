@@ -5,6 +5,8 @@ import { executionOperations } from '../executions/execution-operations.js';
 import { fileOperations } from '../files/file-operations.js';
 import { mcpOperations } from '../mcp/mcp-operations.js';
 import { ApiError } from '../shared/api-error.js';
+import { accountOperations } from '../admin/account-operations.js';
+import type { AccountService } from '../admin/account-service.js';
 import type { AdminService } from '../admin/admin-service.js';
 import { auditOperations } from '../audit/audit-operations.js';
 import type { AuditService } from '../audit/audit-service.js';
@@ -50,6 +52,7 @@ export interface AppServices {
   audit: AuditService;
   sessions: SessionService;
   identity: IdentityService;
+  accounts: AccountService;
   /** Absent when no OIDC provider is configured. */
   oidc: OidcSignIn | undefined;
   storage: StorageService;
@@ -109,6 +112,7 @@ export function createApp(services: AppServices): Hono<AppEnv> {
     ...fileOperations(services.files, services.publicUrl),
     ...mcpOperations(services),
     ...adminOperations(services.admin, declareAdmin),
+    ...accountOperations(services.accounts, declareAdmin),
     ...adminTokenOperations(services.adminTokens, declareAdmin),
     ...identityOperations({ identity: services.identity, sessions: services.sessions, organizations: services.admin }, declareAdmin),
     ...signInOperations({ ...services, origins }),

@@ -1,6 +1,6 @@
-import { chown, mkdir } from 'node:fs/promises';
+import { chown, mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { rcloneRemote, rcloneRemotePath, remoteSize, type BucketMountLease, type BucketMounts, type StorageConnection } from '@airlock/storage';
+import { rcloneRemote, rcloneRemotePath, remotePurge, remoteSize, type BucketMountLease, type BucketMounts, type StorageConnection } from '@airlock/storage';
 import { measureDirectory } from './directory-usage.js';
 
 /** The sandbox user on the host. */
@@ -76,6 +76,14 @@ export class VolumeStore {
     if (!bucket) return measureDirectory(join(directory, organizationId, volumeId), budgetMs);
     const remote = rcloneRemote('bucket', bucket.connection);
     return remoteSize({ rclone, remote, prefix: this.#prefix(organizationId, volumeId), timeoutMs: budgetMs });
+  }
+
+  /** Deletes every file of an organization's volumes: its directory here, or its objects in the server's bucket. */
+  async removeOrganization(organizationId: string, budgetMs: number): Promise<void> {
+    const { bucket, directory, rclone } = this.#options;
+    if (!bucket) return rm(join(directory, organizationId), { recursive: true, force: true });
+    const remote = rcloneRemote('bucket', bucket.connection);
+    await remotePurge({ rclone, remote, prefix: `${bucket.prefix}volumes/${organizationId}`, timeoutMs: budgetMs });
   }
 
   #prefix(organizationId: string, volumeId: string): string {
