@@ -257,7 +257,7 @@ describe('connectors', () => {
     expect(failed.body).toMatchObject({ status: 'failed', message: expect.stringMatching(/WRONGPASS|invalid/i) });
     for (const name of ['shop', 'docs', 'code', 'service']) {
       const result = await admin(`/admin/v1/connectors/${name}/test`, undefined);
-      expect(result.body, name).toMatchObject({ status: 'ok' });
+      expect(result.body, `${name}: ${JSON.stringify(result.body)}`).toMatchObject({ status: 'ok' });
     }
   });
 

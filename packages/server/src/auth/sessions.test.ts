@@ -127,6 +127,18 @@ describe('members and roles', () => {
   });
 });
 
+describe('sign-in through a provider', () => {
+  it('is 404 without one configured, and never sends the browser to another site afterwards', async () => {
+    const login = await adminApp.request('/auth/oidc/login', {});
+    expect(login.status).toBe(404);
+    expect(await login.json()).toMatchObject({ message: expect.stringMatching(/not configured here \(AIRLOCK_OIDC_ISSUER\)/) });
+    for (const returnTo of ['//evil.example/', '/\\evil.example', 'https://evil.example/', 'console']) {
+      const refused = await adminApp.request(`/auth/oidc/login?return_to=${encodeURIComponent(returnTo)}`, {});
+      expect(refused.status, returnTo).toBe(400);
+    }
+  });
+});
+
 describe('session lifetime', () => {
   it('sign-out ends the session and clears the cookie; a revoked, idle or expired session is refused', async () => {
     const link = await adminApp.sessions.bootstrapOwnerLink('owner@airlock.local');

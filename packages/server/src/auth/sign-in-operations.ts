@@ -28,9 +28,14 @@ const FLOW_COOKIE_PATH = '/auth/oidc';
 export const DEFAULT_RETURN_PATH = '/console/';
 
 const ReturnTo = z.object({
-  return_to: z.string().max(2048).optional().describe(`a path on this server to land on after signing in; default ${DEFAULT_RETURN_PATH}`),
+  return_to: z
+    .string()
+    .max(512)
+    .regex(/^\/(?![/\\])[\x21-\x7e]*$/, 'a path on this server, such as /console/executions')
+    .optional()
+    .describe(`a path on this server to land on after signing in; default ${DEFAULT_RETURN_PATH}`),
 });
-const LinkPath = z.object({ token: z.string().max(128).describe('the secret of the one-time link') });
+const LinkPath = z.object({ token: z.string().regex(/^[A-Za-z0-9_-]{1,128}$/, 'the secret of a sign-in link').describe('the secret of the one-time link') });
 
 export interface SignInServices {
   sessions: SessionService;
@@ -93,7 +98,7 @@ export function signInOperations(services: SignInServices): Operation[] {
       ),
       handle: async (context, { query }) => {
         if (!oidc) throw ApiError.notFound('sign-in through an identity provider is not configured here (AIRLOCK_OIDC_ISSUER); use the one-time link the server printed at start');
-        const begun = await oidc.begin(returnPath(query.return_to)).catch(unavailable);
+        const begun = await oidc.begin(query.return_to ?? DEFAULT_RETURN_PATH).catch(unavailable);
         setBrowserCookie(context, FLOW_COOKIE, begun.browserSecret, { path: FLOW_COOKIE_PATH, maxAgeSeconds: SIGN_IN_FLOW_SECONDS });
         context.header('Cache-Control', 'no-store');
         return context.redirect(begun.authorizationUrl.toString(), 302);
@@ -130,7 +135,7 @@ export function signInOperations(services: SignInServices): Operation[] {
         'showSignInLink',
         'The one-time sign-in link',
         'A page with one button that signs in (POST to the same URL): opening the link, or a preview of it, uses nothing up.',
-        { 200: { description: 'The page.', headers: commonHeaders, content: { 'text/html': { schema: { type: 'string' } } } } },
+        { 200: { description: 'The page.', headers: commonHeaders, content: { 'text/html': { schema: { type: 'string' } } } }, ...errors(ErrorCode.validationError) },
       ),
       handle: (context) =>
         context.html(
@@ -149,7 +154,7 @@ export function signInOperations(services: SignInServices): Operation[] {
         'useSignInLink',
         'Sign in with the one-time link',
         'Signs in the user the link was made for (the bootstrap owner) and uses the link up.',
-        { ...redirect(`Signed in: on to ${DEFAULT_RETURN_PATH}.`), ...errors(ErrorCode.forbidden) },
+        { ...redirect(`Signed in: on to ${DEFAULT_RETURN_PATH}.`), ...errors(ErrorCode.forbidden, ErrorCode.validationError) },
       ),
       handle: async (context, { params }) => {
         const user = await sessions.useLink(params.token);
@@ -189,13 +194,6 @@ export function signInOperations(services: SignInServices): Operation[] {
       },
     }),
   ];
-}
-
-/** A path of this server to land on: absolute path, never another origin (`//host`, `/\\host`). */
-function returnPath(requested: string | undefined): string {
-  if (requested === undefined) return DEFAULT_RETURN_PATH;
-  if (!/^\/(?![/\\])[\x21-\x7e]*$/.test(requested)) throw ApiError.validation('return_to: must be a path on this server, such as /console/executions');
-  return requested;
 }
 
 function unavailable(error: unknown): never {
