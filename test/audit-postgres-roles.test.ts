@@ -76,3 +76,21 @@ it("the server's role records and reads audit entries but cannot change, delete,
   const verified = await airlock.request<{ ok: boolean }>('/admin/v1/audit/verify', { method: 'POST', apiKey: airlock.adminToken, json: {} });
   expect(verified.body.ok).toBe(true);
 });
+
+it('a superuser who disables the triggers to change an entry is found by verification', async () => {
+  const superuser = new pg.Client({ connectionString: roleUrl('postgres') });
+  await superuser.connect();
+  try {
+    await superuser.query("SET session_replication_role = 'replica'");
+    const { rowCount } = await superuser.query("UPDATE audit_log SET actor = 'someone-else' WHERE action = 'sandbox.create' AND target_id = 'roles'");
+    expect(rowCount).toBe(1);
+  } finally {
+    await superuser.end();
+  }
+  const verified = await airlock.request<{ ok: boolean; chains: Array<{ ok: boolean; broken: { seq: number; reason: string } | null }> }>(
+    '/admin/v1/audit/verify',
+    { method: 'POST', apiKey: airlock.adminToken, json: {} },
+  );
+  expect(verified.body.ok).toBe(false);
+  expect(verified.body.chains.find((chain) => !chain.ok)?.broken).toEqual({ seq: expect.any(Number), reason: expect.stringMatching(/does not match its hash/) });
+});

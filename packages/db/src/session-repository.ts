@@ -142,4 +142,15 @@ export class SessionRepository {
     );
     return row?.user_id ?? null;
   }
+
+  /** Deletes sessions, sign-ins under way and links that ended more than `days` ago; returns how many sessions went. */
+  async deleteEnded(days: number): Promise<number> {
+    await this.#database.query('DELETE FROM sign_in_flows WHERE expires_at < now()');
+    await this.#database.query('DELETE FROM sign_in_links WHERE expires_at < now() - make_interval(days => $1)', [days]);
+    const rows = await this.#database.query(
+      'DELETE FROM sessions WHERE coalesce(revoked_at, expires_at) < now() - make_interval(days => $1) RETURNING id',
+      [days],
+    );
+    return rows.length;
+  }
 }

@@ -75,5 +75,10 @@ describe.each(BACKEND_KINDS)('users, memberships and sessions on %s', (kind) => 
     const token = randomBytes(32);
     await sessions.createLink({ tokenSha256: token, userId: user.id, expiresAt: new Date(Date.now() + 60_000) });
     expect(await Promise.all([sessions.useLink(token), sessions.useLink(token)])).toEqual(expect.arrayContaining([user.id, null]));
+
+    // Ended sessions are deleted once they ended long enough ago.
+    await database.query(`UPDATE sessions SET revoked_at = now() - interval '40 days' WHERE id = $1`, [session.id]);
+    expect(await sessions.deleteEnded(30)).toBe(1);
+    expect(await sessions.get(session.id)).toBeNull();
   });
 });

@@ -234,6 +234,7 @@ export async function startServer(options: {
     const sweeper = new RetentionSweeper({
       threads,
       executions: new ExecutionRetentionSweep({ executions, audit }),
+      sessions: sessionRepository,
       audit: {
         service: audit,
         retention: { days: async () => new Map([...(await organizations.auditRetentionDays()), [INSTANCE_CHAIN, config.instanceAuditRetentionDays]]) },

@@ -130,7 +130,14 @@ function organizationSlug(context: Context<AppEnv>, note: AuditNote, source: Org
   return source === 'query' ? (context.req.query('organization') ?? 'default') : undefined;
 }
 
-function guard(gate: AdminGate, operation: { method: string; needed: AdminRole | 'signed_in'; audit: AdminAudit; organizationFrom: OrganizationSource }): MiddlewareHandler<AppEnv> {
+/**
+ * Authenticates an admin request (401 without a credential, 403 when the caller's role allows the operation nowhere),
+ * runs it, and records its audit entry: for every change and every refusal, and reads that ask for it.
+ */
+function guard(
+  gate: AdminGate,
+  operation: { method: string; needed: AdminRole | 'signed_in'; audit: AdminAudit; organizationFrom: OrganizationSource },
+): MiddlewareHandler<AppEnv> {
   return async (context, next) => {
     const note = new AuditNote();
     context.set('auditNote', note);
@@ -140,7 +147,9 @@ function guard(gate: AdminGate, operation: { method: string; needed: AdminRole |
       principal = await gate.authenticate(context);
       if (!principal) refusal = ApiError.unauthorized('admin endpoints need Authorization: Bearer <admin token>, or a console session');
       // Before the input is read: a role that allows this nowhere is refused whatever the request says.
-      else if (operation.needed !== 'signed_in' && !anyRoleAllows(principal, operation.needed)) refusal = ApiError.forbidden(`${operation.audit.action} needs the ${operation.needed} role; ${principal.actor} has ${describeRoles(principal)}`);
+      else if (operation.needed !== 'signed_in' && !anyRoleAllows(principal, operation.needed)) {
+        refusal = ApiError.forbidden(`${operation.audit.action} needs the ${operation.needed} role; ${principal.actor} has ${describeRoles(principal)}`);
+      }
     } catch (error) {
       if (!(error instanceof ApiError)) throw error;
       refusal = error;
