@@ -2,6 +2,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createJsonLogger } from '../packages/server/src/index.js';
+import { allOrNone } from './support/all-or-none.js';
 import { startAirlock, type AirlockFixture, type ExecuteResult } from './support/airlock-fixture.js';
 import { createNetworkTopology, type NetworkTopology } from './support/network-topology.js';
 import { AZURITE_ACCOUNT, AZURITE_KEY, runRclone, startStorageEmulator, type StorageEmulator } from './support/storage-emulators.js';
@@ -114,11 +115,10 @@ function makeServiceAccount() {
 beforeAll(async () => {
   topology = await createNetworkTopology();
   const placement = (port: number) => ({ namespace: topology.namespaces.internet, address: topology.serverAddresses.internet, port });
-  [s3, gcs, azure] = await Promise.all([
-    startStorageEmulator('s3', placement(9000)),
-    startStorageEmulator('gcs', placement(4443)),
-    startStorageEmulator('azure', placement(10000)),
-  ]);
+  [s3, gcs, azure] = await allOrNone(
+    [startStorageEmulator('s3', placement(9000)), startStorageEmulator('gcs', placement(4443)), startStorageEmulator('azure', placement(10000))],
+    (emulator) => emulator.remove(),
+  );
   serviceAccount = makeServiceAccount();
   airlock = await startAirlock({
     environment: { AIRLOCK_NETWORK: 'on', AIRLOCK_NETWORK_SUBNET: '10.218', AIRLOCK_NETWORK_DNS: topology.dns },

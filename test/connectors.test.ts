@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createJsonLogger } from '../packages/server/src/index.js';
+import { allOrNone } from './support/all-or-none.js';
 import { startAirlock, testApiKey, testSandboxUid, type AirlockFixture } from './support/airlock-fixture.js';
 import { startServeProcess, waitForExit } from './support/cli-process.js';
 import {
@@ -55,12 +56,15 @@ beforeAll(async () => {
   topology = await createNetworkTopology();
   const internet = { namespace: topology.namespaces.internet, address: topology.serverAddresses.internet };
   const privateHost = { namespace: topology.namespaces.private, address: topology.serverAddresses.private };
-  [postgres, mariadb, redis, mongo] = await Promise.all([
-    startPostgresInNamespace({ ...internet, password: 'pg-pass-1f9e3b7c2a' }),
-    startMariaDbInNamespace({ ...internet, password: 'maria-pass-4d8a1e6b' }),
-    startRedisInNamespace({ ...privateHost, password: 'redis-pass-9c2e7f1a' }),
-    startMongoInNamespace({ ...privateHost, password: 'mongo-pass-3b6d9e2f' }),
-  ]);
+  [postgres, mariadb, redis, mongo] = await allOrNone(
+    [
+      startPostgresInNamespace({ ...internet, password: 'pg-pass-1f9e3b7c2a' }),
+      startMariaDbInNamespace({ ...internet, password: 'maria-pass-4d8a1e6b' }),
+      startRedisInNamespace({ ...privateHost, password: 'redis-pass-9c2e7f1a' }),
+      startMongoInNamespace({ ...privateHost, password: 'mongo-pass-3b6d9e2f' }),
+    ],
+    (server) => server.stop(),
+  );
   github = await startFakeGitHub({
     namespace: topology.namespaces.internet,
     address: topology.githubAddress,

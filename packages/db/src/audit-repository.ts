@@ -274,19 +274,20 @@ export function auditChainOf(orgId: string | null): string {
   return orgId ?? INSTANCE_CHAIN;
 }
 
-/** Creates the chain's head when missing and locks it until the transaction ends. */
+/** Creates the chain's head when missing and locks it until the transaction ends, in one statement. */
 async function lockChain(tx: Queryable, chain: string): Promise<AuditChainHead> {
-  await tx.query(
-    `INSERT INTO audit_chains (chain, last_seq, last_hash, last_occurred_at) VALUES ($1, 0, $2, 'epoch')
-     ON CONFLICT (chain) DO NOTHING`,
-    [chain, GENESIS_HASH],
-  );
   const [row] = await tx.query<{ last_seq: number; last_hash: string; last_occurred_at: Date }>(
-    'SELECT last_seq, last_hash, last_occurred_at FROM audit_chains WHERE chain = $1 FOR UPDATE',
-    [chain],
+    `INSERT INTO audit_chains (chain, last_seq, last_hash, last_occurred_at) VALUES ($1, 0, $2, 'epoch')
+     ON CONFLICT (chain) DO UPDATE SET chain = excluded.chain
+     RETURNING last_seq, last_hash, last_occurred_at`,
+    [chain, GENESIS_HASH],
   );
   if (!row) throw new Error(`audit chain ${chain} has no head`);
   return { chain, lastSeq: row.last_seq, lastHash: row.last_hash, lastOccurredAt: row.last_occurred_at };
+}
+
+function sameMonth(a: Date, b: Date): boolean {
+  return a.getUTCFullYear() === b.getUTCFullYear() && a.getUTCMonth() === b.getUTCMonth();
 }
 
 async function appendEntry(tx: Queryable, options: { entry: NewAuditEntry; hash: AuditHasher; now: Date }): Promise<AuditEntry> {
@@ -302,9 +303,18 @@ async function appendEntry(tx: Queryable, options: { entry: NewAuditEntry; hash:
     previousHash: head.lastHash,
   };
   const stored: AuditEntry = { ...unhashed, hash: hash(unhashed) };
-  await tx.query('SELECT audit_log_partition($1, $2)', [chain, stored.occurredAt]);
+  // The month of the chain's newest entry has its partition (retention never drops it); a new month may not.
+  if (head.lastSeq === 0 || !sameMonth(head.lastOccurredAt, stored.occurredAt)) {
+    await tx.query('SELECT audit_log_partition($1, $2)', [chain, stored.occurredAt]);
+  }
+  // The entry and the chain's new head in one statement.
   await tx.query(
-    `INSERT INTO audit_log (${SELECT_LIST}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`,
+    `WITH appended AS (
+       INSERT INTO audit_log (${SELECT_LIST}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
+       RETURNING chain, seq, hash, occurred_at
+     )
+     UPDATE audit_chains SET last_seq = appended.seq, last_hash = appended.hash, last_occurred_at = appended.occurred_at
+     FROM appended WHERE audit_chains.chain = appended.chain`,
     [
       stored.chain,
       stored.seq,
@@ -325,12 +335,6 @@ async function appendEntry(tx: Queryable, options: { entry: NewAuditEntry; hash:
       stored.hash,
     ],
   );
-  await tx.query('UPDATE audit_chains SET last_seq = $2, last_hash = $3, last_occurred_at = $4 WHERE chain = $1', [
-    chain,
-    stored.seq,
-    stored.hash,
-    stored.occurredAt,
-  ]);
   return stored;
 }
 
