@@ -1,7 +1,7 @@
 import type { MeResponse, MemberSummary, UserSummary } from '@airlock/contracts';
 import { UniqueViolationError, type AdminRole, type Member, type OrganizationRepository, type User, type UserRepository } from '@airlock/db';
 import { ApiError } from '../shared/api-error.js';
-import type { AdminPrincipal } from './admin-principal.js';
+import { roleIn, type AdminPrincipal } from './admin-principal.js';
 import type { SessionService } from './session-service.js';
 
 /** Users and organization members, as owners manage them, and who the caller is. */
@@ -48,11 +48,15 @@ export class IdentityService {
   /** The caller: its user (for a session), its roles and the organizations it is a member of. */
   async me(principal: AdminPrincipal): Promise<MeResponse> {
     const user = principal.userId === null ? null : await this.#users.get(principal.userId);
-    const organizations = [];
-    for (const [orgId, role] of principal.organizationRoles) {
-      const organization = await this.#organizations.get(orgId);
-      if (organization) organizations.push({ id: organization.id, slug: organization.slug, name: organization.name, role });
-    }
+    // With a role over every organization, every one of them; otherwise those it is a member of.
+    const candidates =
+      principal.instanceRole === null
+        ? (await Promise.all([...principal.organizationRoles.keys()].map((orgId) => this.#organizations.get(orgId)))).filter((found) => found !== null)
+        : await this.#organizations.list();
+    const organizations = candidates.flatMap((organization) => {
+      const role = roleIn(principal, organization.id);
+      return role === undefined ? [] : [{ id: organization.id, slug: organization.slug, name: organization.name, role }];
+    });
     const sessions = principal.userId === null ? [] : await this.#sessions.list(principal.userId, principal.sessionId);
     return {
       user: user ? summarizeUser(user) : null,

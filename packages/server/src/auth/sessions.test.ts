@@ -75,7 +75,13 @@ describe('the bootstrap owner', () => {
   it('acts through its session: reads from anywhere, changes only from this origin', async () => {
     expect(await asSession(ownerSecret, 'GET', '/admin/v1/me')).toMatchObject({
       status: 200,
-      body: { actor: 'owner@airlock.local', auth_method: 'session', instance_role: 'owner', session: { current: true, method: 'link' } },
+      body: {
+        actor: 'owner@airlock.local',
+        auth_method: 'session',
+        instance_role: 'owner',
+        organizations: [expect.objectContaining({ slug: 'default', role: 'owner' })],
+        session: { current: true, method: 'link' },
+      },
     });
     expect((await asSession(ownerSecret, 'GET', '/admin/v1/sandboxes', { origin: null })).status).toBe(200);
     for (const origin of [null, 'http://evil.example', 'null']) {
