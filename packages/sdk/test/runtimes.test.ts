@@ -9,6 +9,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAirlock, type AirlockFixture } from '../../../test/support/airlock-fixture.js';
+import { launchChromium } from '../../../test/support/browser.js';
 import { runSmoke, type SmokeReport } from './runtimes/smoke.js';
 import { runtimeBinary } from './support/runtime-binaries.js';
 
@@ -22,7 +23,6 @@ import { runtimeBinary } from './support/runtime-binaries.js';
 
 const packageDirectory = fileURLToPath(new URL('..', import.meta.url));
 const smokeProgram = fileURLToPath(new URL('./runtimes/smoke-main.ts', import.meta.url));
-const CHROMIUM = '/usr/bin/chromium';
 
 let airlock: AirlockFixture;
 let pages: Server;
@@ -213,11 +213,7 @@ describe('@airlock/sdk outside the Node that runs the suite', () => {
   });
 
   it('works in a Chromium page served from another origin, through the CORS the server allows it', async () => {
-    const { chromium } = await import('playwright-core');
-    const browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1', '--no-first-run', '--disable-background-networking', '--disable-component-update'],
-    });
+    const browser = await launchChromium();
     try {
       const page = await browser.newPage();
       await page.goto(`${pagesOrigin}/`);

@@ -25,6 +25,7 @@ import { BucketMounts, type StorageConnection } from '@airlock/storage';
 import type { Config, S3Config } from './config.js';
 import { prepareDataDirectory, readOrCreateSecrets } from './data-directory.js';
 import { ConnectionsPerAddress } from './http/connection-limit.js';
+import { consoleDirectory } from './http/console-files.js';
 import { listen } from './http/listen.js';
 import { runtimeOptions } from './runtime-options.js';
 import { startThreadStorage } from './threads/thread-storage.js';
@@ -219,6 +220,7 @@ export async function startServer(options: {
       sessions,
       identity,
       accounts,
+      consoleDirectory: consoleDirectory(),
       oidc,
       storage: storageService,
       connectors,

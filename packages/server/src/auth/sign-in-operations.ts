@@ -88,6 +88,18 @@ export function signInOperations(services: SignInServices): Operation[] {
   return [
     operation({
       method: 'get',
+      path: '/auth/methods',
+      document: signInDocument('signInMethods', 'How people sign in here', 'Whether an identity provider is configured; without one, the owner signs in with the one-time link the server printed.', {
+        200: {
+          description: 'The sign-in methods.',
+          headers: commonHeaders,
+          content: { 'application/json': { schema: z.object({ oidc: z.boolean(), link: z.boolean() }) } },
+        },
+      }),
+      handle: (context) => context.json({ oidc: oidc !== undefined, link: oidc === undefined }),
+    }),
+    operation({
+      method: 'get',
       path: '/auth/oidc/login',
       query: ReturnTo,
       document: signInDocument(
@@ -139,7 +151,7 @@ export function signInOperations(services: SignInServices): Operation[] {
       ),
       handle: (context) =>
         context.html(
-          '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Sign in to Airlock</title></head>' +
+          '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Sign in to Airlock</title><link rel="icon" href="data:,"></head>' +
             '<body><main><h1>Sign in to Airlock</h1><form method="post"><button type="submit">Sign in as the owner</button></form>' +
             '<p>This link works once.</p></main></body></html>',
           200,

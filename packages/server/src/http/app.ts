@@ -38,6 +38,7 @@ import { errorResponse } from './errors.js';
 import { bodyDeadline } from './body-deadline.js';
 import { refuseExcessConnections, type ConnectionsPerAddress } from './connection-limit.js';
 import { adminDeclarer } from './admin-operation.js';
+import { serveConsole } from './console-files.js';
 import { authenticate, limitBody, requestId } from './middleware.js';
 import { createOpenApiDocument, type OpenApiDocument } from './openapi/openapi-document.js';
 import { openApiPaths, serveOperations, type Operation } from './operation.js';
@@ -72,6 +73,8 @@ export interface AppServices {
   /** Open connections per client address; requests on those over the cap are refused. */
   connections: ConnectionsPerAddress;
   logger: Logger;
+  /** The console's built files; null when it was not built. */
+  consoleDirectory: string | null;
 }
 
 export function createApp(services: AppServices): Hono<AppEnv> {
@@ -127,6 +130,7 @@ export function createApp(services: AppServices): Hono<AppEnv> {
     }),
   ];
   serveOperations(app, operations);
+  serveConsole(app, services.consoleDirectory);
   app.notFound((context) => {
     const allowed = allowedMethods(app, context.req.path);
     if (allowed.length > 0) throw ApiError.methodNotAllowed(context.req.method, context.req.path, allowed);

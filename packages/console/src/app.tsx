@@ -1,0 +1,38 @@
+import { QueryClient, QueryClientProvider } from '@tanstack/react-query';
+import { useState } from 'react';
+import { BrowserRouter, Navigate, Route, Routes } from 'react-router';
+import { Layout } from './layout.js';
+import { ApiKeysPage } from './pages/api-keys.js';
+import { AuditPage } from './pages/audit.js';
+import { OverviewPage } from './pages/overview.js';
+import { SandboxesPage } from './pages/sandboxes.js';
+import { SignInPage } from './pages/sign-in.js';
+import { SessionProvider } from './session.js';
+
+const queryClient = new QueryClient({ defaultOptions: { queries: { staleTime: 5_000, refetchOnWindowFocus: false } } });
+
+export function App() {
+  const [organization, setOrganization] = useState(() => localStorage.getItem('airlock.organization') ?? '');
+  const choose = (slug: string) => {
+    localStorage.setItem('airlock.organization', slug);
+    setOrganization(slug);
+    void queryClient.invalidateQueries();
+  };
+  return (
+    <QueryClientProvider client={queryClient}>
+      <BrowserRouter basename="/console">
+        <SessionProvider organization={organization} signedOut={<SignInPage />}>
+          <Routes>
+            <Route element={<Layout onOrganization={choose} />}>
+              <Route index element={<OverviewPage />} />
+              <Route path="sandboxes" element={<SandboxesPage />} />
+              <Route path="api-keys" element={<ApiKeysPage />} />
+              <Route path="audit" element={<AuditPage />} />
+              <Route path="*" element={<Navigate to="/" replace />} />
+            </Route>
+          </Routes>
+        </SessionProvider>
+      </BrowserRouter>
+    </QueryClientProvider>
+  );
+}

@@ -1,0 +1,75 @@
+import type { ButtonHTMLAttributes, ReactNode } from 'react';
+
+export function PageTitle(props: { children: ReactNode; description?: string }) {
+  return (
+    <div className="mb-6">
+      <h1 className="text-2xl font-semibold">{props.children}</h1>
+      {props.description && <p className="mt-1 text-slate-600">{props.description}</p>}
+    </div>
+  );
+}
+
+/** An API refusal or failure, as its sentence. */
+export function ErrorMessage(props: { error: unknown }) {
+  if (!props.error) return null;
+  const message = props.error instanceof Error ? props.error.message : String(props.error);
+  return (
+    <p role="alert" className="my-3 rounded border border-red-200 bg-red-50 px-3 py-2 text-red-800">
+      {message}
+    </p>
+  );
+}
+
+export function Button(props: ButtonHTMLAttributes<HTMLButtonElement> & { tone?: 'primary' | 'danger' | 'plain' }) {
+  const { tone = 'plain', className = '', ...rest } = props;
+  const colors = {
+    primary: 'bg-slate-900 text-white hover:bg-slate-700 disabled:bg-slate-400',
+    danger: 'border border-red-300 text-red-800 hover:bg-red-50',
+    plain: 'border border-slate-300 hover:bg-slate-100',
+  }[tone];
+  return <button type="button" className={`rounded px-3 py-1.5 text-sm ${colors} ${className}`} {...rest} />;
+}
+
+/** A table with a header row; `empty` when it has no rows. */
+export function Table(props: { caption: string; headers: string[]; rows: ReactNode[][]; empty: string }) {
+  if (props.rows.length === 0) return <p className="rounded border border-dashed border-slate-300 p-6 text-slate-500">{props.empty}</p>;
+  return (
+    <div className="overflow-x-auto rounded border border-slate-200 bg-white">
+      <table className="w-full text-left text-sm">
+        <caption className="sr-only">{props.caption}</caption>
+        <thead className="bg-slate-100">
+          <tr>
+            {props.headers.map((header) => (
+              <th key={header} scope="col" className="px-3 py-2 font-medium">
+                {header}
+              </th>
+            ))}
+          </tr>
+        </thead>
+        <tbody>
+          {props.rows.map((row, index) => (
+            <tr key={index} className="border-t border-slate-100">
+              {row.map((cell, column) => (
+                <td key={column} className="px-3 py-2 align-top">
+                  {cell}
+                </td>
+              ))}
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
+  );
+}
+
+export function Field(props: { label: string; children: ReactNode; hint?: string }) {
+  return (
+    <label className="flex flex-col gap-1 text-sm">
+      <span className="font-medium">{props.label}</span>
+      {props.children}
+      {props.hint && <span className="text-slate-500">{props.hint}</span>}
+    </label>
+  );
+}
+
+export const inputClass = 'rounded border border-slate-300 px-2 py-1.5';

@@ -1,0 +1,117 @@
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startAirlock, type AirlockFixture } from './support/airlock-fixture.js';
+import { launchChromium } from './support/browser.js';
+
+// The console in a real browser (Debian's Chromium) against a real server: the owner signs in through the one-time
+// link, makes a sandbox config and a key, the key runs code, is revoked and refused, all of it is in the audit page,
+// and signing out ends the session. Screenshots of each page go to .cache/test-artifacts/console.
+let airlock: AirlockFixture;
+let browser: Browser;
+let page: Page;
+const consoleErrors: string[] = [];
+const SCREENSHOTS = join(process.cwd(), '.cache', 'test-artifacts', 'console');
+
+beforeAll(async () => {
+  airlock = await startAirlock();
+  browser = await launchChromium();
+  page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+  page.on('console', (message) => {
+    // The browser logs every 4xx answer: a 401 from /admin/v1/me is how the console learns no one is signed in, and the
+    // test sends one invalid form on purpose (400). Anything else is an error of the page.
+    if (message.type() === 'error' && !/status of 40[01] /.test(message.text())) consoleErrors.push(message.text());
+  });
+  page.on('pageerror', (error) => consoleErrors.push(error.message));
+  await mkdir(SCREENSHOTS, { recursive: true });
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await airlock?.close();
+});
+
+const screenshot = (name: string) => page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true });
+
+describe('the console', () => {
+  it('asks who you are before anything, with security headers on its pages', async () => {
+    const response = await page.goto(`${airlock.url}/console/`);
+    expect(response?.headers()).toMatchObject({
+      'content-security-policy': expect.stringContaining("frame-ancestors 'none'"),
+      'x-content-type-options': 'nosniff',
+      'cache-control': 'no-cache',
+    });
+    await expect.poll(() => page.getByRole('heading', { name: 'Sign in to Airlock' }).isVisible()).toBe(true);
+    expect(await page.getByText('Open the one-time sign-in link').isVisible()).toBe(true);
+    await screenshot('sign-in');
+  });
+
+  it('signs the owner in through the link, and shows its organizations', async () => {
+    const link = airlock.server.signInLink?.url ?? '';
+    await page.goto(link);
+    await page.getByRole('button', { name: 'Sign in as the owner' }).click();
+    await page.waitForURL(`${airlock.url}/console/`);
+    await expect.poll(() => page.getByTestId('actor').textContent()).toBe('owner@airlock.local');
+    expect(await page.getByRole('table', { name: 'Your organizations' }).getByText('default').first().isVisible()).toBe(true);
+    const cookies = await page.context().cookies();
+    expect(cookies.find((cookie) => cookie.name === 'airlock_session')).toMatchObject({ httpOnly: true, sameSite: 'Lax' });
+    await screenshot('overview');
+  });
+
+  it('creates a sandbox config and a key shown once; the key runs code until it is revoked', async () => {
+    await page.getByRole('link', { name: 'Sandboxes' }).click();
+    await page.getByLabel('Name').fill('from-console');
+    await page.getByRole('button', { name: 'Create sandbox config' }).click();
+    await expect.poll(() => page.getByRole('table', { name: 'Sandbox configs' }).getByText('from-console').isVisible()).toBe(true);
+    await page.getByLabel('Name').fill('Bad Name');
+    await page.getByRole('button', { name: 'Create sandbox config' }).click();
+    await expect.poll(() => page.getByRole('alert').textContent()).toMatch(/^name: /);
+    await screenshot('sandboxes');
+
+    await page.getByRole('link', { name: 'API keys' }).click();
+    await page.getByLabel('Key name').fill('console-key');
+    await page.getByLabel('Sandbox config').selectOption('from-console');
+    await page.getByRole('button', { name: 'Create API key' }).click();
+    const key = (await page.getByTestId('new-key').textContent()) ?? '';
+    expect(key).toMatch(/^sk-local-/);
+    await screenshot('api-keys');
+    const run = () => fetch(`${airlock.url}/v1/sandbox/execute`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ code: 'print(6 * 7)' }),
+    });
+    expect(await (await run()).json()).toMatchObject({ stdout: '42\n' });
+
+    await page.getByRole('button', { name: 'Done' }).click();
+    expect(await page.getByTestId('new-key').count()).toBe(0);
+    await page.getByRole('button', { name: 'Revoke console-key' }).click();
+    await expect.poll(() => page.getByRole('table', { name: 'API keys' }).getByText('revoked').isVisible()).toBe(true);
+    expect((await run()).status).toBe(401);
+  });
+
+  it('finds all of it in the audit page, and the chain verifies', async () => {
+    await page.getByRole('link', { name: 'Audit' }).click();
+    const table = page.getByRole('table', { name: 'Audit entries' });
+    for (const action of ['sandbox.create', 'api_key.create', 'api_key.revoke']) {
+      await expect.poll(() => table.getByText(action, { exact: true }).first().isVisible()).toBe(true);
+    }
+    expect(await table.getByText('owner@airlock.local').first().isVisible()).toBe(true);
+    await page.getByRole('button', { name: 'Verify the chain' }).click();
+    await expect.poll(() => page.getByRole('status').textContent()).toMatch(/^Chain intact: \d+ entries\.$/);
+    await screenshot('audit');
+  });
+
+  it('works at phone width, then signs out: the session is over', async () => {
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.getByRole('link', { name: 'Overview' }).click();
+    expect(await page.getByRole('navigation', { name: 'Console' }).isVisible()).toBe(true);
+    await screenshot('overview-phone');
+    await page.setViewportSize({ width: 1280, height: 800 });
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await expect.poll(() => page.getByRole('heading', { name: 'Sign in to Airlock' }).isVisible()).toBe(true);
+    const me = await page.evaluate(async () => (await fetch('/admin/v1/me')).status);
+    expect(me).toBe(401);
+    expect(consoleErrors, consoleErrors.join("\n")).toEqual([]);
+  });
+});
