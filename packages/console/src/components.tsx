@@ -1,4 +1,4 @@
-import type { ButtonHTMLAttributes, ReactNode } from 'react';
+import type { ButtonHTMLAttributes, FormEvent, ReactNode } from 'react';
 
 export function PageTitle(props: { children: ReactNode; description?: string }) {
   return (
@@ -73,3 +73,20 @@ export function Field(props: { label: string; children: ReactNode; hint?: string
 }
 
 export const inputClass = 'rounded border border-slate-300 px-2 py-1.5';
+
+/** A one-line form of fields that creates something, with its submit button and the API's refusal under it. */
+export function CreateForm(props: { submitLabel: string; pending: boolean; error: unknown; onSubmit: () => void; children: ReactNode }) {
+  const submit = (event: FormEvent) => {
+    event.preventDefault();
+    props.onSubmit();
+  };
+  return (
+    <form onSubmit={submit} className="mt-6 flex flex-wrap items-end gap-3 rounded border border-slate-200 bg-white p-4">
+      {props.children}
+      <Button tone="primary" type="submit" disabled={props.pending}>
+        {props.submitLabel}
+      </Button>
+      <ErrorMessage error={props.error} />
+    </form>
+  );
+}

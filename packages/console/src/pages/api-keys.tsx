@@ -1,8 +1,8 @@
 import type { ApiKeySummary, SandboxSummary } from '@airlock/contracts';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
-import { useState, type FormEvent } from 'react';
+import { useState } from 'react';
 import { get, inOrganization, post, remove } from '../api.js';
-import { Button, ErrorMessage, Field, PageTitle, Table, inputClass } from '../components.js';
+import { Button, CreateForm, ErrorMessage, Field, PageTitle, Table, inputClass } from '../components.js';
 import { useSession } from '../session.js';
 
 interface CreatedKey {
@@ -36,10 +36,6 @@ export function ApiKeysPage() {
     },
   });
   const revoke = useMutation({ mutationFn: (id: string) => remove(inOrganization(`/admin/v1/api-keys/${id}`, organization)), onSuccess: refresh });
-  const submit = (event: FormEvent) => {
-    event.preventDefault();
-    create.mutate();
-  };
   return (
     <>
       <PageTitle description="A key runs code in its sandbox config's sandboxes; it is shown once, when made.">API keys</PageTitle>
@@ -63,7 +59,7 @@ export function ApiKeysPage() {
         empty="No API key yet."
       />
       {can('admin') && (
-        <form onSubmit={submit} className="mt-6 flex flex-wrap items-end gap-3 rounded border border-slate-200 bg-white p-4">
+        <CreateForm submitLabel="Create API key" pending={create.isPending} error={create.error} onSubmit={() => create.mutate()}>
           <Field label="Key name">
             <input className={inputClass} value={name} onChange={(event) => setName(event.target.value)} required />
           </Field>
@@ -76,11 +72,7 @@ export function ApiKeysPage() {
               ))}
             </select>
           </Field>
-          <Button tone="primary" type="submit" disabled={create.isPending}>
-            Create API key
-          </Button>
-          <ErrorMessage error={create.error} />
-        </form>
+        </CreateForm>
       )}
     </>
   );

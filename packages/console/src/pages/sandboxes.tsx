@@ -1,8 +1,8 @@
 import type { SandboxSummary } from '@airlock/contracts';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
-import { useState, type FormEvent } from 'react';
+import { useState } from 'react';
 import { get, inOrganization, post } from '../api.js';
-import { Button, ErrorMessage, Field, PageTitle, Table, inputClass } from '../components.js';
+import { CreateForm, ErrorMessage, Field, PageTitle, Table, inputClass } from '../components.js';
 import { useSession } from '../session.js';
 
 /** The organization's sandbox configs; admins create them. */
@@ -22,10 +22,6 @@ export function SandboxesPage() {
       await queryClient.invalidateQueries({ queryKey: ['sandboxes', organization] });
     },
   });
-  const submit = (event: FormEvent) => {
-    event.preventDefault();
-    create.mutate();
-  };
   return (
     <>
       <PageTitle description="What every call of a key gets: image, CPU, memory, network, environment, retention.">Sandboxes</PageTitle>
@@ -44,7 +40,7 @@ export function SandboxesPage() {
         empty="No sandbox config yet."
       />
       {can('admin') && (
-        <form onSubmit={submit} className="mt-6 flex flex-wrap items-end gap-3 rounded border border-slate-200 bg-white p-4">
+        <CreateForm submitLabel="Create sandbox config" pending={create.isPending} error={create.error} onSubmit={() => create.mutate()}>
           <Field label="Name" hint="lowercase letters, digits and dashes">
             <input className={inputClass} value={name} onChange={(event) => setName(event.target.value)} required />
           </Field>
@@ -54,11 +50,7 @@ export function SandboxesPage() {
               <option value="unrestricted">unrestricted</option>
             </select>
           </Field>
-          <Button tone="primary" type="submit" disabled={create.isPending}>
-            Create sandbox config
-          </Button>
-          <ErrorMessage error={create.error} />
-        </form>
+        </CreateForm>
       )}
     </>
   );
