@@ -12,6 +12,7 @@ let airlock: AirlockFixture;
 let browser: Browser;
 let page: Page;
 const consoleErrors: string[] = [];
+let traceId = '';
 const SCREENSHOTS = join(process.cwd(), '.cache', 'test-artifacts', 'console');
 
 beforeAll(async () => {
@@ -81,7 +82,9 @@ describe('the console', () => {
       headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
       body: JSON.stringify({ code: 'print(6 * 7)' }),
     });
-    expect(await (await run()).json()).toMatchObject({ stdout: '42\n' });
+    const ran = (await (await run()).json()) as { stdout: string; trace_id: string };
+    expect(ran.stdout).toBe('42\n');
+    traceId = ran.trace_id;
 
     await page.getByRole('button', { name: 'Done' }).click();
     expect(await page.getByTestId('new-key').count()).toBe(0);
@@ -90,10 +93,30 @@ describe('the console', () => {
     expect((await run()).status).toBe(401);
   });
 
+  it('finds the execution with its code and output', async () => {
+    await page.getByRole('link', { name: 'Executions' }).click();
+    await page.getByRole('button', { name: `Open ${traceId}` }).click();
+    const detail = page.getByRole('region', { name: `Execution ${traceId}` });
+    await expect.poll(() => detail.getByText('print(6 * 7)').isVisible()).toBe(true);
+    expect(await detail.getByText('42', { exact: true }).isVisible()).toBe(true);
+    await screenshot('executions');
+  });
+
+  it('gives someone a role in the organization', async () => {
+    await page.getByRole('link', { name: 'Members' }).click();
+    await page.getByLabel('Email').fill('vera@example.com');
+    await page.getByLabel('Role').selectOption('viewer');
+    await page.getByRole('button', { name: 'Add member' }).click();
+    const members = page.getByRole('table', { name: 'Members' });
+    await expect.poll(() => members.getByText('vera@example.com').isVisible()).toBe(true);
+    expect(await members.getByText('set by an owner').isVisible()).toBe(true);
+    await screenshot('members');
+  });
+
   it('finds all of it in the audit page, and the chain verifies', async () => {
     await page.getByRole('link', { name: 'Audit' }).click();
     const table = page.getByRole('table', { name: 'Audit entries' });
-    for (const action of ['sandbox.create', 'api_key.create', 'api_key.revoke']) {
+    for (const action of ['sandbox.create', 'api_key.create', 'api_key.revoke', 'member.set']) {
       await expect.poll(() => table.getByText(action, { exact: true }).first().isVisible()).toBe(true);
     }
     expect(await table.getByText('owner@airlock.local').first().isVisible()).toBe(true);

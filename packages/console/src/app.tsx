@@ -4,6 +4,8 @@ import { BrowserRouter, Navigate, Route, Routes } from 'react-router';
 import { Layout } from './layout.js';
 import { ApiKeysPage } from './pages/api-keys.js';
 import { AuditPage } from './pages/audit.js';
+import { ExecutionsPage } from './pages/executions.js';
+import { MembersPage } from './pages/members.js';
 import { OverviewPage } from './pages/overview.js';
 import { SandboxesPage } from './pages/sandboxes.js';
 import { SignInPage } from './pages/sign-in.js';
@@ -27,6 +29,8 @@ export function App() {
               <Route index element={<OverviewPage />} />
               <Route path="sandboxes" element={<SandboxesPage />} />
               <Route path="api-keys" element={<ApiKeysPage />} />
+              <Route path="executions" element={<ExecutionsPage />} />
+              <Route path="members" element={<MembersPage />} />
               <Route path="audit" element={<AuditPage />} />
               <Route path="*" element={<Navigate to="/" replace />} />
             </Route>

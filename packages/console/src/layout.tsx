@@ -7,6 +7,8 @@ const PAGES = [
   { to: '/', label: 'Overview' },
   { to: '/sandboxes', label: 'Sandboxes' },
   { to: '/api-keys', label: 'API keys' },
+  { to: '/executions', label: 'Executions' },
+  { to: '/members', label: 'Members' },
   { to: '/audit', label: 'Audit' },
 ];
 

@@ -205,3 +205,11 @@ export {
   MemberPath,
   MeResponse,
 } from './identity.js';
+export {
+  ADMIN_EXECUTION_PAGE_LIMIT,
+  AdminExecution,
+  AdminExecutionDetail,
+  AdminExecutionPage,
+  AdminExecutionPath,
+  AdminExecutionQuery,
+} from './admin-executions.js';

@@ -28,6 +28,8 @@ export interface Execution {
   stdoutTruncated: boolean;
   stderrTruncated: boolean;
   metadata: Record<string, string>;
+  /** The thread it ran in; null without one. */
+  threadId: string | null;
   deliveryMode: DeliveryMode;
   /** Where the result is POSTed when the execution finishes (delivery mode 'webhook'), or null. */
   webhookUrl: string | null;
@@ -65,6 +67,8 @@ export interface NewExecution {
   language: string;
   code: string;
   metadata?: Record<string, string>;
+  /** The thread it runs in. @default null */
+  threadId?: string | null;
   deliveryMode: DeliveryMode;
   /** With it, finishing the execution queues its webhook delivery in the same statement. */
   webhookUrl?: string | null;
@@ -126,6 +130,7 @@ export interface ExecutionRow {
   stdout_truncated: boolean;
   stderr_truncated: boolean;
   metadata: Record<string, string>;
+  thread_id: string | null;
   delivery_mode: DeliveryMode;
   webhook_url: string | null;
   network_mode: NetworkMode;
@@ -162,6 +167,7 @@ export const EXECUTION_COLUMNS = [
   'stdout_truncated',
   'stderr_truncated',
   'metadata',
+  'thread_id',
   'delivery_mode',
   'webhook_url',
   'network_mode',
@@ -201,6 +207,7 @@ export function toExecution(row: ExecutionRow): Execution {
     stdoutTruncated: row.stdout_truncated,
     stderrTruncated: row.stderr_truncated,
     metadata: row.metadata,
+    threadId: row.thread_id,
     deliveryMode: row.delivery_mode,
     webhookUrl: row.webhook_url,
     networkMode: row.network_mode,
@@ -276,8 +283,8 @@ export class ExecutionRepository {
     }
     const [row] = await this.#database.query<ExecutionRow>(
       `INSERT INTO executions (trace_id, org_id, api_key_id, sandbox_config_id, node_id, language, code, metadata,
-         delivery_mode, webhook_url, created_at, idempotency_key, request_fingerprint, network_mode, network_allow)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10, $11, $12, $13, $14, $15::jsonb)
+         delivery_mode, webhook_url, created_at, idempotency_key, request_fingerprint, network_mode, network_allow, thread_id)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10, $11, $12, $13, $14, $15::jsonb, $16)
        RETURNING ${SELECT_LIST}`,
       [
         execution.traceId,
@@ -295,6 +302,7 @@ export class ExecutionRepository {
         idempotency?.fingerprint ?? null,
         execution.networkMode ?? 'blocked',
         execution.networkAllow ? stringListParameter(execution.networkAllow) : null,
+        execution.threadId ?? null,
       ],
     ).catch((error: unknown) => {
       if (error instanceof UniqueViolationError && error.constraint === IDEMPOTENCY_KEY_INDEX) throw new IdempotencyKeyTakenError();
@@ -428,4 +436,48 @@ export class ExecutionRepository {
     );
     return rows.map(toExecution);
   }
+
+  /**
+   * An organization's executions newest first, `limit` of them after `after`, filtered: status, API key, thread,
+   * metadata key (and value), creation time.
+   */
+  async list(orgId: string, filter: ExecutionFilter, options: { limit: number; after?: { createdAt: Date; traceId: string } }): Promise<Execution[]> {
+    const params: unknown[] = [orgId];
+    const conditions = ['org_id = $1'];
+    const where = (sql: (placeholder: string) => string, value: unknown): void => {
+      params.push(value);
+      conditions.push(sql(`$${params.length}`));
+    };
+    if (filter.status !== undefined) where((p) => `status = ${p}`, filter.status);
+    if (filter.apiKeyId !== undefined) where((p) => `api_key_id = ${p}`, filter.apiKeyId);
+    if (filter.threadId !== undefined) where((p) => `thread_id = ${p}`, filter.threadId);
+    if (filter.metadataKey !== undefined) where((p) => `metadata ? ${p}`, filter.metadataKey);
+    if (filter.metadataKey !== undefined && filter.metadataValue !== undefined) {
+      params.push(filter.metadataValue);
+      conditions.push(`metadata ->> $${params.length - 1} = $${params.length}`);
+    }
+    if (filter.from !== undefined) where((p) => `created_at >= ${p}`, filter.from);
+    if (filter.to !== undefined) where((p) => `created_at < ${p}`, filter.to);
+    if (options.after !== undefined) {
+      params.push(options.after.createdAt, options.after.traceId);
+      conditions.push(`(created_at, trace_id) < ($${params.length - 1}, $${params.length})`);
+    }
+    params.push(options.limit);
+    const rows = await this.#database.query<ExecutionRow>(
+      `SELECT ${SELECT_LIST} FROM executions WHERE ${conditions.join(' AND ')} ORDER BY created_at DESC, trace_id DESC LIMIT $${params.length}`,
+      params,
+    );
+    return rows.map(toExecution);
+  }
+}
+
+/** What an execution list keeps. */
+export interface ExecutionFilter {
+  status?: ExecutionStatus;
+  apiKeyId?: string;
+  threadId?: string;
+  metadataKey?: string;
+  metadataValue?: string;
+  from?: Date;
+  to?: Date;
 }

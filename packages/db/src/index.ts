@@ -32,6 +32,7 @@ export {
   type DeliveryMode,
   type HeldThread,
   type Execution,
+  type ExecutionFilter,
   type ExecutionResult,
   type ExecutionStatus,
   type FinishedExecutionStatus,

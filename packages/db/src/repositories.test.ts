@@ -352,6 +352,7 @@ describe.each(BACKEND_KINDS)('repositories on %s', (kind) => {
         stdoutTruncated: false,
         stderrTruncated: false,
         metadata: { job: '42' },
+        threadId: null,
         deliveryMode: 'streaming',
         webhookUrl: null,
         networkMode: 'blocked',
@@ -523,6 +524,28 @@ describe.each(BACKEND_KINDS)('repositories on %s', (kind) => {
       const reused = await again();
       expect(await executions.findByIdempotencyKey(organization.id, 'retry-me')).toMatchObject({ traceId: reused.traceId });
     });
+    it('lists an organization\'s executions newest first, by status, thread, metadata and time, a page at a time', async () => {
+      const { organization } = await createTenant();
+      const at = (minutes: number) => new Date(Date.UTC(2026, 5, 1, 12, minutes));
+      const insert = (minutes: number, extra: Partial<NewExecution>) =>
+        executions.insertRunning({ traceId: generateId('execution'), orgId: organization.id, apiKeyId: null, sandboxConfigId: null, language: 'bash', code: 'true', deliveryMode: 'inline', createdAt: at(minutes), ...extra });
+      const first = await insert(1, { metadata: { job: 'nightly' } });
+      const second = await insert(2, { threadId: 'research', metadata: { job: 'adhoc' } });
+      const third = await insert(3, {});
+      await executions.complete(third.traceId, result({ status: 'failed', exitCode: 1 }));
+      const ids = async (filter: Parameters<ExecutionRepository['list']>[1], limit = 10) =>
+        (await executions.list(organization.id, filter, { limit })).map((execution) => execution.traceId);
+      expect(await ids({})).toEqual([third.traceId, second.traceId, first.traceId]);
+      expect(await ids({ status: 'failed' })).toEqual([third.traceId]);
+      expect(await ids({ threadId: 'research' })).toEqual([second.traceId]);
+      expect(await ids({ metadataKey: 'job' })).toEqual([second.traceId, first.traceId]);
+      expect(await ids({ metadataKey: 'job', metadataValue: 'nightly' })).toEqual([first.traceId]);
+      expect(await ids({ from: at(2), to: at(3) })).toEqual([second.traceId]);
+      const page = await executions.list(organization.id, {}, { limit: 2, after: { createdAt: second.createdAt, traceId: second.traceId } });
+      expect(page.map((execution) => execution.traceId)).toEqual([first.traceId]);
+      expect(await executions.list(generateId('organization'), {}, { limit: 10 })).toEqual([]);
+    });
+
     it('deletes finished executions past their sandbox config retention in bounded batches, never running ones or pending webhooks', async () => {
       const hoursAgo = (hours: number) => new Date(Date.now() - hours * 3_600_000);
       const { organization, sandboxConfig, execution: old } = await startExecution({ createdAt: hoursAgo(3) });

@@ -42,6 +42,7 @@ import { ApiKeyService, type CreatedApiKey } from './auth/api-key-service.js';
 import { ServerMetrics } from './shared/metrics.js';
 import { LiveExecutions } from './executions/execution-log.js';
 import { BackgroundExecutions } from './executions/background-executions.js';
+import { ExecutionBrowser } from './executions/execution-browser.js';
 import { ExecutionService } from './executions/execution-service.js';
 import { RateLimits } from './auth/rate-limits.js';
 import type { Logger } from './shared/logger.js';
@@ -198,10 +199,12 @@ export async function startServer(options: {
       forgetCached: () => keyService.forgetCachedPrincipals(),
       logger,
     });
+    const background = new BackgroundExecutions({ executions: executionService, records: executions, deliveries: webhookRepository, policy: webhookPolicy });
     const app = createApp({
       apiKeys: keyService,
       executions: executionService,
-      background: new BackgroundExecutions({ executions: executionService, records: executions, deliveries: webhookRepository, policy: webhookPolicy }),
+      background,
+      executionBrowser: new ExecutionBrowser({ executions, deliveries: webhookRepository, background }),
       rateLimits,
       files: new FileService({
         threads,

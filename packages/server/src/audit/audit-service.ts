@@ -7,7 +7,7 @@ import {
   type AuditRepository,
   type NewAuditEntry,
 } from '@airlock/db';
-import { ApiError } from '../shared/api-error.js';
+import { decodeCursor, encodeCursor } from '../shared/cursor.js';
 import type { Logger } from '../shared/logger.js';
 import { ChainVerifier, RETENTION_ACTION, auditHash } from './audit-chain.js';
 
@@ -121,17 +121,10 @@ export class AuditService {
 }
 
 function formatCursor(entry: AuditEntry): string {
-  return Buffer.from(JSON.stringify([entry.occurredAt.toISOString(), entry.chain, entry.seq])).toString('base64url');
+  return encodeCursor([entry.occurredAt.toISOString(), entry.chain, entry.seq]);
 }
 
 function parseCursor(cursor: string): AuditCursor {
-  try {
-    const [occurredAt, chain, seq] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown[];
-    if (typeof occurredAt === 'string' && typeof chain === 'string' && typeof seq === 'number' && !Number.isNaN(Date.parse(occurredAt))) {
-      return { occurredAt: new Date(occurredAt), chain, seq };
-    }
-  } catch {
-    // Reported below.
-  }
-  throw ApiError.validation('cursor: not a cursor this API gave; pass next_cursor of the page before, or leave it out');
+  const [occurredAt, chain, seq] = decodeCursor(cursor, ['date', 'string', 'number']);
+  return { occurredAt, chain, seq };
 }

@@ -46,11 +46,12 @@ export class BackgroundExecutions {
   }
 
   /** The webhook delivery of an execution and its attempts. */
-  async delivery(principal: Principal, traceId: string): Promise<WebhookDeliveryResponse> {
-    const execution = await this.#records.get(principal.organization.id, traceId);
+  /** An execution's webhook delivery and its attempts; 404 for an execution of another organization or without a webhook. */
+  async delivery(orgId: string, traceId: string): Promise<WebhookDeliveryResponse> {
+    const execution = await this.#records.get(orgId, traceId);
     if (!execution) throw ApiError.notFound(`no execution ${traceId} in this organization`);
     if (execution.webhookUrl === null) throw ApiError.notFound(`execution ${traceId} has no webhook_url`);
-    const delivery = await this.#deliveries.get(principal.organization.id, traceId);
+    const delivery = await this.#deliveries.get(orgId, traceId);
     return {
       url: execution.webhookUrl,
       // Until the execution finishes there is nothing to deliver yet.

@@ -155,7 +155,7 @@ export function executionOperations(executions: ExecutionService, background: Ba
         },
         codes: [ErrorCode.notFound],
       }),
-      handle: async (context) => context.json(await background.delivery(context.get('principal'), traceIdParameter(context))),
+      handle: async (context) => context.json(await background.delivery(context.get('principal').organization.id, traceIdParameter(context))),
     }),
   ];
 }

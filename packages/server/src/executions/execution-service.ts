@@ -142,6 +142,7 @@ export class ExecutionService {
         language: request.language,
         code: request.code,
         metadata: request.metadata ?? {},
+        threadId: request.thread_id ?? null,
         deliveryMode: answer.mode,
         webhookUrl: answer.mode === 'webhook' ? answer.webhookUrl : undefined,
         networkMode: network.mode,

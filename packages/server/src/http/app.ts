@@ -1,6 +1,8 @@
 import { Hono } from 'hono';
 import { cors } from 'hono/cors';
 import { adminOperations } from '../admin/admin-operations.js';
+import { executionAdminOperations } from '../executions/execution-admin-operations.js';
+import type { ExecutionBrowser } from '../executions/execution-browser.js';
 import { executionOperations } from '../executions/execution-operations.js';
 import { fileOperations } from '../files/file-operations.js';
 import { mcpOperations } from '../mcp/mcp-operations.js';
@@ -38,7 +40,7 @@ import { errorResponse } from './errors.js';
 import { bodyDeadline } from './body-deadline.js';
 import { refuseExcessConnections, type ConnectionsPerAddress } from './connection-limit.js';
 import { adminDeclarer } from './admin-operation.js';
-import { serveConsole } from './console-files.js';
+import { consoleEntryOperation, serveConsole } from './console-files.js';
 import { authenticate, limitBody, requestId } from './middleware.js';
 import { createOpenApiDocument, type OpenApiDocument } from './openapi/openapi-document.js';
 import { openApiPaths, serveOperations, type Operation } from './operation.js';
@@ -48,6 +50,7 @@ export interface AppServices {
   apiKeys: ApiKeyService;
   executions: ExecutionService;
   background: BackgroundExecutions;
+  executionBrowser: ExecutionBrowser;
   admin: AdminService;
   adminTokens: AdminTokenService;
   audit: AuditService;
@@ -111,6 +114,7 @@ export function createApp(services: AppServices): Hono<AppEnv> {
   const declareAdmin = adminDeclarer(adminGate({ ...services, origins }));
   const operations: Operation[] = [
     ...executionOperations(services.executions, services.background),
+    ...executionAdminOperations(services.executionBrowser, services.admin, declareAdmin),
     ...threadOperations(services.threads),
     ...fileOperations(services.files, services.publicUrl),
     ...mcpOperations(services),
@@ -119,6 +123,7 @@ export function createApp(services: AppServices): Hono<AppEnv> {
     ...adminTokenOperations(services.adminTokens, declareAdmin),
     ...identityOperations({ identity: services.identity, sessions: services.sessions, organizations: services.admin }, declareAdmin),
     ...signInOperations({ ...services, origins }),
+    consoleEntryOperation,
     ...auditOperations(services.audit, services.admin, declareAdmin),
     ...storageOperations(services.storage, declareAdmin),
     ...connectorOperations(services.connectors, declareAdmin),

@@ -3,6 +3,24 @@ import { createRequire } from 'node:module';
 import { dirname, extname, join, normalize, sep } from 'node:path';
 import type { Hono } from 'hono';
 import type { AppEnv } from './app-context.js';
+import { commonHeaders, commonRequestHeaders } from './openapi/openapi-components.js';
+import { operation, type Operation } from './operation.js';
+
+/** `GET /console`: on to the console's pages, below /console/ (which are files, not API operations). */
+export const consoleEntryOperation: Operation = operation({
+  method: 'get',
+  path: '/console',
+  document: {
+    operationId: 'console',
+    tags: ['Console'],
+    summary: 'The admin console',
+    description: 'Redirects to /console/, where the server serves the admin console (a single-page app) and its files.',
+    security: [],
+    requestParams: { header: commonRequestHeaders },
+    responses: { 301: { description: 'To /console/.', headers: commonHeaders } },
+  },
+  handle: (context) => context.redirect('/console/', 301),
+});
 
 /** Where the console's built files are: packages/console/dist. */
 export function consoleDirectory(): string | null {
@@ -41,7 +59,6 @@ const CONSOLE_HEADERS = {
  * other path, where the single-page app routes. 503 when the console was not built.
  */
 export function serveConsole(app: Hono<AppEnv>, directory: string | null): void {
-  app.get('/console', (context) => context.redirect('/console/', 301));
   app.get('/console/*', async (context) => {
     if (directory === null) return context.text('the console is not built here: run npm run build', 503);
     const relative = normalize(decodeURIComponent(context.req.path.slice('/console/'.length)));
