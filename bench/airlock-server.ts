@@ -16,6 +16,8 @@ export interface BenchServer {
   adminToken: string;
   /** Host uid its sandboxes run as. */
   sandboxUid: number;
+  /** The owner's one-time console sign-in link. */
+  signInLink: string | null;
   /** Warm pool counters; null when the pool is off. */
   poolStatistics(): PoolStatistics | null;
   /** Stops the server. Idempotent. */
@@ -59,6 +61,7 @@ export async function startBenchServer(config: Config): Promise<BenchServer> {
     apiKey: config.bootstrapApiKey!,
     adminToken: server.adminToken,
     sandboxUid: config.sandboxUid,
+    signInLink: server.signInLink?.url ?? null,
     poolStatistics: () => server.poolStatistics(),
     close: () => (closing ??= server.close()),
   };
