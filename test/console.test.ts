@@ -4,6 +4,8 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAirlock, type AirlockFixture } from './support/airlock-fixture.js';
 import { launchChromium } from './support/browser.js';
+import { freePort } from './support/free-port.js';
+import { startOidcProvider, type OidcProviderFixture } from './support/oidc-provider.js';
 
 // The console in a real browser (Debian's Chromium) against a real server: the owner signs in through the one-time
 // link, makes a sandbox config and a key, the key runs code, is revoked and refused, all of it is in the audit page,
@@ -136,5 +138,69 @@ describe('the console', () => {
     const me = await page.evaluate(async () => (await fetch('/admin/v1/me')).status);
     expect(me).toBe(401);
     expect(consoleErrors, consoleErrors.join("\n")).toEqual([]);
+  });
+});
+
+describe('the console for a viewer signed in through the identity provider', () => {
+  let provider: OidcProviderFixture;
+  let viewed: AirlockFixture;
+
+  beforeAll(async () => {
+    const port = await freePort();
+    const callback = `http://127.0.0.1:${port}/auth/oidc/callback`;
+    provider = await startOidcProvider({ redirectUris: [callback], accounts: [{ sub: 'vera', email: 'vera@example.com', groups: ['auditors'] }] });
+    viewed = await startAirlock({
+      port,
+      environment: {
+        AIRLOCK_OIDC_ISSUER: provider.issuer,
+        AIRLOCK_OIDC_CLIENT_ID: provider.clientId,
+        AIRLOCK_OIDC_CLIENT_SECRET: provider.clientSecret,
+        AIRLOCK_OIDC_REDIRECT_URL: callback,
+        AIRLOCK_OIDC_ROLES: 'auditors=viewer',
+      },
+    });
+  });
+
+  afterAll(async () => {
+    await viewed?.close();
+    await provider?.stop();
+  });
+
+  it('signs in at the provider, sees no button that changes anything, and a forged change is refused and recorded', async () => {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    const viewer = await context.newPage();
+    try {
+      await viewer.goto(`${viewed.url}/console/sandboxes`);
+      await viewer.getByRole('link', { name: 'Sign in with your identity provider' }).click();
+      // The provider's own pages: its login form (any password), then its consent.
+      for (let step = 0; step < 5 && !viewer.url().startsWith(`${viewed.url}/console`); step += 1) {
+        await viewer.waitForLoadState();
+        const login = viewer.locator('input[name="login"]');
+        if ((await login.count()) > 0) {
+          await login.fill('vera');
+          await viewer.locator('input[name="password"]').fill('any-password');
+        }
+        if (viewer.url().startsWith(provider.issuer)) await viewer.locator('button[type="submit"]').first().click();
+      }
+      await viewer.waitForURL(`${viewed.url}/console/sandboxes`);
+      await expect.poll(() => viewer.getByTestId('actor').textContent()).toBe('vera@example.com');
+      await expect.poll(() => viewer.getByRole('table', { name: 'Sandbox configs' }).isVisible()).toBe(true);
+      expect(await viewer.getByRole('button', { name: 'Create sandbox config' }).count()).toBe(0);
+      await viewer.getByRole('link', { name: 'API keys' }).click();
+      await expect.poll(() => viewer.getByRole('table', { name: 'API keys' }).isVisible()).toBe(true);
+      expect(await viewer.getByRole('button', { name: /^Revoke/ }).count()).toBe(0);
+      expect(await viewer.getByRole('button', { name: 'Create API key' }).count()).toBe(0);
+      await viewer.screenshot({ path: join(SCREENSHOTS, 'api-keys-viewer.png'), fullPage: true });
+
+      const forged = await viewer.evaluate(async () => {
+        const response = await fetch('/admin/v1/sandboxes', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'forged' }) });
+        return { status: response.status, body: (await response.json()) as { message: string } };
+      });
+      expect(forged).toEqual({ status: 403, body: expect.objectContaining({ message: 'sandbox.create needs the admin role; vera@example.com has the viewer role' }) });
+      const audit = await viewed.request<{ entries: Array<Record<string, unknown>> }>('/admin/v1/audit?action=sandbox.create&outcome=denied', { apiKey: viewed.adminToken });
+      expect(audit.body.entries[0]).toMatchObject({ actor: 'vera@example.com', auth_method: 'session' });
+    } finally {
+      await context.close();
+    }
   });
 });

@@ -87,7 +87,12 @@ export async function startOidcProvider(options: OidcProviderOptions): Promise<O
     const { Provider } = await withoutProviderNotices(loadProviderModule);
     const provider = withoutProviderNotices(() => new Provider(issuer, configuration));
     provider.use(recordRequests(fixture));
-    server.on('request', provider.callback());
+    const handle = provider.callback();
+    // A browser asks every site for its icon; the provider has none and logs an error for the path it does not know.
+    server.on('request', (request: IncomingMessage, response: ServerResponse) => {
+      if (request.url === '/favicon.ico') response.writeHead(404).end();
+      else void handle(request, response);
+    });
   } catch (error) {
     await closeServer(server);
     throw error;
