@@ -115,10 +115,27 @@ describe('the console', () => {
     await screenshot('members');
   });
 
+  it('changes the organization\'s settings, lists the sessions, and makes an admin token shown once', async () => {
+    await page.getByRole('link', { name: 'Settings' }).click();
+    const days = page.getByLabel('Audit kept (days)');
+    await expect.poll(() => days.inputValue()).toBe('365');
+    await days.fill('400');
+    await page.getByRole('button', { name: 'Save' }).click();
+    await expect.poll(() => page.getByRole('status').textContent()).toBe('Saved.');
+    const organization = await airlock.request<{ audit_retention_days: number }>('/admin/v1/organizations/default', { apiKey: airlock.adminToken });
+    expect(organization.body.audit_retention_days).toBe(400);
+    expect(await page.getByRole('table', { name: 'Your sessions' }).getByText('this one').isVisible()).toBe(true);
+    await page.getByLabel('Token name').fill('dashboards');
+    await page.getByRole('button', { name: 'Create admin token' }).click();
+    const token = (await page.getByTestId('new-admin-token').textContent()) ?? '';
+    expect((await airlock.request('/admin/v1/sandboxes', { apiKey: token })).status).toBe(200);
+    await screenshot('settings');
+  });
+
   it('finds all of it in the audit page, and the chain verifies', async () => {
     await page.getByRole('link', { name: 'Audit' }).click();
     const table = page.getByRole('table', { name: 'Audit entries' });
-    for (const action of ['sandbox.create', 'api_key.create', 'api_key.revoke', 'member.set']) {
+    for (const action of ['sandbox.create', 'api_key.create', 'api_key.revoke', 'member.set', 'organization.update']) {
       await expect.poll(() => table.getByText(action, { exact: true }).first().isVisible()).toBe(true);
     }
     expect(await table.getByText('owner@airlock.local').first().isVisible()).toBe(true);

@@ -6,6 +6,7 @@ import { ApiKeysPage } from './pages/api-keys.js';
 import { AuditPage } from './pages/audit.js';
 import { ExecutionsPage } from './pages/executions.js';
 import { MembersPage } from './pages/members.js';
+import { SettingsPage } from './pages/settings.js';
 import { OverviewPage } from './pages/overview.js';
 import { SandboxesPage } from './pages/sandboxes.js';
 import { SignInPage } from './pages/sign-in.js';
@@ -31,6 +32,7 @@ export function App() {
               <Route path="api-keys" element={<ApiKeysPage />} />
               <Route path="executions" element={<ExecutionsPage />} />
               <Route path="members" element={<MembersPage />} />
+              <Route path="settings" element={<SettingsPage />} />
               <Route path="audit" element={<AuditPage />} />
               <Route path="*" element={<Navigate to="/" replace />} />
             </Route>

@@ -10,6 +10,7 @@ const PAGES = [
   { to: '/executions', label: 'Executions' },
   { to: '/members', label: 'Members' },
   { to: '/audit', label: 'Audit' },
+  { to: '/settings', label: 'Settings' },
 ];
 
 /** The frame of every signed-in page: navigation, the organization, who is signed in, sign-out. */

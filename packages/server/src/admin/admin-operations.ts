@@ -59,6 +59,17 @@ function organizationOperations(declare: DeclareAdminOperation, admin: AdminServ
       },
     }),
     declare({
+      method: 'get',
+      path: '/admin/v1/organizations/{slug}',
+      operationId: 'adminGetOrganization',
+      audit: { action: 'organization.read', target: 'organization' },
+      summary: 'Read an organization',
+      params: OrganizationPath,
+      response: OrganizationSummary,
+      codes: [],
+      handle: async (context, { params }) => context.json(await admin.getOrganization(params.slug)),
+    }),
+    declare({
       method: 'patch',
       path: '/admin/v1/organizations/{slug}',
       operationId: 'adminUpdateOrganization',
