@@ -104,6 +104,29 @@ describe('the console', () => {
     await screenshot('executions');
   });
 
+  it('makes a connector, its secret only as a hint, and lists the images', async () => {
+    await page.getByRole('link', { name: 'Connectors' }).click();
+    await page.getByLabel('Connector name').fill('cache');
+    await page.getByLabel('Type', { exact: true }).selectOption('redis');
+    await page.getByLabel('Settings (JSON)').fill(JSON.stringify({ host: 'cache.example.com', password: 'console-redis-secret-7f3a' }));
+    await page.getByRole('button', { name: 'Create connector' }).click();
+    const connectors = page.getByRole('table', { name: 'Connectors' });
+    await expect.poll(() => connectors.getByText('cache.example.com:6379').isVisible()).toBe(true);
+    expect(await connectors.getByText('password ****7f3a').isVisible()).toBe(true);
+    expect(await page.content()).not.toContain('console-redis-secret-7f3a');
+    await page.getByLabel('Connector name').fill('broken');
+    await page.getByLabel('Settings (JSON)').fill('{not json');
+    await page.getByRole('button', { name: 'Create connector' }).click();
+    await expect.poll(() => page.getByRole('alert').textContent()).toMatch(/^settings: must be a JSON object/);
+    await screenshot('connectors');
+
+    await page.getByRole('link', { name: 'Images' }).click();
+    const images = page.getByRole('table', { name: 'Images' });
+    await expect.poll(() => images.getByText('ready').first().isVisible()).toBe(true);
+    expect(await images.getByText(/python .*3\.\d+/i).first().isVisible()).toBe(true);
+    await screenshot('images');
+  });
+
   it('gives someone a role in the organization', async () => {
     await page.getByRole('link', { name: 'Members' }).click();
     await page.getByLabel('Email').fill('vera@example.com');
@@ -135,7 +158,7 @@ describe('the console', () => {
   it('finds all of it in the audit page, and the chain verifies', async () => {
     await page.getByRole('link', { name: 'Audit' }).click();
     const table = page.getByRole('table', { name: 'Audit entries' });
-    for (const action of ['sandbox.create', 'api_key.create', 'api_key.revoke', 'member.set', 'organization.update']) {
+    for (const action of ['sandbox.create', 'api_key.create', 'api_key.revoke', 'connector.create', 'member.set', 'organization.update']) {
       await expect.poll(() => table.getByText(action, { exact: true }).first().isVisible()).toBe(true);
     }
     expect(await table.getByText('owner@airlock.local').first().isVisible()).toBe(true);

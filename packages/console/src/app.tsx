@@ -4,7 +4,9 @@ import { BrowserRouter, Navigate, Route, Routes } from 'react-router';
 import { Layout } from './layout.js';
 import { ApiKeysPage } from './pages/api-keys.js';
 import { AuditPage } from './pages/audit.js';
+import { ConnectorsPage } from './pages/connectors.js';
 import { ExecutionsPage } from './pages/executions.js';
+import { ImagesPage } from './pages/images.js';
 import { MembersPage } from './pages/members.js';
 import { SettingsPage } from './pages/settings.js';
 import { OverviewPage } from './pages/overview.js';
@@ -31,6 +33,8 @@ export function App() {
               <Route path="sandboxes" element={<SandboxesPage />} />
               <Route path="api-keys" element={<ApiKeysPage />} />
               <Route path="executions" element={<ExecutionsPage />} />
+              <Route path="connectors" element={<ConnectorsPage />} />
+              <Route path="images" element={<ImagesPage />} />
               <Route path="members" element={<MembersPage />} />
               <Route path="settings" element={<SettingsPage />} />
               <Route path="audit" element={<AuditPage />} />

@@ -1,4 +1,4 @@
-import type { ButtonHTMLAttributes, FormEvent, ReactNode } from 'react';
+import { cloneElement, useId, type ButtonHTMLAttributes, type FormEvent, type ReactElement, type ReactNode } from 'react';
 
 export function PageTitle(props: { children: ReactNode; description?: string }) {
   return (
@@ -62,13 +62,22 @@ export function Table(props: { caption: string; headers: string[]; rows: ReactNo
   );
 }
 
-export function Field(props: { label: string; children: ReactNode; hint?: string }) {
+/** A labelled control: the label names it (and only it), the hint describes it. */
+export function Field(props: { label: string; children: ReactElement<{ id?: string; 'aria-describedby'?: string }>; hint?: string }) {
+  const id = useId();
+  const hintId = `${id}-hint`;
   return (
-    <label className="flex flex-col gap-1 text-sm">
-      <span className="font-medium">{props.label}</span>
-      {props.children}
-      {props.hint && <span className="text-slate-500">{props.hint}</span>}
-    </label>
+    <div className="flex flex-col gap-1 text-sm">
+      <label htmlFor={id} className="font-medium">
+        {props.label}
+      </label>
+      {cloneElement(props.children, { id, ...(props.hint && { 'aria-describedby': hintId }) })}
+      {props.hint && (
+        <span id={hintId} className="text-slate-500">
+          {props.hint}
+        </span>
+      )}
+    </div>
   );
 }
 

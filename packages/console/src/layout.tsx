@@ -8,6 +8,8 @@ const PAGES = [
   { to: '/sandboxes', label: 'Sandboxes' },
   { to: '/api-keys', label: 'API keys' },
   { to: '/executions', label: 'Executions' },
+  { to: '/connectors', label: 'Connectors' },
+  { to: '/images', label: 'Images' },
   { to: '/members', label: 'Members' },
   { to: '/audit', label: 'Audit' },
   { to: '/settings', label: 'Settings' },

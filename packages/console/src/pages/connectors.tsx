@@ -1,0 +1,114 @@
+import type { ConnectorSummary, SandboxSummary } from '@airlock/contracts';
+import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import { useState } from 'react';
+import { get, inOrganization, post, remove } from '../api.js';
+import { Button, CreateForm, ErrorMessage, Field, PageTitle, Table, inputClass } from '../components.js';
+import { useSession } from '../session.js';
+
+const SETTINGS_EXAMPLE = '{\n  "host": "db.example.com",\n  "database": "sales",\n  "user": "agent",\n  "password": ""\n}';
+const TYPES = ['postgresql', 'mysql', 'redis', 'mongodb', 's3', 'gcs', 'bigquery', 'azure', 'github', 'http_api'];
+
+/** The organization's connectors: their state, a test from a sandbox, attaching to a sandbox config; admins make them. */
+export function ConnectorsPage() {
+  const { organization, can } = useSession();
+  const queryClient = useQueryClient();
+  const key = ['connectors', organization];
+  const connectors = useQuery({ queryKey: key, queryFn: () => get<{ connectors: ConnectorSummary[] }>(inOrganization('/admin/v1/connectors', organization)) });
+  const sandboxes = useQuery({
+    queryKey: ['sandboxes', organization],
+    queryFn: () => get<{ sandboxes: SandboxSummary[] }>(inOrganization('/admin/v1/sandboxes', organization)),
+  });
+  const refresh = () => queryClient.invalidateQueries({ queryKey: key });
+  const test = useMutation({ mutationFn: (name: string) => post(inOrganization(`/admin/v1/connectors/${name}/test`, organization)), onSettled: refresh });
+  const drop = useMutation({ mutationFn: (name: string) => remove(inOrganization(`/admin/v1/connectors/${name}`, organization)), onSuccess: refresh });
+  const [attachTo, setAttachTo] = useState('default');
+  const attach = useMutation({
+    mutationFn: (name: string) => post(inOrganization(`/admin/v1/sandboxes/${attachTo}/connectors`, organization), { connector: name }),
+    onSuccess: refresh,
+  });
+  const [name, setName] = useState('');
+  const [type, setType] = useState('postgresql');
+  const [settings, setSettings] = useState(SETTINGS_EXAMPLE);
+  const create = useMutation({
+    mutationFn: async () => {
+      let fields: unknown;
+      try {
+        fields = JSON.parse(settings);
+      } catch {
+        throw new Error('settings: must be a JSON object, such as {"host": "db.example.com", "password": "..."}');
+      }
+      return post(inOrganization('/admin/v1/connectors', organization), { ...(fields as object), name, type });
+    },
+    onSuccess: async () => {
+      // The form held the secrets: they leave the page with it.
+      setName('');
+      setSettings(SETTINGS_EXAMPLE);
+      await refresh();
+    },
+  });
+  return (
+    <>
+      <PageTitle description="Credentials for databases, buckets, GitHub and HTTP APIs, given to calls as the files their tools read.">Connectors</PageTitle>
+      <ErrorMessage error={connectors.error ?? test.error ?? drop.error ?? attach.error} />
+      {can('admin') && (
+        <Field label="Attach to sandbox config">
+          <select className={`${inputClass} mb-3 w-48`} value={attachTo} onChange={(event) => setAttachTo(event.target.value)}>
+            {(sandboxes.data?.sandboxes ?? []).map((sandbox) => (
+              <option key={sandbox.id} value={sandbox.name}>
+                {sandbox.name}
+              </option>
+            ))}
+          </select>
+        </Field>
+      )}
+      <Table
+        caption="Connectors"
+        headers={['Name', 'Type', 'Endpoints', 'Secrets', 'State', 'Used by', '']}
+        rows={(connectors.data?.connectors ?? []).map((connector) => [
+          <code key="name">{connector.name}</code>,
+          connector.type,
+          connector.endpoints.join(', '),
+          Object.entries(connector.secrets)
+            .map(([field, hint]) => `${field} ${hint}`)
+            .join(', '),
+          <span key="status" title={connector.status_message ?? ''}>
+            {connector.status}
+            {connector.status_message ? `: ${connector.status_message}` : ''}
+          </span>,
+          connector.used_by.join(', '),
+          can('admin') ? (
+            <span key="actions" className="flex flex-wrap gap-2">
+              <Button onClick={() => test.mutate(connector.name)} aria-label={`Test ${connector.name}`}>
+                Test
+              </Button>
+              <Button onClick={() => attach.mutate(connector.name)} aria-label={`Attach ${connector.name}`}>
+                Attach
+              </Button>
+              <Button tone="danger" onClick={() => drop.mutate(connector.name)} aria-label={`Delete ${connector.name}`}>
+                Delete
+              </Button>
+            </span>
+          ) : null,
+        ])}
+        empty="No connector yet."
+      />
+      {can('admin') && (
+        <CreateForm submitLabel="Create connector" pending={create.isPending} error={create.error} onSubmit={() => create.mutate()}>
+          <Field label="Connector name">
+            <input className={inputClass} value={name} onChange={(event) => setName(event.target.value)} required />
+          </Field>
+          <Field label="Type">
+            <select className={inputClass} value={type} onChange={(event) => setType(event.target.value)}>
+              {TYPES.map((choice) => (
+                <option key={choice}>{choice}</option>
+              ))}
+            </select>
+          </Field>
+          <Field label="Settings (JSON)" hint="the type's fields, secrets included; docs/connectors.md lists them">
+            <textarea className={`${inputClass} h-32 w-96 font-mono text-xs`} value={settings} onChange={(event) => setSettings(event.target.value)} />
+          </Field>
+        </CreateForm>
+      )}
+    </>
+  );
+}
