@@ -127,6 +127,23 @@ describe('the console', () => {
     await screenshot('images');
   });
 
+  it('makes a volume and mounts it in a sandbox config', async () => {
+    await page.getByRole('link', { name: 'Storage' }).click();
+    await page.getByLabel('Volume name').fill('Scratch');
+    await page.getByLabel('Slug').fill('scratch');
+    await page.getByRole('button', { name: 'Create volume' }).click();
+    await expect.poll(() => page.getByRole('table', { name: 'Volumes' }).getByText('scratch', { exact: true }).isVisible()).toBe(true);
+    await page.getByRole('button', { name: 'Mount in default' }).click();
+    await expect.poll(() => page.getByRole('table', { name: 'Mounts' }).getByText('/data/scratch').isVisible()).toBe(true);
+    const ran = await fetch(`${airlock.url}/v1/sandbox/execute`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${airlock.apiKey}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ language: 'bash', code: 'echo kept > /data/scratch/note.txt && ls /data/scratch' }),
+    });
+    expect(await ran.json()).toMatchObject({ stdout: 'note.txt\n' });
+    await screenshot('storage');
+  });
+
   it('gives someone a role in the organization', async () => {
     await page.getByRole('link', { name: 'Members' }).click();
     await page.getByLabel('Email').fill('vera@example.com');
@@ -158,7 +175,7 @@ describe('the console', () => {
   it('finds all of it in the audit page, and the chain verifies', async () => {
     await page.getByRole('link', { name: 'Audit' }).click();
     const table = page.getByRole('table', { name: 'Audit entries' });
-    for (const action of ['sandbox.create', 'api_key.create', 'api_key.revoke', 'connector.create', 'member.set', 'organization.update']) {
+    for (const action of ['sandbox.create', 'api_key.create', 'api_key.revoke', 'connector.create', 'volume.create', 'sandbox.attachment.create', 'member.set', 'organization.update']) {
       await expect.poll(() => table.getByText(action, { exact: true }).first().isVisible()).toBe(true);
     }
     expect(await table.getByText('owner@airlock.local').first().isVisible()).toBe(true);

@@ -9,6 +9,7 @@ import { ExecutionsPage } from './pages/executions.js';
 import { ImagesPage } from './pages/images.js';
 import { MembersPage } from './pages/members.js';
 import { SettingsPage } from './pages/settings.js';
+import { StoragePage } from './pages/storage.js';
 import { OverviewPage } from './pages/overview.js';
 import { SandboxesPage } from './pages/sandboxes.js';
 import { SignInPage } from './pages/sign-in.js';
@@ -35,6 +36,7 @@ export function App() {
               <Route path="executions" element={<ExecutionsPage />} />
               <Route path="connectors" element={<ConnectorsPage />} />
               <Route path="images" element={<ImagesPage />} />
+              <Route path="storage" element={<StoragePage />} />
               <Route path="members" element={<MembersPage />} />
               <Route path="settings" element={<SettingsPage />} />
               <Route path="audit" element={<AuditPage />} />

@@ -8,6 +8,7 @@ const PAGES = [
   { to: '/sandboxes', label: 'Sandboxes' },
   { to: '/api-keys', label: 'API keys' },
   { to: '/executions', label: 'Executions' },
+  { to: '/storage', label: 'Storage' },
   { to: '/connectors', label: 'Connectors' },
   { to: '/images', label: 'Images' },
   { to: '/members', label: 'Members' },
