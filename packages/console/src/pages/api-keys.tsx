@@ -1,8 +1,9 @@
-import type { ApiKeySummary, SandboxSummary } from '@airlock/contracts';
+import type { ApiKeySummary } from '@airlock/contracts';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
 import { get, inOrganization, post, remove } from '../api.js';
 import { Button, CreateForm, ErrorMessage, Field, PageTitle, Table, inputClass } from '../components.js';
+import { SandboxSelect, useSandboxes } from '../organization-data.js';
 import { useSession } from '../session.js';
 
 interface CreatedKey {
@@ -19,10 +20,7 @@ export function ApiKeysPage() {
     queryKey: ['api-keys', organization],
     queryFn: () => get<{ api_keys: ApiKeySummary[] }>(inOrganization('/admin/v1/api-keys', organization)),
   });
-  const sandboxes = useQuery({
-    queryKey: ['sandboxes', organization],
-    queryFn: () => get<{ sandboxes: SandboxSummary[] }>(inOrganization('/admin/v1/sandboxes', organization)),
-  });
+  const sandboxes = useSandboxes();
   const [name, setName] = useState('');
   const [sandbox, setSandbox] = useState('default');
   const [created, setCreated] = useState<CreatedKey | null>(null);
@@ -64,13 +62,7 @@ export function ApiKeysPage() {
             <input className={inputClass} value={name} onChange={(event) => setName(event.target.value)} required />
           </Field>
           <Field label="Sandbox config">
-            <select className={inputClass} value={sandbox} onChange={(event) => setSandbox(event.target.value)}>
-              {(sandboxes.data?.sandboxes ?? []).map((candidate) => (
-                <option key={candidate.id} value={candidate.name}>
-                  {candidate.name}
-                </option>
-              ))}
-            </select>
+            <SandboxSelect value={sandbox} onChange={setSandbox} />
           </Field>
         </CreateForm>
       )}

@@ -1,8 +1,9 @@
-import type { ConnectorSummary, SandboxSummary } from '@airlock/contracts';
+import type { ConnectorSummary } from '@airlock/contracts';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
 import { get, inOrganization, post, remove } from '../api.js';
 import { Button, CreateForm, ErrorMessage, Field, PageTitle, Table, inputClass } from '../components.js';
+import { SandboxSelect } from '../organization-data.js';
 import { useSession } from '../session.js';
 
 const SETTINGS_EXAMPLE = '{\n  "host": "db.example.com",\n  "database": "sales",\n  "user": "agent",\n  "password": ""\n}';
@@ -14,10 +15,6 @@ export function ConnectorsPage() {
   const queryClient = useQueryClient();
   const key = ['connectors', organization];
   const connectors = useQuery({ queryKey: key, queryFn: () => get<{ connectors: ConnectorSummary[] }>(inOrganization('/admin/v1/connectors', organization)) });
-  const sandboxes = useQuery({
-    queryKey: ['sandboxes', organization],
-    queryFn: () => get<{ sandboxes: SandboxSummary[] }>(inOrganization('/admin/v1/sandboxes', organization)),
-  });
   const refresh = () => queryClient.invalidateQueries({ queryKey: key });
   const test = useMutation({ mutationFn: (name: string) => post(inOrganization(`/admin/v1/connectors/${name}/test`, organization)), onSettled: refresh });
   const drop = useMutation({ mutationFn: (name: string) => remove(inOrganization(`/admin/v1/connectors/${name}`, organization)), onSuccess: refresh });
@@ -52,13 +49,7 @@ export function ConnectorsPage() {
       <ErrorMessage error={connectors.error ?? test.error ?? drop.error ?? attach.error} />
       {can('admin') && (
         <Field label="Attach to sandbox config">
-          <select className={`${inputClass} mb-3 w-48`} value={attachTo} onChange={(event) => setAttachTo(event.target.value)}>
-            {(sandboxes.data?.sandboxes ?? []).map((sandbox) => (
-              <option key={sandbox.id} value={sandbox.name}>
-                {sandbox.name}
-              </option>
-            ))}
-          </select>
+          <SandboxSelect className="mb-3 w-48" value={attachTo} onChange={setAttachTo} />
         </Field>
       )}
       <Table

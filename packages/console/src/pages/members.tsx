@@ -3,6 +3,7 @@ import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
 import { get, inOrganization, post, remove } from '../api.js';
 import { Button, CreateForm, ErrorMessage, Field, PageTitle, Table, inputClass } from '../components.js';
+import { RoleSelect } from '../organization-data.js';
 import { useSession } from '../session.js';
 
 /** Who may administer the organization, with which role; owners give and take roles. */
@@ -50,11 +51,7 @@ export function MembersPage() {
             <input className={inputClass} type="email" value={email} onChange={(event) => setEmail(event.target.value)} required />
           </Field>
           <Field label="Role">
-            <select className={inputClass} value={role} onChange={(event) => setRole(event.target.value)}>
-              <option value="viewer">viewer</option>
-              <option value="admin">admin</option>
-              <option value="owner">owner</option>
-            </select>
+            <RoleSelect value={role} onChange={setRole} />
           </Field>
         </CreateForm>
       )}

@@ -1,18 +1,16 @@
 import type { SandboxSummary } from '@airlock/contracts';
-import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
-import { get, inOrganization, post } from '../api.js';
+import { inOrganization, post } from '../api.js';
 import { CreateForm, ErrorMessage, Field, PageTitle, Table, inputClass } from '../components.js';
+import { useSandboxes } from '../organization-data.js';
 import { useSession } from '../session.js';
 
 /** The organization's sandbox configs; admins create them. */
 export function SandboxesPage() {
   const { organization, can } = useSession();
   const queryClient = useQueryClient();
-  const sandboxes = useQuery({
-    queryKey: ['sandboxes', organization],
-    queryFn: () => get<{ sandboxes: SandboxSummary[] }>(inOrganization('/admin/v1/sandboxes', organization)),
-  });
+  const sandboxes = useSandboxes();
   const [name, setName] = useState('');
   const [network, setNetwork] = useState('blocked');
   const create = useMutation({

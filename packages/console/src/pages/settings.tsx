@@ -3,6 +3,7 @@ import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useEffect, useState } from 'react';
 import { get, patch, post, remove } from '../api.js';
 import { Button, CreateForm, ErrorMessage, Field, PageTitle, Table, inputClass } from '../components.js';
+import { RoleSelect } from '../organization-data.js';
 import { useSession } from '../session.js';
 
 /** The organization's settings, the signed-in user's sessions, and (for owners over every organization) admin tokens. */
@@ -149,11 +150,7 @@ function AdminTokens() {
           <input className={inputClass} value={name} onChange={(event) => setName(event.target.value)} required />
         </Field>
         <Field label="Token role">
-          <select className={inputClass} value={role} onChange={(event) => setRole(event.target.value)}>
-            <option value="viewer">viewer</option>
-            <option value="admin">admin</option>
-            <option value="owner">owner</option>
-          </select>
+          <RoleSelect value={role} onChange={setRole} />
         </Field>
       </CreateForm>
     </section>

@@ -1,8 +1,9 @@
-import type { AttachmentSummary, SandboxSummary, StorageConnectionSummary, VolumeSummary } from '@airlock/contracts';
+import type { AttachmentSummary, StorageConnectionSummary, VolumeSummary } from '@airlock/contracts';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
 import { get, inOrganization, post } from '../api.js';
 import { CreateForm, ErrorMessage, Field, PageTitle, Table, inputClass } from '../components.js';
+import { SandboxSelect } from '../organization-data.js';
 import { useSession } from '../session.js';
 
 function size(bytes: number | null): string {
@@ -18,10 +19,6 @@ export function StoragePage() {
   const connections = useQuery({
     queryKey: ['storage-connections', organization],
     queryFn: () => get<{ connections: StorageConnectionSummary[] }>(inOrganization('/admin/v1/storage-connections', organization)),
-  });
-  const sandboxes = useQuery({
-    queryKey: ['sandboxes', organization],
-    queryFn: () => get<{ sandboxes: SandboxSummary[] }>(inOrganization('/admin/v1/sandboxes', organization)),
   });
   const [sandbox, setSandbox] = useState('default');
   const attachments = useQuery({
@@ -83,13 +80,7 @@ export function StoragePage() {
       />
       <h2 className="mt-8 mb-2 text-lg font-medium">Mounted in a sandbox config</h2>
       <Field label="Sandbox config">
-        <select className={`${inputClass} mb-3 w-48`} value={sandbox} onChange={(event) => setSandbox(event.target.value)}>
-          {(sandboxes.data?.sandboxes ?? []).map((candidate) => (
-            <option key={candidate.id} value={candidate.name}>
-              {candidate.name}
-            </option>
-          ))}
-        </select>
+        <SandboxSelect className="mb-3 w-48" value={sandbox} onChange={setSandbox} />
       </Field>
       <ErrorMessage error={attachments.error} />
       <Table
