@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAirlock, type AirlockFixture } from './support/airlock-fixture.js';
 import { launchChromium } from './support/browser.js';
 import { freePort } from './support/free-port.js';
-import { startOidcProvider, type OidcProviderFixture } from './support/oidc-provider.js';
+import { airlockOidcEnvironment, startOidcProvider, type OidcProviderFixture } from './support/oidc-provider.js';
 
 // The console in a real browser (Debian's Chromium) against a real server: the owner signs in through the one-time
 // link, makes a sandbox config and a key, the key runs code, is revoked and refused, all of it is in the audit page,
@@ -209,10 +209,7 @@ describe('the console for a viewer signed in through the identity provider', () 
     viewed = await startAirlock({
       port,
       environment: {
-        AIRLOCK_OIDC_ISSUER: provider.issuer,
-        AIRLOCK_OIDC_CLIENT_ID: provider.clientId,
-        AIRLOCK_OIDC_CLIENT_SECRET: provider.clientSecret,
-        AIRLOCK_OIDC_REDIRECT_URL: callback,
+        ...airlockOidcEnvironment(provider, callback),
         AIRLOCK_OIDC_ROLES: 'auditors=viewer',
       },
     });

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAirlock, type AirlockFixture } from './support/airlock-fixture.js';
 import { freePort } from './support/free-port.js';
-import { CookieJar, signInAs, startOidcProvider, type OidcProviderFixture } from './support/oidc-provider.js';
+import { CookieJar, airlockOidcEnvironment, signInAs, startOidcProvider, type OidcProviderFixture } from './support/oidc-provider.js';
 
 // Console sign-in end to end: Airlock as the relying party of a real OpenID Connect provider (oidc-provider) on
 // loopback; the code flow with PKCE, state and nonce; users provisioned and given roles by the configured rules.
@@ -23,10 +23,7 @@ beforeAll(async () => {
   airlock = await startAirlock({
     port,
     environment: {
-      AIRLOCK_OIDC_ISSUER: provider.issuer,
-      AIRLOCK_OIDC_CLIENT_ID: provider.clientId,
-      AIRLOCK_OIDC_CLIENT_SECRET: provider.clientSecret,
-      AIRLOCK_OIDC_REDIRECT_URL: callback,
+      ...airlockOidcEnvironment(provider, callback),
       AIRLOCK_OIDC_ROLES: 'airlock-admins=*:admin,acme-team=acme:admin',
       AIRLOCK_OIDC_EMAIL_DOMAINS: 'corp.example=viewer',
     },

@@ -474,3 +474,13 @@ function attribute(tag: string, name: string): string | undefined {
     .replaceAll('&gt;', '>')
     .replaceAll('&amp;', '&');
 }
+
+/** The settings that make an Airlock server sign people in through this provider, coming back to `redirectUrl`. */
+export function airlockOidcEnvironment(provider: OidcProviderFixture, redirectUrl: string): Record<string, string> {
+  return {
+    AIRLOCK_OIDC_ISSUER: provider.issuer,
+    AIRLOCK_OIDC_CLIENT_ID: provider.clientId,
+    AIRLOCK_OIDC_CLIENT_SECRET: provider.clientSecret,
+    AIRLOCK_OIDC_REDIRECT_URL: redirectUrl,
+  };
+}

@@ -27,7 +27,8 @@ describe.each(BACKEND_KINDS)('users, memberships and sessions on %s', (kind) => 
     const user = await users.create({ email: 'Ann@Example.com' });
     expect(user).toMatchObject({ email: 'ann@example.com', instanceRole: null, oidcSubject: null });
     await expect(users.create({ email: 'ann@example.com' })).rejects.toBeInstanceOf(UniqueViolationError);
-    await users.recordSignIn(user.id, { issuer: 'https://sso.example.com', subject: 'sub-1', name: 'Ann' });
+    await users.linkIdentity(user.id, { issuer: 'https://sso.example.com', subject: 'sub-1', name: 'Ann' });
+    await users.recordSignIn(user.id);
     expect(await users.findByOidcIdentity('https://sso.example.com', 'sub-1')).toMatchObject({ id: user.id, name: 'Ann', lastSignInAt: expect.any(Date) });
   });
 

@@ -96,13 +96,16 @@ export class UserRepository {
     return toUser(row as UserRow);
   }
 
-  /** Records a sign-in; `identity` links the user to its OIDC subject (on its first OIDC sign-in) and refreshes its name. */
-  async recordSignIn(id: string, identity?: { issuer: string; subject: string; name: string | null }): Promise<void> {
+  async recordSignIn(id: string): Promise<void> {
+    await this.#database.query('UPDATE users SET last_sign_in_at = now() WHERE id = $1', [id]);
+  }
+
+  /** Links the user to its OIDC subject (it keeps the first one) and refreshes its name from the provider's claims. */
+  async linkIdentity(id: string, identity: { issuer: string; subject: string; name: string | null }): Promise<void> {
     await this.#database.query(
-      `UPDATE users SET last_sign_in_at = now(), oidc_issuer = coalesce($2, oidc_issuer), oidc_subject = coalesce($3, oidc_subject),
-         name = coalesce($4, name)
+      `UPDATE users SET oidc_issuer = coalesce(oidc_issuer, $2), oidc_subject = coalesce(oidc_subject, $3), name = coalesce($4, name)
        WHERE id = $1`,
-      [id, identity?.issuer ?? null, identity?.subject ?? null, identity?.name ?? null],
+      [id, identity.issuer, identity.subject, identity.name],
     );
   }
 

@@ -29,7 +29,7 @@ export function auditEntryBody(entry: AuditEntry): AuditEntryBody {
 }
 
 /** JSON with object keys sorted at every level and no spaces. */
-export function canonicalJson(value: unknown): string {
+function canonicalJson(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
   if (typeof value === 'object' && value !== null) {
     const keys = Object.keys(value)

@@ -92,6 +92,6 @@ export function requestSource(context: Context<AppEnv>): { ip: string | null; us
 }
 
 /** The client's address, as its connection gives it. */
-export function clientAddress(context: Context<AppEnv>): string | null {
+function clientAddress(context: Context<AppEnv>): string | null {
   return (context.env as Partial<HttpBindings> | undefined)?.incoming?.socket?.remoteAddress ?? null;
 }

@@ -21,7 +21,7 @@ export interface AdminPrincipal {
 const RANK: Record<AdminRole, number> = { viewer: 0, admin: 1, owner: 2 };
 
 /** Whether `role` includes what `needed` may do (owner > admin > viewer). */
-export function roleAllows(role: AdminRole, needed: AdminRole): boolean {
+function roleAllows(role: AdminRole, needed: AdminRole): boolean {
   return RANK[role] >= RANK[needed];
 }
 

@@ -6,7 +6,7 @@ import type { AdminPrincipal } from './admin-principal.js';
 
 /** What an admin token may be: 8-256 printable ASCII characters (the server makes `adm-` and 43 URL-safe ones). */
 const ADMIN_TOKEN_PATTERN = /^[\x21-\x7e]{8,256}$/;
-export const BOOTSTRAP_TOKEN_NAME = 'bootstrap';
+const BOOTSTRAP_TOKEN_NAME = 'bootstrap';
 
 /** Named, hashed, revocable admin tokens; each authenticates as its name with its role over every organization. */
 export class AdminTokenService {
@@ -72,7 +72,7 @@ export class AdminTokenService {
   }
 }
 
-export function summarizeAdminToken(token: AdminToken): AdminTokenSummary {
+function summarizeAdminToken(token: AdminToken): AdminTokenSummary {
   return {
     id: token.id,
     name: token.name,

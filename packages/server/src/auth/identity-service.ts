@@ -69,7 +69,7 @@ export class IdentityService {
   }
 }
 
-export function summarizeUser(user: User): UserSummary {
+function summarizeUser(user: User): UserSummary {
   return {
     id: user.id,
     email: user.email,

@@ -154,7 +154,7 @@ export class OidcSignIn {
     }
     if (user.disabledAt !== null) throw new SignInRefused(`${user.email} is disabled`, 'denied', user.email);
     await this.#users.syncOidcRoles(user.id, { instanceRole: mapped.instanceRole, organizationRoles });
-    await this.#users.recordSignIn(user.id, { issuer, subject, name });
+    await this.#users.linkIdentity(user.id, { issuer, subject, name });
     const refreshed = await this.#users.get(user.id);
     const memberships = await this.#users.memberships(user.id);
     if (!refreshed || (refreshed.instanceRole === null && memberships.length === 0)) {

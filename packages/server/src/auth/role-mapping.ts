@@ -3,7 +3,7 @@ import type { AdminRole } from '@airlock/db';
 import { strongerRole } from './admin-principal.js';
 
 /** Every organization, in a rule's target. */
-export const EVERY_ORGANIZATION = '*';
+const EVERY_ORGANIZATION = '*';
 
 /** A rule: when `match` is among the values (a claim's, or the email's domain), grant `role` in `organization`. */
 export interface RoleRule {
@@ -39,7 +39,7 @@ export function parseRoleRules(text: string, defaultOrganization: string): RoleR
 }
 
 /** The values of a claim named by a dotted path (`groups`, `realm_access.roles`): a string or a list of strings. */
-export function claimValues(claims: Record<string, unknown>, path: string): string[] {
+function claimValues(claims: Record<string, unknown>, path: string): string[] {
   let value: unknown = claims;
   for (const segment of path.split('.')) value = typeof value === 'object' && value !== null ? (value as Record<string, unknown>)[segment] : undefined;
   if (typeof value === 'string') return [value];

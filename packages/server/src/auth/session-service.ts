@@ -1,5 +1,5 @@
 import type { SessionSummary } from '@airlock/contracts';
-import { UniqueViolationError, type Session, type SessionMethod, type SessionRepository, type User, type UserRepository } from '@airlock/db';
+import { UniqueViolationError, type Membership, type Session, type SessionMethod, type SessionRepository, type User, type UserRepository } from '@airlock/db';
 import { ApiError } from '../shared/api-error.js';
 import { randomToken, sha256 } from '../shared/secrets.js';
 import type { AdminPrincipal } from './admin-principal.js';
@@ -106,7 +106,7 @@ export class SessionService {
 }
 
 /** A user's principal: its email, its role over every organization and its memberships. */
-export function principalOf(user: User, memberships: Array<{ orgId: string; role: AdminPrincipal['instanceRole'] & string }>, sessionId: string | null): AdminPrincipal {
+function principalOf(user: User, memberships: Membership[], sessionId: string | null): AdminPrincipal {
   return {
     actor: user.email,
     authMethod: 'session',

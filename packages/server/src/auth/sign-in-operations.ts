@@ -25,7 +25,7 @@ import type { SessionService } from './session-service.js';
 const FLOW_COOKIE = 'airlock_sign_in';
 const FLOW_COOKIE_PATH = '/auth/oidc';
 /** Where a browser lands after signing in, unless it asked for another page of this server. */
-export const DEFAULT_RETURN_PATH = '/console/';
+const DEFAULT_RETURN_PATH = '/console/';
 
 const ReturnTo = z.object({
   return_to: z
