@@ -46,7 +46,7 @@ describe('the console', () => {
       'cache-control': 'no-cache',
     });
     await expect.poll(() => page.getByRole('heading', { name: 'Sign in to Airlock' }).isVisible()).toBe(true);
-    expect(await page.getByText('Open the one-time sign-in link').isVisible()).toBe(true);
+    await expect.poll(() => page.getByText('Open the one-time sign-in link').isVisible()).toBe(true);
     await screenshot('sign-in');
   });
 
@@ -56,7 +56,7 @@ describe('the console', () => {
     await page.getByRole('button', { name: 'Sign in as the owner' }).click();
     await page.waitForURL(`${airlock.url}/console/`);
     await expect.poll(() => page.getByTestId('actor').textContent()).toBe('owner@airlock.local');
-    expect(await page.getByRole('table', { name: 'Your organizations' }).getByText('default').first().isVisible()).toBe(true);
+    await expect.poll(() => page.getByRole('table', { name: 'Your organizations' }).getByText('default').first().isVisible()).toBe(true);
     const cookies = await page.context().cookies();
     expect(cookies.find((cookie) => cookie.name === 'airlock_session')).toMatchObject({ httpOnly: true, sameSite: 'Lax' });
     await screenshot('overview');
@@ -100,7 +100,7 @@ describe('the console', () => {
     await page.getByRole('button', { name: `Open ${traceId}` }).click();
     const detail = page.getByRole('region', { name: `Execution ${traceId}` });
     await expect.poll(() => detail.getByText('print(6 * 7)').isVisible()).toBe(true);
-    expect(await detail.getByText('42', { exact: true }).isVisible()).toBe(true);
+    await expect.poll(() => detail.getByText('42', { exact: true }).isVisible()).toBe(true);
     await screenshot('executions');
   });
 
@@ -112,7 +112,7 @@ describe('the console', () => {
     await page.getByRole('button', { name: 'Create connector' }).click();
     const connectors = page.getByRole('table', { name: 'Connectors' });
     await expect.poll(() => connectors.getByText('cache.example.com:6379').isVisible()).toBe(true);
-    expect(await connectors.getByText('password ****7f3a').isVisible()).toBe(true);
+    await expect.poll(() => connectors.getByText('password ****7f3a').isVisible()).toBe(true);
     expect(await page.content()).not.toContain('console-redis-secret-7f3a');
     await page.getByLabel('Connector name').fill('broken');
     await page.getByLabel('Settings (JSON)').fill('{not json');
@@ -123,7 +123,7 @@ describe('the console', () => {
     await page.getByRole('link', { name: 'Images' }).click();
     const images = page.getByRole('table', { name: 'Images' });
     await expect.poll(() => images.getByText('ready').first().isVisible()).toBe(true);
-    expect(await images.getByText(/python .*3\.\d+/i).first().isVisible()).toBe(true);
+    await expect.poll(() => images.getByText(/python .*3\.\d+/i).first().isVisible()).toBe(true);
     await screenshot('images');
   });
 
@@ -151,7 +151,7 @@ describe('the console', () => {
     await page.getByRole('button', { name: 'Add member' }).click();
     const members = page.getByRole('table', { name: 'Members' });
     await expect.poll(() => members.getByText('vera@example.com').isVisible()).toBe(true);
-    expect(await members.getByText('set by an owner').isVisible()).toBe(true);
+    await expect.poll(() => members.getByText('set by an owner').isVisible()).toBe(true);
     await screenshot('members');
   });
 
@@ -164,7 +164,7 @@ describe('the console', () => {
     await expect.poll(() => page.getByRole('status').textContent()).toBe('Saved.');
     const organization = await airlock.request<{ audit_retention_days: number }>('/admin/v1/organizations/default', { apiKey: airlock.adminToken });
     expect(organization.body.audit_retention_days).toBe(400);
-    expect(await page.getByRole('table', { name: 'Your sessions' }).getByText('this one').isVisible()).toBe(true);
+    await expect.poll(() => page.getByRole('table', { name: 'Your sessions' }).getByText('this one').isVisible()).toBe(true);
     await page.getByLabel('Token name').fill('dashboards');
     await page.getByRole('button', { name: 'Create admin token' }).click();
     const token = (await page.getByTestId('new-admin-token').textContent()) ?? '';
@@ -178,7 +178,7 @@ describe('the console', () => {
     for (const action of ['sandbox.create', 'api_key.create', 'api_key.revoke', 'connector.create', 'volume.create', 'sandbox.attachment.create', 'member.set', 'organization.update']) {
       await expect.poll(() => table.getByText(action, { exact: true }).first().isVisible()).toBe(true);
     }
-    expect(await table.getByText('owner@airlock.local').first().isVisible()).toBe(true);
+    await expect.poll(() => table.getByText('owner@airlock.local').first().isVisible()).toBe(true);
     await page.getByRole('button', { name: 'Verify the chain' }).click();
     await expect.poll(() => page.getByRole('status').textContent()).toMatch(/^Chain intact: \d+ entries\.$/);
     await screenshot('audit');
@@ -187,7 +187,7 @@ describe('the console', () => {
   it('works at phone width, then signs out: the session is over', async () => {
     await page.setViewportSize({ width: 390, height: 844 });
     await page.getByRole('link', { name: 'Overview' }).click();
-    expect(await page.getByRole('navigation', { name: 'Console' }).isVisible()).toBe(true);
+    await expect.poll(() => page.getByRole('navigation', { name: 'Console' }).isVisible()).toBe(true);
     await screenshot('overview-phone');
     await page.setViewportSize({ width: 1280, height: 800 });
     await page.getByRole('button', { name: 'Sign out' }).click();
