@@ -13,6 +13,9 @@ import { StoragePage } from './pages/storage.js';
 import { OverviewPage } from './pages/overview.js';
 import { SandboxesPage } from './pages/sandboxes.js';
 import { SignInPage } from './pages/sign-in.js';
+import { FilesPage } from './pages/files.js';
+import { PlaygroundPage } from './pages/playground.js';
+import { WebhooksPage } from './pages/webhooks.js';
 import { SessionProvider } from './session.js';
 
 const queryClient = new QueryClient({ defaultOptions: { queries: { staleTime: 5_000, refetchOnWindowFocus: false } } });
@@ -33,7 +36,10 @@ export function App() {
               <Route index element={<OverviewPage />} />
               <Route path="sandboxes" element={<SandboxesPage />} />
               <Route path="api-keys" element={<ApiKeysPage />} />
+              <Route path="playground" element={<PlaygroundPage />} />
               <Route path="executions" element={<ExecutionsPage />} />
+              <Route path="webhooks" element={<WebhooksPage />} />
+              <Route path="files" element={<FilesPage />} />
               <Route path="connectors" element={<ConnectorsPage />} />
               <Route path="images" element={<ImagesPage />} />
               <Route path="storage" element={<StoragePage />} />

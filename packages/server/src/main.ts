@@ -53,6 +53,7 @@ import { UrlSigner } from './files/url-signer.js';
 import { VolumeFiles } from './files/volume-files.js';
 import { SecretBox } from './shared/secret-box.js';
 import { WebhookSecrets } from './webhooks/webhook-secrets.js';
+import { UsageService } from './usage/usage-service.js';
 import { StorageService } from './storage/storage-service.js';
 import { ConnectorService, type ConnectorTester } from './connectors/connector-service.js';
 import { ConnectorProbes } from './connectors/connector-probes.js';
@@ -206,6 +207,7 @@ export async function startServer(options: {
       background,
       executionBrowser: new ExecutionBrowser({ executions, deliveries: webhookRepository, background }),
       rateLimits,
+      usage: new UsageService({ database }),
       files: new FileService({
         threads,
         volumes: new VolumeFiles({ storage: storageService, volumes, usage, drainBudgetMs }),

@@ -5,6 +5,9 @@ import { executionAdminOperations } from '../executions/execution-admin-operatio
 import type { ExecutionBrowser } from '../executions/execution-browser.js';
 import { executionOperations } from '../executions/execution-operations.js';
 import { fileOperations } from '../files/file-operations.js';
+import { fileAdminOperations } from '../files/file-admin-operations.js';
+import { usageOperations } from '../usage/usage-operations.js';
+import type { UsageService } from '../usage/usage-service.js';
 import { mcpOperations } from '../mcp/mcp-operations.js';
 import { ApiError } from '../shared/api-error.js';
 import { accountOperations } from '../admin/account-operations.js';
@@ -65,6 +68,7 @@ export interface AppServices {
   readiness: ReadinessCheck[];
   metrics: ServerMetrics;
   files: FileService;
+  usage: UsageService;
   rateLimits: RateLimits;
   threads: ThreadService;
   /** Base URL of signed file URLs; the request's own origin when unset. */
@@ -117,6 +121,8 @@ export function createApp(services: AppServices): Hono<AppEnv> {
     ...executionAdminOperations(services.executionBrowser, services.admin, declareAdmin),
     ...threadOperations(services.threads),
     ...fileOperations(services.files, services.publicUrl),
+    ...fileAdminOperations(services.files, services.admin, services.publicUrl, declareAdmin),
+    ...usageOperations(services.usage, services.admin, declareAdmin),
     ...mcpOperations(services),
     ...adminOperations(services.admin, declareAdmin),
     ...accountOperations(services.accounts, declareAdmin),

@@ -1,0 +1,3 @@
+export function FilesPage() {
+  return <h1 className="mb-4 text-2xl font-semibold">Files</h1>;
+}
