@@ -213,3 +213,4 @@ export {
   AdminExecutionPath,
   AdminExecutionQuery,
 } from './admin-executions.js';
+export * from './usage.js';

@@ -1,0 +1,2 @@
+/** What an organization used over recent days: the console's overview. */
+export {};
