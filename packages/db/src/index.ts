@@ -90,3 +90,4 @@ export { grantApplicationRole } from './application-role.js';
 export { UserRepository, type Member, type Membership, type RoleSource, type User } from './user-repository.js';
 export { SessionRepository, type Session, type SessionMethod, type SignInFlow } from './session-repository.js';
 export { eraseOrganization } from './organization-erasure.js';
+export { UsageRepository, type ExecutionUsage, type UsageReport } from './usage-repository.js';
