@@ -20,7 +20,7 @@ const SCREENSHOTS = join(process.cwd(), '.cache', 'test-artifacts', 'console');
 beforeAll(async () => {
   airlock = await startAirlock();
   browser = await launchChromium();
-  page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+  page = await browser.newPage({ viewport: { width: 1280, height: 800 }, permissions: ['clipboard-read', 'clipboard-write'] });
   page.on('console', (message) => {
     // The browser logs every 4xx answer: a 401 from /admin/v1/me is how the console learns no one is signed in, and the
     // test sends one invalid form on purpose (400). Anything else is an error of the page.
@@ -62,7 +62,7 @@ describe('the console', () => {
     await screenshot('overview');
   });
 
-  it('creates a sandbox config and a key shown once; the key runs code until it is revoked', async () => {
+  it('creates a sandbox config and a key shown once, copies it into the playground and runs code until the key is revoked', async () => {
     await page.getByRole('link', { name: 'Sandboxes' }).click();
     await page.getByLabel('Name').fill('from-console');
     await page.getByRole('button', { name: 'Create sandbox config' }).click();
@@ -78,21 +78,35 @@ describe('the console', () => {
     await page.getByRole('button', { name: 'Create API key' }).click();
     const key = (await page.getByTestId('new-key').textContent()) ?? '';
     expect(key).toMatch(/^sk-local-/);
+    await page.getByRole('button', { name: 'Copy' }).click();
+    await expect.poll(() => page.getByRole('button', { name: 'Copied' }).isVisible()).toBe(true);
     await screenshot('api-keys');
-    const run = () => fetch(`${airlock.url}/v1/sandbox/execute`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ code: 'print(6 * 7)' }),
-    });
-    const ran = (await (await run()).json()) as { stdout: string; trace_id: string };
-    expect(ran.stdout).toBe('42\n');
-    traceId = ran.trace_id;
-
     await page.getByRole('button', { name: 'Done' }).click();
     expect(await page.getByTestId('new-key').count()).toBe(0);
+
+    // The playground takes the copied key and streams the run: the first line shows before the code ends.
+    await page.getByRole('link', { name: 'Playground' }).click();
+    await page.getByLabel('API key').focus();
+    await page.keyboard.press('ControlOrMeta+V');
+    expect(await page.getByLabel('API key').inputValue()).toBe(key);
+    await page.getByLabel('Code').fill("import time\nprint('first', flush=True)\ntime.sleep(1.5)\nprint(6 * 7)");
+    await page.getByRole('button', { name: 'Run' }).click();
+    await expect.poll(() => page.getByTestId('playground-output').textContent()).toBe('first\n');
+    await expect.poll(() => page.getByTestId('playground-status').textContent(), { timeout: 15_000 }).toBe('success');
+    expect(await page.getByTestId('playground-output').textContent()).toBe('first\n42\n');
+    traceId = (await page.getByTestId('playground-trace').textContent()) ?? '';
+    expect(traceId).toMatch(/^trc_/);
+    await screenshot('playground');
+
+    await page.getByRole('link', { name: 'API keys' }).click();
     await page.getByRole('button', { name: 'Revoke console-key' }).click();
     await expect.poll(() => page.getByRole('table', { name: 'API keys' }).getByText('revoked').isVisible()).toBe(true);
-    expect((await run()).status).toBe(401);
+    const refused = await fetch(`${airlock.url}/v1/sandbox/execute`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ code: 'print(1)' }),
+    });
+    expect(refused.status).toBe(401);
   });
 
   it('finds the execution with its code and output', async () => {
@@ -100,7 +114,7 @@ describe('the console', () => {
     await page.getByRole('button', { name: `Open ${traceId}` }).click();
     const detail = page.getByRole('region', { name: `Execution ${traceId}` });
     await expect.poll(() => detail.getByText('print(6 * 7)').isVisible()).toBe(true);
-    await expect.poll(() => detail.getByText('42', { exact: true }).isVisible()).toBe(true);
+    await expect.poll(() => detail.getByText('first 42', { exact: true }).isVisible()).toBe(true);
     await screenshot('executions');
   });
 
