@@ -1,11 +1,22 @@
 import { z } from 'zod';
 import { OrganizationSlug } from './admin.js';
-import { EXECUTION_RECORD_STATUSES, ExecutionRecordResponse, WebhookDeliveryResponse } from './responses.js';
+import { EXECUTION_RECORD_STATUSES, ExecutionRecordResponse, WebhookDeliveryResponse, WebhookDeliveryStatus } from './responses.js';
 import { Text } from './text.js';
 
 /** An organization's executions as its operators browse them (`/admin/v1/executions`). */
 
 export const ADMIN_EXECUTION_PAGE_LIMIT = { default: 50, max: 500 } as const;
+
+/** `?limit=`: a page's size, at most ADMIN_EXECUTION_PAGE_LIMIT.max. */
+function pageLimit() {
+  return z
+    .string()
+    .regex(/^\d+$/, 'a whole number')
+    .transform(Number)
+    .pipe(z.number().int().min(1).max(ADMIN_EXECUTION_PAGE_LIMIT.max))
+    .optional()
+    .describe(`at most ${ADMIN_EXECUTION_PAGE_LIMIT.max}; default ${ADMIN_EXECUTION_PAGE_LIMIT.default}`);
+}
 
 export const AdminExecutionQuery = z.strictObject({
   organization: OrganizationSlug.optional(),
@@ -21,13 +32,7 @@ export const AdminExecutionQuery = z.strictObject({
     .describe('`key` (the execution has it) or `key=value`'),
   from: z.iso.datetime().optional().describe('created at or after'),
   to: z.iso.datetime().optional().describe('created before'),
-  limit: z
-    .string()
-    .regex(/^\d+$/, 'a whole number')
-    .transform(Number)
-    .pipe(z.number().int().min(1).max(ADMIN_EXECUTION_PAGE_LIMIT.max))
-    .optional()
-    .describe(`at most ${ADMIN_EXECUTION_PAGE_LIMIT.max}; default ${ADMIN_EXECUTION_PAGE_LIMIT.default}`),
+  limit: pageLimit(),
   cursor: Text.optional().describe('`next_cursor` of the page before'),
 });
 export type AdminExecutionQuery = z.infer<typeof AdminExecutionQuery>;
@@ -56,3 +61,45 @@ export const AdminExecutionDetail = AdminExecution.extend({
 export type AdminExecutionDetail = z.infer<typeof AdminExecutionDetail>;
 
 export const AdminExecutionPath = z.object({ trace_id: Text.describe('the trace id (`trc_...`)') });
+
+export const AdminExecutionOutputQuery = z.strictObject({
+  organization: OrganizationSlug.optional(),
+  after_seq: z
+    .string()
+    .regex(/^-?\d+$/, 'a whole number')
+    .transform(Number)
+    .pipe(z.number().int().min(-1))
+    .optional()
+    .describe('only events with a larger `seq`; default -1 (all)'),
+});
+
+/** An organization's webhook deliveries as its operators browse them (`/admin/v1/webhooks`). */
+
+export const AdminWebhookQuery = z.strictObject({
+  organization: OrganizationSlug.optional(),
+  status: WebhookDeliveryStatus.optional(),
+  limit: pageLimit(),
+  cursor: Text.optional().describe('`next_cursor` of the page before'),
+});
+export type AdminWebhookQuery = z.infer<typeof AdminWebhookQuery>;
+
+/** One execution's webhook delivery: where it goes, its state and its last attempt. */
+export const AdminWebhookDelivery = z.object({
+  trace_id: z.string(),
+  url: z.string(),
+  status: WebhookDeliveryStatus,
+  attempts: z.number().int().describe('attempts made so far'),
+  last_attempt_at: z.iso.datetime().nullable(),
+  last_status_code: z.number().int().nullable().describe("the receiver's HTTP status at the last attempt; null when it gave none or none was made"),
+  last_error: z.string().nullable().describe('why the last attempt did not deliver'),
+  next_attempt_at: z.iso.datetime().nullable().describe('when the next attempt is due, while pending'),
+  created_at: z.iso.datetime().describe('when the execution finished and the delivery was queued'),
+  completed_at: z.iso.datetime().nullable().describe('when it was delivered or failed for good'),
+}).meta({ id: 'AdminWebhookDelivery' });
+export type AdminWebhookDelivery = z.infer<typeof AdminWebhookDelivery>;
+
+export const AdminWebhookPage = z.object({
+  deliveries: z.array(AdminWebhookDelivery).describe('newest first'),
+  next_cursor: z.string().nullable(),
+});
+export type AdminWebhookPage = z.infer<typeof AdminWebhookPage>;

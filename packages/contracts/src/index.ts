@@ -210,7 +210,11 @@ export {
   AdminExecution,
   AdminExecutionDetail,
   AdminExecutionPage,
+  AdminExecutionOutputQuery,
   AdminExecutionPath,
   AdminExecutionQuery,
+  AdminWebhookDelivery,
+  AdminWebhookPage,
+  AdminWebhookQuery,
 } from './admin-executions.js';
 export * from './usage.js';

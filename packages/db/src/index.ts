@@ -43,6 +43,8 @@ export {
   WebhookRepository,
   type AttemptOutcome,
   type ClaimedDelivery,
+  type ListedDelivery,
+  type RequeueOutcome,
   type WebhookAttempt,
   type WebhookDelivery,
   type WebhookDeliveryStatus,

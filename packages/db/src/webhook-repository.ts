@@ -36,6 +36,14 @@ export interface WebhookAttempt {
   durationMs: number;
 }
 
+/** A delivery as an organization's list shows it: with its last attempt, null before the first. */
+export interface ListedDelivery extends WebhookDelivery {
+  lastAttempt: WebhookAttempt | null;
+}
+
+/** What asking for a delivery again found: it was queued again, or its state refused it. */
+export type RequeueOutcome = { requeued: true } | { requeued: false; status: Exclude<WebhookDeliveryStatus, 'failed'> };
+
 /** What follows an attempt: the delivery is done, is tried again at a time, or has failed for good. */
 export type AttemptOutcome = { status: 'delivered' } | { status: 'pending'; retryAt: Date } | { status: 'failed' };
 
@@ -186,6 +194,65 @@ export class WebhookRepository {
         durationMs: attempt.duration_ms,
       })),
     };
+  }
+
+  /**
+   * An organization's deliveries newest first (by when they were queued, to the millisecond, then trace id), each
+   * with its last attempt: `limit` of them after `after`, with `status` only when given.
+   */
+  async list(
+    orgId: string,
+    options: { status?: WebhookDeliveryStatus; limit: number; after?: { createdAt: Date; traceId: string } },
+  ): Promise<ListedDelivery[]> {
+    const rows = await this.#database.query<
+      DeliveryRow & { last_attempt: number | null; last_attempted_at: Date | null; last_status_code: number | null; last_error: string | null; last_duration_ms: number | null }
+    >(
+      `SELECT d.trace_id, d.org_id, d.url, d.status, d.attempts, d.next_attempt_at, d.created_at, d.completed_at,
+         a.attempt AS last_attempt, a.attempted_at AS last_attempted_at, a.status_code AS last_status_code,
+         a.error AS last_error, a.duration_ms AS last_duration_ms
+       FROM webhook_deliveries d
+       LEFT JOIN LATERAL (
+         SELECT attempt, attempted_at, status_code, error, duration_ms FROM webhook_attempts
+         WHERE trace_id = d.trace_id ORDER BY attempt DESC LIMIT 1) a ON true
+       WHERE d.org_id = $1 AND ($2::text IS NULL OR d.status = $2)
+         AND ($3::timestamptz IS NULL OR (date_trunc('milliseconds', d.created_at), d.trace_id) < ($3, $4))
+       ORDER BY date_trunc('milliseconds', d.created_at) DESC, d.trace_id DESC
+       LIMIT $5`,
+      [orgId, options.status ?? null, options.after?.createdAt ?? null, options.after?.traceId ?? null, options.limit],
+    );
+    return rows.map((row) => ({
+      ...toDelivery(row),
+      lastAttempt:
+        row.last_attempt === null
+          ? null
+          : {
+              attempt: row.last_attempt,
+              attemptedAt: row.last_attempted_at as Date,
+              statusCode: row.last_status_code,
+              error: row.last_error,
+              durationMs: row.last_duration_ms as number,
+            },
+    }));
+  }
+
+  /**
+   * Queues a failed delivery again, due now, for one more attempt (the attempt count goes on, so a failing attempt
+   * fails it again). A delivered or pending one is left as it is and its state returned; null when the organization
+   * has no delivery for the execution.
+   */
+  async requeue(orgId: string, traceId: string): Promise<RequeueOutcome | null> {
+    const [row] = await this.#database.query<{ status: WebhookDeliveryStatus }>(
+      `WITH target AS (
+         SELECT trace_id, status FROM webhook_deliveries WHERE org_id = $1 AND trace_id = $2 FOR UPDATE),
+       requeued AS (
+         UPDATE webhook_deliveries d SET status = 'pending', next_attempt_at = now(), completed_at = NULL
+         FROM target WHERE d.trace_id = target.trace_id AND target.status = 'failed'
+         RETURNING d.trace_id)
+       SELECT status FROM target`,
+      [orgId, traceId],
+    );
+    if (!row) return null;
+    return row.status === 'failed' ? { requeued: true } : { requeued: false, status: row.status };
   }
 
   /** A sandbox config's sealed webhook secret, or null while it has none. */

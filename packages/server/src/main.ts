@@ -205,7 +205,7 @@ export async function startServer(options: {
       apiKeys: keyService,
       executions: executionService,
       background,
-      executionBrowser: new ExecutionBrowser({ executions, deliveries: webhookRepository, background }),
+      executionBrowser: new ExecutionBrowser({ executions, deliveries: webhookRepository, background, service: executionService, onWebhookRequeued: () => dispatcher.kick() }),
       rateLimits,
       usage: new UsageService({ database }),
       files: new FileService({

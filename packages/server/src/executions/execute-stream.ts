@@ -1,5 +1,6 @@
 import type { ExecuteRequest, ExecuteResponse, ExecutionEvent } from '@airlock/contracts';
 import type { Principal } from '../auth/api-key-service.js';
+import { recordedResponse } from './execution-records.js';
 import { resultEvent, type ExecutionLog, type NewEvent } from './execution-log.js';
 import type { ExecuteOptions, ExecutionService } from './execution-service.js';
 
@@ -22,6 +23,15 @@ export async function streamExecution(
   finished.catch(() => undefined);
   const log = await Promise.race([started, finished.then(() => started)]);
   return followLog(log, -1);
+}
+
+/**
+ * An execution's events after `afterSeq` as NDJSON (`GET .../output`): live from its log while it runs or just ran
+ * on this node, else made up from its finished record. 404 for an execution absent from the organization.
+ */
+export async function replayExecution(executions: ExecutionService, orgId: string, traceId: string, afterSeq: number): Promise<Response> {
+  const found = await executions.output(orgId, traceId);
+  return 'log' in found ? followLog(found.log, afterSeq) : recordedEvents(recordedResponse(found.record), found.record.resultSeq, afterSeq);
 }
 
 /** The log's events after `afterSeq` as an NDJSON response that follows the execution until it ends. */

@@ -1,20 +1,43 @@
-import { ADMIN_EXECUTION_PAGE_LIMIT, type AdminExecution, type AdminExecutionDetail, type AdminExecutionQuery } from '@airlock/contracts';
+import { ADMIN_EXECUTION_PAGE_LIMIT, type AdminExecution, type AdminExecutionDetail, type AdminExecutionQuery, type ExecutionCancelResponse } from '@airlock/contracts';
 import type { Execution, ExecutionFilter, ExecutionRepository, WebhookRepository } from '@airlock/db';
 import { ApiError } from '../shared/api-error.js';
 import { decodeCursor, encodeCursor } from '../shared/cursor.js';
+import { WebhookOutboxBrowser } from '../webhooks/webhook-outbox-browser.js';
 import type { BackgroundExecutions } from './background-executions.js';
+import { replayExecution } from './execute-stream.js';
 import { toRecordResponse } from './execution-records.js';
+import type { ExecutionService } from './execution-service.js';
 
-/** An organization's executions as its operators browse them: filtered pages, and one with its webhook delivery. */
+/**
+ * An organization's executions as its operators browse them: filtered pages, one with its webhook delivery, its
+ * output live, cancelled; and the organization's webhook deliveries (`webhooks`).
+ */
 export class ExecutionBrowser {
+  readonly webhooks: WebhookOutboxBrowser;
   readonly #executions: ExecutionRepository;
   readonly #deliveries: WebhookRepository;
   readonly #background: BackgroundExecutions;
+  readonly #service: ExecutionService;
 
-  constructor(options: { executions: ExecutionRepository; deliveries: WebhookRepository; background: BackgroundExecutions }) {
+  constructor(options: {
+    executions: ExecutionRepository;
+    deliveries: WebhookRepository;
+    background: BackgroundExecutions;
+    /** Runs, replays and cancels executions, the same for operators as for API keys. */
+    service: ExecutionService;
+    /** Told when a webhook delivery was queued again (the dispatcher's kick). */
+    onWebhookRequeued: () => void;
+  }) {
     this.#executions = options.executions;
     this.#deliveries = options.deliveries;
     this.#background = options.background;
+    this.#service = options.service;
+    this.webhooks = new WebhookOutboxBrowser({
+      deliveries: options.deliveries,
+      executions: options.executions,
+      describe: (orgId, traceId) => options.background.delivery(orgId, traceId),
+      onRequeued: options.onWebhookRequeued,
+    });
   }
 
   async page(orgId: string, query: AdminExecutionQuery): Promise<{ executions: AdminExecution[]; next_cursor: string | null }> {
@@ -42,6 +65,16 @@ export class ExecutionBrowser {
     if (!execution) throw ApiError.notFound(`no execution ${traceId} in this organization`);
     const webhook = execution.webhookUrl === null ? null : await this.#background.delivery(orgId, traceId);
     return { ...(await this.#summary(orgId, execution)), webhook };
+  }
+
+  /** The execution's NDJSON events after `afterSeq`, following it live while it runs (as `GET /v1/executions/{id}/output`). */
+  async output(orgId: string, traceId: string, afterSeq: number): Promise<Response> {
+    return replayExecution(this.#service, orgId, traceId, afterSeq);
+  }
+
+  /** Cancels a running execution (as `POST /v1/executions/{id}/cancel`). */
+  async cancel(orgId: string, traceId: string): Promise<ExecutionCancelResponse> {
+    return this.#service.cancel(orgId, traceId);
   }
 
   async #summary(orgId: string, execution: Execution): Promise<AdminExecution> {

@@ -18,10 +18,9 @@ import { API_KEY_ERRORS, apiKeyDocument, apiKeyHeaders, apiKeySecurity, commonRe
 import { operation, type Operation } from '../http/operation.js';
 import { ApiError } from '../shared/api-error.js';
 import type { BackgroundExecutions } from './background-executions.js';
-import { recordedResponse } from './execution-records.js';
 import type { ExecutionService } from './execution-service.js';
 import { readIdempotency } from './idempotency.js';
-import { followLog, recordedEvents, streamExecution } from './execute-stream.js';
+import { replayExecution, streamExecution } from './execute-stream.js';
 
 const traceIdPath = z.object({
   traceId: z.string().meta({ description: 'The execution: the `trace_id` of its answer or first stream event.', example: 'trc_0123456789abcdef0123456789abcdef' }),
@@ -92,7 +91,7 @@ export function executionOperations(executions: ExecutionService, background: Ba
         },
         codes: [ErrorCode.notFound],
       }),
-      handle: async (context) => context.json(await executions.get(context.get('principal'), traceIdParameter(context))),
+      handle: async (context) => context.json(await executions.get(context.get('principal').organization.id, traceIdParameter(context))),
     }),
     operation({
       method: 'get',
@@ -120,7 +119,7 @@ export function executionOperations(executions: ExecutionService, background: Ba
       handle: async (context) => {
         const afterSeq = Number(context.req.query('after_seq') ?? -1);
         if (!Number.isInteger(afterSeq)) throw ApiError.validation('after_seq: must be a whole number');
-        return replay(await executions.output(context.get('principal'), traceIdParameter(context)), afterSeq);
+        return replayExecution(executions, context.get('principal').organization.id, traceIdParameter(context), afterSeq);
       },
     }),
     operation({
@@ -139,7 +138,7 @@ export function executionOperations(executions: ExecutionService, background: Ba
         },
         codes: [ErrorCode.notFound, ErrorCode.conflict],
       }),
-      handle: async (context) => context.json(await executions.cancel(context.get('principal'), traceIdParameter(context))),
+      handle: async (context) => context.json(await executions.cancel(context.get('principal').organization.id, traceIdParameter(context))),
     }),
     operation({
       method: 'get',
@@ -275,14 +274,9 @@ async function answerAgain(context: Context<AppEnv>, executions: ExecutionServic
     mode === 'webhook'
       ? context.json({ trace_id: earlier.traceId, status: earlier.status }, 202)
       : mode === 'streaming'
-        ? replay(await executions.output(principal, earlier.traceId), -1)
-        : context.json(await executions.result(principal, earlier.traceId));
+        ? await replayExecution(executions, principal.organization.id, earlier.traceId, -1)
+        : context.json(await executions.result(principal.organization.id, earlier.traceId));
   const headers = new Headers(response.headers);
   headers.set('Idempotent-Replayed', 'true');
   return new Response(response.body, { status: response.status, headers });
-}
-
-/** An execution's events after `afterSeq`: live from its log, or made up from its finished record. */
-function replay(found: Awaited<ReturnType<ExecutionService['output']>>, afterSeq: number): Response {
-  return 'log' in found ? followLog(found.log, afterSeq) : recordedEvents(recordedResponse(found.record), found.record.resultSeq, afterSeq);
 }

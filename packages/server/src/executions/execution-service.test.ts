@@ -176,9 +176,9 @@ describe('ExecutionService (a scripted runtime on PGlite)', () => {
       answer: { mode: 'streaming', onStarted: (log) => (traceId = log.traceId) },
     });
     await new Promise((resolve) => setTimeout(resolve, 50));
-    expect(await executionService.cancel(principal, traceId)).toEqual({ trace_id: traceId, status: 'cancelled' });
+    expect(await executionService.cancel(principal.organization.id, traceId)).toEqual({ trace_id: traceId, status: 'cancelled' });
     expect(await running).toMatchObject({ status: 'cancelled', exit_code: 137, error: 'cancelled' });
-    expect(await executionService.cancel(principal, traceId)).toEqual({ trace_id: traceId, status: 'cancelled' });
+    expect(await executionService.cancel(principal.organization.id, traceId)).toEqual({ trace_id: traceId, status: 'cancelled' });
   });
 
   it('a saved thread layer is appended when the record completes; a failed save is status failed on the record and the answer alike', async () => {
@@ -242,11 +242,11 @@ describe('ExecutionService (a scripted runtime on PGlite)', () => {
     // The key's entries the config no longer covers are dropped.
     expect(seen?.networkAllowlist).toEqual(['files.pypi.org']);
     expect(await executions.get(principal.organization.id, answer.trace_id)).toMatchObject({ networkMode: 'allowlist', networkAllow: ['files.pypi.org'] });
-    expect(await service().get(allowlisted, answer.trace_id)).toMatchObject({ network_mode: 'allowlist', network_allow: ['files.pypi.org'] });
+    expect(await service().get(allowlisted.organization.id, answer.trace_id)).toMatchObject({ network_mode: 'allowlist', network_allow: ['files.pypi.org'] });
 
     const blocked = await service().execute(principal, request({ code: 'x' }), { acceptedAt: performance.now() });
     expect(acquiredWith?.network).toBe('none');
     expect(seen).not.toHaveProperty('networkAllowlist');
-    expect(await service().get(principal, blocked.trace_id)).toMatchObject({ network_mode: 'blocked', network_allow: null });
+    expect(await service().get(principal.organization.id, blocked.trace_id)).toMatchObject({ network_mode: 'blocked', network_allow: null });
   });
 });

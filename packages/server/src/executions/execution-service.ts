@@ -375,8 +375,8 @@ export class ExecutionService {
   }
 
   /** A finished execution's answer, waiting for it to finish if it runs. */
-  async result(principal: Principal, traceId: string): Promise<ExecuteResponse> {
-    const found = await this.output(principal, traceId);
+  async result(orgId: string, traceId: string): Promise<ExecuteResponse> {
+    const found = await this.output(orgId, traceId);
     return 'log' in found ? found.log.finished : recordedResponse(found.record);
   }
 
@@ -384,11 +384,11 @@ export class ExecutionService {
    * An execution's events for a replay: its live log when it runs (or just ran) on this node, else its record once
    * it has finished (an execution running on another node is waited for).
    */
-  async output(principal: Principal, traceId: string): Promise<{ log: ExecutionLog } | { record: FinishedExecution }> {
-    const log = this.#options.live.get(principal.organization.id, traceId);
+  async output(orgId: string, traceId: string): Promise<{ log: ExecutionLog } | { record: FinishedExecution }> {
+    const log = this.#options.live.get(orgId, traceId);
     if (log) return { log };
     for (;;) {
-      const record = await this.#options.executions.get(principal.organization.id, traceId);
+      const record = await this.#options.executions.get(orgId, traceId);
       if (!record) throw ApiError.notFound(`no execution ${traceId} in this organization`);
       if (isFinished(record)) return { record };
       await new Promise((resolve) => setTimeout(resolve, 500));
@@ -400,10 +400,10 @@ export class ExecutionService {
    * than CANCEL_WAIT_MS. A finished execution answers with the status it finished with: never 409, which Baponi
    * clients read as a busy thread.
    */
-  async cancel(principal: Principal, traceId: string): Promise<ExecutionCancelResponse> {
-    const log = this.#options.live.get(principal.organization.id, traceId);
+  async cancel(orgId: string, traceId: string): Promise<ExecutionCancelResponse> {
+    const log = this.#options.live.get(orgId, traceId);
     if (!log) {
-      const record = await this.get(principal, traceId);
+      const record = await this.get(orgId, traceId);
       if (record.status === 'running') {
         throw new ApiError(ErrorCode.conflict, `execution ${traceId} runs on another server node; cancel it there`);
       }
@@ -417,15 +417,15 @@ export class ExecutionService {
     return { trace_id: traceId, status: result?.status ?? 'cancelling' };
   }
 
-  async get(principal: Principal, traceId: string): Promise<ExecutionRecordResponse> {
-    const execution = await this.#options.executions.get(principal.organization.id, traceId);
+  async get(orgId: string, traceId: string): Promise<ExecutionRecordResponse> {
+    const execution = await this.#options.executions.get(orgId, traceId);
     if (execution) {
-      const delivery = execution.webhookUrl === null ? null : await this.#options.webhooks.deliveries.get(principal.organization.id, traceId);
+      const delivery = execution.webhookUrl === null ? null : await this.#options.webhooks.deliveries.get(orgId, traceId);
       return toRecordResponse(execution, delivery?.status ?? (execution.webhookUrl === null ? null : 'pending'));
     }
     // Running here, its record not written yet: its trace id was already streamed to the caller. A finished one
     // without a record was deleted (retention).
-    const log = this.#options.live.get(principal.organization.id, traceId);
+    const log = this.#options.live.get(orgId, traceId);
     if (log && !log.done) {
       return {
         trace_id: traceId,
