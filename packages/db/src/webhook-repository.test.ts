@@ -152,4 +152,59 @@ describe.each(BACKEND_KINDS)('the webhook outbox on %s', (kind) => {
     expect(claimed?.execution).toEqual(await executions.get(orgId, traceId));
     expect(claimed?.execution).toMatchObject({ status: 'success', stdout: result.stdout, sandboxConfigId, completedAt: expect.any(Date) });
   });
+
+  it("lists an organization's deliveries newest first with their last attempt, by state and by page; queues only a failed one again", async () => {
+    await database.query(`UPDATE webhook_deliveries SET status = 'delivered'`);
+    const other = await new OrganizationRepository(database).create({ name: 'Listed', slug: `org-${randomBytes(5).toString('hex')}` });
+    const otherConfig = await new SandboxConfigRepository(database).create({ orgId: other.id, name: 'default' });
+    const finished: string[] = [];
+    for (const name of ['delivered', 'failed', 'pending']) {
+      const traceId = generateId('execution');
+      await executions.insertRunning({
+        traceId,
+        orgId: other.id,
+        apiKeyId: null,
+        sandboxConfigId: otherConfig.id,
+        nodeId: 'node_a',
+        language: 'python',
+        code: name,
+        deliveryMode: 'webhook',
+        webhookUrl: `https://hooks.example/${name}`,
+        createdAt: new Date(),
+      });
+      await executions.complete(traceId, result);
+      finished.push(traceId);
+      // Queued in separate milliseconds, the order the list shows them in.
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    const [delivered, failed, pending] = finished as [string, string, string];
+    expect((await webhooks.claimDue('node_a', { limit: 5, claimSeconds: 60 })).map((delivery) => delivery.traceId).sort()).toEqual([...finished].sort());
+    const attempt = { attempt: 1, attemptedAt: new Date(), statusCode: 500, error: 'receiver answered 500', durationMs: 7 };
+    await webhooks.recordAttempt(delivered, 'node_a', { ...attempt, statusCode: 204, error: null }, { status: 'delivered' });
+    await webhooks.recordAttempt(failed, 'node_a', attempt, { status: 'failed' });
+    await webhooks.releaseClaims('node_a');
+
+    const listed = await webhooks.list(other.id, { limit: 10 });
+    expect(listed.map((delivery) => delivery.traceId)).toEqual([pending, failed, delivered]);
+    expect(listed[0]).toMatchObject({ status: 'pending', attempts: 0, lastAttempt: null, url: 'https://hooks.example/pending' });
+    expect(listed[1]).toMatchObject({ status: 'failed', attempts: 1, completedAt: expect.any(Date), lastAttempt: { attempt: 1, statusCode: 500, error: 'receiver answered 500', durationMs: 7 } });
+    expect(listed[2]).toMatchObject({ status: 'delivered', lastAttempt: { statusCode: 204, error: null } });
+    expect((await webhooks.list(other.id, { status: 'failed', limit: 10 })).map((delivery) => delivery.traceId)).toEqual([failed]);
+    expect(await webhooks.list(orgId, { status: 'failed', limit: 10 })).toEqual([]);
+    const first = await webhooks.list(other.id, { limit: 2 });
+    const last = first.at(-1) as (typeof first)[number];
+    const second = await webhooks.list(other.id, { limit: 2, after: { createdAt: last.createdAt, traceId: last.traceId } });
+    expect([...first, ...second].map((delivery) => delivery.traceId)).toEqual([pending, failed, delivered]);
+
+    expect(await webhooks.requeue(other.id, delivered)).toEqual({ requeued: false, status: 'delivered' });
+    expect(await webhooks.requeue(other.id, pending)).toEqual({ requeued: false, status: 'pending' });
+    expect(await webhooks.requeue(orgId, failed)).toBeNull();
+    expect(await webhooks.requeue(other.id, 'trc_missing')).toBeNull();
+    expect(await webhooks.requeue(other.id, failed)).toEqual({ requeued: true });
+    expect(await webhooks.get(other.id, failed)).toMatchObject({ status: 'pending', attempts: 1, completedAt: null });
+    expect(await webhooks.requeue(other.id, failed)).toEqual({ requeued: false, status: 'pending' });
+    const due = await webhooks.claimDue('node_b', { limit: 5, claimSeconds: 60 });
+    expect(due.map((delivery) => delivery.traceId).sort()).toEqual([failed, pending].sort());
+    expect(due.find((delivery) => delivery.traceId === failed)).toMatchObject({ attempts: 1 });
+  });
 });
