@@ -39,9 +39,9 @@ const HomePath = z.string().superRefine((path, context) => {
 const FileSource = z
   .enum(['thread', 'volume'], { error: "must be 'thread' (id: a thread_id) or 'volume' (id: a volume's slug)" })
   .describe(
-    "`thread`: the persistent home of the thread `id`. `volume`: the managed volume whose slug is `id`, as the API key's " +
-      'sandboxes see it at /data/<mount> (the sandbox config must attach it; a key prefix confines the paths and a ' +
-      'read-only attachment refuses uploads and deletes).',
+    "`thread`: the persistent home of the thread `id`. `volume`: the managed volume whose slug is `id`: with an API key, " +
+      "as the key's sandboxes see it at /data/<mount> (the sandbox config must attach it; a key prefix confines the " +
+      'paths and a read-only attachment refuses uploads and deletes); on the admin endpoints, the whole volume.',
   );
 const SourceId = z.string().regex(THREAD_ID_PATTERN, 'must match ^[A-Za-z0-9_-]{1,128}$');
 
@@ -70,7 +70,7 @@ export type FileDeleteRequest = z.infer<typeof FileDeleteRequest>;
 
 export const FileEntry = z.object({
   name: z.string().describe('the last segment of path'),
-  path: z.string().describe("relative to the home directory, or to the volume's directory the API key sees"),
+  path: z.string().describe("relative to the home directory, or to the volume's directory the request sees (an API key's prefix, or the volume's root)"),
   size: z.number().int().min(0).describe('bytes; 0 for directories'),
   modified: z.iso.datetime(),
   is_directory: z.boolean(),

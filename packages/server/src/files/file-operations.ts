@@ -45,11 +45,16 @@ const tokenPath = z.object({
   token: z.string().meta({ description: 'The signed part of a URL from `/v1/files/upload_url` or `/v1/files/download_url`.' }),
 });
 
+/** Where signed URLs point: the server's public URL when configured, else the origin the request came to. */
+export function signedUrlOrigin(context: Context<AppEnv>, publicUrl: string | undefined): string {
+  return publicUrl ?? new URL(context.req.url).origin;
+}
+
 const binary = { type: 'string', contentMediaType: 'application/octet-stream' } as const;
 
 /** The Files API (API key) and the signed URLs it hands out (no credential but the signature). */
 export function fileOperations(files: FileService, publicUrl: string | undefined): Operation[] {
-  const origin = (context: Context<AppEnv>) => publicUrl ?? new URL(context.req.url).origin;
+  const origin = (context: Context<AppEnv>) => signedUrlOrigin(context, publicUrl);
   return [
     fileOperation({
       path: '/v1/files/list',

@@ -10,8 +10,8 @@ import type {
 import type { ThreadRetention } from '@airlock/db';
 import type { LayerEntry } from '@airlock/runtime';
 import { ApiError } from '../shared/api-error.js';
-import type { Principal } from '../auth/api-key-service.js';
 import type { ThreadService } from '../threads/thread-service.js';
+import { isOperatorAccess, type FileAccess } from './file-access.js';
 import type { FileUrlClaims, UrlSigner } from './url-signer.js';
 import type { VolumeFiles } from './volume-files.js';
 
@@ -37,9 +37,12 @@ export class FileService {
     this.#signer = options.signer;
   }
 
-  async list(principal: Principal, request: FilesListRequest): Promise<{ files: FileEntry[] }> {
-    if (request.source === 'volume') return { files: await this.#volumes.list(principal, request.id, request.path) };
-    const view = await this.#threads.view(principal.organization.id, request.id);
+  async list(access: FileAccess, request: FilesListRequest): Promise<{ files: FileEntry[] }> {
+    if (request.source === 'volume') {
+      return { files: await this.#volumes.list(await this.#volumes.scope(access, request.id, 'read'), request.path) };
+    }
+    const { orgId } = await this.#thread(access, request.id);
+    const view = await this.#threads.view(orgId, request.id);
     const prefix = request.path === undefined ? '' : `${request.path}/`;
     if (request.path !== undefined && view.entries.find((entry) => entry.path === request.path)?.type !== 'directory') {
       throw ApiError.notFound(`no directory ${request.path} in thread ${request.id}`);
@@ -50,14 +53,15 @@ export class FileService {
   }
 
   /** Presigned by the blob store when it can (S3), else a URL Airlock signs and serves. */
-  async downloadUrl(principal: Principal, request: FileDownloadUrlRequest, origin: string): Promise<SignedUrlResponse> {
+  async downloadUrl(access: FileAccess, request: FileDownloadUrlRequest, origin: string): Promise<SignedUrlResponse> {
     if (request.source === 'volume') {
-      const scope = await this.#volumes.scope(principal, request.id, 'read');
+      const scope = await this.#volumes.scope(access, request.id, 'read');
       // Refused now rather than when fetched: no file (404) or a link on the way (400).
       (await this.#volumes.read(scope, request.path)).content.destroy();
       return this.#signed(origin, 'GET', [], { ...scope, path: request.path });
     }
-    const presigned = await this.#threads.presignedDownload(principal.organization.id, request.id, request.path, URL_LIFETIME_SECONDS);
+    const { orgId } = await this.#thread(access, request.id);
+    const presigned = await this.#threads.presignedDownload(orgId, request.id, request.path, URL_LIFETIME_SECONDS);
     if (presigned) {
       return {
         url: presigned,
@@ -66,28 +70,25 @@ export class FileService {
         expires_at: new Date(Date.now() + URL_LIFETIME_SECONDS * 1000).toISOString(),
       };
     }
-    return this.#signed(origin, 'GET', [], { orgId: principal.organization.id, threadId: request.id, path: request.path });
+    return this.#signed(origin, 'GET', [], { orgId, threadId: request.id, path: request.path });
   }
 
-  async uploadUrl(principal: Principal, request: FileUploadUrlRequest, origin: string): Promise<SignedUrlResponse> {
+  async uploadUrl(access: FileAccess, request: FileUploadUrlRequest, origin: string): Promise<SignedUrlResponse> {
     const headers = [{ name: 'Content-Type', value: request.content_type ?? 'application/octet-stream' }];
     const common = { path: request.path, contentLength: request.content_length };
     if (request.source === 'volume') {
-      const scope = await this.#volumes.scope(principal, request.id, 'write');
+      const scope = await this.#volumes.scope(access, request.id, 'write');
       this.#volumes.checkQuota(scope, request.content_length);
       return this.#signed(origin, 'PUT', headers, { ...common, ...scope });
     }
-    return this.#signed(origin, 'PUT', headers, {
-      ...common,
-      orgId: principal.organization.id,
-      threadId: request.id,
-      retention: principal.sandboxConfig.threadRetention,
-    });
+    const { orgId, retention } = await this.#thread(access, request.id);
+    return this.#signed(origin, 'PUT', headers, { ...common, orgId, threadId: request.id, retention });
   }
 
-  async delete(principal: Principal, request: FileDeleteRequest): Promise<void> {
-    if (request.source === 'volume') return this.#volumes.delete(principal, request.id, request.path);
-    await this.#threads.deleteFile(principal.organization.id, request.id, request.path, principal.sandboxConfig.threadRetention);
+  async delete(access: FileAccess, request: FileDeleteRequest): Promise<void> {
+    if (request.source === 'volume') return this.#volumes.delete(await this.#volumes.scope(access, request.id, 'write'), request.path);
+    const { orgId, retention } = await this.#thread(access, request.id);
+    await this.#threads.deleteFile(orgId, request.id, request.path, retention);
   }
 
   /** GET of a signed URL: the file's content. */
@@ -114,6 +115,21 @@ export class FileService {
       contentLength: claims.contentLength ?? 0,
       retention: (claims.retention ?? 'forever') as ThreadRetention,
     });
+  }
+
+  /**
+   * The thread as the access reaches it, and the retention a change to it records: an API key reaches any thread id of
+   * its organization (a change creates the thread, with its sandbox config's retention); an organization's operators
+   * reach the threads that exist (404 otherwise), each keeping its retention.
+   */
+  async #thread(access: FileAccess, threadId: string): Promise<{ orgId: string; retention: ThreadRetention }> {
+    if (!isOperatorAccess(access)) return { orgId: access.organization.id, retention: access.sandboxConfig.threadRetention };
+    const { organization } = access;
+    const retention = await this.#threads.retention(organization.id, threadId);
+    if (retention === null) {
+      throw ApiError.notFound(`no thread ${threadId} in organization "${organization.slug}"; a thread starts with an execution that names its thread_id`);
+    }
+    return { orgId: organization.id, retention };
   }
 
   #signed(origin: string, method: 'GET' | 'PUT', headers: SignedUrlResponse['headers'], target: UrlTarget): SignedUrlResponse {

@@ -5,7 +5,7 @@ import { ApiError } from '../shared/api-error.js';
 export type FileUrlClaims = {
   method: 'GET' | 'PUT';
   orgId: string;
-  /** Relative to the thread's home, or to the volume's directory the API key sees. */
+  /** Relative to the thread's home, or to the volume's directory the request saw (its root, or an API key's prefix). */
   path: string;
   /** Unix seconds. */
   expiresAt: number;
@@ -14,12 +14,12 @@ export type FileUrlClaims = {
 } & (
   | {
       threadId: string;
-      /** PUT: the retention of a thread the upload creates. */
+      /** PUT: the retention the thread has after the upload (that of a thread the upload creates). */
       retention?: string;
     }
   | {
       volumeId: string;
-      /** The API key's prefix inside the volume ("" for none): `path` lies below it. */
+      /** The API key's prefix inside the volume ("" for none, and for operators): `path` lies below it. */
       base: string;
       /** Whether the key reads the volume read-only (it then shares its calls' read-only bucket mount). */
       readOnly: boolean;

@@ -2,15 +2,15 @@ import { finished } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
 import { ErrorCode, type FileEntry } from '@airlock/contracts';
 import { BucketUnavailableError, scopeMount } from '@airlock/storage';
-import type { Principal } from '../auth/api-key-service.js';
 import { ApiError } from '../shared/api-error.js';
 import type { StorageService } from '../storage/storage-service.js';
 import type { VolumeAccess, VolumeStore } from '../storage/volume-store.js';
 import { describeExcess, type VolumeUsage } from '../storage/volume-usage.js';
+import { isOperatorAccess, type FileAccess } from './file-access.js';
 import type { VolumeQuotaClaims } from './url-signer.js';
 import { listTree, readVolumeFile, removeVolumePath, writeVolumeFile, type VolumeLocation } from './volume-tree.js';
 
-/** A volume as an API key sees it: the volume, the key's prefix inside it ("" for none), and whether it may write. */
+/** A volume as a request sees it: the volume, the directory it sees inside it ("" for its root), and whether it may write. */
 export interface VolumeScope {
   orgId: string;
   volumeId: string;
@@ -20,7 +20,7 @@ export interface VolumeScope {
 }
 
 export interface VolumeFilesOptions {
-  storage: Pick<StorageService, 'mountsOf'>;
+  storage: Pick<StorageService, 'mountsOf' | 'getVolume'>;
   volumes: VolumeStore;
   /** Uploads are checked against volumes' quotas; volumes are measured after uploads and deletes. */
   usage: VolumeUsage;
@@ -29,9 +29,10 @@ export interface VolumeFilesOptions {
 }
 
 /**
- * The Files API for managed volumes (`source: "volume"`, `id` the slug): a volume as the principal's sandboxes see it
- * at /data/<mount>. Its sandbox config must attach it (404 otherwise, as for another organization's); the key's
- * prefix confines the paths, and a read-only attachment or key refuses uploads and deletes (403).
+ * The Files API for managed volumes (`source: "volume"`, `id` the slug), each seen through a {@link VolumeScope}: for
+ * an API key, as its sandboxes see it at /data/<mount> (its sandbox config must attach it, 404 otherwise as for another
+ * organization's; the key's prefix confines the paths, and a read-only attachment or key refuses uploads and deletes,
+ * 403); for an organization's operators, the whole volume.
  */
 export class VolumeFiles {
   readonly #options: VolumeFilesOptions;
@@ -41,10 +42,22 @@ export class VolumeFiles {
   }
 
   /**
-   * The volume with this slug as the principal's sandboxes see it. A config attaching it twice is read through the
-   * attachment at /data/<slug> when there is one, else through the first by mount name.
+   * The volume with this slug as the access sees it (404 when it sees none): for an API key, as its sandboxes see it,
+   * through the attachment at /data/<slug> when its config attaches it twice, else the first by mount name; for an
+   * organization's operators, the whole volume, writable.
    */
-  async scope(principal: Principal, slug: string, access: 'read' | 'write'): Promise<VolumeScope> {
+  async scope(access: FileAccess, slug: string, mode: 'read' | 'write'): Promise<VolumeScope> {
+    if (isOperatorAccess(access)) {
+      const volume = await this.#options.storage.getVolume(slug, access.organization.slug);
+      return {
+        orgId: access.organization.id,
+        volumeId: volume.id,
+        base: '',
+        readOnly: false,
+        quota: { slug, quotaBytes: volume.quota_bytes, usedBytes: volume.used_bytes },
+      };
+    }
+    const principal = access;
     const mounts = (await this.#options.storage.mountsOf(principal)).flatMap((mount) =>
       mount.kind === 'volume' && mount.volumeSlug === slug ? [mount] : [],
     );
@@ -55,7 +68,7 @@ export class VolumeFiles {
           'attach it with POST /admin/v1/sandboxes/{name}/attachments',
       );
     }
-    if (access === 'write' && mount.readOnly) {
+    if (mode === 'write' && mount.readOnly) {
       throw ApiError.forbidden(
         `volume "${slug}" is read-only for this API key (/data/${mount.mountName}); uploads and deletes need a writable attachment and key`,
       );
@@ -82,8 +95,7 @@ export class VolumeFiles {
     );
   }
 
-  async list(principal: Principal, slug: string, path: string | undefined): Promise<FileEntry[]> {
-    const scope = await this.scope(principal, slug, 'read');
+  async list(scope: VolumeScope, path: string | undefined): Promise<FileEntry[]> {
     const { location, access } = await this.#open(scope, path ?? '', 'directory');
     try {
       return await listTree(location);
@@ -120,8 +132,7 @@ export class VolumeFiles {
   }
 
   /** Deletes a file, a link or a directory with everything in it. */
-  async delete(principal: Principal, slug: string, path: string): Promise<void> {
-    const scope = await this.scope(principal, slug, 'write');
+  async delete(scope: VolumeScope, path: string): Promise<void> {
     const { location, access } = await this.#open(scope, path, 'file');
     try {
       await removeVolumePath(location);

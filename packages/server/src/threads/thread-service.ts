@@ -135,6 +135,11 @@ export class ThreadService {
     };
   }
 
+  /** The retention of the organization's thread; null when it has no thread with this id. */
+  async retention(orgId: string, threadId: string): Promise<ThreadRetention | null> {
+    return (await this.#options.threads.get(orgId, threadId))?.retention ?? null;
+  }
+
   /** The thread's home as the next call will see it; empty for a thread that does not exist. */
   async view(orgId: string, threadId: string): Promise<LayerManifest> {
     const thread = await this.#options.threads.get(orgId, threadId);
