@@ -1,4 +1,4 @@
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -196,6 +196,21 @@ describe('the console', () => {
     await page.getByRole('button', { name: 'Verify the chain' }).click();
     await expect.poll(() => page.getByRole('status').textContent()).toMatch(/^Chain intact: \d+ entries\.$/);
     await screenshot('audit');
+
+    // Narrowed to a day and to the keys' actions, then exported: the file holds exactly what the table shows.
+    await page.getByLabel('Time').selectOption('last 24 hours');
+    await page.getByLabel('Action').fill('api_key');
+    await expect.poll(() => table.getByText('sandbox.create', { exact: true }).count()).toBe(0);
+    await expect.poll(() => table.getByText('api_key.revoke', { exact: true }).isVisible()).toBe(true);
+    const shown = await table.locator('tbody tr').count();
+    const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Export JSON Lines' }).click()]);
+    expect(download.suggestedFilename()).toMatch(/^airlock-audit-.*\.jsonl$/);
+    const lines = (await readFile(await download.path(), 'utf8')).trim().split('\n').map((line) => JSON.parse(line) as { action: string });
+    expect(lines).toHaveLength(shown);
+    expect(lines.every((line) => line.action.startsWith('api_key.'))).toBe(true);
+    await page.getByLabel('Time').selectOption('custom');
+    await page.getByLabel('To', { exact: true }).fill('2020-01-01T00:00');
+    await expect.poll(() => page.getByText('No entry matches.').isVisible()).toBe(true);
   });
 
   it('works at phone width, then signs out: the session is over', async () => {

@@ -1,30 +1,96 @@
 import type { AuditEntry, AuditVerifyResponse } from '@airlock/contracts';
-import { useMutation, useQuery } from '@tanstack/react-query';
+import { useInfiniteQuery, useMutation } from '@tanstack/react-query';
 import { useState } from 'react';
-import { get, inOrganization, post } from '../api.js';
+import { ApiFailure, get, inOrganization, post } from '../api.js';
 import { Button, ErrorMessage, Field, PageTitle, Table, inputClass } from '../components.js';
 import { useSession } from '../session.js';
 
 const OUTCOMES = ['', 'success', 'failure', 'denied'];
+const RANGES: Record<string, number | null> = { 'last 24 hours': 1, 'last 7 days': 7, 'last 30 days': 30, 'last 90 days': 90, 'all time': null, custom: null };
+
+/** `from` and `to` of a range: the N days before it was chosen, or what was typed (local time, as the inputs show it). */
+function rangeBounds(range: string, chosenAt: number, from: string, to: string): { from?: string; to?: string } {
+  if (range === 'custom') return { ...(from && { from: new Date(from).toISOString() }), ...(to && { to: new Date(to).toISOString() }) };
+  const days = RANGES[range];
+  return days ? { from: new Date(chosenAt - days * 86_400_000).toISOString() } : {};
+}
+
+/** Saves the matching entries as a JSON Lines file (the export is itself recorded in the log). */
+async function exportEntries(path: string) {
+  const response = await fetch(path, { credentials: 'same-origin', headers: { accept: 'application/x-ndjson' } });
+  if (!response.ok) {
+    const body = (await response.json().catch(() => ({}))) as { error?: string; message?: string };
+    throw new ApiFailure(response.status, body.error ?? 'error', body.message ?? `${response.status} ${response.statusText}`);
+  }
+  const link = document.createElement('a');
+  link.href = URL.createObjectURL(await response.blob());
+  link.download = `airlock-audit-${new Date().toISOString().slice(0, 19).replaceAll(':', '')}.jsonl`;
+  link.click();
+  URL.revokeObjectURL(link.href);
+}
 
 /** The organization's audit log, newest first, with filters, and a check of its hash chain. */
 export function AuditPage() {
   const { organization } = useSession();
   const [action, setAction] = useState('');
+  const [actor, setActor] = useState('');
+  const [target, setTarget] = useState('');
   const [outcome, setOutcome] = useState('');
-  const query = new URLSearchParams({ limit: '100', ...(action && { action }), ...(outcome && { outcome }) });
-  const entries = useQuery({
-    queryKey: ['audit', organization, action, outcome],
-    queryFn: () => get<{ entries: AuditEntry[] }>(inOrganization(`/admin/v1/audit?${query.toString()}`, organization)),
+  const [range, setRange] = useState('last 7 days');
+  const [chosenAt, setChosenAt] = useState(() => Date.now());
+  const [from, setFrom] = useState('');
+  const [to, setTo] = useState('');
+  const filter = new URLSearchParams({
+    ...rangeBounds(range, chosenAt, from, to),
+    ...(action && { action }),
+    ...(actor && { actor }),
+    ...(target && { target_id: target }),
+    ...(outcome && { outcome }),
+  });
+  const path = inOrganization(`/admin/v1/audit?${filter.toString()}`, organization);
+  const entries = useInfiniteQuery({
+    queryKey: ['audit', path],
+    initialPageParam: '',
+    queryFn: ({ pageParam }) => get<{ entries: AuditEntry[]; next_cursor: string | null }>(`${path}&limit=100${pageParam && `&cursor=${encodeURIComponent(pageParam)}`}`),
+    getNextPageParam: (page) => page.next_cursor ?? undefined,
   });
   const verify = useMutation({ mutationFn: () => post<AuditVerifyResponse>('/admin/v1/audit/verify', { organization }) });
+  const download = useMutation({ mutationFn: () => exportEntries(path) });
   const report = verify.data?.chains[0];
   return (
     <>
       <PageTitle description="Every change, refusal and sign-in, hash-chained: an entry changed afterwards breaks the chain.">Audit</PageTitle>
       <div className="mb-4 flex flex-wrap items-end gap-3">
+        <Field label="Time">
+          <select className={inputClass} value={range} onChange={(event) => {
+              setRange(event.target.value);
+              setChosenAt(Date.now());
+            }}>
+            {Object.keys(RANGES).map((choice) => (
+              <option key={choice} value={choice}>
+                {choice}
+              </option>
+            ))}
+          </select>
+        </Field>
+        {range === 'custom' && (
+          <>
+            <Field label="From">
+              <input className={inputClass} type="datetime-local" value={from} onChange={(event) => setFrom(event.target.value)} />
+            </Field>
+            <Field label="To">
+              <input className={inputClass} type="datetime-local" value={to} onChange={(event) => setTo(event.target.value)} />
+            </Field>
+          </>
+        )}
         <Field label="Action">
           <input className={inputClass} value={action} onChange={(event) => setAction(event.target.value)} placeholder="api_key" />
+        </Field>
+        <Field label="Actor">
+          <input className={inputClass} value={actor} onChange={(event) => setActor(event.target.value)} placeholder="someone@example.com" />
+        </Field>
+        <Field label="Target">
+          <input className={inputClass} value={target} onChange={(event) => setTarget(event.target.value)} placeholder="key_... or a name" />
         </Field>
         <Field label="Outcome">
           <select className={inputClass} value={outcome} onChange={(event) => setOutcome(event.target.value)}>
@@ -38,17 +104,20 @@ export function AuditPage() {
         <Button onClick={() => verify.mutate()} disabled={verify.isPending}>
           Verify the chain
         </Button>
+        <Button onClick={() => download.mutate()} disabled={download.isPending}>
+          Export JSON Lines
+        </Button>
         {report && (
           <p role="status" className={report.ok ? 'text-green-800' : 'text-red-800'}>
             {report.ok ? `Chain intact: ${report.entries} entries.` : `Broken at entry ${report.broken?.seq}: ${report.broken?.reason}`}
           </p>
         )}
       </div>
-      <ErrorMessage error={entries.error ?? verify.error} />
+      <ErrorMessage error={entries.error ?? verify.error ?? download.error} />
       <Table
         caption="Audit entries"
         headers={['Time', 'Actor', 'Action', 'Target', 'Outcome', 'Reason']}
-        rows={(entries.data?.entries ?? []).map((entry) => [
+        rows={(entries.data?.pages.flatMap((page) => page.entries) ?? []).map((entry) => [
           new Date(entry.occurred_at).toLocaleString(),
           entry.actor,
           <code key="action">{entry.action}</code>,
@@ -58,6 +127,11 @@ export function AuditPage() {
         ])}
         empty="No entry matches."
       />
+      {entries.hasNextPage && (
+        <Button className="mt-3" onClick={() => void entries.fetchNextPage()} disabled={entries.isFetchingNextPage}>
+          Show older entries
+        </Button>
+      )}
     </>
   );
 }
