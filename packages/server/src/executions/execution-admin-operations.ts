@@ -83,6 +83,6 @@ export function executionAdminOperations(
         return context.json(await browser.cancel((await organizations.organization(query.organization)).id, params.trace_id));
       },
     }),
-    ...webhookAdminOperations(browser.webhooks, organizations, declare),
+    ...webhookAdminOperations(browser, organizations, declare),
   ];
 }

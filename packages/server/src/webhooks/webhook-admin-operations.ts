@@ -3,9 +3,12 @@ import type { DeclareAdminOperation } from '../http/admin-operation.js';
 import type { Operation } from '../http/operation.js';
 import type { WebhookOutboxBrowser } from './webhook-outbox-browser.js';
 
-/** An organization's webhook deliveries for its operators: the list by state, and a failed one sent again. */
+/**
+ * An organization's webhook deliveries for its operators: the list by state, and a failed one sent again. `deliveries`
+ * is read when a request comes, not when the routes are declared.
+ */
 export function webhookAdminOperations(
-  outbox: WebhookOutboxBrowser,
+  deliveries: { readonly webhooks: WebhookOutboxBrowser },
   organizations: { organization(slug?: string): Promise<{ id: string }> },
   declare: DeclareAdminOperation,
 ): Operation[] {
@@ -20,7 +23,7 @@ export function webhookAdminOperations(
       query: AdminWebhookQuery,
       response: AdminWebhookPage,
       codes: [],
-      handle: async (context, { query }) => context.json(await outbox.page((await organizations.organization(query.organization)).id, query)),
+      handle: async (context, { query }) => context.json(await deliveries.webhooks.page((await organizations.organization(query.organization)).id, query)),
     }),
     declare({
       method: 'post',
@@ -38,7 +41,7 @@ export function webhookAdminOperations(
       codes: [ErrorCode.conflict],
       handle: async (context, { query, params, audit }) => {
         audit.describe({ targetId: params.trace_id });
-        return context.json(await outbox.retry((await organizations.organization(query.organization)).id, params.trace_id));
+        return context.json(await deliveries.webhooks.retry((await organizations.organization(query.organization)).id, params.trace_id));
       },
     }),
   ];
