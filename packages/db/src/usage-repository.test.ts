@@ -81,6 +81,18 @@ describe.each(BACKEND_KINDS)('usage repository on %s', (kind) => {
     });
   });
 
+  it("counts by UTC days whatever the session's time zone", async () => {
+    const utc = await usage.report({ orgId, firstDay: '2026-03-09', lastDay: '2026-03-13' });
+    for (const zone of ['Pacific/Chatham', 'America/St_Johns']) {
+      const zoned = await database.transaction(async (tx) => {
+        await tx.query(`SET LOCAL TimeZone = '${zone}'`);
+        return new UsageRepository(tx).report({ orgId, firstDay: '2026-03-09', lastDay: '2026-03-13' });
+      });
+      expect(zoned.days, zone).toEqual(utc.days);
+    }
+    expect(utc.days.map((day) => day.executions)).toEqual([1, 5, 0, 1, 1]);
+  });
+
   it('answers a range without executions with zeros for every day', async () => {
     const report = await usage.report({ orgId: otherOrgId, firstDay: '2026-02-27', lastDay: '2026-03-02' });
     expect(report.days.map((day) => [day.day, day.executions])).toEqual([

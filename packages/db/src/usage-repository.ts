@@ -77,7 +77,7 @@ const EXECUTIONS_SQL = `
   )
   SELECT to_char(calendar.day, 'YYYY-MM-DD') AS day, coalesce(measures.executions, 0) AS executions,
     statuses.by_status, measures.p50, measures.p95, coalesce(measures.cpu_time_ms, 0) AS cpu_time_ms
-  FROM generate_series($2::date, $3::date, interval '1 day') AS calendar(day)
+  FROM generate_series($2::date::timestamp, $3::date::timestamp, interval '1 day') AS calendar(day)
   LEFT JOIN measures ON measures.day = calendar.day::date
   LEFT JOIN statuses ON statuses.day = calendar.day::date
   UNION ALL
