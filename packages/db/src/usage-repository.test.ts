@@ -72,7 +72,6 @@ describe.each(BACKEND_KINDS)('usage repository on %s', (kind) => {
     ]);
     // The range's percentiles are over its five finished executions: 10, 20, 30, 40, 1000.
     expect(report.range).toEqual({
-      day: null,
       executions: 6,
       byStatus: { success: 2, failed: 1, timeout: 1, running: 1, oom: 1 },
       p50DurationMs: 30,

@@ -1,10 +1,8 @@
 import type { Queryable } from './database.js';
 import type { ExecutionStatus } from './execution-repository.js';
 
-/** Executions of one UTC day, or of the whole range when `day` is null. */
+/** Executions of one UTC day, or of a whole range. */
 export interface ExecutionUsage {
-  /** 'YYYY-MM-DD' (UTC); null for the range as a whole. */
-  day: string | null;
   executions: number;
   /** Executions per status; statuses with none are absent. */
   byStatus: Partial<Record<ExecutionStatus, number>>;
@@ -20,8 +18,8 @@ export interface ExecutionUsage {
 
 /** An organization's use over a range of whole UTC days. */
 export interface UsageReport {
-  /** Every day of the range, oldest first, days without executions included. */
-  days: ExecutionUsage[];
+  /** Every day of the range ('YYYY-MM-DD', UTC), oldest first, days without executions included. */
+  days: Array<{ day: string } & ExecutionUsage>;
   /** The range as a whole (its percentiles are over all its executions, not an average of the days'). */
   range: ExecutionUsage;
   /** Threads that exist (the retention sweep deletes expired ones) and were created or used within the range. */
@@ -49,8 +47,9 @@ interface StorageRow {
   unmeasured_volumes: number;
 }
 
-// Days are UTC calendar dates; the range's bounds are their midnights, compared with created_at as timestamptz so
-// the (org_id, created_at) index finds the rows. GROUPING SETS gives each day and the whole range in one pass.
+// Days are UTC calendar dates; the range's bounds are their midnights, compared with created_at as timestamptz so an
+// index on created_at (executions_org_id_created_at_idx or executions_created_at_idx) bounds the scan. GROUPING SETS
+// gives each day and the whole range in one pass.
 const EXECUTIONS_SQL = `
   WITH runs AS (
     SELECT (created_at AT TIME ZONE 'UTC')::date AS day, status, duration_ms, cpu_time_ms
@@ -96,7 +95,6 @@ const STORAGE_SQL = `
 
 function toExecutionUsage(row: ExecutionUsageRow): ExecutionUsage {
   return {
-    day: row.day,
     executions: row.executions,
     byStatus: row.by_status ?? {},
     p50DurationMs: row.p50,
@@ -121,10 +119,10 @@ export class UsageRepository {
       this.#database.query<StorageRow>(STORAGE_SQL, parameters.slice(0, 2)),
     ]);
     const range = rows.find((row) => row.day === null);
-    const days = rows.filter((row) => row.day !== null).map(toExecutionUsage);
+    const days = rows.flatMap((row) => (row.day === null ? [] : [{ day: row.day, ...toExecutionUsage(row) }]));
     return {
       days,
-      range: range ? toExecutionUsage(range) : { day: null, executions: 0, byStatus: {}, p50DurationMs: null, p95DurationMs: null, cpuTimeMs: 0 },
+      range: range ? toExecutionUsage(range) : { executions: 0, byStatus: {}, p50DurationMs: null, p95DurationMs: null, cpuTimeMs: 0 },
       activeThreads: storage?.active_threads ?? 0,
       volumeBytes: Number(storage?.volume_bytes ?? 0),
       volumes: storage?.volumes ?? 0,

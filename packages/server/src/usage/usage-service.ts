@@ -32,7 +32,7 @@ export class UsageService {
       organization: organization.slug,
       first_day: firstDay,
       last_day: lastDay,
-      daily: report.days.map((day) => ({ day: day.day ?? '', ...measures(day) })),
+      daily: report.days.map((day) => ({ day: day.day, ...measures(day) })),
       totals: {
         ...measures(report.range),
         active_threads: report.activeThreads,
