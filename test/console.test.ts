@@ -64,20 +64,53 @@ describe('the console', () => {
 
   it('creates a sandbox config and a key shown once, copies it into the playground and runs code until the key is revoked', async () => {
     await page.getByRole('link', { name: 'Sandboxes' }).click();
-    await page.getByLabel('Name').fill('from-console');
-    await page.getByRole('button', { name: 'Create sandbox config' }).click();
+    const create = page.getByRole('form', { name: 'New sandbox config' });
+    await create.getByLabel('Name').fill('from-console');
+    await create.getByLabel('Environment variables').fill('GREETING=from-sandbox\nPLACE=console');
+    await create.getByRole('button', { name: 'Create sandbox config' }).click();
     await expect.poll(() => page.getByRole('table', { name: 'Sandbox configs' }).getByText('from-console').isVisible()).toBe(true);
-    await page.getByLabel('Name').fill('Bad Name');
-    await page.getByRole('button', { name: 'Create sandbox config' }).click();
-    await expect.poll(() => page.getByRole('alert').textContent()).toMatch(/^name: /);
+    await create.getByLabel('Name').fill('Bad Name');
+    await create.getByRole('button', { name: 'Create sandbox config' }).click();
+    await expect.poll(() => create.getByRole('alert').textContent()).toMatch(/^name: /);
     await screenshot('sandboxes');
+
+    // Every setting is editable; the API's refusal is shown as it words it, and nothing changes until it is valid.
+    await page.getByRole('button', { name: 'Edit from-console' }).click();
+    const edit = page.getByRole('form', { name: 'Edit from-console' });
+    await edit.getByLabel('Memory (MiB)').fill('99999');
+    await edit.getByRole('button', { name: 'Save changes' }).click();
+    await expect.poll(() => edit.getByRole('alert').textContent()).toBe('memory_mb: at most 16384 MiB');
+    await edit.getByLabel('Memory (MiB)').fill('384');
+    await edit.getByLabel('Longest timeout (s)').fill('120');
+    await edit.getByLabel('Executions kept').selectOption('30d');
+    await edit.getByRole('button', { name: 'Save changes' }).click();
+    await expect.poll(() => edit.getByRole('status').textContent()).toBe('Saved.');
+    const saved = await airlock.request<{ sandboxes: { name: string; memory_mb: number; timeout_max_seconds: number; execution_retention: string; env_vars: Record<string, string> }[] }>(
+      '/admin/v1/sandboxes',
+      { apiKey: airlock.adminToken },
+    );
+    expect(saved.body.sandboxes.find((sandbox) => sandbox.name === 'from-console')).toMatchObject({
+      memory_mb: 384,
+      timeout_max_seconds: 120,
+      execution_retention: '30d',
+      env_vars: { GREETING: 'from-sandbox', PLACE: 'console' },
+    });
+    await edit.getByRole('button', { name: 'Close' }).click();
+    await page.getByRole('button', { name: 'How calls of from-console are configured' }).click();
+    const chain = page.getByRole('table', { name: 'Configuration chain' });
+    await expect.poll(() => chain.getByText('at most 120 s (the organization\'s plan: at most 3600 s)').isVisible()).toBe(true);
+    await expect.poll(() => chain.getByText('GREETING, PLACE').isVisible()).toBe(true);
+    await screenshot('sandbox-chain');
 
     await page.getByRole('link', { name: 'API keys' }).click();
     await page.getByLabel('Key name').fill('console-key');
     await page.getByLabel('Sandbox config').selectOption('from-console');
+    await page.getByLabel('Key network').selectOption('blocked');
+    await page.getByLabel('Key environment variables').fill('GREETING=from-key');
     await page.getByRole('button', { name: 'Create API key' }).click();
     const key = (await page.getByTestId('new-key').textContent()) ?? '';
     expect(key).toMatch(/^sk-local-/);
+    await expect.poll(() => page.getByRole('table', { name: 'API keys' }).getByText('network blocked').isVisible()).toBe(true);
     await page.getByRole('button', { name: 'Copy' }).click();
     await expect.poll(() => page.getByRole('button', { name: 'Copied' }).isVisible()).toBe(true);
     await screenshot('api-keys');
@@ -89,11 +122,11 @@ describe('the console', () => {
     await page.getByLabel('API key').focus();
     await page.keyboard.press('ControlOrMeta+V');
     expect(await page.getByLabel('API key').inputValue()).toBe(key);
-    await page.getByLabel('Code').fill("import time\nprint('first', flush=True)\ntime.sleep(1.5)\nprint(6 * 7)");
+    await page.getByLabel('Code').fill("import os, time\nprint('first', flush=True)\ntime.sleep(1.5)\nprint(os.environ['GREETING'], os.environ['PLACE'], 6 * 7)");
     await page.getByRole('button', { name: 'Run' }).click();
     await expect.poll(() => page.getByTestId('playground-output').textContent()).toBe('first\n');
     await expect.poll(() => page.getByTestId('playground-status').textContent(), { timeout: 15_000 }).toBe('success');
-    expect(await page.getByTestId('playground-output').textContent()).toBe('first\n42\n');
+    expect(await page.getByTestId('playground-output').textContent()).toBe('first\nfrom-key console 42\n');
     traceId = (await page.getByTestId('playground-trace').textContent()) ?? '';
     expect(traceId).toMatch(/^trc_/);
     await screenshot('playground');
@@ -113,8 +146,8 @@ describe('the console', () => {
     await page.getByRole('link', { name: 'Executions' }).click();
     await page.getByRole('button', { name: `Open ${traceId}` }).click();
     const detail = page.getByRole('region', { name: `Execution ${traceId}` });
-    await expect.poll(() => detail.getByText('print(6 * 7)').isVisible()).toBe(true);
-    await expect.poll(() => detail.getByText('first 42', { exact: true }).isVisible()).toBe(true);
+    await expect.poll(() => detail.getByText("print(os.environ['GREETING'], os.environ['PLACE'], 6 * 7)").isVisible()).toBe(true);
+    await expect.poll(() => detail.getByText('first from-key console 42', { exact: true }).isVisible()).toBe(true);
     await screenshot('executions');
   });
 

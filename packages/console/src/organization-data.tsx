@@ -1,4 +1,4 @@
-import type { SandboxSummary } from '@airlock/contracts';
+import type { ApiKeySummary, AttachmentSummary, ConnectorSummary, ImageSummary, OrganizationSummary, SandboxSummary } from '@airlock/contracts';
 import { useQuery } from '@tanstack/react-query';
 import type { SelectHTMLAttributes } from 'react';
 import { get, inOrganization } from './api.js';
@@ -12,6 +12,48 @@ export function useSandboxes() {
     queryKey: ['sandboxes', organization],
     queryFn: () => get<{ sandboxes: SandboxSummary[] }>(inOrganization('/admin/v1/sandboxes', organization)),
   });
+}
+
+/** The organization's API keys, revoked ones included. */
+export function useApiKeys() {
+  const { organization } = useSession();
+  return useQuery({
+    queryKey: ['api-keys', organization],
+    queryFn: () => get<{ api_keys: ApiKeySummary[] }>(inOrganization('/admin/v1/api-keys', organization)),
+  });
+}
+
+/** What a sandbox config mounts at /data. */
+export function useAttachments(sandbox: string) {
+  const { organization } = useSession();
+  return useQuery({
+    queryKey: ['attachments', organization, sandbox],
+    queryFn: () => get<{ attachments: AttachmentSummary[] }>(inOrganization(`/admin/v1/sandboxes/${sandbox}/attachments`, organization)),
+  });
+}
+
+/** The connectors a sandbox config's calls get. */
+export function useSandboxConnectors(sandbox: string) {
+  const { organization } = useSession();
+  return useQuery({
+    queryKey: ['sandbox-connectors', organization, sandbox],
+    queryFn: () => get<{ connectors: ConnectorSummary[] }>(inOrganization(`/admin/v1/sandboxes/${sandbox}/connectors`, organization)),
+  });
+}
+
+/** The organization's own settings. */
+export function useOrganization() {
+  const { organization } = useSession();
+  return useQuery({
+    queryKey: ['organization', organization],
+    queryFn: () => get<OrganizationSummary>(`/admin/v1/organizations/${encodeURIComponent(organization)}`),
+    retry: false,
+  });
+}
+
+/** The instance's image catalog. */
+export function useImages() {
+  return useQuery({ queryKey: ['images'], queryFn: () => get<{ images: ImageSummary[] }>('/admin/v1/images') });
 }
 
 /** A choice of one of the organization's sandbox configs, by name. */

@@ -1,9 +1,10 @@
-import type { ApiKeySummary } from '@airlock/contracts';
-import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import type { ApiKeySummary, SandboxSummary } from '@airlock/contracts';
+import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
-import { get, inOrganization, post, remove } from '../api.js';
+import { inOrganization, post, remove } from '../api.js';
+import { keyNetwork, keyStorage } from '../key-narrowing.js';
 import { Button, CreateForm, ErrorMessage, Field, PageTitle, Table, inputClass } from '../components.js';
-import { SandboxSelect, useSandboxes } from '../organization-data.js';
+import { SandboxSelect, useApiKeys, useAttachments, useSandboxConnectors, useSandboxes } from '../organization-data.js';
 import { useSession } from '../session.js';
 
 interface CreatedKey {
@@ -12,48 +13,101 @@ interface CreatedKey {
   key: string;
 }
 
-/** The organization's API keys: created (shown once, with a copy button and a curl example) and revoked by admins. */
+/** How a new key narrows its sandbox config, as the form holds it. */
+interface Narrowing {
+  network: '' | 'blocked' | 'allowlist';
+  networkAllow: string;
+  storage: Record<string, { scope: 'attached' | 'read_only' | 'detached'; prefix: string }>;
+  /** The connectors kept; null keeps them all. */
+  connectors: string[] | null;
+  envVars: string;
+}
+
+const NO_NARROWING: Narrowing = { network: '', networkAllow: '', storage: {}, connectors: null, envVars: '' };
+
+function lines(text: string): string[] {
+  return text
+    .split('\n')
+    .map((line) => line.trim())
+    .filter(Boolean);
+}
+
+/** The narrowing fields of the create request; those left as the sandbox config has them are left out. */
+function narrowingRequest(narrowing: Narrowing) {
+  const storage = Object.fromEntries(
+    Object.entries(narrowing.storage)
+      .filter(([, mount]) => mount.scope !== 'attached' || mount.prefix !== '')
+      .map(([name, mount]) => [
+        name,
+        mount.scope === 'detached' ? { detached: true } : { ...(mount.prefix && { prefix: mount.prefix }), ...(mount.scope === 'read_only' && { read_only: true }) },
+      ]),
+  );
+  const envVars = Object.fromEntries(
+    lines(narrowing.envVars).map((line) => {
+      const equals = line.indexOf('=');
+      return equals < 0 ? [line, ''] : [line.slice(0, equals), line.slice(equals + 1)];
+    }),
+  );
+  return {
+    ...(narrowing.network && { network: narrowing.network }),
+    ...(narrowing.network === 'allowlist' && narrowing.networkAllow.trim() && { network_allow: lines(narrowing.networkAllow) }),
+    ...(Object.keys(storage).length > 0 && { storage }),
+    ...(narrowing.connectors !== null && { connectors: narrowing.connectors }),
+    ...(Object.keys(envVars).length > 0 && { env_vars: envVars }),
+  };
+}
+
+/** The organization's API keys: created (shown once, with a copy button and a curl example), narrowed, revoked by admins. */
 export function ApiKeysPage() {
   const { organization, can } = useSession();
   const queryClient = useQueryClient();
-  const keys = useQuery({
-    queryKey: ['api-keys', organization],
-    queryFn: () => get<{ api_keys: ApiKeySummary[] }>(inOrganization('/admin/v1/api-keys', organization)),
-  });
+  const keys = useApiKeys();
   const sandboxes = useSandboxes();
   const [name, setName] = useState('');
   const [sandbox, setSandbox] = useState('default');
+  const [narrowing, setNarrowing] = useState<Narrowing>(NO_NARROWING);
   const [created, setCreated] = useState<CreatedKey | null>(null);
   const refresh = () => queryClient.invalidateQueries({ queryKey: ['api-keys', organization] });
   const create = useMutation({
-    mutationFn: () => post<CreatedKey>(inOrganization('/admin/v1/api-keys', organization), { name, sandbox }),
+    mutationFn: () => post<CreatedKey>(inOrganization('/admin/v1/api-keys', organization), { name, sandbox, ...narrowingRequest(narrowing) }),
     onSuccess: async (key) => {
       setCreated(key);
       setName('');
+      setNarrowing(NO_NARROWING);
       await refresh();
     },
   });
   const revoke = useMutation({ mutationFn: (id: string) => remove(inOrganization(`/admin/v1/api-keys/${id}`, organization)), onSuccess: refresh });
+  const chooseSandbox = (next: string) => {
+    setSandbox(next);
+    setNarrowing(NO_NARROWING);
+  };
+  const configOf = (id: string) => sandboxes.data?.sandboxes.find((candidate) => candidate.id === id);
+  const chosen = sandboxes.data?.sandboxes.find((candidate) => candidate.name === sandbox);
   return (
     <>
-      <PageTitle description="A key runs code in its sandbox config's sandboxes; it is shown once, when made.">API keys</PageTitle>
+      <PageTitle description="A key runs code in its sandbox config's sandboxes, narrowed if you like; it is shown once, when made.">API keys</PageTitle>
       {created && <ShownOnce created={created} onDone={() => setCreated(null)} />}
       <ErrorMessage error={keys.error ?? revoke.error} />
       <Table
         caption="API keys"
-        headers={['Name', 'Key', 'Sandbox config', 'Last used', 'State', '']}
-        rows={(keys.data?.api_keys ?? []).map((key) => [
-          key.name,
-          <code key="prefix">{key.display_prefix}</code>,
-          sandboxes.data?.sandboxes.find((candidate) => candidate.id === key.sandbox_config_id)?.name ?? key.sandbox_config_id,
-          key.last_used_at ? new Date(key.last_used_at).toLocaleString() : 'never',
-          key.revoked_at ? 'revoked' : 'active',
-          can('admin') && !key.revoked_at ? (
-            <Button key="revoke" tone="danger" onClick={() => revoke.mutate(key.id)} aria-label={`Revoke ${key.name}`}>
-              Revoke
-            </Button>
-          ) : null,
-        ])}
+        headers={['Name', 'Key', 'Sandbox config', 'Narrowed to', 'Last used', 'State', '']}
+        rows={(keys.data?.api_keys ?? []).map((key) => {
+          const config = configOf(key.sandbox_config_id);
+          return [
+            key.name,
+            <code key="prefix">{key.display_prefix}</code>,
+            config?.name ?? key.sandbox_config_id,
+            config ? <KeyNarrowing key="narrowing" apiKey={key} sandbox={config} /> : '',
+            key.last_used_at ? new Date(key.last_used_at).toLocaleString() : 'never',
+            key.revoked_at ? 'revoked' : 'active',
+            can('admin') && !key.revoked_at ? (
+              <Button key="revoke" tone="danger" onClick={() => revoke.mutate(key.id)} aria-label={`Revoke ${key.name}`}>
+                Revoke
+              </Button>
+            ) : null,
+          ];
+        })}
         empty="No API key yet."
       />
       {can('admin') && (
@@ -62,11 +116,91 @@ export function ApiKeysPage() {
             <input className={inputClass} value={name} onChange={(event) => setName(event.target.value)} required />
           </Field>
           <Field label="Sandbox config">
-            <SandboxSelect value={sandbox} onChange={setSandbox} />
+            <SandboxSelect value={sandbox} onChange={chooseSandbox} />
           </Field>
+          {chosen && <NarrowingFields sandbox={chosen} narrowing={narrowing} onChange={setNarrowing} />}
         </CreateForm>
       )}
     </>
+  );
+}
+
+function KeyNarrowing(props: { apiKey: ApiKeySummary; sandbox: SandboxSummary }) {
+  const { apiKey, sandbox } = props;
+  const parts = [
+    apiKey.network !== null && `network ${keyNetwork(apiKey, sandbox)}`,
+    Object.keys(apiKey.storage).length > 0 && `storage ${keyStorage(apiKey)}`,
+    apiKey.connectors !== null && `connectors: ${apiKey.connectors.join(', ') || 'none'}`,
+  ].filter(Boolean);
+  return <span className="text-slate-600">{parts.join('; ') || 'nothing'}</span>;
+}
+
+/** What the key may narrow: the network, each mount of its sandbox config, its connectors; and its own variables. */
+function NarrowingFields(props: { sandbox: SandboxSummary; narrowing: Narrowing; onChange: (narrowing: Narrowing) => void }) {
+  const { sandbox, narrowing, onChange } = props;
+  const attachments = useAttachments(sandbox.name);
+  const connectors = useSandboxConnectors(sandbox.name);
+  const attached = connectors.data?.connectors.map((connector) => connector.name) ?? [];
+  const kept = narrowing.connectors ?? attached;
+  const toggle = (connector: string, keep: boolean) => {
+    const next = keep ? [...kept, connector] : kept.filter((name) => name !== connector);
+    onChange({ ...narrowing, connectors: next.length === attached.length ? null : next });
+  };
+  const setMount = (mount: string, change: Partial<Narrowing['storage'][string]>) =>
+    onChange({
+      ...narrowing,
+      storage: { ...narrowing.storage, [mount]: { scope: 'attached', prefix: '', ...narrowing.storage[mount], ...change } },
+    });
+  return (
+    <fieldset className="flex w-full flex-wrap items-start gap-3 border-t border-slate-200 pt-3">
+      <legend className="mb-2 text-sm font-medium">Narrowing (a key never widens its sandbox config)</legend>
+      <Field label="Key network" hint={`the sandbox config: ${sandbox.network}`}>
+        <select className={inputClass} value={narrowing.network} onChange={(event) => onChange({ ...narrowing, network: event.target.value as Narrowing['network'] })}>
+          <option value="">as the sandbox config</option>
+          <option value="blocked">blocked</option>
+          {sandbox.network !== 'blocked' && <option value="allowlist">allowlist</option>}
+        </select>
+      </Field>
+      {narrowing.network === 'allowlist' && (
+        <Field label="Key allowlist" hint={sandbox.network === 'allowlist' ? 'one per line, each within the config\'s; empty keeps the config\'s' : 'one per line'}>
+          <textarea className={`${inputClass} h-20 font-mono`} value={narrowing.networkAllow} onChange={(event) => onChange({ ...narrowing, networkAllow: event.target.value })} />
+        </Field>
+      )}
+      {(attachments.data?.attachments ?? []).map((mount) => (
+        <div key={mount.mount_name} className="flex gap-2">
+          <Field label={`${mount.path} for this key`}>
+            <select
+              className={inputClass}
+              value={narrowing.storage[mount.mount_name]?.scope ?? 'attached'}
+              onChange={(event) => setMount(mount.mount_name, { scope: event.target.value as 'attached' | 'read_only' | 'detached' })}
+            >
+              <option value="attached">{mount.read_only ? 'as attached (read-only)' : 'as attached'}</option>
+              {!mount.read_only && <option value="read_only">read-only</option>}
+              <option value="detached">detached</option>
+            </select>
+          </Field>
+          {narrowing.storage[mount.mount_name]?.scope !== 'detached' && (
+            <Field label={`${mount.path} prefix`} hint="a directory inside it; empty: all of it">
+              <input className={inputClass} value={narrowing.storage[mount.mount_name]?.prefix ?? ''} onChange={(event) => setMount(mount.mount_name, { prefix: event.target.value })} />
+            </Field>
+          )}
+        </div>
+      ))}
+      {attached.length > 0 && (
+        <fieldset className="text-sm">
+          <legend className="font-medium">Connectors kept</legend>
+          {attached.map((connector) => (
+            <label key={connector} className="mr-3 inline-flex items-center gap-1">
+              <input type="checkbox" checked={kept.includes(connector)} onChange={(event) => toggle(connector, event.target.checked)} />
+              {connector}
+            </label>
+          ))}
+        </fieldset>
+      )}
+      <Field label="Key environment variables" hint="one NAME=value per line; they override the sandbox config's">
+        <textarea className={`${inputClass} h-20 font-mono`} value={narrowing.envVars} onChange={(event) => onChange({ ...narrowing, envVars: event.target.value })} />
+      </Field>
+    </fieldset>
   );
 }
 

@@ -2,10 +2,11 @@ import type { ImageSummary } from '@airlock/contracts';
 import { useQuery } from '@tanstack/react-query';
 import { get } from '../api.js';
 import { ErrorMessage, PageTitle, Table } from '../components.js';
+import { useImages } from '../organization-data.js';
 
 /** The installation's runtime images: their state, languages and size. */
 export function ImagesPage() {
-  const images = useQuery({ queryKey: ['images'], queryFn: () => get<{ images: ImageSummary[] }>('/admin/v1/images') });
+  const images = useImages();
   return (
     <>
       <PageTitle description="The root file systems sandboxes run in, shared by every organization.">Images</PageTitle>

@@ -1,55 +1,316 @@
 import type { SandboxSummary } from '@airlock/contracts';
 import { useMutation, useQueryClient } from '@tanstack/react-query';
-import { useState } from 'react';
-import { inOrganization, post } from '../api.js';
-import { CreateForm, ErrorMessage, Field, PageTitle, Table, inputClass } from '../components.js';
-import { useSandboxes } from '../organization-data.js';
+import { useState, type FormEvent } from 'react';
+import { inOrganization, patch, post, remove } from '../api.js';
+import { Button, ErrorMessage, Field, PageTitle, Table, inputClass } from '../components.js';
+import { keyNetwork, keyStorage } from '../key-narrowing.js';
+import { useApiKeys, useAttachments, useImages, useOrganization, useSandboxConnectors, useSandboxes } from '../organization-data.js';
 import { useSession } from '../session.js';
 
-/** The organization's sandbox configs; admins create them. */
+const NETWORKS = ['blocked', 'allowlist', 'unrestricted'];
+const EXECUTION_RETENTIONS = ['1h', '24h', '7d', '30d', 'forever'];
+const THREAD_RETENTIONS = ['24h', '7d', '30d', 'forever'];
+
+/** A sandbox config's settings as the form edits them: text, turned into the API's types when sent. */
+interface Draft {
+  name: string;
+  image: string;
+  cpu: string;
+  memory_mb: string;
+  network: string;
+  network_allow: string;
+  env_vars: string;
+  timeout_max_seconds: string;
+  execution_retention: string;
+  thread_retention: string;
+}
+
+const NEW_DRAFT: Draft = {
+  name: '',
+  image: 'default',
+  cpu: '1',
+  memory_mb: '512',
+  network: 'blocked',
+  network_allow: '',
+  env_vars: '',
+  timeout_max_seconds: '300',
+  execution_retention: '7d',
+  thread_retention: '30d',
+};
+
+function draftOf(sandbox: SandboxSummary): Draft {
+  return {
+    name: sandbox.name,
+    image: sandbox.image,
+    cpu: String(sandbox.cpu),
+    memory_mb: String(sandbox.memory_mb),
+    network: sandbox.network,
+    network_allow: sandbox.network_allow.join('\n'),
+    env_vars: Object.entries(sandbox.env_vars)
+      .map(([name, value]) => `${name}=${value}`)
+      .join('\n'),
+    timeout_max_seconds: String(sandbox.timeout_max_seconds),
+    execution_retention: sandbox.execution_retention,
+    thread_retention: sandbox.thread_retention,
+  };
+}
+
+/** The settings the API takes; numbers stay as typed when they are not numbers, so the API's message names them. */
+function settingsOf(draft: Draft) {
+  const number = (text: string) => (text.trim() === '' || Number.isNaN(Number(text)) ? text : Number(text));
+  const lines = (text: string) =>
+    text
+      .split('\n')
+      .map((line) => line.trim())
+      .filter(Boolean);
+  return {
+    image: draft.image,
+    cpu: number(draft.cpu),
+    memory_mb: number(draft.memory_mb),
+    network: draft.network,
+    ...(draft.network === 'allowlist' && { network_allow: lines(draft.network_allow) }),
+    env_vars: Object.fromEntries(
+      lines(draft.env_vars).map((line) => {
+        const equals = line.indexOf('=');
+        return equals < 0 ? [line, ''] : [line.slice(0, equals), line.slice(equals + 1)];
+      }),
+    ),
+    timeout_max_seconds: number(draft.timeout_max_seconds),
+    execution_retention: draft.execution_retention,
+    thread_retention: draft.thread_retention,
+  };
+}
+
+/** The organization's sandbox configs: every setting, created and edited by admins, and how a call's settings are made. */
 export function SandboxesPage() {
   const { organization, can } = useSession();
   const queryClient = useQueryClient();
   const sandboxes = useSandboxes();
-  const [name, setName] = useState('');
-  const [network, setNetwork] = useState('blocked');
-  const create = useMutation({
-    mutationFn: () => post<SandboxSummary>(inOrganization('/admin/v1/sandboxes', organization), { name, network }),
-    onSuccess: async () => {
-      setName('');
-      await queryClient.invalidateQueries({ queryKey: ['sandboxes', organization] });
-    },
+  const [editing, setEditing] = useState<string | null>(null);
+  const [explained, setExplained] = useState<string | null>(null);
+  const refresh = () => queryClient.invalidateQueries({ queryKey: ['sandboxes', organization] });
+  const drop = useMutation({
+    mutationFn: (name: string) => remove(inOrganization(`/admin/v1/sandboxes/${name}`, organization)),
+    onSuccess: refresh,
   });
+  const list = sandboxes.data?.sandboxes ?? [];
+  const edited = list.find((sandbox) => sandbox.name === editing);
+  const shown = list.find((sandbox) => sandbox.name === explained);
   return (
     <>
-      <PageTitle description="What every call of a key gets: image, CPU, memory, network, environment, retention.">Sandboxes</PageTitle>
-      <ErrorMessage error={sandboxes.error} />
+      <PageTitle description="What every call of a key gets: image, CPU, memory, network, environment, timeouts, retention.">Sandboxes</PageTitle>
+      <ErrorMessage error={sandboxes.error ?? drop.error} />
       <Table
         caption="Sandbox configs"
-        headers={['Name', 'Image', 'CPU', 'Memory', 'Network', 'Executions kept']}
-        rows={(sandboxes.data?.sandboxes ?? []).map((sandbox) => [
+        headers={['Name', 'Image', 'CPU', 'Memory', 'Network', 'Timeout at most', 'Executions kept', 'Threads kept', '']}
+        rows={list.map((sandbox) => [
           <code key="name">{sandbox.name}</code>,
           sandbox.image,
           sandbox.cpu,
           `${sandbox.memory_mb} MiB`,
-          sandbox.network,
+          sandbox.network === 'allowlist' ? `allowlist (${sandbox.network_allow.length})` : sandbox.network,
+          `${sandbox.timeout_max_seconds} s`,
           sandbox.execution_retention,
+          sandbox.thread_retention,
+          <div key="actions" className="flex flex-wrap gap-2">
+            <Button onClick={() => setExplained(sandbox.name)} aria-label={`How calls of ${sandbox.name} are configured`}>
+              Explain
+            </Button>
+            {can('admin') && (
+              <>
+                <Button onClick={() => setEditing(sandbox.name)} aria-label={`Edit ${sandbox.name}`}>
+                  Edit
+                </Button>
+                {sandbox.name !== 'default' && (
+                  <Button tone="danger" onClick={() => drop.mutate(sandbox.name)} aria-label={`Delete ${sandbox.name}`}>
+                    Delete
+                  </Button>
+                )}
+              </>
+            )}
+          </div>,
         ])}
         empty="No sandbox config yet."
       />
-      {can('admin') && (
-        <CreateForm submitLabel="Create sandbox config" pending={create.isPending} error={create.error} onSubmit={() => create.mutate()}>
-          <Field label="Name" hint="lowercase letters, digits and dashes">
-            <input className={inputClass} value={name} onChange={(event) => setName(event.target.value)} required />
-          </Field>
-          <Field label="Network">
-            <select className={inputClass} value={network} onChange={(event) => setNetwork(event.target.value)}>
-              <option value="blocked">blocked</option>
-              <option value="unrestricted">unrestricted</option>
-            </select>
-          </Field>
-        </CreateForm>
-      )}
+      {shown && <ConfigurationChain sandbox={shown} onClose={() => setExplained(null)} />}
+      {can('admin') &&
+        (edited ? (
+          <SandboxForm key={edited.name} initial={draftOf(edited)} existing onDone={() => setEditing(null)} />
+        ) : (
+          <SandboxForm key="new" initial={NEW_DRAFT} onDone={() => undefined} />
+        ))}
     </>
+  );
+}
+
+/** Creates a sandbox config, or edits one (its name stays); the API's message says what it refuses. */
+function SandboxForm(props: { initial: Draft; existing?: boolean; onDone: () => void }) {
+  const { organization } = useSession();
+  const queryClient = useQueryClient();
+  const images = useImages();
+  const [draft, setDraft] = useState(props.initial);
+  const [saved, setSaved] = useState(false);
+  const set = (field: keyof Draft) => (event: { target: { value: string } }) => {
+    setSaved(false);
+    setDraft((previous) => ({ ...previous, [field]: event.target.value }));
+  };
+  const save = useMutation({
+    mutationFn: () =>
+      props.existing
+        ? patch<SandboxSummary>(inOrganization(`/admin/v1/sandboxes/${draft.name}`, organization), settingsOf(draft))
+        : post<SandboxSummary>(inOrganization('/admin/v1/sandboxes', organization), { name: draft.name, ...settingsOf(draft) }),
+    onSuccess: async () => {
+      setSaved(true);
+      if (!props.existing) setDraft(NEW_DRAFT);
+      await queryClient.invalidateQueries({ queryKey: ['sandboxes', organization] });
+    },
+  });
+  const submit = (event: FormEvent) => {
+    event.preventDefault();
+    save.mutate();
+  };
+  const ready = (images.data?.images ?? []).filter((image) => image.status === 'ready' || image.name === draft.image);
+  return (
+    <form
+      onSubmit={submit}
+      aria-label={props.existing ? `Edit ${draft.name}` : 'New sandbox config'}
+      className="mt-6 rounded border border-slate-200 bg-white p-4"
+    >
+      <h2 className="mb-3 text-lg font-semibold">{props.existing ? `Edit ${draft.name}` : 'New sandbox config'}</h2>
+      <div className="grid gap-3 sm:grid-cols-2 lg:grid-cols-3">
+        {!props.existing && (
+          <Field label="Name" hint="lowercase letters, digits and dashes">
+            <input className={inputClass} value={draft.name} onChange={set('name')} required />
+          </Field>
+        )}
+        <Field label="Image">
+          <select className={inputClass} value={draft.image} onChange={set('image')}>
+            {(ready.length > 0 ? ready.map((image) => image.name) : [draft.image]).map((name) => (
+              <option key={name} value={name}>
+                {name}
+              </option>
+            ))}
+          </select>
+        </Field>
+        <Field label="CPU (cores)" hint="0.5 to 4">
+          <input className={inputClass} inputMode="decimal" value={draft.cpu} onChange={set('cpu')} />
+        </Field>
+        <Field label="Memory (MiB)" hint="128 to 16384">
+          <input className={inputClass} inputMode="numeric" value={draft.memory_mb} onChange={set('memory_mb')} />
+        </Field>
+        <Field label="Longest timeout (s)" hint="a call's timeout may not ask for more">
+          <input className={inputClass} inputMode="numeric" value={draft.timeout_max_seconds} onChange={set('timeout_max_seconds')} />
+        </Field>
+        <Field label="Network">
+          <select className={inputClass} value={draft.network} onChange={set('network')}>
+            {NETWORKS.map((network) => (
+              <option key={network} value={network}>
+                {network}
+              </option>
+            ))}
+          </select>
+        </Field>
+        <Field label="Executions kept">
+          <select className={inputClass} value={draft.execution_retention} onChange={set('execution_retention')}>
+            {EXECUTION_RETENTIONS.map((retention) => (
+              <option key={retention} value={retention}>
+                {retention}
+              </option>
+            ))}
+          </select>
+        </Field>
+        <Field label="Threads kept">
+          <select className={inputClass} value={draft.thread_retention} onChange={set('thread_retention')}>
+            {THREAD_RETENTIONS.map((retention) => (
+              <option key={retention} value={retention}>
+                {retention}
+              </option>
+            ))}
+          </select>
+        </Field>
+        {draft.network === 'allowlist' && (
+          <Field label="Allowed destinations" hint="one per line: api.example.com, *.example.com, 198.51.100.0/24">
+            <textarea className={`${inputClass} h-24 font-mono`} value={draft.network_allow} onChange={set('network_allow')} />
+          </Field>
+        )}
+        <Field label="Environment variables" hint="one NAME=value per line; a key's and a call's variables override these">
+          <textarea className={`${inputClass} h-24 font-mono`} value={draft.env_vars} onChange={set('env_vars')} />
+        </Field>
+      </div>
+      <div className="mt-3 flex items-center gap-2">
+        <Button tone="primary" type="submit" disabled={save.isPending}>
+          {props.existing ? 'Save changes' : 'Create sandbox config'}
+        </Button>
+        {props.existing && <Button onClick={props.onDone}>Close</Button>}
+        {saved && (
+          <p role="status" className="text-sm text-green-800">
+            Saved.
+          </p>
+        )}
+      </div>
+      <ErrorMessage error={save.error} />
+    </form>
+  );
+}
+
+/** How each setting of a call is made: the sandbox config, then what a key narrows, then what the request asks. */
+function ConfigurationChain(props: { sandbox: SandboxSummary; onClose: () => void }) {
+  const settings = useOrganization();
+  const { sandbox } = props;
+  const keys = useApiKeys();
+  const attachments = useAttachments(sandbox.name);
+  const connectors = useSandboxConnectors(sandbox.name);
+  const planLimit = settings.data?.max_timeout_seconds;
+  const own = (keys.data?.api_keys ?? []).filter((key) => key.sandbox_config_id === sandbox.id && !key.revoked_at);
+  const mounts = attachments.data?.attachments ?? [];
+  const attached = connectors.data?.connectors ?? [];
+  const rows: [string, string, string, string][] = [
+    ['Image, CPU, memory', `${sandbox.image}, ${sandbox.cpu} ${sandbox.cpu === 1 ? 'core' : 'cores'}, ${sandbox.memory_mb} MiB`, 'kept', 'kept'],
+    [
+      'Timeout',
+      `at most ${sandbox.timeout_max_seconds} s${planLimit ? ` (the organization's plan: at most ${planLimit} s)` : ''}`,
+      'kept',
+      'its timeout, within both limits (refused above them)',
+    ],
+    [
+      'Network',
+      sandbox.network === 'allowlist' ? `allowlist: ${sandbox.network_allow.join(', ')}` : sandbox.network,
+      "may narrow to 'blocked', or to an allowlist within this one",
+      'kept',
+    ],
+    [
+      'Environment',
+      Object.keys(sandbox.env_vars).sort().join(', ') || 'none',
+      "the key's variables override these",
+      'its env_vars override both',
+    ],
+    [
+      'Storage at /data',
+      mounts.map((mount) => `${mount.path}${mount.read_only ? ' (read-only)' : ''}`).join(', ') || 'none',
+      'may detach a mount, make it read-only, or keep a deeper prefix',
+      'its sub_paths narrow further',
+    ],
+    ['Connectors', attached.map((connector) => connector.name).join(', ') || 'none', 'may keep fewer, never add one', 'kept'],
+  ];
+  return (
+    <section aria-label={`How calls of ${sandbox.name} are configured`} className="mt-6 rounded border border-slate-200 bg-white p-4">
+      <div className="mb-3 flex items-center justify-between">
+        <h2 className="text-lg font-semibold">How a call of {sandbox.name} is configured</h2>
+        <Button onClick={props.onClose}>Close</Button>
+      </div>
+      <p className="mb-3 text-sm text-slate-600">
+        Each call starts from the sandbox config; its API key may only narrow it, and the request may narrow it further or
+        choose within it.
+      </p>
+      <ErrorMessage error={keys.error ?? attachments.error ?? connectors.error} />
+      <Table caption="Configuration chain" headers={['Setting', 'Sandbox config', 'API key', 'Request']} rows={rows} empty="" />
+      <h3 className="mt-4 mb-2 font-medium">Its keys</h3>
+      <Table
+        caption="Keys of this sandbox config"
+        headers={['Key', 'Network', 'Storage', 'Connectors']}
+        rows={own.map((key) => [key.name, keyNetwork(key, sandbox), keyStorage(key), key.connectors === null ? 'all' : key.connectors.join(', ') || 'none'])}
+        empty="No active key uses this sandbox config."
+      />
+    </section>
   );
 }

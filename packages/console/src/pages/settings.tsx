@@ -3,7 +3,7 @@ import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useEffect, useState } from 'react';
 import { get, patch, post, remove } from '../api.js';
 import { Button, CreateForm, ErrorMessage, Field, PageTitle, Table, inputClass } from '../components.js';
-import { RoleSelect } from '../organization-data.js';
+import { RoleSelect, useOrganization } from '../organization-data.js';
 import { useSession } from '../session.js';
 
 /** The organization's settings, the signed-in user's sessions, and (for owners over every organization) admin tokens. */
@@ -22,11 +22,7 @@ export function SettingsPage() {
 function OrganizationSettings() {
   const { organization, can } = useSession();
   const queryClient = useQueryClient();
-  const current = useQuery({
-    queryKey: ['organization', organization],
-    queryFn: () => get<OrganizationSummary>(`/admin/v1/organizations/${encodeURIComponent(organization)}`),
-    retry: false,
-  });
+  const current = useOrganization();
   const [name, setName] = useState('');
   const [maxTimeout, setMaxTimeout] = useState('');
   const [auditDays, setAuditDays] = useState('');
