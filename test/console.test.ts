@@ -1,10 +1,12 @@
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAirlock, type AirlockFixture } from './support/airlock-fixture.js';
 import { launchChromium } from './support/browser.js';
 import { freePort } from './support/free-port.js';
+import { ociArchive, programWithLibraries, writeOciLayout } from './support/oci-images.js';
 import { airlockOidcEnvironment, startOidcProvider, type OidcProviderFixture } from './support/oidc-provider.js';
 
 // The console in a real browser (Debian's Chromium) against a real server: the owner signs in through the one-time
@@ -173,6 +175,27 @@ describe('the console', () => {
     await expect.poll(() => images.getByText(/python .*3\.\d+/i).first().isVisible()).toBe(true);
     await screenshot('images');
   });
+
+  it('imports an image from an uploaded archive, following its progress, and removes it', async () => {
+    const directory = await mkdtemp(join(tmpdir(), 'airlock-console-image-'));
+    try {
+      const layout = join(directory, 'layout');
+      await writeOciLayout(layout, { layers: [[...programWithLibraries('/bin/bash'), ...programWithLibraries('/bin/cat')]] });
+      ociArchive(layout, join(directory, 'bash.tar'));
+      await page.getByLabel('Archive image name').fill('console-bash');
+      await page.getByLabel('Archive', { exact: true }).setInputFiles(join(directory, 'bash.tar'));
+      await page.getByRole('button', { name: 'Upload and import' }).click();
+      const row = page.getByRole('table', { name: 'Images' }).getByRole('row').filter({ hasText: 'console-bash' });
+      await expect.poll(() => row.isVisible()).toBe(true);
+      await expect.poll(() => row.getByText(/^ready$/).isVisible(), { timeout: 120_000 }).toBe(true);
+      expect(await row.textContent()).toMatch(/bash \d+\.\d+/);
+      await screenshot('images-imported');
+      await page.getByRole('button', { name: 'Remove console-bash' }).click();
+      await expect.poll(() => row.count()).toBe(0);
+    } finally {
+      await rm(directory, { recursive: true, force: true });
+    }
+  }, 180_000);
 
   it('makes a volume and mounts it in a sandbox config', async () => {
     await page.getByRole('link', { name: 'Storage' }).click();

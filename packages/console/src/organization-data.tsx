@@ -51,9 +51,13 @@ export function useOrganization() {
   });
 }
 
-/** The instance's image catalog. */
-export function useImages() {
-  return useQuery({ queryKey: ['images'], queryFn: () => get<{ images: ImageSummary[] }>('/admin/v1/images') });
+/** The instance's image catalog; with `followWork`, asked again every second while an image is built or imported. */
+export function useImages(options: { followWork?: boolean } = {}) {
+  return useQuery({
+    queryKey: ['images'],
+    queryFn: () => get<{ images: ImageSummary[] }>('/admin/v1/images'),
+    refetchInterval: (query) => (options.followWork && query.state.data?.images.some((image) => image.status === 'pending') ? 1000 : false),
+  });
 }
 
 /** A choice of one of the organization's sandbox configs, by name. */
