@@ -99,3 +99,14 @@ export function CreateForm(props: { submitLabel: string; pending: boolean; error
     </form>
   );
 }
+
+/** The JSON object a settings box holds, or an error naming the field as the API would. */
+export function parseSettings(text: string, example: string): Record<string, unknown> {
+  try {
+    const value: unknown = JSON.parse(text);
+    if (typeof value === 'object' && value !== null && !Array.isArray(value)) return value as Record<string, unknown>;
+  } catch {
+    // answered below
+  }
+  throw new Error(`settings: must be a JSON object, such as ${example}`);
+}

@@ -1,4 +1,4 @@
-import type { ApiKeySummary, AttachmentSummary, ConnectorSummary, ImageSummary, OrganizationSummary, SandboxSummary } from '@airlock/contracts';
+import type { ApiKeySummary, AttachmentSummary, ConnectorSummary, ImageSummary, OrganizationSummary, SandboxSummary, VolumeSummary } from '@airlock/contracts';
 import { useQuery } from '@tanstack/react-query';
 import type { SelectHTMLAttributes } from 'react';
 import { get, inOrganization } from './api.js';
@@ -20,6 +20,15 @@ export function useApiKeys() {
   return useQuery({
     queryKey: ['api-keys', organization],
     queryFn: () => get<{ api_keys: ApiKeySummary[] }>(inOrganization('/admin/v1/api-keys', organization)),
+  });
+}
+
+/** The organization's managed volumes. */
+export function useVolumes() {
+  const { organization } = useSession();
+  return useQuery({
+    queryKey: ['volumes', organization],
+    queryFn: () => get<{ volumes: VolumeSummary[] }>(inOrganization('/admin/v1/volumes', organization)),
   });
 }
 

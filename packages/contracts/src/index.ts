@@ -217,4 +217,4 @@ export {
   AdminWebhookPage,
   AdminWebhookQuery,
 } from './admin-executions.js';
-export * from './usage.js';
+export { USAGE_DAYS, UsageQuery, ExecutionsByStatus, UsageDay, UsageTotals, UsageResponse } from './usage.js';

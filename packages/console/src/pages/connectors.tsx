@@ -2,7 +2,7 @@ import type { ConnectorSummary } from '@airlock/contracts';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
 import { get, inOrganization, post, remove } from '../api.js';
-import { Button, CreateForm, ErrorMessage, Field, PageTitle, Table, inputClass } from '../components.js';
+import { Button, CreateForm, ErrorMessage, Field, PageTitle, Table, inputClass, parseSettings } from '../components.js';
 import { SandboxSelect } from '../organization-data.js';
 import { useSession } from '../session.js';
 
@@ -27,15 +27,12 @@ export function ConnectorsPage() {
   const [type, setType] = useState('postgresql');
   const [settings, setSettings] = useState(SETTINGS_EXAMPLE);
   const create = useMutation({
-    mutationFn: async () => {
-      let fields: unknown;
-      try {
-        fields = JSON.parse(settings);
-      } catch {
-        throw new Error('settings: must be a JSON object, such as {"host": "db.example.com", "password": "..."}');
-      }
-      return post(inOrganization('/admin/v1/connectors', organization), { ...(fields as object), name, type });
-    },
+    mutationFn: () =>
+      post(inOrganization('/admin/v1/connectors', organization), {
+        ...parseSettings(settings, '{"host": "db.example.com", "password": "..."}'),
+        name,
+        type,
+      }),
     onSuccess: async () => {
       // The form held the secrets: they leave the page with it.
       setName('');

@@ -1,17 +1,13 @@
-import type { VolumeSummary } from '@airlock/contracts';
-import { useQuery } from '@tanstack/react-query';
 import { useState, type FormEvent } from 'react';
 import { useSearchParams } from 'react-router';
-import { get, inOrganization } from '../api.js';
 import { Button, ErrorMessage, Field, PageTitle, inputClass } from '../components.js';
 import type { FileSource } from '../file-transfers.js';
-import { useSession } from '../session.js';
+import { useVolumes } from '../organization-data.js';
 import { FileBrowser } from './file-browser.js';
 
 /** The choice of what to browse: one of the organization's volumes, or a thread by its id. */
 function SourcePicker(props: { current: FileSource | null; onChoose: (source: FileSource) => void }) {
-  const { organization } = useSession();
-  const volumes = useQuery({ queryKey: ['volumes', organization], queryFn: () => get<{ volumes: VolumeSummary[] }>(inOrganization('/admin/v1/volumes', organization)) });
+  const volumes = useVolumes();
   const [kind, setKind] = useState<FileSource['source']>(props.current?.source ?? 'volume');
   const [volume, setVolume] = useState(props.current?.source === 'volume' ? props.current.id : '');
   const [thread, setThread] = useState(props.current?.source === 'thread' ? props.current.id : '');

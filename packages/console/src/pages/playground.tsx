@@ -124,7 +124,7 @@ export function PlaygroundPage() {
           <dd>{result.overhead_ms.toFixed(1)} ms</dd>
           <dt className="text-slate-500">Execution</dt>
           <dd className="col-span-3">
-            <Link data-testid="playground-trace" className="underline" to={`/executions?trace_id=${result.trace_id}`}>
+            <Link data-testid="playground-trace" className="underline" to={`/executions?trace=${result.trace_id}`}>
               {result.trace_id}
             </Link>
           </dd>

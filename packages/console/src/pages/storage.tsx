@@ -1,30 +1,102 @@
-import type { AttachmentSummary, StorageConnectionSummary, VolumeSummary } from '@airlock/contracts';
+import type { StorageConnectionSummary, StorageConnectionTestResponse, VolumeSummary } from '@airlock/contracts';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
-import { get, inOrganization, post } from '../api.js';
-import { CreateForm, ErrorMessage, Field, PageTitle, Table, inputClass } from '../components.js';
-import { SandboxSelect } from '../organization-data.js';
+import { Link } from 'react-router';
+import { get, inOrganization, post, remove } from '../api.js';
+import { formatBytes } from '../charts.js';
+import { Button, CreateForm, ErrorMessage, Field, PageTitle, Table, inputClass, parseSettings } from '../components.js';
+import { SandboxSelect, useAttachments, useVolumes } from '../organization-data.js';
 import { useSession } from '../session.js';
 
-function size(bytes: number | null): string {
-  if (bytes === null) return '—';
-  return bytes < 1048576 ? `${(bytes / 1024).toFixed(1)} KiB` : `${(bytes / 1048576).toFixed(1)} MiB`;
-}
+const PROVIDER_EXAMPLES: Record<string, string> = {
+  s3: '{\n  "bucket": "reports",\n  "region": "eu-west-1",\n  "access_key_id": "",\n  "secret_access_key": ""\n}',
+  gcs: '{\n  "bucket": "reports",\n  "service_account_json": ""\n}',
+  azure: '{\n  "container": "reports",\n  "account": "",\n  "key": ""\n}',
+};
+
+const size = (bytes: number | null) => (bytes === null ? '—' : formatBytes(bytes));
 
 /** Storage at /data: volumes (with their use), the organization's own buckets, and what each sandbox config mounts. */
 export function StoragePage() {
   const { organization, can } = useSession();
   const queryClient = useQueryClient();
-  const volumes = useQuery({ queryKey: ['volumes', organization], queryFn: () => get<{ volumes: VolumeSummary[] }>(inOrganization('/admin/v1/volumes', organization)) });
-  const connections = useQuery({
-    queryKey: ['storage-connections', organization],
-    queryFn: () => get<{ connections: StorageConnectionSummary[] }>(inOrganization('/admin/v1/storage-connections', organization)),
-  });
+  const volumes = useVolumes();
   const [sandbox, setSandbox] = useState('default');
-  const attachments = useQuery({
-    queryKey: ['attachments', organization, sandbox],
-    queryFn: () => get<{ attachments: AttachmentSummary[] }>(inOrganization(`/admin/v1/sandboxes/${sandbox}/attachments`, organization)),
+  const attachments = useAttachments(sandbox);
+  const refreshMounts = () => queryClient.invalidateQueries({ queryKey: ['attachments', organization, sandbox] });
+  const attach = useMutation({
+    mutationFn: (what: { volume: string } | { connection: string }) => post(inOrganization(`/admin/v1/sandboxes/${sandbox}/attachments`, organization), what),
+    onSuccess: refreshMounts,
   });
+  const detach = useMutation({
+    mutationFn: (mount: string) => remove(inOrganization(`/admin/v1/sandboxes/${sandbox}/attachments/${mount}`, organization)),
+    onSuccess: refreshMounts,
+  });
+  const dropVolume = useMutation({
+    mutationFn: (slug: string) => remove(inOrganization(`/admin/v1/volumes/${slug}`, organization)),
+    onSuccess: () => queryClient.invalidateQueries({ queryKey: ['volumes', organization] }),
+  });
+  return (
+    <>
+      <PageTitle description="What sandboxes see at /data/<name>: managed volumes and your own buckets.">Storage</PageTitle>
+      <Field label="Sandbox config" hint="the one the Mount buttons attach to, and whose mounts are listed below">
+        <SandboxSelect className="mb-3 w-48" value={sandbox} onChange={setSandbox} />
+      </Field>
+      <h2 className="mt-4 mb-2 text-lg font-medium">Volumes</h2>
+      <ErrorMessage error={volumes.error ?? attach.error ?? dropVolume.error} />
+      <Table
+        caption="Volumes"
+        headers={['Name', 'Slug', 'Used', 'Quota', '']}
+        rows={(volumes.data?.volumes ?? []).map((volume) => [
+          volume.name,
+          <code key="slug">{volume.slug}</code>,
+          size(volume.used_bytes),
+          size(volume.quota_bytes),
+          <span key="actions" className="flex flex-wrap items-center gap-2">
+            <Link className="text-sm underline" to={`/files?source=volume&id=${encodeURIComponent(volume.slug)}`}>
+              Files
+            </Link>
+            {can('admin') && (
+              <>
+                <Button onClick={() => attach.mutate({ volume: volume.slug })} aria-label={`Mount ${volume.slug} in ${sandbox}`}>
+                  Mount in {sandbox}
+                </Button>
+                <Button tone="danger" onClick={() => dropVolume.mutate(volume.slug)} aria-label={`Delete volume ${volume.slug}`}>
+                  Delete
+                </Button>
+              </>
+            )}
+          </span>,
+        ])}
+        empty="No volume yet."
+      />
+      {can('admin') && <VolumeForm />}
+      <h2 className="mt-8 mb-2 text-lg font-medium">Your buckets</h2>
+      <Connections sandbox={sandbox} onMount={(connection) => attach.mutate({ connection })} />
+      <h2 className="mt-8 mb-2 text-lg font-medium">Mounted in {sandbox}</h2>
+      <ErrorMessage error={attachments.error ?? detach.error} />
+      <Table
+        caption="Mounts"
+        headers={['Path', 'What', 'Access', '']}
+        rows={(attachments.data?.attachments ?? []).map((attachment) => [
+          <code key="path">{attachment.path}</code>,
+          attachment.volume ?? attachment.connection ?? '',
+          attachment.read_only ? 'read-only' : 'read-write',
+          can('admin') ? (
+            <Button key="detach" tone="danger" onClick={() => detach.mutate(attachment.mount_name)} aria-label={`Detach ${attachment.path}`}>
+              Detach
+            </Button>
+          ) : null,
+        ])}
+        empty="Nothing mounted at /data."
+      />
+    </>
+  );
+}
+
+function VolumeForm() {
+  const { organization } = useSession();
+  const queryClient = useQueryClient();
   const [name, setName] = useState('');
   const [slug, setSlug] = useState('');
   const create = useMutation({
@@ -35,64 +107,114 @@ export function StoragePage() {
       await queryClient.invalidateQueries({ queryKey: ['volumes', organization] });
     },
   });
-  const attach = useMutation({
-    mutationFn: (volume: string) => post(inOrganization(`/admin/v1/sandboxes/${sandbox}/attachments`, organization), { volume }),
-    onSuccess: () => queryClient.invalidateQueries({ queryKey: ['attachments', organization, sandbox] }),
+  return (
+    <CreateForm submitLabel="Create volume" pending={create.isPending} error={create.error} onSubmit={() => create.mutate()}>
+      <Field label="Volume name">
+        <input className={inputClass} value={name} onChange={(event) => setName(event.target.value)} required />
+      </Field>
+      <Field label="Slug" hint="the directory name under /data">
+        <input className={inputClass} value={slug} onChange={(event) => setSlug(event.target.value)} required />
+      </Field>
+    </CreateForm>
+  );
+}
+
+/** The organization's buckets and containers: connected, tested with their own credentials, mounted, removed. */
+function Connections(props: { sandbox: string; onMount: (connection: string) => void }) {
+  const { organization, can } = useSession();
+  const queryClient = useQueryClient();
+  const key = ['storage-connections', organization];
+  const connections = useQuery({
+    queryKey: key,
+    queryFn: () => get<{ connections: StorageConnectionSummary[] }>(inOrganization('/admin/v1/storage-connections', organization)),
+  });
+  const refresh = () => queryClient.invalidateQueries({ queryKey: key });
+  const [tested, setTested] = useState<{ name: string; result: StorageConnectionTestResponse } | null>(null);
+  const test = useMutation({
+    mutationFn: async (connection: StorageConnectionSummary) => ({
+      name: connection.name,
+      result: await post<StorageConnectionTestResponse>(inOrganization(`/admin/v1/storage-connections/${connection.id}/test`, organization)),
+    }),
+    onSuccess: setTested,
+  });
+  const drop = useMutation({ mutationFn: (id: string) => remove(inOrganization(`/admin/v1/storage-connections/${id}`, organization)), onSuccess: refresh });
+  const [name, setName] = useState('');
+  const [mountName, setMountName] = useState('');
+  const [provider, setProvider] = useState('s3');
+  const [settings, setSettings] = useState(PROVIDER_EXAMPLES.s3 ?? '');
+  const chooseProvider = (next: string) => {
+    if (settings === PROVIDER_EXAMPLES[provider]) setSettings(PROVIDER_EXAMPLES[next] ?? '');
+    setProvider(next);
+  };
+  const create = useMutation({
+    mutationFn: () =>
+      post(inOrganization('/admin/v1/storage-connections', organization), {
+        ...parseSettings(settings, '{"bucket": "reports", "access_key_id": "..."}'),
+        name,
+        mount_name: mountName,
+        provider,
+      }),
+    onSuccess: async () => {
+      // The form held the secrets: they leave the page with it.
+      setName('');
+      setMountName('');
+      setSettings(PROVIDER_EXAMPLES[provider] ?? '');
+      await refresh();
+    },
   });
   return (
     <>
-      <PageTitle description="What sandboxes see at /data/<name>: managed volumes and your own buckets.">Storage</PageTitle>
-      <h2 className="mb-2 text-lg font-medium">Volumes</h2>
-      <ErrorMessage error={volumes.error ?? attach.error} />
+      <ErrorMessage error={connections.error ?? test.error ?? drop.error} />
+      {tested && (
+        <p role="status" className={`my-3 rounded border px-3 py-2 ${tested.result.reachable ? 'border-green-200 bg-green-50 text-green-900' : 'border-red-200 bg-red-50 text-red-800'}`}>
+          {tested.name}: {tested.result.message}
+        </p>
+      )}
       <Table
-        caption="Volumes"
-        headers={['Name', 'Slug', 'Used', 'Quota', '']}
-        rows={(volumes.data?.volumes ?? []).map((volume) => [
-          volume.name,
-          <code key="slug">{volume.slug}</code>,
-          size(volume.used_bytes),
-          size(volume.quota_bytes),
+        caption="Storage connections"
+        headers={['Name', 'Provider', 'Bucket', 'Prefix', 'Mount name', '']}
+        rows={(connections.data?.connections ?? []).map((connection) => [
+          connection.name,
+          connection.provider,
+          'bucket' in connection ? connection.bucket : connection.container,
+          connection.prefix,
+          connection.mount_name,
           can('admin') ? (
-            <button key="attach" type="button" className="text-sm underline" onClick={() => attach.mutate(volume.slug)}>
-              Mount in {sandbox}
-            </button>
+            <span key="actions" className="flex flex-wrap gap-2">
+              <Button onClick={() => test.mutate(connection)} disabled={test.isPending} aria-label={`Test ${connection.name}`}>
+                Test
+              </Button>
+              <Button onClick={() => props.onMount(connection.id)} aria-label={`Mount ${connection.name} in ${props.sandbox}`}>
+                Mount in {props.sandbox}
+              </Button>
+              <Button tone="danger" onClick={() => drop.mutate(connection.id)} aria-label={`Delete connection ${connection.name}`}>
+                Delete
+              </Button>
+            </span>
           ) : null,
         ])}
-        empty="No volume yet."
+        empty="No bucket connected yet."
       />
       {can('admin') && (
-        <CreateForm submitLabel="Create volume" pending={create.isPending} error={create.error} onSubmit={() => create.mutate()}>
-          <Field label="Volume name">
+        <CreateForm submitLabel="Connect bucket" pending={create.isPending} error={create.error} onSubmit={() => create.mutate()}>
+          <Field label="Connection name">
             <input className={inputClass} value={name} onChange={(event) => setName(event.target.value)} required />
           </Field>
-          <Field label="Slug" hint="the directory name under /data">
-            <input className={inputClass} value={slug} onChange={(event) => setSlug(event.target.value)} required />
+          <Field label="Mount name" hint="sandboxes see it at /data/<mount name>">
+            <input className={inputClass} value={mountName} onChange={(event) => setMountName(event.target.value)} required />
+          </Field>
+          <Field label="Provider">
+            <select className={inputClass} value={provider} onChange={(event) => chooseProvider(event.target.value)}>
+              <option value="s3">S3 or S3-compatible</option>
+              <option value="gcs">Google Cloud Storage</option>
+              <option value="azure">Azure Blob Storage</option>
+            </select>
+          </Field>
+          <Field label="Bucket settings (JSON)" hint="the provider's fields, secrets included (endpoint, path_style, prefix, read_only, sync_mode...)">
+            <textarea className={`${inputClass} h-32 w-96 font-mono text-xs`} value={settings} onChange={(event) => setSettings(event.target.value)} />
           </Field>
         </CreateForm>
       )}
-      <h2 className="mt-8 mb-2 text-lg font-medium">Your buckets</h2>
-      <ErrorMessage error={connections.error} />
-      <Table
-        caption="Storage connections"
-        headers={['Name', 'Provider', 'Bucket', 'Prefix', 'Mount name']}
-        rows={(connections.data?.connections ?? []).map((connection) => [connection.name, connection.provider, 'bucket' in connection ? connection.bucket : connection.container, connection.prefix, connection.mount_name])}
-        empty="No bucket connected: POST /admin/v1/storage-connections connects one."
-      />
-      <h2 className="mt-8 mb-2 text-lg font-medium">Mounted in a sandbox config</h2>
-      <Field label="Sandbox config">
-        <SandboxSelect className="mb-3 w-48" value={sandbox} onChange={setSandbox} />
-      </Field>
-      <ErrorMessage error={attachments.error} />
-      <Table
-        caption="Mounts"
-        headers={['Path', 'What', 'Access']}
-        rows={(attachments.data?.attachments ?? []).map((attachment) => [
-          <code key="path">{attachment.path}</code>,
-          attachment.volume ?? attachment.connection ?? '',
-          attachment.read_only ? 'read-only' : 'read-write',
-        ])}
-        empty="Nothing mounted at /data."
-      />
     </>
   );
 }
