@@ -7,6 +7,7 @@ import { startAirlock, type AirlockFixture } from './support/airlock-fixture.js'
 import { launchChromium } from './support/browser.js';
 import { freePort } from './support/free-port.js';
 import { ociArchive, programWithLibraries, writeOciLayout } from './support/oci-images.js';
+import { startStorageEmulator } from './support/storage-emulators.js';
 import { airlockOidcEnvironment, startOidcProvider, type OidcProviderFixture } from './support/oidc-provider.js';
 
 // The console in a real browser (Debian's Chromium) against a real server: the owner signs in through the one-time
@@ -203,7 +204,7 @@ describe('the console', () => {
     await page.getByLabel('Slug').fill('scratch');
     await page.getByRole('button', { name: 'Create volume' }).click();
     await expect.poll(() => page.getByRole('table', { name: 'Volumes' }).getByText('scratch', { exact: true }).isVisible()).toBe(true);
-    await page.getByRole('button', { name: 'Mount in default' }).click();
+    await page.getByRole('button', { name: 'Mount scratch in default' }).click();
     await expect.poll(() => page.getByRole('table', { name: 'Mounts' }).getByText('/data/scratch').isVisible()).toBe(true);
     const ran = await fetch(`${airlock.url}/v1/sandbox/execute`, {
       method: 'POST',
@@ -212,6 +213,36 @@ describe('the console', () => {
     });
     expect(await ran.json()).toMatchObject({ stdout: 'note.txt\n' });
     await screenshot('storage');
+  });
+
+  it('connects a bucket, tests it with its own credentials, mounts it and writes through it', async () => {
+    const emulator = await startStorageEmulator('s3');
+    try {
+      const { provider: _provider, ...settings } = emulator.connection as unknown as Record<string, unknown>;
+      await page.getByLabel('Connection name').fill('Reports');
+      await page.getByLabel('Mount name').fill('reports');
+      await page.getByLabel('Bucket settings (JSON)').fill(JSON.stringify(settings));
+      await page.getByRole('button', { name: 'Connect bucket' }).click();
+      await expect.poll(() => page.getByRole('table', { name: 'Storage connections' }).getByText('Reports', { exact: true }).isVisible()).toBe(true);
+      expect(await page.getByLabel('Bucket settings (JSON)').inputValue()).not.toContain(String(settings.secret_access_key));
+      await page.getByRole('button', { name: 'Test Reports' }).click();
+      await expect.poll(() => page.getByRole('status').textContent(), { timeout: 20_000 }).toMatch(/^Reports: /);
+      expect(await page.getByRole('status').getAttribute('class')).toContain('bg-green-50');
+      await page.getByRole('button', { name: 'Mount Reports in default' }).click();
+      await expect.poll(() => page.getByRole('table', { name: 'Mounts' }).getByText('/data/reports').isVisible()).toBe(true);
+      const ran = await fetch(`${airlock.url}/v1/sandbox/execute`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${airlock.apiKey}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ language: 'bash', code: 'echo quarterly > /data/reports/q1.txt' }),
+      });
+      expect(await ran.json()).toMatchObject({ exit_code: 0 });
+      expect((await emulator.get('q1.txt'))?.toString()).toBe('quarterly\n');
+      await screenshot('storage-bucket');
+      await page.getByRole('button', { name: 'Detach /data/reports' }).click();
+      await expect.poll(() => page.getByRole('table', { name: 'Mounts' }).getByText('/data/reports').count()).toBe(0);
+    } finally {
+      await emulator.remove();
+    }
   });
 
   it('gives someone a role in the organization', async () => {

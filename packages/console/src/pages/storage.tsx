@@ -16,6 +16,14 @@ const PROVIDER_EXAMPLES: Record<string, string> = {
 
 const size = (bytes: number | null) => (bytes === null ? '—' : formatBytes(bytes));
 
+function useStorageConnections() {
+  const { organization } = useSession();
+  return useQuery({
+    queryKey: ['storage-connections', organization],
+    queryFn: () => get<{ connections: StorageConnectionSummary[] }>(inOrganization('/admin/v1/storage-connections', organization)),
+  });
+}
+
 /** Storage at /data: volumes (with their use), the organization's own buckets, and what each sandbox config mounts. */
 export function StoragePage() {
   const { organization, can } = useSession();
@@ -23,6 +31,8 @@ export function StoragePage() {
   const volumes = useVolumes();
   const [sandbox, setSandbox] = useState('default');
   const attachments = useAttachments(sandbox);
+  const connections = useStorageConnections();
+  const connectionName = (id: string) => connections.data?.connections.find((connection) => connection.id === id)?.name ?? id;
   const refreshMounts = () => queryClient.invalidateQueries({ queryKey: ['attachments', organization, sandbox] });
   const attach = useMutation({
     mutationFn: (what: { volume: string } | { connection: string }) => post(inOrganization(`/admin/v1/sandboxes/${sandbox}/attachments`, organization), what),
@@ -80,7 +90,7 @@ export function StoragePage() {
         headers={['Path', 'What', 'Access', '']}
         rows={(attachments.data?.attachments ?? []).map((attachment) => [
           <code key="path">{attachment.path}</code>,
-          attachment.volume ?? attachment.connection ?? '',
+          attachment.volume ? `volume ${attachment.volume}` : `bucket ${connectionName(attachment.connection ?? '')}`,
           attachment.read_only ? 'read-only' : 'read-write',
           can('admin') ? (
             <Button key="detach" tone="danger" onClick={() => detach.mutate(attachment.mount_name)} aria-label={`Detach ${attachment.path}`}>
@@ -123,12 +133,8 @@ function VolumeForm() {
 function Connections(props: { sandbox: string; onMount: (connection: string) => void }) {
   const { organization, can } = useSession();
   const queryClient = useQueryClient();
-  const key = ['storage-connections', organization];
-  const connections = useQuery({
-    queryKey: key,
-    queryFn: () => get<{ connections: StorageConnectionSummary[] }>(inOrganization('/admin/v1/storage-connections', organization)),
-  });
-  const refresh = () => queryClient.invalidateQueries({ queryKey: key });
+  const connections = useStorageConnections();
+  const refresh = () => queryClient.invalidateQueries({ queryKey: ['storage-connections', organization] });
   const [tested, setTested] = useState<{ name: string; result: StorageConnectionTestResponse } | null>(null);
   const test = useMutation({
     mutationFn: async (connection: StorageConnectionSummary) => ({
