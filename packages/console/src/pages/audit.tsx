@@ -1,8 +1,9 @@
 import type { AuditEntry, AuditVerifyResponse } from '@airlock/contracts';
 import { useInfiniteQuery, useMutation } from '@tanstack/react-query';
 import { useState } from 'react';
-import { ApiFailure, get, inOrganization, post } from '../api.js';
+import { get, inOrganization, post } from '../api.js';
 import { Button, ErrorMessage, Field, PageTitle, Table, inputClass } from '../components.js';
+import { downloadJsonLines, fileTimestamp } from '../download.js';
 import { useSession } from '../session.js';
 
 const OUTCOMES = ['', 'success', 'failure', 'denied'];
@@ -13,20 +14,6 @@ function rangeBounds(range: string, chosenAt: number, from: string, to: string):
   if (range === 'custom') return { ...(from && { from: new Date(from).toISOString() }), ...(to && { to: new Date(to).toISOString() }) };
   const days = RANGES[range];
   return days ? { from: new Date(chosenAt - days * 86_400_000).toISOString() } : {};
-}
-
-/** Saves the matching entries as a JSON Lines file (the export is itself recorded in the log). */
-async function exportEntries(path: string) {
-  const response = await fetch(path, { credentials: 'same-origin', headers: { accept: 'application/x-ndjson' } });
-  if (!response.ok) {
-    const body = (await response.json().catch(() => ({}))) as { error?: string; message?: string };
-    throw new ApiFailure(response.status, body.error ?? 'error', body.message ?? `${response.status} ${response.statusText}`);
-  }
-  const link = document.createElement('a');
-  link.href = URL.createObjectURL(await response.blob());
-  link.download = `airlock-audit-${new Date().toISOString().slice(0, 19).replaceAll(':', '')}.jsonl`;
-  link.click();
-  URL.revokeObjectURL(link.href);
 }
 
 /** The organization's audit log, newest first, with filters, and a check of its hash chain. */
@@ -55,7 +42,8 @@ export function AuditPage() {
     getNextPageParam: (page) => page.next_cursor ?? undefined,
   });
   const verify = useMutation({ mutationFn: () => post<AuditVerifyResponse>('/admin/v1/audit/verify', { organization }) });
-  const download = useMutation({ mutationFn: () => exportEntries(path) });
+  // The export is itself recorded in the log.
+  const download = useMutation({ mutationFn: () => downloadJsonLines(path, `airlock-audit-${fileTimestamp()}.jsonl`) });
   const report = verify.data?.chains[0];
   return (
     <>

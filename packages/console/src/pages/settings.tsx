@@ -5,15 +5,21 @@ import { get, patch, post, remove } from '../api.js';
 import { Button, CreateForm, ErrorMessage, Field, PageTitle, Table, inputClass } from '../components.js';
 import { RoleSelect, useOrganization } from '../organization-data.js';
 import { useSession } from '../session.js';
+import { AccountData, Organizations } from './organizations.js';
 
-/** The organization's settings, the signed-in user's sessions, and (for owners over every organization) admin tokens. */
+/**
+ * The organization's settings and (for its owners) its export and erasure, the signed-in user's sessions, and (for
+ * owners over every organization) the organizations and admin tokens.
+ */
 export function SettingsPage() {
-  const { me } = useSession();
+  const { me, can } = useSession();
   return (
     <>
-      <PageTitle description="The organization's limits and audit retention; your sessions; admin tokens.">Settings</PageTitle>
+      <PageTitle description="The organization's limits, audit retention and data; your sessions; organizations and admin tokens.">Settings</PageTitle>
       <OrganizationSettings />
+      {can('owner') && <AccountData />}
       <Sessions />
+      {me.instance_role === 'owner' && <Organizations />}
       {me.instance_role === 'owner' && <AdminTokens />}
     </>
   );
