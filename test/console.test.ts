@@ -98,6 +98,12 @@ describe('the console', () => {
       execution_retention: '30d',
       env_vars: { GREETING: 'from-sandbox', PLACE: 'console' },
     });
+    const secret = page.getByRole('region', { name: 'Webhook signing secret' });
+    await secret.getByRole('button', { name: 'Show secret' }).click();
+    await expect.poll(() => secret.getByTestId('webhook-secret').textContent()).toMatch(/^whsec_/);
+    const first = await secret.getByTestId('webhook-secret').textContent();
+    await secret.getByRole('button', { name: 'Rotate secret' }).click();
+    await expect.poll(() => secret.getByTestId('webhook-secret').textContent()).not.toBe(first);
     await edit.getByRole('button', { name: 'Close' }).click();
     await page.getByRole('button', { name: 'How calls of from-console are configured' }).click();
     const chain = page.getByRole('table', { name: 'Configuration chain' });
@@ -135,14 +141,22 @@ describe('the console', () => {
     await screenshot('playground');
 
     await page.getByRole('link', { name: 'API keys' }).click();
+    // Rotating gives the key a new secret, shown once: the old one stops working. Revoking stops the new one.
+    const runWith = (secret: string) =>
+      fetch(`${airlock.url}/v1/sandbox/execute`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${secret}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ code: 'print(1)' }),
+      });
+    await page.getByRole('button', { name: 'Rotate console-key' }).click();
+    await expect.poll(async () => (await page.getByTestId('new-key').textContent()) ?? key).not.toBe(key);
+    const rotated = (await page.getByTestId('new-key').textContent()) ?? '';
+    expect((await runWith(key)).status).toBe(401);
+    expect((await runWith(rotated)).status).toBe(200);
+    await page.getByRole('button', { name: 'Done' }).click();
     await page.getByRole('button', { name: 'Revoke console-key' }).click();
     await expect.poll(() => page.getByRole('table', { name: 'API keys' }).getByText('revoked').isVisible()).toBe(true);
-    const refused = await fetch(`${airlock.url}/v1/sandbox/execute`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ code: 'print(1)' }),
-    });
-    expect(refused.status).toBe(401);
+    expect((await runWith(rotated)).status).toBe(401);
   });
 
   it('finds the execution with its code and output', async () => {
@@ -168,6 +182,14 @@ describe('the console', () => {
     await page.getByLabel('Settings (JSON)').fill('{not json');
     await page.getByRole('button', { name: 'Create connector' }).click();
     await expect.poll(() => page.getByRole('alert').textContent()).toMatch(/^settings: must be a JSON object/);
+    await page.getByRole('button', { name: 'Edit cache' }).click();
+    await page.getByLabel('Changes to cache (JSON)').fill(JSON.stringify({ port: 6380 }));
+    await page.getByRole('button', { name: 'Save connector' }).click();
+    await expect.poll(() => connectors.getByText('cache.example.com:6380').isVisible()).toBe(true);
+    await expect.poll(() => connectors.getByText('password ****7f3a').isVisible()).toBe(true);
+    // This server runs sandboxes without network, which a connector needs: attaching it is refused, saying so.
+    await page.getByRole('button', { name: 'Attach cache' }).click();
+    await expect.poll(() => page.getByRole('alert').first().textContent()).toMatch(/^connector: this server runs sandboxes without network/);
     await screenshot('connectors');
 
     await page.getByRole('link', { name: 'Images' }).click();
@@ -204,6 +226,10 @@ describe('the console', () => {
     await page.getByLabel('Slug').fill('scratch');
     await page.getByRole('button', { name: 'Create volume' }).click();
     await expect.poll(() => page.getByRole('table', { name: 'Volumes' }).getByText('scratch', { exact: true }).isVisible()).toBe(true);
+    await page.getByRole('button', { name: 'Edit volume scratch' }).click();
+    await page.getByLabel('Quota (MiB)').fill('64');
+    await page.getByRole('button', { name: 'Save scratch' }).click();
+    await expect.poll(() => page.getByRole('table', { name: 'Volumes' }).getByText('64.0 MiB').isVisible()).toBe(true);
     await page.getByRole('button', { name: 'Mount scratch in default' }).click();
     await expect.poll(() => page.getByRole('table', { name: 'Mounts' }).getByText('/data/scratch').isVisible()).toBe(true);
     const ran = await fetch(`${airlock.url}/v1/sandbox/execute`, {
@@ -238,6 +264,10 @@ describe('the console', () => {
       expect(await ran.json()).toMatchObject({ exit_code: 0 });
       expect((await emulator.get('q1.txt'))?.toString()).toBe('quarterly\n');
       await screenshot('storage-bucket');
+      await page.getByRole('button', { name: 'Edit connection Reports' }).click();
+      await page.getByLabel('Changes to Reports (JSON)').fill(JSON.stringify({ prefix: 'team' }));
+      await page.getByRole('button', { name: 'Save connection' }).click();
+      await expect.poll(() => page.getByRole('table', { name: 'Storage connections' }).getByText('team', { exact: true }).isVisible()).toBe(true);
       await page.getByRole('button', { name: 'Detach /data/reports' }).click();
       await expect.poll(() => page.getByRole('table', { name: 'Mounts' }).getByText('/data/reports').count()).toBe(0);
     } finally {

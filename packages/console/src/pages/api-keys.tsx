@@ -78,6 +78,13 @@ export function ApiKeysPage() {
     },
   });
   const revoke = useMutation({ mutationFn: (id: string) => remove(inOrganization(`/admin/v1/api-keys/${id}`, organization)), onSuccess: refresh });
+  const rotate = useMutation({
+    mutationFn: (id: string) => post<CreatedKey>(inOrganization(`/admin/v1/api-keys/${id}/rotate`, organization)),
+    onSuccess: async (key) => {
+      setCreated(key);
+      await refresh();
+    },
+  });
   const chooseSandbox = (next: string) => {
     setSandbox(next);
     setNarrowing(NO_NARROWING);
@@ -88,7 +95,7 @@ export function ApiKeysPage() {
     <>
       <PageTitle description="A key runs code in its sandbox config's sandboxes, narrowed if you like; it is shown once, when made.">API keys</PageTitle>
       {created && <ShownOnce created={created} onDone={() => setCreated(null)} />}
-      <ErrorMessage error={keys.error ?? revoke.error} />
+      <ErrorMessage error={keys.error ?? revoke.error ?? rotate.error} />
       <Table
         caption="API keys"
         headers={['Name', 'Key', 'Sandbox config', 'Narrowed to', 'Last used', 'State', '']}
@@ -102,9 +109,14 @@ export function ApiKeysPage() {
             key.last_used_at ? new Date(key.last_used_at).toLocaleString() : 'never',
             key.revoked_at ? 'revoked' : 'active',
             can('admin') && !key.revoked_at ? (
-              <Button key="revoke" tone="danger" onClick={() => revoke.mutate(key.id)} aria-label={`Revoke ${key.name}`}>
-                Revoke
-              </Button>
+              <span key="actions" className="flex gap-2">
+                <Button onClick={() => rotate.mutate(key.id)} aria-label={`Rotate ${key.name}`} title="A new secret for this key; the old one stops working">
+                  Rotate
+                </Button>
+                <Button tone="danger" onClick={() => revoke.mutate(key.id)} aria-label={`Revoke ${key.name}`}>
+                  Revoke
+                </Button>
+              </span>
             ) : null,
           ];
         })}

@@ -1,7 +1,7 @@
 import type { ConnectorSummary } from '@airlock/contracts';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
-import { get, inOrganization, post, remove } from '../api.js';
+import { get, inOrganization, patch, post, remove } from '../api.js';
 import { Button, CreateForm, ErrorMessage, Field, PageTitle, Table, inputClass, parseSettings } from '../components.js';
 import { SandboxSelect } from '../organization-data.js';
 import { useSession } from '../session.js';
@@ -23,6 +23,11 @@ export function ConnectorsPage() {
     mutationFn: (name: string) => post(inOrganization(`/admin/v1/sandboxes/${attachTo}/connectors`, organization), { connector: name }),
     onSuccess: refresh,
   });
+  const detach = useMutation({
+    mutationFn: (name: string) => remove(inOrganization(`/admin/v1/sandboxes/${attachTo}/connectors/${name}`, organization)),
+    onSuccess: refresh,
+  });
+  const [editing, setEditing] = useState<ConnectorSummary | null>(null);
   const [name, setName] = useState('');
   const [type, setType] = useState('postgresql');
   const [settings, setSettings] = useState(SETTINGS_EXAMPLE);
@@ -43,7 +48,7 @@ export function ConnectorsPage() {
   return (
     <>
       <PageTitle description="Credentials for databases, buckets, GitHub and HTTP APIs, given to calls as the files their tools read.">Connectors</PageTitle>
-      <ErrorMessage error={connectors.error ?? test.error ?? drop.error ?? attach.error} />
+      <ErrorMessage error={connectors.error ?? test.error ?? drop.error ?? attach.error ?? detach.error} />
       {can('admin') && (
         <Field label="Attach to sandbox config">
           <SandboxSelect className="mb-3 w-48" value={attachTo} onChange={setAttachTo} />
@@ -69,8 +74,17 @@ export function ConnectorsPage() {
               <Button onClick={() => test.mutate(connector.name)} aria-label={`Test ${connector.name}`}>
                 Test
               </Button>
-              <Button onClick={() => attach.mutate(connector.name)} aria-label={`Attach ${connector.name}`}>
-                Attach
+              {connector.used_by.includes(attachTo) ? (
+                <Button onClick={() => detach.mutate(connector.name)} aria-label={`Detach ${connector.name}`}>
+                  Detach
+                </Button>
+              ) : (
+                <Button onClick={() => attach.mutate(connector.name)} aria-label={`Attach ${connector.name}`}>
+                  Attach
+                </Button>
+              )}
+              <Button onClick={() => setEditing(connector)} aria-label={`Edit ${connector.name}`}>
+                Edit
               </Button>
               <Button tone="danger" onClick={() => drop.mutate(connector.name)} aria-label={`Delete ${connector.name}`}>
                 Delete
@@ -80,6 +94,7 @@ export function ConnectorsPage() {
         ])}
         empty="No connector yet."
       />
+      {editing && <ConnectorChanges key={editing.id} connector={editing} onDone={() => setEditing(null)} />}
       {can('admin') && (
         <CreateForm submitLabel="Create connector" pending={create.isPending} error={create.error} onSubmit={() => create.mutate()}>
           <Field label="Connector name">
@@ -98,5 +113,31 @@ export function ConnectorsPage() {
         </CreateForm>
       )}
     </>
+  );
+}
+
+/** Changes a connector's settings: only those sent change, a secret left out is kept, null removes an optional one. */
+function ConnectorChanges(props: { connector: ConnectorSummary; onDone: () => void }) {
+  const { organization } = useSession();
+  const queryClient = useQueryClient();
+  const [changes, setChanges] = useState(JSON.stringify(props.connector.settings, null, 2));
+  const save = useMutation({
+    mutationFn: () =>
+      patch(inOrganization(`/admin/v1/connectors/${props.connector.name}`, organization), parseSettings(changes, '{"host": "db2.example.com"}')),
+    onSuccess: async () => {
+      await queryClient.invalidateQueries({ queryKey: ['connectors', organization] });
+      props.onDone();
+    },
+  });
+  return (
+    <CreateForm submitLabel="Save connector" pending={save.isPending} error={save.error} onSubmit={() => save.mutate()}>
+      <Field
+        label={`Changes to ${props.connector.name} (JSON)`}
+        hint={`its settings; add a secret (${Object.keys(props.connector.secrets).join(', ') || 'none'}) only to replace it`}
+      >
+        <textarea className={`${inputClass} h-32 w-96 font-mono text-xs`} value={changes} onChange={(event) => setChanges(event.target.value)} />
+      </Field>
+      <Button onClick={props.onDone}>Cancel</Button>
+    </CreateForm>
   );
 }

@@ -1,7 +1,7 @@
-import type { SandboxSummary } from '@airlock/contracts';
+import type { SandboxSummary, WebhookSecretResponse } from '@airlock/contracts';
 import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { useState, type FormEvent } from 'react';
-import { inOrganization, patch, post, remove } from '../api.js';
+import { get, inOrganization, patch, post, remove } from '../api.js';
 import { Button, ErrorMessage, Field, PageTitle, Table, inputClass } from '../components.js';
 import { keyNetwork, keyStorage } from '../key-narrowing.js';
 import { useApiKeys, useAttachments, useImages, useOrganization, useSandboxConnectors, useSandboxes } from '../organization-data.js';
@@ -135,7 +135,10 @@ export function SandboxesPage() {
       {shown && <ConfigurationChain sandbox={shown} onClose={() => setExplained(null)} />}
       {can('admin') &&
         (edited ? (
-          <SandboxForm key={edited.name} initial={draftOf(edited)} existing onDone={() => setEditing(null)} />
+          <>
+            <SandboxForm key={edited.name} initial={draftOf(edited)} existing onDone={() => setEditing(null)} />
+            <WebhookSecret key={`secret-${edited.name}`} sandbox={edited.name} />
+          </>
         ) : (
           <SandboxForm key="new" initial={NEW_DRAFT} onDone={() => undefined} />
         ))}
@@ -250,6 +253,35 @@ function SandboxForm(props: { initial: Draft; existing?: boolean; onDone: () => 
       </div>
       <ErrorMessage error={save.error} />
     </form>
+  );
+}
+
+/** The secret that signs the sandbox config's webhook deliveries: shown on demand (the read is audited), or replaced. */
+function WebhookSecret(props: { sandbox: string }) {
+  const { organization } = useSession();
+  const path = `/admin/v1/sandboxes/${props.sandbox}/webhook-secret`;
+  const show = useMutation({ mutationFn: () => get<WebhookSecretResponse>(inOrganization(path, organization)) });
+  const rotate = useMutation({ mutationFn: () => post<WebhookSecretResponse>(inOrganization(`${path}/rotate`, organization)) });
+  const secret = rotate.data?.secret ?? show.data?.secret;
+  return (
+    <section aria-label="Webhook signing secret" className="mt-4 rounded border border-slate-200 bg-white p-4">
+      <h2 className="mb-2 text-lg font-semibold">Webhook signing secret</h2>
+      <p className="mb-3 text-sm text-slate-600">Receivers verify deliveries of {props.sandbox}'s executions with it (Standard Webhooks).</p>
+      <div className="flex flex-wrap items-center gap-2">
+        <Button onClick={() => show.mutate()} disabled={show.isPending}>
+          Show secret
+        </Button>
+        <Button tone="danger" onClick={() => rotate.mutate()} disabled={rotate.isPending}>
+          Rotate secret
+        </Button>
+        {secret && (
+          <code data-testid="webhook-secret" className="rounded bg-slate-100 px-2 py-1 break-all">
+            {secret}
+          </code>
+        )}
+      </div>
+      <ErrorMessage error={show.error ?? rotate.error} />
+    </section>
   );
 }
 

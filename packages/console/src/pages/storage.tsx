@@ -2,7 +2,7 @@ import type { StorageConnectionSummary, StorageConnectionTestResponse, VolumeSum
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
 import { Link } from 'react-router';
-import { get, inOrganization, post, remove } from '../api.js';
+import { get, inOrganization, patch, post, remove } from '../api.js';
 import { formatBytes } from '../charts.js';
 import { Button, CreateForm, ErrorMessage, Field, PageTitle, Table, inputClass, parseSettings } from '../components.js';
 import { SandboxSelect, useAttachments, useVolumes } from '../organization-data.js';
@@ -42,6 +42,7 @@ export function StoragePage() {
     mutationFn: (mount: string) => remove(inOrganization(`/admin/v1/sandboxes/${sandbox}/attachments/${mount}`, organization)),
     onSuccess: refreshMounts,
   });
+  const [editing, setEditing] = useState<VolumeSummary | null>(null);
   const dropVolume = useMutation({
     mutationFn: (slug: string) => remove(inOrganization(`/admin/v1/volumes/${slug}`, organization)),
     onSuccess: () => queryClient.invalidateQueries({ queryKey: ['volumes', organization] }),
@@ -71,6 +72,9 @@ export function StoragePage() {
                 <Button onClick={() => attach.mutate({ volume: volume.slug })} aria-label={`Mount ${volume.slug} in ${sandbox}`}>
                   Mount in {sandbox}
                 </Button>
+                <Button onClick={() => setEditing(volume)} aria-label={`Edit volume ${volume.slug}`}>
+                  Edit
+                </Button>
                 <Button tone="danger" onClick={() => dropVolume.mutate(volume.slug)} aria-label={`Delete volume ${volume.slug}`}>
                   Delete
                 </Button>
@@ -80,7 +84,7 @@ export function StoragePage() {
         ])}
         empty="No volume yet."
       />
-      {can('admin') && <VolumeForm />}
+      {can('admin') && (editing ? <VolumeForm key={editing.slug} volume={editing} onDone={() => setEditing(null)} /> : <VolumeForm key="new" />)}
       <h2 className="mt-8 mb-2 text-lg font-medium">Your buckets</h2>
       <Connections sandbox={sandbox} onMount={(connection) => attach.mutate({ connection })} />
       <h2 className="mt-8 mb-2 text-lg font-medium">Mounted in {sandbox}</h2>
@@ -104,27 +108,41 @@ export function StoragePage() {
   );
 }
 
-function VolumeForm() {
+/** Creates a volume, or changes one's name and quota (its slug stays); an empty quota is none. */
+function VolumeForm(props: { volume?: VolumeSummary; onDone?: () => void }) {
   const { organization } = useSession();
   const queryClient = useQueryClient();
-  const [name, setName] = useState('');
-  const [slug, setSlug] = useState('');
-  const create = useMutation({
-    mutationFn: () => post<VolumeSummary>(inOrganization('/admin/v1/volumes', organization), { name, slug }),
+  const [name, setName] = useState(props.volume?.name ?? '');
+  const [slug, setSlug] = useState(props.volume?.slug ?? '');
+  const [quota, setQuota] = useState(props.volume?.quota_bytes ? String(props.volume.quota_bytes / 1048576) : '');
+  const quotaBytes = quota.trim() === '' ? null : Number.isNaN(Number(quota)) ? quota : Math.round(Number(quota) * 1048576);
+  const save = useMutation({
+    mutationFn: () =>
+      props.volume
+        ? patch<VolumeSummary>(inOrganization(`/admin/v1/volumes/${props.volume.slug}`, organization), { name, quota_bytes: quotaBytes })
+        : post<VolumeSummary>(inOrganization('/admin/v1/volumes', organization), { name, slug, ...(quotaBytes !== null && { quota_bytes: quotaBytes }) }),
     onSuccess: async () => {
       setName('');
       setSlug('');
+      setQuota('');
       await queryClient.invalidateQueries({ queryKey: ['volumes', organization] });
+      props.onDone?.();
     },
   });
   return (
-    <CreateForm submitLabel="Create volume" pending={create.isPending} error={create.error} onSubmit={() => create.mutate()}>
+    <CreateForm submitLabel={props.volume ? `Save ${props.volume.slug}` : 'Create volume'} pending={save.isPending} error={save.error} onSubmit={() => save.mutate()}>
       <Field label="Volume name">
         <input className={inputClass} value={name} onChange={(event) => setName(event.target.value)} required />
       </Field>
-      <Field label="Slug" hint="the directory name under /data">
-        <input className={inputClass} value={slug} onChange={(event) => setSlug(event.target.value)} required />
+      {!props.volume && (
+        <Field label="Slug" hint="the directory name under /data">
+          <input className={inputClass} value={slug} onChange={(event) => setSlug(event.target.value)} required />
+        </Field>
+      )}
+      <Field label="Quota (MiB)" hint="empty: no quota">
+        <input className={inputClass} inputMode="decimal" value={quota} onChange={(event) => setQuota(event.target.value)} />
       </Field>
+      {props.onDone && <Button onClick={props.onDone}>Cancel</Button>}
     </CreateForm>
   );
 }
@@ -144,6 +162,7 @@ function Connections(props: { sandbox: string; onMount: (connection: string) => 
     onSuccess: setTested,
   });
   const drop = useMutation({ mutationFn: (id: string) => remove(inOrganization(`/admin/v1/storage-connections/${id}`, organization)), onSuccess: refresh });
+  const [editing, setEditing] = useState<StorageConnectionSummary | null>(null);
   const [name, setName] = useState('');
   const [mountName, setMountName] = useState('');
   const [provider, setProvider] = useState('s3');
@@ -193,6 +212,9 @@ function Connections(props: { sandbox: string; onMount: (connection: string) => 
               <Button onClick={() => props.onMount(connection.id)} aria-label={`Mount ${connection.name} in ${props.sandbox}`}>
                 Mount in {props.sandbox}
               </Button>
+              <Button onClick={() => setEditing(connection)} aria-label={`Edit connection ${connection.name}`}>
+                Edit
+              </Button>
               <Button tone="danger" onClick={() => drop.mutate(connection.id)} aria-label={`Delete connection ${connection.name}`}>
                 Delete
               </Button>
@@ -201,6 +223,7 @@ function Connections(props: { sandbox: string; onMount: (connection: string) => 
         ])}
         empty="No bucket connected yet."
       />
+      {editing && <ConnectionChanges key={editing.id} connection={editing} onDone={() => setEditing(null)} />}
       {can('admin') && (
         <CreateForm submitLabel="Connect bucket" pending={create.isPending} error={create.error} onSubmit={() => create.mutate()}>
           <Field label="Connection name">
@@ -222,5 +245,31 @@ function Connections(props: { sandbox: string; onMount: (connection: string) => 
         </CreateForm>
       )}
     </>
+  );
+}
+
+/** Changes a connection: only the fields sent change; a secret sent replaces the stored one, one left out is kept. */
+function ConnectionChanges(props: { connection: StorageConnectionSummary; onDone: () => void }) {
+  const { organization } = useSession();
+  const queryClient = useQueryClient();
+  const { id: _id, provider: _provider, credentials, created_at: _created, updated_at: _updated, ...settings } = props.connection;
+  const [changes, setChanges] = useState(JSON.stringify(settings, null, 2));
+  const save = useMutation({
+    mutationFn: () => patch(inOrganization(`/admin/v1/storage-connections/${props.connection.id}`, organization), parseSettings(changes, '{"prefix": "team/"}')),
+    onSuccess: async () => {
+      await queryClient.invalidateQueries({ queryKey: ['storage-connections', organization] });
+      props.onDone();
+    },
+  });
+  return (
+    <CreateForm submitLabel="Save connection" pending={save.isPending} error={save.error} onSubmit={() => save.mutate()}>
+      <Field
+        label={`Changes to ${props.connection.name} (JSON)`}
+        hint={`add a secret (${Object.keys(credentials).join(', ') || 'none stored'}) only to replace it`}
+      >
+        <textarea className={`${inputClass} h-32 w-96 font-mono text-xs`} value={changes} onChange={(event) => setChanges(event.target.value)} />
+      </Field>
+      <Button onClick={props.onDone}>Cancel</Button>
+    </CreateForm>
   );
 }
