@@ -38,6 +38,9 @@ export function Organizations() {
     },
   });
   const deletion = useMutation({ mutationFn: (target: string) => remove(organizationPath(target)), onSuccess: refresh });
+  const listed = organizations.data?.organizations ?? [];
+  // A refusal to delete is shown while its organization is listed.
+  const refusal = listed.some((organization) => organization.slug === deletion.variables) ? deletion.error : null;
   return (
     <section aria-label="Organizations" className="mb-8">
       <h2 className="mb-2 text-lg font-medium">Organizations</h2>
@@ -45,11 +48,11 @@ export function Organizations() {
         An organization is deleted once none of its API keys is unrevoked; its sandbox configs go with it, its executions
         stay until their retention ends. The default organization stays.
       </p>
-      <ErrorMessage error={organizations.error ?? deletion.error} />
+      <ErrorMessage error={organizations.error ?? refusal} />
       <Table
         caption="Organizations"
         headers={['Name', 'Slug', 'Longest timeout', 'Audit kept', 'Created', '']}
-        rows={(organizations.data?.organizations ?? []).map((organization) => [
+        rows={listed.map((organization) => [
           organization.name,
           <code key="slug">{organization.slug}</code>,
           `${organization.max_timeout_seconds} s`,
@@ -89,6 +92,8 @@ export function Organizations() {
 /** The current organization's data as a whole: exported as JSON Lines, or erased once its slug is typed again. */
 export function AccountData() {
   const { organization } = useSession();
+  // Kept here, not in the form: the answer stays shown once the erased organization is no longer the current one.
+  const [erasure, setErasure] = useState<{ organization: string; answer: EraseAnswer } | null>(null);
   const exported = useMutation({
     mutationFn: () => downloadJsonLines(`${organizationPath(organization)}/export`, `airlock-${organization}-${fileTimestamp()}.jsonl`),
   });
@@ -103,25 +108,29 @@ export function AccountData() {
         Export {organization} as JSON Lines
       </Button>
       <ErrorMessage error={exported.error} />
-      {organization !== DEFAULT_ORGANIZATION && <EraseOrganization key={organization} organization={organization} />}
+      {organization !== DEFAULT_ORGANIZATION && erasure?.organization !== organization && (
+        <EraseOrganization key={organization} organization={organization} onErased={(answer) => setErasure({ organization, answer })} />
+      )}
+      {erasure && <ErasureReport organization={erasure.organization} answer={erasure.answer} current={erasure.organization === organization} />}
     </section>
   );
 }
 
 /** The danger zone: erasing cannot be undone, so the slug is typed again before the button enables. */
-function EraseOrganization(props: { organization: string }) {
+function EraseOrganization(props: { organization: string; onErased: (answer: EraseAnswer) => void }) {
   const queryClient = useQueryClient();
   const [confirm, setConfirm] = useState('');
   const erase = useMutation({
     mutationFn: () => post<EraseAnswer>(`${organizationPath(props.organization)}/erase`, { confirm }),
-    onSuccess: () =>
-      Promise.all([queryClient.invalidateQueries({ queryKey: ['organizations'] }), queryClient.invalidateQueries({ queryKey: ['me'] })]),
+    onSuccess: async (answer) => {
+      props.onErased(answer);
+      await Promise.all([queryClient.invalidateQueries({ queryKey: ['organizations'] }), queryClient.invalidateQueries({ queryKey: ['me'] })]);
+    },
   });
   const submit = (event: FormEvent) => {
     event.preventDefault();
     erase.mutate();
   };
-  const erased = Object.entries(erase.data?.erased ?? {}).filter(([, count]) => count > 0);
   return (
     <form onSubmit={submit} aria-label={`Erase ${props.organization}`} className="mt-6 rounded border border-red-300 bg-red-50/40 p-4">
       <h3 className="font-medium text-red-900">Erase {props.organization}</h3>
@@ -134,22 +143,27 @@ function EraseOrganization(props: { organization: string }) {
         <Field label={`Type ${props.organization} to confirm`}>
           <input className={inputClass} value={confirm} onChange={(event) => setConfirm(event.target.value)} autoComplete="off" />
         </Field>
-        <Button tone="danger" type="submit" disabled={confirm !== props.organization || erase.isPending || erase.isSuccess}>
+        <Button tone="danger" type="submit" disabled={confirm !== props.organization || erase.isPending}>
           Erase {props.organization}
         </Button>
       </div>
       <ErrorMessage error={erase.error} />
-      {erase.data && (
-        <div role="status" className="mt-3 text-sm">
-          <p className="text-green-800">
-            Erased {props.organization}: {erased.length > 0 ? erased.map(([kind, count]) => `${count} ${kind.replaceAll('_', ' ')}`).join(', ') : 'nothing held data'}.
-            Choose another organization in the header.
-          </p>
-          {!erase.data.volume_files_removed && (
-            <p className="text-red-800">Its volume files could not be removed (the server logged why); remove them by hand.</p>
-          )}
-        </div>
-      )}
     </form>
+  );
+}
+
+/** What an erasure removed, as the API counted it. */
+function ErasureReport(props: { organization: string; answer: EraseAnswer; current: boolean }) {
+  const erased = Object.entries(props.answer.erased).filter(([, count]) => count > 0);
+  return (
+    <div role="status" aria-label={`Erasure of ${props.organization}`} className="mt-6 rounded border border-slate-200 bg-white p-4 text-sm">
+      <p className="text-green-800">
+        Erased {props.organization}: {erased.length > 0 ? erased.map(([kind, count]) => `${count} ${kind.replaceAll('_', ' ')}`).join(', ') : 'it held nothing'}.
+        {props.current && ' Choose another organization in the header.'}
+      </p>
+      {!props.answer.volume_files_removed && (
+        <p className="text-red-800">Its volume files could not be removed (the server logged why); remove them by hand.</p>
+      )}
+    </div>
   );
 }
