@@ -161,6 +161,12 @@ describe('the console', () => {
 
   it('finds the execution with its code and output', async () => {
     await page.getByRole('link', { name: 'Executions' }).click();
+    const executions = page.getByRole('table', { name: 'Executions' });
+    await page.getByLabel('API key').selectOption({ label: 'console-key' });
+    await page.getByLabel('Time').selectOption('last 24 hours');
+    // The playground's run and the rotated secret's: both the key's, and nothing else.
+    await expect.poll(() => executions.locator('tbody tr').count()).toBe(2);
+    expect(await executions.locator('tbody tr').allTextContents()).toEqual([expect.stringContaining('console-key'), expect.stringContaining('console-key')]);
     await page.getByRole('button', { name: `Open ${traceId}` }).click();
     const detail = page.getByRole('region', { name: `Execution ${traceId}` });
     await expect.poll(() => detail.getByText("print(os.environ['GREETING'], os.environ['PLACE'], 6 * 7)").isVisible()).toBe(true);

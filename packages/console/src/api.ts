@@ -13,7 +13,8 @@ export class ApiFailure extends Error {
   }
 }
 
-async function failure(response: Response): Promise<ApiFailure> {
+/** The refusal a response that is not ok carries, as an ApiFailure. */
+export async function apiFailure(response: Response): Promise<ApiFailure> {
   const body = (await response.json().catch(() => ({}))) as { error?: string; message?: string };
   return new ApiFailure(response.status, body.error ?? 'error', body.message ?? `${response.status} ${response.statusText}`);
 }
@@ -26,7 +27,7 @@ export async function api<T>(method: string, path: string, body?: unknown): Prom
     headers: { accept: 'application/json', ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
     ...(body === undefined ? {} : { body: JSON.stringify(body) }),
   });
-  if (!response.ok) throw await failure(response);
+  if (!response.ok) throw await apiFailure(response);
   if (response.status === 204) return undefined as T;
   return (await response.json()) as T;
 }

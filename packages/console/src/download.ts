@@ -1,11 +1,10 @@
-import { ApiFailure } from './api.js';
+import { apiFailure } from './api.js';
 
 /** Fetches a JSON Lines (`application/x-ndjson`) answer and saves it as `filename`; a refusal is an ApiFailure. */
 export async function downloadJsonLines(path: string, filename: string): Promise<void> {
   const response = await fetch(path, { credentials: 'same-origin', headers: { accept: 'application/x-ndjson' } });
   if (!response.ok) {
-    const body = (await response.json().catch(() => ({}))) as { error?: string; message?: string };
-    throw new ApiFailure(response.status, body.error ?? 'error', body.message ?? `${response.status} ${response.statusText}`);
+    throw await apiFailure(response);
   }
   const link = document.createElement('a');
   link.href = URL.createObjectURL(await response.blob());

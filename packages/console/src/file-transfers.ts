@@ -1,5 +1,5 @@
 import type { FileDeleteResponse, FilesListResponse, SignedUrlResponse } from '@airlock/contracts';
-import { ApiFailure, inOrganization, post } from './api.js';
+import { apiFailure, inOrganization, post } from './api.js';
 
 /** A thread's home or a volume, as the admin Files endpoints name it. */
 export interface FileSource {
@@ -36,8 +36,7 @@ export async function uploadFile(organization: string, source: FileSource, direc
     body: file,
   });
   if (!response.ok) {
-    const answer = (await response.json().catch(() => ({}))) as { error?: string; message?: string };
-    throw new ApiFailure(response.status, answer.error ?? 'error', answer.message ?? `the upload answered ${response.status}`);
+    throw await apiFailure(response);
   }
 }
 

@@ -5,16 +5,9 @@ import { get, inOrganization, post } from '../api.js';
 import { Button, ErrorMessage, Field, PageTitle, Table, inputClass } from '../components.js';
 import { downloadJsonLines, fileTimestamp } from '../download.js';
 import { useSession } from '../session.js';
+import { useTimeRange } from '../time-range.js';
 
 const OUTCOMES = ['', 'success', 'failure', 'denied'];
-const RANGES: Record<string, number | null> = { 'last 24 hours': 1, 'last 7 days': 7, 'last 30 days': 30, 'last 90 days': 90, 'all time': null, custom: null };
-
-/** `from` and `to` of a range: the N days before it was chosen, or what was typed (local time, as the inputs show it). */
-function rangeBounds(range: string, chosenAt: number, from: string, to: string): { from?: string; to?: string } {
-  if (range === 'custom') return { ...(from && { from: new Date(from).toISOString() }), ...(to && { to: new Date(to).toISOString() }) };
-  const days = RANGES[range];
-  return days ? { from: new Date(chosenAt - days * 86_400_000).toISOString() } : {};
-}
 
 /** The organization's audit log, newest first, with filters, and a check of its hash chain. */
 export function AuditPage() {
@@ -23,12 +16,9 @@ export function AuditPage() {
   const [actor, setActor] = useState('');
   const [target, setTarget] = useState('');
   const [outcome, setOutcome] = useState('');
-  const [range, setRange] = useState('last 7 days');
-  const [chosenAt, setChosenAt] = useState(() => Date.now());
-  const [from, setFrom] = useState('');
-  const [to, setTo] = useState('');
+  const time = useTimeRange();
   const filter = new URLSearchParams({
-    ...rangeBounds(range, chosenAt, from, to),
+    ...time.bounds,
     ...(action && { action }),
     ...(actor && { actor }),
     ...(target && { target_id: target }),
@@ -49,28 +39,7 @@ export function AuditPage() {
     <>
       <PageTitle description="Every change, refusal and sign-in, hash-chained: an entry changed afterwards breaks the chain.">Audit</PageTitle>
       <div className="mb-4 flex flex-wrap items-end gap-3">
-        <Field label="Time">
-          <select className={inputClass} value={range} onChange={(event) => {
-              setRange(event.target.value);
-              setChosenAt(Date.now());
-            }}>
-            {Object.keys(RANGES).map((choice) => (
-              <option key={choice} value={choice}>
-                {choice}
-              </option>
-            ))}
-          </select>
-        </Field>
-        {range === 'custom' && (
-          <>
-            <Field label="From">
-              <input className={inputClass} type="datetime-local" value={from} onChange={(event) => setFrom(event.target.value)} />
-            </Field>
-            <Field label="To">
-              <input className={inputClass} type="datetime-local" value={to} onChange={(event) => setTo(event.target.value)} />
-            </Field>
-          </>
-        )}
+        {time.fields}
         <Field label="Action">
           <input className={inputClass} value={action} onChange={(event) => setAction(event.target.value)} placeholder="api_key" />
         </Field>

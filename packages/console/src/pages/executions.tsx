@@ -1,10 +1,13 @@
 import type { AdminExecution, AdminExecutionDetail, ExecutionCancelResponse, ExecutionEvent, WebhookDeliveryResponse } from '@airlock/contracts';
-import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import { useInfiniteQuery, useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useEffect, useState } from 'react';
 import { useSearchParams } from 'react-router';
-import { ApiFailure, get, inOrganization, post } from '../api.js';
+import { apiFailure, get, inOrganization, post } from '../api.js';
+import { executionEvents } from '../execution-events.js';
 import { Button, ErrorMessage, Field, PageTitle, Table, inputClass } from '../components.js';
+import { useApiKeys } from '../organization-data.js';
 import { useSession } from '../session.js';
+import { useTimeRange } from '../time-range.js';
 
 const STATUSES = ['', 'running', 'success', 'failed', 'timeout', 'oom', 'blocked', 'cancelled'];
 
@@ -14,15 +17,30 @@ export function ExecutionsPage() {
   const [status, setStatus] = useState('');
   const [thread, setThread] = useState('');
   const [metadata, setMetadata] = useState('');
+  const [apiKey, setApiKey] = useState('');
+  const keys = useApiKeys();
+  const time = useTimeRange();
   const [search, setSearch] = useSearchParams();
   const selected = search.get('trace');
   const select = (traceId: string | null) => setSearch(traceId === null ? {} : { trace: traceId });
-  const query = new URLSearchParams({ ...(status && { status }), ...(thread && { thread_id: thread }), ...(metadata && { metadata }) });
-  const executions = useQuery({
-    queryKey: ['executions', organization, status, thread, metadata],
-    queryFn: () => get<{ executions: AdminExecution[] }>(inOrganization(`/admin/v1/executions?${query.toString()}`, organization)),
-    refetchInterval: (current) => (current.state.data?.executions.some((execution) => execution.status === 'running') ? 2000 : false),
+  const query = new URLSearchParams({
+    ...time.bounds,
+    ...(status && { status }),
+    ...(apiKey && { api_key: apiKey }),
+    ...(thread && { thread_id: thread }),
+    ...(metadata && { metadata }),
   });
+  const path = inOrganization(`/admin/v1/executions?${query.toString()}`, organization);
+  const executions = useInfiniteQuery({
+    queryKey: ['executions', organization, path],
+    initialPageParam: '',
+    queryFn: ({ pageParam }) =>
+      get<{ executions: AdminExecution[]; next_cursor: string | null }>(`${path}${pageParam && `&cursor=${encodeURIComponent(pageParam)}`}`),
+    getNextPageParam: (page) => page.next_cursor ?? undefined,
+    refetchInterval: (current) =>
+      current.state.data?.pages.some((page) => page.executions.some((execution) => execution.status === 'running')) ? 2000 : false,
+  });
+  const keyName = (id: string | null) => keys.data?.api_keys.find((key) => key.id === id)?.name ?? id ?? '';
   return (
     <>
       <PageTitle description="Every call of the organization's keys, with its code and output, while its retention keeps it.">Executions</PageTitle>
@@ -32,6 +50,17 @@ export function ExecutionsPage() {
             {STATUSES.map((choice) => (
               <option key={choice} value={choice}>
                 {choice || 'any'}
+              </option>
+            ))}
+          </select>
+        </Field>
+        {time.fields}
+        <Field label="API key">
+          <select className={inputClass} value={apiKey} onChange={(event) => setApiKey(event.target.value)}>
+            <option value="">any</option>
+            {(keys.data?.api_keys ?? []).map((key) => (
+              <option key={key.id} value={key.id}>
+                {key.name}
               </option>
             ))}
           </select>
@@ -46,10 +75,11 @@ export function ExecutionsPage() {
       <ErrorMessage error={executions.error} />
       <Table
         caption="Executions"
-        headers={['Started', 'Trace id', 'Language', 'Status', 'Exit', 'Duration', 'Thread', '']}
-        rows={(executions.data?.executions ?? []).map((execution) => [
+        headers={['Started', 'Trace id', 'Key', 'Language', 'Status', 'Exit', 'Duration', 'Thread', '']}
+        rows={(executions.data?.pages.flatMap((page) => page.executions) ?? []).map((execution) => [
           new Date(execution.created_at).toLocaleString(),
           <code key="trace">{execution.trace_id}</code>,
+          keyName(execution.api_key_id),
           execution.language,
           execution.status,
           execution.exit_code ?? '',
@@ -61,6 +91,11 @@ export function ExecutionsPage() {
         ])}
         empty="No execution matches."
       />
+      {executions.hasNextPage && (
+        <Button className="mt-3" onClick={() => void executions.fetchNextPage()} disabled={executions.isFetchingNextPage}>
+          Show older executions
+        </Button>
+      )}
       {selected && <ExecutionDetail key={selected} traceId={selected} onClose={() => select(null)} />}
     </>
   );
@@ -210,26 +245,13 @@ function useLiveOutput(options: { traceId: string; organization: string; enabled
 async function followEvents(path: string, signal: AbortSignal, onEvent: (event: ExecutionEvent) => void): Promise<void> {
   const response = await fetch(path, { credentials: 'same-origin', headers: { accept: 'application/x-ndjson' }, signal });
   if (!response.ok || !response.body) {
-    const body = (await response.json().catch(() => ({}))) as { error?: string; message?: string };
-    throw new ApiFailure(response.status, body.error ?? 'error', body.message ?? `${response.status} ${response.statusText}`);
+    throw await apiFailure(response);
   }
-  const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
-  let buffered = '';
-  for (;;) {
-    const { value, done } = await reader.read();
-    if (done) throw new Error('the output stream ended before the result; reopen the execution to see it');
-    buffered += value;
-    const lines = buffered.split('\n');
-    buffered = lines.pop() ?? '';
-    for (const line of lines.filter(Boolean)) {
-      const event = JSON.parse(line) as ExecutionEvent;
-      onEvent(event);
-      if (event.type === 'result') {
-        await reader.cancel();
-        return;
-      }
-    }
+  for await (const event of executionEvents(response.body)) {
+    onEvent(event);
+    if (event.type === 'result') return;
   }
+  throw new Error('the output stream ended before the result; reopen the execution to see it');
 }
 
 /** A labelled block of text (code, stdout, stderr); `live` while it grows with the running execution's output. */

@@ -1,7 +1,7 @@
 import type { ExecuteResponse } from '@airlock/contracts';
 import { useRef, useState, type FormEvent } from 'react';
 import { Link } from 'react-router';
-import { ApiFailure } from '../api.js';
+import { apiFailure } from '../api.js';
 import { executionEvents } from '../execution-events.js';
 import { Button, ErrorMessage, Field, PageTitle, inputClass } from '../components.js';
 
@@ -54,8 +54,7 @@ export function PlaygroundPage() {
         body: JSON.stringify({ code, language, ...(threadId && { thread_id: threadId }) }),
       });
       if (!response.ok || !response.body) {
-        const body = (await response.json().catch(() => ({}))) as { error?: string; message?: string };
-        throw new ApiFailure(response.status, body.error ?? 'error', body.message ?? `${response.status} ${response.statusText}`);
+        throw await apiFailure(response);
       }
       for await (const next of executionEvents(response.body)) {
         if (next.type === 'status') setTraceId(next.trace_id);
