@@ -26,7 +26,9 @@ export function SessionProvider(props: { organization: string; signedOut: ReactN
   if (me.isPending) return <p className="p-8 text-slate-500">Loading…</p>;
   if (me.error instanceof ApiFailure && me.error.status === 401) return <>{props.signedOut}</>;
   if (me.error) return <p role="alert" className="p-8 text-red-700">{me.error.message}</p>;
-  const organization = props.organization || me.data.organizations[0]?.slug || 'default';
+  // The chosen organization while the caller still belongs to it (it may have been deleted or erased since).
+  const chosen = me.data.organizations.some((candidate) => candidate.slug === props.organization) ? props.organization : '';
+  const organization = chosen || me.data.organizations[0]?.slug || 'default';
   const role = me.data.organizations.find((candidate) => candidate.slug === organization)?.role ?? me.data.instance_role;
   const session: Session = {
     me: me.data,
