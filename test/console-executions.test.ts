@@ -1,10 +1,8 @@
-import { mkdir } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { WebhookDeliveryResponse } from '../packages/contracts/src/index.js';
 import { startAirlock, type AirlockFixture } from './support/airlock-fixture.js';
-import { launchChromium } from './support/browser.js';
+import { launchChromium, openConsolePage, signInAsOwner, type ConsolePage } from './support/browser.js';
 import { startWebhookReceiver, type WebhookReceiver } from './support/webhook-receiver.js';
 
 // Executions and webhooks in the console, in a real browser against a real server: a running execution's output
@@ -15,8 +13,8 @@ let airlock: AirlockFixture;
 let receiver: WebhookReceiver;
 let browser: Browser;
 let page: Page;
-const consoleErrors: string[] = [];
-const SCREENSHOTS = join(process.cwd(), '.cache', 'test-artifacts', 'console');
+let screenshot: ConsolePage['screenshot'];
+let consoleErrors: string[];
 
 beforeAll(async () => {
   airlock = await startAirlock({
@@ -31,13 +29,7 @@ beforeAll(async () => {
   // Fails every attempt the dispatcher makes on its own; the one asked for from the console succeeds.
   receiver.respond = (_request, response) => response.writeHead(receiver.received.length <= MAX_ATTEMPTS ? 500 : 200).end();
   browser = await launchChromium();
-  page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-  page.on('console', (message) => {
-    // A 401 from /admin/v1/me is how the console learns no one is signed in yet.
-    if (message.type() === 'error' && !/status of 401 /.test(message.text())) consoleErrors.push(message.text());
-  });
-  page.on('pageerror', (error) => consoleErrors.push(error.message));
-  await mkdir(SCREENSHOTS, { recursive: true });
+  ({ page, errors: consoleErrors, screenshot } = await openConsolePage(browser, { viewport: { width: 1280, height: 900 } }));
 });
 
 afterAll(async () => {
@@ -46,7 +38,6 @@ afterAll(async () => {
   await airlock?.close();
 });
 
-const screenshot = (name: string) => page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true });
 
 /** Starts an execution with the API key and answers its trace id at once (`Prefer: respond-async`). */
 async function startInBackground(body: Record<string, unknown>): Promise<string> {
@@ -64,8 +55,7 @@ const stdout = () => page.getByRole('figure', { name: 'stdout' }).locator('pre')
 
 describe('executions and webhooks in the console', () => {
   it('signs the owner in', async () => {
-    await page.goto(airlock.server.signInLink?.url ?? '');
-    await page.getByRole('button', { name: 'Sign in as the owner' }).click();
+    await signInAsOwner(page, airlock.server.signInLink?.url ?? '');
     await page.waitForURL(`${airlock.url}/console/`);
     await expect.poll(() => page.getByTestId('actor').textContent()).toBe('owner@airlock.local');
   });

@@ -1,10 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { readFile } from 'node:fs/promises';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAirlock, type AirlockFixture } from './support/airlock-fixture.js';
-import { launchChromium } from './support/browser.js';
+import { launchChromium, openConsolePage, signInAsOwner, type ConsolePage } from './support/browser.js';
 
 // The console's file browser in a real browser against a real server: the owner uploads into a volume that a
 // sandbox then reads at /data/<slug>, downloads what a sandbox wrote there (the same bytes) and deletes it, and
@@ -13,22 +12,16 @@ import { launchChromium } from './support/browser.js';
 let airlock: AirlockFixture;
 let browser: Browser;
 let page: Page;
+let screenshot: ConsolePage['screenshot'];
 let volumeKey = '';
-const consoleErrors: string[] = [];
-const SCREENSHOTS = join(process.cwd(), '.cache', 'test-artifacts', 'console');
+let consoleErrors: string[];
 const UPLOADED = Buffer.from('uploaded from the console\n');
 
 beforeAll(async () => {
   airlock = await startAirlock();
   browser = await launchChromium();
-  page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
-  page.on('console', (message) => {
-    // The browser logs every 4xx answer: a 401 from /admin/v1/me is how the console learns no one is signed in, and the
-    // test browses a thread that does not exist on purpose (404). Anything else is an error of the page.
-    if (message.type() === 'error' && !/status of 40[14] /.test(message.text())) consoleErrors.push(message.text());
-  });
-  page.on('pageerror', (error) => consoleErrors.push(error.message));
-  await mkdir(SCREENSHOTS, { recursive: true });
+  // The test browses a thread that does not exist on purpose (404).
+  ({ page, errors: consoleErrors, screenshot } = await openConsolePage(browser, { expectedStatuses: [404] }));
   await airlock.admin('/admin/v1/volumes', { name: 'Shared files', slug: 'shared' });
   await airlock.admin('/admin/v1/sandboxes', { name: 'file-workers' });
   await airlock.admin('/admin/v1/sandboxes/file-workers/attachments', { volume: 'shared' });
@@ -40,7 +33,6 @@ afterAll(async () => {
   await airlock?.close();
 });
 
-const screenshot = (name: string) => page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true });
 
 /** Runs python with the volume's key, expecting success; its stdout. */
 async function runInVolume(code: string): Promise<string> {
@@ -57,8 +49,7 @@ const filesTable = (name: string) => page.getByRole('table', { name });
 
 describe('the console file browser', () => {
   it('signs the owner in and opens an empty volume', async () => {
-    await page.goto(airlock.server.signInLink?.url ?? '');
-    await page.getByRole('button', { name: 'Sign in as the owner' }).click();
+    await signInAsOwner(page, airlock.server.signInLink?.url ?? '');
     await page.waitForURL(`${airlock.url}/console/`);
     await page.getByRole('link', { name: 'Files' }).click();
     await expect.poll(() => page.getByLabel('Volume').locator('option').allTextContents()).toEqual(['Shared files (shared)']);

@@ -1,9 +1,8 @@
-import { mkdir, readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { readFile } from 'node:fs/promises';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAirlock, type AirlockFixture } from './support/airlock-fixture.js';
-import { launchChromium } from './support/browser.js';
+import { launchChromium, openConsolePage, signInAsOwner, type ConsolePage } from './support/browser.js';
 
 // The console's organizations in a real browser against a real server: the owner creates one from Settings, switches
 // to it, exports its data, is refused deleting it while a key is active, erases it after typing its slug, and deletes
@@ -11,24 +10,16 @@ import { launchChromium } from './support/browser.js';
 let airlock: AirlockFixture;
 let browser: Browser;
 let page: Page;
-const consoleErrors: string[] = [];
-const SCREENSHOTS = join(process.cwd(), '.cache', 'test-artifacts', 'console');
+let screenshot: ConsolePage['screenshot'];
+let consoleErrors: string[];
 let key = '';
 let traceId = '';
 
 beforeAll(async () => {
   airlock = await startAirlock();
   browser = await launchChromium();
-  page = await browser.newPage({ viewport: { width: 1280, height: 800 }, acceptDownloads: true });
-  page.on('console', (message) => {
-    // The browser logs every 4xx answer: a 401 from /admin/v1/me is how the console learns no one is signed in, and the
-    // test sends an invalid slug (400) and deletes an organization with an active key (409) on purpose. Anything else
-    // is an error of the page.
-    const expected = /status of (400|401|409) /.test(message.text());
-    if (message.type() === 'error' && !expected) consoleErrors.push(`${message.text()} ${message.location().url}`);
-  });
-  page.on('pageerror', (error) => consoleErrors.push(error.message));
-  await mkdir(SCREENSHOTS, { recursive: true });
+  // The test sends an invalid slug (400) and deletes an organization with an active key (409) on purpose.
+  ({ page, errors: consoleErrors, screenshot } = await openConsolePage(browser, { expectedStatuses: [400, 409] }));
 });
 
 afterAll(async () => {
@@ -36,7 +27,6 @@ afterAll(async () => {
   await airlock?.close();
 });
 
-const screenshot = (name: string) => page.screenshot({ path: join(SCREENSHOTS, `organizations${name}.png`), fullPage: true });
 const picker = () => page.locator('header select');
 const pickerSlugs = async () => Promise.all((await picker().locator('option').all()).map((option) => option.getAttribute('value')));
 const admin = <T = Record<string, unknown>>(path: string, init: { method?: string; json?: unknown } = {}) =>
@@ -44,8 +34,7 @@ const admin = <T = Record<string, unknown>>(path: string, init: { method?: strin
 
 describe('organizations in the console', () => {
   it('signs the owner in and creates organizations from Settings; the header picker lists them', async () => {
-    await page.goto(airlock.server.signInLink?.url ?? '');
-    await page.getByRole('button', { name: 'Sign in as the owner' }).click();
+    await signInAsOwner(page, airlock.server.signInLink?.url ?? '');
     await page.waitForURL(`${airlock.url}/console/`);
     await page.getByRole('link', { name: 'Settings' }).click();
     // The default organization is neither deleted nor erased from here.
@@ -67,7 +56,7 @@ describe('organizations in the console', () => {
     }
     expect(await create.getByRole('alert').count()).toBe(0);
     await expect.poll(pickerSlugs).toEqual(['acme', 'default', 'spare']);
-    await screenshot('');
+    await screenshot('organizations');
   });
 
   it('switches to the new organization, where a key runs code, and exports its data as JSON Lines', async () => {
@@ -103,7 +92,7 @@ describe('organizations in the console', () => {
       .poll(() => page.getByRole('region', { name: 'Organizations' }).getByRole('alert').textContent())
       .toBe('organization "acme" has the API keys "acme-key"; revoke them first');
     await expect.poll(pickerSlugs).toContain('acme');
-    await screenshot('-refused');
+    await screenshot('organizations-refused');
   });
 
   it('erases the organization once its slug is typed: its key is refused and its data gone', async () => {
@@ -117,7 +106,7 @@ describe('organizations in the console', () => {
     await button.click();
     await expect.poll(() => page.getByRole('status', { name: 'Erasure of acme' }).textContent()).toMatch(/^Erased acme: .*1 api keys.*1 executions/);
     expect(await erase.count()).toBe(0);
-    await screenshot('-erased');
+    await screenshot('organizations-erased');
 
     await expect.poll(pickerSlugs).toEqual(['default', 'spare']);
     expect(await picker().inputValue()).toBe('default');
@@ -143,7 +132,7 @@ describe('organizations in the console', () => {
     await expect.poll(() => page.getByRole('table', { name: 'Organizations' }).getByText('spare', { exact: true }).count()).toBe(0);
     await expect.poll(pickerSlugs).toEqual(['default']);
     expect((await admin('/admin/v1/organizations/spare')).status).toBe(404);
-    await screenshot('-deleted');
+    await screenshot('organizations-deleted');
   });
 
   it('logged no error in the browser', () => {

@@ -1,10 +1,8 @@
 import type { UsageResponse } from '@airlock/contracts';
-import { mkdir } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAirlock, type AirlockFixture } from './support/airlock-fixture.js';
-import { launchChromium } from './support/browser.js';
+import { launchChromium, openConsolePage, signInAsOwner, type ConsolePage } from './support/browser.js';
 
 // The console's overview in a real browser against a real server: a key runs code (one call fails, one keeps a
 // thread, one writes 3 MiB to a volume), and the overview's tiles and charts show the same numbers as the usage API;
@@ -12,20 +10,15 @@ import { launchChromium } from './support/browser.js';
 let airlock: AirlockFixture;
 let browser: Browser;
 let page: Page;
-const consoleErrors: string[] = [];
-const SCREENSHOTS = join(process.cwd(), '.cache', 'test-artifacts', 'console');
+let screenshot: ConsolePage['screenshot'];
+let consoleErrors: string[];
 const today = new Date().toISOString().slice(0, 10);
 
 beforeAll(async () => {
   airlock = await startAirlock();
   browser = await launchChromium();
-  page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
-  page.on('console', (message) => {
-    // A 401 from /admin/v1/me is how the console learns no one is signed in; the error state's 503 is the test's own.
-    if (message.type() === 'error' && !/status of (401|503) /.test(message.text())) consoleErrors.push(message.text());
-  });
-  page.on('pageerror', (error) => consoleErrors.push(error.message));
-  await mkdir(SCREENSHOTS, { recursive: true });
+  // The error state's 503 is the test's own.
+  ({ page, errors: consoleErrors, screenshot } = await openConsolePage(browser, { expectedStatuses: [503] }));
 });
 
 afterAll(async () => {
@@ -33,7 +26,6 @@ afterAll(async () => {
   await airlock?.close();
 });
 
-const screenshot = (name: string) => page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true });
 
 /** The usage API's answer for the default organization. */
 async function usage(days: number): Promise<UsageResponse> {
@@ -76,8 +68,7 @@ describe('the console overview', () => {
     expect(expected.totals).toMatchObject({ executions: 5, active_threads: 1, storage_bytes: 3_145_728, volumes: 1 });
     expect(expected.totals.by_status).toMatchObject({ success: 4, failed: 1, running: 0 });
 
-    await page.goto(airlock.server.signInLink?.url ?? '');
-    await page.getByRole('button', { name: 'Sign in as the owner' }).click();
+    await signInAsOwner(page, airlock.server.signInLink?.url ?? '');
     await page.waitForURL(`${airlock.url}/console/`);
     await expect.poll(() => page.getByRole('table', { name: 'Your organizations' }).getByText('default').first().isVisible()).toBe(true);
 

@@ -1,10 +1,10 @@
-import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAirlock, type AirlockFixture } from './support/airlock-fixture.js';
-import { launchChromium } from './support/browser.js';
+import { launchChromium, openConsolePage, signInAsOwner, CONSOLE_SCREENSHOTS, type ConsolePage } from './support/browser.js';
 import { freePort } from './support/free-port.js';
 import { ociArchive, programWithLibraries, writeOciLayout } from './support/oci-images.js';
 import { startStorageEmulator } from './support/storage-emulators.js';
@@ -16,21 +16,15 @@ import { airlockOidcEnvironment, startOidcProvider, type OidcProviderFixture } f
 let airlock: AirlockFixture;
 let browser: Browser;
 let page: Page;
-const consoleErrors: string[] = [];
+let screenshot: ConsolePage['screenshot'];
+let consoleErrors: string[];
 let traceId = '';
-const SCREENSHOTS = join(process.cwd(), '.cache', 'test-artifacts', 'console');
 
 beforeAll(async () => {
   airlock = await startAirlock();
   browser = await launchChromium();
-  page = await browser.newPage({ viewport: { width: 1280, height: 800 }, permissions: ['clipboard-read', 'clipboard-write'] });
-  page.on('console', (message) => {
-    // The browser logs every 4xx answer: a 401 from /admin/v1/me is how the console learns no one is signed in, and the
-    // test sends one invalid form on purpose (400). Anything else is an error of the page.
-    if (message.type() === 'error' && !/status of 40[01] /.test(message.text())) consoleErrors.push(message.text());
-  });
-  page.on('pageerror', (error) => consoleErrors.push(error.message));
-  await mkdir(SCREENSHOTS, { recursive: true });
+  // The test sends invalid forms on purpose (400).
+  ({ page, errors: consoleErrors, screenshot } = await openConsolePage(browser, { expectedStatuses: [400], permissions: ['clipboard-read', 'clipboard-write'] }));
 });
 
 afterAll(async () => {
@@ -38,7 +32,6 @@ afterAll(async () => {
   await airlock?.close();
 });
 
-const screenshot = (name: string) => page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true });
 
 describe('the console', () => {
   it('asks who you are before anything, with security headers on its pages', async () => {
@@ -54,9 +47,7 @@ describe('the console', () => {
   });
 
   it('signs the owner in through the link, and shows its organizations', async () => {
-    const link = airlock.server.signInLink?.url ?? '';
-    await page.goto(link);
-    await page.getByRole('button', { name: 'Sign in as the owner' }).click();
+    await signInAsOwner(page, airlock.server.signInLink?.url ?? '');
     await page.waitForURL(`${airlock.url}/console/`);
     await expect.poll(() => page.getByTestId('actor').textContent()).toBe('owner@airlock.local');
     await expect.poll(() => page.getByRole('table', { name: 'Your organizations' }).getByText('default').first().isVisible()).toBe(true);
@@ -396,7 +387,7 @@ describe('the console for a viewer signed in through the identity provider', () 
       await expect.poll(() => viewer.getByRole('table', { name: 'API keys' }).isVisible()).toBe(true);
       expect(await viewer.getByRole('button', { name: /^Revoke/ }).count()).toBe(0);
       expect(await viewer.getByRole('button', { name: 'Create API key' }).count()).toBe(0);
-      await viewer.screenshot({ path: join(SCREENSHOTS, 'api-keys-viewer.png'), fullPage: true });
+      await viewer.screenshot({ path: join(CONSOLE_SCREENSHOTS, 'api-keys-viewer.png'), fullPage: true });
 
       const forged = await viewer.evaluate(async () => {
         const response = await fetch('/admin/v1/sandboxes', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'forged' }) });

@@ -110,3 +110,24 @@ export function parseSettings(text: string, example: string): Record<string, unk
   }
   throw new Error(`settings: must be a JSON object, such as ${example}`);
 }
+
+/** A select of plain choices; `anyLabel` names the empty choice ('') when there is one. */
+export function Choice(props: {
+  value: string;
+  onChange: (value: string) => void;
+  choices: readonly string[];
+  anyLabel?: string;
+  id?: string;
+  'aria-describedby'?: string;
+}) {
+  const { value, onChange, choices, anyLabel, ...rest } = props;
+  return (
+    <select className={inputClass} value={value} onChange={(event) => onChange(event.target.value)} {...rest}>
+      {choices.map((choice) => (
+        <option key={choice} value={choice}>
+          {choice === '' ? (anyLabel ?? 'any') : choice}
+        </option>
+      ))}
+    </select>
+  );
+}

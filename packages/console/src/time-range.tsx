@@ -1,5 +1,5 @@
 import { useState } from 'react';
-import { Field, inputClass } from './components.js';
+import { Choice, Field, inputClass } from './components.js';
 
 const RANGES: Record<string, number | null> = { 'last 24 hours': 1, 'last 7 days': 7, 'last 30 days': 30, 'last 90 days': 90, 'all time': null, custom: null };
 
@@ -26,13 +26,7 @@ export function useTimeRange(initial = 'last 7 days') {
   const fields = (
     <>
       <Field label="Time">
-        <select className={inputClass} value={range} onChange={(event) => choose(event.target.value)}>
-          {Object.keys(RANGES).map((choice) => (
-            <option key={choice} value={choice}>
-              {choice}
-            </option>
-          ))}
-        </select>
+        <Choice value={range} onChange={choose} choices={Object.keys(RANGES)} />
       </Field>
       {range === 'custom' && (
         <>

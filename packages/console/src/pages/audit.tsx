@@ -2,7 +2,7 @@ import type { AuditEntry, AuditVerifyResponse } from '@airlock/contracts';
 import { useInfiniteQuery, useMutation } from '@tanstack/react-query';
 import { useState } from 'react';
 import { get, inOrganization, post } from '../api.js';
-import { Button, ErrorMessage, Field, PageTitle, Table, inputClass } from '../components.js';
+import { Button, Choice, ErrorMessage, Field, PageTitle, Table, inputClass } from '../components.js';
 import { downloadJsonLines, fileTimestamp } from '../download.js';
 import { useSession } from '../session.js';
 import { useTimeRange } from '../time-range.js';
@@ -50,13 +50,7 @@ export function AuditPage() {
           <input className={inputClass} value={target} onChange={(event) => setTarget(event.target.value)} placeholder="key_... or a name" />
         </Field>
         <Field label="Outcome">
-          <select className={inputClass} value={outcome} onChange={(event) => setOutcome(event.target.value)}>
-            {OUTCOMES.map((choice) => (
-              <option key={choice} value={choice}>
-                {choice || 'any'}
-              </option>
-            ))}
-          </select>
+          <Choice value={outcome} onChange={setOutcome} choices={OUTCOMES} />
         </Field>
         <Button onClick={() => verify.mutate()} disabled={verify.isPending}>
           Verify the chain

@@ -2,7 +2,7 @@ import type { ConnectorSummary } from '@airlock/contracts';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
 import { get, inOrganization, patch, post, remove } from '../api.js';
-import { Button, CreateForm, ErrorMessage, Field, PageTitle, Table, inputClass, parseSettings } from '../components.js';
+import { Button, Choice, CreateForm, ErrorMessage, Field, PageTitle, Table, inputClass, parseSettings } from '../components.js';
 import { SandboxSelect } from '../organization-data.js';
 import { useSession } from '../session.js';
 
@@ -101,11 +101,7 @@ export function ConnectorsPage() {
             <input className={inputClass} value={name} onChange={(event) => setName(event.target.value)} required />
           </Field>
           <Field label="Type">
-            <select className={inputClass} value={type} onChange={(event) => setType(event.target.value)}>
-              {TYPES.map((choice) => (
-                <option key={choice}>{choice}</option>
-              ))}
-            </select>
+            <Choice value={type} onChange={setType} choices={TYPES} />
           </Field>
           <Field label="Settings (JSON)" hint="the type's fields, secrets included; docs/connectors.md lists them">
             <textarea className={`${inputClass} h-32 w-96 font-mono text-xs`} value={settings} onChange={(event) => setSettings(event.target.value)} />

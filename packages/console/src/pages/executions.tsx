@@ -4,7 +4,7 @@ import { useEffect, useState } from 'react';
 import { useSearchParams } from 'react-router';
 import { apiFailure, get, inOrganization, post } from '../api.js';
 import { executionEvents } from '../execution-events.js';
-import { Button, ErrorMessage, Field, PageTitle, Table, inputClass } from '../components.js';
+import { Button, Choice, ErrorMessage, Field, PageTitle, Table, inputClass } from '../components.js';
 import { useApiKeys } from '../organization-data.js';
 import { useSession } from '../session.js';
 import { useTimeRange } from '../time-range.js';
@@ -46,13 +46,7 @@ export function ExecutionsPage() {
       <PageTitle description="Every call of the organization's keys, with its code and output, while its retention keeps it.">Executions</PageTitle>
       <div className="mb-4 flex flex-wrap items-end gap-3">
         <Field label="Status">
-          <select className={inputClass} value={status} onChange={(event) => setStatus(event.target.value)}>
-            {STATUSES.map((choice) => (
-              <option key={choice} value={choice}>
-                {choice || 'any'}
-              </option>
-            ))}
-          </select>
+          <Choice value={status} onChange={setStatus} choices={STATUSES} />
         </Field>
         {time.fields}
         <Field label="API key">

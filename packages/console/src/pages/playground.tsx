@@ -3,8 +3,9 @@ import { useRef, useState, type FormEvent } from 'react';
 import { Link } from 'react-router';
 import { apiFailure } from '../api.js';
 import { executionEvents } from '../execution-events.js';
-import { Button, ErrorMessage, Field, PageTitle, inputClass } from '../components.js';
+import { Button, Choice, ErrorMessage, Field, PageTitle, inputClass } from '../components.js';
 
+const LANGUAGES = ['python', 'node', 'bash'];
 const EXAMPLES: Record<string, string> = {
   python: 'import sys, time\nfor i in range(3):\n    print(f"line {i}", flush=True)\n    time.sleep(0.2)\nprint(sys.version)',
   node: 'for (let i = 0; i < 3; i++) {\n  console.log(`line ${i}`);\n  await new Promise((done) => setTimeout(done, 200));\n}\nconsole.log(process.version);',
@@ -79,11 +80,7 @@ export function PlaygroundPage() {
             <input className={`${inputClass} w-80`} type="password" autoComplete="off" value={key} onChange={(event) => setKey(event.target.value)} required />
           </Field>
           <Field label="Language">
-            <select className={inputClass} value={language} onChange={(event) => chooseLanguage(event.target.value)}>
-              <option value="python">python</option>
-              <option value="node">node</option>
-              <option value="bash">bash</option>
-            </select>
+            <Choice value={language} onChange={chooseLanguage} choices={LANGUAGES} />
           </Field>
           <Field label="Thread" hint="Optional: keeps the home directory between calls.">
             <input className={inputClass} value={threadId} onChange={(event) => setThreadId(event.target.value)} />

@@ -2,7 +2,7 @@ import type { SandboxSummary, WebhookSecretResponse } from '@airlock/contracts';
 import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { useState, type FormEvent } from 'react';
 import { get, inOrganization, patch, post, remove } from '../api.js';
-import { Button, ErrorMessage, Field, PageTitle, Table, inputClass } from '../components.js';
+import { Button, Choice, ErrorMessage, Field, PageTitle, Table, inputClass } from '../components.js';
 import { keyNetwork, keyStorage } from '../key-narrowing.js';
 import { useApiKeys, useAttachments, useImages, useOrganization, useSandboxConnectors, useSandboxes } from '../organization-data.js';
 import { useSession } from '../session.js';
@@ -153,10 +153,11 @@ function SandboxForm(props: { initial: Draft; existing?: boolean; onDone: () => 
   const images = useImages();
   const [draft, setDraft] = useState(props.initial);
   const [saved, setSaved] = useState(false);
-  const set = (field: keyof Draft) => (event: { target: { value: string } }) => {
+  const setField = (field: keyof Draft) => (value: string) => {
     setSaved(false);
-    setDraft((previous) => ({ ...previous, [field]: event.target.value }));
+    setDraft((previous) => ({ ...previous, [field]: value }));
   };
+  const set = (field: keyof Draft) => (event: { target: { value: string } }) => setField(field)(event.target.value);
   const save = useMutation({
     mutationFn: () =>
       props.existing
@@ -205,31 +206,13 @@ function SandboxForm(props: { initial: Draft; existing?: boolean; onDone: () => 
           <input className={inputClass} inputMode="numeric" value={draft.timeout_max_seconds} onChange={set('timeout_max_seconds')} />
         </Field>
         <Field label="Network">
-          <select className={inputClass} value={draft.network} onChange={set('network')}>
-            {NETWORKS.map((network) => (
-              <option key={network} value={network}>
-                {network}
-              </option>
-            ))}
-          </select>
+          <Choice value={draft.network} onChange={setField('network')} choices={NETWORKS} />
         </Field>
         <Field label="Executions kept">
-          <select className={inputClass} value={draft.execution_retention} onChange={set('execution_retention')}>
-            {EXECUTION_RETENTIONS.map((retention) => (
-              <option key={retention} value={retention}>
-                {retention}
-              </option>
-            ))}
-          </select>
+          <Choice value={draft.execution_retention} onChange={setField('execution_retention')} choices={EXECUTION_RETENTIONS} />
         </Field>
         <Field label="Threads kept">
-          <select className={inputClass} value={draft.thread_retention} onChange={set('thread_retention')}>
-            {THREAD_RETENTIONS.map((retention) => (
-              <option key={retention} value={retention}>
-                {retention}
-              </option>
-            ))}
-          </select>
+          <Choice value={draft.thread_retention} onChange={setField('thread_retention')} choices={THREAD_RETENTIONS} />
         </Field>
         {draft.network === 'allowlist' && (
           <Field label="Allowed destinations" hint="one per line: api.example.com, *.example.com, 198.51.100.0/24">

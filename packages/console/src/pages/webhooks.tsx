@@ -3,7 +3,7 @@ import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
 import { Link } from 'react-router';
 import { get, inOrganization, post } from '../api.js';
-import { Button, ErrorMessage, Field, PageTitle, Table, inputClass } from '../components.js';
+import { Button, Choice, ErrorMessage, Field, PageTitle, Table } from '../components.js';
 import { useSession } from '../session.js';
 
 const STATUSES = ['', 'pending', 'delivered', 'failed'];
@@ -39,13 +39,7 @@ export function WebhooksPage() {
       </PageTitle>
       <div className="mb-4 flex flex-wrap items-end gap-3">
         <Field label="State">
-          <select className={inputClass} value={status} onChange={(event) => filter(event.target.value)}>
-            {STATUSES.map((choice) => (
-              <option key={choice} value={choice}>
-                {choice || 'any'}
-              </option>
-            ))}
-          </select>
+          <Choice value={status} onChange={filter} choices={STATUSES} />
         </Field>
       </div>
       <ErrorMessage error={deliveries.error ?? retry.error} />
