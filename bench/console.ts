@@ -22,7 +22,7 @@ import { progress } from './server-runs.js';
 import { formatMs } from './units.js';
 
 const COMMAND = 'npx vite-node bench/console.ts';
-const PAGES = ['/console/', '/console/sandboxes', '/console/api-keys', '/console/executions', '/console/members', '/console/audit'];
+const PAGES = ['/console/', '/console/sandboxes', '/console/api-keys', '/console/executions', '/console/webhooks', '/console/storage', '/console/images', '/console/members', '/console/audit'];
 
 async function run(loads: number): Promise<string> {
   const repository = fileURLToPath(new URL('..', import.meta.url));
