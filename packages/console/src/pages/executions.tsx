@@ -77,7 +77,7 @@ export function ExecutionsPage() {
           execution.language,
           execution.status,
           execution.exit_code ?? '',
-          `${execution.duration_ms} ms`,
+          execution.status === 'running' ? '—' : `${execution.duration_ms} ms`,
           execution.thread_id ?? '',
           <Button key="open" onClick={() => select(execution.trace_id)} aria-label={`Open ${execution.trace_id}`}>
             Open
@@ -138,7 +138,7 @@ function ExecutionDetail(props: { traceId: string; onClose: () => void }) {
             {[
               ['Status', execution.status],
               ['Exit code', execution.exit_code ?? '—'],
-              ['Duration', `${execution.duration_ms} ms`],
+              ['Duration', execution.status === 'running' ? '—' : `${execution.duration_ms} ms`],
               ['Overhead', execution.overhead_ms === null ? '—' : `${execution.overhead_ms.toFixed(2)} ms`],
               ['CPU time', execution.cpu_time_ms === null ? '—' : `${execution.cpu_time_ms.toFixed(1)} ms`],
               ['Peak memory', execution.peak_memory_bytes === null ? '—' : `${(execution.peak_memory_bytes / 1048576).toFixed(1)} MiB`],
