@@ -96,7 +96,7 @@ describe('the console', () => {
     await secret.getByRole('button', { name: 'Rotate secret' }).click();
     await expect.poll(() => secret.getByTestId('webhook-secret').textContent()).not.toBe(first);
     await edit.getByRole('button', { name: 'Close' }).click();
-    await page.getByRole('button', { name: 'How calls of from-console are configured' }).click();
+    await page.getByRole('button', { name: 'Explain how calls of from-console are configured' }).click();
     const chain = page.getByRole('table', { name: 'Configuration chain' });
     await expect.poll(() => chain.getByText('at most 120 s (the organization\'s plan: at most 3600 s)').isVisible()).toBe(true);
     await expect.poll(() => chain.getByText('GREETING, PLACE').isVisible()).toBe(true);

@@ -37,7 +37,9 @@ export async function openConsolePage(
   browser: Browser,
   options: { expectedStatuses?: number[]; viewport?: { width: number; height: number }; permissions?: string[] } = {},
 ): Promise<ConsolePage> {
-  const page = await browser.newPage({ viewport: options.viewport ?? { width: 1280, height: 800 }, permissions: options.permissions ?? [] });
+  // A context of its own (not browser.newPage()), as axe-core's runner opens a page beside it.
+  const context = await browser.newContext({ viewport: options.viewport ?? { width: 1280, height: 800 }, permissions: options.permissions ?? [] });
+  const page = await context.newPage();
   const expected = new RegExp(`status of (${[401, ...(options.expectedStatuses ?? [])].join('|')}) `);
   const errors: string[] = [];
   page.on('console', (message) => {

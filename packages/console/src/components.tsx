@@ -34,7 +34,8 @@ export function Button(props: ButtonHTMLAttributes<HTMLButtonElement> & { tone?:
 export function Table(props: { caption: string; headers: string[]; rows: ReactNode[][]; empty: string }) {
   if (props.rows.length === 0) return <p className="rounded border border-dashed border-slate-300 p-6 text-slate-500">{props.empty}</p>;
   return (
-    <div className="overflow-x-auto rounded border border-slate-200 bg-white">
+    // Focusable, so that a table wider than the screen scrolls with the keyboard too.
+    <div className="overflow-x-auto rounded border border-slate-200 bg-white" tabIndex={0} role="region" aria-label={props.caption}>
       <table className="w-full text-left text-sm">
         <caption className="sr-only">{props.caption}</caption>
         <thead className="bg-slate-100">

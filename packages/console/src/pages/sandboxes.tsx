@@ -113,7 +113,7 @@ export function SandboxesPage() {
           sandbox.execution_retention,
           sandbox.thread_retention,
           <div key="actions" className="flex flex-wrap gap-2">
-            <Button onClick={() => setExplained(sandbox.name)} aria-label={`How calls of ${sandbox.name} are configured`}>
+            <Button onClick={() => setExplained(sandbox.name)} aria-label={`Explain how calls of ${sandbox.name} are configured`}>
               Explain
             </Button>
             {can('admin') && (

@@ -70,7 +70,7 @@ export function StoragePage() {
             {can('admin') && (
               <>
                 <Button onClick={() => attach.mutate({ volume: volume.slug })} aria-label={`Mount ${volume.slug} in ${sandbox}`}>
-                  Mount in {sandbox}
+                  Mount
                 </Button>
                 <Button onClick={() => setEditing(volume)} aria-label={`Edit volume ${volume.slug}`}>
                   Edit
@@ -210,7 +210,7 @@ function Connections(props: { sandbox: string; onMount: (connection: string) => 
                 Test
               </Button>
               <Button onClick={() => props.onMount(connection.id)} aria-label={`Mount ${connection.name} in ${props.sandbox}`}>
-                Mount in {props.sandbox}
+                Mount
               </Button>
               <Button onClick={() => setEditing(connection)} aria-label={`Edit connection ${connection.name}`}>
                 Edit
