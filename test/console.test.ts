@@ -193,6 +193,9 @@ describe('the console', () => {
     const images = page.getByRole('table', { name: 'Images' });
     await expect.poll(() => images.getByText('ready').first().isVisible()).toBe(true);
     await expect.poll(() => images.getByText(/python .*3\.\d+/i).first().isVisible()).toBe(true);
+    await page.getByRole('button', { name: 'Packages of default' }).click();
+    const packages = page.getByRole('table', { name: 'Packages of default' });
+    await expect.poll(() => packages.getByRole('cell', { name: 'debian', exact: true }).first().isVisible()).toBe(true);
     await screenshot('images');
   });
 

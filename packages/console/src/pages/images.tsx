@@ -39,6 +39,8 @@ export function ImagesPage() {
   const build = useMutation({ mutationFn: (name: string) => post(`/admin/v1/images/${name}/build`), onSuccess: refresh });
   const drop = useMutation({ mutationFn: (name: string) => remove(`/admin/v1/images/${name}`), onSuccess: refresh });
   const list = images.data?.images ?? [];
+  const [shown, setShown] = useState<string | null>(null);
+  const packagesOf = list.find((image) => image.name === shown)?.manifest;
   const working = list.filter((image) => image.status === 'pending' || (image.status === 'failed' && image.progress.length > 0));
   return (
     <>
@@ -46,32 +48,59 @@ export function ImagesPage() {
       <ErrorMessage error={images.error ?? build.error ?? drop.error} />
       <Table
         caption="Images"
-        headers={['Name', 'Source', 'State', 'Languages', 'Architecture', 'Size', 'Used by', '']}
+        headers={['Name', 'Source', 'Version', 'State', 'Languages', 'Architecture', 'Size', 'Used by', '']}
         rows={list.map((image) => [
           <code key="name">{image.name}</code>,
           image.reference ?? image.source,
+          image.manifest ? (
+            <span key="version" title={`built ${new Date(image.manifest.built_at).toLocaleString()}`}>
+              <code>{image.manifest.version}</code>
+            </span>
+          ) : (
+            ''
+          ),
           image.error ? `${image.status}: ${image.error}` : image.status,
           languagesOf(image),
           image.manifest?.architecture ?? '',
           image.manifest ? `${(image.manifest.size_bytes / 1048576).toFixed(0)} MiB` : '',
           image.used_by.join(', '),
-          can('admin') && image.status !== 'pending' ? (
-            <div key="actions" className="flex gap-2">
-              {image.source === 'recipe' && (
-                <Button onClick={() => build.mutate(image.name)} aria-label={`Build ${image.name}`}>
-                  Build
-                </Button>
-              )}
-              {image.name !== 'default' && image.used_by.length === 0 && (
-                <Button tone="danger" onClick={() => drop.mutate(image.name)} aria-label={`Remove ${image.name}`}>
-                  Remove
-                </Button>
-              )}
-            </div>
-          ) : null,
+          <div key="actions" className="flex gap-2">
+            {image.manifest && (
+              <Button onClick={() => setShown(shown === image.name ? null : image.name)} aria-label={`Packages of ${image.name}`}>
+                Packages
+              </Button>
+            )}
+            {can('admin') && image.status !== 'pending' && (
+              <>
+                {image.source === 'recipe' && (
+                  <Button onClick={() => build.mutate(image.name)} aria-label={`Build ${image.name}`}>
+                    Build
+                  </Button>
+                )}
+                {image.name !== 'default' && image.used_by.length === 0 && (
+                  <Button tone="danger" onClick={() => drop.mutate(image.name)} aria-label={`Remove ${image.name}`}>
+                    Remove
+                  </Button>
+                )}
+              </>
+            )}
+          </div>,
         ])}
         empty="No image."
       />
+      {packagesOf && (
+        <section aria-label={`Packages of ${shown}`} className="mt-4">
+          <h2 className="mb-2 text-lg font-medium">
+            {shown}: {packagesOf.libc ?? 'no C library'}, built {new Date(packagesOf.built_at).toLocaleString()}
+          </h2>
+          <Table
+            caption={`Packages of ${shown}`}
+            headers={['Package', 'Version', 'Ecosystem', 'License']}
+            rows={packagesOf.packages.map((entry) => [entry.name, entry.version, entry.ecosystem, entry.license ?? ''])}
+            empty="No package recorded."
+          />
+        </section>
+      )}
       {working.map((image) => (
         <section key={image.name} aria-label={`Progress of ${image.name}`} className="mt-4">
           <h2 className="mb-1 text-sm font-medium">
