@@ -151,7 +151,8 @@ export async function startPostgresInNamespace(options: DatabaseServerOptions): 
 
 /**
  * A connected client of `makeClient`: PostgreSQL listens before it takes connections, answering 57P03 ("the database
- * system is starting up") meanwhile, so that is tried again, for 20 s at most.
+ * system is starting up") meanwhile, and opens its TCP port before it makes its Unix socket (ENOENT until then), so
+ * both are tried again, for 20 s at most.
  */
 async function connectWhenReady(makeClient: () => pg.Client): Promise<pg.Client> {
   const deadline = Date.now() + 20_000;
@@ -162,7 +163,7 @@ async function connectWhenReady(makeClient: () => pg.Client): Promise<pg.Client>
       return client;
     } catch (error) {
       await client.end().catch(() => undefined);
-      if ((error as { code?: string }).code !== '57P03' || Date.now() > deadline) throw error;
+      if (!['57P03', 'ENOENT'].includes((error as { code?: string }).code ?? '') || Date.now() > deadline) throw error;
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
   }
