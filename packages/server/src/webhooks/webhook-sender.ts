@@ -2,6 +2,7 @@ import type { LookupAddress } from 'node:dns';
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { LookupFunction } from 'node:net';
+import { pinnedLookup } from '../shared/pinned-lookup.js';
 import { Webhook } from 'standardwebhooks';
 import { DestinationError, resolveDestination, type DestinationPolicy, type Lookup } from './webhook-destination.js';
 
@@ -99,22 +100,6 @@ export class WebhookSender {
     this.#agents['http:'].destroy();
     this.#agents['https:'].destroy();
   }
-}
-
-/** A lookup that answers only the addresses already checked (Node calls it when it connects to a name). */
-function pinnedLookup(addresses: LookupAddress[]): LookupFunction {
-  return (_hostname, options, callback) => {
-    const family = typeof options === 'object' ? options.family : undefined;
-    const matching = addresses.filter((entry) => !family || entry.family === family);
-    if (matching.length === 0) {
-      callback(Object.assign(new Error('no checked address of the requested family'), { code: 'ENOTFOUND' }), '', 0);
-    } else if (typeof options === 'object' && options.all) {
-      (callback as unknown as (error: null, addresses: LookupAddress[]) => void)(null, matching);
-    } else {
-      const [first] = matching as [LookupAddress];
-      callback(null, first.address, first.family);
-    }
-  };
 }
 
 interface PostOptions {
