@@ -26,6 +26,7 @@ export { BUILTIN_IMAGE_RECIPES, DEFAULT_IMAGE_RECIPE, SANDBOX_HOOKS, SLIM_IMAGE_
 export {
   SandboxStartError,
   SANDBOX_HOME,
+  SANDBOX_HOST_SOCKETS,
   type PreparedSandbox,
   type RunRequest,
   type SandboxLanguage,

@@ -22,6 +22,8 @@ export interface SandboxRuntimeOptions {
   stateDirectory: string;
   /** Where each instance keeps its sandboxes' named pipes, in a directory of its own; /run/airlock by default. */
   pipesRoot?: string;
+  /** Where each instance keeps the sockets every sandbox may open, in a directory of its own; /run/airlock-sockets by default. */
+  socketsRoot?: string;
   imagesDirectory: string;
   /** Host uid and gid sandboxes run as; must not be 0. */
   sandboxUid: number;
@@ -58,6 +60,11 @@ export class RuntimeUnavailableError extends Error {
 /** The sandbox runtime of one server process: images, cgroups and the bubblewrap driver. */
 export class SandboxRuntime {
   readonly images: ImageStore;
+  /**
+   * Where the server puts the sockets of services every sandbox may call (seen at SANDBOX_HOST_SOCKETS, read-only);
+   * a socket there must decide for itself whom it answers.
+   */
+  readonly hostSocketsDirectory: string;
   readonly cgroupVersion: 1 | 2;
   /** Name of this instance's parent cgroup (derived from the state directory, so a restart finds it). */
   readonly cgroupName: string;
@@ -75,6 +82,7 @@ export class SandboxRuntime {
   readonly #onPoolError: ((error: unknown) => void) | undefined;
 
   private constructor(parts: {
+    hostSocketsDirectory: string;
     images: ImageStore;
     driver: BubblewrapDriver;
     cgroups: CgroupPool;
@@ -100,6 +108,7 @@ export class SandboxRuntime {
           })
         : undefined;
     this.images = parts.images;
+    this.hostSocketsDirectory = parts.hostSocketsDirectory;
     this.#driver = parts.driver;
     this.#cgroups = parts.cgroups;
     this.#pipes = parts.pipes;
@@ -163,6 +172,12 @@ export class SandboxRuntime {
     await pipes.prefill();
     const mountRoot = join(options.stateDirectory, 'mounts');
     await assertReachableByOthers(options.stateDirectory, 'runtime state directory');
+    // Every sandbox's user may enter it and open what is in it; only root makes anything there. Its path names nothing
+    // of the data directory: sandboxes see it in their mount table.
+    const socketsRoot = options.socketsRoot ?? '/run/airlock-sockets';
+    const hostSocketsDirectory = join(socketsRoot, instance);
+    await fs.mkdir(hostSocketsDirectory, { recursive: true, mode: 0o755 });
+    for (const directory of [socketsRoot, hostSocketsDirectory]) await fs.chmod(directory, 0o755);
     const spawner = new Spawner(spawnerPath(), mountRoot);
     const homes = await HomeMounts.start(mountRoot, spawner, { uid: options.sandboxUid, gid: options.sandboxGid });
     const driver = new BubblewrapDriver({
@@ -175,6 +190,7 @@ export class SandboxRuntime {
       homes,
       cgroups,
       outputLimitBytes: options.outputLimitBytes,
+      hostSocketsDirectory,
     });
     const images = new ImageStore({
       directory: options.imagesDirectory,
@@ -195,6 +211,7 @@ export class SandboxRuntime {
       });
     await networks?.start();
     return new SandboxRuntime({
+      hostSocketsDirectory,
       networks,
       images,
       driver,
@@ -309,6 +326,7 @@ export class SandboxRuntime {
     await this.#homes.close();
     await this.#spawner.close();
     await this.#pipes.close();
+    await fs.rm(this.hostSocketsDirectory, { recursive: true, force: true });
     await this.#releaseLock();
   }
 }

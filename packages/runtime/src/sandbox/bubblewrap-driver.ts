@@ -9,6 +9,7 @@ import type { SpawnedProcess, Spawner } from './spawner.js';
 import { encodeStubRequest, stubCommand } from './stubs.js';
 import {
   SANDBOX_HOME,
+  SANDBOX_HOST_SOCKETS,
   SANDBOX_PATH,
   SANDBOX_UID_INSIDE,
   SandboxStartError,
@@ -37,6 +38,8 @@ export interface BubblewrapDriverOptions {
   outputLimitBytes: number;
   /** How long a sandbox may take to start its interpreter. */
   startTimeoutMs?: number;
+  /** Bound read-only at SANDBOX_HOST_SOCKETS in every sandbox. */
+  hostSocketsDirectory: string;
 }
 
 // File descriptors as the sandbox sees them: 0 /dev/null, 1-2 stdout and stderr, 3 the request (read by the stub),
@@ -75,7 +78,7 @@ export class BubblewrapDriver {
       pipes.push(request);
       const events = await options.pipes.sandboxWrites();
       pipes.push(events);
-      const argumentFile = options.pipes.argumentFile(bubblewrapArguments(spec, home.path, home.dataPath));
+      const argumentFile = options.pipes.argumentFile(bubblewrapArguments(spec, home.path, home.dataPath, options.hostSocketsDirectory));
       let spawned: SpawnedProcess;
       try {
         spawned = await options.spawner.spawn({
@@ -122,9 +125,9 @@ export class BubblewrapDriver {
 /**
  * bubblewrap's options (the command follows `--` on its command line). `homePath`: the host directory (a mount point
  * the host may mount over later) bound at /home/sandbox; `dataPath`: the host directory bound at /data, below which
- * storage is mounted later.
+ * storage is mounted later; `hostSockets`: the directory of the server's sockets, bound read-only.
  */
-export function bubblewrapArguments(spec: SandboxSpec, homePath: string, dataPath: string): string[] {
+export function bubblewrapArguments(spec: SandboxSpec, homePath: string, dataPath: string, hostSockets: string): string[] {
   const { limits } = spec;
   return [
     '--unshare-all',
@@ -149,6 +152,7 @@ export function bubblewrapArguments(spec: SandboxSpec, homePath: string, dataPat
     '--bind', dataPath, '/data',
     '--perms', '0755', '--size', String(RUN_DIRECTORY_BYTES), '--tmpfs', '/run',
     '--dir', '/run/airlock',
+    '--ro-bind', hostSockets, SANDBOX_HOST_SOCKETS,
     '--cap-drop', 'ALL',
     '--clearenv',
     '--setenv', 'PATH', SANDBOX_PATH,

@@ -122,6 +122,11 @@ export class SandboxStartError extends Error {
 }
 
 export const SANDBOX_HOME = '/home/sandbox';
+/**
+ * Where every sandbox sees the host's sockets directory (SandboxRuntime.hostSocketsDirectory), read-only: services of
+ * the server a sandbox may call whatever its network, each deciding itself whom it answers.
+ */
+export const SANDBOX_HOST_SOCKETS = '/run/airlock/host';
 /** Where RunRequest.files may be written. */
 export const RUN_FILES_ROOT = '/run/airlock/connectors';
 export const SANDBOX_UID_INSIDE = 1000;
