@@ -218,3 +218,16 @@ export {
   AdminWebhookQuery,
 } from './admin-executions.js';
 export { USAGE_DAYS, UsageQuery, ExecutionsByStatus, UsageDay, UsageTotals, UsageResponse } from './usage.js';
+export {
+  WEB_DOMAIN_MODES,
+  INJECTION_SCAN_MODES,
+  type InjectionScanMode,
+  WebPolicySettings,
+  WebNarrowing,
+  webNarrowingProblem,
+  effectiveWebPolicy,
+  WEB_SEARCH_PROVIDER_KINDS,
+  type WebSearchProviderKind,
+  WebSearchProviderRequest,
+  WebSearchProviderSummary,
+} from './web.js';
