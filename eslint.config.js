@@ -15,6 +15,12 @@ export default tseslint.config(
     },
   },
   {
+    // The web tools' Node.js module, installed into images: a CommonJS file of Node's own.
+    files: ['packages/runtime/images/web-tools/*.cjs'],
+    languageOptions: { sourceType: 'commonjs', globals: { require: 'readonly', exports: 'writable', process: 'readonly' } },
+    rules: { '@typescript-eslint/no-require-imports': 'off' },
+  },
+  {
     files: ['packages/**/src/**/*.ts'],
     ignores: ['packages/server/src/config.ts', 'packages/cli/src/**', '**/*.test.ts'],
     rules: {

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { ImageRecipe, NodeRelease } from './image-recipe.js';
 
-/** The pins scripts/lock-image-packages.sh writes (packages/runtime/images/). */
+/** Files of packages/runtime/images/: the pins scripts/lock-image-packages.sh writes, and the web tools. */
 function pinnedFile(path: string): string {
   return readFileSync(new URL(`../../images/${path}`, import.meta.url), 'utf8');
 }
@@ -54,6 +54,23 @@ const MATPLOTLIB_HOOKS = [
   'echo "backend: Agg" >> "$(echo "$1"/usr/local/lib/python3*/dist-packages/matplotlib/mpl-data/matplotlibrc)"',
 ];
 
+/** A hook that writes `content` at `path` in the root with `mode`: the content is part of the recipe, so of its version. */
+function fileHook(path: string, content: string, mode: string): string {
+  return `mkdir -p "$1${path.slice(0, path.lastIndexOf('/'))}" && printf %s '${Buffer.from(content).toString('base64')}' | base64 -d > "$1${path}" && chmod ${mode} "$1${path}"`;
+}
+
+/**
+ * The web tools (README, "Web tools"): `web-fetch` and `web-search`, the Python module `airlock_web` (Debian's
+ * python3 has /usr/lib/python3/dist-packages on its path) and the Node.js module `airlock-web` (in Node's global
+ * folder, $PREFIX/lib/node, which `require` searches). They talk to the web gateway the server binds into sandboxes.
+ */
+const WEB_TOOL_HOOKS = [
+  fileHook('/usr/lib/python3/dist-packages/airlock_web.py', pinnedFile('web-tools/airlock_web.py'), '0644'),
+  fileHook('/usr/local/bin/web-fetch', pinnedFile('web-tools/web-fetch'), '0755'),
+  fileHook('/usr/local/bin/web-search', pinnedFile('web-tools/web-search'), '0755'),
+  fileHook('/usr/local/lib/node/airlock-web.js', pinnedFile('web-tools/airlock-web.cjs'), '0644'),
+];
+
 const INTERPRETERS = { python: '/usr/bin/python3', node: '/usr/local/bin/node', bash: '/bin/bash' };
 
 /**
@@ -84,7 +101,7 @@ export const DEFAULT_IMAGE_RECIPE: ImageRecipe = {
     'gh',
   ],
   downloads: { node: NODE_RELEASE, pythonRequirements: pinnedFile('default/python-requirements.txt') },
-  customizeHooks: [...SANDBOX_HOOKS, ...NODE_HOOKS, ...PYTHON_WHEEL_HOOKS, ...MATPLOTLIB_HOOKS],
+  customizeHooks: [...SANDBOX_HOOKS, ...NODE_HOOKS, ...PYTHON_WHEEL_HOOKS, ...MATPLOTLIB_HOOKS, ...WEB_TOOL_HOOKS],
   interpreters: INTERPRETERS,
 };
 
@@ -94,7 +111,7 @@ export const SLIM_IMAGE_RECIPE: ImageRecipe = {
   suite: 'trixie',
   packages: ['bash', 'coreutils', 'python3', 'ca-certificates'],
   downloads: { node: NODE_RELEASE },
-  customizeHooks: [...SANDBOX_HOOKS, ...NODE_HOOKS],
+  customizeHooks: [...SANDBOX_HOOKS, ...NODE_HOOKS, ...WEB_TOOL_HOOKS],
   interpreters: INTERPRETERS,
 };
 
