@@ -1,4 +1,4 @@
-import type { KeyStorage } from '@airlock/contracts';
+import type { KeyStorage, WebNarrowing } from '@airlock/contracts';
 import type { Queryable } from './database.js';
 import { generateId } from './ids.js';
 import { ORGANIZATION_COLUMNS, toOrganization, type Organization, type OrganizationRow } from './organization-repository.js';
@@ -32,6 +32,11 @@ export interface ApiKey {
   storage: KeyStorage;
   /** The names of its sandbox config's connectors the key keeps; null keeps them all. */
   connectors: string[] | null;
+  /**
+   * How the key narrows its sandbox config's web policy (contracts' WebNarrowing); null keeps the config's. Applied
+   * again at each call (effectiveWebPolicy), so a config changed since keeps winning.
+   */
+  web: WebNarrowing | null;
   envVars: Record<string, string>;
   createdAt: Date;
   lastUsedAt: Date | null;
@@ -51,6 +56,7 @@ export interface NewApiKey {
   networkAllow?: string[] | null;
   storage?: KeyStorage;
   connectors?: string[] | null;
+  web?: WebNarrowing | null;
   envVars?: Record<string, string>;
 }
 
@@ -71,6 +77,7 @@ interface ApiKeyRow {
   network_allow: string[] | null;
   storage: KeyStorage;
   connectors: string[] | null;
+  web: WebNarrowing | null;
   env_vars: Record<string, string>;
   created_at: Date;
   last_used_at: Date | null;
@@ -87,6 +94,7 @@ const API_KEY_COLUMNS = [
   'network_allow',
   'storage',
   'connectors',
+  'web',
   'env_vars',
   'created_at',
   'last_used_at',
@@ -114,6 +122,7 @@ function toApiKey(row: ApiKeyRow): ApiKey {
     networkAllow: row.network_allow,
     storage: row.storage,
     connectors: row.connectors,
+    web: row.web,
     envVars: row.env_vars,
     createdAt: row.created_at,
     lastUsedAt: row.last_used_at,
@@ -132,8 +141,8 @@ export class ApiKeyRepository {
   async create(apiKey: NewApiKey): Promise<ApiKey> {
     const [row] = await this.#database.query<ApiKeyRow>(
       `INSERT INTO api_keys (id, org_id, sandbox_config_id, name, display_prefix, secret_sha256, network_override,
-         env_vars, network_allow, storage, connectors)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9::jsonb, $10::jsonb, $11::jsonb)
+         env_vars, network_allow, storage, connectors, web)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9::jsonb, $10::jsonb, $11::jsonb, $12::jsonb)
        RETURNING ${SELECT_LIST}`,
       [
         generateId('apiKey'),
@@ -147,6 +156,7 @@ export class ApiKeyRepository {
         apiKey.networkAllow ? stringListParameter(apiKey.networkAllow) : null,
         JSON.stringify(apiKey.storage ?? {}),
         apiKey.connectors ? stringListParameter(apiKey.connectors) : null,
+        apiKey.web ? JSON.stringify(apiKey.web) : null,
       ],
     );
     return toApiKey(row as ApiKeyRow);

@@ -93,3 +93,8 @@ export { UserRepository, type Member, type Membership, type RoleSource, type Use
 export { SessionRepository, type Session, type SessionMethod, type SignInFlow } from './session-repository.js';
 export { eraseOrganization } from './organization-erasure.js';
 export { UsageRepository, type ExecutionUsage, type UsageReport } from './usage-repository.js';
+export {
+  WebSearchProviderRepository,
+  type WebSearchProvider,
+  type WebSearchProviderFields,
+} from './web-search-provider-repository.js';

@@ -3,7 +3,7 @@ import type { Database, Queryable } from './database.js';
 /**
  * Erases an organization's data in one transaction, unless it has executions running (then `{ running }`): its
  * keys are revoked, its executions (with their webhook deliveries), threads, connectors, storage connections and
- * attachments, and memberships deleted, its volumes and sandbox configs and the organization itself
+ * attachments, search provider (with its sealed key) and memberships deleted, its volumes and sandbox configs and the organization itself
  * marked deleted (their rows stay for the records that name them). The audit log is kept until its retention ends.
  * Returns how many of each went; null when there is no such organization.
  */
@@ -22,6 +22,7 @@ export async function eraseOrganization(database: Database, id: string): Promise
       connectors: await count('DELETE FROM connectors WHERE org_id = $1 RETURNING id'),
       storage_attachments: await count('DELETE FROM storage_attachments WHERE org_id = $1 RETURNING id'),
       storage_connections: await count('DELETE FROM storage_connections WHERE org_id = $1 RETURNING id'),
+      web_search_providers: await count('DELETE FROM web_search_providers WHERE org_id = $1 RETURNING org_id'),
       volumes: await count('UPDATE volumes SET deleted_at = now() WHERE org_id = $1 AND deleted_at IS NULL RETURNING id'),
       members: await count('DELETE FROM memberships WHERE org_id = $1 RETURNING user_id'),
       sandbox_configs: await count('UPDATE sandbox_configs SET deleted_at = now() WHERE org_id = $1 AND deleted_at IS NULL RETURNING id'),

@@ -1,4 +1,4 @@
-import type { ExecutionRetention, NetworkMode, ThreadRetention } from '@airlock/contracts';
+import type { ExecutionRetention, NetworkMode, ThreadRetention, WebPolicySettings } from '@airlock/contracts';
 import type { Queryable } from './database.js';
 import { UnknownImageError } from './errors.js';
 import { generateId } from './ids.js';
@@ -21,6 +21,8 @@ export interface SandboxConfig {
   timeoutMaxSeconds: number;
   executionRetention: ExecutionRetention;
   threadRetention: ThreadRetention;
+  /** The web tools' policy (contracts' WebPolicySettings); null: the tools are off. */
+  web: WebPolicySettings | null;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -46,6 +48,8 @@ export interface SandboxConfigSettings {
   executionRetention: ExecutionRetention;
   /** @default 'forever' */
   threadRetention: ThreadRetention;
+  /** @default null: the web tools are off */
+  web: WebPolicySettings | null;
 }
 
 export type NewSandboxConfig = { orgId: string; name: string } & Partial<Omit<SandboxConfigSettings, 'name'>>;
@@ -63,6 +67,7 @@ export interface SandboxConfigRow {
   timeout_max_seconds: number;
   execution_retention: ExecutionRetention;
   thread_retention: ThreadRetention;
+  web: WebPolicySettings | null;
   created_at: Date;
   updated_at: Date;
 }
@@ -80,6 +85,7 @@ export const SANDBOX_CONFIG_COLUMNS = [
   'timeout_max_seconds',
   'execution_retention',
   'thread_retention',
+  'web',
   'created_at',
   'updated_at',
 ] as const;
@@ -97,6 +103,7 @@ const SETTING_COLUMNS: Record<keyof SandboxConfigSettings, { column: string; cas
   timeoutMaxSeconds: { column: 'timeout_max_seconds', cast: 'integer' },
   executionRetention: { column: 'execution_retention', cast: 'text' },
   threadRetention: { column: 'thread_retention', cast: 'text' },
+  web: { column: 'web', cast: 'jsonb' },
 };
 
 export function toSandboxConfig(row: SandboxConfigRow): SandboxConfig {
@@ -113,6 +120,7 @@ export function toSandboxConfig(row: SandboxConfigRow): SandboxConfig {
     timeoutMaxSeconds: row.timeout_max_seconds,
     executionRetention: row.execution_retention,
     threadRetention: row.thread_retention,
+    web: row.web,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   };
@@ -121,6 +129,7 @@ export function toSandboxConfig(row: SandboxConfigRow): SandboxConfig {
 function settingParameter(setting: keyof SandboxConfigSettings, value: unknown): unknown {
   if (setting === 'envVars') return stringMapParameter(value as Record<string, string>);
   if (setting === 'networkAllow') return stringListParameter(value as string[]);
+  if (setting === 'web') return value === null ? null : JSON.stringify(value);
   return value;
 }
 
@@ -140,8 +149,8 @@ export class SandboxConfigRepository {
     const cpu = config.cpu ?? 1;
     const [row] = await this.#database.query<SandboxConfigRow>(
       `INSERT INTO sandbox_configs (id, org_id, name, image, cpu, memory_mb, network, env_vars, timeout_max_seconds,
-         execution_retention, thread_retention, network_allow)
-       SELECT $1, $2, $3, images.name, $5, $6, $7, $8::jsonb, $9, $10, $11, $12::jsonb FROM images WHERE images.name = $4
+         execution_retention, thread_retention, network_allow, web)
+       SELECT $1, $2, $3, images.name, $5, $6, $7, $8::jsonb, $9, $10, $11, $12::jsonb, $13::jsonb FROM images WHERE images.name = $4
        FOR SHARE
        RETURNING ${SELECT_LIST}`,
       [
@@ -157,6 +166,7 @@ export class SandboxConfigRepository {
         config.executionRetention ?? '30d',
         config.threadRetention ?? 'forever',
         stringListParameter(config.networkAllow ?? []),
+        config.web ? JSON.stringify(config.web) : null,
       ],
     );
     if (row === undefined) throw new UnknownImageError(config.image ?? 'default');
