@@ -9,7 +9,7 @@ const HOST_TESTS = [
   'packages/runtime/src/network/sandbox-resolver.test.ts',
 ];
 /** Database tests of both backends: on PGlite as unit tests, on PostgreSQL as system tests (AIRLOCK_TEST_BACKENDS). */
-const DATABASE_TESTS = ['database', 'audit-repository', 'user-repository', 'migrations', 'repositories', 'storage-repositories', 'webhook-repository', 'image-repository', 'connector-repository', 'usage-repository'].map((name) => `packages/db/src/${name}.test.ts`);
+const DATABASE_TESTS = ['database', 'audit-repository', 'user-repository', 'migrations', 'repositories', 'storage-repositories', 'webhook-repository', 'image-repository', 'connector-repository', 'usage-repository', 'web-search-provider-repository'].map((name) => `packages/db/src/${name}.test.ts`);
 
 export default defineConfig({
   // Workspace packages resolve to their TypeScript sources, never to a stale dist/. The condition is named for this
