@@ -5,7 +5,7 @@ import { Text } from './text.js';
 /** The audit log's wire form (`/admin/v1/audit`). */
 
 export const AUDIT_OUTCOMES = ['success', 'failure', 'denied'] as const;
-export const AUDIT_AUTH_METHODS = ['session', 'admin_token', 'system', 'none'] as const;
+export const AUDIT_AUTH_METHODS = ['session', 'admin_token', 'api_key', 'system', 'none'] as const;
 /** The chain of entries that belong to no organization. */
 export const INSTANCE_AUDIT_CHAIN = 'instance';
 

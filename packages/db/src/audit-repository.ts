@@ -1,7 +1,7 @@
 import type { Database, Queryable } from './database.js';
 import { withoutNul } from './sql-text.js';
 
-export type AuditAuthMethod = 'session' | 'admin_token' | 'system' | 'none';
+export type AuditAuthMethod = 'session' | 'admin_token' | 'api_key' | 'system' | 'none';
 export type AuditOutcome = 'success' | 'failure' | 'denied';
 
 /** The chain of rows that belong to no organization (sign-ins, admin tokens, images, refused requests). */

@@ -25,6 +25,8 @@ import { connectorInjection, connectorSlotNetwork, withConnectorVariables, type 
 import type { ConnectorService } from '../connectors/connector-service.js';
 import { OutputRedaction } from '../connectors/output-redaction.js';
 import { ApiError } from '../shared/api-error.js';
+import type { WebAdmission } from '../web/web-gateway.js';
+import type { WebTools } from '../web/web-tools.js';
 import { networkOf, type Principal } from '../auth/api-key-service.js';
 import { isFinished, recordedResponse, toExecuteResponse, toRecordResponse, type FinishedExecution } from './execution-records.js';
 import type { Logger } from '../shared/logger.js';
@@ -60,6 +62,8 @@ export interface ExecutionServiceOptions {
   storage?: Pick<StorageForCalls, 'open'>;
   /** Connectors: the credentials of a call. Without it no call has connectors. */
   connectors?: Pick<ConnectorService, 'forCall'>;
+  /** The web tools: a call whose policy allows them gets a token for the web gateway. Without it no call has them. */
+  web?: Pick<WebTools, 'admit'>;
 }
 
 /**
@@ -152,7 +156,9 @@ export class ExecutionService {
       });
 
     const endExecution = this.#options.rateLimits.startExecution(organization.id);
+    let webAdmission: WebAdmission | null = null;
     try {
+      webAdmission = this.#options.web?.admit(principal, traceId) ?? null;
       const slot = connectorSlotNetwork(network, injection);
       const { sandbox, warm, home } = await this.#prepare(principal, request, traceId, slot, storage);
       // With an idempotency key the record is written before the code runs: the key is taken, or the call refused.
@@ -174,7 +180,8 @@ export class ExecutionService {
       if (answer.mode === 'streaming') answer.onStarted(log);
       try {
         const slotAllowlist = slot.mode === 'allowlist' ? slot.allow : null;
-        const response = await this.#run({ request, traceId, createdAt, acceptedAt, env, slotAllowlist, injection, sandbox, warm, home, storage, log, answer, inserted });
+        const callEnv = webAdmission ? { ...env, ...webAdmission.env } : env;
+        const response = await this.#run({ request, traceId, createdAt, acceptedAt, env: callEnv, slotAllowlist, injection, sandbox, warm, home, storage, log, answer, inserted });
         log.finish(response);
         return response;
       } catch (error) {
@@ -184,6 +191,7 @@ export class ExecutionService {
         this.#options.live.retire(log);
       }
     } finally {
+      webAdmission?.revoke();
       endExecution();
       storage?.release();
     }

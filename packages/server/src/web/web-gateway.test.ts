@@ -30,6 +30,7 @@ const policy = (changes: Partial<WebPolicy> = {}): WebPolicy => ({
   requestsPerCall: 100,
   maxResponseBytes: 1_000_000,
   injectionScan: 'flag',
+  search: true,
   ...changes,
 });
 let traces = 0;
@@ -37,6 +38,7 @@ const caller = (changes: Partial<WebPolicy> = {}, apiKeyId = 'key_a'): WebCaller
   organizationId: 'org_1',
   traceId: `trc_${(traces += 1)}`,
   apiKeyId,
+  actor: 'agent-key',
   policy: policy(changes),
 });
 
@@ -183,10 +185,15 @@ describe('the web gateway', () => {
       name: 'test',
       search: async (query, count) => Array.from({ length: count }, (_, index) => ({ title: `${query} ${index}`, url: `https://r.example/${index}`, snippet: '' })),
     };
+    expect(await call('/search', { query: 'bees' }, gateway.admit(caller({ search: false })).token)).toMatchObject({
+      status: 403,
+      body: { rule: 'search_off' },
+    });
     const answer = await call('/search', { query: 'bees', count: 2 }, token);
     expect(answer).toMatchObject({ status: 200, body: { query: 'bees', provider: 'test', results: [{ title: 'bees 0' }, { title: 'bees 1' }] } });
     expect(records.map((record) => [record.tool, record.target, record.decision, record.rule])).toEqual([
       ['search', 'bees', 'blocked', 'no_search_provider'],
+      ['search', 'bees', 'blocked', 'search_off'],
       ['search', 'bees', 'allowed', 'provider:test'],
     ]);
   });

@@ -14,6 +14,8 @@ export interface WebPolicy extends WebDestinationPolicy {
   requestsPerCall: number;
   maxResponseBytes: number;
   injectionScan: 'off' | 'flag' | 'block';
+  /** Whether web search is allowed (fetches are, within the rules above). */
+  search: boolean;
 }
 
 /** The execution a token acts for. */
@@ -21,6 +23,8 @@ export interface WebCaller {
   organizationId: string;
   traceId: string;
   apiKeyId: string;
+  /** The key's name, as the audit log names the actor. */
+  actor: string;
   policy: WebPolicy;
 }
 
@@ -231,6 +235,10 @@ export class WebGateway {
     const query = typeof input.query === 'string' ? input.query.trim().slice(0, 400) : '';
     if (query === '') throw new GatewayRefusal(400, 'validation_error', 'input', 'query: the words to search for');
     const count = typeof input.count === 'number' && Number.isInteger(input.count) ? Math.min(Math.max(input.count, 1), MAX_SEARCH_RESULTS) : 5;
+    if (!admitted.caller.policy.search) {
+      await this.#record(admitted.caller, 'search', query, { decision: 'blocked', rule: 'search_off' });
+      throw new GatewayRefusal(403, 'blocked', 'search_off', "this sandbox's web policy does not allow search");
+    }
     const provider = await this.#options.searchProvider(admitted.caller.organizationId);
     if (!provider) {
       await this.#record(admitted.caller, 'search', query, { decision: 'blocked', rule: 'no_search_provider' });
