@@ -29,7 +29,7 @@ export interface AdminInput<Body, Query, Path> extends OperationInput<Body, Quer
 
 /** What an admin operation declares: its route, schemas, answer, role, audit action and the error codes it adds. */
 export interface AdminOperationDeclaration<Body, Query, Path> {
-  method: 'get' | 'post' | 'patch' | 'delete';
+  method: 'get' | 'post' | 'put' | 'patch' | 'delete';
   path: string;
   operationId: string;
   summary: string;
