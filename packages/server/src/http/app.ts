@@ -35,6 +35,8 @@ import { IMAGE_ARCHIVE_PATH, imageOperations } from '../images/image-operations.
 import type { ImageService } from '../images/image-service.js';
 import type { StorageService } from '../storage/storage-service.js';
 import type { ThreadService } from '../threads/thread-service.js';
+import { webSearchProviderOperations } from '../web/web-search-provider-operations.js';
+import type { WebSearchProviderService } from '../web/web-search-provider-service.js';
 import type { Logger } from '../shared/logger.js';
 import type { ServerMetrics } from '../shared/metrics.js';
 import { threadOperations } from '../threads/thread-operations.js';
@@ -64,6 +66,7 @@ export interface AppServices {
   oidc: OidcSignIn | undefined;
   storage: StorageService;
   connectors: ConnectorService;
+  webSearchProviders: WebSearchProviderService;
   images: ImageService;
   readiness: ReadinessCheck[];
   metrics: ServerMetrics;
@@ -133,6 +136,7 @@ export function createApp(services: AppServices): Hono<AppEnv> {
     ...auditOperations(services.audit, services.admin, declareAdmin),
     ...storageOperations(services.storage, declareAdmin),
     ...connectorOperations(services.connectors, declareAdmin),
+    ...webSearchProviderOperations(services.webSearchProviders, declareAdmin),
     ...imageOperations(services.images, declareAdmin),
     ...serviceOperations({
       readiness: services.readiness,
