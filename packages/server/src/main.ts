@@ -16,6 +16,7 @@ import {
   UserRepository,
   VolumeRepository,
   WebhookRepository,
+  WebSearchProviderRepository,
   grantApplicationRole,
   openDatabase,
   type Database,
@@ -56,6 +57,7 @@ import { WebhookSecrets } from './webhooks/webhook-secrets.js';
 import { UsageService } from './usage/usage-service.js';
 import { StorageService } from './storage/storage-service.js';
 import { ConnectorService, type ConnectorTester } from './connectors/connector-service.js';
+import { WebSearchProviderService } from './web/web-search-provider-service.js';
 import { ConnectorProbes } from './connectors/connector-probes.js';
 import { DEFAULT_IMAGE, ImageService, type ImageRuntime } from './images/image-service.js';
 import { StorageForCalls } from './storage/call-storage.js';
@@ -136,6 +138,7 @@ export async function startServer(options: {
       // Connectors are tried from sandboxes whose network reaches only their endpoints.
       ...(config.network !== undefined && { connectorTester: new ConnectorProbes({ runtime, image: DEFAULT_IMAGE }) }),
     });
+    const webSearchProviders = new WebSearchProviderService({ tenants: admin, providers: new WebSearchProviderRepository(database), box });
     const rateLimits = new RateLimits({
       requestsPerMinute: config.rateLimitPerMinute,
       concurrentExecutionsPerOrganization: config.maxConcurrentExecutionsPerOrganization,
@@ -229,6 +232,7 @@ export async function startServer(options: {
       oidc,
       storage: storageService,
       connectors,
+      webSearchProviders,
       images,
       logger,
       readiness: [
