@@ -73,6 +73,8 @@ export interface Config {
   ownerEmail: string;
   /** Sandboxes with network (docs/decisions/0020-sandbox-network.md); undefined when turned off. */
   network: NetworkConfig | undefined;
+  /** The DNS servers (`address[:port]`) web tool fetches resolve names with; the host's resolver when absent. */
+  webDns: string[] | undefined;
 }
 
 export interface NetworkConfig {
@@ -165,6 +167,8 @@ function resolveOption<T>(option: Option<T>, environment: NodeJS.ProcessEnv): T 
 const port = z.coerce.number().int().min(0).max(65535);
 /** A comma-separated list, its items trimmed and empty ones dropped. */
 const commaList = z.string().transform((list) => list.split(',').map((item) => item.trim()).filter(Boolean));
+/** DNS servers, comma-separated: `address[:port]`. */
+const RESOLVERS = commaList.pipe(z.array(z.string().regex(/^\d+\.\d+\.\d+\.\d+(:\d+)?$/, 'IPv4 addresses, optionally with :port')).min(1));
 const id = z.coerce.number().int().min(1).max(2 ** 31 - 1);
 const count = z.coerce.number().int().min(0).max(10_000);
 const text = z.string().min(1);
@@ -280,6 +284,7 @@ export function loadConfig(
     },
     ownerEmail: resolveOption({ variable: 'AIRLOCK_OWNER_EMAIL', schema: z.email().transform((email) => email.toLowerCase()), fallback: 'owner@airlock.local' }, environment),
     network: loadNetworkConfig(environment),
+    webDns: resolveOption({ variable: 'AIRLOCK_WEB_DNS', schema: RESOLVERS, fallback: undefined }, environment),
   };
   config.oidc = loadOidcConfig(environment, config.publicUrl);
   if (config.databaseOwnerUrl !== undefined && config.databaseUrl === undefined) {
@@ -365,7 +370,7 @@ function loadNetworkConfig(environment: NodeJS.ProcessEnv): NetworkConfig | unde
     dnsUpstream: resolveOption(
       {
         variable: 'AIRLOCK_NETWORK_DNS',
-        schema: commaList.pipe(z.array(z.string().regex(/^\d+\.\d+\.\d+\.\d+(:\d+)?$/, 'IPv4 addresses, optionally with :port')).min(1)),
+        schema: RESOLVERS,
         fallback: undefined,
       },
       environment,

@@ -1,5 +1,5 @@
 import { alwaysBlockedRangeOf } from '@airlock/contracts';
-import { lookup as dnsLookup } from 'node:dns/promises';
+import { lookup as dnsLookup, Resolver } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import { networkInterfaces } from 'node:os';
 
@@ -8,6 +8,13 @@ export type Ipv4Lookup = (hostname: string) => Promise<string[]>;
 
 export const systemIpv4Lookup: Ipv4Lookup = async (hostname) =>
   (await dnsLookup(hostname, { all: true, family: 4, verbatim: true })).map((entry) => entry.address);
+
+/** Resolves through these DNS servers (`address[:port]`), as sandboxes' names are when AIRLOCK_NETWORK_DNS names them. */
+export function ipv4LookupVia(servers: readonly string[]): Ipv4Lookup {
+  const resolver = new Resolver({ timeout: 3_000, tries: 2 });
+  resolver.setServers([...servers]);
+  return (hostname) => resolver.resolve4(hostname);
+}
 
 /** A destination a web fetch may not reach, with the rule the audit log names. */
 export class WebDestinationRefused extends Error {

@@ -53,6 +53,12 @@ beforeAll(async () => {
       case '/binary':
         response.writeHead(200, { 'content-type': 'application/octet-stream' }).end(Buffer.alloc(10));
         return;
+      case '/untyped-text':
+        response.end('just text');
+        return;
+      case '/untyped-binary':
+        response.end(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0, 0, 0]));
+        return;
       default:
         response.writeHead(404, { 'content-type': 'text/plain' }).end('none');
     }
@@ -131,6 +137,10 @@ describe('a web fetch', () => {
     expect(await refusal(`http://good.example:${port}/slow`, { timeoutMs: 300 })).toMatchObject({ rule: 'timeout' });
     expect(performance.now() - started).toBeLessThan(2_000);
     expect(await refusal(`http://good.example:${port}/binary`)).toMatchObject({ rule: 'content_type' });
+    expect(await refusal(`http://good.example:${port}/untyped-binary`)).toMatchObject({ rule: 'content_type' });
+    const untyped = await fetcher.fetch(`http://good.example:${port}/untyped-text`, limits());
+    expect(untyped).toMatchObject({ contentType: 'text/plain' });
+    expect(untyped.body.toString()).toBe('just text');
     expect(await refusal('not a url')).toMatchObject({ rule: 'url' });
   });
 });

@@ -106,12 +106,17 @@ export class WebFetcher {
         url = parseUrl(new URL(location, url).href, hops);
         continue;
       }
-      const contentType = (response.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
-      if (!TEXTUAL.test(contentType)) {
+      const declared = (response.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+      if (declared !== '' && !TEXTUAL.test(declared)) {
         response.destroy();
-        throw new WebFetchRefused('content_type', `${url.href} answered ${contentType || 'no content type'}; only text, HTML, JSON and XML are fetched`, hops);
+        throw new WebFetchRefused('content_type', `${url.href} answered ${declared}; only text, HTML, JSON and XML are fetched`, hops);
       }
       const { body, truncated } = await readLimited(response, limits.maxResponseBytes, signal, hops);
+      // An answer without a content type is text when its start has no NUL byte, as browsers sniff plain text.
+      if (declared === '' && body.subarray(0, 1024).includes(0)) {
+        throw new WebFetchRefused('content_type', `${url.href} answered binary content without a content type; only text is fetched`, hops);
+      }
+      const contentType = declared || 'text/plain';
       return { finalUrl: url.href, status: hop.status, contentType, body, truncated, hops, durationMs: performance.now() - started };
     }
   }
