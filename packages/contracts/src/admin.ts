@@ -4,6 +4,7 @@ import { ImageName } from './images.js';
 import { Allowlist, NETWORK_MODES } from './network.js';
 import { KeyMountScope, KeyStorage, MountName } from './storage.js';
 import { Text } from './text.js';
+import { WebNarrowing, WebPolicySettings } from './web.js';
 
 /** Bodies, parameters and answers of the admin API (`/admin/v1`, authenticated by the admin token). */
 
@@ -71,6 +72,9 @@ export const CreateApiKeyRequest = z.strictObject({
     .max(64)
     .optional()
     .describe("the connectors of its sandbox config the key keeps, each attached there ([] keeps none); all of them when absent"),
+  web: WebNarrowing.nullable()
+    .optional()
+    .describe("narrows the sandbox config's web policy (each field only narrows it; off: true turns the tools off); absent or null keeps it"),
 });
 export type CreateApiKeyRequest = z.infer<typeof CreateApiKeyRequest>;
 
@@ -98,6 +102,9 @@ export const SandboxSettingsRequest = z.strictObject({
   timeout_max_seconds: z.number().int().min(1).max(86_400).optional(),
   execution_retention: z.enum(EXECUTION_RETENTIONS).optional(),
   thread_retention: z.enum(THREAD_RETENTIONS).optional(),
+  web: WebPolicySettings.nullable()
+    .optional()
+    .describe('the web tools (web-fetch, web-search) and their policy; null turns them off (the default). A change replaces the whole policy: omitted fields take their defaults'),
 });
 export type SandboxSettingsRequest = z.infer<typeof SandboxSettingsRequest>;
 
@@ -123,6 +130,7 @@ export const ApiKeySummary = z.object({
     .record(z.string(), KeyMountScope)
     .describe("how the key narrows its sandbox config's mounts, per mount name; {} keeps them as attached"),
   connectors: z.array(z.string()).nullable().describe("the connectors of its sandbox config the key keeps; null keeps them all"),
+  web: WebNarrowing.nullable().describe("how the key narrows its sandbox config's web policy; null keeps it"),
   created_at: Timestamp,
   last_used_at: Timestamp.nullable(),
   revoked_at: Timestamp.nullable(),
@@ -167,6 +175,7 @@ export const SandboxSummary = z.object({
   timeout_max_seconds: z.number().int(),
   execution_retention: z.enum(EXECUTION_RETENTIONS),
   thread_retention: z.enum(THREAD_RETENTIONS),
+  web: WebPolicySettings.nullable().describe('the web tools\' policy; null: the tools are off'),
 }).meta({ id: 'SandboxSummary' });
 export type SandboxSummary = z.infer<typeof SandboxSummary>;
 

@@ -3,6 +3,7 @@ import {
   keyStorageProblem,
   narrowingProblem,
   normalizedKeyStorage,
+  webNarrowingProblem,
   type ApiKeySummary,
   type CreateOrganizationRequest,
   type CreatedApiKeyResponse,
@@ -12,6 +13,8 @@ import {
   type OrganizationSettingsRequest,
   type OrganizationSummary,
   type SandboxSummary,
+  type WebNarrowing,
+  type WebPolicySettings,
 } from '@airlock/contracts';
 import {
   UniqueViolationError,
@@ -97,10 +100,12 @@ export class AdminService {
     network_allow?: string[];
     storage?: KeyStorage;
     connectors?: string[];
+    web?: WebNarrowing | null;
   }): Promise<CreatedApiKeyResponse> {
     const organization = await this.#organization(request.organization);
     const sandbox = await this.#sandbox(organization, request.sandbox ?? DEFAULT_SANDBOX_NAME);
     const narrowing = keyNarrowing(sandbox, request);
+    const web = keyWebNarrowing(sandbox, request.web ?? null);
     const storage = await this.#keyStorage(sandbox, request.storage ?? {});
     const connectors = request.connectors === undefined ? null : await this.#keyConnectors(sandbox, request.connectors);
     const created = await this.#options.keyService.create({
@@ -112,6 +117,7 @@ export class AdminService {
       networkAllow: narrowing?.allow ?? null,
       storage,
       connectors,
+      web,
     });
     return { ...summarize(created), key: created.key, sandbox: sandbox.name };
   }
@@ -244,6 +250,9 @@ export class AdminService {
       timeoutMaxSeconds: input.timeout_max_seconds,
       executionRetention: input.execution_retention,
       threadRetention: input.thread_retention,
+      // Keys made under another policy keep their narrowing: effectiveWebPolicy applies it to the config as it is at
+      // each call, as effectiveNetwork does for the network.
+      web: input.web,
     };
     return Object.fromEntries(Object.entries(settings).filter(([, value]) => value !== undefined));
   }
@@ -332,6 +341,8 @@ export interface SandboxSettingsInput {
   timeout_max_seconds?: number;
   execution_retention?: SandboxConfig['executionRetention'];
   thread_retention?: SandboxConfig['threadRetention'];
+  /** null turns the web tools off. */
+  web?: WebPolicySettings | null;
 }
 
 /**
@@ -379,6 +390,14 @@ function keyNarrowing(
   return narrowing;
 }
 
+/** How a new key narrows its sandbox config's web policy, as stored (null: not at all); 400 naming the rule when it would widen it. */
+function keyWebNarrowing(sandbox: SandboxConfig, narrowing: WebNarrowing | null): WebNarrowing | null {
+  if (narrowing === null || Object.keys(narrowing).length === 0) return null;
+  const problem = webNarrowingProblem(sandbox.web, narrowing, sandbox.name);
+  if (problem !== undefined) throw ApiError.validation(problem);
+  return narrowing;
+}
+
 function summarizeOrganization(organization: Organization): OrganizationSummary {
   return {
     id: organization.id,
@@ -403,6 +422,7 @@ function summarizeSandbox(config: SandboxConfig): SandboxSummary {
     timeout_max_seconds: config.timeoutMaxSeconds,
     execution_retention: config.executionRetention,
     thread_retention: config.threadRetention,
+    web: config.web,
   };
 }
 
@@ -416,6 +436,7 @@ function summarize(key: ApiKey): ApiKeySummary {
     network_allow: key.networkAllow,
     storage: key.storage,
     connectors: key.connectors,
+    web: key.web,
     created_at: key.createdAt.toISOString(),
     last_used_at: key.lastUsedAt?.toISOString() ?? null,
     revoked_at: key.revokedAt?.toISOString() ?? null,

@@ -2,16 +2,22 @@ import {
   API_KEY_PATTERN,
   API_KEY_RULE,
   effectiveNetwork,
+  effectiveWebPolicy,
   type KeyStorage,
   type NetworkNarrowing,
   type NetworkPolicy,
+  type WebNarrowing,
+  type WebPolicySettings,
 } from '@airlock/contracts';
 import type { ApiKey, ApiKeyRepository, Organization, SandboxConfig } from '@airlock/db';
 import { LRUCache } from 'lru-cache';
 import { ApiError } from '../shared/api-error.js';
 import { randomToken, sha256 } from '../shared/secrets.js';
 
-/** Who is calling, as established from an API key. */
+/**
+ * Who is calling, as established from an API key. The web tools' policy is `sandboxConfig.web` as `apiKey.web`
+ * narrows it (webPolicyOf).
+ */
 export interface Principal {
   apiKey: ApiKey;
   organization: Organization;
@@ -24,6 +30,11 @@ export function networkOf(principal: Principal): NetworkPolicy {
   const narrowing: NetworkNarrowing | null =
     apiKey.networkOverride === null ? null : { mode: apiKey.networkOverride, allow: apiKey.networkAllow };
   return effectiveNetwork({ mode: sandboxConfig.network, allow: sandboxConfig.networkAllow }, narrowing);
+}
+
+/** The web policy the principal's calls run with: its sandbox config's, as its API key narrows it; null when the tools are off. */
+export function webPolicyOf(principal: Principal): WebPolicySettings | null {
+  return effectiveWebPolicy(principal.sandboxConfig.web, principal.apiKey.web);
 }
 
 export interface CreatedApiKey extends ApiKey {
@@ -66,6 +77,8 @@ export class ApiKeyService {
     storage?: KeyStorage;
     /** The sandbox config's connectors the key keeps (checked by the caller); null keeps them all. */
     connectors?: string[] | null;
+    /** How the key narrows its sandbox config's web policy (checked by the caller); null keeps it. */
+    web?: WebNarrowing | null;
   }): Promise<CreatedApiKey> {
     const { key, secretSha256, displayPrefix } = this.#secret(options.key);
     const record = await this.#keys.create({
@@ -78,6 +91,7 @@ export class ApiKeyService {
       networkAllow: options.networkAllow ?? null,
       storage: options.storage ?? {},
       connectors: options.connectors ?? null,
+      web: options.web ?? null,
       envVars: options.envVars ?? {},
     });
     return { ...record, key };
