@@ -17,6 +17,7 @@ import {
   UserRepository,
   VolumeRepository,
   WebhookRepository,
+  WebSearchProviderRepository,
   type Database,
 } from '@airlock/db';
 import { DEFAULT_RCLONE_PATH } from '@airlock/storage';
@@ -47,6 +48,8 @@ import { storageOperations } from '../src/storage/storage-operations.js';
 import { connectorOperations } from '../src/connectors/connector-operations.js';
 import { ConnectorService, type ConnectorTester } from '../src/connectors/connector-service.js';
 import { WebhookSecrets } from '../src/webhooks/webhook-secrets.js';
+import { webSearchProviderOperations } from '../src/web/web-search-provider-operations.js';
+import { WebSearchProviderService } from '../src/web/web-search-provider-service.js';
 import { startTestDatabase } from './test-tenant.js';
 
 export const ADMIN_TOKEN = 'adm-test';
@@ -69,6 +72,7 @@ export async function startAdminApp(options: { rclone?: string; connectorTester?
   sessions: SessionService;
   storage: StorageService;
   connectors: ConnectorService;
+  webSearchProviders: WebSearchProviderService;
   /** Authenticates API keys; nothing is cached, so each call sees the database. */
   keys: ApiKeyService;
   /** Calls the admin API with the admin token, or with `token`. */
@@ -110,6 +114,7 @@ export async function startAdminApp(options: { rclone?: string; connectorTester?
     rclone: options.rclone ?? DEFAULT_RCLONE_PATH,
   });
   const connectors = new ConnectorService({ tenants: admin, connectors: connectorRepository, box, ...(options.connectorTester && { tester: options.connectorTester }) });
+  const webSearchProviders = new WebSearchProviderService({ tenants: admin, providers: new WebSearchProviderRepository(database), box });
   await admin.bootstrap(undefined);
   const adminTokens = new AdminTokenService(new AdminTokenRepository(database));
   await adminTokens.bootstrap(ADMIN_TOKEN);
@@ -146,6 +151,7 @@ export async function startAdminApp(options: { rclone?: string; connectorTester?
     ...signInOperations({ sessions, oidc: undefined, adminTokens, audit, origins }),
     ...storageOperations(storage, declare),
     ...connectorOperations(connectors, declare),
+    ...webSearchProviderOperations(webSearchProviders, declare),
   ];
   serveOperations(app, operations);
   app.onError((error, context) => errorResponse(context, error, logger));
@@ -157,6 +163,7 @@ export async function startAdminApp(options: { rclone?: string; connectorTester?
     sessions,
     storage,
     connectors,
+    webSearchProviders,
     keys,
     request,
     call: async (method, path, json, token = ADMIN_TOKEN) => {
