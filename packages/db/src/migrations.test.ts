@@ -27,6 +27,7 @@ const EXPECTED_TABLES = [
   'threads',
   'users',
   'volumes',
+  'web_search_providers',
   'webhook_attempts',
   'webhook_deliveries',
 ];

@@ -104,6 +104,7 @@ describe.each(BACKEND_KINDS)('repositories on %s', (kind) => {
         timeoutMaxSeconds: 3600,
         executionRetention: '30d',
         threadRetention: 'forever',
+        web: null,
         createdAt: expect.any(Date),
         updatedAt: expect.any(Date),
       });
@@ -188,6 +189,7 @@ describe.each(BACKEND_KINDS)('repositories on %s', (kind) => {
         networkAllow: null,
         storage: {},
         connectors: null,
+        web: null,
         envVars: {},
         createdAt: expect.any(Date),
         lastUsedAt: null,
