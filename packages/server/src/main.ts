@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import { mkdirSync } from 'node:fs';
 import {
   AdminTokenRepository,
@@ -21,7 +22,7 @@ import {
   openDatabase,
   type Database,
 } from '@airlock/db';
-import { SandboxRuntime, type PoolStatistics, type ProgressListener } from '@airlock/runtime';
+import { SANDBOX_HOST_SOCKETS, SandboxRuntime, type PoolStatistics, type ProgressListener } from '@airlock/runtime';
 import { BucketMounts, type StorageConnection } from '@airlock/storage';
 import type { Config, S3Config } from './config.js';
 import { prepareDataDirectory, readOrCreateSecrets } from './data-directory.js';
@@ -39,7 +40,7 @@ import { AdminTokenService } from './auth/admin-token-service.js';
 import { IdentityService } from './auth/identity-service.js';
 import { OidcSignIn } from './auth/oidc-sign-in.js';
 import { SessionService } from './auth/session-service.js';
-import { ApiKeyService, type CreatedApiKey } from './auth/api-key-service.js';
+import { ApiKeyService, webPolicyOf, type CreatedApiKey } from './auth/api-key-service.js';
 import { ServerMetrics } from './shared/metrics.js';
 import { LiveExecutions } from './executions/execution-log.js';
 import { BackgroundExecutions } from './executions/background-executions.js';
@@ -58,6 +59,11 @@ import { UsageService } from './usage/usage-service.js';
 import { StorageService } from './storage/storage-service.js';
 import { ConnectorService, type ConnectorTester } from './connectors/connector-service.js';
 import { WebSearchProviderService } from './web/web-search-provider-service.js';
+import { searchProvider } from './web/search-providers.js';
+import { ipv4LookupVia } from './web/web-destination.js';
+import { WebFetcher } from './web/web-fetcher.js';
+import { WebGateway } from './web/web-gateway.js';
+import { WebTools, gatewayPolicy, webAuditEntry } from './web/web-tools.js';
 import { ConnectorProbes } from './connectors/connector-probes.js';
 import { DEFAULT_IMAGE, ImageService, type ImageRuntime } from './images/image-service.js';
 import { StorageForCalls } from './storage/call-storage.js';
@@ -81,6 +87,8 @@ export interface RunningServer {
 
 /** How long measuring one volume's usage may take; a volume that takes longer keeps its last recorded usage. */
 const VOLUME_MEASUREMENT_BUDGET_MS = 30_000;
+/** The web gateway's socket in the host sockets directory, which every sandbox sees. */
+const WEB_SOCKET = 'web.sock';
 
 /** Starts Airlock: database, runtime (building the image if needed), services and the HTTP server. */
 export async function startServer(options: {
@@ -171,6 +179,18 @@ export async function startServer(options: {
     cleanups.push(() => usage.idle());
     const drainBudgetMs = config.storageSyncSeconds * 1000;
     const callStorage = new StorageForCalls({ storage: storageService, buckets, volumes, usage, drainBudgetMs });
+    const webGateway = new WebGateway({
+      socketPath: join(runtime.hostSocketsDirectory, WEB_SOCKET),
+      sandboxSocketPath: `${SANDBOX_HOST_SOCKETS}/${WEB_SOCKET}`,
+      fetcher: new WebFetcher(config.webDns ? { lookup: ipv4LookupVia(config.webDns) } : {}),
+      searchProvider: async (orgId) => {
+        const settings = await webSearchProviders.searchProviderSettings(orgId);
+        return settings && searchProvider(settings);
+      },
+      record: async (entry) => void (await audit.record(webAuditEntry(entry))),
+    });
+    await webGateway.listen();
+    cleanups.push(() => webGateway.close());
     const executionService = new ExecutionService({
       runtime,
       executions,
@@ -183,6 +203,13 @@ export async function startServer(options: {
       webhooks,
       storage: callStorage,
       connectors,
+      web: new WebTools({
+        gateway: webGateway,
+        policyOf: (principal) => {
+          const policy = webPolicyOf(principal);
+          return policy && gatewayPolicy(policy);
+        },
+      }),
     });
     const organizations = new OrganizationRepository(database);
     const users = new UserRepository(database);

@@ -1,3 +1,4 @@
+import type { WebPolicySettings } from '@airlock/contracts';
 import type { NewAuditEntry } from '@airlock/db';
 import type { Principal } from '../auth/api-key-service.js';
 import type { WebAdmission, WebGateway, WebPolicy, WebRequestRecord } from './web-gateway.js';
@@ -26,6 +27,19 @@ export class WebTools {
       policy,
     });
   }
+}
+
+/** A sandbox config's policy (as its key narrows it) as the gateway applies it. */
+export function gatewayPolicy(settings: WebPolicySettings): WebPolicy {
+  return {
+    domains: { mode: settings.domains.mode, entries: settings.domains.entries },
+    httpsOnly: settings.https_only,
+    requestsPerMinute: settings.requests_per_minute,
+    requestsPerCall: settings.requests_per_call,
+    maxResponseBytes: settings.max_response_bytes,
+    injectionScan: settings.injection_scan,
+    search: settings.search,
+  };
 }
 
 /**
