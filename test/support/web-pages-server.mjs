@@ -1,4 +1,4 @@
-/* global Buffer */
+/* global Buffer, process, URL */
 // The pages of the web tools' tests, run on the internet host (inside its network namespace):
 //   node web-pages-server.mjs ADDRESS PORT
 // /plain an article; /redirect-private, /redirect-metadata and /redirect-blocked redirect to the private host, the
