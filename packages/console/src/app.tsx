@@ -16,6 +16,7 @@ import { SignInPage } from './pages/sign-in.js';
 import { FilesPage } from './pages/files.js';
 import { PlaygroundPage } from './pages/playground.js';
 import { WebhooksPage } from './pages/webhooks.js';
+import { WebPage } from './pages/web.js';
 import { SessionProvider } from './session.js';
 
 const queryClient = new QueryClient({ defaultOptions: { queries: { staleTime: 5_000, refetchOnWindowFocus: false } } });
@@ -39,6 +40,7 @@ export function App() {
               <Route path="playground" element={<PlaygroundPage />} />
               <Route path="executions" element={<ExecutionsPage />} />
               <Route path="webhooks" element={<WebhooksPage />} />
+              <Route path="web" element={<WebPage />} />
               <Route path="files" element={<FilesPage />} />
               <Route path="connectors" element={<ConnectorsPage />} />
               <Route path="images" element={<ImagesPage />} />

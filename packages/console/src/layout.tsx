@@ -10,6 +10,7 @@ const PAGES = [
   { to: '/playground', label: 'Playground' },
   { to: '/executions', label: 'Executions' },
   { to: '/webhooks', label: 'Webhooks' },
+  { to: '/web', label: 'Web' },
   { to: '/storage', label: 'Storage' },
   { to: '/files', label: 'Files' },
   { to: '/connectors', label: 'Connectors' },
