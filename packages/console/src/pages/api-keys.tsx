@@ -1,4 +1,4 @@
-import type { ApiKeySummary, SandboxSummary } from '@airlock/contracts';
+import type { ApiKeySummary, SandboxSummary, WebNarrowing } from '@airlock/contracts';
 import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
 import { inOrganization, post, remove } from '../api.js';
@@ -21,15 +21,56 @@ interface Narrowing {
   /** The connectors kept; null keeps them all. */
   connectors: string[] | null;
   envVars: string;
+  web: WebNarrowingDraft;
 }
 
-const NO_NARROWING: Narrowing = { network: '', networkAllow: '', storage: {}, connectors: null, envVars: '' };
+/** How a key narrows the web tools: as its sandbox config has them, off, or within them. */
+interface WebNarrowingDraft {
+  mode: '' | 'off' | 'narrowed';
+  httpsOnly: boolean;
+  requestsPerCall: string;
+  searchOff: boolean;
+  scan: '' | 'flag' | 'block';
+}
+
+const AS_CONFIGURED_WEB: WebNarrowingDraft = { mode: '', httpsOnly: false, requestsPerCall: '', searchOff: false, scan: '' };
+const NO_NARROWING: Narrowing = { network: '', networkAllow: '', storage: {}, connectors: null, envVars: '', web: AS_CONFIGURED_WEB };
 
 function lines(text: string): string[] {
   return text
     .split('\n')
     .map((line) => line.trim())
     .filter(Boolean);
+}
+
+/** A key's web narrowing as the API takes it; a limit stays as typed when it is not a number, so the API's message names it. */
+function webNarrowingRequest(web: WebNarrowingDraft): Record<string, unknown> | undefined {
+  if (web.mode === 'off') return { off: true };
+  if (web.mode === '') return undefined;
+  const perCall = web.requestsPerCall.trim();
+  const narrowing = {
+    ...(web.httpsOnly && { https_only: true }),
+    ...(perCall && { requests_per_call: Number.isNaN(Number(perCall)) ? perCall : Number(perCall) }),
+    ...(web.searchOff && { search: false }),
+    ...(web.scan && { injection_scan: web.scan }),
+  };
+  return Object.keys(narrowing).length > 0 ? narrowing : undefined;
+}
+
+/** How a key narrows its sandbox config's web tools, in words. */
+function keyWeb(web: WebNarrowing): string {
+  if (web.off) return 'off';
+  return [
+    web.domains && `allowlist: ${web.domains.entries.join(', ')}`,
+    web.https_only && 'https only',
+    web.requests_per_minute !== undefined && `${web.requests_per_minute}/min`,
+    web.requests_per_call !== undefined && `${web.requests_per_call} per call`,
+    web.max_response_bytes !== undefined && `answers up to ${web.max_response_bytes} bytes`,
+    web.injection_scan && `scan ${web.injection_scan}`,
+    web.search === false && 'no search',
+  ]
+    .filter(Boolean)
+    .join(', ');
 }
 
 /** The narrowing fields of the create request; those left as the sandbox config has them are left out. */
@@ -48,12 +89,14 @@ function narrowingRequest(narrowing: Narrowing) {
       return equals < 0 ? [line, ''] : [line.slice(0, equals), line.slice(equals + 1)];
     }),
   );
+  const web = webNarrowingRequest(narrowing.web);
   return {
     ...(narrowing.network && { network: narrowing.network }),
     ...(narrowing.network === 'allowlist' && narrowing.networkAllow.trim() && { network_allow: lines(narrowing.networkAllow) }),
     ...(Object.keys(storage).length > 0 && { storage }),
     ...(narrowing.connectors !== null && { connectors: narrowing.connectors }),
     ...(Object.keys(envVars).length > 0 && { env_vars: envVars }),
+    ...(web && { web }),
   };
 }
 
@@ -143,6 +186,7 @@ function KeyNarrowing(props: { apiKey: ApiKeySummary; sandbox: SandboxSummary })
     apiKey.network !== null && `network ${keyNetwork(apiKey, sandbox)}`,
     Object.keys(apiKey.storage).length > 0 && `storage ${keyStorage(apiKey)}`,
     apiKey.connectors !== null && `connectors: ${apiKey.connectors.join(', ') || 'none'}`,
+    apiKey.web !== null && `web ${keyWeb(apiKey.web)}`,
   ].filter(Boolean);
   return <span className="text-slate-600">{parts.join('; ') || 'nothing'}</span>;
 }
@@ -209,10 +253,55 @@ function NarrowingFields(props: { sandbox: SandboxSummary; narrowing: Narrowing;
           ))}
         </fieldset>
       )}
+      <WebNarrowingFields sandbox={sandbox} web={narrowing.web} onChange={(web) => onChange({ ...narrowing, web })} />
       <Field label="Key environment variables" hint="one NAME=value per line; they override the sandbox config's">
         <textarea className={`${inputClass} h-20 font-mono`} value={narrowing.envVars} onChange={(event) => onChange({ ...narrowing, envVars: event.target.value })} />
       </Field>
     </fieldset>
+  );
+}
+
+/** How the key narrows the web tools of its sandbox config: off, or a few of the narrowings the API takes. */
+function WebNarrowingFields(props: { sandbox: SandboxSummary; web: WebNarrowingDraft; onChange: (web: WebNarrowingDraft) => void }) {
+  const { sandbox, web, onChange } = props;
+  if (sandbox.web === null) return null;
+  const config = sandbox.web;
+  return (
+    <div className="flex flex-wrap items-end gap-3">
+      <Field label="Key web tools" hint={`the sandbox config: ${config.requests_per_call} per call, scan ${config.injection_scan}`}>
+        <select className={inputClass} value={web.mode} onChange={(event) => onChange({ ...web, mode: event.target.value as WebNarrowingDraft['mode'] })}>
+          <option value="">as the sandbox config</option>
+          <option value="off">off</option>
+          <option value="narrowed">narrowed</option>
+        </select>
+      </Field>
+      {web.mode === 'narrowed' && (
+        <>
+          <Field label="Key web requests per call" hint={`at most ${config.requests_per_call}; empty keeps it`}>
+            <input className={`${inputClass} w-24`} inputMode="numeric" value={web.requestsPerCall} onChange={(event) => onChange({ ...web, requestsPerCall: event.target.value })} />
+          </Field>
+          <Field label="Key injection scan">
+            <select className={inputClass} value={web.scan} onChange={(event) => onChange({ ...web, scan: event.target.value as WebNarrowingDraft['scan'] })}>
+              <option value="">as the sandbox config ({config.injection_scan})</option>
+              {config.injection_scan === 'off' && <option value="flag">flag</option>}
+              {config.injection_scan !== 'block' && <option value="block">block</option>}
+            </select>
+          </Field>
+          {!config.https_only && (
+            <label className="inline-flex items-center gap-1 text-sm">
+              <input type="checkbox" checked={web.httpsOnly} onChange={(event) => onChange({ ...web, httpsOnly: event.target.checked })} />
+              HTTPS only
+            </label>
+          )}
+          {config.search && (
+            <label className="inline-flex items-center gap-1 text-sm">
+              <input type="checkbox" checked={web.searchOff} onChange={(event) => onChange({ ...web, searchOff: event.target.checked })} />
+              No web search
+            </label>
+          )}
+        </>
+      )}
+    </div>
   );
 }
 

@@ -10,6 +10,32 @@ import { useSession } from '../session.js';
 const NETWORKS = ['blocked', 'allowlist', 'unrestricted'];
 const EXECUTION_RETENTIONS = ['1h', '24h', '7d', '30d', 'forever'];
 const THREAD_RETENTIONS = ['24h', '7d', '30d', 'forever'];
+const DOMAIN_MODES = ['blocklist', 'allowlist'];
+const SCAN_MODES = ['off', 'flag', 'block'];
+
+/** A web policy as the form edits it; numbers as typed. */
+interface WebDraft {
+  domain_mode: string;
+  domain_entries: string;
+  https_only: boolean;
+  requests_per_minute: string;
+  requests_per_call: string;
+  max_response_bytes: string;
+  injection_scan: string;
+  search: boolean;
+}
+
+/** The API's defaults, which the form starts from when the web tools are turned on. */
+const NEW_WEB: WebDraft = {
+  domain_mode: 'blocklist',
+  domain_entries: '',
+  https_only: true,
+  requests_per_minute: '60',
+  requests_per_call: '20',
+  max_response_bytes: '2097152',
+  injection_scan: 'flag',
+  search: true,
+};
 
 /** A sandbox config's settings as the form edits them: text, turned into the API's types when sent. */
 interface Draft {
@@ -23,7 +49,11 @@ interface Draft {
   timeout_max_seconds: string;
   execution_retention: string;
   thread_retention: string;
+  /** null: the web tools are off. */
+  web: WebDraft | null;
 }
+
+type TextField = Exclude<keyof Draft, 'web'>;
 
 const NEW_DRAFT: Draft = {
   name: '',
@@ -36,6 +66,7 @@ const NEW_DRAFT: Draft = {
   timeout_max_seconds: '300',
   execution_retention: '7d',
   thread_retention: '30d',
+  web: null,
 };
 
 function draftOf(sandbox: SandboxSummary): Draft {
@@ -52,6 +83,16 @@ function draftOf(sandbox: SandboxSummary): Draft {
     timeout_max_seconds: String(sandbox.timeout_max_seconds),
     execution_retention: sandbox.execution_retention,
     thread_retention: sandbox.thread_retention,
+    web: sandbox.web && {
+      domain_mode: sandbox.web.domains.mode,
+      domain_entries: sandbox.web.domains.entries.join('\n'),
+      https_only: sandbox.web.https_only,
+      requests_per_minute: String(sandbox.web.requests_per_minute),
+      requests_per_call: String(sandbox.web.requests_per_call),
+      max_response_bytes: String(sandbox.web.max_response_bytes),
+      injection_scan: sandbox.web.injection_scan,
+      search: sandbox.web.search,
+    },
   };
 }
 
@@ -78,7 +119,30 @@ function settingsOf(draft: Draft) {
     timeout_max_seconds: number(draft.timeout_max_seconds),
     execution_retention: draft.execution_retention,
     thread_retention: draft.thread_retention,
+    web: draft.web && {
+      domains: { mode: draft.web.domain_mode, entries: lines(draft.web.domain_entries) },
+      https_only: draft.web.https_only,
+      requests_per_minute: number(draft.web.requests_per_minute),
+      requests_per_call: number(draft.web.requests_per_call),
+      max_response_bytes: number(draft.web.max_response_bytes),
+      injection_scan: draft.web.injection_scan,
+      search: draft.web.search,
+    },
   };
+}
+
+/** A web policy in words; 'off' without one. */
+function webPolicyText(web: SandboxSummary['web']): string {
+  if (web === null) return 'off';
+  const domains = web.domains.entries.length === 0 ? (web.domains.mode === 'allowlist' ? 'no host' : 'every public host') : `${web.domains.mode}: ${web.domains.entries.join(', ')}`;
+  return [
+    domains,
+    web.https_only ? 'https only' : 'http and https',
+    `${web.requests_per_minute}/min, ${web.requests_per_call} per call`,
+    `answers up to ${web.max_response_bytes} bytes`,
+    `scan ${web.injection_scan}`,
+    web.search ? 'search' : 'no search',
+  ].join('; ');
 }
 
 /** The organization's sandbox configs: every setting, created and edited by admins, and how a call's settings are made. */
@@ -98,17 +162,18 @@ export function SandboxesPage() {
   const shown = list.find((sandbox) => sandbox.name === explained);
   return (
     <>
-      <PageTitle description="What every call of a key gets: image, CPU, memory, network, environment, timeouts, retention.">Sandboxes</PageTitle>
+      <PageTitle description="What every call of a key gets: image, CPU, memory, network, web tools, environment, timeouts, retention.">Sandboxes</PageTitle>
       <ErrorMessage error={sandboxes.error ?? drop.error} />
       <Table
         caption="Sandbox configs"
-        headers={['Name', 'Image', 'CPU', 'Memory', 'Network', 'Timeout at most', 'Executions kept', 'Threads kept', '']}
+        headers={['Name', 'Image', 'CPU', 'Memory', 'Network', 'Web tools', 'Timeout at most', 'Executions kept', 'Threads kept', '']}
         rows={list.map((sandbox) => [
           <code key="name">{sandbox.name}</code>,
           sandbox.image,
           sandbox.cpu,
           `${sandbox.memory_mb} MiB`,
           sandbox.network === 'allowlist' ? `allowlist (${sandbox.network_allow.length})` : sandbox.network,
+          sandbox.web ? 'on' : 'off',
           `${sandbox.timeout_max_seconds} s`,
           sandbox.execution_retention,
           sandbox.thread_retention,
@@ -153,11 +218,15 @@ function SandboxForm(props: { initial: Draft; existing?: boolean; onDone: () => 
   const images = useImages();
   const [draft, setDraft] = useState(props.initial);
   const [saved, setSaved] = useState(false);
-  const setField = (field: keyof Draft) => (value: string) => {
+  const setField = (field: TextField) => (value: string) => {
     setSaved(false);
     setDraft((previous) => ({ ...previous, [field]: value }));
   };
-  const set = (field: keyof Draft) => (event: { target: { value: string } }) => setField(field)(event.target.value);
+  const setWeb = (web: WebDraft | null) => {
+    setSaved(false);
+    setDraft((previous) => ({ ...previous, web }));
+  };
+  const set = (field: TextField) => (event: { target: { value: string } }) => setField(field)(event.target.value);
   const save = useMutation({
     mutationFn: () =>
       props.existing
@@ -223,6 +292,7 @@ function SandboxForm(props: { initial: Draft; existing?: boolean; onDone: () => 
           <textarea className={`${inputClass} h-24 font-mono`} value={draft.env_vars} onChange={set('env_vars')} />
         </Field>
       </div>
+      <WebFields web={draft.web} onChange={setWeb} />
       <div className="mt-3 flex items-center gap-2">
         <Button tone="primary" type="submit" disabled={save.isPending}>
           {props.existing ? 'Save changes' : 'Create sandbox config'}
@@ -236,6 +306,56 @@ function SandboxForm(props: { initial: Draft; existing?: boolean; onDone: () => 
       </div>
       <ErrorMessage error={save.error} />
     </form>
+  );
+}
+
+/** The web tools of a sandbox config: off, or on with their policy. */
+function WebFields(props: { web: WebDraft | null; onChange: (web: WebDraft | null) => void }) {
+  const { web, onChange } = props;
+  const change = (field: keyof WebDraft) => (value: string | boolean) => web && onChange({ ...web, [field]: value });
+  const text = (field: keyof WebDraft) => (event: { target: { value: string } }) => change(field)(event.target.value);
+  return (
+    <fieldset className="mt-4 border-t border-slate-200 pt-3">
+      <legend className="sr-only">Web tools</legend>
+      <label className="inline-flex items-center gap-2 text-sm font-medium">
+        <input type="checkbox" checked={web !== null} onChange={(event) => onChange(event.target.checked ? NEW_WEB : null)} />
+        Web tools
+      </label>
+      <span className="ml-2 text-sm text-slate-500">web-fetch and web-search, through the server, whatever the network</span>
+      {web && (
+        <div className="mt-3 grid gap-3 sm:grid-cols-2 lg:grid-cols-3">
+          <Field label="Domains">
+            <Choice value={web.domain_mode} onChange={change('domain_mode')} choices={DOMAIN_MODES} />
+          </Field>
+          <Field
+            label={web.domain_mode === 'allowlist' ? 'Allowed hosts' : 'Blocked hosts'}
+            hint="one per line: docs.python.org, *.example.com, 198.51.100.0/24; private addresses are never fetched"
+          >
+            <textarea className={`${inputClass} h-24 font-mono`} value={web.domain_entries} onChange={text('domain_entries')} />
+          </Field>
+          <Field label="Requests per minute" hint="of one key, 1 to 600">
+            <input className={inputClass} inputMode="numeric" value={web.requests_per_minute} onChange={text('requests_per_minute')} />
+          </Field>
+          <Field label="Requests per call" hint="1 to 500">
+            <input className={inputClass} inputMode="numeric" value={web.requests_per_call} onChange={text('requests_per_call')} />
+          </Field>
+          <Field label="Largest answer (bytes)" hint="1024 to 10485760; a longer one is cut">
+            <input className={inputClass} inputMode="numeric" value={web.max_response_bytes} onChange={text('max_response_bytes')} />
+          </Field>
+          <Field label="Injection scan" hint="flag marks a suspicious page, block withholds it">
+            <Choice value={web.injection_scan} onChange={change('injection_scan')} choices={SCAN_MODES} />
+          </Field>
+          <label className="inline-flex items-center gap-2 text-sm">
+            <input type="checkbox" checked={web.https_only} onChange={(event) => change('https_only')(event.target.checked)} />
+            HTTPS only, at every redirect too
+          </label>
+          <label className="inline-flex items-center gap-2 text-sm">
+            <input type="checkbox" checked={web.search} onChange={(event) => change('search')(event.target.checked)} />
+            Search allowed (through the organization's search provider)
+          </label>
+        </div>
+      )}
+    </fieldset>
   );
 }
 
@@ -306,6 +426,12 @@ function ConfigurationChain(props: { sandbox: SandboxSummary; onClose: () => voi
       'its sub_paths narrow further',
     ],
     ['Connectors', attached.map((connector) => connector.name).join(', ') || 'none', 'may keep fewer, never add one', 'kept'],
+    [
+      'Web tools',
+      webPolicyText(sandbox.web),
+      'may turn them off, keep an allowlist within these hosts, lower the limits, require https, make the scan stricter, turn search off',
+      'kept',
+    ],
   ];
   return (
     <section aria-label={`How calls of ${sandbox.name} are configured`} className="mt-6 rounded border border-slate-200 bg-white p-4">
