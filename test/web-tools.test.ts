@@ -1,6 +1,9 @@
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAirlock, type AirlockFixture } from './support/airlock-fixture.js';
 import { startNamespaceServer, type NamespaceServer } from './support/namespace-server.js';
@@ -166,5 +169,38 @@ describe('the web tools', () => {
     expect(Buffer.byteLength(String(big?.changes.body))).toBe(60 * 1024);
     const verified = await airlock.request<{ chains: { ok: boolean }[] }>('/admin/v1/audit/verify', { method: 'POST', apiKey: airlock.adminToken, json: {} });
     expect(verified.body.chains.every((chain) => chain.ok)).toBe(true);
+  });
+
+  it('are MCP tools beside sandbox_execute for a key whose policy allows them, under the same policy, audited', async () => {
+    const withClient = async <T>(key: string, use: (client: Client) => Promise<T>): Promise<T> => {
+      const client = new Client({ name: 'airlock-web-test', version: '1.0.0' });
+      await client.connect(new StreamableHTTPClientTransport(new URL(`${airlock.url}/mcp`), { requestInit: { headers: { authorization: `Bearer ${key}` } } }));
+      try {
+        return await use(client);
+      } finally {
+        await client.close();
+      }
+    };
+    const offline = await withClient(keys.offline!, async (client) => (await client.listTools()).tools.map((tool) => tool.name));
+    expect(offline.sort()).toEqual(['files_download', 'files_list', 'sandbox_execute']);
+    await withClient(keys.reader!, async (client) => {
+      const { tools } = await client.listTools();
+      expect(tools.map((tool) => tool.name).sort()).toEqual(['files_download', 'files_list', 'sandbox_execute', 'web_fetch', 'web_search']);
+      expect(tools.find((tool) => tool.name === 'sandbox_execute')?.description).toContain('`web-fetch URL`');
+      const page = (await client.callTool({ name: 'web_fetch', arguments: { url: `${PAGES}/plain` } })) as CallToolResult;
+      expect(page.structuredContent).toMatchObject({ final_url: `${PAGES}/plain`, title: 'Bees', withheld: false, scan: { flagged: false } });
+      const refused = (await client.callTool({ name: 'web_fetch', arguments: { url: `${PAGES}/redirect-metadata` } })) as CallToolResult;
+      expect(refused).toMatchObject({ isError: true, content: [{ type: 'text', text: expect.stringMatching(/^blocked \(blocked_range:169\.254\.0\.0\/16\): /) }] });
+      const found = (await client.callTool({ name: 'web_search', arguments: { query: 'bees', count: 1 } })) as CallToolResult;
+      expect(found.structuredContent).toMatchObject({ provider: 'searxng', results: [{ url: `${PAGES}/plain` }] });
+    });
+    const entries = await airlock.request<{ entries: { action: string; target_type: string; reason: string }[] }>('/admin/v1/audit?action=web&target_type=mcp_request', {
+      apiKey: airlock.adminToken,
+    });
+    expect(entries.body.entries.map((entry) => [entry.action, entry.reason])).toEqual([
+      ['web.search', 'provider:searxng'],
+      ['web.fetch', 'blocked_range:169.254.0.0/16'],
+      ['web.fetch', 'not_in_blocklist'],
+    ]);
   });
 });

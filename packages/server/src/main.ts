@@ -191,6 +191,13 @@ export async function startServer(options: {
     });
     await webGateway.listen();
     cleanups.push(() => webGateway.close());
+    const webTools = new WebTools({
+      gateway: webGateway,
+      policyOf: (principal) => {
+        const policy = webPolicyOf(principal);
+        return policy && gatewayPolicy(policy);
+      },
+    });
     const executionService = new ExecutionService({
       runtime,
       executions,
@@ -203,13 +210,7 @@ export async function startServer(options: {
       webhooks,
       storage: callStorage,
       connectors,
-      web: new WebTools({
-        gateway: webGateway,
-        policyOf: (principal) => {
-          const policy = webPolicyOf(principal);
-          return policy && gatewayPolicy(policy);
-        },
-      }),
+      web: webTools,
     });
     const organizations = new OrganizationRepository(database);
     const users = new UserRepository(database);
@@ -260,6 +261,7 @@ export async function startServer(options: {
       storage: storageService,
       connectors,
       webSearchProviders,
+      web: webTools,
       images,
       logger,
       readiness: [

@@ -8,6 +8,7 @@ import { fileOperations } from '../files/file-operations.js';
 import { fileAdminOperations } from '../files/file-admin-operations.js';
 import { usageOperations } from '../usage/usage-operations.js';
 import type { UsageService } from '../usage/usage-service.js';
+import type { WebTools } from '../web/web-tools.js';
 import { mcpOperations } from '../mcp/mcp-operations.js';
 import { ApiError } from '../shared/api-error.js';
 import { accountOperations } from '../admin/account-operations.js';
@@ -67,6 +68,8 @@ export interface AppServices {
   storage: StorageService;
   connectors: ConnectorService;
   webSearchProviders: WebSearchProviderService;
+  /** The web tools of keys, for MCP's web_fetch and web_search. */
+  web: WebTools;
   images: ImageService;
   readiness: ReadinessCheck[];
   metrics: ServerMetrics;

@@ -9,7 +9,7 @@ import { operation, type Operation } from '../http/operation.js';
 import type { ApiKeyService } from '../auth/api-key-service.js';
 import type { RateLimits } from '../auth/rate-limits.js';
 import { JsonRpcErrorCode, MCP_PROTOCOL_VERSIONS, httpError, screenMcpRequest } from './json-rpc-gate.js';
-import { MCP_TOOL_NAMES, createMcpServer, type McpServices } from './mcp-server.js';
+import { createMcpServer, mcpToolNames, type McpServices } from './mcp-server.js';
 import type { ConnectorService } from '../connectors/connector-service.js';
 
 export interface McpRouteOptions extends McpServices {
@@ -139,13 +139,13 @@ export function mcpOperations(options: McpRouteOptions): Operation[] {
       middleware,
       document: MCP_DOCUMENT,
       handle: async (context) => {
+        const principal = context.get('principal');
         const screened = screenMcpRequest({
           body: await context.req.text(),
           protocolVersion: context.req.header('mcp-protocol-version'),
-          toolNames: MCP_TOOL_NAMES,
+          toolNames: mcpToolNames(options, principal),
         });
         if ('answer' in screened) return screened.answer;
-        const principal = context.get('principal');
         const server = createMcpServer(options, {
           principal,
           connectors: (await options.connectors?.factsForCall(principal)) ?? [],

@@ -55,3 +55,33 @@ export const FilesDownloadResult = z.object({
     .nullable()
     .describe(`the file's text when it is UTF-8 text of at most ${INLINE_TEXT_MAX_BYTES} bytes, else null (use url)`),
 });
+
+export const WebFetchArguments = z.strictObject({
+  url: z.string().min(1).max(4096).describe('An absolute http(s) URL, such as "https://docs.python.org/3/library/asyncio.html".'),
+});
+
+export const WebFetchResult = z.object({
+  url: z.string(),
+  final_url: z.string().describe('where the redirects (each checked against the policy) led'),
+  status: z.number().int(),
+  content_type: z.string(),
+  title: z.string().nullable(),
+  text: z.string().nullable().describe("the page's main content as plain text; null when withheld"),
+  truncated: z.boolean().describe("the answer was cut at the policy's size limit"),
+  withheld: z.boolean().describe('the injection scan found enough to withhold the text (policy injection_scan: block)'),
+  scan: z
+    .object({ score: z.number(), flagged: z.boolean(), reasons: z.array(z.object({ rule: z.string(), excerpt: z.string() })) })
+    .nullable()
+    .describe('the prompt-injection scan of the text; null when the policy turns it off'),
+});
+
+export const WebSearchArguments = z.strictObject({
+  query: z.string().min(1).max(400).describe('What to search for.'),
+  count: z.number().int().min(1).max(20).optional().describe('How many results, 1-20. Default 5.'),
+});
+
+export const WebSearchResult = z.object({
+  query: z.string(),
+  provider: z.string(),
+  results: z.array(z.object({ title: z.string(), url: z.string(), snippet: z.string() })),
+});

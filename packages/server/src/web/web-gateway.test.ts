@@ -37,6 +37,7 @@ let traces = 0;
 const caller = (changes: Partial<WebPolicy> = {}, apiKeyId = 'key_a'): WebCaller => ({
   organizationId: 'org_1',
   traceId: `trc_${(traces += 1)}`,
+  requestId: null,
   apiKeyId,
   actor: 'agent-key',
   policy: policy(changes),

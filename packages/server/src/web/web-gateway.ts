@@ -18,10 +18,13 @@ export interface WebPolicy extends WebDestinationPolicy {
   search: boolean;
 }
 
-/** The execution a token acts for. */
+/** Whom a web request is made for: an execution (by its token), or an MCP tool call. */
 export interface WebCaller {
   organizationId: string;
-  traceId: string;
+  /** The execution; null for an MCP tool call. */
+  traceId: string | null;
+  /** The MCP request a tool call came in; null for an execution. */
+  requestId: string | null;
   apiKeyId: string;
   /** The key's name, as the audit log names the actor. */
   actor: string;
@@ -53,6 +56,25 @@ const FETCH_TIMEOUT_MS = 20_000;
 const SEARCH_TIMEOUT_MS = 15_000;
 const MAX_SEARCH_RESULTS = 20;
 
+/** What a fetch answers: the page as readable text, or withheld, with its scan. */
+export interface WebFetchAnswer {
+  url: string;
+  final_url: string;
+  status: number;
+  content_type: string;
+  title: string | null;
+  text: string | null;
+  truncated: boolean;
+  withheld: boolean;
+  scan: { score: number; flagged: boolean; reasons: { rule: string; excerpt: string }[] } | null;
+}
+
+export interface WebSearchAnswer {
+  query: string;
+  provider: string;
+  results: SearchResult[];
+}
+
 /** The token an execution's tools present, and how its sandbox finds the gateway. */
 export interface WebAdmission {
   token: string;
@@ -80,7 +102,10 @@ interface Admitted {
   used: number;
 }
 
-class GatewayRefusal extends Error {
+/** A web request refused or failed, as its tool reports it: HTTP status, stable code, the deciding rule. */
+export class WebToolRefusal extends Error {
+  override readonly name = 'WebToolRefusal';
+
   constructor(
     readonly status: number,
     readonly code: string,
@@ -148,14 +173,14 @@ export class WebGateway {
     };
     try {
       const tool = request.url === '/fetch' ? 'fetch' : request.url === '/search' ? 'search' : null;
-      if (request.method !== 'POST' || tool === null) throw new GatewayRefusal(404, 'not_found', 'route', 'POST /fetch {"url"} or POST /search {"query"}');
+      if (request.method !== 'POST' || tool === null) throw new WebToolRefusal(404, 'not_found', 'route', 'POST /fetch {"url"} or POST /search {"query"}');
       const token = /^Bearer (\S+)$/.exec(request.headers.authorization ?? '')?.[1];
       const admitted = token === undefined ? undefined : this.#admitted.get(token);
-      if (!admitted) throw new GatewayRefusal(401, 'unauthorized', 'token', 'no live execution has this token');
+      if (!admitted) throw new WebToolRefusal(401, 'unauthorized', 'token', 'no live execution has this token');
       const input = await readJson(request);
-      reply(200, tool === 'fetch' ? await this.#fetch(admitted, input) : await this.#search(admitted, input));
+      reply(200, tool === 'fetch' ? await this.#fetch(admitted, input.url) : await this.#search(admitted, input.query, input.count));
     } catch (error) {
-      if (error instanceof GatewayRefusal) reply(error.status, { error: error.code, rule: error.rule, message: error.message });
+      if (error instanceof WebToolRefusal) reply(error.status, { error: error.code, rule: error.rule, message: error.message });
       else reply(500, { error: 'internal', message: 'the web gateway failed' });
     }
   }
@@ -165,11 +190,11 @@ export class WebGateway {
     const { caller } = admitted;
     const now = (this.#options.now ?? Date.now)();
     const recent = (this.#recent.get(caller.apiKeyId) ?? []).filter((at) => at > now - 60_000);
-    let refusal: GatewayRefusal | undefined;
+    let refusal: WebToolRefusal | undefined;
     if (admitted.used >= caller.policy.requestsPerCall) {
-      refusal = new GatewayRefusal(429, 'rate_limited', 'rate_limit_per_call', `at most ${caller.policy.requestsPerCall} web requests per execution`);
+      refusal = new WebToolRefusal(429, 'rate_limited', 'rate_limit_per_call', `at most ${caller.policy.requestsPerCall} web requests per ${caller.traceId === null ? 'tool call' : 'execution'}`);
     } else if (recent.length >= caller.policy.requestsPerMinute) {
-      refusal = new GatewayRefusal(429, 'rate_limited', 'rate_limit_per_minute', `at most ${caller.policy.requestsPerMinute} web requests a minute for this API key`);
+      refusal = new WebToolRefusal(429, 'rate_limited', 'rate_limit_per_minute', `at most ${caller.policy.requestsPerMinute} web requests a minute for this API key`);
     }
     if (refusal) {
       await this.#record(caller, tool, target, { decision: 'blocked', rule: refusal.rule });
@@ -184,9 +209,19 @@ export class WebGateway {
     await this.#options.record({ caller, tool, target, status: null, bytes: 0, durationMs: 0, hops: [], scan: null, bodyExcerpt: '', ...fields });
   }
 
-  async #fetch(admitted: Admitted, input: Record<string, unknown>) {
-    const url = typeof input.url === 'string' ? input.url.slice(0, 4096) : '';
-    if (url === '') throw new GatewayRefusal(400, 'validation_error', 'input', 'url: an absolute http(s) URL');
+  /** One fetch for a caller outside any execution (an MCP tool call): its own per-call count. */
+  fetchFor(caller: WebCaller, url: string): Promise<WebFetchAnswer> {
+    return this.#fetch({ caller, used: 0 }, url);
+  }
+
+  /** One search for a caller outside any execution (an MCP tool call). */
+  searchFor(caller: WebCaller, query: string, count?: number): Promise<WebSearchAnswer> {
+    return this.#search({ caller, used: 0 }, query, count);
+  }
+
+  async #fetch(admitted: Admitted, input: unknown): Promise<WebFetchAnswer> {
+    const url = typeof input === 'string' ? input.slice(0, 4096) : '';
+    if (url === '') throw new WebToolRefusal(400, 'validation_error', 'input', 'url: an absolute http(s) URL');
     await this.#take(admitted, 'fetch', url);
     const { policy } = admitted.caller;
     const started = performance.now();
@@ -202,7 +237,7 @@ export class WebGateway {
         hops: error.hops,
         durationMs: performance.now() - started,
       });
-      throw new GatewayRefusal(blocked ? 403 : 502, blocked ? 'blocked' : 'fetch_failed', error.rule, error.message);
+      throw new WebToolRefusal(blocked ? 403 : 502, blocked ? 'blocked' : 'fetch_failed', error.rule, error.message);
     }
     const body = result.body.toString('utf8');
     const readable = readableText(body, result.contentType);
@@ -231,18 +266,18 @@ export class WebGateway {
     };
   }
 
-  async #search(admitted: Admitted, input: Record<string, unknown>) {
-    const query = typeof input.query === 'string' ? input.query.trim().slice(0, 400) : '';
-    if (query === '') throw new GatewayRefusal(400, 'validation_error', 'input', 'query: the words to search for');
-    const count = typeof input.count === 'number' && Number.isInteger(input.count) ? Math.min(Math.max(input.count, 1), MAX_SEARCH_RESULTS) : 5;
+  async #search(admitted: Admitted, input: unknown, requested: unknown): Promise<WebSearchAnswer> {
+    const query = typeof input === 'string' ? input.trim().slice(0, 400) : '';
+    if (query === '') throw new WebToolRefusal(400, 'validation_error', 'input', 'query: the words to search for');
+    const count = typeof requested === 'number' && Number.isInteger(requested) ? Math.min(Math.max(requested, 1), MAX_SEARCH_RESULTS) : 5;
     if (!admitted.caller.policy.search) {
       await this.#record(admitted.caller, 'search', query, { decision: 'blocked', rule: 'search_off' });
-      throw new GatewayRefusal(403, 'blocked', 'search_off', "this sandbox's web policy does not allow search");
+      throw new WebToolRefusal(403, 'blocked', 'search_off', "this web policy does not allow search");
     }
     const provider = await this.#options.searchProvider(admitted.caller.organizationId);
     if (!provider) {
       await this.#record(admitted.caller, 'search', query, { decision: 'blocked', rule: 'no_search_provider' });
-      throw new GatewayRefusal(403, 'blocked', 'no_search_provider', "this organization has no web search provider; an operator configures one");
+      throw new WebToolRefusal(403, 'blocked', 'no_search_provider', "this organization has no web search provider; an operator configures one");
     }
     await this.#take(admitted, 'search', query);
     const started = performance.now();
@@ -252,7 +287,7 @@ export class WebGateway {
     } catch (error) {
       const message = error instanceof SearchFailed ? error.message : `${provider.name} did not answer in time`;
       await this.#record(admitted.caller, 'search', query, { decision: 'failed', rule: `provider:${provider.name}`, durationMs: performance.now() - started });
-      throw new GatewayRefusal(502, 'search_failed', `provider:${provider.name}`, message);
+      throw new WebToolRefusal(502, 'search_failed', `provider:${provider.name}`, message);
     }
     const serialized = JSON.stringify(results);
     await this.#record(admitted.caller, 'search', query, {
@@ -272,7 +307,7 @@ async function readJson(request: IncomingMessage): Promise<Record<string, unknow
   let text = '';
   for await (const chunk of request) {
     text += (chunk as Buffer).toString('utf8');
-    if (text.length > REQUEST_BODY_BYTES) throw new GatewayRefusal(413, 'payload_too_large', 'input', `a request body is at most ${REQUEST_BODY_BYTES} bytes`);
+    if (text.length > REQUEST_BODY_BYTES) throw new WebToolRefusal(413, 'payload_too_large', 'input', `a request body is at most ${REQUEST_BODY_BYTES} bytes`);
   }
   try {
     const value: unknown = JSON.parse(text);
@@ -280,5 +315,5 @@ async function readJson(request: IncomingMessage): Promise<Record<string, unknow
   } catch {
     // answered below
   }
-  throw new GatewayRefusal(400, 'validation_error', 'input', 'the body must be a JSON object');
+  throw new WebToolRefusal(400, 'validation_error', 'input', 'the body must be a JSON object');
 }

@@ -17,16 +17,20 @@ const principal = { apiKey: { id: 'key_1', name: 'agent' }, organization: { id: 
 describe('the web tools of executions', () => {
   it('admit a call only when its policy allows the tools, as its key and execution', () => {
     const admitted: WebCaller[] = [];
-    const gateway = { admit: (caller: WebCaller) => (admitted.push(caller), { token: 't', env: {}, revoke: () => undefined }) };
+    const gateway = {
+      admit: (caller: WebCaller) => (admitted.push(caller), { token: 't', env: {}, revoke: () => undefined }),
+      fetchFor: async () => Promise.reject(new Error('not in this test')),
+      searchFor: async () => Promise.reject(new Error('not in this test')),
+    };
     expect(new WebTools({ gateway, policyOf: () => null }).admit(principal, 'trc_1')).toBeNull();
     expect(admitted).toEqual([]);
     expect(new WebTools({ gateway, policyOf: () => POLICY }).admit(principal, 'trc_2')).toMatchObject({ token: 't' });
-    expect(admitted).toEqual([{ organizationId: 'org_1', traceId: 'trc_2', apiKeyId: 'key_1', actor: 'agent', policy: POLICY }]);
+    expect(admitted).toEqual([{ organizationId: 'org_1', traceId: 'trc_2', requestId: null, apiKeyId: 'key_1', actor: 'agent', policy: POLICY }]);
   });
 
   it("record each request in the organization's audit chain, by the key, on the execution, with the body's start", () => {
     const record: WebRequestRecord = {
-      caller: { organizationId: 'org_1', traceId: 'trc_3', apiKeyId: 'key_1', actor: 'agent', policy: POLICY },
+      caller: { organizationId: 'org_1', traceId: 'trc_3', requestId: null, apiKeyId: 'key_1', actor: 'agent', policy: POLICY },
       tool: 'fetch',
       target: 'https://example.org/',
       decision: 'blocked',
@@ -63,5 +67,7 @@ describe('the web tools of executions', () => {
       requestId: null,
     });
     expect(webAuditEntry({ ...record, tool: 'search', target: 'bees', decision: 'failed' })).toMatchObject({ action: 'web.search', outcome: 'failure', changes: { query: 'bees' } });
+    // An MCP tool call has no execution: the entry names the MCP request it came in.
+    expect(webAuditEntry({ ...record, caller: { ...record.caller, traceId: null, requestId: 'req_1' } })).toMatchObject({ targetType: 'mcp_request', targetId: 'req_1' });
   });
 });
