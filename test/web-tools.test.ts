@@ -147,6 +147,10 @@ describe('the web tools', () => {
     const off = await run(keys.offline!, 'web-fetch http://web.test.example/; echo "exit $?"; env | grep -c AIRLOCK_WEB || true', 'bash');
     expect(off.stderr).toMatch(/^web-fetch: off \(policy\): the web tools are off/);
     expect(off.stdout).toBe('exit 2\n0\n');
+    // The gateway's directory is read-only in every sandbox: its socket can be neither replaced nor joined by another.
+    const tamper = await run(keys.reader!, 'ls /run/airlock/host; rm -f /run/airlock/host/web.sock; touch /run/airlock/host/other.sock; ls /run/airlock/host', 'bash');
+    expect(tamper.stdout).toBe('web.sock\nweb.sock\n');
+    expect(tamper.stderr).toMatch(/Read-only file system/);
     const first = await run(keys.reader!, 'echo -n "$AIRLOCK_WEB_TOKEN"', 'bash');
     expect(first.stdout).toMatch(/^[A-Za-z0-9_-]{43}$/);
     // Another execution presenting the first one's token (ended, so revoked) or a made-up one is refused.
