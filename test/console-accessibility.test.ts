@@ -18,6 +18,7 @@ const PAGES: [path: string, heading: string][] = [
   ['/console/playground', 'Playground'],
   ['/console/executions', 'Executions'],
   ['/console/webhooks', 'Webhooks'],
+  ['/console/web', 'Web'],
   ['/console/storage', 'Storage'],
   ['/console/files?source=volume&id=shared', 'Files'],
   ['/console/connectors', 'Connectors'],
