@@ -1,3 +1,4 @@
+import { AxeBuilder } from '@axe-core/playwright';
 import type { ApiKeySummary, AuditEntry, SandboxSummary } from '@airlock/contracts';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -30,6 +31,12 @@ afterAll(async () => {
   await airlock?.close();
 });
 
+/** What axe finds wrong against WCAG 2.1 A and AA on the page as it is now. */
+async function violations(): Promise<string[]> {
+  const results = await new AxeBuilder({ page }).withTags(['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']).analyze();
+  return results.violations.flatMap((violation) => violation.nodes.map((node) => `${violation.id}: ${node.target.join(' ')}`));
+}
+
 const adminGet = async <T>(path: string) => (await airlock.request<T>(path, { apiKey: airlock.adminToken })).body;
 
 describe('the web tools in the console', () => {
@@ -43,6 +50,8 @@ describe('the web tools in the console', () => {
     await create.getByLabel('Requests per call').fill('0');
     await create.getByRole('button', { name: 'Create sandbox config' }).click();
     await expect.poll(() => create.getByRole('alert').textContent()).toBe('web.requests_per_call: at least 1 request per call');
+    expect(await violations()).toEqual([]);
+    await screenshot('web-sandbox-form');
     await create.getByLabel('Requests per call').fill('5');
     await create.getByLabel('Injection scan').selectOption('flag');
     await create.getByRole('button', { name: 'Create sandbox config' }).click();
@@ -148,6 +157,7 @@ describe('the web tools in the console', () => {
     const hops = detail.getByRole('table', { name: 'Hops' });
     expect(await hops.locator('tbody tr').first().textContent()).toContain('blocked_range:10.0.0.0/8');
     expect(await detail.getByText('Not scanned.').isVisible()).toBe(true);
+    expect(await violations()).toEqual([]);
     await screenshot('web-request');
     await detail.getByRole('link', { name: traceId }).click();
     await page.waitForURL(`${airlock.url}/console/executions?trace=${traceId}`);
