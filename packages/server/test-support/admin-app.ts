@@ -1,3 +1,4 @@
+import { expect } from 'vitest';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -53,6 +54,9 @@ import { WebSearchProviderService } from '../src/web/web-search-provider-service
 import { startTestDatabase } from './test-tenant.js';
 
 export const ADMIN_TOKEN = 'adm-test';
+
+/** The answer of a request the API refuses as invalid, with its message. */
+export const validationRefusal = (message: string) => ({ status: 400, body: expect.objectContaining({ error: 'validation_error', message }) });
 
 /** An answer of the admin API: its status and its JSON body ({} when it has none). */
 export interface AdminAnswer {

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startAdminApp } from '../../test-support/admin-app.js';
+import { startAdminApp, validationRefusal } from '../../test-support/admin-app.js';
 import { webPolicyOf } from '../auth/api-key-service.js';
 
 // Web tool policies of sandbox configs and keys through the admin API, in-process on PGlite: validation, what
@@ -15,7 +15,7 @@ afterAll(async () => {
 });
 
 const call = (method: string, path: string, json?: unknown, token?: string) => adminApp.call(method, path, json, token);
-const refusal = (message: string) => ({ status: 400, body: expect.objectContaining({ error: 'validation_error', message }) });
+const refusal = validationRefusal;
 
 describe('web policies of sandbox configs', () => {
   it('are off (null) by default; a policy is stored with its defaults filled, replaced whole by PATCH, and null turns it off', async () => {

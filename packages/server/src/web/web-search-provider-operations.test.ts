@@ -1,6 +1,6 @@
 import type { AuditEntry } from '@airlock/contracts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startAdminApp } from '../../test-support/admin-app.js';
+import { startAdminApp, validationRefusal } from '../../test-support/admin-app.js';
 
 // The organization's web search provider through the admin API, in-process on PGlite: validation, roles, the sealed
 // key shown as a hint and opened for the gateway, the audit entries.
@@ -15,7 +15,7 @@ afterAll(async () => {
 });
 
 const call = (method: string, path: string, json?: unknown, token?: string) => adminApp.call(method, path, json, token);
-const refusal = (message: string) => ({ status: 400, body: expect.objectContaining({ error: 'validation_error', message }) });
+const refusal = validationRefusal;
 
 const BRAVE_KEY = 'BSA-brave-subscription-token-7f3e';
 
