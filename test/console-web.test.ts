@@ -21,7 +21,7 @@ beforeAll(async () => {
   airlock = await startAirlock();
   browser = await launchChromium();
   // The 400 is the sandbox form's refused value.
-  ({ page, errors: consoleErrors, screenshot } = await openConsolePage(browser, { expectedStatuses: [400] }));
+  ({ page, errors: consoleErrors, screenshot } = await openConsolePage(browser, { expectedStatuses: [400, 404] }));
   await signInAsOwner(page, airlock.server.signInLink?.url ?? '');
   await page.waitForURL(`${airlock.url}/console/`);
 });
@@ -105,6 +105,7 @@ describe('the web tools in the console', () => {
   it('sets the organization’s search provider', async () => {
     await page.getByRole('link', { name: 'Web', exact: true }).click();
     const provider = page.getByRole('region', { name: 'Search provider' });
+    await expect.poll(() => provider.getByText('No search provider is set.').isVisible()).toBe(true);
     await provider.getByLabel('Provider').selectOption('searxng');
     await provider.getByLabel('Endpoint').fill('http://127.0.0.1:9/');
     await provider.getByRole('button', { name: 'Set search provider' }).click();

@@ -228,14 +228,13 @@ function WebRequestDetail(props: { request: WebRequest; onClose: () => void }) {
 }
 
 /**
- * The organization's search provider. It is read when asked for: the API answers 404 while there is none, which
- * is the usual state of an organization without web tools. Admins set and delete it; its key is never shown back.
+ * The organization's search provider (the API answers 404 while there is none, the usual state of an organization
+ * without web tools). Admins set and delete it; its key is never shown back.
  */
 function SearchProvider() {
   const { organization, can } = useSession();
   const queryClient = useQueryClient();
   const queryKey = ['web-search-provider', organization];
-  const [asked, setAsked] = useState(false);
   const provider = useQuery({
     queryKey,
     queryFn: async () => {
@@ -246,7 +245,6 @@ function SearchProvider() {
         throw error;
       }
     },
-    enabled: asked,
     retry: false,
   });
   const [kind, setKind] = useState('searxng');
@@ -262,25 +260,19 @@ function SearchProvider() {
     onSuccess: (summary) => {
       // The key leaves the page once it is sealed.
       setApiKey('');
-      setAsked(true);
       queryClient.setQueryData(queryKey, summary);
     },
   });
   const drop = useMutation({
     mutationFn: () => remove(inOrganization(PROVIDER_PATH, organization)),
-    onSuccess: () => {
-      setAsked(true);
-      queryClient.setQueryData(queryKey, null);
-    },
+    onSuccess: () => queryClient.setQueryData(queryKey, null),
   });
   const current = provider.data;
   return (
     <section aria-label="Search provider" className="rounded border border-slate-200 bg-white p-4">
       <h2 className="mb-2 text-lg font-semibold">Search provider</h2>
       <p className="mb-3 text-sm text-slate-600">Where web-search of the organization's executions goes; without one, web-search fails, saying so.</p>
-      {!asked && current === undefined ? (
-        <Button onClick={() => setAsked(true)}>Show search provider</Button>
-      ) : current ? (
+      {current ? (
         <dl className="grid grid-cols-2 gap-x-6 gap-y-1 text-sm md:grid-cols-4" data-testid="search-provider">
           {[
             ['Kind', current.kind],
