@@ -1,8 +1,8 @@
-import type { ApiKeySummary, SandboxSummary, WebNarrowing } from '@airlock/contracts';
+import type { ApiKeySummary, SandboxSummary } from '@airlock/contracts';
 import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
 import { inOrganization, post, remove } from '../api.js';
-import { keyNetwork, keyStorage } from '../key-narrowing.js';
+import { keyNetwork, keyStorage, keyWeb } from '../key-narrowing.js';
 import { Button, CreateForm, ErrorMessage, Field, PageTitle, Table, inputClass } from '../components.js';
 import { SandboxSelect, useApiKeys, useAttachments, useSandboxConnectors, useSandboxes } from '../organization-data.js';
 import { useSession } from '../session.js';
@@ -55,22 +55,6 @@ function webNarrowingRequest(web: WebNarrowingDraft): Record<string, unknown> | 
     ...(web.scan && { injection_scan: web.scan }),
   };
   return Object.keys(narrowing).length > 0 ? narrowing : undefined;
-}
-
-/** How a key narrows its sandbox config's web tools, in words. */
-function keyWeb(web: WebNarrowing): string {
-  if (web.off) return 'off';
-  return [
-    web.domains && `allowlist: ${web.domains.entries.join(', ')}`,
-    web.https_only && 'https only',
-    web.requests_per_minute !== undefined && `${web.requests_per_minute}/min`,
-    web.requests_per_call !== undefined && `${web.requests_per_call} per call`,
-    web.max_response_bytes !== undefined && `answers up to ${web.max_response_bytes} bytes`,
-    web.injection_scan && `scan ${web.injection_scan}`,
-    web.search === false && 'no search',
-  ]
-    .filter(Boolean)
-    .join(', ');
 }
 
 /** The narrowing fields of the create request; those left as the sandbox config has them are left out. */

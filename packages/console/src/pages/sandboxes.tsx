@@ -3,7 +3,7 @@ import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { useState, type FormEvent } from 'react';
 import { get, inOrganization, patch, post, remove } from '../api.js';
 import { Button, Choice, ErrorMessage, Field, PageTitle, Table, inputClass } from '../components.js';
-import { keyNetwork, keyStorage } from '../key-narrowing.js';
+import { keyNetwork, keyStorage, keyWeb } from '../key-narrowing.js';
 import { useApiKeys, useAttachments, useImages, useOrganization, useSandboxConnectors, useSandboxes } from '../organization-data.js';
 import { useSession } from '../session.js';
 
@@ -448,8 +448,14 @@ function ConfigurationChain(props: { sandbox: SandboxSummary; onClose: () => voi
       <h3 className="mt-4 mb-2 font-medium">Its keys</h3>
       <Table
         caption="Keys of this sandbox config"
-        headers={['Key', 'Network', 'Storage', 'Connectors']}
-        rows={own.map((key) => [key.name, keyNetwork(key, sandbox), keyStorage(key), key.connectors === null ? 'all' : key.connectors.join(', ') || 'none'])}
+        headers={['Key', 'Network', 'Storage', 'Connectors', 'Web tools']}
+        rows={own.map((key) => [
+          key.name,
+          keyNetwork(key, sandbox),
+          keyStorage(key),
+          key.connectors === null ? 'all' : key.connectors.join(', ') || 'none',
+          key.web === null ? 'as the config' : keyWeb(key.web),
+        ])}
         empty="No active key uses this sandbox config."
       />
     </section>
