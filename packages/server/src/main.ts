@@ -61,6 +61,7 @@ import { ConnectorService, type ConnectorTester } from './connectors/connector-s
 import { WebSearchProviderService } from './web/web-search-provider-service.js';
 import { searchProvider } from './web/search-providers.js';
 import { ipv4LookupVia } from './web/web-destination.js';
+import { FetchCache } from './web/fetch-cache.js';
 import { WebFetcher } from './web/web-fetcher.js';
 import { WebGateway } from './web/web-gateway.js';
 import { WebTools, gatewayPolicy, webAuditEntry } from './web/web-tools.js';
@@ -183,6 +184,7 @@ export async function startServer(options: {
       socketPath: join(runtime.hostSocketsDirectory, WEB_SOCKET),
       sandboxSocketPath: `${SANDBOX_HOST_SOCKETS}/${WEB_SOCKET}`,
       fetcher: new WebFetcher(config.webDns ? { lookup: ipv4LookupVia(config.webDns) } : {}),
+      cache: new FetchCache(),
       searchProvider: async (orgId) => {
         const settings = await webSearchProviders.searchProviderSettings(orgId);
         return settings && searchProvider(settings);

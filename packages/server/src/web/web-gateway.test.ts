@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FetchCache } from './fetch-cache.js';
 import type { SearchProvider } from './search-providers.js';
 import { WebFetcher } from './web-fetcher.js';
 import { AUDIT_BODY_BYTES, WebGateway, type WebCaller, type WebPolicy, type WebRequestRecord } from './web-gateway.js';
@@ -16,6 +17,7 @@ let port = 0;
 let gateway: WebGateway;
 let records: WebRequestRecord[] = [];
 let searchProvider: SearchProvider | null = null;
+let siteRequests = 0;
 
 const PAGES: Record<string, string> = {
   '/plain': '<html><head><title>Bees</title></head><body><p>Bees make honey.</p></body></html>',
@@ -67,6 +69,7 @@ function call(path: string, body: unknown, token?: string): Promise<{ status: nu
 beforeAll(async () => {
   directory = await mkdtemp(join(tmpdir(), 'airlock-web-gateway-'));
   site = createServer((incoming, response) => {
+    siteRequests += 1;
     const page = PAGES[incoming.url ?? ''];
     if (page) response.writeHead(200, { 'content-type': 'text/html' }).end(page);
     else response.writeHead(404, { 'content-type': 'text/plain' }).end('none');
@@ -197,5 +200,36 @@ describe('the web gateway', () => {
       ['search', 'bees', 'blocked', 'search_off'],
       ['search', 'bees', 'allowed', 'provider:test'],
     ]);
+  });
+
+  it("serves an organization's recent fetch again from the cache, recorded as such", async () => {
+    const cached = new WebGateway({
+      socketPath: join(directory, 'cached', 'gateway.sock'),
+      sandboxSocketPath: '/run/airlock/web/gateway.sock',
+      fetcher: new WebFetcher({ lookup: async () => ['127.0.0.1'], allowLoopback: true }),
+      cache: new FetchCache(),
+      searchProvider: async () => null,
+      record: async (entry) => void records.push(entry),
+    });
+    await cached.listen();
+    try {
+      records = [];
+      const before = siteRequests;
+      const ask = (organizationId: string) =>
+        new Promise<number>((resolve, reject) => {
+          const { token } = cached.admit({ ...caller(), organizationId });
+          const sent = request(
+            { socketPath: join(directory, 'cached', 'gateway.sock'), path: '/fetch', method: 'POST', headers: { authorization: `Bearer ${token}` } },
+            (response) => response.resume().on('end', () => resolve(response.statusCode ?? 0)),
+          );
+          sent.on('error', reject);
+          sent.end(JSON.stringify({ url: url('/plain') }));
+        });
+      expect([await ask('org_1'), await ask('org_1'), await ask('org_2')]).toEqual([200, 200, 200]);
+      expect(siteRequests - before).toBe(2);
+      expect(records.map((record) => record.cached)).toEqual([false, true, false]);
+    } finally {
+      await cached.close();
+    }
   });
 });

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, rm } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { dirname } from 'node:path';
+import type { FetchCache } from './fetch-cache.js';
 import { scanForInjection, type InjectionScan } from './injection-scanner.js';
 import { readableText } from './readable-text.js';
 import { SearchFailed, type SearchProvider, type SearchResult } from './search-providers.js';
@@ -44,6 +45,8 @@ export interface WebRequestRecord {
   bytes: number;
   durationMs: number;
   hops: WebHop[];
+  /** Served from the organization's recent fetches (FetchCache) rather than fetched again. */
+  cached: boolean;
   scan: InjectionScan | null;
   /** The start of the answer's body, at most AUDIT_BODY_BYTES. */
   bodyExcerpt: string;
@@ -90,6 +93,8 @@ export interface WebGatewayOptions {
   /** The socket's path inside a sandbox. */
   sandboxSocketPath: string;
   fetcher: WebFetcher;
+  /** Recent fetches per organization, served again; none when absent. */
+  cache?: FetchCache;
   /** The organization's search provider, or null when it has none. */
   searchProvider(organizationId: string): Promise<SearchProvider | null>;
   /** Called once per request, before the answer goes out; the audit log's writer. */
@@ -206,7 +211,7 @@ export class WebGateway {
   }
 
   async #record(caller: WebCaller, tool: 'fetch' | 'search', target: string, fields: Partial<WebRequestRecord> & Pick<WebRequestRecord, 'decision' | 'rule'>) {
-    await this.#options.record({ caller, tool, target, status: null, bytes: 0, durationMs: 0, hops: [], scan: null, bodyExcerpt: '', ...fields });
+    await this.#options.record({ caller, tool, target, status: null, bytes: 0, durationMs: 0, hops: [], cached: false, scan: null, bodyExcerpt: '', ...fields });
   }
 
   /** One fetch for a caller outside any execution (an MCP tool call): its own per-call count. */
@@ -225,9 +230,14 @@ export class WebGateway {
     await this.#take(admitted, 'fetch', url);
     const { policy } = admitted.caller;
     const started = performance.now();
-    let result;
+    const limits = { ...policy, timeoutMs: FETCH_TIMEOUT_MS };
+    let result = this.#options.cache?.get(admitted.caller.organizationId, url, limits);
+    const cached = result !== undefined;
     try {
-      result = await this.#options.fetcher.fetch(url, { ...policy, timeoutMs: FETCH_TIMEOUT_MS });
+      if (result === undefined) {
+        result = await this.#options.fetcher.fetch(url, limits);
+        this.#options.cache?.put(admitted.caller.organizationId, url, result);
+      }
     } catch (error) {
       if (!(error instanceof WebFetchRefused)) throw error;
       const blocked = !['timeout', 'connection'].includes(error.rule);
@@ -250,6 +260,7 @@ export class WebGateway {
       bytes: result.body.length,
       durationMs: result.durationMs,
       hops: result.hops,
+      cached,
       scan,
       bodyExcerpt: result.body.subarray(0, AUDIT_BODY_BYTES).toString('utf8'),
     });

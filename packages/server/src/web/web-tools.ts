@@ -81,6 +81,7 @@ export function webAuditEntry(record: WebRequestRecord): NewAuditEntry {
       bytes: record.bytes,
       duration_ms: Math.round(record.durationMs),
       hops: record.hops,
+      cached: record.cached,
       scan: record.scan && { score: record.scan.score, flagged: record.scan.flagged, findings: record.scan.findings },
       body: record.bodyExcerpt,
     },
