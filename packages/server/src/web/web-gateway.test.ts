@@ -1,6 +1,6 @@
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { createServer, request, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { connect, type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -230,6 +230,44 @@ describe('the web gateway', () => {
       expect(records.map((record) => record.cached)).toEqual([false, true, false]);
     } finally {
       await cached.close();
+    }
+  });
+
+  it('keeps at most its cap of connections open: more are closed at once, and the gateway answers again when they go', async () => {
+    const socketPath = join(directory, 'capped', 'gateway.sock');
+    const capped = new WebGateway({
+      socketPath,
+      sandboxSocketPath: '/run/airlock/web/gateway.sock',
+      fetcher: new WebFetcher({ lookup: async () => ['127.0.0.1'], allowLoopback: true }),
+      searchProvider: async () => null,
+      record: async () => undefined,
+      maxConnections: 3,
+    });
+    await capped.listen();
+    const open = (): Promise<Socket> =>
+      new Promise((resolve, reject) => {
+        const socket = connect(socketPath, () => resolve(socket));
+        socket.on('error', reject);
+      });
+    const closed = (socket: Socket) => new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    try {
+      const idle = [await open(), await open(), await open()];
+      const extra = await open();
+      await closed(extra);
+      idle[0]!.destroy();
+      await closed(idle[0]!);
+      const { token } = capped.admit(caller());
+      const answered = await new Promise<number>((resolve, reject) => {
+        const sent = request({ socketPath, path: '/fetch', method: 'POST', headers: { authorization: `Bearer ${token}` } }, (response) =>
+          response.resume().on('end', () => resolve(response.statusCode ?? 0)),
+        );
+        sent.on('error', reject);
+        sent.end(JSON.stringify({ url: url('/plain') }));
+      });
+      expect(answered).toBe(200);
+      for (const socket of idle) socket.destroy();
+    } finally {
+      await capped.close();
     }
   });
 });

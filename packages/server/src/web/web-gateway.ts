@@ -58,6 +58,7 @@ const REQUEST_BODY_BYTES = 8 * 1024;
 const FETCH_TIMEOUT_MS = 20_000;
 const SEARCH_TIMEOUT_MS = 15_000;
 const MAX_SEARCH_RESULTS = 20;
+const GATEWAY_MAX_CONNECTIONS = 512;
 
 /** What a fetch answers: the page as readable text, or withheld, with its scan. */
 export interface WebFetchAnswer {
@@ -97,6 +98,8 @@ export interface WebGatewayOptions {
   cache?: FetchCache;
   /** The organization's search provider, or null when it has none. */
   searchProvider(organizationId: string): Promise<SearchProvider | null>;
+  /** Open connections at most, from all sandboxes together; 512 by default. */
+  maxConnections?: number;
   /** Called once per request, before the answer goes out; the audit log's writer. */
   record(entry: WebRequestRecord): Promise<void>;
   now?: () => number;
@@ -143,6 +146,9 @@ export class WebGateway {
     await chmod(dirname(socketPath), 0o755);
     await rm(socketPath, { force: true });
     const server = createServer({ headersTimeout: 5_000, requestTimeout: 60_000 }, (request, response) => void this.#handle(request, response));
+    // Any sandbox can connect: a cap on open connections keeps one that opens thousands from taking the server's
+    // descriptors (it can still crowd out other sandboxes' web requests, not the rest of the server).
+    server.maxConnections = this.#options.maxConnections ?? GATEWAY_MAX_CONNECTIONS;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(socketPath, resolve);
