@@ -181,7 +181,7 @@ describe('output and cancel', () => {
     expect(recorded).toEqual([
       ['bootstrap', 'success', traceId],
       ['bootstrap', 'success', traceId],
-      ['dashboard', 'denied', null],
+      ['dashboard', 'denied', traceId],
     ]);
   });
 
@@ -223,7 +223,7 @@ describe('webhook deliveries', () => {
     expect(recorded).toEqual([
       ['bootstrap', 'failure', traceId],
       ['bootstrap', 'success', traceId],
-      ['dashboard', 'denied', null],
+      ['dashboard', 'denied', traceId],
       ['bootstrap', 'failure', traceId],
     ]);
   });

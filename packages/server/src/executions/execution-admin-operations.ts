@@ -78,10 +78,7 @@ export function executionAdminOperations(
       params: AdminExecutionPath,
       response: ExecutionCancelResponse,
       codes: [ErrorCode.conflict],
-      handle: async (context, { query, params, audit }) => {
-        audit.describe({ targetId: params.trace_id });
-        return context.json(await browser.cancel((await organizations.organization(query.organization)).id, params.trace_id));
-      },
+      handle: async (context, { query, params }) => context.json(await browser.cancel((await organizations.organization(query.organization)).id, params.trace_id)),
     }),
     ...webhookAdminOperations(browser, organizations, declare),
   ];

