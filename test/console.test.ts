@@ -119,9 +119,17 @@ describe('the console', () => {
 
     // The playground takes the copied key and streams the run: the first line shows before the code ends.
     await page.getByRole('link', { name: 'Playground' }).click();
-    await page.getByLabel('API key').focus();
-    await page.keyboard.press('ControlOrMeta+V');
-    expect(await page.getByLabel('API key').inputValue()).toBe(key);
+    // Pasted as a user would: click the field, select what it holds, paste. Focus can still move to the page's body
+    // while the playground settles after the navigation (seen in CI), so the paste is tried again until it lands.
+    const keyField = page.getByLabel('API key');
+    await expect
+      .poll(async () => {
+        await keyField.click();
+        await page.keyboard.press('ControlOrMeta+A');
+        await page.keyboard.press('ControlOrMeta+V');
+        return keyField.inputValue();
+      })
+      .toBe(key);
     await page.getByLabel('Code').fill("import os, time\nprint('first', flush=True)\ntime.sleep(1.5)\nprint(os.environ['GREETING'], os.environ['PLACE'], 6 * 7)");
     await page.getByRole('button', { name: 'Run' }).click();
     await expect.poll(() => page.getByTestId('playground-output').textContent()).toBe('first\n');
@@ -152,6 +160,7 @@ describe('the console', () => {
 
   it('finds the execution with its code and output', async () => {
     await page.getByRole('link', { name: 'Executions' }).click();
+    await page.getByRole('heading', { name: 'Executions', level: 1 }).waitFor();
     const executions = page.getByRole('table', { name: 'Executions' });
     await page.getByLabel('API key').selectOption({ label: 'console-key' });
     await page.getByLabel('Time').selectOption('last 24 hours');
