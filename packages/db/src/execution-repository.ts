@@ -1,5 +1,6 @@
 import type { DeliveryMode, ExecutionRetention, ExecutionStatus as FinishedExecutionStatus, NetworkMode, NetworkReceiptEntry, StorageSync } from '@airlock/contracts';
 import type { Queryable } from './database.js';
+import { nodeCondition, type NodeScope } from './node-scope.js';
 import { UniqueViolationError } from './errors.js';
 import { stringListParameter, stringMapParameter, withoutNul } from './sql-text.js';
 
@@ -62,7 +63,7 @@ export interface NewExecution {
   /** Must be a key of the same organization (enforced by a foreign key), or null. */
   apiKeyId: string | null;
   sandboxConfigId: string | null;
-  /** Identifies the server process; failRunning({ nodeId }) after a restart fails only this node's executions. */
+  /** The server node running it (see failRunning). */
   nodeId?: string | null;
   language: string;
   code: string;
@@ -386,19 +387,20 @@ export class ExecutionRepository {
   }
 
   /**
-   * Marks executions still 'running' as 'failed' with `reason` as their error, for start-up after a crash.
-   * With `nodeId`, only that node's executions: several servers sharing one PostgreSQL must pass it, or a restarting
-   * node would fail executions other nodes are still running. Webhook executions among them get their delivery
-   * queued, like any finished one. Returns how many executions were failed.
+   * Marks executions still 'running' as 'failed' with `reason` as their error: after a crash, those of the node
+   * starting again, or those of nodes that stopped beating (`{ absentNodes: true }`); with no scope, every running
+   * execution (one server alone). Webhook executions among them get their delivery queued, like any finished one.
+   * Returns how many executions were failed.
    */
-  async failRunning(reason: string, scope: { nodeId?: string } = {}): Promise<number> {
+  async failRunning(reason: string, scope?: NodeScope): Promise<number> {
+    const held = scope && nodeCondition('node_id', scope, 2);
     const rows = await this.#database.query(
       finishing(`UPDATE executions SET
          status = 'failed', exit_code = ${NEVER_RAN_EXIT_CODE}, error_code = '${SERVER_STOPPED_ERROR_CODE}', error = $1, stdout = coalesce(stdout, ''), stderr = coalesce(stderr, ''),
          completed_at = now()
-       WHERE status = 'running' AND ($2::text IS NULL OR node_id = $2)
+       WHERE status = 'running'${held ? ` AND ${held.sql}` : ''}
        RETURNING ${SELECT_LIST}`),
-      [withoutNul(reason), scope.nodeId ?? null],
+      [withoutNul(reason), ...(held?.values ?? [])],
     );
     return rows.length;
   }

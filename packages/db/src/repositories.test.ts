@@ -5,6 +5,7 @@ import {
   ApiKeyRepository,
   ExecutionRepository,
   IdempotencyKeyTakenError,
+  NodeRepository,
   OrganizationRepository,
   SandboxConfigRepository,
   ThreadRepository,
@@ -438,6 +439,40 @@ describe.each(BACKEND_KINDS)('repositories on %s', (kind) => {
       expect(await database.query(`SELECT 1 FROM executions WHERE status = 'running'`)).toEqual([]);
     });
 
+    it('removes a node that stopped beating and settles what it held, never what a listed node holds', async () => {
+      const nodes = new NodeRepository(database);
+      await nodes.register({ id: 'node_alive', url: 'http://127.0.0.1:1', version: 'test' });
+      await nodes.register({ id: 'node_dead', url: null, version: 'test' });
+      const alive = await startExecution({ nodeId: 'node_alive' });
+      const dead = await startExecution({ nodeId: 'node_dead' });
+      const orgId = dead.organization.id;
+      await threads.acquire({ orgId, threadId: 'held-by-dead', traceId: dead.execution.traceId, nodeId: 'node_dead', retention: 'forever' });
+      await threads.acquire({ orgId, threadId: 'held-by-alive', traceId: 'trc_alive_hold', nodeId: 'node_alive', retention: 'forever' });
+
+      // Listed nodes hold on to everything, however long ago they beat.
+      expect(await executions.failRunning('gone', { absentNodes: true })).toBe(0);
+      await database.query(`UPDATE nodes SET heartbeat_at = now() - interval '1 minute' WHERE id = 'node_dead'`);
+      expect(await nodes.beat('node_alive', true)).toBe(true);
+      expect(await nodes.removeLapsed(30)).toEqual(['node_dead']);
+      expect(await nodes.beat('node_dead', false)).toBe(false);
+      expect((await nodes.list()).map((node) => [node.id, node.draining])).toContainEqual(['node_alive', true]);
+
+      expect(await executions.failRunning('its node stopped', { absentNodes: true })).toBe(1);
+      expect(await executions.get(orgId, dead.execution.traceId)).toMatchObject({ status: 'failed', errorCode: 'server_stopped', error: 'its node stopped' });
+      expect((await executions.get(alive.organization.id, alive.execution.traceId))?.status).toBe('running');
+      expect(await threads.releaseAbandoned({ absentNodes: true })).toBe(1);
+      expect((await threads.get(orgId, 'held-by-dead'))?.busyTraceId).toBeNull();
+      expect((await threads.get(orgId, 'held-by-alive'))?.busyTraceId).toBe('trc_alive_hold');
+
+      // A node listed again (it was only slow) starts over as a new member.
+      await nodes.register({ id: 'node_dead', url: 'http://127.0.0.1:2', version: 'test' });
+      expect(await nodes.get('node_dead')).toMatchObject({ url: 'http://127.0.0.1:2', draining: false });
+      await nodes.remove('node_dead');
+      await nodes.remove('node_alive');
+      expect(await nodes.get('node_alive')).toBeNull();
+      await executions.failRunning('test over', { nodeId: 'node_alive' });
+    });
+
     it('works inside a transaction', async () => {
       const tenant = await createTenant();
       const traceId = generateId('execution');
@@ -633,7 +668,7 @@ describe.each(BACKEND_KINDS)('repositories on %s', (kind) => {
       await threads.release({ orgId: organization.id, threadId: 't1', traceId: 'trc_1', layer: 'b'.repeat(64) });
       await take(organization.id, 't1', 'trc_2', 'node_a');
       await take(organization.id, 't2', 'trc_3', 'node_b');
-      expect(await threads.releaseAbandoned('node_a')).toBeGreaterThanOrEqual(1);
+      expect(await threads.releaseAbandoned({ nodeId: 'node_a' })).toBeGreaterThanOrEqual(1);
       expect((await threads.get(organization.id, 't1'))).toMatchObject({ layers: ['b'.repeat(64)], busyTraceId: null });
       expect((await threads.get(organization.id, 't2'))?.busyTraceId).toBe('trc_3');
       // Compaction replaces a prefix, also under a running execution, whose release then appends on top.

@@ -1,4 +1,5 @@
 import type { Queryable } from './database.js';
+import { nodeCondition, type NodeScope } from './node-scope.js';
 import type { ThreadRetention } from './sandbox-config-repository.js';
 
 export interface Thread {
@@ -95,13 +96,17 @@ export class ThreadRepository {
     return rows.length === 1;
   }
 
-  /** Releases every thread a node held, without changing its layers: for a node starting after a crash. */
-  async releaseAbandoned(nodeId: string): Promise<number> {
+  /**
+   * Releases every thread held by the nodes of `scope`, without changing its layers: the node starting again after a
+   * crash, or the nodes that stopped beating.
+   */
+  async releaseAbandoned(scope: NodeScope): Promise<number> {
+    const held = nodeCondition('busy_node_id', scope, 1);
     const rows = await this.#database.query(
       `UPDATE threads SET busy_trace_id = NULL, busy_node_id = NULL, busy_since = NULL
-       WHERE busy_node_id = $1 AND busy_trace_id IS NOT NULL
+       WHERE busy_trace_id IS NOT NULL AND ${held.sql}
        RETURNING thread_id`,
-      [nodeId],
+      held.values,
     );
     return rows.length;
   }

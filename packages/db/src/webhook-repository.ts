@@ -1,5 +1,6 @@
 import type { WebhookDeliveryStatus } from '@airlock/contracts';
 import type { Queryable } from './database.js';
+import { nodeCondition, type NodeScope } from './node-scope.js';
 import { EXECUTION_COLUMNS, toExecution, type Execution, type ExecutionRow } from './execution-repository.js';
 import { selectColumns, unprefixRow } from './sql-columns.js';
 import { withoutNul } from './sql-text.js';
@@ -157,11 +158,12 @@ export class WebhookRepository {
     return rows.length === 1;
   }
 
-  /** Gives up the claims a node held (at start-up, after that node stopped mid-attempt). */
-  async releaseClaims(nodeId: string): Promise<number> {
+  /** Gives up the claims held by the nodes of `scope` (a node starting after it stopped mid-attempt, or gone ones). */
+  async releaseClaims(scope: NodeScope): Promise<number> {
+    const held = nodeCondition('claimed_by', scope, 1);
     const rows = await this.#database.query(
-      `UPDATE webhook_deliveries SET claimed_by = NULL, claimed_until = NULL WHERE claimed_by = $1 RETURNING trace_id`,
-      [nodeId],
+      `UPDATE webhook_deliveries SET claimed_by = NULL, claimed_until = NULL WHERE claimed_by IS NOT NULL AND ${held.sql} RETURNING trace_id`,
+      held.values,
     );
     return rows.length;
   }

@@ -16,7 +16,7 @@ export async function recoverPreviousRun(options: {
   const { nodeId, logger } = options;
   const failed = await options.executions.failRunning("the server stopped while this execution was running; changes it made to a thread's home were not saved", { nodeId });
   if (failed > 0) logger.warn('marked executions of a previous run as failed', { count: failed });
-  await options.webhooks.releaseClaims(nodeId);
-  const abandoned = await options.threads.releaseAbandoned(nodeId);
+  await options.webhooks.releaseClaims({ nodeId });
+  const abandoned = await options.threads.releaseAbandoned({ nodeId });
   if (abandoned > 0) logger.warn('released threads held by a previous run', { count: abandoned });
 }
