@@ -66,6 +66,8 @@ export async function startAirlock(
       AIRLOCK_BOOTSTRAP_API_KEY: apiKey,
       AIRLOCK_SANDBOX_UID: String(sandboxUid),
       AIRLOCK_SANDBOX_GID: String(sandboxUid),
+      // Closing a test server cancels what still runs at once instead of letting it finish.
+      AIRLOCK_DRAIN_SECONDS: '0',
       ...options.environment,
     },
   );

@@ -7,6 +7,10 @@ CREATE TABLE nodes (
   -- it cannot be reached.
   url text,
   version text NOT NULL,
+  -- Fingerprints of the keys every node must share (the master keys sealing secrets, the key signing file URLs): a
+  -- node whose keys have none in common with a running node's is refused at start.
+  master_key_fingerprints text[] NOT NULL,
+  url_key_fingerprint text NOT NULL,
   started_at timestamptz NOT NULL DEFAULT now(),
   heartbeat_at timestamptz NOT NULL DEFAULT now(),
   draining boolean NOT NULL DEFAULT false

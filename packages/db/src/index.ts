@@ -39,7 +39,7 @@ export {
   type NewExecution,
 } from './execution-repository.js';
 export { ThreadRepository, type Thread } from './thread-repository.js';
-export { NodeRepository, type ServerNode } from './node-repository.js';
+export { NodeRepository, type NodeKeyFingerprints, type ServerNode } from './node-repository.js';
 export type { NodeScope } from './node-scope.js';
 export {
   WebhookRepository,

@@ -441,8 +441,9 @@ describe.each(BACKEND_KINDS)('repositories on %s', (kind) => {
 
     it('removes a node that stopped beating and settles what it held, never what a listed node holds', async () => {
       const nodes = new NodeRepository(database);
-      await nodes.register({ id: 'node_alive', url: 'http://127.0.0.1:1', version: 'test' });
-      await nodes.register({ id: 'node_dead', url: null, version: 'test' });
+      const keys = { masterKeys: ['m1', 'm0'], urlKey: 'u1' };
+      await nodes.register({ id: 'node_alive', url: 'http://127.0.0.1:1', version: 'test', keys });
+      await nodes.register({ id: 'node_dead', url: null, version: 'test', keys });
       const alive = await startExecution({ nodeId: 'node_alive' });
       const dead = await startExecution({ nodeId: 'node_dead' });
       const orgId = dead.organization.id;
@@ -465,8 +466,8 @@ describe.each(BACKEND_KINDS)('repositories on %s', (kind) => {
       expect((await threads.get(orgId, 'held-by-alive'))?.busyTraceId).toBe('trc_alive_hold');
 
       // A node listed again (it was only slow) starts over as a new member.
-      await nodes.register({ id: 'node_dead', url: 'http://127.0.0.1:2', version: 'test' });
-      expect(await nodes.get('node_dead')).toMatchObject({ url: 'http://127.0.0.1:2', draining: false });
+      await nodes.register({ id: 'node_dead', url: 'http://127.0.0.1:2', version: 'test', keys });
+      expect(await nodes.get('node_dead')).toMatchObject({ url: 'http://127.0.0.1:2', draining: false, keys });
       await nodes.remove('node_dead');
       await nodes.remove('node_alive');
       expect(await nodes.get('node_alive')).toBeNull();

@@ -75,6 +75,19 @@ export interface Config {
   network: NetworkConfig | undefined;
   /** The DNS servers (`address[:port]`) web tool fetches resolve names with; the host's resolver when absent. */
   webDns: string[] | undefined;
+  node: NodeConfig;
+}
+
+/** This server as one node of several sharing a database (docs/decisions/0032-server-nodes.md). */
+export interface NodeConfig {
+  /** Its name among the nodes; `<data>/node-id` when unset. */
+  id: string | undefined;
+  /** Where the other nodes reach it (`http://address:port`); derived from the address it listens on when unset. */
+  url: string | undefined;
+  /** How often it tells the database it is alive; a node silent for three beats is taken for gone. */
+  heartbeatSeconds: number;
+  /** How long a stopping node lets running calls finish before it cancels them. */
+  drainSeconds: number;
 }
 
 export interface NetworkConfig {
@@ -285,6 +298,18 @@ export function loadConfig(
     ownerEmail: resolveOption({ variable: 'AIRLOCK_OWNER_EMAIL', schema: z.email().transform((email) => email.toLowerCase()), fallback: 'owner@airlock.local' }, environment),
     network: loadNetworkConfig(environment),
     webDns: resolveOption({ variable: 'AIRLOCK_WEB_DNS', schema: RESOLVERS, fallback: undefined }, environment),
+    node: {
+      id: resolveOption(
+        { variable: 'AIRLOCK_NODE_ID', schema: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, 'letters, digits, ".", "_" and "-", at most 63').optional(), fallback: undefined },
+        environment,
+      ),
+      url: resolveOption(
+        { variable: 'AIRLOCK_NODE_URL', schema: z.url({ protocol: /^https?$/ }).transform((url) => url.replace(/\/+$/, '')).optional(), fallback: undefined },
+        environment,
+      ),
+      heartbeatSeconds: resolveOption({ variable: 'AIRLOCK_HEARTBEAT_SECONDS', schema: z.coerce.number().int().min(1).max(60), fallback: 5 }, environment),
+      drainSeconds: resolveOption({ variable: 'AIRLOCK_DRAIN_SECONDS', schema: z.coerce.number().int().min(0).max(3600), fallback: 30 }, environment),
+    },
   };
   config.oidc = loadOidcConfig(environment, config.publicUrl);
   if (config.databaseOwnerUrl !== undefined && config.databaseUrl === undefined) {

@@ -7,6 +7,7 @@ import {
   ExecutionRepository,
   INSTANCE_CHAIN,
   ImageRepository,
+  NodeRepository,
   OrganizationRepository,
   SandboxConfigRepository,
   StorageAttachmentRepository,
@@ -71,6 +72,10 @@ import { StorageForCalls } from './storage/call-storage.js';
 import { VolumeStore } from './storage/volume-store.js';
 import { VolumeUsage } from './storage/volume-usage.js';
 import { WebhookDispatcher, dispatcherTiming } from './webhooks/webhook-dispatcher.js';
+import { NodePresence } from './nodes/node-presence.js';
+import { NodeSignature, keyFingerprints } from './nodes/node-keys.js';
+import { OtherNodes } from './nodes/other-nodes.js';
+import { nodeUrl } from './nodes/node-url.js';
 
 export interface RunningServer {
   url: string;
@@ -83,6 +88,10 @@ export interface RunningServer {
   poolStatistics(): PoolStatistics | null;
   /** Runs the retention sweep now, the audit log's included (it also runs every AIRLOCK_SWEEP_INTERVAL_SECONDS). */
   sweep(): Promise<SweepResult>;
+  /**
+   * Stops: drains first (no new execution, readiness 503, running ones finish within AIRLOCK_DRAIN_SECONDS and are
+   * cancelled after it), leaves the nodes table, then closes everything.
+   */
   close(): Promise<void>;
 }
 
@@ -113,15 +122,32 @@ export async function startServer(options: {
     if (ownerDatabase) cleanups.push(() => ownerDatabase.close());
     const database = await openDatabase(config.databaseUrl ? { url: config.databaseUrl } : { dataDir: layout.pglite });
     cleanups.push(() => database.close());
-    const nodeId = secrets.nodeId();
+    const nodeId = config.node.id ?? secrets.nodeId();
     const executions = new ExecutionRepository(database);
     const webhookRepository = new WebhookRepository(database);
     const threadRepository = new ThreadRepository(database);
     await recoverPreviousRun({ nodeId, executions, webhooks: webhookRepository, threads: threadRepository, logger });
+    const masterKeys = config.masterKeys ?? [secrets.masterKey()];
+    const urlSigningKey = Buffer.from(config.urlSigningKey ?? secrets.urlSigningKey(), 'hex');
+    // Listed before it takes any work: the other nodes settle the executions of nodes they do not list.
+    const presence = new NodePresence({
+      id: nodeId,
+      repository: new NodeRepository(database),
+      executions,
+      threads: threadRepository,
+      webhooks: webhookRepository,
+      keys: keyFingerprints(masterKeys, urlSigningKey),
+      heartbeatSeconds: config.node.heartbeatSeconds,
+      logger,
+    });
+    await presence.join();
+    cleanups.push(() => presence.leave());
+    const nodeSignature = new NodeSignature(masterKeys[0]!);
+    const otherNodes = new OtherNodes({ urlOf: (id) => presence.urlOf(id), signature: nodeSignature, logger });
     const storage = await startThreadStorage({ config, layout, repository: threadRepository, nodeId, logger });
     cleanups.push(() => storage.close());
     const { threads } = storage;
-    const box = new SecretBox(config.masterKeys ?? [secrets.masterKey()]);
+    const box = new SecretBox(masterKeys);
     const imageRepository = new ImageRepository(database);
     const images = new ImageService({
       repository: imageRepository,
@@ -151,6 +177,7 @@ export async function startServer(options: {
     const rateLimits = new RateLimits({
       requestsPerMinute: config.rateLimitPerMinute,
       concurrentExecutionsPerOrganization: config.maxConcurrentExecutionsPerOrganization,
+      nodes: () => presence.activeNodes,
     });
     const metrics = new ServerMetrics({ poolStatistics: () => runtime.poolStatistics(), activeSandboxes: () => runtime.activeSandboxes });
     const dispatcher = new WebhookDispatcher({
@@ -213,6 +240,7 @@ export async function startServer(options: {
       storage: callStorage,
       connectors,
       web: webTools,
+      otherNodes,
     });
     const organizations = new OrganizationRepository(database);
     const users = new UserRepository(database);
@@ -244,7 +272,7 @@ export async function startServer(options: {
       files: new FileService({
         threads,
         volumes: new VolumeFiles({ storage: storageService, volumes, usage, drainBudgetMs }),
-        signer: new UrlSigner(Buffer.from(config.urlSigningKey ?? secrets.urlSigningKey(), 'hex')),
+        signer: new UrlSigner(urlSigningKey),
       }),
       threads,
       publicUrl: config.publicUrl,
@@ -266,9 +294,20 @@ export async function startServer(options: {
       web: webTools,
       images,
       logger,
+      node: {
+        id: nodeId,
+        signature: nodeSignature,
+        forgetCachedHere: () => {
+          keyService.forgetCachedPrincipals();
+          storageService.forgetCached();
+          connectors.forgetCached();
+        },
+        announceChange: () => otherNodes.announceChange(presence.otherNodeIds()),
+      },
       readiness: [
         { name: 'database', check: async () => (await database.query('SELECT 1 AS ok')).length === 1 },
         { name: 'image', check: async () => runtime.isImageLoaded(DEFAULT_IMAGE) },
+        { name: 'accepting', check: async () => !presence.draining },
       ],
     });
     dispatcher.start();
@@ -293,10 +332,19 @@ export async function startServer(options: {
       connections,
     });
     cleanups.push(() => server.close());
-    logger.info('airlock listening', { url: server.url, cgroupVersion: runtime.cgroupVersion, cgroupName: runtime.cgroupName });
+    await presence.reachableAt(config.node.url ?? nodeUrl(config.host, server.url));
+    logger.info('airlock listening', { url: server.url, nodeId, cgroupVersion: runtime.cgroupVersion, cgroupName: runtime.cgroupName });
     const ownerLink = oidc ? null : await sessions.bootstrapOwnerLink(config.ownerEmail);
     const signInLink = ownerLink && { url: `${config.publicUrl ?? server.url}${ownerLink.path}`, expiresAt: ownerLink.expiresAt };
-    return { url: server.url, createdApiKey, adminToken, signInLink, poolStatistics: () => runtime.poolStatistics(), sweep: () => sweeper.sweep({ force: true }), close: cleanup };
+    const close = async (): Promise<void> => {
+      logger.info('draining', { nodeId, graceSeconds: config.node.drainSeconds });
+      // New executions are refused from here on; the other nodes and the balancer learn it from the table and readiness.
+      const drained = executionService.drain(config.node.drainSeconds * 1000);
+      await presence.drain().catch((error) => logger.error('could not mark this node draining', { error: String(error) }));
+      await drained;
+      await cleanup();
+    };
+    return { url: server.url, createdApiKey, adminToken, signInLink, poolStatistics: () => runtime.poolStatistics(), sweep: () => sweeper.sweep({ force: true }), close };
   } catch (error) {
     await cleanup();
     throw error;

@@ -26,9 +26,12 @@ export function adminGate(services: {
   admin: { organization(slug?: string): Promise<{ id: string }> };
   audit: { record(entry: NewAuditEntry): Promise<unknown> };
   origins: SessionOrigins;
+  /** The other server nodes, told of every change (see AdminGate.changed). */
+  changed?: () => Promise<void>;
   logger: Logger;
 }): AdminGate {
   return {
+    ...(services.changed && { changed: services.changed }),
     authenticate: (context) => authenticateAdmin(context, services),
     organizationId: async (slug) => (await services.admin.organization(slug).catch(() => null))?.id ?? null,
     record: (entry) => services.audit.record(entry),

@@ -88,7 +88,7 @@ export class ConnectorService {
       if (!updated) throw ApiError.notFound(`no connector "${name}" in organization "${organization.slug}"`);
       return this.#summarize(updated);
     } finally {
-      this.#forgetCached();
+      this.forgetCached();
     }
   }
 
@@ -105,7 +105,7 @@ export class ConnectorService {
         );
       }
     } finally {
-      this.#forgetCached();
+      this.forgetCached();
     }
   }
 
@@ -159,7 +159,7 @@ export class ConnectorService {
         throw ApiError.notFound(attached.refused === 'sandbox_missing' ? `no sandbox config "${sandboxName}"` : `no connector "${name}"`);
       }
     } finally {
-      this.#forgetCached();
+      this.forgetCached();
     }
     return this.listAttached(sandboxName, organizationSlug);
   }
@@ -173,7 +173,7 @@ export class ConnectorService {
         throw ApiError.notFound(`sandbox config "${sandboxName}" does not attach connector "${name}"`);
       }
     } finally {
-      this.#forgetCached();
+      this.forgetCached();
     }
   }
 
@@ -249,7 +249,8 @@ export class ConnectorService {
     return connector;
   }
 
-  #forgetCached(): void {
+  /** Forgets cached attachments: after any change to connectors, here or on another node. */
+  forgetCached(): void {
     this.#generation++;
     this.#attached?.clear();
   }

@@ -27,10 +27,11 @@ export async function streamExecution(
 
 /**
  * An execution's events after `afterSeq` as NDJSON (`GET .../output`): live from its log while it runs or just ran
- * on this node, else made up from its finished record. 404 for an execution absent from the organization.
+ * on this node, relayed live from the node running it, else made up from its finished record. 404 for an execution absent from the organization.
  */
 export async function replayExecution(executions: ExecutionService, orgId: string, traceId: string, afterSeq: number): Promise<Response> {
-  const found = await executions.output(orgId, traceId);
+  const found = await executions.output(orgId, traceId, afterSeq);
+  if ('relayed' in found) return found.relayed;
   return 'log' in found ? followLog(found.log, afterSeq) : recordedEvents(recordedResponse(found.record), found.record.resultSeq, afterSeq);
 }
 

@@ -120,6 +120,11 @@ export class LiveExecutions {
     setTimeout(() => this.#logs.delete(log.traceId), KEEP_FINISHED_MS).unref();
   }
 
+  /** The executions still running here. */
+  running(): ExecutionLog[] {
+    return [...this.#logs.values()].filter((log) => !log.done);
+  }
+
   get(orgId: string, traceId: string): ExecutionLog | undefined {
     const log = this.#logs.get(traceId);
     return log?.orgId === orgId ? log : undefined;

@@ -35,6 +35,7 @@ import type { ExecutionLog, LiveExecutions } from './execution-log.js';
 import type { RateLimits } from '../auth/rate-limits.js';
 import type { ThreadLease, ThreadService } from '../threads/thread-service.js';
 import type { Idempotency } from './idempotency.js';
+import type { OtherNodes } from '../nodes/other-nodes.js';
 
 const MEBIBYTE = 1024 * 1024;
 const PIDS_PER_SANDBOX = 512;
@@ -64,6 +65,8 @@ export interface ExecutionServiceOptions {
   connectors?: Pick<ConnectorService, 'forCall'>;
   /** The web tools: a call whose policy allows them gets a token for the web gateway. Without it no call has them. */
   web?: Pick<WebTools, 'admit'>;
+  /** The other server nodes: cancels and live output of executions running there. Without it, one node alone. */
+  otherNodes?: Pick<OtherNodes, 'cancel' | 'output'>;
 }
 
 /**
@@ -97,13 +100,32 @@ export function newTraceId(): string {
 /** Runs code for an authenticated caller: resolves the configuration chain, runs one sandbox, records the result. */
 export class ExecutionService {
   readonly #options: ExecutionServiceOptions;
+  #draining = false;
 
   constructor(options: ExecutionServiceOptions) {
     this.#options = options;
   }
 
+  /**
+   * Drains this node: it takes no new execution (503, which a client or load balancer retries on another node), lets
+   * the running ones finish for up to `graceMs`, then cancels those left and waits for them to be recorded.
+   */
+  async drain(graceMs: number): Promise<void> {
+    this.#draining = true;
+    const running = () => this.#options.live.running().map((log) => log.finished);
+    let timer: NodeJS.Timeout | undefined;
+    const grace = new Promise<void>((resolve) => (timer = setTimeout(resolve, graceMs)));
+    await Promise.race([Promise.all(running()), grace]);
+    clearTimeout(timer);
+    const left = this.#options.live.running();
+    if (left.length > 0) this.#options.logger.warn('cancelling executions still running at the end of the drain', { count: left.length });
+    for (const log of left) log.cancel.abort();
+    await Promise.all(running());
+  }
+
   async execute(principal: Principal, request: ExecuteRequest, options: ExecuteOptions): Promise<ExecuteResponse> {
     const { acceptedAt, answer = { mode: 'inline' }, idempotency } = options;
+    if (this.#draining) throw ApiError.unavailable('this server node is shutting down; retry the call, another node takes it', 1);
     const { sandboxConfig, organization, apiKey } = principal;
     rejectUnsupported(request, answer);
     if (request.timeout > organization.maxTimeoutSeconds) {
@@ -389,40 +411,68 @@ export class ExecutionService {
   }
 
   /**
-   * An execution's events for a replay: its live log when it runs (or just ran) on this node, else its record once
-   * it has finished (an execution running on another node is waited for).
+   * An execution's events for a replay: its live log when it runs (or just ran) on this node; when it runs on
+   * another node, its live events relayed from there if `relayAfterSeq` is given and that node answers; else its
+   * record once it has finished (an execution running elsewhere is waited for).
    */
-  async output(orgId: string, traceId: string): Promise<{ log: ExecutionLog } | { record: FinishedExecution }> {
+  async output(orgId: string, traceId: string): Promise<{ log: ExecutionLog } | { record: FinishedExecution }>;
+  async output(orgId: string, traceId: string, relayAfterSeq: number): Promise<{ log: ExecutionLog } | { record: FinishedExecution } | { relayed: Response }>;
+  async output(
+    orgId: string,
+    traceId: string,
+    relayAfterSeq?: number,
+  ): Promise<{ log: ExecutionLog } | { record: FinishedExecution } | { relayed: Response }> {
     const log = this.#options.live.get(orgId, traceId);
     if (log) return { log };
+    let relayTried = relayAfterSeq === undefined;
     for (;;) {
       const record = await this.#options.executions.get(orgId, traceId);
       if (!record) throw ApiError.notFound(`no execution ${traceId} in this organization`);
       if (isFinished(record)) return { record };
+      if (!relayTried && record.nodeId !== null && record.nodeId !== this.#options.nodeId && this.#options.otherNodes) {
+        relayTried = true;
+        const relayed = await this.#options.otherNodes.output(record.nodeId, orgId, traceId, relayAfterSeq ?? -1);
+        if (relayed) return { relayed };
+      }
       await new Promise((resolve) => setTimeout(resolve, 500));
     }
   }
 
   /**
-   * Cancels an execution running on this node and answers once it has ended, or `cancelling` if that takes longer
-   * than CANCEL_WAIT_MS. A finished execution answers with the status it finished with: never 409, which Baponi
-   * clients read as a busy thread.
+   * Cancels an execution and answers once it has ended, or `cancelling` if that takes longer than CANCEL_WAIT_MS;
+   * one running on another node is cancelled by that node. A finished execution answers with the status it finished
+   * with: never 409, which Baponi clients read as a busy thread.
    */
   async cancel(orgId: string, traceId: string): Promise<ExecutionCancelResponse> {
+    const here = await this.cancelHere(orgId, traceId);
+    if (here) return here;
+    const record = await this.get(orgId, traceId);
+    if (record.status !== 'running') return { trace_id: traceId, status: record.status };
+    const nodeId = (await this.#options.executions.get(orgId, traceId))?.nodeId ?? null;
+    const cancelled = nodeId !== null && nodeId !== this.#options.nodeId ? await this.#options.otherNodes?.cancel(nodeId, orgId, traceId) : null;
+    if (cancelled) return cancelled;
+    // The node running it did not answer: it may have ended it meanwhile, or be gone (its executions are then failed
+    // by the other nodes within three heartbeats).
+    const now = await this.get(orgId, traceId);
+    if (now.status !== 'running') return { trace_id: traceId, status: now.status };
+    throw ApiError.unavailable(`execution ${traceId} runs on server node ${nodeId ?? 'unknown'}, which did not answer; retry`, 1);
+  }
+
+  /** Cancels an execution running on this node (see cancel); null when it does not run here. */
+  async cancelHere(orgId: string, traceId: string): Promise<ExecutionCancelResponse | null> {
     const log = this.#options.live.get(orgId, traceId);
-    if (!log) {
-      const record = await this.get(orgId, traceId);
-      if (record.status === 'running') {
-        throw new ApiError(ErrorCode.conflict, `execution ${traceId} runs on another server node; cancel it there`);
-      }
-      return { trace_id: traceId, status: record.status };
-    }
+    if (!log) return null;
     log.cancel.abort();
     let timer: NodeJS.Timeout | undefined;
     const waited = new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), CANCEL_WAIT_MS)));
     const result = await Promise.race([log.finished, waited]);
     clearTimeout(timer);
     return { trace_id: traceId, status: result?.status ?? 'cancelling' };
+  }
+
+  /** The live log of an execution running (or just run) on this node, for another node relaying it. */
+  liveLog(orgId: string, traceId: string): ExecutionLog | undefined {
+    return this.#options.live.get(orgId, traceId);
   }
 
   async get(orgId: string, traceId: string): Promise<ExecutionRecordResponse> {

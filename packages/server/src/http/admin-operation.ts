@@ -63,6 +63,8 @@ export interface AdminGate {
   /** The id of the live organization with this slug, or null. */
   organizationId(slug: string): Promise<string | null>;
   record(entry: NewAuditEntry): Promise<unknown>;
+  /** Called once a change succeeded, before it is answered: the other server nodes forget what they cached. */
+  changed?: () => Promise<void>;
   logger: Logger;
 }
 
@@ -110,7 +112,9 @@ export function adminDeclarer(gate: AdminGate): DeclareAdminOperation {
           note.denied = true;
           throw error;
         }
-        return handle(context, { ...input, principal, audit: note });
+        const response = await handle(context, { ...input, principal, audit: note });
+        if (route.method !== 'get' && response.status < 400) await gate.changed?.();
+        return response;
       },
     });
   };

@@ -1,3 +1,5 @@
+import { nodeOperations } from '../nodes/node-operations.js';
+import type { NodeSignature } from '../nodes/node-keys.js';
 import { Hono } from 'hono';
 import { cors } from 'hono/cors';
 import { adminOperations } from '../admin/admin-operations.js';
@@ -88,11 +90,25 @@ export interface AppServices {
   logger: Logger;
   /** The console's built files; null when it was not built. */
   consoleDirectory: string | null;
+  /**
+   * This server as a node of a deployment: its id (in the X-Airlock-Node header), the key of calls between nodes, and
+   * the caches of administered lookups, forgotten here when another node announces a change and announced to the
+   * others after a change made here.
+   */
+  node?: { id: string; signature: NodeSignature; forgetCachedHere: () => void; announceChange: () => Promise<void> };
 }
 
 export function createApp(services: AppServices): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   app.use('*', requestId);
+  const { node } = services;
+  if (node) {
+    app.use('*', async (context, next) => {
+      context.header('X-Airlock-Node', node.id);
+      await next();
+      context.header('X-Airlock-Node', node.id);
+    });
+  }
   if (services.corsOrigins.length > 0) {
     // Before authentication: a preflight carries no credentials.
     app.use(
@@ -101,7 +117,7 @@ export function createApp(services: AppServices): Hono<AppEnv> {
         origin: services.corsOrigins.map((origin) => new URL(origin).origin),
         allowMethods: ['GET', 'POST', 'PUT', 'DELETE', 'OPTIONS'],
         allowHeaders: ['Authorization', 'Content-Type', 'Accept', 'Prefer', 'X-Request-Id', 'Mcp-Protocol-Version'],
-        exposeHeaders: ['X-Request-Id', 'Retry-After', 'RateLimit-Limit', 'RateLimit-Remaining', 'RateLimit-Reset'],
+        exposeHeaders: ['X-Request-Id', 'X-Airlock-Node', 'Retry-After', 'RateLimit-Limit', 'RateLimit-Remaining', 'RateLimit-Reset'],
         maxAge: 600,
       }),
     );
@@ -121,7 +137,7 @@ export function createApp(services: AppServices): Hono<AppEnv> {
   app.use('/v1/*', authenticate(services.apiKeys, services.rateLimits));
   let document: OpenApiDocument | undefined;
   const origins = { publicUrl: services.publicUrl, corsOrigins: services.corsOrigins };
-  const declareAdmin = adminDeclarer(adminGate({ ...services, origins }));
+  const declareAdmin = adminDeclarer(adminGate({ ...services, origins, ...(node && { changed: node.announceChange }) }));
   const operations: Operation[] = [
     ...executionOperations(services.executions, services.background),
     ...executionAdminOperations(services.executionBrowser, services.admin, declareAdmin),
@@ -141,6 +157,7 @@ export function createApp(services: AppServices): Hono<AppEnv> {
     ...connectorOperations(services.connectors, declareAdmin),
     ...webSearchProviderOperations(services.webSearchProviders, declareAdmin),
     ...imageOperations(services.images, declareAdmin),
+    ...(node ? nodeOperations({ executions: services.executions, ...node }) : []),
     ...serviceOperations({
       readiness: services.readiness,
       metrics: services.metrics,

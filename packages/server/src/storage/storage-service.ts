@@ -119,7 +119,7 @@ export class StorageService {
       }
       return summarizeConnection(outcome.connection);
     } finally {
-      this.#forgetCached();
+      this.forgetCached();
     }
   }
 
@@ -138,7 +138,7 @@ export class StorageService {
         );
       }
     } finally {
-      this.#forgetCached();
+      this.forgetCached();
     }
   }
 
@@ -200,7 +200,7 @@ export class StorageService {
       updated = await this.#options.volumes.update(organization.id, volume.id, { name: changes.name, quotaBytes: changes.quota_bytes });
     } finally {
       // Calls read the quota from the cached attachments.
-      this.#forgetCached();
+      this.forgetCached();
     }
     if (!updated) throw ApiError.notFound(`no volume "${slug}" in organization "${organization.slug}"`);
     return summarizeVolume(updated);
@@ -221,7 +221,7 @@ export class StorageService {
         );
       }
     } finally {
-      this.#forgetCached();
+      this.forgetCached();
     }
   }
 
@@ -274,7 +274,7 @@ export class StorageService {
         throw error;
       }
     } finally {
-      this.#forgetCached();
+      this.forgetCached();
     }
   }
 
@@ -286,7 +286,7 @@ export class StorageService {
         throw ApiError.notFound(`sandbox config "${sandboxName}" mounts nothing at ${DATA_ROOT}/${mountName}`);
       }
     } finally {
-      this.#forgetCached();
+      this.forgetCached();
     }
   }
 
@@ -308,8 +308,8 @@ export class StorageService {
     return effectiveMounts(attachments, apiKey.storage);
   }
 
-  /** Forgets cached attachments: after any change to attachments, connections or volumes. */
-  #forgetCached(): void {
+  /** Forgets cached attachments: after any change to attachments, connections or volumes, here or on another node. */
+  forgetCached(): void {
     this.#generation++;
     this.#attachments?.clear();
   }

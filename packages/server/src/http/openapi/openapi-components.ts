@@ -6,6 +6,7 @@ import type { ZodOpenApiOperationObject, ZodOpenApiResponseObject, ZodOpenApiRes
 export const API_KEY = 'apiKey';
 export const ADMIN_TOKEN = 'adminToken';
 export const CONSOLE_SESSION = 'consoleSession';
+export const NODE_SIGNATURE = 'nodeSignature';
 
 export const securitySchemes = {
   [API_KEY]: {
@@ -29,6 +30,14 @@ export const securitySchemes = {
     description:
       'A console session, from signing in at /auth/oidc/login (or the bootstrap owner\'s one-time link). Requests that ' +
       'change something must carry this server\'s Origin.',
+  },
+  [NODE_SIGNATURE]: {
+    type: 'apiKey',
+    in: 'header',
+    name: 'X-Airlock-Node-Signature',
+    description:
+      'A call from another server node of the same deployment: `t=<unix seconds>,v1=<hex HMAC-SHA256>` of the time, ' +
+      'method and path with query, keyed by a key derived from the master key the nodes share; valid for a minute.',
   },
 } as const;
 

@@ -42,6 +42,7 @@ export function createOpenApiDocument(paths: ZodOpenApiPathsObject): OpenApiDocu
         { name: 'MCP', description: 'The Model Context Protocol endpoint.' },
         { name: 'Admin', description: 'Instance administration with the admin token.' },
         { name: 'Service', description: 'Health, metrics and this documentation.' },
+        { name: 'Nodes', description: 'Calls between the server nodes of one deployment, signed with their shared key.' },
       ],
       paths,
       components: {
