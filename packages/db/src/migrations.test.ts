@@ -15,6 +15,7 @@ const EXPECTED_TABLES = [
   'executions',
   'images',
   'memberships',
+  'nodes',
   'organizations',
   'sandbox_configs',
   'sandbox_connectors',
