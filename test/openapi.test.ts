@@ -62,7 +62,7 @@ describe('GET /openapi.json', () => {
     expect(unserved).toEqual([]);
   });
 
-  it('names the request schemas the routes validate with, and both credentials', async () => {
+  it('names the request schemas the routes validate with, and every credential', async () => {
     const { components } = await openApiDocument();
     for (const name of [
       'ExecuteRequest',
@@ -81,7 +81,7 @@ describe('GET /openapi.json', () => {
     ]) {
       expect(components.schemas[name], name).toMatchObject({ type: 'object', additionalProperties: false });
     }
-    expect(Object.keys(components.securitySchemes).sort()).toEqual(['adminToken', 'apiKey', 'consoleSession']);
+    expect(Object.keys(components.securitySchemes).sort()).toEqual(['adminToken', 'apiKey', 'consoleSession', 'nodeSignature']);
   });
 
   it('documents network allowlists on sandbox configs, API keys and execution records', async () => {

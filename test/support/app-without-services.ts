@@ -1,5 +1,10 @@
 import { createApp, type AppServices } from '../../packages/server/src/http/app.js';
 import { ConnectionsPerAddress } from '../../packages/server/src/http/connection-limit.js';
+import { NodeSignature } from '../../packages/server/src/nodes/node-keys.js';
+
+const unused = (name: string) => () => {
+  throw new Error(`services.node.${name} was used; the test app has no services`);
+};
 
 /**
  * The HTTP app built on services that throw when used: for in-process tests of routing and middleware that must
@@ -11,6 +16,7 @@ export function appWithoutServices(settings: Partial<Pick<AppServices, 'corsOrig
     publicUrl: undefined,
     bodyTimeoutSeconds: 30,
     connections: new ConnectionsPerAddress(0),
+    node: { id: 'node_test', signature: new NodeSignature(Buffer.alloc(32)), forgetCachedHere: unused('forgetCachedHere'), announceChange: unused('announceChange') },
     ...settings,
   };
   const services = new Proxy(values as AppServices, {
