@@ -235,15 +235,20 @@ describe('three nodes behind a load balancer', () => {
     expect(delivered.map((payload) => payload.stdout).sort()).toEqual(['hook-0\n', 'hook-1\n', 'hook-2\n']);
   });
 
-  it('a volume written through one node is read through the others', async () => {
-    const admin = (path: string, json: unknown) => call(balancer.url, path, { json, token: adminToken });
+  it('a volume and a bucket of its own written through one node are read through the others', async () => {
+    const admin = (path: string, json: unknown) => call<{ id: string }>(balancer.url, path, { json, token: adminToken });
     expect((await admin('/admin/v1/volumes', { name: 'Shared', slug: 'shared' })).status).toBe(201);
     expect((await admin('/admin/v1/sandboxes/default/attachments', { volume: 'shared' })).status).toBe(201);
-    const written = await execute(node('node-a').url, { code: 'echo "from node-a" > /data/shared/note.txt' });
-    expect(written.body).toMatchObject({ status: 'success' });
+    // The deployment's bucket, below a prefix of its own, as a customer's bucket (BYOB) mounted at /data/bucket.
+    const bucket = await admin('/admin/v1/storage-connections', { name: 'own bucket', mount_name: 'bucket', ...s3.connection, prefix: 'customer' });
+    expect(bucket.status).toBe(201);
+    expect((await admin('/admin/v1/sandboxes/default/attachments', { connection: bucket.body.id })).status).toBe(201);
+    const written = await execute(node('node-a').url, { code: 'echo "from node-a" > /data/shared/note.txt; echo "in the bucket" > /data/bucket/note.txt' });
+    expect(written.body).toMatchObject({ status: 'success', stderr: '' });
+    expect((await s3.get('customer/note.txt'))?.toString()).toBe('in the bucket\n');
     for (const id of ['node-b', 'node-c']) {
-      const read = await execute(node(id).url, { code: 'cat /data/shared/note.txt' });
-      expect(read.body).toMatchObject({ stderr: '', stdout: 'from node-a\n' });
+      const read = await execute(node(id).url, { code: 'cat /data/shared/note.txt /data/bucket/note.txt' });
+      expect(read.body).toMatchObject({ stderr: '', stdout: 'from node-a\nin the bucket\n' });
     }
   });
 
