@@ -14,7 +14,7 @@ if [[ "${1:-}" == "--test" ]]; then
   # The connector tests' servers (test/support/connector-servers.ts): PostgreSQL, MariaDB, Redis; pymongo is their
   # MongoDB client on the host.
   # nginx is the load balancer of the multi-node tests; buildah builds the server's container image in its test.
-  packages+=(postgresql mariadb-server redis-server python3-pymongo python3-venv chromium systemd libcap2-bin nginx buildah)
+  packages+=(postgresql mariadb-server redis-server python3-pymongo python3-venv chromium systemd libcap2-bin nginx buildah podman runc slirp4netns)
 fi
 
 as_root() {

@@ -224,7 +224,7 @@ describe('HTTP conventions', () => {
     expect((await airlock.request('/healthz', { apiKey: null })).body).toEqual({ status: 'ok' });
     const ready = await airlock.request('/readyz', { apiKey: null });
     expect(ready.status).toBe(200);
-    expect(ready.body).toEqual({ status: 'ready', checks: { database: true, image: true } });
+    expect(ready.body).toEqual({ status: 'ready', checks: { database: true, image: true, accepting: true } });
   });
 
   it('rejected requests record nothing; accepted ones are recorded once', async () => {

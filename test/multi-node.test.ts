@@ -66,9 +66,10 @@ function environment(): Record<string, string> {
 }
 const sharedKeys = { master: randomBytes(32).toString('hex'), urlSigning: randomBytes(32).toString('hex') };
 
-async function startNode(id: string, extra: Record<string, string> = {}): Promise<Node> {
-  const dataDirectory = await mkdtemp(join(tmpdir(), `airlock-${id}-`));
-  const started = await startServeProcess({ dataDirectory, environment: { ...environment(), AIRLOCK_NODE_ID: id, ...extra } });
+/** Starts a node, on a new data directory or on the one a killed node left (a restart). */
+async function startNode(id: string, restartOn?: string): Promise<Node> {
+  const dataDirectory = restartOn ?? (await mkdtemp(join(tmpdir(), `airlock-${id}-`)));
+  const started = await startServeProcess({ dataDirectory, environment: { ...environment(), AIRLOCK_NODE_ID: id } });
   const node = { id, url: started.url, child: started.child, dataDirectory, stderr: started.stderr };
   nodes.set(id, node);
   return node;
@@ -290,6 +291,11 @@ describe('a node that stops', () => {
     const [delivered] = (await receiver.waitFor(before + 1)).slice(before).map((request) => JSON.parse(request.body) as { trace_id: string; status: string });
     expect(delivered).toMatchObject({ trace_id: accepted.body.trace_id, status: 'failed' });
     expect(await until(() => !sleeping(), 5_000)).toBe(true);
+
+    // Started again on its data directory, it detaches what the killed process left and joins the others.
+    const restarted = await startNode('node-c', node('node-c').dataDirectory);
+    expect((await listedNodes()).map((entry) => entry.id)).toEqual(['node-a', 'node-b', 'node-c']);
+    expect((await execute(restarted.url, { thread_id: 'survivor', code: 'cat state' })).body).toMatchObject({ status: 'success', stdout: 'kept\n' });
   });
 
   it('SIGTERM drains a node: not ready, no new call, its running call finishes, then it leaves', async () => {
@@ -309,7 +315,7 @@ describe('a node that stops', () => {
 
     expect(await running).toMatchObject({ status: 200, body: { status: 'success', stdout: 'finished\n' } });
     expect(await waitForExit(b.child)).toBe(0);
-    expect((await listedNodes()).map((entry) => entry.id)).toEqual(['node-a']);
+    expect((await listedNodes()).map((entry) => entry.id)).toEqual(['node-a', 'node-c']);
     expect((await execute(balancer.url, { code: 'echo last' })).body).toMatchObject({ status: 'success', stdout: 'last\n' });
   });
 });

@@ -75,7 +75,7 @@ export interface ExecutionServiceOptions {
  */
 export type ResponseMode =
   | { mode: 'inline' }
-  /** `onStarted` gets the live log once the execution is accepted and its sandbox ready. */
+  /** `onStarted` gets the live log once the execution is recorded and its code sent to its sandbox. */
   | { mode: 'streaming'; onStarted: (log: ExecutionLog) => void }
   /** `onRecorded` is called once the running execution is in the database, with its trace id. */
   | { mode: 'webhook'; webhookUrl: string | undefined; onRecorded: (traceId: string) => void };
@@ -199,7 +199,6 @@ export class ExecutionService {
         networkMode: network.mode,
         networkAllow,
       });
-      if (answer.mode === 'streaming') answer.onStarted(log);
       try {
         const slotAllowlist = slot.mode === 'allowlist' ? slot.allow : null;
         const callEnv = webAdmission ? { ...env, ...webAdmission.env } : env;
@@ -281,7 +280,15 @@ export class ExecutionService {
           await uploaded;
         }),
     });
-    inserted.then(() => answer.mode === 'webhook' && answer.onRecorded(traceId), () => undefined);
+    // The caller learns the trace id once the record exists: a read of it on any node finds it (the stream's events
+    // are kept from the start, so none is lost while the insert finishes).
+    inserted.then(
+      () => {
+        if (answer.mode === 'webhook') answer.onRecorded(traceId);
+        if (answer.mode === 'streaming') answer.onStarted(log);
+      },
+      () => undefined,
+    );
 
     let outcome: SandboxOutcome;
     try {
