@@ -39,6 +39,9 @@ describe('metrics and the execution record', () => {
     expect(sample(after, 'airlock_pool_refill_seconds_total')).toBeGreaterThan(0);
     expect(after).toMatch(/^airlock_pool_slots\{key="[^"]*bash[^"]*",state="target"\} \d+$/m);
     expect(after).toMatch(/^process_cpu_seconds_total /m);
+    // One node alone, taking work.
+    expect(sample(after, 'airlock_nodes_active')).toBe(1);
+    expect(sample(after, 'airlock_node_draining')).toBe(0);
   });
 
   it('the execution record says how long the sandbox took to start the code and whether it was warm', async () => {

@@ -163,6 +163,10 @@ describe('three nodes behind a load balancer', () => {
     expect(await listedNodes()).toEqual(
       ['node-a', 'node-b', 'node-c'].map((id) => ({ id, url: node(id).url, draining: false })),
     );
+    // Each node counts the others at its next beat.
+    const nodeMetrics = async (id: string) => (await (await fetch(`${node(id).url}/metrics`)).text()).split('\n').filter((line) => line.startsWith('airlock_node'));
+    expect(await until(async () => (await nodeMetrics('node-a')).includes('airlock_nodes_active 3'), 5_000)).toBe(true);
+    expect(await nodeMetrics('node-a')).toEqual(['airlock_nodes_active 3', 'airlock_node_draining 0']);
     const answeredBy = new Set<string | null>();
     for (let i = 0; i < 6; i += 1) answeredBy.add((await call(balancer.url, '/readyz')).node);
     expect([...answeredBy].sort()).toEqual(['node-a', 'node-b', 'node-c']);
@@ -306,6 +310,7 @@ describe('a node that stops', () => {
     expect(await until(async () => (await call(b.url, '/readyz')).status === 503, 5_000)).toBe(true);
     expect((await call<{ checks: Record<string, boolean> }>(b.url, '/readyz')).body.checks).toMatchObject({ accepting: false });
     expect(await listedNodes()).toContainEqual({ id: 'node-b', url: b.url, draining: true });
+    expect(await (await fetch(`${b.url}/metrics`)).text()).toMatch(/^airlock_node_draining 1$/m);
     const refused = await execute(b.url, { code: 'echo new' });
     expect(refused).toMatchObject({ status: 503, body: { error: 'unavailable' } });
     // Through the balancer, a client that retries a 503 as told has its call run by the other node.

@@ -179,7 +179,11 @@ export async function startServer(options: {
       concurrentExecutionsPerOrganization: config.maxConcurrentExecutionsPerOrganization,
       nodes: () => presence.activeNodes,
     });
-    const metrics = new ServerMetrics({ poolStatistics: () => runtime.poolStatistics(), activeSandboxes: () => runtime.activeSandboxes });
+    const metrics = new ServerMetrics({
+      poolStatistics: () => runtime.poolStatistics(),
+      activeSandboxes: () => runtime.activeSandboxes,
+      nodes: () => ({ active: presence.activeNodes, draining: presence.draining }),
+    });
     const dispatcher = new WebhookDispatcher({
       deliveries: webhookRepository,
       secrets: webhookSecrets,

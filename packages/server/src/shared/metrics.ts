@@ -6,6 +6,8 @@ const OVERHEAD_BUCKETS_SECONDS = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05,
 export interface MetricsSources {
   poolStatistics(): PoolStatistics | null;
   activeSandboxes(): number;
+  /** The nodes sharing the database and taking work, as this node last saw them, and whether this one drains. */
+  nodes?(): { active: number; draining: boolean };
 }
 
 /** The server's Prometheus metrics (GET /metrics): executions, sandbox overhead, the warm pool and the process. */
@@ -80,6 +82,25 @@ export class ServerMetrics {
         }
       },
     });
+    const { nodes } = sources;
+    if (nodes) {
+      new Gauge({
+        name: 'airlock_nodes_active',
+        help: 'Server nodes sharing the database and taking work (not draining), as of this node\'s last heartbeat: the divisor of the limits.',
+        registers,
+        collect() {
+          this.set(nodes().active);
+        },
+      });
+      new Gauge({
+        name: 'airlock_node_draining',
+        help: '1 while this node drains (it takes no new execution and its readiness fails), else 0.',
+        registers,
+        collect() {
+          this.set(nodes().draining ? 1 : 0);
+        },
+      });
+    }
   }
 
   recordWebhookAttempt(outcome: 'delivered' | 'retry' | 'failed'): void {
