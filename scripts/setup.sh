@@ -119,21 +119,44 @@ if [[ "${1:-}" == "--test" ]]; then
   # kubeconform reads come from the kubernetes-validate wheel (scripts/kubernetes-schemas.py).
   go_tool helm 4.3.2 helm.sh/helm/v4/cmd/helm
   go_tool kubeconform 0.8.0 github.com/yannh/kubeconform/cmd/kubeconform
+  # go_module_tool name version module package [sibling version] [ldflags]: builds a package inside its module as the
+  # proxy serves it (`go install` refuses modules with replace directives). With a sibling version, the replace
+  # directives that point at sibling directories, which the module's copy on the proxy lacks, become requirements of
+  # those modules' published versions.
   go_module_tool() {
-    local name=$1 version=$2 module=$3 package=$4
+    local name=$1 version=$2 module=$3 package=$4 siblings=${5:-} ldflags=${6:-}
     local directory=$PWD/.cache/tools/$name-$version
     [[ -x "$directory/$name" ]] && return
     local go source
     go=$(go_command "$name")
     echo "setup: building $name $version into .cache/tools"
-    source=$(cd "$(mktemp -d)" && GOTOOLCHAIN=auto "$go" mod download -json "$module@v$version" |
-      /usr/bin/python3 -c 'import json, sys; print(json.load(sys.stdin)["Dir"])')
+    source=$(mktemp -d)
+    cp -R "$(cd "$source" && GOTOOLCHAIN=auto "$go" mod download -json "$module@v$version" |
+      /usr/bin/python3 -c 'import json, sys; print(json.load(sys.stdin)["Dir"])')/." "$source"
+    chmod -R u+w "$source"
+    if [[ -n "$siblings" ]]; then
+      (cd "$source" && rm -rf go.work go.work.sum vendor &&
+        for sibling in $("$go" mod edit -json | /usr/bin/python3 -c 'import json, sys
+for replace in json.load(sys.stdin).get("Replace") or []:
+    if replace["New"]["Path"].startswith((".", "/")): print(replace["Old"]["Path"])'); do
+          "$go" mod edit -dropreplace="$sibling" -require="$sibling@v$siblings"
+        done)
+    fi
     rm -rf .cache/tools/"$name"-* && mkdir -p "$directory.partial"
-    (cd "$source" && GOTOOLCHAIN=auto "$go" build -trimpath -o "$directory.partial/$name" "$package")
+    (cd "$source" && GOFLAGS=-mod=mod GOTOOLCHAIN=auto "$go" build -trimpath -ldflags "-s -w $ldflags" -o "$directory.partial/$name" "$package")
+    rm -rf "$source"
     mv "$directory.partial" "$directory"
   }
   go_module_tool helm-unittest 1.1.2 github.com/helm-unittest/helm-unittest ./cmd/helm-unittest
   /usr/bin/python3 scripts/kubernetes-schemas.py --go "$(go_command kubernetes-schemas)" >/dev/null
+  # kube-apiserver and etcd, started by the chart's test to install the chart for real (Pod Security admission and the
+  # API's own validation; no pods run). k8s.io/kubernetes replaces its staging modules (k8s.io/api, ...) with
+  # directories, published as v0.<minor>.<patch>; etcd's server replaces go.etcd.io/etcd/api/v3 and the like. About 6
+  # minutes for kube-apiserver on 2 cores, once.
+  kubernetes_version=1.37.2
+  go_module_tool kube-apiserver "$kubernetes_version" k8s.io/kubernetes ./cmd/kube-apiserver "0.${kubernetes_version#1.}" \
+    "-X k8s.io/component-base/version.gitVersion=v$kubernetes_version -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$(cut -d. -f2 <<<"$kubernetes_version") -X k8s.io/component-base/version.gitTreeState=clean"
+  go_module_tool etcd 3.7.4 go.etcd.io/etcd/server/v3 . 3.7.4
   # FerretDB, the MongoDB wire-compatible server of the connector tests (its SQLite backend), built from its module as
   # the Go module proxy serves it. `go install` builds it too, but that binary panics at start: its
   # build/version/version.txt is made by FerretDB's release tooling and is not in the module. So the module's files are
