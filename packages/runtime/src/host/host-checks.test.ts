@@ -102,14 +102,21 @@ describe('host checks', () => {
     expect(user.lines[0]).toMatch(
       /^fail {2}user namespaces: cannot be created by the sandbox user: unshare failed: No space left on device \(user\.max_user_namespaces is 0\); allow unprivileged user namespaces: sysctl -w user\.max_user_namespaces=15000/,
     );
-    for (const kind of ['pid', 'network', 'mount'] as const) {
+    for (const kind of ['network', 'mount'] as const) {
       const refused = judge((facts) => (facts.namespaces[kind] = { ok: false, error: 'unshare failed: Operation not permitted' }));
       expect(refused.lines).toEqual([
         `fail  ${kind} namespaces: cannot be created by the sandbox user: unshare failed: Operation not permitted; ` +
-          `the kernel refused a ${kind === 'network' ? 'network' : kind === 'pid' ? 'PID' : 'mount'} namespace inside a user namespace; ` +
-          'check the container runtime\'s seccomp profile',
+          `the kernel refused a ${kind} namespace inside a user namespace; check the container runtime's seccomp profile`,
       ]);
     }
+    // A masked /proc (Kubernetes without a user namespace for the pod) refuses the mount of the namespace's /proc.
+    const masked = judge((facts) => (facts.namespaces.pid = { ok: false, error: 'unshare: mount /proc failed: Operation not permitted' }));
+    expect(masked.lines).toEqual([
+      'fail  pid namespaces: cannot be created by the sandbox user: unshare: mount /proc failed: Operation not permitted; ' +
+        'the kernel refused a PID namespace inside a user namespace, or the mount of its /proc; check the container ' +
+        "runtime's seccomp profile, and in Kubernetes give the pod its own user namespace (hostUsers: false) with an " +
+        'unmasked /proc (procMount: Unmasked): a masked /proc cannot be mounted again',
+    ]);
   });
 
   it('seccomp absent, lacking actions, or the program unreadable', () => {

@@ -69,7 +69,10 @@ const NAMESPACE_FIXES: Record<NamespaceKind, string> = {
     'allow unprivileged user namespaces: sysctl -w user.max_user_namespaces=15000 ' +
     '(on Ubuntu 23.10 and later also kernel.apparmor_restrict_unprivileged_userns=0); in a container, run it with ' +
     'seccomp and AppArmor profiles that allow unshare',
-  pid: 'the kernel refused a PID namespace inside a user namespace; check the container runtime\'s seccomp profile',
+  pid:
+    'the kernel refused a PID namespace inside a user namespace, or the mount of its /proc; check the container ' +
+    'runtime\'s seccomp profile, and in Kubernetes give the pod its own user namespace (hostUsers: false) with an ' +
+    'unmasked /proc (procMount: Unmasked): a masked /proc cannot be mounted again',
   network: 'the kernel refused a network namespace inside a user namespace; check the container runtime\'s seccomp profile',
   mount: 'the kernel refused a mount namespace inside a user namespace; check the container runtime\'s seccomp profile',
 };

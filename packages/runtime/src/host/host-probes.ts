@@ -124,7 +124,9 @@ async function missingFiles(paths: string[]): Promise<string[]> {
 
 const UNSHARE_ARGUMENTS: Record<NamespaceKind, string[]> = {
   user: ['--user'],
-  pid: ['--user', '--map-root-user', '--pid', '--fork'],
+  // With the /proc of the new PID namespace mounted, as bubblewrap mounts it: a container runtime that masks parts of
+  // its /proc (Kubernetes without a user namespace for the pod) lets the namespace be made but not this mount.
+  pid: ['--user', '--map-root-user', '--pid', '--fork', '--mount', '--mount-proc'],
   network: ['--user', '--map-root-user', '--net'],
   mount: ['--user', '--map-root-user', '--mount'],
 };
