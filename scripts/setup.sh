@@ -8,12 +8,13 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 # skopeo and umoci import OCI images (docs/decisions/0026-oci-image-import.md).
-packages=(bubblewrap mmdebstrap libseccomp-dev gcc libc6-dev pkg-config ca-certificates nftables iproute2 conntrack fuse3 python3-pip
+packages=(bubblewrap mmdebstrap libseccomp-dev gcc libc6-dev pkg-config ca-certificates nftables iproute2 conntrack procps fuse3 python3-pip
   skopeo umoci)
 if [[ "${1:-}" == "--test" ]]; then
   # The connector tests' servers (test/support/connector-servers.ts): PostgreSQL, MariaDB, Redis; pymongo is their
   # MongoDB client on the host.
-  # nginx is the load balancer of the multi-node tests; buildah builds the server's container image in its test.
+  # nginx is the load balancer of the multi-node tests; buildah builds the server's container image in its test, and
+  # podman (with runc and slirp4netns) runs it there.
   packages+=(postgresql mariadb-server redis-server python3-pymongo python3-venv chromium systemd libcap2-bin nginx buildah podman runc slirp4netns)
 fi
 

@@ -47,8 +47,15 @@ version=$(node -p 'require("./packages/cli/package.json").version')
 tag="$version-$inputs_hash"
 image="$repository:$tag"
 
+# The image is also tagged with the version alone (the Helm chart's default tag, its appVersion): the newest build of
+# that version.
+tag_version() {
+  buildah tag "$image" "$repository:$version"
+}
+
 if [[ -z "$context_only" && "$rebuild" == false ]] && buildah inspect --type image "$image" >/dev/null 2>&1; then
   log "$image is in buildah's store already; not rebuilt"
+  tag_version
   echo "$image"
   exit 0
 fi
@@ -164,6 +171,7 @@ exec 9>/var/lock/airlock-container-build.lock
 flock 9
 if [[ "$rebuild" == false ]] && buildah inspect --type image "$image" >/dev/null 2>&1; then
   log "$image was built meanwhile"
+  tag_version
   echo "$image"
   exit 0
 fi
@@ -195,4 +203,5 @@ buildah images --filter "reference=$repository" --format '{{.CreatedAtRaw}} {{.N
   tail -n +$((keep_images + 2)) | while read -r old; do
   buildah rmi "$old" >/dev/null 2>&1 && log "removed $old" || true
 done
+tag_version
 echo "$image"

@@ -202,7 +202,7 @@ export function checkRclone(rclone: HostFacts['rclone']): HostCheck {
 }
 
 /** The commands that wire sandboxes' networks and their Debian packages (docs/decisions/0020-sandbox-network.md). */
-export const NETWORK_COMMANDS: Readonly<Record<string, string>> = { nft: 'nftables', ip: 'iproute2', tc: 'iproute2', conntrack: 'conntrack' };
+export const NETWORK_COMMANDS: Readonly<Record<string, string>> = { nft: 'nftables', ip: 'iproute2', tc: 'iproute2', conntrack: 'conntrack', sysctl: 'procps' };
 
 export function checkNetworkCommands(missing: string[]): HostCheck {
   if (missing.length === 0) return ok('network', `${Object.keys(NETWORK_COMMANDS).join(', ')} present (sandboxes with network)`);
