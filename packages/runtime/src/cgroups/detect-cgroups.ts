@@ -5,6 +5,8 @@ import { CgroupV2Hierarchy } from './cgroup-v2.js';
 
 export interface CgroupMount {
   mountPoint: string;
+  /** The cgroup the mount shows at its mount point: `/` on a host, the container's own cgroup in a container that shares the host's cgroup namespace. */
+  root: string;
   fsType: 'cgroup' | 'cgroup2';
   /** For v1: the controllers bound to this hierarchy. */
   controllers: string[];
@@ -18,10 +20,11 @@ export function parseCgroupMounts(mountinfo: string): CgroupMount[] {
     if (!before || !after) continue;
     const [fsType, , superOptions = ''] = after.split(' ');
     if (fsType !== 'cgroup' && fsType !== 'cgroup2') continue;
-    const mountPoint = before.split(' ')[4];
-    if (!mountPoint) continue;
+    const [, , , root, mountPoint] = before.split(' ');
+    if (!mountPoint || !root) continue;
     mounts.push({
       mountPoint: mountPoint.replace(/\\040/g, ' '),
+      root: root.replace(/\\040/g, ' '),
       fsType,
       controllers: fsType === 'cgroup' ? superOptions.split(',') : [],
     });
@@ -43,6 +46,16 @@ export function parseProcessCgroups(text: string): Map<string, string> {
 }
 
 /**
+ * A process's cgroup path (as /proc/self/cgroup gives it, from the root of its cgroup namespace) below a mount of that
+ * hierarchy: a container sharing the host's cgroup namespace sees its own cgroup mounted at the mount point, so the
+ * part of the path the mount's root already covers is dropped.
+ */
+export function pathBelowMount(path: string, root: string): string {
+  if (root === '/' || !(path === root || path.startsWith(`${root}/`))) return path;
+  return path.slice(root.length) || '/';
+}
+
+/**
  * Chooses the hierarchy the sandboxes' limits live in: v1 when the v1 controllers are mounted (hybrid hosts such as
  * this project's CI), otherwise the unified v2 hierarchy with the memory controller available.
  */
@@ -55,7 +68,7 @@ export async function detectCgroupHierarchy(options: { name: string }): Promise<
     const mount = mounts.find((candidate) => candidate.fsType === 'cgroup' && candidate.controllers.includes(controller));
     if (!mount) break;
     v1Mounts[controller] = mount.mountPoint;
-    v1OwnPaths[controller] = ownPaths.get(controller) ?? '/';
+    v1OwnPaths[controller] = pathBelowMount(ownPaths.get(controller) ?? '/', mount.root);
   }
   if (Object.keys(v1Mounts).length === V1_CONTROLLERS.length) {
     return new CgroupV1Hierarchy({ mounts: v1Mounts, ownPaths: v1OwnPaths, name: options.name });
@@ -64,7 +77,7 @@ export async function detectCgroupHierarchy(options: { name: string }): Promise<
   if (unified) {
     const available = await fs.readFile(`${unified.mountPoint}/cgroup.controllers`, 'utf8').catch(() => '');
     if (['cpu', 'memory', 'pids'].every((controller) => available.split(/\s+/).includes(controller))) {
-      return new CgroupV2Hierarchy({ mount: unified.mountPoint, ownPath: ownPaths.get('') ?? '/', name: options.name });
+      return new CgroupV2Hierarchy({ mount: unified.mountPoint, ownPath: pathBelowMount(ownPaths.get('') ?? '/', unified.root), name: options.name });
     }
   }
   throw new Error(

@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { constants, promises as fs } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
-import { detectCgroupHierarchy, parseCgroupMounts, parseProcessCgroups } from '../cgroups/detect-cgroups.js';
+import { detectCgroupHierarchy, parseCgroupMounts, parseProcessCgroups, pathBelowMount } from '../cgroups/detect-cgroups.js';
 import { ImageStore } from '../image/image-store.js';
 import { loadSeccompProgram, seccompProgramPath, spawnerPath } from '../seccomp.js';
 import { NAMESPACE_KINDS, NETWORK_COMMANDS, evaluateHost, type HostCheck, type HostFacts, type NamespaceKind, type Probe } from './host-checks.js';
@@ -199,7 +199,7 @@ async function probeCgroups(): Promise<HostFacts['cgroups']> {
     }
     const mounts = parseCgroupMounts(await fs.readFile('/proc/self/mountinfo', 'utf8'));
     const unified = mounts.find((mount) => mount.fsType === 'cgroup2')!;
-    const own = join(unified.mountPoint, parseProcessCgroups(await fs.readFile('/proc/self/cgroup', 'utf8')).get('') ?? '/');
+    const own = join(unified.mountPoint, pathBelowMount(parseProcessCgroups(await fs.readFile('/proc/self/cgroup', 'utf8')).get('') ?? '/', unified.root));
     const available = (await fs.readFile(join(own, 'cgroup.controllers'), 'utf8')).trim().split(/\s+/);
     const missing = ['cpu', 'memory', 'pids'].filter((controller) => !available.includes(controller));
     if (missing.length > 0) {
