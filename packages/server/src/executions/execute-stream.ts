@@ -4,7 +4,8 @@ import { recordedResponse } from './execution-records.js';
 import { resultEvent, type ExecutionLog, type NewEvent } from './execution-log.js';
 import type { ExecuteOptions, ExecutionService } from './execution-service.js';
 
-const NDJSON_HEADERS = { 'Content-Type': 'application/x-ndjson', 'Cache-Control': 'no-store', 'X-Accel-Buffering': 'no' };
+/** The headers of an answer that streams an execution's events. */
+export const NDJSON_HEADERS = { 'Content-Type': 'application/x-ndjson', 'Cache-Control': 'no-store', 'X-Accel-Buffering': 'no' };
 
 /**
  * Runs an execution and answers with its NDJSON events as it runs (see ExecutionLog). Errors before the code starts

@@ -453,15 +453,16 @@ export class ExecutionService {
   async cancel(orgId: string, traceId: string): Promise<ExecutionCancelResponse> {
     const here = await this.cancelHere(orgId, traceId);
     if (here) return here;
-    const record = await this.get(orgId, traceId);
+    const record = await this.#options.executions.get(orgId, traceId);
+    if (!record) throw ApiError.notFound(`no execution ${traceId} in this organization`);
     if (record.status !== 'running') return { trace_id: traceId, status: record.status };
-    const nodeId = (await this.#options.executions.get(orgId, traceId))?.nodeId ?? null;
+    const { nodeId } = record;
     const cancelled = nodeId !== null && nodeId !== this.#options.nodeId ? await this.#options.otherNodes?.cancel(nodeId, orgId, traceId) : null;
     if (cancelled) return cancelled;
     // The node running it did not answer: it may have ended it meanwhile, or be gone (its executions are then failed
     // by the other nodes within three heartbeats).
-    const now = await this.get(orgId, traceId);
-    if (now.status !== 'running') return { trace_id: traceId, status: now.status };
+    const now = (await this.#options.executions.get(orgId, traceId))?.status;
+    if (now !== undefined && now !== 'running') return { trace_id: traceId, status: now };
     throw ApiError.unavailable(`execution ${traceId} runs on server node ${nodeId ?? 'unknown'}, which did not answer; retry`, 1);
   }
 

@@ -1,4 +1,5 @@
 import { ExecutionCancelResponse } from '@airlock/contracts';
+import { NDJSON_HEADERS } from '../executions/execute-stream.js';
 import type { Logger } from '../shared/logger.js';
 import { NODE_SIGNATURE_HEADER, type NodeSignature } from './node-keys.js';
 
@@ -59,7 +60,7 @@ export class OtherNodes {
   async output(nodeId: string, orgId: string, traceId: string, afterSeq: number): Promise<Response | null> {
     const query = new URLSearchParams({ organization_id: orgId, after_seq: String(afterSeq) });
     const response = await this.#call(nodeId, 'GET', `${NODE_CALL_PATHS.output(traceId)}?${query}`, RELAY_CONNECT_TIMEOUT_MS);
-    return response && new Response(response.body, { headers: { 'Content-Type': 'application/x-ndjson', 'Cache-Control': 'no-store', 'X-Accel-Buffering': 'no' } });
+    return response && new Response(response.body, { headers: NDJSON_HEADERS });
   }
 
   async #call(nodeId: string, method: string, pathAndQuery: string, timeoutMs: number): Promise<Response | null> {
