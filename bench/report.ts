@@ -278,8 +278,9 @@ export function buildReport(results: BenchResults): Report {
           'within the drift between series: later in the run, the inline calls of section 8 without a thread (which ' +
           `also write a file) took ${formatMs(threads.ephemeral.p50)} p50.`,
         'Inline: the server runs the code, completes the execution record and answers with the whole result.',
-        'Streamed `status`: `Accept: application/x-ndjson`; the first event, with the trace id, is queued once the ' +
-          'call has its sandbox, as its code is sent, before the record is written.',
+        'Streamed `status`: `Accept: application/x-ndjson`; the first event, with the trace id, is sent once the ' +
+          'code is sent to its sandbox and the running record is written (so any node finds the trace id), as the ' +
+          'async 202 is.',
         'Streamed `result`: the last event, sent once the record is completed, as the inline answer is.',
         'Async 202: `Prefer: respond-async` with `webhook_url`; answered once the code runs and its record is written.',
         "Async webhook: the result POSTed by the server's webhook dispatcher (claimed from the outbox that " +
