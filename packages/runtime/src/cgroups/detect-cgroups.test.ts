@@ -2,17 +2,17 @@ import { describe, expect, it } from 'vitest';
 import { parseCgroupMounts, parseProcessCgroups, pathBelowMount } from './detect-cgroups.js';
 
 describe('cgroup detection', () => {
-  it('reads each cgroup mount with its root, on a host and in a container sharing the host cgroup namespace', () => {
+  it('reads each cgroup mount with its root and whether it is read-only, on a host and in a container sharing the host cgroup namespace', () => {
     const mountinfo = [
-      '30 24 0:26 / /sys/fs/cgroup/memory rw,nosuid shared:12 - cgroup cgroup rw,memory',
+      '30 24 0:26 / /sys/fs/cgroup/memory ro,nosuid shared:12 - cgroup cgroup rw,memory',
       '31 24 0:27 / /sys/fs/cgroup/unified rw,nosuid shared:13 - cgroup2 cgroup2 rw',
       '40 38 0:26 /libpod_parent/libpod-1f2e /sys/fs/cgroup/cpu,cpuacct rw,nosuid - cgroup cgroup rw,cpu,cpuacct',
       '41 38 0:28 / /proc rw - proc proc rw',
     ].join('\n');
     expect(parseCgroupMounts(mountinfo)).toEqual([
-      { mountPoint: '/sys/fs/cgroup/memory', root: '/', fsType: 'cgroup', controllers: ['rw', 'memory'] },
-      { mountPoint: '/sys/fs/cgroup/unified', root: '/', fsType: 'cgroup2', controllers: [] },
-      { mountPoint: '/sys/fs/cgroup/cpu,cpuacct', root: '/libpod_parent/libpod-1f2e', fsType: 'cgroup', controllers: ['rw', 'cpu', 'cpuacct'] },
+      { mountPoint: '/sys/fs/cgroup/memory', root: '/', fsType: 'cgroup', controllers: ['rw', 'memory'], readOnly: true },
+      { mountPoint: '/sys/fs/cgroup/unified', root: '/', fsType: 'cgroup2', controllers: [], readOnly: false },
+      { mountPoint: '/sys/fs/cgroup/cpu,cpuacct', root: '/libpod_parent/libpod-1f2e', fsType: 'cgroup', controllers: ['rw', 'cpu', 'cpuacct'], readOnly: false },
     ]);
   });
 

@@ -10,6 +10,8 @@ export interface CgroupMount {
   fsType: 'cgroup' | 'cgroup2';
   /** For v1: the controllers bound to this hierarchy. */
   controllers: string[];
+  /** Mounted read-only (a container's default without privileges): no cgroup can be made below it. */
+  readOnly: boolean;
 }
 
 /** Parses /proc/self/mountinfo lines for cgroup file systems. */
@@ -20,13 +22,14 @@ export function parseCgroupMounts(mountinfo: string): CgroupMount[] {
     if (!before || !after) continue;
     const [fsType, , superOptions = ''] = after.split(' ');
     if (fsType !== 'cgroup' && fsType !== 'cgroup2') continue;
-    const [, , , root, mountPoint] = before.split(' ');
+    const [, , , root, mountPoint, options = ''] = before.split(' ');
     if (!mountPoint || !root) continue;
     mounts.push({
       mountPoint: mountPoint.replace(/\\040/g, ' '),
       root: root.replace(/\\040/g, ' '),
       fsType,
       controllers: fsType === 'cgroup' ? superOptions.split(',') : [],
+      readOnly: options.split(',').includes('ro'),
     });
   }
   return mounts;

@@ -3,6 +3,7 @@ import { constants, promises as fs } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { detectCgroupHierarchy, parseCgroupMounts, parseProcessCgroups, pathBelowMount } from '../cgroups/detect-cgroups.js';
+import { V1_CONTROLLERS } from '../cgroups/cgroup-v1.js';
 import { ImageStore } from '../image/image-store.js';
 import { loadSeccompProgram, seccompProgramPath, spawnerPath } from '../seccomp.js';
 import { NAMESPACE_KINDS, NETWORK_COMMANDS, evaluateHost, type HostCheck, type HostFacts, type NamespaceKind, type Probe } from './host-checks.js';
@@ -185,38 +186,52 @@ async function probeOverlay(dataDirectory: string): Promise<Probe<void>> {
  * for its own subtree when it starts; the check changes nothing for the processes already in the cgroup).
  */
 async function probeCgroups(): Promise<HostFacts['cgroups']> {
-  return attempt(async () => {
-    const hierarchy = await detectCgroupHierarchy({ name: `airlock-host-check-${process.pid}` });
-    if (hierarchy.version === 1) {
-      await hierarchy.initialize();
-      try {
-        const slot = await hierarchy.createSlot('probe');
-        await slot.prepare({ cpus: 1, memoryBytes: 64 * 1024 ** 2, pids: 16 });
-      } finally {
-        await hierarchy.destroy();
-      }
-      return { version: 1 as const, detail: 'cpu, cpuacct, memory, pids and freezer usable' };
-    }
-    const mounts = parseCgroupMounts(await fs.readFile('/proc/self/mountinfo', 'utf8'));
-    const unified = mounts.find((mount) => mount.fsType === 'cgroup2')!;
-    const own = join(unified.mountPoint, pathBelowMount(parseProcessCgroups(await fs.readFile('/proc/self/cgroup', 'utf8')).get('') ?? '/', unified.root));
-    const available = (await fs.readFile(join(own, 'cgroup.controllers'), 'utf8')).trim().split(/\s+/);
-    const missing = ['cpu', 'memory', 'pids'].filter((controller) => !available.includes(controller));
-    if (missing.length > 0) {
-      throw new Error(
-        `the ${missing.join(', ')} controller${missing.length > 1 ? 's are' : ' is'} not delegated to ${own}; ` +
-          'run Airlock as a systemd service with Delegate=yes, or in a container with its own cgroup namespace',
-      );
-    }
-    const probe = join(own, `airlock-host-check-${process.pid}`);
+  const probed = await attempt(() => probeCgroupHierarchy());
+  if (probed.ok) return probed;
+  // A hierarchy mounted read-only refuses every cgroup with a misleading errno (ENOENT on v1): name the cause.
+  const readOnly = parseCgroupMounts(await fs.readFile('/proc/self/mountinfo', 'utf8')).filter(
+    (mount) => mount.readOnly && (mount.fsType === 'cgroup2' || V1_CONTROLLERS.some((controller) => mount.controllers.includes(controller))),
+  );
+  if (readOnly.length === 0) return probed;
+  return {
+    ok: false,
+    error:
+      `the cgroup file system is mounted read-only (${readOnly.map((mount) => mount.mountPoint).join(', ')}), so no sandbox can get its ` +
+      'cgroup; run the container privileged, or give it a writable cgroup (deploy/helm/airlock/README.md, "A writable cgroup")',
+  };
+}
+
+async function probeCgroupHierarchy(): Promise<{ version: 1 | 2; detail: string }> {
+  const hierarchy = await detectCgroupHierarchy({ name: `airlock-host-check-${process.pid}` });
+  if (hierarchy.version === 1) {
+    await hierarchy.initialize();
     try {
-      await fs.mkdir(probe);
-    } catch (error) {
-      throw new Error(`cannot create cgroups below ${own} (${errorText(error)}); the cgroup file system must be writable`);
+      const slot = await hierarchy.createSlot('probe');
+      await slot.prepare({ cpus: 1, memoryBytes: 64 * 1024 ** 2, pids: 16 });
+    } finally {
+      await hierarchy.destroy();
     }
-    await fs.rmdir(probe);
-    return { version: 2 as const, detail: `cpu, memory and pids delegated to ${own}` };
-  });
+    return { version: 1 as const, detail: 'cpu, cpuacct, memory, pids and freezer usable' };
+  }
+  const mounts = parseCgroupMounts(await fs.readFile('/proc/self/mountinfo', 'utf8'));
+  const unified = mounts.find((mount) => mount.fsType === 'cgroup2')!;
+  const own = join(unified.mountPoint, pathBelowMount(parseProcessCgroups(await fs.readFile('/proc/self/cgroup', 'utf8')).get('') ?? '/', unified.root));
+  const available = (await fs.readFile(join(own, 'cgroup.controllers'), 'utf8')).trim().split(/\s+/);
+  const missing = ['cpu', 'memory', 'pids'].filter((controller) => !available.includes(controller));
+  if (missing.length > 0) {
+    throw new Error(
+      `the ${missing.join(', ')} controller${missing.length > 1 ? 's are' : ' is'} not delegated to ${own}; ` +
+        'run Airlock as a systemd service with Delegate=yes, or in a container with its own cgroup namespace',
+    );
+  }
+  const probe = join(own, `airlock-host-check-${process.pid}`);
+  try {
+    await fs.mkdir(probe);
+  } catch (error) {
+    throw new Error(`cannot create cgroups below ${own} (${errorText(error)}); the cgroup file system must be writable`);
+  }
+  await fs.rmdir(probe);
+  return { version: 2 as const, detail: `cpu, memory and pids delegated to ${own}` };
 }
 
 async function probeFreeBytes(path: string): Promise<Probe<number>> {
