@@ -295,7 +295,7 @@ describe('the console', () => {
     await screenshot('members');
   });
 
-  it('changes the organization\'s settings, lists the sessions, and makes an admin token shown once', async () => {
+  it('changes the organization\'s settings, lists the sessions and the server nodes, and makes an admin token shown once', async () => {
     await page.getByRole('link', { name: 'Settings' }).click();
     const days = page.getByLabel('Audit kept (days)');
     await expect.poll(() => days.inputValue()).toBe('365');
@@ -309,6 +309,10 @@ describe('the console', () => {
     await page.getByRole('button', { name: 'Create admin token' }).click();
     const token = (await page.getByTestId('new-admin-token').textContent()) ?? '';
     expect((await airlock.request('/admin/v1/sandboxes', { apiKey: token })).status).toBe(200);
+    // One server alone: the node this console talks to, taking work.
+    const nodes = page.getByRole('table', { name: 'Server nodes' });
+    await expect.poll(() => nodes.getByText("(this console's)").isVisible()).toBe(true);
+    expect(await nodes.getByText('taking work').count()).toBe(1);
     await screenshot('settings');
   });
 

@@ -163,6 +163,10 @@ describe('three nodes behind a load balancer', () => {
     expect(await listedNodes()).toEqual(
       ['node-a', 'node-b', 'node-c'].map((id) => ({ id, url: node(id).url, draining: false })),
     );
+    const listed = await call<{ nodes: Array<{ id: string; url: string | null; draining: boolean; this_node: boolean }> }>(node('node-b').url, '/admin/v1/nodes', { token: adminToken });
+    expect(listed.body.nodes.map(({ id, url, draining, this_node }) => ({ id, url, draining, this_node }))).toEqual(
+      ['node-a', 'node-b', 'node-c'].map((id) => ({ id, url: node(id).url, draining: false, this_node: id === 'node-b' })),
+    );
     // Each node counts the others at its next beat.
     const nodeMetrics = async (id: string) => (await (await fetch(`${node(id).url}/metrics`)).text()).split('\n').filter((line) => line.startsWith('airlock_node'));
     expect(await until(async () => (await nodeMetrics('node-a')).includes('airlock_nodes_active 3'), 5_000)).toBe(true);

@@ -16,7 +16,7 @@ export function appWithoutServices(settings: Partial<Pick<AppServices, 'corsOrig
     publicUrl: undefined,
     bodyTimeoutSeconds: 30,
     connections: new ConnectionsPerAddress(0),
-    node: { id: 'node_test', signature: new NodeSignature(Buffer.alloc(32)), forgetCachedHere: unused('forgetCachedHere'), announceChange: unused('announceChange') },
+    node: { id: 'node_test', signature: new NodeSignature(Buffer.alloc(32)), forgetCachedHere: unused('forgetCachedHere'), announceChange: unused('announceChange'), list: unused('list') },
     ...settings,
   };
   const services = new Proxy(values as AppServices, {

@@ -217,6 +217,21 @@ export const CreatedAdminTokenResponse = AdminTokenSummary.extend({
 });
 export type CreatedAdminTokenResponse = z.infer<typeof CreatedAdminTokenResponse>;
 
+export const ServerNodeSummary = z
+  .object({
+    id: z.string().describe('the node (AIRLOCK_NODE_ID)'),
+    url: z.string().nullable().describe('where the other nodes reach it; null when they cannot'),
+    version: z.string(),
+    started_at: Timestamp,
+    heartbeat_at: Timestamp.describe("its last beat, on the database's clock"),
+    draining: z.boolean().describe('it takes no new execution and finishes the running ones before it stops'),
+    this_node: z.boolean().describe('the node that answered this request'),
+  })
+  .meta({ id: 'ServerNodeSummary' });
+export type ServerNodeSummary = z.infer<typeof ServerNodeSummary>;
+export const ServerNodeListResponse = z.object({ nodes: z.array(ServerNodeSummary) });
+export type ServerNodeListResponse = z.infer<typeof ServerNodeListResponse>;
+
 export const EraseOrganizationRequest = z.strictObject({
   confirm: Text.describe("the organization's slug again: erasing cannot be undone"),
 });

@@ -96,6 +96,8 @@ export {
   AdminTokenPath,
   AdminTokenSummary,
   AdminTokenListResponse,
+  ServerNodeListResponse,
+  ServerNodeSummary,
   CreatedAdminTokenResponse,
   EraseOrganizationRequest,
   EraseOrganizationResponse,

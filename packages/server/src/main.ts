@@ -307,6 +307,7 @@ export async function startServer(options: {
           connectors.forgetCached();
         },
         announceChange: () => otherNodes.announceChange(presence.otherNodeIds()),
+        list: () => presence.list(),
       },
       readiness: [
         { name: 'database', check: async () => (await database.query('SELECT 1 AS ok')).length === 1 },

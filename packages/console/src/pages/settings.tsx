@@ -1,4 +1,4 @@
-import type { AdminTokenSummary, OrganizationSummary, SessionSummary } from '@airlock/contracts';
+import type { AdminTokenSummary, OrganizationSummary, ServerNodeSummary, SessionSummary } from '@airlock/contracts';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useEffect, useState } from 'react';
 import { get, patch, post, remove } from '../api.js';
@@ -9,18 +9,19 @@ import { AccountData, Organizations } from './organizations.js';
 
 /**
  * The organization's settings and (for its owners) its export and erasure, the signed-in user's sessions, and (for
- * owners over every organization) the organizations and admin tokens.
+ * owners over every organization) the organizations, admin tokens and server nodes.
  */
 export function SettingsPage() {
   const { me, can } = useSession();
   return (
     <>
-      <PageTitle description="The organization's limits, audit retention and data; your sessions; organizations and admin tokens.">Settings</PageTitle>
+      <PageTitle description="The organization's limits, audit retention and data; your sessions; organizations, admin tokens and server nodes.">Settings</PageTitle>
       <OrganizationSettings />
       {can('owner') && <AccountData />}
       <Sessions />
       {me.instance_role === 'owner' && <Organizations />}
       {me.instance_role === 'owner' && <AdminTokens />}
+      {me.instance_role === 'owner' && <ServerNodes />}
     </>
   );
 }
@@ -120,7 +121,7 @@ function AdminTokens() {
   });
   const revoke = useMutation({ mutationFn: (id: string) => remove(`/admin/v1/admin-tokens/${id}`), onSuccess: refresh });
   return (
-    <section aria-label="Admin tokens">
+    <section aria-label="Admin tokens" className="mb-8">
       <h2 className="mb-2 text-lg font-medium">Admin tokens</h2>
       {created && (
         <p className="mb-3 rounded border border-amber-300 bg-amber-50 p-3 text-sm">
@@ -155,6 +156,30 @@ function AdminTokens() {
           <RoleSelect value={role} onChange={setRole} />
         </Field>
       </CreateForm>
+    </section>
+  );
+}
+
+/** The server nodes sharing the database: when each started and last beat, and which are draining. */
+function ServerNodes() {
+  const nodes = useQuery({ queryKey: ['nodes'], queryFn: () => get<{ nodes: ServerNodeSummary[] }>('/admin/v1/nodes'), refetchInterval: 5000 });
+  return (
+    <section aria-label="Server nodes">
+      <h2 className="mb-2 text-lg font-medium">Server nodes</h2>
+      <ErrorMessage error={nodes.error} />
+      <Table
+        caption="Server nodes"
+        headers={['Node', 'Reached at', 'Version', 'Started', 'Last beat', 'State']}
+        rows={(nodes.data?.nodes ?? []).map((node) => [
+          node.this_node ? `${node.id} (this console's)` : node.id,
+          node.url ?? 'unreachable',
+          node.version,
+          new Date(node.started_at).toLocaleString(),
+          new Date(node.heartbeat_at).toLocaleTimeString(),
+          node.draining ? 'draining' : 'taking work',
+        ])}
+        empty="No node is listed."
+      />
     </section>
   );
 }

@@ -1,4 +1,6 @@
 import { nodeOperations } from '../nodes/node-operations.js';
+import { nodeAdminOperations } from '../nodes/node-admin-operations.js';
+import type { ServerNode } from '@airlock/db';
 import type { NodeSignature } from '../nodes/node-keys.js';
 import { Hono } from 'hono';
 import { cors } from 'hono/cors';
@@ -95,7 +97,14 @@ export interface AppServices {
    * the caches of administered lookups, forgotten here when another node announces a change and announced to the
    * others after a change made here.
    */
-  node?: { id: string; signature: NodeSignature; forgetCachedHere: () => void; announceChange: () => Promise<void> };
+  node?: {
+    id: string;
+    signature: NodeSignature;
+    forgetCachedHere: () => void;
+    announceChange: () => Promise<void>;
+    /** The nodes sharing the database, as the nodes table lists them now. */
+    list: () => Promise<ServerNode[]>;
+  };
 }
 
 export function createApp(services: AppServices): Hono<AppEnv> {
@@ -158,6 +167,7 @@ export function createApp(services: AppServices): Hono<AppEnv> {
     ...webSearchProviderOperations(services.webSearchProviders, declareAdmin),
     ...imageOperations(services.images, declareAdmin),
     ...(node ? nodeOperations({ executions: services.executions, ...node }) : []),
+    ...(node ? nodeAdminOperations({ thisNode: node.id, list: node.list }, declareAdmin) : []),
     ...serviceOperations({
       readiness: services.readiness,
       metrics: services.metrics,

@@ -89,6 +89,11 @@ export class NodePresence {
     await this.#options.repository.setUrl(this.id, url);
   }
 
+  /** The nodes listed now, this one included. */
+  list(): Promise<ServerNode[]> {
+    return this.#options.repository.list();
+  }
+
   /** The other listed nodes, as of the last beat. */
   otherNodeIds(): string[] {
     return this.#nodes.filter((node) => node.id !== this.id).map((node) => node.id);
