@@ -164,7 +164,9 @@ describe('three nodes behind a load balancer', () => {
       ['node-a', 'node-b', 'node-c'].map((id) => ({ id, url: node(id).url, draining: false })),
     );
     const listed = await call<{ nodes: Array<{ id: string; url: string | null; draining: boolean; this_node: boolean }> }>(node('node-b').url, '/admin/v1/nodes', { token: adminToken });
-    expect(listed.body.nodes.map(({ id, url, draining, this_node }) => ({ id, url, draining, this_node }))).toEqual(
+    // Oldest first: node-b and node-c started together, in either order.
+    const byId = [...listed.body.nodes].sort((left, right) => left.id.localeCompare(right.id));
+    expect(byId.map(({ id, url, draining, this_node }) => ({ id, url, draining, this_node }))).toEqual(
       ['node-a', 'node-b', 'node-c'].map((id) => ({ id, url: node(id).url, draining: false, this_node: id === 'node-b' })),
     );
     // Each node counts the others at its next beat.
