@@ -93,6 +93,12 @@ describe('the server container image', () => {
       await chmod(workspace, 0o711);
       dataDirectory = join(workspace, 'data');
       await mkdir(dataDirectory, { mode: 0o755 });
+      // An images volume of its own, with the suite's default image in it read-only: image locks hold process ids,
+      // which mean nothing across PID namespaces, so a server in a container sharing the suite's images directory
+      // would take the locks of the suite's builds for stale and remove their staging directories.
+      const imagesDirectory = join(workspace, 'images');
+      await mkdir(imagesDirectory, { mode: 0o755 });
+      const defaultImages = readdirSync(inject('imagesDirectory')).filter((entry) => /^default-[0-9a-f]+$/.test(entry));
       const port = await freePort();
       container = spawn(
         'podman',
@@ -102,7 +108,8 @@ describe('the server container image', () => {
           // A network namespace of the container's own, reaching out through slirp4netns: nothing of the host's
           // firewall changes, and the server's nftables table lives in the container.
           '--network', 'slirp4netns:port_handler=slirp4netns', '--publish', `127.0.0.1:${port}:8080`,
-          '--volume', `${inject('imagesDirectory')}:/var/lib/airlock-images`,
+          '--volume', `${imagesDirectory}:/var/lib/airlock-images`,
+          ...defaultImages.flatMap((entry) => ['--volume', `${join(inject('imagesDirectory'), entry)}:/var/lib/airlock-images/${entry}:ro`]),
           '--volume', `${dataDirectory}:/var/lib/airlock`,
           '--env', `AIRLOCK_BOOTSTRAP_API_KEY=${apiKey}`,
           '--env', `AIRLOCK_SANDBOX_UID=${uid}`,
