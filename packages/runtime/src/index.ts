@@ -32,6 +32,8 @@ export {
   type SandboxLanguage,
   type SandboxLimits,
   type SandboxNetworkMode,
+  type SandboxStart,
+  SANDBOX_STARTS,
   type SandboxOutcome,
   type SandboxStatus,
   type StorageAttachment,

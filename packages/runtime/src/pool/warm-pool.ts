@@ -1,4 +1,4 @@
-import type { PreparedSandbox, SandboxLanguage, SandboxLimits, SandboxNetworkMode } from '../sandbox/sandbox-types.js';
+import type { PreparedSandbox, SandboxLanguage, SandboxLimits, SandboxNetworkMode, SandboxStart } from '../sandbox/sandbox-types.js';
 
 /** What makes two sandboxes interchangeable before code arrives. */
 export interface PoolKey {
@@ -7,6 +7,12 @@ export interface PoolKey {
   limits: SandboxLimits;
   /** @default 'none' */
   network?: SandboxNetworkMode;
+  /**
+   * `fresh`: bubblewrap starts the interpreter. `fork`: a fork of a template interpreter that has imported the data
+   * stack (docs/decisions/0033-fork-tier.md); python in sandboxes without network only, others start fresh.
+   * @default 'fresh'
+   */
+  start?: SandboxStart;
 }
 
 export interface WarmPoolOptions {
@@ -252,5 +258,5 @@ export class WarmPool {
 
 export function serializeKey(key: PoolKey): string {
   const { limits } = key;
-  return `${key.image}/${key.language}/cpu=${limits.cpus}/mem=${limits.memoryBytes}/pids=${limits.pids}/tmp=${limits.tmpBytes}/home=${limits.homeBytes}/net=${key.network ?? 'none'}`;
+  return `${key.image}/${key.language}/cpu=${limits.cpus}/mem=${limits.memoryBytes}/pids=${limits.pids}/tmp=${limits.tmpBytes}/home=${limits.homeBytes}/net=${key.network ?? 'none'}/start=${key.start ?? 'fresh'}`;
 }

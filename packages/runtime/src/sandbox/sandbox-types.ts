@@ -36,6 +36,10 @@ export interface SandboxSpec {
  */
 export type SandboxNetworkMode = 'none' | 'unrestricted' | 'allowlist';
 
+/** How a sandbox's interpreter starts: `fresh` with bubblewrap, `fork` from a template (PoolKey.start). */
+export const SANDBOX_STARTS = ['fresh', 'fork'] as const;
+export type SandboxStart = (typeof SANDBOX_STARTS)[number];
+
 /** What varies per call, bound after the sandbox is prepared. */
 export interface RunRequest {
   code: string;
