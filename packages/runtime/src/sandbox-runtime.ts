@@ -6,6 +6,7 @@ import { detectCgroupHierarchy } from './cgroups/detect-cgroups.js';
 import { ImageStore, type Image, type ProgressListener } from './image/image-store.js';
 import { manifestLanguages } from './image/image-manifest.js';
 import { BubblewrapDriver } from './sandbox/bubblewrap-driver.js';
+import { ForkDriver } from './sandbox/fork-driver.js';
 import { PipeFactory } from './sandbox/pipe-factory.js';
 import { ProbeSandboxes } from './sandbox/probe-sandboxes.js';
 import { hostHasMemoryForRefill } from './pool/host-memory.js';
@@ -45,7 +46,16 @@ export interface SandboxRuntimeOptions {
    * it every sandbox has an empty network namespace and asking for network is an error.
    */
   network?: { subnet: string; megabitsPerCpu: number; dnsUpstream?: string[] };
+  /** Where each instance keeps the pipes of forked sandboxes (PoolKey.start `fork`); /run/airlock-fork by default. */
+  forkPipesRoot?: string;
+  /** Modules a python fork template imports before its first fork; DEFAULT_FORK_PRELOAD by default. */
+  forkPreload?: readonly string[];
+  /** Told which preloaded modules an image lacks when its fork template starts. */
+  onForkTemplateStarted?: (event: { rootfs: string; unavailable: string[] }) => void;
 }
+
+/** The data stack, imported by python fork templates unless SandboxRuntimeOptions.forkPreload says otherwise. */
+export const DEFAULT_FORK_PRELOAD: readonly string[] = ['numpy', 'pandas', 'matplotlib', 'matplotlib.pyplot'];
 
 /** A sandbox for one execution and whether it came pre-started from the warm pool. */
 export interface AcquiredSandbox {
@@ -69,6 +79,8 @@ export class SandboxRuntime {
   /** Name of this instance's parent cgroup (derived from the state directory, so a restart finds it). */
   readonly cgroupName: string;
   readonly #driver: BubblewrapDriver;
+  readonly #forks: ForkDriver;
+  readonly #forkPipes: PipeFactory;
   readonly #cgroups: CgroupPool;
   readonly #pipes: PipeFactory;
   readonly #spawner: Spawner;
@@ -85,6 +97,8 @@ export class SandboxRuntime {
     hostSocketsDirectory: string;
     images: ImageStore;
     driver: BubblewrapDriver;
+    forks: ForkDriver;
+    forkPipes: PipeFactory;
     cgroups: CgroupPool;
     pipes: PipeFactory;
     spawner: Spawner;
@@ -110,6 +124,8 @@ export class SandboxRuntime {
     this.images = parts.images;
     this.hostSocketsDirectory = parts.hostSocketsDirectory;
     this.#driver = parts.driver;
+    this.#forks = parts.forks;
+    this.#forkPipes = parts.forkPipes;
     this.#cgroups = parts.cgroups;
     this.#pipes = parts.pipes;
     this.#spawner = parts.spawner;
@@ -192,6 +208,30 @@ export class SandboxRuntime {
       outputLimitBytes: options.outputLimitBytes,
       hostSocketsDirectory,
     });
+    const forkPipesRoot = options.forkPipesRoot ?? '/run/airlock-fork';
+    await fs.mkdir(forkPipesRoot, { recursive: true, mode: 0o711 });
+    await fs.chmod(forkPipesRoot, 0o711);
+    // Templates run as the sandbox user and open their forks' ends by name: a directory they may traverse.
+    const forkPipes = new PipeFactory({
+      directory: join(forkPipesRoot, instance),
+      ownerUid: options.sandboxUid,
+      ownerGid: options.sandboxGid,
+      mode: 0o711,
+    });
+    const forks = new ForkDriver({
+      bwrapPath,
+      spawner,
+      seccompProgramPath: seccompProgramPath(),
+      hostUid: options.sandboxUid,
+      hostGid: options.sandboxGid,
+      pipes: forkPipes,
+      homes,
+      cgroups,
+      outputLimitBytes: options.outputLimitBytes,
+      hostSocketsDirectory,
+      preload: options.forkPreload ?? DEFAULT_FORK_PRELOAD,
+      onTemplateStarted: options.onForkTemplateStarted,
+    });
     const images = new ImageStore({
       directory: options.imagesDirectory,
       mirror: options.imageMirror,
@@ -215,6 +255,8 @@ export class SandboxRuntime {
       networks,
       images,
       driver,
+      forks,
+      forkPipes,
       cgroups,
       pipes,
       spawner,
@@ -258,6 +300,7 @@ export class SandboxRuntime {
     const { name, version } = loaded.image.manifest;
     loaded.retired = true;
     await this.#pool?.drop((key) => key.image === name);
+    await this.#forks.dropImage(loaded.root);
     await this.#homes.unmountImage({ name, version });
     if (loaded.sandboxes === 0) await this.#removeRetired(loaded);
   }
@@ -305,8 +348,9 @@ export class SandboxRuntime {
       loaded.sandboxes--;
       if (loaded.retired && loaded.sandboxes === 0) void this.#removeRetired(loaded);
     };
+    const spec = { rootfs: loaded.root, language: options.language, interpreter, limits: options.limits, network, onReleased };
     try {
-      return await this.#driver.prepare({ rootfs: loaded.root, language: options.language, interpreter, limits: options.limits, network, onReleased });
+      return forksIn(options) ? await this.#forks.prepare(spec) : await this.#driver.prepare(spec);
     } catch (error) {
       onReleased();
       await network?.release();
@@ -321,14 +365,21 @@ export class SandboxRuntime {
   /** Drains the warm pool, kills every sandbox, stops the spawner and removes the instance's cgroups and pipes. */
   async close(): Promise<void> {
     await this.#pool?.close();
+    await this.#forks.close();
     await this.#cgroups.close();
     await this.#networks?.close();
     await this.#homes.close();
     await this.#spawner.close();
     await this.#pipes.close();
+    await this.#forkPipes.close();
     await fs.rm(this.hostSocketsDirectory, { recursive: true, force: true });
     await this.#releaseLock();
   }
+}
+
+/** Whether a sandbox of this key is forked from a template: python without network asked to (PoolKey.start). */
+export function forksIn(key: PoolKey): boolean {
+  return key.start === 'fork' && key.language === 'python' && (key.network ?? 'none') === 'none';
 }
 
 /** An image sandboxes get, and how many sandboxes run on it (their root keeps its files until they end). */

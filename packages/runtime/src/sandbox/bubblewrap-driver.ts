@@ -164,7 +164,7 @@ export function bubblewrapArguments(spec: SandboxSpec, homePath: string, dataPat
   ];
 }
 
-interface BubblewrapSandboxOptions {
+export interface BubblewrapSandboxOptions {
   spec: SandboxSpec;
   process: SpawnedProcess;
   slot: CgroupSlot;
@@ -178,7 +178,11 @@ interface BubblewrapSandboxOptions {
   startTimeoutMs: number;
 }
 
-class BubblewrapSandbox implements PreparedSandbox {
+/**
+ * A started sandbox driven through its pipes: the stub's events, the request, stdout and stderr; its processes end
+ * with its cgroup. Started by bubblewrap (BubblewrapDriver) or forked from a template (ForkDriver).
+ */
+export class BubblewrapSandbox implements PreparedSandbox {
   readonly language;
   readonly ready: Promise<void>;
   readonly codeStarted: Promise<void>;

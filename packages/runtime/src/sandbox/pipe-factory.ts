@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { constants, promises as fs, openSync, unlinkSync, chownSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, constants, promises as fs, openSync, unlinkSync, chownSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 /** A named pipe between the server and one sandbox: the server holds `hostFd`; the spawner opens `path`. */
@@ -22,13 +22,22 @@ export class PipeFactory {
   #refill: Promise<void> | undefined;
   #counter = 0;
 
-  constructor(options: { directory: string; ownerUid: number; ownerGid: number; batchSize?: number }) {
+  /**
+   * `mode`: of the directory; 0700 (the spawner, root, opens the sandboxes' ends), or 0711 for a directory that a
+   * process running as the owner opens pipes in by name (fork templates).
+   */
+  constructor(options: { directory: string; ownerUid: number; ownerGid: number; batchSize?: number; mode?: number }) {
     this.#directory = options.directory;
     this.#ownerUid = options.ownerUid;
     this.#ownerGid = options.ownerGid;
     this.#batchSize = options.batchSize ?? 64;
     rmSync(this.#directory, { recursive: true, force: true });
-    mkdirSync(this.#directory, { recursive: true, mode: 0o700 });
+    mkdirSync(this.#directory, { recursive: true, mode: options.mode ?? 0o700 });
+    chmodSync(this.#directory, options.mode ?? 0o700);
+  }
+
+  get directory(): string {
+    return this.#directory;
   }
 
   /** A pipe the sandbox writes (stdout, stderr, events) and the server reads without blocking. */

@@ -26,6 +26,23 @@ export function stubCommand(language: SandboxLanguage, interpreter: string): str
 }
 
 /**
+ * The command line of a python fork template (stubs/python-fork-template.py): the python stub's functions, which each
+ * forked interpreter runs, then the template's own code.
+ */
+export function forkTemplateCommand(interpreter: string): string[] {
+  if (forkTemplateSource === undefined) {
+    const stub = stubSource('python');
+    const call = '\n_airlock_run()\n';
+    if (!stub.endsWith(call)) throw new Error('the python stub must end by calling _airlock_run()');
+    const template = readFileSync(new URL('../../stubs/python-fork-template.py', import.meta.url), 'utf8');
+    forkTemplateSource = `${stub.slice(0, -call.length)}\n\n\n${template}`;
+  }
+  return [interpreter, '-c', forkTemplateSource];
+}
+
+let forkTemplateSource: string | undefined;
+
+/**
  * Encodes one request for a stub: working directory, variable count and NAME=value entries, file count and path,
  * content pairs, each NUL-terminated, then the code up to end of file.
  */
