@@ -77,9 +77,12 @@ describe('the console', () => {
     await edit.getByLabel('Memory (MiB)').fill('384');
     await edit.getByLabel('Longest timeout (s)').fill('120');
     await edit.getByLabel('Executions kept').selectOption('30d');
+    await edit.getByLabel('Interpreter start').selectOption('fork');
     await edit.getByRole('button', { name: 'Save changes' }).click();
     await expect.poll(() => edit.getByRole('status').textContent()).toBe('Saved.');
-    const saved = await airlock.request<{ sandboxes: { name: string; memory_mb: number; timeout_max_seconds: number; execution_retention: string; env_vars: Record<string, string> }[] }>(
+    const saved = await airlock.request<{
+      sandboxes: { name: string; memory_mb: number; timeout_max_seconds: number; execution_retention: string; start: string; env_vars: Record<string, string> }[];
+    }>(
       '/admin/v1/sandboxes',
       { apiKey: airlock.adminToken },
     );
@@ -87,6 +90,7 @@ describe('the console', () => {
       memory_mb: 384,
       timeout_max_seconds: 120,
       execution_retention: '30d',
+      start: 'fork',
       env_vars: { GREETING: 'from-sandbox', PLACE: 'console' },
     });
     const secret = page.getByRole('region', { name: 'Webhook signing secret' });

@@ -98,6 +98,17 @@ describe('GET /openapi.json', () => {
     expect(schemas.ExecutionRecordResponse?.required).toEqual(expect.arrayContaining(['network_mode', 'network_allow']));
   });
 
+  it("documents a sandbox config's start: its two values and what each does", async () => {
+    type Schema = { properties: Record<string, { enum?: string[]; description?: string }>; required?: string[] };
+    const schemas = (await openApiDocument()).components.schemas as Record<string, Schema>;
+    for (const name of ['CreateSandboxRequest', 'SandboxSettingsRequest', 'SandboxSummary']) {
+      expect(schemas[name]?.properties.start?.enum, name).toEqual(['fresh', 'fork']);
+      expect(schemas[name]?.properties.start?.description, name).toMatch(/'fresh' \(the default\).*'fork'.*start fresh whatever the setting/s);
+    }
+    expect(schemas.SandboxSummary?.required).toContain('start');
+    expect(schemas.SandboxSettingsRequest?.required ?? []).not.toContain('start');
+  });
+
   it("documents sub_paths as the Baponi SDK sends it: a list of paths under /data", async () => {
     type Schema = { properties: Record<string, { type?: unknown; items?: unknown; maxItems?: number; description?: string }> };
     const execute = ((await openApiDocument()).components.schemas as Record<string, Schema>).ExecuteRequest;

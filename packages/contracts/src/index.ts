@@ -75,6 +75,8 @@ export {
   type ExecutionRetention,
   THREAD_RETENTIONS,
   type ThreadRetention,
+  SANDBOX_STARTS,
+  type SandboxStart,
   SandboxSettingsRequest,
   SANDBOX_NAME_PATTERN,
   SandboxName,

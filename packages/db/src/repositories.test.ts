@@ -105,6 +105,7 @@ describe.each(BACKEND_KINDS)('repositories on %s', (kind) => {
         timeoutMaxSeconds: 3600,
         executionRetention: '30d',
         threadRetention: 'forever',
+        start: 'fresh',
         web: null,
         createdAt: expect.any(Date),
         updatedAt: expect.any(Date),
@@ -115,8 +116,9 @@ describe.each(BACKEND_KINDS)('repositories on %s', (kind) => {
         cpu: 2.5,
         network: 'unrestricted',
         envVars: { MODE: 'large' },
+        start: 'fork',
       });
-      expect(large).toMatchObject({ cpu: 2.5, memoryMb: 2560, network: 'unrestricted', envVars: { MODE: 'large' } });
+      expect(large).toMatchObject({ cpu: 2.5, memoryMb: 2560, network: 'unrestricted', envVars: { MODE: 'large' }, start: 'fork' });
       expect(await sandboxConfigs.list(organization.id)).toEqual([large, config]);
       expect(await sandboxConfigs.getByName(organization.id, 'large')).toEqual(large);
     });
@@ -147,12 +149,14 @@ describe.each(BACKEND_KINDS)('repositories on %s', (kind) => {
         cpu: 0.5,
         envVars: { A: 'b' },
         executionRetention: '1h',
+        start: 'fork',
       });
       expect(updated).toEqual({
         ...sandboxConfig,
         cpu: 0.5,
         envVars: { A: 'b' },
         executionRetention: '1h',
+        start: 'fork',
         updatedAt: expect.any(Date),
       });
       expect(updated!.updatedAt.getTime()).toBeGreaterThanOrEqual(sandboxConfig.updatedAt.getTime());
@@ -169,6 +173,9 @@ describe.each(BACKEND_KINDS)('repositories on %s', (kind) => {
       await expect(sandboxConfigs.create({ orgId: organization.id, name: 'huge', cpu: 8 })).rejects.toThrow(
         /check constraint/,
       );
+      await expect(
+        sandboxConfigs.create({ orgId: organization.id, name: 'warm', start: 'warm' as 'fresh' }),
+      ).rejects.toThrow(/check constraint/);
       await expect(
         sandboxConfigs.create({ orgId: organization.id, name: sandboxConfig.name }),
       ).rejects.toBeInstanceOf(UniqueViolationError);

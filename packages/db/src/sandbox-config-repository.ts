@@ -1,4 +1,4 @@
-import type { ExecutionRetention, NetworkMode, ThreadRetention, WebPolicySettings } from '@airlock/contracts';
+import type { ExecutionRetention, NetworkMode, SandboxStart, ThreadRetention, WebPolicySettings } from '@airlock/contracts';
 import type { Queryable } from './database.js';
 import { UnknownImageError } from './errors.js';
 import { generateId } from './ids.js';
@@ -21,6 +21,8 @@ export interface SandboxConfig {
   timeoutMaxSeconds: number;
   executionRetention: ExecutionRetention;
   threadRetention: ThreadRetention;
+  /** How its python interpreters start: `fresh`, or `fork` from a template (docs/decisions/0033-fork-tier.md). */
+  start: SandboxStart;
   /** The web tools' policy (contracts' WebPolicySettings); null: the tools are off. */
   web: WebPolicySettings | null;
   createdAt: Date;
@@ -48,6 +50,8 @@ export interface SandboxConfigSettings {
   executionRetention: ExecutionRetention;
   /** @default 'forever' */
   threadRetention: ThreadRetention;
+  /** @default 'fresh' */
+  start: SandboxStart;
   /** @default null: the web tools are off */
   web: WebPolicySettings | null;
 }
@@ -67,6 +71,7 @@ export interface SandboxConfigRow {
   timeout_max_seconds: number;
   execution_retention: ExecutionRetention;
   thread_retention: ThreadRetention;
+  start: SandboxStart;
   web: WebPolicySettings | null;
   created_at: Date;
   updated_at: Date;
@@ -85,6 +90,7 @@ export const SANDBOX_CONFIG_COLUMNS = [
   'timeout_max_seconds',
   'execution_retention',
   'thread_retention',
+  'start',
   'web',
   'created_at',
   'updated_at',
@@ -103,6 +109,7 @@ const SETTING_COLUMNS: Record<keyof SandboxConfigSettings, { column: string; cas
   timeoutMaxSeconds: { column: 'timeout_max_seconds', cast: 'integer' },
   executionRetention: { column: 'execution_retention', cast: 'text' },
   threadRetention: { column: 'thread_retention', cast: 'text' },
+  start: { column: 'start', cast: 'text' },
   web: { column: 'web', cast: 'jsonb' },
 };
 
@@ -120,6 +127,7 @@ export function toSandboxConfig(row: SandboxConfigRow): SandboxConfig {
     timeoutMaxSeconds: row.timeout_max_seconds,
     executionRetention: row.execution_retention,
     threadRetention: row.thread_retention,
+    start: row.start,
     web: row.web,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
@@ -149,8 +157,8 @@ export class SandboxConfigRepository {
     const cpu = config.cpu ?? 1;
     const [row] = await this.#database.query<SandboxConfigRow>(
       `INSERT INTO sandbox_configs (id, org_id, name, image, cpu, memory_mb, network, env_vars, timeout_max_seconds,
-         execution_retention, thread_retention, network_allow, web)
-       SELECT $1, $2, $3, images.name, $5, $6, $7, $8::jsonb, $9, $10, $11, $12::jsonb, $13::jsonb FROM images WHERE images.name = $4
+         execution_retention, thread_retention, network_allow, web, start)
+       SELECT $1, $2, $3, images.name, $5, $6, $7, $8::jsonb, $9, $10, $11, $12::jsonb, $13::jsonb, $14 FROM images WHERE images.name = $4
        FOR SHARE
        RETURNING ${SELECT_LIST}`,
       [
@@ -167,6 +175,7 @@ export class SandboxConfigRepository {
         config.threadRetention ?? 'forever',
         stringListParameter(config.networkAllow ?? []),
         config.web ? JSON.stringify(config.web) : null,
+        config.start ?? 'fresh',
       ],
     );
     if (row === undefined) throw new UnknownImageError(config.image ?? 'default');

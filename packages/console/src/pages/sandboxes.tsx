@@ -10,6 +10,7 @@ import { useSession } from '../session.js';
 const NETWORKS = ['blocked', 'allowlist', 'unrestricted'];
 const EXECUTION_RETENTIONS = ['1h', '24h', '7d', '30d', 'forever'];
 const THREAD_RETENTIONS = ['24h', '7d', '30d', 'forever'];
+const STARTS = ['fresh', 'fork'] satisfies SandboxSummary['start'][];
 const DOMAIN_MODES = ['blocklist', 'allowlist'];
 const SCAN_MODES = ['off', 'flag', 'block'];
 
@@ -49,6 +50,7 @@ interface Draft {
   timeout_max_seconds: string;
   execution_retention: string;
   thread_retention: string;
+  start: string;
   /** null: the web tools are off. */
   web: WebDraft | null;
 }
@@ -66,6 +68,7 @@ const NEW_DRAFT: Draft = {
   timeout_max_seconds: '300',
   execution_retention: '7d',
   thread_retention: '30d',
+  start: 'fresh',
   web: null,
 };
 
@@ -83,6 +86,7 @@ function draftOf(sandbox: SandboxSummary): Draft {
     timeout_max_seconds: String(sandbox.timeout_max_seconds),
     execution_retention: sandbox.execution_retention,
     thread_retention: sandbox.thread_retention,
+    start: sandbox.start,
     web: sandbox.web && {
       domain_mode: sandbox.web.domains.mode,
       domain_entries: sandbox.web.domains.entries.join('\n'),
@@ -119,6 +123,7 @@ function settingsOf(draft: Draft) {
     timeout_max_seconds: number(draft.timeout_max_seconds),
     execution_retention: draft.execution_retention,
     thread_retention: draft.thread_retention,
+    start: draft.start,
     web: draft.web && {
       domains: { mode: draft.web.domain_mode, entries: lines(draft.web.domain_entries) },
       https_only: draft.web.https_only,
@@ -282,6 +287,9 @@ function SandboxForm(props: { initial: Draft; existing?: boolean; onDone: () => 
         </Field>
         <Field label="Threads kept">
           <Choice value={draft.thread_retention} onChange={setField('thread_retention')} choices={THREAD_RETENTIONS} />
+        </Field>
+        <Field label="Interpreter start" hint="fork: python without network forks a template that has numpy, pandas and matplotlib imported (much faster); the rest starts fresh">
+          <Choice value={draft.start} onChange={setField('start')} choices={STARTS} />
         </Field>
         {draft.network === 'allowlist' && (
           <Field label="Allowed destinations" hint="one per line: api.example.com, *.example.com, 198.51.100.0/24">

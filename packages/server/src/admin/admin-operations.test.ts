@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAdminApp } from '../../test-support/admin-app.js';
 
-// Network allowlists through the admin API, in-process: the request schemas and the service's rules, on PGlite.
+// Sandbox config settings through the admin API, in-process: the request schemas and the service's rules, on PGlite.
 let adminApp: Awaited<ReturnType<typeof startAdminApp>>;
 
 beforeAll(async () => {
@@ -93,5 +93,30 @@ describe('network allowlists through the admin API', () => {
     expect(await call('POST', '/admin/v1/api-keys', { name: 'private', sandbox: 'narrowed', network: 'allowlist', network_allow: ['192.168.1.0/24'] })).toMatchObject(
       refusal('network_allow.0: "192.168.1.0/24" overlaps 192.168.0.0/16, which sandboxes never reach; list public networks only'),
     );
+  });
+});
+
+describe("a sandbox config's interpreter start through the admin API", () => {
+  const listed = async (name: string) =>
+    ((await call('GET', '/admin/v1/sandboxes')).body.sandboxes as Array<Record<string, unknown>>).find((sandbox) => sandbox.name === name);
+
+  it("is 'fresh' unless set; 'fork' is created, read back and changed", async () => {
+    expect((await call('POST', '/admin/v1/sandboxes', { name: 'plain' })).body).toMatchObject({ start: 'fresh' });
+    expect(await call('POST', '/admin/v1/sandboxes', { name: 'forked', start: 'fork' })).toMatchObject({ status: 201, body: { start: 'fork' } });
+    expect(await listed('forked')).toMatchObject({ start: 'fork' });
+    expect(await listed('default')).toMatchObject({ start: 'fresh' });
+
+    expect((await call('PATCH', '/admin/v1/sandboxes/forked', { cpu: 2 })).body).toMatchObject({ start: 'fork' });
+    expect((await call('PATCH', '/admin/v1/sandboxes/forked', { start: 'fresh' })).body).toMatchObject({ start: 'fresh' });
+    expect((await call('PATCH', '/admin/v1/sandboxes/plain', { start: 'fork' })).body).toMatchObject({ start: 'fork' });
+    expect(await listed('plain')).toMatchObject({ start: 'fork' });
+  });
+
+  it('refuses an unknown start, changing nothing', async () => {
+    await call('POST', '/admin/v1/sandboxes', { name: 'steady' });
+    expect(await call('POST', '/admin/v1/sandboxes', { name: 'warm', start: 'warm' })).toMatchObject(refusal(/^start: 'fresh' \(.*\) or 'fork' \(/));
+    expect(await call('PATCH', '/admin/v1/sandboxes/steady', { start: 'snapshot' })).toMatchObject(refusal(/^start: 'fresh' \(.*\) or 'fork' \(/));
+    expect(await listed('steady')).toMatchObject({ start: 'fresh' });
+    expect(await listed('warm')).toBeUndefined();
   });
 });

@@ -250,6 +250,7 @@ export class AdminService {
       timeoutMaxSeconds: input.timeout_max_seconds,
       executionRetention: input.execution_retention,
       threadRetention: input.thread_retention,
+      start: input.start,
       // Keys made under another policy keep their narrowing: effectiveWebPolicy applies it to the config as it is at
       // each call, as effectiveNetwork does for the network.
       web: input.web,
@@ -341,6 +342,7 @@ export interface SandboxSettingsInput {
   timeout_max_seconds?: number;
   execution_retention?: SandboxConfig['executionRetention'];
   thread_retention?: SandboxConfig['threadRetention'];
+  start?: SandboxConfig['start'];
   /** null turns the web tools off. */
   web?: WebPolicySettings | null;
 }
@@ -422,6 +424,7 @@ function summarizeSandbox(config: SandboxConfig): SandboxSummary {
     timeout_max_seconds: config.timeoutMaxSeconds,
     execution_retention: config.executionRetention,
     thread_retention: config.threadRetention,
+    start: config.start,
     web: config.web,
   };
 }

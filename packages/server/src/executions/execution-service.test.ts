@@ -1,6 +1,6 @@
-import { ExecuteRequest, type ExecuteRequestInput } from '@airlock/contracts';
+import { ExecuteRequest, SANDBOX_STARTS, type ExecuteRequestInput } from '@airlock/contracts';
 import { ExecutionRepository, IdempotencyKeyTakenError, ThreadRepository, WebhookRepository, type Database } from '@airlock/db';
-import type { AcquiredSandbox, PoolKey, PreparedSandbox, RunRequest, SandboxOutcome } from '@airlock/runtime';
+import { SANDBOX_STARTS as RUNTIME_SANDBOX_STARTS, type AcquiredSandbox, type PoolKey, type PreparedSandbox, type RunRequest, type SandboxOutcome } from '@airlock/runtime';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestDatabase } from '../../test-support/test-tenant.js';
 import type { Principal } from '../auth/api-key-service.js';
@@ -248,5 +248,14 @@ describe('ExecutionService (a scripted runtime on PGlite)', () => {
     expect(acquiredWith?.network).toBe('none');
     expect(seen).not.toHaveProperty('networkAllowlist');
     expect(await service().get(principal.organization.id, blocked.trace_id)).toMatchObject({ network_mode: 'blocked', network_allow: null });
+  });
+
+  it("acquires a sandbox that starts as its config says ('fresh' or 'fork', the runtime's values)", async () => {
+    expect(SANDBOX_STARTS).toEqual(RUNTIME_SANDBOX_STARTS);
+    await service().execute(principal, request({ code: 'x' }), { acceptedAt: performance.now() });
+    expect(acquiredWith?.start).toBe('fresh');
+    const forking: Principal = { ...principal, sandboxConfig: { ...principal.sandboxConfig, start: 'fork' } };
+    await service().execute(forking, request({ code: 'x' }), { acceptedAt: performance.now() });
+    expect(acquiredWith?.start).toBe('fork');
   });
 });

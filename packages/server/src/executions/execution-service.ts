@@ -371,6 +371,7 @@ export class ExecutionService {
         limits: sandboxLimits(sandboxConfig),
         // An allowlist slot reaches nothing until the list is bound with the code (RunRequest.networkAllowlist).
         network: network.mode === 'blocked' ? 'none' : network.mode,
+        start: sandboxConfig.start,
       });
     } catch (error) {
       await lease?.release();
