@@ -4,14 +4,9 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startAirlock, type AirlockFixture } from './support/airlock-fixture.js';
 import { processesOfUid } from './support/host-inspection.js';
+import { SANDBOX_STARTS } from '../packages/runtime/src/index.js';
 
 let airlock: AirlockFixture;
-beforeAll(async () => {
-  airlock = await startAirlock();
-});
-afterAll(async () => {
-  await airlock?.close();
-});
 
 async function python(code: string) {
   const result = await airlock.execute({ code });
@@ -19,7 +14,16 @@ async function python(code: string) {
   return result.stdout;
 }
 
-describe('isolation', () => {
+// Every property holds whether python's interpreter starts fresh or is forked from a template (node and bash always
+// start fresh).
+describe.each(SANDBOX_STARTS)('isolation (%s start)', (start) => {
+  beforeAll(async () => {
+    airlock = await startAirlock({ start });
+  });
+  afterAll(async () => {
+    await airlock?.close();
+  });
+
   it('has no network interface but loopback, and nothing outside answers', async () => {
     const output = await python(`
 import socket

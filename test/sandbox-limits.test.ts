@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAirlock, type AirlockFixture } from './support/airlock-fixture.js';
-import { noProcessesLeft, processesInMountNamespace } from './support/host-inspection.js';
+import { noProcessesLeft, processesInMountNamespace, processesOfUid } from './support/host-inspection.js';
+import { SANDBOX_STARTS } from '../packages/runtime/src/index.js';
 
 /** tmpfs pages in use on the host (the Shmem line of /proc/meminfo). */
 function sharedMemoryBytes(): number {
@@ -9,15 +10,25 @@ function sharedMemoryBytes(): number {
 }
 
 let airlock: AirlockFixture;
-beforeAll(async () => {
-  // Cold sandboxes only, so every process of the sandbox uid belongs to the execution under test.
-  airlock = await startAirlock({ environment: { AIRLOCK_POOL_MAX_SLOTS: '0' } });
-});
-afterAll(async () => {
-  await airlock?.close();
-});
+/** Processes of the sandbox uid that belong to no execution: a fork template's. */
+let templateProcesses: string[] = [];
 
-describe('limits', () => {
+function executionProcessesLeft(): Promise<string[]> {
+  return noProcessesLeft(airlock.sandboxUid, 2000, templateProcesses);
+}
+
+describe.each(SANDBOX_STARTS)('limits (%s start)', (start) => {
+  beforeAll(async () => {
+    // Cold sandboxes only, so every process of the sandbox uid belongs to the execution under test or to the
+    // fork template, which the first call starts.
+    airlock = await startAirlock({ environment: { AIRLOCK_POOL_MAX_SLOTS: '0' }, start });
+    await airlock.execute({ code: 'pass' });
+    templateProcesses = start === 'fork' ? processesOfUid(airlock.sandboxUid) : [];
+  });
+  afterAll(async () => {
+    await airlock?.close();
+  });
+
   it('a timeout kills a tree of processes that double-fork and ignore SIGTERM; nothing survives', async () => {
     const code = `
 import os, signal, time
@@ -39,13 +50,13 @@ while True:
     expect(result).toMatchObject({ status: 'timeout', success: false, exit_code: 137, stdout: 'daemons started\n' });
     expect(result).toMatchObject({ error: 'timeout', error_message: expect.stringMatching(/timed out after 2 s/) });
     expect(performance.now() - started).toBeLessThan(10_000);
-    expect(await noProcessesLeft(airlock.sandboxUid)).toEqual([]);
+    expect(await executionProcessesLeft()).toEqual([]);
   });
 
   it('daemons left behind by code that exits normally are killed too', async () => {
     const result = await airlock.execute({ language: 'bash', code: '(setsid sleep 300 &) ; nohup sleep 300 >/dev/null 2>&1 & echo left' });
     expect(result).toMatchObject({ status: 'success', stdout: 'left\n' });
-    expect(await noProcessesLeft(airlock.sandboxUid)).toEqual([]);
+    expect(await executionProcessesLeft()).toEqual([]);
   });
 
   it('a fork bomb is contained by the pids limit', async () => {
@@ -57,7 +68,7 @@ while True:
     expect(['success', 'failed', 'timeout']).toContain(result.status);
     const health = await airlock.execute({ code: 'print("still serving")' });
     expect(health.stdout).toBe('still serving\n');
-    expect(await noProcessesLeft(airlock.sandboxUid)).toEqual([]);
+    expect(await executionProcessesLeft()).toEqual([]);
   });
 
   it('a memory bomb ends as oom', async () => {

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inject } from 'vitest';
 import type { ExecuteResponse } from '../../packages/contracts/src/index.js';
+import type { SandboxStart } from '../../packages/runtime/src/index.js';
 import { loadConfig, silentLogger, startServer, type Logger, type RunningServer } from '../../packages/server/src/index.js';
 
 export interface HttpResult<T = Record<string, unknown>> {
@@ -52,6 +53,8 @@ export async function startAirlock(
     logger?: Logger;
     /** The port to listen on (one the test reserved, e.g. for a redirect URL registered before start); a free one by default. */
     port?: number;
+    /** How the default sandbox config's interpreters start (its `start` setting); `fresh` by default. */
+    start?: SandboxStart;
   } = {},
 ): Promise<AirlockFixture> {
   const dataDirectory = options.dataDirectory ?? (await mkdtemp(join(tmpdir(), 'airlock-test-')));
@@ -99,7 +102,7 @@ export async function startAirlock(
     }
     return { status: response.status, headers: response.headers, body: body as never };
   };
-  return {
+  const fixture: AirlockFixture = {
     url: server.url,
     apiKey,
     adminToken: server.adminToken,
@@ -130,4 +133,13 @@ export async function startAirlock(
       await rm(dataDirectory, { recursive: true, force: true });
     },
   };
+  if (options.start !== undefined) {
+    try {
+      await fixture.admin('/admin/v1/sandboxes/default', { start: options.start }, 'PATCH');
+    } catch (error) {
+      await fixture.close();
+      throw error;
+    }
+  }
+  return fixture;
 }

@@ -22,14 +22,16 @@ export function processesOfUid(uid: number): string[] {
 
 /**
  * Waits briefly for a sandbox uid's processes to be gone and returns what is left: killed processes take a moment
- * to be reaped after a response is sent.
+ * to be reaped after a response is sent. `except`: lines of processesOfUid to leave out (a fork template's).
  */
-export async function noProcessesLeft(uid: number, timeoutMs = 2000): Promise<string[]> {
+export async function noProcessesLeft(uid: number, timeoutMs = 2000, except: readonly string[] = []): Promise<string[]> {
   const deadline = Date.now() + timeoutMs;
-  let left = processesOfUid(uid);
+  const excepted = new Set(except.map((line) => line.split(' ')[0]));
+  const current = (): string[] => processesOfUid(uid).filter((line) => !excepted.has(line.split(' ')[0]));
+  let left = current();
   while (left.length > 0 && Date.now() < deadline) {
     await new Promise((resolve) => setTimeout(resolve, 20));
-    left = processesOfUid(uid);
+    left = current();
   }
   return left;
 }

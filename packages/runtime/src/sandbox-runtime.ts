@@ -322,7 +322,9 @@ export class SandboxRuntime {
   }
 
   /** A sandbox for one execution: a pre-started one from the warm pool if there is one, else a new (cold) one. */
-  async acquire(options: PoolKey): Promise<AcquiredSandbox> {
+  async acquire(key: PoolKey): Promise<AcquiredSandbox> {
+    // Sandboxes that would start fresh anyway share one pool whatever `start` asked for.
+    const options: PoolKey = { ...key, start: forksIn(key) ? 'fork' : 'fresh' };
     const warm = this.#pool?.take(options);
     if (warm) return { sandbox: warm, warm: true };
     return { sandbox: await this.prepare(options), warm: false };

@@ -44,11 +44,6 @@ def _umount(target):
     _check(_libc.umount2(target.encode(), _MNT_DETACH), "umount %s" % target)
 
 
-def _bind_read_only(path):
-    _mount(path, path, None, _MS_BIND | _MS_REC)
-    _mount("none", path, None, _MS_BIND | _MS_REMOUNT | _MS_RDONLY | _MS_NOSUID | _MS_NODEV)
-
-
 class _Filter(ctypes.Structure):
     _fields_ = [("length", ctypes.c_ushort), ("program", ctypes.c_void_p)]
 
@@ -99,7 +94,7 @@ def _make_zones(image, home, data, tmp_bytes):
         # A bind of the server's mount (a slave of it): what the server mounts there later reaches the execution.
         _mount(os.path.join(_MOUNTS, source), root + target, None, _MS_BIND)
     _mount("proc", root + "/proc", "proc", _MS_NOSUID | _MS_NODEV | _MS_NOEXEC)
-    _mount("tmpfs", root + "/dev", "tmpfs", _MS_NOSUID, "mode=0755,size=65536")
+    _mount("tmpfs", root + "/dev", "tmpfs", _MS_NOSUID | _MS_NODEV, "mode=0755,size=65536")
     for device in ("null", "zero", "full", "random", "urandom", "tty"):
         open(root + "/dev/" + device, "w").close()
         _mount("/dev/" + device, root + "/dev/" + device, None, _MS_BIND)
@@ -108,28 +103,22 @@ def _make_zones(image, home, data, tmp_bytes):
     for link, target in (("ptmx", "pts/ptmx"), ("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"),
                          ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2"), ("core", "/proc/kcore")):
         os.symlink(target, root + "/dev/" + link)
-    _mount("none", root + "/dev", None, _MS_BIND | _MS_REMOUNT | _MS_RDONLY | _MS_NOSUID)
     _mount("devpts", root + "/dev/pts", "devpts", _MS_NOSUID | _MS_NOEXEC, "newinstance,ptmxmode=0666,mode=620")
     for target in ("/tmp", "/dev/shm"):
         _mount("tmpfs", root + target, "tmpfs", _MS_NOSUID | _MS_NODEV, "mode=1777,size=%d" % tmp_bytes)
     run = root + "/run"
-    _mount("tmpfs", run, "tmpfs", _MS_NOSUID | _MS_NODEV, "mode=0755,size=65536")
-    os.makedirs(run + "/airlock")
-    _mount("tmpfs", run + "/airlock", "tmpfs", _MS_NOSUID | _MS_NODEV, "mode=0755,size=%d" % _RUN_BYTES)
-    os.mkdir(run + "/airlock/host")
+    _mount("tmpfs", run, "tmpfs", _MS_NOSUID | _MS_NODEV, "mode=0755,size=%d" % _RUN_BYTES)
+    os.makedirs(run + "/airlock/host")
     _mount("/run/airlock/host", run + "/airlock/host", None, _MS_BIND)
     _mount("none", run + "/airlock/host", None, _MS_BIND | _MS_REMOUNT | _MS_RDONLY | _MS_NOSUID | _MS_NODEV)
-    _mount("none", run, None, _MS_BIND | _MS_REMOUNT | _MS_RDONLY | _MS_NOSUID | _MS_NODEV)
     os.chdir(root)
     _check(_libc.syscall(155, b".", b"."), "pivot_root")
     _umount(".")
     os.chdir("/")
-    # No process of the template's user namespace may make another (as bubblewrap's --disable-userns).
+    # No process of the template's user namespace may make another (as bubblewrap's --disable-userns). /proc's
+    # files stay read-only to the execution: it has no capability left.
     with open("/proc/sys/user/max_user_namespaces", "w") as limit:
         limit.write("0")
-    for name in ("sys", "sysrq-trigger", "irq", "bus"):
-        if os.path.exists("/proc/" + name):
-            _bind_read_only("/proc/" + name)
     _loopback_up()
 
 

@@ -1,0 +1,160 @@
+import { chown, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { SandboxRuntime, type SandboxLimits, type SandboxOutcome, type SandboxStart } from '../packages/runtime/src/index.js';
+import { testSandboxUid } from './support/airlock-fixture.js';
+import { startTestRuntime } from './support/runtime-fixture.js';
+import { cgroupSlotDirectories, noProcessesLeft, processesOfUid } from './support/host-inspection.js';
+
+const limits: SandboxLimits = { cpus: 1, memoryBytes: 512 << 20, pids: 256, tmpBytes: 64 << 20, homeBytes: 64 << 20 };
+const sandboxUid = testSandboxUid();
+let stateDirectory: string;
+let runtime: SandboxRuntime;
+
+beforeAll(async () => {
+  ({ runtime, directory: stateDirectory } = await startTestRuntime({
+    prefix: 'airlock-fork-',
+    sandboxUid,
+    pool: { maxSlots: 0, maxSlotsPerKey: 0, maxConcurrentRefills: 1, idleMs: 60_000 },
+  }));
+}, 120_000);
+afterAll(async () => {
+  await runtime?.close();
+  await rm(stateDirectory, { recursive: true, force: true });
+});
+
+async function run(start: SandboxStart, code: string, options: { env?: Record<string, string>; timeoutMs?: number } = {}): Promise<SandboxOutcome> {
+  const sandbox = await runtime.prepare({ image: 'default', language: 'python', limits, start });
+  return sandbox.run({ code, env: options.env ?? {}, timeoutMs: options.timeoutMs ?? 10_000 });
+}
+
+const PROGRAMS: Array<[string, string]> = [
+  ['argv and __name__', 'import sys; print(sys.argv, __name__, "__file__" in dir(), sorted(k for k in globals() if not k.startswith("__")))'],
+  ['sys.exit with a code', 'import sys; print("x"); sys.exit(3)'],
+  ['sys.exit with a message', 'import sys; sys.exit("bad thing")'],
+  ['uncaught exception', 'def f():\n    1 / 0\nf()'],
+  ['syntax error', 'def f(:\n  pass'],
+  ['killed by a signal', 'import os, signal; os.kill(os.getpid(), signal.SIGKILL)'],
+  ['environment and children', 'import os, subprocess; print(os.environ["GREETING"]); subprocess.run(["sh", "-c", "echo child $GREETING"])'],
+  ['working directory and home', 'import os; print(os.getcwd(), os.path.expanduser("~"), os.listdir("."))'],
+  ['KeyboardInterrupt', 'raise KeyboardInterrupt'],
+  ['atexit and buffered output', 'import atexit; atexit.register(lambda: print("bye")); print("hi", end="")'],
+  ['a non-daemon thread outlives the code', 'import threading, time\ndef late():\n    time.sleep(0.2); print("thread done")\nthreading.Thread(target=late).start(); print("main done")'],
+  // os.getppid() differs: 1 in a fresh sandbox, 0 in a fork (its parent, the template, is outside its pid namespace).
+  ['identity', 'import os, socket; print(os.getpid(), os.getuid(), os.getgid(), os.getgroups(), socket.gethostname())'],
+  ['environment', 'import os; print(sorted(os.environ))'],
+  ['processes', 'import os; print(sorted(int(p) for p in os.listdir("/proc") if p.isdigit()))'],
+  ['descriptors', 'import os; print(sorted(os.listdir("/proc/self/fd")))'],
+  ['signal dispositions', 'print([l for l in open("/proc/self/status").read().splitlines() if l.startswith(("SigIgn", "SigBlk", "Cap", "NoNewPrivs", "Seccomp:"))])'],
+  ['mount points and options', 'print(sorted((l.split()[4], l.split()[5]) for l in open("/proc/self/mountinfo")))'],
+  ['writable places', 'import os\nfor p in ["/", "/dev", "/run", "/run/airlock", "/tmp", "/dev/shm", "/home/sandbox", "/data", "/usr", "/proc/sys/user/max_user_namespaces"]:\n    print(p, os.access(p, os.W_OK), oct(os.stat(p).st_mode))'],
+  ['cgroup namespace', 'print(open("/proc/self/cgroup").read().count("::/") > 0 or open("/proc/self/cgroup").read())'],
+];
+
+describe('a forked sandbox behaves like a fresh one', () => {
+  it.each(PROGRAMS)('%s', async (_name, code) => {
+    const env = { GREETING: 'hello' };
+    const comparable = (outcome: SandboxOutcome) => ({ status: outcome.status, exitCode: outcome.exitCode, stdout: outcome.stdout, stderr: outcome.stderr });
+    const fresh = await run('fresh', code, { env });
+    const forked = await run('fork', code, { env });
+    expect(comparable(forked)).toEqual(comparable(fresh));
+  }, 60_000);
+});
+
+describe('fork tier', () => {
+  it('has the data stack imported already, and each fork its own random state', async () => {
+    const code = 'import sys, time, random\nt = time.perf_counter()\nimport pandas, numpy\nprint(round((time.perf_counter() - t) * 1000, 3), numpy.random.randint(1 << 30), random.random())';
+    const first = (await run('fork', code)).stdout.trim().split(' ');
+    const second = (await run('fork', code)).stdout.trim().split(' ');
+    expect(Number(first[0])).toBeLessThan(5);
+    expect(second[1]).not.toBe(first[1]);
+    expect(second[2]).not.toBe(first[2]);
+  }, 60_000);
+
+  it('a timeout kills the fork and everything it started; nothing is left', async () => {
+    const outcome = await run('fork', 'import os, time\nif os.fork() == 0:\n    os.setsid()\n    time.sleep(300)\ntime.sleep(300)', { timeoutMs: 1_000 });
+    expect(outcome.status).toBe('timeout');
+    // The template's processes (bubblewrap, the template and its namespace maker) stay; nothing of the execution does.
+    const left = (await noProcessesLeft(sandboxUid, 500)).filter((line) => line.split(' ')[1] === 'sleep');
+    expect(left).toEqual([]);
+  }, 60_000);
+
+  it('daemons left by code that exits are killed with its namespace', async () => {
+    const outcome = await run('fork', 'import subprocess; subprocess.Popen(["setsid", "sleep", "300"]); print("left")');
+    expect(outcome.stdout).toBe('left\n');
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(processesOfUid(sandboxUid).filter((line) => line.split(' ')[1] === 'sleep')).toEqual([]);
+  }, 60_000);
+
+  it('sees home layers mounted after the fork, and writes its changes to the upper layer', async () => {
+    const layer = await mkdtemp(join(stateDirectory, 'layer-'));
+    await writeFile(join(layer, 'hello.txt'), 'from an earlier call\n');
+    await mkdir(join(layer, 'sub'));
+    for (const path of [layer, join(layer, 'hello.txt'), join(layer, 'sub')]) await chown(path, sandboxUid, sandboxUid);
+    const sandbox = await runtime.prepare({ image: 'default', language: 'python', limits, start: 'fork' });
+    await sandbox.ready;
+    const changes = await sandbox.attachLayers([layer]);
+    let changed: string[] = [];
+    const outcome = await sandbox.run({
+      code: 'import os; print(open("hello.txt").read().strip()); open("new.txt", "w").write("x"); print(sorted(os.listdir(".")))',
+      env: {},
+      timeoutMs: 10_000,
+      afterExit: async () => {
+        changed = (await readdir(changes)).sort();
+      },
+    });
+    expect(outcome.stderr).toBe('');
+    expect(outcome.stdout).toBe("from an earlier call\n['hello.txt', 'new.txt', 'sub']\n");
+    expect(changed).toEqual(['new.txt']);
+  }, 60_000);
+
+  it('concurrent forks see neither each other\'s files nor processes', async () => {
+    const holder = run('fork', 'import time; open("/tmp/mine", "w").write("a"); open("/home/sandbox/mine", "w").write("a"); open("/dev/shm/mine", "w").write("a"); time.sleep(1.5); print("held")');
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const other = await run('fork', 'import os; print(os.path.exists("/tmp/mine"), os.path.exists("/home/sandbox/mine"), os.path.exists("/dev/shm/mine"), len([p for p in os.listdir("/proc") if p.isdigit()]))');
+    expect(other.stdout).toBe('False False False 2\n');
+    expect((await holder).stdout).toBe('held\n');
+  }, 60_000);
+
+  it('cannot make namespaces, trace or regain capabilities', async () => {
+    const outcome = await run('fork', [
+      'import ctypes, os',
+      'libc = ctypes.CDLL(None, use_errno=True)',
+      'for name, flag in [("user", os.CLONE_NEWUSER), ("mount", os.CLONE_NEWNS), ("pid", os.CLONE_NEWPID), ("net", os.CLONE_NEWNET)]:',
+      '    try:',
+      '        os.unshare(flag); print(name, "made")',
+      '    except OSError as error:',
+      '        print(name, error.errno)',
+      'print("clone", libc.syscall(56, 0x10000000 | 17, 0, 0, 0, 0), ctypes.get_errno())',
+      'print("ptrace", libc.ptrace(16, 1, 0, 0), ctypes.get_errno())',
+      'print("setuid", libc.setuid(0), ctypes.get_errno())',
+      'print(open("/proc/sys/user/max_user_namespaces").read().strip())',
+    ].join('\n'));
+    expect(outcome.stdout).toBe('user 1\nmount 1\npid 1\nnet 1\nclone -1 1\nptrace -1 1\nsetuid -1 1\n0\n');
+  }, 60_000);
+
+  it('node and bash, and sandboxes with network, start fresh whatever the setting', async () => {
+    const sandbox = await runtime.prepare({ image: 'default', language: 'bash', limits, start: 'fork' });
+    const outcome = await sandbox.run({ code: 'cat /proc/1/comm', env: {}, timeoutMs: 10_000 });
+    expect(outcome.stdout).toBe('bwrap\n');
+  }, 60_000);
+
+  it('close stops the template: no process of the sandbox user and no cgroup is left', async () => {
+    const other = await SandboxRuntime.start({
+      stateDirectory: join(stateDirectory, 'other'),
+      imagesDirectory: inject('imagesDirectory'),
+      sandboxUid: sandboxUid + 1,
+      sandboxGid: sandboxUid + 1,
+      outputLimitBytes: 1024,
+      pool: { maxSlots: 2, maxSlotsPerKey: 2, maxConcurrentRefills: 1, idleMs: 60_000 },
+      forkPipesRoot: join(stateDirectory, 'fork-pipes'),
+    });
+    await other.loadImage('default');
+    const { sandbox } = await other.acquire({ image: 'default', language: 'python', limits, start: 'fork' });
+    expect((await sandbox.run({ code: 'print(2 * 21)', env: {}, timeoutMs: 10_000 })).stdout).toBe('42\n');
+    expect(processesOfUid(sandboxUid + 1).length).toBeGreaterThan(0);
+    await other.close();
+    expect(await noProcessesLeft(sandboxUid + 1)).toEqual([]);
+    expect(cgroupSlotDirectories(other.cgroupName)).toEqual([]);
+  }, 120_000);
+});
