@@ -130,7 +130,7 @@ describe('fork tier', () => {
       'print("setuid", libc.setuid(0), ctypes.get_errno())',
       'print(open("/proc/sys/user/max_user_namespaces").read().strip())',
     ].join('\n'));
-    expect(outcome.stdout).toBe('user 1\nmount 1\npid 1\nnet 1\nclone -1 1\nptrace -1 1\nsetuid -1 1\n0\n');
+    expect(outcome.stdout).toBe('user 1\nmount 1\npid 1\nnet 1\nclone -1 1\nptrace -1 1\nsetuid -1 22\n0\n');
   }, 60_000);
 
   it('node and bash, and sandboxes with network, start fresh whatever the setting', async () => {
