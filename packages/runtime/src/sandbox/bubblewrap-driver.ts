@@ -5,7 +5,7 @@ import type { CgroupSlot } from '../cgroups/cgroup-types.js';
 import { OutputCapture } from './output-capture.js';
 import type { HomeMounts, SandboxHome } from './home-mounts.js';
 import type { PipeFactory, SandboxPipe } from './pipe-factory.js';
-import type { SpawnedProcess, Spawner } from './spawner.js';
+import type { SpawnFile, SpawnedProcess, Spawner } from './spawner.js';
 import { encodeStubRequest, stubCommand } from './stubs.js';
 import {
   SANDBOX_HOME,
@@ -84,14 +84,7 @@ export class BubblewrapDriver {
         spawned = await options.spawner.spawn({
           uid: options.hostUid,
           gid: options.hostGid,
-          files: [
-            { mode: 'w', path: stdout.path },
-            { mode: 'w', path: stderr.path },
-            { mode: 'r', path: request.path },
-            { mode: 'w', path: events.path },
-            { mode: 'r', path: options.seccompProgramPath },
-            { mode: 'r', path: argumentFile.path },
-          ],
+          files: stubFiles([stdout, stderr, request, events], options.seccompProgramPath, argumentFile.path),
           networkNamespace: spec.network?.namespacePath,
           cgroupProcsFiles: [...slot.procsFiles],
           argv: [options.bwrapPath, '--args', String(ARGUMENTS_FD), '--', ...stubCommand(spec.language, spec.interpreter)],
@@ -120,6 +113,22 @@ export class BubblewrapDriver {
       throw error;
     }
   }
+}
+
+/**
+ * The files a stub's bubblewrap gets as fds 1-6 (see the descriptor layout above): stdout, stderr, request and events
+ * pipes, the seccomp program and bubblewrap's options.
+ */
+export function stubFiles(pipes: readonly [SandboxPipe, SandboxPipe, SandboxPipe, SandboxPipe], seccompProgramPath: string, argumentFile: string): SpawnFile[] {
+  const [stdout, stderr, request, events] = pipes;
+  return [
+    { mode: 'w', path: stdout.path },
+    { mode: 'w', path: stderr.path },
+    { mode: 'r', path: request.path },
+    { mode: 'w', path: events.path },
+    { mode: 'r', path: seccompProgramPath },
+    { mode: 'r', path: argumentFile },
+  ];
 }
 
 /**

@@ -2,6 +2,7 @@ import { closeSync, readFileSync, writeFileSync } from 'node:fs';
 import { Socket } from 'node:net';
 import type { CgroupPool } from '../cgroups/cgroup-pool.js';
 import type { CgroupSlot } from '../cgroups/cgroup-types.js';
+import { stubFiles } from './bubblewrap-driver.js';
 import type { PipeFactory, SandboxPipe } from './pipe-factory.js';
 import { SANDBOX_HOME, SANDBOX_HOST_SOCKETS, SANDBOX_PATH, SANDBOX_UID_INSIDE, SandboxStartError } from './sandbox-types.js';
 import type { Spawner } from './spawner.js';
@@ -101,14 +102,7 @@ export class ForkTemplate {
         spawned = await options.spawner.spawn({
           uid: options.hostUid,
           gid: options.hostGid,
-          files: [
-            { mode: 'w', path: stdout.path },
-            { mode: 'w', path: stderr.path },
-            { mode: 'r', path: requests.path },
-            { mode: 'w', path: reports.path },
-            { mode: 'r', path: options.seccompProgramPath },
-            { mode: 'r', path: argumentFile.path },
-          ],
+          files: stubFiles([stdout, stderr, requests, reports], options.seccompProgramPath, argumentFile.path),
           cgroupProcsFiles: [...slot.procsFiles],
           argv: [options.bwrapPath, '--args', String(ARGUMENTS_FD), '--', ...forkTemplateCommand(options.interpreter)],
         });
