@@ -69,6 +69,9 @@ async function measureServer(start: 'fresh' | 'fork'): Promise<{ series: Series;
     const load = await runConcurrent(server, { language: 'python', code: 'print(1)' }, { concurrency: CONCURRENCY, seconds });
     const cpuConcurrent = process.cpuUsage(concurrentBefore);
     const succeeded = load.samples.filter((sample) => sample.response?.status === 'success');
+    for (const sample of load.samples.filter((entry) => entry.response?.status !== 'success').slice(0, 3)) {
+      process.stderr.write(`${start}: a call under load failed (HTTP ${sample.httpStatus}): ${sample.error ?? JSON.stringify(sample.response)}\n`);
+    }
     const cpuMs = (usage: NodeJS.CpuUsage): number => (usage.user + usage.system) / 1000;
     const series: Series = {
       printP50: percentile(print.map((sample) => sample.wallMs), 50),

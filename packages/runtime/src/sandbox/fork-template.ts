@@ -155,8 +155,9 @@ export class ForkTemplate {
       this.#exits.delete(name);
       throw error;
     }
-    const pid = hostPidOf(this.#pid, namespacePids.pid);
-    const pid1 = hostPidOf(this.#makerPid, namespacePids.pid1);
+    const pid = hostPidOf([this.#pid], namespacePids.pid);
+    // pid 1's parent, the maker's short-lived child, may not have been reaped yet: pid 1 is its child or the maker's.
+    const pid1 = hostPidOf([this.#makerPid, ...childrenOf(this.#makerPid)], namespacePids.pid1);
     if (pid === undefined || pid1 === undefined) {
       for (const hostPid of [pid, pid1]) if (hostPid !== undefined) killQuietly(hostPid);
       throw new SandboxStartError('a forked execution was not found among the template\'s processes');
@@ -320,9 +321,13 @@ function namespacePids(pid: number): number[] {
   }
 }
 
-/** The host pid of the child of `parent` (a host pid) whose pid in the template's namespace is `pid`. */
-function hostPidOf(parent: number, pid: number): number | undefined {
-  return childrenOf(parent).find((child) => namespacePids(child)[1] === pid);
+/** The host pid of the child of one of `parents` (host pids) whose pid in the template's namespace is `pid`. */
+function hostPidOf(parents: readonly number[], pid: number): number | undefined {
+  for (const parent of parents) {
+    const found = childrenOf(parent).find((child) => namespacePids(child)[1] === pid);
+    if (found !== undefined) return found;
+  }
+  return undefined;
 }
 
 function writeProcs(file: string, pid: number): void {
