@@ -17,7 +17,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ImageStore } from '@airlock/runtime';
-import { benchServerConfig, startBenchServer, type BenchServer } from './airlock-server.js';
+import { benchServerConfig, startBenchServer } from './airlock-server.js';
 import { coldBaselines, measureRate, measureSequential } from './baselines.js';
 import { execute, runConcurrent, runSequential } from './http-load.js';
 import { percentile } from './percentiles.js';
