@@ -4,7 +4,7 @@ import type { CgroupPool } from '../cgroups/cgroup-pool.js';
 import type { CgroupSlot } from '../cgroups/cgroup-types.js';
 import { OutputCapture } from './output-capture.js';
 import type { HomeMounts, SandboxHome } from './home-mounts.js';
-import type { PipeFactory, SandboxPipe } from './pipe-factory.js';
+import type { PipeFactory, SandboxPipe, StubPipes } from './pipe-factory.js';
 import type { SpawnFile, SpawnedProcess, Spawner } from './spawner.js';
 import { encodeStubRequest, stubCommand } from './stubs.js';
 import {
@@ -24,7 +24,8 @@ import {
 /** What a shell reports for a process killed by SIGKILL (128 + 9): a timeout or a cancellation kills the tree so. */
 const KILLED_EXIT_CODE = 137;
 
-export interface BubblewrapDriverOptions {
+/** What starting a bubblewrap sandbox takes, for sandboxes and fork templates alike. */
+export interface BubblewrapLaunch {
   bwrapPath: string;
   /** Forks bubblewrap into the slot's cgroup as the sandbox user (native/sandbox-spawner.c). */
   spawner: Spawner;
@@ -33,13 +34,16 @@ export interface BubblewrapDriverOptions {
   hostUid: number;
   hostGid: number;
   pipes: PipeFactory;
-  homes: HomeMounts;
   cgroups: CgroupPool;
+  /** Bound read-only at SANDBOX_HOST_SOCKETS in every sandbox. */
+  hostSocketsDirectory: string;
+}
+
+export interface BubblewrapDriverOptions extends BubblewrapLaunch {
+  homes: HomeMounts;
   outputLimitBytes: number;
   /** How long a sandbox may take to start its interpreter. */
   startTimeoutMs?: number;
-  /** Bound read-only at SANDBOX_HOST_SOCKETS in every sandbox. */
-  hostSocketsDirectory: string;
 }
 
 // File descriptors as the sandbox sees them: 0 /dev/null, 1-2 stdout and stderr, 3 the request (read by the stub),
@@ -70,21 +74,14 @@ export class BubblewrapDriver {
     let home: SandboxHome | undefined;
     try {
       home = await options.homes.create(limits.homeBytes);
-      const stdout = await options.pipes.sandboxWrites();
-      pipes.push(stdout);
-      const stderr = await options.pipes.sandboxWrites();
-      pipes.push(stderr);
-      const request = await options.pipes.sandboxReads();
-      pipes.push(request);
-      const events = await options.pipes.sandboxWrites();
-      pipes.push(events);
+      const stubPipes = await options.pipes.stubPipes(pipes);
       const argumentFile = options.pipes.argumentFile(bubblewrapArguments(spec, home.path, home.dataPath, options.hostSocketsDirectory));
       let spawned: SpawnedProcess;
       try {
         spawned = await options.spawner.spawn({
           uid: options.hostUid,
           gid: options.hostGid,
-          files: stubFiles([stdout, stderr, request, events], options.seccompProgramPath, argumentFile.path),
+          files: stubFiles(stubPipes, options.seccompProgramPath, argumentFile.path),
           networkNamespace: spec.network?.namespacePath,
           cgroupProcsFiles: [...slot.procsFiles],
           argv: [options.bwrapPath, '--args', String(ARGUMENTS_FD), '--', ...stubCommand(spec.language, spec.interpreter)],
@@ -98,10 +95,7 @@ export class BubblewrapDriver {
         slot,
         home,
         cgroups: options.cgroups,
-        stdoutFd: stdout.hostFd,
-        stderrFd: stderr.hostFd,
-        requestFd: request.hostFd,
-        eventsFd: events.hostFd,
+        pipes: stubPipes,
         outputLimitBytes: options.outputLimitBytes,
         startTimeoutMs: options.startTimeoutMs ?? 30_000,
       });
@@ -119,7 +113,7 @@ export class BubblewrapDriver {
  * The files a stub's bubblewrap gets as fds 1-6 (see the descriptor layout above): stdout, stderr, request and events
  * pipes, the seccomp program and bubblewrap's options.
  */
-export function stubFiles(pipes: readonly [SandboxPipe, SandboxPipe, SandboxPipe, SandboxPipe], seccompProgramPath: string, argumentFile: string): SpawnFile[] {
+export function stubFiles(pipes: StubPipes, seccompProgramPath: string, argumentFile: string): SpawnFile[] {
   const [stdout, stderr, request, events] = pipes;
   return [
     { mode: 'w', path: stdout.path },
@@ -130,6 +124,16 @@ export function stubFiles(pipes: readonly [SandboxPipe, SandboxPipe, SandboxPipe
     { mode: 'r', path: argumentFile },
   ];
 }
+
+/** bubblewrap's options for a sandbox's clean environment (DESIGN: never the server's) and working directory. */
+export const SANDBOX_ENVIRONMENT: readonly string[] = [
+  '--clearenv',
+  '--setenv', 'PATH', SANDBOX_PATH,
+  '--setenv', 'HOME', SANDBOX_HOME,
+  '--setenv', 'LANG', 'C.UTF-8',
+  '--setenv', 'TMPDIR', '/tmp',
+  '--chdir', SANDBOX_HOME,
+];
 
 /**
  * bubblewrap's options (the command follows `--` on its command line). `homePath`: the host directory (a mount point
@@ -163,12 +167,7 @@ export function bubblewrapArguments(spec: SandboxSpec, homePath: string, dataPat
     '--dir', '/run/airlock',
     '--ro-bind', hostSockets, SANDBOX_HOST_SOCKETS,
     '--cap-drop', 'ALL',
-    '--clearenv',
-    '--setenv', 'PATH', SANDBOX_PATH,
-    '--setenv', 'HOME', SANDBOX_HOME,
-    '--setenv', 'LANG', 'C.UTF-8',
-    '--setenv', 'TMPDIR', '/tmp',
-    '--chdir', SANDBOX_HOME,
+    ...SANDBOX_ENVIRONMENT,
     '--seccomp', String(SECCOMP_FD),
   ];
 }
@@ -179,10 +178,8 @@ export interface BubblewrapSandboxOptions {
   slot: CgroupSlot;
   home: SandboxHome;
   cgroups: CgroupPool;
-  stdoutFd: number;
-  stderrFd: number;
-  requestFd: number;
-  eventsFd: number;
+  /** Their host ends become the sandbox's sockets. */
+  pipes: StubPipes;
   outputLimitBytes: number;
   startTimeoutMs: number;
 }
@@ -213,12 +210,13 @@ export class BubblewrapSandbox implements PreparedSandbox {
   constructor(options: BubblewrapSandboxOptions) {
     this.#options = options;
     this.language = options.spec.language;
-    this.#stdout = new Socket({ fd: options.stdoutFd, readable: true, writable: false });
-    this.#stderr = new Socket({ fd: options.stderrFd, readable: true, writable: false });
-    this.#request = new Socket({ fd: options.requestFd, readable: false, writable: true });
+    const [stdoutPipe, stderrPipe, requestPipe, eventsPipe] = options.pipes;
+    this.#stdout = new Socket({ fd: stdoutPipe.hostFd, readable: true, writable: false });
+    this.#stderr = new Socket({ fd: stderrPipe.hostFd, readable: true, writable: false });
+    this.#request = new Socket({ fd: requestPipe.hostFd, readable: false, writable: true });
     this.#request.on('error', () => undefined); // the sandbox may die before reading its request
     this.#exited = options.process.exited;
-    this.#events = new Socket({ fd: options.eventsFd, readable: true, writable: false });
+    this.#events = new Socket({ fd: eventsPipe.hostFd, readable: true, writable: false });
     void this.#exited.then(() => (this.#hasExited = true));
     let markStarted: () => void = () => undefined;
     this.codeStarted = new Promise<void>((resolve) => (markStarted = resolve));

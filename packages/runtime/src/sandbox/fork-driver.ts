@@ -1,16 +1,12 @@
 import { closeSync, writeSync } from 'node:fs';
-import type { CgroupPool } from '../cgroups/cgroup-pool.js';
 import { BubblewrapSandbox } from './bubblewrap-driver.js';
 import { ForkTemplate, type ForkTemplateOptions } from './fork-template.js';
 import type { HomeMounts, SandboxHome } from './home-mounts.js';
-import type { PipeFactory, SandboxPipe } from './pipe-factory.js';
+import type { SandboxPipe } from './pipe-factory.js';
 import type { PreparedSandbox, SandboxSpec } from './sandbox-types.js';
 
 export interface ForkDriverOptions extends Omit<ForkTemplateOptions, 'rootfs' | 'interpreter' | 'mountRoot'> {
   homes: HomeMounts;
-  cgroups: CgroupPool;
-  /** In a directory of mode 0711: the template opens its forks' ends by name. */
-  pipes: PipeFactory;
   outputLimitBytes: number;
   /** Told which preloaded modules an image lacks when its template starts. */
   onTemplateStarted?: (event: { rootfs: string; unavailable: string[] }) => void;
@@ -39,23 +35,17 @@ export class ForkDriver {
     let home: SandboxHome | undefined;
     try {
       home = await options.homes.create(limits.homeBytes);
-      for (const kind of ['w', 'w', 'r', 'w'] as const) {
-        pipes.push(kind === 'w' ? await options.pipes.sandboxWrites() : await options.pipes.sandboxReads());
-      }
-      const [stdout, stderr, request, events] = pipes as [SandboxPipe, SandboxPipe, SandboxPipe, SandboxPipe];
-      const forked = await template.fork({ home: home.path, data: home.dataPath, tmpBytes: limits.tmpBytes, pipes, slot });
+      const stubPipes = await options.pipes.stubPipes(pipes);
+      const forked = await template.fork({ home: home.path, data: home.dataPath, tmpBytes: limits.tmpBytes, pipes: stubPipes, slot });
       // In its cgroup: the interpreter may go on.
-      writeSync(request.hostFd, 'G');
+      writeSync(stubPipes[2].hostFd, 'G');
       const sandbox = new BubblewrapSandbox({
         spec,
         process: forked,
         slot,
         home,
         cgroups: options.cgroups,
-        stdoutFd: stdout.hostFd,
-        stderrFd: stderr.hostFd,
-        requestFd: request.hostFd,
-        eventsFd: events.hostFd,
+        pipes: stubPipes,
         outputLimitBytes: options.outputLimitBytes,
         startTimeoutMs: 30_000,
       });

@@ -1,22 +1,15 @@
-import { closeSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, readFileSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import { Socket } from 'node:net';
-import type { CgroupPool } from '../cgroups/cgroup-pool.js';
 import type { CgroupSlot } from '../cgroups/cgroup-types.js';
-import { stubFiles } from './bubblewrap-driver.js';
-import type { PipeFactory, SandboxPipe } from './pipe-factory.js';
-import { SANDBOX_HOME, SANDBOX_HOST_SOCKETS, SANDBOX_PATH, SANDBOX_UID_INSIDE, SandboxStartError } from './sandbox-types.js';
-import type { Spawner } from './spawner.js';
+import { SANDBOX_ENVIRONMENT, stubFiles, type BubblewrapLaunch } from './bubblewrap-driver.js';
+import type { PipeFactory, SandboxPipe, StubPipes } from './pipe-factory.js';
+import { SANDBOX_HOME, SANDBOX_HOST_SOCKETS, SANDBOX_UID_INSIDE, SandboxStartError } from './sandbox-types.js';
 import { forkTemplateCommand } from './stubs.js';
 
-export interface ForkTemplateOptions {
-  bwrapPath: string;
-  spawner: Spawner;
-  seccompProgramPath: string;
-  hostUid: number;
-  hostGid: number;
+export interface ForkTemplateOptions extends BubblewrapLaunch {
   /** Pipes in a directory the template opens by name (mode 0711), seen in it at FORK_PIPES. */
   pipes: PipeFactory;
-  cgroups: CgroupPool;
   /** The image's root as sandboxes bind it, and its python. */
   rootfs: string;
   interpreter: string;
@@ -24,7 +17,6 @@ export interface ForkTemplateOptions {
   preload: readonly string[];
   /** HomeMounts.root: the shared mount below which homes are made, seen in the template at FORK_MOUNTS. */
   mountRoot: string;
-  hostSocketsDirectory: string;
   /** How long importing the preloaded modules may take. */
   startTimeoutMs?: number;
 }
@@ -92,17 +84,15 @@ export class ForkTemplate {
     const slot = await options.cgroups.lease(TEMPLATE_LIMITS);
     const pipes: SandboxPipe[] = [];
     try {
-      for (const kind of ['w', 'w', 'r', 'w'] as const) {
-        pipes.push(kind === 'w' ? await options.pipes.sandboxWrites() : await options.pipes.sandboxReads());
-      }
-      const [stdout, stderr, requests, reports] = pipes as [SandboxPipe, SandboxPipe, SandboxPipe, SandboxPipe];
+      const stubPipes = await options.pipes.stubPipes(pipes);
+      const [stdout, stderr, requests, reports] = stubPipes;
       const argumentFile = options.pipes.argumentFile(templateArguments(options));
       let spawned;
       try {
         spawned = await options.spawner.spawn({
           uid: options.hostUid,
           gid: options.hostGid,
-          files: stubFiles([stdout, stderr, requests, reports], options.seccompProgramPath, argumentFile.path),
+          files: stubFiles(stubPipes, options.seccompProgramPath, argumentFile.path),
           cgroupProcsFiles: [...slot.procsFiles],
           argv: [options.bwrapPath, '--args', String(ARGUMENTS_FD), '--', ...forkTemplateCommand(options.interpreter)],
         });
@@ -137,7 +127,7 @@ export class ForkTemplate {
    * mounted), then its interpreter, which opens the four pipes (stdout, stderr, request, events) and waits. Both
    * are moved into `slot`; the interpreter goes on once the caller writes "G" on its request pipe.
    */
-  async fork(request: { home: string; data: string; tmpBytes: number; pipes: readonly SandboxPipe[]; slot: CgroupSlot }): Promise<ForkedProcess> {
+  async fork(request: { home: string; data: string; tmpBytes: number; pipes: StubPipes; slot: CgroupSlot }): Promise<ForkedProcess> {
     if (this.#closed) throw new SandboxStartError('the fork template is closed');
     const name = `f${this.#counter++}`;
     const exited = new Promise<number | null>((resolve) => this.#exits.set(name, resolve));
@@ -163,10 +153,12 @@ export class ForkTemplate {
       throw new SandboxStartError('a forked execution was not found among the template\'s processes');
     }
     try {
-      for (const file of request.slot.procsFiles) {
-        writeProcs(file, pid1);
-        writeProcs(file, pid);
-      }
+      // Off the event loop, one write per hierarchy at a time per process: on cgroup v1 a move waits for the forks and
+      // exits in flight on the whole host (cgroup_threadgroup_rwsem), which takes milliseconds under load.
+      await Promise.all(request.slot.procsFiles.map(async (file) => {
+        await writeFile(file, String(pid1));
+        await writeFile(file, String(pid));
+      }));
     } catch (error) {
       killQuietly(pid);
       killQuietly(pid1);
@@ -284,12 +276,7 @@ function templateArguments(options: ForkTemplateOptions): string[] {
     '--cap-add', 'CAP_NET_ADMIN',
     '--cap-add', 'CAP_SETPCAP',
     '--cap-add', 'CAP_SYS_RESOURCE',
-    '--clearenv',
-    '--setenv', 'PATH', SANDBOX_PATH,
-    '--setenv', 'HOME', SANDBOX_HOME,
-    '--setenv', 'LANG', 'C.UTF-8',
-    '--setenv', 'TMPDIR', '/tmp',
-    '--chdir', SANDBOX_HOME,
+    ...SANDBOX_ENVIRONMENT,
   ];
 }
 
@@ -328,11 +315,6 @@ function hostPidOf(parents: readonly number[], pid: number): number | undefined 
     if (found !== undefined) return found;
   }
   return undefined;
-}
-
-function writeProcs(file: string, pid: number): void {
-  // Synchronous: a control-file write of microseconds, while the fork waits.
-  writeFileSync(file, String(pid));
 }
 
 function killQuietly(pid: number): void {

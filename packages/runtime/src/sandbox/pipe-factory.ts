@@ -8,6 +8,9 @@ export interface SandboxPipe {
   path: string;
 }
 
+/** A stub's four pipes: stdout, stderr and events (the sandbox writes them) and the request (it reads it). */
+export type StubPipes = readonly [stdout: SandboxPipe, stderr: SandboxPipe, request: SandboxPipe, events: SandboxPipe];
+
 /**
  * Makes real pipes (not socket pairs) whose inode belongs to the sandbox user, so code inside the sandbox can reopen
  * them through /dev/stdout, /dev/stderr and /dev/fd/N. They are named pipes created in batches off the request path
@@ -54,6 +57,13 @@ export class PipeFactory {
   async sandboxReads(): Promise<SandboxPipe> {
     const path = await this.#take();
     return { hostFd: openSync(path, constants.O_RDWR | constants.O_NONBLOCK), path };
+  }
+
+  /** A stub's four pipes, each added to `made` once open (so a caller can close what was made when one fails). */
+  async stubPipes(made: SandboxPipe[]): Promise<StubPipes> {
+    for (const reads of [false, false, true, false]) made.push(reads ? await this.sandboxReads() : await this.sandboxWrites());
+    const [stdout, stderr, request, events] = made.slice(-4) as [SandboxPipe, SandboxPipe, SandboxPipe, SandboxPipe];
+    return [stdout, stderr, request, events];
   }
 
   /**
