@@ -153,12 +153,9 @@ export class ForkTemplate {
       throw new SandboxStartError('a forked execution was not found among the template\'s processes');
     }
     try {
-      // Off the event loop, one write per hierarchy at a time per process: on cgroup v1 a move waits for the forks and
+      // Off the event loop and at once: on cgroup v1 a move waits for the forks and
       // exits in flight on the whole host (cgroup_threadgroup_rwsem), which takes milliseconds under load.
-      await Promise.all(request.slot.procsFiles.map(async (file) => {
-        await writeFile(file, String(pid1));
-        await writeFile(file, String(pid));
-      }));
+      await Promise.all(request.slot.procsFiles.flatMap((file) => [writeFile(file, String(pid1)), writeFile(file, String(pid))]));
     } catch (error) {
       killQuietly(pid);
       killQuietly(pid1);
