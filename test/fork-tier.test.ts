@@ -1,4 +1,4 @@
-import { chown, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { chown, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { SandboxRuntime, type SandboxLimits, type SandboxOutcome, type SandboxStart } from '../packages/runtime/src/index.js';
@@ -38,6 +38,7 @@ const PROGRAMS: Array<[string, string]> = [
   ['environment and children', 'import os, subprocess; print(os.environ["GREETING"]); subprocess.run(["sh", "-c", "echo child $GREETING"])'],
   ['working directory and home', 'import os; print(os.getcwd(), os.path.expanduser("~"), os.listdir("."))'],
   ['KeyboardInterrupt', 'raise KeyboardInterrupt'],
+  ['objects of __main__ finalized at exit', 'class D:\n    def __del__(self):\n        print("finalized", flush=True)\nd = D()\nimport sys; sys.stdout.write("no newline")'],
   ['atexit and buffered output', 'import atexit; atexit.register(lambda: print("bye")); print("hi", end="")'],
   ['a non-daemon thread outlives the code', 'import threading, time\ndef late():\n    time.sleep(0.2); print("thread done")\nthreading.Thread(target=late).start(); print("main done")'],
   // os.getppid() differs: 1 in a fresh sandbox, 0 in a fork (its parent, the template, is outside its pid namespace).
@@ -95,17 +96,21 @@ describe('fork tier', () => {
     await sandbox.ready;
     const changes = await sandbox.attachLayers([layer]);
     let changed: string[] = [];
+    let unclosed = '';
     const outcome = await sandbox.run({
-      code: 'import os; print(open("hello.txt").read().strip()); open("new.txt", "w").write("x"); print(sorted(os.listdir(".")))',
+      // unclosed.txt is left open: the interpreter's exit flushes it, as a fresh interpreter's would.
+      code: 'import os; print(open("hello.txt").read().strip()); open("new.txt", "w").write("x"); print(sorted(os.listdir(".")))\nunclosed = open("unclosed.txt", "w"); unclosed.write("kept")',
       env: {},
       timeoutMs: 10_000,
       afterExit: async () => {
         changed = (await readdir(changes)).sort();
+        unclosed = await readFile(join(changes, 'unclosed.txt'), 'utf8');
       },
     });
     expect(outcome.stderr).toBe('');
     expect(outcome.stdout).toBe("from an earlier call\n['hello.txt', 'new.txt', 'sub']\n");
-    expect(changed).toEqual(['new.txt']);
+    expect(changed).toEqual(['new.txt', 'unclosed.txt']);
+    expect(unclosed).toBe('kept');
   }, 60_000);
 
   it('concurrent forks see neither each other\'s files nor processes', async () => {
