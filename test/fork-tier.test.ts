@@ -87,6 +87,13 @@ describe('fork tier', () => {
     expect(processesOfUid(sandboxUid).filter((line) => line.split(' ')[1] === 'sleep')).toEqual([]);
   }, 60_000);
 
+  it.each(['fresh', 'fork'] as const)('an exit report written by the code while it runs on is not believed (%s)', async (start) => {
+    const closed = await run(start, 'import os, time\nos.write(63, b"E0\\n"); os.close(1); os.close(2)\ntime.sleep(1)\nos._exit(3)');
+    expect(closed).toMatchObject({ status: 'failed', exitCode: 3 });
+    const open = await run(start, 'import os, time\nos.write(63, b"E0\\n"); time.sleep(0.3); print("late"); raise SystemExit(4)');
+    expect(open).toMatchObject({ status: 'failed', stdout: 'late\n', exitCode: 4 });
+  }, 60_000);
+
   it('sees home layers mounted after the fork, and writes its changes to the upper layer', async () => {
     const layer = await mkdtemp(join(stateDirectory, 'layer-'));
     await writeFile(join(layer, 'hello.txt'), 'from an earlier call\n');

@@ -30,6 +30,8 @@ _SECCOMP_MODE_FILTER, _PR_CAP_AMBIENT_CLEAR_ALL, _PR_SET_CHILD_SUBREAPER = 2, 4,
 _libc = ctypes.CDLL(None, use_errno=True)
 # The modules a fork finds imported; those its code imports are cleared when it exits.
 _TEMPLATE_MODULES = set()
+# The device and inode of a fork's events pipe, which its exit report goes to.
+_exit_report_pipe = None
 with open("/proc/sys/kernel/cap_last_cap") as _file:
     _CAP_LAST = int(_file.read())
 
@@ -234,6 +236,9 @@ def _interpreter(pid1, names, seccomp_program):
             os.write(2, ("fork setup failed: %s\n" % error).encode())
         finally:
             os._exit(127)
+    global _exit_report_pipe
+    events = os.fstat(4)
+    _exit_report_pipe = (events.st_dev, events.st_ino)
     try:
         _airlock_run()
     except SystemExit as exit:
@@ -270,7 +275,22 @@ def _exit_interpreter(code):
         gc.collect()
     finally:
         _flush_standard_streams()
+        _report_exit(code & 0xFF)
         os._exit(code & 0xFF)
+
+
+def _report_exit(code):
+    # Output closed, then the exit code on the stub's events pipe (if the code left it where the stub put it): the
+    # server answers without waiting for this process to unmap its copy of the template.
+    try:
+        report = os.fstat(_AIRLOCK_EXIT_REPORT_FD)
+        if (report.st_dev, report.st_ino) != _exit_report_pipe:
+            return
+        os.close(1)
+        os.close(2)
+        os.write(_AIRLOCK_EXIT_REPORT_FD, b"E%d\n" % code)
+    except OSError:
+        pass
 
 
 def _clear_namespace(namespace):

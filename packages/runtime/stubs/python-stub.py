@@ -1,6 +1,9 @@
 # Airlock's python entry point: started with `python3 -c`, it waits for one request on fd 3, applies the working
 # directory and environment, writes the call's files (connectors' credentials, in the sandbox's own /run), then runs
 # the code as `python3 -c CODE` would, in a fresh __main__ module.
+_AIRLOCK_EXIT_REPORT_FD = 63
+
+
 def _airlock_run():
     import os
     import sys
@@ -38,6 +41,8 @@ def _airlock_run():
     # Output reaches the caller line by line, as on a terminal, so streamed output arrives while the code runs.
     sys.stdout.reconfigure(line_buffering=True)
     os.write(4, b"S%d\n" % time.monotonic_ns())
+    # Kept, out of the way, for an exit report (a forked interpreter's; a fresh one ends with its process).
+    os.dup2(4, _AIRLOCK_EXIT_REPORT_FD, inheritable=False)
     os.close(4)
     try:
         code = compile(source, "<string>", "exec")

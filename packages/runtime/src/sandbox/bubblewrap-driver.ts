@@ -1,4 +1,4 @@
-import { closeSync } from 'node:fs';
+import { closeSync, readFileSync } from 'node:fs';
 import { Socket } from 'node:net';
 import type { CgroupPool } from '../cgroups/cgroup-pool.js';
 import type { CgroupSlot } from '../cgroups/cgroup-types.js';
@@ -198,6 +198,11 @@ export class BubblewrapSandbox implements PreparedSandbox {
   readonly #request: Socket;
   readonly #events: Socket;
   readonly #exited: Promise<number | null>;
+  /**
+   * The exit code the stub's exit reports before the process is gone (fork tier): it has then closed its output and
+   * only tears its address space down. Never settles for a sandbox that does not report.
+   */
+  readonly #reportedExit: Promise<number>;
   #bootLog = '';
   #startedAt: number | undefined;
   #requestSentAt: number | undefined;
@@ -228,6 +233,8 @@ export class BubblewrapSandbox implements PreparedSandbox {
     this.#stderr.on('data', collectBootLog);
 
     const events = this.#events;
+    let reportExit: (code: number) => void = () => undefined;
+    this.#reportedExit = new Promise<number>((resolve) => (reportExit = resolve));
     this.ready = new Promise<void>((resolve, reject) => {
       let received = '';
       let isReady = false;
@@ -259,6 +266,9 @@ export class BubblewrapSandbox implements PreparedSandbox {
         if (start >= 0 && (end >= 0 || received.length >= MAX_EVENT_BYTES)) {
           markCodeStarted(end >= 0 ? received.slice(start + 1, end) : undefined);
         }
+        // A forked interpreter reports "E<exit code>\n" once its exit is complete but for the process's own teardown.
+        const exit = end >= 0 ? /^E(\d{1,3})\n/.exec(received.slice(end + 1)) : null;
+        if (exit) reportExit(Number(exit[1]));
       });
       events.on('end', () => {
         if (received.includes('S')) markCodeStarted(undefined);
@@ -316,7 +326,15 @@ export class BubblewrapSandbox implements PreparedSandbox {
       const codeStartedAt = await Promise.race([started, this.#exited.then(() => performance.now())]);
       // bubblewrap exits once the sandbox's pid 1 has; the kernel then kills the rest of the PID namespace, and
       // the pipes reach end of file when the last process holding them is gone.
-      const exitCode = await this.#exited;
+      const exitCode = await Promise.race([
+        this.#exited,
+        // Believed once the output is closed and the kernel shows the process exiting with that code; a report the
+        // code writes itself while it runs on, or with another code, is not, and the process's end is waited for.
+        this.#reportedExit.then(async (code) => {
+          await Promise.all([stdoutDone, stderrDone]);
+          return isExitingWith(this.#options.process.pid, code) ? code : this.#exited;
+        }),
+      ]);
       await Promise.all([stdoutDone, stderrDone]);
       const runMs = performance.now() - codeStartedAt;
       const usage = await slot.usage();
@@ -366,6 +384,20 @@ export class BubblewrapSandbox implements PreparedSandbox {
     await this.#options.cgroups.release(this.#options.slot);
     await this.#options.spec.network?.release();
     this.#options.spec.onReleased?.();
+  }
+}
+
+/**
+ * Whether the process is in exit (PF_EXITING in /proc/<pid>/stat's flags) with exit status `code` (its exit_code
+ * field, which the kernel sets before it unmaps the process's memory).
+ */
+function isExitingWith(pid: number, code: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[6]) & 0x4) !== 0 && Number(fields[49]) === code << 8;
+  } catch {
+    return false;
   }
 }
 
