@@ -398,6 +398,11 @@ def _template():
         for key, _ in selector.select():
             if key.data == "request":
                 for line in complete_lines(3):
+                    if line.startswith("K "):
+                        pid = next((pid for pid, (name, _) in running.items() if name == line[2:]), None)
+                        if pid is not None:
+                            os.kill(pid, signal.SIGKILL)
+                        continue
                     name, image, home, data, tmp_bytes, *pipes = line.split()
                     pending[name] = pipes
                     os.write(commands_write, ("%s %s %s %s %s\n" % (name, image, home, data, tmp_bytes)).encode())

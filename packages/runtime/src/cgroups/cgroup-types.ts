@@ -19,6 +19,8 @@ export interface CgroupSlot {
   readonly name: string;
   /** The cgroup.procs files a process writes itself into to join this cgroup. */
   readonly procsFiles: readonly string[];
+  /** Moves a running process (by host pid) into this cgroup. */
+  join(pid: number): Promise<void>;
   /** Applies limits and zeroes the accounting for a new lease. */
   prepare(limits: CgroupLimits): Promise<void>;
   usage(): Promise<CgroupUsage>;

@@ -10,6 +10,7 @@ import {
   removeCgroupTree,
   sleep,
   writeControl,
+  CgroupJoiner,
 } from './cgroup-files.js';
 
 export const V1_CONTROLLERS = ['cpu', 'cpuacct', 'memory', 'pids', 'freezer'] as const;
@@ -58,6 +59,7 @@ export class CgroupV1Hierarchy implements CgroupHierarchy {
 
 class CgroupV1Slot implements CgroupSlot {
   readonly procsFiles: readonly string[];
+  readonly #joiner: CgroupJoiner;
   #oomKillsAtPrepare = 0;
 
   constructor(
@@ -65,6 +67,7 @@ class CgroupV1Slot implements CgroupSlot {
     private readonly directories: Record<V1Controller, string>,
   ) {
     this.procsFiles = uniqueDirectories(directories).map((directory) => join(directory, 'cgroup.procs'));
+    this.#joiner = new CgroupJoiner(this.procsFiles);
   }
 
   async prepare(limits: CgroupLimits): Promise<void> {
@@ -93,12 +96,17 @@ class CgroupV1Slot implements CgroupSlot {
     };
   }
 
+  join(pid: number): Promise<void> {
+    return this.#joiner.join(pid);
+  }
+
   async killAll(): Promise<void> {
     await killV1(this.directories.freezer);
     for (const directory of uniqueDirectories(this.directories)) await waitUntilEmpty(directory);
   }
 
   async remove(): Promise<void> {
+    this.#joiner.close();
     await this.killAll();
     for (const directory of uniqueDirectories(this.directories)) await removeCgroupDirectory(directory);
   }

@@ -9,6 +9,7 @@ import {
   removeCgroupTree,
   sleep,
   writeControl,
+  CgroupJoiner,
 } from './cgroup-files.js';
 
 const CPU_PERIOD_MICROSECONDS = 100_000;
@@ -67,6 +68,7 @@ export class CgroupV2Hierarchy implements CgroupHierarchy {
 
 class CgroupV2Slot implements CgroupSlot {
   readonly procsFiles: readonly string[];
+  readonly #joiner: CgroupJoiner;
   #cpuMicrosecondsAtPrepare = 0;
   #oomKillsAtPrepare = 0;
   #peakHandle: fs.FileHandle | undefined;
@@ -77,6 +79,7 @@ class CgroupV2Slot implements CgroupSlot {
     private readonly directory: string,
   ) {
     this.procsFiles = [join(directory, 'cgroup.procs')];
+    this.#joiner = new CgroupJoiner(this.procsFiles);
   }
 
   async prepare(limits: CgroupLimits): Promise<void> {
@@ -102,11 +105,16 @@ class CgroupV2Slot implements CgroupSlot {
     };
   }
 
+  join(pid: number): Promise<void> {
+    return this.#joiner.join(pid);
+  }
+
   async killAll(): Promise<void> {
     await killV2(this.directory);
   }
 
   async remove(): Promise<void> {
+    this.#joiner.close();
     await this.killAll();
     await this.#peakHandle?.close();
     this.#peakHandle = undefined;

@@ -203,6 +203,7 @@ export class BubblewrapSandbox implements PreparedSandbox {
    * only tears its address space down. Never settles for a sandbox that does not report.
    */
   readonly #reportedExit: Promise<number>;
+  #exitBelieved = false;
   #bootLog = '';
   #startedAt: number | undefined;
   #requestSentAt: number | undefined;
@@ -332,7 +333,9 @@ export class BubblewrapSandbox implements PreparedSandbox {
         // code writes itself while it runs on, or with another code, is not, and the process's end is waited for.
         this.#reportedExit.then(async (code) => {
           await Promise.all([stdoutDone, stderrDone]);
-          return isExitingWith(this.#options.process.pid, code) ? code : this.#exited;
+          if (!isExitingWith(this.#options.process.pid, code)) return this.#exited;
+          this.#exitBelieved = true;
+          return code;
         }),
       ]);
       await Promise.all([stdoutDone, stderrDone]);
@@ -376,6 +379,9 @@ export class BubblewrapSandbox implements PreparedSandbox {
   async #tearDown(): Promise<void> {
     // Until the interpreter reports ready, the sandbox may not have joined its cgroup yet.
     await this.ready.catch(() => undefined);
+    // An interpreter whose exit was believed ends by itself in a moment, and its namespace with it: the cgroup is
+    // then found empty instead of frozen and killed.
+    if (this.#exitBelieved) await this.#exited;
     // Killing the cgroup ends bubblewrap and the sandbox; the spawner reaps them.
     await this.#options.slot.killAll().catch(() => undefined);
     await this.#exited;

@@ -1,5 +1,4 @@
 import { closeSync, readFileSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
 import { Socket } from 'node:net';
 import type { CgroupSlot } from '../cgroups/cgroup-types.js';
 import { SANDBOX_ENVIRONMENT, stubFiles, type BubblewrapLaunch } from './bubblewrap-driver.js';
@@ -21,10 +20,9 @@ export interface ForkTemplateOptions extends BubblewrapLaunch {
   startTimeoutMs?: number;
 }
 
-/** One execution's fork: the host pids of its pid 1 and its interpreter, and the interpreter's exit code. */
+/** One execution's fork: the host pid of its interpreter, and the interpreter's exit code. */
 export interface ForkedProcess {
   pid: number;
-  pid1: number;
   /** Exit code of the interpreter, or 128 + the signal that ended it; null when the template went away. */
   exited: Promise<number | null>;
 }
@@ -124,8 +122,8 @@ export class ForkTemplate {
 
   /**
    * Forks one execution: its pid 1 with its zones (home and data: host directories below the mount root, already
-   * mounted), then its interpreter, which opens the four pipes (stdout, stderr, request, events) and waits. Both
-   * are moved into `slot`; the interpreter goes on once the caller writes "G" on its request pipe.
+   * mounted), then its interpreter, which opens the four pipes (stdout, stderr, request, events) and waits. The
+   * interpreter is moved into `slot`; it goes on once the caller writes "G" on its request pipe.
    */
   async fork(request: { home: string; data: string; tmpBytes: number; pipes: StubPipes; slot: CgroupSlot }): Promise<ForkedProcess> {
     if (this.#closed) throw new SandboxStartError('the fork template is closed');
@@ -138,30 +136,27 @@ export class ForkTemplate {
     };
     const names = request.pipes.map((pipe) => pipe.path.slice(pipe.path.lastIndexOf('/') + 1));
     this.#requests.write(`${name} ${relative(this.#options.rootfs)} ${relative(request.home)} ${relative(request.data)} ${request.tmpBytes} ${names.join(' ')}\n`);
-    let namespacePids: { pid1: number; pid: number };
+    let forked: { pid1: number; pid: number };
     try {
-      namespacePids = await pids;
+      forked = await pids;
     } catch (error) {
       this.#exits.delete(name);
       throw error;
     }
-    const pid = hostPidOf([this.#pid], namespacePids.pid);
-    // pid 1's parent, the maker's short-lived child, may not have been reaped yet: pid 1 is its child or the maker's.
-    const pid1 = hostPidOf([this.#makerPid, ...childrenOf(this.#makerPid)], namespacePids.pid1);
-    if (pid === undefined || pid1 === undefined) {
-      for (const hostPid of [pid, pid1]) if (hostPid !== undefined) killQuietly(hostPid);
+    // The template's newest child. pid 1, a `sleep` that holds the namespaces and reaps orphans, stays in the
+    // template's cgroup; everything the code starts descends from the interpreter, in the execution's.
+    const pid = childrenOf(this.#pid).reverse().find((child) => namespacePids(child)[1] === forked.pid);
+    if (pid === undefined) {
+      this.#requests.write(`K ${name}\n`);
       throw new SandboxStartError('a forked execution was not found among the template\'s processes');
     }
     try {
-      // Off the event loop and at once: on cgroup v1 a move waits for the forks and
-      // exits in flight on the whole host (cgroup_threadgroup_rwsem), which takes milliseconds under load.
-      await Promise.all(request.slot.procsFiles.flatMap((file) => [writeFile(file, String(pid1)), writeFile(file, String(pid))]));
+      await request.slot.join(pid);
     } catch (error) {
       killQuietly(pid);
-      killQuietly(pid1);
       throw error;
     }
-    return { pid, pid1, exited };
+    return { pid, exited };
   }
 
   /** Stops the template (forks already made run on until their execution ends or is killed). */
@@ -303,15 +298,6 @@ function namespacePids(pid: number): number[] {
   } catch {
     return [];
   }
-}
-
-/** The host pid of the child of one of `parents` (host pids) whose pid in the template's namespace is `pid`. */
-function hostPidOf(parents: readonly number[], pid: number): number | undefined {
-  for (const parent of parents) {
-    const found = childrenOf(parent).find((child) => namespacePids(child)[1] === pid);
-    if (found !== undefined) return found;
-  }
-  return undefined;
 }
 
 function killQuietly(pid: number): void {

@@ -33,7 +33,7 @@ export class PipeFactory {
     this.#directory = options.directory;
     this.#ownerUid = options.ownerUid;
     this.#ownerGid = options.ownerGid;
-    this.#batchSize = options.batchSize ?? 64;
+    this.#batchSize = options.batchSize ?? 256;
     rmSync(this.#directory, { recursive: true, force: true });
     mkdirSync(this.#directory, { recursive: true, mode: options.mode ?? 0o700 });
     chmodSync(this.#directory, options.mode ?? 0o700);
