@@ -120,6 +120,34 @@ describe('fork tier', () => {
     expect(unclosed).toBe('kept');
   }, 60_000);
 
+  it('sees storage bound at /data after the fork: read-only and writable', async () => {
+    const volume = await mkdtemp(join(stateDirectory, 'volume-'));
+    await writeFile(join(volume, 'shared.txt'), 'from the volume\n');
+    for (const path of [volume, join(volume, 'shared.txt')]) await chown(path, sandboxUid, sandboxUid);
+    const sandbox = await runtime.prepare({ image: 'default', language: 'python', limits, start: 'fork' });
+    await sandbox.ready;
+    await sandbox.attachStorage([
+      { name: 'readonly', root: volume, path: '', readOnly: true },
+      { name: 'writable', root: volume, path: '', readOnly: false },
+    ]);
+    const outcome = await sandbox.run({
+      code: [
+        'import os',
+        'print(sorted(os.listdir("/data")), open("/data/readonly/shared.txt").read().strip())',
+        'try:',
+        '    open("/data/readonly/x", "w")',
+        'except OSError as error:',
+        '    print("read-only", error.errno)',
+        'open("/data/writable/written.txt", "w").write("from the fork")',
+      ].join('\n'),
+      env: {},
+      timeoutMs: 10_000,
+    });
+    expect(outcome.stderr).toBe('');
+    expect(outcome.stdout).toBe("['readonly', 'writable'] from the volume\nread-only 30\n");
+    expect(await readFile(join(volume, 'written.txt'), 'utf8')).toBe('from the fork');
+  }, 60_000);
+
   it('concurrent forks see neither each other\'s files nor processes', async () => {
     const holder = run('fork', 'import time; open("/tmp/mine", "w").write("a"); open("/home/sandbox/mine", "w").write("a"); open("/dev/shm/mine", "w").write("a"); time.sleep(1.5); print("held")');
     await new Promise((resolve) => setTimeout(resolve, 500));
