@@ -34,7 +34,10 @@ const ARGUMENTS_FD = 6;
 /** The template's own zones: its imports may write caches to its home (matplotlib's font list). */
 const TEMPLATE_HOME_BYTES = 64 * 1024 * 1024;
 const TEMPLATE_TMP_BYTES = 16 * 1024 * 1024;
-/** The template and the namespace maker, plus each fork until the server moves it into its execution's cgroup. */
+/**
+ * The template, its namespace maker and the forks' pid 1s, plus each interpreter until the server moves it into its
+ * execution's cgroup.
+ */
 const TEMPLATE_LIMITS = { cpus: 1, memoryBytes: 2 * 1024 * 1024 * 1024, pids: 4096 };
 
 /**
@@ -49,9 +52,8 @@ export class ForkTemplate {
   readonly #reports: Socket;
   readonly #log: Socket[];
   readonly #exited: Promise<number | null>;
-  /** Host pids of the template and of its namespace maker. */
+  /** The template's host pid. */
   #pid = 0;
-  #makerPid = 0;
   #counter = 0;
   #buffered = '';
   #closed = false;
@@ -189,15 +191,13 @@ export class ForkTemplate {
       await this.close();
       throw error;
     });
-    // bubblewrap's monitor, its pid 1, then the template (pid 2 of its namespace), whose first child is the maker.
+    // bubblewrap's monitor, its pid 1, then the template (pid 2 of its namespace).
     const template = descendants(bubblewrapPid).find((pid) => namespacePids(pid).at(-1) === 2);
-    const maker = template === undefined ? undefined : childrenOf(template)[0];
-    if (template === undefined || maker === undefined) {
+    if (template === undefined) {
       await this.close();
       throw new SandboxStartError('the fork template\'s processes were not found');
     }
     this.#pid = template;
-    this.#makerPid = maker;
     return failed.split(' ').filter(Boolean);
   }
 
