@@ -3,6 +3,7 @@
  * docs/decisions/0033-fork-tier.md):
  *
  *   npm run build && npx vite-node bench/fork-tier.ts [--seconds 20] [--iterations 100] [--images-dir .cache/images]
+ *     [--preload none|<modules>]
  *
  * Baselines first (raw cold `bwrap python3 -c 'print(1)'` and the CPU floor, `chroot python3 -I -S -c pass` in one
  * loop per core), then two servers one after the other, each with the default warm pool: one whose default sandbox
@@ -32,6 +33,8 @@ const { values } = parseArgs({
     seconds: { type: 'string', default: '20' },
     iterations: { type: 'string', default: '100' },
     'images-dir': { type: 'string', default: '.cache/images' },
+    /** AIRLOCK_FORK_PRELOAD of the fork server; the server's default (the data stack) when absent. */
+    preload: { type: 'string' },
   },
 });
 const seconds = Number(values.seconds);
@@ -52,7 +55,8 @@ interface Series {
 
 async function measureServer(start: 'fresh' | 'fork'): Promise<{ series: Series; memory?: ForkMemory }> {
   const directory = await mkdtemp(join(tmpdir(), `airlock-bench-${start}-`));
-  const server = await startBenchServer(benchServerConfig({ dataDirectory: directory, imagesDirectory, warmPool: true }));
+  const environment = values.preload === undefined ? {} : { AIRLOCK_FORK_PRELOAD: values.preload };
+  const server = await startBenchServer(benchServerConfig({ dataDirectory: directory, imagesDirectory, warmPool: true, environment }));
   try {
     const response = await fetch(`${server.url}/admin/v1/sandboxes/default`, {
       method: 'PATCH',
@@ -184,7 +188,8 @@ async function main(): Promise<void> {
       ['the template (interpreter, namespace maker, bubblewrap)', '', formatMiB(fork.memory.templateKiB)],
     );
   }
-  process.stdout.write(`${COMMAND} --seconds ${seconds} --iterations ${iterations}\n\n| metric | fresh | fork |\n| --- | --- | --- |\n`);
+  const preload = values.preload === undefined ? '' : ` --preload ${values.preload}`;
+  process.stdout.write(`${COMMAND} --seconds ${seconds} --iterations ${iterations}${preload}\n\n| metric | fresh | fork |\n| --- | --- | --- |\n`);
   for (const [metric, freshValue, forkValue] of rows) process.stdout.write(`| ${metric} | ${freshValue} | ${forkValue} |\n`);
 }
 

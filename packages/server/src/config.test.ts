@@ -61,4 +61,11 @@ describe('loadConfig', () => {
     expect(load({ AIRLOCK_NETWORK_DNS: 'dns.example' })).toThrow(/^AIRLOCK_NETWORK_DNS="dns.example" is invalid/);
     expect(load({ AIRLOCK_NETWORK: 'yes' })).toThrow(/^AIRLOCK_NETWORK="yes" is invalid/);
   });
+
+  it('fork preload: the runtime\'s default unless configured; none for none; module names only', () => {
+    expect(load({})().forkPreload).toBeUndefined();
+    expect(load({ AIRLOCK_FORK_PRELOAD: 'numpy, scipy.stats' })().forkPreload).toEqual(['numpy', 'scipy.stats']);
+    expect(load({ AIRLOCK_FORK_PRELOAD: 'none' })().forkPreload).toEqual([]);
+    expect(load({ AIRLOCK_FORK_PRELOAD: 'numpy;rm' })).toThrow(/^AIRLOCK_FORK_PRELOAD="numpy;rm" is invalid: python module names/);
+  });
 });

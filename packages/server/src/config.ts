@@ -39,6 +39,11 @@ export interface Config {
   poolMaxSlots: number;
   poolMaxSlotsPerKey: number;
   poolIdleSeconds: number;
+  /**
+   * Modules a python fork template imports before its first fork (sandbox configs with `start: fork`); undefined
+   * for the runtime's default (the data stack).
+   */
+  forkPreload: string[] | undefined;
   /** How long an authenticated API key is reused without a database lookup; 0 looks every request up. */
   authCacheSeconds: number;
   /** Where thread layers are stored: an S3-compatible bucket when configured, else `<data>/blobs`. */
@@ -182,6 +187,8 @@ const port = z.coerce.number().int().min(0).max(65535);
 const commaList = z.string().transform((list) => list.split(',').map((item) => item.trim()).filter(Boolean));
 /** DNS servers, comma-separated: `address[:port]`. */
 const RESOLVERS = commaList.pipe(z.array(z.string().regex(/^\d+\.\d+\.\d+\.\d+(:\d+)?$/, 'IPv4 addresses, optionally with :port')).min(1));
+/** python modules, comma-separated (`numpy, pandas, matplotlib.pyplot`); `none` for none. */
+const MODULES = z.string().transform((list) => (list.trim() === 'none' ? '' : list)).pipe(commaList).pipe(z.array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$/, 'python module names, such as numpy or matplotlib.pyplot')));
 const id = z.coerce.number().int().min(1).max(2 ** 31 - 1);
 const count = z.coerce.number().int().min(0).max(10_000);
 const text = z.string().min(1);
@@ -231,6 +238,7 @@ export function loadConfig(
     poolMaxSlots: resolveOption({ variable: 'AIRLOCK_POOL_MAX_SLOTS', schema: count, fallback: 16 }, environment),
     poolMaxSlotsPerKey: resolveOption({ variable: 'AIRLOCK_POOL_MAX_SLOTS_PER_KEY', schema: count, fallback: 8 }, environment),
     poolIdleSeconds: resolveOption({ variable: 'AIRLOCK_POOL_IDLE_SECONDS', schema: count, fallback: 300 }, environment),
+    forkPreload: resolveOption({ variable: 'AIRLOCK_FORK_PRELOAD', schema: MODULES, fallback: undefined }, environment),
     authCacheSeconds: resolveOption({ variable: 'AIRLOCK_AUTH_CACHE_SECONDS', schema: count, fallback: 5 }, environment),
     s3: loadS3Config(environment),
     rateLimitPerMinute: resolveOption(

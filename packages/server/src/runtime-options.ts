@@ -22,6 +22,10 @@ export function runtimeOptions(config: Config, layout: DataDirectoryLayout, logg
       idleMs: config.poolIdleSeconds * 1000,
     },
     onPoolError: (error) => logger.error('warm pool refill failed', { error: String(error) }),
+    forkPreload: config.forkPreload,
+    onForkTemplateStarted: ({ rootfs, unavailable }) => {
+      if (unavailable.length > 0) logger.warn('fork template: preloaded modules the image lacks', { rootfs, unavailable: unavailable.join(' ') });
+    },
     network: config.network && {
       subnet: config.network.subnet,
       megabitsPerCpu: config.network.megabitsPerCpu,
