@@ -148,6 +148,18 @@ describe('fork tier', () => {
     expect(await readFile(join(volume, 'written.txt'), 'utf8')).toBe('from the fork');
   }, 60_000);
 
+  it('200 forks, 8 at a time, all run (the template answers in any order and finds each interpreter)', async () => {
+    let next = 0;
+    const outcomes: SandboxOutcome[] = [];
+    await Promise.all(
+      Array.from({ length: 8 }, async () => {
+        while (next++ < 200) outcomes.push(await run('fork', 'print(6 * 7)'));
+      }),
+    );
+    expect(outcomes.filter((outcome) => outcome.stdout !== '42\n')).toEqual([]);
+    expect(outcomes).toHaveLength(200);
+  }, 120_000);
+
   it('concurrent forks see neither each other\'s files nor processes', async () => {
     const holder = run('fork', 'import time; open("/tmp/mine", "w").write("a"); open("/home/sandbox/mine", "w").write("a"); open("/dev/shm/mine", "w").write("a"); time.sleep(1.5); print("held")');
     await new Promise((resolve) => setTimeout(resolve, 500));

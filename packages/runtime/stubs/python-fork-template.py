@@ -12,6 +12,7 @@
 import ctypes
 import fcntl
 import os
+import re
 import signal
 import socket
 import struct
@@ -181,10 +182,11 @@ def _namespace_maker(commands, replies, seccomp_program):
                 break
             answer += chunk
         os.close(ready_read)
-        pid_line = next((part for part in answer.split(b"\n") if part.startswith(b"P")), b"P0")
-        rest = answer.replace(pid_line + b"\n", b"")
-        if rest == b"ok" and pid_line != b"P0":
-            os.write(replies, b"%s %s\n" % (name.encode(), pid_line[1:]))
+        # The child's "P<pid>\n" and pid 1's "ok" (or its error) arrive in either order.
+        pid_report = re.search(rb"P(\d+)\n", answer)
+        rest = answer.replace(pid_report.group(0), b"", 1) if pid_report else answer
+        if rest == b"ok" and pid_report:
+            os.write(replies, b"%s %s\n" % (name.encode(), pid_report.group(1)))
         else:
             os.write(replies, b"%s 0 %s\n" % (name.encode(), rest.replace(b"\n", b" ") or b"no pid 1"))
     os._exit(0)

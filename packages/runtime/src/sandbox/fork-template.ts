@@ -1,4 +1,4 @@
-import { closeSync, readFileSync } from 'node:fs';
+import { closeSync, readdirSync, readFileSync } from 'node:fs';
 import { Socket } from 'node:net';
 import type { CgroupSlot } from '../cgroups/cgroup-types.js';
 import { SANDBOX_ENVIRONMENT, stubFiles, type BubblewrapLaunch } from './bubblewrap-driver.js';
@@ -147,7 +147,7 @@ export class ForkTemplate {
     }
     // The template's newest child. pid 1, a `sleep` that holds the namespaces and reaps orphans, stays in the
     // template's cgroup; everything the code starts descends from the interpreter, in the execution's.
-    const pid = childrenOf(this.#pid).reverse().find((child) => namespacePids(child)[1] === forked.pid);
+    const pid = interpreterHostPid(this.#pid, forked.pid);
     if (pid === undefined) {
       this.#requests.write(`K ${name}\n`);
       throw new SandboxStartError('a forked execution was not found among the template\'s processes');
@@ -297,6 +297,30 @@ function namespacePids(pid: number): number[] {
     return line ? line.slice(6).trim().split(/\s+/).map(Number) : [];
   } catch {
     return [];
+  }
+}
+
+/**
+ * The host pid of the template's child whose pid in the template's namespace is `pid`: among its newest children
+ * first, then among every process (the kernel's list of a process's children can miss one while others exit).
+ */
+function interpreterHostPid(template: number, pid: number): number | undefined {
+  const isIt = (candidate: number): boolean => namespacePids(candidate)[1] === pid;
+  return (
+    childrenOf(template).reverse().find(isIt) ??
+    readdirSync('/proc')
+      .filter((entry) => /^\d+$/.test(entry))
+      .map(Number)
+      .find((candidate) => parentOf(candidate) === template && isIt(candidate))
+  );
+}
+
+function parentOf(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+  } catch {
+    return undefined;
   }
 }
 
