@@ -3,12 +3,15 @@
 # CAP_SETPCAP and CAP_SYS_RESOURCE in its user namespace. It never runs user code. Processes:
 # - the template imports the preloaded modules, then forks one interpreter per execution;
 # - the namespace maker, forked before the imports (small, so its forks are cheap), makes each execution's pid 1 in
-#   new pid, mount, UTS, IPC and network namespaces; that pid 1 mounts the execution's own /tmp, /dev/shm, /run, /proc,
-#   /dev/pts, home and /data, brings loopback up, drops every capability, applies seccomp and reaps orphans;
+#   new pid, mount, UTS, IPC and network namespaces; that pid 1 builds the execution's own root (/tmp, /dev/shm, /run,
+#   /proc, /dev/pts, home and /data), brings loopback up, drops every capability, applies seccomp, then execs the
+#   image's sleep, which holds the namespaces while the kernel reaps orphans;
 # - the execution's interpreter, a fork of the template, joins those namespaces as pid 2, waits until the server has
-#   moved it into the execution's cgroup, drops every capability, sets no_new_privs, applies seccomp and runs the stub.
-# Control: fd 3 carries the server's requests, one per line; fd 4 the template's reports, one per line; fd 5 the
-# seccomp program. Paths in requests are relative to the views of the server's pipes and mounts.
+#   moved it into the execution's cgroup, drops every capability, sets no_new_privs, applies seccomp and runs the stub;
+#   at its end it reports its exit code on the stub's events pipe, then exits.
+# Control: fd 3 carries the server's requests, one per line (a fork, or K to kill one); fd 4 the template's reports,
+# one per line (R ready, F forked, E failed, X exited); fd 5 the seccomp program. Paths in requests are relative to
+# the views of the server's pipes and mounts.
 import ctypes
 import fcntl
 import os
@@ -231,8 +234,8 @@ def _interpreter(pid1, names, seccomp_program):
         numpy = sys.modules.get("numpy.random")
         if numpy is not None:
             numpy.seed()
-        for name in ("MPLCONFIGDIR", "OPENBLAS_MAIN_FREE"):
-            os.environ.pop(name, None)
+        # The template's own setting, not the sandbox's.
+        os.environ.pop("MPLCONFIGDIR", None)
     except BaseException as error:
         try:
             os.write(2, ("fork setup failed: %s\n" % error).encode())
