@@ -55,7 +55,7 @@ interface Series {
 
 async function measureServer(start: 'fresh' | 'fork'): Promise<{ series: Series; memory?: ForkMemory }> {
   const directory = await mkdtemp(join(tmpdir(), `airlock-bench-${start}-`));
-  const environment = values.preload === undefined ? {} : { AIRLOCK_FORK_PRELOAD: values.preload };
+  const environment: Record<string, string> = values.preload === undefined ? {} : { AIRLOCK_FORK_PRELOAD: values.preload };
   const server = await startBenchServer(benchServerConfig({ dataDirectory: directory, imagesDirectory, warmPool: true, environment }));
   try {
     const response = await fetch(`${server.url}/admin/v1/sandboxes/default`, {
