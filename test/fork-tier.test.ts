@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { chown, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -183,6 +184,18 @@ describe('fork tier', () => {
       'print(open("/proc/sys/user/max_user_namespaces").read().strip())',
     ].join('\n'));
     expect(outcome.stdout).toBe('user 1\nmount 1\npid 1\nnet 1\nclone -1 1\nptrace -1 1\nsetuid -1 22\n0\n');
+  }, 60_000);
+
+  it("runs the template under a seccomp filter of its own, and each fork under the sandbox's on top of it", async () => {
+    const filters = 'print([l.split()[1] for l in open("/proc/self/status") if l.startswith(("Seccomp:", "Seccomp_filters:"))])';
+    expect((await run('fork', filters)).stdout).toBe("['2', '2']\n");
+    expect((await run('fresh', filters)).stdout).toBe("['2', '1']\n");
+    const templates = processesOfUid(sandboxUid).filter((line) => line.split(' ')[1]?.startsWith('python'));
+    expect(templates.length).toBeGreaterThanOrEqual(2);
+    for (const line of templates) {
+      const status = readFileSync(`/proc/${line.split(' ')[0]}/status`, 'utf8');
+      expect([/^Seccomp:\s+(\d+)/m.exec(status)?.[1], /^Seccomp_filters:\s+(\d+)/m.exec(status)?.[1]]).toEqual(['2', '1']);
+    }
   }, 60_000);
 
   it('node and bash, and sandboxes with network, start fresh whatever the setting', async () => {

@@ -5,6 +5,7 @@ import {
   ApiKeyRepository,
   ExecutionRepository,
   IdempotencyKeyTakenError,
+  ImageRepository,
   NodeRepository,
   OrganizationRepository,
   SandboxConfigRepository,
@@ -166,6 +167,19 @@ describe.each(BACKEND_KINDS)('repositories on %s', (kind) => {
       expect(await sandboxConfigs.list(other.id)).toEqual([]);
       expect(await sandboxConfigs.update(other.id, sandboxConfig.id, { cpu: 4 })).toBeNull();
       expect((await sandboxConfigs.get(organization.id, sandboxConfig.id))?.cpu).toBe(0.5);
+    });
+
+    it('lists the images sandbox configs of every organization fork from, each once, leaving deleted configs out', async () => {
+      await new ImageRepository(database).addRecipe('slim');
+      const { organization } = await createTenant();
+      const other = await organizations.create({ name: 'Forks', slug: uniqueSlug() });
+      await sandboxConfigs.create({ orgId: organization.id, name: 'forked', start: 'fork' });
+      await sandboxConfigs.create({ orgId: other.id, name: 'forked', start: 'fork' });
+      await sandboxConfigs.create({ orgId: other.id, name: 'fresh-slim', image: 'slim' });
+      const slim = await sandboxConfigs.create({ orgId: other.id, name: 'forked-slim', image: 'slim', start: 'fork' });
+      expect(await sandboxConfigs.forkedImages()).toEqual(['default', 'slim']);
+      expect(await sandboxConfigs.delete(other.id, slim.id)).toEqual({ deleted: true });
+      expect(await sandboxConfigs.forkedImages()).toEqual(['default']);
     });
 
     it('rejects settings outside the schema limits and duplicate names in one organization', async () => {

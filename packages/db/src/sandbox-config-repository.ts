@@ -207,6 +207,14 @@ export class SandboxConfigRepository {
     return rows.map(toSandboxConfig);
   }
 
+  /** The images of every organization's sandbox configs that fork their python interpreters (`start: fork`). */
+  async forkedImages(): Promise<string[]> {
+    const rows = await this.#database.query<{ image: string }>(
+      `SELECT DISTINCT image FROM sandbox_configs WHERE start = 'fork' AND deleted_at IS NULL ORDER BY image`,
+    );
+    return rows.map((row) => row.image);
+  }
+
   /**
    * Deletes the config unless an unrevoked API key uses it (then `{ activeKeys }` names them), with its storage
    * attachments; its name is free again, and its row stays for the keys and executions that refer to it. Null when

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the seccomp policy generator (build/airlock-seccomp), writes the
-# sandbox's BPF program (build/seccomp.bpf), builds the sandbox spawner
+# sandbox's and the fork template's BPF programs (build/seccomp.bpf,
+# build/seccomp-template.bpf), builds the sandbox spawner
 # (build/airlock-spawner) and the file system addon (build/fs-extras.node). Each step runs only when its
 # output is missing or older than its input.
 set -euo pipefail
@@ -42,11 +43,18 @@ if [[ ! -x "$generator" || "$source_file" -nt "$generator" || "${BASH_SOURCE[0]}
   echo "build:native: built $generator"
 fi
 
-if [[ ! -s "$program" || "$generator" -nt "$program" ]]; then
-  "$generator" "$program.tmp" || fail "$generator failed to write the seccomp program"
-  mv -f "$program.tmp" "$program"
-  echo "build:native: wrote $program ($(($(wc -c <"$program") / 8)) BPF instructions)"
-fi
+# The sandbox's program, and the fork template's (-t: docs/decisions/0033-fork-tier.md).
+write_program() {
+  local output=$1
+  shift
+  if [[ ! -s "$output" || "$generator" -nt "$output" ]]; then
+    "$generator" "$@" "$output.tmp" || fail "$generator failed to write $output"
+    mv -f "$output.tmp" "$output"
+    echo "build:native: wrote $output ($(($(wc -c <"$output") / 8)) BPF instructions)"
+  fi
+}
+write_program "$program"
+write_program "$build_dir/seccomp-template.bpf" -t
 
 spawner_source="$native_dir/sandbox-spawner.c"
 spawner="$build_dir/airlock-spawner"

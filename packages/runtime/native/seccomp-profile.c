@@ -3,12 +3,13 @@
  * classic-BPF program (an array of struct sock_filter), the format that
  * `bwrap --seccomp FD` reads.
  *
- * Usage: airlock-seccomp [-v] [-p] [OUTPUT]
+ * Usage: airlock-seccomp [-v] [-p] [-t] [OUTPUT]
  *   OUTPUT  file to write; standard output when omitted.
  *   -v      report allowlist names that the installed libseccomp does not
  *           know to standard error (they are otherwise skipped silently).
  *   -p      write libseccomp's human-readable pseudo filter code instead of
  *           BPF, for review.
+ *   -t      the fork template's policy instead of the sandbox's (below).
  *
  * Policy: a default-deny allowlist modelled on Docker's default profile.
  *   - Default action ERRNO(EPERM).
@@ -30,6 +31,13 @@
  *     their low 32 bits. SCMP_CMP_NE on such an argument therefore matches
  *     0x100000028 although the kernel sees 40. The deny-by-value rules use
  *     masked comparisons on the low 32 bits only (see allow_unless_low32_in).
+ *
+ * The fork template's policy (docs/decisions/0033-fork-tier.md) is the
+ * sandbox's plus what the template, its namespace maker and its forks' pid 1s
+ * do to build a fork's namespaces: mount, umount2, pivot_root, unshare of
+ * every namespace but a user namespace, and setns naming one namespace type
+ * other than user. Forks apply the sandbox's policy on top of it (filters
+ * stack; the stricter verdict wins), so code in a fork gets the sandbox's.
  */
 
 #ifndef _GNU_SOURCE
@@ -166,6 +174,13 @@ static const scmp_datum_t allowed_personalities[] = {
 
 static int verbose;
 static int pfc;
+static int template_policy;
+
+/* Namespace types the template makes and joins for its forks. */
+static const scmp_datum_t template_namespaces[] = {
+	CLONE_NEWNS,  CLONE_NEWUTS, CLONE_NEWIPC,
+	CLONE_NEWNET, CLONE_NEWPID, CLONE_NEWCGROUP,
+};
 
 static void die_rc(const char *what, int rc)
 {
@@ -279,6 +294,40 @@ static void allow_unless_low32_in(scmp_filter_ctx ctx, int nr,
 	allow_unless_low32_in_rec(ctx, nr, arg, values, count, 31, 0, 0);
 }
 
+/* What the fork template needs beyond the sandbox's policy. */
+static void build_template_additions(scmp_filter_ctx ctx)
+{
+	static const char *const mounting[] = { "mount", "umount2",
+						"pivot_root" };
+
+	for (size_t i = 0; i < sizeof(mounting) / sizeof(mounting[0]); i++)
+		add_rule(ctx, SCMP_ACT_ALLOW, resolve_required(mounting[i]), 0,
+			 NULL);
+
+	/* unshare: any namespaces but a user namespace (int flags: low 32
+	 * bits). */
+	{
+		struct scmp_arg_cmp cmp = SCMP_CMP64(
+			0, SCMP_CMP_MASKED_EQ, (scmp_datum_t)CLONE_NEWUSER, 0);
+
+		add_rule(ctx, SCMP_ACT_ALLOW, resolve_required("unshare"), 1,
+			 &cmp);
+	}
+
+	/* setns: one named namespace type; 0 (any type) would also join a
+	 * user namespace. */
+	for (size_t i = 0; i < sizeof(template_namespaces) /
+				       sizeof(template_namespaces[0]);
+	     i++) {
+		struct scmp_arg_cmp cmp = SCMP_CMP64(1, SCMP_CMP_MASKED_EQ,
+						     LOW32,
+						     template_namespaces[i]);
+
+		add_rule(ctx, SCMP_ACT_ALLOW, resolve_required("setns"), 1,
+			 &cmp);
+	}
+}
+
 static void build_policy(scmp_filter_ctx ctx)
 {
 	int rc;
@@ -355,6 +404,9 @@ static void build_policy(scmp_filter_ctx ctx)
 		allow_unless_low32_in(ctx, resolve_required("ioctl"), 1,
 				      denied, 2);
 	}
+
+	if (template_policy)
+		build_template_additions(ctx);
 }
 
 int main(int argc, char **argv)
@@ -370,8 +422,10 @@ int main(int argc, char **argv)
 			verbose = 1;
 		} else if (strcmp(argv[argi], "-p") == 0) {
 			pfc = 1;
+		} else if (strcmp(argv[argi], "-t") == 0) {
+			template_policy = 1;
 		} else {
-			fprintf(stderr, "usage: %s [-v] [-p] [OUTPUT]\n",
+			fprintf(stderr, "usage: %s [-v] [-p] [-t] [OUTPUT]\n",
 				argv[0]);
 			return 2;
 		}
@@ -379,7 +433,7 @@ int main(int argc, char **argv)
 	if (argi < argc)
 		out_path = argv[argi++];
 	if (argi < argc) {
-		fprintf(stderr, "usage: %s [-v] [-p] [OUTPUT]\n", argv[0]);
+		fprintf(stderr, "usage: %s [-v] [-p] [-t] [OUTPUT]\n", argv[0]);
 		return 2;
 	}
 

@@ -16,7 +16,7 @@ import type { PreparedSandbox, SandboxLanguage } from './sandbox/sandbox-types.j
 import { LockHeldError, tryLock, type ReleaseLock } from '@airlock/process-lock';
 import { HomeMounts } from './sandbox/home-mounts.js';
 import { Spawner } from './sandbox/spawner.js';
-import { loadSeccompProgram, seccompProgramPath, spawnerPath } from './seccomp.js';
+import { loadSeccompProgram, seccompProgramPath, spawnerPath, templateSeccompProgramPath } from './seccomp.js';
 
 export interface SandboxRuntimeOptions {
   /** Per-instance working state (mounts); also names the instance's cgroups so a restart finds what it left. */
@@ -50,8 +50,8 @@ export interface SandboxRuntimeOptions {
   forkPipesRoot?: string;
   /** Modules a python fork template imports before its first fork; DEFAULT_FORK_PRELOAD by default. */
   forkPreload?: readonly string[];
-  /** Told which preloaded modules an image lacks when its fork template starts. */
-  onForkTemplateStarted?: (event: { rootfs: string; unavailable: string[] }) => void;
+  /** Told when a fork template has started: its image, how long its start and imports took, the preloaded modules the image lacks. */
+  onForkTemplateStarted?: (event: { image: string; milliseconds: number; unavailable: string[] }) => void;
 }
 
 /** The data stack, imported by python fork templates unless SandboxRuntimeOptions.forkPreload says otherwise. */
@@ -229,8 +229,9 @@ export class SandboxRuntime {
       cgroups,
       outputLimitBytes: options.outputLimitBytes,
       hostSocketsDirectory,
+      templateSeccompProgramPath: templateSeccompProgramPath(),
       preload: options.forkPreload ?? DEFAULT_FORK_PRELOAD,
-      onTemplateStarted: options.onForkTemplateStarted,
+      onTemplateStarted: ({ rootfs, ...started }) => options.onForkTemplateStarted?.({ image: runtime.#imageOfRoot(rootfs) ?? rootfs, ...started }),
     });
     const images = new ImageStore({
       directory: options.imagesDirectory,
@@ -250,7 +251,7 @@ export class SandboxRuntime {
         runCommand: (argv, output) => spawner.command(argv, output),
       });
     await networks?.start();
-    return new SandboxRuntime({
+    const runtime: SandboxRuntime = new SandboxRuntime({
       hostSocketsDirectory,
       networks,
       images,
@@ -266,6 +267,12 @@ export class SandboxRuntime {
       pool: options.pool,
       onPoolError: options.onPoolError,
     });
+    return runtime;
+  }
+
+  #imageOfRoot(root: string): string | undefined {
+    for (const [name, loaded] of this.#loadedImages) if (loaded.root === root) return name;
+    return undefined;
   }
 
   /** Makes an image available to sandboxes, building it first if it is not on disk. */
@@ -328,6 +335,17 @@ export class SandboxRuntime {
     const warm = this.#pool?.take(options);
     if (warm) return { sandbox: warm, warm: true };
     return { sandbox: await this.prepare(options), warm: false };
+  }
+
+  /**
+   * Starts the python fork template of a loaded image ahead of the first call that forks from it (which otherwise
+   * waits for its start and imports); resolves once it is ready. Images without python have none.
+   */
+  async startForkTemplate(image: string): Promise<void> {
+    const loaded = this.#loadedImages.get(image);
+    if (!loaded) throw new RuntimeUnavailableError(`image "${image}" is not loaded`);
+    const interpreter = loaded.image.manifest.languages.python?.interpreter;
+    if (interpreter) await this.#forks.startTemplate({ rootfs: loaded.root, interpreter });
   }
 
   poolStatistics(): PoolStatistics | null {

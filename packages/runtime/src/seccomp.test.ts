@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, closeSync, copyFileSync, mkdtempSync, openSync, rmSync } from 'node:fs';
+import { chmodSync, closeSync, copyFileSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,7 +13,7 @@ import {
   SECCOMP_RET_KILL_PROCESS,
   evaluateFilter,
 } from '../test-support/bpf-evaluator.js';
-import { loadSeccompProgram, seccompProgramPath } from './seccomp.js';
+import { loadSeccompProgram, seccompProgramPath, templateSeccompProgramPath } from './seccomp.js';
 
 /** The errno oracle's C source (see its header comment for what it prints). */
 const ORACLE_SOURCE_PATH = fileURLToPath(new URL('../test-support/errno-oracle.c', import.meta.url));
@@ -320,6 +320,41 @@ describe('seccomp filter in a bubblewrap sandbox (errno oracle)', () => {
     }
     expect(Object.keys(observed).length).toBeGreaterThan(60);
     expect(observed).toEqual(expected);
+  });
+
+  it("gives the fork template's program the sandbox's verdicts but for the mounts and namespaces it makes, never a user namespace", () => {
+    const template = readFileSync(templateSeccompProgramPath());
+    const nativeArch = AUDIT_ARCH[process.arch]!;
+    const templateVerdicts: Record<string, Verdict> = { mount: 'allow', umount2: 'allow', pivot_root: 'allow', setns: 'allow' };
+    const observed: Record<string, string> = {};
+    const expected: Record<string, string> = {};
+    const nr: Record<string, number> = {};
+    for (const [label, probe] of Object.entries(PROBES)) {
+      const result = filtered.probes.get(label);
+      if (LIBC_PROBES.has(label) || result === undefined || result === 'absent') continue;
+      nr[label] = result.nr;
+      observed[label] = `0x${evaluateFilter(template, nativeArch, result.nr, result.args).toString(16)}`;
+      expected[label] = `0x${expectedReturn(templateVerdicts[label] ?? probe.verdict).toString(16)}`;
+    }
+    const CLONE = { NEWNS: 0x20000n, NEWCGROUP: 0x2000000n, NEWUTS: 0x4000000n, NEWIPC: 0x8000000n, NEWUSER: 0x10000000n, NEWPID: 0x20000000n, NEWNET: 0x40000000n };
+    const namespaceCalls: Array<[string, string, bigint[], Verdict]> = [
+      ['unshare of the mount, UTS, IPC and network namespaces', 'unshare', [CLONE.NEWNS | CLONE.NEWUTS | CLONE.NEWIPC | CLONE.NEWNET], 'allow'],
+      ['unshare of a pid namespace', 'unshare', [CLONE.NEWPID], 'allow'],
+      ['unshare of a cgroup namespace', 'unshare', [CLONE.NEWCGROUP], 'allow'],
+      ['unshare of a user namespace', 'unshare', [CLONE.NEWUSER], 'EPERM'],
+      ['unshare of a user namespace among others', 'unshare', [CLONE.NEWUSER | CLONE.NEWNS | CLONE.NEWPID], 'EPERM'],
+      ['setns into a pid namespace', 'setns', [3n, CLONE.NEWPID], 'allow'],
+      ['setns into a user namespace', 'setns', [3n, CLONE.NEWUSER], 'EPERM'],
+      ['setns into a namespace of any type', 'setns', [3n, 0n], 'EPERM'],
+      ['setns into two types at once', 'setns', [3n, CLONE.NEWPID | CLONE.NEWNET], 'EPERM'],
+    ];
+    for (const [label, name, args, verdict] of namespaceCalls) {
+      observed[label] = `0x${evaluateFilter(template, nativeArch, nr[name]!, args).toString(16)}`;
+      expected[label] = `0x${expectedReturn(verdict).toString(16)}`;
+    }
+    expect(observed).toEqual(expected);
+    // The sandbox's program denies all of them.
+    for (const [, name, args] of namespaceCalls) expect(evaluateFilter(loadSeccompProgram(), nativeArch, nr[name]!, args)).toBe(expectedReturn('EPERM'));
   });
 
   it('reaches the kernel with the same probes when no filter is applied (control run)', () => {

@@ -19,6 +19,15 @@ export function seccompProgramPath(): string {
 }
 
 /**
+ * Absolute path of the fork template's seccomp BPF program: the sandbox's
+ * policy plus the mounts and namespaces the template makes for its forks
+ * (native/seccomp-profile.c, docs/decisions/0033-fork-tier.md).
+ */
+export function templateSeccompProgramPath(): string {
+  return fileURLToPath(new URL('../native/build/seccomp-template.bpf', import.meta.url));
+}
+
+/**
  * The seccomp program as raw `struct sock_filter` bytes, the format that
  * `bwrap --seccomp FD` reads. Read from disk on the first call and cached.
  */

@@ -172,6 +172,9 @@ export async function startServer(options: {
       box,
       // Connectors are tried from sandboxes whose network reaches only their endpoints.
       ...(config.network !== undefined && { connectorTester: new ConnectorProbes({ runtime, image: DEFAULT_IMAGE }) }),
+      startForkTemplate: (image) => {
+        runtime.startForkTemplate(image).catch((error: unknown) => logger.warn('fork template not started', { image, error: String(error) }));
+      },
     });
     const webSearchProviders = new WebSearchProviderService({ tenants: admin, providers: new WebSearchProviderRepository(database), box });
     const rateLimits = new RateLimits({
@@ -365,6 +368,8 @@ async function startAdministration(options: {
   webhookSecrets: WebhookSecrets;
   box: SecretBox;
   connectorTester?: ConnectorTester;
+  /** Starts the fork template of an image in the background (sandbox configs with `start: fork`). */
+  startForkTemplate: (image: string) => void;
 }): Promise<{
   keyService: ApiKeyService;
   admin: AdminService;
@@ -379,17 +384,20 @@ async function startAdministration(options: {
   const attachments = new StorageAttachmentRepository(database);
   const connectorRepository = new ConnectorRepository(database);
   const keyService = new ApiKeyService({ keys: apiKeys, region: config.keyRegion, cacheSeconds: config.authCacheSeconds });
+  const sandboxConfigs = new SandboxConfigRepository(database);
   const admin = new AdminService({
     images: options.images,
     organizations: new OrganizationRepository(database),
-    sandboxConfigs: new SandboxConfigRepository(database),
+    sandboxConfigs,
     apiKeys,
     attachments,
     attachedConnectors: async (orgId, sandboxConfigId) => (await connectorRepository.listAttached(orgId, sandboxConfigId)).map((connector) => connector.name),
     keyService,
     webhookSecrets: options.webhookSecrets,
     networkEnabled: config.network !== undefined,
+    onForkedImage: options.startForkTemplate,
   });
+  for (const image of await sandboxConfigs.forkedImages()) options.startForkTemplate(image);
   const storage = new StorageService({
     tenants: admin,
     connections: new StorageConnectionRepository(database),

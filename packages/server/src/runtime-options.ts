@@ -23,8 +23,9 @@ export function runtimeOptions(config: Config, layout: DataDirectoryLayout, logg
     },
     onPoolError: (error) => logger.error('warm pool refill failed', { error: String(error) }),
     forkPreload: config.forkPreload,
-    onForkTemplateStarted: ({ rootfs, unavailable }) => {
-      if (unavailable.length > 0) logger.warn('fork template: preloaded modules the image lacks', { rootfs, unavailable: unavailable.join(' ') });
+    onForkTemplateStarted: ({ image, milliseconds, unavailable }) => {
+      logger.info('fork template started', { image, milliseconds });
+      if (unavailable.length > 0) logger.warn('fork template: preloaded modules the image lacks', { image, unavailable: unavailable.join(' ') });
     },
     network: config.network && {
       subnet: config.network.subnet,

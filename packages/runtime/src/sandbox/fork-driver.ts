@@ -8,8 +8,8 @@ import type { PreparedSandbox, SandboxSpec } from './sandbox-types.js';
 export interface ForkDriverOptions extends Omit<ForkTemplateOptions, 'rootfs' | 'interpreter' | 'mountRoot'> {
   homes: HomeMounts;
   outputLimitBytes: number;
-  /** Told which preloaded modules an image lacks when its template starts. */
-  onTemplateStarted?: (event: { rootfs: string; unavailable: string[] }) => void;
+  /** Told when a template has started: how long its start and imports took and which preloaded modules the image lacks. */
+  onTemplateStarted?: (event: { rootfs: string; milliseconds: number; unavailable: string[] }) => void;
 }
 
 /**
@@ -66,6 +66,11 @@ export class ForkDriver {
     }
   }
 
+  /** Starts the template of an image root and interpreter ahead of its first fork; resolves once it is ready. */
+  async startTemplate(image: { rootfs: string; interpreter: string }): Promise<void> {
+    await this.#template(image);
+  }
+
   /** Stops the templates of an image root (a retired image); forks already made run on. */
   async dropImage(rootfs: string): Promise<void> {
     for (const [key, template] of this.#templates) {
@@ -82,7 +87,7 @@ export class ForkDriver {
   }
 
   /** The running template for a spec's image and interpreter, started (or started again) when there is none. */
-  async #template(spec: SandboxSpec): Promise<ForkTemplate> {
+  async #template(spec: { rootfs: string; interpreter: string }): Promise<ForkTemplate> {
     const key = `${spec.rootfs}\0${spec.interpreter}`;
     const current = this.#templates.get(key);
     if (current) {
@@ -92,9 +97,10 @@ export class ForkDriver {
     }
     let started = this.#templates.get(key);
     if (!started) {
+      const begun = performance.now();
       started = ForkTemplate.start({ ...this.#options, rootfs: spec.rootfs, interpreter: spec.interpreter, mountRoot: this.#options.homes.root }).then(
         ({ template, unavailable }) => {
-          this.#options.onTemplateStarted?.({ rootfs: spec.rootfs, unavailable });
+          this.#options.onTemplateStarted?.({ rootfs: spec.rootfs, milliseconds: Math.round(performance.now() - begun), unavailable });
           return template;
         },
       );

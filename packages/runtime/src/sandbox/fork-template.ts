@@ -18,6 +18,8 @@ export interface ForkTemplateOptions extends BubblewrapLaunch {
   mountRoot: string;
   /** How long importing the preloaded modules may take. */
   startTimeoutMs?: number;
+  /** The template's own seccomp program (bubblewrap applies it); its forks apply `seccompProgramPath` on top. */
+  templateSeccompProgramPath: string;
 }
 
 /** One execution's fork: the host pid of its interpreter, and the interpreter's exit code. */
@@ -29,8 +31,10 @@ export interface ForkedProcess {
 
 const FORK_PIPES = '/run/airlock-fork/pipes';
 const FORK_MOUNTS = '/run/airlock-fork/mounts';
-// fds of the template: 3 requests, 4 reports, 5 the seccomp program (read by the template), 6 bubblewrap's options.
+// fds of the template: 3 requests, 4 reports, 5 the forks' seccomp program (read by the template), 6 bubblewrap's
+// options, 7 the template's own seccomp program (read by bubblewrap).
 const ARGUMENTS_FD = 6;
+const TEMPLATE_SECCOMP_FD = 7;
 /** The template's own zones: its imports may write caches to its home (matplotlib's font list). */
 const TEMPLATE_HOME_BYTES = 64 * 1024 * 1024;
 const TEMPLATE_TMP_BYTES = 16 * 1024 * 1024;
@@ -92,7 +96,7 @@ export class ForkTemplate {
         spawned = await options.spawner.spawn({
           uid: options.hostUid,
           gid: options.hostGid,
-          files: stubFiles(stubPipes, options.seccompProgramPath, argumentFile.path),
+          files: [...stubFiles(stubPipes, options.seccompProgramPath, argumentFile.path), { mode: 'r', path: options.templateSeccompProgramPath }],
           cgroupProcsFiles: [...slot.procsFiles],
           argv: [options.bwrapPath, '--args', String(ARGUMENTS_FD), '--', ...forkTemplateCommand(options.interpreter)],
         });
@@ -268,6 +272,7 @@ function templateArguments(options: ForkTemplateOptions): string[] {
     '--cap-add', 'CAP_NET_ADMIN',
     '--cap-add', 'CAP_SETPCAP',
     '--cap-add', 'CAP_SYS_RESOURCE',
+    '--seccomp', String(TEMPLATE_SECCOMP_FD),
     ...SANDBOX_ENVIRONMENT,
   ];
 }

@@ -79,6 +79,18 @@ describe('AdminService on PGlite', () => {
     await expect(admin.deleteOrganization('default')).rejects.toMatchObject({ code: 'conflict' });
   });
 
+  it('tells the image of a config created or changed to fork, so its template starts before the first call', async () => {
+    const forked: string[] = [];
+    const told = new AdminService({ ...options, onForkedImage: (image) => forked.push(image) });
+    await told.createSandbox('started-fresh', {});
+    await told.updateSandbox('started-fresh', { cpu: 0.5 });
+    expect(forked).toEqual([]);
+    await told.createSandbox('started-forked', { start: 'fork' });
+    await told.updateSandbox('started-fresh', { start: 'fork' });
+    await expect(told.createSandbox('started-forked', { start: 'fork' })).rejects.toMatchObject({ code: 'conflict' });
+    expect(forked).toEqual(['default', 'default']);
+  });
+
   it('gives a sandbox config network only on a server that runs sandboxes with network', async () => {
     const offline = new AdminService({ ...options, networkEnabled: false });
     await expect(offline.createSandbox('online', { network: 'unrestricted' })).rejects.toMatchObject({

@@ -51,6 +51,8 @@ export interface AdminServiceOptions {
   webhookSecrets: WebhookSecrets;
   /** Whether this server runs sandboxes with network (AIRLOCK_NETWORK). */
   networkEnabled: boolean;
+  /** Told the image of a sandbox config created or changed with `start: fork`, whose template can start before its first call. */
+  onForkedImage?: (image: string) => void;
 }
 
 export type { ApiKeySummary, SandboxSummary };
@@ -198,6 +200,7 @@ export class AdminService {
     const organization = await this.#organization(organizationSlug);
     try {
       const created = await this.#options.sandboxConfigs.create({ orgId: organization.id, name, ...(await this.#settings(settings)) });
+      this.#forked(created);
       return summarizeSandbox(created);
     } catch (error) {
       if (error instanceof UniqueViolationError) {
@@ -217,7 +220,12 @@ export class AdminService {
       throw await this.#unknownImage(settings.image);
     }
     if (!updated) throw ApiError.notFound(`no sandbox config "${name}" in organization "${organization.slug}"`);
+    this.#forked(updated);
     return summarizeSandbox(updated);
+  }
+
+  #forked(config: SandboxConfig): void {
+    if (config.start === 'fork') this.#options.onForkedImage?.(config.image);
   }
 
   /** The sandbox config's webhook signing secret (`whsec_...`), made on first use; `rotate` replaces it. */
