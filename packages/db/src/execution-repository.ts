@@ -261,6 +261,63 @@ function finishing(update: string, before = ''): string {
     SELECT ${SELECT_LIST} FROM finished`;
 }
 
+const NEW_EXECUTION_COLUMNS = `trace_id, org_id, api_key_id, sandbox_config_id, node_id, language, code, metadata,
+  delivery_mode, webhook_url, created_at, idempotency_key, request_fingerprint, network_mode, network_allow, thread_id`;
+const NEW_EXECUTION_VALUES = '$1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10, $11, $12, $13, $14, $15::jsonb, $16';
+
+function newExecutionParameters(execution: NewExecution): unknown[] {
+  const { idempotency } = execution;
+  return [
+    execution.traceId,
+    execution.orgId,
+    execution.apiKeyId,
+    execution.sandboxConfigId,
+    execution.nodeId ?? null,
+    execution.language,
+    withoutNul(execution.code),
+    stringMapParameter(execution.metadata ?? {}),
+    execution.deliveryMode,
+    execution.webhookUrl ?? null,
+    execution.createdAt,
+    idempotency?.key ?? null,
+    idempotency?.fingerprint ?? null,
+    execution.networkMode ?? 'blocked',
+    execution.networkAllow ? stringListParameter(execution.networkAllow) : null,
+    execution.threadId ?? null,
+  ];
+}
+
+/** The columns of an execution's outcome, in the order of resultParameters. */
+const RESULT_COLUMNS = [
+  'status', 'exit_code', 'error', 'stdout', 'stderr', 'stdout_truncated', 'stderr_truncated', 'warm', 'duration_ms',
+  'overhead_ms', 'peak_memory_bytes', 'cpu_time_ms', 'started_at', 'completed_at', 'error_code', 'result_seq', 'network',
+  'storage_sync',
+] as const;
+const RESULT_CASTS: Partial<Record<(typeof RESULT_COLUMNS)[number], string>> = { network: '::jsonb', storage_sync: '::jsonb' };
+
+function resultParameters(result: ExecutionResult): unknown[] {
+  return [
+    result.status,
+    result.exitCode,
+    optionalText(result.error),
+    withoutNul(result.stdout),
+    withoutNul(result.stderr),
+    result.stdoutTruncated,
+    result.stderrTruncated,
+    result.warm,
+    result.durationMs === null ? null : Math.round(result.durationMs),
+    result.overheadMs,
+    result.peakMemoryBytes,
+    result.cpuTimeMs,
+    result.startedAt,
+    result.completedAt,
+    result.errorCode,
+    result.resultSeq,
+    result.network === null ? null : JSON.stringify(result.network),
+    result.storageSync === null ? null : JSON.stringify(result.storageSync),
+  ];
+}
+
 /** Executions are stored as text; U+0000 in code, output and errors is stored as U+FFFD (see sql-text.ts). */
 export class ExecutionRepository {
   readonly #database: Queryable;
@@ -283,32 +340,31 @@ export class ExecutionRepository {
       );
     }
     const [row] = await this.#database.query<ExecutionRow>(
-      `INSERT INTO executions (trace_id, org_id, api_key_id, sandbox_config_id, node_id, language, code, metadata,
-         delivery_mode, webhook_url, created_at, idempotency_key, request_fingerprint, network_mode, network_allow, thread_id)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10, $11, $12, $13, $14, $15::jsonb, $16)
-       RETURNING ${SELECT_LIST}`,
-      [
-        execution.traceId,
-        execution.orgId,
-        execution.apiKeyId,
-        execution.sandboxConfigId,
-        execution.nodeId ?? null,
-        execution.language,
-        withoutNul(execution.code),
-        stringMapParameter(execution.metadata ?? {}),
-        execution.deliveryMode,
-        execution.webhookUrl ?? null,
-        execution.createdAt,
-        idempotency?.key ?? null,
-        idempotency?.fingerprint ?? null,
-        execution.networkMode ?? 'blocked',
-        execution.networkAllow ? stringListParameter(execution.networkAllow) : null,
-        execution.threadId ?? null,
-      ],
+      `INSERT INTO executions (${NEW_EXECUTION_COLUMNS}) VALUES (${NEW_EXECUTION_VALUES}) RETURNING ${SELECT_LIST}`,
+      newExecutionParameters(execution),
     ).catch((error: unknown) => {
       if (error instanceof UniqueViolationError && error.constraint === IDEMPOTENCY_KEY_INDEX) throw new IdempotencyKeyTakenError();
       throw error;
     });
+    return toExecution(row as ExecutionRow);
+  }
+
+  /**
+   * Records an execution that has already finished, in one statement: what insertRunning and complete would write
+   * together, for a call that ended before its running record was written (ExecutionService: inline calls without
+   * an idempotency key, a thread or a webhook). Throws UniqueViolationError for a reused trace id.
+   */
+  async insertFinished(execution: NewExecution, result: ExecutionResult): Promise<Execution> {
+    if (execution.idempotency || execution.threadId || execution.webhookUrl) {
+      throw new Error('an execution with an idempotency key, a thread or a webhook is recorded running first');
+    }
+    const columns = newExecutionParameters(execution).length;
+    const [row] = await this.#database.query<ExecutionRow>(
+      `INSERT INTO executions (${NEW_EXECUTION_COLUMNS}, ${RESULT_COLUMNS.join(', ')})
+       VALUES (${NEW_EXECUTION_VALUES}, ${RESULT_COLUMNS.map((column, index) => `$${columns + index + 1}${RESULT_CASTS[column] ?? ''}`).join(', ')})
+       RETURNING ${SELECT_LIST}`,
+      [...newExecutionParameters(execution), ...resultParameters(result)],
+    );
     return toExecution(row as ExecutionRow);
   }
 
@@ -330,49 +386,24 @@ export class ExecutionRepository {
    * failRunning), or it no longer holds `thread`.
    */
   async complete(traceId: string, result: ExecutionResult, thread?: HeldThread): Promise<Execution | null> {
+    const threadParameter = RESULT_COLUMNS.length + 2;
     const [row] = await this.#database.query<ExecutionRow>(
       finishing(
-        `UPDATE executions SET
-           status = $2, exit_code = $3, error = $4, stdout = $5, stderr = $6, stdout_truncated = $7,
-           stderr_truncated = $8, warm = $9, duration_ms = $10, overhead_ms = $11, peak_memory_bytes = $12,
-           cpu_time_ms = $13, started_at = $14, completed_at = $15, error_code = $16, result_seq = $17,
-           network = $21::jsonb, storage_sync = $22::jsonb
-         WHERE trace_id = $1 AND status = 'running' AND ($19::text IS NULL OR EXISTS (SELECT FROM released))
+        `UPDATE executions SET ${RESULT_COLUMNS.map((column, index) => `${column} = $${index + 2}${RESULT_CASTS[column] ?? ''}`).join(', ')}
+         WHERE trace_id = $1 AND status = 'running' AND ($${threadParameter + 1}::text IS NULL OR EXISTS (SELECT FROM released))
          RETURNING ${SELECT_LIST}`,
         `released AS (
            UPDATE threads
              SET busy_trace_id = NULL, busy_node_id = NULL, busy_since = NULL,
-                 layers = CASE WHEN $20::text IS NULL THEN layers ELSE layers || $20::text END, last_used_at = now()
-           WHERE org_id = $18 AND thread_id = $19 AND busy_trace_id = $1
+                 layers = CASE WHEN $${threadParameter + 2}::text IS NULL THEN layers ELSE layers || $${threadParameter + 2}::text END,
+                 last_used_at = now()
+           WHERE org_id = $${threadParameter} AND thread_id = $${threadParameter + 1} AND busy_trace_id = $1
              AND EXISTS (SELECT FROM executions WHERE trace_id = $1 AND status = 'running')
            RETURNING thread_id
          ),
          `,
       ),
-      [
-        traceId,
-        result.status,
-        result.exitCode,
-        optionalText(result.error),
-        withoutNul(result.stdout),
-        withoutNul(result.stderr),
-        result.stdoutTruncated,
-        result.stderrTruncated,
-        result.warm,
-        result.durationMs === null ? null : Math.round(result.durationMs),
-        result.overheadMs,
-        result.peakMemoryBytes,
-        result.cpuTimeMs,
-        result.startedAt,
-        result.completedAt,
-        result.errorCode,
-        result.resultSeq,
-        thread?.orgId ?? null,
-        thread?.threadId ?? null,
-        thread?.layer ?? null,
-        result.network === null ? null : JSON.stringify(result.network),
-        result.storageSync === null ? null : JSON.stringify(result.storageSync),
-      ],
+      [traceId, ...resultParameters(result), thread?.orgId ?? null, thread?.threadId ?? null, thread?.layer ?? null],
     );
     return row === undefined ? null : toExecution(row);
   }

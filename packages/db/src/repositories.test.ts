@@ -422,6 +422,38 @@ describe.each(BACKEND_KINDS)('repositories on %s', (kind) => {
       expect(await executions.get(organization.id, 'trc_missing')).toBeNull();
     });
 
+    it('records a finished execution in one statement exactly as a running one completed', async () => {
+      const tenant = await createTenant();
+      const call = (traceId: string): NewExecution => ({
+        traceId,
+        orgId: tenant.organization.id,
+        apiKeyId: tenant.apiKey.id,
+        sandboxConfigId: tenant.sandboxConfig.id,
+        nodeId: 'node-a',
+        language: 'python',
+        code: 'print("\u0000")',
+        metadata: { job: '7' },
+        deliveryMode: 'inline',
+        networkMode: 'allowlist',
+        networkAllow: ['api.example.com'],
+        createdAt: new Date('2025-01-01T00:00:00.000Z'),
+      });
+      const network = [
+        { name: 'api.example.com', address: '198.51.100.10', port: 443, protocol: 'tcp' as const, bytes_out: 400, bytes_in: 9000, packets_out: 6, packets_in: 5, verdict: 'allowed' as const, rule: null },
+      ];
+      const outcome = result({ stdout: 'a\u0000b', network });
+      const running = await executions.insertRunning(call(generateId('execution')));
+      const completed = await executions.complete(running.traceId, outcome);
+      const finished = await executions.insertFinished(call(generateId('execution')), outcome);
+      expect(finished).toEqual({ ...completed, traceId: finished.traceId });
+      expect(await executions.get(tenant.organization.id, finished.traceId)).toEqual(finished);
+      expect(await executions.complete(finished.traceId, result({ status: 'failed' }))).toBeNull();
+      await expect(executions.insertFinished(call(finished.traceId), outcome)).rejects.toBeInstanceOf(UniqueViolationError);
+      for (const refused of [{ threadId: 'home' }, { webhookUrl: 'https://example.com/hook' }, { idempotency: { key: 'k', fingerprint: 'f' } }]) {
+        await expect(executions.insertFinished({ ...call(generateId('execution')), ...refused }, outcome)).rejects.toThrow(/recorded running first/);
+      }
+    });
+
     it('stores output containing NUL characters', async () => {
       const { organization, execution } = await startExecution({ code: 'print("\u0000")' });
       await executions.complete(execution.traceId, result({ stdout: 'a\u0000b', status: 'failed', exitCode: 1 }));

@@ -1,7 +1,7 @@
 import { ExecuteRequest, SANDBOX_STARTS, type ExecuteRequestInput } from '@airlock/contracts';
 import { ExecutionRepository, IdempotencyKeyTakenError, ThreadRepository, WebhookRepository, type Database } from '@airlock/db';
 import { SANDBOX_STARTS as RUNTIME_SANDBOX_STARTS, type AcquiredSandbox, type PoolKey, type PreparedSandbox, type RunRequest, type SandboxOutcome } from '@airlock/runtime';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startTestDatabase } from '../../test-support/test-tenant.js';
 import type { Principal } from '../auth/api-key-service.js';
 import { RateLimits } from '../auth/rate-limits.js';
@@ -10,6 +10,7 @@ import { ServerMetrics } from '../shared/metrics.js';
 import { LiveExecutions } from './execution-log.js';
 import { ExecutionService } from './execution-service.js';
 import { readIdempotency } from './idempotency.js';
+import { RECORD_DELAY_MS } from './record-writer.js';
 import type { ThreadLease } from '../threads/thread-service.js';
 
 /** A sandbox that runs nothing: it answers each call with what `script` makes of the code. */
@@ -140,6 +141,42 @@ describe('ExecutionService (a scripted runtime on PGlite)', () => {
       status: 'timeout',
       error: 'timeout',
     });
+  });
+
+  it('an inline call that ends within RECORD_DELAY_MS is recorded once, with its result; a longer one is recorded running while it runs', async () => {
+    const insertRunning = vi.spyOn(executions, 'insertRunning');
+    const insertFinished = vi.spyOn(executions, 'insertFinished');
+    try {
+      script = async () => ({ stdout: 'quick\n' });
+      const quick = await service().execute(principal, request({ code: 'quick' }), { acceptedAt: performance.now() });
+      expect([insertRunning.mock.calls.length, insertFinished.mock.calls.length]).toEqual([0, 1]);
+      expect(await executions.get(principal.organization.id, quick.trace_id)).toMatchObject({ status: 'success', stdout: 'quick\n', deliveryMode: 'inline' });
+
+      const statusOf = async (code: string) => (await database.query<{ status: string }>('SELECT status FROM executions WHERE code = $1', [code])).map((row) => row.status);
+      let whileRunning: string[] = [];
+      script = async () => {
+        await new Promise((resolve) => setTimeout(resolve, RECORD_DELAY_MS + 200));
+        whileRunning = await statusOf('slow');
+        return { stdout: 'slow\n' };
+      };
+      const slow = await service().execute(principal, request({ code: 'slow' }), { acceptedAt: performance.now() });
+      expect(whileRunning).toEqual(['running']);
+      expect([insertRunning.mock.calls.length, insertFinished.mock.calls.length]).toEqual([1, 1]);
+      expect(await executions.get(principal.organization.id, slow.trace_id)).toMatchObject({ status: 'success', stdout: 'slow\n' });
+
+      // A call whose trace id its caller learns before the answer (a stream) is recorded while it runs, however short.
+      script = async () => ({ stdout: 'streamed\n' });
+      let recordedAtStart: unknown;
+      await service().execute(principal, request({ code: 'streamed' }), {
+        acceptedAt: performance.now(),
+        answer: { mode: 'streaming', onStarted: (log) => void executions.get(principal.organization.id, log.traceId).then((found) => (recordedAtStart = found)) },
+      });
+      expect([insertRunning.mock.calls.length, insertFinished.mock.calls.length]).toEqual([2, 1]);
+      await vi.waitFor(() => expect(recordedAtStart).toMatchObject({ code: 'streamed' }));
+    } finally {
+      insertRunning.mockRestore();
+      insertFinished.mockRestore();
+    }
   });
 
   it("refuses a timeout over the organization's plan and a language the image lacks, recording nothing", async () => {

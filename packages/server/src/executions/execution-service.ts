@@ -9,7 +9,7 @@ import {
   type NetworkReceiptEntry,
   type StorageSync,
 } from '@airlock/contracts';
-import { NEVER_RAN_EXIT_CODE, generateId, type Execution, type ExecutionRepository, type ExecutionResult, type SandboxConfig, type WebhookRepository } from '@airlock/db';
+import { NEVER_RAN_EXIT_CODE, generateId, type Execution, type ExecutionRepository, type ExecutionResult, type NewExecution, type SandboxConfig, type WebhookRepository } from '@airlock/db';
 import {
   LayerManifestError,
   SandboxStartError,
@@ -32,6 +32,7 @@ import { isFinished, recordedResponse, toExecuteResponse, toRecordResponse, type
 import type { Logger } from '../shared/logger.js';
 import type { ServerMetrics } from '../shared/metrics.js';
 import type { ExecutionLog, LiveExecutions } from './execution-log.js';
+import { RecordWriter } from './record-writer.js';
 import type { RateLimits } from '../auth/rate-limits.js';
 import type { ThreadLease, ThreadService } from '../threads/thread-service.js';
 import type { Idempotency } from './idempotency.js';
@@ -158,24 +159,23 @@ export class ExecutionService {
     const traceId = newTraceId();
     const createdAt = new Date();
 
-    const record = () =>
-      this.#options.executions.insertRunning({
-        traceId,
-        orgId: organization.id,
-        apiKeyId: apiKey.id,
-        sandboxConfigId: sandboxConfig.id,
-        nodeId: this.#options.nodeId,
-        language: request.language,
-        code: request.code,
-        metadata: request.metadata ?? {},
-        threadId: request.thread_id ?? null,
-        deliveryMode: answer.mode,
-        webhookUrl: answer.mode === 'webhook' ? answer.webhookUrl : undefined,
-        networkMode: network.mode,
-        networkAllow,
-        idempotency,
-        createdAt,
-      });
+    const execution: NewExecution = {
+      traceId,
+      orgId: organization.id,
+      apiKeyId: apiKey.id,
+      sandboxConfigId: sandboxConfig.id,
+      nodeId: this.#options.nodeId,
+      language: request.language,
+      code: request.code,
+      metadata: request.metadata ?? {},
+      threadId: request.thread_id ?? null,
+      deliveryMode: answer.mode,
+      webhookUrl: answer.mode === 'webhook' ? answer.webhookUrl : undefined,
+      networkMode: network.mode,
+      networkAllow,
+      idempotency,
+      createdAt,
+    };
 
     const endExecution = this.#options.rateLimits.startExecution(organization.id);
     let webAdmission: WebAdmission | null = null;
@@ -184,10 +184,14 @@ export class ExecutionService {
       const slot = connectorSlotNetwork(network, injection);
       const { sandbox, warm, home } = await this.#prepare(principal, request, traceId, slot, storage);
       // With an idempotency key the record is written before the code runs: the key is taken, or the call refused.
-      // Without one it is written on the next turn of the event loop, while the code runs.
-      let inserted: Promise<unknown>;
+      // An inline call without a thread is written once it has run for RECORD_DELAY_MS, or once with its result; any
+      // other call on the next turn of the event loop, while its code runs.
+      const { executions } = this.#options;
+      let record: RecordWriter;
       try {
-        inserted = idempotency ? Promise.resolve(await record()) : nextTurn().then(record);
+        if (idempotency) record = await RecordWriter.before(executions, execution);
+        else if (answer.mode === 'inline' && request.thread_id === undefined) record = RecordWriter.deferred(executions, execution);
+        else record = RecordWriter.soon(executions, execution);
       } catch (error) {
         await sandbox.destroy();
         await home?.lease.release();
@@ -202,7 +206,7 @@ export class ExecutionService {
       try {
         const slotAllowlist = slot.mode === 'allowlist' ? slot.allow : null;
         const callEnv = webAdmission ? { ...env, ...webAdmission.env } : env;
-        const response = await this.#run({ request, traceId, createdAt, acceptedAt, env: callEnv, slotAllowlist, injection, sandbox, warm, home, storage, log, answer, inserted });
+        const response = await this.#run({ request, traceId, createdAt, acceptedAt, env: callEnv, slotAllowlist, injection, sandbox, warm, home, storage, log, answer, record });
         log.finish(response);
         return response;
       } catch (error) {
@@ -245,10 +249,9 @@ export class ExecutionService {
     storage: CallStorage | undefined;
     log: ExecutionLog;
     answer: ResponseMode;
-    /** The running record's insert. */
-    inserted: Promise<unknown>;
+    record: RecordWriter;
   }): Promise<ExecuteResponse> {
-    const { request, traceId, createdAt, acceptedAt, env, slotAllowlist, injection, sandbox, warm, home, storage, log, answer, inserted } = options;
+    const { request, traceId, createdAt, acceptedAt, env, slotAllowlist, injection, sandbox, warm, home, storage, log, answer, record } = options;
     let saved: { layer: string | null } | { error: unknown } | undefined;
     let storageSync: StorageSync | null = null;
     const redaction = new OutputRedaction(injection.secrets);
@@ -282,13 +285,10 @@ export class ExecutionService {
     });
     // The caller learns the trace id once the record exists: a read of it on any node finds it (the stream's events
     // are kept from the start, so none is lost while the insert finishes).
-    inserted.then(
-      () => {
-        if (answer.mode === 'webhook') answer.onRecorded(traceId);
-        if (answer.mode === 'streaming') answer.onStarted(log);
-      },
-      () => undefined,
-    );
+    void record.written.then(() => {
+      if (answer.mode === 'webhook') answer.onRecorded(traceId);
+      if (answer.mode === 'streaming') answer.onStarted(log);
+    });
 
     let outcome: SandboxOutcome;
     try {
@@ -296,12 +296,10 @@ export class ExecutionService {
     } catch (error) {
       const message = error instanceof SandboxStartError ? 'the sandbox failed to start' : 'the sandbox failed';
       this.#options.logger.error(message, { traceId, error: String(error) });
-      await inserted;
-      await this.#complete(traceId, failedResult(message, createdAt, log.endOutput()), home && { lease: home.lease, layer: null });
+      await this.#complete(record, failedResult(message, createdAt, log.endOutput()), home && { lease: home.lease, layer: null });
       this.#options.metrics.recordExecution({ language: request.language, status: 'failed', warm, overheadMs: null });
       throw ApiError.unavailable(`${message}; try again shortly`);
     }
-    await inserted;
     if (!redaction.isEmpty) {
       log.output('stdout', stdout.end());
       log.output('stderr', stderr.end());
@@ -333,11 +331,11 @@ export class ExecutionService {
       storageSync,
     };
     const layer = saved && 'layer' in saved ? saved.layer : null;
-    if (!(await this.#complete(traceId, result, home && { lease: home.lease, layer }))) {
+    if (!(await this.#complete(record, result, home && { lease: home.lease, layer }))) {
       // The thread was no longer this execution's (its hold lapsed): the record says the home was not saved.
       const lapsed = homeNotSaved('the thread was taken over by another execution');
       result = { ...result, status: 'failed', errorCode: lapsed.code, error: lapsed.message };
-      await this.#complete(traceId, result, undefined);
+      await this.#complete(record, result, undefined);
     }
     this.#options.metrics.recordExecution({ language: request.language, status: result.status, warm, overheadMs });
     return toExecuteResponse(traceId, result);
@@ -347,8 +345,8 @@ export class ExecutionService {
    * Completes the running record; with a thread, releases it in the same statement with the saved layer appended.
    * Returns false when the execution no longer held the thread (nothing was written then).
    */
-  async #complete(traceId: string, result: ExecutionResult, thread: { lease: ThreadLease; layer: string | null } | undefined): Promise<boolean> {
-    const completed = await this.#options.executions.complete(traceId, result, thread && { ...thread.lease.thread, layer: thread.layer });
+  async #complete(record: RecordWriter, result: ExecutionResult, thread: { lease: ThreadLease; layer: string | null } | undefined): Promise<boolean> {
+    const completed = await record.complete(result, thread && { ...thread.lease.thread, layer: thread.layer });
     if (completed?.webhookUrl) this.#options.webhooks.onQueued();
     if (!thread) return true;
     if (completed) {
@@ -613,10 +611,6 @@ function toReceiptEntry(flow: NetworkFlow): NetworkReceiptEntry {
     rule: flow.rule,
     connector: flow.connector,
   };
-}
-
-function nextTurn(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
 }
 
 function round(value: number, digits: number): number {
