@@ -1,6 +1,6 @@
 import { readFile, readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import {
   LayerCache,
   LayerManifestError,
@@ -122,6 +122,24 @@ describe('home layers', () => {
     const compacted = (await blobs.put(encodeManifest(merged))).digest;
     const fourth = await runOnLayers('bash', check, [compacted]);
     expect(fourth.outcome.stdout).toBe(third.outcome.stdout);
+  });
+
+  it("a removed home's directory serves a later sandbox only empty; a home that had layers is not kept", async () => {
+    const homes = async () => (await readdir(join(directory, 'run', 'mounts'))).filter((name) => /^h\d+$/.test(name)).sort();
+    const run = async (code: string) => {
+      const sandbox = await runtime.prepare({ image: 'default', language: 'bash', limits });
+      const { stdout } = await sandbox.run({ code, env: {}, timeoutMs: 20_000 });
+      // Its home is removed (kept for the next) once the sandbox is torn down.
+      await sandbox.destroy();
+      return stdout;
+    };
+    expect(await run('echo secret > ~/left-behind; cat ~/left-behind')).toBe('secret\n');
+    const kept = await homes();
+    expect(kept).toHaveLength(1);
+    for (let call = 0; call < 3; call++) expect(await run('ls -A ~ | wc -l; ls -A /data | wc -l')).toBe('0\n0\n');
+    expect(await homes()).toEqual(kept);
+    expect((await runOnLayers('bash', 'echo layered > ~/kept', [])).outcome.status).toBe('success');
+    await vi.waitFor(async () => expect(await homes()).toEqual([]));
   });
 
   it('stores identical file contents once', async () => {

@@ -14,6 +14,8 @@ const run = promisify(execFile);
 const OVERLAY_OPTIONS = 'redirect_dir=off,index=off,metacopy=off,xino=off';
 /** /data holds only the mount points of storage: a few directories. */
 const DATA_DIRECTORY_BYTES = 64 * 1024;
+/** How many directories of removed homes are kept for new ones (about one per sandbox that runs at a time). */
+const MAX_EMPTIED_HOMES = 256;
 
 /**
  * The sandboxes' home directories and image roots, as host mount points below one root that is a shared mount. Each sandbox's home
@@ -25,6 +27,8 @@ export class HomeMounts {
   readonly root: string;
   readonly #spawner: Spawner;
   readonly #owner: { uid: number; gid: number };
+  /** Directories of removed homes, with nothing left in them but their empty `home` and `data` mount points. */
+  readonly #emptied: string[] = [];
   #counter = 0;
 
   private constructor(root: string, spawner: Spawner, owner: { uid: number; gid: number }) {
@@ -52,11 +56,14 @@ export class HomeMounts {
 
   /** A fresh home: a tmpfs of `bytes` owned by the sandbox user, to be bound at /home/sandbox. */
   async create(bytes: number): Promise<SandboxHome> {
-    const directory = join(this.root, `h${this.#counter++}`);
-    await fs.mkdir(join(directory, 'home'), { recursive: true, mode: 0o711 });
-    await fs.mkdir(join(directory, 'data'), { mode: 0o755 });
-    await fs.chmod(directory, 0o711);
-    const home = new SandboxHome(directory, this.#spawner, this.#owner, bytes);
+    let directory = this.#emptied.pop();
+    if (directory === undefined) {
+      directory = join(this.root, `h${this.#counter++}`);
+      await fs.mkdir(join(directory, 'home'), { recursive: true, mode: 0o711 });
+      await fs.mkdir(join(directory, 'data'), { mode: 0o755 });
+      await fs.chmod(directory, 0o711);
+    }
+    const home = new SandboxHome(directory, this.#spawner, this.#owner, bytes, (emptied) => this.#keep(emptied));
     try {
       await this.#spawner.mount('tmpfs', home.path, tmpfsOptions(bytes, 0o700, this.#owner));
       // A file system of its own, so the sandbox's mount table shows no host path for /data.
@@ -66,6 +73,11 @@ export class HomeMounts {
       throw error;
     }
     return home;
+  }
+
+  async #keep(emptied: string): Promise<void> {
+    if (this.#emptied.length < MAX_EMPTIED_HOMES) this.#emptied.push(emptied);
+    else await fs.rm(emptied, { recursive: true, force: true });
   }
 
   /**
@@ -116,10 +128,14 @@ export class SandboxHome {
   readonly #owner: { uid: number; gid: number };
   readonly #bytes: number;
   readonly #mounts: string[];
+  /** Takes the directory of a home removed without layers, all its mounts detached, for a later home. */
+  readonly #onEmptied: (directory: string) => Promise<void>;
+  #layered = false;
   #removed = false;
 
-  constructor(directory: string, spawner: Spawner, owner: { uid: number; gid: number }, bytes: number) {
+  constructor(directory: string, spawner: Spawner, owner: { uid: number; gid: number }, bytes: number, onEmptied: (directory: string) => Promise<void>) {
     this.#directory = directory;
+    this.#onEmptied = onEmptied;
     this.path = join(directory, 'home');
     this.dataPath = join(directory, 'data');
     this.#spawner = spawner;
@@ -137,6 +153,7 @@ export class SandboxHome {
    */
   async attachLayers(layers: string[]): Promise<string> {
     const upperRoot = join(this.#directory, 'upper');
+    this.#layered = true;
     // Synchronous: a few directory operations of microseconds each, on the request path of a thread call.
     mkdirSync(upperRoot, { mode: 0o700 });
     // The writable part is its own size-capped tmpfs, outside the sandbox's view; its pages are charged to the
@@ -182,12 +199,22 @@ export class SandboxHome {
     }
   }
 
-  /** Detaches every mount of this home and removes its directory; idempotent. Call once the sandbox has ended. */
+  /**
+   * Detaches every mount of this home and removes its directory; idempotent. Call once the sandbox has ended. A home
+   * without layers whose mounts all came off leaves its directory for another home: all it held was on those mounts
+   * (the home's and /data's tmpfs, storage bound below /data), so only its two empty mount points remain.
+   */
   async remove(): Promise<void> {
     if (this.#removed) return;
     this.#removed = true;
-    for (const target of this.#mounts.reverse()) await this.#spawner.unmount(target).catch(() => undefined);
-    await fs.rm(this.#directory, { recursive: true, force: true });
+    let detached = true;
+    for (const target of this.#mounts.reverse()) {
+      await this.#spawner.unmount(target).catch(() => {
+        detached = false;
+      });
+    }
+    if (detached && !this.#layered) await this.#onEmptied(this.#directory);
+    else await fs.rm(this.#directory, { recursive: true, force: true });
   }
 }
 
