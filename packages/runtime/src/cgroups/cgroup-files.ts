@@ -1,4 +1,5 @@
 import { closeSync, openSync, promises as fs, readFileSync, write, writeFileSync } from 'node:fs';
+import type { CgroupLimits } from './cgroup-types.js';
 
 // Control files are kernel pseudo-files answered from memory: synchronous calls take microseconds, where each
 // asynchronous one would cost four thread-pool round trips (open, stat, read, close) on the event loop.
@@ -72,6 +73,11 @@ export async function removeCgroupTree(path: string, beforeRemove?: (path: strin
   }
   await beforeRemove?.(path);
   await removeCgroupDirectory(path);
+}
+
+/** The limits a slot's control files hold, as one comparable value. */
+export function limitsKey(limits: CgroupLimits): string {
+  return `${limits.cpus} ${limits.memoryBytes} ${limits.pids}`;
 }
 
 export const sleep = (milliseconds: number): Promise<void> =>

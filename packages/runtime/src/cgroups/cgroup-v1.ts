@@ -10,6 +10,7 @@ import {
   removeCgroupTree,
   sleep,
   writeControl,
+  limitsKey,
   CgroupJoiner,
 } from './cgroup-files.js';
 
@@ -61,6 +62,8 @@ class CgroupV1Slot implements CgroupSlot {
   readonly procsFiles: readonly string[];
   readonly #joiner: CgroupJoiner;
   #oomKillsAtPrepare = 0;
+  /** The limits the slot's control files hold (limitsKey), once written in full. */
+  #appliedLimits: string | undefined;
 
   constructor(
     readonly name: string,
@@ -72,17 +75,23 @@ class CgroupV1Slot implements CgroupSlot {
 
   async prepare(limits: CgroupLimits): Promise<void> {
     const { cpu, cpuacct, memory, pids } = this.directories;
-    await writeControl(join(cpu, 'cpu.cfs_period_us'), String(CPU_PERIOD_MICROSECONDS));
-    await writeControl(join(cpu, 'cpu.cfs_quota_us'), String(Math.round(limits.cpus * CPU_PERIOD_MICROSECONDS)));
-    const swapLimit = join(memory, 'memory.memsw.limit_in_bytes');
-    const hasSwapLimit = (await readOptionalControl(swapLimit)) !== null;
-    // memory+swap must never be below memory: lift it, set memory, then pin memory+swap to the same value.
-    if (hasSwapLimit) await writeControl(swapLimit, '-1');
-    await writeControl(join(memory, 'memory.limit_in_bytes'), String(limits.memoryBytes));
-    if (hasSwapLimit) await writeControl(swapLimit, String(limits.memoryBytes));
+    // Only this slot's owner writes its limits: a lease with the previous lease's limits leaves them as they are.
+    const applied = limitsKey(limits);
+    if (this.#appliedLimits !== applied) {
+      this.#appliedLimits = undefined;
+      await writeControl(join(cpu, 'cpu.cfs_period_us'), String(CPU_PERIOD_MICROSECONDS));
+      await writeControl(join(cpu, 'cpu.cfs_quota_us'), String(Math.round(limits.cpus * CPU_PERIOD_MICROSECONDS)));
+      const swapLimit = join(memory, 'memory.memsw.limit_in_bytes');
+      const hasSwapLimit = (await readOptionalControl(swapLimit)) !== null;
+      // memory+swap must never be below memory: lift it, set memory, then pin memory+swap to the same value.
+      if (hasSwapLimit) await writeControl(swapLimit, '-1');
+      await writeControl(join(memory, 'memory.limit_in_bytes'), String(limits.memoryBytes));
+      if (hasSwapLimit) await writeControl(swapLimit, String(limits.memoryBytes));
+      await writeControl(join(pids, 'pids.max'), String(limits.pids));
+      this.#appliedLimits = applied;
+    }
     await writeControl(join(memory, 'memory.max_usage_in_bytes'), '0');
     await writeControl(join(cpuacct, 'cpuacct.usage'), '0');
-    await writeControl(join(pids, 'pids.max'), String(limits.pids));
     this.#oomKillsAtPrepare = await this.#oomKills();
   }
 

@@ -9,6 +9,7 @@ import {
   removeCgroupTree,
   sleep,
   writeControl,
+  limitsKey,
   CgroupJoiner,
 } from './cgroup-files.js';
 
@@ -71,6 +72,8 @@ class CgroupV2Slot implements CgroupSlot {
   readonly #joiner: CgroupJoiner;
   #cpuMicrosecondsAtPrepare = 0;
   #oomKillsAtPrepare = 0;
+  /** The limits the slot's control files hold (limitsKey), once written in full. */
+  #appliedLimits: string | undefined;
   #peakHandle: fs.FileHandle | undefined;
   #peakResettable = true;
 
@@ -84,12 +87,18 @@ class CgroupV2Slot implements CgroupSlot {
 
   async prepare(limits: CgroupLimits): Promise<void> {
     const { directory } = this;
-    await writeControl(join(directory, 'cpu.max'), `${Math.round(limits.cpus * CPU_PERIOD_MICROSECONDS)} ${CPU_PERIOD_MICROSECONDS}`);
-    await writeControl(join(directory, 'memory.max'), String(limits.memoryBytes));
-    if ((await readOptionalControl(join(directory, 'memory.swap.max'))) !== null) {
-      await writeControl(join(directory, 'memory.swap.max'), '0');
+    // Only this slot's owner writes its limits: a lease with the previous lease's limits leaves them as they are.
+    const applied = limitsKey(limits);
+    if (this.#appliedLimits !== applied) {
+      this.#appliedLimits = undefined;
+      await writeControl(join(directory, 'cpu.max'), `${Math.round(limits.cpus * CPU_PERIOD_MICROSECONDS)} ${CPU_PERIOD_MICROSECONDS}`);
+      await writeControl(join(directory, 'memory.max'), String(limits.memoryBytes));
+      if ((await readOptionalControl(join(directory, 'memory.swap.max'))) !== null) {
+        await writeControl(join(directory, 'memory.swap.max'), '0');
+      }
+      await writeControl(join(directory, 'pids.max'), String(limits.pids));
+      this.#appliedLimits = applied;
     }
-    await writeControl(join(directory, 'pids.max'), String(limits.pids));
     await this.#resetPeak();
     this.#cpuMicrosecondsAtPrepare = (await readKeyedControl(join(directory, 'cpu.stat'))).get('usage_usec') ?? 0;
     this.#oomKillsAtPrepare = (await readKeyedControl(join(directory, 'memory.events'))).get('oom_kill') ?? 0;
