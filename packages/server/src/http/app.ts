@@ -48,10 +48,11 @@ import { threadOperations } from '../threads/thread-operations.js';
 import type { AppEnv } from './app-context.js';
 import { errorResponse } from './errors.js';
 import { bodyDeadline } from './body-deadline.js';
+import { wholeBody } from './whole-body.js';
 import { refuseExcessConnections, type ConnectionsPerAddress } from './connection-limit.js';
 import { adminDeclarer } from './admin-operation.js';
 import { consoleEntryOperation, serveConsole } from './console-files.js';
-import { authenticate, limitBody, requestId } from './middleware.js';
+import { authenticate, requestId } from './middleware.js';
 import { createOpenApiDocument, type OpenApiDocument } from './openapi/openapi-document.js';
 import { openApiPaths, serveOperations, type Operation } from './operation.js';
 import { serviceOperations, type ReadinessCheck } from './service-operations.js';
@@ -134,14 +135,12 @@ export function createApp(services: AppServices): Hono<AppEnv> {
   app.use('*', refuseExcessConnections(services.connections));
   // Uploads through signed URLs (up to FILE_MAX_BYTES) and image archives stream and are cut only when they stall;
   // every other body is capped and must arrive in full within the body timeout.
-  const streamedBody = bodyDeadline({ seconds: services.bodyTimeoutSeconds, clock: 'stall' });
-  const wholeBody = bodyDeadline({ seconds: services.bodyTimeoutSeconds, clock: 'whole' });
+  const streamedBody = bodyDeadline({ seconds: services.bodyTimeoutSeconds });
+  const readBody = wholeBody({ seconds: services.bodyTimeoutSeconds });
   app.use('*', async (context, next) =>
     context.req.path.startsWith(`${SIGNED_FILES_PATH}/`) || IMAGE_ARCHIVE_PATH.test(context.req.path)
       ? streamedBody(context, next)
-      : wholeBody(context, async () => {
-          await limitBody(context, next);
-        }),
+      : readBody(context, next),
   );
   app.use('/v1/*', authenticate(services.apiKeys, services.rateLimits));
   let document: OpenApiDocument | undefined;

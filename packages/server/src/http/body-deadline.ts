@@ -4,19 +4,14 @@ import { ApiError } from '../shared/api-error.js';
 import type { AppEnv } from './app-context.js';
 
 /**
- * How a body's wait is timed. `whole`: from the server's first read until the body has ended (a JSON body, a few MiB at
- * most). `stall`: from each read until bytes arrive (a streamed upload, which may rightly take hours).
- */
-export type BodyClock = 'whole' | 'stall';
-
-/**
- * `body`, erroring with `timeoutError()` once it keeps its reader waiting longer than `timeoutMs`. The clock runs only
- * while a read waits for the client: a server that reads slowly (a busy blob store) never counts against the client.
- * On expiry the source is left unread rather than cancelled, so the connection stays open for the error answer.
+ * `body`, erroring with `timeoutError()` once a read waits longer than `timeoutMs` for bytes: a streamed upload may
+ * rightly take hours, but not stall. The clock runs only while a read waits for the client: a server that reads slowly
+ * (a busy blob store) never counts against the client. On expiry the source is left unread rather than cancelled, so
+ * the connection stays open for the error answer.
  */
 export function withDeadline(
   body: ReadableStream<Uint8Array>,
-  options: { timeoutMs: number; clock: BodyClock; timeoutError: () => Error },
+  options: { timeoutMs: number; timeoutError: () => Error },
 ): ReadableStream<Uint8Array> {
   const reader = body.getReader();
   let timer: NodeJS.Timeout | undefined;
@@ -37,13 +32,9 @@ export function withDeadline(
           throw error;
         });
         if (expired) return;
-        if (chunk.done) {
-          stopClock();
-          controller.close();
-          return;
-        }
-        if (options.clock === 'stall') stopClock();
-        controller.enqueue(chunk.value);
+        stopClock();
+        if (chunk.done) controller.close();
+        else controller.enqueue(chunk.value);
       },
       cancel(reason) {
         stopClock();
@@ -56,21 +47,18 @@ export function withDeadline(
 }
 
 /**
- * Puts a deadline on the request body (docs/decisions/0017-slow-clients.md): when it expires the body read fails with
- * 408 `request_timeout`, answered with `Connection: close`.
+ * Puts a stall deadline on a streamed request body (docs/decisions/0017-slow-clients.md): when it expires the body
+ * read fails with 408 `request_timeout`, answered with `Connection: close`. Other bodies are read whole (wholeBody).
  */
-export function bodyDeadline(options: { seconds: number; clock: BodyClock }): MiddlewareHandler<AppEnv> {
-  const { seconds, clock } = options;
-  const message =
-    clock === 'whole'
-      ? `the request body did not arrive in full within ${seconds} s; send the body right after the headers, without pauses`
-      : `no bytes of the upload arrived for ${seconds} s; keep sending, or start the upload again`;
+export function bodyDeadline(options: { seconds: number }): MiddlewareHandler<AppEnv> {
+  const { seconds } = options;
+  const message = `no bytes of the upload arrived for ${seconds} s; keep sending, or start the upload again`;
   const timeoutError = () => new ApiError(ErrorCode.requestTimeout, message, { Connection: 'close' });
   return async (context, next) => {
     const body = context.req.raw.body;
     if (body) {
       const init: RequestInit & { duplex: 'half' } = {
-        body: withDeadline(body, { timeoutMs: seconds * 1000, clock, timeoutError }),
+        body: withDeadline(body, { timeoutMs: seconds * 1000, timeoutError }),
         duplex: 'half',
       };
       context.req.raw = new Request(context.req.raw, init);

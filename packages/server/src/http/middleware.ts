@@ -1,7 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { LIMITS } from '@airlock/contracts';
 import type { MiddlewareHandler } from 'hono';
-import { bodyLimit } from 'hono/body-limit';
 import { ApiError } from '../shared/api-error.js';
 import type { ApiKeyService } from '../auth/api-key-service.js';
 import { headers as rateLimitHeaders, type RateLimits } from '../auth/rate-limits.js';
@@ -20,13 +18,6 @@ export const requestId: MiddlewareHandler<AppEnv> = async (context, next) => {
   context.header('X-Request-Id', id);
 };
 
-export const limitBody: MiddlewareHandler<AppEnv> = bodyLimit({
-  maxSize: LIMITS.bodyMaxBytes,
-  onError: () => {
-    throw new ApiError('payload_too_large', `request body is larger than ${LIMITS.bodyMaxBytes} bytes`);
-  },
-});
-
 export function authenticate(apiKeys: ApiKeyService, limits: RateLimits): MiddlewareHandler<AppEnv> {
   return async (context, next) => {
     const principal = await apiKeys.authenticate(context.req.header('authorization'));
@@ -41,8 +32,7 @@ export function authenticate(apiKeys: ApiKeyService, limits: RateLimits): Middle
  * Parses a JSON body; malformed JSON is a validation error, not a server error. Bytes that are not UTF-8 are refused
  * (naming the first field they are in), never replaced: code is run exactly as sent or not at all.
  */
-export async function readJson(request: Request): Promise<unknown> {
-  const bytes = new Uint8Array(await request.arrayBuffer());
+export function readJson(bytes: Uint8Array): unknown {
   const text = new TextDecoder('utf-8').decode(bytes);
   let parsed: unknown;
   try {

@@ -7,6 +7,7 @@ import { validationError } from './errors.js';
 import { ApiError } from '../shared/api-error.js';
 import { errors } from './openapi/openapi-components.js';
 import { readJson } from './middleware.js';
+import { requestBody } from './whole-body.js';
 
 type Method = 'get' | 'post' | 'put' | 'patch' | 'delete';
 
@@ -65,7 +66,7 @@ export function operation<Body = undefined, Query = undefined, Path = undefined>
     handle: async (context) => {
       if (body) requireJsonContentType(context.req.header('content-type'));
       const input = {
-        body: (body ? parse(body, await readJson(context.req.raw)) : undefined) as Body,
+        body: (body ? parse(body, readJson(await requestBody(context))) : undefined) as Body,
         query: (query ? parse(query, context.req.query()) : undefined) as Query,
         params: (params ? parse(params, context.req.param()) : undefined) as Path,
       };

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import type { ZodOpenApiOperationObject } from 'zod-openapi';
 import type { AppEnv } from '../http/app-context.js';
 import { authenticate } from '../http/middleware.js';
+import { requestBody } from '../http/whole-body.js';
 import { API_KEY_ERRORS, apiKeyHeaders, apiKeySecurity, commonHeaders, commonRequestHeaders, errors } from '../http/openapi/openapi-components.js';
 import { operation, type Operation } from '../http/operation.js';
 import type { ApiKeyService } from '../auth/api-key-service.js';
@@ -141,7 +142,7 @@ export function mcpOperations(options: McpRouteOptions): Operation[] {
       handle: async (context) => {
         const principal = context.get('principal');
         const screened = screenMcpRequest({
-          body: await context.req.text(),
+          body: new TextDecoder().decode(await requestBody(context)),
           protocolVersion: context.req.header('mcp-protocol-version'),
           toolNames: mcpToolNames(options, principal),
         });
