@@ -294,6 +294,19 @@ static void allow_unless_low32_in(scmp_filter_ctx ctx, int nr,
 	allow_unless_low32_in_rec(ctx, nr, arg, values, count, 31, 0, 0);
 }
 
+/* Emits ALLOW rules for `nr` when the low 32 bits of argument `arg` equal
+ * one of values[0..count) (the kernel truncates int arguments to them). */
+static void allow_low32_in(scmp_filter_ctx ctx, int nr, unsigned int arg,
+			   const scmp_datum_t *values, size_t count)
+{
+	for (size_t i = 0; i < count; i++) {
+		struct scmp_arg_cmp cmp =
+			SCMP_CMP64(arg, SCMP_CMP_MASKED_EQ, LOW32, values[i]);
+
+		add_rule(ctx, SCMP_ACT_ALLOW, nr, 1, &cmp);
+	}
+}
+
 /* What the fork template needs beyond the sandbox's policy. */
 static void build_template_additions(scmp_filter_ctx ctx)
 {
@@ -316,16 +329,9 @@ static void build_template_additions(scmp_filter_ctx ctx)
 
 	/* setns: one named namespace type; 0 (any type) would also join a
 	 * user namespace. */
-	for (size_t i = 0; i < sizeof(template_namespaces) /
-				       sizeof(template_namespaces[0]);
-	     i++) {
-		struct scmp_arg_cmp cmp = SCMP_CMP64(1, SCMP_CMP_MASKED_EQ,
-						     LOW32,
-						     template_namespaces[i]);
-
-		add_rule(ctx, SCMP_ACT_ALLOW, resolve_required("setns"), 1,
-			 &cmp);
-	}
+	allow_low32_in(ctx, resolve_required("setns"), 1, template_namespaces,
+		       sizeof(template_namespaces) /
+			       sizeof(template_namespaces[0]));
 }
 
 static void build_policy(scmp_filter_ctx ctx)
@@ -350,16 +356,10 @@ static void build_policy(scmp_filter_ctx ctx)
 
 	/* personality: only the listed personas (low 32 bits compared, as the
 	 * kernel takes an unsigned int). */
-	int nr_personality = resolve_required("personality");
-	for (size_t i = 0; i < sizeof(allowed_personalities) /
-				       sizeof(allowed_personalities[0]);
-	     i++) {
-		struct scmp_arg_cmp cmp = SCMP_CMP64(0, SCMP_CMP_MASKED_EQ,
-						     LOW32,
-						     allowed_personalities[i]);
-
-		add_rule(ctx, SCMP_ACT_ALLOW, nr_personality, 1, &cmp);
-	}
+	allow_low32_in(ctx, resolve_required("personality"), 0,
+		       allowed_personalities,
+		       sizeof(allowed_personalities) /
+			       sizeof(allowed_personalities[0]));
 
 	/* clone: allowed when no namespace flag is set. The flags are argument
 	 * 0 on every ABI libseccomp supports except s390/s390x (argument 1). */
