@@ -13,7 +13,7 @@ export interface AppEnv {
     adminPrincipal: AdminPrincipal;
     /** What an admin operation's audit entry records. */
     auditNote: AuditNote;
-    /** The request's body, read in full by wholeBody. */
-    body: Uint8Array;
+    /** Reads the request's body in full, once (wholeBody). */
+    body: () => Promise<Uint8Array>;
   };
 }

@@ -11,6 +11,7 @@ import { requestBody, wholeBody } from './whole-body.js';
 const app = new Hono<AppEnv>();
 app.use('*', wholeBody({ seconds: 0.3, maxBytes: 64 }));
 app.all('/echo', async (context) => context.json({ bytes: Buffer.from(await requestBody(context)).toString() }));
+app.post('/refuse', (context) => context.json({ error: 'unauthorized' }, 401));
 app.onError((error, context) => errorResponse(context, error, silentLogger));
 
 let server: ServerType;
@@ -66,6 +67,11 @@ describe('wholeBody over HTTP', () => {
   it('refuses a chunked body once it passes the limit, and one whose Content-Length says more, before reading it', async () => {
     expect(await raw([`${head('Transfer-Encoding: chunked')}\r\n`, '28\r\n' + 'x'.repeat(40) + '\r\n', '28\r\n' + 'x'.repeat(40) + '\r\n0\r\n\r\n'], 20)).toMatch(/^HTTP\/1\.1 413/);
     expect(await raw([`${head('Content-Length: 1000')}\r\n`])).toMatch(/^HTTP\/1\.1 413/);
+  });
+
+  it('never reads the body of a request its handler refuses without reading it', async () => {
+    const answer = await raw([`${head('Content-Length: 10').replace('/echo', '/refuse')}\r\n`, '{"a":'], 400);
+    expect(answer).toMatch(/^HTTP\/1\.1 401/);
   });
 
   it('answers a body that trickles past the deadline with 408 and closes the connection, though no pause is that long', async () => {

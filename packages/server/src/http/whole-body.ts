@@ -13,11 +13,11 @@ interface WholeBodyLimits {
 }
 
 /**
- * Reads a request's body in full before its handler runs (docs/decisions/0017-slow-clients.md): at most `maxBytes`
- * (413 `payload_too_large`, before any read when Content-Length says more), all of it within `seconds` of the first
- * read (408 `request_timeout`, answered with `Connection: close`; the rest is left unread, so the connection stays
- * open for that answer). The bytes are the handler's as `requestBody(context)`. On the Node server the body is read
- * from the request's socket stream directly, without a web stream around it.
+ * Lets a handler read the request's body in full with `requestBody(context)` (docs/decisions/0017-slow-clients.md):
+ * at most `maxBytes` (413 `payload_too_large`, at once when Content-Length says more), all of it within `seconds` of
+ * the first read (408 `request_timeout`, answered with `Connection: close`; the rest is left unread, so the connection
+ * stays open for that answer). On the Node server the body is read from the request's socket stream directly, without
+ * a web stream around it.
  */
 export function wholeBody(options: { seconds: number; maxBytes?: number }): MiddlewareHandler<AppEnv> {
   const maxBytes = options.maxBytes ?? LIMITS.bodyMaxBytes;
@@ -31,20 +31,28 @@ export function wholeBody(options: { seconds: number; maxBytes?: number }): Midd
   return async (context, next) => {
     if (Number(context.req.header('content-length') ?? 0) > maxBytes) throw limits.tooLarge();
     const incoming = (context.env as Partial<HttpBindings> | undefined)?.incoming;
-    if (incoming) {
-      if (incoming.headers['content-length'] !== undefined || incoming.headers['transfer-encoding'] !== undefined) {
-        context.set('body', await readIncoming(incoming, limits));
+    let read: Promise<Uint8Array> | undefined;
+    context.set('body', () => {
+      if (incoming) {
+        const hasBody = incoming.headers['content-length'] !== undefined || incoming.headers['transfer-encoding'] !== undefined;
+        read ??= hasBody ? readIncoming(incoming, limits) : Promise.resolve(new Uint8Array());
+      } else {
+        const { body } = context.req.raw;
+        read ??= body ? readStream(body, limits) : Promise.resolve(new Uint8Array());
       }
-    } else if (context.req.raw.body) {
-      context.set('body', await readStream(context.req.raw.body, limits));
-    }
+      return read;
+    });
     await next();
   };
 }
 
-/** The body wholeBody read; a request that did not pass it (an app of some operations only) is read here. */
+/**
+ * The request's body, read on the first call (after authentication: a caller the server refuses never has its body
+ * read); a request that did not pass wholeBody (an app of some operations only) is read plainly.
+ */
 export async function requestBody(context: Context<AppEnv>): Promise<Uint8Array> {
-  return context.get('body') ?? new Uint8Array(await context.req.raw.arrayBuffer());
+  const read = context.get('body');
+  return read ? read() : new Uint8Array(await context.req.raw.arrayBuffer());
 }
 
 /** A body's chunks, up to the byte limit. */
