@@ -261,6 +261,23 @@ function finishing(update: string, before = ''): string {
     SELECT ${SELECT_LIST} FROM finished`;
 }
 
+/**
+ * A query's `released` CTE: releases the thread the execution `trace` holds, appending `layer` when it is not null;
+ * it has a row only when that execution held the thread (and `condition`, when given, holds). Arguments are
+ * parameter references.
+ */
+function releasingThread(parameters: { trace: string; org: string; thread: string; layer: string }, condition = ''): string {
+  const { trace, org, thread, layer } = parameters;
+  return `released AS (
+    UPDATE threads
+      SET busy_trace_id = NULL, busy_node_id = NULL, busy_since = NULL,
+          layers = CASE WHEN ${layer}::text IS NULL THEN layers ELSE layers || ${layer}::text END,
+          last_used_at = now()
+    WHERE org_id = ${org} AND thread_id = ${thread} AND busy_trace_id = ${trace}${condition}
+    RETURNING thread_id
+  )`;
+}
+
 const NEW_EXECUTION_COLUMNS = `trace_id, org_id, api_key_id, sandbox_config_id, node_id, language, code, metadata,
   delivery_mode, webhook_url, created_at, idempotency_key, request_fingerprint, network_mode, network_allow, thread_id`;
 const NEW_EXECUTION_VALUES = '$1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10, $11, $12, $13, $14, $15::jsonb, $16';
@@ -352,20 +369,33 @@ export class ExecutionRepository {
   /**
    * Records an execution that has already finished, in one statement: what insertRunning and complete would write
    * together, for a call that ended before its running record was written (ExecutionService: inline calls without
-   * an idempotency key, a thread or a webhook). Throws UniqueViolationError for a reused trace id.
+   * an idempotency key or a webhook). With `thread`, the same statement releases the thread the execution holds
+   * with its layer appended, and nothing is written when it no longer holds it (null then). Throws
+   * UniqueViolationError for a reused trace id.
    */
-  async insertFinished(execution: NewExecution, result: ExecutionResult): Promise<Execution> {
-    if (execution.idempotency || execution.threadId || execution.webhookUrl) {
-      throw new Error('an execution with an idempotency key, a thread or a webhook is recorded running first');
+  async insertFinished(execution: NewExecution, result: ExecutionResult, thread?: HeldThread): Promise<Execution | null> {
+    if (execution.idempotency || execution.webhookUrl) {
+      throw new Error('an execution with an idempotency key or a webhook is recorded running first');
     }
-    const columns = newExecutionParameters(execution).length;
+    const parameters = [...newExecutionParameters(execution), ...resultParameters(result)];
+    const columns = `${NEW_EXECUTION_COLUMNS}, ${RESULT_COLUMNS.join(', ')}`;
+    const firstResult = parameters.length - RESULT_COLUMNS.length + 1;
+    const values = `${NEW_EXECUTION_VALUES}, ${RESULT_COLUMNS.map((column, index) => `$${firstResult + index}${RESULT_CASTS[column] ?? ''}`).join(', ')}`;
+    if (!thread) {
+      const [row] = await this.#database.query<ExecutionRow>(
+        `INSERT INTO executions (${columns}) VALUES (${values}) RETURNING ${SELECT_LIST}`,
+        parameters,
+      );
+      return toExecution(row as ExecutionRow);
+    }
+    const next = parameters.length + 1;
     const [row] = await this.#database.query<ExecutionRow>(
-      `INSERT INTO executions (${NEW_EXECUTION_COLUMNS}, ${RESULT_COLUMNS.join(', ')})
-       VALUES (${NEW_EXECUTION_VALUES}, ${RESULT_COLUMNS.map((column, index) => `$${columns + index + 1}${RESULT_CASTS[column] ?? ''}`).join(', ')})
+      `WITH ${releasingThread({ trace: '$1', org: `$${next}`, thread: `$${next + 1}`, layer: `$${next + 2}` })}
+       INSERT INTO executions (${columns}) SELECT ${values} WHERE EXISTS (SELECT FROM released)
        RETURNING ${SELECT_LIST}`,
-      [...newExecutionParameters(execution), ...resultParameters(result)],
+      [...parameters, thread.orgId, thread.threadId, thread.layer],
     );
-    return toExecution(row as ExecutionRow);
+    return row === undefined ? null : toExecution(row);
   }
 
   /** The organization's execution holding an idempotency key, if it was created within the last 24 hours. */
@@ -392,16 +422,10 @@ export class ExecutionRepository {
         `UPDATE executions SET ${RESULT_COLUMNS.map((column, index) => `${column} = $${index + 2}${RESULT_CASTS[column] ?? ''}`).join(', ')}
          WHERE trace_id = $1 AND status = 'running' AND ($${threadParameter + 1}::text IS NULL OR EXISTS (SELECT FROM released))
          RETURNING ${SELECT_LIST}`,
-        `released AS (
-           UPDATE threads
-             SET busy_trace_id = NULL, busy_node_id = NULL, busy_since = NULL,
-                 layers = CASE WHEN $${threadParameter + 2}::text IS NULL THEN layers ELSE layers || $${threadParameter + 2}::text END,
-                 last_used_at = now()
-           WHERE org_id = $${threadParameter} AND thread_id = $${threadParameter + 1} AND busy_trace_id = $1
-             AND EXISTS (SELECT FROM executions WHERE trace_id = $1 AND status = 'running')
-           RETURNING thread_id
-         ),
-         `,
+        releasingThread(
+          { trace: '$1', org: `$${threadParameter}`, thread: `$${threadParameter + 1}`, layer: `$${threadParameter + 2}` },
+          ` AND EXISTS (SELECT FROM executions WHERE trace_id = $1 AND status = 'running')`,
+        ) + ', ',
       ),
       [traceId, ...resultParameters(result), thread?.orgId ?? null, thread?.threadId ?? null, thread?.layer ?? null],
     );

@@ -445,11 +445,11 @@ describe.each(BACKEND_KINDS)('repositories on %s', (kind) => {
       const running = await executions.insertRunning(call(generateId('execution')));
       const completed = await executions.complete(running.traceId, outcome);
       const finished = await executions.insertFinished(call(generateId('execution')), outcome);
-      expect(finished).toEqual({ ...completed, traceId: finished.traceId });
-      expect(await executions.get(tenant.organization.id, finished.traceId)).toEqual(finished);
-      expect(await executions.complete(finished.traceId, result({ status: 'failed' }))).toBeNull();
-      await expect(executions.insertFinished(call(finished.traceId), outcome)).rejects.toBeInstanceOf(UniqueViolationError);
-      for (const refused of [{ threadId: 'home' }, { webhookUrl: 'https://example.com/hook' }, { idempotency: { key: 'k', fingerprint: 'f' } }]) {
+      expect(finished).toEqual({ ...completed, traceId: finished!.traceId });
+      expect(await executions.get(tenant.organization.id, finished!.traceId)).toEqual(finished);
+      expect(await executions.complete(finished!.traceId, result({ status: 'failed' }))).toBeNull();
+      await expect(executions.insertFinished(call(finished!.traceId), outcome)).rejects.toBeInstanceOf(UniqueViolationError);
+      for (const refused of [{ webhookUrl: 'https://example.com/hook' }, { idempotency: { key: 'k', fingerprint: 'f' } }]) {
         await expect(executions.insertFinished({ ...call(generateId('execution')), ...refused }, outcome)).rejects.toThrow(/recorded running first/);
       }
     });
@@ -570,6 +570,39 @@ describe.each(BACKEND_KINDS)('repositories on %s', (kind) => {
       await database.query(`UPDATE executions SET status = 'failed' WHERE trace_id = $1`, [third.traceId]);
       expect(await executions.complete(third.traceId, result(), { orgId: third.orgId, threadId: 'home', layer })).toBeNull();
       expect(await threads.get(third.orgId, 'home')).toMatchObject({ layers: [], busyTraceId: third.traceId });
+    });
+
+    it('recording a finished execution with a thread releases it and appends the layer in the same statement, only while it holds', async () => {
+      const tenant = await createTenant();
+      const orgId = tenant.organization.id;
+      const call = (threadId: string): NewExecution => ({
+        traceId: generateId('execution'),
+        orgId,
+        apiKeyId: tenant.apiKey.id,
+        sandboxConfigId: tenant.sandboxConfig.id,
+        language: 'python',
+        code: 'open("a", "w")',
+        metadata: {},
+        threadId,
+        deliveryMode: 'inline',
+        createdAt: new Date(),
+      });
+      const layer = 'e'.repeat(64);
+      const first = call('notes');
+      await threads.acquire({ orgId, threadId: 'notes', traceId: first.traceId, nodeId: 'n', retention: '7d' });
+      const finished = await executions.insertFinished(first, result(), { orgId, threadId: 'notes', layer });
+      expect(finished).toMatchObject({ traceId: first.traceId, status: 'success', threadId: 'notes' });
+      expect(await threads.get(orgId, 'notes')).toMatchObject({ layers: [layer], busyTraceId: null });
+
+      // Taken over by another execution: nothing is written, the thread is left alone.
+      const second = call('notes');
+      await threads.acquire({ orgId, threadId: 'notes', traceId: second.traceId, nodeId: 'n', retention: '7d' });
+      await database.query(`UPDATE threads SET busy_trace_id = 'trc_other' WHERE org_id = $1 AND thread_id = 'notes'`, [orgId]);
+      expect(await executions.insertFinished(second, result(), { orgId, threadId: 'notes', layer: 'd'.repeat(64) })).toBeNull();
+      expect(await executions.get(orgId, second.traceId)).toBeNull();
+      expect(await threads.get(orgId, 'notes')).toMatchObject({ layers: [layer], busyTraceId: 'trc_other' });
+      // The call is then recorded as it was, without the thread.
+      expect(await executions.insertFinished(second, result({ status: 'failed' }))).toMatchObject({ status: 'failed', threadId: 'notes' });
     });
 
     it('stores the network receipt of a finished execution as given', async () => {

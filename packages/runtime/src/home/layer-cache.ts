@@ -26,6 +26,8 @@ export class LayerCache {
   readonly #root: string;
   readonly #owner: { uid: number; gid: number };
   readonly #pending = new Map<string, Promise<string>>();
+  /** Layer directories known to be complete on this node: a restore of them asks the file system nothing. */
+  readonly #present = new Set<string>();
 
   constructor(root: string, owner: { uid: number; gid: number }) {
     this.#root = root;
@@ -43,9 +45,15 @@ export class LayerCache {
   /** The directory of a layer, materializing it first if this node does not have it. */
   ensure(layerDigest: string, source: LayerSource): Promise<string> {
     const directory = join(this.#root, layerDigest.slice(0, 16));
+    if (this.#present.has(directory)) return Promise.resolve(directory);
     let pending = this.#pending.get(directory);
     if (!pending) {
-      pending = this.#materialize(layerDigest, directory, source).finally(() => this.#pending.delete(directory));
+      pending = this.#materialize(layerDigest, directory, source)
+        .then((materialized) => {
+          this.#present.add(materialized);
+          return materialized;
+        })
+        .finally(() => this.#pending.delete(directory));
       this.#pending.set(directory, pending);
     }
     return pending;
@@ -78,8 +86,12 @@ export class LayerCache {
     const wanted = new Set([...keep].map((digest) => digest.slice(0, 16)));
     for (const name of await fs.readdir(this.#root)) {
       if (name.startsWith('.') || wanted.has(name) || this.#pending.has(join(this.#root, name))) continue;
-      const stats = await fs.stat(join(this.#root, name)).catch(() => undefined);
-      if (stats && stats.ctimeMs <= cutoff) await fs.rm(join(this.#root, name), { recursive: true, force: true });
+      const directory = join(this.#root, name);
+      const stats = await fs.stat(directory).catch(() => undefined);
+      if (stats && stats.ctimeMs <= cutoff) {
+        this.#present.delete(directory);
+        await fs.rm(directory, { recursive: true, force: true });
+      }
     }
   }
 }

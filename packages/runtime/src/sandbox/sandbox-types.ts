@@ -64,9 +64,10 @@ export interface RunRequest {
   onStderr?: (chunk: Buffer) => void;
   /**
    * Runs once every process of the sandbox has ended and before it is torn down, e.g. to save the changes of a home
-   * with attached layers; run() resolves after it.
+   * with attached layers; run() resolves after it. Work it may go on with after that (reading the changes into a
+   * cache) it answers as `continuing`: the sandbox's files are kept until that settles.
    */
-  afterExit?: () => Promise<void>;
+  afterExit?: () => Promise<void | { continuing: Promise<unknown> }>;
 }
 
 export type SandboxStatus = 'success' | 'failed' | 'timeout' | 'oom' | 'cancelled';

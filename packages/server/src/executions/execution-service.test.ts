@@ -85,7 +85,7 @@ function service(): ExecutionService {
         return {
           thread: { orgId, threadId },
           lowerDirectories: [],
-          save: () => save(),
+          save: async () => ({ layer: await save(), cached: Promise.resolve() }),
           completed: () => undefined,
           release: async () => void (await threads.release({ orgId, threadId, traceId })),
         };
@@ -235,6 +235,37 @@ describe('ExecutionService (a scripted runtime on PGlite)', () => {
     expect(await executions.get(principal.organization.id, failed.trace_id)).toMatchObject({ status: 'failed', errorCode: 'thread_save_error', exitCode: 0, stdout: 'ran\n' });
     expect(await threads.get(principal.organization.id, 'saves')).toMatchObject({ layers: [layer], busyTraceId: null });
     save = async () => null;
+  });
+
+  it('a thread call is recorded once when it ends within RECORD_DELAY_MS, running when longer; a lapsed hold is on the record either way', async () => {
+    const insertRunning = vi.spyOn(executions, 'insertRunning');
+    const orgId = principal.organization.id;
+    const layer = 'b'.repeat(64);
+    save = async () => layer;
+    try {
+      script = async () => ({ stdout: 'quick\n' });
+      await service().execute(principal, request({ code: 'x', thread_id: 'lapses' }), { acceptedAt: performance.now() });
+      expect(insertRunning).not.toHaveBeenCalled();
+      expect(await threads.get(orgId, 'lapses')).toMatchObject({ layers: [layer], busyTraceId: null });
+
+      for (const runMs of [0, RECORD_DELAY_MS + 100]) {
+        // Another execution takes the thread over while this one runs.
+        script = async () => {
+          await new Promise((resolve) => setTimeout(resolve, runMs));
+          await database.query(`UPDATE threads SET busy_trace_id = 'trc_other' WHERE org_id = $1 AND thread_id = 'lapses'`, [orgId]);
+          return { stdout: 'lapsed\n' };
+        };
+        const lapsed = await service().execute(principal, request({ code: 'x', thread_id: 'lapses' }), { acceptedAt: performance.now() });
+        expect(lapsed, `${runMs} ms`).toMatchObject({ status: 'failed', error: 'thread_save_error', stdout: 'lapsed\n' });
+        expect(await executions.get(orgId, lapsed.trace_id), `${runMs} ms`).toMatchObject({ status: 'failed', errorCode: 'thread_save_error', threadId: 'lapses' });
+        expect(await threads.get(orgId, 'lapses'), `${runMs} ms`).toMatchObject({ layers: [layer], busyTraceId: 'trc_other' });
+        await database.query(`UPDATE threads SET busy_trace_id = NULL, busy_node_id = NULL, busy_since = NULL WHERE org_id = $1 AND thread_id = 'lapses'`, [orgId]);
+      }
+      expect(insertRunning).toHaveBeenCalledTimes(1);
+    } finally {
+      insertRunning.mockRestore();
+      save = async () => null;
+    }
   });
 
   it('with an idempotency key the record exists before the code runs, and a concurrent request with the key runs nothing', async () => {

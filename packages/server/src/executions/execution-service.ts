@@ -184,13 +184,13 @@ export class ExecutionService {
       const slot = connectorSlotNetwork(network, injection);
       const { sandbox, warm, home } = await this.#prepare(principal, request, traceId, slot, storage);
       // With an idempotency key the record is written before the code runs: the key is taken, or the call refused.
-      // An inline call without a thread is written once it has run for RECORD_DELAY_MS, or once with its result; any
-      // other call on the next turn of the event loop, while its code runs.
+      // Another inline call is written once it has run for RECORD_DELAY_MS, or once with its result; a streamed or
+      // webhook call on the next turn of the event loop, while its code runs.
       const { executions } = this.#options;
       let record: RecordWriter;
       try {
         if (idempotency) record = await RecordWriter.before(executions, execution);
-        else if (answer.mode === 'inline' && request.thread_id === undefined) record = RecordWriter.deferred(executions, execution);
+        else if (answer.mode === 'inline') record = RecordWriter.deferred(executions, execution);
         else record = RecordWriter.soon(executions, execution);
       } catch (error) {
         await sandbox.destroy();
@@ -273,14 +273,19 @@ export class ExecutionService {
         (home || storage) &&
         (async () => {
           const uploaded = storage?.drain().then((sync) => (storageSync = sync));
+          let cached: Promise<void> | undefined;
           if (home) {
             try {
-              saved = { layer: await home.lease.save(home.changes) };
+              const stored = await home.lease.save(home.changes);
+              saved = { layer: stored.layer };
+              cached = stored.cached;
             } catch (error) {
               saved = { error };
             }
           }
           await uploaded;
+          // The layer is cached from the changes after the answer; the sandbox keeps them until then.
+          return cached && { continuing: cached };
         }),
     });
     // The caller learns the trace id once the record exists: a read of it on any node finds it (the stream's events

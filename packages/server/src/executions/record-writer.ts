@@ -1,8 +1,8 @@
 import type { Execution, ExecutionRepository, ExecutionResult, HeldThread, NewExecution } from '@airlock/db';
 
 /**
- * How long an inline call without an idempotency key, a thread or a webhook runs before its running record is
- * written. A call that ends sooner is recorded once, with its result (one statement instead of two); nobody can ask
+ * How long an inline call without an idempotency key runs before its running record is written. A call that ends
+ * sooner is recorded once, with its result and its thread's release (one statement instead of two); nobody can ask
  * for it meanwhile, since its caller learns its trace id only from the answer.
  */
 export const RECORD_DELAY_MS = 100;
@@ -50,14 +50,15 @@ export class RecordWriter {
   }
 
   /**
-   * Stores the result: completes the running record (see ExecutionRepository.complete; null when nothing was
-   * written), or, when none was written yet, records the finished execution in one statement.
+   * Stores the result: completes the running record, or, when none was written yet, records the finished execution
+   * in one statement; either releases `thread` in the same statement (null when the execution no longer held it, and
+   * nothing was written).
    */
   async complete(result: ExecutionResult, thread?: HeldThread): Promise<Execution | null> {
     clearTimeout(this.#timer);
     if (this.#written === undefined) {
-      const finished = await this.#executions.insertFinished(this.#execution, result);
-      this.#onWritten?.();
+      const finished = await this.#executions.insertFinished(this.#execution, result, thread);
+      if (finished) this.#onWritten?.();
       return finished;
     }
     await this.#written;
