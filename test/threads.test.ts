@@ -77,12 +77,12 @@ describe('threads: persistent homes', () => {
     expect(node).toMatchObject({ status: 'success', stdout: '[x]\n' });
   });
 
-  it('runs one execution per thread: a concurrent call gets 409 thread_busy; other threads run in parallel', async () => {
+  it('runs one execution per thread: a concurrent call gets 409 thread_busy, leaving no mount behind; other threads run in parallel', async () => {
     const thread = newThread();
-    const call = (threadId: string) =>
+    const call = (threadId: string, code = 'sleep 1; echo done') =>
       airlock.request<ExecuteResult & { error: string }>('/v1/sandbox/execute', {
         method: 'POST',
-        json: { language: 'bash', thread_id: threadId, code: 'sleep 1; echo done' },
+        json: { language: 'bash', thread_id: threadId, code },
       });
     const [a, b, other] = await Promise.all([call(thread), call(thread), call(newThread())]);
     const statuses = [a.status, b.status].sort();
@@ -92,6 +92,16 @@ describe('threads: persistent homes', () => {
     expect(other.status).toBe(200);
     // Released afterwards.
     expect((await call(thread)).status).toBe(200);
+
+    // Refused calls while one runs: the sandboxes they took are torn down with their homes' writable layers.
+    const running = call(thread, 'sleep 2');
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const refused = await Promise.all(Array.from({ length: 6 }, () => call(thread)));
+    expect(refused.map((result) => result.status)).toEqual(Array(6).fill(409));
+    expect((await running).status).toBe(200);
+    const homes = join(airlock.dataDirectory, 'run', 'mounts');
+    const upperMounts = () => readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((line) => line.split(' ')[4]?.startsWith(`${homes}/`) && line.split(' ')[4]?.endsWith('/upper'));
+    await expect.poll(upperMounts, { timeout: 5_000 }).toEqual([]);
   });
 
   it('a timed-out call still saves what it wrote', async () => {

@@ -287,7 +287,7 @@ export class BubblewrapSandbox implements PreparedSandbox {
     return !this.#hasExited && !this.#destroyed;
   }
 
-  attachLayers(layers: string[]): Promise<string> {
+  attachLayers(layers: readonly string[] | Promise<readonly string[]>): Promise<string> {
     if (this.#used) throw new Error('layers are attached before the code runs');
     return this.#options.home.attachLayers(layers);
   }

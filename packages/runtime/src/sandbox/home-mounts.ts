@@ -149,10 +149,13 @@ export class SandboxHome {
    * which reaches the running sandbox by mount propagation. Returns the upper directory: after the sandbox has
    * ended, it holds exactly what the code changed (new and modified files, whiteouts for deletions), and nothing
    * else can change it any more. The overlay's options, which the sandbox sees in its mount table, name the layers
-   * by symbolic links beside the home (`l0`, `l1`, ...) relative to that directory: no host path.
+   * by symbolic links beside the home (`l0`, `l1`, ...) relative to that directory: no host path. The layers may come
+   * as a promise: the upper directory's file system is made while it settles.
    */
-  async attachLayers(layers: string[]): Promise<string> {
+  async attachLayers(layers: readonly string[] | Promise<readonly string[]>): Promise<string> {
     const upperRoot = join(this.#directory, 'upper');
+    const lowerLayers = Promise.resolve(layers);
+    lowerLayers.catch(() => undefined); // awaited once the upper directory is made
     this.#layered = true;
     // Synchronous: a few directory operations of microseconds each, on the request path of a thread call.
     mkdirSync(upperRoot, { mode: 0o700 });
@@ -165,7 +168,7 @@ export class SandboxHome {
     mkdirSync(changes, { mode: 0o700 });
     chownSync(changes, this.#owner.uid, this.#owner.gid);
     mkdirSync(work, { mode: 0o700 });
-    const lower = layers.map((layer, index) => {
+    const lower = (await lowerLayers).map((layer, index) => {
       symlinkSync(layer, join(this.#directory, `l${index}`));
       return `l${index}`;
     });

@@ -112,9 +112,10 @@ export interface PreparedSandbox {
   readonly codeStarted: Promise<void>;
   /**
    * Mounts read-only home layers (first = topmost) and a fresh writable layer over the sandbox's home, before run().
-   * Returns the host directory of the writable layer: the code's changes, to be read in `afterExit`.
+   * Returns the host directory of the writable layer: the code's changes, to be read in `afterExit`. The layers may
+   * come as a promise: the writable layer is made while it settles.
    */
-  attachLayers(layers: string[]): Promise<string>;
+  attachLayers(layers: readonly string[] | Promise<readonly string[]>): Promise<string>;
   /** Binds storage at /data/<name> (SandboxHome.attachStorage), before run(). */
   attachStorage(attachments: readonly StorageAttachment[]): Promise<void>;
   run(request: RunRequest): Promise<SandboxOutcome>;

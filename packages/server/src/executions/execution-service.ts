@@ -362,10 +362,14 @@ export class ExecutionService {
     return false;
   }
 
-  /** A sandbox for the call; with a thread_id, the thread is taken and its home attached first; then its storage. */
+  /**
+   * A sandbox for the call; with a thread_id, the thread is taken (while the sandbox is acquired and its home's
+   * writable layer made) and its layers attached; then its storage.
+   */
   async #prepare(principal: Principal, request: ExecuteRequest, traceId: string, network: NetworkPolicy, storage: CallStorage | undefined) {
     const { sandboxConfig } = principal;
-    const lease = request.thread_id === undefined ? undefined : await this.#options.threads.begin(principal, request.thread_id, traceId);
+    const leasing = request.thread_id === undefined ? undefined : this.#options.threads.begin(principal, request.thread_id, traceId);
+    leasing?.catch(() => undefined); // awaited below
     let acquired;
     try {
       acquired = await this.#options.runtime.acquire({
@@ -377,18 +381,32 @@ export class ExecutionService {
         start: sandboxConfig.start,
       });
     } catch (error) {
-      await lease?.release();
+      await leasing?.then((lease) => lease.release(), () => undefined);
       this.#options.logger.error('sandbox could not be prepared', { traceId, error: String(error) });
       throw ApiError.unavailable('no sandbox could be started; try again shortly');
     }
+    let lease: ThreadLease | undefined;
     let home: { lease: ThreadLease; changes: string } | undefined;
-    try {
-      if (lease) home = { lease, changes: await acquired.sandbox.attachLayers(lease.lowerDirectories) };
-    } catch (error) {
-      await acquired.sandbox.destroy();
-      await lease?.release();
-      this.#options.logger.error('thread home could not be attached', { traceId, error: String(error) });
-      throw ApiError.unavailable('the thread home could not be attached to a sandbox; try again shortly');
+    if (leasing) {
+      const attaching = acquired.sandbox.attachLayers(leasing.then((taken) => taken.lowerDirectories));
+      attaching.catch(() => undefined); // awaited below
+      try {
+        lease = await leasing;
+      } catch (error) {
+        // A busy thread, or layers that could not be restored: the sandbox ran nothing and goes, once the writable
+        // layer's mount is made (and recorded for the teardown).
+        await attaching.catch(() => undefined);
+        await acquired.sandbox.destroy();
+        throw error;
+      }
+      try {
+        home = { lease, changes: await attaching };
+      } catch (error) {
+        await acquired.sandbox.destroy();
+        await lease.release();
+        this.#options.logger.error('thread home could not be attached', { traceId, error: String(error) });
+        throw ApiError.unavailable('the thread home could not be attached to a sandbox; try again shortly');
+      }
     }
     try {
       if (storage) await acquired.sandbox.attachStorage(storage.attachments);
