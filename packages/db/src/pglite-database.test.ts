@@ -7,6 +7,8 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TestBackend } from '../test/test-backend.js';
 import { DatabaseUsageError, openDatabase } from './index.js';
+import { startPgliteHost } from './pglite-host.js';
+import { openPostgresDatabase } from './postgres-database.js';
 
 const HOST_SCRIPT = fileURLToPath(new URL('../pglite-host.mjs', import.meta.url));
 
@@ -83,6 +85,30 @@ describe('embedded PGlite database', () => {
       expect(migrations?.applied).toBeGreaterThan(0);
     } finally {
       await database.close();
+    }
+  });
+
+  it('prepares repeated statements by name; a new connection to the same session drops the names an earlier one made', async () => {
+    const directory = await mkdtemp(join(tmpdir(), 'airlock-pglite-named-'));
+    const host = await startPgliteHost(directory);
+    const prepared = 'SELECT count(*)::int AS prepared FROM pg_prepared_statements';
+    try {
+      for (const connection of [1, 2]) {
+        const database = await openPostgresDatabase({ url: host.url, poolSize: 1, onIdleConnectionError: undefined, namedStatements: true });
+        try {
+          const answers = [];
+          for (let run = 0; run < 3; run++) answers.push(await database.query<{ n: number }>('SELECT $1::int + 1 AS n', [run]));
+          expect(answers, `connection ${connection}`).toEqual([[{ n: 1 }], [{ n: 2 }], [{ n: 3 }]]);
+          // The statement, and the count itself from its second run on.
+          await database.query(prepared);
+          expect(await database.query(prepared), `connection ${connection}`).toEqual([{ prepared: 2 }]);
+        } finally {
+          await database.close();
+        }
+      }
+    } finally {
+      await host.stop();
+      await rm(directory, { recursive: true, force: true });
     }
   });
 

@@ -57,6 +57,7 @@ export async function openPgliteDatabase(options: { dataDir: string }): Promise<
       poolSize: 1,
       onIdleConnectionError: undefined,
       keepIdleConnections: true,
+      namedStatements: true,
     });
     return new PgliteDatabase({ connection, host, releaseLock });
   } catch (error) {

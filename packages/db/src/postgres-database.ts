@@ -1,6 +1,7 @@
 import pg from 'pg';
 import type { MigratableDatabase, ScriptQueryable } from './database.js';
 import { TransactionAbortedError, translateDatabaseError } from './errors.js';
+import { PreparedStatementNames } from './prepared-statement-names.js';
 import { TransactionHandle, normalizeParameters } from './transaction-handle.js';
 import { assertOutsideTransaction, runInTransactionScope } from './transaction-scope.js';
 import { TYPE_PARSERS } from './type-parsers.js';
@@ -17,12 +18,15 @@ async function runStatement<Row>(
   connection: pg.Pool | pg.PoolClient,
   sql: string,
   params: readonly unknown[] | undefined,
+  names: PreparedStatementNames | undefined,
 ): Promise<Row[]> {
   // The extended protocol: one statement per call, even without parameters.
+  const name = names?.name(sql);
   const statement: pg.QueryConfig & { queryMode: 'extended' } = {
     text: sql,
     values: normalizeParameters(params),
     queryMode: 'extended',
+    ...(name !== undefined && { name }),
   };
   try {
     const result = await connection.query(statement);
@@ -32,9 +36,9 @@ async function runStatement<Row>(
   }
 }
 
-function clientConnection(client: pg.PoolClient): ScriptQueryable {
+function clientConnection(client: pg.PoolClient, names: PreparedStatementNames | undefined): ScriptQueryable {
   return {
-    query: (sql, params) => runStatement(client, sql, params),
+    query: (sql, params) => runStatement(client, sql, params, names),
     executeScript: async (sql) => {
       try {
         // Without a parameter array node-postgres uses the simple query protocol, which accepts several statements.
@@ -49,14 +53,16 @@ function clientConnection(client: pg.PoolClient): ScriptQueryable {
 class PostgresDatabase implements MigratableDatabase {
   readonly kind = 'postgres';
   readonly #pool: pg.Pool;
+  readonly #names: PreparedStatementNames | undefined;
 
-  constructor(pool: pg.Pool) {
+  constructor(pool: pg.Pool, names: PreparedStatementNames | undefined) {
     this.#pool = pool;
+    this.#names = names;
   }
 
   async query<Row = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<Row[]> {
     assertOutsideTransaction(this, 'query');
-    return runStatement<Row>(this.#pool, sql, params);
+    return runStatement<Row>(this.#pool, sql, params, this.#names);
   }
 
   async transaction<T>(work: (tx: ScriptQueryable) => Promise<T>): Promise<T> {
@@ -74,7 +80,7 @@ class PostgresDatabase implements MigratableDatabase {
     };
     try {
       await control('BEGIN');
-      const handle = new TransactionHandle(clientConnection(client));
+      const handle = new TransactionHandle(clientConnection(client, this.#names));
       let result: T;
       try {
         result = await runInTransactionScope(this, () => work(handle));
@@ -114,6 +120,12 @@ export async function openPostgresDatabase(options: {
   onIdleConnectionError: ((error: Error) => void) | undefined;
   /** Keep idle connections open (rather than closing them after 10 s) without keeping the process alive. */
   keepIdleConnections?: boolean;
+  /**
+   * Prepare statements run more than once by name (PreparedStatementNames). Only for a server whose sessions no
+   * pooler shares between clients (PGlite, one connection): a name a session already has is dropped by each new
+   * connection first.
+   */
+  namedStatements?: boolean;
 }): Promise<MigratableDatabase> {
   const pool = new pg.Pool({
     connectionString: options.url,
@@ -122,6 +134,9 @@ export async function openPostgresDatabase(options: {
     ...(options.keepIdleConnections === true ? { idleTimeoutMillis: 0, allowExitOnIdle: true } : {}),
   });
   pool.on('error', (error) => options.onIdleConnectionError?.(error));
+  // PGlite keeps one session for all its connections: a new connection finds the statements an earlier one
+  // prepared. Queued before any other statement of the connection.
+  if (options.namedStatements) pool.on('connect', (client) => void client.query('DEALLOCATE ALL').catch(() => undefined));
   try {
     // Fails fast on a wrong URL or an unreachable server instead of at the first request.
     await pool.query('SELECT 1');
@@ -134,5 +149,5 @@ export async function openPostgresDatabase(options: {
       { cause: error },
     );
   }
-  return new PostgresDatabase(pool);
+  return new PostgresDatabase(pool, options.namedStatements ? new PreparedStatementNames() : undefined);
 }
