@@ -132,11 +132,11 @@ export async function openPostgresDatabase(options: {
     max: options.poolSize,
     types: typeParsing,
     ...(options.keepIdleConnections === true ? { idleTimeoutMillis: 0, allowExitOnIdle: true } : {}),
+    // PGlite keeps one session for all its connections: a new connection finds the statements an earlier one
+    // prepared. pg-pool awaits the hook before the connection runs anything else.
+    ...(options.namedStatements === true && { onConnect: async (client: pg.ClientBase) => void (await client.query('DEALLOCATE ALL')) }),
   });
   pool.on('error', (error) => options.onIdleConnectionError?.(error));
-  // PGlite keeps one session for all its connections: a new connection finds the statements an earlier one
-  // prepared. Queued before any other statement of the connection.
-  if (options.namedStatements) pool.on('connect', (client) => void client.query('DEALLOCATE ALL').catch(() => undefined));
   try {
     // Fails fast on a wrong URL or an unreachable server instead of at the first request.
     await pool.query('SELECT 1');
