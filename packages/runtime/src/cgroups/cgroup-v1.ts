@@ -109,9 +109,13 @@ class CgroupV1Slot implements CgroupSlot {
     return this.#joiner.join(pid);
   }
 
+  /**
+   * Kills every member through the freezer hierarchy and waits until it is empty. A process leaves the cgroups of
+   * every hierarchy at once when it exits (they share one css_set), and the slot's processes never move between
+   * them, so the freezer's membership is every hierarchy's.
+   */
   async killAll(): Promise<void> {
     await killV1(this.directories.freezer);
-    for (const directory of uniqueDirectories(this.directories)) await waitUntilEmpty(directory);
   }
 
   async remove(): Promise<void> {
