@@ -99,7 +99,7 @@ describe('home layers attached by mount propagation', () => {
     'print(sorted(os.listdir(".")))',
   ].join('\n');
 
-  it('a warm sandbox sees layers mounted after it started, like a cold one, and its changes land in the upper layer, kept until the work after its exit ends', async () => {
+  it('a warm sandbox sees layers mounted after it started, like a cold one, and its changes land in the upper layer', async () => {
     const results = [];
     for (const warm of [false, true]) {
       const layer = await makeLayer();
@@ -120,7 +120,6 @@ describe('home layers attached by mount propagation', () => {
       const changes = await sandbox!.attachLayers([layer]);
       let changed: string[] = [];
       let whiteout = false;
-      let readAfterRun: string[] = [];
       const outcome = await sandbox!.run({
         code: CODE,
         env: {},
@@ -129,16 +128,8 @@ describe('home layers attached by mount propagation', () => {
           changed = (await readdir(changes)).sort();
           const entry = await lstat(join(changes, 'hello.txt'));
           whiteout = entry.isCharacterDevice() && entry.rdev === 0;
-          const continuing = new Promise((resolve) => setTimeout(resolve, 300)).then(async () => {
-            readAfterRun = (await readdir(changes)).sort();
-          });
-          return { continuing };
         },
       });
-      // run() has resolved; the teardown it started waits for the work that goes on.
-      await sandbox!.destroy();
-      expect(readAfterRun).toEqual(['.local', 'hello.txt', 'new.txt']);
-      await expect(readdir(changes)).rejects.toThrow(/ENOENT/);
       expect(outcome.stderr).toBe('');
       // .local is there too: python wrote the imported module's bytecode cache next to it.
       expect(changed).toEqual(['.local', 'hello.txt', 'new.txt']);

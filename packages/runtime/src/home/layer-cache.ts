@@ -1,8 +1,25 @@
 import { randomBytes } from 'node:crypto';
-import { constants, promises as fs } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  constants,
+  copyFileSync,
+  existsSync,
+  lchownSync,
+  linkSync,
+  lstatSync,
+  lutimesSync,
+  mkdirSync,
+  promises as fs,
+  renameSync,
+  symlinkSync,
+  unlinkSync,
+  utimesSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { fsExtras } from './fs-extras.js';
 import { assertLayerPath, LayerManifestError, type LayerManifest } from './layer-manifest.js';
 
@@ -16,6 +33,15 @@ export interface LayerSource {
    */
   localFile?(digest: string): string;
 }
+
+/**
+ * Entries a layer is written with between two turns of the event loop. Its file system calls are synchronous:
+ * microseconds each on a local disk, where an asynchronous call costs a thread-pool round trip, and a thread call's
+ * save waits for them; the turns keep a large layer from holding the event loop.
+ */
+const ENTRIES_PER_TURN = 64;
+/** A file the layer cannot link to its blob is copied from it with one synchronous call up to this size. */
+const SMALL_FILE_BYTES = 64 * 1024;
 
 /**
  * Home layers materialized as directories on this node, ready to be overlay lower layers. A layer never changes, so
@@ -60,17 +86,12 @@ export class LayerCache {
   }
 
   async #materialize(layerDigest: string, directory: string, source: LayerSource): Promise<string> {
-    try {
-      await fs.access(directory);
-      return directory;
-    } catch {
-      // not on this node yet
-    }
+    if (existsSync(directory)) return directory;
     const staging = join(this.#root, `.tmp-${randomBytes(8).toString('hex')}`);
     try {
-      await fs.mkdir(staging, { mode: 0o755 });
+      mkdirSync(staging, { mode: 0o755 });
       await writeLayer(staging, await source.manifest(layerDigest), source, this.#owner);
-      await fs.rename(staging, directory);
+      renameSync(staging, directory);
     } catch (error) {
       await fs.rm(staging, { recursive: true, force: true });
       if ((error as NodeJS.ErrnoException).code === 'ENOTEMPTY' || (error as NodeJS.ErrnoException).code === 'EEXIST') {
@@ -109,7 +130,8 @@ async function writeLayer(
   const extras = fsExtras();
   const directories = new Set<string>(['']);
   const directoryTimes: Array<[string, number]> = [];
-  for (const entry of manifest.entries) {
+  for (const [index, entry] of manifest.entries.entries()) {
+    if (index > 0 && index % ENTRIES_PER_TURN === 0) await nextTurn();
     assertLayerPath(entry.path);
     const parent = entry.path.includes('/') ? entry.path.slice(0, entry.path.lastIndexOf('/')) : '';
     if (!directories.has(parent)) {
@@ -118,24 +140,27 @@ async function writeLayer(
     const path = join(root, entry.path);
     switch (entry.type) {
       case 'directory':
-        await fs.mkdir(path, { mode: 0o700 });
-        await fs.chmod(path, entry.mode);
-        await fs.chown(path, owner.uid, owner.gid);
+        mkdirSync(path, { mode: 0o700 });
+        chmodSync(path, entry.mode);
+        chownSync(path, owner.uid, owner.gid);
         if (entry.opaque) extras.setOpaque(path);
         directories.add(entry.path);
         directoryTimes.push([path, entry.mtimeMs]);
         break;
       case 'file': {
-        if (source.localFile && (await linkBlob(source.localFile(entry.digest), path, entry, owner))) break;
-        const handle = await fs.open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
-        await pipeline(await source.blob(entry.digest), handle.createWriteStream());
-        await setAttributes(path, entry, owner);
+        const blobFile = source.localFile?.(entry.digest);
+        if (blobFile !== undefined && linkBlob(blobFile, path, entry, owner)) break;
+        if (blobFile === undefined || entry.size > SMALL_FILE_BYTES || !copySmallFile(blobFile, path)) {
+          const handle = await fs.open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+          await pipeline(await source.blob(entry.digest), handle.createWriteStream());
+        }
+        setAttributes(path, entry, owner);
         break;
       }
       case 'symlink':
-        await fs.symlink(entry.target, path);
-        await fs.lchown(path, owner.uid, owner.gid);
-        await fs.lutimes(path, entry.mtimeMs / 1000, entry.mtimeMs / 1000);
+        symlinkSync(entry.target, path);
+        lchownSync(path, owner.uid, owner.gid);
+        lutimesSync(path, entry.mtimeMs / 1000, entry.mtimeMs / 1000);
         break;
       case 'whiteout':
         extras.makeWhiteout(path);
@@ -143,13 +168,13 @@ async function writeLayer(
     }
   }
   // Directory times last: writing inside a directory changes its time.
-  for (const [path, mtimeMs] of directoryTimes.reverse()) await fs.utimes(path, mtimeMs / 1000, mtimeMs / 1000);
+  for (const [path, mtimeMs] of directoryTimes.reverse()) utimesSync(path, mtimeMs / 1000, mtimeMs / 1000);
 }
 
-async function setAttributes(path: string, entry: LayerFileEntry, owner: { uid: number; gid: number }): Promise<void> {
-  await fs.chown(path, owner.uid, owner.gid);
-  await fs.chmod(path, entry.mode);
-  await fs.utimes(path, entry.mtimeMs / 1000, entry.mtimeMs / 1000);
+function setAttributes(path: string, entry: LayerFileEntry, owner: { uid: number; gid: number }): void {
+  chownSync(path, owner.uid, owner.gid);
+  chmodSync(path, entry.mode);
+  utimesSync(path, entry.mtimeMs / 1000, entry.mtimeMs / 1000);
 }
 
 /**
@@ -158,17 +183,17 @@ async function setAttributes(path: string, entry: LayerFileEntry, owner: { uid: 
  * are what its entry says. Returns false (and leaves nothing at `path`) when the file must be a copy instead: the
  * attributes differ, the blob is on another file system, or it is missing.
  */
-async function linkBlob(blobFile: string, path: string, entry: LayerFileEntry, owner: { uid: number; gid: number }): Promise<boolean> {
+function linkBlob(blobFile: string, path: string, entry: LayerFileEntry, owner: { uid: number; gid: number }): boolean {
   try {
-    await fs.link(blobFile, path);
+    linkSync(blobFile, path);
   } catch (error) {
     if (LINK_UNSUPPORTED.has((error as NodeJS.ErrnoException).code ?? '')) return false;
     throw error;
   }
-  const stats = await fs.lstat(path);
+  const stats = lstatSync(path);
   // Two names (the blob's and this one) mean no other layer uses the inode: its attributes are this entry's to set.
   if (stats.nlink === 2) {
-    await setAttributes(path, entry, owner);
+    setAttributes(path, entry, owner);
     return true;
   }
   const same =
@@ -176,8 +201,19 @@ async function linkBlob(blobFile: string, path: string, entry: LayerFileEntry, o
     stats.gid === owner.gid &&
     (stats.mode & 0o7777) === entry.mode &&
     Math.trunc(stats.mtimeMs) === Math.trunc(entry.mtimeMs);
-  if (!same) await fs.unlink(path);
+  if (!same) unlinkSync(path);
   return same;
+}
+
+/** Copies a small blob file to `path`, which must not exist yet; false when the blob has no file here. */
+function copySmallFile(blobFile: string, path: string): boolean {
+  try {
+    copyFileSync(blobFile, path, constants.COPYFILE_EXCL);
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT' && !existsSync(path)) return false;
+    throw error;
+  }
 }
 
 /** Errors of link(2) after which a copy works: another file system, no such blob file, too many links, not allowed. */

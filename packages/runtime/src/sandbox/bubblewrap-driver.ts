@@ -210,8 +210,6 @@ export class BubblewrapSandbox implements PreparedSandbox {
   #onStarted: ((at: number) => void) | undefined;
   #destroyed = false;
   #destroying: Promise<void> | undefined;
-  /** Work of the run's afterExit that goes on after run() has resolved; the home is removed once it has settled. */
-  #continuing: Promise<unknown> | undefined;
   #used = false;
   #hasExited = false;
 
@@ -347,8 +345,7 @@ export class BubblewrapSandbox implements PreparedSandbox {
       if (request.afterExit) {
         // Nothing of the sandbox may still run (a process that closed its output could outlive pid 1 briefly).
         await slot.killAll();
-        const after = await request.afterExit();
-        if (after) this.#continuing = after.continuing.catch(() => undefined);
+        await request.afterExit();
       }
       // Read before the sandbox is destroyed, which clears its flow counters.
       const network = (await this.#options.spec.network?.receipt()) ?? null;
@@ -389,7 +386,6 @@ export class BubblewrapSandbox implements PreparedSandbox {
     await this.#options.slot.killAll().catch(() => undefined);
     await this.#exited;
     for (const socket of [this.#stdout, this.#stderr, this.#request, this.#events]) socket.destroy();
-    await this.#continuing;
     await this.#options.home.remove();
     await this.#options.cgroups.release(this.#options.slot);
     await this.#options.spec.network?.release();

@@ -64,10 +64,9 @@ export interface RunRequest {
   onStderr?: (chunk: Buffer) => void;
   /**
    * Runs once every process of the sandbox has ended and before it is torn down, e.g. to save the changes of a home
-   * with attached layers; run() resolves after it. Work it may go on with after that (reading the changes into a
-   * cache) it answers as `continuing`: the sandbox's files are kept until that settles.
+   * with attached layers; run() resolves after it.
    */
-  afterExit?: () => Promise<void | { continuing: Promise<unknown> }>;
+  afterExit?: () => Promise<void>;
 }
 
 export type SandboxStatus = 'success' | 'failed' | 'timeout' | 'oom' | 'cancelled';

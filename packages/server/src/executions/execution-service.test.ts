@@ -85,7 +85,7 @@ function service(): ExecutionService {
         return {
           thread: { orgId, threadId },
           lowerDirectories: [],
-          save: async () => ({ layer: await save(), cached: Promise.resolve() }),
+          save: () => save(),
           completed: () => undefined,
           release: async () => void (await threads.release({ orgId, threadId, traceId })),
         };

@@ -273,19 +273,14 @@ export class ExecutionService {
         (home || storage) &&
         (async () => {
           const uploaded = storage?.drain().then((sync) => (storageSync = sync));
-          let cached: Promise<void> | undefined;
           if (home) {
             try {
-              const stored = await home.lease.save(home.changes);
-              saved = { layer: stored.layer };
-              cached = stored.cached;
+              saved = { layer: await home.lease.save(home.changes) };
             } catch (error) {
               saved = { error };
             }
           }
           await uploaded;
-          // The layer is cached from the changes after the answer; the sandbox keeps them until then.
-          return cached && { continuing: cached };
         }),
     });
     // The caller learns the trace id once the record exists: a read of it on any node finds it (the stream's events

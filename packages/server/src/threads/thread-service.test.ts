@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestDatabase } from '../../test-support/test-tenant.js';
 import type { Principal } from '../auth/api-key-service.js';
 import { silentLogger } from '../shared/logger.js';
-import { ThreadService, type SavedChanges, type ThreadLease } from './thread-service.js';
+import { ThreadService, type ThreadLease } from './thread-service.js';
 
 // Beside its code but a system test (vitest.config.ts HOST_TESTS): layers are read with the native file system
 // helpers, which `npm run build:native` makes.
@@ -21,12 +21,9 @@ let threads: ThreadService;
 let principal: Principal;
 let repository: ThreadRepository;
 
-/**
- * What completing the execution does with its lease: releases the thread with the saved layer appended; the layer
- * goes on being cached meanwhile.
- */
-async function complete(lease: ThreadLease, traceId: string, saved: SavedChanges): Promise<void> {
-  await repository.release({ ...lease.thread, traceId, layer: saved.layer ?? undefined });
+/** What completing the execution does with its lease: releases the thread with the saved layer appended. */
+async function complete(lease: ThreadLease, traceId: string, layer: string | null): Promise<void> {
+  await repository.release({ ...lease.thread, traceId, layer: layer ?? undefined });
 }
 
 /** Takes the thread, saves `files` as the call's changes and completes the call. */
@@ -87,9 +84,8 @@ describe('ThreadService (PGlite, a local blob store, no sandbox)', () => {
 
   it('a call that changed nothing adds no layer, and a released call leaves the thread as it was', async () => {
     const unchanged = await threads.begin(principal, 'quiet', 'trc_quiet');
-    const nothing = await unchanged.save(await changes({}));
-    expect(nothing.layer).toBeNull();
-    await complete(unchanged, 'trc_quiet', nothing);
+    expect(await unchanged.save(await changes({}))).toBeNull();
+    await complete(unchanged, 'trc_quiet', null);
     const released = await threads.begin(principal, 'quiet', 'trc_released');
     expect(released.lowerDirectories).toEqual([]);
     await released.release();
@@ -104,30 +100,18 @@ describe('ThreadService (PGlite, a local blob store, no sandbox)', () => {
     await expect(threads.fork(principal, 'analysis', 'analysis-fork')).rejects.toMatchObject({ code: 'conflict' });
   });
 
-  it("the next call of the thread on this node waits for the saved layer's cache copy, which is made from the changes", async () => {
-    const first = await threads.begin(principal, 'quick', 'trc_quick_first');
-    const saved = await first.save(await changes({ 'a.txt': 'from the changes\n' }));
-    await complete(first, 'trc_quick_first', saved);
-    // Not awaited: the next call's restore joins the copy under way.
-    const second = await threads.begin(principal, 'quick', 'trc_quick_second');
-    expect(await readFile(join(second.lowerDirectories[0]!, 'a.txt'), 'utf8')).toBe('from the changes\n');
-    await saved.cached;
-    await second.release();
-  });
-
-  it('a full disk for blobs (file blob, manifest) fails the save and leaves the thread at its last good state; a full layer cache does not fail it', async () => {
+  it('a full disk at each step of a save (file blob, manifest, local layer copy) fails the save and leaves the thread at its last good state', async () => {
     // Blobs and the node's layer cache each on a small file system of their own, filled in turn.
     const blobDisk = await smallDisk('small-blobs');
     const layerDisk = await smallDisk('small-layers');
     const layerCache = new LayerCache(layerDisk, { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 });
     await layerCache.start();
-    const warnings: string[] = [];
     const onSmallDisks = new ThreadService({
       threads: repository,
       blobs: new LocalBlobStore(blobDisk),
       layerCache,
       nodeId: 'node_test',
-      logger: { ...silentLogger, warn: (message) => warnings.push(message) },
+      logger: silentLogger,
       garbageGraceMs: 0,
     });
     const orgId = principal.organization.id;
@@ -143,13 +127,14 @@ describe('ThreadService (PGlite, a local blob store, no sandbox)', () => {
       await saveCall(onSmallDisks, 'full', 'trc_good', { 'state.txt': 'good\n' });
       expect(await state()).toEqual({ 'state.txt': 'good\n' });
 
-      const steps: Array<{ step: string; files: Record<string, string> }> = [
-        { step: 'file blob', files: { 'state.txt': 'new content\n' } },
+      const steps: Array<{ step: string; disk: string; files: Record<string, string> }> = [
+        { step: 'file blob', disk: blobDisk, files: { 'state.txt': 'new content\n' } },
         // The content is stored already, so only the manifest needs space.
-        { step: 'manifest', files: { 'copy.txt': 'good\n' } },
+        { step: 'manifest', disk: blobDisk, files: { 'copy.txt': 'good\n' } },
+        { step: 'local layer copy', disk: layerDisk, files: { 'state.txt': 'other content\n' } },
       ];
-      for (const { step, files } of steps) {
-        const filler = await fill(blobDisk);
+      for (const { step, disk, files } of steps) {
+        const filler = await fill(disk);
         try {
           const lease = await onSmallDisks.begin(principal, 'full', `trc_${step}`);
           await expect(lease.save(await changes(files)), step).rejects.toThrow(/ENOSPC|no space/i);
@@ -163,21 +148,6 @@ describe('ThreadService (PGlite, a local blob store, no sandbox)', () => {
       await saveCall(onSmallDisks, 'full', 'trc_after', { 'state.txt': 'after\n' });
       const { content } = await onSmallDisks.readFile(orgId, 'full', 'state.txt');
       expect(await text(content)).toBe('after\n');
-
-      // The blob store holds the layer; this node's copy of it is made again from there by the next call.
-      const filler = await fill(layerDisk);
-      try {
-        const lease = await onSmallDisks.begin(principal, 'full', 'trc_cache_full');
-        const saved = await lease.save(await changes({ 'state.txt': 'saved while the cache was full\n' }));
-        await saved.cached;
-        expect(warnings).toEqual(['a saved layer could not be cached on this node']);
-        await complete(lease, 'trc_cache_full', saved);
-      } finally {
-        await rm(filler);
-      }
-      const next = await onSmallDisks.begin(principal, 'full', 'trc_cache_restored');
-      expect(await readFile(join(next.lowerDirectories[0]!, 'state.txt'), 'utf8')).toBe('saved while the cache was full\n');
-      await next.release();
     } finally {
       for (const disk of [blobDisk, layerDisk]) execFileSync('umount', [disk]);
     }

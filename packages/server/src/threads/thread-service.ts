@@ -39,30 +39,18 @@ export interface ThreadSweepResult {
   deletedBlobs: number;
 }
 
-/** A call's changes, stored. */
-export interface SavedChanges {
-  /** The new layer's digest; null when nothing changed. */
-  layer: string | null;
-  /**
-   * Settles once the layer is also in this node's layer cache, made from the changes (which must be kept until then)
-   * or from the blob store's files. Never rejects: a failure is logged, and the thread's next call on this node
-   * restores the layer from the blob store instead.
-   */
-  cached: Promise<void>;
-}
-
 /** A thread held by one execution: its home's layers on this node, and how to save the call's changes. */
 export interface ThreadLease {
   readonly thread: { orgId: string; threadId: string };
   /** Materialized layer directories, topmost first, for the sandbox's home overlay. */
   lowerDirectories: string[];
   /**
-   * Stores the changes (the overlay's upper directory, once the sandbox has ended) as a new layer in the blob store,
-   * and starts putting it in this node's layer cache. The thread stays held: completing the execution releases it
-   * with the layer appended (ExecutionRepository.complete). When this throws, nothing refers to what was stored and
-   * the thread is at its last complete state.
+   * Stores the changes (the overlay's upper directory, once the sandbox has ended) as a new layer, in the blob store
+   * and on this node, and returns its digest; null when nothing changed. The thread stays held: completing the
+   * execution releases it with the layer appended (ExecutionRepository.complete). When this throws, nothing refers
+   * to what was stored and the thread is at its last complete state.
    */
-  save(changes: string): Promise<SavedChanges>;
+  save(changes: string): Promise<string | null>;
   /** Called once the execution has completed and released the thread; starts compaction of a long layer chain. */
   completed(layer: string | null): void;
   /** Releases the thread unchanged, for a call that did not run. */
@@ -129,22 +117,17 @@ export class ThreadService {
       release,
       save: async (changes) => {
         const manifest = await scanLayer(changes, async (path) => (await this.#options.blobs.putFile(path)).digest);
-        if (manifest.entries.length === 0) return { layer: null, cached: Promise.resolve() };
+        if (manifest.entries.length === 0) return null;
         const layer = await this.#options.blobs.put(encodeManifest(manifest));
-        // Off the call's path: the thread's next call on this node finds the materialization under way and waits for
-        // it. Files come from the changes themselves, which are still on this node, unless the store has them as files.
+        // Materialized before the save counts, so the thread's next call on this node can restore it; from the
+        // changes themselves, which are still on this node.
         const files = new Map(manifest.entries.flatMap((entry) => (entry.type === 'file' ? [[entry.digest, entry.path]] : [])));
-        const cached = layerCache
-          .ensure(layer.digest, {
-            ...this.#source,
-            manifest: async () => manifest,
-            blob: (digest) => openLayerFile(join(changes, files.get(digest) ?? '')),
-          })
-          .then(
-            () => undefined,
-            (error: unknown) => this.#options.logger.warn('a saved layer could not be cached on this node', { threadId, layer: layer.digest, error: String(error) }),
-          );
-        return { layer: layer.digest, cached };
+        await layerCache.ensure(layer.digest, {
+          ...this.#source,
+          manifest: async () => manifest,
+          blob: (digest) => openLayerFile(join(changes, files.get(digest) ?? '')),
+        });
+        return layer.digest;
       },
       completed: (layer) => {
         if (layer !== null && layers.length + 1 > COMPACT_ABOVE_LAYERS) this.#scheduleCompaction(orgId, threadId);
