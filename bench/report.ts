@@ -366,8 +366,9 @@ export function buildReport(results: BenchResults): Report {
           'was written once before the series (50 files of random bytes). A thread call takes the thread in the ' +
           "database, mounts its layers (kept on this node) over the sandbox's home, and after the code has run stores " +
           'the changed file and a new layer manifest in the local blob store (each written to disk with fsync), makes ' +
-          "the layer on this node (hard links to the blob files), and releases the thread with the layer appended in " +
-          'the statement that completes the execution record. Once a thread has more than 8 layers they are merged in ' +
+          "the layer on this node (hard links to the blob files, or a copy), and releases the thread with the layer " +
+          'appended in the statement that records the finished execution (section 22). Once a thread has more than 8 ' +
+          'layers they are merged in ' +
           'the background, which for the 50 MiB home links its files into the merged layer on this node.',
       ],
     },
