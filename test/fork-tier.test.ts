@@ -121,6 +121,25 @@ describe('fork tier', () => {
     expect(unclosed).toBe('kept');
   }, 60_000);
 
+  it('sees the layers that came when others were expected: the overlay is mounted again after the fork', async () => {
+    const layers: string[] = [];
+    for (const content of ['expected\n', 'came\n']) {
+      const layer = await mkdtemp(join(stateDirectory, 'layer-'));
+      await writeFile(join(layer, 'hello.txt'), content);
+      for (const path of [layer, join(layer, 'hello.txt')]) await chown(path, sandboxUid, sandboxUid);
+      layers.push(layer);
+    }
+    const sandbox = await runtime.prepare({ image: 'default', language: 'python', limits, start: 'fork' });
+    await sandbox.ready;
+    await sandbox.attachLayers(new Promise((resolve) => setTimeout(() => resolve([layers[1]!]), 100)), [layers[0]!]);
+    const outcome = await sandbox.run({
+      code: 'print(open("hello.txt").read().strip()); print(sum(" /home/sandbox " in line and " - overlay " in line for line in open("/proc/self/mountinfo")))',
+      env: {},
+      timeoutMs: 10_000,
+    });
+    expect(outcome).toMatchObject({ stderr: '', stdout: 'came\n1\n' });
+  }, 60_000);
+
   it('sees storage bound at /data after the fork: read-only and writable', async () => {
     const volume = await mkdtemp(join(stateDirectory, 'volume-'));
     await writeFile(join(volume, 'shared.txt'), 'from the volume\n');

@@ -157,6 +157,36 @@ describe('home layers attached by mount propagation', () => {
     const ownDirectory = own.find((path) => path.endsWith('/upper'))!.replace(/\/upper$/, '');
     expect(mountsBelow(ownDirectory)).toEqual([]);
   });
+
+  it('layers that come after expected ones: the code sees the layers that came, whether they match or not, ready sandbox or not', async () => {
+    const homes = join(stateDirectory, 'run', 'mounts');
+    const earlier = await makeLayer();
+    const later = await makeLayer();
+    await writeFile(join(later, 'hello.txt'), 'from the latest call\n');
+    const cases = [
+      { ready: true, expected: [earlier], actual: [earlier], seen: 'from an earlier call\n' },
+      { ready: true, expected: [earlier], actual: [later], seen: 'from the latest call\n' },
+      { ready: true, expected: [later], actual: [], seen: '' },
+      // Still starting: the expected layers are not mounted (the sandbox could copy them into its own namespace).
+      { ready: false, expected: [earlier], actual: [later], seen: 'from the latest call\n' },
+    ];
+    for (const { ready, expected, actual, seen } of cases) {
+      const sandbox = await runtime.prepare({ image: 'default', language: 'bash', limits });
+      if (ready) await sandbox.ready;
+      const before = mountsBelow(homes);
+      const layers = new Promise<readonly string[]>((resolve) => setTimeout(() => resolve(actual), 100));
+      await sandbox.attachLayers(layers, expected);
+      const upper = mountsBelow(homes).find((path) => !before.includes(path) && path.endsWith('/upper'))!;
+      const directory = upper.slice(0, upper.lastIndexOf('/'));
+      // The home's tmpfs with one overlay over it, /data's tmpfs and the upper layer's tmpfs.
+      expect(mountsBelow(directory).map((path) => path.slice(directory.length + 1)).sort()).toEqual(['data', 'home', 'home', 'upper']);
+      const code = 'cat ~/hello.txt 2>/dev/null; grep " /home/sandbox " /proc/self/mountinfo | grep -c " - overlay "';
+      const outcome = await sandbox.run({ code, env: {}, timeoutMs: 10_000 });
+      await sandbox.destroy();
+      expect(outcome.stdout, JSON.stringify({ ready, expected, actual })).toBe(`${seen}1\n`);
+      expect(mountsBelow(directory)).toEqual([]);
+    }
+  });
 });
 
 describe('warm pool', () => {

@@ -68,6 +68,12 @@ export class LayerCache {
     }
   }
 
+  /** The directory of a layer this node has complete; undefined when it has not (yet). */
+  present(layerDigest: string): string | undefined {
+    const directory = join(this.#root, layerDigest.slice(0, 16));
+    return this.#present.has(directory) ? directory : undefined;
+  }
+
   /** The directory of a layer, materializing it first if this node does not have it. */
   ensure(layerDigest: string, source: LayerSource): Promise<string> {
     const directory = join(this.#root, layerDigest.slice(0, 16));

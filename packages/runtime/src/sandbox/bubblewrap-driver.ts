@@ -204,6 +204,8 @@ export class BubblewrapSandbox implements PreparedSandbox {
    */
   readonly #reportedExit: Promise<number>;
   #exitBelieved = false;
+  /** Set once `ready` has resolved: the sandbox's mounts are set up and follow its home's by propagation. */
+  #isReady = false;
   #bootLog = '';
   #startedAt: number | undefined;
   #requestSentAt: number | undefined;
@@ -278,16 +280,20 @@ export class BubblewrapSandbox implements PreparedSandbox {
         if (!isReady) fail(`it exited with ${code}`);
       });
     });
-    this.ready.catch(() => undefined);
+    this.ready.then(
+      () => (this.#isReady = true),
+      () => undefined,
+    );
   }
 
   get isAlive(): boolean {
     return !this.#hasExited && !this.#destroyed;
   }
 
-  attachLayers(layers: readonly string[] | Promise<readonly string[]>): Promise<string> {
+  attachLayers(layers: readonly string[] | Promise<readonly string[]>, expected?: readonly string[]): Promise<string> {
     if (this.#used) throw new Error('layers are attached before the code runs');
-    return this.#options.home.attachLayers(layers);
+    // A sandbox still being set up could copy an overlay on the expected layers that a second mount never replaces.
+    return this.#options.home.attachLayers(layers, this.#isReady ? expected : undefined);
   }
 
   attachStorage(attachments: readonly StorageAttachment[]): Promise<void> {

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { chownSync, mkdirSync, promises as fs, readFileSync, symlinkSync } from 'node:fs';
+import { chownSync, mkdirSync, promises as fs, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { promisify } from 'node:util';
 import type { StorageAttachment } from './sandbox-types.js';
@@ -150,9 +150,13 @@ export class SandboxHome {
    * ended, it holds exactly what the code changed (new and modified files, whiteouts for deletions), and nothing
    * else can change it any more. The overlay's options, which the sandbox sees in its mount table, name the layers
    * by symbolic links beside the home (`l0`, `l1`, ...) relative to that directory: no host path. The layers may come
-   * as a promise: the upper directory's file system is made while it settles.
+   * as a promise: the upper directory's file system is made while it settles, and with `expected` (layers the caller
+   * expects them to be, already on this node) the overlay is mounted on those meanwhile, and mounted again on the
+   * layers that come if they differ. Only for a sandbox whose mounts already follow this home's by propagation: one
+   * that is still being set up may copy the first overlay into its own mount namespace, where the second never
+   * reaches. Either way the overlay is on `layers` once this returns.
    */
-  async attachLayers(layers: readonly string[] | Promise<readonly string[]>): Promise<string> {
+  async attachLayers(layers: readonly string[] | Promise<readonly string[]>, expected?: readonly string[]): Promise<string> {
     const upperRoot = join(this.#directory, 'upper');
     const lowerLayers = Promise.resolve(layers);
     lowerLayers.catch(() => undefined); // awaited once the upper directory is made
@@ -168,19 +172,35 @@ export class SandboxHome {
     mkdirSync(changes, { mode: 0o700 });
     chownSync(changes, this.#owner.uid, this.#owner.gid);
     mkdirSync(work, { mode: 0o700 });
-    const lower = (await lowerLayers).map((layer, index) => {
-      symlinkSync(layer, join(this.#directory, `l${index}`));
+    if (expected !== undefined) await this.#mountOverlay(expected, changes, work);
+    const actual = await lowerLayers;
+    if (expected === undefined) {
+      await this.#mountOverlay(actual, changes, work);
+    } else if (actual.length !== expected.length || actual.some((layer, index) => layer !== expected[index])) {
+      // Nothing has run in the sandbox yet, and the upper directory is still empty.
+      await this.#spawner.unmount(this.path);
+      this.#mounts.splice(this.#mounts.lastIndexOf(this.path), 1);
+      await this.#mountOverlay(actual, changes, work);
+    }
+    return changes;
+  }
+
+  /** Mounts the home's overlay: `layers` below the upper directory `changes`, with its work directory `work`. */
+  async #mountOverlay(layers: readonly string[], changes: string, work: string): Promise<void> {
+    const lower = layers.map((layer, index) => {
+      const link = join(this.#directory, `l${index}`);
+      rmSync(link, { force: true });
+      symlinkSync(layer, link);
       return `l${index}`;
     });
     if (lower.length === 0) {
-      mkdirSync(join(upperRoot, 'empty'), { mode: 0o700 });
+      mkdirSync(join(this.#directory, 'upper', 'empty'), { mode: 0o700, recursive: true });
       lower.push('upper/empty');
     }
     // Relative to this home's directory, where the spawner mounts from.
     const options = `lowerdir=${lower.join(':')},upperdir=${relative(this.#directory, changes)},workdir=${relative(this.#directory, work)}`;
     await this.#spawner.mount('overlay', this.path, `${options},${OVERLAY_OPTIONS}`);
     this.#mounts.push(this.path);
-    return changes;
   }
 
   /**

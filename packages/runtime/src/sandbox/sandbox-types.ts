@@ -112,9 +112,10 @@ export interface PreparedSandbox {
   /**
    * Mounts read-only home layers (first = topmost) and a fresh writable layer over the sandbox's home, before run().
    * Returns the host directory of the writable layer: the code's changes, to be read in `afterExit`. The layers may
-   * come as a promise: the writable layer is made while it settles.
+   * come as a promise: the writable layer is made while it settles, and a sandbox that is ready mounts the overlay
+   * on `expected` (layers the caller expects, already on this node) meanwhile, again on the layers if they differ.
    */
-  attachLayers(layers: readonly string[] | Promise<readonly string[]>): Promise<string>;
+  attachLayers(layers: readonly string[] | Promise<readonly string[]>, expected?: readonly string[]): Promise<string>;
   /** Binds storage at /data/<name> (SandboxHome.attachStorage), before run(). */
   attachStorage(attachments: readonly StorageAttachment[]): Promise<void>;
   run(request: RunRequest): Promise<SandboxOutcome>;

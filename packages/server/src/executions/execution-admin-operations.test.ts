@@ -81,6 +81,7 @@ beforeAll(async () => {
     metrics: new ServerMetrics({ poolStatistics: () => null, activeSandboxes: () => 0 }),
     threads: {
       begin: () => Promise.reject(new Error('no threads here')),
+      expectedLowerDirectories: () => undefined,
     },
     live: new LiveExecutions(),
     rateLimits: new RateLimits({ requestsPerMinute: 1000, concurrentExecutionsPerOrganization: 10 }),

@@ -77,6 +77,7 @@ function service(): ExecutionService {
     logger: silentLogger,
     metrics: new ServerMetrics({ poolStatistics: () => null, activeSandboxes: () => 0 }),
     threads: {
+      expectedLowerDirectories: () => undefined,
       // The thread lock is the real one; restoring and saving layers is scripted.
       begin: async (principal, threadId, traceId): Promise<ThreadLease> => {
         const orgId = principal.organization.id;

@@ -50,7 +50,7 @@ export interface ExecutionServiceOptions {
   logger: Logger;
   metrics: ServerMetrics;
   /** Threads: a call with thread_id takes its thread and attaches its home. */
-  threads: Pick<ThreadService, 'begin'>;
+  threads: Pick<ThreadService, 'begin' | 'expectedLowerDirectories'>;
   live: LiveExecutions;
   rateLimits: RateLimits;
   /** Identifies this server process in execution records. */
@@ -363,8 +363,10 @@ export class ExecutionService {
    */
   async #prepare(principal: Principal, request: ExecuteRequest, traceId: string, network: NetworkPolicy, storage: CallStorage | undefined) {
     const { sandboxConfig } = principal;
-    const leasing = request.thread_id === undefined ? undefined : this.#options.threads.begin(principal, request.thread_id, traceId);
+    const { threads } = this.#options;
+    const leasing = request.thread_id === undefined ? undefined : threads.begin(principal, request.thread_id, traceId);
     leasing?.catch(() => undefined); // awaited below
+    const expected = request.thread_id === undefined ? undefined : threads.expectedLowerDirectories(principal.organization.id, request.thread_id);
     let acquired;
     try {
       acquired = await this.#options.runtime.acquire({
@@ -383,7 +385,11 @@ export class ExecutionService {
     let lease: ThreadLease | undefined;
     let home: { lease: ThreadLease; changes: string } | undefined;
     if (leasing) {
-      const attaching = acquired.sandbox.attachLayers(leasing.then((taken) => taken.lowerDirectories));
+      // Over the layers this node expects while the database says which they are; again if they differ.
+      const attaching = acquired.sandbox.attachLayers(
+        leasing.then((taken) => taken.lowerDirectories),
+        expected,
+      );
       attaching.catch(() => undefined); // awaited below
       try {
         lease = await leasing;

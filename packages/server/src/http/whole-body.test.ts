@@ -37,7 +37,8 @@ function raw(parts: string[], pauseMs = 0): Promise<string> {
     socket.on('error', reject);
     void (async () => {
       for (const part of parts) {
-        if (socket.destroyed) return;
+        // Once the answer has come the client ends its side: nothing more is written.
+        if (socket.destroyed || socket.writableEnded) return;
         socket.write(part);
         await new Promise((wait) => setTimeout(wait, pauseMs));
       }

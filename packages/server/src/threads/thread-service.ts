@@ -9,6 +9,7 @@ import {
   type LayerCache,
   type LayerSource,
 } from '@airlock/runtime';
+import { LRUCache } from 'lru-cache';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -63,12 +64,16 @@ export interface ThreadLease {
  * overlay mount options within their page-size limit.
  */
 const COMPACT_ABOVE_LAYERS = 8;
+/** Threads whose layers this node remembers from its last call of them. */
+const REMEMBERED_THREADS = 10_000;
 
 /** Persistent homes: the per-thread lock, restoring layers on this node, saving each call's changes as a layer. */
 export class ThreadService {
   readonly #options: ThreadServiceOptions;
   readonly #source: LayerSource;
   readonly #compacting = new Map<string, Promise<void>>();
+  /** Each thread's layers (digests, oldest first) as this node's last call of it left them. */
+  readonly #lastLayers = new LRUCache<string, readonly string[]>({ max: REMEMBERED_THREADS });
 
   constructor(options: ThreadServiceOptions) {
     this.#options = options;
@@ -78,6 +83,22 @@ export class ThreadService {
       blob: (digest) => blobs.get(digest),
       ...(blobs.localFile && { localFile: (digest: string) => blobs.localFile!(digest) }),
     };
+  }
+
+  /**
+   * The directories of the layers the thread had when this node's last call of it ended, if they are all on this
+   * node: what its next call here most likely restores (while begin() finds out), or undefined.
+   */
+  expectedLowerDirectories(orgId: string, threadId: string): readonly string[] | undefined {
+    const layers = this.#lastLayers.get(`${orgId}/${threadId}`);
+    if (layers === undefined) return undefined;
+    const directories: string[] = [];
+    for (const digest of [...layers].reverse()) {
+      const directory = this.#options.layerCache.present(digest);
+      if (directory === undefined) return undefined;
+      directories.push(directory);
+    }
+    return directories;
   }
 
   /** Takes the thread for `traceId` (409 thread_busy if another execution holds it) and restores its layers. */
@@ -97,11 +118,13 @@ export class ThreadService {
         `thread ${threadId} is running another execution; one execution per thread at a time, retry when it ends`,
       );
     }
+    const remembered = `${orgId}/${threadId}`;
     let released = false;
     const release = async (): Promise<void> => {
       if (released) return;
       await threads.release({ orgId, threadId, traceId });
       released = true;
+      this.#lastLayers.set(remembered, layers);
     };
     let lowerDirectories: string[];
     try {
@@ -130,6 +153,7 @@ export class ThreadService {
         return layer.digest;
       },
       completed: (layer) => {
+        this.#lastLayers.set(remembered, layer === null ? layers : [...layers, layer]);
         if (layer !== null && layers.length + 1 > COMPACT_ABOVE_LAYERS) this.#scheduleCompaction(orgId, threadId);
       },
     };
@@ -247,6 +271,7 @@ export class ThreadService {
       }
     } finally {
       await threads.release({ orgId, threadId, traceId, layer });
+      this.#lastLayers.delete(`${orgId}/${threadId}`);
     }
   }
 
@@ -338,6 +363,7 @@ export class ThreadService {
     const layer = await blobs.put(encodeManifest(merged));
     await layerCache.ensure(layer.digest, this.#source);
     await threads.replacePrefix(orgId, threadId, thread.layers, layer.digest);
+    this.#lastLayers.delete(`${orgId}/${threadId}`);
   }
 }
 
