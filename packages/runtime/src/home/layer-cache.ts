@@ -70,13 +70,13 @@ export class LayerCache {
 
   /** The directory of a layer this node has complete; undefined when it has not (yet). */
   present(layerDigest: string): string | undefined {
-    const directory = join(this.#root, layerDigest.slice(0, 16));
+    const directory = this.#directoryOf(layerDigest);
     return this.#present.has(directory) ? directory : undefined;
   }
 
   /** The directory of a layer, materializing it first if this node does not have it. */
   ensure(layerDigest: string, source: LayerSource): Promise<string> {
-    const directory = join(this.#root, layerDigest.slice(0, 16));
+    const directory = this.#directoryOf(layerDigest);
     if (this.#present.has(directory)) return Promise.resolve(directory);
     let pending = this.#pending.get(directory);
     if (!pending) {
@@ -89,6 +89,10 @@ export class LayerCache {
       this.#pending.set(directory, pending);
     }
     return pending;
+  }
+
+  #directoryOf(layerDigest: string): string {
+    return join(this.#root, layerDigest.slice(0, 16));
   }
 
   async #materialize(layerDigest: string, directory: string, source: LayerSource): Promise<string> {
