@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+import { BASH_BUILTIN_READ_MAX_BYTES } from '@airlock/runtime';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAirlock, type AirlockFixture } from './support/airlock-fixture.js';
 
@@ -114,6 +116,28 @@ describe('languages and exit codes', () => {
     const code = `s = "${'é'.repeat(200_000)}"\nprint(len(s), "✓")`;
     const result = await airlock.execute({ code });
     expect(result.stdout).toBe('200000 ✓\n');
+  });
+
+  // Short bash code is read by the stub's `read` builtin, longer code or code with NUL by `cat`: both must hand bash
+  // the exact bytes sent, whatever locale the caller's variables choose. Each script prints its own checksum first.
+  const checksum = 'sha256sum < "$0"\n';
+  const paddedTo = (bytes: number, head: string): string => `${head}#${'x'.repeat(bytes - Buffer.byteLength(head) - 2)}\n`;
+  const multibyte = `${checksum}# ${'é✓'.repeat(2000)}\n`;
+  it.each([
+    ['short, with backslashes, CR and trailing blank lines', `${checksum}printf '%s\\n' "é✓ \\\\n\\t"\r\n\n\n`],
+    ['multibyte, at the builtin read limit', paddedTo(BASH_BUILTIN_READ_MAX_BYTES, multibyte)],
+    ['multibyte, one byte above the builtin read limit', paddedTo(BASH_BUILTIN_READ_MAX_BYTES + 1, multibyte)],
+    ['with a NUL after the first line', `${checksum}echo a\0b\n`],
+  ])('bash runs its code byte for byte: %s', async (_name, code) => {
+    const result = await airlock.execute({ language: 'bash', code, env_vars: { LC_ALL: 'C.UTF-8' } });
+    expect(result.exit_code).toBe(0);
+    expect(result.stdout.split('\n')[0]).toBe(`${createHash('sha256').update(code).digest('hex')}  -`);
+  });
+
+  it('bash refuses code with a NUL in its first line, as it refuses such a script file', async () => {
+    const result = await airlock.execute({ language: 'bash', code: 'echo a\0b\n' });
+    expect(result).toMatchObject({ exit_code: 126, stdout: '' });
+    expect(result.stderr).toContain('cannot execute binary file');
   });
 
   it('records the execution and serves it by trace id', async () => {

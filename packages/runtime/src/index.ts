@@ -42,6 +42,7 @@ export { hostRuleset } from './network/network-ruleset.js';
 export type { NetworkFlow } from './network/network-receipt.js';
 export type { ConnectorEndpoint } from './network/slot-connectors.js';
 export { OutputCapture } from './sandbox/output-capture.js';
+export { BASH_BUILTIN_READ_MAX_BYTES } from './sandbox/stubs.js';
 export {
   LayerManifestError,
   assertLayerPath,

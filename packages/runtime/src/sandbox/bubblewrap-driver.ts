@@ -328,7 +328,7 @@ export class BubblewrapSandbox implements PreparedSandbox {
     if (request.signal?.aborted) stop('cancelled');
     const timer = setTimeout(() => stop('timeout'), request.timeoutMs);
     this.#requestSentAt = performance.now();
-    this.#request.end(encodeStubRequest({ cwd: request.cwd ?? SANDBOX_HOME, env: request.env, files: request.files, code: request.code }));
+    this.#request.end(encodeStubRequest(this.language, { cwd: request.cwd ?? SANDBOX_HOME, env: request.env, files: request.files, code: request.code }));
     try {
       const codeStartedAt = await Promise.race([started, this.#exited.then(() => performance.now())]);
       // bubblewrap exits once the sandbox's pid 1 has; the kernel then kills the rest of the PID namespace, and
