@@ -9,8 +9,22 @@ def _airlock_run():
     import sys
     import time
 
-    # Warm the compile and exec paths, so the first real statement does not pay for them.
+    # What does not depend on the request is done before it comes: the fresh __main__ module, line-buffered output
+    # (so streamed output arrives while the code runs, as on a terminal). The paths the request takes are run once on
+    # a sample, so the call does not pay for their first run: compile and exec, parsing, a variable set and removed,
+    # the user site directory's name.
+    main = type(sys)("__main__")
+    main.__loader__ = sys.modules["__main__"].__loader__
+    main.__spec__ = None
+    main.__package__ = None
+    sys.modules["__main__"] = main
+    sys.stdout.reconfigure(line_buffering=True)
     exec(compile("pass", "<string>", "exec"), {})
+    _airlock_parse_request(b"/\x001\x00AIRLOCK_WARM=1\x000\x00pass")
+    os.environb[b"AIRLOCK_WARM"] = b"1"
+    del os.environb[b"AIRLOCK_WARM"]
+    _airlock_add_user_site(os, sys, probe=False)
+    time.monotonic_ns()
     os.write(4, b"R")
     chunks = []
     while True:
@@ -19,27 +33,14 @@ def _airlock_run():
             break
         chunks.append(chunk)
     os.close(3)
-    cwd, count, rest = b"".join(chunks).split(b"\0", 2)
-    fields = rest.split(b"\0", int(count))
-    for entry in fields[:-1]:
+    cwd, entries, files, source = _airlock_parse_request(b"".join(chunks))
+    for entry in entries:
         name, _, value = entry.partition(b"=")
         os.environb[name] = value
-    file_count, rest = fields[-1].split(b"\0", 1)
-    if file_count != b"0":
-        parts = rest.split(b"\0", 2 * int(file_count))
-        _airlock_write_files(os, parts[:-1])
-        rest = parts[-1]
-    source = rest
+    if files:
+        _airlock_write_files(os, files)
     os.chdir(cwd)
     _airlock_add_user_site(os, sys)
-
-    main = type(sys)("__main__")
-    main.__loader__ = sys.modules["__main__"].__loader__
-    main.__spec__ = None
-    main.__package__ = None
-    sys.modules["__main__"] = main
-    # Output reaches the caller line by line, as on a terminal, so streamed output arrives while the code runs.
-    sys.stdout.reconfigure(line_buffering=True)
     os.write(4, b"S%d\n" % time.monotonic_ns())
     # Kept, out of the way, for an exit report (a forked interpreter's; a fresh one ends with its process).
     os.dup2(4, _AIRLOCK_EXIT_REPORT_FD, inheritable=False)
@@ -63,6 +64,16 @@ def _airlock_run():
         raise SystemExit(1)
 
 
+def _airlock_parse_request(request):
+    # NUL-terminated fields (working directory, variable count and NAME=value entries, file count and path, content
+    # pairs), then the code: (cwd, entries, file parts, code).
+    cwd, count, rest = request.split(b"\0", 2)
+    fields = rest.split(b"\0", int(count))
+    file_count, rest = fields[-1].split(b"\0", 1)
+    files = rest.split(b"\0", 2 * int(file_count))
+    return cwd, fields[:-1], files[:-1], files[-1]
+
+
 def _airlock_write_files(os, parts):
     for index in range(0, len(parts), 2):
         path, content = parts[index], parts[index + 1]
@@ -82,7 +93,7 @@ def _airlock_register_source(code, source, sys):
         register(code, source.decode("utf-8", "replace"), "<string>")
 
 
-def _airlock_add_user_site(os, sys):
+def _airlock_add_user_site(os, sys, probe=True):
     # The home (with ~/.local) may have been mounted after the interpreter started: add its user site directory
     # where start-up would have, ahead of the system's site-packages, with its .pth files.
     import site
@@ -90,7 +101,7 @@ def _airlock_add_user_site(os, sys):
     if not site.ENABLE_USER_SITE:
         return
     user_site = site.getusersitepackages()
-    if user_site in sys.path or not os.path.isdir(user_site):
+    if not probe or user_site in sys.path or not os.path.isdir(user_site):
         return
     before = list(sys.path)
     site.addsitedir(user_site)
