@@ -179,7 +179,7 @@ export class SandboxRuntime {
     const hierarchy = await detectCgroupHierarchy({ name: cgroupName });
     await hierarchy.initialize();
     const cgroups = new CgroupPool(hierarchy);
-    const pipes = new PipeFactory({
+    const pipes = await PipeFactory.create({
       // Sandboxes see their pipes' paths (/proc/self/fd); this one names nothing of the data directory.
       directory: join(options.pipesRoot ?? '/run/airlock', instance),
       ownerUid: options.sandboxUid,
@@ -212,7 +212,7 @@ export class SandboxRuntime {
     await fs.mkdir(forkPipesRoot, { recursive: true, mode: 0o711 });
     await fs.chmod(forkPipesRoot, 0o711);
     // Templates run as the sandbox user and open their forks' ends by name: a directory they may traverse.
-    const forkPipes = new PipeFactory({
+    const forkPipes = await PipeFactory.create({
       directory: join(forkPipesRoot, instance),
       ownerUid: options.sandboxUid,
       ownerGid: options.sandboxGid,
