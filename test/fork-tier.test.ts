@@ -217,6 +217,11 @@ describe('fork tier', () => {
     }
   }, 60_000);
 
+  it("a forked execution's pid 1 is the image's sleep, with no environment of the template's", async () => {
+    const code = 'import os; print(open("/proc/1/comm").read().strip(), repr(open("/proc/1/environ", "rb").read()))';
+    expect((await run('fork', code)).stdout).toBe("sleep b''\n");
+  }, 60_000);
+
   it('node and bash, and sandboxes with network, start fresh whatever the setting', async () => {
     const sandbox = await runtime.prepare({ image: 'default', language: 'bash', limits, start: 'fork' });
     const outcome = await sandbox.run({ code: 'cat /proc/1/comm', env: {}, timeoutMs: 10_000 });

@@ -149,9 +149,10 @@ def _pid1(ready, request, seccomp_program):
         os.write(ready, ("%s" % error).encode()[:400])
         os._exit(1)
     # The image's sleep waits in its place with a few pages of its own instead of this interpreter's copied heap; the
-    # ignored SIGCHLD (kernel reaping) and the filter stay with it.
+    # ignored SIGCHLD (kernel reaping) and the filter stay with it. Without a variable it stays in the C locale and
+    # opens no locale file.
     try:
-        os.execv("/bin/sleep", ["sleep", "infinity"])
+        os.execve("/bin/sleep", ["sleep", "infinity"], {})
     except OSError:
         pass
     while True:
