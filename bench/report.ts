@@ -315,7 +315,8 @@ export function buildReport(results: BenchResults): Report {
       ],
       notes: [
         `The floor runs \`${throughput.floor.name}\` (${throughput.floor.description}) in one loop per core, with no ` +
-          'sandbox, for the same duration, before the servers start.',
+          "sandbox, for the same duration, right before the throughput run, with the warm server idle: this machine's " +
+          'speed drifts within minutes, and the ratio is only as good as a floor measured next to it.',
         'Airlock is the warm server, after its sequential series and the delivery modes. A miss is a call that ' +
           'found no ready sandbox and started a cold one. Event loop busy is `performance.eventLoopUtilization()` of ' +
           'the process that runs the server and the client, over the run; machine CPU busy is from `/proc/stat`, ' +

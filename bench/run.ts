@@ -111,10 +111,6 @@ async function run(argv: string[], options: BenchOptions): Promise<void> {
     bubblewrapPython: await measureLatency(baselines.bubblewrapPython, counts),
     bubblewrapNode: await measureLatency(baselines.bubblewrapNode, counts),
   };
-  const floorWorkers = availableParallelism();
-  progress(`CPU floor: ${floorWorkers} parallel loops of ${baselines.pythonFloor.name} for ${options.seconds} s`);
-  await warmUp(baselines.pythonFloor, options.warmup);
-  const floorPerSecond = await measureRate(baselines.pythonFloor, { workers: floorWorkers, seconds: options.seconds });
 
   // The cold server first, then the warm one: never both at once.
   const residentMiBBefore = process.memoryUsage().rss / 2 ** 20;
@@ -132,6 +128,11 @@ async function run(argv: string[], options: BenchOptions): Promise<void> {
   const roundTrips = await measureRoundTrips(warmServer, counts);
   const warm = await measureWarmSeries(warmServer, counts);
   const deliveryModes = await measureDeliveryModes(warmServer, counts);
+  // The floor right before the throughput run, with the warm server idle: this machine's speed drifts within minutes.
+  const floorWorkers = availableParallelism();
+  progress(`CPU floor: ${floorWorkers} parallel loops of ${baselines.pythonFloor.name} for ${options.seconds} s`);
+  await warmUp(baselines.pythonFloor, options.warmup);
+  const floorPerSecond = await measureRate(baselines.pythonFloor, { workers: floorWorkers, seconds: options.seconds });
   const throughput = await measureThroughput(warmServer, options.seconds);
   const burst = await measureBurst(warmServer, options.burst);
   const slotMemory = await measureSlotMemory(warmServer, Object.fromEntries(Object.entries(image.manifest.languages).map(([language, entry]) => [language, entry.interpreter])));
