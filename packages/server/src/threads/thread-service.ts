@@ -90,7 +90,7 @@ export class ThreadService {
    * node: what its next call here most likely restores (while begin() finds out), or undefined.
    */
   expectedLowerDirectories(orgId: string, threadId: string): readonly string[] | undefined {
-    const layers = this.#lastLayers.get(`${orgId}/${threadId}`);
+    const layers = this.#lastLayers.get(threadKey(orgId, threadId));
     if (layers === undefined) return undefined;
     const directories: string[] = [];
     for (const digest of [...layers].reverse()) {
@@ -118,7 +118,7 @@ export class ThreadService {
         `thread ${threadId} is running another execution; one execution per thread at a time, retry when it ends`,
       );
     }
-    const remembered = `${orgId}/${threadId}`;
+    const remembered = threadKey(orgId, threadId);
     let released = false;
     const release = async (): Promise<void> => {
       if (released) return;
@@ -271,7 +271,7 @@ export class ThreadService {
       }
     } finally {
       await threads.release({ orgId, threadId, traceId, layer });
-      this.#lastLayers.delete(`${orgId}/${threadId}`);
+      this.#lastLayers.delete(threadKey(orgId, threadId));
     }
   }
 
@@ -345,7 +345,7 @@ export class ThreadService {
   }
 
   #scheduleCompaction(orgId: string, threadId: string): void {
-    const key = `${orgId}/${threadId}`;
+    const key = threadKey(orgId, threadId);
     if (this.#compacting.has(key)) return;
     const running = this.#compact(orgId, threadId)
       .catch((error: unknown) => this.#options.logger.warn('thread compaction failed', { threadId, error: String(error) }))
@@ -363,8 +363,13 @@ export class ThreadService {
     const layer = await blobs.put(encodeManifest(merged));
     await layerCache.ensure(layer.digest, this.#source);
     await threads.replacePrefix(orgId, threadId, thread.layers, layer.digest);
-    this.#lastLayers.delete(`${orgId}/${threadId}`);
+    this.#lastLayers.delete(threadKey(orgId, threadId));
   }
+}
+
+/** A thread's key in this node's maps: thread ids are unique within an organization. */
+function threadKey(orgId: string, threadId: string): string {
+  return `${orgId}/${threadId}`;
 }
 
 function storageError(error: unknown, message: string): unknown {
