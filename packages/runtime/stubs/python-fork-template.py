@@ -32,10 +32,6 @@ _PR_SET_PDEATHSIG, _PR_CAPBSET_DROP, _PR_SET_SECCOMP, _PR_SET_NO_NEW_PRIVS, _PR_
 _SECCOMP_MODE_FILTER, _PR_CAP_AMBIENT_CLEAR_ALL, _PR_SET_CHILD_SUBREAPER = 2, 4, 36
 
 _libc = ctypes.CDLL(None, use_errno=True)
-# The modules a fork finds imported; those its code imports are cleared when it exits.
-_TEMPLATE_MODULES = set()
-# The device and inode of a fork's events pipe, which its exit report goes to.
-_exit_report_pipe = None
 with open("/proc/sys/kernel/cap_last_cap") as _file:
     _CAP_LAST = int(_file.read())
 
@@ -242,77 +238,7 @@ def _interpreter(pid1, names, seccomp_program):
             os.write(2, ("fork setup failed: %s\n" % error).encode())
         finally:
             os._exit(127)
-    global _exit_report_pipe
-    events = os.fstat(4)
-    _exit_report_pipe = (events.st_dev, events.st_ino)
-    try:
-        _airlock_run()
-    except SystemExit as exit:
-        code = exit.code
-        if code is None:
-            code = 0
-        elif not isinstance(code, int):
-            sys.stderr.write("%s\n" % code)
-            code = 1
-        _exit_interpreter(code)
-    except BaseException:
-        _exit_interpreter(1)
-    _exit_interpreter(0)
-
-
-def _exit_interpreter(code):
-    # As the interpreter would end: non-daemon threads joined, exit handlers, flushed streams, then the modules the
-    # code imported and __main__ cleared (so its objects are finalized: files flushed and closed, __del__ run) and
-    # a collection; then the process ends without tearing down the preloaded modules (the whole process goes).
-    import atexit
-    import gc
-
-    try:
-        threading = sys.modules.get("threading")
-        if threading is not None:
-            threading._shutdown()
-        atexit._run_exitfuncs()
-        _flush_standard_streams()
-        names = [name for name in sys.modules if name not in _TEMPLATE_MODULES]
-        for name in reversed(names + ["__main__"]):
-            namespace = getattr(sys.modules.get(name), "__dict__", None)
-            if namespace is not None:
-                _clear_namespace(namespace)
-        gc.collect()
-    finally:
-        _flush_standard_streams()
-        _report_exit(code & 0xFF)
-        os._exit(code & 0xFF)
-
-
-def _report_exit(code):
-    # Output closed, then the exit code on the stub's events pipe (if the code left it where the stub put it): the
-    # server answers without waiting for this process to unmap its copy of the template.
-    try:
-        report = os.fstat(_AIRLOCK_EXIT_REPORT_FD)
-        if (report.st_dev, report.st_ino) != _exit_report_pipe:
-            return
-        os.close(1)
-        os.close(2)
-        os.write(_AIRLOCK_EXIT_REPORT_FD, b"E%d\n" % code)
-    except OSError:
-        pass
-
-
-def _clear_namespace(namespace):
-    # As the interpreter clears a module at exit: names starting with one underscore first, then the others, to None.
-    for first in (True, False):
-        for name in list(namespace):
-            if name != "__builtins__" and (name.startswith("_") and not name.startswith("__")) == first:
-                namespace[name] = None
-
-
-def _flush_standard_streams():
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.flush()
-        except BaseException:
-            pass
+    _airlock_main()
 
 
 def _collapse_heap():
@@ -377,7 +303,6 @@ def _template():
         sys.modules["matplotlib"].use("Agg")
     gc.collect()
     gc.freeze()
-    _TEMPLATE_MODULES.update(sys.modules)
     _collapse_heap()
     os.write(4, ("R %s\n" % " ".join(failed)).encode())
 

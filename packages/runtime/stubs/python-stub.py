@@ -1,10 +1,35 @@
 # Airlock's python entry point: started with `python3 -c`, it waits for one request on fd 3, applies the working
 # directory and environment, writes the call's files (connectors' credentials, in the sandbox's own /run), then runs
-# the code as `python3 -c CODE` would, in a fresh __main__ module.
+# the code as `python3 -c CODE` would, in a fresh __main__ module, and ends as the interpreter would, short of tearing
+# down the modules that were loaded before the code ran.
 _AIRLOCK_EXIT_REPORT_FD = 63
 
 
-def _airlock_run():
+def _airlock_main():
+    # What the code's exit status is, as the interpreter's handling of SystemExit decides it; then the exit.
+    import sys
+
+    loaded = set()
+    try:
+        _airlock_run(loaded)
+        code = 0
+    except SystemExit as exit:
+        code = exit.code
+        if code is None:
+            code = 0
+        elif not isinstance(code, int):
+            sys.stderr.write("%s\n" % code)
+            code = 1
+    except BaseException:
+        # The stub's own failure, before the code ran.
+        import traceback
+
+        traceback.print_exc()
+        code = 1
+    _airlock_exit(code, loaded, sys)
+
+
+def _airlock_run(loaded):
     import os
     import sys
     import time
@@ -42,9 +67,12 @@ def _airlock_run():
     os.chdir(cwd)
     _airlock_add_user_site(os, sys)
     os.write(4, b"S%d\n" % time.monotonic_ns())
-    # Kept, out of the way, for an exit report (a forked interpreter's; a fresh one ends with its process).
+    # Kept, out of the way, for the exit report.
     os.dup2(4, _AIRLOCK_EXIT_REPORT_FD, inheritable=False)
     os.close(4)
+    report = os.fstat(_AIRLOCK_EXIT_REPORT_FD)
+    _airlock_exit_report_pipe[:] = [report.st_dev, report.st_ino]
+    loaded.update(sys.modules)
     try:
         code = compile(source, "<string>", "exec")
         _airlock_register_source(code, source, sys)
@@ -62,6 +90,67 @@ def _airlock_run():
             signal.signal(signal.SIGINT, signal.SIG_DFL)
             os.kill(os.getpid(), signal.SIGINT)
         raise SystemExit(1)
+
+
+# The device and inode of the events pipe the exit is reported on.
+_airlock_exit_report_pipe = []
+
+
+def _airlock_exit(code, loaded, sys):
+    # As the interpreter would end: non-daemon threads joined, exit handlers, flushed streams, then the modules the
+    # code imported and __main__ cleared (so its objects are finalized: files flushed and closed, __del__ run) and a
+    # collection; then the exit is reported and the process ends without tearing down the other modules (the whole
+    # process goes): the server answers without waiting for the interpreter's teardown or the sandbox's exit.
+    import atexit
+    import gc
+    import os
+
+    try:
+        threading = sys.modules.get("threading")
+        if threading is not None:
+            threading._shutdown()
+        atexit._run_exitfuncs()
+        _airlock_flush_standard_streams(sys)
+        # Nothing of the code's to clear if the stub failed before it ran.
+        names = [name for name in sys.modules if name not in loaded] + ["__main__"] if loaded else []
+        for name in reversed(names):
+            namespace = getattr(sys.modules.get(name), "__dict__", None)
+            if namespace is not None:
+                _airlock_clear_namespace(namespace)
+        gc.collect()
+    finally:
+        _airlock_flush_standard_streams(sys)
+        _airlock_report_exit(code & 0xFF, os)
+        os._exit(code & 0xFF)
+
+
+def _airlock_report_exit(code, os):
+    # Output closed, then the exit code on the stub's events pipe (if the code left it where the stub put it).
+    try:
+        report = os.fstat(_AIRLOCK_EXIT_REPORT_FD)
+        if [report.st_dev, report.st_ino] != _airlock_exit_report_pipe:
+            return
+        os.close(1)
+        os.close(2)
+        os.write(_AIRLOCK_EXIT_REPORT_FD, b"E%d\n" % code)
+    except OSError:
+        pass
+
+
+def _airlock_clear_namespace(namespace):
+    # As the interpreter clears a module at exit: names starting with one underscore first, then the others, to None.
+    for first in (True, False):
+        for name in list(namespace):
+            if name != "__builtins__" and (name.startswith("_") and not name.startswith("__")) == first:
+                namespace[name] = None
+
+
+def _airlock_flush_standard_streams(sys):
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except BaseException:
+            pass
 
 
 def _airlock_parse_request(request):
@@ -112,4 +201,4 @@ def _airlock_add_user_site(os, sys, probe=True):
     sys.path[:] = before[:index] + added + before[index:]
 
 
-_airlock_run()
+_airlock_main()

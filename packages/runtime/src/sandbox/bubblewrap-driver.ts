@@ -89,9 +89,11 @@ export class BubblewrapDriver {
       } finally {
         for (const pipe of [...pipes, argumentFile]) options.pipes.unlink(pipe);
       }
+      const bubblewrapPid = spawned.pid;
       return new BubblewrapSandbox({
         spec,
         process: spawned,
+        interpreterPid: () => bubblewrapCommandPid(bubblewrapPid, slot.procsFiles[0]!),
         slot,
         home,
         cgroups: options.cgroups,
@@ -175,6 +177,11 @@ export function bubblewrapArguments(spec: SandboxSpec, homePath: string, dataPat
 export interface BubblewrapSandboxOptions {
   spec: SandboxSpec;
   process: SpawnedProcess;
+  /**
+   * The host pid of the stub's interpreter, looked up once it reports ready (undefined if it cannot be told); without
+   * this option, `process` is the interpreter.
+   */
+  interpreterPid?: () => number | undefined;
   slot: CgroupSlot;
   home: SandboxHome;
   cgroups: CgroupPool;
@@ -199,10 +206,13 @@ export class BubblewrapSandbox implements PreparedSandbox {
   readonly #events: Socket;
   readonly #exited: Promise<number | null>;
   /**
-   * The exit code the stub's exit reports before the process is gone (fork tier): it has then closed its output and
-   * only tears its address space down. Never settles for a sandbox that does not report.
+   * The exit code the stub's exit reports before the process is gone: it has then closed its output and only tears
+   * its address space down (then, in a fresh sandbox, bubblewrap and the namespaces). Never settles for a sandbox
+   * whose stub does not report.
    */
   readonly #reportedExit: Promise<number>;
+  /** Whose exit the report is checked against. */
+  #interpreterPid: number | undefined;
   #exitBelieved = false;
   /** Set once `ready` has resolved: the sandbox's mounts are set up and follow its home's by propagation. */
   #isReady = false;
@@ -269,7 +279,7 @@ export class BubblewrapSandbox implements PreparedSandbox {
         if (start >= 0 && (end >= 0 || received.length >= MAX_EVENT_BYTES)) {
           markCodeStarted(end >= 0 ? received.slice(start + 1, end) : undefined);
         }
-        // A forked interpreter reports "E<exit code>\n" once its exit is complete but for the process's own teardown.
+        // The python stub reports "E<exit code>\n" once its exit is complete but for the process's own teardown.
         const exit = end >= 0 ? /^E(\d{1,3})\n/.exec(received.slice(end + 1)) : null;
         if (exit) reportExit(Number(exit[1]));
       });
@@ -281,7 +291,10 @@ export class BubblewrapSandbox implements PreparedSandbox {
       });
     });
     this.ready.then(
-      () => (this.#isReady = true),
+      () => {
+        this.#isReady = true;
+        this.#interpreterPid = options.interpreterPid ? options.interpreterPid() : options.process.pid;
+      },
       () => undefined,
     );
   }
@@ -339,7 +352,8 @@ export class BubblewrapSandbox implements PreparedSandbox {
         // code writes itself while it runs on, or with another code, is not, and the process's end is waited for.
         this.#reportedExit.then(async (code) => {
           await Promise.all([stdoutDone, stderrDone]);
-          if (!isExitingWith(this.#options.process.pid, code)) return this.#exited;
+          const pid = this.#interpreterPid;
+          if (pid === undefined || !isExitingWith(pid, code)) return this.#exited;
           this.#exitBelieved = true;
           return code;
         }),
@@ -410,6 +424,27 @@ function isExitingWith(pid: number, code: number): boolean {
     return (Number(fields[6]) & 0x4) !== 0 && Number(fields[49]) === code << 8;
   } catch {
     return false;
+  }
+}
+
+/**
+ * The host pid of the command in a bubblewrap sandbox: bubblewrap (`bubblewrapPid`) forks the sandbox's pid 1, which
+ * forks the command; all three are in the slot's cgroup (`procsFile`). Undefined if the tree is not that one.
+ */
+function bubblewrapCommandPid(bubblewrapPid: number, procsFile: string): number | undefined {
+  try {
+    const parents = new Map<number, number>();
+    for (const line of readFileSync(procsFile, 'utf8').split('\n')) {
+      if (!line) continue;
+      const stat = readFileSync(`/proc/${line}/stat`, 'utf8');
+      parents.set(Number(line), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
+    }
+    const children = (parent: number): number[] => [...parents].filter(([, ppid]) => ppid === parent).map(([pid]) => pid);
+    const init = children(bubblewrapPid);
+    const command = init.length === 1 ? children(init[0]!) : [];
+    return command.length === 1 ? command[0] : undefined;
+  } catch {
+    return undefined;
   }
 }
 

@@ -32,8 +32,8 @@ export function stubCommand(language: SandboxLanguage, interpreter: string): str
 export function forkTemplateCommand(interpreter: string): string[] {
   if (forkTemplateSource === undefined) {
     const stub = stubSource('python');
-    const call = '\n_airlock_run()\n';
-    if (!stub.endsWith(call)) throw new Error('the python stub must end by calling _airlock_run()');
+    const call = '\n_airlock_main()\n';
+    if (!stub.endsWith(call)) throw new Error('the python stub must end by calling _airlock_main()');
     const template = readFileSync(new URL('../../stubs/python-fork-template.py', import.meta.url), 'utf8');
     forkTemplateSource = `${stub.slice(0, -call.length)}\n\n\n${template}`;
   }
