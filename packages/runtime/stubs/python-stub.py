@@ -34,6 +34,14 @@ def _airlock_run(loaded):
     import sys
     import time
 
+    # A fresh sandbox's output comes as fds 7 and 8 (bubblewrap holds fds 1 and 2 until its end); a fork's is at 1 and 2.
+    try:
+        os.dup2(7, 1)
+        os.dup2(8, 2)
+        os.close(7)
+        os.close(8)
+    except OSError:
+        pass
     # What does not depend on the request is done before it comes: the fresh __main__ module, line-buffered output
     # (so streamed output arrives while the code runs, as on a terminal). The paths the request takes are run once on
     # a sample, so the call does not pay for their first run: compile and exec, parsing, a variable set and removed,

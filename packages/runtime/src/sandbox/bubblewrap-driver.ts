@@ -47,7 +47,8 @@ export interface BubblewrapDriverOptions extends BubblewrapLaunch {
 }
 
 // File descriptors as the sandbox sees them: 0 /dev/null, 1-2 stdout and stderr, 3 the request (read by the stub),
-// 4 the stub's events, 5 the seccomp program and 6 bubblewrap's options (both read and closed by bubblewrap). The
+// 4 the stub's events, 5 the seccomp program and 6 bubblewrap's options (both read and closed by bubblewrap); for
+// python, 1-2 are /dev/null and bubblewrap's messages, and stdout and stderr come as 7-8 (pythonStubFiles). The
 // spawner closes every other descriptor.
 const SECCOMP_FD = 5;
 const ARGUMENTS_FD = 6;
@@ -75,13 +76,17 @@ export class BubblewrapDriver {
     try {
       home = await options.homes.create(limits.homeBytes);
       const stubPipes = await options.pipes.stubPipes(pipes);
+      const messages = spec.language === 'python' ? await options.pipes.sandboxWrites() : undefined;
+      if (messages) pipes.push(messages);
       const argumentFile = options.pipes.argumentFile(bubblewrapArguments(spec, home.path, home.dataPath, options.hostSocketsDirectory));
       let spawned: SpawnedProcess;
       try {
         spawned = await options.spawner.spawn({
           uid: options.hostUid,
           gid: options.hostGid,
-          files: stubFiles(stubPipes, options.seccompProgramPath, argumentFile.path),
+          files: messages
+            ? pythonStubFiles(stubPipes, messages, options.seccompProgramPath, argumentFile.path)
+            : stubFiles(stubPipes, options.seccompProgramPath, argumentFile.path),
           networkNamespace: spec.network?.namespacePath,
           cgroupProcsFiles: [...slot.procsFiles],
           argv: [options.bwrapPath, '--args', String(ARGUMENTS_FD), '--', ...stubCommand(spec.language, spec.interpreter)],
@@ -98,6 +103,7 @@ export class BubblewrapDriver {
         home,
         cgroups: options.cgroups,
         pipes: stubPipes,
+        ...(messages && { launcherMessages: messages }),
         outputLimitBytes: options.outputLimitBytes,
         startTimeoutMs: options.startTimeoutMs ?? 30_000,
       });
@@ -125,6 +131,18 @@ export function stubFiles(pipes: StubPipes, seccompProgramPath: string, argument
     { mode: 'r', path: seccompProgramPath },
     { mode: 'r', path: argumentFile },
   ];
+}
+
+/**
+ * A python stub's files: as {@link stubFiles}, but with stdout and stderr as fds 7 and 8, which the stub moves to 1 and
+ * 2 before it reports ready. bubblewrap's own fds 1 and 2, which its two processes hold until the sandbox's end, are
+ * /dev/null and `messages` (its error messages, and the interpreter's before the stub runs): the output pipes then
+ * reach end of file as soon as the interpreter and the processes it left have closed them, without waiting for
+ * bubblewrap to exit.
+ */
+export function pythonStubFiles(pipes: StubPipes, messages: SandboxPipe, seccompProgramPath: string, argumentFile: string): SpawnFile[] {
+  const [stdout, stderr, ...rest] = stubFiles(pipes, seccompProgramPath, argumentFile);
+  return [{ mode: 'w', path: '/dev/null' }, { mode: 'w', path: messages.path }, ...rest, stdout!, stderr!];
 }
 
 /** bubblewrap's options for a sandbox's clean environment (DESIGN: never the server's) and working directory. */
@@ -187,6 +205,8 @@ export interface BubblewrapSandboxOptions {
   cgroups: CgroupPool;
   /** Their host ends become the sandbox's sockets. */
   pipes: StubPipes;
+  /** Where bubblewrap writes its own messages, when not on the stderr pipe (see {@link pythonStubFiles}). */
+  launcherMessages?: SandboxPipe;
   outputLimitBytes: number;
   startTimeoutMs: number;
 }
@@ -204,6 +224,7 @@ export class BubblewrapSandbox implements PreparedSandbox {
   readonly #stderr: Socket;
   readonly #request: Socket;
   readonly #events: Socket;
+  readonly #launcherMessages: Socket | undefined;
   readonly #exited: Promise<number | null>;
   /**
    * The exit code the stub's exit reports before the process is gone: it has then closed its output and only tears
@@ -244,6 +265,9 @@ export class BubblewrapSandbox implements PreparedSandbox {
       if (this.#bootLog.length < 4096) this.#bootLog += chunk.toString();
     };
     this.#stderr.on('data', collectBootLog);
+    const { launcherMessages } = options;
+    this.#launcherMessages = launcherMessages && new Socket({ fd: launcherMessages.hostFd, readable: true, writable: false });
+    this.#launcherMessages?.on('data', collectBootLog);
 
     const events = this.#events;
     let reportExit: (code: number) => void = () => undefined;
@@ -272,6 +296,7 @@ export class BubblewrapSandbox implements PreparedSandbox {
           isReady = true;
           clearTimeout(timer);
           this.#stderr.off('data', collectBootLog);
+          this.#launcherMessages?.off('data', collectBootLog).resume();
           resolve();
         }
         const start = received.indexOf('S');
@@ -405,7 +430,7 @@ export class BubblewrapSandbox implements PreparedSandbox {
     // Killing the cgroup ends bubblewrap and the sandbox; the spawner reaps them.
     await this.#options.slot.killAll().catch(() => undefined);
     await this.#exited;
-    for (const socket of [this.#stdout, this.#stderr, this.#request, this.#events]) socket.destroy();
+    for (const socket of [this.#stdout, this.#stderr, this.#request, this.#events, this.#launcherMessages]) socket?.destroy();
     await this.#options.home.remove();
     await this.#options.cgroups.release(this.#options.slot);
     await this.#options.spec.network?.release();
