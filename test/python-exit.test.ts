@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { ImageStore } from '../packages/runtime/src/image/image-store.js';
 import { SANDBOX_STARTS, SandboxRuntime, type SandboxLimits } from '../packages/runtime/src/index.js';
 import { testSandboxUid } from './support/airlock-fixture.js';
+import { processesOfUid } from './support/host-inspection.js';
 import { startTestRuntime } from './support/runtime-fixture.js';
 
 // The python stub ends the interpreter itself (exit handlers, flushed streams, the code's modules and __main__
@@ -70,5 +71,23 @@ describe.each(SANDBOX_STARTS)('python ends as python3 -c does (%s start)', (star
       stderr: stderr.replace(/ at 0x[0-9a-f]+/g, ' at 0x…'),
     });
     expect(comparable(outcome)).toEqual(comparable(reference(code)));
+  }, 60_000);
+});
+
+describe.each(SANDBOX_STARTS)('what runs after the exit (%s start)', (start) => {
+  it('finds no process the code left, even one that closed its output before the interpreter reported its exit', async () => {
+    const sandbox = await runtime.prepare({ image: 'default', language: 'python', limits, start });
+    let seen: string[] = [];
+    const outcome = await sandbox.run({
+      code: 'import subprocess\nsubprocess.Popen(["tail", "-f", "/dev/null"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)\nprint("left")',
+      env: {},
+      timeoutMs: 20_000,
+      // As a thread's save does: nothing of the sandbox may write to its home meanwhile.
+      afterExit: async () => {
+        seen = processesOfUid(sandboxUid).filter((line) => line.split(' ')[1] === 'tail');
+      },
+    });
+    expect(outcome.stdout).toBe('left\n');
+    expect(seen).toEqual([]);
   }, 60_000);
 });

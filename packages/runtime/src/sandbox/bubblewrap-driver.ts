@@ -98,7 +98,7 @@ export class BubblewrapDriver {
       return new BubblewrapSandbox({
         spec,
         process: spawned,
-        interpreterPid: () => bubblewrapCommandPid(bubblewrapPid, slot.procsFiles[0]!),
+        interpreterPid: (members) => bubblewrapCommandPid(bubblewrapPid, members),
         slot,
         home,
         cgroups: options.cgroups,
@@ -196,10 +196,10 @@ export interface BubblewrapSandboxOptions {
   spec: SandboxSpec;
   process: SpawnedProcess;
   /**
-   * The host pid of the stub's interpreter, looked up once it reports ready (undefined if it cannot be told); without
-   * this option, `process` is the interpreter.
+   * The host pid of the stub's interpreter among the slot's processes once it reports ready (undefined if it cannot be
+   * told); without this option, `process` is the interpreter.
    */
-  interpreterPid?: () => number | undefined;
+  interpreterPid?: (members: readonly number[]) => number | undefined;
   slot: CgroupSlot;
   home: SandboxHome;
   cgroups: CgroupPool;
@@ -234,6 +234,8 @@ export class BubblewrapSandbox implements PreparedSandbox {
   readonly #reportedExit: Promise<number>;
   /** Whose exit the report is checked against. */
   #interpreterPid: number | undefined;
+  /** The slot's processes when the interpreter reported ready, before any code ran. */
+  #readyMembers: ReadonlySet<number> = new Set();
   #exitBelieved = false;
   /** Set once `ready` has resolved: the sandbox's mounts are set up and follow its home's by propagation. */
   #isReady = false;
@@ -318,7 +320,9 @@ export class BubblewrapSandbox implements PreparedSandbox {
     this.ready.then(
       () => {
         this.#isReady = true;
-        this.#interpreterPid = options.interpreterPid ? options.interpreterPid() : options.process.pid;
+        const members = slotMembers(options.slot) ?? [];
+        this.#readyMembers = new Set(members);
+        this.#interpreterPid = options.interpreterPid ? options.interpreterPid(members) : options.process.pid;
       },
       () => undefined,
     );
@@ -388,8 +392,11 @@ export class BubblewrapSandbox implements PreparedSandbox {
       const usage = await slot.usage();
       const status: SandboxStatus = stopReason ?? (usage.oomKilled ? 'oom' : exitCode === 0 ? 'success' : 'failed');
       if (request.afterExit) {
-        // Nothing of the sandbox may still run (a process that closed its output could outlive pid 1 briefly).
-        await slot.killAll();
+        // Nothing of the sandbox may still run (a process that closed its output could outlive pid 1 briefly). After a
+        // believed exit, the slot may hold only what it held before the code ran (bubblewrap's processes and the
+        // exiting interpreter, none of which forks again); anything else is killed first.
+        const left = this.#exitBelieved ? slotMembers(slot) : undefined;
+        if (!left?.every((pid) => this.#readyMembers.has(pid))) await slot.killAll();
         await request.afterExit();
       }
       // Read before the sandbox is destroyed, which clears its flow counters.
@@ -454,20 +461,28 @@ function isExitingWith(pid: number, code: number): boolean {
 
 /**
  * The host pid of the command in a bubblewrap sandbox: bubblewrap (`bubblewrapPid`) forks the sandbox's pid 1, which
- * forks the command; all three are in the slot's cgroup (`procsFile`). Undefined if the tree is not that one.
+ * forks the command; all three are among the slot's processes (`members`). Undefined if the tree is not that one.
  */
-function bubblewrapCommandPid(bubblewrapPid: number, procsFile: string): number | undefined {
+function bubblewrapCommandPid(bubblewrapPid: number, members: readonly number[]): number | undefined {
   try {
     const parents = new Map<number, number>();
-    for (const line of readFileSync(procsFile, 'utf8').split('\n')) {
-      if (!line) continue;
-      const stat = readFileSync(`/proc/${line}/stat`, 'utf8');
-      parents.set(Number(line), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
+    for (const pid of members) {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      parents.set(pid, Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
     }
     const children = (parent: number): number[] => [...parents].filter(([, ppid]) => ppid === parent).map(([pid]) => pid);
     const init = children(bubblewrapPid);
     const command = init.length === 1 ? children(init[0]!) : [];
     return command.length === 1 ? command[0] : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The pids in the slot's cgroup (from its first hierarchy: a process is in every one at once); undefined if unreadable. */
+function slotMembers(slot: CgroupSlot): number[] | undefined {
+  try {
+    return readFileSync(slot.procsFiles[0]!, 'utf8').split('\n').filter(Boolean).map(Number);
   } catch {
     return undefined;
   }
