@@ -30,6 +30,7 @@ def _airlock_main():
 
 
 def _airlock_run(loaded):
+    import gc
     import os
     import sys
     import time
@@ -58,6 +59,8 @@ def _airlock_run(loaded):
     del os.environb[b"AIRLOCK_WARM"]
     _airlock_add_user_site(os, sys, probe=False)
     time.monotonic_ns()
+    # What exists now is the interpreter's and the stub's: collections, the one at exit included, skip it.
+    gc.freeze()
     os.write(4, b"R")
     chunks = []
     while True:
