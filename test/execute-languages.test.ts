@@ -86,6 +86,22 @@ describe('languages and exit codes', () => {
     expect(result.stdout).toBe('function object [eval] /\n');
   });
 
+  it('node leaves stdout a blocking pipe until the code first writes, as node -e does (child processes share it)', async () => {
+    const code = [
+      "const flags = () => parseInt(require('fs').readFileSync('/proc/self/fdinfo/1', 'utf8').split('\\n')[1].split(/\\s+/)[1], 8);",
+      'const before = flags() & 0o4000;',
+      "require('child_process').execSync('head -c 50000 /dev/zero | tr \"\\\\0\" x', { stdio: 'inherit' });",
+      'process.stdout.write(`\\n${before} ${flags() & 0o4000}\\n`);',
+    ].join('\n');
+    const result = await airlock.execute({ language: 'node', code });
+    expect({ exitCode: result.exit_code, stderr: result.stderr }).toEqual({ exitCode: 0, stderr: '' });
+    expect({ length: result.stdout.length, end: result.stdout.slice(-16), truncated: result.stdout_truncated }).toEqual({
+      length: 50_008,
+      end: `${'x'.repeat(8)}\n0 2048\n`,
+      truncated: false,
+    });
+  });
+
   it('a process killed by a signal reports 128 + the signal', async () => {
     const result = await airlock.execute({ language: 'bash', code: 'kill -TERM $$' });
     expect(result).toMatchObject({ status: 'failed', exit_code: 143 });
