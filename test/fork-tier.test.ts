@@ -1,31 +1,22 @@
 import { readFileSync } from 'node:fs';
-import { chown, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { chown, mkdir, mkdtemp, readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { describe, expect, inject, it } from 'vitest';
 import { SandboxRuntime, type SandboxLimits, type SandboxOutcome, type SandboxStart } from '../packages/runtime/src/index.js';
 import { testSandboxUid } from './support/airlock-fixture.js';
-import { startTestRuntime } from './support/runtime-fixture.js';
+import { useTestRuntime } from './support/runtime-fixture.js';
 import { cgroupSlotDirectories, noProcessesLeft, processesOfUid } from './support/host-inspection.js';
 
 const limits: SandboxLimits = { cpus: 1, memoryBytes: 512 << 20, pids: 256, tmpBytes: 64 << 20, homeBytes: 64 << 20 };
 const sandboxUid = testSandboxUid();
-let stateDirectory: string;
-let runtime: SandboxRuntime;
-
-beforeAll(async () => {
-  ({ runtime, directory: stateDirectory } = await startTestRuntime({
-    prefix: 'airlock-fork-',
-    sandboxUid,
-    pool: { maxSlots: 0, maxSlotsPerKey: 0, maxConcurrentRefills: 1, idleMs: 60_000 },
-  }));
-}, 120_000);
-afterAll(async () => {
-  await runtime?.close();
-  await rm(stateDirectory, { recursive: true, force: true });
+const fixture = useTestRuntime({
+  prefix: 'airlock-fork-',
+  sandboxUid,
+  pool: { maxSlots: 0, maxSlotsPerKey: 0, maxConcurrentRefills: 1, idleMs: 60_000 },
 });
 
 async function run(start: SandboxStart, code: string, options: { env?: Record<string, string>; timeoutMs?: number } = {}): Promise<SandboxOutcome> {
-  const sandbox = await runtime.prepare({ image: 'default', language: 'python', limits, start });
+  const sandbox = await fixture.runtime.prepare({ image: 'default', language: 'python', limits, start });
   return sandbox.run({ code, env: options.env ?? {}, timeoutMs: options.timeoutMs ?? 10_000 });
 }
 
@@ -96,11 +87,11 @@ describe('fork tier', () => {
   }, 60_000);
 
   it('sees home layers mounted after the fork, and writes its changes to the upper layer', async () => {
-    const layer = await mkdtemp(join(stateDirectory, 'layer-'));
+    const layer = await mkdtemp(join(fixture.directory, 'layer-'));
     await writeFile(join(layer, 'hello.txt'), 'from an earlier call\n');
     await mkdir(join(layer, 'sub'));
     for (const path of [layer, join(layer, 'hello.txt'), join(layer, 'sub')]) await chown(path, sandboxUid, sandboxUid);
-    const sandbox = await runtime.prepare({ image: 'default', language: 'python', limits, start: 'fork' });
+    const sandbox = await fixture.runtime.prepare({ image: 'default', language: 'python', limits, start: 'fork' });
     await sandbox.ready;
     const changes = await sandbox.attachLayers([layer]);
     let changed: string[] = [];
@@ -124,12 +115,12 @@ describe('fork tier', () => {
   it('sees the layers that came when others were expected: the overlay is mounted again after the fork', async () => {
     const layers: string[] = [];
     for (const content of ['expected\n', 'came\n']) {
-      const layer = await mkdtemp(join(stateDirectory, 'layer-'));
+      const layer = await mkdtemp(join(fixture.directory, 'layer-'));
       await writeFile(join(layer, 'hello.txt'), content);
       for (const path of [layer, join(layer, 'hello.txt')]) await chown(path, sandboxUid, sandboxUid);
       layers.push(layer);
     }
-    const sandbox = await runtime.prepare({ image: 'default', language: 'python', limits, start: 'fork' });
+    const sandbox = await fixture.runtime.prepare({ image: 'default', language: 'python', limits, start: 'fork' });
     await sandbox.ready;
     await sandbox.attachLayers(new Promise((resolve) => setTimeout(() => resolve([layers[1]!]), 100)), [layers[0]!]);
     const outcome = await sandbox.run({
@@ -141,10 +132,10 @@ describe('fork tier', () => {
   }, 60_000);
 
   it('sees storage bound at /data after the fork: read-only and writable', async () => {
-    const volume = await mkdtemp(join(stateDirectory, 'volume-'));
+    const volume = await mkdtemp(join(fixture.directory, 'volume-'));
     await writeFile(join(volume, 'shared.txt'), 'from the volume\n');
     for (const path of [volume, join(volume, 'shared.txt')]) await chown(path, sandboxUid, sandboxUid);
-    const sandbox = await runtime.prepare({ image: 'default', language: 'python', limits, start: 'fork' });
+    const sandbox = await fixture.runtime.prepare({ image: 'default', language: 'python', limits, start: 'fork' });
     await sandbox.ready;
     await sandbox.attachStorage([
       { name: 'readonly', root: volume, path: '', readOnly: true },
@@ -223,20 +214,20 @@ describe('fork tier', () => {
   }, 60_000);
 
   it('node and bash, and sandboxes with network, start fresh whatever the setting', async () => {
-    const sandbox = await runtime.prepare({ image: 'default', language: 'bash', limits, start: 'fork' });
+    const sandbox = await fixture.runtime.prepare({ image: 'default', language: 'bash', limits, start: 'fork' });
     const outcome = await sandbox.run({ code: 'cat /proc/1/comm', env: {}, timeoutMs: 10_000 });
     expect(outcome.stdout).toBe('bwrap\n');
   }, 60_000);
 
   it('close stops the template: no process of the sandbox user and no cgroup is left', async () => {
     const other = await SandboxRuntime.start({
-      stateDirectory: join(stateDirectory, 'other'),
+      stateDirectory: join(fixture.directory, 'other'),
       imagesDirectory: inject('imagesDirectory'),
       sandboxUid: sandboxUid + 1,
       sandboxGid: sandboxUid + 1,
       outputLimitBytes: 1024,
       pool: { maxSlots: 2, maxSlotsPerKey: 2, maxConcurrentRefills: 1, idleMs: 60_000 },
-      forkPipesRoot: join(stateDirectory, 'fork-pipes'),
+      forkPipesRoot: join(fixture.directory, 'fork-pipes'),
     });
     await other.loadImage('default');
     const { sandbox } = await other.acquire({ image: 'default', language: 'python', limits, start: 'fork' });

@@ -1,33 +1,26 @@
 import { spawnSync } from 'node:child_process';
-import { rm } from 'node:fs/promises';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { ImageStore } from '../packages/runtime/src/image/image-store.js';
-import { SANDBOX_STARTS, SandboxRuntime, type SandboxLimits } from '../packages/runtime/src/index.js';
+import { SANDBOX_STARTS, type SandboxLimits } from '../packages/runtime/src/index.js';
 import { testSandboxUid } from './support/airlock-fixture.js';
 import { processesOfUid } from './support/host-inspection.js';
-import { startTestRuntime } from './support/runtime-fixture.js';
+import { useTestRuntime } from './support/runtime-fixture.js';
 
 // The python stub ends the interpreter itself (exit handlers, flushed streams, the code's modules and __main__
 // cleared, then a report and _exit) instead of letting it tear everything down. What the code sees of its end must
 // be what `python3 -c CODE` gives in the same image, in both tiers.
 const limits: SandboxLimits = { cpus: 1, memoryBytes: 512 << 20, pids: 256, tmpBytes: 64 << 20, homeBytes: 64 << 20 };
 const sandboxUid = testSandboxUid();
-let stateDirectory: string;
-let runtime: SandboxRuntime;
+const fixture = useTestRuntime({
+  prefix: 'airlock-python-exit-',
+  sandboxUid,
+  pool: { maxSlots: 0, maxSlotsPerKey: 0, maxConcurrentRefills: 1, idleMs: 60_000 },
+});
 let rootfs: string;
 
 beforeAll(async () => {
-  ({ runtime, directory: stateDirectory } = await startTestRuntime({
-    prefix: 'airlock-python-exit-',
-    sandboxUid,
-    pool: { maxSlots: 0, maxSlotsPerKey: 0, maxConcurrentRefills: 1, idleMs: 60_000 },
-  }));
   const image = await new ImageStore({ directory: inject('imagesDirectory') }).get('default');
   rootfs = image!.rootfs;
-}, 120_000);
-afterAll(async () => {
-  await runtime?.close();
-  await rm(stateDirectory, { recursive: true, force: true });
 });
 
 /** `python3 -c code` in a bare bubblewrap sandbox of the same image, as uid 1000 in /tmp. */
@@ -62,7 +55,7 @@ const PROGRAMS: Array<[string, string]> = [
 
 describe.each(SANDBOX_STARTS)('python ends as python3 -c does (%s start)', (start) => {
   it.each(PROGRAMS)('%s', async (_name, code) => {
-    const sandbox = await runtime.prepare({ image: 'default', language: 'python', limits, start });
+    const sandbox = await fixture.runtime.prepare({ image: 'default', language: 'python', limits, start });
     const outcome = await sandbox.run({ code, env: {}, timeoutMs: 20_000 });
     // Object addresses differ from process to process.
     const comparable = ({ exitCode, stdout, stderr }: { exitCode: number; stdout: string; stderr: string }) => ({
@@ -76,7 +69,7 @@ describe.each(SANDBOX_STARTS)('python ends as python3 -c does (%s start)', (star
 
 describe.each(SANDBOX_STARTS)('what runs after the exit (%s start)', (start) => {
   it('finds no process the code left, even one that closed its output before the interpreter reported its exit', async () => {
-    const sandbox = await runtime.prepare({ image: 'default', language: 'python', limits, start });
+    const sandbox = await fixture.runtime.prepare({ image: 'default', language: 'python', limits, start });
     let seen: string[] = [];
     const outcome = await sandbox.run({
       code: 'import subprocess\nsubprocess.Popen(["tail", "-f", "/dev/null"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)\nprint("left")',

@@ -1,33 +1,23 @@
-import { rm } from 'node:fs/promises';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SandboxRuntime, SandboxStartError, type SandboxLanguage, type SandboxLimits } from '../packages/runtime/src/index.js';
+import { describe, expect, it } from 'vitest';
+import { SandboxStartError, type SandboxLanguage, type SandboxLimits } from '../packages/runtime/src/index.js';
 import { testSandboxUid } from './support/airlock-fixture.js';
-import { startTestRuntime } from './support/runtime-fixture.js';
+import { useTestRuntime } from './support/runtime-fixture.js';
 import { noProcessesLeft } from './support/host-inspection.js';
 
 // bubblewrap's own messages reach the start error whichever descriptors it holds: stderr for node and bash, a pipe of
 // its own for python, whose output pipes it does not hold (docs/decisions/0002-language-stubs-and-real-pipes.md).
 const sandboxUid = testSandboxUid();
-let stateDirectory: string;
-let runtime: SandboxRuntime;
-
-beforeAll(async () => {
-  ({ runtime, directory: stateDirectory } = await startTestRuntime({
-    prefix: 'airlock-start-failure-',
-    sandboxUid,
-    pool: { maxSlots: 0, maxSlotsPerKey: 0, maxConcurrentRefills: 1, idleMs: 60_000 },
-  }));
-}, 120_000);
-afterAll(async () => {
-  await runtime?.close();
-  await rm(stateDirectory, { recursive: true, force: true });
+const fixture = useTestRuntime({
+  prefix: 'airlock-start-failure-',
+  sandboxUid,
+  pool: { maxSlots: 0, maxSlotsPerKey: 0, maxConcurrentRefills: 1, idleMs: 60_000 },
 });
 
 describe('a sandbox that cannot start', () => {
   it.each(['python', 'node', 'bash'] as SandboxLanguage[])('reports bubblewrap\'s message (%s)', async (language) => {
     // One process in the cgroup: bubblewrap cannot fork the sandbox's pid 1.
     const limits: SandboxLimits = { cpus: 1, memoryBytes: 256 << 20, pids: 1, tmpBytes: 16 << 20, homeBytes: 16 << 20 };
-    const sandbox = await runtime.prepare({ image: 'default', language, limits, start: 'fresh' });
+    const sandbox = await fixture.runtime.prepare({ image: 'default', language, limits, start: 'fresh' });
     const error = await sandbox.ready.then(() => null, (reason: unknown) => reason);
     expect(error).toBeInstanceOf(SandboxStartError);
     expect(String(error)).toMatch(/sandbox failed to start: it exited with 1: bwrap: .*(Resource temporarily unavailable|fork|clone)/i);

@@ -1,37 +1,28 @@
-import { chown, lstat, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { chown, lstat, mkdir, mkdtemp, readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { describe, expect, inject, it } from 'vitest';
 import { SandboxRuntime, type SandboxLanguage, type SandboxLimits, type SandboxOutcome } from '../packages/runtime/src/index.js';
 import { testSandboxUid } from './support/airlock-fixture.js';
-import { startTestRuntime } from './support/runtime-fixture.js';
+import { useTestRuntime } from './support/runtime-fixture.js';
 import { cgroupSlotDirectories, mountsBelow, noProcessesLeft, processesOfUid } from './support/host-inspection.js';
 
 const limits: SandboxLimits = { cpus: 1, memoryBytes: 512 << 20, pids: 256, tmpBytes: 64 << 20, homeBytes: 64 << 20 };
 const sandboxUid = testSandboxUid();
-let stateDirectory: string;
-let runtime: SandboxRuntime;
-
-beforeAll(async () => {
-  ({ runtime, directory: stateDirectory } = await startTestRuntime({
-    prefix: 'airlock-warm-',
-    sandboxUid,
-    pool: { maxSlots: 6, maxSlotsPerKey: 2, maxConcurrentRefills: 2, idleMs: 60_000 },
-  }));
-});
-afterAll(async () => {
-  await runtime?.close();
-  await rm(stateDirectory, { recursive: true, force: true });
+const fixture = useTestRuntime({
+  prefix: 'airlock-warm-',
+  sandboxUid,
+  pool: { maxSlots: 6, maxSlotsPerKey: 2, maxConcurrentRefills: 2, idleMs: 60_000 },
 });
 
 async function runCold(language: SandboxLanguage, code: string, env: Record<string, string> = {}): Promise<SandboxOutcome> {
-  const sandbox = await runtime.prepare({ image: 'default', language, limits });
+  const sandbox = await fixture.runtime.prepare({ image: 'default', language, limits });
   return sandbox.run({ code, env, timeoutMs: 10_000 });
 }
 
 /** Runs on a pre-started sandbox: asks until the pool hands one out. */
 async function runWarm(language: SandboxLanguage, code: string, env: Record<string, string> = {}): Promise<SandboxOutcome> {
   for (let attempt = 0; attempt < 200; attempt++) {
-    const { sandbox, warm } = await runtime.acquire({ image: 'default', language, limits });
+    const { sandbox, warm } = await fixture.runtime.acquire({ image: 'default', language, limits });
     if (warm) return sandbox.run({ code, env, timeoutMs: 10_000 });
     await sandbox.destroy();
     await new Promise((resolve) => setTimeout(resolve, 50));
@@ -79,7 +70,7 @@ describe('a warm sandbox behaves exactly like a cold one', () => {
 describe('home layers attached by mount propagation', () => {
   /** A read-only home layer on the host, as a thread's earlier calls would have left it. */
   async function makeLayer(): Promise<string> {
-    const layer = await mkdtemp(join(stateDirectory, 'layer-'));
+    const layer = await mkdtemp(join(fixture.directory, 'layer-'));
     const site = join(layer, '.local/lib/python3.13/site-packages');
     await mkdir(site, { recursive: true });
     await writeFile(join(layer, 'hello.txt'), 'from an earlier call\n');
@@ -106,7 +97,7 @@ describe('home layers attached by mount propagation', () => {
       let sandbox;
       if (warm) {
         for (let attempt = 0; attempt < 200; attempt++) {
-          const acquired = await runtime.acquire({ image: 'default', language: 'python', limits });
+          const acquired = await fixture.runtime.acquire({ image: 'default', language: 'python', limits });
           if (acquired.warm) {
             sandbox = acquired.sandbox;
             break;
@@ -115,7 +106,7 @@ describe('home layers attached by mount propagation', () => {
           await new Promise((resolve) => setTimeout(resolve, 50));
         }
       } else {
-        sandbox = await runtime.prepare({ image: 'default', language: 'python', limits });
+        sandbox = await fixture.runtime.prepare({ image: 'default', language: 'python', limits });
       }
       const changes = await sandbox!.attachLayers([layer]);
       let changed: string[] = [];
@@ -142,10 +133,10 @@ describe('home layers attached by mount propagation', () => {
   });
 
   it('leaves no mount behind once the sandbox is destroyed', async () => {
-    const homes = join(stateDirectory, 'run', 'mounts');
+    const homes = join(fixture.directory, 'run', 'mounts');
     const layer = await makeLayer();
     const before = mountsBelow(homes);
-    const sandbox = await runtime.prepare({ image: 'default', language: 'bash', limits });
+    const sandbox = await fixture.runtime.prepare({ image: 'default', language: 'bash', limits });
     await sandbox.attachLayers([layer]);
     // Its home tmpfs, the upper layer's tmpfs and the overlay (the pool may start others meanwhile).
     const own = mountsBelow(homes).filter((path) => !before.includes(path));
@@ -159,7 +150,7 @@ describe('home layers attached by mount propagation', () => {
   });
 
   it('layers that come after expected ones: the code sees the layers that came, whether they match or not, ready sandbox or not', async () => {
-    const homes = join(stateDirectory, 'run', 'mounts');
+    const homes = join(fixture.directory, 'run', 'mounts');
     const earlier = await makeLayer();
     const later = await makeLayer();
     await writeFile(join(later, 'hello.txt'), 'from the latest call\n');
@@ -171,7 +162,7 @@ describe('home layers attached by mount propagation', () => {
       { ready: false, expected: [earlier], actual: [later], seen: 'from the latest call\n' },
     ];
     for (const { ready, expected, actual, seen } of cases) {
-      const sandbox = await runtime.prepare({ image: 'default', language: 'bash', limits });
+      const sandbox = await fixture.runtime.prepare({ image: 'default', language: 'bash', limits });
       if (ready) await sandbox.ready;
       const before = mountsBelow(homes);
       const layers = new Promise<readonly string[]>((resolve) => setTimeout(() => resolve(actual), 100));
@@ -202,14 +193,14 @@ describe('warm pool', () => {
     await runWarm('python', 'pass');
     const outcome = await runWarm('python', 'print(1)');
     expect(outcome.stdout).toBe('1\n');
-    const statistics = runtime.poolStatistics();
+    const statistics = fixture.runtime.poolStatistics();
     expect(statistics?.hits).toBeGreaterThan(0);
     expect(statistics?.keys.some((key) => key.key.startsWith('default/python/'))).toBe(true);
   });
 
   it('drains on close: no process of the sandbox user and no slot cgroup is left', async () => {
     const other = await SandboxRuntime.start({
-      stateDirectory: join(stateDirectory, 'other'),
+      stateDirectory: join(fixture.directory, 'other'),
       imagesDirectory: inject('imagesDirectory'),
       sandboxUid: sandboxUid + 1,
       sandboxGid: sandboxUid + 1,

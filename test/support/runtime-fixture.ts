@@ -1,7 +1,7 @@
-import { chmod, mkdtemp } from 'node:fs/promises';
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { inject } from 'vitest';
+import { afterAll, beforeAll, inject } from 'vitest';
 import { SandboxRuntime, type SandboxRuntimeOptions } from '../../packages/runtime/src/index.js';
 
 /**
@@ -27,4 +27,20 @@ export async function startTestRuntime(options: {
   });
   await runtime.loadImage('default');
   return { runtime, directory };
+}
+
+/**
+ * A test file's runtime (startTestRuntime's): started before the file's tests and closed, its directory removed,
+ * after them. Its fields are set once the tests run.
+ */
+export function useTestRuntime(options: Parameters<typeof startTestRuntime>[0]): { runtime: SandboxRuntime; directory: string } {
+  const started = {} as { runtime: SandboxRuntime; directory: string };
+  beforeAll(async () => {
+    Object.assign(started, await startTestRuntime(options));
+  }, 120_000);
+  afterAll(async () => {
+    await started.runtime?.close();
+    if (started.directory) await rm(started.directory, { recursive: true, force: true });
+  });
+  return started;
 }
