@@ -61,7 +61,7 @@ export function summarizeResults(results: BenchResults, sections: ReportSection[
     `End to end, python \`print(1)\` takes ${formatMs(warm.python.wall.p50)} warm, ${formatRatio(pythonRatio)} a raw ` +
       `cold \`bwrap python3\` (${formatMs(baselines.bubblewrapPython.summary.p50)}) measured in this run ` +
       `(target ${HTTP_RATIO_LIMIT.text}): besides the overhead, the call waits ${formatMs(warm.python.run.p50)} ` +
-      '(duration_ms p50) for the interpreter to exit and the sandbox to end, then reads the cgroup accounting and ' +
+      '(duration_ms p50) until the code has ended and the interpreter reports its exit, then reads the cgroup accounting and ' +
       'updates the execution record in the database before it answers. Node is at ' +
       `${formatRatio(nodeRatio)}${nodeRatio < pythonRatio ? ', lower only because its raw start-up is so slow' : ''}.`,
     `Streamed, the same call's \`status\` event arrives ${formatMs(deliveryModes.streamStatus.p50)} and its ` +

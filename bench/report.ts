@@ -253,8 +253,9 @@ export function buildReport(results: BenchResults): Report {
       notes: [
         'The series of section 2, over keep-alive HTTP on loopback; the client runs in the servers\' process. The ' +
           'raw sandboxes are those of section 1, measured earlier in the same run.',
-        "`duration_ms` is the server's time from the code's start until the sandbox's processes have exited and " +
-          'its output is read: for these one-liners, mostly interpreter shutdown and sandbox exit.',
+        "`duration_ms` is the server's time from the code's start until its output is read and the sandbox's " +
+          "processes have exited, or, for python, the interpreter has reported its exit (its teardown and the " +
+          "sandbox's follow the answer): for these one-liners, mostly the interpreter's end.",
         'Server process CPU is user plus system time of that process (server and client, not the sandboxes or the ' +
           'database process) over the series, divided by the number of calls; the system part is in parentheses. ' +
           'On the warm server it includes starting the replacement sandbox of each call.',
