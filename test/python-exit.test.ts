@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process';
+import { readdirSync, readlinkSync } from 'node:fs';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { ImageStore } from '../packages/runtime/src/image/image-store.js';
 import { SANDBOX_STARTS, type SandboxLimits } from '../packages/runtime/src/index.js';
@@ -83,4 +84,31 @@ describe.each(SANDBOX_STARTS)('what runs after the exit (%s start)', (start) => 
     expect(outcome.stdout).toBe('left\n');
     expect(seen).toEqual([]);
   }, 60_000);
+
+  it('finds every descriptor of the code closed, though the interpreter may still be tearing its memory down', async () => {
+    const sandbox = await fixture.runtime.prepare({ image: 'default', language: 'python', limits, start });
+    let open: string[] = [];
+    await sandbox.run({
+      // A raw descriptor, which no object of the code's closes at exit: only the process's end, or the stub, does.
+      code: 'import os\nos.open("/tmp/held-by-the-code", os.O_CREAT | os.O_WRONLY)\nprint("held")',
+      env: {},
+      timeoutMs: 20_000,
+      afterExit: async () => {
+        open = descriptorsOfUid(sandboxUid).filter((target) => target.endsWith('/held-by-the-code'));
+      },
+    });
+    expect(open).toEqual([]);
+  }, 60_000);
 });
+
+/** What the descriptors of the uid's processes point at. */
+function descriptorsOfUid(uid: number): string[] {
+  return processesOfUid(uid).flatMap((line) => {
+    const pid = line.split(' ')[0];
+    try {
+      return readdirSync(`/proc/${pid}/fd`).map((fd) => readlinkSync(`/proc/${pid}/fd/${fd}`));
+    } catch {
+      return [];
+    }
+  });
+}

@@ -136,13 +136,15 @@ def _airlock_exit(code, loaded, sys):
 
 
 def _airlock_report_exit(code, os):
-    # Output closed, then the exit code on the stub's events pipe (if the code left it where the stub put it).
+    # The output and every other descriptor closed (files released, on /data too; sockets shut), then the exit code on
+    # the stub's events pipe (if the code left it where the stub put it): what the server does after the code's end
+    # (a thread's save, uploads) then finds nothing of the code open, though the process has yet to go.
     try:
         report = os.fstat(_AIRLOCK_EXIT_REPORT_FD)
         if [report.st_dev, report.st_ino] != _airlock_exit_report_pipe:
             return
-        os.close(1)
-        os.close(2)
+        os.closerange(0, _AIRLOCK_EXIT_REPORT_FD)
+        os.closerange(_AIRLOCK_EXIT_REPORT_FD + 1, os.sysconf("SC_OPEN_MAX"))
         os.write(_AIRLOCK_EXIT_REPORT_FD, b"E%d\n" % code)
     except OSError:
         pass
