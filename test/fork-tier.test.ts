@@ -64,6 +64,20 @@ describe('fork tier', () => {
     expect(second[2]).not.toBe(first[2]);
   }, 60_000);
 
+  it("runs forks on CPython's mimalloc, which the default image's python has, and the code's own python on the default", async () => {
+    // sys._debugmallocstats writes to fd 2; its first line names the allocator's small-block threshold.
+    const code = [
+      'import os, subprocess, sys, sysconfig',
+      'print(sysconfig.get_config_var("WITH_MIMALLOC"), "PYTHONMALLOC" in os.environ)',
+      'child = subprocess.run([sys.executable, "-c", "import sys; sys._debugmallocstats()"], capture_output=True, text=True)',
+      'print(child.stderr.splitlines()[0])',
+      'sys._debugmallocstats()',
+    ].join('\n');
+    const outcome = await run('fork', code);
+    expect(outcome.stdout).toBe('1 False\nSmall block threshold = 512, in 32 size classes.\n');
+    expect(outcome.stderr.split('\n')[0]).toBe('Small block threshold = 16384, in 73 size classes.');
+  }, 60_000);
+
   it('a timeout kills the fork and everything it started; nothing is left', async () => {
     const outcome = await run('fork', 'import os, time\nif os.fork() == 0:\n    os.setsid()\n    time.sleep(300)\ntime.sleep(300)', { timeoutMs: 1_000 });
     expect(outcome.status).toBe('timeout');

@@ -241,6 +241,23 @@ def _interpreter(pid1, names, seccomp_program):
     _airlock_main()
 
 
+def _use_mimalloc():
+    # The template's objects on CPython's mimalloc where the interpreter has it (3.13 and later): mimalloc takes memory
+    # in large aligned segments, which _collapse_heap can map with huge pages, where pymalloc's arenas are separate
+    # 1 MiB mappings that no huge page fits in. An interpreter chooses its allocator only at start, so the template
+    # starts itself once more with PYTHONMALLOC set, then removes the variable: forks inherit the allocator, not the
+    # variable, and python processes the code starts use the default.
+    if os.environ.pop("PYTHONMALLOC", None) is not None:
+        return
+    import sysconfig
+
+    if not sysconfig.get_config_var("WITH_MIMALLOC") or not sys.executable:
+        return
+    with open("/proc/self/cmdline", "rb") as file:
+        argv = file.read().split(b"\0")[:-1]
+    os.execve(sys.executable, argv, dict(os.environ, PYTHONMALLOC="mimalloc"))
+
+
 def _collapse_heap():
     # The imported modules' heap in huge pages where the host allows them (MADV_COLLAPSE, Linux 6.1): each fork then
     # copies a page-table entry per 2 MiB instead of one per 4 KiB, and its exit unmaps as few. A fork that writes to
@@ -262,6 +279,7 @@ def _collapse_heap():
 
 
 def _template():
+    _use_mimalloc()
     seccomp_program = b""
     while True:
         chunk = os.read(5, 1 << 16)
