@@ -78,6 +78,13 @@ describe('fork tier', () => {
     expect(outcome.stderr.split('\n')[0]).toBe('Small block threshold = 16384, in 73 size classes.');
   }, 60_000);
 
+  it("keeps the template's module names that a fork's stub lists (writing their counts) on a few pages", async () => {
+    const code = 'import sys\nnames = [n for n in sys.modules if not sys._is_interned(n)]\nprint(len(names), len({id(n) >> 12 for n in names}))';
+    const [names, pages] = (await run('fork', code)).stdout.trim().split(' ').map(Number);
+    expect(names).toBeGreaterThan(100);
+    expect(pages).toBeLessThan(32);
+  }, 60_000);
+
   it('a timeout kills the fork and everything it started; nothing is left', async () => {
     const outcome = await run('fork', 'import os, time\nif os.fork() == 0:\n    os.setsid()\n    time.sleep(300)\ntime.sleep(300)', { timeoutMs: 1_000 });
     expect(outcome.status).toBe('timeout');

@@ -258,6 +258,20 @@ def _use_mimalloc():
     os.execve(sys.executable, argv, dict(os.environ, PYTHONMALLOC="mimalloc"))
 
 
+def _gather_module_names():
+    # The stub lists sys.modules's names before and after the code (python-stub.py), which writes the names' reference
+    # counts, and a fork copies each page it writes. The names the import system built (a package's submodules) lie
+    # on pages all over the heap, so sys.modules gets copies of them made one after the other, on a few pages.
+    # Interned names stay as they are: most are immortal (Python 3.12 and later), with no count to write.
+    is_interned = getattr(sys, "_is_interned", lambda name: False)
+    entries = list(sys.modules.items())
+    sys.modules.clear()
+    for name, module in entries:
+        if type(name) is str and not is_interned(name):
+            name = (name + ".")[:-1]
+        sys.modules[name] = module
+
+
 def _collapse_heap():
     # The imported modules' heap in huge pages where the host allows them (MADV_COLLAPSE, Linux 6.1): each fork then
     # copies a page-table entry per 2 MiB instead of one per 4 KiB, and its exit unmaps as few. A fork that writes to
@@ -319,6 +333,7 @@ def _template():
             failed.append("%s(%s)" % (module, type(error).__name__))
     if "matplotlib" in sys.modules:
         sys.modules["matplotlib"].use("Agg")
+    _gather_module_names()
     gc.collect()
     gc.freeze()
     _collapse_heap()
