@@ -255,7 +255,11 @@ def _use_mimalloc():
         return
     with open("/proc/self/cmdline", "rb") as file:
         argv = file.read().split(b"\0")[:-1]
-    os.execve(sys.executable, argv, dict(os.environ, PYTHONMALLOC="mimalloc"))
+    try:
+        os.execve(sys.executable, argv, dict(os.environ, PYTHONMALLOC="mimalloc"))
+    except OSError:
+        # The template runs on pymalloc instead.
+        pass
 
 
 def _gather_module_names():
