@@ -17,7 +17,7 @@ import {
   type DatabaseServer,
 } from './support/connector-servers.js';
 import { startFakeGitHub, type FakeGitHub } from './support/fake-github.js';
-import { processesOfUid } from './support/host-inspection.js';
+import { noProcessesLeft, processesOfUid } from './support/host-inspection.js';
 import { until } from './support/wait.js';
 import { createNetworkTopology, type NetworkTopology } from './support/network-topology.js';
 
@@ -301,7 +301,7 @@ describe('connectors', () => {
       await waitForExit(server.child);
       expect(await running).toBeInstanceOf(Error);
       // The sandbox dies with the server, and with its last process its /run and the files in it.
-      expect(await until(() => processesOfUid(uid).length === 0, 5_000)).toBe(true);
+      expect(await noProcessesLeft(uid, 5_000)).toEqual([]);
       const found = spawnSync('grep', ['-rlaF', '--', postgres.password, dataDirectory, '/run/airlock'], { encoding: 'utf8' });
       expect(found.stdout.trim()).toBe('');
     } finally {

@@ -5,7 +5,7 @@ import { expect, it } from 'vitest';
 import { openDatabase } from '../packages/db/src/index.js';
 import { testApiKey, testSandboxUid } from './support/airlock-fixture.js';
 import { startServeProcess, waitForExit } from './support/cli-process.js';
-import { cgroupSlotDirectories, mountsBelow, processesOfUid } from './support/host-inspection.js';
+import { cgroupSlotDirectories, mountsBelow, noProcessesLeft, processesOfUid } from './support/host-inspection.js';
 import { until } from './support/wait.js';
 
 it('SIGKILL of the server mid-execution leaves nothing behind after the next start', async () => {
@@ -28,7 +28,7 @@ it('SIGKILL of the server mid-execution leaves nothing behind after the next sta
     expect(await running).toBeInstanceOf(Error);
 
     // The sandbox dies with the server (parent-death signals); the restart removes its stale cgroups.
-    expect(await until(() => processesOfUid(uid).length === 0, 5_000)).toBe(true);
+    expect(await noProcessesLeft(uid, 5_000)).toEqual([]);
     const cgroupName = instanceCgroupName(first.stderr());
     expect(cgroupSlotDirectories(cgroupName).length).toBeGreaterThan(0);
     // The killed server's home mounts stay on the host until the next start detaches them.
