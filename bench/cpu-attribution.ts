@@ -8,7 +8,9 @@
  *
  * Sandboxes run as the bench's sandbox uid and are reaped by the spawner or a fork template, so their time appears
  * in their reapers' children's time (cutime + cstime); the table counts each process's own time plus the time of its
- * reaped children, for processes that are not themselves children of a counted process.
+ * reaped children. A process the kernel reaps (its parent ignores SIGCHLD, as the fork tier's namespace maker does
+ * for each execution's pid 1) leaves its time in no process's counters: the last row is the machine's busy time
+ * (/proc/stat, less steal) that the rows above do not hold.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -89,6 +91,7 @@ async function main(): Promise<void> {
     const machineBefore = readCpuTimes();
     const load = await runConcurrent(server, { language: 'python', code: 'print(1)' }, { concurrency: 8, seconds });
     const machineBusy = cpuBusySince(machineBefore);
+    const machineAfter = readCpuTimes();
     const after = sampleProcesses();
     const calls = load.samples.length;
     const totals = new Map<string, number>();
@@ -100,12 +103,14 @@ async function main(): Promise<void> {
       totals.set(name, (totals.get(name) ?? 0) + ticks);
     }
     const counted = [...totals.values()].reduce((sum, ticks) => sum + ticks, 0);
+    const machineTicks = machineAfter.busy - machineAfter.steal - (machineBefore.busy - machineBefore.steal);
     process.stdout.write(`${calls} calls in ${load.elapsedSeconds.toFixed(1)} s (${(calls / load.elapsedSeconds).toFixed(1)}/s), start ${start}, machine busy ${Math.round(machineBusy * 100)}%\n\n`);
     process.stdout.write('| where | CPU per call |\n| --- | --- |\n');
     for (const [name, ticks] of [...totals].sort((a, b) => b[1] - a[1])) {
       process.stdout.write(`| ${name} | ${formatMs(ticks / TICKS_PER_MS / calls)} |\n`);
     }
     process.stdout.write(`| all counted | ${formatMs(counted / TICKS_PER_MS / calls)} |\n`);
+    process.stdout.write(`| machine busy, in no process's counters (kernel-reaped processes) | ${formatMs((machineTicks - counted) / TICKS_PER_MS / calls)} |\n`);
   } finally {
     await server.close();
     await rm(directory, { recursive: true, force: true });

@@ -38,6 +38,8 @@ export function readMachineFacts(options: { bubblewrapPath: string }): MachineFa
 export interface CpuTimes {
   busy: number;
   total: number;
+  /** Time a hypervisor ran something else while this machine had work (in `busy`). */
+  steal: number;
 }
 
 export function readCpuTimes(): CpuTimes {
@@ -47,7 +49,7 @@ export function readCpuTimes(): CpuTimes {
     number, number, number, number, number, number, number, number,
   ];
   const busy = user + nice + system + irq + softirq + steal;
-  return { busy, total: busy + idle + iowait };
+  return { busy, total: busy + idle + iowait, steal };
 }
 
 /** Share of the machine's CPU time that was busy since `before`. */
