@@ -90,8 +90,8 @@ async function main(): Promise<void> {
     const before = sampleProcesses();
     const machineBefore = readCpuTimes();
     const load = await runConcurrent(server, { language: 'python', code: 'print(1)' }, { concurrency: 8, seconds });
-    const machineBusy = cpuBusySince(machineBefore);
     const machineAfter = readCpuTimes();
+    const machineBusy = cpuBusySince(machineBefore, machineAfter);
     const after = sampleProcesses();
     const calls = load.samples.length;
     const totals = new Map<string, number>();

@@ -52,9 +52,8 @@ export function readCpuTimes(): CpuTimes {
   return { busy, total: busy + idle + iowait, steal };
 }
 
-/** Share of the machine's CPU time that was busy since `before`. */
-export function cpuBusySince(before: CpuTimes): number {
-  const after = readCpuTimes();
+/** Share of the machine's CPU time that was busy between `before` and `after` (now, by default). */
+export function cpuBusySince(before: CpuTimes, after: CpuTimes = readCpuTimes()): number {
   const total = after.total - before.total;
   return total === 0 ? 0 : (after.busy - before.busy) / total;
 }
