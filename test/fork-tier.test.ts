@@ -89,8 +89,9 @@ describe('fork tier', () => {
   it('a timeout kills the fork and everything it started; nothing is left', async () => {
     const outcome = await run('fork', 'import os, time\nif os.fork() == 0:\n    os.setsid()\n    time.sleep(300)\ntime.sleep(300)', { timeoutMs: 1_000 });
     expect(outcome.status).toBe('timeout');
-    // The template's processes (bubblewrap, the template and its namespace maker) stay; nothing of the execution does.
-    const left = (await noProcessesLeft(sandboxUid, 500)).filter((line) => line.split(' ')[1] === 'sleep');
+    // The template's processes (bubblewrap, the template and its namespace maker) stay; nothing of the execution does,
+    // neither its processes nor its pid 1.
+    const left = (await noProcessesLeft(sandboxUid, 500)).filter((line) => ['sleep', 'airlock-init'].includes(line.split(' ')[1] ?? ''));
     expect(left).toEqual([]);
   }, 60_000);
 
@@ -98,7 +99,7 @@ describe('fork tier', () => {
     const outcome = await run('fork', 'import subprocess; subprocess.Popen(["setsid", "sleep", "300"]); print("left")');
     expect(outcome.stdout).toBe('left\n');
     await new Promise((resolve) => setTimeout(resolve, 200));
-    expect(processesOfUid(sandboxUid).filter((line) => line.split(' ')[1] === 'sleep')).toEqual([]);
+    expect(processesOfUid(sandboxUid).filter((line) => ['sleep', 'airlock-init'].includes(line.split(' ')[1] ?? ''))).toEqual([]);
   }, 60_000);
 
   it.each(['fresh', 'fork'] as const)('an exit report written by the code while it runs on is not believed (%s)', async (start) => {
@@ -222,9 +223,10 @@ describe('fork tier', () => {
     const filters = 'print([l.split()[1] for l in open("/proc/self/status") if l.startswith(("Seccomp:", "Seccomp_filters:"))])';
     expect((await run('fork', filters)).stdout).toBe("['2', '2']\n");
     expect((await run('fresh', filters)).stdout).toBe("['2', '1']\n");
-    const seccompOfPythons = (): string[][] =>
+    // The templates (python) and their namespace makers.
+    const seccompOfTemplates = (): string[][] =>
       processesOfUid(sandboxUid)
-        .filter((line) => line.split(' ')[1]?.startsWith('python'))
+        .filter((line) => /^(python|fork-namespaces)/.test(line.split(' ')[1] ?? ''))
         .flatMap((line) => {
           try {
             const status = readFileSync(`/proc/${line.split(' ')[0]}/status`, 'utf8');
@@ -234,15 +236,21 @@ describe('fork tier', () => {
           }
         });
     // The fork's interpreter may still be unmapping its memory after its exit was believed; the template's stay.
-    let templates = seccompOfPythons();
-    await until(() => (templates = seccompOfPythons()).every(([mode, count]) => mode === '2' && count === '1'), 5_000);
+    let templates = seccompOfTemplates();
+    await until(() => (templates = seccompOfTemplates()).every(([mode, count]) => mode === '2' && count === '1'), 5_000);
     expect(templates.length).toBeGreaterThanOrEqual(2);
     expect(templates).toEqual(templates.map(() => ['2', '1']));
   }, 60_000);
 
-  it("a forked execution's pid 1 is the image's sleep, with no environment of the template's", async () => {
-    const code = 'import os; print(open("/proc/1/comm").read().strip(), repr(open("/proc/1/environ", "rb").read()))';
-    expect((await run('fork', code)).stdout).toBe("sleep b''\n");
+  it("a forked execution's pid 1 is the namespace maker's, with no environment and no descriptor of the template's", async () => {
+    // The code can open what pid 1 holds through /proc/1/fd: the template's request and report pipes would let it
+    // read other executions' requests and forge their reports.
+    const code = [
+      'import os',
+      'print(open("/proc/1/comm").read().strip(), repr(open("/proc/1/environ", "rb").read()), os.listdir("/proc/1/fd"))',
+      'print([l.split()[1] for l in open("/proc/1/status") if l.startswith(("CapEff", "CapBnd", "NoNewPrivs", "Seccomp:"))])',
+    ].join('\n');
+    expect((await run('fork', code)).stdout).toBe("airlock-init b'' []\n['0000000000000000', '0000000000000000', '1', '2']\n");
   }, 60_000);
 
   it('node and bash, and sandboxes with network, start fresh whatever the setting', async () => {

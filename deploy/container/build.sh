@@ -109,6 +109,7 @@ stage_context() {
   # database's migrations and PGlite host, the image recipes' pinned files, the sandbox stubs and the native helpers.
   tar -c packages/cli/bin packages/db/migrations packages/db/pglite-host.mjs packages/runtime/images \
     packages/runtime/stubs packages/runtime/native/build/airlock-spawner packages/runtime/native/build/seccomp.bpf \
+    packages/runtime/native/build/seccomp-template.bpf packages/runtime/native/build/airlock-fork-namespaces \
     packages/runtime/native/build/fs-extras.node | tar -x -C "$app"
   # The locked versions of the production dependencies, without optional ones (the console's build tools are optional
   # peers of the API reference's packages); no package's install script runs.

@@ -2,8 +2,9 @@
 # Builds the seccomp policy generator (build/airlock-seccomp), writes the
 # sandbox's and the fork template's BPF programs (build/seccomp.bpf,
 # build/seccomp-template.bpf), builds the sandbox spawner
-# (build/airlock-spawner) and the file system addon (build/fs-extras.node). Each step runs only when its
-# output is missing or older than its input.
+# (build/airlock-spawner), the fork template's namespace maker (build/airlock-fork-namespaces, static: it runs
+# in the image's root) and the file system addon (build/fs-extras.node). Each step runs only when its output is
+# missing or older than its input.
 set -euo pipefail
 
 native_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -64,6 +65,16 @@ if [[ ! -x "$spawner" || "$spawner_source" -nt "$spawner" || "${BASH_SOURCE[0]}"
     || fail "compiling $spawner_source failed"
   mv -f "$spawner.tmp" "$spawner"
   echo "build:native: built $spawner"
+fi
+
+namespaces_source="$native_dir/fork-namespaces.c"
+namespaces="$build_dir/airlock-fork-namespaces"
+if [[ ! -x "$namespaces" || "$namespaces_source" -nt "$namespaces" || "${BASH_SOURCE[0]}" -nt "$namespaces" ]]; then
+  mkdir -p "$build_dir"
+  "$cc_bin" -O2 -Wall -Wextra -Werror -std=c11 -static -s -o "$namespaces.tmp" "$namespaces_source" \
+    || fail "compiling $namespaces_source failed (a static build needs libc6-dev's libc.a)"
+  mv -f "$namespaces.tmp" "$namespaces"
+  echo "build:native: built $namespaces"
 fi
 
 addon_source="$native_dir/fs-extras.c"

@@ -34,9 +34,9 @@
  *
  * The fork template's policy (docs/decisions/0033-fork-tier.md) is the
  * sandbox's plus what the template, its namespace maker and its forks' pid 1s
- * do to build a fork's namespaces: mount, umount2, pivot_root, unshare of
- * every namespace but a user namespace, and setns naming one namespace type
- * other than user. Forks apply the sandbox's policy on top of it (filters
+ * do to build a fork's namespaces: mount, umount2, pivot_root, unshare and
+ * clone making any namespace but a user namespace, and setns naming one
+ * namespace type other than user. Forks apply the sandbox's policy on top of it (filters
  * stack; the stricter verdict wins), so code in a fork gets the sandbox's.
  */
 
@@ -324,6 +324,22 @@ static void build_template_additions(scmp_filter_ctx ctx)
 			0, SCMP_CMP_MASKED_EQ, (scmp_datum_t)CLONE_NEWUSER, 0);
 
 		add_rule(ctx, SCMP_ACT_ALLOW, resolve_required("unshare"), 1,
+			 &cmp);
+	}
+
+	/* clone: also with namespace flags, but for a user namespace (the
+	 * namespace maker's pid 1s); a second rule, so either allows. */
+	{
+#if defined(__s390__) || defined(__s390x__)
+		const unsigned int flags_arg = 1;
+#else
+		const unsigned int flags_arg = 0;
+#endif
+		struct scmp_arg_cmp cmp =
+			SCMP_CMP64(flags_arg, SCMP_CMP_MASKED_EQ,
+				   (scmp_datum_t)CLONE_NEWUSER, 0);
+
+		add_rule(ctx, SCMP_ACT_ALLOW, resolve_required("clone"), 1,
 			 &cmp);
 	}
 

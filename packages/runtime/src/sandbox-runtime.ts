@@ -16,7 +16,7 @@ import type { PreparedSandbox, SandboxLanguage } from './sandbox/sandbox-types.j
 import { LockHeldError, tryLock, type ReleaseLock } from '@airlock/process-lock';
 import { HomeMounts } from './sandbox/home-mounts.js';
 import { Spawner } from './sandbox/spawner.js';
-import { loadSeccompProgram, seccompProgramPath, spawnerPath, templateSeccompProgramPath } from './seccomp.js';
+import { forkNamespacesPath, loadSeccompProgram, seccompProgramPath, spawnerPath, templateSeccompProgramPath } from './seccomp.js';
 
 export interface SandboxRuntimeOptions {
   /** Per-instance working state (mounts); also names the instance's cgroups so a restart finds what it left. */
@@ -230,6 +230,7 @@ export class SandboxRuntime {
       outputLimitBytes: options.outputLimitBytes,
       hostSocketsDirectory,
       templateSeccompProgramPath: templateSeccompProgramPath(),
+      namespaceMakerPath: forkNamespacesPath(),
       preload: options.forkPreload ?? DEFAULT_FORK_PRELOAD,
       onTemplateStarted: ({ rootfs, ...started }) => options.onForkTemplateStarted?.({ image: runtime.#imageOfRoot(rootfs) ?? rootfs, ...started }),
     });

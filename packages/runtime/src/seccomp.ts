@@ -62,3 +62,11 @@ export function loadSeccompProgram(): Buffer {
 export function spawnerPath(): string {
   return fileURLToPath(new URL('../native/build/airlock-spawner', import.meta.url));
 }
+
+/**
+ * Absolute path of the fork template's namespace maker built by `npm run build:native` (native/fork-namespaces.c,
+ * docs/decisions/0033-fork-tier.md): static, as it runs in the image's root.
+ */
+export function forkNamespacesPath(): string {
+  return fileURLToPath(new URL('../native/build/airlock-fork-namespaces', import.meta.url));
+}

@@ -2,34 +2,25 @@
 # started with `python3 -c` in a sandbox of its own that keeps CAP_SYS_ADMIN, CAP_SYS_CHROOT, CAP_NET_ADMIN,
 # CAP_SETPCAP and CAP_SYS_RESOURCE in its user namespace. It never runs user code. Processes:
 # - the template imports the preloaded modules, then forks one interpreter per execution;
-# - the namespace maker, forked before the imports (small, so its forks are cheap), makes each execution's pid 1 in
-#   new pid, mount, UTS, IPC and network namespaces; that pid 1 builds the execution's own root (/tmp, /dev/shm, /run,
-#   /proc, /dev/pts, home and /data), brings loopback up, drops every capability, applies seccomp, then execs the
-#   image's sleep, which holds the namespaces while the kernel reaps orphans;
+# - the namespace maker (native/fork-namespaces.c), started before the imports, makes each execution's pid 1 in new
+#   pid, mount, UTS, IPC and network namespaces; that pid 1 builds the execution's own root, drops every capability,
+#   applies seccomp, then holds the namespaces while the kernel reaps orphans;
 # - the execution's interpreter, a fork of the template, joins those namespaces as pid 2, waits until the server has
 #   moved it into the execution's cgroup, drops every capability, sets no_new_privs, applies seccomp and runs the stub;
 #   at its end it reports its exit code on the stub's events pipe, then exits.
 # Control: fd 3 carries the server's requests, one per line (a fork, or K to kill one); fd 4 the template's reports,
-# one per line (R ready, F forked, E failed, X exited); fd 5 the seccomp program. Paths in requests are relative to
-# the views of the server's pipes and mounts.
+# one per line (R ready, F forked, E failed, X exited); fd 5 the seccomp program; fd 8 the namespace maker's
+# executable. Paths in requests are relative to the views of the server's pipes and mounts.
 import ctypes
-import fcntl
 import os
-import re
 import signal
-import socket
-import struct
 import sys
 
 _PIPES = "/run/airlock-fork/pipes"
-_MOUNTS = "/run/airlock-fork/mounts"
-_RUN_BYTES = 4 * 1024 * 1024
+_MAKER_FD = 8
 
-_MS_RDONLY, _MS_NOSUID, _MS_NODEV, _MS_NOEXEC = 1, 2, 4, 8
-_MS_REMOUNT, _MS_BIND, _MS_MOVE, _MS_REC, _MS_SLAVE = 32, 4096, 8192, 16384, 1 << 19
-_MNT_DETACH = 2
 _PR_SET_PDEATHSIG, _PR_CAPBSET_DROP, _PR_SET_SECCOMP, _PR_SET_NO_NEW_PRIVS, _PR_CAP_AMBIENT = 1, 24, 22, 38, 47
-_SECCOMP_MODE_FILTER, _PR_CAP_AMBIENT_CLEAR_ALL, _PR_SET_CHILD_SUBREAPER = 2, 4, 36
+_SECCOMP_MODE_FILTER, _PR_CAP_AMBIENT_CLEAR_ALL = 2, 4
 
 _libc = ctypes.CDLL(None, use_errno=True)
 with open("/proc/sys/kernel/cap_last_cap") as _file:
@@ -40,17 +31,6 @@ def _check(result, what):
     if result != 0:
         error = ctypes.get_errno()
         raise OSError(error, "%s: %s" % (what, os.strerror(error)))
-
-
-def _mount(source, target, fstype, flags, data=None):
-    _check(
-        _libc.mount(source.encode(), target.encode(), fstype and fstype.encode(), flags, data and data.encode()),
-        "mount %s" % target,
-    )
-
-
-def _umount(target):
-    _check(_libc.umount2(target.encode(), _MNT_DETACH), "umount %s" % target)
 
 
 class _Filter(ctypes.Structure):
@@ -78,118 +58,6 @@ def _lock_down(seccomp_program):
     buffer = ctypes.create_string_buffer(seccomp_program, len(seccomp_program))
     program = _Filter(len(seccomp_program) // 8, ctypes.addressof(buffer))
     _check(_libc.prctl(_PR_SET_SECCOMP, _SECCOMP_MODE_FILTER, ctypes.byref(program), 0, 0), "seccomp")
-
-
-def _loopback_up():
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as handle:
-        # SIOCSIFFLAGS with IFF_UP | IFF_LOOPBACK | IFF_RUNNING
-        fcntl.ioctl(handle, 0x8914, struct.pack("16sH14s", b"lo", 0x1 | 0x8 | 0x40, b""))
-
-
-def _make_zones(image, home, data, tmp_bytes):
-    # Runs as pid 1 of the execution's new pid and mount namespaces. Like bubblewrap, it builds a root of its own (the
-    # image, read-only; a /dev with the usual devices; a new /proc; tmpfs zones; the execution's home and /data) and
-    # pivots into it, then detaches the template's whole tree: nothing of the template's mounts stays visible.
-    _mount("none", "/", None, _MS_REC | _MS_SLAVE)
-    root = "/tmp"
-    # Non-recursive binds of mounts without children: the image's overlay, the home and /data tmpfs the server made.
-    _mount(os.path.join(_MOUNTS, image), root, None, _MS_BIND)
-    _mount("none", root, None, _MS_BIND | _MS_REMOUNT | _MS_RDONLY | _MS_NOSUID | _MS_NODEV)
-    for target, source in (("/home/sandbox", home), ("/data", data)):
-        # A bind of the server's mount (a slave of it): what the server mounts there later reaches the execution.
-        _mount(os.path.join(_MOUNTS, source), root + target, None, _MS_BIND)
-    _mount("proc", root + "/proc", "proc", _MS_NOSUID | _MS_NODEV | _MS_NOEXEC)
-    _mount("tmpfs", root + "/dev", "tmpfs", _MS_NOSUID | _MS_NODEV, "mode=0755,size=65536")
-    for device in ("null", "zero", "full", "random", "urandom", "tty"):
-        os.close(os.open(root + "/dev/" + device, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o644))
-        _mount("/dev/" + device, root + "/dev/" + device, None, _MS_BIND)
-    for name in ("shm", "pts"):
-        os.mkdir(root + "/dev/" + name)
-    for link, target in (("ptmx", "pts/ptmx"), ("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"),
-                         ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2"), ("core", "/proc/kcore")):
-        os.symlink(target, root + "/dev/" + link)
-    _mount("devpts", root + "/dev/pts", "devpts", _MS_NOSUID | _MS_NOEXEC, "newinstance,ptmxmode=0666,mode=620")
-    for target in ("/tmp", "/dev/shm"):
-        _mount("tmpfs", root + target, "tmpfs", _MS_NOSUID | _MS_NODEV, "mode=1777,size=%d" % tmp_bytes)
-    run = root + "/run"
-    _mount("tmpfs", run, "tmpfs", _MS_NOSUID | _MS_NODEV, "mode=0755,size=%d" % _RUN_BYTES)
-    os.makedirs(run + "/airlock/host")
-    _mount("/run/airlock/host", run + "/airlock/host", None, _MS_BIND)
-    _mount("none", run + "/airlock/host", None, _MS_BIND | _MS_REMOUNT | _MS_RDONLY | _MS_NOSUID | _MS_NODEV)
-    os.chdir(root)
-    _check(_libc.syscall(155, b".", b"."), "pivot_root")
-    _umount(".")
-    os.chdir("/")
-    # No process of the template's user namespace may make another (as bubblewrap's --disable-userns). /proc's
-    # files stay read-only to the execution: it has no capability left.
-    with open("/proc/sys/user/max_user_namespaces", "w") as limit:
-        limit.write("0")
-    _loopback_up()
-
-
-def _pid1(ready, request, seccomp_program):
-    # pid 1 of one execution: sets up its zones, reports, then lets the kernel reap orphans until the template kills
-    # it once the execution's interpreter has ended (the kernel then ends every process left in the namespace). It
-    # dies with the template's sandbox, whose pid namespace holds its own.
-    try:
-        os.setsid()
-        image, home, data, tmp_bytes = request
-        os.unshare(os.CLONE_NEWNS | os.CLONE_NEWUTS | os.CLONE_NEWIPC | os.CLONE_NEWNET)
-        _make_zones(image, home, data, int(tmp_bytes))
-        _lock_down(seccomp_program)
-        # Orphans of the execution are reaped by the kernel.
-        signal.signal(signal.SIGCHLD, signal.SIG_IGN)
-        os.write(ready, b"ok")
-        os.close(ready)
-    except BaseException as error:
-        os.write(ready, ("%s" % error).encode()[:400])
-        os._exit(1)
-    # The image's sleep waits in its place with a few pages of its own instead of this interpreter's copied heap; the
-    # ignored SIGCHLD (kernel reaping) and the filter stay with it. Without a variable it stays in the C locale and
-    # opens no locale file.
-    try:
-        os.execve("/bin/sleep", ["sleep", "infinity"], {})
-    except OSError:
-        pass
-    while True:
-        signal.pause()
-
-
-def _namespace_maker(commands, replies, seccomp_program):
-    # Forked before the imports: each request makes one execution's pid 1 and answers with its pid or an error. A
-    # short-lived child makes the new pid namespace (a process makes one for its children only once); its pid 1 is
-    # then this process's (a subreaper's) child, reaped by the kernel.
-    signal.signal(signal.SIGCHLD, signal.SIG_IGN)
-    _libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
-    for line in _lines(commands):
-        name, image, home, data, tmp_bytes = line.split()
-        ready_read, ready_write = os.pipe()
-        if os.fork() == 0:
-            try:
-                os.close(ready_read)
-                os.unshare(os.CLONE_NEWPID)
-                pid = os.fork()
-                if pid == 0:
-                    _pid1(ready_write, (image, home, data, tmp_bytes), seccomp_program)
-                os.write(ready_write, b"P%d\n" % pid)
-            finally:
-                os._exit(0)
-        os.close(ready_write)
-        answer = b""
-        while True:
-            chunk = os.read(ready_read, 512)
-            if not chunk:
-                break
-            answer += chunk
-        os.close(ready_read)
-        # The child's "P<pid>\n" and pid 1's "ok" (or its error) arrive in either order.
-        pid_report = re.search(rb"P(\d+)\n", answer)
-        rest = answer.replace(pid_report.group(0), b"", 1) if pid_report else answer
-        if rest == b"ok" and pid_report:
-            os.write(replies, b"%s %s\n" % (name.encode(), pid_report.group(1)))
-        else:
-            os.write(replies, b"%s 0 %s\n" % (name.encode(), rest.replace(b"\n", b" ") or b"no pid 1"))
-    os._exit(0)
 
 
 def _lines(descriptor):
@@ -296,6 +164,21 @@ def _collapse_heap():
             madvise(start, end - start, 25)  # MADV_COLLAPSE
 
 
+def _start_maker(commands, replies, program):
+    # The namespace maker's executable is open on _MAKER_FD (the image's root need not hold it). It runs from a copy
+    # in memory: each pid 1 is a fork of it, and the code reads pid 1's /proc/1/exe, which would name the host's file.
+    # Its fds are 0 the requests, 1 the replies, 2 this template's stderr and 3 the seccomp program; its environment
+    # is empty.
+    executable = os.memfd_create("airlock-fork-namespaces", 0)
+    while os.sendfile(executable, _MAKER_FD, None, 1 << 20) > 0:
+        pass
+    os.close(_MAKER_FD)
+    actions = [(os.POSIX_SPAWN_DUP2, commands, 0), (os.POSIX_SPAWN_DUP2, replies, 1), (os.POSIX_SPAWN_DUP2, program, 3)]
+    maker = os.posix_spawn("/proc/self/fd/%d" % executable, ["airlock-fork-namespaces"], {}, file_actions=actions)
+    os.close(executable)
+    return maker
+
+
 def _template():
     _use_mimalloc()
     seccomp_program = b""
@@ -307,18 +190,11 @@ def _template():
     os.close(5)
     commands_read, commands_write = os.pipe()
     replies_read, replies_write = os.pipe()
-    maker = os.fork()
-    if maker == 0:
-        os.close(commands_write)
-        os.close(replies_read)
-        try:
-            _namespace_maker(commands_read, replies_write, seccomp_program)
-        except BaseException:
-            import traceback
-
-            traceback.print_exc()
-        finally:
-            os._exit(1)
+    program_read, program_write = os.pipe()
+    os.write(program_write, seccomp_program)
+    os.close(program_write)
+    maker = _start_maker(commands_read, replies_write, program_read)
+    os.close(program_read)
     os.close(commands_read)
     os.close(replies_write)
 

@@ -20,6 +20,8 @@ export interface ForkTemplateOptions extends BubblewrapLaunch {
   startTimeoutMs?: number;
   /** The template's own seccomp program (bubblewrap applies it); its forks apply `seccompProgramPath` on top. */
   templateSeccompProgramPath: string;
+  /** The namespace maker's executable (native/fork-namespaces.c), open on fd 8 of the template. */
+  namespaceMakerPath: string;
 }
 
 /** One execution's fork: the host pid of its interpreter, and the interpreter's exit code. */
@@ -32,7 +34,7 @@ export interface ForkedProcess {
 const FORK_PIPES = '/run/airlock-fork/pipes';
 const FORK_MOUNTS = '/run/airlock-fork/mounts';
 // fds of the template: 3 requests, 4 reports, 5 the forks' seccomp program (read by the template), 6 bubblewrap's
-// options, 7 the template's own seccomp program (read by bubblewrap).
+// options, 7 the template's own seccomp program (read by bubblewrap), 8 the namespace maker's executable.
 const ARGUMENTS_FD = 6;
 const TEMPLATE_SECCOMP_FD = 7;
 /** The template's own zones: its imports may write caches to its home (matplotlib's font list). */
@@ -96,7 +98,11 @@ export class ForkTemplate {
         spawned = await options.spawner.spawn({
           uid: options.hostUid,
           gid: options.hostGid,
-          files: [...stubFiles(stubPipes, options.seccompProgramPath, argumentFile.path), { mode: 'r', path: options.templateSeccompProgramPath }],
+          files: [
+            ...stubFiles(stubPipes, options.seccompProgramPath, argumentFile.path),
+            { mode: 'r', path: options.templateSeccompProgramPath },
+            { mode: 'r', path: options.namespaceMakerPath },
+          ],
           cgroupProcsFiles: [...slot.procsFiles],
           argv: [options.bwrapPath, '--args', String(ARGUMENTS_FD), '--', ...forkTemplateCommand(options.interpreter)],
         });
@@ -149,7 +155,7 @@ export class ForkTemplate {
       this.#exits.delete(name);
       throw error;
     }
-    // The template's newest child. pid 1, a `sleep` that holds the namespaces and reaps orphans, stays in the
+    // The template's newest child. pid 1, which holds the namespaces and lets the kernel reap orphans, stays in the
     // template's cgroup; everything the code starts descends from the interpreter, in the execution's.
     const pid = interpreterHostPid(this.#pid, forked.pid);
     if (pid === undefined) {
