@@ -79,6 +79,19 @@ describe('fork tier', () => {
     expect(outcome.stderr.split('\n')[0]).toBe('Small block threshold = 16384, in 73 size classes.');
   }, 60_000);
 
+  it("takes a fork's new memory in small pages, not in huge pages each fork would zero and hold (2 MiB each)", async () => {
+    // Small objects come from the template's mimalloc arena, which has huge pages where the host allows them.
+    const code = [
+      'def huge():',
+      '    return sum(int(l.split()[1]) for l in open("/proc/self/smaps") if l.startswith("AnonHugePages:"))',
+      'before = huge()',
+      'objects = [[i] for i in range(300_000)]',
+      'print(before, huge())',
+    ].join('\n');
+    const [before, after] = (await run('fork', code)).stdout.trim().split(' ').map(Number);
+    expect(after).toBeLessThanOrEqual(before);
+  }, 60_000);
+
   it("keeps the template's module names that a fork's stub lists (writing their counts) on a few pages", async () => {
     const code = 'import sys\nnames = [n for n in sys.modules if not sys._is_interned(n)]\nprint(len(names), len({id(n) >> 12 for n in names}))';
     const [names, pages] = (await run('fork', code)).stdout.trim().split(' ').map(Number);

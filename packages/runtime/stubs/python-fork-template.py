@@ -147,7 +147,8 @@ def _gather_module_names():
 def _collapse_heap():
     # The imported modules' heap in huge pages where the host allows them (MADV_COLLAPSE, Linux 6.1): each fork then
     # copies a page-table entry per 2 MiB instead of one per 4 KiB, and its exit unmaps as few. A fork that writes to
-    # such a page copies only the 4 KiB it writes.
+    # such a page copies only the 4 KiB it writes. The regions then refuse new huge pages (MADV_NOHUGEPAGE keeps the
+    # ones made): a fork's first touch of an unused 2 MiB of its heap would otherwise zero and hold a whole huge page.
     huge = 2 << 20
     madvise = _libc.madvise
     madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
@@ -162,6 +163,7 @@ def _collapse_heap():
         if end > start:
             madvise(start, end - start, 14)  # MADV_HUGEPAGE
             madvise(start, end - start, 25)  # MADV_COLLAPSE
+            madvise(start, end - start, 15)  # MADV_NOHUGEPAGE
 
 
 def _start_maker(commands, replies, program):
