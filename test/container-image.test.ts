@@ -143,6 +143,20 @@ describe('the server container image', () => {
         body: JSON.stringify({ code: 'print(6*7)', language: 'python' }),
       });
       expect(await response.json()).toMatchObject({ stdout: '42\n', exit_code: 0, status: 'success' });
+      // The fork tier, whose template needs its own seccomp program and namespace maker in the image.
+      const adminToken = readFileSync(join(dataDirectory, 'admin-token'), 'utf8').trim();
+      const patched = await fetch(`${url}/admin/v1/sandboxes/default`, {
+        method: 'PATCH',
+        headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ start: 'fork' }),
+      });
+      expect(patched.status, await patched.text()).toBe(200);
+      const forked = await fetch(`${url}/v1/sandbox/execute`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ code: 'import sys; print("pandas" in sys.modules, open("/proc/1/comm").read().strip())', language: 'python' }),
+      });
+      expect(await forked.json()).toMatchObject({ stdout: 'True airlock-init\n', exit_code: 0, status: 'success' });
       // The console's build and the API reference's bundle are in the image.
       expect((await fetch(`${url}/console/`)).status).toBe(200);
       expect((await fetch(`${url}/docs/scalar.js`)).status).toBe(200);

@@ -325,7 +325,15 @@ describe('seccomp filter in a bubblewrap sandbox (errno oracle)', () => {
   it("gives the fork template's program the sandbox's verdicts but for the mounts and namespaces it makes, never a user namespace", () => {
     const template = readFileSync(templateSeccompProgramPath());
     const nativeArch = AUDIT_ARCH[process.arch]!;
-    const templateVerdicts: Record<string, Verdict> = { mount: 'allow', umount2: 'allow', pivot_root: 'allow', setns: 'allow' };
+    // The namespace maker clones each pid 1 into its new namespaces.
+    const templateVerdicts: Record<string, Verdict> = {
+      mount: 'allow',
+      umount2: 'allow',
+      pivot_root: 'allow',
+      setns: 'allow',
+      clone_newns: 'allow',
+      clone_newnet: 'allow',
+    };
     const observed: Record<string, string> = {};
     const expected: Record<string, string> = {};
     const nr: Record<string, number> = {};
@@ -343,6 +351,8 @@ describe('seccomp filter in a bubblewrap sandbox (errno oracle)', () => {
       ['unshare of a cgroup namespace', 'unshare', [CLONE.NEWCGROUP], 'allow'],
       ['unshare of a user namespace', 'unshare', [CLONE.NEWUSER], 'EPERM'],
       ['unshare of a user namespace among others', 'unshare', [CLONE.NEWUSER | CLONE.NEWNS | CLONE.NEWPID], 'EPERM'],
+      ['clone into pid, mount, UTS, IPC and network namespaces', 'clone_fork', [CLONE.NEWPID | CLONE.NEWNS | CLONE.NEWUTS | CLONE.NEWIPC | CLONE.NEWNET | 17n], 'allow'],
+      ['clone into a user namespace among others', 'clone_fork', [CLONE.NEWUSER | CLONE.NEWPID | CLONE.NEWNS | 17n], 'EPERM'],
       ['setns into a pid namespace', 'setns', [3n, CLONE.NEWPID], 'allow'],
       ['setns into a user namespace', 'setns', [3n, CLONE.NEWUSER], 'EPERM'],
       ['setns into a namespace of any type', 'setns', [3n, 0n], 'EPERM'],
