@@ -109,8 +109,12 @@ static const char *below(const char *prefix, const char *suffix) {
 
 static void mount_at(int ready, const char *source, const char *target, const char *type, unsigned long flags,
                      const char *data) {
-  if (target == NULL || source == NULL) fail(ready, "path", target ? source : target);
-  must(mount(source, target, type, flags, data), ready, "mount", target);
+  if (target == NULL || source == NULL) fail(ready, "a path below", ROOT);
+  if (mount(source, target, type, flags, data) != 0) {
+    char mounted[2 * PATH_MAX + 8];
+    snprintf(mounted, sizeof mounted, "%s on %s", source, target);
+    fail(ready, "mount", mounted);
+  }
 }
 
 /* The execution's root, as bubblewrap builds a fresh sandbox's, made at ROOT and pivoted into. */

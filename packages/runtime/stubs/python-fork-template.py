@@ -133,14 +133,23 @@ def _use_mimalloc():
 def _gather_module_names():
     # The stub lists sys.modules's names before and after the code (python-stub.py), which writes the names' reference
     # counts, and a fork copies each page it writes. The names the import system built (a package's submodules) lie
-    # on pages all over the heap, so sys.modules gets copies of them made one after the other, on a few pages.
-    # Interned names stay as they are: most are immortal (Python 3.12 and later), with no count to write.
+    # on pages all over the heap, so sys.modules gets copies of them made one after the other, on fewer pages. Where
+    # the interpreter has immortal objects (3.12 and later, with the GIL: None's count is the immortal value), the
+    # copies are made immortal too, as interned names mostly are: their counts are never written again, by the stub or
+    # by the code, so no fork copies their pages.
+    import sysconfig
+
     is_interned = getattr(sys, "_is_interned", lambda name: False)
+    immortal = sys.getrefcount(None)
+    if immortal < 1 << 31 or sysconfig.get_config_var("Py_GIL_DISABLED"):
+        immortal = None
     entries = list(sys.modules.items())
     sys.modules.clear()
     for name, module in entries:
         if type(name) is str and not is_interned(name):
             name = (name + ".")[:-1]
+            if immortal is not None:
+                ctypes.c_ssize_t.from_address(id(name)).value = immortal
         sys.modules[name] = module
 
 
