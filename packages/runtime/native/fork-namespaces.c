@@ -95,7 +95,7 @@ static void must(int result, int ready, const char *what, const char *path) {
   if (result != 0) fail(ready, what, path);
 }
 
-/* ROOT followed by `suffix`, in one of two rotating buffers (a mount's source and target may both need one). */
+/* `prefix` followed by `suffix`, in one of two rotating buffers (a mount's source and target may both need one). */
 static const char *below(const char *prefix, const char *suffix) {
   static char buffers[2][PATH_MAX];
   static int next;
