@@ -67,6 +67,14 @@
 #define AIRLOCK_TIOCSTI 0x5412u
 #define AIRLOCK_TIOCLINUX 0x541Cu
 
+/* clone's flags are argument 0 on every ABI libseccomp supports except
+ * s390/s390x (argument 1). */
+#if defined(__s390__) || defined(__s390x__)
+#define CLONE_FLAGS_ARG 1
+#else
+#define CLONE_FLAGS_ARG 0
+#endif
+
 /* clone flags that create namespaces (Docker's 0x7E020000). */
 #define AIRLOCK_CLONE_NS_FLAGS                                                 \
 	((scmp_datum_t)(CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC |            \
@@ -330,13 +338,8 @@ static void build_template_additions(scmp_filter_ctx ctx)
 	/* clone: also with namespace flags, but for a user namespace (the
 	 * namespace maker's pid 1s); a second rule, so either allows. */
 	{
-#if defined(__s390__) || defined(__s390x__)
-		const unsigned int flags_arg = 1;
-#else
-		const unsigned int flags_arg = 0;
-#endif
 		struct scmp_arg_cmp cmp =
-			SCMP_CMP64(flags_arg, SCMP_CMP_MASKED_EQ,
+			SCMP_CMP64(CLONE_FLAGS_ARG, SCMP_CMP_MASKED_EQ,
 				   (scmp_datum_t)CLONE_NEWUSER, 0);
 
 		add_rule(ctx, SCMP_ACT_ALLOW, resolve_required("clone"), 1,
@@ -377,15 +380,9 @@ static void build_policy(scmp_filter_ctx ctx)
 		       sizeof(allowed_personalities) /
 			       sizeof(allowed_personalities[0]));
 
-	/* clone: allowed when no namespace flag is set. The flags are argument
-	 * 0 on every ABI libseccomp supports except s390/s390x (argument 1). */
+	/* clone: allowed when no namespace flag is set. */
 	{
-#if defined(__s390__) || defined(__s390x__)
-		const unsigned int flags_arg = 1;
-#else
-		const unsigned int flags_arg = 0;
-#endif
-		struct scmp_arg_cmp cmp = SCMP_CMP64(flags_arg,
+		struct scmp_arg_cmp cmp = SCMP_CMP64(CLONE_FLAGS_ARG,
 						     SCMP_CMP_MASKED_EQ,
 						     AIRLOCK_CLONE_NS_FLAGS, 0);
 
