@@ -16,6 +16,9 @@ const fixture = useTestRuntime({
   pool: { maxSlots: 0, maxSlotsPerKey: 0, maxConcurrentRefills: 1, idleMs: 60_000 },
 });
 
+/** Lines of processesOfUid that outlive an execution: the `sleep`s the code starts, and the execution's pid 1. */
+const leftOfExecutions = (lines: string[]): string[] => lines.filter((line) => ['sleep', 'airlock-init'].includes(line.split(' ')[1] ?? ''));
+
 async function run(start: SandboxStart, code: string, options: { env?: Record<string, string>; timeoutMs?: number } = {}): Promise<SandboxOutcome> {
   const sandbox = await fixture.runtime.prepare({ image: 'default', language: 'python', limits, start });
   return sandbox.run({ code, env: options.env ?? {}, timeoutMs: options.timeoutMs ?? 10_000 });
@@ -105,7 +108,7 @@ describe('fork tier', () => {
     expect(outcome.status).toBe('timeout');
     // The template's processes (bubblewrap, the template and its namespace maker) stay; nothing of the execution does,
     // neither its processes nor its pid 1.
-    const left = (await noProcessesLeft(sandboxUid, 500)).filter((line) => ['sleep', 'airlock-init'].includes(line.split(' ')[1] ?? ''));
+    const left = leftOfExecutions(await noProcessesLeft(sandboxUid, 500));
     expect(left).toEqual([]);
   }, 60_000);
 
@@ -113,7 +116,7 @@ describe('fork tier', () => {
     const outcome = await run('fork', 'import subprocess; subprocess.Popen(["setsid", "sleep", "300"]); print("left")');
     expect(outcome.stdout).toBe('left\n');
     await new Promise((resolve) => setTimeout(resolve, 200));
-    expect(processesOfUid(sandboxUid).filter((line) => ['sleep', 'airlock-init'].includes(line.split(' ')[1] ?? ''))).toEqual([]);
+    expect(leftOfExecutions(processesOfUid(sandboxUid))).toEqual([]);
   }, 60_000);
 
   it.each(['fresh', 'fork'] as const)('an exit report written by the code while it runs on is not believed (%s)', async (start) => {
