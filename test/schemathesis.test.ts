@@ -22,8 +22,11 @@ const CHECKS = [
 
 /** Fixed so a failure replays; `AIRLOCK_FUZZ_SEED=<n>` explores other inputs. */
 const SEED = process.env.AIRLOCK_FUZZ_SEED ?? '20261202';
-/** Each run is killed after this long; both together stay well under three minutes on two cores. */
-const RUN_LIMIT_MS = 150_000;
+/**
+ * A hung run is killed after this long; it is no timing goal. On two cores the admin run alone takes about two
+ * minutes, and more beside the rest of the suite.
+ */
+const RUN_LIMIT_MS = 300_000;
 
 let airlock: AirlockFixture;
 let workDirectory: string;
