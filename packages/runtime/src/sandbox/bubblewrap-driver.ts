@@ -1,5 +1,6 @@
 import { closeSync, readFileSync } from 'node:fs';
 import { Socket } from 'node:net';
+import { setTimeout as delay } from 'node:timers/promises';
 import type { CgroupPool } from '../cgroups/cgroup-pool.js';
 import type { CgroupSlot } from '../cgroups/cgroup-types.js';
 import { OutputCapture } from './output-capture.js';
@@ -54,6 +55,8 @@ const SECCOMP_FD = 5;
 const ARGUMENTS_FD = 6;
 /** The stub's events ("R", then "S" and a clock reading) fit in this; anything beyond is ignored. */
 const MAX_EVENT_BYTES = 64;
+/** How long a sandbox that exited before it was ready is given for its last messages to be read. */
+const BOOT_LOG_GRACE_MS = 1000;
 
 /** /run holds /run/airlock: the bash script being run (code is at most 1 MiB) and, later, credentials. */
 const RUN_DIRECTORY_BYTES = 4 * 1024 * 1024;
@@ -313,7 +316,11 @@ export class BubblewrapSandbox implements PreparedSandbox {
       events.on('end', () => {
         if (received.includes('S')) markCodeStarted(undefined);
       });
-      void this.#exited.then((code) => {
+      void this.#exited.then(async (code) => {
+        if (isReady) return;
+        // The exit can be seen before the messages bubblewrap wrote just before it are read.
+        const bootLogs = [this.#stderr, this.#launcherMessages].filter((stream) => stream !== undefined);
+        await Promise.race([Promise.all(bootLogs.map(streamEnded)), delay(BOOT_LOG_GRACE_MS, undefined, { ref: false })]);
         if (!isReady) fail(`it exited with ${code}`);
       });
     });
@@ -501,6 +508,15 @@ function stubClockToNow(clockText: string | undefined, sentAt: number): number {
   if (clockText === undefined || !/^\d{1,20}$/.test(clockText)) return now;
   const startedAt = Number(BigInt(clockText) - MONOTONIC_ORIGIN_NS) / 1e6;
   return Math.min(now, Math.max(sentAt, startedAt));
+}
+
+function streamEnded(stream: Socket): Promise<void> {
+  if (stream.readableEnded || stream.destroyed) return Promise.resolve();
+  return new Promise((resolve) => {
+    stream.once('end', resolve);
+    stream.once('close', resolve);
+    stream.once('error', () => resolve());
+  });
 }
 
 function drain(stream: Socket, capture: OutputCapture, onChunk?: (chunk: Buffer) => void): Promise<void> {
