@@ -4,7 +4,10 @@
  * role: the server process (server and client), the embedded database's process, the spawner, sandboxes (their
  * processes, bubblewrap included, counted when reaped), and the rest.
  *
- *   npm run build && npx vite-node bench/cpu-attribution.ts [--start fresh|fork] [--seconds 20]
+ *   npm run build && npx vite-node bench/cpu-attribution.ts [--start fresh|fork] [--seconds 20] [--cpu-profile FILE]
+ *
+ * With --cpu-profile, the server process's V8 CPU profile of the measured window is written to FILE (open it in
+ * Chrome's DevTools); the profiler's own cost then inflates the server's row.
  *
  * Sandboxes run as the bench's sandbox uid and are reaped by the spawner or a fork template, so their time appears
  * in their reapers' children's time (cutime + cstime); the table counts each process's own time plus the time of its
@@ -13,6 +16,8 @@
  * (/proc/stat, less steal) that the rows above do not hold.
  */
 import { readdirSync, readFileSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import { Session } from 'node:inspector/promises';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -27,6 +32,7 @@ const { values } = parseArgs({
     start: { type: 'string', default: 'fork' },
     seconds: { type: 'string', default: '20' },
     'images-dir': { type: 'string', default: '.cache/images' },
+    'cpu-profile': { type: 'string' },
   },
 });
 const start = values.start === 'fresh' ? 'fresh' : 'fork';
@@ -76,6 +82,20 @@ function role(sample: Sample, sandboxUid: number): string {
   return 'rest of the machine';
 }
 
+async function startProfiler(): Promise<{ stop: () => Promise<unknown> }> {
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.start');
+  return {
+    stop: async () => {
+      const { profile } = await session.post('Profiler.stop');
+      session.disconnect();
+      return profile;
+    },
+  };
+}
+
 async function main(): Promise<void> {
   const directory = await mkdtemp(join(tmpdir(), 'airlock-bench-cpu-'));
   const server = await startBenchServer(benchServerConfig({ dataDirectory: directory, imagesDirectory: resolve(values['images-dir']), warmPool: true }));
@@ -87,10 +107,12 @@ async function main(): Promise<void> {
     });
     if (response.status !== 200) throw new Error(`PATCH answered ${response.status}`);
     await runConcurrent(server, { language: 'python', code: 'print(1)' }, { concurrency: 8, seconds: 3 });
+    const profiler = values['cpu-profile'] === undefined ? undefined : await startProfiler();
     const before = sampleProcesses();
     const machineBefore = readCpuTimes();
     const load = await runConcurrent(server, { language: 'python', code: 'print(1)' }, { concurrency: 8, seconds });
     const machineAfter = readCpuTimes();
+    if (profiler && values['cpu-profile']) await writeFile(values['cpu-profile'], JSON.stringify(await profiler.stop()));
     const machineBusy = cpuBusySince(machineBefore, machineAfter);
     const after = sampleProcesses();
     const calls = load.samples.length;
