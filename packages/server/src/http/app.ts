@@ -52,7 +52,7 @@ import { wholeBody } from './whole-body.js';
 import { refuseExcessConnections, type ConnectionsPerAddress } from './connection-limit.js';
 import { adminDeclarer } from './admin-operation.js';
 import { consoleEntryOperation, serveConsole } from './console-files.js';
-import { authenticate, requestId } from './middleware.js';
+import { authenticate, requestId, withHeaders } from './middleware.js';
 import { createOpenApiDocument, type OpenApiDocument } from './openapi/openapi-document.js';
 import { openApiPaths, serveOperations, type Operation } from './operation.js';
 import { serviceOperations, type ReadinessCheck } from './service-operations.js';
@@ -113,11 +113,7 @@ export function createApp(services: AppServices): Hono<AppEnv> {
   app.use('*', requestId);
   const { node } = services;
   if (node) {
-    app.use('*', async (context, next) => {
-      context.header('X-Airlock-Node', node.id);
-      await next();
-      context.header('X-Airlock-Node', node.id);
-    });
+    app.use('*', (context, next) => withHeaders(context, { 'X-Airlock-Node': node.id }, next));
   }
   if (services.corsOrigins.length > 0) {
     // Before authentication: a preflight carries no credentials.

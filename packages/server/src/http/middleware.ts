@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { MiddlewareHandler } from 'hono';
+import type { Context, MiddlewareHandler } from 'hono';
 import { ApiError } from '../shared/api-error.js';
 import type { ApiKeyService } from '../auth/api-key-service.js';
 import { headers as rateLimitHeaders, type RateLimits } from '../auth/rate-limits.js';
@@ -7,15 +7,27 @@ import type { AppEnv } from './app-context.js';
 
 const REQUEST_ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
 
+/**
+ * Runs `next` with headers every response carries: set before it, so a response the handler makes with the context
+ * has them, and after it on a response made otherwise where they are missing. Setting a header on a finished
+ * response copies it into a new one whose body the server must then stream, so a response that has them is left alone.
+ */
+export async function withHeaders(context: Context, headers: Record<string, string>, next: () => Promise<void>): Promise<void> {
+  for (const [name, value] of Object.entries(headers)) context.header(name, value);
+  await next();
+  const { headers: present } = context.res;
+  for (const [name, value] of Object.entries(headers)) {
+    if (present.get(name) !== value) context.header(name, value);
+  }
+}
+
 /** Echoes a well-formed incoming X-Request-Id or makes one; every response carries it. */
 export const requestId: MiddlewareHandler<AppEnv> = async (context, next) => {
   context.set('acceptedAt', performance.now());
   const incoming = context.req.header('x-request-id');
   const id = incoming && REQUEST_ID_PATTERN.test(incoming) ? incoming : `req_${randomBytes(12).toString('hex')}`;
   context.set('requestId', id);
-  context.header('X-Request-Id', id);
-  await next();
-  context.header('X-Request-Id', id);
+  await withHeaders(context, { 'X-Request-Id': id }, next);
 };
 
 export function authenticate(apiKeys: ApiKeyService, limits: RateLimits): MiddlewareHandler<AppEnv> {
@@ -23,8 +35,7 @@ export function authenticate(apiKeys: ApiKeyService, limits: RateLimits): Middle
     const principal = await apiKeys.authenticate(context.req.header('authorization'));
     context.set('principal', principal);
     const state = limits.takeRequest(principal.apiKey.id);
-    await next();
-    for (const [name, value] of Object.entries(rateLimitHeaders(state))) context.header(name, value);
+    await withHeaders(context, rateLimitHeaders(state), next);
   };
 }
 
