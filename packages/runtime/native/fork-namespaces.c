@@ -7,14 +7,14 @@
  *   0  requests, one per line: "NAME IMAGE HOME DATA TMP_BYTES", paths relative to the template's view of the server's
  *      mounts (FORK_MOUNTS);
  *   1  replies, one per request: "NAME PID" (the new pid 1, in the template's pid namespace) or "NAME 0 ERROR";
- *   2  diagnostics (the template's stderr);
- *   3  the sandbox's seccomp program, read to its end once.
+ *   2  diagnostics (the template's stderr).
  * For a request it makes one execution's pid 1: a child in new pid, mount, UTS, IPC and network namespaces that
  * builds the execution's own root in them (the image read-only, a /dev with the usual devices, a
  * new /proc, tmpfs /tmp, /dev/shm and /run, the execution's home and /data), pivots into it and detaches the
  * template's tree, sets the template's user namespace's max_user_namespaces to 0, brings loopback up, drops every
- * capability, sets no_new_privs and applies the seccomp program. It then reports and waits, holding the namespaces
- * while the kernel reaps the execution's orphans (SIGCHLD ignored), until the template kills it. Each pid 1 is a
+ * capability, sets no_new_privs and applies a seccomp filter of its own that allows only reporting and waiting (the
+ * execution's filter is the interpreter's). It then reports and waits, holding the namespaces while the kernel reaps
+ * the execution's orphans (SIGCHLD ignored), until the template kills it. Each pid 1 is a
  * fork of this small static process, so it costs a few pages, and holds no descriptor and no other request: the
  * execution's code can read a pid 1's descriptors and memory through /proc/1.
  * Exits when fd 0 closes.
@@ -23,6 +23,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/audit.h>
 #include <linux/capability.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
@@ -30,6 +31,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,7 +46,6 @@
 #define MOUNTS "/run/airlock-fork/mounts"
 #define ROOT "/tmp"
 #define RUN_BYTES (4 * 1024 * 1024)
-#define PROGRAM_MAX (4096 * sizeof(struct sock_filter))
 #define LINE_MAX_BYTES 8192
 #define REPORT_MAX 400
 
@@ -56,8 +57,6 @@ struct request {
   unsigned long long tmp_bytes;
 };
 
-static unsigned char program[PROGRAM_MAX];
-static size_t program_bytes;
 static int cap_last;
 /* Unparsed requests: scrubbed in each pid 1, which must hold no other execution's request. */
 static char pending[LINE_MAX_BYTES];
@@ -175,8 +174,38 @@ static void make_zones(int ready, const struct request *request) {
   close(handle);
 }
 
-/* Every capability goes (bounding set, ambient, then the process's own), then no_new_privs and the seccomp filter, as
- * bubblewrap does for a fresh sandbox. */
+#if defined(__x86_64__)
+#define PID1_ARCH AUDIT_ARCH_X86_64
+#elif defined(__aarch64__)
+#define PID1_ARCH AUDIT_ARCH_AARCH64
+#else
+#error "pid 1's seccomp filter names the syscalls of x86_64 and aarch64 only"
+#endif
+#define PID1_ALLOW(name) BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_##name, 0, 1), BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW)
+
+/* What pid 1 does once locked down: report on its ready pipe, close it, wait for signals it never handles, exit.
+ * Anything else (another architecture's or x32's numbers included) kills it. The kernel compiles a filter for each
+ * process that applies one, and this one is a small fraction of the execution's (docs/benchmarks.md, section 20). */
+static const struct sock_filter pid1_filter[] = {
+    BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
+    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, PID1_ARCH, 1, 0),
+    BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
+    BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+    PID1_ALLOW(write),
+    PID1_ALLOW(close),
+#ifdef __NR_pause
+    PID1_ALLOW(pause),
+#endif
+    PID1_ALLOW(ppoll),
+    PID1_ALLOW(rt_sigsuspend),
+    PID1_ALLOW(rt_sigreturn),
+    PID1_ALLOW(restart_syscall),
+    PID1_ALLOW(exit),
+    PID1_ALLOW(exit_group),
+    BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
+};
+
+/* Every capability goes (bounding set, ambient, then the process's own), then no_new_privs and pid 1's filter. */
 static void lock_down(int ready) {
   for (int capability = 0; capability <= cap_last; capability++)
     must(prctl(PR_CAPBSET_DROP, capability, 0, 0, 0), ready, "drop capability", NULL);
@@ -185,8 +214,7 @@ static void lock_down(int ready) {
   struct __user_cap_data_struct none[2] = {{0}};
   must((int)syscall(SYS_capset, &header, none), ready, "capset", NULL);
   must(prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), ready, "no_new_privs", NULL);
-  struct sock_fprog filter = {.len = (unsigned short)(program_bytes / sizeof(struct sock_filter)),
-                              .filter = (struct sock_filter *)program};
+  struct sock_fprog filter = {.len = sizeof pid1_filter / sizeof pid1_filter[0], .filter = (struct sock_filter *)pid1_filter};
   must(prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &filter, 0, 0), ready, "seccomp", NULL);
 }
 
@@ -259,15 +287,6 @@ static int parse(char *line, struct request *request) {
 
 int main(void) {
   prctl(PR_SET_NAME, "fork-namespaces", 0, 0, 0);
-  for (;;) {
-    ssize_t got = read(3, program + program_bytes, sizeof program - program_bytes);
-    if (got < 0 && errno == EINTR) continue;
-    if (got < 0) die("reading the seccomp program: %s", strerror(errno));
-    if (got == 0) break;
-    program_bytes += (size_t)got;
-    if (program_bytes == sizeof program) die("the seccomp program is longer than %zu bytes", sizeof program);
-  }
-  if (program_bytes == 0 || program_bytes % sizeof(struct sock_filter) != 0) die("malformed seccomp program");
   close_range(3, ~0U, 0);
   FILE *file = fopen("/proc/sys/kernel/cap_last_cap", "re");
   if (file == NULL || fscanf(file, "%d", &cap_last) != 1) die("cannot read cap_last_cap");

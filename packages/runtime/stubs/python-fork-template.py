@@ -4,7 +4,8 @@
 # - the template imports the preloaded modules, then forks one interpreter per execution;
 # - the namespace maker (native/fork-namespaces.c), started before the imports, makes each execution's pid 1 in new
 #   pid, mount, UTS, IPC and network namespaces; that pid 1 builds the execution's own root, drops every capability,
-#   applies seccomp, then holds the namespaces while the kernel reaps orphans;
+#   applies a seccomp filter of its own that allows only waiting, then holds the namespaces while the kernel reaps
+#   orphans;
 # - the execution's interpreter, a fork of the template, joins those namespaces as pid 2, waits until the server has
 #   moved it into the execution's cgroup, drops every capability, sets no_new_privs, applies seccomp and runs the stub;
 #   at its end it reports its exit code on the stub's events pipe, then exits.
@@ -175,16 +176,15 @@ def _collapse_heap():
             madvise(start, end - start, 15)  # MADV_NOHUGEPAGE
 
 
-def _start_maker(commands, replies, program):
+def _start_maker(commands, replies):
     # The namespace maker's executable is open on _MAKER_FD (the image's root need not hold it). It runs from a copy
     # in memory: each pid 1 is a fork of it, and the code reads pid 1's /proc/1/exe, which would name the host's file.
-    # Its fds are 0 the requests, 1 the replies, 2 this template's stderr and 3 the seccomp program; its environment
-    # is empty.
+    # Its fds are 0 the requests, 1 the replies and 2 this template's stderr; its environment is empty.
     executable = os.memfd_create("airlock-fork-namespaces", 0)
     while os.sendfile(executable, _MAKER_FD, None, 1 << 20) > 0:
         pass
     os.close(_MAKER_FD)
-    actions = [(os.POSIX_SPAWN_DUP2, commands, 0), (os.POSIX_SPAWN_DUP2, replies, 1), (os.POSIX_SPAWN_DUP2, program, 3)]
+    actions = [(os.POSIX_SPAWN_DUP2, commands, 0), (os.POSIX_SPAWN_DUP2, replies, 1)]
     maker = os.posix_spawn("/proc/self/fd/%d" % executable, ["airlock-fork-namespaces"], {}, file_actions=actions)
     os.close(executable)
     return maker
@@ -201,11 +201,7 @@ def _template():
     os.close(5)
     commands_read, commands_write = os.pipe()
     replies_read, replies_write = os.pipe()
-    program_read, program_write = os.pipe()
-    os.write(program_write, seccomp_program)
-    os.close(program_write)
-    maker = _start_maker(commands_read, replies_write, program_read)
-    os.close(program_read)
+    maker = _start_maker(commands_read, replies_write)
     os.close(commands_read)
     os.close(replies_write)
 
