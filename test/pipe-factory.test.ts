@@ -20,7 +20,7 @@ describe('pipe factory', () => {
     mkdirSync(directory);
     writeFileSync(join(directory, 'p0'), 'left by an earlier run');
     const disk = statfsSync(parent).type !== TMPFS_MAGIC;
-    const pipes = await PipeFactory.create({ directory, ownerUid: 61000, ownerGid: 61000, batchSize: 8 });
+    const pipes = await PipeFactory.create({ directory, ownerUid: 61000, ownerGid: 61000 });
     expect(statfsSync(directory).type).toBe(TMPFS_MAGIC);
     expect(mountsAt(directory)).toBe(disk ? 1 : 0);
     expect(existsSync(join(directory, 'p0'))).toBe(false);
@@ -39,15 +39,18 @@ describe('pipe factory', () => {
 
   it('takes over the tmpfs a run that ended without closing left, without mounting another', async () => {
     const directory = join(parent, 'fork-pipes');
-    const crashed = await PipeFactory.create({ directory, ownerUid: 61000, ownerGid: 61000, batchSize: 8, mode: 0o711 });
-    await crashed.prefill();
+    const crashed = await PipeFactory.create({ directory, ownerUid: 61000, ownerGid: 61000, mode: 0o711 });
+    await crashed.sandboxWrites();
     const before = mountsAt(directory);
 
-    const pipes = await PipeFactory.create({ directory, ownerUid: 61000, ownerGid: 61000, batchSize: 8, mode: 0o711 });
+    const pipes = await PipeFactory.create({ directory, ownerUid: 61000, ownerGid: 61000, mode: 0o711 });
     expect(mountsAt(directory)).toBe(before);
     expect(statfsSync(directory).type).toBe(TMPFS_MAGIC);
     expect(statSync(directory).mode & 0o777).toBe(0o711);
-    await pipes.prefill();
+    const pipe = await pipes.sandboxReads();
+    expect(statSync(pipe.path)).toMatchObject({ uid: 61000, gid: 61000 });
+    expect(statSync(pipe.path).mode & 0o777).toBe(0o600);
+    closeSync(pipe.hostFd);
     await pipes.close();
     expect(existsSync(directory)).toBe(false);
     expect(mountsAt(directory)).toBe(0);

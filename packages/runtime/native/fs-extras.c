@@ -1,10 +1,12 @@
 /*
- * fs-extras.node: the file system calls the home layers and image imports need that Node.js does not offer.
+ * fs-extras.node: the file system calls the home layers, image imports and sandbox pipes need that Node.js does not
+ * offer.
  *
  *   isOpaque(path)          lgetxattr(path, "trusted.overlay.opaque") == "y": overlayfs marks a directory of the
  *                           upper layer opaque when it hides everything below it (deleted, then made again)
  *   setOpaque(path)         lsetxattr of that attribute, to mark a directory of a lower layer the same way
  *   makeWhiteout(path)      mknod(path, S_IFCHR, 0:0): overlayfs's mark for a deleted file or directory
+ *   makeFifo(path)          mknod(path, S_IFIFO | 0600): a named pipe its owner alone may open (the umask applies)
  *   dropCapabilities(path)  lremovexattr(path, "security.capability"): the capabilities a file of an imported image
  *                           may carry; answers whether it had any
  *
@@ -77,6 +79,13 @@ static napi_value make_whiteout(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+static napi_value make_fifo(napi_env env, napi_callback_info info) {
+  char path[MAX_PATH_BYTES];
+  if (!path_argument(env, info, path)) return NULL;
+  if (mknod(path, S_IFIFO | 0600, 0) != 0) return throw_errno(env, errno, "mknod");
+  return NULL;
+}
+
 static napi_value drop_capabilities(napi_env env, napi_callback_info info) {
   char path[MAX_PATH_BYTES];
   if (!path_argument(env, info, path)) return NULL;
@@ -92,6 +101,7 @@ static napi_value initialize(napi_env env, napi_value exports) {
     {"isOpaque", NULL, is_opaque, NULL, NULL, NULL, napi_default, NULL},
     {"setOpaque", NULL, set_opaque, NULL, NULL, NULL, napi_default, NULL},
     {"makeWhiteout", NULL, make_whiteout, NULL, NULL, NULL, napi_default, NULL},
+    {"makeFifo", NULL, make_fifo, NULL, NULL, NULL, napi_default, NULL},
     {"dropCapabilities", NULL, drop_capabilities, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof functions / sizeof functions[0], functions);

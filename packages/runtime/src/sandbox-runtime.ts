@@ -185,7 +185,6 @@ export class SandboxRuntime {
       ownerUid: options.sandboxUid,
       ownerGid: options.sandboxGid,
     });
-    await pipes.prefill();
     const mountRoot = join(options.stateDirectory, 'mounts');
     await assertReachableByOthers(options.stateDirectory, 'runtime state directory');
     // Every sandbox's user may enter it and open what is in it; only root makes anything there. Its path names nothing

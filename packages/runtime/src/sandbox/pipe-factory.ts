@@ -1,7 +1,8 @@
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { chmodSync, constants, promises as fs, openSync, unlinkSync, chownSync, writeFileSync, statfsSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
+import { fsExtras } from '../home/fs-extras.js';
 
 const run = promisify(execFile);
 
@@ -19,16 +20,13 @@ export type StubPipes = readonly [stdout: SandboxPipe, stderr: SandboxPipe, requ
 
 /**
  * Makes real pipes (not socket pairs) whose inode belongs to the sandbox user, so code inside the sandbox can reopen
- * them through /dev/stdout, /dev/stderr and /dev/fd/N. They are named pipes created in batches off the request path
- * with mkfifo(1); the server opens its end, the spawner opens the sandbox's end by path, then the name is removed.
+ * them through /dev/stdout, /dev/stderr and /dev/fd/N. They are named pipes made when asked for (mknod(2), a few
+ * microseconds); the server opens its end, the spawner opens the sandbox's end by path, then the name is removed.
  */
 export class PipeFactory {
   readonly #directory: string;
   readonly #ownerUid: number;
   readonly #ownerGid: number;
-  readonly #batchSize: number;
-  readonly #stock: string[] = [];
-  #refill: Promise<void> | undefined;
   #counter = 0;
 
   /**
@@ -38,7 +36,7 @@ export class PipeFactory {
    * there, and a disk file system pays for each (ext4 scans its inode bitmap past recently deleted inodes, which took
    * a tenth of this machine's CPU under load).
    */
-  static async create(options: { directory: string; ownerUid: number; ownerGid: number; batchSize?: number; mode?: number }): Promise<PipeFactory> {
+  static async create(options: { directory: string; ownerUid: number; ownerGid: number; mode?: number }): Promise<PipeFactory> {
     const { directory } = options;
     const mode = options.mode ?? 0o700;
     await fs.mkdir(directory, { recursive: true, mode });
@@ -51,11 +49,10 @@ export class PipeFactory {
     return new PipeFactory(options);
   }
 
-  private constructor(options: { directory: string; ownerUid: number; ownerGid: number; batchSize?: number }) {
+  private constructor(options: { directory: string; ownerUid: number; ownerGid: number }) {
     this.#directory = options.directory;
     this.#ownerUid = options.ownerUid;
     this.#ownerGid = options.ownerGid;
-    this.#batchSize = options.batchSize ?? 256;
   }
 
   get directory(): string {
@@ -64,7 +61,7 @@ export class PipeFactory {
 
   /** A pipe the sandbox writes (stdout, stderr, events) and the server reads without blocking. */
   async sandboxWrites(): Promise<SandboxPipe> {
-    const path = await this.#take();
+    const path = this.#make();
     return { hostFd: openSync(path, constants.O_RDONLY | constants.O_NONBLOCK), path };
   }
 
@@ -74,7 +71,7 @@ export class PipeFactory {
    * has no writer left and the sandbox reads end of file.
    */
   async sandboxReads(): Promise<SandboxPipe> {
-    const path = await this.#take();
+    const path = this.#make();
     return { hostFd: openSync(path, constants.O_RDWR | constants.O_NONBLOCK), path };
   }
 
@@ -105,40 +102,18 @@ export class PipeFactory {
     }
   }
 
-  /** Creates a batch ahead of demand; later calls reuse one refill in flight. */
-  prefill(): Promise<void> {
-    this.#refill ??= this.#createBatch().finally(() => {
-      this.#refill = undefined;
-    });
-    return this.#refill;
-  }
-
   /** Removes the directory, detaching its tmpfs first (lazily: a pipe still open keeps it until it is closed). */
   async close(): Promise<void> {
-    await this.#refill?.catch(() => undefined);
     if (isMountPoint(this.#directory)) await run('umount', ['--lazy', this.#directory]);
     await fs.rm(this.#directory, { recursive: true, force: true });
   }
 
-  async #take(): Promise<string> {
-    while (this.#stock.length === 0) await this.prefill();
-    if (this.#stock.length < this.#batchSize / 4) void this.prefill().catch(() => undefined);
-    return this.#stock.pop()!;
-  }
-
-  async #createBatch(): Promise<void> {
-    const paths = Array.from({ length: this.#batchSize }, () => join(this.#directory, `p${this.#counter++}`));
-    await new Promise<void>((resolve, reject) => {
-      const child = spawn('mkfifo', ['-m', '0600', '--', ...paths], { stdio: ['ignore', 'ignore', 'pipe'] });
-      let stderr = '';
-      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-      child.on('error', reject);
-      child.on('close', (code) =>
-        code === 0 ? resolve() : reject(new Error(`mkfifo failed (exit ${code}): ${stderr.trim()}`)),
-      );
-    });
-    for (const path of paths) chownSync(path, this.#ownerUid, this.#ownerGid);
-    this.#stock.push(...paths);
+  /** A new named pipe that only the owner may open. */
+  #make(): string {
+    const path = join(this.#directory, `p${this.#counter++}`);
+    fsExtras().makeFifo(path);
+    chownSync(path, this.#ownerUid, this.#ownerGid);
+    return path;
   }
 }
 
