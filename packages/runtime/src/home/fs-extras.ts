@@ -16,9 +16,12 @@ interface FsExtras {
 
 let loaded: FsExtras | undefined;
 
+/** Absolute path of the addon built by `npm run build:native`. */
+export function fsExtrasPath(): string {
+  return fileURLToPath(new URL('../../native/build/fs-extras.node', import.meta.url));
+}
+
 export function fsExtras(): FsExtras {
-  loaded ??= createRequire(import.meta.url)(
-    fileURLToPath(new URL('../../native/build/fs-extras.node', import.meta.url)),
-  ) as FsExtras;
+  loaded ??= createRequire(import.meta.url)(fsExtrasPath()) as FsExtras;
   return loaded;
 }

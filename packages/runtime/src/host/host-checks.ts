@@ -143,7 +143,7 @@ export function checkBubblewrap(bubblewrap: HostFacts['bubblewrap']): HostCheck 
 
 export function checkNativeHelpers(missing: string[]): HostCheck {
   return missing.length === 0
-    ? ok('native helpers', 'sandbox spawner and seccomp program built')
+    ? ok('native helpers', 'sandbox spawner, seccomp programs, namespace maker and file system addon built')
     : fail('native helpers', `${missing.join(' and ')} not built; run: npm run build:native (needs gcc and libseccomp-dev)`);
 }
 

@@ -6,6 +6,7 @@ import { detectCgroupHierarchy, parseCgroupMounts, parseProcessCgroups, pathBelo
 import { V1_CONTROLLERS } from '../cgroups/cgroup-v1.js';
 import { ImageStore } from '../image/image-store.js';
 import { forkNamespacesPath, loadSeccompProgram, seccompProgramPath, spawnerPath, templateSeccompProgramPath } from '../seccomp.js';
+import { fsExtrasPath } from '../home/fs-extras.js';
 import { NAMESPACE_KINDS, NETWORK_COMMANDS, evaluateHost, type HostCheck, type HostFacts, type NamespaceKind, type Probe } from './host-checks.js';
 
 const run = promisify(execFile);
@@ -43,7 +44,7 @@ export async function probeHost(options: HostProbeOptions): Promise<HostFacts> {
     effectiveUid: process.geteuid?.() ?? -1,
     effectiveCapabilities: await effectiveCapabilities(),
     bubblewrap: { path: options.bwrapPath, version: await probeVersion(options.bwrapPath) },
-    missingNativeHelpers: await missingFiles([spawnerPath(), seccompProgramPath(), templateSeccompProgramPath(), forkNamespacesPath()]),
+    missingNativeHelpers: await missingFiles([spawnerPath(), seccompProgramPath(), templateSeccompProgramPath(), forkNamespacesPath(), fsExtrasPath()]),
     namespaces,
     maxUserNamespaces: await readNumber('/proc/sys/user/max_user_namespaces'),
     seccomp: await probeSeccomp(),
