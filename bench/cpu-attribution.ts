@@ -16,8 +16,9 @@
  * (/proc/stat, less steal) that the rows above do not hold.
  */
 import { readdirSync, readFileSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { Session } from 'node:inspector/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -106,13 +107,12 @@ async function main(): Promise<void> {
     });
     if (response.status !== 200) throw new Error(`PATCH answered ${response.status}`);
     await runConcurrent(server, { language: 'python', code: 'print(1)' }, { concurrency: 8, seconds: 3 });
-    const profilePath = values['cpu-profile'];
-    const profiler = profilePath === undefined ? undefined : await startProfiler();
+    const profiler = values['cpu-profile'] === undefined ? undefined : await startProfiler();
     const before = sampleProcesses();
     const machineBefore = readCpuTimes();
     const load = await runConcurrent(server, { language: 'python', code: 'print(1)' }, { concurrency: 8, seconds });
     const machineAfter = readCpuTimes();
-    if (profiler && profilePath) await writeFile(profilePath, JSON.stringify(await profiler.stop()));
+    if (profiler && values['cpu-profile']) await writeFile(values['cpu-profile'], JSON.stringify(await profiler.stop()));
     const machineBusy = cpuBusySince(machineBefore, machineAfter);
     const after = sampleProcesses();
     const calls = load.samples.length;

@@ -40,7 +40,7 @@ describe('pipe factory', () => {
   it('takes over the tmpfs a run that ended without closing left, without mounting another', async () => {
     const directory = join(parent, 'fork-pipes');
     const crashed = await PipeFactory.create({ directory, ownerUid: 61000, ownerGid: 61000, mode: 0o711 });
-    closeSync((await crashed.sandboxWrites()).hostFd);
+    await crashed.sandboxWrites();
     const before = mountsAt(directory);
 
     const pipes = await PipeFactory.create({ directory, ownerUid: 61000, ownerGid: 61000, mode: 0o711 });
